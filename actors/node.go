@@ -1,0 +1,142 @@
+// Package actors starts this node's actor system and cluster and gives the rest
+// of the server typed access to the grains.
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/cluster"
+	"github.com/asynkron/protoactor-go/cluster/clusterproviders/automanaged"
+	"github.com/asynkron/protoactor-go/cluster/clusterproviders/test"
+	"github.com/asynkron/protoactor-go/cluster/identitylookup/disthash"
+	"github.com/asynkron/protoactor-go/remote"
+	"go.uber.org/zap"
+	"go.uber.org/zap/exp/zapslog"
+	"go.uber.org/zap/zapcore"
+
+	"liveroom/actors/room"
+	"liveroom/proto/pb"
+)
+
+// NodeConfig says how this node joins its cluster.
+type NodeConfig struct {
+	ClusterName string
+	Host        string
+	Port        int
+	// Provider is "single" (one node in this process) or "automanaged".
+	Provider       string
+	Peers          []string
+	AutoPort       int
+	RequestTimeout time.Duration
+	Room           room.Deps
+}
+
+// Node is this process's actor system and cluster membership.
+type Node struct {
+	System  *actor.ActorSystem
+	Cluster *cluster.Cluster
+	timeout time.Duration
+	log     *zap.Logger
+}
+
+// StartNode starts the actor system, joins the cluster and registers the grain
+// kinds.
+func StartNode(cfg NodeConfig, log *zap.Logger) (*Node, error) {
+	if cfg.Port != 0 {
+		// remote.Start panics on a taken port; say so plainly instead.
+		l, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)))
+		if err != nil {
+			return nil, fmt.Errorf("cluster port: %w", err)
+		}
+		_ = l.Close()
+	}
+	// protoactor narrates every start and topology step at info; keep our info
+	// logs readable and let its warnings and errors through.
+	actorLog := log.Named("actor")
+	if !log.Core().Enabled(zapcore.DebugLevel) {
+		actorLog = actorLog.WithOptions(zap.IncreaseLevel(zapcore.WarnLevel))
+	}
+	slogger := slog.New(zapslog.NewHandler(actorLog.Core()))
+	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slogger }))
+
+	var provider cluster.ClusterProvider
+	switch cfg.Provider {
+	case "single", "":
+		provider = test.NewTestProvider(test.NewInMemAgent())
+	case "automanaged":
+		provider = automanaged.NewWithConfig(2*time.Second, cfg.AutoPort, cfg.Peers...)
+	default:
+		return nil, fmt.Errorf("unknown cluster provider %q", cfg.Provider)
+	}
+	remoteCfg := remote.Configure(cfg.Host, cfg.Port)
+	clusterCfg := cluster.Configure(cfg.ClusterName, provider, disthash.New(), remoteCfg,
+		cluster.WithKinds(room.NewKind(cfg.Room)),
+		cluster.WithRequestTimeout(cfg.RequestTimeout))
+	c := cluster.New(system, clusterCfg)
+	c.StartMember()
+	return &Node{System: system, Cluster: c, timeout: cfg.RequestTimeout, log: log}, nil
+}
+
+// Ready reports whether the cluster has members to place grains on.
+func (n *Node) Ready() error {
+	if n.Cluster.MemberList == nil || len(n.Cluster.MemberList.Members().Members()) == 0 {
+		return errors.New("cluster has no members yet")
+	}
+	return nil
+}
+
+// Stop leaves the cluster and stops the actor system.
+func (n *Node) Stop() {
+	n.Cluster.Shutdown(true)
+}
+
+// ErrUnavailable is returned when a grain did not answer in time.
+var ErrUnavailable = errors.New("the room service did not answer in time")
+
+func (n *Node) request(ctx context.Context, roomID string, msg interface{}) (interface{}, error) {
+	timeout := n.timeout
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < timeout {
+		timeout = time.Until(dl)
+	}
+	res, err := n.Cluster.Request(roomID, room.Kind, msg, cluster.WithTimeout(timeout))
+	if err != nil || res == nil {
+		n.log.Warn("room request failed", zap.String("room", roomID), zap.Error(err))
+		return nil, ErrUnavailable
+	}
+	return res, nil
+}
+
+func typed[T any](res interface{}, err error) (T, error) {
+	var zero T
+	if err != nil {
+		return zero, err
+	}
+	t, ok := res.(T)
+	if !ok {
+		return zero, fmt.Errorf("room answered %T", res)
+	}
+	return t, nil
+}
+
+// CreateRoom asks the room grain id to create itself.
+func (n *Node) CreateRoom(ctx context.Context, req *pb.CreateRoom) (*pb.CreateRoomResult, error) {
+	return typed[*pb.CreateRoomResult](n.request(ctx, req.Id, req))
+}
+
+// RoomInfo returns the public description of a room.
+func (n *Node) RoomInfo(ctx context.Context, roomID string) (*pb.GetRoomInfoResult, error) {
+	return typed[*pb.GetRoomInfoResult](n.request(ctx, roomID, &pb.GetRoomInfo{}))
+}
+
+// Tell sends a member request (Join, Leave, PostChat, PostFile, GetHistory)
+// to a room and returns its reply.
+func (n *Node) Tell(ctx context.Context, roomID string, msg interface{}) (*pb.RoomReply, error) {
+	return typed[*pb.RoomReply](n.request(ctx, roomID, msg))
+}

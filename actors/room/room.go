@@ -1,0 +1,514 @@
+// Package room is the room grain: one virtual actor per room id that owns the
+// room's members and chat. Durable changes are written to the store before
+// anyone is told about them, so a grain re-activated on any node (after
+// passivation, a restart or a topology change) rebuilds itself from the store.
+package room
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/cluster"
+	"go.uber.org/zap"
+	"golang.org/x/crypto/bcrypt"
+	"google.golang.org/protobuf/proto"
+
+	"liveroom/access"
+	"liveroom/metrics"
+	"liveroom/persistence"
+	"liveroom/proto/pb"
+)
+
+// Kind is the cluster kind name of room grains.
+const Kind = "room"
+
+// Settings are the limits a room enforces.
+type Settings struct {
+	MaxMembers   int
+	MaxChatChars int
+	MaxNameChars int
+	HistoryPage  int
+	IdleTimeout  time.Duration
+	TokenTTL     time.Duration
+	// BcryptCost is the work factor for room passwords (bcrypt.DefaultCost when 0).
+	BcryptCost int
+}
+
+// Deps are what every room grain on a node shares; all of it is safe for
+// concurrent use.
+type Deps struct {
+	Store    persistence.Store
+	Signer   *access.Signer
+	Log      *zap.Logger
+	Metrics  *metrics.Metrics
+	Settings Settings
+}
+
+// NewKind returns the cluster kind that activates room grains.
+func NewKind(d Deps) *cluster.Kind {
+	return cluster.NewKind(Kind, actor.PropsFromProducer(func() actor.Actor {
+		return &grain{deps: d}
+	}))
+}
+
+type member struct {
+	info *pb.Member
+	pid  *actor.PID
+}
+
+type grain struct {
+	deps    Deps
+	id      string
+	log     *zap.Logger
+	rec     *pb.RoomRecord // nil while the room does not exist
+	lastSeq uint64
+	members []*member // join order
+	loadErr error
+}
+
+// Errors sent back to clients. Codes are part of the wire protocol.
+func errorf(code, msg string) *pb.Error { return &pb.Error{Code: code, Message: msg} }
+
+var (
+	errNotFound  = errorf("room_not_found", "This room does not exist.")
+	errNotJoined = errorf("not_joined", "Join the room first.")
+	errInternal  = errorf("internal", "The server could not store that; please try again.")
+)
+
+func (g *grain) Receive(ctx actor.Context) {
+	switch msg := ctx.Message().(type) {
+	case *actor.Started:
+		g.deps.Metrics.RoomsActive.Inc()
+	case *cluster.ClusterInit:
+		g.id = msg.Identity.Identity
+		g.log = g.deps.Log.With(zap.String("room", g.id))
+		g.load()
+		g.armIdle(ctx)
+	case *actor.Stopped:
+		g.deps.Metrics.RoomsActive.Dec()
+	case *actor.ReceiveTimeout:
+		if len(g.members) == 0 {
+			ctx.Poison(ctx.Self())
+		}
+	case *pb.CreateRoom:
+		ctx.Respond(g.create(msg))
+	case *pb.GetRoomInfo:
+		if g.rec == nil {
+			ctx.Respond(&pb.GetRoomInfoResult{Error: g.missing()})
+			return
+		}
+		ctx.Respond(&pb.GetRoomInfoResult{Room: g.info()})
+	case *pb.Join:
+		g.join(ctx, msg)
+	case *pb.Leave:
+		g.remove(ctx, msg.Session)
+		ctx.Respond(&pb.RoomReply{})
+	case *actor.Terminated:
+		g.remove(ctx, msg.Who)
+	case *pb.PostChat:
+		m := g.memberBySession(msg.Session)
+		if m == nil {
+			ctx.Respond(&pb.RoomReply{Error: errNotJoined})
+			return
+		}
+		text, perr := g.checkText(msg.Text)
+		if perr != nil {
+			ctx.Respond(&pb.RoomReply{Error: perr})
+			return
+		}
+		ctx.Respond(g.post(ctx, &pb.ChatMessage{
+			MemberId: m.info.MemberId, Name: m.info.Name, Role: m.info.Role, Text: text, ClientId: msg.FrameId,
+		}, nil, msg.Session, msg.FrameId))
+	case *pb.PostFile:
+		if g.rec == nil {
+			ctx.Respond(&pb.RoomReply{Error: g.missing()})
+			return
+		}
+		if msg.File == nil || !persistence.ValidID(msg.File.Id) {
+			ctx.Respond(&pb.RoomReply{Error: errorf("invalid", "file reference is missing")})
+			return
+		}
+		ctx.Respond(g.post(ctx, &pb.ChatMessage{
+			MemberId: msg.MemberId, Name: msg.Name, Role: msg.Role, File: msg.File,
+		}, msg.File, nil, ""))
+	case *pb.GetHistory:
+		if g.memberBySession(msg.Session) == nil {
+			ctx.Respond(&pb.RoomReply{Error: errNotJoined})
+			return
+		}
+		limit := int(msg.Request.GetLimit())
+		if limit <= 0 || limit > g.deps.Settings.HistoryPage {
+			limit = g.deps.Settings.HistoryPage
+		}
+		msgs, more, err := g.before(msg.Request.GetBeforeSeq(), limit)
+		if err != nil {
+			g.log.Error("read history", zap.Error(err))
+			ctx.Respond(&pb.RoomReply{Error: errInternal})
+			return
+		}
+		ctx.Send(msg.Session, &pb.ServerFrame{ReplyTo: msg.FrameId,
+			Body: &pb.ServerFrame_History{History: &pb.History{Messages: msgs, More: more}}})
+		ctx.Respond(&pb.RoomReply{})
+	}
+}
+
+// load reads the room record and the highest chat seq. A failed read leaves
+// the grain refusing requests rather than pretending the room is empty.
+func (g *grain) load() {
+	raw, err := g.deps.Store.Get(persistence.RoomKey(g.id))
+	if errors.Is(err, persistence.ErrNotFound) {
+		return
+	}
+	if err != nil {
+		g.loadErr = err
+		g.log.Error("load room", zap.Error(err))
+		return
+	}
+	rec := &pb.RoomRecord{}
+	if err := proto.Unmarshal(raw, rec); err != nil {
+		g.loadErr = err
+		g.log.Error("decode room", zap.Error(err))
+		return
+	}
+	prefix := persistence.ChatPrefix(g.id)
+	err = g.deps.Store.Scan(prefix, persistence.PrefixEnd(prefix), true, 1, func(k, _ []byte) bool {
+		g.lastSeq = persistence.ChatSeq(k)
+		return false
+	})
+	if err != nil {
+		g.loadErr = err
+		g.log.Error("load chat tail", zap.Error(err))
+		return
+	}
+	g.rec = rec
+}
+
+func (g *grain) missing() *pb.Error {
+	if g.loadErr != nil {
+		return errInternal
+	}
+	return errNotFound
+}
+
+func (g *grain) armIdle(ctx actor.Context) {
+	if len(g.members) == 0 {
+		ctx.SetReceiveTimeout(g.deps.Settings.IdleTimeout)
+	} else {
+		ctx.CancelReceiveTimeout()
+	}
+}
+
+func (g *grain) info() *pb.RoomInfo {
+	return &pb.RoomInfo{Id: g.rec.Id, VisitorName: g.rec.VisitorName, AgentName: g.rec.AgentName,
+		HasPassword: g.rec.PasswordHash != ""}
+}
+
+// CleanName trims a display name and checks it: printable, not empty, at most
+// max characters.
+func CleanName(s string, max int) (string, bool) {
+	s = strings.TrimSpace(s)
+	if s == "" || utf8.RuneCountInString(s) > max {
+		return "", false
+	}
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			return "", false
+		}
+	}
+	return s, true
+}
+
+func (g *grain) checkName(s, field string, optional bool) (string, *pb.Error) {
+	if optional && strings.TrimSpace(s) == "" {
+		return "", nil
+	}
+	name, ok := CleanName(s, g.deps.Settings.MaxNameChars)
+	if !ok {
+		return "", errorf("invalid", field+" must be 1 to "+itoa(g.deps.Settings.MaxNameChars)+" printable characters")
+	}
+	return name, nil
+}
+
+func (g *grain) checkText(s string) (string, *pb.Error) {
+	if strings.TrimSpace(s) == "" {
+		return "", errorf("invalid", "message is empty")
+	}
+	if utf8.RuneCountInString(s) > g.deps.Settings.MaxChatChars {
+		return "", errorf("too_large", "message is longer than "+itoa(g.deps.Settings.MaxChatChars)+" characters")
+	}
+	return s, nil
+}
+
+func (g *grain) create(msg *pb.CreateRoom) *pb.CreateRoomResult {
+	if g.loadErr != nil {
+		return &pb.CreateRoomResult{Error: errInternal}
+	}
+	if g.rec != nil {
+		return &pb.CreateRoomResult{Error: errorf("room_exists", "A room with this id already exists.")}
+	}
+	visitor, perr := g.checkName(msg.VisitorName, "visitor name", true)
+	if perr != nil {
+		return &pb.CreateRoomResult{Error: perr}
+	}
+	agent, perr := g.checkName(msg.AgentName, "agent name", true)
+	if perr != nil {
+		return &pb.CreateRoomResult{Error: perr}
+	}
+	if len(msg.Password) > 72 {
+		return &pb.CreateRoomResult{Error: errorf("invalid", "password must be at most 72 bytes")}
+	}
+	rec := &pb.RoomRecord{Id: g.id, VisitorName: visitor, AgentName: agent, CreatedAtMs: time.Now().UnixMilli()}
+	if msg.Password != "" {
+		hash, err := bcrypt.GenerateFromPassword([]byte(msg.Password), g.bcryptCost())
+		if err != nil {
+			return &pb.CreateRoomResult{Error: errInternal}
+		}
+		rec.PasswordHash = string(hash)
+	}
+	key := randomToken(24)
+	sum := sha256.Sum256([]byte(key))
+	rec.AgentKeyHash = sum[:]
+	raw, err := proto.Marshal(rec)
+	if err == nil {
+		err = g.deps.Store.Set(persistence.RoomKey(g.id), raw)
+	}
+	if err != nil {
+		g.log.Error("store room", zap.Error(err))
+		return &pb.CreateRoomResult{Error: errInternal}
+	}
+	g.rec = rec
+	g.log.Info("room created")
+	return &pb.CreateRoomResult{Room: g.info(), AgentKey: key}
+}
+
+func (g *grain) bcryptCost() int {
+	if g.deps.Settings.BcryptCost > 0 {
+		return g.deps.Settings.BcryptCost
+	}
+	return bcrypt.DefaultCost
+}
+
+func (g *grain) isAgentKey(key string) bool {
+	if key == "" || g.rec == nil {
+		return false
+	}
+	sum := sha256.Sum256([]byte(key))
+	return subtle.ConstantTimeCompare(sum[:], g.rec.AgentKeyHash) == 1
+}
+
+func (g *grain) memberBySession(pid *actor.PID) *member {
+	for _, m := range g.members {
+		if m.pid.Equal(pid) {
+			return m
+		}
+	}
+	return nil
+}
+
+// passwordChecked carries a bcrypt result back into the grain.
+type passwordChecked struct{ ok bool }
+
+func (g *grain) join(ctx actor.Context, msg *pb.Join) {
+	req := msg.GetRequest()
+	if g.rec == nil {
+		ctx.Respond(&pb.RoomReply{Error: g.missing()})
+		return
+	}
+	if msg.Session == nil {
+		ctx.Respond(&pb.RoomReply{Error: errorf("invalid", "no session")})
+		return
+	}
+	name, perr := g.checkName(req.GetName(), "name", false)
+	if perr != nil {
+		ctx.Respond(&pb.RoomReply{Error: perr})
+		return
+	}
+	role := pb.Role_ROLE_VISITOR
+	if g.isAgentKey(req.GetAgentKey()) {
+		role = pb.Role_ROLE_AGENT
+	} else if req.GetAgentKey() != "" {
+		ctx.Respond(&pb.RoomReply{Error: errorf("wrong_agent_key", "This agent link is not valid for this room.")})
+		return
+	}
+	if role == pb.Role_ROLE_AGENT || g.rec.PasswordHash == "" {
+		g.admit(ctx, msg, name, role)
+		return
+	}
+	if req.GetPassword() == "" {
+		ctx.Respond(&pb.RoomReply{Error: errorf("password_required", "This room needs a password.")})
+		return
+	}
+	// bcrypt is deliberately slow; run it off the grain so other members'
+	// messages keep flowing, and finish the join when it is done.
+	hash, password := []byte(g.rec.PasswordHash), []byte(req.GetPassword())
+	future := actor.NewFuture(ctx.ActorSystem(), 10*time.Second)
+	system := ctx.ActorSystem()
+	go func() {
+		ok := bcrypt.CompareHashAndPassword(hash, password) == nil
+		system.Root.Send(future.PID(), &passwordChecked{ok: ok})
+	}()
+	ctx.ReenterAfter(future, func(res interface{}, err error) {
+		if r, _ := res.(*passwordChecked); err != nil || r == nil || !r.ok {
+			ctx.Respond(&pb.RoomReply{Error: errorf("wrong_password", "The password is not correct.")})
+			return
+		}
+		g.admit(ctx, msg, name, role)
+	})
+}
+
+func (g *grain) admit(ctx actor.Context, msg *pb.Join, name string, role pb.Role) {
+	if g.memberBySession(msg.Session) != nil {
+		ctx.Respond(&pb.RoomReply{Error: errorf("already_joined", "This connection is already in the room.")})
+		return
+	}
+	if len(g.members) >= g.deps.Settings.MaxMembers {
+		ctx.Respond(&pb.RoomReply{Error: errorf("room_full", "This room is full.")})
+		return
+	}
+	history, more, err := g.joinHistory(msg.GetRequest().GetLastSeq())
+	if err != nil {
+		g.log.Error("read history", zap.Error(err))
+		ctx.Respond(&pb.RoomReply{Error: errInternal})
+		return
+	}
+	m := &member{pid: msg.Session, info: &pb.Member{MemberId: randomToken(9), Name: name, Role: role}}
+	g.members = append(g.members, m)
+	ctx.Watch(m.pid)
+	g.armIdle(ctx)
+
+	list := make([]*pb.Member, len(g.members))
+	for i, x := range g.members {
+		list[i] = x.info
+	}
+	token := g.deps.Signer.Issue(access.Claims{Room: g.id, MemberID: m.info.MemberId, Name: name, Role: int32(role)},
+		g.deps.Settings.TokenTTL)
+	ctx.Send(m.pid, &pb.ServerFrame{ReplyTo: msg.FrameId, Body: &pb.ServerFrame_Joined{Joined: &pb.Joined{
+		MemberId: m.info.MemberId, Role: role, Room: g.info(), Members: list,
+		History: history, MoreHistory: more, AccessToken: token,
+	}}})
+	g.broadcast(ctx, m, &pb.ServerFrame{Body: &pb.ServerFrame_Member{Member: &pb.MemberEvent{
+		Kind: pb.MemberEvent_KIND_JOINED, Member: m.info}}})
+	g.log.Debug("member joined", zap.String("member", m.info.MemberId), zap.Stringer("role", role))
+	ctx.Respond(&pb.RoomReply{})
+}
+
+func (g *grain) remove(ctx actor.Context, pid *actor.PID) {
+	for i, m := range g.members {
+		if !m.pid.Equal(pid) {
+			continue
+		}
+		g.members = append(g.members[:i], g.members[i+1:]...)
+		ctx.Unwatch(pid)
+		g.broadcast(ctx, nil, &pb.ServerFrame{Body: &pb.ServerFrame_Member{Member: &pb.MemberEvent{
+			Kind: pb.MemberEvent_KIND_LEFT, Member: m.info}}})
+		g.armIdle(ctx)
+		return
+	}
+}
+
+// broadcast sends f to every member but except.
+func (g *grain) broadcast(ctx actor.Context, except *member, f *pb.ServerFrame) {
+	for _, m := range g.members {
+		if m != except {
+			ctx.Send(m.pid, f)
+		}
+	}
+}
+
+// post stores a chat message (and a file's metadata with it) and only then
+// fans it out; the sender's copy answers its frame.
+func (g *grain) post(ctx actor.Context, msg *pb.ChatMessage, file *pb.FileRef, sender *actor.PID, frameID string) *pb.RoomReply {
+	msg.RoomId = g.id
+	msg.Seq = g.lastSeq + 1
+	msg.SentAtMs = time.Now().UnixMilli()
+	raw, err := proto.Marshal(msg)
+	if err != nil {
+		return &pb.RoomReply{Error: errInternal}
+	}
+	var b persistence.Batch
+	b.Set(persistence.ChatKey(g.id, msg.Seq), raw)
+	if file != nil {
+		fraw, err := proto.Marshal(file)
+		if err != nil {
+			return &pb.RoomReply{Error: errInternal}
+		}
+		b.Set(persistence.FileKey(g.id, file.Id), fraw)
+	}
+	if err := g.deps.Store.Apply(&b); err != nil {
+		g.log.Error("store chat", zap.Error(err))
+		return &pb.RoomReply{Error: errInternal}
+	}
+	g.lastSeq = msg.Seq
+	g.deps.Metrics.ChatMessages.Inc()
+	plain := &pb.ServerFrame{Body: &pb.ServerFrame_Chat{Chat: msg}}
+	for _, m := range g.members {
+		if sender != nil && m.pid.Equal(sender) {
+			ctx.Send(m.pid, &pb.ServerFrame{ReplyTo: frameID, Body: plain.Body})
+			continue
+		}
+		ctx.Send(m.pid, plain)
+	}
+	return &pb.RoomReply{Chat: msg}
+}
+
+// joinHistory returns what a joining member needs: everything after lastSeq
+// when that fits in a page, otherwise the newest page.
+func (g *grain) joinHistory(lastSeq uint64) ([]*pb.ChatMessage, bool, error) {
+	page := g.deps.Settings.HistoryPage
+	if lastSeq > 0 && lastSeq <= g.lastSeq && g.lastSeq-lastSeq <= uint64(page) {
+		msgs, err := g.scan(persistence.ChatKey(g.id, lastSeq+1), persistence.PrefixEnd(persistence.ChatPrefix(g.id)), false, page)
+		return msgs, lastSeq > 0, err
+	}
+	return g.before(g.lastSeq+1, page)
+}
+
+// before returns up to limit messages below seq in ascending order, and
+// whether older ones exist.
+func (g *grain) before(seq uint64, limit int) ([]*pb.ChatMessage, bool, error) {
+	if seq == 0 || seq > g.lastSeq+1 {
+		seq = g.lastSeq + 1
+	}
+	msgs, err := g.scan(persistence.ChatPrefix(g.id), persistence.ChatKey(g.id, seq), true, limit+1)
+	if err != nil {
+		return nil, false, err
+	}
+	more := len(msgs) > limit
+	if more {
+		msgs = msgs[:limit]
+	}
+	for i, j := 0, len(msgs)-1; i < j; i, j = i+1, j-1 {
+		msgs[i], msgs[j] = msgs[j], msgs[i]
+	}
+	return msgs, more, nil
+}
+
+func (g *grain) scan(start, end []byte, reverse bool, limit int) ([]*pb.ChatMessage, error) {
+	var out []*pb.ChatMessage
+	var derr error
+	err := g.deps.Store.Scan(start, end, reverse, limit, func(_, v []byte) bool {
+		m := &pb.ChatMessage{}
+		if derr = proto.Unmarshal(v, m); derr != nil {
+			return false
+		}
+		out = append(out, m)
+		return true
+	})
+	return out, errors.Join(err, derr)
+}
+
+func randomToken(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails on Linux
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

@@ -1,0 +1,249 @@
+// Package config holds every server option with its default. Values come from,
+// in rising precedence: the defaults here, a JSON config file, LIVEROOM_*
+// environment variables, and command-line flags.
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+)
+
+// Config is the server configuration. Each field's tags give its JSON key,
+// and help; the flag is the key with '-' for '_', the environment variable is
+// LIVEROOM_ and the key upper-cased.
+type Config struct {
+	Addr      string `json:"addr" help:"address for pages, API and WebSocket"`
+	DataDir   string `json:"data_dir" help:"folder for the Pebble store and uploaded files (created on first run)"`
+	PublicURL string `json:"public_url" help:"base URL used in generated links; empty means taken from each request's Host"`
+	TLSCert   string `json:"tls_cert" help:"PEM certificate file; with tls_key serves HTTPS (browsers need it for cameras off localhost)"`
+	TLSKey    string `json:"tls_key" help:"PEM private key file for tls_cert"`
+	LogLevel  string `json:"log_level" help:"debug, info, warn or error"`
+	LogFormat string `json:"log_format" help:"json or console"`
+	Secret    string `json:"secret" help:"key that signs member access tokens; empty means one generated and kept in the store (a cluster needs the same value on every node)"`
+
+	MaxFrameBytes    int64   `json:"max_frame_bytes" help:"largest WebSocket frame accepted from a browser"`
+	MaxChatChars     int     `json:"max_chat_chars" help:"longest chat message, in characters"`
+	MaxNameChars     int     `json:"max_name_chars" help:"longest display name, in characters"`
+	MaxUploadBytes   int64   `json:"max_upload_bytes" help:"largest file a member may upload"`
+	RoomMaxMembers   int     `json:"room_max_members" help:"members a room admits at once"`
+	HistoryPage      int     `json:"history_page" help:"chat messages sent on join and per history request"`
+	SessionQueue     int     `json:"session_queue" help:"frames queued for one socket before the client counts as too slow and is disconnected"`
+	RatePerSecond    float64 `json:"rate_per_second" help:"frames per second one socket may send, sustained"`
+	RateBurst        int     `json:"rate_burst" help:"frames one socket may send in a burst"`
+	RoomIdleSeconds  int     `json:"room_idle_seconds" help:"seconds an empty room stays in memory before it is passivated (its state stays in the store)"`
+	RequestTimeoutMs int     `json:"request_timeout_ms" help:"how long a request to a room actor may take"`
+
+	ClusterName     string   `json:"cluster_name" help:"cluster name; nodes with the same name form one cluster"`
+	ClusterHost     string   `json:"cluster_host" help:"address this node's actor system listens on for other nodes"`
+	ClusterPort     int      `json:"cluster_port" help:"port for actor traffic between nodes; 0 picks a free one (one node only)"`
+	ClusterProvider string   `json:"cluster_provider" help:"single (one node, no network) or automanaged (several nodes from a fixed peer list)"`
+	ClusterPeers    []string `json:"cluster_peers" help:"automanaged: host:port of every node's membership port, this node included (comma-separated)"`
+	ClusterAutoPort int      `json:"cluster_auto_port" help:"automanaged: this node's membership (health) port"`
+}
+
+// Default returns the embedded one-node configuration.
+func Default() Config {
+	return Config{
+		Addr:             ":8080",
+		DataDir:          "./data",
+		LogLevel:         "info",
+		LogFormat:        "json",
+		MaxFrameBytes:    64 << 10,
+		MaxChatChars:     4000,
+		MaxNameChars:     64,
+		MaxUploadBytes:   100 << 20,
+		RoomMaxMembers:   20,
+		HistoryPage:      50,
+		SessionQueue:     256,
+		RatePerSecond:    20,
+		RateBurst:        40,
+		RoomIdleSeconds:  120,
+		RequestTimeoutMs: 5000,
+		ClusterName:      "liveroom",
+		ClusterHost:      "127.0.0.1",
+		ClusterPort:      0,
+		ClusterProvider:  "single",
+		ClusterAutoPort:  6330,
+	}
+}
+
+// Option describes one setting for documentation and flag parsing.
+type Option struct {
+	Key, Flag, Env, Help string
+	Default              string
+}
+
+// Options lists every setting with its default, in declaration order.
+func Options() []Option {
+	def := Default()
+	v := reflect.ValueOf(def)
+	t := v.Type()
+	out := make([]Option, 0, t.NumField())
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		key := f.Tag.Get("json")
+		out = append(out, Option{
+			Key:     key,
+			Flag:    strings.ReplaceAll(key, "_", "-"),
+			Env:     "LIVEROOM_" + strings.ToUpper(key),
+			Help:    f.Tag.Get("help"),
+			Default: format(v.Field(i)),
+		})
+	}
+	return out
+}
+
+func format(v reflect.Value) string {
+	if v.Kind() == reflect.Slice {
+		parts := make([]string, v.Len())
+		for i := range parts {
+			parts[i] = fmt.Sprint(v.Index(i).Interface())
+		}
+		return strings.Join(parts, ",")
+	}
+	return fmt.Sprint(v.Interface())
+}
+
+func set(v reflect.Value, s string) error {
+	switch v.Kind() {
+	case reflect.String:
+		v.SetString(s)
+	case reflect.Int, reflect.Int64:
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return fmt.Errorf("%q is not a whole number", s)
+		}
+		v.SetInt(n)
+	case reflect.Float64:
+		n, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return fmt.Errorf("%q is not a number", s)
+		}
+		v.SetFloat(n)
+	case reflect.Bool:
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", s)
+		}
+		v.SetBool(b)
+	case reflect.Slice:
+		var parts []string
+		for _, p := range strings.Split(s, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				parts = append(parts, p)
+			}
+		}
+		v.Set(reflect.ValueOf(parts))
+	default:
+		return fmt.Errorf("unsupported option type %s", v.Kind())
+	}
+	return nil
+}
+
+type flagValue struct {
+	v   reflect.Value
+	set bool
+	raw string
+}
+
+func (f *flagValue) String() string { return f.raw }
+func (f *flagValue) Set(s string) error {
+	f.raw, f.set = s, true
+	return nil
+}
+
+// Load builds the configuration from defaults, the config file named by
+// --config (or LIVEROOM_CONFIG; ./liveroom.json when present), the environment
+// and the flags in args. getenv is os.Getenv outside tests.
+func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, error) {
+	cfg := Default()
+	v := reflect.ValueOf(&cfg).Elem()
+	opts := Options()
+	flags := make([]*flagValue, len(opts))
+	configPath := fs.String("config", getenv("LIVEROOM_CONFIG"), "JSON config file (default ./liveroom.json when present)")
+	for i, o := range opts {
+		flags[i] = &flagValue{v: v.Field(i)}
+		fs.Var(flags[i], o.Flag, fmt.Sprintf("%s (default %q, env %s)", o.Help, o.Default, o.Env))
+	}
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	path, explicit := *configPath, *configPath != ""
+	if !explicit {
+		path = "liveroom.json"
+	}
+	if raw, err := os.ReadFile(path); err == nil {
+		dec := json.NewDecoder(strings.NewReader(string(raw)))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&cfg); err != nil {
+			return cfg, fmt.Errorf("config file %s: %w", path, err)
+		}
+	} else if explicit || !errors.Is(err, os.ErrNotExist) {
+		return cfg, fmt.Errorf("config file: %w", err)
+	}
+	for i, o := range opts {
+		if s := getenv(o.Env); s != "" {
+			if err := set(v.Field(i), s); err != nil {
+				return cfg, fmt.Errorf("%s: %w", o.Env, err)
+			}
+		}
+	}
+	for i, o := range opts {
+		if flags[i].set {
+			if err := set(v.Field(i), flags[i].raw); err != nil {
+				return cfg, fmt.Errorf("--%s: %w", o.Flag, err)
+			}
+		}
+	}
+	return cfg, cfg.Validate()
+}
+
+// Validate rejects values the server cannot run with.
+func (c Config) Validate() error {
+	var errs []error
+	positive := map[string]int64{
+		"max_frame_bytes": c.MaxFrameBytes, "max_chat_chars": int64(c.MaxChatChars),
+		"max_name_chars": int64(c.MaxNameChars), "max_upload_bytes": c.MaxUploadBytes,
+		"room_max_members": int64(c.RoomMaxMembers), "history_page": int64(c.HistoryPage),
+		"session_queue": int64(c.SessionQueue), "rate_burst": int64(c.RateBurst),
+		"room_idle_seconds": int64(c.RoomIdleSeconds), "request_timeout_ms": int64(c.RequestTimeoutMs),
+	}
+	for k, n := range positive {
+		if n <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive", k))
+		}
+	}
+	if c.RatePerSecond <= 0 {
+		errs = append(errs, errors.New("rate_per_second must be positive"))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data_dir must be set"))
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		errs = append(errs, errors.New("tls_cert and tls_key go together"))
+	}
+	switch c.ClusterProvider {
+	case "single":
+	case "automanaged":
+		if len(c.ClusterPeers) == 0 {
+			errs = append(errs, errors.New("cluster_peers must list the nodes for automanaged"))
+		}
+		if c.ClusterPort == 0 {
+			errs = append(errs, errors.New("cluster_port must be fixed for automanaged"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("cluster_provider %q: want single or automanaged", c.ClusterProvider))
+	}
+	switch c.LogFormat {
+	case "json", "console":
+	default:
+		errs = append(errs, fmt.Errorf("log_format %q: want json or console", c.LogFormat))
+	}
+	return errors.Join(errs...)
+}

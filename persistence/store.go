@@ -1,0 +1,54 @@
+// Package persistence holds Liveroom's durable state behind a small key-value
+// interface. The embedded default is Pebble on local disk; a cluster-wide store
+// can implement the same interface later.
+package persistence
+
+import (
+	"errors"
+	"time"
+)
+
+// ErrNotFound is returned by Get when a key has no value.
+var ErrNotFound = errors.New("persistence: not found")
+
+// ErrClosed is returned by every call after Close.
+var ErrClosed = errors.New("persistence: store closed")
+
+// Store is the durable key-value store. Every write is synced to disk before it
+// returns, so a caller may acknowledge what it wrote.
+type Store interface {
+	Get(key []byte) ([]byte, error)
+	Set(key, value []byte) error
+	Delete(key []byte) error
+	// Apply writes all operations of the batch atomically.
+	Apply(b *Batch) error
+	// Scan visits keys in [start, end) in ascending order, or descending when
+	// reverse is set, until fn returns false or limit keys were visited
+	// (limit <= 0 means no limit). The slices are only valid during fn.
+	Scan(start, end []byte, reverse bool, limit int, fn func(key, value []byte) bool) error
+	// Ping reports whether the store can serve reads.
+	Ping() error
+	Close() error
+}
+
+// Batch collects writes to apply atomically.
+type Batch struct {
+	ops []batchOp
+}
+
+type batchOp struct {
+	key, value []byte
+	del        bool
+}
+
+// Set queues a write of value at key.
+func (b *Batch) Set(key, value []byte) { b.ops = append(b.ops, batchOp{key: key, value: value}) }
+
+// Delete queues a deletion of key.
+func (b *Batch) Delete(key []byte) { b.ops = append(b.ops, batchOp{key: key, del: true}) }
+
+// Len is the number of queued operations.
+func (b *Batch) Len() int { return len(b.ops) }
+
+// Observer is told how long each store operation took; metrics hang off it.
+type Observer func(op string, took time.Duration, err error)

@@ -1,0 +1,289 @@
+// Package transport is the WebSocket endpoint. It decodes and checks each frame
+// from a browser, forwards it to the room grain, and writes what the grains
+// send back through the connection's session actor and bounded queue.
+package transport
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/coder/websocket"
+	"go.uber.org/zap"
+	"golang.org/x/time/rate"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"liveroom/actors"
+	"liveroom/actors/session"
+	"liveroom/metrics"
+	"liveroom/persistence"
+	"liveroom/proto/pb"
+)
+
+// Close codes beyond the standard ones; the reason text says the same in words.
+const (
+	CloseSlowConsumer websocket.StatusCode = 4008
+	CloseRateLimited  websocket.StatusCode = 4029
+)
+
+// Limits bound what one connection may do.
+type Limits struct {
+	MaxFrameBytes int64
+	QueueFrames   int
+	RatePerSecond float64
+	RateBurst     int
+	WriteTimeout  time.Duration
+}
+
+// Server accepts WebSocket connections.
+type Server struct {
+	node    *actors.Node
+	limits  Limits
+	log     *zap.Logger
+	metrics *metrics.Metrics
+
+	mu       sync.Mutex
+	conns    map[*websocket.Conn]struct{}
+	draining bool
+	wg       sync.WaitGroup
+}
+
+// NewServer returns the endpoint for node.
+func NewServer(node *actors.Node, limits Limits, log *zap.Logger, m *metrics.Metrics) *Server {
+	if limits.WriteTimeout == 0 {
+		limits.WriteTimeout = 10 * time.Second
+	}
+	return &Server{node: node, limits: limits, log: log, metrics: m, conns: map[*websocket.Conn]struct{}{}}
+}
+
+// Shutdown closes every socket with "going away" and waits for their handlers.
+func (s *Server) Shutdown(ctx context.Context) {
+	s.mu.Lock()
+	s.draining = true
+	conns := make([]*websocket.Conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		go func() { _ = c.Close(websocket.StatusGoingAway, "server shutting down") }()
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
+
+func (s *Server) track(c *websocket.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.draining {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	s.wg.Add(1)
+	return true
+}
+
+func (s *Server) untrack(c *websocket.Conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	s.wg.Done()
+}
+
+// ServeHTTP upgrades the request and runs the connection until it ends.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// Same-origin only (the library's default): a page elsewhere cannot drive
+	// a member's socket.
+	conn, err := websocket.Accept(w, r, nil)
+	if err != nil {
+		return
+	}
+	if !s.track(conn) {
+		_ = conn.Close(websocket.StatusGoingAway, "server shutting down")
+		return
+	}
+	defer s.untrack(conn)
+	s.metrics.SocketsOpen.Inc()
+	defer s.metrics.SocketsOpen.Dec()
+	conn.SetReadLimit(s.limits.MaxFrameBytes)
+	c := &connection{srv: s, conn: conn, log: s.log,
+		limiter: rate.NewLimiter(rate.Limit(s.limits.RatePerSecond), s.limits.RateBurst)}
+	c.run(r.Context())
+}
+
+type connection struct {
+	srv     *Server
+	conn    *websocket.Conn
+	log     *zap.Logger
+	limiter *rate.Limiter
+	out     *session.Outbox
+	pid     *actor.PID
+	room    string // set once joined
+	strikes int
+}
+
+func (c *connection) run(parent context.Context) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
+	defer cancel()
+	c.out = session.NewOutbox(c.srv.limits.QueueFrames, func() {
+		c.srv.metrics.SlowClients.Inc()
+		c.log.Info("closing slow client", zap.String("room", c.room))
+		go func() { _ = c.conn.Close(CloseSlowConsumer, "slow consumer: messages were not read in time") }()
+	})
+	root := c.srv.node.System.Root
+	c.pid = root.Spawn(session.Props(c.out))
+	defer func() {
+		if c.room != "" {
+			// The grain also watches the session actor; this just makes the
+			// departure immediate instead of waiting for the termination.
+			lctx, lcancel := context.WithTimeout(context.Background(), 2*time.Second)
+			_, _ = c.srv.node.Tell(lctx, c.room, &pb.Leave{Session: c.pid})
+			lcancel()
+		}
+		root.Stop(c.pid)
+	}()
+
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		c.write(ctx)
+		cancel()
+	}()
+	c.read(ctx)
+	cancel()
+	<-writerDone
+}
+
+func (c *connection) write(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.out.Closed():
+			return
+		case b := <-c.out.Frames():
+			wctx, cancel := context.WithTimeout(ctx, c.srv.limits.WriteTimeout)
+			err := c.conn.Write(wctx, websocket.MessageText, b)
+			cancel()
+			if err != nil {
+				_ = c.conn.Close(CloseSlowConsumer, "write timed out")
+				return
+			}
+			c.srv.metrics.FramesOut.Inc()
+		}
+	}
+}
+
+var decoder = protojson.UnmarshalOptions{}
+
+func (c *connection) fail(id, code, msg string) {
+	c.srv.metrics.FrameErrors.WithLabelValues(code).Inc()
+	c.out.Push(&pb.ServerFrame{ReplyTo: id, Body: &pb.ServerFrame_Error{Error: &pb.Error{Code: code, Message: msg}}})
+}
+
+func (c *connection) read(ctx context.Context) {
+	for {
+		typ, data, err := c.conn.Read(ctx)
+		if err != nil {
+			if errors.Is(err, websocket.ErrMessageTooBig) {
+				c.srv.metrics.FrameErrors.WithLabelValues("too_large").Inc()
+			}
+			return
+		}
+		if !c.limiter.Allow() {
+			c.strikes++
+			c.fail("", "rate_limited", "Too many messages; slow down.")
+			if c.strikes > 2*c.srv.limits.RateBurst {
+				_ = c.conn.Close(CloseRateLimited, "rate limit exceeded")
+				return
+			}
+			continue
+		}
+		if typ != websocket.MessageText {
+			c.fail("", "bad_frame", "Frames must be JSON text.")
+			continue
+		}
+		frame := &pb.ClientFrame{}
+		if err := decoder.Unmarshal(data, frame); err != nil {
+			c.fail("", "bad_frame", "Frame is not a valid message: "+err.Error())
+			continue
+		}
+		c.dispatch(ctx, frame)
+	}
+}
+
+func frameType(f *pb.ClientFrame) string {
+	switch f.Body.(type) {
+	case *pb.ClientFrame_Join:
+		return "join"
+	case *pb.ClientFrame_Chat:
+		return "chat"
+	case *pb.ClientFrame_History:
+		return "history"
+	case *pb.ClientFrame_Ping:
+		return "ping"
+	}
+	return "none"
+}
+
+func (c *connection) dispatch(ctx context.Context, f *pb.ClientFrame) {
+	c.srv.metrics.FramesIn.WithLabelValues(frameType(f)).Inc()
+	if len(f.Id) > 64 {
+		c.fail("", "bad_frame", "Frame id is longer than 64 characters.")
+		return
+	}
+	var msg interface{}
+	switch b := f.Body.(type) {
+	case *pb.ClientFrame_Ping:
+		c.out.Push(&pb.ServerFrame{ReplyTo: f.Id, Body: &pb.ServerFrame_Pong{Pong: &pb.Pong{}}})
+		return
+	case *pb.ClientFrame_Join:
+		if c.room != "" {
+			c.fail(f.Id, "already_joined", "This connection is already in a room.")
+			return
+		}
+		if b.Join == nil || !persistence.ValidID(b.Join.RoomId) {
+			c.fail(f.Id, "invalid", "Room id must be 1-64 letters, digits, '-' or '_'.")
+			return
+		}
+		reply, err := c.srv.node.Tell(ctx, b.Join.RoomId, &pb.Join{Session: c.pid, Request: b.Join, FrameId: f.Id})
+		if c.answer(f.Id, reply, err) {
+			c.room = b.Join.RoomId
+		}
+		return
+	case *pb.ClientFrame_Chat:
+		msg = &pb.PostChat{Session: c.pid, Text: b.Chat.GetText(), FrameId: f.Id}
+	case *pb.ClientFrame_History:
+		msg = &pb.GetHistory{Session: c.pid, Request: b.History, FrameId: f.Id}
+	default:
+		c.fail(f.Id, "bad_frame", "Frame has no known message type.")
+		return
+	}
+	if c.room == "" {
+		c.fail(f.Id, "not_joined", "Join a room first.")
+		return
+	}
+	reply, err := c.srv.node.Tell(ctx, c.room, msg)
+	c.answer(f.Id, reply, err)
+}
+
+// answer turns a grain's reply into an error frame when it refused; it reports
+// whether the request was accepted.
+func (c *connection) answer(id string, reply *pb.RoomReply, err error) bool {
+	if err != nil {
+		c.fail(id, "unavailable", "The room did not answer in time; please retry.")
+		return false
+	}
+	if reply.Error != nil {
+		c.fail(id, reply.Error.Code, reply.Error.Message)
+		return false
+	}
+	return true
+}
