@@ -1,0 +1,82 @@
+package actors_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"liveroom/actors/room"
+	"liveroom/proto/pb"
+)
+
+// BenchmarkChatFanout posts chat messages into a room of n members through the
+// real path (cluster request to the room grain, Pebble write synced to disk,
+// one send per member to its session actor) and waits until every member has
+// every message.
+func BenchmarkChatFanout(b *testing.B) {
+	for _, size := range []int{2, 10, 100} {
+		b.Run(fmt.Sprintf("members=%d", size), func(b *testing.B) {
+			n := startNode(b, b.TempDir(), room.Settings{})
+			createRoom(b, n, "bench", "")
+			counters := make([]*counter, size)
+			for i := range counters {
+				counters[i] = newCounter(n)
+				if e := join(b, n, &client{tb: b, pid: counters[i].pid}, &pb.JoinRequest{RoomId: "bench", Name: fmt.Sprint("m", i)}); e != nil {
+					b.Fatal(e)
+				}
+			}
+			sender := counters[0].pid
+			for _, c := range counters {
+				c.reset()
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				reply, err := n.Tell(context.Background(), "bench", &pb.PostChat{Session: sender, Text: "hello everyone"})
+				if err != nil || reply.Error != nil {
+					b.Fatal(err, reply.GetError())
+				}
+			}
+			for _, c := range counters {
+				c.wait(b, b.N)
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.N*size)/b.Elapsed().Seconds(), "deliveries/s")
+		})
+	}
+}
+
+type counter struct {
+	pid  *actor.PID
+	msgs chan struct{}
+}
+
+func newCounter(n *testNode) *counter {
+	c := &counter{msgs: make(chan struct{}, 1<<20)}
+	c.pid = n.System.Root.Spawn(actor.PropsFromFunc(func(ctx actor.Context) {
+		if f, ok := ctx.Message().(*pb.ServerFrame); ok && f.GetChat() != nil {
+			c.msgs <- struct{}{}
+		}
+	}))
+	return c
+}
+
+func (c *counter) reset() {
+	for len(c.msgs) > 0 {
+		<-c.msgs
+	}
+}
+
+func (c *counter) wait(b *testing.B, want int) {
+	deadline := time.After(time.Minute)
+	for i := 0; i < want; i++ {
+		select {
+		case <-c.msgs:
+		case <-deadline:
+			b.Fatalf("member got %d of %d messages", i, want)
+		}
+	}
+}
