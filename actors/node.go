@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/exp/zapslog"
 	"go.uber.org/zap/zapcore"
+	"golang.org/x/crypto/bcrypt"
 
 	"liveroom/actors/room"
 	"liveroom/proto/pb"
@@ -40,10 +41,12 @@ type NodeConfig struct {
 
 // Node is this process's actor system and cluster membership.
 type Node struct {
-	System  *actor.ActorSystem
-	Cluster *cluster.Cluster
-	timeout time.Duration
-	log     *zap.Logger
+	System       *actor.ActorSystem
+	Cluster      *cluster.Cluster
+	timeout      time.Duration
+	log          *zap.Logger
+	single       bool
+	passwordCost int
 }
 
 // StartNode starts the actor system, joins the cluster and registers the grain
@@ -81,7 +84,8 @@ func StartNode(cfg NodeConfig, log *zap.Logger) (*Node, error) {
 		cluster.WithRequestTimeout(cfg.RequestTimeout))
 	c := cluster.New(system, clusterCfg)
 	c.StartMember()
-	return &Node{System: system, Cluster: c, timeout: cfg.RequestTimeout, log: log}, nil
+	return &Node{System: system, Cluster: c, timeout: cfg.RequestTimeout, log: log,
+		single: cfg.Provider == "single" || cfg.Provider == "", passwordCost: cfg.Room.Settings.PasswordCost}, nil
 }
 
 // Ready reports whether the cluster has members to place grains on.
@@ -94,7 +98,9 @@ func (n *Node) Ready() error {
 
 // Stop leaves the cluster and stops the actor system.
 func (n *Node) Stop() {
-	n.Cluster.Shutdown(true)
+	// A lone node has nobody to hand over to, and protoactor's graceful leave
+	// updates its block list unsynchronised against the gossip loop.
+	n.Cluster.Shutdown(!n.single)
 }
 
 // ErrUnavailable is returned when a grain did not answer in time.
@@ -125,8 +131,24 @@ func typed[T any](res interface{}, err error) (T, error) {
 	return t, nil
 }
 
-// CreateRoom asks the room grain id to create itself.
-func (n *Node) CreateRoom(ctx context.Context, req *pb.CreateRoom) (*pb.CreateRoomResult, error) {
+// CreateRoom asks the room grain id to create itself. A password is hashed
+// here, on the caller's goroutine, so the slow hash never holds up a grain.
+func (n *Node) CreateRoom(ctx context.Context, id, visitorName, agentName, password string) (*pb.CreateRoomResult, error) {
+	req := &pb.CreateRoom{Id: id, VisitorName: visitorName, AgentName: agentName}
+	if password != "" {
+		if len(password) > 72 {
+			return &pb.CreateRoomResult{Error: &pb.Error{Code: "invalid", Message: "password must be at most 72 bytes"}}, nil
+		}
+		cost := n.passwordCost
+		if cost == 0 {
+			cost = bcrypt.DefaultCost
+		}
+		hash, err := bcrypt.GenerateFromPassword([]byte(password), cost)
+		if err != nil {
+			return nil, err
+		}
+		req.PasswordHash = string(hash)
+	}
 	return typed[*pb.CreateRoomResult](n.request(ctx, req.Id, req))
 }
 

@@ -35,7 +35,7 @@ func startNode(tb testing.TB, dir string, settings room.Settings) *testNode {
 		settings = room.Settings{MaxMembers: 200, MaxChatChars: 4000, MaxNameChars: 64, HistoryPage: 50,
 			IdleTimeout: time.Minute, TokenTTL: time.Hour}
 	}
-	settings.BcryptCost = 4 // the minimum: tests check behaviour, not work factor
+	settings.PasswordCost = 4 // the minimum: tests check behaviour, not work factor
 	node, err := actors.StartNode(actors.NodeConfig{ClusterName: "test", Host: "127.0.0.1", Provider: "single",
 		RequestTimeout: 5 * time.Second,
 		Room:           room.Deps{Store: store, Signer: signer, Log: zap.NewNop(), Metrics: metrics.New(), Settings: settings},
@@ -99,7 +99,7 @@ func (c *client) nextChat() *pb.ChatMessage {
 
 func createRoom(tb testing.TB, n *testNode, id, password string) string {
 	tb.Helper()
-	res, err := n.CreateRoom(context.Background(), &pb.CreateRoom{Id: id, VisitorName: "Vic", AgentName: "Ann", Password: password})
+	res, err := n.CreateRoom(context.Background(), id, "Vic", "Ann", password)
 	if err != nil || res.Error != nil {
 		tb.Fatalf("create room: %v %v", err, res.GetError())
 	}
@@ -181,7 +181,7 @@ func TestPasswordUnknownRoomAndFull(t *testing.T) {
 		HistoryPage: 50, IdleTimeout: time.Minute, TokenTTL: time.Hour})
 	key := createRoom(t, n, "locked", "s3cret")
 
-	if res, _ := n.CreateRoom(context.Background(), &pb.CreateRoom{Id: "locked"}); res.GetError().GetCode() != "room_exists" {
+	if res, _ := n.CreateRoom(context.Background(), "locked", "", "", ""); res.GetError().GetCode() != "room_exists" {
 		t.Fatalf("second create: %v", res)
 	}
 	for _, tc := range []struct{ password, code string }{{"", "password_required"}, {"wrong", "wrong_password"}} {

@@ -27,6 +27,7 @@ type Config struct {
 	LogFormat string `json:"log_format" help:"json or console"`
 	Secret    string `json:"secret" help:"key that signs member access tokens; empty means one generated and kept in the store (a cluster needs the same value on every node)"`
 
+	PasswordCost     int     `json:"password_cost" help:"bcrypt work factor for room passwords (4-14; each step doubles the time)"`
 	MaxFrameBytes    int64   `json:"max_frame_bytes" help:"largest WebSocket frame accepted from a browser"`
 	MaxChatChars     int     `json:"max_chat_chars" help:"longest chat message, in characters"`
 	MaxNameChars     int     `json:"max_name_chars" help:"longest display name, in characters"`
@@ -54,6 +55,7 @@ func Default() Config {
 		DataDir:          "./data",
 		LogLevel:         "info",
 		LogFormat:        "json",
+		PasswordCost:     10,
 		MaxFrameBytes:    64 << 10,
 		MaxChatChars:     4000,
 		MaxNameChars:     64,
@@ -218,6 +220,9 @@ func (c Config) Validate() error {
 		if n <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive", k))
 		}
+	}
+	if c.PasswordCost < 4 || c.PasswordCost > 14 {
+		errs = append(errs, errors.New("password_cost must be between 4 and 14"))
 	}
 	if c.RatePerSecond <= 0 {
 		errs = append(errs, errors.New("rate_per_second must be positive"))

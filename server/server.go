@@ -98,7 +98,7 @@ func Run(ctx context.Context, cfg config.Config) error {
 		Room: room.Deps{Store: store, Signer: signer, Log: log.Named("room"), Metrics: m, Settings: room.Settings{
 			MaxMembers: cfg.RoomMaxMembers, MaxChatChars: cfg.MaxChatChars, MaxNameChars: cfg.MaxNameChars,
 			HistoryPage: cfg.HistoryPage, IdleTimeout: time.Duration(cfg.RoomIdleSeconds) * time.Second,
-			TokenTTL: 12 * time.Hour,
+			TokenTTL: 12 * time.Hour, PasswordCost: cfg.PasswordCost,
 		}},
 	}, log)
 	if err != nil {

@@ -169,8 +169,7 @@ func (s *server) createRoom(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusBadRequest, "invalid", "Room id must be 1-64 letters, digits, '-' or '_'.")
 		return
 	}
-	res, err := s.Node.CreateRoom(r.Context(), &pb.CreateRoom{Id: req.ID, VisitorName: req.VisitorName,
-		AgentName: req.AgentName, Password: req.Password})
+	res, err := s.Node.CreateRoom(r.Context(), req.ID, req.VisitorName, req.AgentName, req.Password)
 	if err != nil {
 		unavailable(w)
 		return

@@ -39,8 +39,9 @@ type Settings struct {
 	HistoryPage  int
 	IdleTimeout  time.Duration
 	TokenTTL     time.Duration
-	// BcryptCost is the work factor for room passwords (bcrypt.DefaultCost when 0).
-	BcryptCost int
+	// PasswordCost is the bcrypt work factor for room passwords
+	// (bcrypt.DefaultCost when 0); hashing happens in the caller, see Node.CreateRoom.
+	PasswordCost int
 }
 
 // Deps are what every room grain on a node shares; all of it is safe for
@@ -263,17 +264,13 @@ func (g *grain) create(msg *pb.CreateRoom) *pb.CreateRoomResult {
 	if perr != nil {
 		return &pb.CreateRoomResult{Error: perr}
 	}
-	if len(msg.Password) > 72 {
-		return &pb.CreateRoomResult{Error: errorf("invalid", "password must be at most 72 bytes")}
-	}
-	rec := &pb.RoomRecord{Id: g.id, VisitorName: visitor, AgentName: agent, CreatedAtMs: time.Now().UnixMilli()}
-	if msg.Password != "" {
-		hash, err := bcrypt.GenerateFromPassword([]byte(msg.Password), g.bcryptCost())
-		if err != nil {
-			return &pb.CreateRoomResult{Error: errInternal}
+	if msg.PasswordHash != "" {
+		if _, err := bcrypt.Cost([]byte(msg.PasswordHash)); err != nil {
+			return &pb.CreateRoomResult{Error: errorf("invalid", "password hash is not bcrypt")}
 		}
-		rec.PasswordHash = string(hash)
 	}
+	rec := &pb.RoomRecord{Id: g.id, VisitorName: visitor, AgentName: agent, PasswordHash: msg.PasswordHash,
+		CreatedAtMs: time.Now().UnixMilli()}
 	key := randomToken(24)
 	sum := sha256.Sum256([]byte(key))
 	rec.AgentKeyHash = sum[:]
@@ -288,13 +285,6 @@ func (g *grain) create(msg *pb.CreateRoom) *pb.CreateRoomResult {
 	g.rec = rec
 	g.log.Info("room created")
 	return &pb.CreateRoomResult{Room: g.info(), AgentKey: key}
-}
-
-func (g *grain) bcryptCost() int {
-	if g.deps.Settings.BcryptCost > 0 {
-		return g.deps.Settings.BcryptCost
-	}
-	return bcrypt.DefaultCost
 }
 
 func (g *grain) isAgentKey(key string) bool {

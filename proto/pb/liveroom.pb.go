@@ -1293,11 +1293,12 @@ func (*Pong) Descriptor() ([]byte, []int) {
 }
 
 type CreateRoom struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	VisitorName   string                 `protobuf:"bytes,2,opt,name=visitor_name,json=visitorName,proto3" json:"visitor_name,omitempty"`
-	AgentName     string                 `protobuf:"bytes,3,opt,name=agent_name,json=agentName,proto3" json:"agent_name,omitempty"`
-	Password      string                 `protobuf:"bytes,4,opt,name=password,proto3" json:"password,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Id          string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	VisitorName string                 `protobuf:"bytes,2,opt,name=visitor_name,json=visitorName,proto3" json:"visitor_name,omitempty"`
+	AgentName   string                 `protobuf:"bytes,3,opt,name=agent_name,json=agentName,proto3" json:"agent_name,omitempty"`
+	// bcrypt hash of the room password, made by the caller; empty for none.
+	PasswordHash  string `protobuf:"bytes,4,opt,name=password_hash,json=passwordHash,proto3" json:"password_hash,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1353,9 +1354,9 @@ func (x *CreateRoom) GetAgentName() string {
 	return ""
 }
 
-func (x *CreateRoom) GetPassword() string {
+func (x *CreateRoom) GetPasswordHash() string {
 	if x != nil {
-		return x.Password
+		return x.PasswordHash
 	}
 	return ""
 }
@@ -1946,14 +1947,14 @@ const file_liveroom_proto_rawDesc = "" +
 	"\x05Error\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\"\x06\n" +
-	"\x04Pong\"z\n" +
+	"\x04Pong\"\x83\x01\n" +
 	"\n" +
 	"CreateRoom\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
 	"\fvisitor_name\x18\x02 \x01(\tR\vvisitorName\x12\x1d\n" +
 	"\n" +
-	"agent_name\x18\x03 \x01(\tR\tagentName\x12\x1a\n" +
-	"\bpassword\x18\x04 \x01(\tR\bpassword\"\x84\x01\n" +
+	"agent_name\x18\x03 \x01(\tR\tagentName\x12#\n" +
+	"\rpassword_hash\x18\x04 \x01(\tR\fpasswordHash\"\x84\x01\n" +
 	"\x10CreateRoomResult\x12(\n" +
 	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\x12)\n" +
 	"\x04room\x18\x02 \x01(\v2\x15.liveroom.v1.RoomInfoR\x04room\x12\x1b\n" +

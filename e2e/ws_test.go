@@ -1,0 +1,228 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// wsClient speaks the wire protocol directly, as an integrator would.
+type wsClient struct {
+	t    *testing.T
+	conn *websocket.Conn
+}
+
+func dialWS(t *testing.T, srv *server) *wsClient {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, strings.Replace(srv.URL, "http", "ws", 1)+"/ws",
+		&websocket.DialOptions{HTTPHeader: http.Header{"Origin": {srv.URL}}})
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	conn.SetReadLimit(1 << 20)
+	t.Cleanup(func() { _ = conn.CloseNow() })
+	return &wsClient{t: t, conn: conn}
+}
+
+func (c *wsClient) send(frame string) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.conn.Write(ctx, websocket.MessageText, []byte(frame)); err != nil {
+		c.t.Fatalf("write: %v", err)
+	}
+}
+
+type frame struct {
+	ReplyTo string `json:"replyTo"`
+	Error   *struct{ Code, Message string }
+	Joined  *struct {
+		MemberID string `json:"memberId"`
+	}
+	Chat *struct {
+		Seq  string
+		Text string
+	}
+	Pong *struct{}
+}
+
+func (c *wsClient) read() (frame, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var f frame
+	_, b, err := c.conn.Read(ctx)
+	if err != nil {
+		return f, err
+	}
+	if err := json.Unmarshal(b, &f); err != nil {
+		c.t.Fatalf("server sent invalid JSON %q: %v", b, err)
+	}
+	return f, nil
+}
+
+func (c *wsClient) expectError(code string) frame {
+	c.t.Helper()
+	for {
+		f, err := c.read()
+		if err != nil {
+			c.t.Fatalf("waiting for error %s: %v", code, err)
+		}
+		if f.Error != nil {
+			if f.Error.Code != code || f.Error.Message == "" {
+				c.t.Fatalf("got error %+v, want code %s", *f.Error, code)
+			}
+			return f
+		}
+	}
+}
+
+func createRoomAPI(t *testing.T, srv *server, id string) {
+	t.Helper()
+	resp, err := http.Post(srv.URL+"/api/rooms", "application/json", strings.NewReader(`{"id":"`+id+`","visitorName":"V"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create room %s: %d", id, resp.StatusCode)
+	}
+}
+
+func TestBadFramesGetClearErrorsAndKeepTheConnection(t *testing.T) {
+	srv := startServer(t, t.TempDir(), "--max-chat-chars", "100")
+	createRoomAPI(t, srv, "r")
+	c := dialWS(t, srv)
+
+	c.send(`not json`)
+	c.expectError("bad_frame")
+	c.send(`{"id":"1","teleport":{}}`)
+	c.expectError("bad_frame")
+	c.send(`{"id":"2"}`)
+	c.expectError("bad_frame")
+	c.send(`{"id":"3","chat":{"text":"hi"}}`)
+	if f := c.expectError("not_joined"); f.ReplyTo != "3" {
+		t.Fatalf("error answers %q, want 3", f.ReplyTo)
+	}
+	c.send(`{"id":"4","join":{"roomId":"../etc","name":"V"}}`)
+	c.expectError("invalid")
+	c.send(`{"id":"5","join":{"roomId":"missing","name":"V"}}`)
+	c.expectError("room_not_found")
+	c.send(`{"id":"6","join":{"roomId":"r","name":"   "}}`)
+	c.expectError("invalid")
+
+	// Still connected and usable after all of that.
+	c.send(`{"id":"7","join":{"roomId":"r","name":"V"}}`)
+	if f, err := c.read(); err != nil || f.Joined == nil || f.ReplyTo != "7" {
+		t.Fatalf("join after errors: %+v %v", f, err)
+	}
+	c.send(`{"id":"8","chat":{"text":"` + strings.Repeat("x", 101) + `"}}`)
+	c.expectError("too_large")
+	c.send(`{"id":"9","chat":{"text":"fine"}}`)
+	if f, err := c.read(); err != nil || f.Chat == nil || f.Chat.Text != "fine" || f.ReplyTo != "9" {
+		t.Fatalf("chat after errors: %+v %v", f, err)
+	}
+
+	// A frame over the size limit closes the socket with 1009 and a reason.
+	c.send(`{"id":"10","chat":{"text":"` + strings.Repeat("y", 70<<10) + `"}}`)
+	for {
+		_, err := c.read()
+		if err != nil {
+			if websocket.CloseStatus(err) != websocket.StatusMessageTooBig {
+				t.Fatalf("oversized frame: %v", err)
+			}
+			break
+		}
+	}
+}
+
+func TestRateLimitAnswersWithError(t *testing.T) {
+	srv := startServer(t, t.TempDir(), "--rate-per-second", "1", "--rate-burst", "3")
+	c := dialWS(t, srv)
+	for i := range 6 {
+		c.send(fmt.Sprintf(`{"id":"p%d","ping":{}}`, i))
+	}
+	c.expectError("rate_limited")
+}
+
+// A client that stops reading is disconnected with 4008; the room goes on for
+// everyone else.
+func TestSlowClientIsDroppedAndRoomKeepsGoing(t *testing.T) {
+	srv := startServer(t, t.TempDir(), "--session-queue", "8", "--rate-per-second", "100000", "--rate-burst", "100000",
+		"--max-chat-chars", "4000")
+	createRoomAPI(t, srv, "busy")
+	sender, slow := dialWS(t, srv), dialWS(t, srv)
+	slow.send(`{"id":"j","join":{"roomId":"busy","name":"Slow"}}`)
+	if f, err := slow.read(); err != nil || f.Joined == nil {
+		t.Fatalf("slow join: %+v %v", f, err)
+	}
+	sender.send(`{"id":"j","join":{"roomId":"busy","name":"Sender"}}`)
+
+	// The sender reads everything it gets, the slow one nothing; the sender
+	// keeps writing until the server has given up on the slow client.
+	text := strings.Repeat("z", 3900)
+	go func() {
+		for {
+			if _, _, err := sender.conn.Read(context.Background()); err != nil {
+				return
+			}
+		}
+	}()
+	deadline := time.Now().Add(60 * time.Second)
+	for i := 0; ; i++ {
+		sender.send(fmt.Sprintf(`{"id":"c%d","chat":{"text":"%s"}}`, i, text))
+		if i%50 == 49 && metric(t, srv, "liveroom_slow_clients_total") >= 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("slow client never dropped")
+		}
+	}
+	var closeErr error
+	for closeErr == nil {
+		_, _, closeErr = slow.conn.Read(context.Background())
+	}
+	if websocket.CloseStatus(closeErr) != 4008 {
+		var ce websocket.CloseError
+		errors.As(closeErr, &ce)
+		t.Fatalf("slow client closed with %v (%q), want 4008", websocket.CloseStatus(closeErr), ce.Reason)
+	}
+	// The room still takes the sender's messages.
+	before := metric(t, srv, "liveroom_chat_messages_total")
+	for i := range 5 {
+		sender.send(fmt.Sprintf(`{"id":"after%d","chat":{"text":"still here"}}`, i))
+	}
+	for metric(t, srv, "liveroom_chat_messages_total") < before+5 {
+		if time.Now().After(deadline) {
+			t.Fatal("room stopped storing messages after the slow client left")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func metric(t *testing.T, srv *server, name string) float64 {
+	t.Helper()
+	resp, err := http.Get(srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, name+" ") {
+			var v float64
+			fmt.Sscan(strings.TrimPrefix(line, name+" "), &v)
+			return v
+		}
+	}
+	return 0
+}
