@@ -1,4 +1,5 @@
-// Command liveroom is the one Liveroom binary: `serve` runs the server.
+// Command liveroom is the one Liveroom binary: `serve` runs the server,
+// `load` simulates users against running servers.
 package main
 
 import (
@@ -10,9 +11,10 @@ const usage = `usage: liveroom <command> [flags]
 
 commands:
   serve    run the server (pages, API, WebSocket) with the embedded store
+  load     simulate rooms of chatting members against running servers and report
   help     show this text
 
-Run "liveroom serve -h" for the server's options.
+Run "liveroom serve -h" for the server's options, "liveroom load -h" for the load tool's.
 `
 
 func main() {
@@ -24,6 +26,8 @@ func main() {
 	switch os.Args[1] {
 	case "serve":
 		err = serve(os.Args[2:])
+	case "load":
+		err = load(os.Args[2:])
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return
