@@ -8,8 +8,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +17,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"liveroom/internal/testserver"
 )
 
 var binary string
@@ -68,21 +68,11 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // startServer runs the binary on a free loopback port with dataDir and extra
 // flags, and waits until /healthz answers ok.
 func startServer(t testing.TB, dataDir string, extra ...string) *server {
 	t.Helper()
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	addr := fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))
 	args := append([]string{"serve", "--addr", addr, "--data-dir", dataDir, "--log-level", "debug", "--password-cost", "4"}, extra...)
 	s := &server{t: t, URL: "http://" + addr, DataDir: dataDir, logs: &syncBuffer{}, done: make(chan error, 1)}
 	s.cmd = exec.Command(binary, args...)
@@ -101,24 +91,18 @@ func startServer(t testing.TB, dataDir string, extra ...string) *server {
 			t.Logf("server log (last 4000 bytes):\n%s", tail(s.logs.String(), 4000))
 		}
 	})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(s.URL + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return s
-			}
-		}
+	err := testserver.WaitHealthy(s.URL, 30*time.Second, func() error {
 		select {
 		case err := <-s.done:
-			t.Fatalf("server exited before it was healthy: %v\n%s", err, s.logs.String())
-		case <-time.After(100 * time.Millisecond):
+			return fmt.Errorf("server exited before it was healthy: %v", err)
+		default:
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("server not healthy after 30s\n%s", s.logs.String())
-		}
+	})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, s.logs.String())
 	}
+	return s
 }
 
 // stop sends SIGTERM and expects a clean exit.

@@ -158,6 +158,7 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Report, error) {
 func (r *runner) run(ctx context.Context) {
 	if !r.preflight(ctx) {
 		r.failed.Add(int64(r.cfg.Sessions()))
+		r.errs["not_started:no_server"] += int64(r.cfg.Sessions())
 		r.done = time.Now()
 		return
 	}
@@ -199,10 +200,7 @@ ramp:
 	r.phase.Store("hold")
 	r.holdStart = time.Now()
 	close(r.start)
-	select {
-	case <-ctx.Done():
-	case <-time.After(r.cfg.Duration.D()):
-	}
+	r.hold(ctx)
 	close(r.stop)
 	waitFor(&r.senders, writeTimeout+time.Second)
 	r.holdEnd = time.Now()
@@ -321,6 +319,30 @@ func (r *runner) createRoom(ctx context.Context, i int) {
 	r.errorKind(kind)
 }
 
+// alive is the number of sessions joined and not dropped.
+func (r *runner) alive() int64 { return r.connected.Load() - r.dropped.Load() }
+
+// hold keeps the sessions for the run's duration, or less when every one of
+// them was dropped: nothing is left to measure then.
+func (r *runner) hold(ctx context.Context) {
+	end := time.NewTimer(r.cfg.Duration.D())
+	defer end.Stop()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-end.C:
+			return
+		case <-tick.C:
+			if r.alive() <= 0 {
+				return
+			}
+		}
+	}
+}
+
 // drain waits until every sent message was answered and every expected
 // reception arrived, or the drain timeout passes.
 func (r *runner) drain(ctx context.Context) {
@@ -331,6 +353,9 @@ func (r *runner) drain(ctx context.Context) {
 	for {
 		if r.acked.Load()+r.refused.Load() >= r.sent.Load() && r.received.Load() >= r.expected.Load() {
 			return
+		}
+		if r.alive() <= 0 {
+			return // no socket left to deliver anything
 		}
 		select {
 		case <-ctx.Done():

@@ -1,0 +1,112 @@
+// Package testserver runs a real Liveroom node inside a test process, on a
+// free loopback port with a temporary data folder, for tests that need the
+// whole server (HTTP, WebSocket, actors, Pebble) but not a separate binary.
+package testserver
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"liveroom/config"
+	"liveroom/server"
+)
+
+// FreePort returns a loopback TCP port that was free a moment ago.
+func FreePort(tb testing.TB) int {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// WaitHealthy polls base/healthz until it answers 200, failed() reports the
+// server gone, or the deadline passes.
+func WaitHealthy(base string, deadline time.Duration, failed func() error) error {
+	end := time.Now().Add(deadline)
+	client := &http.Client{Timeout: 2 * time.Second}
+	for {
+		resp, err := client.Get(base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		if failed != nil {
+			if err := failed(); err != nil {
+				return err
+			}
+		}
+		if time.Now().After(end) {
+			return fmt.Errorf("%s not healthy after %s (last error %v)", base, deadline, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Server is a node running in this process.
+type Server struct {
+	// URL is the node's base URL, http://127.0.0.1:port.
+	URL  string
+	stop func() error
+}
+
+// Stop shuts the node down gracefully (as on SIGTERM) and returns Run's error;
+// later calls do nothing.
+func (s *Server) Stop() error { return s.stop() }
+
+// Start runs a node with test defaults (quiet logs, cheapest bcrypt) changed
+// by adjust, waits until it is healthy, and stops it when the test ends.
+func Start(tb testing.TB, adjust func(*config.Config)) *Server {
+	tb.Helper()
+	cfg := config.Default()
+	cfg.Addr = fmt.Sprintf("127.0.0.1:%d", FreePort(tb))
+	cfg.DataDir = tb.TempDir()
+	cfg.LogLevel = "error"
+	cfg.PasswordCost = 4
+	if adjust != nil {
+		adjust(&cfg)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- server.Run(ctx, cfg) }()
+	var once sync.Once
+	var runErr error
+	s := &Server{URL: "http://" + cfg.Addr, stop: func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case runErr = <-done:
+			case <-time.After(30 * time.Second):
+				runErr = fmt.Errorf("server did not stop within 30s")
+			}
+		})
+		return runErr
+	}}
+	err := WaitHealthy(s.URL, 30*time.Second, func() error {
+		select {
+		case err := <-done:
+			return fmt.Errorf("server exited before it was healthy: %v", err)
+		default:
+			return nil
+		}
+	})
+	if err != nil {
+		cancel()
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if err := s.Stop(); err != nil {
+			tb.Errorf("server stopped with %v", err)
+		}
+	})
+	return s
+}

@@ -1,0 +1,175 @@
+package loadgen_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"liveroom/config"
+	"liveroom/internal/testserver"
+	"liveroom/loadgen"
+)
+
+func smallRun(servers ...string) loadgen.Config {
+	cfg := loadgen.Defaults()
+	cfg.Servers = servers
+	cfg.Rooms, cfg.RoomSize = 5, 10
+	cfg.Ramp = 500
+	cfg.Duration = loadgen.Duration(2 * time.Second)
+	cfg.MsgRate = 2
+	cfg.ConnectTimeout = loadgen.Duration(3 * time.Second)
+	cfg.JoinTimeout = loadgen.Duration(5 * time.Second)
+	cfg.DrainTimeout = loadgen.Duration(5 * time.Second)
+	return cfg
+}
+
+// runWithin runs cfg and fails the test when the run outlasts limit: the tool
+// must never hang, whatever the server does.
+func runWithin(t *testing.T, limit time.Duration, cfg loadgen.Config) *loadgen.Report {
+	t.Helper()
+	type result struct {
+		rep *loadgen.Report
+		err error
+	}
+	out := make(chan result, 1)
+	var progress strings.Builder
+	go func() {
+		rep, err := loadgen.Run(context.Background(), cfg, loadgen.Options{Progress: &syncWriter{b: &progress}, ProgressEvery: 500 * time.Millisecond})
+		out <- result{rep, err}
+	}()
+	select {
+	case r := <-out:
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		return r.rep
+	case <-time.After(limit):
+		t.Fatalf("load run still going after %s", limit)
+		return nil
+	}
+}
+
+func text(rep *loadgen.Report) string {
+	var b strings.Builder
+	rep.WriteText(&b)
+	return b.String()
+}
+
+func TestEveryMessageReachesEveryOtherMember(t *testing.T) {
+	srv := testserver.Start(t, nil)
+	cfg := smallRun(srv.URL)
+	rep := runWithin(t, 30*time.Second, cfg)
+	t.Log("\n" + text(rep))
+
+	if err := rep.Err(); err != nil || !rep.Passed {
+		t.Fatalf("run failed: %v", err)
+	}
+	if len(rep.Errors) != 0 {
+		t.Errorf("errors: %v", rep.Errors)
+	}
+	if rep.Rooms.Created != 5 || rep.Sessions.Planned != 50 || rep.Sessions.Connected != 50 ||
+		rep.Sessions.Failed != 0 || rep.Sessions.Dropped != 0 {
+		t.Errorf("rooms %+v sessions %+v", rep.Rooms, rep.Sessions)
+	}
+	m := rep.Messages
+	// 50 sessions at 2/s for 2 s, give or take the first tick of each.
+	if m.Sent < 100 || m.Acknowledged != m.Sent || m.Refused != 0 || m.Unacknowledged != 0 {
+		t.Errorf("messages %+v", m)
+	}
+	// Every member of every room is present throughout, so each message
+	// must reach exactly the 9 others.
+	if m.Expected != m.Sent*9 || m.Received != m.Expected || m.Missing != 0 || m.Unexpected != 0 ||
+		m.OutOfOrder != 0 || m.Foreign != 0 {
+		t.Errorf("receptions %+v", m)
+	}
+	l := rep.Latency
+	if l.Count != uint64(m.Received) || !(l.MinMs > 0 && l.MinMs <= l.P50Ms && l.P50Ms <= l.P95Ms &&
+		l.P95Ms <= l.P99Ms && l.P99Ms <= l.MaxMs) || l.MaxMs > 5000 {
+		t.Errorf("latency %+v", l)
+	}
+	if rep.AckLatency.Count != uint64(m.Acknowledged) {
+		t.Errorf("ack latency %+v", rep.AckLatency)
+	}
+	if rep.Failures.Ratio != 0 {
+		t.Errorf("failures %+v", rep.Failures)
+	}
+
+	if len(rep.Servers) != 1 {
+		t.Fatalf("servers %+v", rep.Servers)
+	}
+	sv := rep.Servers[0]
+	if !sv.Reachable || sv.Sessions != 50 || sv.EndOfRamp.Sockets != 50 || sv.Peak.Sockets != 50 ||
+		sv.Start.Goroutines == 0 || sv.EndOfRamp.RSSBytes == 0 {
+		t.Errorf("server side %+v", sv)
+	}
+	if sv.After.Sockets != sv.Start.Sockets {
+		t.Errorf("server holds %v sockets after the run, %v before", sv.After.Sockets, sv.Start.Sockets)
+	}
+}
+
+func TestRefusedJoinsAreCountedByCode(t *testing.T) {
+	srv := testserver.Start(t, func(c *config.Config) { c.RoomMaxMembers = 4 })
+	cfg := smallRun(srv.URL)
+	cfg.Rooms, cfg.RoomSize, cfg.MsgRate = 2, 6, 0
+	cfg.Duration = loadgen.Duration(200 * time.Millisecond)
+	cfg.MaxFailureRatio = 0.5
+	rep := runWithin(t, 30*time.Second, cfg)
+	if rep.Sessions.Connected != 8 || rep.Sessions.Failed != 4 || rep.Errors["join_refused:room_full"] != 4 {
+		t.Fatalf("sessions %+v errors %v", rep.Sessions, rep.Errors)
+	}
+	// A third of the sessions failed, within the 0.5 allowed.
+	if !rep.Passed || rep.Err() != nil {
+		t.Fatalf("run should pass at max ratio 0.5: %v", rep.Err())
+	}
+}
+
+func TestClosedPortFailsFastWithCountedFailures(t *testing.T) {
+	cfg := smallRun(fmt.Sprintf("http://127.0.0.1:%d", testserver.FreePort(t)))
+	start := time.Now()
+	rep := runWithin(t, 15*time.Second, cfg)
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("closed port took %s", took)
+	}
+	if rep.Err() == nil || rep.Passed {
+		t.Fatal("a run against a closed port passed")
+	}
+	if rep.Sessions.Failed != 50 || rep.Sessions.Connected != 0 || len(rep.Unreachable) != 1 ||
+		rep.Errors["server_unreachable"] != 1 || rep.Failures.Ratio != 1 {
+		t.Fatalf("report %+v", rep)
+	}
+	if !strings.Contains(text(rep), "unreachable") {
+		t.Fatalf("text report does not say unreachable:\n%s", text(rep))
+	}
+}
+
+func TestServerStoppingMidRunIsReportedAndDoesNotHang(t *testing.T) {
+	srv := testserver.Start(t, nil)
+	cfg := smallRun(srv.URL)
+	cfg.Duration = loadgen.Duration(4 * time.Second)
+	go func() {
+		time.Sleep(1500 * time.Millisecond)
+		_ = srv.Stop()
+	}()
+	rep := runWithin(t, 30*time.Second, cfg)
+	t.Log("\n" + text(rep))
+	if rep.Err() == nil {
+		t.Fatal("a run whose server went away passed")
+	}
+	if rep.Sessions.Connected != 50 || rep.Sessions.Dropped != 50 || rep.Errors["closed:1001"] != 50 {
+		t.Fatalf("sessions %+v errors %v", rep.Sessions, rep.Errors)
+	}
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	b  *strings.Builder
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
