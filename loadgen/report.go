@@ -65,6 +65,10 @@ type Report struct {
 	// AckLatency is from the sender's write to its own echo.
 	AckLatency Latency `json:"ack_latency"`
 
+	// LoadToolCPUCoresHold is this tool's own CPU use during the hold: when
+	// it shares a machine with a server, the two compete for its cores.
+	LoadToolCPUCoresHold float64 `json:"load_tool_cpu_cores_hold"`
+
 	Errors  map[string]int64 `json:"errors"`
 	Servers []ServerSide     `json:"servers"`
 	// MemoryPerSessionBytes is the servers' RSS growth over the ramp divided
@@ -108,6 +112,9 @@ func (r *runner) report(interrupted bool) *Report {
 	rep.Phases.HoldSeconds = span(r.holdStart, r.holdEnd)
 	rep.Phases.DrainSeconds = span(r.holdEnd, r.drainEnd)
 	rep.Phases.TotalSeconds = span(r.t0, r.done)
+	if hold := r.holdEnd.Sub(r.holdStart).Seconds(); hold > 0 && !r.holdStart.IsZero() {
+		rep.LoadToolCPUCoresHold = round((r.cpuHoldEnd-r.cpuHoldStart).Seconds()/hold, 3)
+	}
 
 	rep.Rooms.Planned = r.cfg.Rooms
 	for _, room := range r.rooms {
@@ -232,6 +239,7 @@ func (rep *Report) WriteText(w io.Writer) {
 	}
 	lat("latency", rep.Latency)
 	lat("ack latency", rep.AckLatency)
+	p("  load tool    %.2f cores of CPU during the hold", rep.LoadToolCPUCoresHold)
 	if len(rep.Errors) == 0 {
 		p("  errors       none")
 	} else {

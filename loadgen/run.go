@@ -73,6 +73,7 @@ type runner struct {
 	launches, readers, senders                  sync.WaitGroup
 	start, stop                                 chan struct{}
 	rampEnd, holdStart, holdEnd, drainEnd, done time.Time
+	cpuHoldStart, cpuHoldEnd                    time.Duration
 }
 
 func (r *runner) errorKind(kind string) {
@@ -198,12 +199,12 @@ ramp:
 	r.sampleAll(func(t *target, s Sample) { t.side.EndOfRamp = s })
 
 	r.phase.Store("hold")
-	r.holdStart = time.Now()
+	r.holdStart, r.cpuHoldStart = time.Now(), selfCPU()
 	close(r.start)
 	r.hold(ctx)
 	close(r.stop)
 	waitFor(&r.senders, writeTimeout+time.Second)
-	r.holdEnd = time.Now()
+	r.holdEnd, r.cpuHoldEnd = time.Now(), selfCPU()
 
 	r.phase.Store("drain")
 	r.drain(ctx)

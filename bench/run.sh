@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Runs the standard load scenarios and prints one table (Markdown):
+#   idle  sessions held in rooms of 10, no chat: server memory per session
+#   chat  chat fan-out latency at 1,000 sessions in 50 rooms of 20
+#   sfu   forwarding CPU per stream: pending SFU, measured by the load tool's
+#         media mode, which is added together with the SFU
+#
+#   bash bench/run.sh                        fresh local server per run, on loopback
+#   REPEAT=3 bash bench/run.sh               each scenario 3 times; the table shows medians
+#   SCENARIOS=chat bash bench/run.sh         only some scenarios (space-separated)
+#   SERVERS=http://a:8080,http://b:8080 bash bench/run.sh
+#                                            an existing deployment, one or many nodes;
+#                                            sessions are spread over them round-robin
+#
+# The scenarios are bench/<name>.json (see `liveroom load -h`); their rates fit
+# a server's default limits (20 frames/s per socket, 20 members per room).
+# Everything runs on this machine, load tool included: the figures are for the
+# server and the load generator sharing its cores.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+repeat=${REPEAT:-1}
+scenarios=${SCENARIOS:-idle chat}
+servers=${SERVERS:-}
+work=$(mktemp -d "${TMPDIR:-/tmp}/liveroom-bench.XXXXXX")
+results="$work/results"
+mkdir -p "$results"
+server_pid=""
+
+stop_server() {
+  [ -n "$server_pid" ] || return 0
+  kill -TERM "$server_pid" 2>/dev/null || true
+  for _ in $(seq 1 200); do
+    kill -0 "$server_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$server_pid" 2>/dev/null || true
+  wait "$server_pid" 2>/dev/null || true
+  server_pid=""
+}
+cleanup() {
+  stop_server
+  rm -rf "$work/bin" "$work"/data-*
+}
+trap cleanup EXIT
+
+echo "building into $work/bin" >&2
+go build -o "$work/bin/liveroom" ./cmd/liveroom
+go build -o "$work/bin/table" ./bench/table
+
+# A loopback TCP port nobody answers on.
+free_port() {
+  local p
+  for _ in $(seq 1 100); do
+    p=$((20000 + RANDOM % 20000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      echo "$p"
+      return 0
+    fi
+  done
+  echo "no free port found" >&2
+  return 1
+}
+
+# start_server NAME: a fresh node with its own data folder; sets url.
+start_server() {
+  local port
+  port=$(free_port)
+  url="http://127.0.0.1:$port"
+  mkdir -p "$work/data-$1"
+  # Run from the data folder so no ./liveroom.json of the caller is picked up.
+  (cd "$work/data-$1" && exec "$work/bin/liveroom" serve --addr "127.0.0.1:$port" \
+    --data-dir "$work/data-$1" --log-level warn) >"$results/$1.server.log" 2>&1 &
+  server_pid=$!
+  for _ in $(seq 1 300); do
+    if curl -sf -o /dev/null "$url/healthz"; then
+      return 0
+    fi
+    kill -0 "$server_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "server for $1 did not become healthy; its log:" >&2
+  cat "$results/$1.server.log" >&2
+  return 1
+}
+
+for name in $scenarios; do
+  for i in $(seq 1 "$repeat"); do
+    echo "== $name, run $i of $repeat" >&2
+    if [ -n "$servers" ]; then
+      url=$servers
+    else
+      start_server "$name-$i"
+    fi
+    # A failed run still writes its report; the table shows its failure ratio.
+    "$work/bin/liveroom" load --scenario "bench/$name.json" --server "$url" --json \
+      >"$results/$name-$i.json" || echo "note: $name run $i reported failures" >&2
+    stop_server
+  done
+done
+
+echo >&2
+echo "reports: $results" >&2
+"$work/bin/table" "$results"
