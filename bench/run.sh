@@ -84,6 +84,9 @@ start_server() {
   return 1
 }
 
+# Other work on the machine skews latency; the load average says how much.
+load_before=$( [ -r /proc/loadavg ] && cut -d' ' -f1-3 /proc/loadavg || echo unknown)
+
 for name in $scenarios; do
   for i in $(seq 1 "$repeat"); do
     echo "== $name, run $i of $repeat" >&2
@@ -102,3 +105,7 @@ done
 echo >&2
 echo "reports: $results" >&2
 "$work/bin/table" "$results"
+if [ -r /proc/loadavg ]; then
+  echo
+  echo "machine: $(nproc) cores; load average at start $load_before, at end $(cut -d' ' -f1-3 /proc/loadavg)"
+fi

@@ -16,6 +16,8 @@ type Report struct {
 	Interrupted bool      `json:"interrupted"`
 
 	Phases struct {
+		// Setup is the first /metrics samples and the room creation.
+		SetupSeconds float64 `json:"setup_seconds"`
 		RampSeconds  float64 `json:"ramp_seconds"`
 		HoldSeconds  float64 `json:"hold_seconds"`
 		DrainSeconds float64 `json:"drain_seconds"`
@@ -108,7 +110,8 @@ func (r *runner) report(interrupted bool) *Report {
 		}
 		return round(to.Sub(from).Seconds(), 3)
 	}
-	rep.Phases.RampSeconds = span(r.t0, r.rampEnd)
+	rep.Phases.SetupSeconds = span(r.t0, r.rampStart)
+	rep.Phases.RampSeconds = span(r.rampStart, r.rampEnd)
 	rep.Phases.HoldSeconds = span(r.holdStart, r.holdEnd)
 	rep.Phases.DrainSeconds = span(r.holdEnd, r.drainEnd)
 	rep.Phases.TotalSeconds = span(r.t0, r.done)
@@ -221,7 +224,7 @@ func (rep *Report) WriteText(w io.Writer) {
 	p("liveroom load run %s against %s", rep.RunID, strings.Join(c.Servers, ", "))
 	p("  scenario     %d rooms × %d members, ramp %g/s, hold %s, %g msg/s per session, %d-byte messages",
 		c.Rooms, c.RoomSize, c.Ramp, c.Duration, c.MsgRate, c.MsgBytes)
-	p("  phases       ramp %.1fs, hold %.1fs, drain %.1fs, total %.1fs%s", rep.Phases.RampSeconds, rep.Phases.HoldSeconds,
+	p("  phases       setup %.1fs, ramp %.1fs, hold %.1fs, drain %.1fs, total %.1fs%s", rep.Phases.SetupSeconds, rep.Phases.RampSeconds, rep.Phases.HoldSeconds,
 		rep.Phases.DrainSeconds, rep.Phases.TotalSeconds, map[bool]string{true: " (interrupted)"}[rep.Interrupted])
 	p("  rooms        %d created, %d failed", rep.Rooms.Created, rep.Rooms.Failed)
 	s := rep.Sessions

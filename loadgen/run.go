@@ -61,19 +61,20 @@ type runner struct {
 
 	phase atomic.Value // string
 
-	connected, failed, dropped                  atomic.Int64
-	sent, acked, refused, received, expected    atomic.Int64
-	outOfOrder, foreign                         atomic.Int64
-	latency, ackLatency                         Histogram
-	errMu                                       sync.Mutex
-	errs                                        map[string]int64
-	sessMu                                      sync.Mutex
-	sessions                                    []*session
-	closingAll                                  bool
-	launches, readers, senders                  sync.WaitGroup
-	start, stop                                 chan struct{}
-	rampEnd, holdStart, holdEnd, drainEnd, done time.Time
-	cpuHoldStart, cpuHoldEnd                    time.Duration
+	connected, failed, dropped               atomic.Int64
+	sent, acked, refused, received, expected atomic.Int64
+	outOfOrder, foreign                      atomic.Int64
+	latency, ackLatency                      Histogram
+	errMu                                    sync.Mutex
+	errs                                     map[string]int64
+	sessMu                                   sync.Mutex
+	sessions                                 []*session
+	closingAll                               bool
+	launches, readers, senders               sync.WaitGroup
+	start, stop                              chan struct{}
+	rampStart, rampEnd, holdStart, holdEnd   time.Time
+	drainEnd, done                           time.Time
+	cpuHoldStart, cpuHoldEnd                 time.Duration
 }
 
 func (r *runner) errorKind(kind string) {
@@ -172,6 +173,7 @@ func (r *runner) run(ctx context.Context) {
 	defer cancelLaunches()
 	r.phase.Store("ramp")
 	rampStart := time.Now()
+	r.rampStart = rampStart
 	total := r.cfg.Sessions()
 	every := time.Duration(float64(time.Second) / r.cfg.Ramp)
 	timer := time.NewTimer(0)

@@ -28,16 +28,16 @@ func smallRun(servers ...string) loadgen.Config {
 
 // runWithin runs cfg and fails the test when the run outlasts limit: the tool
 // must never hang, whatever the server does.
-func runWithin(t *testing.T, limit time.Duration, cfg loadgen.Config) *loadgen.Report {
+// Each progress line goes to onLine when it is not nil.
+func runWithin(t *testing.T, limit time.Duration, cfg loadgen.Config, onLine func(string)) *loadgen.Report {
 	t.Helper()
 	type result struct {
 		rep *loadgen.Report
 		err error
 	}
 	out := make(chan result, 1)
-	var progress strings.Builder
 	go func() {
-		rep, err := loadgen.Run(context.Background(), cfg, loadgen.Options{Progress: &syncWriter{b: &progress}, ProgressEvery: 500 * time.Millisecond})
+		rep, err := loadgen.Run(context.Background(), cfg, loadgen.Options{Progress: lineWriter(onLine), ProgressEvery: 200 * time.Millisecond})
 		out <- result{rep, err}
 	}()
 	select {
@@ -61,7 +61,7 @@ func text(rep *loadgen.Report) string {
 func TestEveryMessageReachesEveryOtherMember(t *testing.T) {
 	srv := testserver.Start(t, nil)
 	cfg := smallRun(srv.URL)
-	rep := runWithin(t, 30*time.Second, cfg)
+	rep := runWithin(t, 30*time.Second, cfg, nil)
 	t.Log("\n" + text(rep))
 
 	if err := rep.Err(); err != nil || !rep.Passed {
@@ -116,7 +116,7 @@ func TestRefusedJoinsAreCountedByCode(t *testing.T) {
 	cfg.Rooms, cfg.RoomSize, cfg.MsgRate = 2, 6, 0
 	cfg.Duration = loadgen.Duration(200 * time.Millisecond)
 	cfg.MaxFailureRatio = 0.5
-	rep := runWithin(t, 30*time.Second, cfg)
+	rep := runWithin(t, 30*time.Second, cfg, nil)
 	if rep.Sessions.Connected != 8 || rep.Sessions.Failed != 4 || rep.Errors["join_refused:room_full"] != 4 {
 		t.Fatalf("sessions %+v errors %v", rep.Sessions, rep.Errors)
 	}
@@ -129,7 +129,7 @@ func TestRefusedJoinsAreCountedByCode(t *testing.T) {
 func TestClosedPortFailsFastWithCountedFailures(t *testing.T) {
 	cfg := smallRun(fmt.Sprintf("http://127.0.0.1:%d", testserver.FreePort(t)))
 	start := time.Now()
-	rep := runWithin(t, 15*time.Second, cfg)
+	rep := runWithin(t, 15*time.Second, cfg, nil)
 	if took := time.Since(start); took > 5*time.Second {
 		t.Errorf("closed port took %s", took)
 	}
@@ -148,12 +148,17 @@ func TestClosedPortFailsFastWithCountedFailures(t *testing.T) {
 func TestServerStoppingMidRunIsReportedAndDoesNotHang(t *testing.T) {
 	srv := testserver.Start(t, nil)
 	cfg := smallRun(srv.URL)
-	cfg.Duration = loadgen.Duration(4 * time.Second)
-	go func() {
-		time.Sleep(1500 * time.Millisecond)
-		_ = srv.Stop()
-	}()
-	rep := runWithin(t, 30*time.Second, cfg)
+	cfg.Duration = loadgen.Duration(20 * time.Second)
+	// Stop the server once every session has joined and chat is flowing;
+	// the run must then end early, not wait out its 20 s.
+	var once sync.Once
+	stopOnHold := func(line string) {
+		if strings.Contains(line, "hold ]") && strings.Contains(line, "acked") && !strings.Contains(line, "acked 0 ") {
+			once.Do(func() { go func() { _ = srv.Stop() }() })
+		}
+	}
+	start := time.Now()
+	rep := runWithin(t, 30*time.Second, cfg, stopOnHold)
 	t.Log("\n" + text(rep))
 	if rep.Err() == nil {
 		t.Fatal("a run whose server went away passed")
@@ -161,15 +166,16 @@ func TestServerStoppingMidRunIsReportedAndDoesNotHang(t *testing.T) {
 	if rep.Sessions.Connected != 50 || rep.Sessions.Dropped != 50 || rep.Errors["closed:1001"] != 50 {
 		t.Fatalf("sessions %+v errors %v", rep.Sessions, rep.Errors)
 	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Fatalf("the run went on for %s after its server stopped", took)
+	}
 }
 
-type syncWriter struct {
-	mu sync.Mutex
-	b  *strings.Builder
-}
+type lineWriter func(string)
 
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
+func (f lineWriter) Write(p []byte) (int, error) {
+	if f != nil {
+		f(string(p))
+	}
+	return len(p), nil
 }
