@@ -35,6 +35,9 @@ type target struct {
 	origin    string // scheme://host, what the server's same-origin check wants
 	side      ServerSide
 	reachable bool
+	// apiDown is set once an API call to this server got no answer, so room
+	// creation stops waiting on it: one timeout per server, not per room.
+	apiDown   atomic.Bool
 	connected atomic.Int64
 
 	peakMu sync.Mutex
@@ -140,7 +143,7 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Report, error) {
 	}
 	dialer := &net.Dialer{Timeout: cfg.ConnectTimeout.D(), KeepAlive: 30 * time.Second}
 	r.httpClient = &http.Client{Transport: &http.Transport{DialContext: dialer.DialContext,
-		MaxIdleConnsPerHost: 16, TLSHandshakeTimeout: cfg.ConnectTimeout.D()}, Timeout: 15 * time.Second}
+		MaxIdleConnsPerHost: 16, TLSHandshakeTimeout: cfg.ConnectTimeout.D()}, Timeout: cfg.ConnectTimeout.D()}
 	// WebSocket upgrades need HTTP/1.1; an empty TLSNextProto keeps HTTP/2 off.
 	r.wsClient = &http.Client{Transport: &http.Transport{DialContext: dialer.DialContext,
 		TLSHandshakeTimeout: cfg.ConnectTimeout.D(), TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{}}}
@@ -286,7 +289,7 @@ func (r *runner) createRoom(ctx context.Context, i int) {
 	kind := "create_room:no_server"
 	for k := range r.targets {
 		t := r.targets[(i+k)%len(r.targets)]
-		if !t.reachable {
+		if !t.reachable || t.apiDown.Load() {
 			continue
 		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.base+"/api/rooms", bytes.NewReader(body))
@@ -297,6 +300,9 @@ func (r *runner) createRoom(ctx context.Context, i int) {
 		resp, err := r.httpClient.Do(req)
 		if err != nil {
 			kind = "create_room:unreachable"
+			if ctx.Err() == nil {
+				t.apiDown.Store(true)
+			}
 			continue
 		}
 		var out struct {

@@ -3,6 +3,7 @@ package loadgen_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -142,6 +143,45 @@ func TestClosedPortFailsFastWithCountedFailures(t *testing.T) {
 	}
 	if !strings.Contains(text(rep), "unreachable") {
 		t.Fatalf("text report does not say unreachable:\n%s", text(rep))
+	}
+}
+
+func TestSilentServerTimesOutInsteadOfHanging(t *testing.T) {
+	// Accepts connections and never says a word, like a wedged process.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var held []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c)
+			mu.Unlock()
+		}
+	}()
+	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	cfg := smallRun("http://" + l.Addr().String())
+	cfg.ConnectTimeout = loadgen.Duration(time.Second)
+	start := time.Now()
+	rep := runWithin(t, 15*time.Second, cfg, nil)
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("silent server took %s", took)
+	}
+	if rep.Err() == nil || rep.Sessions.Failed != 50 || len(rep.Unreachable) != 1 {
+		t.Fatalf("sessions %+v errors %v", rep.Sessions, rep.Errors)
 	}
 }
 
