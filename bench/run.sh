@@ -8,6 +8,8 @@
 #   bash bench/run.sh                        fresh local server per run, on loopback
 #   REPEAT=3 bash bench/run.sh               each scenario 3 times; the table shows medians
 #   SCENARIOS=chat bash bench/run.sh         only some scenarios (space-separated)
+#   QUIET_LOAD=1.0 bash bench/run.sh         before each run, wait (up to 10 minutes) until
+#                                            the 1-minute load average is below 1.0
 #   SERVERS=http://a:8080,http://b:8080 bash bench/run.sh
 #                                            an existing deployment, one or many nodes;
 #                                            sessions are spread over them round-robin
@@ -22,6 +24,7 @@ cd "$(dirname "$0")/.."
 repeat=${REPEAT:-1}
 scenarios=${SCENARIOS:-idle chat}
 servers=${SERVERS:-}
+quiet_load=${QUIET_LOAD:-}
 work=$(mktemp -d "${TMPDIR:-/tmp}/liveroom-bench.XXXXXX")
 results="$work/results"
 mkdir -p "$results"
@@ -87,9 +90,24 @@ start_server() {
 # Other work on the machine skews latency; the load average says how much.
 load_before=$( [ -r /proc/loadavg ] && cut -d' ' -f1-3 /proc/loadavg || echo unknown)
 
+wait_quiet() {
+  [ -n "$quiet_load" ] && [ -r /proc/loadavg ] || return 0
+  local l
+  for _ in $(seq 1 120); do
+    l=$(cut -d' ' -f1 /proc/loadavg)
+    if awk -v l="$l" -v q="$quiet_load" 'BEGIN { exit !(l < q) }'; then
+      return 0
+    fi
+    echo "waiting for the machine to quiet down (load average $l)" >&2
+    sleep 5
+  done
+  echo "note: load average still $l; running anyway" >&2
+}
+
 for name in $scenarios; do
   for i in $(seq 1 "$repeat"); do
-    echo "== $name, run $i of $repeat" >&2
+    wait_quiet
+    echo "== $name, run $i of $repeat (load average $(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo unknown))" >&2
     if [ -n "$servers" ]; then
       url=$servers
     else

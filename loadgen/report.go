@@ -175,6 +175,9 @@ func (r *runner) report(interrupted bool) *Report {
 			if secs := side.End.At.Sub(side.EndOfRamp.At).Seconds(); secs > 0 {
 				side.CPUCoresHold = round((side.End.CPUSeconds-side.EndOfRamp.CPUSeconds)/secs, 3)
 			}
+			if n := side.End.StoreApplies - side.EndOfRamp.StoreApplies; n > 0 {
+				side.StoreApplyMsHold = round((side.End.StoreApplySeconds-side.EndOfRamp.StoreApplySeconds)/n*1000, 3)
+			}
 		}
 		if !t.reachable {
 			rep.Unreachable = append(rep.Unreachable, t.base)
@@ -257,8 +260,8 @@ func (rep *Report) WriteText(w io.Writer) {
 			p("  server %s: unreachable (%s)", sv.Server, sv.Error)
 			continue
 		}
-		p("  server %s: %d sessions, memory per session %s, CPU during hold %.2f cores", sv.Server, sv.Sessions,
-			kib(sv.MemoryPerSessionBytes), sv.CPUCoresHold)
+		p("  server %s: %d sessions, memory per session %s, CPU during hold %.2f cores, store write %.2fms mean",
+			sv.Server, sv.Sessions, kib(sv.MemoryPerSessionBytes), sv.CPUCoresHold, sv.StoreApplyMsHold)
 		p("    %-12s %12s %12s %12s %12s %12s", "", "start", "end of ramp", "end", "peak", "after close")
 		row := func(name string, get func(Sample) string) {
 			cell := func(x Sample) string {

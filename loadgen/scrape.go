@@ -20,15 +20,21 @@ type Sample struct {
 	Sockets    float64   `json:"sockets_open"`
 	Rooms      float64   `json:"rooms_active"`
 	CPUSeconds float64   `json:"cpu_seconds"`
+	// StoreApplies and StoreApplySeconds count the store's batch writes (a
+	// chat message is one, synced) and their total time.
+	StoreApplies      float64 `json:"store_applies"`
+	StoreApplySeconds float64 `json:"store_apply_seconds"`
 }
 
 // The unlabelled series a sample takes; everything else on /metrics is skipped.
 var sampleSeries = map[string]func(*Sample, float64){
-	"go_goroutines":                 func(s *Sample, v float64) { s.Goroutines = v },
-	"process_resident_memory_bytes": func(s *Sample, v float64) { s.RSSBytes = v },
-	"liveroom_sockets_open":         func(s *Sample, v float64) { s.Sockets = v },
-	"liveroom_rooms_active":         func(s *Sample, v float64) { s.Rooms = v },
-	"process_cpu_seconds_total":     func(s *Sample, v float64) { s.CPUSeconds = v },
+	"go_goroutines":                            func(s *Sample, v float64) { s.Goroutines = v },
+	"process_resident_memory_bytes":            func(s *Sample, v float64) { s.RSSBytes = v },
+	"liveroom_sockets_open":                    func(s *Sample, v float64) { s.Sockets = v },
+	"liveroom_rooms_active":                    func(s *Sample, v float64) { s.Rooms = v },
+	"process_cpu_seconds_total":                func(s *Sample, v float64) { s.CPUSeconds = v },
+	`liveroom_store_seconds_count{op="apply"}`: func(s *Sample, v float64) { s.StoreApplies = v },
+	`liveroom_store_seconds_sum{op="apply"}`:   func(s *Sample, v float64) { s.StoreApplySeconds = v },
 }
 
 // parseMetrics reads the Prometheus text format far enough for a Sample.
@@ -42,6 +48,7 @@ func parseMetrics(r io.Reader) (Sample, error) {
 		if line == "" || line[0] == '#' {
 			continue
 		}
+		// Label values here never hold spaces, so the series ends at the first.
 		name, rest, ok := strings.Cut(line, " ")
 		if !ok {
 			continue
@@ -108,6 +115,9 @@ type ServerSide struct {
 	// CPUCoresHold is the server's CPU time during the hold phase divided by
 	// its length: 1.0 is one core busy all along.
 	CPUCoresHold float64 `json:"cpu_cores_hold"`
+	// StoreApplyMsHold is the mean time of one store write during the hold:
+	// chat waits for it, so it bounds how fast one room can go.
+	StoreApplyMsHold float64 `json:"store_apply_ms_hold"`
 }
 
 func (p *Sample) raise(s Sample) {
@@ -121,4 +131,6 @@ func (p *Sample) raise(s Sample) {
 	p.Sockets = max(p.Sockets, s.Sockets)
 	p.Rooms = max(p.Rooms, s.Rooms)
 	p.CPUSeconds = max(p.CPUSeconds, s.CPUSeconds)
+	p.StoreApplies = max(p.StoreApplies, s.StoreApplies)
+	p.StoreApplySeconds = max(p.StoreApplySeconds, s.StoreApplySeconds)
 }

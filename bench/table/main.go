@@ -88,8 +88,8 @@ func describe(name string, c loadgen.Config) string {
 }
 
 func write(w io.Writer, runs map[string][]*loadgen.Report) {
-	fmt.Fprintln(w, "| scenario | runs | sessions held | server memory per session | server RSS at end of ramp | server goroutines | chat latency p50 / p95 / p99 / max | server CPU | load tool CPU | failure ratio |")
-	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+	fmt.Fprintln(w, "| scenario | runs | sessions held | server memory per session | server RSS at end of ramp | server goroutines | chat latency p50 / p95 / p99 / max | server CPU | server store write (mean) | load tool CPU | failure ratio |")
+	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 	// The standard scenarios first, in their order, then anything else found.
 	order := []string{"idle", "chat"}
 	for name := range runs {
@@ -101,7 +101,7 @@ func write(w io.Writer, runs map[string][]*loadgen.Report) {
 	for _, name := range order {
 		reps := runs[name]
 		if len(reps) == 0 {
-			fmt.Fprintf(w, "| %s | 0 | not run | | | | | | | |\n", name)
+			fmt.Fprintf(w, "| %s | 0 | not run | | | | | | | | |\n", name)
 			continue
 		}
 		m := func(get func(*loadgen.Report) float64) float64 { return median(reps, get) }
@@ -114,7 +114,17 @@ func write(w io.Writer, runs map[string][]*loadgen.Report) {
 				m(func(r *loadgen.Report) float64 { return r.Latency.P99Ms }),
 				m(func(r *loadgen.Report) float64 { return r.Latency.MaxMs }))
 		}
-		fmt.Fprintf(w, "| %s | %d | %.0f / %d | %.1f KiB | %.1f MiB | %.0f | %s | %.2f cores | %.2f cores | %.4f |\n",
+		store := "-"
+		if reps[0].Config.MsgRate > 0 {
+			store = fmt.Sprintf("%.2f ms", m(func(r *loadgen.Report) float64 {
+				var sum float64
+				for _, s := range r.Servers {
+					sum += s.StoreApplyMsHold
+				}
+				return sum / float64(max(1, len(r.Servers)))
+			}))
+		}
+		fmt.Fprintf(w, "| %s | %d | %.0f / %d | %.1f KiB | %.1f MiB | %.0f | %s | %.2f cores | %s | %.2f cores | %.4f |\n",
 			describe(name, reps[0].Config), len(reps), held, reps[0].Sessions.Planned,
 			m(func(r *loadgen.Report) float64 { return r.MemoryPerSessionBytes })/1024,
 			m(func(r *loadgen.Report) float64 {
@@ -127,10 +137,11 @@ func write(w io.Writer, runs map[string][]*loadgen.Report) {
 			m(func(r *loadgen.Report) float64 {
 				return serverSum(r, func(s loadgen.ServerSide) float64 { return s.CPUCoresHold })
 			}),
+			store,
 			m(func(r *loadgen.Report) float64 { return r.LoadToolCPUCoresHold }),
 			m(func(r *loadgen.Report) float64 { return r.Failures.Ratio }))
 	}
 	if len(runs["sfu"]) == 0 {
-		fmt.Fprintln(w, "| sfu: forwarding, 1 publisher to N subscribers, CPU per stream | | pending SFU: measured by the load tool's media mode, which is added together with the SFU | | | | | | | |")
+		fmt.Fprintln(w, "| sfu: forwarding, 1 publisher to N subscribers, CPU per stream | | pending SFU: measured by the load tool's media mode, which is added together with the SFU | | | | | | | | |")
 	}
 }
