@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs the standard load scenarios and prints one table (Markdown):
 #   idle  sessions held in rooms of 10, no chat: server memory per session
-#   chat  chat fan-out latency at 1,000 sessions in 50 rooms of 20
+#   chat  chat fan-out latency at 1,000 sessions in 50 rooms of 20, each
+#         member posting every second (20 messages/s in every room)
+#   chat-calm  the same rooms at one message per member every 5 seconds
 #   sfu   forwarding CPU per stream: pending SFU, measured by the load tool's
 #         media mode, which is added together with the SFU
 #
@@ -22,7 +24,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 repeat=${REPEAT:-1}
-scenarios=${SCENARIOS:-idle chat}
+scenarios=${SCENARIOS:-idle chat chat-calm}
 servers=${SERVERS:-}
 quiet_load=${QUIET_LOAD:-}
 work=$(mktemp -d "${TMPDIR:-/tmp}/liveroom-bench.XXXXXX")
