@@ -80,9 +80,11 @@ type runner struct {
 	cpuHoldStart, cpuHoldEnd                 time.Duration
 }
 
-func (r *runner) errorKind(kind string) {
+func (r *runner) errorKind(kind string) { r.errorKinds(kind, 1) }
+
+func (r *runner) errorKinds(kind string, n int64) {
 	r.errMu.Lock()
-	r.errs[kind]++
+	r.errs[kind] += n
 	r.errMu.Unlock()
 }
 
@@ -163,7 +165,7 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Report, error) {
 func (r *runner) run(ctx context.Context) {
 	if !r.preflight(ctx) {
 		r.failed.Add(int64(r.cfg.Sessions()))
-		r.errs["not_started:no_server"] += int64(r.cfg.Sessions())
+		r.errorKinds("not_started:no_server", int64(r.cfg.Sessions()))
 		r.done = time.Now()
 		return
 	}
@@ -195,9 +197,7 @@ ramp:
 	timer.Stop()
 	if started < total {
 		r.failed.Add(int64(total - started))
-		r.errMu.Lock()
-		r.errs["interrupted"] += int64(total - started)
-		r.errMu.Unlock()
+		r.errorKinds("interrupted", int64(total-started))
 	}
 	waitFor(&r.launches, r.cfg.ConnectTimeout.D()+r.cfg.JoinTimeout.D()+time.Second)
 	r.rampEnd = time.Now()
