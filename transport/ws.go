@@ -229,6 +229,16 @@ func frameType(f *pb.ClientFrame) string {
 		return "history"
 	case *pb.ClientFrame_Ping:
 		return "ping"
+	case *pb.ClientFrame_Call:
+		return "call"
+	case *pb.ClientFrame_MediaState:
+		return "media_state"
+	case *pb.ClientFrame_PublishOffer:
+		return "publish_offer"
+	case *pb.ClientFrame_SubscribeAnswer:
+		return "subscribe_answer"
+	case *pb.ClientFrame_Ice:
+		return "ice"
 	}
 	return "none"
 }
@@ -262,6 +272,16 @@ func (c *connection) dispatch(ctx context.Context, f *pb.ClientFrame) {
 		msg = &pb.PostChat{Session: c.pid, Text: b.Chat.GetText(), FrameId: f.Id}
 	case *pb.ClientFrame_History:
 		msg = &pb.GetHistory{Session: c.pid, Request: b.History, FrameId: f.Id}
+	case *pb.ClientFrame_Call:
+		msg = &pb.CallRequest{Session: c.pid, FrameId: f.Id, Body: &pb.CallRequest_Call{Call: b.Call}}
+	case *pb.ClientFrame_MediaState:
+		msg = &pb.CallRequest{Session: c.pid, FrameId: f.Id, Body: &pb.CallRequest_MediaState{MediaState: b.MediaState}}
+	case *pb.ClientFrame_PublishOffer:
+		msg = &pb.CallRequest{Session: c.pid, FrameId: f.Id, Body: &pb.CallRequest_PublishOffer{PublishOffer: b.PublishOffer}}
+	case *pb.ClientFrame_SubscribeAnswer:
+		msg = &pb.CallRequest{Session: c.pid, FrameId: f.Id, Body: &pb.CallRequest_SubscribeAnswer{SubscribeAnswer: b.SubscribeAnswer}}
+	case *pb.ClientFrame_Ice:
+		msg = &pb.CallRequest{Session: c.pid, FrameId: f.Id, Body: &pb.CallRequest_Ice{Ice: b.Ice}}
 	default:
 		c.fail(f.Id, "bad_frame", "Frame has no known message type.")
 		return

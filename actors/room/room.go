@@ -23,6 +23,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"liveroom/access"
+	"liveroom/media"
 	"liveroom/metrics"
 	"liveroom/persistence"
 	"liveroom/proto/pb"
@@ -52,12 +53,14 @@ type Deps struct {
 	Log      *zap.Logger
 	Metrics  *metrics.Metrics
 	Settings Settings
+	// Media is the node's SFU; nil turns calls off.
+	Media *media.Engine
 }
 
 // NewKind returns the cluster kind that activates room grains.
 func NewKind(d Deps) *cluster.Kind {
 	return cluster.NewKind(Kind, actor.PropsFromProducer(func() actor.Actor {
-		return &grain{deps: d}
+		return &grain{deps: d, call: map[string]*callMember{}}
 	}))
 }
 
@@ -74,6 +77,9 @@ type grain struct {
 	lastSeq uint64
 	members []*member // join order
 	loadErr error
+	// call holds the members in the room's call, by member id.
+	call     map[string]*callMember
+	mediaPID *actor.PID
 }
 
 // Errors sent back to clients. Codes are part of the wire protocol.
@@ -115,6 +121,8 @@ func (g *grain) Receive(ctx actor.Context) {
 		ctx.Respond(&pb.RoomReply{})
 	case *actor.Terminated:
 		g.remove(ctx, msg.Who)
+	case *pb.CallRequest:
+		ctx.Respond(g.onCall(ctx, msg))
 	case *pb.PostChat:
 		m := g.memberBySession(msg.Session)
 		if m == nil {
@@ -206,6 +214,13 @@ func (g *grain) armIdle(ctx actor.Context) {
 	} else {
 		ctx.CancelReceiveTimeout()
 	}
+}
+
+func (g *grain) iceServers() []*pb.IceServer {
+	if g.deps.Media == nil {
+		return nil
+	}
+	return g.deps.Media.ICEServers()
 }
 
 func (g *grain) info() *pb.RoomInfo {
@@ -384,6 +399,7 @@ func (g *grain) admit(ctx actor.Context, msg *pb.Join, name string, role pb.Role
 	ctx.Send(m.pid, &pb.ServerFrame{ReplyTo: msg.FrameId, Body: &pb.ServerFrame_Joined{Joined: &pb.Joined{
 		MemberId: m.info.MemberId, Role: role, Room: g.info(), Members: list,
 		History: history, MoreHistory: more, AccessToken: token,
+		Call: g.callState(), IceServers: g.iceServers(),
 	}}})
 	g.broadcast(ctx, m, &pb.ServerFrame{Body: &pb.ServerFrame_Member{Member: &pb.MemberEvent{
 		Kind: pb.MemberEvent_KIND_JOINED, Member: m.info}}})
@@ -398,6 +414,7 @@ func (g *grain) remove(ctx actor.Context, pid *actor.PID) {
 		}
 		g.members = append(g.members[:i], g.members[i+1:]...)
 		ctx.Unwatch(pid)
+		g.leaveCall(ctx, m)
 		g.broadcast(ctx, nil, &pb.ServerFrame{Body: &pb.ServerFrame_Member{Member: &pb.MemberEvent{
 			Kind: pb.MemberEvent_KIND_LEFT, Member: m.info}}})
 		g.armIdle(ctx)

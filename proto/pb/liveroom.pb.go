@@ -74,6 +74,57 @@ func (Role) EnumDescriptor() ([]byte, []int) {
 	return file_liveroom_proto_rawDescGZIP(), []int{0}
 }
 
+type PeerRole int32
+
+const (
+	PeerRole_PEER_ROLE_UNSPECIFIED PeerRole = 0
+	// The browser's sending connection (the browser offers).
+	PeerRole_PEER_ROLE_PUBLISH PeerRole = 1
+	// The browser's receiving connection (the server offers).
+	PeerRole_PEER_ROLE_SUBSCRIBE PeerRole = 2
+)
+
+// Enum value maps for PeerRole.
+var (
+	PeerRole_name = map[int32]string{
+		0: "PEER_ROLE_UNSPECIFIED",
+		1: "PEER_ROLE_PUBLISH",
+		2: "PEER_ROLE_SUBSCRIBE",
+	}
+	PeerRole_value = map[string]int32{
+		"PEER_ROLE_UNSPECIFIED": 0,
+		"PEER_ROLE_PUBLISH":     1,
+		"PEER_ROLE_SUBSCRIBE":   2,
+	}
+)
+
+func (x PeerRole) Enum() *PeerRole {
+	p := new(PeerRole)
+	*p = x
+	return p
+}
+
+func (x PeerRole) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (PeerRole) Descriptor() protoreflect.EnumDescriptor {
+	return file_liveroom_proto_enumTypes[1].Descriptor()
+}
+
+func (PeerRole) Type() protoreflect.EnumType {
+	return &file_liveroom_proto_enumTypes[1]
+}
+
+func (x PeerRole) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use PeerRole.Descriptor instead.
+func (PeerRole) EnumDescriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{1}
+}
+
 type MemberEvent_Kind int32
 
 const (
@@ -107,11 +158,11 @@ func (x MemberEvent_Kind) String() string {
 }
 
 func (MemberEvent_Kind) Descriptor() protoreflect.EnumDescriptor {
-	return file_liveroom_proto_enumTypes[1].Descriptor()
+	return file_liveroom_proto_enumTypes[2].Descriptor()
 }
 
 func (MemberEvent_Kind) Type() protoreflect.EnumType {
-	return &file_liveroom_proto_enumTypes[1]
+	return &file_liveroom_proto_enumTypes[2]
 }
 
 func (x MemberEvent_Kind) Number() protoreflect.EnumNumber {
@@ -121,6 +172,62 @@ func (x MemberEvent_Kind) Number() protoreflect.EnumNumber {
 // Deprecated: Use MemberEvent_Kind.Descriptor instead.
 func (MemberEvent_Kind) EnumDescriptor() ([]byte, []int) {
 	return file_liveroom_proto_rawDescGZIP(), []int{12, 0}
+}
+
+type CallAction_Action int32
+
+const (
+	CallAction_ACTION_UNSPECIFIED CallAction_Action = 0
+	// Start a call (others are invited) or join the one going on.
+	CallAction_ACTION_RING    CallAction_Action = 1
+	CallAction_ACTION_ACCEPT  CallAction_Action = 2
+	CallAction_ACTION_DECLINE CallAction_Action = 3
+	CallAction_ACTION_HANGUP  CallAction_Action = 4
+)
+
+// Enum value maps for CallAction_Action.
+var (
+	CallAction_Action_name = map[int32]string{
+		0: "ACTION_UNSPECIFIED",
+		1: "ACTION_RING",
+		2: "ACTION_ACCEPT",
+		3: "ACTION_DECLINE",
+		4: "ACTION_HANGUP",
+	}
+	CallAction_Action_value = map[string]int32{
+		"ACTION_UNSPECIFIED": 0,
+		"ACTION_RING":        1,
+		"ACTION_ACCEPT":      2,
+		"ACTION_DECLINE":     3,
+		"ACTION_HANGUP":      4,
+	}
+)
+
+func (x CallAction_Action) Enum() *CallAction_Action {
+	p := new(CallAction_Action)
+	*p = x
+	return p
+}
+
+func (x CallAction_Action) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (CallAction_Action) Descriptor() protoreflect.EnumDescriptor {
+	return file_liveroom_proto_enumTypes[3].Descriptor()
+}
+
+func (CallAction_Action) Type() protoreflect.EnumType {
+	return &file_liveroom_proto_enumTypes[3]
+}
+
+func (x CallAction_Action) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use CallAction_Action.Descriptor instead.
+func (CallAction_Action) EnumDescriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{26, 0}
 }
 
 // RoomRecord is what the store keeps for a room.
@@ -458,6 +565,11 @@ type ClientFrame struct {
 	//	*ClientFrame_Chat
 	//	*ClientFrame_History
 	//	*ClientFrame_Ping
+	//	*ClientFrame_Call
+	//	*ClientFrame_MediaState
+	//	*ClientFrame_PublishOffer
+	//	*ClientFrame_SubscribeAnswer
+	//	*ClientFrame_Ice
 	Body          isClientFrame_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -543,6 +655,51 @@ func (x *ClientFrame) GetPing() *Ping {
 	return nil
 }
 
+func (x *ClientFrame) GetCall() *CallAction {
+	if x != nil {
+		if x, ok := x.Body.(*ClientFrame_Call); ok {
+			return x.Call
+		}
+	}
+	return nil
+}
+
+func (x *ClientFrame) GetMediaState() *MediaState {
+	if x != nil {
+		if x, ok := x.Body.(*ClientFrame_MediaState); ok {
+			return x.MediaState
+		}
+	}
+	return nil
+}
+
+func (x *ClientFrame) GetPublishOffer() *Sdp {
+	if x != nil {
+		if x, ok := x.Body.(*ClientFrame_PublishOffer); ok {
+			return x.PublishOffer
+		}
+	}
+	return nil
+}
+
+func (x *ClientFrame) GetSubscribeAnswer() *Sdp {
+	if x != nil {
+		if x, ok := x.Body.(*ClientFrame_SubscribeAnswer); ok {
+			return x.SubscribeAnswer
+		}
+	}
+	return nil
+}
+
+func (x *ClientFrame) GetIce() *IceCandidate {
+	if x != nil {
+		if x, ok := x.Body.(*ClientFrame_Ice); ok {
+			return x.Ice
+		}
+	}
+	return nil
+}
+
 type isClientFrame_Body interface {
 	isClientFrame_Body()
 }
@@ -563,6 +720,27 @@ type ClientFrame_Ping struct {
 	Ping *Ping `protobuf:"bytes,5,opt,name=ping,proto3,oneof"`
 }
 
+type ClientFrame_Call struct {
+	// Calls (10-19).
+	Call *CallAction `protobuf:"bytes,10,opt,name=call,proto3,oneof"`
+}
+
+type ClientFrame_MediaState struct {
+	MediaState *MediaState `protobuf:"bytes,11,opt,name=media_state,json=mediaState,proto3,oneof"`
+}
+
+type ClientFrame_PublishOffer struct {
+	PublishOffer *Sdp `protobuf:"bytes,12,opt,name=publish_offer,json=publishOffer,proto3,oneof"`
+}
+
+type ClientFrame_SubscribeAnswer struct {
+	SubscribeAnswer *Sdp `protobuf:"bytes,13,opt,name=subscribe_answer,json=subscribeAnswer,proto3,oneof"`
+}
+
+type ClientFrame_Ice struct {
+	Ice *IceCandidate `protobuf:"bytes,14,opt,name=ice,proto3,oneof"`
+}
+
 func (*ClientFrame_Join) isClientFrame_Body() {}
 
 func (*ClientFrame_Chat) isClientFrame_Body() {}
@@ -570,6 +748,16 @@ func (*ClientFrame_Chat) isClientFrame_Body() {}
 func (*ClientFrame_History) isClientFrame_Body() {}
 
 func (*ClientFrame_Ping) isClientFrame_Body() {}
+
+func (*ClientFrame_Call) isClientFrame_Body() {}
+
+func (*ClientFrame_MediaState) isClientFrame_Body() {}
+
+func (*ClientFrame_PublishOffer) isClientFrame_Body() {}
+
+func (*ClientFrame_SubscribeAnswer) isClientFrame_Body() {}
+
+func (*ClientFrame_Ice) isClientFrame_Body() {}
 
 type JoinRequest struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
@@ -794,6 +982,10 @@ type ServerFrame struct {
 	//	*ServerFrame_History
 	//	*ServerFrame_Error
 	//	*ServerFrame_Pong
+	//	*ServerFrame_Call
+	//	*ServerFrame_PublishAnswer
+	//	*ServerFrame_SubscribeOffer
+	//	*ServerFrame_CallState
 	Body          isServerFrame_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -897,6 +1089,42 @@ func (x *ServerFrame) GetPong() *Pong {
 	return nil
 }
 
+func (x *ServerFrame) GetCall() *CallEvent {
+	if x != nil {
+		if x, ok := x.Body.(*ServerFrame_Call); ok {
+			return x.Call
+		}
+	}
+	return nil
+}
+
+func (x *ServerFrame) GetPublishAnswer() *Sdp {
+	if x != nil {
+		if x, ok := x.Body.(*ServerFrame_PublishAnswer); ok {
+			return x.PublishAnswer
+		}
+	}
+	return nil
+}
+
+func (x *ServerFrame) GetSubscribeOffer() *Sdp {
+	if x != nil {
+		if x, ok := x.Body.(*ServerFrame_SubscribeOffer); ok {
+			return x.SubscribeOffer
+		}
+	}
+	return nil
+}
+
+func (x *ServerFrame) GetCallState() *CallState {
+	if x != nil {
+		if x, ok := x.Body.(*ServerFrame_CallState); ok {
+			return x.CallState
+		}
+	}
+	return nil
+}
+
 type isServerFrame_Body interface {
 	isServerFrame_Body()
 }
@@ -925,6 +1153,23 @@ type ServerFrame_Pong struct {
 	Pong *Pong `protobuf:"bytes,7,opt,name=pong,proto3,oneof"`
 }
 
+type ServerFrame_Call struct {
+	// Calls (10-19).
+	Call *CallEvent `protobuf:"bytes,10,opt,name=call,proto3,oneof"`
+}
+
+type ServerFrame_PublishAnswer struct {
+	PublishAnswer *Sdp `protobuf:"bytes,11,opt,name=publish_answer,json=publishAnswer,proto3,oneof"`
+}
+
+type ServerFrame_SubscribeOffer struct {
+	SubscribeOffer *Sdp `protobuf:"bytes,12,opt,name=subscribe_offer,json=subscribeOffer,proto3,oneof"`
+}
+
+type ServerFrame_CallState struct {
+	CallState *CallState `protobuf:"bytes,13,opt,name=call_state,json=callState,proto3,oneof"`
+}
+
 func (*ServerFrame_Joined) isServerFrame_Body() {}
 
 func (*ServerFrame_Member) isServerFrame_Body() {}
@@ -936,6 +1181,14 @@ func (*ServerFrame_History) isServerFrame_Body() {}
 func (*ServerFrame_Error) isServerFrame_Body() {}
 
 func (*ServerFrame_Pong) isServerFrame_Body() {}
+
+func (*ServerFrame_Call) isServerFrame_Body() {}
+
+func (*ServerFrame_PublishAnswer) isServerFrame_Body() {}
+
+func (*ServerFrame_SubscribeOffer) isServerFrame_Body() {}
+
+func (*ServerFrame_CallState) isServerFrame_Body() {}
 
 type RoomInfo struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1015,7 +1268,11 @@ type Joined struct {
 	History     []*ChatMessage `protobuf:"bytes,5,rep,name=history,proto3" json:"history,omitempty"`
 	MoreHistory bool           `protobuf:"varint,6,opt,name=more_history,json=moreHistory,proto3" json:"more_history,omitempty"`
 	// Signed token that authorises this member's HTTP uploads and downloads.
-	AccessToken   string `protobuf:"bytes,7,opt,name=access_token,json=accessToken,proto3" json:"access_token,omitempty"`
+	AccessToken string `protobuf:"bytes,7,opt,name=access_token,json=accessToken,proto3" json:"access_token,omitempty"`
+	// Who is in the room's call right now (empty when there is none).
+	Call *CallState `protobuf:"bytes,8,opt,name=call,proto3" json:"call,omitempty"`
+	// STUN/TURN servers for the browser's RTCPeerConnection.
+	IceServers    []*IceServer `protobuf:"bytes,9,rep,name=ice_servers,json=iceServers,proto3" json:"ice_servers,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1097,6 +1354,20 @@ func (x *Joined) GetAccessToken() string {
 		return x.AccessToken
 	}
 	return ""
+}
+
+func (x *Joined) GetCall() *CallState {
+	if x != nil {
+		return x.Call
+	}
+	return nil
+}
+
+func (x *Joined) GetIceServers() []*IceServer {
+	if x != nil {
+		return x.IceServers
+	}
+	return nil
 }
 
 type MemberEvent struct {
@@ -1857,6 +2128,853 @@ func (x *RoomReply) GetChat() *ChatMessage {
 	return nil
 }
 
+// CallAction is a member's move in the room's call.
+type CallAction struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Action CallAction_Action      `protobuf:"varint,1,opt,name=action,proto3,enum=liveroom.v1.CallAction_Action" json:"action,omitempty"`
+	// With camera; false means audio only.
+	Video         bool `protobuf:"varint,2,opt,name=video,proto3" json:"video,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CallAction) Reset() {
+	*x = CallAction{}
+	mi := &file_liveroom_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CallAction) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CallAction) ProtoMessage() {}
+
+func (x *CallAction) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CallAction.ProtoReflect.Descriptor instead.
+func (*CallAction) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *CallAction) GetAction() CallAction_Action {
+	if x != nil {
+		return x.Action
+	}
+	return CallAction_ACTION_UNSPECIFIED
+}
+
+func (x *CallAction) GetVideo() bool {
+	if x != nil {
+		return x.Video
+	}
+	return false
+}
+
+// MediaState is what a call member says about its own media.
+type MediaState struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AudioMuted    bool                   `protobuf:"varint,1,opt,name=audio_muted,json=audioMuted,proto3" json:"audio_muted,omitempty"`
+	VideoOff      bool                   `protobuf:"varint,2,opt,name=video_off,json=videoOff,proto3" json:"video_off,omitempty"`
+	ScreenSharing bool                   `protobuf:"varint,3,opt,name=screen_sharing,json=screenSharing,proto3" json:"screen_sharing,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MediaState) Reset() {
+	*x = MediaState{}
+	mi := &file_liveroom_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MediaState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MediaState) ProtoMessage() {}
+
+func (x *MediaState) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MediaState.ProtoReflect.Descriptor instead.
+func (*MediaState) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *MediaState) GetAudioMuted() bool {
+	if x != nil {
+		return x.AudioMuted
+	}
+	return false
+}
+
+func (x *MediaState) GetVideoOff() bool {
+	if x != nil {
+		return x.VideoOff
+	}
+	return false
+}
+
+func (x *MediaState) GetScreenSharing() bool {
+	if x != nil {
+		return x.ScreenSharing
+	}
+	return false
+}
+
+// Sdp carries an offer or answer. In a publish offer, sources maps each
+// MediaStreamTrack id to "mic", "camera" or "screen".
+type Sdp struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Sdp           string                 `protobuf:"bytes,1,opt,name=sdp,proto3" json:"sdp,omitempty"`
+	Sources       map[string]string      `protobuf:"bytes,2,rep,name=sources,proto3" json:"sources,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Sdp) Reset() {
+	*x = Sdp{}
+	mi := &file_liveroom_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Sdp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Sdp) ProtoMessage() {}
+
+func (x *Sdp) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Sdp.ProtoReflect.Descriptor instead.
+func (*Sdp) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *Sdp) GetSdp() string {
+	if x != nil {
+		return x.Sdp
+	}
+	return ""
+}
+
+func (x *Sdp) GetSources() map[string]string {
+	if x != nil {
+		return x.Sources
+	}
+	return nil
+}
+
+// IceCandidate is a trickled candidate from the browser.
+type IceCandidate struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	Pc               PeerRole               `protobuf:"varint,1,opt,name=pc,proto3,enum=liveroom.v1.PeerRole" json:"pc,omitempty"`
+	Candidate        string                 `protobuf:"bytes,2,opt,name=candidate,proto3" json:"candidate,omitempty"`
+	SdpMid           string                 `protobuf:"bytes,3,opt,name=sdp_mid,json=sdpMid,proto3" json:"sdp_mid,omitempty"`
+	SdpMlineIndex    uint32                 `protobuf:"varint,4,opt,name=sdp_mline_index,json=sdpMlineIndex,proto3" json:"sdp_mline_index,omitempty"`
+	UsernameFragment string                 `protobuf:"bytes,5,opt,name=username_fragment,json=usernameFragment,proto3" json:"username_fragment,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *IceCandidate) Reset() {
+	*x = IceCandidate{}
+	mi := &file_liveroom_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IceCandidate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IceCandidate) ProtoMessage() {}
+
+func (x *IceCandidate) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IceCandidate.ProtoReflect.Descriptor instead.
+func (*IceCandidate) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *IceCandidate) GetPc() PeerRole {
+	if x != nil {
+		return x.Pc
+	}
+	return PeerRole_PEER_ROLE_UNSPECIFIED
+}
+
+func (x *IceCandidate) GetCandidate() string {
+	if x != nil {
+		return x.Candidate
+	}
+	return ""
+}
+
+func (x *IceCandidate) GetSdpMid() string {
+	if x != nil {
+		return x.SdpMid
+	}
+	return ""
+}
+
+func (x *IceCandidate) GetSdpMlineIndex() uint32 {
+	if x != nil {
+		return x.SdpMlineIndex
+	}
+	return 0
+}
+
+func (x *IceCandidate) GetUsernameFragment() string {
+	if x != nil {
+		return x.UsernameFragment
+	}
+	return ""
+}
+
+// CallEvent tells members about a ring or a refusal.
+type CallEvent struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Action        CallAction_Action      `protobuf:"varint,1,opt,name=action,proto3,enum=liveroom.v1.CallAction_Action" json:"action,omitempty"`
+	From          *Member                `protobuf:"bytes,2,opt,name=from,proto3" json:"from,omitempty"`
+	Video         bool                   `protobuf:"varint,3,opt,name=video,proto3" json:"video,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CallEvent) Reset() {
+	*x = CallEvent{}
+	mi := &file_liveroom_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CallEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CallEvent) ProtoMessage() {}
+
+func (x *CallEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CallEvent.ProtoReflect.Descriptor instead.
+func (*CallEvent) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *CallEvent) GetAction() CallAction_Action {
+	if x != nil {
+		return x.Action
+	}
+	return CallAction_ACTION_UNSPECIFIED
+}
+
+func (x *CallEvent) GetFrom() *Member {
+	if x != nil {
+		return x.From
+	}
+	return nil
+}
+
+func (x *CallEvent) GetVideo() bool {
+	if x != nil {
+		return x.Video
+	}
+	return false
+}
+
+type CallParticipant struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Member        *Member                `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"`
+	Video         bool                   `protobuf:"varint,2,opt,name=video,proto3" json:"video,omitempty"`
+	Media         *MediaState            `protobuf:"bytes,3,opt,name=media,proto3" json:"media,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CallParticipant) Reset() {
+	*x = CallParticipant{}
+	mi := &file_liveroom_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CallParticipant) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CallParticipant) ProtoMessage() {}
+
+func (x *CallParticipant) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CallParticipant.ProtoReflect.Descriptor instead.
+func (*CallParticipant) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *CallParticipant) GetMember() *Member {
+	if x != nil {
+		return x.Member
+	}
+	return nil
+}
+
+func (x *CallParticipant) GetVideo() bool {
+	if x != nil {
+		return x.Video
+	}
+	return false
+}
+
+func (x *CallParticipant) GetMedia() *MediaState {
+	if x != nil {
+		return x.Media
+	}
+	return nil
+}
+
+// CallState lists the call's participants. Remote streams are named
+// "<memberId>:main" (microphone and camera) and "<memberId>:screen".
+type CallState struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Participants  []*CallParticipant     `protobuf:"bytes,1,rep,name=participants,proto3" json:"participants,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CallState) Reset() {
+	*x = CallState{}
+	mi := &file_liveroom_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CallState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CallState) ProtoMessage() {}
+
+func (x *CallState) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CallState.ProtoReflect.Descriptor instead.
+func (*CallState) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *CallState) GetParticipants() []*CallParticipant {
+	if x != nil {
+		return x.Participants
+	}
+	return nil
+}
+
+type IceServer struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Urls          []string               `protobuf:"bytes,1,rep,name=urls,proto3" json:"urls,omitempty"`
+	Username      string                 `protobuf:"bytes,2,opt,name=username,proto3" json:"username,omitempty"`
+	Credential    string                 `protobuf:"bytes,3,opt,name=credential,proto3" json:"credential,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IceServer) Reset() {
+	*x = IceServer{}
+	mi := &file_liveroom_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IceServer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IceServer) ProtoMessage() {}
+
+func (x *IceServer) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IceServer.ProtoReflect.Descriptor instead.
+func (*IceServer) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *IceServer) GetUrls() []string {
+	if x != nil {
+		return x.Urls
+	}
+	return nil
+}
+
+func (x *IceServer) GetUsername() string {
+	if x != nil {
+		return x.Username
+	}
+	return ""
+}
+
+func (x *IceServer) GetCredential() string {
+	if x != nil {
+		return x.Credential
+	}
+	return ""
+}
+
+// CallRequest carries a member's call frame to the room grain.
+type CallRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Session *actor.PID             `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
+	FrameId string                 `protobuf:"bytes,2,opt,name=frame_id,json=frameId,proto3" json:"frame_id,omitempty"`
+	// Types that are valid to be assigned to Body:
+	//
+	//	*CallRequest_Call
+	//	*CallRequest_MediaState
+	//	*CallRequest_PublishOffer
+	//	*CallRequest_SubscribeAnswer
+	//	*CallRequest_Ice
+	Body          isCallRequest_Body `protobuf_oneof:"body"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CallRequest) Reset() {
+	*x = CallRequest{}
+	mi := &file_liveroom_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CallRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CallRequest) ProtoMessage() {}
+
+func (x *CallRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CallRequest.ProtoReflect.Descriptor instead.
+func (*CallRequest) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *CallRequest) GetSession() *actor.PID {
+	if x != nil {
+		return x.Session
+	}
+	return nil
+}
+
+func (x *CallRequest) GetFrameId() string {
+	if x != nil {
+		return x.FrameId
+	}
+	return ""
+}
+
+func (x *CallRequest) GetBody() isCallRequest_Body {
+	if x != nil {
+		return x.Body
+	}
+	return nil
+}
+
+func (x *CallRequest) GetCall() *CallAction {
+	if x != nil {
+		if x, ok := x.Body.(*CallRequest_Call); ok {
+			return x.Call
+		}
+	}
+	return nil
+}
+
+func (x *CallRequest) GetMediaState() *MediaState {
+	if x != nil {
+		if x, ok := x.Body.(*CallRequest_MediaState); ok {
+			return x.MediaState
+		}
+	}
+	return nil
+}
+
+func (x *CallRequest) GetPublishOffer() *Sdp {
+	if x != nil {
+		if x, ok := x.Body.(*CallRequest_PublishOffer); ok {
+			return x.PublishOffer
+		}
+	}
+	return nil
+}
+
+func (x *CallRequest) GetSubscribeAnswer() *Sdp {
+	if x != nil {
+		if x, ok := x.Body.(*CallRequest_SubscribeAnswer); ok {
+			return x.SubscribeAnswer
+		}
+	}
+	return nil
+}
+
+func (x *CallRequest) GetIce() *IceCandidate {
+	if x != nil {
+		if x, ok := x.Body.(*CallRequest_Ice); ok {
+			return x.Ice
+		}
+	}
+	return nil
+}
+
+type isCallRequest_Body interface {
+	isCallRequest_Body()
+}
+
+type CallRequest_Call struct {
+	Call *CallAction `protobuf:"bytes,3,opt,name=call,proto3,oneof"`
+}
+
+type CallRequest_MediaState struct {
+	MediaState *MediaState `protobuf:"bytes,4,opt,name=media_state,json=mediaState,proto3,oneof"`
+}
+
+type CallRequest_PublishOffer struct {
+	PublishOffer *Sdp `protobuf:"bytes,5,opt,name=publish_offer,json=publishOffer,proto3,oneof"`
+}
+
+type CallRequest_SubscribeAnswer struct {
+	SubscribeAnswer *Sdp `protobuf:"bytes,6,opt,name=subscribe_answer,json=subscribeAnswer,proto3,oneof"`
+}
+
+type CallRequest_Ice struct {
+	Ice *IceCandidate `protobuf:"bytes,7,opt,name=ice,proto3,oneof"`
+}
+
+func (*CallRequest_Call) isCallRequest_Body() {}
+
+func (*CallRequest_MediaState) isCallRequest_Body() {}
+
+func (*CallRequest_PublishOffer) isCallRequest_Body() {}
+
+func (*CallRequest_SubscribeAnswer) isCallRequest_Body() {}
+
+func (*CallRequest_Ice) isCallRequest_Body() {}
+
+// MediaCommand is what a room grain tells its media actor.
+type MediaCommand struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	MemberId string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	Session  *actor.PID             `protobuf:"bytes,2,opt,name=session,proto3" json:"session,omitempty"`
+	FrameId  string                 `protobuf:"bytes,3,opt,name=frame_id,json=frameId,proto3" json:"frame_id,omitempty"`
+	// Types that are valid to be assigned to Body:
+	//
+	//	*MediaCommand_Join
+	//	*MediaCommand_Leave
+	//	*MediaCommand_PublishOffer
+	//	*MediaCommand_SubscribeAnswer
+	//	*MediaCommand_Ice
+	Body          isMediaCommand_Body `protobuf_oneof:"body"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MediaCommand) Reset() {
+	*x = MediaCommand{}
+	mi := &file_liveroom_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MediaCommand) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MediaCommand) ProtoMessage() {}
+
+func (x *MediaCommand) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MediaCommand.ProtoReflect.Descriptor instead.
+func (*MediaCommand) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *MediaCommand) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *MediaCommand) GetSession() *actor.PID {
+	if x != nil {
+		return x.Session
+	}
+	return nil
+}
+
+func (x *MediaCommand) GetFrameId() string {
+	if x != nil {
+		return x.FrameId
+	}
+	return ""
+}
+
+func (x *MediaCommand) GetBody() isMediaCommand_Body {
+	if x != nil {
+		return x.Body
+	}
+	return nil
+}
+
+func (x *MediaCommand) GetJoin() *MediaJoin {
+	if x != nil {
+		if x, ok := x.Body.(*MediaCommand_Join); ok {
+			return x.Join
+		}
+	}
+	return nil
+}
+
+func (x *MediaCommand) GetLeave() *MediaLeave {
+	if x != nil {
+		if x, ok := x.Body.(*MediaCommand_Leave); ok {
+			return x.Leave
+		}
+	}
+	return nil
+}
+
+func (x *MediaCommand) GetPublishOffer() *Sdp {
+	if x != nil {
+		if x, ok := x.Body.(*MediaCommand_PublishOffer); ok {
+			return x.PublishOffer
+		}
+	}
+	return nil
+}
+
+func (x *MediaCommand) GetSubscribeAnswer() *Sdp {
+	if x != nil {
+		if x, ok := x.Body.(*MediaCommand_SubscribeAnswer); ok {
+			return x.SubscribeAnswer
+		}
+	}
+	return nil
+}
+
+func (x *MediaCommand) GetIce() *IceCandidate {
+	if x != nil {
+		if x, ok := x.Body.(*MediaCommand_Ice); ok {
+			return x.Ice
+		}
+	}
+	return nil
+}
+
+type isMediaCommand_Body interface {
+	isMediaCommand_Body()
+}
+
+type MediaCommand_Join struct {
+	Join *MediaJoin `protobuf:"bytes,4,opt,name=join,proto3,oneof"`
+}
+
+type MediaCommand_Leave struct {
+	Leave *MediaLeave `protobuf:"bytes,5,opt,name=leave,proto3,oneof"`
+}
+
+type MediaCommand_PublishOffer struct {
+	PublishOffer *Sdp `protobuf:"bytes,6,opt,name=publish_offer,json=publishOffer,proto3,oneof"`
+}
+
+type MediaCommand_SubscribeAnswer struct {
+	SubscribeAnswer *Sdp `protobuf:"bytes,7,opt,name=subscribe_answer,json=subscribeAnswer,proto3,oneof"`
+}
+
+type MediaCommand_Ice struct {
+	Ice *IceCandidate `protobuf:"bytes,8,opt,name=ice,proto3,oneof"`
+}
+
+func (*MediaCommand_Join) isMediaCommand_Body() {}
+
+func (*MediaCommand_Leave) isMediaCommand_Body() {}
+
+func (*MediaCommand_PublishOffer) isMediaCommand_Body() {}
+
+func (*MediaCommand_SubscribeAnswer) isMediaCommand_Body() {}
+
+func (*MediaCommand_Ice) isMediaCommand_Body() {}
+
+type MediaJoin struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MediaJoin) Reset() {
+	*x = MediaJoin{}
+	mi := &file_liveroom_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MediaJoin) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MediaJoin) ProtoMessage() {}
+
+func (x *MediaJoin) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MediaJoin.ProtoReflect.Descriptor instead.
+func (*MediaJoin) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{36}
+}
+
+type MediaLeave struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MediaLeave) Reset() {
+	*x = MediaLeave{}
+	mi := &file_liveroom_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MediaLeave) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MediaLeave) ProtoMessage() {}
+
+func (x *MediaLeave) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MediaLeave.ProtoReflect.Descriptor instead.
+func (*MediaLeave) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{37}
+}
+
 var File_liveroom_proto protoreflect.FileDescriptor
 
 const file_liveroom_proto_rawDesc = "" +
@@ -1890,13 +3008,20 @@ const file_liveroom_proto_rawDesc = "" +
 	"\x06Member\x12\x1b\n" +
 	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12%\n" +
-	"\x04role\x18\x03 \x01(\x0e2\x11.liveroom.v1.RoleR\x04role\"\xe4\x01\n" +
+	"\x04role\x18\x03 \x01(\x0e2\x11.liveroom.v1.RoleR\x04role\"\xf6\x03\n" +
 	"\vClientFrame\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12.\n" +
 	"\x04join\x18\x02 \x01(\v2\x18.liveroom.v1.JoinRequestH\x00R\x04join\x12+\n" +
 	"\x04chat\x18\x03 \x01(\v2\x15.liveroom.v1.SendChatH\x00R\x04chat\x127\n" +
 	"\ahistory\x18\x04 \x01(\v2\x1b.liveroom.v1.HistoryRequestH\x00R\ahistory\x12'\n" +
-	"\x04ping\x18\x05 \x01(\v2\x11.liveroom.v1.PingH\x00R\x04pingB\x06\n" +
+	"\x04ping\x18\x05 \x01(\v2\x11.liveroom.v1.PingH\x00R\x04ping\x12-\n" +
+	"\x04call\x18\n" +
+	" \x01(\v2\x17.liveroom.v1.CallActionH\x00R\x04call\x12:\n" +
+	"\vmedia_state\x18\v \x01(\v2\x17.liveroom.v1.MediaStateH\x00R\n" +
+	"mediaState\x127\n" +
+	"\rpublish_offer\x18\f \x01(\v2\x10.liveroom.v1.SdpH\x00R\fpublishOffer\x12=\n" +
+	"\x10subscribe_answer\x18\r \x01(\v2\x10.liveroom.v1.SdpH\x00R\x0fsubscribeAnswer\x12-\n" +
+	"\x03ice\x18\x0e \x01(\v2\x19.liveroom.v1.IceCandidateH\x00R\x03iceB\x06\n" +
 	"\x04body\"\x8e\x01\n" +
 	"\vJoinRequest\x12\x17\n" +
 	"\aroom_id\x18\x01 \x01(\tR\x06roomId\x12\x12\n" +
@@ -1910,7 +3035,7 @@ const file_liveroom_proto_rawDesc = "" +
 	"\n" +
 	"before_seq\x18\x01 \x01(\x04R\tbeforeSeq\x12\x14\n" +
 	"\x05limit\x18\x02 \x01(\rR\x05limit\"\x06\n" +
-	"\x04Ping\"\xca\x02\n" +
+	"\x04Ping\"\xa9\x04\n" +
 	"\vServerFrame\x12\x19\n" +
 	"\breply_to\x18\x01 \x01(\tR\areplyTo\x12-\n" +
 	"\x06joined\x18\x02 \x01(\v2\x13.liveroom.v1.JoinedH\x00R\x06joined\x122\n" +
@@ -1918,14 +3043,20 @@ const file_liveroom_proto_rawDesc = "" +
 	"\x04chat\x18\x04 \x01(\v2\x18.liveroom.v1.ChatMessageH\x00R\x04chat\x120\n" +
 	"\ahistory\x18\x05 \x01(\v2\x14.liveroom.v1.HistoryH\x00R\ahistory\x12*\n" +
 	"\x05error\x18\x06 \x01(\v2\x12.liveroom.v1.ErrorH\x00R\x05error\x12'\n" +
-	"\x04pong\x18\a \x01(\v2\x11.liveroom.v1.PongH\x00R\x04pongB\x06\n" +
+	"\x04pong\x18\a \x01(\v2\x11.liveroom.v1.PongH\x00R\x04pong\x12,\n" +
+	"\x04call\x18\n" +
+	" \x01(\v2\x16.liveroom.v1.CallEventH\x00R\x04call\x129\n" +
+	"\x0epublish_answer\x18\v \x01(\v2\x10.liveroom.v1.SdpH\x00R\rpublishAnswer\x12;\n" +
+	"\x0fsubscribe_offer\x18\f \x01(\v2\x10.liveroom.v1.SdpH\x00R\x0esubscribeOffer\x127\n" +
+	"\n" +
+	"call_state\x18\r \x01(\v2\x16.liveroom.v1.CallStateH\x00R\tcallStateB\x06\n" +
 	"\x04body\"\x7f\n" +
 	"\bRoomInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
 	"\fvisitor_name\x18\x02 \x01(\tR\vvisitorName\x12\x1d\n" +
 	"\n" +
 	"agent_name\x18\x03 \x01(\tR\tagentName\x12!\n" +
-	"\fhas_password\x18\x04 \x01(\bR\vhasPassword\"\xa0\x02\n" +
+	"\fhas_password\x18\x04 \x01(\bR\vhasPassword\"\x85\x03\n" +
 	"\x06Joined\x12\x1b\n" +
 	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12%\n" +
 	"\x04role\x18\x02 \x01(\x0e2\x11.liveroom.v1.RoleR\x04role\x12)\n" +
@@ -1933,7 +3064,10 @@ const file_liveroom_proto_rawDesc = "" +
 	"\amembers\x18\x04 \x03(\v2\x13.liveroom.v1.MemberR\amembers\x122\n" +
 	"\ahistory\x18\x05 \x03(\v2\x18.liveroom.v1.ChatMessageR\ahistory\x12!\n" +
 	"\fmore_history\x18\x06 \x01(\bR\vmoreHistory\x12!\n" +
-	"\faccess_token\x18\a \x01(\tR\vaccessToken\"\xab\x01\n" +
+	"\faccess_token\x18\a \x01(\tR\vaccessToken\x12*\n" +
+	"\x04call\x18\b \x01(\v2\x16.liveroom.v1.CallStateR\x04call\x127\n" +
+	"\vice_servers\x18\t \x03(\v2\x16.liveroom.v1.IceServerR\n" +
+	"iceServers\"\xab\x01\n" +
 	"\vMemberEvent\x121\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x1d.liveroom.v1.MemberEvent.KindR\x04kind\x12+\n" +
 	"\x06member\x18\x02 \x01(\v2\x13.liveroom.v1.MemberR\x06member\"<\n" +
@@ -1989,12 +3123,85 @@ const file_liveroom_proto_rawDesc = "" +
 	"\bframe_id\x18\x03 \x01(\tR\aframeId\"c\n" +
 	"\tRoomReply\x12(\n" +
 	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\x12,\n" +
-	"\x04chat\x18\x02 \x01(\v2\x18.liveroom.v1.ChatMessageR\x04chat*>\n" +
+	"\x04chat\x18\x02 \x01(\v2\x18.liveroom.v1.ChatMessageR\x04chat\"\xc7\x01\n" +
+	"\n" +
+	"CallAction\x126\n" +
+	"\x06action\x18\x01 \x01(\x0e2\x1e.liveroom.v1.CallAction.ActionR\x06action\x12\x14\n" +
+	"\x05video\x18\x02 \x01(\bR\x05video\"k\n" +
+	"\x06Action\x12\x16\n" +
+	"\x12ACTION_UNSPECIFIED\x10\x00\x12\x0f\n" +
+	"\vACTION_RING\x10\x01\x12\x11\n" +
+	"\rACTION_ACCEPT\x10\x02\x12\x12\n" +
+	"\x0eACTION_DECLINE\x10\x03\x12\x11\n" +
+	"\rACTION_HANGUP\x10\x04\"q\n" +
+	"\n" +
+	"MediaState\x12\x1f\n" +
+	"\vaudio_muted\x18\x01 \x01(\bR\n" +
+	"audioMuted\x12\x1b\n" +
+	"\tvideo_off\x18\x02 \x01(\bR\bvideoOff\x12%\n" +
+	"\x0escreen_sharing\x18\x03 \x01(\bR\rscreenSharing\"\x8c\x01\n" +
+	"\x03Sdp\x12\x10\n" +
+	"\x03sdp\x18\x01 \x01(\tR\x03sdp\x127\n" +
+	"\asources\x18\x02 \x03(\v2\x1d.liveroom.v1.Sdp.SourcesEntryR\asources\x1a:\n" +
+	"\fSourcesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc1\x01\n" +
+	"\fIceCandidate\x12%\n" +
+	"\x02pc\x18\x01 \x01(\x0e2\x15.liveroom.v1.PeerRoleR\x02pc\x12\x1c\n" +
+	"\tcandidate\x18\x02 \x01(\tR\tcandidate\x12\x17\n" +
+	"\asdp_mid\x18\x03 \x01(\tR\x06sdpMid\x12&\n" +
+	"\x0fsdp_mline_index\x18\x04 \x01(\rR\rsdpMlineIndex\x12+\n" +
+	"\x11username_fragment\x18\x05 \x01(\tR\x10usernameFragment\"\x82\x01\n" +
+	"\tCallEvent\x126\n" +
+	"\x06action\x18\x01 \x01(\x0e2\x1e.liveroom.v1.CallAction.ActionR\x06action\x12'\n" +
+	"\x04from\x18\x02 \x01(\v2\x13.liveroom.v1.MemberR\x04from\x12\x14\n" +
+	"\x05video\x18\x03 \x01(\bR\x05video\"\x83\x01\n" +
+	"\x0fCallParticipant\x12+\n" +
+	"\x06member\x18\x01 \x01(\v2\x13.liveroom.v1.MemberR\x06member\x12\x14\n" +
+	"\x05video\x18\x02 \x01(\bR\x05video\x12-\n" +
+	"\x05media\x18\x03 \x01(\v2\x17.liveroom.v1.MediaStateR\x05media\"M\n" +
+	"\tCallState\x12@\n" +
+	"\fparticipants\x18\x01 \x03(\v2\x1c.liveroom.v1.CallParticipantR\fparticipants\"[\n" +
+	"\tIceServer\x12\x12\n" +
+	"\x04urls\x18\x01 \x03(\tR\x04urls\x12\x1a\n" +
+	"\busername\x18\x02 \x01(\tR\busername\x12\x1e\n" +
+	"\n" +
+	"credential\x18\x03 \x01(\tR\n" +
+	"credential\"\xe8\x02\n" +
+	"\vCallRequest\x12$\n" +
+	"\asession\x18\x01 \x01(\v2\n" +
+	".actor.PIDR\asession\x12\x19\n" +
+	"\bframe_id\x18\x02 \x01(\tR\aframeId\x12-\n" +
+	"\x04call\x18\x03 \x01(\v2\x17.liveroom.v1.CallActionH\x00R\x04call\x12:\n" +
+	"\vmedia_state\x18\x04 \x01(\v2\x17.liveroom.v1.MediaStateH\x00R\n" +
+	"mediaState\x127\n" +
+	"\rpublish_offer\x18\x05 \x01(\v2\x10.liveroom.v1.SdpH\x00R\fpublishOffer\x12=\n" +
+	"\x10subscribe_answer\x18\x06 \x01(\v2\x10.liveroom.v1.SdpH\x00R\x0fsubscribeAnswer\x12-\n" +
+	"\x03ice\x18\a \x01(\v2\x19.liveroom.v1.IceCandidateH\x00R\x03iceB\x06\n" +
+	"\x04body\"\xfa\x02\n" +
+	"\fMediaCommand\x12\x1b\n" +
+	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12$\n" +
+	"\asession\x18\x02 \x01(\v2\n" +
+	".actor.PIDR\asession\x12\x19\n" +
+	"\bframe_id\x18\x03 \x01(\tR\aframeId\x12,\n" +
+	"\x04join\x18\x04 \x01(\v2\x16.liveroom.v1.MediaJoinH\x00R\x04join\x12/\n" +
+	"\x05leave\x18\x05 \x01(\v2\x17.liveroom.v1.MediaLeaveH\x00R\x05leave\x127\n" +
+	"\rpublish_offer\x18\x06 \x01(\v2\x10.liveroom.v1.SdpH\x00R\fpublishOffer\x12=\n" +
+	"\x10subscribe_answer\x18\a \x01(\v2\x10.liveroom.v1.SdpH\x00R\x0fsubscribeAnswer\x12-\n" +
+	"\x03ice\x18\b \x01(\v2\x19.liveroom.v1.IceCandidateH\x00R\x03iceB\x06\n" +
+	"\x04body\"\v\n" +
+	"\tMediaJoin\"\f\n" +
+	"\n" +
+	"MediaLeave*>\n" +
 	"\x04Role\x12\x14\n" +
 	"\x10ROLE_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
 	"ROLE_AGENT\x10\x01\x12\x10\n" +
-	"\fROLE_VISITOR\x10\x02B\x16Z\x14liveroom/proto/pb;pbb\x06proto3"
+	"\fROLE_VISITOR\x10\x02*U\n" +
+	"\bPeerRole\x12\x19\n" +
+	"\x15PEER_ROLE_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11PEER_ROLE_PUBLISH\x10\x01\x12\x17\n" +
+	"\x13PEER_ROLE_SUBSCRIBE\x10\x02B\x16Z\x14liveroom/proto/pb;pbb\x06proto3"
 
 var (
 	file_liveroom_proto_rawDescOnce sync.Once
@@ -2008,79 +3215,125 @@ func file_liveroom_proto_rawDescGZIP() []byte {
 	return file_liveroom_proto_rawDescData
 }
 
-var file_liveroom_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_liveroom_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_liveroom_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_liveroom_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
 var file_liveroom_proto_goTypes = []any{
 	(Role)(0),                 // 0: liveroom.v1.Role
-	(MemberEvent_Kind)(0),     // 1: liveroom.v1.MemberEvent.Kind
-	(*RoomRecord)(nil),        // 2: liveroom.v1.RoomRecord
-	(*FileRef)(nil),           // 3: liveroom.v1.FileRef
-	(*ChatMessage)(nil),       // 4: liveroom.v1.ChatMessage
-	(*Member)(nil),            // 5: liveroom.v1.Member
-	(*ClientFrame)(nil),       // 6: liveroom.v1.ClientFrame
-	(*JoinRequest)(nil),       // 7: liveroom.v1.JoinRequest
-	(*SendChat)(nil),          // 8: liveroom.v1.SendChat
-	(*HistoryRequest)(nil),    // 9: liveroom.v1.HistoryRequest
-	(*Ping)(nil),              // 10: liveroom.v1.Ping
-	(*ServerFrame)(nil),       // 11: liveroom.v1.ServerFrame
-	(*RoomInfo)(nil),          // 12: liveroom.v1.RoomInfo
-	(*Joined)(nil),            // 13: liveroom.v1.Joined
-	(*MemberEvent)(nil),       // 14: liveroom.v1.MemberEvent
-	(*History)(nil),           // 15: liveroom.v1.History
-	(*Error)(nil),             // 16: liveroom.v1.Error
-	(*Pong)(nil),              // 17: liveroom.v1.Pong
-	(*CreateRoom)(nil),        // 18: liveroom.v1.CreateRoom
-	(*CreateRoomResult)(nil),  // 19: liveroom.v1.CreateRoomResult
-	(*GetRoomInfo)(nil),       // 20: liveroom.v1.GetRoomInfo
-	(*GetRoomInfoResult)(nil), // 21: liveroom.v1.GetRoomInfoResult
-	(*Join)(nil),              // 22: liveroom.v1.Join
-	(*Leave)(nil),             // 23: liveroom.v1.Leave
-	(*PostChat)(nil),          // 24: liveroom.v1.PostChat
-	(*PostFile)(nil),          // 25: liveroom.v1.PostFile
-	(*GetHistory)(nil),        // 26: liveroom.v1.GetHistory
-	(*RoomReply)(nil),         // 27: liveroom.v1.RoomReply
-	(*actor.PID)(nil),         // 28: actor.PID
+	(PeerRole)(0),             // 1: liveroom.v1.PeerRole
+	(MemberEvent_Kind)(0),     // 2: liveroom.v1.MemberEvent.Kind
+	(CallAction_Action)(0),    // 3: liveroom.v1.CallAction.Action
+	(*RoomRecord)(nil),        // 4: liveroom.v1.RoomRecord
+	(*FileRef)(nil),           // 5: liveroom.v1.FileRef
+	(*ChatMessage)(nil),       // 6: liveroom.v1.ChatMessage
+	(*Member)(nil),            // 7: liveroom.v1.Member
+	(*ClientFrame)(nil),       // 8: liveroom.v1.ClientFrame
+	(*JoinRequest)(nil),       // 9: liveroom.v1.JoinRequest
+	(*SendChat)(nil),          // 10: liveroom.v1.SendChat
+	(*HistoryRequest)(nil),    // 11: liveroom.v1.HistoryRequest
+	(*Ping)(nil),              // 12: liveroom.v1.Ping
+	(*ServerFrame)(nil),       // 13: liveroom.v1.ServerFrame
+	(*RoomInfo)(nil),          // 14: liveroom.v1.RoomInfo
+	(*Joined)(nil),            // 15: liveroom.v1.Joined
+	(*MemberEvent)(nil),       // 16: liveroom.v1.MemberEvent
+	(*History)(nil),           // 17: liveroom.v1.History
+	(*Error)(nil),             // 18: liveroom.v1.Error
+	(*Pong)(nil),              // 19: liveroom.v1.Pong
+	(*CreateRoom)(nil),        // 20: liveroom.v1.CreateRoom
+	(*CreateRoomResult)(nil),  // 21: liveroom.v1.CreateRoomResult
+	(*GetRoomInfo)(nil),       // 22: liveroom.v1.GetRoomInfo
+	(*GetRoomInfoResult)(nil), // 23: liveroom.v1.GetRoomInfoResult
+	(*Join)(nil),              // 24: liveroom.v1.Join
+	(*Leave)(nil),             // 25: liveroom.v1.Leave
+	(*PostChat)(nil),          // 26: liveroom.v1.PostChat
+	(*PostFile)(nil),          // 27: liveroom.v1.PostFile
+	(*GetHistory)(nil),        // 28: liveroom.v1.GetHistory
+	(*RoomReply)(nil),         // 29: liveroom.v1.RoomReply
+	(*CallAction)(nil),        // 30: liveroom.v1.CallAction
+	(*MediaState)(nil),        // 31: liveroom.v1.MediaState
+	(*Sdp)(nil),               // 32: liveroom.v1.Sdp
+	(*IceCandidate)(nil),      // 33: liveroom.v1.IceCandidate
+	(*CallEvent)(nil),         // 34: liveroom.v1.CallEvent
+	(*CallParticipant)(nil),   // 35: liveroom.v1.CallParticipant
+	(*CallState)(nil),         // 36: liveroom.v1.CallState
+	(*IceServer)(nil),         // 37: liveroom.v1.IceServer
+	(*CallRequest)(nil),       // 38: liveroom.v1.CallRequest
+	(*MediaCommand)(nil),      // 39: liveroom.v1.MediaCommand
+	(*MediaJoin)(nil),         // 40: liveroom.v1.MediaJoin
+	(*MediaLeave)(nil),        // 41: liveroom.v1.MediaLeave
+	nil,                       // 42: liveroom.v1.Sdp.SourcesEntry
+	(*actor.PID)(nil),         // 43: actor.PID
 }
 var file_liveroom_proto_depIdxs = []int32{
 	0,  // 0: liveroom.v1.ChatMessage.role:type_name -> liveroom.v1.Role
-	3,  // 1: liveroom.v1.ChatMessage.file:type_name -> liveroom.v1.FileRef
+	5,  // 1: liveroom.v1.ChatMessage.file:type_name -> liveroom.v1.FileRef
 	0,  // 2: liveroom.v1.Member.role:type_name -> liveroom.v1.Role
-	7,  // 3: liveroom.v1.ClientFrame.join:type_name -> liveroom.v1.JoinRequest
-	8,  // 4: liveroom.v1.ClientFrame.chat:type_name -> liveroom.v1.SendChat
-	9,  // 5: liveroom.v1.ClientFrame.history:type_name -> liveroom.v1.HistoryRequest
-	10, // 6: liveroom.v1.ClientFrame.ping:type_name -> liveroom.v1.Ping
-	13, // 7: liveroom.v1.ServerFrame.joined:type_name -> liveroom.v1.Joined
-	14, // 8: liveroom.v1.ServerFrame.member:type_name -> liveroom.v1.MemberEvent
-	4,  // 9: liveroom.v1.ServerFrame.chat:type_name -> liveroom.v1.ChatMessage
-	15, // 10: liveroom.v1.ServerFrame.history:type_name -> liveroom.v1.History
-	16, // 11: liveroom.v1.ServerFrame.error:type_name -> liveroom.v1.Error
-	17, // 12: liveroom.v1.ServerFrame.pong:type_name -> liveroom.v1.Pong
-	0,  // 13: liveroom.v1.Joined.role:type_name -> liveroom.v1.Role
-	12, // 14: liveroom.v1.Joined.room:type_name -> liveroom.v1.RoomInfo
-	5,  // 15: liveroom.v1.Joined.members:type_name -> liveroom.v1.Member
-	4,  // 16: liveroom.v1.Joined.history:type_name -> liveroom.v1.ChatMessage
-	1,  // 17: liveroom.v1.MemberEvent.kind:type_name -> liveroom.v1.MemberEvent.Kind
-	5,  // 18: liveroom.v1.MemberEvent.member:type_name -> liveroom.v1.Member
-	4,  // 19: liveroom.v1.History.messages:type_name -> liveroom.v1.ChatMessage
-	16, // 20: liveroom.v1.CreateRoomResult.error:type_name -> liveroom.v1.Error
-	12, // 21: liveroom.v1.CreateRoomResult.room:type_name -> liveroom.v1.RoomInfo
-	16, // 22: liveroom.v1.GetRoomInfoResult.error:type_name -> liveroom.v1.Error
-	12, // 23: liveroom.v1.GetRoomInfoResult.room:type_name -> liveroom.v1.RoomInfo
-	28, // 24: liveroom.v1.Join.session:type_name -> actor.PID
-	7,  // 25: liveroom.v1.Join.request:type_name -> liveroom.v1.JoinRequest
-	28, // 26: liveroom.v1.Leave.session:type_name -> actor.PID
-	28, // 27: liveroom.v1.PostChat.session:type_name -> actor.PID
-	0,  // 28: liveroom.v1.PostFile.role:type_name -> liveroom.v1.Role
-	3,  // 29: liveroom.v1.PostFile.file:type_name -> liveroom.v1.FileRef
-	28, // 30: liveroom.v1.GetHistory.session:type_name -> actor.PID
-	9,  // 31: liveroom.v1.GetHistory.request:type_name -> liveroom.v1.HistoryRequest
-	16, // 32: liveroom.v1.RoomReply.error:type_name -> liveroom.v1.Error
-	4,  // 33: liveroom.v1.RoomReply.chat:type_name -> liveroom.v1.ChatMessage
-	34, // [34:34] is the sub-list for method output_type
-	34, // [34:34] is the sub-list for method input_type
-	34, // [34:34] is the sub-list for extension type_name
-	34, // [34:34] is the sub-list for extension extendee
-	0,  // [0:34] is the sub-list for field type_name
+	9,  // 3: liveroom.v1.ClientFrame.join:type_name -> liveroom.v1.JoinRequest
+	10, // 4: liveroom.v1.ClientFrame.chat:type_name -> liveroom.v1.SendChat
+	11, // 5: liveroom.v1.ClientFrame.history:type_name -> liveroom.v1.HistoryRequest
+	12, // 6: liveroom.v1.ClientFrame.ping:type_name -> liveroom.v1.Ping
+	30, // 7: liveroom.v1.ClientFrame.call:type_name -> liveroom.v1.CallAction
+	31, // 8: liveroom.v1.ClientFrame.media_state:type_name -> liveroom.v1.MediaState
+	32, // 9: liveroom.v1.ClientFrame.publish_offer:type_name -> liveroom.v1.Sdp
+	32, // 10: liveroom.v1.ClientFrame.subscribe_answer:type_name -> liveroom.v1.Sdp
+	33, // 11: liveroom.v1.ClientFrame.ice:type_name -> liveroom.v1.IceCandidate
+	15, // 12: liveroom.v1.ServerFrame.joined:type_name -> liveroom.v1.Joined
+	16, // 13: liveroom.v1.ServerFrame.member:type_name -> liveroom.v1.MemberEvent
+	6,  // 14: liveroom.v1.ServerFrame.chat:type_name -> liveroom.v1.ChatMessage
+	17, // 15: liveroom.v1.ServerFrame.history:type_name -> liveroom.v1.History
+	18, // 16: liveroom.v1.ServerFrame.error:type_name -> liveroom.v1.Error
+	19, // 17: liveroom.v1.ServerFrame.pong:type_name -> liveroom.v1.Pong
+	34, // 18: liveroom.v1.ServerFrame.call:type_name -> liveroom.v1.CallEvent
+	32, // 19: liveroom.v1.ServerFrame.publish_answer:type_name -> liveroom.v1.Sdp
+	32, // 20: liveroom.v1.ServerFrame.subscribe_offer:type_name -> liveroom.v1.Sdp
+	36, // 21: liveroom.v1.ServerFrame.call_state:type_name -> liveroom.v1.CallState
+	0,  // 22: liveroom.v1.Joined.role:type_name -> liveroom.v1.Role
+	14, // 23: liveroom.v1.Joined.room:type_name -> liveroom.v1.RoomInfo
+	7,  // 24: liveroom.v1.Joined.members:type_name -> liveroom.v1.Member
+	6,  // 25: liveroom.v1.Joined.history:type_name -> liveroom.v1.ChatMessage
+	36, // 26: liveroom.v1.Joined.call:type_name -> liveroom.v1.CallState
+	37, // 27: liveroom.v1.Joined.ice_servers:type_name -> liveroom.v1.IceServer
+	2,  // 28: liveroom.v1.MemberEvent.kind:type_name -> liveroom.v1.MemberEvent.Kind
+	7,  // 29: liveroom.v1.MemberEvent.member:type_name -> liveroom.v1.Member
+	6,  // 30: liveroom.v1.History.messages:type_name -> liveroom.v1.ChatMessage
+	18, // 31: liveroom.v1.CreateRoomResult.error:type_name -> liveroom.v1.Error
+	14, // 32: liveroom.v1.CreateRoomResult.room:type_name -> liveroom.v1.RoomInfo
+	18, // 33: liveroom.v1.GetRoomInfoResult.error:type_name -> liveroom.v1.Error
+	14, // 34: liveroom.v1.GetRoomInfoResult.room:type_name -> liveroom.v1.RoomInfo
+	43, // 35: liveroom.v1.Join.session:type_name -> actor.PID
+	9,  // 36: liveroom.v1.Join.request:type_name -> liveroom.v1.JoinRequest
+	43, // 37: liveroom.v1.Leave.session:type_name -> actor.PID
+	43, // 38: liveroom.v1.PostChat.session:type_name -> actor.PID
+	0,  // 39: liveroom.v1.PostFile.role:type_name -> liveroom.v1.Role
+	5,  // 40: liveroom.v1.PostFile.file:type_name -> liveroom.v1.FileRef
+	43, // 41: liveroom.v1.GetHistory.session:type_name -> actor.PID
+	11, // 42: liveroom.v1.GetHistory.request:type_name -> liveroom.v1.HistoryRequest
+	18, // 43: liveroom.v1.RoomReply.error:type_name -> liveroom.v1.Error
+	6,  // 44: liveroom.v1.RoomReply.chat:type_name -> liveroom.v1.ChatMessage
+	3,  // 45: liveroom.v1.CallAction.action:type_name -> liveroom.v1.CallAction.Action
+	42, // 46: liveroom.v1.Sdp.sources:type_name -> liveroom.v1.Sdp.SourcesEntry
+	1,  // 47: liveroom.v1.IceCandidate.pc:type_name -> liveroom.v1.PeerRole
+	3,  // 48: liveroom.v1.CallEvent.action:type_name -> liveroom.v1.CallAction.Action
+	7,  // 49: liveroom.v1.CallEvent.from:type_name -> liveroom.v1.Member
+	7,  // 50: liveroom.v1.CallParticipant.member:type_name -> liveroom.v1.Member
+	31, // 51: liveroom.v1.CallParticipant.media:type_name -> liveroom.v1.MediaState
+	35, // 52: liveroom.v1.CallState.participants:type_name -> liveroom.v1.CallParticipant
+	43, // 53: liveroom.v1.CallRequest.session:type_name -> actor.PID
+	30, // 54: liveroom.v1.CallRequest.call:type_name -> liveroom.v1.CallAction
+	31, // 55: liveroom.v1.CallRequest.media_state:type_name -> liveroom.v1.MediaState
+	32, // 56: liveroom.v1.CallRequest.publish_offer:type_name -> liveroom.v1.Sdp
+	32, // 57: liveroom.v1.CallRequest.subscribe_answer:type_name -> liveroom.v1.Sdp
+	33, // 58: liveroom.v1.CallRequest.ice:type_name -> liveroom.v1.IceCandidate
+	43, // 59: liveroom.v1.MediaCommand.session:type_name -> actor.PID
+	40, // 60: liveroom.v1.MediaCommand.join:type_name -> liveroom.v1.MediaJoin
+	41, // 61: liveroom.v1.MediaCommand.leave:type_name -> liveroom.v1.MediaLeave
+	32, // 62: liveroom.v1.MediaCommand.publish_offer:type_name -> liveroom.v1.Sdp
+	32, // 63: liveroom.v1.MediaCommand.subscribe_answer:type_name -> liveroom.v1.Sdp
+	33, // 64: liveroom.v1.MediaCommand.ice:type_name -> liveroom.v1.IceCandidate
+	65, // [65:65] is the sub-list for method output_type
+	65, // [65:65] is the sub-list for method input_type
+	65, // [65:65] is the sub-list for extension type_name
+	65, // [65:65] is the sub-list for extension extendee
+	0,  // [0:65] is the sub-list for field type_name
 }
 
 func init() { file_liveroom_proto_init() }
@@ -2093,6 +3346,11 @@ func file_liveroom_proto_init() {
 		(*ClientFrame_Chat)(nil),
 		(*ClientFrame_History)(nil),
 		(*ClientFrame_Ping)(nil),
+		(*ClientFrame_Call)(nil),
+		(*ClientFrame_MediaState)(nil),
+		(*ClientFrame_PublishOffer)(nil),
+		(*ClientFrame_SubscribeAnswer)(nil),
+		(*ClientFrame_Ice)(nil),
 	}
 	file_liveroom_proto_msgTypes[9].OneofWrappers = []any{
 		(*ServerFrame_Joined)(nil),
@@ -2101,14 +3359,32 @@ func file_liveroom_proto_init() {
 		(*ServerFrame_History)(nil),
 		(*ServerFrame_Error)(nil),
 		(*ServerFrame_Pong)(nil),
+		(*ServerFrame_Call)(nil),
+		(*ServerFrame_PublishAnswer)(nil),
+		(*ServerFrame_SubscribeOffer)(nil),
+		(*ServerFrame_CallState)(nil),
+	}
+	file_liveroom_proto_msgTypes[34].OneofWrappers = []any{
+		(*CallRequest_Call)(nil),
+		(*CallRequest_MediaState)(nil),
+		(*CallRequest_PublishOffer)(nil),
+		(*CallRequest_SubscribeAnswer)(nil),
+		(*CallRequest_Ice)(nil),
+	}
+	file_liveroom_proto_msgTypes[35].OneofWrappers = []any{
+		(*MediaCommand_Join)(nil),
+		(*MediaCommand_Leave)(nil),
+		(*MediaCommand_PublishOffer)(nil),
+		(*MediaCommand_SubscribeAnswer)(nil),
+		(*MediaCommand_Ice)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_liveroom_proto_rawDesc), len(file_liveroom_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   26,
+			NumEnums:      4,
+			NumMessages:   39,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
