@@ -153,28 +153,38 @@ func (c *connection) run(parent context.Context) {
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)
-		c.write(ctx)
-		cancel()
+		// When the writer gives up on a slow client it has started a close
+		// handshake; cancelling the reader now would tear the connection down
+		// before the close frame (and its reason) could reach the client.
+		// The handshake ends the reader by itself.
+		if !c.write(ctx) {
+			cancel()
+		}
 	}()
 	c.read(ctx)
 	cancel()
 	<-writerDone
 }
 
-func (c *connection) write(ctx context.Context) {
+// write drains the outbox to the socket. It reports whether it stopped
+// because the client was too slow (a close handshake is then under way).
+func (c *connection) write(ctx context.Context) bool {
 	for {
 		select {
 		case <-ctx.Done():
-			return
+			return false
 		case <-c.out.Closed():
-			return
+			return true
 		case b := <-c.out.Frames():
 			wctx, cancel := context.WithTimeout(ctx, c.srv.limits.WriteTimeout)
 			err := c.conn.Write(wctx, websocket.MessageText, b)
 			cancel()
 			if err != nil {
-				_ = c.conn.Close(CloseSlowConsumer, "write timed out")
-				return
+				if ctx.Err() != nil {
+					return false
+				}
+				go func() { _ = c.conn.Close(CloseSlowConsumer, "slow consumer: a write timed out") }()
+				return true
 			}
 			c.srv.metrics.FramesOut.Inc()
 		}
@@ -291,7 +301,12 @@ func (c *connection) dispatch(ctx context.Context, f *pb.ClientFrame) {
 		return
 	}
 	reply, err := c.srv.node.Tell(ctx, c.room, msg)
-	c.answer(f.Id, reply, err)
+	if c.answer(f.Id, reply, err) {
+		switch f.Body.(type) {
+		case *pb.ClientFrame_Call, *pb.ClientFrame_MediaState:
+			c.out.Push(&pb.ServerFrame{ReplyTo: f.Id, Body: &pb.ServerFrame_Ack{Ack: &pb.Ack{}}})
+		}
+	}
 }
 
 // answer turns a grain's reply into an error frame when it refused; it reports

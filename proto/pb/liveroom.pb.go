@@ -227,7 +227,7 @@ func (x CallAction_Action) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use CallAction_Action.Descriptor instead.
 func (CallAction_Action) EnumDescriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{26, 0}
+	return file_liveroom_proto_rawDescGZIP(), []int{27, 0}
 }
 
 // RoomRecord is what the store keeps for a room.
@@ -982,6 +982,7 @@ type ServerFrame struct {
 	//	*ServerFrame_History
 	//	*ServerFrame_Error
 	//	*ServerFrame_Pong
+	//	*ServerFrame_Ack
 	//	*ServerFrame_Call
 	//	*ServerFrame_PublishAnswer
 	//	*ServerFrame_SubscribeOffer
@@ -1089,6 +1090,15 @@ func (x *ServerFrame) GetPong() *Pong {
 	return nil
 }
 
+func (x *ServerFrame) GetAck() *Ack {
+	if x != nil {
+		if x, ok := x.Body.(*ServerFrame_Ack); ok {
+			return x.Ack
+		}
+	}
+	return nil
+}
+
 func (x *ServerFrame) GetCall() *CallEvent {
 	if x != nil {
 		if x, ok := x.Body.(*ServerFrame_Call); ok {
@@ -1153,6 +1163,11 @@ type ServerFrame_Pong struct {
 	Pong *Pong `protobuf:"bytes,7,opt,name=pong,proto3,oneof"`
 }
 
+type ServerFrame_Ack struct {
+	// Acknowledges a request that has no other answer (call actions, media state).
+	Ack *Ack `protobuf:"bytes,8,opt,name=ack,proto3,oneof"`
+}
+
 type ServerFrame_Call struct {
 	// Calls (10-19).
 	Call *CallEvent `protobuf:"bytes,10,opt,name=call,proto3,oneof"`
@@ -1181,6 +1196,8 @@ func (*ServerFrame_History) isServerFrame_Body() {}
 func (*ServerFrame_Error) isServerFrame_Body() {}
 
 func (*ServerFrame_Pong) isServerFrame_Body() {}
+
+func (*ServerFrame_Ack) isServerFrame_Body() {}
 
 func (*ServerFrame_Call) isServerFrame_Body() {}
 
@@ -1563,6 +1580,42 @@ func (*Pong) Descriptor() ([]byte, []int) {
 	return file_liveroom_proto_rawDescGZIP(), []int{15}
 }
 
+type Ack struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Ack) Reset() {
+	*x = Ack{}
+	mi := &file_liveroom_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Ack) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Ack) ProtoMessage() {}
+
+func (x *Ack) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Ack.ProtoReflect.Descriptor instead.
+func (*Ack) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{16}
+}
+
 type CreateRoom struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	Id          string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -1576,7 +1629,7 @@ type CreateRoom struct {
 
 func (x *CreateRoom) Reset() {
 	*x = CreateRoom{}
-	mi := &file_liveroom_proto_msgTypes[16]
+	mi := &file_liveroom_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1588,7 +1641,7 @@ func (x *CreateRoom) String() string {
 func (*CreateRoom) ProtoMessage() {}
 
 func (x *CreateRoom) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[16]
+	mi := &file_liveroom_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1601,7 +1654,7 @@ func (x *CreateRoom) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRoom.ProtoReflect.Descriptor instead.
 func (*CreateRoom) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{16}
+	return file_liveroom_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CreateRoom) GetId() string {
@@ -1644,7 +1697,7 @@ type CreateRoomResult struct {
 
 func (x *CreateRoomResult) Reset() {
 	*x = CreateRoomResult{}
-	mi := &file_liveroom_proto_msgTypes[17]
+	mi := &file_liveroom_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1656,7 +1709,7 @@ func (x *CreateRoomResult) String() string {
 func (*CreateRoomResult) ProtoMessage() {}
 
 func (x *CreateRoomResult) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[17]
+	mi := &file_liveroom_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1669,7 +1722,7 @@ func (x *CreateRoomResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRoomResult.ProtoReflect.Descriptor instead.
 func (*CreateRoomResult) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{17}
+	return file_liveroom_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *CreateRoomResult) GetError() *Error {
@@ -1701,7 +1754,7 @@ type GetRoomInfo struct {
 
 func (x *GetRoomInfo) Reset() {
 	*x = GetRoomInfo{}
-	mi := &file_liveroom_proto_msgTypes[18]
+	mi := &file_liveroom_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1713,7 +1766,7 @@ func (x *GetRoomInfo) String() string {
 func (*GetRoomInfo) ProtoMessage() {}
 
 func (x *GetRoomInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[18]
+	mi := &file_liveroom_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1726,7 +1779,7 @@ func (x *GetRoomInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRoomInfo.ProtoReflect.Descriptor instead.
 func (*GetRoomInfo) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{18}
+	return file_liveroom_proto_rawDescGZIP(), []int{19}
 }
 
 type GetRoomInfoResult struct {
@@ -1739,7 +1792,7 @@ type GetRoomInfoResult struct {
 
 func (x *GetRoomInfoResult) Reset() {
 	*x = GetRoomInfoResult{}
-	mi := &file_liveroom_proto_msgTypes[19]
+	mi := &file_liveroom_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1751,7 +1804,7 @@ func (x *GetRoomInfoResult) String() string {
 func (*GetRoomInfoResult) ProtoMessage() {}
 
 func (x *GetRoomInfoResult) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[19]
+	mi := &file_liveroom_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1764,7 +1817,7 @@ func (x *GetRoomInfoResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRoomInfoResult.ProtoReflect.Descriptor instead.
 func (*GetRoomInfoResult) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{19}
+	return file_liveroom_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GetRoomInfoResult) GetError() *Error {
@@ -1793,7 +1846,7 @@ type Join struct {
 
 func (x *Join) Reset() {
 	*x = Join{}
-	mi := &file_liveroom_proto_msgTypes[20]
+	mi := &file_liveroom_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1805,7 +1858,7 @@ func (x *Join) String() string {
 func (*Join) ProtoMessage() {}
 
 func (x *Join) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[20]
+	mi := &file_liveroom_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1818,7 +1871,7 @@ func (x *Join) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Join.ProtoReflect.Descriptor instead.
 func (*Join) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{20}
+	return file_liveroom_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Join) GetSession() *actor.PID {
@@ -1851,7 +1904,7 @@ type Leave struct {
 
 func (x *Leave) Reset() {
 	*x = Leave{}
-	mi := &file_liveroom_proto_msgTypes[21]
+	mi := &file_liveroom_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1863,7 +1916,7 @@ func (x *Leave) String() string {
 func (*Leave) ProtoMessage() {}
 
 func (x *Leave) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[21]
+	mi := &file_liveroom_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1876,7 +1929,7 @@ func (x *Leave) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Leave.ProtoReflect.Descriptor instead.
 func (*Leave) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{21}
+	return file_liveroom_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Leave) GetSession() *actor.PID {
@@ -1897,7 +1950,7 @@ type PostChat struct {
 
 func (x *PostChat) Reset() {
 	*x = PostChat{}
-	mi := &file_liveroom_proto_msgTypes[22]
+	mi := &file_liveroom_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1909,7 +1962,7 @@ func (x *PostChat) String() string {
 func (*PostChat) ProtoMessage() {}
 
 func (x *PostChat) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[22]
+	mi := &file_liveroom_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1922,7 +1975,7 @@ func (x *PostChat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PostChat.ProtoReflect.Descriptor instead.
 func (*PostChat) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{22}
+	return file_liveroom_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *PostChat) GetSession() *actor.PID {
@@ -1959,7 +2012,7 @@ type PostFile struct {
 
 func (x *PostFile) Reset() {
 	*x = PostFile{}
-	mi := &file_liveroom_proto_msgTypes[23]
+	mi := &file_liveroom_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1971,7 +2024,7 @@ func (x *PostFile) String() string {
 func (*PostFile) ProtoMessage() {}
 
 func (x *PostFile) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[23]
+	mi := &file_liveroom_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1984,7 +2037,7 @@ func (x *PostFile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PostFile.ProtoReflect.Descriptor instead.
 func (*PostFile) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{23}
+	return file_liveroom_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *PostFile) GetMemberId() string {
@@ -2026,7 +2079,7 @@ type GetHistory struct {
 
 func (x *GetHistory) Reset() {
 	*x = GetHistory{}
-	mi := &file_liveroom_proto_msgTypes[24]
+	mi := &file_liveroom_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2038,7 +2091,7 @@ func (x *GetHistory) String() string {
 func (*GetHistory) ProtoMessage() {}
 
 func (x *GetHistory) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[24]
+	mi := &file_liveroom_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2051,7 +2104,7 @@ func (x *GetHistory) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetHistory.ProtoReflect.Descriptor instead.
 func (*GetHistory) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{24}
+	return file_liveroom_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *GetHistory) GetSession() *actor.PID {
@@ -2086,7 +2139,7 @@ type RoomReply struct {
 
 func (x *RoomReply) Reset() {
 	*x = RoomReply{}
-	mi := &file_liveroom_proto_msgTypes[25]
+	mi := &file_liveroom_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2098,7 +2151,7 @@ func (x *RoomReply) String() string {
 func (*RoomReply) ProtoMessage() {}
 
 func (x *RoomReply) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[25]
+	mi := &file_liveroom_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2111,7 +2164,7 @@ func (x *RoomReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoomReply.ProtoReflect.Descriptor instead.
 func (*RoomReply) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{25}
+	return file_liveroom_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *RoomReply) GetError() *Error {
@@ -2140,7 +2193,7 @@ type CallAction struct {
 
 func (x *CallAction) Reset() {
 	*x = CallAction{}
-	mi := &file_liveroom_proto_msgTypes[26]
+	mi := &file_liveroom_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2152,7 +2205,7 @@ func (x *CallAction) String() string {
 func (*CallAction) ProtoMessage() {}
 
 func (x *CallAction) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[26]
+	mi := &file_liveroom_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2165,7 +2218,7 @@ func (x *CallAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallAction.ProtoReflect.Descriptor instead.
 func (*CallAction) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{26}
+	return file_liveroom_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *CallAction) GetAction() CallAction_Action {
@@ -2194,7 +2247,7 @@ type MediaState struct {
 
 func (x *MediaState) Reset() {
 	*x = MediaState{}
-	mi := &file_liveroom_proto_msgTypes[27]
+	mi := &file_liveroom_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2206,7 +2259,7 @@ func (x *MediaState) String() string {
 func (*MediaState) ProtoMessage() {}
 
 func (x *MediaState) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[27]
+	mi := &file_liveroom_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2219,7 +2272,7 @@ func (x *MediaState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MediaState.ProtoReflect.Descriptor instead.
 func (*MediaState) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{27}
+	return file_liveroom_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *MediaState) GetAudioMuted() bool {
@@ -2255,7 +2308,7 @@ type Sdp struct {
 
 func (x *Sdp) Reset() {
 	*x = Sdp{}
-	mi := &file_liveroom_proto_msgTypes[28]
+	mi := &file_liveroom_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2267,7 +2320,7 @@ func (x *Sdp) String() string {
 func (*Sdp) ProtoMessage() {}
 
 func (x *Sdp) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[28]
+	mi := &file_liveroom_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2280,7 +2333,7 @@ func (x *Sdp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Sdp.ProtoReflect.Descriptor instead.
 func (*Sdp) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{28}
+	return file_liveroom_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *Sdp) GetSdp() string {
@@ -2311,7 +2364,7 @@ type IceCandidate struct {
 
 func (x *IceCandidate) Reset() {
 	*x = IceCandidate{}
-	mi := &file_liveroom_proto_msgTypes[29]
+	mi := &file_liveroom_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2323,7 +2376,7 @@ func (x *IceCandidate) String() string {
 func (*IceCandidate) ProtoMessage() {}
 
 func (x *IceCandidate) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[29]
+	mi := &file_liveroom_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2336,7 +2389,7 @@ func (x *IceCandidate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IceCandidate.ProtoReflect.Descriptor instead.
 func (*IceCandidate) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{29}
+	return file_liveroom_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *IceCandidate) GetPc() PeerRole {
@@ -2386,7 +2439,7 @@ type CallEvent struct {
 
 func (x *CallEvent) Reset() {
 	*x = CallEvent{}
-	mi := &file_liveroom_proto_msgTypes[30]
+	mi := &file_liveroom_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2398,7 +2451,7 @@ func (x *CallEvent) String() string {
 func (*CallEvent) ProtoMessage() {}
 
 func (x *CallEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[30]
+	mi := &file_liveroom_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2411,7 +2464,7 @@ func (x *CallEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallEvent.ProtoReflect.Descriptor instead.
 func (*CallEvent) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{30}
+	return file_liveroom_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *CallEvent) GetAction() CallAction_Action {
@@ -2446,7 +2499,7 @@ type CallParticipant struct {
 
 func (x *CallParticipant) Reset() {
 	*x = CallParticipant{}
-	mi := &file_liveroom_proto_msgTypes[31]
+	mi := &file_liveroom_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2458,7 +2511,7 @@ func (x *CallParticipant) String() string {
 func (*CallParticipant) ProtoMessage() {}
 
 func (x *CallParticipant) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[31]
+	mi := &file_liveroom_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2471,7 +2524,7 @@ func (x *CallParticipant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallParticipant.ProtoReflect.Descriptor instead.
 func (*CallParticipant) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{31}
+	return file_liveroom_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *CallParticipant) GetMember() *Member {
@@ -2506,7 +2559,7 @@ type CallState struct {
 
 func (x *CallState) Reset() {
 	*x = CallState{}
-	mi := &file_liveroom_proto_msgTypes[32]
+	mi := &file_liveroom_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2518,7 +2571,7 @@ func (x *CallState) String() string {
 func (*CallState) ProtoMessage() {}
 
 func (x *CallState) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[32]
+	mi := &file_liveroom_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2531,7 +2584,7 @@ func (x *CallState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallState.ProtoReflect.Descriptor instead.
 func (*CallState) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{32}
+	return file_liveroom_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *CallState) GetParticipants() []*CallParticipant {
@@ -2552,7 +2605,7 @@ type IceServer struct {
 
 func (x *IceServer) Reset() {
 	*x = IceServer{}
-	mi := &file_liveroom_proto_msgTypes[33]
+	mi := &file_liveroom_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2564,7 +2617,7 @@ func (x *IceServer) String() string {
 func (*IceServer) ProtoMessage() {}
 
 func (x *IceServer) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[33]
+	mi := &file_liveroom_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2577,7 +2630,7 @@ func (x *IceServer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IceServer.ProtoReflect.Descriptor instead.
 func (*IceServer) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{33}
+	return file_liveroom_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *IceServer) GetUrls() []string {
@@ -2620,7 +2673,7 @@ type CallRequest struct {
 
 func (x *CallRequest) Reset() {
 	*x = CallRequest{}
-	mi := &file_liveroom_proto_msgTypes[34]
+	mi := &file_liveroom_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2632,7 +2685,7 @@ func (x *CallRequest) String() string {
 func (*CallRequest) ProtoMessage() {}
 
 func (x *CallRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[34]
+	mi := &file_liveroom_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2645,7 +2698,7 @@ func (x *CallRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallRequest.ProtoReflect.Descriptor instead.
 func (*CallRequest) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{34}
+	return file_liveroom_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *CallRequest) GetSession() *actor.PID {
@@ -2768,7 +2821,7 @@ type MediaCommand struct {
 
 func (x *MediaCommand) Reset() {
 	*x = MediaCommand{}
-	mi := &file_liveroom_proto_msgTypes[35]
+	mi := &file_liveroom_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2780,7 +2833,7 @@ func (x *MediaCommand) String() string {
 func (*MediaCommand) ProtoMessage() {}
 
 func (x *MediaCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[35]
+	mi := &file_liveroom_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2793,7 +2846,7 @@ func (x *MediaCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MediaCommand.ProtoReflect.Descriptor instead.
 func (*MediaCommand) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{35}
+	return file_liveroom_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *MediaCommand) GetMemberId() string {
@@ -2911,7 +2964,7 @@ type MediaJoin struct {
 
 func (x *MediaJoin) Reset() {
 	*x = MediaJoin{}
-	mi := &file_liveroom_proto_msgTypes[36]
+	mi := &file_liveroom_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2923,7 +2976,7 @@ func (x *MediaJoin) String() string {
 func (*MediaJoin) ProtoMessage() {}
 
 func (x *MediaJoin) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[36]
+	mi := &file_liveroom_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2936,7 +2989,7 @@ func (x *MediaJoin) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MediaJoin.ProtoReflect.Descriptor instead.
 func (*MediaJoin) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{36}
+	return file_liveroom_proto_rawDescGZIP(), []int{37}
 }
 
 type MediaLeave struct {
@@ -2947,7 +3000,7 @@ type MediaLeave struct {
 
 func (x *MediaLeave) Reset() {
 	*x = MediaLeave{}
-	mi := &file_liveroom_proto_msgTypes[37]
+	mi := &file_liveroom_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2959,7 +3012,7 @@ func (x *MediaLeave) String() string {
 func (*MediaLeave) ProtoMessage() {}
 
 func (x *MediaLeave) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[37]
+	mi := &file_liveroom_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2972,7 +3025,7 @@ func (x *MediaLeave) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MediaLeave.ProtoReflect.Descriptor instead.
 func (*MediaLeave) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{37}
+	return file_liveroom_proto_rawDescGZIP(), []int{38}
 }
 
 var File_liveroom_proto protoreflect.FileDescriptor
@@ -3035,7 +3088,7 @@ const file_liveroom_proto_rawDesc = "" +
 	"\n" +
 	"before_seq\x18\x01 \x01(\x04R\tbeforeSeq\x12\x14\n" +
 	"\x05limit\x18\x02 \x01(\rR\x05limit\"\x06\n" +
-	"\x04Ping\"\xa9\x04\n" +
+	"\x04Ping\"\xcf\x04\n" +
 	"\vServerFrame\x12\x19\n" +
 	"\breply_to\x18\x01 \x01(\tR\areplyTo\x12-\n" +
 	"\x06joined\x18\x02 \x01(\v2\x13.liveroom.v1.JoinedH\x00R\x06joined\x122\n" +
@@ -3043,7 +3096,8 @@ const file_liveroom_proto_rawDesc = "" +
 	"\x04chat\x18\x04 \x01(\v2\x18.liveroom.v1.ChatMessageH\x00R\x04chat\x120\n" +
 	"\ahistory\x18\x05 \x01(\v2\x14.liveroom.v1.HistoryH\x00R\ahistory\x12*\n" +
 	"\x05error\x18\x06 \x01(\v2\x12.liveroom.v1.ErrorH\x00R\x05error\x12'\n" +
-	"\x04pong\x18\a \x01(\v2\x11.liveroom.v1.PongH\x00R\x04pong\x12,\n" +
+	"\x04pong\x18\a \x01(\v2\x11.liveroom.v1.PongH\x00R\x04pong\x12$\n" +
+	"\x03ack\x18\b \x01(\v2\x10.liveroom.v1.AckH\x00R\x03ack\x12,\n" +
 	"\x04call\x18\n" +
 	" \x01(\v2\x16.liveroom.v1.CallEventH\x00R\x04call\x129\n" +
 	"\x0epublish_answer\x18\v \x01(\v2\x10.liveroom.v1.SdpH\x00R\rpublishAnswer\x12;\n" +
@@ -3081,7 +3135,8 @@ const file_liveroom_proto_rawDesc = "" +
 	"\x05Error\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\"\x06\n" +
-	"\x04Pong\"\x83\x01\n" +
+	"\x04Pong\"\x05\n" +
+	"\x03Ack\"\x83\x01\n" +
 	"\n" +
 	"CreateRoom\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
@@ -3216,7 +3271,7 @@ func file_liveroom_proto_rawDescGZIP() []byte {
 }
 
 var file_liveroom_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_liveroom_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
+var file_liveroom_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
 var file_liveroom_proto_goTypes = []any{
 	(Role)(0),                 // 0: liveroom.v1.Role
 	(PeerRole)(0),             // 1: liveroom.v1.PeerRole
@@ -3238,30 +3293,31 @@ var file_liveroom_proto_goTypes = []any{
 	(*History)(nil),           // 17: liveroom.v1.History
 	(*Error)(nil),             // 18: liveroom.v1.Error
 	(*Pong)(nil),              // 19: liveroom.v1.Pong
-	(*CreateRoom)(nil),        // 20: liveroom.v1.CreateRoom
-	(*CreateRoomResult)(nil),  // 21: liveroom.v1.CreateRoomResult
-	(*GetRoomInfo)(nil),       // 22: liveroom.v1.GetRoomInfo
-	(*GetRoomInfoResult)(nil), // 23: liveroom.v1.GetRoomInfoResult
-	(*Join)(nil),              // 24: liveroom.v1.Join
-	(*Leave)(nil),             // 25: liveroom.v1.Leave
-	(*PostChat)(nil),          // 26: liveroom.v1.PostChat
-	(*PostFile)(nil),          // 27: liveroom.v1.PostFile
-	(*GetHistory)(nil),        // 28: liveroom.v1.GetHistory
-	(*RoomReply)(nil),         // 29: liveroom.v1.RoomReply
-	(*CallAction)(nil),        // 30: liveroom.v1.CallAction
-	(*MediaState)(nil),        // 31: liveroom.v1.MediaState
-	(*Sdp)(nil),               // 32: liveroom.v1.Sdp
-	(*IceCandidate)(nil),      // 33: liveroom.v1.IceCandidate
-	(*CallEvent)(nil),         // 34: liveroom.v1.CallEvent
-	(*CallParticipant)(nil),   // 35: liveroom.v1.CallParticipant
-	(*CallState)(nil),         // 36: liveroom.v1.CallState
-	(*IceServer)(nil),         // 37: liveroom.v1.IceServer
-	(*CallRequest)(nil),       // 38: liveroom.v1.CallRequest
-	(*MediaCommand)(nil),      // 39: liveroom.v1.MediaCommand
-	(*MediaJoin)(nil),         // 40: liveroom.v1.MediaJoin
-	(*MediaLeave)(nil),        // 41: liveroom.v1.MediaLeave
-	nil,                       // 42: liveroom.v1.Sdp.SourcesEntry
-	(*actor.PID)(nil),         // 43: actor.PID
+	(*Ack)(nil),               // 20: liveroom.v1.Ack
+	(*CreateRoom)(nil),        // 21: liveroom.v1.CreateRoom
+	(*CreateRoomResult)(nil),  // 22: liveroom.v1.CreateRoomResult
+	(*GetRoomInfo)(nil),       // 23: liveroom.v1.GetRoomInfo
+	(*GetRoomInfoResult)(nil), // 24: liveroom.v1.GetRoomInfoResult
+	(*Join)(nil),              // 25: liveroom.v1.Join
+	(*Leave)(nil),             // 26: liveroom.v1.Leave
+	(*PostChat)(nil),          // 27: liveroom.v1.PostChat
+	(*PostFile)(nil),          // 28: liveroom.v1.PostFile
+	(*GetHistory)(nil),        // 29: liveroom.v1.GetHistory
+	(*RoomReply)(nil),         // 30: liveroom.v1.RoomReply
+	(*CallAction)(nil),        // 31: liveroom.v1.CallAction
+	(*MediaState)(nil),        // 32: liveroom.v1.MediaState
+	(*Sdp)(nil),               // 33: liveroom.v1.Sdp
+	(*IceCandidate)(nil),      // 34: liveroom.v1.IceCandidate
+	(*CallEvent)(nil),         // 35: liveroom.v1.CallEvent
+	(*CallParticipant)(nil),   // 36: liveroom.v1.CallParticipant
+	(*CallState)(nil),         // 37: liveroom.v1.CallState
+	(*IceServer)(nil),         // 38: liveroom.v1.IceServer
+	(*CallRequest)(nil),       // 39: liveroom.v1.CallRequest
+	(*MediaCommand)(nil),      // 40: liveroom.v1.MediaCommand
+	(*MediaJoin)(nil),         // 41: liveroom.v1.MediaJoin
+	(*MediaLeave)(nil),        // 42: liveroom.v1.MediaLeave
+	nil,                       // 43: liveroom.v1.Sdp.SourcesEntry
+	(*actor.PID)(nil),         // 44: actor.PID
 }
 var file_liveroom_proto_depIdxs = []int32{
 	0,  // 0: liveroom.v1.ChatMessage.role:type_name -> liveroom.v1.Role
@@ -3271,69 +3327,70 @@ var file_liveroom_proto_depIdxs = []int32{
 	10, // 4: liveroom.v1.ClientFrame.chat:type_name -> liveroom.v1.SendChat
 	11, // 5: liveroom.v1.ClientFrame.history:type_name -> liveroom.v1.HistoryRequest
 	12, // 6: liveroom.v1.ClientFrame.ping:type_name -> liveroom.v1.Ping
-	30, // 7: liveroom.v1.ClientFrame.call:type_name -> liveroom.v1.CallAction
-	31, // 8: liveroom.v1.ClientFrame.media_state:type_name -> liveroom.v1.MediaState
-	32, // 9: liveroom.v1.ClientFrame.publish_offer:type_name -> liveroom.v1.Sdp
-	32, // 10: liveroom.v1.ClientFrame.subscribe_answer:type_name -> liveroom.v1.Sdp
-	33, // 11: liveroom.v1.ClientFrame.ice:type_name -> liveroom.v1.IceCandidate
+	31, // 7: liveroom.v1.ClientFrame.call:type_name -> liveroom.v1.CallAction
+	32, // 8: liveroom.v1.ClientFrame.media_state:type_name -> liveroom.v1.MediaState
+	33, // 9: liveroom.v1.ClientFrame.publish_offer:type_name -> liveroom.v1.Sdp
+	33, // 10: liveroom.v1.ClientFrame.subscribe_answer:type_name -> liveroom.v1.Sdp
+	34, // 11: liveroom.v1.ClientFrame.ice:type_name -> liveroom.v1.IceCandidate
 	15, // 12: liveroom.v1.ServerFrame.joined:type_name -> liveroom.v1.Joined
 	16, // 13: liveroom.v1.ServerFrame.member:type_name -> liveroom.v1.MemberEvent
 	6,  // 14: liveroom.v1.ServerFrame.chat:type_name -> liveroom.v1.ChatMessage
 	17, // 15: liveroom.v1.ServerFrame.history:type_name -> liveroom.v1.History
 	18, // 16: liveroom.v1.ServerFrame.error:type_name -> liveroom.v1.Error
 	19, // 17: liveroom.v1.ServerFrame.pong:type_name -> liveroom.v1.Pong
-	34, // 18: liveroom.v1.ServerFrame.call:type_name -> liveroom.v1.CallEvent
-	32, // 19: liveroom.v1.ServerFrame.publish_answer:type_name -> liveroom.v1.Sdp
-	32, // 20: liveroom.v1.ServerFrame.subscribe_offer:type_name -> liveroom.v1.Sdp
-	36, // 21: liveroom.v1.ServerFrame.call_state:type_name -> liveroom.v1.CallState
-	0,  // 22: liveroom.v1.Joined.role:type_name -> liveroom.v1.Role
-	14, // 23: liveroom.v1.Joined.room:type_name -> liveroom.v1.RoomInfo
-	7,  // 24: liveroom.v1.Joined.members:type_name -> liveroom.v1.Member
-	6,  // 25: liveroom.v1.Joined.history:type_name -> liveroom.v1.ChatMessage
-	36, // 26: liveroom.v1.Joined.call:type_name -> liveroom.v1.CallState
-	37, // 27: liveroom.v1.Joined.ice_servers:type_name -> liveroom.v1.IceServer
-	2,  // 28: liveroom.v1.MemberEvent.kind:type_name -> liveroom.v1.MemberEvent.Kind
-	7,  // 29: liveroom.v1.MemberEvent.member:type_name -> liveroom.v1.Member
-	6,  // 30: liveroom.v1.History.messages:type_name -> liveroom.v1.ChatMessage
-	18, // 31: liveroom.v1.CreateRoomResult.error:type_name -> liveroom.v1.Error
-	14, // 32: liveroom.v1.CreateRoomResult.room:type_name -> liveroom.v1.RoomInfo
-	18, // 33: liveroom.v1.GetRoomInfoResult.error:type_name -> liveroom.v1.Error
-	14, // 34: liveroom.v1.GetRoomInfoResult.room:type_name -> liveroom.v1.RoomInfo
-	43, // 35: liveroom.v1.Join.session:type_name -> actor.PID
-	9,  // 36: liveroom.v1.Join.request:type_name -> liveroom.v1.JoinRequest
-	43, // 37: liveroom.v1.Leave.session:type_name -> actor.PID
-	43, // 38: liveroom.v1.PostChat.session:type_name -> actor.PID
-	0,  // 39: liveroom.v1.PostFile.role:type_name -> liveroom.v1.Role
-	5,  // 40: liveroom.v1.PostFile.file:type_name -> liveroom.v1.FileRef
-	43, // 41: liveroom.v1.GetHistory.session:type_name -> actor.PID
-	11, // 42: liveroom.v1.GetHistory.request:type_name -> liveroom.v1.HistoryRequest
-	18, // 43: liveroom.v1.RoomReply.error:type_name -> liveroom.v1.Error
-	6,  // 44: liveroom.v1.RoomReply.chat:type_name -> liveroom.v1.ChatMessage
-	3,  // 45: liveroom.v1.CallAction.action:type_name -> liveroom.v1.CallAction.Action
-	42, // 46: liveroom.v1.Sdp.sources:type_name -> liveroom.v1.Sdp.SourcesEntry
-	1,  // 47: liveroom.v1.IceCandidate.pc:type_name -> liveroom.v1.PeerRole
-	3,  // 48: liveroom.v1.CallEvent.action:type_name -> liveroom.v1.CallAction.Action
-	7,  // 49: liveroom.v1.CallEvent.from:type_name -> liveroom.v1.Member
-	7,  // 50: liveroom.v1.CallParticipant.member:type_name -> liveroom.v1.Member
-	31, // 51: liveroom.v1.CallParticipant.media:type_name -> liveroom.v1.MediaState
-	35, // 52: liveroom.v1.CallState.participants:type_name -> liveroom.v1.CallParticipant
-	43, // 53: liveroom.v1.CallRequest.session:type_name -> actor.PID
-	30, // 54: liveroom.v1.CallRequest.call:type_name -> liveroom.v1.CallAction
-	31, // 55: liveroom.v1.CallRequest.media_state:type_name -> liveroom.v1.MediaState
-	32, // 56: liveroom.v1.CallRequest.publish_offer:type_name -> liveroom.v1.Sdp
-	32, // 57: liveroom.v1.CallRequest.subscribe_answer:type_name -> liveroom.v1.Sdp
-	33, // 58: liveroom.v1.CallRequest.ice:type_name -> liveroom.v1.IceCandidate
-	43, // 59: liveroom.v1.MediaCommand.session:type_name -> actor.PID
-	40, // 60: liveroom.v1.MediaCommand.join:type_name -> liveroom.v1.MediaJoin
-	41, // 61: liveroom.v1.MediaCommand.leave:type_name -> liveroom.v1.MediaLeave
-	32, // 62: liveroom.v1.MediaCommand.publish_offer:type_name -> liveroom.v1.Sdp
-	32, // 63: liveroom.v1.MediaCommand.subscribe_answer:type_name -> liveroom.v1.Sdp
-	33, // 64: liveroom.v1.MediaCommand.ice:type_name -> liveroom.v1.IceCandidate
-	65, // [65:65] is the sub-list for method output_type
-	65, // [65:65] is the sub-list for method input_type
-	65, // [65:65] is the sub-list for extension type_name
-	65, // [65:65] is the sub-list for extension extendee
-	0,  // [0:65] is the sub-list for field type_name
+	20, // 18: liveroom.v1.ServerFrame.ack:type_name -> liveroom.v1.Ack
+	35, // 19: liveroom.v1.ServerFrame.call:type_name -> liveroom.v1.CallEvent
+	33, // 20: liveroom.v1.ServerFrame.publish_answer:type_name -> liveroom.v1.Sdp
+	33, // 21: liveroom.v1.ServerFrame.subscribe_offer:type_name -> liveroom.v1.Sdp
+	37, // 22: liveroom.v1.ServerFrame.call_state:type_name -> liveroom.v1.CallState
+	0,  // 23: liveroom.v1.Joined.role:type_name -> liveroom.v1.Role
+	14, // 24: liveroom.v1.Joined.room:type_name -> liveroom.v1.RoomInfo
+	7,  // 25: liveroom.v1.Joined.members:type_name -> liveroom.v1.Member
+	6,  // 26: liveroom.v1.Joined.history:type_name -> liveroom.v1.ChatMessage
+	37, // 27: liveroom.v1.Joined.call:type_name -> liveroom.v1.CallState
+	38, // 28: liveroom.v1.Joined.ice_servers:type_name -> liveroom.v1.IceServer
+	2,  // 29: liveroom.v1.MemberEvent.kind:type_name -> liveroom.v1.MemberEvent.Kind
+	7,  // 30: liveroom.v1.MemberEvent.member:type_name -> liveroom.v1.Member
+	6,  // 31: liveroom.v1.History.messages:type_name -> liveroom.v1.ChatMessage
+	18, // 32: liveroom.v1.CreateRoomResult.error:type_name -> liveroom.v1.Error
+	14, // 33: liveroom.v1.CreateRoomResult.room:type_name -> liveroom.v1.RoomInfo
+	18, // 34: liveroom.v1.GetRoomInfoResult.error:type_name -> liveroom.v1.Error
+	14, // 35: liveroom.v1.GetRoomInfoResult.room:type_name -> liveroom.v1.RoomInfo
+	44, // 36: liveroom.v1.Join.session:type_name -> actor.PID
+	9,  // 37: liveroom.v1.Join.request:type_name -> liveroom.v1.JoinRequest
+	44, // 38: liveroom.v1.Leave.session:type_name -> actor.PID
+	44, // 39: liveroom.v1.PostChat.session:type_name -> actor.PID
+	0,  // 40: liveroom.v1.PostFile.role:type_name -> liveroom.v1.Role
+	5,  // 41: liveroom.v1.PostFile.file:type_name -> liveroom.v1.FileRef
+	44, // 42: liveroom.v1.GetHistory.session:type_name -> actor.PID
+	11, // 43: liveroom.v1.GetHistory.request:type_name -> liveroom.v1.HistoryRequest
+	18, // 44: liveroom.v1.RoomReply.error:type_name -> liveroom.v1.Error
+	6,  // 45: liveroom.v1.RoomReply.chat:type_name -> liveroom.v1.ChatMessage
+	3,  // 46: liveroom.v1.CallAction.action:type_name -> liveroom.v1.CallAction.Action
+	43, // 47: liveroom.v1.Sdp.sources:type_name -> liveroom.v1.Sdp.SourcesEntry
+	1,  // 48: liveroom.v1.IceCandidate.pc:type_name -> liveroom.v1.PeerRole
+	3,  // 49: liveroom.v1.CallEvent.action:type_name -> liveroom.v1.CallAction.Action
+	7,  // 50: liveroom.v1.CallEvent.from:type_name -> liveroom.v1.Member
+	7,  // 51: liveroom.v1.CallParticipant.member:type_name -> liveroom.v1.Member
+	32, // 52: liveroom.v1.CallParticipant.media:type_name -> liveroom.v1.MediaState
+	36, // 53: liveroom.v1.CallState.participants:type_name -> liveroom.v1.CallParticipant
+	44, // 54: liveroom.v1.CallRequest.session:type_name -> actor.PID
+	31, // 55: liveroom.v1.CallRequest.call:type_name -> liveroom.v1.CallAction
+	32, // 56: liveroom.v1.CallRequest.media_state:type_name -> liveroom.v1.MediaState
+	33, // 57: liveroom.v1.CallRequest.publish_offer:type_name -> liveroom.v1.Sdp
+	33, // 58: liveroom.v1.CallRequest.subscribe_answer:type_name -> liveroom.v1.Sdp
+	34, // 59: liveroom.v1.CallRequest.ice:type_name -> liveroom.v1.IceCandidate
+	44, // 60: liveroom.v1.MediaCommand.session:type_name -> actor.PID
+	41, // 61: liveroom.v1.MediaCommand.join:type_name -> liveroom.v1.MediaJoin
+	42, // 62: liveroom.v1.MediaCommand.leave:type_name -> liveroom.v1.MediaLeave
+	33, // 63: liveroom.v1.MediaCommand.publish_offer:type_name -> liveroom.v1.Sdp
+	33, // 64: liveroom.v1.MediaCommand.subscribe_answer:type_name -> liveroom.v1.Sdp
+	34, // 65: liveroom.v1.MediaCommand.ice:type_name -> liveroom.v1.IceCandidate
+	66, // [66:66] is the sub-list for method output_type
+	66, // [66:66] is the sub-list for method input_type
+	66, // [66:66] is the sub-list for extension type_name
+	66, // [66:66] is the sub-list for extension extendee
+	0,  // [0:66] is the sub-list for field type_name
 }
 
 func init() { file_liveroom_proto_init() }
@@ -3359,19 +3416,20 @@ func file_liveroom_proto_init() {
 		(*ServerFrame_History)(nil),
 		(*ServerFrame_Error)(nil),
 		(*ServerFrame_Pong)(nil),
+		(*ServerFrame_Ack)(nil),
 		(*ServerFrame_Call)(nil),
 		(*ServerFrame_PublishAnswer)(nil),
 		(*ServerFrame_SubscribeOffer)(nil),
 		(*ServerFrame_CallState)(nil),
 	}
-	file_liveroom_proto_msgTypes[34].OneofWrappers = []any{
+	file_liveroom_proto_msgTypes[35].OneofWrappers = []any{
 		(*CallRequest_Call)(nil),
 		(*CallRequest_MediaState)(nil),
 		(*CallRequest_PublishOffer)(nil),
 		(*CallRequest_SubscribeAnswer)(nil),
 		(*CallRequest_Ice)(nil),
 	}
-	file_liveroom_proto_msgTypes[35].OneofWrappers = []any{
+	file_liveroom_proto_msgTypes[36].OneofWrappers = []any{
 		(*MediaCommand_Join)(nil),
 		(*MediaCommand_Leave)(nil),
 		(*MediaCommand_PublishOffer)(nil),
@@ -3384,7 +3442,7 @@ func file_liveroom_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_liveroom_proto_rawDesc), len(file_liveroom_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   39,
+			NumMessages:   40,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

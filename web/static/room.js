@@ -4,6 +4,7 @@
 // on the page with textContent or DOM properties only, never innerHTML.
 
 import { Wire } from '/static/wire.js';
+import { Call } from '/static/call.js';
 
 const MAX_TEXT = 4000;
 const MAX_NAME = 64;
@@ -253,6 +254,7 @@ el.joinForm.addEventListener('submit', async (ev) => {
   el.joinButton.disabled = true;
   el.joinButton.textContent = 'Joining…';
 
+  room.call ||= new Call({ wire: () => room.wire, memberId: () => room.memberId, roomId: room.id });
   room.wire = new Wire({
     join: joinBody,
     onJoined: handleJoined,
@@ -299,6 +301,7 @@ async function handleJoined(j, { resumed }) {
   if (j.room) room.info = j.room;
 
   setMembers(j.members || [], resumed);
+  room.call.onJoined(j);
 
   const history = j.history || [];
   const stick = isAtBottom();
@@ -405,6 +408,7 @@ document.addEventListener('visibilitychange', () => {
 });
 
 function handleFrame(f) {
+  if (room.call && room.call.onFrame(f)) return;
   if (f.chat) {
     const c = f.chat;
     const mine = room.pendingChats.has(c.clientId) || room.myIds.has(c.memberId);
