@@ -2,6 +2,8 @@ package media
 
 import (
 	"bytes"
+	"io"
+	"log/slog"
 	"net"
 	"strings"
 	"sync/atomic"
@@ -42,7 +44,8 @@ func newSFU(tb testing.TB) *sfu {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	system := actor.NewActorSystem()
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quiet }))
 	s := &sfu{tb: tb, system: system, room: system.Root.Spawn(e.Props("r"))}
 	me := &webrtc.MediaEngine{}
 	if err := me.RegisterDefaultCodecs(); err != nil {
