@@ -135,3 +135,26 @@ func TestAudioOnlyCallCarriesNoVideo(t *testing.T) {
 		}
 	}
 }
+
+// A reload drops the page's media; the page rejoins the call by itself.
+func TestReloadRejoinsTheCall(t *testing.T) {
+	srv := startServer(t, t.TempDir())
+	visitorLink, agentLink := createRoomLinks(t, srv, "reload")
+	browser := newBrowser(t)
+	agent, visitor := newPage(t, browser), newPage(t, browser)
+	joinAs(t, agent, agentLink, "Ann")
+	visitorID := joinAs(t, visitor, visitorLink, "Bob")
+	do(t, agent, chromedp.Click(chromedp.ID("call-video")))
+	waitJS(t, visitor, "the incoming-call prompt", `!document.querySelector("#incoming-call").hidden`)
+	do(t, visitor, chromedp.Click(chromedp.ID("accept-video")))
+	waitGrowing(t, agent, "visitor video", visitorID, "video", "framesDecoded")
+
+	do(t, visitor, chromedp.Reload())
+	waitJS(t, agent, "the old tile gone", `!document.querySelector(`+jsString(`.tile[data-member-id="`+visitorID+`"]`)+`)`)
+	waitJS(t, visitor, "join form after reload", `document.body.dataset.state === "joining"`)
+	do(t, visitor, chromedp.Click(chromedp.ID("join-button")))
+	waitJS(t, visitor, "rejoined", `document.body.dataset.state === "joined"`)
+	newID := eval[string](t, visitor, `window.liveroomCall.memberIdOf()`)
+	waitGrowing(t, agent, "visitor video after reload", newID, "video", "framesDecoded")
+	waitGrowing(t, visitor, "agent video after reload", eval[string](t, agent, `window.liveroomCall.memberIdOf()`), "video", "framesDecoded")
+}

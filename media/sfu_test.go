@@ -39,8 +39,13 @@ type sfu struct {
 }
 
 func newSFU(tb testing.TB) *sfu {
+	return newSFUWith(tb, Config{ICETimeout: 15 * time.Second})
+}
+
+func newSFUWith(tb testing.TB, cfg Config) *sfu {
 	tb.Helper()
-	e, err := NewEngine(Config{UDPPort: freeUDPPort(tb), ICETimeout: 15 * time.Second}, zap.NewNop())
+	cfg.UDPPort = freeUDPPort(tb)
+	e, err := NewEngine(cfg, zap.NewNop())
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -330,4 +335,33 @@ func TestBadOffersGetClearErrors(t *testing.T) {
 	// A candidate for a connection that does not exist.
 	p.send(&pb.MediaCommand{Body: &pb.MediaCommand_Ice{Ice: &pb.IceCandidate{Pc: pb.PeerRole_PEER_ROLE_SUBSCRIBE, Candidate: "candidate:1 1 udp 1 127.0.0.1 9 typ host"}}})
 	expect("bad_candidate")
+}
+
+// A browser that offers but never completes ICE is dropped with ice_timeout.
+func TestPeerThatNeverConnectsIsDropped(t *testing.T) {
+	s := newSFUWith(t, Config{ICETimeout: time.Second})
+	p := s.join("silent", nil)
+	pc, err := s.client.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	tr, _ := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus}, "mic", "s")
+	if _, err := pc.AddTrack(tr); err != nil {
+		t.Fatal(err)
+	}
+	offer, _ := pc.CreateOffer(nil)
+	// Never gathered, never applied: the server has no way to reach us.
+	p.send(&pb.MediaCommand{Body: &pb.MediaCommand_PublishOffer{PublishOffer: &pb.Sdp{Sdp: offer.SDP}}})
+	if a := p.next(t).GetPublishAnswer(); a == nil {
+		t.Fatal("expected an answer first")
+	}
+	select {
+	case f := <-p.frames:
+		if f.GetError().GetCode() != "ice_timeout" {
+			t.Fatalf("got %v, want ice_timeout", f)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("peer was never dropped")
+	}
 }
