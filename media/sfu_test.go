@@ -2,9 +2,11 @@ package media
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -363,5 +365,50 @@ func TestPeerThatNeverConnectsIsDropped(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("peer was never dropped")
+	}
+}
+
+// Calls that come and go leave no goroutines behind: every peer connection,
+// forwarding loop and RTCP reader ends with its call.
+func TestNoGoroutinesLeftAfterCalls(t *testing.T) {
+	s := newSFU(t)
+	payload := []byte("leak-check")
+	settle := func() int {
+		runtime.GC()
+		time.Sleep(300 * time.Millisecond)
+		return runtime.NumGoroutine()
+	}
+	round := func(i int) {
+		sub := s.join(fmt.Sprint("sub", i), payload)
+		pub := s.join(fmt.Sprint("pub", i), nil)
+		track, _ := pub.publish(t)
+		stop := make(chan struct{})
+		go sendRTP(track, payload, stop)
+		sub.answerOffer(t)
+		waitFor(t, "RTP", func() bool { return sub.matched.Load() >= 5 })
+		close(stop)
+		for _, p := range []*participant{pub, sub} {
+			p.send(&pb.MediaCommand{Body: &pb.MediaCommand_Leave{Leave: &pb.MediaLeave{}}})
+			for _, pc := range []*webrtc.PeerConnection{p.pub, p.sub} {
+				if pc != nil {
+					_ = pc.Close()
+				}
+			}
+			s.system.Root.Stop(p.pid)
+		}
+	}
+	round(0) // the first call starts what lives as long as the process
+	base := settle()
+	for i := 1; i <= 5; i++ {
+		round(i)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	n := settle()
+	for n > base+5 && time.Now().Before(deadline) {
+		n = settle()
+	}
+	if n > base+5 {
+		buf := make([]byte, 1<<20)
+		t.Fatalf("goroutines: %d after 5 calls, %d before\n%s", n, base, buf[:runtime.Stack(buf, true)])
 	}
 }
