@@ -240,3 +240,20 @@ func metric(t *testing.T, srv *server, name string) float64 {
 	}
 	return 0
 }
+
+// SIGTERM closes open sockets with 1001 and a reason, and the process exits 0.
+func TestShutdownClosesSocketsWithGoingAway(t *testing.T) {
+	srv := startServer(t, t.TempDir())
+	createRoomAPI(t, srv, "bye")
+	c := dialWS(t, srv)
+	c.send(`{"id":"j","join":{"roomId":"bye","name":"V"}}`)
+	if f, err := c.read(); err != nil || f.Joined == nil {
+		t.Fatalf("join: %+v %v", f, err)
+	}
+	srv.stop()
+	_, err := c.read()
+	var ce websocket.CloseError
+	if !errors.As(err, &ce) || ce.Code != websocket.StatusGoingAway || ce.Reason == "" {
+		t.Fatalf("socket ended with %v, want 1001 with a reason", err)
+	}
+}
