@@ -81,6 +81,10 @@ func TestVideoCallWithTwoVisitorsMuteScreenShareHangup(t *testing.T) {
 			waitGrowing(t, page, "audio from "+other+" at "+me, other, "audio", "packetsReceived")
 		}
 	}
+	// The fake microphone beeps: the agent sees the visitors light up as speaking.
+	for _, id := range []string{v1ID, v2ID} {
+		waitJS(t, agent, "speaking indicator", `document.querySelector(`+jsString(`.tile[data-member-id="`+id+`"][data-spoke]`)+`)`)
+	}
 	// Chat stays usable during the call.
 	sendChat(t, v1, "can you see me?")
 	waitJS(t, agent, "chat during the call", seesMessage("Vera", "can you see me?"))

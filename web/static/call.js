@@ -615,7 +615,10 @@ export class Call {
       for (const v of m.data) sum += (v - 128) * (v - 128);
       const rms = Math.sqrt(sum / m.data.length);
       const tile = [...this.el.tiles.children].find((t) => t.dataset.streamId === id);
-      if (tile) tile.classList.toggle('speaking', rms > 6 && !tile.classList.contains('muted'));
+      if (!tile) continue;
+      const speaking = rms > 6 && !tile.classList.contains('muted');
+      tile.classList.toggle('speaking', speaking);
+      if (speaking) tile.dataset.spoke = '1'; // lets tests see that it ever lit up
     }
   }
 
