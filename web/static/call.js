@@ -143,6 +143,7 @@ export class Call {
       this.ringing = ev;
       this.el.incomingText.textContent = `${from.name || 'Someone'} is calling${ev.video ? ' (video)' : ' (audio only)'}…`;
       this.el.incoming.hidden = false;
+      this.el.buttons.hidden = true; // the prompt has the same choices
       this.notifyRing(from.name);
     } else if (ev.action === 'ACTION_DECLINE' && this.inCall) {
       this.showStatus(`${from.name || 'Someone'} declined the call.`);
@@ -158,6 +159,7 @@ export class Call {
       this.el.incoming.hidden = true;
       this.ringing = null;
     }
+    if (!this.inCall) this.el.buttons.hidden = !this.el.incoming.hidden;
     this.el.videoBtn.textContent = active && !this.inCall ? 'Join with video' : 'Video call';
     this.el.audioBtn.textContent = active && !this.inCall ? 'Join audio only' : 'Audio call';
     // Tiles of members who left the call go away even before the server's
@@ -241,6 +243,7 @@ export class Call {
 
   async decline() {
     this.el.incoming.hidden = true;
+    this.el.buttons.hidden = false;
     this.ringing = null;
     await this.wire.request({ call: { action: 'ACTION_DECLINE' } });
   }
