@@ -43,8 +43,7 @@ export class Call {
     this.videoOff = false;
     this.facing = 'user';
     this.retries = 0;
-    this.audioCtx = null;
-    this.meters = new Map(); // stream id -> {analyser, data}
+    this.meters = new Map(); // track id -> last {energy, duration} seen
     // Receiving transceivers are reused by the server, so a track id can
     // move between members; ontrack tells us where each one belongs now.
     this.trackStreams = new Map(); // track id -> stream id
@@ -201,7 +200,7 @@ export class Call {
     this.ringing = null;
     try {
       await this.getLocalMedia(video);
-      this.ensureAudioContext();
+      this.resumePlayback();
       this.inCall = true;
       this.video = Boolean(this.cam);
       this.showPanel(true);
@@ -523,7 +522,7 @@ export class Call {
     ev.track.onended = () => {
       if (stream.getTracks().every((t) => t.readyState === 'ended')) this.removeTile(tile);
     };
-    if (ev.track.kind === 'audio') this.meter(stream);
+    if (ev.track.kind === 'audio') this.meter();
   }
 
   addLocalTile() {
@@ -574,7 +573,6 @@ export class Call {
   removeTile(tile) {
     const v = tile.querySelector('video');
     if (v) v.srcObject = null;
-    this.meters.delete(tile.dataset.streamId);
     tile.remove();
   }
 
@@ -590,36 +588,41 @@ export class Call {
 
   playAll() {
     this.el.enableAudio.hidden = true;
-    this.ensureAudioContext();
-    for (const v of this.el.tiles.querySelectorAll('video')) this.play(v);
+    this.resumePlayback();
+  }
+
+  resumePlayback() {
+    // Playback of remote audio may need a gesture on phones; a click that
+    // starts or answers a call is one, so resume any sound then.
+    for (const v of this.el.tiles.querySelectorAll('video')) if (v.paused) this.play(v);
   }
 
   // ---------- who is speaking ----------
 
-  ensureAudioContext() {
-    if (!this.audioCtx && window.AudioContext) this.audioCtx = new AudioContext();
-    if (this.audioCtx?.state === 'suspended') this.audioCtx.resume().catch(() => {});
+  /** Lights up the tiles of members whose audio carried energy since the
+   *  last look. The browser already measures received audio (the
+   *  totalAudioEnergy statistic), so nothing is sampled here and a short
+   *  sound between two looks still counts. */
+  meter() {
+    if (!this.meterTimer) this.meterTimer = setInterval(() => this.measure().catch(() => {}), 300);
   }
 
-  meter(stream) {
-    if (!this.audioCtx || this.meters.has(stream.id)) return;
-    const src = this.audioCtx.createMediaStreamSource(stream);
-    const analyser = this.audioCtx.createAnalyser();
-    analyser.fftSize = 512;
-    src.connect(analyser);
-    this.meters.set(stream.id, { analyser, data: new Uint8Array(analyser.fftSize) });
-    if (!this.meterTimer) this.meterTimer = setInterval(() => this.measure(), 200);
-  }
-
-  measure() {
-    for (const [id, m] of this.meters) {
-      m.analyser.getByteTimeDomainData(m.data);
-      let sum = 0;
-      for (const v of m.data) sum += (v - 128) * (v - 128);
-      const rms = Math.sqrt(sum / m.data.length);
-      const tile = [...this.el.tiles.children].find((t) => t.dataset.streamId === id);
+  async measure() {
+    if (!this.sub) return;
+    const report = await this.sub.getStats();
+    for (const s of report.values()) {
+      if (s.type !== 'inbound-rtp' || s.kind !== 'audio' || !s.trackIdentifier) continue;
+      const streamId = this.trackStreams.get(s.trackIdentifier);
+      const prev = this.meters.get(s.trackIdentifier) || { energy: 0, duration: 0 };
+      const energy = s.totalAudioEnergy || 0;
+      const duration = s.totalSamplesDuration || 0;
+      this.meters.set(s.trackIdentifier, { energy, duration });
+      const dt = duration - prev.duration;
+      if (!streamId || dt <= 0) continue;
+      const level = Math.sqrt(Math.max(0, energy - prev.energy) / dt);
+      const tile = [...this.el.tiles.children].find((t) => t.dataset.streamId === streamId);
       if (!tile) continue;
-      const speaking = rms > 6 && !tile.classList.contains('muted');
+      const speaking = level > 0.01 && !tile.classList.contains('muted');
       tile.classList.toggle('speaking', speaking);
       if (speaking) tile.dataset.spoke = '1'; // lets tests see that it ever lit up
     }
