@@ -37,6 +37,7 @@ type Config struct {
 	SessionQueue     int     `json:"session_queue" help:"frames queued for one socket before the client counts as too slow and is disconnected"`
 	RatePerSecond    float64 `json:"rate_per_second" help:"frames per second one socket may send, sustained"`
 	RateBurst        int     `json:"rate_burst" help:"frames one socket may send in a burst"`
+	PingSeconds      int     `json:"ping_seconds" help:"seconds between server pings to each socket; a client that misses one is disconnected"`
 	RoomIdleSeconds  int     `json:"room_idle_seconds" help:"seconds an empty room stays in memory before it is passivated (its state stays in the store)"`
 	RequestTimeoutMs int     `json:"request_timeout_ms" help:"how long a request to a room actor may take"`
 
@@ -226,7 +227,7 @@ func (c Config) Validate() error {
 		"max_name_chars": int64(c.MaxNameChars), "max_upload_bytes": c.MaxUploadBytes,
 		"room_max_members": int64(c.RoomMaxMembers), "history_page": int64(c.HistoryPage),
 		"session_queue": int64(c.SessionQueue), "rate_burst": int64(c.RateBurst),
-		"room_idle_seconds": int64(c.RoomIdleSeconds), "request_timeout_ms": int64(c.RequestTimeoutMs),
+		"room_idle_seconds": int64(c.RoomIdleSeconds), "ping_seconds": int64(c.PingSeconds), "request_timeout_ms": int64(c.RequestTimeoutMs),
 		"ice_timeout_seconds": int64(c.ICETimeoutSeconds), "max_tracks_per_peer": int64(c.MaxTracksPerPeer),
 	}
 	for k, n := range positive {

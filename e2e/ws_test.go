@@ -257,3 +257,31 @@ func TestShutdownClosesSocketsWithGoingAway(t *testing.T) {
 		t.Fatalf("socket ended with %v, want 1001 with a reason", err)
 	}
 }
+
+// A client that vanishes without closing (it stops answering pings) leaves
+// the room for everyone else.
+func TestVanishedClientLeavesTheRoom(t *testing.T) {
+	srv := startServer(t, t.TempDir(), "--ping-seconds", "1")
+	createRoomAPI(t, srv, "ghost")
+	watcher, ghost := dialWS(t, srv), dialWS(t, srv)
+	watcher.send(`{"id":"j","join":{"roomId":"ghost","name":"Watcher"}}`)
+	if f, err := watcher.read(); err != nil || f.Joined == nil {
+		t.Fatalf("watcher join: %+v %v", f, err)
+	}
+	ghost.send(`{"id":"j","join":{"roomId":"ghost","name":"Ghost"}}`)
+	// The ghost never reads again, so it never answers a ping.
+	var left bool
+	deadline := time.Now().Add(15 * time.Second)
+	for !left && time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		_, b, err := watcher.conn.Read(ctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("watcher: %v", err)
+		}
+		left = strings.Contains(string(b), `"KIND_LEFT"`) && strings.Contains(string(b), "Ghost")
+	}
+	if !left {
+		t.Fatal("the silent client is still in the room")
+	}
+}

@@ -139,6 +139,7 @@ func Run(ctx context.Context, cfg config.Config) error {
 	ws := transport.NewServer(node, transport.Limits{
 		MaxFrameBytes: cfg.MaxFrameBytes, QueueFrames: cfg.SessionQueue,
 		RatePerSecond: cfg.RatePerSecond, RateBurst: cfg.RateBurst,
+		PingInterval: time.Duration(cfg.PingSeconds) * time.Second,
 	}, log.Named("ws"), m)
 	handler := web.New(web.Deps{
 		Node: node, Store: store, Signer: signer, Metrics: m, Log: log.Named("web"), WebSocket: ws,

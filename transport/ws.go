@@ -36,6 +36,10 @@ type Limits struct {
 	RatePerSecond float64
 	RateBurst     int
 	WriteTimeout  time.Duration
+	// PingInterval is how often the server checks that a quiet client is
+	// still there; one that does not answer within it is disconnected, so a
+	// vanished phone does not linger in its room.
+	PingInterval time.Duration
 }
 
 // Server accepts WebSocket connections.
@@ -55,6 +59,9 @@ type Server struct {
 func NewServer(node *actors.Node, limits Limits, log *zap.Logger, m *metrics.Metrics) *Server {
 	if limits.WriteTimeout == 0 {
 		limits.WriteTimeout = 10 * time.Second
+	}
+	if limits.PingInterval == 0 {
+		limits.PingInterval = 20 * time.Second
 	}
 	return &Server{node: node, limits: limits, log: log, metrics: m, conns: map[*websocket.Conn]struct{}{}}
 }
@@ -161,9 +168,33 @@ func (c *connection) run(parent context.Context) {
 			cancel()
 		}
 	}()
+	go c.keepAlive(ctx)
 	c.read(ctx)
 	cancel()
 	<-writerDone
+}
+
+// keepAlive pings the client; browsers answer WebSocket pings by themselves.
+func (c *connection) keepAlive(ctx context.Context) {
+	tick := time.NewTicker(c.srv.limits.PingInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			pctx, cancel := context.WithTimeout(ctx, c.srv.limits.PingInterval)
+			err := c.conn.Ping(pctx)
+			cancel()
+			if err != nil {
+				if ctx.Err() == nil {
+					c.log.Info("client did not answer a ping", zap.String("room", c.room))
+					_ = c.conn.Close(websocket.StatusPolicyViolation, "no answer to ping")
+				}
+				return
+			}
+		}
+	}
 }
 
 // write drains the outbox to the socket. It reports whether it stopped
