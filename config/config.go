@@ -76,6 +76,7 @@ func Default() Config {
 		SessionQueue:      256,
 		RatePerSecond:     20,
 		RateBurst:         40,
+		PingSeconds:       20,
 		RoomIdleSeconds:   120,
 		RequestTimeoutMs:  5000,
 		ICETimeoutSeconds: 20,
