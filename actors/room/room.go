@@ -110,6 +110,8 @@ func (g *grain) Receive(ctx actor.Context) {
 		ctx.Respond(&pb.GetRoomInfoResult{Room: g.info()})
 	case *pb.Join:
 		g.join(ctx, msg)
+	case *pb.DeleteRoom:
+		ctx.Respond(g.deleteRoom(ctx))
 	case *pb.Leave:
 		g.remove(ctx, msg.Session)
 		ctx.Respond(&pb.RoomReply{})
@@ -210,7 +212,8 @@ func (g *grain) armIdle(ctx actor.Context) {
 
 func (g *grain) info() *pb.RoomInfo {
 	return &pb.RoomInfo{Id: g.rec.Id, VisitorName: g.rec.VisitorName, AgentName: g.rec.AgentName,
-		HasPassword: g.rec.PasswordHash != ""}
+		HasPassword: g.rec.PasswordHash != "", StartsAtMs: g.rec.StartsAtMs, EndsAtMs: g.rec.EndsAtMs,
+		EntryForm: g.rec.EntryForm}
 }
 
 // CleanName trims a display name and checks it: printable, not empty, at most
@@ -269,8 +272,12 @@ func (g *grain) create(msg *pb.CreateRoom) *pb.CreateRoomResult {
 			return &pb.CreateRoomResult{Error: errorf("invalid", "password hash is not bcrypt")}
 		}
 	}
+	if perr := checkCreate(msg, time.Now()); perr != nil {
+		return &pb.CreateRoomResult{Error: perr}
+	}
 	rec := &pb.RoomRecord{Id: g.id, VisitorName: visitor, AgentName: agent, PasswordHash: msg.PasswordHash,
-		CreatedAtMs: time.Now().UnixMilli()}
+		CreatedAtMs: time.Now().UnixMilli(), OwnerAgentId: msg.OwnerAgentId, StartsAtMs: msg.StartsAtMs,
+		EndsAtMs: msg.EndsAtMs, EntryForm: msg.EntryForm, ShortName: msg.ShortName}
 	key := randomToken(24)
 	sum := sha256.Sum256([]byte(key))
 	rec.AgentKeyHash = sum[:]
@@ -329,8 +336,21 @@ func (g *grain) join(ctx actor.Context, msg *pb.Join) {
 		ctx.Respond(&pb.RoomReply{Error: errorf("wrong_agent_key", "This agent link is not valid for this room.")})
 		return
 	}
+	info := &pb.Member{Name: name, Role: role}
+	if role == pb.Role_ROLE_VISITOR {
+		// The agent hosts the room and may come early or stay late; visitors
+		// keep to the window and fill in the entry form.
+		if perr := g.checkWindow(time.Now()); perr != nil {
+			ctx.Respond(&pb.RoomReply{Error: perr})
+			return
+		}
+		if info.Email, info.AvatarUrl, perr = g.checkEntry(req); perr != nil {
+			ctx.Respond(&pb.RoomReply{Error: perr})
+			return
+		}
+	}
 	if role == pb.Role_ROLE_AGENT || g.rec.PasswordHash == "" {
-		g.admit(ctx, msg, name, role)
+		g.admit(ctx, msg, info)
 		return
 	}
 	if req.GetPassword() == "" {
@@ -351,11 +371,12 @@ func (g *grain) join(ctx actor.Context, msg *pb.Join) {
 			ctx.Respond(&pb.RoomReply{Error: errorf("wrong_password", "The password is not correct.")})
 			return
 		}
-		g.admit(ctx, msg, name, role)
+		g.admit(ctx, msg, info)
 	})
 }
 
-func (g *grain) admit(ctx actor.Context, msg *pb.Join, name string, role pb.Role) {
+func (g *grain) admit(ctx actor.Context, msg *pb.Join, info *pb.Member) {
+	name, role := info.Name, info.Role
 	if g.memberBySession(msg.Session) != nil {
 		ctx.Respond(&pb.RoomReply{Error: errorf("already_joined", "This connection is already in the room.")})
 		return
@@ -370,23 +391,27 @@ func (g *grain) admit(ctx actor.Context, msg *pb.Join, name string, role pb.Role
 		ctx.Respond(&pb.RoomReply{Error: errInternal})
 		return
 	}
-	m := &member{pid: msg.Session, info: &pb.Member{MemberId: randomToken(9), Name: name, Role: role}}
+	info.MemberId = randomToken(9)
+	m := &member{pid: msg.Session, info: info}
+	if role == pb.Role_ROLE_VISITOR && g.rec.GetEntryForm().GetEnabled() {
+		if err := g.storeEntry(info); err != nil {
+			g.log.Error("store entry", zap.Error(err))
+			ctx.Respond(&pb.RoomReply{Error: errInternal})
+			return
+		}
+	}
 	g.members = append(g.members, m)
 	ctx.Watch(m.pid)
 	g.armIdle(ctx)
 
-	list := make([]*pb.Member, len(g.members))
-	for i, x := range g.members {
-		list[i] = x.info
-	}
+	list := g.memberList(role)
 	token := g.deps.Signer.Issue(access.Claims{Room: g.id, MemberID: m.info.MemberId, Name: name, Role: int32(role)},
 		g.deps.Settings.TokenTTL)
 	ctx.Send(m.pid, &pb.ServerFrame{ReplyTo: msg.FrameId, Body: &pb.ServerFrame_Joined{Joined: &pb.Joined{
 		MemberId: m.info.MemberId, Role: role, Room: g.info(), Members: list,
 		History: history, MoreHistory: more, AccessToken: token,
 	}}})
-	g.broadcast(ctx, m, &pb.ServerFrame{Body: &pb.ServerFrame_Member{Member: &pb.MemberEvent{
-		Kind: pb.MemberEvent_KIND_JOINED, Member: m.info}}})
+	g.broadcastMember(ctx, m, pb.MemberEvent_KIND_JOINED)
 	g.log.Debug("member joined", zap.String("member", m.info.MemberId), zap.Stringer("role", role))
 	ctx.Respond(&pb.RoomReply{})
 }
@@ -398,8 +423,7 @@ func (g *grain) remove(ctx actor.Context, pid *actor.PID) {
 		}
 		g.members = append(g.members[:i], g.members[i+1:]...)
 		ctx.Unwatch(pid)
-		g.broadcast(ctx, nil, &pb.ServerFrame{Body: &pb.ServerFrame_Member{Member: &pb.MemberEvent{
-			Kind: pb.MemberEvent_KIND_LEFT, Member: m.info}}})
+		g.broadcastMember(ctx, m, pb.MemberEvent_KIND_LEFT)
 		g.armIdle(ctx)
 		return
 	}
