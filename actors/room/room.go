@@ -42,6 +42,8 @@ type Settings struct {
 	// PasswordCost is the bcrypt work factor for room passwords
 	// (bcrypt.DefaultCost when 0); hashing happens in the caller, see Node.CreateRoom.
 	PasswordCost int
+	// EntryForm is given to new rooms that do not bring their own.
+	EntryForm *pb.EntryForm
 }
 
 // Deps are what every room grain on a node shares; all of it is safe for
@@ -278,6 +280,9 @@ func (g *grain) create(msg *pb.CreateRoom) *pb.CreateRoomResult {
 	rec := &pb.RoomRecord{Id: g.id, VisitorName: visitor, AgentName: agent, PasswordHash: msg.PasswordHash,
 		CreatedAtMs: time.Now().UnixMilli(), OwnerAgentId: msg.OwnerAgentId, StartsAtMs: msg.StartsAtMs,
 		EndsAtMs: msg.EndsAtMs, EntryForm: msg.EntryForm, ShortName: msg.ShortName}
+	if rec.EntryForm == nil {
+		rec.EntryForm = g.deps.Settings.EntryForm
+	}
 	key := randomToken(24)
 	sum := sha256.Sum256([]byte(key))
 	rec.AgentKeyHash = sum[:]
