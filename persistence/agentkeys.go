@@ -27,7 +27,9 @@ func AgentSessionKey(agentID, hashHex string) []byte {
 func AgentRoomPrefix(agentID string) []byte { return []byte("agentroom/" + agentID + "/") }
 
 // AgentRoomKey is the key of one room in an agent's list.
-func AgentRoomKey(agentID, roomID string) []byte { return []byte("agentroom/" + agentID + "/" + roomID) }
+func AgentRoomKey(agentID, roomID string) []byte {
+	return []byte("agentroom/" + agentID + "/" + roomID)
+}
 
 // OfflinePrefix is the prefix of an agent's offline-form messages.
 func OfflinePrefix(agentID string) []byte { return []byte("offline/" + agentID + "/") }
