@@ -517,7 +517,7 @@ func newOutbox(size int, overflowed func()) *outbox {
 	return &outbox{ch: make(chan []byte, size), overflowed: overflowed, done: make(chan struct{})}
 }
 
-func (o *outbox) frames() <-chan []byte  { return o.ch }
+func (o *outbox) frames() <-chan []byte   { return o.ch }
 func (o *outbox) closed() <-chan struct{} { return o.done }
 
 var presenceWire = protojson.MarshalOptions{}

@@ -589,4 +589,3 @@ func (a *agentWeb) notFound(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNotFound)
 	_, _ = w.Write(b)
 }
-

@@ -67,8 +67,9 @@ func securityHeaders(next http.Handler) http.Handler {
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
+		// Images from other hosts are allowed for entry-form avatars.
 		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; "+
-			"img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self' ws: wss:; frame-ancestors 'none'")
+			"img-src 'self' data: blob: https: http:; media-src 'self' blob:; connect-src 'self' ws: wss:; frame-ancestors 'none'")
 		next.ServeHTTP(w, r)
 	})
 }

@@ -4,6 +4,7 @@
 // on the page with textContent or DOM properties only, never innerHTML.
 
 import { Wire } from '/static/wire.js';
+import { gateSchedule, setupEntry, checkEntry, entryFields, decorateMember } from '/static/entry.js';
 
 const MAX_TEXT = 4000;
 const MAX_NAME = 64;
@@ -213,7 +214,7 @@ async function init() {
     showRoomError('The server sent an unreadable answer. Reload the page to try again.');
     return;
   }
-  showJoinForm();
+  if (gateSchedule(room.info, Boolean(room.agentKey), showJoinForm)) showJoinForm();
 }
 
 function showJoinForm() {
@@ -222,6 +223,7 @@ function showJoinForm() {
   el.joinRoomId.textContent = room.id;
   el.joinRoleNote.hidden = !isAgent;
   el.joinPasswordField.hidden = !info.hasPassword;
+  setupEntry(info, isAgent);
   el.joinName.value =
     storageGet(nameKey(room.id, isAgent)) ||
     (isAgent ? info.agentName : info.visitorName) ||
@@ -245,6 +247,11 @@ el.joinForm.addEventListener('submit', async (ev) => {
   }
   if (name.length > MAX_NAME) {
     el.joinError.textContent = `Your name can be at most ${MAX_NAME} characters.`;
+    return;
+  }
+  const entryProblem = room.agentKey ? '' : checkEntry();
+  if (entryProblem) {
+    el.joinError.textContent = entryProblem;
     return;
   }
   room.name = name;
@@ -286,6 +293,7 @@ function joinBody() {
   if (room.password) j.password = room.password;
   if (room.agentKey) j.agentKey = room.agentKey;
   if (room.maxSeq) j.lastSeq = String(room.maxSeq);
+  if (!room.agentKey) Object.assign(j, entryFields());
   return j;
 }
 
@@ -483,6 +491,7 @@ function renderMembers() {
     li.append(node('span', 'member-name', m.name || 'Unnamed'));
     if (m.memberId === room.memberId) li.append(' ', node('span', 'member-you', '(you)'));
     li.append(' ', node('span', `role-badge role-${roleLabel(m.role)}`, roleLabel(m.role)));
+    decorateMember(li, m);
     return li;
   });
   el.members.replaceChildren(...items);
