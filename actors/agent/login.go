@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -21,8 +22,11 @@ const maxSessions = 20
 
 // dummyHash is compared against when the agent does not exist, so a wrong
 // agent id takes as long as a wrong password and does not reveal which ids
-// exist.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("no such agent"), bcrypt.MinCost+6)
+// exist. Made on first use, not at start-up.
+var dummyHash = sync.OnceValue(func() []byte {
+	h, _ := bcrypt.GenerateFromPassword([]byte("no such agent"), bcrypt.DefaultCost)
+	return h
+})
 
 var errWrongLogin = errorf("wrong_login", "The agent id or the password is not correct.")
 
@@ -63,10 +67,11 @@ func (g *grain) login(ctx actor.Context, msg *pb.AgentLogin) {
 		ctx.Respond(&pb.AgentLoginResult{Error: errorf("rate_limited", "Too many login attempts at once; wait a moment.")})
 		return
 	}
-	hash := dummyHash
+	var hash []byte
 	if g.rec != nil {
 		hash = []byte(g.rec.PasswordHash)
 	}
+	missing := hash == nil
 	password := []byte(msg.Password)
 	if len(password) > 72 {
 		password = password[:0] // bcrypt refuses longer input; such a password never matches
@@ -77,6 +82,9 @@ func (g *grain) login(ctx actor.Context, msg *pb.AgentLogin) {
 	future := actor.NewFuture(ctx.ActorSystem(), 10*time.Second)
 	system := ctx.ActorSystem()
 	go func() {
+		if missing {
+			hash = dummyHash()
+		}
 		ok := len(password) > 0 && bcrypt.CompareHashAndPassword(hash, password) == nil
 		system.Root.Send(future.PID(), &passwordChecked{ok: ok})
 	}()
