@@ -66,7 +66,7 @@ func hostSite(t *testing.T, srv *server, attrs string) string {
 			t.Fatal(err)
 		}
 	}
-	page := `<!doctype html><html><head><meta charset="utf-8"><title>Shop · Blue kettle</title>
+	page := `<!doctype html><html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Shop · Blue kettle</title>
 <style>button { background: red !important; font-size: 40px !important; }</style></head>
 <body><h1>Blue kettle</h1><p>A page on another site.</p>
 <script src="` + srv.URL + `/static/button.js" ` + attrs + ` async></script></body></html>`

@@ -340,6 +340,9 @@ func (g *grain) answer(ctx actor.Context, msg *pb.AgentSocketAnswer) {
 	}
 	if !msg.GetAnswer().GetAccept() {
 		g.decline(ctx, r, "The agent cannot take your request right now.", "declined")
+		// The other pages heard it from decline; this one gets it as the reply.
+		ctx.Send(s.pid, &pb.AgentServerFrame{ReplyTo: msg.FrameId, Body: &pb.AgentServerFrame_RequestDone{
+			RequestDone: &pb.CallRequestDone{RequestId: r.info.RequestId, Reason: "declined"}}})
 		ctx.Respond(&pb.AgentReply{})
 		return
 	}

@@ -218,6 +218,9 @@ async function startDashboard() {
   document.title = `${state.me.name || state.me.id} · Liveroom agent`;
   setupNotifications();
   await Promise.all([loadRooms(), loadOffline()]);
+  // /agent?room=ID watches one room from the start.
+  const room = new URLSearchParams(location.search).get('room');
+  if (room && state.rooms.some((r) => r.id === room)) el.scope.value = room;
   startSocket();
 }
 
@@ -421,7 +424,12 @@ function renderRequests() {
     if (r.pageUrl) li.append(node('span', 'item-url', r.pageUrl));
     const err = node('p', 'form-error small');
     const actions = node('div', 'item-actions');
-    const accept = button('Accept', 'btn-primary accept', () => answer(r.requestId, true, accept, err));
+    const accept = button('Accept', 'btn-primary accept', () => {
+      // Opened during the click, which popup blockers allow; it is pointed
+      // at the room once the server answers (or closed if it refuses).
+      const win = window.open('', '_blank');
+      answer(r.requestId, true, accept, err, win);
+    });
     actions.append(accept, button('Decline', 'decline', (ev) => answer(r.requestId, false, ev.currentTarget, err)));
     li.append(actions, err);
     items.push(li);
@@ -432,11 +440,13 @@ function renderRequests() {
   document.title = `${list.length ? `(${list.length}) ` : ''}${state.me ? state.me.name || state.me.id : 'Agent'} · Liveroom agent`;
 }
 
-async function answer(requestId, accept, btn, err) {
+async function answer(requestId, accept, btn, err, win) {
   btn.disabled = true;
   try {
-    await request({ answer: { requestId, accept } });
+    const f = await request({ answer: { requestId, accept } });
+    if (win && f.answered && f.answered.agentPath) win.location.href = f.answered.agentPath;
   } catch (e) {
+    if (win) win.close();
     err.textContent = e.message;
     btn.disabled = false;
   }
@@ -523,7 +533,7 @@ function renderRooms() {
 
   el.rooms.replaceChildren(
     ...state.rooms.map((r) => {
-      const li = node('li', 'room');
+      const li = node('li', 'room-item');
       li.dataset.roomId = r.id;
       const head = node('div', 'item-head');
       head.append(node('span', 'item-name mono', r.id));
