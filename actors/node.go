@@ -65,10 +65,7 @@ func StartNode(cfg NodeConfig, log *zap.Logger) (*Node, error) {
 	}
 	// protoactor narrates every start and topology step at info; keep our info
 	// logs readable and let its warnings and errors through.
-	actorLog := log.Named("actor")
-	if !log.Core().Enabled(zapcore.DebugLevel) {
-		actorLog = actorLog.WithOptions(zap.IncreaseLevel(zapcore.WarnLevel))
-	}
+	actorLog := log.Named("actor").WithOptions(zap.IncreaseLevel(zapcore.WarnLevel))
 	slogger := slog.New(zapslog.NewHandler(actorLog.Core()))
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slogger }))
 

@@ -43,6 +43,16 @@ type Config struct {
 	RoomIdleSeconds  int     `json:"room_idle_seconds" help:"seconds an empty room stays in memory before it is passivated (its state stays in the store)"`
 	RequestTimeoutMs int     `json:"request_timeout_ms" help:"how long a request to a room actor may take"`
 
+	WebRTCUDPPort     int      `json:"webrtc_udp_port" help:"the one UDP port for every call's media; 0 means the same number as addr's port"`
+	WebRTCTCPPort     int      `json:"webrtc_tcp_port" help:"TCP port for ICE over TCP, for networks that block UDP; 0 turns it off"`
+	WebRTCPublicIPs   []string `json:"webrtc_public_ips" help:"addresses announced to browsers instead of this host's own, for a server behind 1:1 NAT (comma-separated)"`
+	STUNURLs          []string `json:"stun_urls" help:"STUN servers handed to browsers, e.g. stun:stun.example.org:3478 (comma-separated)"`
+	TURNURLs          []string `json:"turn_urls" help:"TURN servers handed to browsers, e.g. turn:turn.example.org:3478?transport=udp (comma-separated)"`
+	TURNUsername      string   `json:"turn_username" help:"username for turn_urls"`
+	TURNCredential    string   `json:"turn_credential" help:"credential for turn_urls"`
+	ICETimeoutSeconds int      `json:"ice_timeout_seconds" help:"a call connection that has not connected within this many seconds is dropped"`
+	MaxTracksPerPeer  int      `json:"max_tracks_per_peer" help:"tracks one browser may send in a call (microphone, camera, screen)"`
+
 	ClusterName     string   `json:"cluster_name" help:"cluster name; nodes with the same name form one cluster"`
 	ClusterHost     string   `json:"cluster_host" help:"address this node's actor system listens on for other nodes"`
 	ClusterPort     int      `json:"cluster_port" help:"port for actor traffic between nodes; 0 picks a free one (one node only)"`
@@ -74,27 +84,29 @@ type Config struct {
 // Default returns the embedded one-node configuration.
 func Default() Config {
 	return Config{
-		Addr:             ":8080",
-		DataDir:          "./data",
-		LogLevel:         "info",
-		LogFormat:        "json",
-		PasswordCost:     10,
-		MaxFrameBytes:    64 << 10,
-		MaxChatChars:     4000,
-		MaxNameChars:     64,
-		MaxUploadBytes:   100 << 20,
-		RoomMaxMembers:   20,
-		HistoryPage:      50,
-		SessionQueue:     256,
-		RatePerSecond:    20,
-		RateBurst:        40,
-		RoomIdleSeconds:  120,
-		RequestTimeoutMs: 5000,
-		ClusterName:      "liveroom",
-		ClusterHost:      "127.0.0.1",
-		ClusterPort:      0,
-		ClusterProvider:  "single",
-		ClusterAutoPort:  6330,
+		Addr:              ":8080",
+		DataDir:           "./data",
+		LogLevel:          "info",
+		LogFormat:         "json",
+		PasswordCost:      10,
+		MaxFrameBytes:     64 << 10,
+		MaxChatChars:      4000,
+		MaxNameChars:      64,
+		MaxUploadBytes:    100 << 20,
+		RoomMaxMembers:    20,
+		HistoryPage:       50,
+		SessionQueue:      256,
+		RatePerSecond:     20,
+		RateBurst:         40,
+		RoomIdleSeconds:   120,
+		RequestTimeoutMs:  5000,
+		ICETimeoutSeconds: 20,
+		MaxTracksPerPeer:  3,
+		ClusterName:       "liveroom",
+		ClusterHost:       "127.0.0.1",
+		ClusterPort:       0,
+		ClusterProvider:   "single",
+		ClusterAutoPort:   6330,
 
 		SMTPFrom:          "liveroom@localhost",
 		SMTPTLS:           "starttls",
@@ -251,6 +263,7 @@ func (c Config) Validate() error {
 		"smtp_timeout_ms": int64(c.SMTPTimeoutMs), "offline_per_hour": int64(c.OfflinePerHour),
 		"agent_session_hours": int64(c.AgentSessionHours), "login_per_minute": int64(c.LoginPerMinute),
 		"login_max_failures": int64(c.LoginMaxFailures), "login_lock_seconds": int64(c.LoginLockSeconds),
+		"ice_timeout_seconds": int64(c.ICETimeoutSeconds), "max_tracks_per_peer": int64(c.MaxTracksPerPeer),
 	}
 	for k, n := range positive {
 		if n <= 0 {

@@ -234,7 +234,7 @@ func waitJS(t testing.TB, ctx context.Context, what, js string) {
 	var lastErr error
 	for time.Now().Before(deadline) {
 		tctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		ok, err := chromedp.Run(tctx, chromedp.Evaluate[bool]("!!("+js+")", chromedp.EvalAwaitPromise))
+		ok, err := chromedp.Run(tctx, chromedp.Evaluate[bool]("(async () => !!(await ("+js+")))()", chromedp.EvalAwaitPromise))
 		cancel()
 		if err == nil && ok {
 			return

@@ -20,8 +20,10 @@ import (
 	"liveroom/actors"
 	"liveroom/actors/room"
 	"liveroom/config"
+	"liveroom/media"
 	"liveroom/metrics"
 	"liveroom/persistence"
+	"liveroom/proto/pb"
 	"liveroom/transport"
 	"liveroom/web"
 )
@@ -55,6 +57,27 @@ func tokenSecret(cfg config.Config, store persistence.Store) ([]byte, error) {
 		err = store.Set(key, secret)
 	}
 	return secret, err
+}
+
+// newMediaEngine opens the call ports; the UDP port defaults to the number of
+// the HTTP port so that one number (TCP and UDP) is all a firewall needs.
+func newMediaEngine(cfg config.Config, listener net.Listener, log *zap.Logger) (*media.Engine, error) {
+	udpPort := cfg.WebRTCUDPPort
+	if udpPort == 0 {
+		udpPort = listener.Addr().(*net.TCPAddr).Port
+	}
+	var servers []*pb.IceServer
+	if len(cfg.STUNURLs) > 0 {
+		servers = append(servers, &pb.IceServer{Urls: cfg.STUNURLs})
+	}
+	if len(cfg.TURNURLs) > 0 {
+		servers = append(servers, &pb.IceServer{Urls: cfg.TURNURLs, Username: cfg.TURNUsername, Credential: cfg.TURNCredential})
+	}
+	return media.NewEngine(media.Config{
+		UDPPort: udpPort, TCPPort: cfg.WebRTCTCPPort, PublicIPs: cfg.WebRTCPublicIPs, ICEServers: servers,
+		ICETimeout:       time.Duration(cfg.ICETimeoutSeconds) * time.Second,
+		MaxTracksPerPeer: cfg.MaxTracksPerPeer,
+	}, log.Named("media"))
 }
 
 // Run serves until ctx ends, then shuts down gracefully.
@@ -91,6 +114,12 @@ func Run(ctx context.Context, cfg config.Config) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
+	engine, err := newMediaEngine(cfg, listener, log)
+	if err != nil {
+		_ = listener.Close()
+		return err
+	}
+	defer engine.Close()
 	node, err := actors.StartNode(actors.NodeConfig{
 		ClusterName: cfg.ClusterName, Host: cfg.ClusterHost, Port: cfg.ClusterPort,
 		Provider: cfg.ClusterProvider, Peers: cfg.ClusterPeers, AutoPort: cfg.ClusterAutoPort,
@@ -99,7 +128,7 @@ func Run(ctx context.Context, cfg config.Config) error {
 			MaxMembers: cfg.RoomMaxMembers, MaxChatChars: cfg.MaxChatChars, MaxNameChars: cfg.MaxNameChars,
 			HistoryPage: cfg.HistoryPage, IdleTimeout: time.Duration(cfg.RoomIdleSeconds) * time.Second,
 			TokenTTL: 12 * time.Hour, PasswordCost: cfg.PasswordCost, EntryForm: entryFormDefaults(cfg),
-		}},
+		}, Media: engine},
 		Agent: agentDeps(cfg, store, log),
 	}, log)
 	if err != nil {

@@ -153,28 +153,38 @@ func (c *connection) run(parent context.Context) {
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)
-		c.write(ctx)
-		cancel()
+		// When the writer gives up on a slow client it has started a close
+		// handshake; cancelling the reader now would tear the connection down
+		// before the close frame (and its reason) could reach the client.
+		// The handshake ends the reader by itself.
+		if !c.write(ctx) {
+			cancel()
+		}
 	}()
 	c.read(ctx)
 	cancel()
 	<-writerDone
 }
 
-func (c *connection) write(ctx context.Context) {
+// write drains the outbox to the socket. It reports whether it stopped
+// because the client was too slow (a close handshake is then under way).
+func (c *connection) write(ctx context.Context) bool {
 	for {
 		select {
 		case <-ctx.Done():
-			return
+			return false
 		case <-c.out.Closed():
-			return
+			return true
 		case b := <-c.out.Frames():
 			wctx, cancel := context.WithTimeout(ctx, c.srv.limits.WriteTimeout)
 			err := c.conn.Write(wctx, websocket.MessageText, b)
 			cancel()
 			if err != nil {
-				_ = c.conn.Close(CloseSlowConsumer, "write timed out")
-				return
+				if ctx.Err() != nil {
+					return false
+				}
+				go func() { _ = c.conn.Close(CloseSlowConsumer, "slow consumer: a write timed out") }()
+				return true
 			}
 			c.srv.metrics.FramesOut.Inc()
 		}
@@ -229,6 +239,16 @@ func frameType(f *pb.ClientFrame) string {
 		return "history"
 	case *pb.ClientFrame_Ping:
 		return "ping"
+	case *pb.ClientFrame_Call:
+		return "call"
+	case *pb.ClientFrame_MediaState:
+		return "media_state"
+	case *pb.ClientFrame_PublishOffer:
+		return "publish_offer"
+	case *pb.ClientFrame_SubscribeAnswer:
+		return "subscribe_answer"
+	case *pb.ClientFrame_Ice:
+		return "ice"
 	}
 	return "none"
 }
@@ -262,6 +282,16 @@ func (c *connection) dispatch(ctx context.Context, f *pb.ClientFrame) {
 		msg = &pb.PostChat{Session: c.pid, Text: b.Chat.GetText(), FrameId: f.Id}
 	case *pb.ClientFrame_History:
 		msg = &pb.GetHistory{Session: c.pid, Request: b.History, FrameId: f.Id}
+	case *pb.ClientFrame_Call:
+		msg = &pb.CallRequest{Session: c.pid, FrameId: f.Id, Body: &pb.CallRequest_Call{Call: b.Call}}
+	case *pb.ClientFrame_MediaState:
+		msg = &pb.CallRequest{Session: c.pid, FrameId: f.Id, Body: &pb.CallRequest_MediaState{MediaState: b.MediaState}}
+	case *pb.ClientFrame_PublishOffer:
+		msg = &pb.CallRequest{Session: c.pid, FrameId: f.Id, Body: &pb.CallRequest_PublishOffer{PublishOffer: b.PublishOffer}}
+	case *pb.ClientFrame_SubscribeAnswer:
+		msg = &pb.CallRequest{Session: c.pid, FrameId: f.Id, Body: &pb.CallRequest_SubscribeAnswer{SubscribeAnswer: b.SubscribeAnswer}}
+	case *pb.ClientFrame_Ice:
+		msg = &pb.CallRequest{Session: c.pid, FrameId: f.Id, Body: &pb.CallRequest_Ice{Ice: b.Ice}}
 	default:
 		c.fail(f.Id, "bad_frame", "Frame has no known message type.")
 		return
@@ -271,7 +301,12 @@ func (c *connection) dispatch(ctx context.Context, f *pb.ClientFrame) {
 		return
 	}
 	reply, err := c.srv.node.Tell(ctx, c.room, msg)
-	c.answer(f.Id, reply, err)
+	if c.answer(f.Id, reply, err) {
+		switch f.Body.(type) {
+		case *pb.ClientFrame_Call, *pb.ClientFrame_MediaState:
+			c.out.Push(&pb.ServerFrame{ReplyTo: f.Id, Body: &pb.ServerFrame_Ack{Ack: &pb.Ack{}}})
+		}
+	}
 }
 
 // answer turns a grain's reply into an error frame when it refused; it reports

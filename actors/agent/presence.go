@@ -23,7 +23,7 @@ type visitor struct {
 }
 
 type request struct {
-	info      *pb.CallRequest
+	info      *pb.ContactRequest
 	visitor   *visitor
 	accepting bool // a room is being made for it
 }
@@ -168,7 +168,7 @@ func (g *grain) visitorCall(ctx actor.Context, msg *pb.AgentVisitorCall) *pb.Age
 			g.toSockets(ctx, v.info.RoomId, &pb.AgentServerFrame{Body: &pb.AgentServerFrame_Visitor{Visitor: v.info}})
 		}
 	}
-	r := &request{visitor: v, info: &pb.CallRequest{
+	r := &request{visitor: v, info: &pb.ContactRequest{
 		RequestId: randomID(9), VisitorId: v.info.VisitorId, Kind: kind, Name: v.info.Name,
 		RoomId: v.info.RoomId, PageUrl: v.info.PageUrl, AtMs: time.Now().UnixMilli(),
 	}}
@@ -208,7 +208,7 @@ func (g *grain) dequeue(ctx actor.Context, r *request, reason string) {
 		r.visitor.request = nil
 	}
 	g.toSockets(ctx, r.info.RoomId, &pb.AgentServerFrame{Body: &pb.AgentServerFrame_RequestDone{
-		RequestDone: &pb.CallRequestDone{RequestId: r.info.RequestId, Reason: reason}}})
+		RequestDone: &pb.ContactRequestDone{RequestId: r.info.RequestId, Reason: reason}}})
 	for _, q := range g.queue {
 		if q.info.RoomId == r.info.RoomId {
 			g.toVisitor(ctx, q.visitor, &pb.VisitorServerFrame{Body: &pb.VisitorServerFrame_Queued{
@@ -342,7 +342,7 @@ func (g *grain) answer(ctx actor.Context, msg *pb.AgentSocketAnswer) {
 		g.decline(ctx, r, "The agent cannot take your request right now.", "declined")
 		// The other pages heard it from decline; this one gets it as the reply.
 		ctx.Send(s.pid, &pb.AgentServerFrame{ReplyTo: msg.FrameId, Body: &pb.AgentServerFrame_RequestDone{
-			RequestDone: &pb.CallRequestDone{RequestId: r.info.RequestId, Reason: "declined"}}})
+			RequestDone: &pb.ContactRequestDone{RequestId: r.info.RequestId, Reason: "declined"}}})
 		ctx.Respond(&pb.AgentReply{})
 		return
 	}

@@ -136,30 +136,31 @@ func (g *grain) checkEntry(req *pb.JoinRequest) (email, avatar string, perr *pb.
 }
 
 // storeEntry keeps a visitor's entry-form data with the room.
-func (g *grain) storeEntry(m *pb.Member) error {
-	raw, err := proto.Marshal(&pb.EntryRecord{MemberId: m.MemberId, Name: m.Name, Email: m.Email,
-		AvatarUrl: m.AvatarUrl, JoinedAtMs: time.Now().UnixMilli()})
+func (g *grain) storeEntry(m *member) error {
+	raw, err := proto.Marshal(&pb.EntryRecord{MemberId: m.info.MemberId, Name: m.info.Name, Email: m.email,
+		AvatarUrl: m.info.AvatarUrl, JoinedAtMs: time.Now().UnixMilli()})
 	if err != nil {
 		return err
 	}
-	return g.deps.Store.Set(persistence.EntryKey(g.id, m.MemberId), raw)
+	return g.deps.Store.Set(persistence.EntryKey(g.id, m.info.MemberId), raw)
 }
 
-// memberFor is what a member with role `to` may see of m: visitors never see
-// each other's email.
-func memberFor(m *pb.Member, to pb.Role) *pb.Member {
-	if to == pb.Role_ROLE_AGENT || m.Email == "" {
-		return m
+// memberFor is what a member with role `to` may see of m: the entry form's
+// email goes to agents only. m.info itself never holds it, so code that
+// sends m.info to everyone cannot leak it.
+func memberFor(m *member, to pb.Role) *pb.Member {
+	if to != pb.Role_ROLE_AGENT || m.email == "" {
+		return m.info
 	}
-	c := proto.Clone(m).(*pb.Member)
-	c.Email = ""
+	c := proto.Clone(m.info).(*pb.Member)
+	c.Email = m.email
 	return c
 }
 
 func (g *grain) memberList(to pb.Role) []*pb.Member {
 	list := make([]*pb.Member, len(g.members))
 	for i, x := range g.members {
-		list[i] = memberFor(x.info, to)
+		list[i] = memberFor(x, to)
 	}
 	return list
 }
@@ -169,7 +170,7 @@ func (g *grain) broadcastMember(ctx actor.Context, m *member, kind pb.MemberEven
 	for _, o := range g.members {
 		if o != m {
 			ctx.Send(o.pid, &pb.ServerFrame{Body: &pb.ServerFrame_Member{Member: &pb.MemberEvent{
-				Kind: kind, Member: memberFor(m.info, o.info.Role)}}})
+				Kind: kind, Member: memberFor(m, o.info.Role)}}})
 		}
 	}
 }

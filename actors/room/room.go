@@ -23,6 +23,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"liveroom/access"
+	"liveroom/media"
 	"liveroom/metrics"
 	"liveroom/persistence"
 	"liveroom/proto/pb"
@@ -54,18 +55,22 @@ type Deps struct {
 	Log      *zap.Logger
 	Metrics  *metrics.Metrics
 	Settings Settings
+	// Media is the node's SFU; nil turns calls off.
+	Media *media.Engine
 }
 
 // NewKind returns the cluster kind that activates room grains.
 func NewKind(d Deps) *cluster.Kind {
 	return cluster.NewKind(Kind, actor.PropsFromProducer(func() actor.Actor {
-		return &grain{deps: d}
+		return &grain{deps: d, call: map[string]*callMember{}}
 	}))
 }
 
 type member struct {
 	info *pb.Member
 	pid  *actor.PID
+	// email from the entry form; kept out of info, which goes to everyone.
+	email string
 }
 
 type grain struct {
@@ -76,6 +81,9 @@ type grain struct {
 	lastSeq uint64
 	members []*member // join order
 	loadErr error
+	// call holds the members in the room's call, by member id.
+	call     map[string]*callMember
+	mediaPID *actor.PID
 }
 
 // Errors sent back to clients. Codes are part of the wire protocol.
@@ -119,6 +127,8 @@ func (g *grain) Receive(ctx actor.Context) {
 		ctx.Respond(&pb.RoomReply{})
 	case *actor.Terminated:
 		g.remove(ctx, msg.Who)
+	case *pb.CallRequest:
+		ctx.Respond(g.onCall(ctx, msg))
 	case *pb.PostChat:
 		m := g.memberBySession(msg.Session)
 		if m == nil {
@@ -210,6 +220,13 @@ func (g *grain) armIdle(ctx actor.Context) {
 	} else {
 		ctx.CancelReceiveTimeout()
 	}
+}
+
+func (g *grain) iceServers() []*pb.IceServer {
+	if g.deps.Media == nil {
+		return nil
+	}
+	return g.deps.Media.ICEServers()
 }
 
 func (g *grain) info() *pb.RoomInfo {
@@ -397,9 +414,10 @@ func (g *grain) admit(ctx actor.Context, msg *pb.Join, info *pb.Member) {
 		return
 	}
 	info.MemberId = randomToken(9)
-	m := &member{pid: msg.Session, info: info}
+	m := &member{pid: msg.Session, info: info, email: info.Email}
+	info.Email = ""
 	if role == pb.Role_ROLE_VISITOR && g.rec.GetEntryForm().GetEnabled() {
-		if err := g.storeEntry(info); err != nil {
+		if err := g.storeEntry(m); err != nil {
 			g.log.Error("store entry", zap.Error(err))
 			ctx.Respond(&pb.RoomReply{Error: errInternal})
 			return
@@ -415,6 +433,7 @@ func (g *grain) admit(ctx actor.Context, msg *pb.Join, info *pb.Member) {
 	ctx.Send(m.pid, &pb.ServerFrame{ReplyTo: msg.FrameId, Body: &pb.ServerFrame_Joined{Joined: &pb.Joined{
 		MemberId: m.info.MemberId, Role: role, Room: g.info(), Members: list,
 		History: history, MoreHistory: more, AccessToken: token,
+		Call: g.callState(), IceServers: g.iceServers(),
 	}}})
 	g.broadcastMember(ctx, m, pb.MemberEvent_KIND_JOINED)
 	g.log.Debug("member joined", zap.String("member", m.info.MemberId), zap.Stringer("role", role))
@@ -428,6 +447,7 @@ func (g *grain) remove(ctx actor.Context, pid *actor.PID) {
 		}
 		g.members = append(g.members[:i], g.members[i+1:]...)
 		ctx.Unwatch(pid)
+		g.leaveCall(ctx, m)
 		g.broadcastMember(ctx, m, pb.MemberEvent_KIND_LEFT)
 		g.armIdle(ctx)
 		return

@@ -74,6 +74,57 @@ func (Role) EnumDescriptor() ([]byte, []int) {
 	return file_liveroom_proto_rawDescGZIP(), []int{0}
 }
 
+type PeerRole int32
+
+const (
+	PeerRole_PEER_ROLE_UNSPECIFIED PeerRole = 0
+	// The browser's sending connection (the browser offers).
+	PeerRole_PEER_ROLE_PUBLISH PeerRole = 1
+	// The browser's receiving connection (the server offers).
+	PeerRole_PEER_ROLE_SUBSCRIBE PeerRole = 2
+)
+
+// Enum value maps for PeerRole.
+var (
+	PeerRole_name = map[int32]string{
+		0: "PEER_ROLE_UNSPECIFIED",
+		1: "PEER_ROLE_PUBLISH",
+		2: "PEER_ROLE_SUBSCRIBE",
+	}
+	PeerRole_value = map[string]int32{
+		"PEER_ROLE_UNSPECIFIED": 0,
+		"PEER_ROLE_PUBLISH":     1,
+		"PEER_ROLE_SUBSCRIBE":   2,
+	}
+)
+
+func (x PeerRole) Enum() *PeerRole {
+	p := new(PeerRole)
+	*p = x
+	return p
+}
+
+func (x PeerRole) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (PeerRole) Descriptor() protoreflect.EnumDescriptor {
+	return file_liveroom_proto_enumTypes[1].Descriptor()
+}
+
+func (PeerRole) Type() protoreflect.EnumType {
+	return &file_liveroom_proto_enumTypes[1]
+}
+
+func (x PeerRole) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use PeerRole.Descriptor instead.
+func (PeerRole) EnumDescriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{1}
+}
+
 type Presence int32
 
 const (
@@ -110,11 +161,11 @@ func (x Presence) String() string {
 }
 
 func (Presence) Descriptor() protoreflect.EnumDescriptor {
-	return file_liveroom_proto_enumTypes[1].Descriptor()
+	return file_liveroom_proto_enumTypes[2].Descriptor()
 }
 
 func (Presence) Type() protoreflect.EnumType {
-	return &file_liveroom_proto_enumTypes[1]
+	return &file_liveroom_proto_enumTypes[2]
 }
 
 func (x Presence) Number() protoreflect.EnumNumber {
@@ -123,7 +174,7 @@ func (x Presence) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Presence.Descriptor instead.
 func (Presence) EnumDescriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{1}
+	return file_liveroom_proto_rawDescGZIP(), []int{2}
 }
 
 type CallKind int32
@@ -162,11 +213,11 @@ func (x CallKind) String() string {
 }
 
 func (CallKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_liveroom_proto_enumTypes[2].Descriptor()
+	return file_liveroom_proto_enumTypes[3].Descriptor()
 }
 
 func (CallKind) Type() protoreflect.EnumType {
-	return &file_liveroom_proto_enumTypes[2]
+	return &file_liveroom_proto_enumTypes[3]
 }
 
 func (x CallKind) Number() protoreflect.EnumNumber {
@@ -175,7 +226,7 @@ func (x CallKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use CallKind.Descriptor instead.
 func (CallKind) EnumDescriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{2}
+	return file_liveroom_proto_rawDescGZIP(), []int{3}
 }
 
 type MemberEvent_Kind int32
@@ -211,11 +262,11 @@ func (x MemberEvent_Kind) String() string {
 }
 
 func (MemberEvent_Kind) Descriptor() protoreflect.EnumDescriptor {
-	return file_liveroom_proto_enumTypes[3].Descriptor()
+	return file_liveroom_proto_enumTypes[4].Descriptor()
 }
 
 func (MemberEvent_Kind) Type() protoreflect.EnumType {
-	return &file_liveroom_proto_enumTypes[3]
+	return &file_liveroom_proto_enumTypes[4]
 }
 
 func (x MemberEvent_Kind) Number() protoreflect.EnumNumber {
@@ -225,6 +276,62 @@ func (x MemberEvent_Kind) Number() protoreflect.EnumNumber {
 // Deprecated: Use MemberEvent_Kind.Descriptor instead.
 func (MemberEvent_Kind) EnumDescriptor() ([]byte, []int) {
 	return file_liveroom_proto_rawDescGZIP(), []int{12, 0}
+}
+
+type CallAction_Action int32
+
+const (
+	CallAction_ACTION_UNSPECIFIED CallAction_Action = 0
+	// Start a call (others are invited) or join the one going on.
+	CallAction_ACTION_RING    CallAction_Action = 1
+	CallAction_ACTION_ACCEPT  CallAction_Action = 2
+	CallAction_ACTION_DECLINE CallAction_Action = 3
+	CallAction_ACTION_HANGUP  CallAction_Action = 4
+)
+
+// Enum value maps for CallAction_Action.
+var (
+	CallAction_Action_name = map[int32]string{
+		0: "ACTION_UNSPECIFIED",
+		1: "ACTION_RING",
+		2: "ACTION_ACCEPT",
+		3: "ACTION_DECLINE",
+		4: "ACTION_HANGUP",
+	}
+	CallAction_Action_value = map[string]int32{
+		"ACTION_UNSPECIFIED": 0,
+		"ACTION_RING":        1,
+		"ACTION_ACCEPT":      2,
+		"ACTION_DECLINE":     3,
+		"ACTION_HANGUP":      4,
+	}
+)
+
+func (x CallAction_Action) Enum() *CallAction_Action {
+	p := new(CallAction_Action)
+	*p = x
+	return p
+}
+
+func (x CallAction_Action) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (CallAction_Action) Descriptor() protoreflect.EnumDescriptor {
+	return file_liveroom_proto_enumTypes[5].Descriptor()
+}
+
+func (CallAction_Action) Type() protoreflect.EnumType {
+	return &file_liveroom_proto_enumTypes[5]
+}
+
+func (x CallAction_Action) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use CallAction_Action.Descriptor instead.
+func (CallAction_Action) EnumDescriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{27, 0}
 }
 
 // RoomRecord is what the store keeps for a room.
@@ -622,6 +729,11 @@ type ClientFrame struct {
 	//	*ClientFrame_Chat
 	//	*ClientFrame_History
 	//	*ClientFrame_Ping
+	//	*ClientFrame_Call
+	//	*ClientFrame_MediaState
+	//	*ClientFrame_PublishOffer
+	//	*ClientFrame_SubscribeAnswer
+	//	*ClientFrame_Ice
 	Body          isClientFrame_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -707,6 +819,51 @@ func (x *ClientFrame) GetPing() *Ping {
 	return nil
 }
 
+func (x *ClientFrame) GetCall() *CallAction {
+	if x != nil {
+		if x, ok := x.Body.(*ClientFrame_Call); ok {
+			return x.Call
+		}
+	}
+	return nil
+}
+
+func (x *ClientFrame) GetMediaState() *MediaState {
+	if x != nil {
+		if x, ok := x.Body.(*ClientFrame_MediaState); ok {
+			return x.MediaState
+		}
+	}
+	return nil
+}
+
+func (x *ClientFrame) GetPublishOffer() *Sdp {
+	if x != nil {
+		if x, ok := x.Body.(*ClientFrame_PublishOffer); ok {
+			return x.PublishOffer
+		}
+	}
+	return nil
+}
+
+func (x *ClientFrame) GetSubscribeAnswer() *Sdp {
+	if x != nil {
+		if x, ok := x.Body.(*ClientFrame_SubscribeAnswer); ok {
+			return x.SubscribeAnswer
+		}
+	}
+	return nil
+}
+
+func (x *ClientFrame) GetIce() *IceCandidate {
+	if x != nil {
+		if x, ok := x.Body.(*ClientFrame_Ice); ok {
+			return x.Ice
+		}
+	}
+	return nil
+}
+
 type isClientFrame_Body interface {
 	isClientFrame_Body()
 }
@@ -727,6 +884,27 @@ type ClientFrame_Ping struct {
 	Ping *Ping `protobuf:"bytes,5,opt,name=ping,proto3,oneof"`
 }
 
+type ClientFrame_Call struct {
+	// Calls (10-19).
+	Call *CallAction `protobuf:"bytes,10,opt,name=call,proto3,oneof"`
+}
+
+type ClientFrame_MediaState struct {
+	MediaState *MediaState `protobuf:"bytes,11,opt,name=media_state,json=mediaState,proto3,oneof"`
+}
+
+type ClientFrame_PublishOffer struct {
+	PublishOffer *Sdp `protobuf:"bytes,12,opt,name=publish_offer,json=publishOffer,proto3,oneof"`
+}
+
+type ClientFrame_SubscribeAnswer struct {
+	SubscribeAnswer *Sdp `protobuf:"bytes,13,opt,name=subscribe_answer,json=subscribeAnswer,proto3,oneof"`
+}
+
+type ClientFrame_Ice struct {
+	Ice *IceCandidate `protobuf:"bytes,14,opt,name=ice,proto3,oneof"`
+}
+
 func (*ClientFrame_Join) isClientFrame_Body() {}
 
 func (*ClientFrame_Chat) isClientFrame_Body() {}
@@ -734,6 +912,16 @@ func (*ClientFrame_Chat) isClientFrame_Body() {}
 func (*ClientFrame_History) isClientFrame_Body() {}
 
 func (*ClientFrame_Ping) isClientFrame_Body() {}
+
+func (*ClientFrame_Call) isClientFrame_Body() {}
+
+func (*ClientFrame_MediaState) isClientFrame_Body() {}
+
+func (*ClientFrame_PublishOffer) isClientFrame_Body() {}
+
+func (*ClientFrame_SubscribeAnswer) isClientFrame_Body() {}
+
+func (*ClientFrame_Ice) isClientFrame_Body() {}
 
 type JoinRequest struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
@@ -975,6 +1163,11 @@ type ServerFrame struct {
 	//	*ServerFrame_History
 	//	*ServerFrame_Error
 	//	*ServerFrame_Pong
+	//	*ServerFrame_Ack
+	//	*ServerFrame_Call
+	//	*ServerFrame_PublishAnswer
+	//	*ServerFrame_SubscribeOffer
+	//	*ServerFrame_CallState
 	Body          isServerFrame_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1078,6 +1271,51 @@ func (x *ServerFrame) GetPong() *Pong {
 	return nil
 }
 
+func (x *ServerFrame) GetAck() *Ack {
+	if x != nil {
+		if x, ok := x.Body.(*ServerFrame_Ack); ok {
+			return x.Ack
+		}
+	}
+	return nil
+}
+
+func (x *ServerFrame) GetCall() *CallEvent {
+	if x != nil {
+		if x, ok := x.Body.(*ServerFrame_Call); ok {
+			return x.Call
+		}
+	}
+	return nil
+}
+
+func (x *ServerFrame) GetPublishAnswer() *Sdp {
+	if x != nil {
+		if x, ok := x.Body.(*ServerFrame_PublishAnswer); ok {
+			return x.PublishAnswer
+		}
+	}
+	return nil
+}
+
+func (x *ServerFrame) GetSubscribeOffer() *Sdp {
+	if x != nil {
+		if x, ok := x.Body.(*ServerFrame_SubscribeOffer); ok {
+			return x.SubscribeOffer
+		}
+	}
+	return nil
+}
+
+func (x *ServerFrame) GetCallState() *CallState {
+	if x != nil {
+		if x, ok := x.Body.(*ServerFrame_CallState); ok {
+			return x.CallState
+		}
+	}
+	return nil
+}
+
 type isServerFrame_Body interface {
 	isServerFrame_Body()
 }
@@ -1106,6 +1344,28 @@ type ServerFrame_Pong struct {
 	Pong *Pong `protobuf:"bytes,7,opt,name=pong,proto3,oneof"`
 }
 
+type ServerFrame_Ack struct {
+	// Acknowledges a request that has no other answer (call actions, media state).
+	Ack *Ack `protobuf:"bytes,8,opt,name=ack,proto3,oneof"`
+}
+
+type ServerFrame_Call struct {
+	// Calls (10-19).
+	Call *CallEvent `protobuf:"bytes,10,opt,name=call,proto3,oneof"`
+}
+
+type ServerFrame_PublishAnswer struct {
+	PublishAnswer *Sdp `protobuf:"bytes,11,opt,name=publish_answer,json=publishAnswer,proto3,oneof"`
+}
+
+type ServerFrame_SubscribeOffer struct {
+	SubscribeOffer *Sdp `protobuf:"bytes,12,opt,name=subscribe_offer,json=subscribeOffer,proto3,oneof"`
+}
+
+type ServerFrame_CallState struct {
+	CallState *CallState `protobuf:"bytes,13,opt,name=call_state,json=callState,proto3,oneof"`
+}
+
 func (*ServerFrame_Joined) isServerFrame_Body() {}
 
 func (*ServerFrame_Member) isServerFrame_Body() {}
@@ -1117,6 +1377,16 @@ func (*ServerFrame_History) isServerFrame_Body() {}
 func (*ServerFrame_Error) isServerFrame_Body() {}
 
 func (*ServerFrame_Pong) isServerFrame_Body() {}
+
+func (*ServerFrame_Ack) isServerFrame_Body() {}
+
+func (*ServerFrame_Call) isServerFrame_Body() {}
+
+func (*ServerFrame_PublishAnswer) isServerFrame_Body() {}
+
+func (*ServerFrame_SubscribeOffer) isServerFrame_Body() {}
+
+func (*ServerFrame_CallState) isServerFrame_Body() {}
 
 type RoomInfo struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1220,7 +1490,11 @@ type Joined struct {
 	History     []*ChatMessage `protobuf:"bytes,5,rep,name=history,proto3" json:"history,omitempty"`
 	MoreHistory bool           `protobuf:"varint,6,opt,name=more_history,json=moreHistory,proto3" json:"more_history,omitempty"`
 	// Signed token that authorises this member's HTTP uploads and downloads.
-	AccessToken   string `protobuf:"bytes,7,opt,name=access_token,json=accessToken,proto3" json:"access_token,omitempty"`
+	AccessToken string `protobuf:"bytes,7,opt,name=access_token,json=accessToken,proto3" json:"access_token,omitempty"`
+	// Who is in the room's call right now (empty when there is none).
+	Call *CallState `protobuf:"bytes,8,opt,name=call,proto3" json:"call,omitempty"`
+	// STUN/TURN servers for the browser's RTCPeerConnection.
+	IceServers    []*IceServer `protobuf:"bytes,9,rep,name=ice_servers,json=iceServers,proto3" json:"ice_servers,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1302,6 +1576,20 @@ func (x *Joined) GetAccessToken() string {
 		return x.AccessToken
 	}
 	return ""
+}
+
+func (x *Joined) GetCall() *CallState {
+	if x != nil {
+		return x.Call
+	}
+	return nil
+}
+
+func (x *Joined) GetIceServers() []*IceServer {
+	if x != nil {
+		return x.IceServers
+	}
+	return nil
 }
 
 type MemberEvent struct {
@@ -1497,6 +1785,42 @@ func (*Pong) Descriptor() ([]byte, []int) {
 	return file_liveroom_proto_rawDescGZIP(), []int{15}
 }
 
+type Ack struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Ack) Reset() {
+	*x = Ack{}
+	mi := &file_liveroom_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Ack) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Ack) ProtoMessage() {}
+
+func (x *Ack) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Ack.ProtoReflect.Descriptor instead.
+func (*Ack) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{16}
+}
+
 type CreateRoom struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	Id          string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -1515,7 +1839,7 @@ type CreateRoom struct {
 
 func (x *CreateRoom) Reset() {
 	*x = CreateRoom{}
-	mi := &file_liveroom_proto_msgTypes[16]
+	mi := &file_liveroom_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1527,7 +1851,7 @@ func (x *CreateRoom) String() string {
 func (*CreateRoom) ProtoMessage() {}
 
 func (x *CreateRoom) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[16]
+	mi := &file_liveroom_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1540,7 +1864,7 @@ func (x *CreateRoom) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRoom.ProtoReflect.Descriptor instead.
 func (*CreateRoom) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{16}
+	return file_liveroom_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CreateRoom) GetId() string {
@@ -1618,7 +1942,7 @@ type CreateRoomResult struct {
 
 func (x *CreateRoomResult) Reset() {
 	*x = CreateRoomResult{}
-	mi := &file_liveroom_proto_msgTypes[17]
+	mi := &file_liveroom_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1630,7 +1954,7 @@ func (x *CreateRoomResult) String() string {
 func (*CreateRoomResult) ProtoMessage() {}
 
 func (x *CreateRoomResult) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[17]
+	mi := &file_liveroom_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1643,7 +1967,7 @@ func (x *CreateRoomResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRoomResult.ProtoReflect.Descriptor instead.
 func (*CreateRoomResult) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{17}
+	return file_liveroom_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *CreateRoomResult) GetError() *Error {
@@ -1675,7 +1999,7 @@ type GetRoomInfo struct {
 
 func (x *GetRoomInfo) Reset() {
 	*x = GetRoomInfo{}
-	mi := &file_liveroom_proto_msgTypes[18]
+	mi := &file_liveroom_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1687,7 +2011,7 @@ func (x *GetRoomInfo) String() string {
 func (*GetRoomInfo) ProtoMessage() {}
 
 func (x *GetRoomInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[18]
+	mi := &file_liveroom_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1700,7 +2024,7 @@ func (x *GetRoomInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRoomInfo.ProtoReflect.Descriptor instead.
 func (*GetRoomInfo) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{18}
+	return file_liveroom_proto_rawDescGZIP(), []int{19}
 }
 
 type GetRoomInfoResult struct {
@@ -1713,7 +2037,7 @@ type GetRoomInfoResult struct {
 
 func (x *GetRoomInfoResult) Reset() {
 	*x = GetRoomInfoResult{}
-	mi := &file_liveroom_proto_msgTypes[19]
+	mi := &file_liveroom_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1725,7 +2049,7 @@ func (x *GetRoomInfoResult) String() string {
 func (*GetRoomInfoResult) ProtoMessage() {}
 
 func (x *GetRoomInfoResult) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[19]
+	mi := &file_liveroom_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1738,7 +2062,7 @@ func (x *GetRoomInfoResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRoomInfoResult.ProtoReflect.Descriptor instead.
 func (*GetRoomInfoResult) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{19}
+	return file_liveroom_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GetRoomInfoResult) GetError() *Error {
@@ -1767,7 +2091,7 @@ type Join struct {
 
 func (x *Join) Reset() {
 	*x = Join{}
-	mi := &file_liveroom_proto_msgTypes[20]
+	mi := &file_liveroom_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1779,7 +2103,7 @@ func (x *Join) String() string {
 func (*Join) ProtoMessage() {}
 
 func (x *Join) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[20]
+	mi := &file_liveroom_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1792,7 +2116,7 @@ func (x *Join) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Join.ProtoReflect.Descriptor instead.
 func (*Join) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{20}
+	return file_liveroom_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Join) GetSession() *actor.PID {
@@ -1825,7 +2149,7 @@ type Leave struct {
 
 func (x *Leave) Reset() {
 	*x = Leave{}
-	mi := &file_liveroom_proto_msgTypes[21]
+	mi := &file_liveroom_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1837,7 +2161,7 @@ func (x *Leave) String() string {
 func (*Leave) ProtoMessage() {}
 
 func (x *Leave) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[21]
+	mi := &file_liveroom_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1850,7 +2174,7 @@ func (x *Leave) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Leave.ProtoReflect.Descriptor instead.
 func (*Leave) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{21}
+	return file_liveroom_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Leave) GetSession() *actor.PID {
@@ -1871,7 +2195,7 @@ type PostChat struct {
 
 func (x *PostChat) Reset() {
 	*x = PostChat{}
-	mi := &file_liveroom_proto_msgTypes[22]
+	mi := &file_liveroom_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1883,7 +2207,7 @@ func (x *PostChat) String() string {
 func (*PostChat) ProtoMessage() {}
 
 func (x *PostChat) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[22]
+	mi := &file_liveroom_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1896,7 +2220,7 @@ func (x *PostChat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PostChat.ProtoReflect.Descriptor instead.
 func (*PostChat) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{22}
+	return file_liveroom_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *PostChat) GetSession() *actor.PID {
@@ -1933,7 +2257,7 @@ type PostFile struct {
 
 func (x *PostFile) Reset() {
 	*x = PostFile{}
-	mi := &file_liveroom_proto_msgTypes[23]
+	mi := &file_liveroom_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1945,7 +2269,7 @@ func (x *PostFile) String() string {
 func (*PostFile) ProtoMessage() {}
 
 func (x *PostFile) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[23]
+	mi := &file_liveroom_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1958,7 +2282,7 @@ func (x *PostFile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PostFile.ProtoReflect.Descriptor instead.
 func (*PostFile) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{23}
+	return file_liveroom_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *PostFile) GetMemberId() string {
@@ -2000,7 +2324,7 @@ type GetHistory struct {
 
 func (x *GetHistory) Reset() {
 	*x = GetHistory{}
-	mi := &file_liveroom_proto_msgTypes[24]
+	mi := &file_liveroom_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2012,7 +2336,7 @@ func (x *GetHistory) String() string {
 func (*GetHistory) ProtoMessage() {}
 
 func (x *GetHistory) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[24]
+	mi := &file_liveroom_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2025,7 +2349,7 @@ func (x *GetHistory) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetHistory.ProtoReflect.Descriptor instead.
 func (*GetHistory) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{24}
+	return file_liveroom_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *GetHistory) GetSession() *actor.PID {
@@ -2060,7 +2384,7 @@ type RoomReply struct {
 
 func (x *RoomReply) Reset() {
 	*x = RoomReply{}
-	mi := &file_liveroom_proto_msgTypes[25]
+	mi := &file_liveroom_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2072,7 +2396,7 @@ func (x *RoomReply) String() string {
 func (*RoomReply) ProtoMessage() {}
 
 func (x *RoomReply) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[25]
+	mi := &file_liveroom_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2085,7 +2409,7 @@ func (x *RoomReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoomReply.ProtoReflect.Descriptor instead.
 func (*RoomReply) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{25}
+	return file_liveroom_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *RoomReply) GetError() *Error {
@@ -2100,6 +2424,853 @@ func (x *RoomReply) GetChat() *ChatMessage {
 		return x.Chat
 	}
 	return nil
+}
+
+// CallAction is a member's move in the room's call.
+type CallAction struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Action CallAction_Action      `protobuf:"varint,1,opt,name=action,proto3,enum=liveroom.v1.CallAction_Action" json:"action,omitempty"`
+	// With camera; false means audio only.
+	Video         bool `protobuf:"varint,2,opt,name=video,proto3" json:"video,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CallAction) Reset() {
+	*x = CallAction{}
+	mi := &file_liveroom_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CallAction) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CallAction) ProtoMessage() {}
+
+func (x *CallAction) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CallAction.ProtoReflect.Descriptor instead.
+func (*CallAction) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *CallAction) GetAction() CallAction_Action {
+	if x != nil {
+		return x.Action
+	}
+	return CallAction_ACTION_UNSPECIFIED
+}
+
+func (x *CallAction) GetVideo() bool {
+	if x != nil {
+		return x.Video
+	}
+	return false
+}
+
+// MediaState is what a call member says about its own media.
+type MediaState struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AudioMuted    bool                   `protobuf:"varint,1,opt,name=audio_muted,json=audioMuted,proto3" json:"audio_muted,omitempty"`
+	VideoOff      bool                   `protobuf:"varint,2,opt,name=video_off,json=videoOff,proto3" json:"video_off,omitempty"`
+	ScreenSharing bool                   `protobuf:"varint,3,opt,name=screen_sharing,json=screenSharing,proto3" json:"screen_sharing,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MediaState) Reset() {
+	*x = MediaState{}
+	mi := &file_liveroom_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MediaState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MediaState) ProtoMessage() {}
+
+func (x *MediaState) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MediaState.ProtoReflect.Descriptor instead.
+func (*MediaState) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *MediaState) GetAudioMuted() bool {
+	if x != nil {
+		return x.AudioMuted
+	}
+	return false
+}
+
+func (x *MediaState) GetVideoOff() bool {
+	if x != nil {
+		return x.VideoOff
+	}
+	return false
+}
+
+func (x *MediaState) GetScreenSharing() bool {
+	if x != nil {
+		return x.ScreenSharing
+	}
+	return false
+}
+
+// Sdp carries an offer or answer. In a publish offer, sources maps each
+// MediaStreamTrack id to "mic", "camera" or "screen".
+type Sdp struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Sdp           string                 `protobuf:"bytes,1,opt,name=sdp,proto3" json:"sdp,omitempty"`
+	Sources       map[string]string      `protobuf:"bytes,2,rep,name=sources,proto3" json:"sources,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Sdp) Reset() {
+	*x = Sdp{}
+	mi := &file_liveroom_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Sdp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Sdp) ProtoMessage() {}
+
+func (x *Sdp) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Sdp.ProtoReflect.Descriptor instead.
+func (*Sdp) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *Sdp) GetSdp() string {
+	if x != nil {
+		return x.Sdp
+	}
+	return ""
+}
+
+func (x *Sdp) GetSources() map[string]string {
+	if x != nil {
+		return x.Sources
+	}
+	return nil
+}
+
+// IceCandidate is a trickled candidate from the browser.
+type IceCandidate struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	Pc               PeerRole               `protobuf:"varint,1,opt,name=pc,proto3,enum=liveroom.v1.PeerRole" json:"pc,omitempty"`
+	Candidate        string                 `protobuf:"bytes,2,opt,name=candidate,proto3" json:"candidate,omitempty"`
+	SdpMid           string                 `protobuf:"bytes,3,opt,name=sdp_mid,json=sdpMid,proto3" json:"sdp_mid,omitempty"`
+	SdpMlineIndex    uint32                 `protobuf:"varint,4,opt,name=sdp_mline_index,json=sdpMlineIndex,proto3" json:"sdp_mline_index,omitempty"`
+	UsernameFragment string                 `protobuf:"bytes,5,opt,name=username_fragment,json=usernameFragment,proto3" json:"username_fragment,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *IceCandidate) Reset() {
+	*x = IceCandidate{}
+	mi := &file_liveroom_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IceCandidate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IceCandidate) ProtoMessage() {}
+
+func (x *IceCandidate) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IceCandidate.ProtoReflect.Descriptor instead.
+func (*IceCandidate) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *IceCandidate) GetPc() PeerRole {
+	if x != nil {
+		return x.Pc
+	}
+	return PeerRole_PEER_ROLE_UNSPECIFIED
+}
+
+func (x *IceCandidate) GetCandidate() string {
+	if x != nil {
+		return x.Candidate
+	}
+	return ""
+}
+
+func (x *IceCandidate) GetSdpMid() string {
+	if x != nil {
+		return x.SdpMid
+	}
+	return ""
+}
+
+func (x *IceCandidate) GetSdpMlineIndex() uint32 {
+	if x != nil {
+		return x.SdpMlineIndex
+	}
+	return 0
+}
+
+func (x *IceCandidate) GetUsernameFragment() string {
+	if x != nil {
+		return x.UsernameFragment
+	}
+	return ""
+}
+
+// CallEvent tells members about a ring or a refusal.
+type CallEvent struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Action        CallAction_Action      `protobuf:"varint,1,opt,name=action,proto3,enum=liveroom.v1.CallAction_Action" json:"action,omitempty"`
+	From          *Member                `protobuf:"bytes,2,opt,name=from,proto3" json:"from,omitempty"`
+	Video         bool                   `protobuf:"varint,3,opt,name=video,proto3" json:"video,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CallEvent) Reset() {
+	*x = CallEvent{}
+	mi := &file_liveroom_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CallEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CallEvent) ProtoMessage() {}
+
+func (x *CallEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CallEvent.ProtoReflect.Descriptor instead.
+func (*CallEvent) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *CallEvent) GetAction() CallAction_Action {
+	if x != nil {
+		return x.Action
+	}
+	return CallAction_ACTION_UNSPECIFIED
+}
+
+func (x *CallEvent) GetFrom() *Member {
+	if x != nil {
+		return x.From
+	}
+	return nil
+}
+
+func (x *CallEvent) GetVideo() bool {
+	if x != nil {
+		return x.Video
+	}
+	return false
+}
+
+type CallParticipant struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Member        *Member                `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"`
+	Video         bool                   `protobuf:"varint,2,opt,name=video,proto3" json:"video,omitempty"`
+	Media         *MediaState            `protobuf:"bytes,3,opt,name=media,proto3" json:"media,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CallParticipant) Reset() {
+	*x = CallParticipant{}
+	mi := &file_liveroom_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CallParticipant) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CallParticipant) ProtoMessage() {}
+
+func (x *CallParticipant) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CallParticipant.ProtoReflect.Descriptor instead.
+func (*CallParticipant) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *CallParticipant) GetMember() *Member {
+	if x != nil {
+		return x.Member
+	}
+	return nil
+}
+
+func (x *CallParticipant) GetVideo() bool {
+	if x != nil {
+		return x.Video
+	}
+	return false
+}
+
+func (x *CallParticipant) GetMedia() *MediaState {
+	if x != nil {
+		return x.Media
+	}
+	return nil
+}
+
+// CallState lists the call's participants. Remote streams are named
+// "<memberId>:main" (microphone and camera) and "<memberId>:screen".
+type CallState struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Participants  []*CallParticipant     `protobuf:"bytes,1,rep,name=participants,proto3" json:"participants,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CallState) Reset() {
+	*x = CallState{}
+	mi := &file_liveroom_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CallState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CallState) ProtoMessage() {}
+
+func (x *CallState) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CallState.ProtoReflect.Descriptor instead.
+func (*CallState) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *CallState) GetParticipants() []*CallParticipant {
+	if x != nil {
+		return x.Participants
+	}
+	return nil
+}
+
+type IceServer struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Urls          []string               `protobuf:"bytes,1,rep,name=urls,proto3" json:"urls,omitempty"`
+	Username      string                 `protobuf:"bytes,2,opt,name=username,proto3" json:"username,omitempty"`
+	Credential    string                 `protobuf:"bytes,3,opt,name=credential,proto3" json:"credential,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IceServer) Reset() {
+	*x = IceServer{}
+	mi := &file_liveroom_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IceServer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IceServer) ProtoMessage() {}
+
+func (x *IceServer) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IceServer.ProtoReflect.Descriptor instead.
+func (*IceServer) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *IceServer) GetUrls() []string {
+	if x != nil {
+		return x.Urls
+	}
+	return nil
+}
+
+func (x *IceServer) GetUsername() string {
+	if x != nil {
+		return x.Username
+	}
+	return ""
+}
+
+func (x *IceServer) GetCredential() string {
+	if x != nil {
+		return x.Credential
+	}
+	return ""
+}
+
+// CallRequest carries a member's call frame to the room grain.
+type CallRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Session *actor.PID             `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
+	FrameId string                 `protobuf:"bytes,2,opt,name=frame_id,json=frameId,proto3" json:"frame_id,omitempty"`
+	// Types that are valid to be assigned to Body:
+	//
+	//	*CallRequest_Call
+	//	*CallRequest_MediaState
+	//	*CallRequest_PublishOffer
+	//	*CallRequest_SubscribeAnswer
+	//	*CallRequest_Ice
+	Body          isCallRequest_Body `protobuf_oneof:"body"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CallRequest) Reset() {
+	*x = CallRequest{}
+	mi := &file_liveroom_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CallRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CallRequest) ProtoMessage() {}
+
+func (x *CallRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CallRequest.ProtoReflect.Descriptor instead.
+func (*CallRequest) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *CallRequest) GetSession() *actor.PID {
+	if x != nil {
+		return x.Session
+	}
+	return nil
+}
+
+func (x *CallRequest) GetFrameId() string {
+	if x != nil {
+		return x.FrameId
+	}
+	return ""
+}
+
+func (x *CallRequest) GetBody() isCallRequest_Body {
+	if x != nil {
+		return x.Body
+	}
+	return nil
+}
+
+func (x *CallRequest) GetCall() *CallAction {
+	if x != nil {
+		if x, ok := x.Body.(*CallRequest_Call); ok {
+			return x.Call
+		}
+	}
+	return nil
+}
+
+func (x *CallRequest) GetMediaState() *MediaState {
+	if x != nil {
+		if x, ok := x.Body.(*CallRequest_MediaState); ok {
+			return x.MediaState
+		}
+	}
+	return nil
+}
+
+func (x *CallRequest) GetPublishOffer() *Sdp {
+	if x != nil {
+		if x, ok := x.Body.(*CallRequest_PublishOffer); ok {
+			return x.PublishOffer
+		}
+	}
+	return nil
+}
+
+func (x *CallRequest) GetSubscribeAnswer() *Sdp {
+	if x != nil {
+		if x, ok := x.Body.(*CallRequest_SubscribeAnswer); ok {
+			return x.SubscribeAnswer
+		}
+	}
+	return nil
+}
+
+func (x *CallRequest) GetIce() *IceCandidate {
+	if x != nil {
+		if x, ok := x.Body.(*CallRequest_Ice); ok {
+			return x.Ice
+		}
+	}
+	return nil
+}
+
+type isCallRequest_Body interface {
+	isCallRequest_Body()
+}
+
+type CallRequest_Call struct {
+	Call *CallAction `protobuf:"bytes,3,opt,name=call,proto3,oneof"`
+}
+
+type CallRequest_MediaState struct {
+	MediaState *MediaState `protobuf:"bytes,4,opt,name=media_state,json=mediaState,proto3,oneof"`
+}
+
+type CallRequest_PublishOffer struct {
+	PublishOffer *Sdp `protobuf:"bytes,5,opt,name=publish_offer,json=publishOffer,proto3,oneof"`
+}
+
+type CallRequest_SubscribeAnswer struct {
+	SubscribeAnswer *Sdp `protobuf:"bytes,6,opt,name=subscribe_answer,json=subscribeAnswer,proto3,oneof"`
+}
+
+type CallRequest_Ice struct {
+	Ice *IceCandidate `protobuf:"bytes,7,opt,name=ice,proto3,oneof"`
+}
+
+func (*CallRequest_Call) isCallRequest_Body() {}
+
+func (*CallRequest_MediaState) isCallRequest_Body() {}
+
+func (*CallRequest_PublishOffer) isCallRequest_Body() {}
+
+func (*CallRequest_SubscribeAnswer) isCallRequest_Body() {}
+
+func (*CallRequest_Ice) isCallRequest_Body() {}
+
+// MediaCommand is what a room grain tells its media actor.
+type MediaCommand struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	MemberId string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	Session  *actor.PID             `protobuf:"bytes,2,opt,name=session,proto3" json:"session,omitempty"`
+	FrameId  string                 `protobuf:"bytes,3,opt,name=frame_id,json=frameId,proto3" json:"frame_id,omitempty"`
+	// Types that are valid to be assigned to Body:
+	//
+	//	*MediaCommand_Join
+	//	*MediaCommand_Leave
+	//	*MediaCommand_PublishOffer
+	//	*MediaCommand_SubscribeAnswer
+	//	*MediaCommand_Ice
+	Body          isMediaCommand_Body `protobuf_oneof:"body"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MediaCommand) Reset() {
+	*x = MediaCommand{}
+	mi := &file_liveroom_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MediaCommand) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MediaCommand) ProtoMessage() {}
+
+func (x *MediaCommand) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MediaCommand.ProtoReflect.Descriptor instead.
+func (*MediaCommand) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *MediaCommand) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *MediaCommand) GetSession() *actor.PID {
+	if x != nil {
+		return x.Session
+	}
+	return nil
+}
+
+func (x *MediaCommand) GetFrameId() string {
+	if x != nil {
+		return x.FrameId
+	}
+	return ""
+}
+
+func (x *MediaCommand) GetBody() isMediaCommand_Body {
+	if x != nil {
+		return x.Body
+	}
+	return nil
+}
+
+func (x *MediaCommand) GetJoin() *MediaJoin {
+	if x != nil {
+		if x, ok := x.Body.(*MediaCommand_Join); ok {
+			return x.Join
+		}
+	}
+	return nil
+}
+
+func (x *MediaCommand) GetLeave() *MediaLeave {
+	if x != nil {
+		if x, ok := x.Body.(*MediaCommand_Leave); ok {
+			return x.Leave
+		}
+	}
+	return nil
+}
+
+func (x *MediaCommand) GetPublishOffer() *Sdp {
+	if x != nil {
+		if x, ok := x.Body.(*MediaCommand_PublishOffer); ok {
+			return x.PublishOffer
+		}
+	}
+	return nil
+}
+
+func (x *MediaCommand) GetSubscribeAnswer() *Sdp {
+	if x != nil {
+		if x, ok := x.Body.(*MediaCommand_SubscribeAnswer); ok {
+			return x.SubscribeAnswer
+		}
+	}
+	return nil
+}
+
+func (x *MediaCommand) GetIce() *IceCandidate {
+	if x != nil {
+		if x, ok := x.Body.(*MediaCommand_Ice); ok {
+			return x.Ice
+		}
+	}
+	return nil
+}
+
+type isMediaCommand_Body interface {
+	isMediaCommand_Body()
+}
+
+type MediaCommand_Join struct {
+	Join *MediaJoin `protobuf:"bytes,4,opt,name=join,proto3,oneof"`
+}
+
+type MediaCommand_Leave struct {
+	Leave *MediaLeave `protobuf:"bytes,5,opt,name=leave,proto3,oneof"`
+}
+
+type MediaCommand_PublishOffer struct {
+	PublishOffer *Sdp `protobuf:"bytes,6,opt,name=publish_offer,json=publishOffer,proto3,oneof"`
+}
+
+type MediaCommand_SubscribeAnswer struct {
+	SubscribeAnswer *Sdp `protobuf:"bytes,7,opt,name=subscribe_answer,json=subscribeAnswer,proto3,oneof"`
+}
+
+type MediaCommand_Ice struct {
+	Ice *IceCandidate `protobuf:"bytes,8,opt,name=ice,proto3,oneof"`
+}
+
+func (*MediaCommand_Join) isMediaCommand_Body() {}
+
+func (*MediaCommand_Leave) isMediaCommand_Body() {}
+
+func (*MediaCommand_PublishOffer) isMediaCommand_Body() {}
+
+func (*MediaCommand_SubscribeAnswer) isMediaCommand_Body() {}
+
+func (*MediaCommand_Ice) isMediaCommand_Body() {}
+
+type MediaJoin struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MediaJoin) Reset() {
+	*x = MediaJoin{}
+	mi := &file_liveroom_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MediaJoin) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MediaJoin) ProtoMessage() {}
+
+func (x *MediaJoin) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MediaJoin.ProtoReflect.Descriptor instead.
+func (*MediaJoin) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{37}
+}
+
+type MediaLeave struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MediaLeave) Reset() {
+	*x = MediaLeave{}
+	mi := &file_liveroom_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MediaLeave) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MediaLeave) ProtoMessage() {}
+
+func (x *MediaLeave) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MediaLeave.ProtoReflect.Descriptor instead.
+func (*MediaLeave) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{38}
 }
 
 // EntryForm is what a room asks of visitors before they join.
@@ -2118,7 +3289,7 @@ type EntryForm struct {
 
 func (x *EntryForm) Reset() {
 	*x = EntryForm{}
-	mi := &file_liveroom_proto_msgTypes[26]
+	mi := &file_liveroom_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2130,7 +3301,7 @@ func (x *EntryForm) String() string {
 func (*EntryForm) ProtoMessage() {}
 
 func (x *EntryForm) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[26]
+	mi := &file_liveroom_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2143,7 +3314,7 @@ func (x *EntryForm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EntryForm.ProtoReflect.Descriptor instead.
 func (*EntryForm) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{26}
+	return file_liveroom_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *EntryForm) GetEnabled() bool {
@@ -2196,7 +3367,7 @@ type EntryRecord struct {
 
 func (x *EntryRecord) Reset() {
 	*x = EntryRecord{}
-	mi := &file_liveroom_proto_msgTypes[27]
+	mi := &file_liveroom_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2208,7 +3379,7 @@ func (x *EntryRecord) String() string {
 func (*EntryRecord) ProtoMessage() {}
 
 func (x *EntryRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[27]
+	mi := &file_liveroom_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2221,7 +3392,7 @@ func (x *EntryRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EntryRecord.ProtoReflect.Descriptor instead.
 func (*EntryRecord) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{27}
+	return file_liveroom_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *EntryRecord) GetMemberId() string {
@@ -2268,7 +3439,7 @@ type DeleteRoom struct {
 
 func (x *DeleteRoom) Reset() {
 	*x = DeleteRoom{}
-	mi := &file_liveroom_proto_msgTypes[28]
+	mi := &file_liveroom_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2280,7 +3451,7 @@ func (x *DeleteRoom) String() string {
 func (*DeleteRoom) ProtoMessage() {}
 
 func (x *DeleteRoom) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[28]
+	mi := &file_liveroom_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2293,7 +3464,7 @@ func (x *DeleteRoom) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRoom.ProtoReflect.Descriptor instead.
 func (*DeleteRoom) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{28}
+	return file_liveroom_proto_rawDescGZIP(), []int{41}
 }
 
 type DeleteRoomResult struct {
@@ -2305,7 +3476,7 @@ type DeleteRoomResult struct {
 
 func (x *DeleteRoomResult) Reset() {
 	*x = DeleteRoomResult{}
-	mi := &file_liveroom_proto_msgTypes[29]
+	mi := &file_liveroom_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2317,7 +3488,7 @@ func (x *DeleteRoomResult) String() string {
 func (*DeleteRoomResult) ProtoMessage() {}
 
 func (x *DeleteRoomResult) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[29]
+	mi := &file_liveroom_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2330,7 +3501,7 @@ func (x *DeleteRoomResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRoomResult.ProtoReflect.Descriptor instead.
 func (*DeleteRoomResult) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{29}
+	return file_liveroom_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *DeleteRoomResult) GetError() *Error {
@@ -2355,7 +3526,7 @@ type AgentRecord struct {
 
 func (x *AgentRecord) Reset() {
 	*x = AgentRecord{}
-	mi := &file_liveroom_proto_msgTypes[30]
+	mi := &file_liveroom_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2367,7 +3538,7 @@ func (x *AgentRecord) String() string {
 func (*AgentRecord) ProtoMessage() {}
 
 func (x *AgentRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[30]
+	mi := &file_liveroom_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2380,7 +3551,7 @@ func (x *AgentRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentRecord.ProtoReflect.Descriptor instead.
 func (*AgentRecord) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{30}
+	return file_liveroom_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *AgentRecord) GetId() string {
@@ -2429,7 +3600,7 @@ type AgentSession struct {
 
 func (x *AgentSession) Reset() {
 	*x = AgentSession{}
-	mi := &file_liveroom_proto_msgTypes[31]
+	mi := &file_liveroom_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2441,7 +3612,7 @@ func (x *AgentSession) String() string {
 func (*AgentSession) ProtoMessage() {}
 
 func (x *AgentSession) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[31]
+	mi := &file_liveroom_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2454,7 +3625,7 @@ func (x *AgentSession) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentSession.ProtoReflect.Descriptor instead.
 func (*AgentSession) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{31}
+	return file_liveroom_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *AgentSession) GetCreatedAtMs() int64 {
@@ -2485,7 +3656,7 @@ type AgentRoom struct {
 
 func (x *AgentRoom) Reset() {
 	*x = AgentRoom{}
-	mi := &file_liveroom_proto_msgTypes[32]
+	mi := &file_liveroom_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2497,7 +3668,7 @@ func (x *AgentRoom) String() string {
 func (*AgentRoom) ProtoMessage() {}
 
 func (x *AgentRoom) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[32]
+	mi := &file_liveroom_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2510,7 +3681,7 @@ func (x *AgentRoom) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentRoom.ProtoReflect.Descriptor instead.
 func (*AgentRoom) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{32}
+	return file_liveroom_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *AgentRoom) GetRoom() *RoomInfo {
@@ -2556,7 +3727,7 @@ type ApiKeyRecord struct {
 
 func (x *ApiKeyRecord) Reset() {
 	*x = ApiKeyRecord{}
-	mi := &file_liveroom_proto_msgTypes[33]
+	mi := &file_liveroom_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2568,7 +3739,7 @@ func (x *ApiKeyRecord) String() string {
 func (*ApiKeyRecord) ProtoMessage() {}
 
 func (x *ApiKeyRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[33]
+	mi := &file_liveroom_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2581,7 +3752,7 @@ func (x *ApiKeyRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApiKeyRecord.ProtoReflect.Descriptor instead.
 func (*ApiKeyRecord) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{33}
+	return file_liveroom_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *ApiKeyRecord) GetAgentId() string {
@@ -2623,7 +3794,7 @@ type ShortNameRecord struct {
 
 func (x *ShortNameRecord) Reset() {
 	*x = ShortNameRecord{}
-	mi := &file_liveroom_proto_msgTypes[34]
+	mi := &file_liveroom_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2635,7 +3806,7 @@ func (x *ShortNameRecord) String() string {
 func (*ShortNameRecord) ProtoMessage() {}
 
 func (x *ShortNameRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[34]
+	mi := &file_liveroom_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2648,7 +3819,7 @@ func (x *ShortNameRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShortNameRecord.ProtoReflect.Descriptor instead.
 func (*ShortNameRecord) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{34}
+	return file_liveroom_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *ShortNameRecord) GetRoomId() string {
@@ -2685,7 +3856,7 @@ type OfflineMessage struct {
 
 func (x *OfflineMessage) Reset() {
 	*x = OfflineMessage{}
-	mi := &file_liveroom_proto_msgTypes[35]
+	mi := &file_liveroom_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2697,7 +3868,7 @@ func (x *OfflineMessage) String() string {
 func (*OfflineMessage) ProtoMessage() {}
 
 func (x *OfflineMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[35]
+	mi := &file_liveroom_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2710,7 +3881,7 @@ func (x *OfflineMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OfflineMessage.ProtoReflect.Descriptor instead.
 func (*OfflineMessage) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{35}
+	return file_liveroom_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *OfflineMessage) GetId() string {
@@ -2799,7 +3970,7 @@ type VisitorClientFrame struct {
 
 func (x *VisitorClientFrame) Reset() {
 	*x = VisitorClientFrame{}
-	mi := &file_liveroom_proto_msgTypes[36]
+	mi := &file_liveroom_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2811,7 +3982,7 @@ func (x *VisitorClientFrame) String() string {
 func (*VisitorClientFrame) ProtoMessage() {}
 
 func (x *VisitorClientFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[36]
+	mi := &file_liveroom_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2824,7 +3995,7 @@ func (x *VisitorClientFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VisitorClientFrame.ProtoReflect.Descriptor instead.
 func (*VisitorClientFrame) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{36}
+	return file_liveroom_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *VisitorClientFrame) GetId() string {
@@ -2920,7 +4091,7 @@ type VisitorHello struct {
 
 func (x *VisitorHello) Reset() {
 	*x = VisitorHello{}
-	mi := &file_liveroom_proto_msgTypes[37]
+	mi := &file_liveroom_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2932,7 +4103,7 @@ func (x *VisitorHello) String() string {
 func (*VisitorHello) ProtoMessage() {}
 
 func (x *VisitorHello) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[37]
+	mi := &file_liveroom_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2945,7 +4116,7 @@ func (x *VisitorHello) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VisitorHello.ProtoReflect.Descriptor instead.
 func (*VisitorHello) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{37}
+	return file_liveroom_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *VisitorHello) GetAgentId() string {
@@ -2993,7 +4164,7 @@ type VisitorCall struct {
 
 func (x *VisitorCall) Reset() {
 	*x = VisitorCall{}
-	mi := &file_liveroom_proto_msgTypes[38]
+	mi := &file_liveroom_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3005,7 +4176,7 @@ func (x *VisitorCall) String() string {
 func (*VisitorCall) ProtoMessage() {}
 
 func (x *VisitorCall) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[38]
+	mi := &file_liveroom_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3018,7 +4189,7 @@ func (x *VisitorCall) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VisitorCall.ProtoReflect.Descriptor instead.
 func (*VisitorCall) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{38}
+	return file_liveroom_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *VisitorCall) GetKind() CallKind {
@@ -3043,7 +4214,7 @@ type VisitorCancel struct {
 
 func (x *VisitorCancel) Reset() {
 	*x = VisitorCancel{}
-	mi := &file_liveroom_proto_msgTypes[39]
+	mi := &file_liveroom_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3055,7 +4226,7 @@ func (x *VisitorCancel) String() string {
 func (*VisitorCancel) ProtoMessage() {}
 
 func (x *VisitorCancel) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[39]
+	mi := &file_liveroom_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3068,7 +4239,7 @@ func (x *VisitorCancel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VisitorCancel.ProtoReflect.Descriptor instead.
 func (*VisitorCancel) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{39}
+	return file_liveroom_proto_rawDescGZIP(), []int{52}
 }
 
 type VisitorServerFrame struct {
@@ -3089,7 +4260,7 @@ type VisitorServerFrame struct {
 
 func (x *VisitorServerFrame) Reset() {
 	*x = VisitorServerFrame{}
-	mi := &file_liveroom_proto_msgTypes[40]
+	mi := &file_liveroom_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3101,7 +4272,7 @@ func (x *VisitorServerFrame) String() string {
 func (*VisitorServerFrame) ProtoMessage() {}
 
 func (x *VisitorServerFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[40]
+	mi := &file_liveroom_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3114,7 +4285,7 @@ func (x *VisitorServerFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VisitorServerFrame.ProtoReflect.Descriptor instead.
 func (*VisitorServerFrame) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{40}
+	return file_liveroom_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *VisitorServerFrame) GetReplyTo() string {
@@ -3234,7 +4405,7 @@ type PresenceUpdate struct {
 
 func (x *PresenceUpdate) Reset() {
 	*x = PresenceUpdate{}
-	mi := &file_liveroom_proto_msgTypes[41]
+	mi := &file_liveroom_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3246,7 +4417,7 @@ func (x *PresenceUpdate) String() string {
 func (*PresenceUpdate) ProtoMessage() {}
 
 func (x *PresenceUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[41]
+	mi := &file_liveroom_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3259,7 +4430,7 @@ func (x *PresenceUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PresenceUpdate.ProtoReflect.Descriptor instead.
 func (*PresenceUpdate) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{41}
+	return file_liveroom_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *PresenceUpdate) GetPresence() Presence {
@@ -3280,7 +4451,7 @@ type CallQueued struct {
 
 func (x *CallQueued) Reset() {
 	*x = CallQueued{}
-	mi := &file_liveroom_proto_msgTypes[42]
+	mi := &file_liveroom_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3292,7 +4463,7 @@ func (x *CallQueued) String() string {
 func (*CallQueued) ProtoMessage() {}
 
 func (x *CallQueued) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[42]
+	mi := &file_liveroom_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3305,7 +4476,7 @@ func (x *CallQueued) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallQueued.ProtoReflect.Descriptor instead.
 func (*CallQueued) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{42}
+	return file_liveroom_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *CallQueued) GetRequestId() string {
@@ -3334,7 +4505,7 @@ type CallAccepted struct {
 
 func (x *CallAccepted) Reset() {
 	*x = CallAccepted{}
-	mi := &file_liveroom_proto_msgTypes[43]
+	mi := &file_liveroom_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3346,7 +4517,7 @@ func (x *CallAccepted) String() string {
 func (*CallAccepted) ProtoMessage() {}
 
 func (x *CallAccepted) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[43]
+	mi := &file_liveroom_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3359,7 +4530,7 @@ func (x *CallAccepted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallAccepted.ProtoReflect.Descriptor instead.
 func (*CallAccepted) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{43}
+	return file_liveroom_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *CallAccepted) GetRequestId() string {
@@ -3393,7 +4564,7 @@ type CallDeclined struct {
 
 func (x *CallDeclined) Reset() {
 	*x = CallDeclined{}
-	mi := &file_liveroom_proto_msgTypes[44]
+	mi := &file_liveroom_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3405,7 +4576,7 @@ func (x *CallDeclined) String() string {
 func (*CallDeclined) ProtoMessage() {}
 
 func (x *CallDeclined) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[44]
+	mi := &file_liveroom_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3418,7 +4589,7 @@ func (x *CallDeclined) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallDeclined.ProtoReflect.Descriptor instead.
 func (*CallDeclined) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{44}
+	return file_liveroom_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *CallDeclined) GetRequestId() string {
@@ -3451,7 +4622,7 @@ type AgentClientFrame struct {
 
 func (x *AgentClientFrame) Reset() {
 	*x = AgentClientFrame{}
-	mi := &file_liveroom_proto_msgTypes[45]
+	mi := &file_liveroom_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3463,7 +4634,7 @@ func (x *AgentClientFrame) String() string {
 func (*AgentClientFrame) ProtoMessage() {}
 
 func (x *AgentClientFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[45]
+	mi := &file_liveroom_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3476,7 +4647,7 @@ func (x *AgentClientFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentClientFrame.ProtoReflect.Descriptor instead.
 func (*AgentClientFrame) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{45}
+	return file_liveroom_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *AgentClientFrame) GetId() string {
@@ -3567,7 +4738,7 @@ type AgentWatch struct {
 
 func (x *AgentWatch) Reset() {
 	*x = AgentWatch{}
-	mi := &file_liveroom_proto_msgTypes[46]
+	mi := &file_liveroom_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3579,7 +4750,7 @@ func (x *AgentWatch) String() string {
 func (*AgentWatch) ProtoMessage() {}
 
 func (x *AgentWatch) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[46]
+	mi := &file_liveroom_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3592,7 +4763,7 @@ func (x *AgentWatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentWatch.ProtoReflect.Descriptor instead.
 func (*AgentWatch) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{46}
+	return file_liveroom_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *AgentWatch) GetRoomId() string {
@@ -3611,7 +4782,7 @@ type AgentSetAway struct {
 
 func (x *AgentSetAway) Reset() {
 	*x = AgentSetAway{}
-	mi := &file_liveroom_proto_msgTypes[47]
+	mi := &file_liveroom_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3623,7 +4794,7 @@ func (x *AgentSetAway) String() string {
 func (*AgentSetAway) ProtoMessage() {}
 
 func (x *AgentSetAway) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[47]
+	mi := &file_liveroom_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3636,7 +4807,7 @@ func (x *AgentSetAway) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentSetAway.ProtoReflect.Descriptor instead.
 func (*AgentSetAway) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{47}
+	return file_liveroom_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *AgentSetAway) GetAway() bool {
@@ -3656,7 +4827,7 @@ type AgentAnswer struct {
 
 func (x *AgentAnswer) Reset() {
 	*x = AgentAnswer{}
-	mi := &file_liveroom_proto_msgTypes[48]
+	mi := &file_liveroom_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3668,7 +4839,7 @@ func (x *AgentAnswer) String() string {
 func (*AgentAnswer) ProtoMessage() {}
 
 func (x *AgentAnswer) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[48]
+	mi := &file_liveroom_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3681,7 +4852,7 @@ func (x *AgentAnswer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentAnswer.ProtoReflect.Descriptor instead.
 func (*AgentAnswer) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{48}
+	return file_liveroom_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *AgentAnswer) GetRequestId() string {
@@ -3719,7 +4890,7 @@ type AgentServerFrame struct {
 
 func (x *AgentServerFrame) Reset() {
 	*x = AgentServerFrame{}
-	mi := &file_liveroom_proto_msgTypes[49]
+	mi := &file_liveroom_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3731,7 +4902,7 @@ func (x *AgentServerFrame) String() string {
 func (*AgentServerFrame) ProtoMessage() {}
 
 func (x *AgentServerFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[49]
+	mi := &file_liveroom_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3744,7 +4915,7 @@ func (x *AgentServerFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentServerFrame.ProtoReflect.Descriptor instead.
 func (*AgentServerFrame) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{49}
+	return file_liveroom_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *AgentServerFrame) GetReplyTo() string {
@@ -3788,7 +4959,7 @@ func (x *AgentServerFrame) GetVisitorLeft() *VisitorLeft {
 	return nil
 }
 
-func (x *AgentServerFrame) GetRequest() *CallRequest {
+func (x *AgentServerFrame) GetRequest() *ContactRequest {
 	if x != nil {
 		if x, ok := x.Body.(*AgentServerFrame_Request); ok {
 			return x.Request
@@ -3797,7 +4968,7 @@ func (x *AgentServerFrame) GetRequest() *CallRequest {
 	return nil
 }
 
-func (x *AgentServerFrame) GetRequestDone() *CallRequestDone {
+func (x *AgentServerFrame) GetRequestDone() *ContactRequestDone {
 	if x != nil {
 		if x, ok := x.Body.(*AgentServerFrame_RequestDone); ok {
 			return x.RequestDone
@@ -3859,11 +5030,11 @@ type AgentServerFrame_VisitorLeft struct {
 }
 
 type AgentServerFrame_Request struct {
-	Request *CallRequest `protobuf:"bytes,5,opt,name=request,proto3,oneof"`
+	Request *ContactRequest `protobuf:"bytes,5,opt,name=request,proto3,oneof"`
 }
 
 type AgentServerFrame_RequestDone struct {
-	RequestDone *CallRequestDone `protobuf:"bytes,6,opt,name=request_done,json=requestDone,proto3,oneof"`
+	RequestDone *ContactRequestDone `protobuf:"bytes,6,opt,name=request_done,json=requestDone,proto3,oneof"`
 }
 
 type AgentServerFrame_Status struct {
@@ -3918,7 +5089,7 @@ type VisitorInfo struct {
 
 func (x *VisitorInfo) Reset() {
 	*x = VisitorInfo{}
-	mi := &file_liveroom_proto_msgTypes[50]
+	mi := &file_liveroom_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3930,7 +5101,7 @@ func (x *VisitorInfo) String() string {
 func (*VisitorInfo) ProtoMessage() {}
 
 func (x *VisitorInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[50]
+	mi := &file_liveroom_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3943,7 +5114,7 @@ func (x *VisitorInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VisitorInfo.ProtoReflect.Descriptor instead.
 func (*VisitorInfo) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{50}
+	return file_liveroom_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *VisitorInfo) GetVisitorId() string {
@@ -4004,7 +5175,7 @@ type VisitorLeft struct {
 
 func (x *VisitorLeft) Reset() {
 	*x = VisitorLeft{}
-	mi := &file_liveroom_proto_msgTypes[51]
+	mi := &file_liveroom_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4016,7 +5187,7 @@ func (x *VisitorLeft) String() string {
 func (*VisitorLeft) ProtoMessage() {}
 
 func (x *VisitorLeft) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[51]
+	mi := &file_liveroom_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4029,7 +5200,7 @@ func (x *VisitorLeft) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VisitorLeft.ProtoReflect.Descriptor instead.
 func (*VisitorLeft) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{51}
+	return file_liveroom_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *VisitorLeft) GetVisitorId() string {
@@ -4039,7 +5210,7 @@ func (x *VisitorLeft) GetVisitorId() string {
 	return ""
 }
 
-type CallRequest struct {
+type ContactRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	RequestId     string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	VisitorId     string                 `protobuf:"bytes,2,opt,name=visitor_id,json=visitorId,proto3" json:"visitor_id,omitempty"`
@@ -4052,21 +5223,21 @@ type CallRequest struct {
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *CallRequest) Reset() {
-	*x = CallRequest{}
-	mi := &file_liveroom_proto_msgTypes[52]
+func (x *ContactRequest) Reset() {
+	*x = ContactRequest{}
+	mi := &file_liveroom_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *CallRequest) String() string {
+func (x *ContactRequest) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*CallRequest) ProtoMessage() {}
+func (*ContactRequest) ProtoMessage() {}
 
-func (x *CallRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[52]
+func (x *ContactRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4077,61 +5248,61 @@ func (x *CallRequest) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use CallRequest.ProtoReflect.Descriptor instead.
-func (*CallRequest) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{52}
+// Deprecated: Use ContactRequest.ProtoReflect.Descriptor instead.
+func (*ContactRequest) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{65}
 }
 
-func (x *CallRequest) GetRequestId() string {
+func (x *ContactRequest) GetRequestId() string {
 	if x != nil {
 		return x.RequestId
 	}
 	return ""
 }
 
-func (x *CallRequest) GetVisitorId() string {
+func (x *ContactRequest) GetVisitorId() string {
 	if x != nil {
 		return x.VisitorId
 	}
 	return ""
 }
 
-func (x *CallRequest) GetKind() CallKind {
+func (x *ContactRequest) GetKind() CallKind {
 	if x != nil {
 		return x.Kind
 	}
 	return CallKind_CALL_KIND_UNSPECIFIED
 }
 
-func (x *CallRequest) GetName() string {
+func (x *ContactRequest) GetName() string {
 	if x != nil {
 		return x.Name
 	}
 	return ""
 }
 
-func (x *CallRequest) GetRoomId() string {
+func (x *ContactRequest) GetRoomId() string {
 	if x != nil {
 		return x.RoomId
 	}
 	return ""
 }
 
-func (x *CallRequest) GetPageUrl() string {
+func (x *ContactRequest) GetPageUrl() string {
 	if x != nil {
 		return x.PageUrl
 	}
 	return ""
 }
 
-func (x *CallRequest) GetAtMs() int64 {
+func (x *ContactRequest) GetAtMs() int64 {
 	if x != nil {
 		return x.AtMs
 	}
 	return 0
 }
 
-type CallRequestDone struct {
+type ContactRequestDone struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	RequestId string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// accepted, declined, cancelled or left.
@@ -4140,21 +5311,21 @@ type CallRequestDone struct {
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *CallRequestDone) Reset() {
-	*x = CallRequestDone{}
-	mi := &file_liveroom_proto_msgTypes[53]
+func (x *ContactRequestDone) Reset() {
+	*x = ContactRequestDone{}
+	mi := &file_liveroom_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *CallRequestDone) String() string {
+func (x *ContactRequestDone) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*CallRequestDone) ProtoMessage() {}
+func (*ContactRequestDone) ProtoMessage() {}
 
-func (x *CallRequestDone) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[53]
+func (x *ContactRequestDone) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4165,19 +5336,19 @@ func (x *CallRequestDone) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use CallRequestDone.ProtoReflect.Descriptor instead.
-func (*CallRequestDone) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{53}
+// Deprecated: Use ContactRequestDone.ProtoReflect.Descriptor instead.
+func (*ContactRequestDone) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{66}
 }
 
-func (x *CallRequestDone) GetRequestId() string {
+func (x *ContactRequestDone) GetRequestId() string {
 	if x != nil {
 		return x.RequestId
 	}
 	return ""
 }
 
-func (x *CallRequestDone) GetReason() string {
+func (x *ContactRequestDone) GetReason() string {
 	if x != nil {
 		return x.Reason
 	}
@@ -4195,7 +5366,7 @@ type AgentStatus struct {
 
 func (x *AgentStatus) Reset() {
 	*x = AgentStatus{}
-	mi := &file_liveroom_proto_msgTypes[54]
+	mi := &file_liveroom_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4207,7 +5378,7 @@ func (x *AgentStatus) String() string {
 func (*AgentStatus) ProtoMessage() {}
 
 func (x *AgentStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[54]
+	mi := &file_liveroom_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4220,7 +5391,7 @@ func (x *AgentStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentStatus.ProtoReflect.Descriptor instead.
 func (*AgentStatus) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{54}
+	return file_liveroom_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *AgentStatus) GetPresence() Presence {
@@ -4243,7 +5414,7 @@ type AgentSnapshot struct {
 	AgentName string                 `protobuf:"bytes,2,opt,name=agent_name,json=agentName,proto3" json:"agent_name,omitempty"`
 	Status    *AgentStatus           `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"`
 	Visitors  []*VisitorInfo         `protobuf:"bytes,4,rep,name=visitors,proto3" json:"visitors,omitempty"`
-	Requests  []*CallRequest         `protobuf:"bytes,5,rep,name=requests,proto3" json:"requests,omitempty"`
+	Requests  []*ContactRequest      `protobuf:"bytes,5,rep,name=requests,proto3" json:"requests,omitempty"`
 	// Server clock, so the page can show time on page without trusting its own.
 	NowMs         int64 `protobuf:"varint,6,opt,name=now_ms,json=nowMs,proto3" json:"now_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -4252,7 +5423,7 @@ type AgentSnapshot struct {
 
 func (x *AgentSnapshot) Reset() {
 	*x = AgentSnapshot{}
-	mi := &file_liveroom_proto_msgTypes[55]
+	mi := &file_liveroom_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4264,7 +5435,7 @@ func (x *AgentSnapshot) String() string {
 func (*AgentSnapshot) ProtoMessage() {}
 
 func (x *AgentSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[55]
+	mi := &file_liveroom_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4277,7 +5448,7 @@ func (x *AgentSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentSnapshot.ProtoReflect.Descriptor instead.
 func (*AgentSnapshot) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{55}
+	return file_liveroom_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *AgentSnapshot) GetAgentId() string {
@@ -4308,7 +5479,7 @@ func (x *AgentSnapshot) GetVisitors() []*VisitorInfo {
 	return nil
 }
 
-func (x *AgentSnapshot) GetRequests() []*CallRequest {
+func (x *AgentSnapshot) GetRequests() []*ContactRequest {
 	if x != nil {
 		return x.Requests
 	}
@@ -4335,7 +5506,7 @@ type CallAnswered struct {
 
 func (x *CallAnswered) Reset() {
 	*x = CallAnswered{}
-	mi := &file_liveroom_proto_msgTypes[56]
+	mi := &file_liveroom_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4347,7 +5518,7 @@ func (x *CallAnswered) String() string {
 func (*CallAnswered) ProtoMessage() {}
 
 func (x *CallAnswered) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[56]
+	mi := &file_liveroom_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4360,7 +5531,7 @@ func (x *CallAnswered) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallAnswered.ProtoReflect.Descriptor instead.
 func (*CallAnswered) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{56}
+	return file_liveroom_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *CallAnswered) GetRequestId() string {
@@ -4403,7 +5574,7 @@ type AgentVisitorHello struct {
 
 func (x *AgentVisitorHello) Reset() {
 	*x = AgentVisitorHello{}
-	mi := &file_liveroom_proto_msgTypes[57]
+	mi := &file_liveroom_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4415,7 +5586,7 @@ func (x *AgentVisitorHello) String() string {
 func (*AgentVisitorHello) ProtoMessage() {}
 
 func (x *AgentVisitorHello) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[57]
+	mi := &file_liveroom_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4428,7 +5599,7 @@ func (x *AgentVisitorHello) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentVisitorHello.ProtoReflect.Descriptor instead.
 func (*AgentVisitorHello) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{57}
+	return file_liveroom_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *AgentVisitorHello) GetSession() *actor.PID {
@@ -4470,7 +5641,7 @@ type AgentVisitorCall struct {
 
 func (x *AgentVisitorCall) Reset() {
 	*x = AgentVisitorCall{}
-	mi := &file_liveroom_proto_msgTypes[58]
+	mi := &file_liveroom_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4482,7 +5653,7 @@ func (x *AgentVisitorCall) String() string {
 func (*AgentVisitorCall) ProtoMessage() {}
 
 func (x *AgentVisitorCall) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[58]
+	mi := &file_liveroom_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4495,7 +5666,7 @@ func (x *AgentVisitorCall) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentVisitorCall.ProtoReflect.Descriptor instead.
 func (*AgentVisitorCall) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{58}
+	return file_liveroom_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *AgentVisitorCall) GetSession() *actor.PID {
@@ -4529,7 +5700,7 @@ type AgentVisitorCancel struct {
 
 func (x *AgentVisitorCancel) Reset() {
 	*x = AgentVisitorCancel{}
-	mi := &file_liveroom_proto_msgTypes[59]
+	mi := &file_liveroom_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4541,7 +5712,7 @@ func (x *AgentVisitorCancel) String() string {
 func (*AgentVisitorCancel) ProtoMessage() {}
 
 func (x *AgentVisitorCancel) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[59]
+	mi := &file_liveroom_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4554,7 +5725,7 @@ func (x *AgentVisitorCancel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentVisitorCancel.ProtoReflect.Descriptor instead.
 func (*AgentVisitorCancel) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{59}
+	return file_liveroom_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *AgentVisitorCancel) GetSession() *actor.PID {
@@ -4584,7 +5755,7 @@ type AgentAttach struct {
 
 func (x *AgentAttach) Reset() {
 	*x = AgentAttach{}
-	mi := &file_liveroom_proto_msgTypes[60]
+	mi := &file_liveroom_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4596,7 +5767,7 @@ func (x *AgentAttach) String() string {
 func (*AgentAttach) ProtoMessage() {}
 
 func (x *AgentAttach) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[60]
+	mi := &file_liveroom_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4609,7 +5780,7 @@ func (x *AgentAttach) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentAttach.ProtoReflect.Descriptor instead.
 func (*AgentAttach) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{60}
+	return file_liveroom_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *AgentAttach) GetSession() *actor.PID {
@@ -4651,7 +5822,7 @@ type AgentSocketAway struct {
 
 func (x *AgentSocketAway) Reset() {
 	*x = AgentSocketAway{}
-	mi := &file_liveroom_proto_msgTypes[61]
+	mi := &file_liveroom_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4663,7 +5834,7 @@ func (x *AgentSocketAway) String() string {
 func (*AgentSocketAway) ProtoMessage() {}
 
 func (x *AgentSocketAway) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[61]
+	mi := &file_liveroom_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4676,7 +5847,7 @@ func (x *AgentSocketAway) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentSocketAway.ProtoReflect.Descriptor instead.
 func (*AgentSocketAway) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{61}
+	return file_liveroom_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *AgentSocketAway) GetSession() *actor.PID {
@@ -4711,7 +5882,7 @@ type AgentSocketAnswer struct {
 
 func (x *AgentSocketAnswer) Reset() {
 	*x = AgentSocketAnswer{}
-	mi := &file_liveroom_proto_msgTypes[62]
+	mi := &file_liveroom_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4723,7 +5894,7 @@ func (x *AgentSocketAnswer) String() string {
 func (*AgentSocketAnswer) ProtoMessage() {}
 
 func (x *AgentSocketAnswer) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[62]
+	mi := &file_liveroom_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4736,7 +5907,7 @@ func (x *AgentSocketAnswer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentSocketAnswer.ProtoReflect.Descriptor instead.
 func (*AgentSocketAnswer) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{62}
+	return file_liveroom_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *AgentSocketAnswer) GetSession() *actor.PID {
@@ -4770,7 +5941,7 @@ type AgentDetach struct {
 
 func (x *AgentDetach) Reset() {
 	*x = AgentDetach{}
-	mi := &file_liveroom_proto_msgTypes[63]
+	mi := &file_liveroom_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4782,7 +5953,7 @@ func (x *AgentDetach) String() string {
 func (*AgentDetach) ProtoMessage() {}
 
 func (x *AgentDetach) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[63]
+	mi := &file_liveroom_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4795,7 +5966,7 @@ func (x *AgentDetach) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentDetach.ProtoReflect.Descriptor instead.
 func (*AgentDetach) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{63}
+	return file_liveroom_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *AgentDetach) GetSession() *actor.PID {
@@ -4815,7 +5986,7 @@ type AgentReply struct {
 
 func (x *AgentReply) Reset() {
 	*x = AgentReply{}
-	mi := &file_liveroom_proto_msgTypes[64]
+	mi := &file_liveroom_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4827,7 +5998,7 @@ func (x *AgentReply) String() string {
 func (*AgentReply) ProtoMessage() {}
 
 func (x *AgentReply) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[64]
+	mi := &file_liveroom_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4840,7 +6011,7 @@ func (x *AgentReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentReply.ProtoReflect.Descriptor instead.
 func (*AgentReply) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{64}
+	return file_liveroom_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *AgentReply) GetError() *Error {
@@ -4859,7 +6030,7 @@ type AgentLogin struct {
 
 func (x *AgentLogin) Reset() {
 	*x = AgentLogin{}
-	mi := &file_liveroom_proto_msgTypes[65]
+	mi := &file_liveroom_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4871,7 +6042,7 @@ func (x *AgentLogin) String() string {
 func (*AgentLogin) ProtoMessage() {}
 
 func (x *AgentLogin) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[65]
+	mi := &file_liveroom_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4884,7 +6055,7 @@ func (x *AgentLogin) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentLogin.ProtoReflect.Descriptor instead.
 func (*AgentLogin) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{65}
+	return file_liveroom_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *AgentLogin) GetPassword() string {
@@ -4906,7 +6077,7 @@ type AgentLoginResult struct {
 
 func (x *AgentLoginResult) Reset() {
 	*x = AgentLoginResult{}
-	mi := &file_liveroom_proto_msgTypes[66]
+	mi := &file_liveroom_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4918,7 +6089,7 @@ func (x *AgentLoginResult) String() string {
 func (*AgentLoginResult) ProtoMessage() {}
 
 func (x *AgentLoginResult) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[66]
+	mi := &file_liveroom_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4931,7 +6102,7 @@ func (x *AgentLoginResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentLoginResult.ProtoReflect.Descriptor instead.
 func (*AgentLoginResult) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{66}
+	return file_liveroom_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *AgentLoginResult) GetError() *Error {
@@ -4964,7 +6135,7 @@ type AgentCheckSession struct {
 
 func (x *AgentCheckSession) Reset() {
 	*x = AgentCheckSession{}
-	mi := &file_liveroom_proto_msgTypes[67]
+	mi := &file_liveroom_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4976,7 +6147,7 @@ func (x *AgentCheckSession) String() string {
 func (*AgentCheckSession) ProtoMessage() {}
 
 func (x *AgentCheckSession) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[67]
+	mi := &file_liveroom_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4989,7 +6160,7 @@ func (x *AgentCheckSession) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentCheckSession.ProtoReflect.Descriptor instead.
 func (*AgentCheckSession) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{67}
+	return file_liveroom_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *AgentCheckSession) GetSessionHash() []byte {
@@ -5008,7 +6179,7 @@ type AgentLogout struct {
 
 func (x *AgentLogout) Reset() {
 	*x = AgentLogout{}
-	mi := &file_liveroom_proto_msgTypes[68]
+	mi := &file_liveroom_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5020,7 +6191,7 @@ func (x *AgentLogout) String() string {
 func (*AgentLogout) ProtoMessage() {}
 
 func (x *AgentLogout) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[68]
+	mi := &file_liveroom_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5033,7 +6204,7 @@ func (x *AgentLogout) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentLogout.ProtoReflect.Descriptor instead.
 func (*AgentLogout) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{68}
+	return file_liveroom_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *AgentLogout) GetSessionHash() []byte {
@@ -5055,7 +6226,7 @@ type AgentWho struct {
 
 func (x *AgentWho) Reset() {
 	*x = AgentWho{}
-	mi := &file_liveroom_proto_msgTypes[69]
+	mi := &file_liveroom_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5067,7 +6238,7 @@ func (x *AgentWho) String() string {
 func (*AgentWho) ProtoMessage() {}
 
 func (x *AgentWho) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[69]
+	mi := &file_liveroom_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5080,7 +6251,7 @@ func (x *AgentWho) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentWho.ProtoReflect.Descriptor instead.
 func (*AgentWho) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{69}
+	return file_liveroom_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *AgentWho) GetError() *Error {
@@ -5121,7 +6292,7 @@ type AgentCreateRoom struct {
 
 func (x *AgentCreateRoom) Reset() {
 	*x = AgentCreateRoom{}
-	mi := &file_liveroom_proto_msgTypes[70]
+	mi := &file_liveroom_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5133,7 +6304,7 @@ func (x *AgentCreateRoom) String() string {
 func (*AgentCreateRoom) ProtoMessage() {}
 
 func (x *AgentCreateRoom) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[70]
+	mi := &file_liveroom_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5146,7 +6317,7 @@ func (x *AgentCreateRoom) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentCreateRoom.ProtoReflect.Descriptor instead.
 func (*AgentCreateRoom) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{70}
+	return file_liveroom_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *AgentCreateRoom) GetRoom() *CreateRoom {
@@ -5166,7 +6337,7 @@ type AgentRoomResult struct {
 
 func (x *AgentRoomResult) Reset() {
 	*x = AgentRoomResult{}
-	mi := &file_liveroom_proto_msgTypes[71]
+	mi := &file_liveroom_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5178,7 +6349,7 @@ func (x *AgentRoomResult) String() string {
 func (*AgentRoomResult) ProtoMessage() {}
 
 func (x *AgentRoomResult) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[71]
+	mi := &file_liveroom_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5191,7 +6362,7 @@ func (x *AgentRoomResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentRoomResult.ProtoReflect.Descriptor instead.
 func (*AgentRoomResult) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{71}
+	return file_liveroom_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *AgentRoomResult) GetError() *Error {
@@ -5216,7 +6387,7 @@ type AgentListRooms struct {
 
 func (x *AgentListRooms) Reset() {
 	*x = AgentListRooms{}
-	mi := &file_liveroom_proto_msgTypes[72]
+	mi := &file_liveroom_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5228,7 +6399,7 @@ func (x *AgentListRooms) String() string {
 func (*AgentListRooms) ProtoMessage() {}
 
 func (x *AgentListRooms) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[72]
+	mi := &file_liveroom_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5241,7 +6412,7 @@ func (x *AgentListRooms) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentListRooms.ProtoReflect.Descriptor instead.
 func (*AgentListRooms) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{72}
+	return file_liveroom_proto_rawDescGZIP(), []int{85}
 }
 
 type AgentRoomList struct {
@@ -5254,7 +6425,7 @@ type AgentRoomList struct {
 
 func (x *AgentRoomList) Reset() {
 	*x = AgentRoomList{}
-	mi := &file_liveroom_proto_msgTypes[73]
+	mi := &file_liveroom_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5266,7 +6437,7 @@ func (x *AgentRoomList) String() string {
 func (*AgentRoomList) ProtoMessage() {}
 
 func (x *AgentRoomList) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[73]
+	mi := &file_liveroom_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5279,7 +6450,7 @@ func (x *AgentRoomList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentRoomList.ProtoReflect.Descriptor instead.
 func (*AgentRoomList) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{73}
+	return file_liveroom_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *AgentRoomList) GetError() *Error {
@@ -5307,7 +6478,7 @@ type AgentGetRoom struct {
 
 func (x *AgentGetRoom) Reset() {
 	*x = AgentGetRoom{}
-	mi := &file_liveroom_proto_msgTypes[74]
+	mi := &file_liveroom_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5319,7 +6490,7 @@ func (x *AgentGetRoom) String() string {
 func (*AgentGetRoom) ProtoMessage() {}
 
 func (x *AgentGetRoom) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[74]
+	mi := &file_liveroom_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5332,7 +6503,7 @@ func (x *AgentGetRoom) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentGetRoom.ProtoReflect.Descriptor instead.
 func (*AgentGetRoom) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{74}
+	return file_liveroom_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *AgentGetRoom) GetRoomId() string {
@@ -5358,7 +6529,7 @@ type AgentDeleteRoom struct {
 
 func (x *AgentDeleteRoom) Reset() {
 	*x = AgentDeleteRoom{}
-	mi := &file_liveroom_proto_msgTypes[75]
+	mi := &file_liveroom_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5370,7 +6541,7 @@ func (x *AgentDeleteRoom) String() string {
 func (*AgentDeleteRoom) ProtoMessage() {}
 
 func (x *AgentDeleteRoom) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[75]
+	mi := &file_liveroom_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5383,7 +6554,7 @@ func (x *AgentDeleteRoom) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentDeleteRoom.ProtoReflect.Descriptor instead.
 func (*AgentDeleteRoom) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{75}
+	return file_liveroom_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *AgentDeleteRoom) GetRoomId() string {
@@ -5402,7 +6573,7 @@ type AgentListEntries struct {
 
 func (x *AgentListEntries) Reset() {
 	*x = AgentListEntries{}
-	mi := &file_liveroom_proto_msgTypes[76]
+	mi := &file_liveroom_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5414,7 +6585,7 @@ func (x *AgentListEntries) String() string {
 func (*AgentListEntries) ProtoMessage() {}
 
 func (x *AgentListEntries) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[76]
+	mi := &file_liveroom_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5427,7 +6598,7 @@ func (x *AgentListEntries) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentListEntries.ProtoReflect.Descriptor instead.
 func (*AgentListEntries) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{76}
+	return file_liveroom_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *AgentListEntries) GetRoomId() string {
@@ -5447,7 +6618,7 @@ type AgentEntryList struct {
 
 func (x *AgentEntryList) Reset() {
 	*x = AgentEntryList{}
-	mi := &file_liveroom_proto_msgTypes[77]
+	mi := &file_liveroom_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5459,7 +6630,7 @@ func (x *AgentEntryList) String() string {
 func (*AgentEntryList) ProtoMessage() {}
 
 func (x *AgentEntryList) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[77]
+	mi := &file_liveroom_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5472,7 +6643,7 @@ func (x *AgentEntryList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentEntryList.ProtoReflect.Descriptor instead.
 func (*AgentEntryList) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{77}
+	return file_liveroom_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *AgentEntryList) GetError() *Error {
@@ -5501,7 +6672,7 @@ type AgentStoreOffline struct {
 
 func (x *AgentStoreOffline) Reset() {
 	*x = AgentStoreOffline{}
-	mi := &file_liveroom_proto_msgTypes[78]
+	mi := &file_liveroom_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5513,7 +6684,7 @@ func (x *AgentStoreOffline) String() string {
 func (*AgentStoreOffline) ProtoMessage() {}
 
 func (x *AgentStoreOffline) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[78]
+	mi := &file_liveroom_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5526,7 +6697,7 @@ func (x *AgentStoreOffline) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentStoreOffline.ProtoReflect.Descriptor instead.
 func (*AgentStoreOffline) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{78}
+	return file_liveroom_proto_rawDescGZIP(), []int{91}
 }
 
 func (x *AgentStoreOffline) GetMessage() *OfflineMessage {
@@ -5556,7 +6727,7 @@ type AgentOfflineResult struct {
 
 func (x *AgentOfflineResult) Reset() {
 	*x = AgentOfflineResult{}
-	mi := &file_liveroom_proto_msgTypes[79]
+	mi := &file_liveroom_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5568,7 +6739,7 @@ func (x *AgentOfflineResult) String() string {
 func (*AgentOfflineResult) ProtoMessage() {}
 
 func (x *AgentOfflineResult) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[79]
+	mi := &file_liveroom_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5581,7 +6752,7 @@ func (x *AgentOfflineResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentOfflineResult.ProtoReflect.Descriptor instead.
 func (*AgentOfflineResult) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{79}
+	return file_liveroom_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *AgentOfflineResult) GetError() *Error {
@@ -5623,7 +6794,7 @@ type AgentMarkMailed struct {
 
 func (x *AgentMarkMailed) Reset() {
 	*x = AgentMarkMailed{}
-	mi := &file_liveroom_proto_msgTypes[80]
+	mi := &file_liveroom_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5635,7 +6806,7 @@ func (x *AgentMarkMailed) String() string {
 func (*AgentMarkMailed) ProtoMessage() {}
 
 func (x *AgentMarkMailed) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[80]
+	mi := &file_liveroom_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5648,7 +6819,7 @@ func (x *AgentMarkMailed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentMarkMailed.ProtoReflect.Descriptor instead.
 func (*AgentMarkMailed) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{80}
+	return file_liveroom_proto_rawDescGZIP(), []int{93}
 }
 
 func (x *AgentMarkMailed) GetId() string {
@@ -5680,7 +6851,7 @@ type AgentListOffline struct {
 
 func (x *AgentListOffline) Reset() {
 	*x = AgentListOffline{}
-	mi := &file_liveroom_proto_msgTypes[81]
+	mi := &file_liveroom_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5692,7 +6863,7 @@ func (x *AgentListOffline) String() string {
 func (*AgentListOffline) ProtoMessage() {}
 
 func (x *AgentListOffline) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[81]
+	mi := &file_liveroom_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5705,7 +6876,7 @@ func (x *AgentListOffline) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentListOffline.ProtoReflect.Descriptor instead.
 func (*AgentListOffline) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{81}
+	return file_liveroom_proto_rawDescGZIP(), []int{94}
 }
 
 type AgentOfflineList struct {
@@ -5718,7 +6889,7 @@ type AgentOfflineList struct {
 
 func (x *AgentOfflineList) Reset() {
 	*x = AgentOfflineList{}
-	mi := &file_liveroom_proto_msgTypes[82]
+	mi := &file_liveroom_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5730,7 +6901,7 @@ func (x *AgentOfflineList) String() string {
 func (*AgentOfflineList) ProtoMessage() {}
 
 func (x *AgentOfflineList) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[82]
+	mi := &file_liveroom_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5743,7 +6914,7 @@ func (x *AgentOfflineList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentOfflineList.ProtoReflect.Descriptor instead.
 func (*AgentOfflineList) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{82}
+	return file_liveroom_proto_rawDescGZIP(), []int{95}
 }
 
 func (x *AgentOfflineList) GetError() *Error {
@@ -5769,7 +6940,7 @@ type AgentDeleteOffline struct {
 
 func (x *AgentDeleteOffline) Reset() {
 	*x = AgentDeleteOffline{}
-	mi := &file_liveroom_proto_msgTypes[83]
+	mi := &file_liveroom_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5781,7 +6952,7 @@ func (x *AgentDeleteOffline) String() string {
 func (*AgentDeleteOffline) ProtoMessage() {}
 
 func (x *AgentDeleteOffline) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[83]
+	mi := &file_liveroom_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5794,7 +6965,7 @@ func (x *AgentDeleteOffline) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentDeleteOffline.ProtoReflect.Descriptor instead.
 func (*AgentDeleteOffline) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{83}
+	return file_liveroom_proto_rawDescGZIP(), []int{96}
 }
 
 func (x *AgentDeleteOffline) GetId() string {
@@ -5814,7 +6985,7 @@ type ShortClaim struct {
 
 func (x *ShortClaim) Reset() {
 	*x = ShortClaim{}
-	mi := &file_liveroom_proto_msgTypes[84]
+	mi := &file_liveroom_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5826,7 +6997,7 @@ func (x *ShortClaim) String() string {
 func (*ShortClaim) ProtoMessage() {}
 
 func (x *ShortClaim) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[84]
+	mi := &file_liveroom_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5839,7 +7010,7 @@ func (x *ShortClaim) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShortClaim.ProtoReflect.Descriptor instead.
 func (*ShortClaim) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{84}
+	return file_liveroom_proto_rawDescGZIP(), []int{97}
 }
 
 func (x *ShortClaim) GetRoomId() string {
@@ -5865,7 +7036,7 @@ type ShortRelease struct {
 
 func (x *ShortRelease) Reset() {
 	*x = ShortRelease{}
-	mi := &file_liveroom_proto_msgTypes[85]
+	mi := &file_liveroom_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5877,7 +7048,7 @@ func (x *ShortRelease) String() string {
 func (*ShortRelease) ProtoMessage() {}
 
 func (x *ShortRelease) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[85]
+	mi := &file_liveroom_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5890,7 +7061,7 @@ func (x *ShortRelease) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShortRelease.ProtoReflect.Descriptor instead.
 func (*ShortRelease) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{85}
+	return file_liveroom_proto_rawDescGZIP(), []int{98}
 }
 
 func (x *ShortRelease) GetRoomId() string {
@@ -5908,7 +7079,7 @@ type ShortResolve struct {
 
 func (x *ShortResolve) Reset() {
 	*x = ShortResolve{}
-	mi := &file_liveroom_proto_msgTypes[86]
+	mi := &file_liveroom_proto_msgTypes[99]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5920,7 +7091,7 @@ func (x *ShortResolve) String() string {
 func (*ShortResolve) ProtoMessage() {}
 
 func (x *ShortResolve) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[86]
+	mi := &file_liveroom_proto_msgTypes[99]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5933,7 +7104,7 @@ func (x *ShortResolve) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShortResolve.ProtoReflect.Descriptor instead.
 func (*ShortResolve) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{86}
+	return file_liveroom_proto_rawDescGZIP(), []int{99}
 }
 
 type ShortReply struct {
@@ -5946,7 +7117,7 @@ type ShortReply struct {
 
 func (x *ShortReply) Reset() {
 	*x = ShortReply{}
-	mi := &file_liveroom_proto_msgTypes[87]
+	mi := &file_liveroom_proto_msgTypes[100]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5958,7 +7129,7 @@ func (x *ShortReply) String() string {
 func (*ShortReply) ProtoMessage() {}
 
 func (x *ShortReply) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[87]
+	mi := &file_liveroom_proto_msgTypes[100]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5971,7 +7142,7 @@ func (x *ShortReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShortReply.ProtoReflect.Descriptor instead.
 func (*ShortReply) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{87}
+	return file_liveroom_proto_rawDescGZIP(), []int{100}
 }
 
 func (x *ShortReply) GetError() *Error {
@@ -6033,13 +7204,20 @@ const file_liveroom_proto_rawDesc = "" +
 	"\x04role\x18\x03 \x01(\x0e2\x11.liveroom.v1.RoleR\x04role\x12\x14\n" +
 	"\x05email\x18\x14 \x01(\tR\x05email\x12\x1d\n" +
 	"\n" +
-	"avatar_url\x18\x15 \x01(\tR\tavatarUrl\"\xe4\x01\n" +
+	"avatar_url\x18\x15 \x01(\tR\tavatarUrl\"\xf6\x03\n" +
 	"\vClientFrame\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12.\n" +
 	"\x04join\x18\x02 \x01(\v2\x18.liveroom.v1.JoinRequestH\x00R\x04join\x12+\n" +
 	"\x04chat\x18\x03 \x01(\v2\x15.liveroom.v1.SendChatH\x00R\x04chat\x127\n" +
 	"\ahistory\x18\x04 \x01(\v2\x1b.liveroom.v1.HistoryRequestH\x00R\ahistory\x12'\n" +
-	"\x04ping\x18\x05 \x01(\v2\x11.liveroom.v1.PingH\x00R\x04pingB\x06\n" +
+	"\x04ping\x18\x05 \x01(\v2\x11.liveroom.v1.PingH\x00R\x04ping\x12-\n" +
+	"\x04call\x18\n" +
+	" \x01(\v2\x17.liveroom.v1.CallActionH\x00R\x04call\x12:\n" +
+	"\vmedia_state\x18\v \x01(\v2\x17.liveroom.v1.MediaStateH\x00R\n" +
+	"mediaState\x127\n" +
+	"\rpublish_offer\x18\f \x01(\v2\x10.liveroom.v1.SdpH\x00R\fpublishOffer\x12=\n" +
+	"\x10subscribe_answer\x18\r \x01(\v2\x10.liveroom.v1.SdpH\x00R\x0fsubscribeAnswer\x12-\n" +
+	"\x03ice\x18\x0e \x01(\v2\x19.liveroom.v1.IceCandidateH\x00R\x03iceB\x06\n" +
 	"\x04body\"\xc3\x01\n" +
 	"\vJoinRequest\x12\x17\n" +
 	"\aroom_id\x18\x01 \x01(\tR\x06roomId\x12\x12\n" +
@@ -6056,7 +7234,7 @@ const file_liveroom_proto_rawDesc = "" +
 	"\n" +
 	"before_seq\x18\x01 \x01(\x04R\tbeforeSeq\x12\x14\n" +
 	"\x05limit\x18\x02 \x01(\rR\x05limit\"\x06\n" +
-	"\x04Ping\"\xca\x02\n" +
+	"\x04Ping\"\xcf\x04\n" +
 	"\vServerFrame\x12\x19\n" +
 	"\breply_to\x18\x01 \x01(\tR\areplyTo\x12-\n" +
 	"\x06joined\x18\x02 \x01(\v2\x13.liveroom.v1.JoinedH\x00R\x06joined\x122\n" +
@@ -6064,7 +7242,14 @@ const file_liveroom_proto_rawDesc = "" +
 	"\x04chat\x18\x04 \x01(\v2\x18.liveroom.v1.ChatMessageH\x00R\x04chat\x120\n" +
 	"\ahistory\x18\x05 \x01(\v2\x14.liveroom.v1.HistoryH\x00R\ahistory\x12*\n" +
 	"\x05error\x18\x06 \x01(\v2\x12.liveroom.v1.ErrorH\x00R\x05error\x12'\n" +
-	"\x04pong\x18\a \x01(\v2\x11.liveroom.v1.PongH\x00R\x04pongB\x06\n" +
+	"\x04pong\x18\a \x01(\v2\x11.liveroom.v1.PongH\x00R\x04pong\x12$\n" +
+	"\x03ack\x18\b \x01(\v2\x10.liveroom.v1.AckH\x00R\x03ack\x12,\n" +
+	"\x04call\x18\n" +
+	" \x01(\v2\x16.liveroom.v1.CallEventH\x00R\x04call\x129\n" +
+	"\x0epublish_answer\x18\v \x01(\v2\x10.liveroom.v1.SdpH\x00R\rpublishAnswer\x12;\n" +
+	"\x0fsubscribe_offer\x18\f \x01(\v2\x10.liveroom.v1.SdpH\x00R\x0esubscribeOffer\x127\n" +
+	"\n" +
+	"call_state\x18\r \x01(\v2\x16.liveroom.v1.CallStateH\x00R\tcallStateB\x06\n" +
 	"\x04body\"\xf6\x01\n" +
 	"\bRoomInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
@@ -6077,7 +7262,7 @@ const file_liveroom_proto_rawDesc = "" +
 	"\n" +
 	"ends_at_ms\x18\x15 \x01(\x03R\bendsAtMs\x125\n" +
 	"\n" +
-	"entry_form\x18\x16 \x01(\v2\x16.liveroom.v1.EntryFormR\tentryForm\"\xa0\x02\n" +
+	"entry_form\x18\x16 \x01(\v2\x16.liveroom.v1.EntryFormR\tentryForm\"\x85\x03\n" +
 	"\x06Joined\x12\x1b\n" +
 	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12%\n" +
 	"\x04role\x18\x02 \x01(\x0e2\x11.liveroom.v1.RoleR\x04role\x12)\n" +
@@ -6085,7 +7270,10 @@ const file_liveroom_proto_rawDesc = "" +
 	"\amembers\x18\x04 \x03(\v2\x13.liveroom.v1.MemberR\amembers\x122\n" +
 	"\ahistory\x18\x05 \x03(\v2\x18.liveroom.v1.ChatMessageR\ahistory\x12!\n" +
 	"\fmore_history\x18\x06 \x01(\bR\vmoreHistory\x12!\n" +
-	"\faccess_token\x18\a \x01(\tR\vaccessToken\"\xab\x01\n" +
+	"\faccess_token\x18\a \x01(\tR\vaccessToken\x12*\n" +
+	"\x04call\x18\b \x01(\v2\x16.liveroom.v1.CallStateR\x04call\x127\n" +
+	"\vice_servers\x18\t \x03(\v2\x16.liveroom.v1.IceServerR\n" +
+	"iceServers\"\xab\x01\n" +
 	"\vMemberEvent\x121\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x1d.liveroom.v1.MemberEvent.KindR\x04kind\x12+\n" +
 	"\x06member\x18\x02 \x01(\v2\x13.liveroom.v1.MemberR\x06member\"<\n" +
@@ -6099,7 +7287,8 @@ const file_liveroom_proto_rawDesc = "" +
 	"\x05Error\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\"\x06\n" +
-	"\x04Pong\"\xbf\x02\n" +
+	"\x04Pong\"\x05\n" +
+	"\x03Ack\"\xbf\x02\n" +
 	"\n" +
 	"CreateRoom\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
@@ -6150,7 +7339,76 @@ const file_liveroom_proto_rawDesc = "" +
 	"\bframe_id\x18\x03 \x01(\tR\aframeId\"c\n" +
 	"\tRoomReply\x12(\n" +
 	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\x12,\n" +
-	"\x04chat\x18\x02 \x01(\v2\x18.liveroom.v1.ChatMessageR\x04chat\"\x9b\x01\n" +
+	"\x04chat\x18\x02 \x01(\v2\x18.liveroom.v1.ChatMessageR\x04chat\"\xc7\x01\n" +
+	"\n" +
+	"CallAction\x126\n" +
+	"\x06action\x18\x01 \x01(\x0e2\x1e.liveroom.v1.CallAction.ActionR\x06action\x12\x14\n" +
+	"\x05video\x18\x02 \x01(\bR\x05video\"k\n" +
+	"\x06Action\x12\x16\n" +
+	"\x12ACTION_UNSPECIFIED\x10\x00\x12\x0f\n" +
+	"\vACTION_RING\x10\x01\x12\x11\n" +
+	"\rACTION_ACCEPT\x10\x02\x12\x12\n" +
+	"\x0eACTION_DECLINE\x10\x03\x12\x11\n" +
+	"\rACTION_HANGUP\x10\x04\"q\n" +
+	"\n" +
+	"MediaState\x12\x1f\n" +
+	"\vaudio_muted\x18\x01 \x01(\bR\n" +
+	"audioMuted\x12\x1b\n" +
+	"\tvideo_off\x18\x02 \x01(\bR\bvideoOff\x12%\n" +
+	"\x0escreen_sharing\x18\x03 \x01(\bR\rscreenSharing\"\x8c\x01\n" +
+	"\x03Sdp\x12\x10\n" +
+	"\x03sdp\x18\x01 \x01(\tR\x03sdp\x127\n" +
+	"\asources\x18\x02 \x03(\v2\x1d.liveroom.v1.Sdp.SourcesEntryR\asources\x1a:\n" +
+	"\fSourcesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc1\x01\n" +
+	"\fIceCandidate\x12%\n" +
+	"\x02pc\x18\x01 \x01(\x0e2\x15.liveroom.v1.PeerRoleR\x02pc\x12\x1c\n" +
+	"\tcandidate\x18\x02 \x01(\tR\tcandidate\x12\x17\n" +
+	"\asdp_mid\x18\x03 \x01(\tR\x06sdpMid\x12&\n" +
+	"\x0fsdp_mline_index\x18\x04 \x01(\rR\rsdpMlineIndex\x12+\n" +
+	"\x11username_fragment\x18\x05 \x01(\tR\x10usernameFragment\"\x82\x01\n" +
+	"\tCallEvent\x126\n" +
+	"\x06action\x18\x01 \x01(\x0e2\x1e.liveroom.v1.CallAction.ActionR\x06action\x12'\n" +
+	"\x04from\x18\x02 \x01(\v2\x13.liveroom.v1.MemberR\x04from\x12\x14\n" +
+	"\x05video\x18\x03 \x01(\bR\x05video\"\x83\x01\n" +
+	"\x0fCallParticipant\x12+\n" +
+	"\x06member\x18\x01 \x01(\v2\x13.liveroom.v1.MemberR\x06member\x12\x14\n" +
+	"\x05video\x18\x02 \x01(\bR\x05video\x12-\n" +
+	"\x05media\x18\x03 \x01(\v2\x17.liveroom.v1.MediaStateR\x05media\"M\n" +
+	"\tCallState\x12@\n" +
+	"\fparticipants\x18\x01 \x03(\v2\x1c.liveroom.v1.CallParticipantR\fparticipants\"[\n" +
+	"\tIceServer\x12\x12\n" +
+	"\x04urls\x18\x01 \x03(\tR\x04urls\x12\x1a\n" +
+	"\busername\x18\x02 \x01(\tR\busername\x12\x1e\n" +
+	"\n" +
+	"credential\x18\x03 \x01(\tR\n" +
+	"credential\"\xe8\x02\n" +
+	"\vCallRequest\x12$\n" +
+	"\asession\x18\x01 \x01(\v2\n" +
+	".actor.PIDR\asession\x12\x19\n" +
+	"\bframe_id\x18\x02 \x01(\tR\aframeId\x12-\n" +
+	"\x04call\x18\x03 \x01(\v2\x17.liveroom.v1.CallActionH\x00R\x04call\x12:\n" +
+	"\vmedia_state\x18\x04 \x01(\v2\x17.liveroom.v1.MediaStateH\x00R\n" +
+	"mediaState\x127\n" +
+	"\rpublish_offer\x18\x05 \x01(\v2\x10.liveroom.v1.SdpH\x00R\fpublishOffer\x12=\n" +
+	"\x10subscribe_answer\x18\x06 \x01(\v2\x10.liveroom.v1.SdpH\x00R\x0fsubscribeAnswer\x12-\n" +
+	"\x03ice\x18\a \x01(\v2\x19.liveroom.v1.IceCandidateH\x00R\x03iceB\x06\n" +
+	"\x04body\"\xfa\x02\n" +
+	"\fMediaCommand\x12\x1b\n" +
+	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12$\n" +
+	"\asession\x18\x02 \x01(\v2\n" +
+	".actor.PIDR\asession\x12\x19\n" +
+	"\bframe_id\x18\x03 \x01(\tR\aframeId\x12,\n" +
+	"\x04join\x18\x04 \x01(\v2\x16.liveroom.v1.MediaJoinH\x00R\x04join\x12/\n" +
+	"\x05leave\x18\x05 \x01(\v2\x17.liveroom.v1.MediaLeaveH\x00R\x05leave\x127\n" +
+	"\rpublish_offer\x18\x06 \x01(\v2\x10.liveroom.v1.SdpH\x00R\fpublishOffer\x12=\n" +
+	"\x10subscribe_answer\x18\a \x01(\v2\x10.liveroom.v1.SdpH\x00R\x0fsubscribeAnswer\x12-\n" +
+	"\x03ice\x18\b \x01(\v2\x19.liveroom.v1.IceCandidateH\x00R\x03iceB\x06\n" +
+	"\x04body\"\v\n" +
+	"\tMediaJoin\"\f\n" +
+	"\n" +
+	"MediaLeave\"\x9b\x01\n" +
 	"\tEntryForm\x12\x18\n" +
 	"\aenabled\x18\x01 \x01(\bR\aenabled\x12\x1a\n" +
 	"\brequired\x18\x02 \x01(\bR\brequired\x12\x18\n" +
@@ -6265,14 +7523,14 @@ const file_liveroom_proto_rawDesc = "" +
 	"\vAgentAnswer\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12\x16\n" +
-	"\x06accept\x18\x02 \x01(\bR\x06accept\"\x9f\x04\n" +
+	"\x06accept\x18\x02 \x01(\bR\x06accept\"\xa5\x04\n" +
 	"\x10AgentServerFrame\x12\x19\n" +
 	"\breply_to\x18\x01 \x01(\tR\areplyTo\x128\n" +
 	"\bsnapshot\x18\x02 \x01(\v2\x1a.liveroom.v1.AgentSnapshotH\x00R\bsnapshot\x124\n" +
 	"\avisitor\x18\x03 \x01(\v2\x18.liveroom.v1.VisitorInfoH\x00R\avisitor\x12=\n" +
-	"\fvisitor_left\x18\x04 \x01(\v2\x18.liveroom.v1.VisitorLeftH\x00R\vvisitorLeft\x124\n" +
-	"\arequest\x18\x05 \x01(\v2\x18.liveroom.v1.CallRequestH\x00R\arequest\x12A\n" +
-	"\frequest_done\x18\x06 \x01(\v2\x1c.liveroom.v1.CallRequestDoneH\x00R\vrequestDone\x122\n" +
+	"\fvisitor_left\x18\x04 \x01(\v2\x18.liveroom.v1.VisitorLeftH\x00R\vvisitorLeft\x127\n" +
+	"\arequest\x18\x05 \x01(\v2\x1b.liveroom.v1.ContactRequestH\x00R\arequest\x12D\n" +
+	"\frequest_done\x18\x06 \x01(\v2\x1f.liveroom.v1.ContactRequestDoneH\x00R\vrequestDone\x122\n" +
 	"\x06status\x18\a \x01(\v2\x18.liveroom.v1.AgentStatusH\x00R\x06status\x127\n" +
 	"\banswered\x18\b \x01(\v2\x19.liveroom.v1.CallAnsweredH\x00R\banswered\x12*\n" +
 	"\x05error\x18\t \x01(\v2\x12.liveroom.v1.ErrorH\x00R\x05error\x12'\n" +
@@ -6291,8 +7549,8 @@ const file_liveroom_proto_rawDesc = "" +
 	"\x06origin\x18\a \x01(\tR\x06origin\",\n" +
 	"\vVisitorLeft\x12\x1d\n" +
 	"\n" +
-	"visitor_id\x18\x01 \x01(\tR\tvisitorId\"\xd3\x01\n" +
-	"\vCallRequest\x12\x1d\n" +
+	"visitor_id\x18\x01 \x01(\tR\tvisitorId\"\xd6\x01\n" +
+	"\x0eContactRequest\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12\x1d\n" +
 	"\n" +
@@ -6301,21 +7559,21 @@ const file_liveroom_proto_rawDesc = "" +
 	"\x04name\x18\x04 \x01(\tR\x04name\x12\x17\n" +
 	"\aroom_id\x18\x05 \x01(\tR\x06roomId\x12\x19\n" +
 	"\bpage_url\x18\x06 \x01(\tR\apageUrl\x12\x13\n" +
-	"\x05at_ms\x18\a \x01(\x03R\x04atMs\"H\n" +
-	"\x0fCallRequestDone\x12\x1d\n" +
+	"\x05at_ms\x18\a \x01(\x03R\x04atMs\"K\n" +
+	"\x12ContactRequestDone\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"Y\n" +
 	"\vAgentStatus\x121\n" +
 	"\bpresence\x18\x01 \x01(\x0e2\x15.liveroom.v1.PresenceR\bpresence\x12\x17\n" +
-	"\aroom_id\x18\x02 \x01(\tR\x06roomId\"\xfe\x01\n" +
+	"\aroom_id\x18\x02 \x01(\tR\x06roomId\"\x81\x02\n" +
 	"\rAgentSnapshot\x12\x19\n" +
 	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12\x1d\n" +
 	"\n" +
 	"agent_name\x18\x02 \x01(\tR\tagentName\x120\n" +
 	"\x06status\x18\x03 \x01(\v2\x18.liveroom.v1.AgentStatusR\x06status\x124\n" +
-	"\bvisitors\x18\x04 \x03(\v2\x18.liveroom.v1.VisitorInfoR\bvisitors\x124\n" +
-	"\brequests\x18\x05 \x03(\v2\x18.liveroom.v1.CallRequestR\brequests\x12\x15\n" +
+	"\bvisitors\x18\x04 \x03(\v2\x18.liveroom.v1.VisitorInfoR\bvisitors\x127\n" +
+	"\brequests\x18\x05 \x03(\v2\x1b.liveroom.v1.ContactRequestR\brequests\x12\x15\n" +
 	"\x06now_ms\x18\x06 \x01(\x03R\x05nowMs\"\x88\x01\n" +
 	"\fCallAnswered\x12\x1d\n" +
 	"\n" +
@@ -6432,7 +7690,11 @@ const file_liveroom_proto_rawDesc = "" +
 	"\x10ROLE_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
 	"ROLE_AGENT\x10\x01\x12\x10\n" +
-	"\fROLE_VISITOR\x10\x02*b\n" +
+	"\fROLE_VISITOR\x10\x02*U\n" +
+	"\bPeerRole\x12\x19\n" +
+	"\x15PEER_ROLE_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11PEER_ROLE_PUBLISH\x10\x01\x12\x17\n" +
+	"\x13PEER_ROLE_SUBSCRIBE\x10\x02*b\n" +
 	"\bPresence\x12\x18\n" +
 	"\x14PRESENCE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10PRESENCE_OFFLINE\x10\x01\x12\x13\n" +
@@ -6456,206 +7718,254 @@ func file_liveroom_proto_rawDescGZIP() []byte {
 	return file_liveroom_proto_rawDescData
 }
 
-var file_liveroom_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_liveroom_proto_msgTypes = make([]protoimpl.MessageInfo, 88)
+var file_liveroom_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
+var file_liveroom_proto_msgTypes = make([]protoimpl.MessageInfo, 102)
 var file_liveroom_proto_goTypes = []any{
 	(Role)(0),                  // 0: liveroom.v1.Role
-	(Presence)(0),              // 1: liveroom.v1.Presence
-	(CallKind)(0),              // 2: liveroom.v1.CallKind
-	(MemberEvent_Kind)(0),      // 3: liveroom.v1.MemberEvent.Kind
-	(*RoomRecord)(nil),         // 4: liveroom.v1.RoomRecord
-	(*FileRef)(nil),            // 5: liveroom.v1.FileRef
-	(*ChatMessage)(nil),        // 6: liveroom.v1.ChatMessage
-	(*Member)(nil),             // 7: liveroom.v1.Member
-	(*ClientFrame)(nil),        // 8: liveroom.v1.ClientFrame
-	(*JoinRequest)(nil),        // 9: liveroom.v1.JoinRequest
-	(*SendChat)(nil),           // 10: liveroom.v1.SendChat
-	(*HistoryRequest)(nil),     // 11: liveroom.v1.HistoryRequest
-	(*Ping)(nil),               // 12: liveroom.v1.Ping
-	(*ServerFrame)(nil),        // 13: liveroom.v1.ServerFrame
-	(*RoomInfo)(nil),           // 14: liveroom.v1.RoomInfo
-	(*Joined)(nil),             // 15: liveroom.v1.Joined
-	(*MemberEvent)(nil),        // 16: liveroom.v1.MemberEvent
-	(*History)(nil),            // 17: liveroom.v1.History
-	(*Error)(nil),              // 18: liveroom.v1.Error
-	(*Pong)(nil),               // 19: liveroom.v1.Pong
-	(*CreateRoom)(nil),         // 20: liveroom.v1.CreateRoom
-	(*CreateRoomResult)(nil),   // 21: liveroom.v1.CreateRoomResult
-	(*GetRoomInfo)(nil),        // 22: liveroom.v1.GetRoomInfo
-	(*GetRoomInfoResult)(nil),  // 23: liveroom.v1.GetRoomInfoResult
-	(*Join)(nil),               // 24: liveroom.v1.Join
-	(*Leave)(nil),              // 25: liveroom.v1.Leave
-	(*PostChat)(nil),           // 26: liveroom.v1.PostChat
-	(*PostFile)(nil),           // 27: liveroom.v1.PostFile
-	(*GetHistory)(nil),         // 28: liveroom.v1.GetHistory
-	(*RoomReply)(nil),          // 29: liveroom.v1.RoomReply
-	(*EntryForm)(nil),          // 30: liveroom.v1.EntryForm
-	(*EntryRecord)(nil),        // 31: liveroom.v1.EntryRecord
-	(*DeleteRoom)(nil),         // 32: liveroom.v1.DeleteRoom
-	(*DeleteRoomResult)(nil),   // 33: liveroom.v1.DeleteRoomResult
-	(*AgentRecord)(nil),        // 34: liveroom.v1.AgentRecord
-	(*AgentSession)(nil),       // 35: liveroom.v1.AgentSession
-	(*AgentRoom)(nil),          // 36: liveroom.v1.AgentRoom
-	(*ApiKeyRecord)(nil),       // 37: liveroom.v1.ApiKeyRecord
-	(*ShortNameRecord)(nil),    // 38: liveroom.v1.ShortNameRecord
-	(*OfflineMessage)(nil),     // 39: liveroom.v1.OfflineMessage
-	(*VisitorClientFrame)(nil), // 40: liveroom.v1.VisitorClientFrame
-	(*VisitorHello)(nil),       // 41: liveroom.v1.VisitorHello
-	(*VisitorCall)(nil),        // 42: liveroom.v1.VisitorCall
-	(*VisitorCancel)(nil),      // 43: liveroom.v1.VisitorCancel
-	(*VisitorServerFrame)(nil), // 44: liveroom.v1.VisitorServerFrame
-	(*PresenceUpdate)(nil),     // 45: liveroom.v1.PresenceUpdate
-	(*CallQueued)(nil),         // 46: liveroom.v1.CallQueued
-	(*CallAccepted)(nil),       // 47: liveroom.v1.CallAccepted
-	(*CallDeclined)(nil),       // 48: liveroom.v1.CallDeclined
-	(*AgentClientFrame)(nil),   // 49: liveroom.v1.AgentClientFrame
-	(*AgentWatch)(nil),         // 50: liveroom.v1.AgentWatch
-	(*AgentSetAway)(nil),       // 51: liveroom.v1.AgentSetAway
-	(*AgentAnswer)(nil),        // 52: liveroom.v1.AgentAnswer
-	(*AgentServerFrame)(nil),   // 53: liveroom.v1.AgentServerFrame
-	(*VisitorInfo)(nil),        // 54: liveroom.v1.VisitorInfo
-	(*VisitorLeft)(nil),        // 55: liveroom.v1.VisitorLeft
-	(*CallRequest)(nil),        // 56: liveroom.v1.CallRequest
-	(*CallRequestDone)(nil),    // 57: liveroom.v1.CallRequestDone
-	(*AgentStatus)(nil),        // 58: liveroom.v1.AgentStatus
-	(*AgentSnapshot)(nil),      // 59: liveroom.v1.AgentSnapshot
-	(*CallAnswered)(nil),       // 60: liveroom.v1.CallAnswered
-	(*AgentVisitorHello)(nil),  // 61: liveroom.v1.AgentVisitorHello
-	(*AgentVisitorCall)(nil),   // 62: liveroom.v1.AgentVisitorCall
-	(*AgentVisitorCancel)(nil), // 63: liveroom.v1.AgentVisitorCancel
-	(*AgentAttach)(nil),        // 64: liveroom.v1.AgentAttach
-	(*AgentSocketAway)(nil),    // 65: liveroom.v1.AgentSocketAway
-	(*AgentSocketAnswer)(nil),  // 66: liveroom.v1.AgentSocketAnswer
-	(*AgentDetach)(nil),        // 67: liveroom.v1.AgentDetach
-	(*AgentReply)(nil),         // 68: liveroom.v1.AgentReply
-	(*AgentLogin)(nil),         // 69: liveroom.v1.AgentLogin
-	(*AgentLoginResult)(nil),   // 70: liveroom.v1.AgentLoginResult
-	(*AgentCheckSession)(nil),  // 71: liveroom.v1.AgentCheckSession
-	(*AgentLogout)(nil),        // 72: liveroom.v1.AgentLogout
-	(*AgentWho)(nil),           // 73: liveroom.v1.AgentWho
-	(*AgentCreateRoom)(nil),    // 74: liveroom.v1.AgentCreateRoom
-	(*AgentRoomResult)(nil),    // 75: liveroom.v1.AgentRoomResult
-	(*AgentListRooms)(nil),     // 76: liveroom.v1.AgentListRooms
-	(*AgentRoomList)(nil),      // 77: liveroom.v1.AgentRoomList
-	(*AgentGetRoom)(nil),       // 78: liveroom.v1.AgentGetRoom
-	(*AgentDeleteRoom)(nil),    // 79: liveroom.v1.AgentDeleteRoom
-	(*AgentListEntries)(nil),   // 80: liveroom.v1.AgentListEntries
-	(*AgentEntryList)(nil),     // 81: liveroom.v1.AgentEntryList
-	(*AgentStoreOffline)(nil),  // 82: liveroom.v1.AgentStoreOffline
-	(*AgentOfflineResult)(nil), // 83: liveroom.v1.AgentOfflineResult
-	(*AgentMarkMailed)(nil),    // 84: liveroom.v1.AgentMarkMailed
-	(*AgentListOffline)(nil),   // 85: liveroom.v1.AgentListOffline
-	(*AgentOfflineList)(nil),   // 86: liveroom.v1.AgentOfflineList
-	(*AgentDeleteOffline)(nil), // 87: liveroom.v1.AgentDeleteOffline
-	(*ShortClaim)(nil),         // 88: liveroom.v1.ShortClaim
-	(*ShortRelease)(nil),       // 89: liveroom.v1.ShortRelease
-	(*ShortResolve)(nil),       // 90: liveroom.v1.ShortResolve
-	(*ShortReply)(nil),         // 91: liveroom.v1.ShortReply
-	(*actor.PID)(nil),          // 92: actor.PID
+	(PeerRole)(0),              // 1: liveroom.v1.PeerRole
+	(Presence)(0),              // 2: liveroom.v1.Presence
+	(CallKind)(0),              // 3: liveroom.v1.CallKind
+	(MemberEvent_Kind)(0),      // 4: liveroom.v1.MemberEvent.Kind
+	(CallAction_Action)(0),     // 5: liveroom.v1.CallAction.Action
+	(*RoomRecord)(nil),         // 6: liveroom.v1.RoomRecord
+	(*FileRef)(nil),            // 7: liveroom.v1.FileRef
+	(*ChatMessage)(nil),        // 8: liveroom.v1.ChatMessage
+	(*Member)(nil),             // 9: liveroom.v1.Member
+	(*ClientFrame)(nil),        // 10: liveroom.v1.ClientFrame
+	(*JoinRequest)(nil),        // 11: liveroom.v1.JoinRequest
+	(*SendChat)(nil),           // 12: liveroom.v1.SendChat
+	(*HistoryRequest)(nil),     // 13: liveroom.v1.HistoryRequest
+	(*Ping)(nil),               // 14: liveroom.v1.Ping
+	(*ServerFrame)(nil),        // 15: liveroom.v1.ServerFrame
+	(*RoomInfo)(nil),           // 16: liveroom.v1.RoomInfo
+	(*Joined)(nil),             // 17: liveroom.v1.Joined
+	(*MemberEvent)(nil),        // 18: liveroom.v1.MemberEvent
+	(*History)(nil),            // 19: liveroom.v1.History
+	(*Error)(nil),              // 20: liveroom.v1.Error
+	(*Pong)(nil),               // 21: liveroom.v1.Pong
+	(*Ack)(nil),                // 22: liveroom.v1.Ack
+	(*CreateRoom)(nil),         // 23: liveroom.v1.CreateRoom
+	(*CreateRoomResult)(nil),   // 24: liveroom.v1.CreateRoomResult
+	(*GetRoomInfo)(nil),        // 25: liveroom.v1.GetRoomInfo
+	(*GetRoomInfoResult)(nil),  // 26: liveroom.v1.GetRoomInfoResult
+	(*Join)(nil),               // 27: liveroom.v1.Join
+	(*Leave)(nil),              // 28: liveroom.v1.Leave
+	(*PostChat)(nil),           // 29: liveroom.v1.PostChat
+	(*PostFile)(nil),           // 30: liveroom.v1.PostFile
+	(*GetHistory)(nil),         // 31: liveroom.v1.GetHistory
+	(*RoomReply)(nil),          // 32: liveroom.v1.RoomReply
+	(*CallAction)(nil),         // 33: liveroom.v1.CallAction
+	(*MediaState)(nil),         // 34: liveroom.v1.MediaState
+	(*Sdp)(nil),                // 35: liveroom.v1.Sdp
+	(*IceCandidate)(nil),       // 36: liveroom.v1.IceCandidate
+	(*CallEvent)(nil),          // 37: liveroom.v1.CallEvent
+	(*CallParticipant)(nil),    // 38: liveroom.v1.CallParticipant
+	(*CallState)(nil),          // 39: liveroom.v1.CallState
+	(*IceServer)(nil),          // 40: liveroom.v1.IceServer
+	(*CallRequest)(nil),        // 41: liveroom.v1.CallRequest
+	(*MediaCommand)(nil),       // 42: liveroom.v1.MediaCommand
+	(*MediaJoin)(nil),          // 43: liveroom.v1.MediaJoin
+	(*MediaLeave)(nil),         // 44: liveroom.v1.MediaLeave
+	(*EntryForm)(nil),          // 45: liveroom.v1.EntryForm
+	(*EntryRecord)(nil),        // 46: liveroom.v1.EntryRecord
+	(*DeleteRoom)(nil),         // 47: liveroom.v1.DeleteRoom
+	(*DeleteRoomResult)(nil),   // 48: liveroom.v1.DeleteRoomResult
+	(*AgentRecord)(nil),        // 49: liveroom.v1.AgentRecord
+	(*AgentSession)(nil),       // 50: liveroom.v1.AgentSession
+	(*AgentRoom)(nil),          // 51: liveroom.v1.AgentRoom
+	(*ApiKeyRecord)(nil),       // 52: liveroom.v1.ApiKeyRecord
+	(*ShortNameRecord)(nil),    // 53: liveroom.v1.ShortNameRecord
+	(*OfflineMessage)(nil),     // 54: liveroom.v1.OfflineMessage
+	(*VisitorClientFrame)(nil), // 55: liveroom.v1.VisitorClientFrame
+	(*VisitorHello)(nil),       // 56: liveroom.v1.VisitorHello
+	(*VisitorCall)(nil),        // 57: liveroom.v1.VisitorCall
+	(*VisitorCancel)(nil),      // 58: liveroom.v1.VisitorCancel
+	(*VisitorServerFrame)(nil), // 59: liveroom.v1.VisitorServerFrame
+	(*PresenceUpdate)(nil),     // 60: liveroom.v1.PresenceUpdate
+	(*CallQueued)(nil),         // 61: liveroom.v1.CallQueued
+	(*CallAccepted)(nil),       // 62: liveroom.v1.CallAccepted
+	(*CallDeclined)(nil),       // 63: liveroom.v1.CallDeclined
+	(*AgentClientFrame)(nil),   // 64: liveroom.v1.AgentClientFrame
+	(*AgentWatch)(nil),         // 65: liveroom.v1.AgentWatch
+	(*AgentSetAway)(nil),       // 66: liveroom.v1.AgentSetAway
+	(*AgentAnswer)(nil),        // 67: liveroom.v1.AgentAnswer
+	(*AgentServerFrame)(nil),   // 68: liveroom.v1.AgentServerFrame
+	(*VisitorInfo)(nil),        // 69: liveroom.v1.VisitorInfo
+	(*VisitorLeft)(nil),        // 70: liveroom.v1.VisitorLeft
+	(*ContactRequest)(nil),     // 71: liveroom.v1.ContactRequest
+	(*ContactRequestDone)(nil), // 72: liveroom.v1.ContactRequestDone
+	(*AgentStatus)(nil),        // 73: liveroom.v1.AgentStatus
+	(*AgentSnapshot)(nil),      // 74: liveroom.v1.AgentSnapshot
+	(*CallAnswered)(nil),       // 75: liveroom.v1.CallAnswered
+	(*AgentVisitorHello)(nil),  // 76: liveroom.v1.AgentVisitorHello
+	(*AgentVisitorCall)(nil),   // 77: liveroom.v1.AgentVisitorCall
+	(*AgentVisitorCancel)(nil), // 78: liveroom.v1.AgentVisitorCancel
+	(*AgentAttach)(nil),        // 79: liveroom.v1.AgentAttach
+	(*AgentSocketAway)(nil),    // 80: liveroom.v1.AgentSocketAway
+	(*AgentSocketAnswer)(nil),  // 81: liveroom.v1.AgentSocketAnswer
+	(*AgentDetach)(nil),        // 82: liveroom.v1.AgentDetach
+	(*AgentReply)(nil),         // 83: liveroom.v1.AgentReply
+	(*AgentLogin)(nil),         // 84: liveroom.v1.AgentLogin
+	(*AgentLoginResult)(nil),   // 85: liveroom.v1.AgentLoginResult
+	(*AgentCheckSession)(nil),  // 86: liveroom.v1.AgentCheckSession
+	(*AgentLogout)(nil),        // 87: liveroom.v1.AgentLogout
+	(*AgentWho)(nil),           // 88: liveroom.v1.AgentWho
+	(*AgentCreateRoom)(nil),    // 89: liveroom.v1.AgentCreateRoom
+	(*AgentRoomResult)(nil),    // 90: liveroom.v1.AgentRoomResult
+	(*AgentListRooms)(nil),     // 91: liveroom.v1.AgentListRooms
+	(*AgentRoomList)(nil),      // 92: liveroom.v1.AgentRoomList
+	(*AgentGetRoom)(nil),       // 93: liveroom.v1.AgentGetRoom
+	(*AgentDeleteRoom)(nil),    // 94: liveroom.v1.AgentDeleteRoom
+	(*AgentListEntries)(nil),   // 95: liveroom.v1.AgentListEntries
+	(*AgentEntryList)(nil),     // 96: liveroom.v1.AgentEntryList
+	(*AgentStoreOffline)(nil),  // 97: liveroom.v1.AgentStoreOffline
+	(*AgentOfflineResult)(nil), // 98: liveroom.v1.AgentOfflineResult
+	(*AgentMarkMailed)(nil),    // 99: liveroom.v1.AgentMarkMailed
+	(*AgentListOffline)(nil),   // 100: liveroom.v1.AgentListOffline
+	(*AgentOfflineList)(nil),   // 101: liveroom.v1.AgentOfflineList
+	(*AgentDeleteOffline)(nil), // 102: liveroom.v1.AgentDeleteOffline
+	(*ShortClaim)(nil),         // 103: liveroom.v1.ShortClaim
+	(*ShortRelease)(nil),       // 104: liveroom.v1.ShortRelease
+	(*ShortResolve)(nil),       // 105: liveroom.v1.ShortResolve
+	(*ShortReply)(nil),         // 106: liveroom.v1.ShortReply
+	nil,                        // 107: liveroom.v1.Sdp.SourcesEntry
+	(*actor.PID)(nil),          // 108: actor.PID
 }
 var file_liveroom_proto_depIdxs = []int32{
-	30, // 0: liveroom.v1.RoomRecord.entry_form:type_name -> liveroom.v1.EntryForm
-	0,  // 1: liveroom.v1.ChatMessage.role:type_name -> liveroom.v1.Role
-	5,  // 2: liveroom.v1.ChatMessage.file:type_name -> liveroom.v1.FileRef
-	0,  // 3: liveroom.v1.Member.role:type_name -> liveroom.v1.Role
-	9,  // 4: liveroom.v1.ClientFrame.join:type_name -> liveroom.v1.JoinRequest
-	10, // 5: liveroom.v1.ClientFrame.chat:type_name -> liveroom.v1.SendChat
-	11, // 6: liveroom.v1.ClientFrame.history:type_name -> liveroom.v1.HistoryRequest
-	12, // 7: liveroom.v1.ClientFrame.ping:type_name -> liveroom.v1.Ping
-	15, // 8: liveroom.v1.ServerFrame.joined:type_name -> liveroom.v1.Joined
-	16, // 9: liveroom.v1.ServerFrame.member:type_name -> liveroom.v1.MemberEvent
-	6,  // 10: liveroom.v1.ServerFrame.chat:type_name -> liveroom.v1.ChatMessage
-	17, // 11: liveroom.v1.ServerFrame.history:type_name -> liveroom.v1.History
-	18, // 12: liveroom.v1.ServerFrame.error:type_name -> liveroom.v1.Error
-	19, // 13: liveroom.v1.ServerFrame.pong:type_name -> liveroom.v1.Pong
-	30, // 14: liveroom.v1.RoomInfo.entry_form:type_name -> liveroom.v1.EntryForm
-	0,  // 15: liveroom.v1.Joined.role:type_name -> liveroom.v1.Role
-	14, // 16: liveroom.v1.Joined.room:type_name -> liveroom.v1.RoomInfo
-	7,  // 17: liveroom.v1.Joined.members:type_name -> liveroom.v1.Member
-	6,  // 18: liveroom.v1.Joined.history:type_name -> liveroom.v1.ChatMessage
-	3,  // 19: liveroom.v1.MemberEvent.kind:type_name -> liveroom.v1.MemberEvent.Kind
-	7,  // 20: liveroom.v1.MemberEvent.member:type_name -> liveroom.v1.Member
-	6,  // 21: liveroom.v1.History.messages:type_name -> liveroom.v1.ChatMessage
-	30, // 22: liveroom.v1.CreateRoom.entry_form:type_name -> liveroom.v1.EntryForm
-	18, // 23: liveroom.v1.CreateRoomResult.error:type_name -> liveroom.v1.Error
-	14, // 24: liveroom.v1.CreateRoomResult.room:type_name -> liveroom.v1.RoomInfo
-	18, // 25: liveroom.v1.GetRoomInfoResult.error:type_name -> liveroom.v1.Error
-	14, // 26: liveroom.v1.GetRoomInfoResult.room:type_name -> liveroom.v1.RoomInfo
-	92, // 27: liveroom.v1.Join.session:type_name -> actor.PID
-	9,  // 28: liveroom.v1.Join.request:type_name -> liveroom.v1.JoinRequest
-	92, // 29: liveroom.v1.Leave.session:type_name -> actor.PID
-	92, // 30: liveroom.v1.PostChat.session:type_name -> actor.PID
-	0,  // 31: liveroom.v1.PostFile.role:type_name -> liveroom.v1.Role
-	5,  // 32: liveroom.v1.PostFile.file:type_name -> liveroom.v1.FileRef
-	92, // 33: liveroom.v1.GetHistory.session:type_name -> actor.PID
-	11, // 34: liveroom.v1.GetHistory.request:type_name -> liveroom.v1.HistoryRequest
-	18, // 35: liveroom.v1.RoomReply.error:type_name -> liveroom.v1.Error
-	6,  // 36: liveroom.v1.RoomReply.chat:type_name -> liveroom.v1.ChatMessage
-	18, // 37: liveroom.v1.DeleteRoomResult.error:type_name -> liveroom.v1.Error
-	14, // 38: liveroom.v1.AgentRoom.room:type_name -> liveroom.v1.RoomInfo
-	41, // 39: liveroom.v1.VisitorClientFrame.hello:type_name -> liveroom.v1.VisitorHello
-	42, // 40: liveroom.v1.VisitorClientFrame.call:type_name -> liveroom.v1.VisitorCall
-	43, // 41: liveroom.v1.VisitorClientFrame.cancel:type_name -> liveroom.v1.VisitorCancel
-	12, // 42: liveroom.v1.VisitorClientFrame.ping:type_name -> liveroom.v1.Ping
-	2,  // 43: liveroom.v1.VisitorCall.kind:type_name -> liveroom.v1.CallKind
-	45, // 44: liveroom.v1.VisitorServerFrame.presence:type_name -> liveroom.v1.PresenceUpdate
-	46, // 45: liveroom.v1.VisitorServerFrame.queued:type_name -> liveroom.v1.CallQueued
-	47, // 46: liveroom.v1.VisitorServerFrame.accepted:type_name -> liveroom.v1.CallAccepted
-	48, // 47: liveroom.v1.VisitorServerFrame.declined:type_name -> liveroom.v1.CallDeclined
-	18, // 48: liveroom.v1.VisitorServerFrame.error:type_name -> liveroom.v1.Error
-	19, // 49: liveroom.v1.VisitorServerFrame.pong:type_name -> liveroom.v1.Pong
-	1,  // 50: liveroom.v1.PresenceUpdate.presence:type_name -> liveroom.v1.Presence
-	50, // 51: liveroom.v1.AgentClientFrame.watch:type_name -> liveroom.v1.AgentWatch
-	51, // 52: liveroom.v1.AgentClientFrame.away:type_name -> liveroom.v1.AgentSetAway
-	52, // 53: liveroom.v1.AgentClientFrame.answer:type_name -> liveroom.v1.AgentAnswer
-	12, // 54: liveroom.v1.AgentClientFrame.ping:type_name -> liveroom.v1.Ping
-	59, // 55: liveroom.v1.AgentServerFrame.snapshot:type_name -> liveroom.v1.AgentSnapshot
-	54, // 56: liveroom.v1.AgentServerFrame.visitor:type_name -> liveroom.v1.VisitorInfo
-	55, // 57: liveroom.v1.AgentServerFrame.visitor_left:type_name -> liveroom.v1.VisitorLeft
-	56, // 58: liveroom.v1.AgentServerFrame.request:type_name -> liveroom.v1.CallRequest
-	57, // 59: liveroom.v1.AgentServerFrame.request_done:type_name -> liveroom.v1.CallRequestDone
-	58, // 60: liveroom.v1.AgentServerFrame.status:type_name -> liveroom.v1.AgentStatus
-	60, // 61: liveroom.v1.AgentServerFrame.answered:type_name -> liveroom.v1.CallAnswered
-	18, // 62: liveroom.v1.AgentServerFrame.error:type_name -> liveroom.v1.Error
-	19, // 63: liveroom.v1.AgentServerFrame.pong:type_name -> liveroom.v1.Pong
-	2,  // 64: liveroom.v1.CallRequest.kind:type_name -> liveroom.v1.CallKind
-	1,  // 65: liveroom.v1.AgentStatus.presence:type_name -> liveroom.v1.Presence
-	58, // 66: liveroom.v1.AgentSnapshot.status:type_name -> liveroom.v1.AgentStatus
-	54, // 67: liveroom.v1.AgentSnapshot.visitors:type_name -> liveroom.v1.VisitorInfo
-	56, // 68: liveroom.v1.AgentSnapshot.requests:type_name -> liveroom.v1.CallRequest
-	92, // 69: liveroom.v1.AgentVisitorHello.session:type_name -> actor.PID
-	41, // 70: liveroom.v1.AgentVisitorHello.hello:type_name -> liveroom.v1.VisitorHello
-	92, // 71: liveroom.v1.AgentVisitorCall.session:type_name -> actor.PID
-	42, // 72: liveroom.v1.AgentVisitorCall.call:type_name -> liveroom.v1.VisitorCall
-	92, // 73: liveroom.v1.AgentVisitorCancel.session:type_name -> actor.PID
-	92, // 74: liveroom.v1.AgentAttach.session:type_name -> actor.PID
-	50, // 75: liveroom.v1.AgentAttach.watch:type_name -> liveroom.v1.AgentWatch
-	92, // 76: liveroom.v1.AgentSocketAway.session:type_name -> actor.PID
-	92, // 77: liveroom.v1.AgentSocketAnswer.session:type_name -> actor.PID
-	52, // 78: liveroom.v1.AgentSocketAnswer.answer:type_name -> liveroom.v1.AgentAnswer
-	92, // 79: liveroom.v1.AgentDetach.session:type_name -> actor.PID
-	18, // 80: liveroom.v1.AgentReply.error:type_name -> liveroom.v1.Error
-	18, // 81: liveroom.v1.AgentLoginResult.error:type_name -> liveroom.v1.Error
-	18, // 82: liveroom.v1.AgentWho.error:type_name -> liveroom.v1.Error
-	20, // 83: liveroom.v1.AgentCreateRoom.room:type_name -> liveroom.v1.CreateRoom
-	18, // 84: liveroom.v1.AgentRoomResult.error:type_name -> liveroom.v1.Error
-	36, // 85: liveroom.v1.AgentRoomResult.room:type_name -> liveroom.v1.AgentRoom
-	18, // 86: liveroom.v1.AgentRoomList.error:type_name -> liveroom.v1.Error
-	36, // 87: liveroom.v1.AgentRoomList.rooms:type_name -> liveroom.v1.AgentRoom
-	18, // 88: liveroom.v1.AgentEntryList.error:type_name -> liveroom.v1.Error
-	31, // 89: liveroom.v1.AgentEntryList.entries:type_name -> liveroom.v1.EntryRecord
-	39, // 90: liveroom.v1.AgentStoreOffline.message:type_name -> liveroom.v1.OfflineMessage
-	18, // 91: liveroom.v1.AgentOfflineResult.error:type_name -> liveroom.v1.Error
-	39, // 92: liveroom.v1.AgentOfflineResult.message:type_name -> liveroom.v1.OfflineMessage
-	18, // 93: liveroom.v1.AgentOfflineList.error:type_name -> liveroom.v1.Error
-	39, // 94: liveroom.v1.AgentOfflineList.messages:type_name -> liveroom.v1.OfflineMessage
-	18, // 95: liveroom.v1.ShortReply.error:type_name -> liveroom.v1.Error
-	38, // 96: liveroom.v1.ShortReply.record:type_name -> liveroom.v1.ShortNameRecord
-	97, // [97:97] is the sub-list for method output_type
-	97, // [97:97] is the sub-list for method input_type
-	97, // [97:97] is the sub-list for extension type_name
-	97, // [97:97] is the sub-list for extension extendee
-	0,  // [0:97] is the sub-list for field type_name
+	45,  // 0: liveroom.v1.RoomRecord.entry_form:type_name -> liveroom.v1.EntryForm
+	0,   // 1: liveroom.v1.ChatMessage.role:type_name -> liveroom.v1.Role
+	7,   // 2: liveroom.v1.ChatMessage.file:type_name -> liveroom.v1.FileRef
+	0,   // 3: liveroom.v1.Member.role:type_name -> liveroom.v1.Role
+	11,  // 4: liveroom.v1.ClientFrame.join:type_name -> liveroom.v1.JoinRequest
+	12,  // 5: liveroom.v1.ClientFrame.chat:type_name -> liveroom.v1.SendChat
+	13,  // 6: liveroom.v1.ClientFrame.history:type_name -> liveroom.v1.HistoryRequest
+	14,  // 7: liveroom.v1.ClientFrame.ping:type_name -> liveroom.v1.Ping
+	33,  // 8: liveroom.v1.ClientFrame.call:type_name -> liveroom.v1.CallAction
+	34,  // 9: liveroom.v1.ClientFrame.media_state:type_name -> liveroom.v1.MediaState
+	35,  // 10: liveroom.v1.ClientFrame.publish_offer:type_name -> liveroom.v1.Sdp
+	35,  // 11: liveroom.v1.ClientFrame.subscribe_answer:type_name -> liveroom.v1.Sdp
+	36,  // 12: liveroom.v1.ClientFrame.ice:type_name -> liveroom.v1.IceCandidate
+	17,  // 13: liveroom.v1.ServerFrame.joined:type_name -> liveroom.v1.Joined
+	18,  // 14: liveroom.v1.ServerFrame.member:type_name -> liveroom.v1.MemberEvent
+	8,   // 15: liveroom.v1.ServerFrame.chat:type_name -> liveroom.v1.ChatMessage
+	19,  // 16: liveroom.v1.ServerFrame.history:type_name -> liveroom.v1.History
+	20,  // 17: liveroom.v1.ServerFrame.error:type_name -> liveroom.v1.Error
+	21,  // 18: liveroom.v1.ServerFrame.pong:type_name -> liveroom.v1.Pong
+	22,  // 19: liveroom.v1.ServerFrame.ack:type_name -> liveroom.v1.Ack
+	37,  // 20: liveroom.v1.ServerFrame.call:type_name -> liveroom.v1.CallEvent
+	35,  // 21: liveroom.v1.ServerFrame.publish_answer:type_name -> liveroom.v1.Sdp
+	35,  // 22: liveroom.v1.ServerFrame.subscribe_offer:type_name -> liveroom.v1.Sdp
+	39,  // 23: liveroom.v1.ServerFrame.call_state:type_name -> liveroom.v1.CallState
+	45,  // 24: liveroom.v1.RoomInfo.entry_form:type_name -> liveroom.v1.EntryForm
+	0,   // 25: liveroom.v1.Joined.role:type_name -> liveroom.v1.Role
+	16,  // 26: liveroom.v1.Joined.room:type_name -> liveroom.v1.RoomInfo
+	9,   // 27: liveroom.v1.Joined.members:type_name -> liveroom.v1.Member
+	8,   // 28: liveroom.v1.Joined.history:type_name -> liveroom.v1.ChatMessage
+	39,  // 29: liveroom.v1.Joined.call:type_name -> liveroom.v1.CallState
+	40,  // 30: liveroom.v1.Joined.ice_servers:type_name -> liveroom.v1.IceServer
+	4,   // 31: liveroom.v1.MemberEvent.kind:type_name -> liveroom.v1.MemberEvent.Kind
+	9,   // 32: liveroom.v1.MemberEvent.member:type_name -> liveroom.v1.Member
+	8,   // 33: liveroom.v1.History.messages:type_name -> liveroom.v1.ChatMessage
+	45,  // 34: liveroom.v1.CreateRoom.entry_form:type_name -> liveroom.v1.EntryForm
+	20,  // 35: liveroom.v1.CreateRoomResult.error:type_name -> liveroom.v1.Error
+	16,  // 36: liveroom.v1.CreateRoomResult.room:type_name -> liveroom.v1.RoomInfo
+	20,  // 37: liveroom.v1.GetRoomInfoResult.error:type_name -> liveroom.v1.Error
+	16,  // 38: liveroom.v1.GetRoomInfoResult.room:type_name -> liveroom.v1.RoomInfo
+	108, // 39: liveroom.v1.Join.session:type_name -> actor.PID
+	11,  // 40: liveroom.v1.Join.request:type_name -> liveroom.v1.JoinRequest
+	108, // 41: liveroom.v1.Leave.session:type_name -> actor.PID
+	108, // 42: liveroom.v1.PostChat.session:type_name -> actor.PID
+	0,   // 43: liveroom.v1.PostFile.role:type_name -> liveroom.v1.Role
+	7,   // 44: liveroom.v1.PostFile.file:type_name -> liveroom.v1.FileRef
+	108, // 45: liveroom.v1.GetHistory.session:type_name -> actor.PID
+	13,  // 46: liveroom.v1.GetHistory.request:type_name -> liveroom.v1.HistoryRequest
+	20,  // 47: liveroom.v1.RoomReply.error:type_name -> liveroom.v1.Error
+	8,   // 48: liveroom.v1.RoomReply.chat:type_name -> liveroom.v1.ChatMessage
+	5,   // 49: liveroom.v1.CallAction.action:type_name -> liveroom.v1.CallAction.Action
+	107, // 50: liveroom.v1.Sdp.sources:type_name -> liveroom.v1.Sdp.SourcesEntry
+	1,   // 51: liveroom.v1.IceCandidate.pc:type_name -> liveroom.v1.PeerRole
+	5,   // 52: liveroom.v1.CallEvent.action:type_name -> liveroom.v1.CallAction.Action
+	9,   // 53: liveroom.v1.CallEvent.from:type_name -> liveroom.v1.Member
+	9,   // 54: liveroom.v1.CallParticipant.member:type_name -> liveroom.v1.Member
+	34,  // 55: liveroom.v1.CallParticipant.media:type_name -> liveroom.v1.MediaState
+	38,  // 56: liveroom.v1.CallState.participants:type_name -> liveroom.v1.CallParticipant
+	108, // 57: liveroom.v1.CallRequest.session:type_name -> actor.PID
+	33,  // 58: liveroom.v1.CallRequest.call:type_name -> liveroom.v1.CallAction
+	34,  // 59: liveroom.v1.CallRequest.media_state:type_name -> liveroom.v1.MediaState
+	35,  // 60: liveroom.v1.CallRequest.publish_offer:type_name -> liveroom.v1.Sdp
+	35,  // 61: liveroom.v1.CallRequest.subscribe_answer:type_name -> liveroom.v1.Sdp
+	36,  // 62: liveroom.v1.CallRequest.ice:type_name -> liveroom.v1.IceCandidate
+	108, // 63: liveroom.v1.MediaCommand.session:type_name -> actor.PID
+	43,  // 64: liveroom.v1.MediaCommand.join:type_name -> liveroom.v1.MediaJoin
+	44,  // 65: liveroom.v1.MediaCommand.leave:type_name -> liveroom.v1.MediaLeave
+	35,  // 66: liveroom.v1.MediaCommand.publish_offer:type_name -> liveroom.v1.Sdp
+	35,  // 67: liveroom.v1.MediaCommand.subscribe_answer:type_name -> liveroom.v1.Sdp
+	36,  // 68: liveroom.v1.MediaCommand.ice:type_name -> liveroom.v1.IceCandidate
+	20,  // 69: liveroom.v1.DeleteRoomResult.error:type_name -> liveroom.v1.Error
+	16,  // 70: liveroom.v1.AgentRoom.room:type_name -> liveroom.v1.RoomInfo
+	56,  // 71: liveroom.v1.VisitorClientFrame.hello:type_name -> liveroom.v1.VisitorHello
+	57,  // 72: liveroom.v1.VisitorClientFrame.call:type_name -> liveroom.v1.VisitorCall
+	58,  // 73: liveroom.v1.VisitorClientFrame.cancel:type_name -> liveroom.v1.VisitorCancel
+	14,  // 74: liveroom.v1.VisitorClientFrame.ping:type_name -> liveroom.v1.Ping
+	3,   // 75: liveroom.v1.VisitorCall.kind:type_name -> liveroom.v1.CallKind
+	60,  // 76: liveroom.v1.VisitorServerFrame.presence:type_name -> liveroom.v1.PresenceUpdate
+	61,  // 77: liveroom.v1.VisitorServerFrame.queued:type_name -> liveroom.v1.CallQueued
+	62,  // 78: liveroom.v1.VisitorServerFrame.accepted:type_name -> liveroom.v1.CallAccepted
+	63,  // 79: liveroom.v1.VisitorServerFrame.declined:type_name -> liveroom.v1.CallDeclined
+	20,  // 80: liveroom.v1.VisitorServerFrame.error:type_name -> liveroom.v1.Error
+	21,  // 81: liveroom.v1.VisitorServerFrame.pong:type_name -> liveroom.v1.Pong
+	2,   // 82: liveroom.v1.PresenceUpdate.presence:type_name -> liveroom.v1.Presence
+	65,  // 83: liveroom.v1.AgentClientFrame.watch:type_name -> liveroom.v1.AgentWatch
+	66,  // 84: liveroom.v1.AgentClientFrame.away:type_name -> liveroom.v1.AgentSetAway
+	67,  // 85: liveroom.v1.AgentClientFrame.answer:type_name -> liveroom.v1.AgentAnswer
+	14,  // 86: liveroom.v1.AgentClientFrame.ping:type_name -> liveroom.v1.Ping
+	74,  // 87: liveroom.v1.AgentServerFrame.snapshot:type_name -> liveroom.v1.AgentSnapshot
+	69,  // 88: liveroom.v1.AgentServerFrame.visitor:type_name -> liveroom.v1.VisitorInfo
+	70,  // 89: liveroom.v1.AgentServerFrame.visitor_left:type_name -> liveroom.v1.VisitorLeft
+	71,  // 90: liveroom.v1.AgentServerFrame.request:type_name -> liveroom.v1.ContactRequest
+	72,  // 91: liveroom.v1.AgentServerFrame.request_done:type_name -> liveroom.v1.ContactRequestDone
+	73,  // 92: liveroom.v1.AgentServerFrame.status:type_name -> liveroom.v1.AgentStatus
+	75,  // 93: liveroom.v1.AgentServerFrame.answered:type_name -> liveroom.v1.CallAnswered
+	20,  // 94: liveroom.v1.AgentServerFrame.error:type_name -> liveroom.v1.Error
+	21,  // 95: liveroom.v1.AgentServerFrame.pong:type_name -> liveroom.v1.Pong
+	3,   // 96: liveroom.v1.ContactRequest.kind:type_name -> liveroom.v1.CallKind
+	2,   // 97: liveroom.v1.AgentStatus.presence:type_name -> liveroom.v1.Presence
+	73,  // 98: liveroom.v1.AgentSnapshot.status:type_name -> liveroom.v1.AgentStatus
+	69,  // 99: liveroom.v1.AgentSnapshot.visitors:type_name -> liveroom.v1.VisitorInfo
+	71,  // 100: liveroom.v1.AgentSnapshot.requests:type_name -> liveroom.v1.ContactRequest
+	108, // 101: liveroom.v1.AgentVisitorHello.session:type_name -> actor.PID
+	56,  // 102: liveroom.v1.AgentVisitorHello.hello:type_name -> liveroom.v1.VisitorHello
+	108, // 103: liveroom.v1.AgentVisitorCall.session:type_name -> actor.PID
+	57,  // 104: liveroom.v1.AgentVisitorCall.call:type_name -> liveroom.v1.VisitorCall
+	108, // 105: liveroom.v1.AgentVisitorCancel.session:type_name -> actor.PID
+	108, // 106: liveroom.v1.AgentAttach.session:type_name -> actor.PID
+	65,  // 107: liveroom.v1.AgentAttach.watch:type_name -> liveroom.v1.AgentWatch
+	108, // 108: liveroom.v1.AgentSocketAway.session:type_name -> actor.PID
+	108, // 109: liveroom.v1.AgentSocketAnswer.session:type_name -> actor.PID
+	67,  // 110: liveroom.v1.AgentSocketAnswer.answer:type_name -> liveroom.v1.AgentAnswer
+	108, // 111: liveroom.v1.AgentDetach.session:type_name -> actor.PID
+	20,  // 112: liveroom.v1.AgentReply.error:type_name -> liveroom.v1.Error
+	20,  // 113: liveroom.v1.AgentLoginResult.error:type_name -> liveroom.v1.Error
+	20,  // 114: liveroom.v1.AgentWho.error:type_name -> liveroom.v1.Error
+	23,  // 115: liveroom.v1.AgentCreateRoom.room:type_name -> liveroom.v1.CreateRoom
+	20,  // 116: liveroom.v1.AgentRoomResult.error:type_name -> liveroom.v1.Error
+	51,  // 117: liveroom.v1.AgentRoomResult.room:type_name -> liveroom.v1.AgentRoom
+	20,  // 118: liveroom.v1.AgentRoomList.error:type_name -> liveroom.v1.Error
+	51,  // 119: liveroom.v1.AgentRoomList.rooms:type_name -> liveroom.v1.AgentRoom
+	20,  // 120: liveroom.v1.AgentEntryList.error:type_name -> liveroom.v1.Error
+	46,  // 121: liveroom.v1.AgentEntryList.entries:type_name -> liveroom.v1.EntryRecord
+	54,  // 122: liveroom.v1.AgentStoreOffline.message:type_name -> liveroom.v1.OfflineMessage
+	20,  // 123: liveroom.v1.AgentOfflineResult.error:type_name -> liveroom.v1.Error
+	54,  // 124: liveroom.v1.AgentOfflineResult.message:type_name -> liveroom.v1.OfflineMessage
+	20,  // 125: liveroom.v1.AgentOfflineList.error:type_name -> liveroom.v1.Error
+	54,  // 126: liveroom.v1.AgentOfflineList.messages:type_name -> liveroom.v1.OfflineMessage
+	20,  // 127: liveroom.v1.ShortReply.error:type_name -> liveroom.v1.Error
+	53,  // 128: liveroom.v1.ShortReply.record:type_name -> liveroom.v1.ShortNameRecord
+	129, // [129:129] is the sub-list for method output_type
+	129, // [129:129] is the sub-list for method input_type
+	129, // [129:129] is the sub-list for extension type_name
+	129, // [129:129] is the sub-list for extension extendee
+	0,   // [0:129] is the sub-list for field type_name
 }
 
 func init() { file_liveroom_proto_init() }
@@ -6668,6 +7978,11 @@ func file_liveroom_proto_init() {
 		(*ClientFrame_Chat)(nil),
 		(*ClientFrame_History)(nil),
 		(*ClientFrame_Ping)(nil),
+		(*ClientFrame_Call)(nil),
+		(*ClientFrame_MediaState)(nil),
+		(*ClientFrame_PublishOffer)(nil),
+		(*ClientFrame_SubscribeAnswer)(nil),
+		(*ClientFrame_Ice)(nil),
 	}
 	file_liveroom_proto_msgTypes[9].OneofWrappers = []any{
 		(*ServerFrame_Joined)(nil),
@@ -6676,14 +7991,33 @@ func file_liveroom_proto_init() {
 		(*ServerFrame_History)(nil),
 		(*ServerFrame_Error)(nil),
 		(*ServerFrame_Pong)(nil),
+		(*ServerFrame_Ack)(nil),
+		(*ServerFrame_Call)(nil),
+		(*ServerFrame_PublishAnswer)(nil),
+		(*ServerFrame_SubscribeOffer)(nil),
+		(*ServerFrame_CallState)(nil),
+	}
+	file_liveroom_proto_msgTypes[35].OneofWrappers = []any{
+		(*CallRequest_Call)(nil),
+		(*CallRequest_MediaState)(nil),
+		(*CallRequest_PublishOffer)(nil),
+		(*CallRequest_SubscribeAnswer)(nil),
+		(*CallRequest_Ice)(nil),
 	}
 	file_liveroom_proto_msgTypes[36].OneofWrappers = []any{
+		(*MediaCommand_Join)(nil),
+		(*MediaCommand_Leave)(nil),
+		(*MediaCommand_PublishOffer)(nil),
+		(*MediaCommand_SubscribeAnswer)(nil),
+		(*MediaCommand_Ice)(nil),
+	}
+	file_liveroom_proto_msgTypes[49].OneofWrappers = []any{
 		(*VisitorClientFrame_Hello)(nil),
 		(*VisitorClientFrame_Call)(nil),
 		(*VisitorClientFrame_Cancel)(nil),
 		(*VisitorClientFrame_Ping)(nil),
 	}
-	file_liveroom_proto_msgTypes[40].OneofWrappers = []any{
+	file_liveroom_proto_msgTypes[53].OneofWrappers = []any{
 		(*VisitorServerFrame_Presence)(nil),
 		(*VisitorServerFrame_Queued)(nil),
 		(*VisitorServerFrame_Accepted)(nil),
@@ -6691,13 +8025,13 @@ func file_liveroom_proto_init() {
 		(*VisitorServerFrame_Error)(nil),
 		(*VisitorServerFrame_Pong)(nil),
 	}
-	file_liveroom_proto_msgTypes[45].OneofWrappers = []any{
+	file_liveroom_proto_msgTypes[58].OneofWrappers = []any{
 		(*AgentClientFrame_Watch)(nil),
 		(*AgentClientFrame_Away)(nil),
 		(*AgentClientFrame_Answer)(nil),
 		(*AgentClientFrame_Ping)(nil),
 	}
-	file_liveroom_proto_msgTypes[49].OneofWrappers = []any{
+	file_liveroom_proto_msgTypes[62].OneofWrappers = []any{
 		(*AgentServerFrame_Snapshot)(nil),
 		(*AgentServerFrame_Visitor)(nil),
 		(*AgentServerFrame_VisitorLeft)(nil),
@@ -6713,8 +8047,8 @@ func file_liveroom_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_liveroom_proto_rawDesc), len(file_liveroom_proto_rawDesc)),
-			NumEnums:      4,
-			NumMessages:   88,
+			NumEnums:      6,
+			NumMessages:   102,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

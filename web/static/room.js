@@ -4,6 +4,7 @@
 // on the page with textContent or DOM properties only, never innerHTML.
 
 import { Wire } from '/static/wire.js';
+import { Call } from '/static/call.js';
 import { gateSchedule, setupEntry, checkEntry, entryFields, decorateMember } from '/static/entry.js';
 
 const MAX_TEXT = 4000;
@@ -260,6 +261,7 @@ el.joinForm.addEventListener('submit', async (ev) => {
   el.joinButton.disabled = true;
   el.joinButton.textContent = 'Joining…';
 
+  room.call ||= new Call({ wire: () => room.wire, memberId: () => room.memberId, roomId: room.id });
   room.wire = new Wire({
     join: joinBody,
     onJoined: handleJoined,
@@ -307,6 +309,7 @@ async function handleJoined(j, { resumed }) {
   if (j.room) room.info = j.room;
 
   setMembers(j.members || [], resumed);
+  room.call.onJoined(j);
 
   const history = j.history || [];
   const stick = isAtBottom();
@@ -413,6 +416,7 @@ document.addEventListener('visibilitychange', () => {
 });
 
 function handleFrame(f) {
+  if (room.call && room.call.onFrame(f)) return;
   if (f.chat) {
     const c = f.chat;
     const mine = room.pendingChats.has(c.clientId) || room.myIds.has(c.memberId);
