@@ -2,6 +2,7 @@ package actors_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -220,11 +221,13 @@ func TestPresenceRequestAcceptAndOffline(t *testing.T) {
 		Answer: &pb.AgentAnswer{RequestId: req.RequestId, Accept: true}}))
 	acc := nextVisitor(vis, (*pb.VisitorServerFrame).GetAccepted)
 	ans := nextAgent(page, (*pb.AgentServerFrame).GetAnswered)
-	if acc.RoomPath != "/room/"+acc.RoomId || ans.RoomId != acc.RoomId || ans.VisitorPath != acc.RoomPath {
+	// A video request: both links say so, and the room pages start the call.
+	if acc.RoomPath != "/room/"+acc.RoomId+"#call=video" || ans.RoomId != acc.RoomId || ans.VisitorPath != acc.RoomPath ||
+		!strings.HasSuffix(ans.AgentPath, "&call=video") {
 		t.Fatalf("accepted %v answered %v", acc, ans)
 	}
 	// The agent link really is the agent's; the room is the agent's, with the visitor's name.
-	key := ans.AgentPath[len("/room/"+ans.RoomId+"#agent="):]
+	key := strings.TrimSuffix(ans.AgentPath[len("/room/"+ans.RoomId+"#agent="):], "&call=video")
 	agentClient := newClient(t, n)
 	j := mustJoin(t, n, agentClient, &pb.JoinRequest{RoomId: ans.RoomId, Name: "Alice", AgentKey: key})
 	if j.Role != pb.Role_ROLE_AGENT || j.Room.VisitorName != "Vera" {

@@ -167,20 +167,23 @@ func TestContactButtonFromAnotherSiteToRoomPresenceAndOfflineMail(t *testing.T) 
 	}
 	waitJS(t, agentPage, "time on page counting", `/^0:0[1-9]$|^0:[1-5]\d$/.test(document.querySelector("#visitors .visitor-time").textContent)`)
 
-	// The visitor asks for a chat.
+	// The visitor asks for a video call.
 	do(t, visitor, chromedp.Evaluate[chromedp.Void](btn(`b.querySelector(".fab").click()`)))
 	waitJS(t, visitor, "the chat or call choice", btn(`host.dataset.view === "choose"`))
-	do(t, visitor, chromedp.Evaluate[chromedp.Void](btn(`(b.querySelector("#lr-name").value = "Vera", b.querySelector(".chat").click())`)))
+	do(t, visitor, chromedp.Evaluate[chromedp.Void](btn(`(b.querySelector("#lr-name").value = "Vera", b.querySelector(".video").click())`)))
 	waitJS(t, visitor, "waiting in line", btn(`host.dataset.view === "waiting"`))
 
 	// The agent gets the request, with the name, and accepts.
-	waitJS(t, agentPage, "the request", `document.querySelector("#requests li.request .item-name")?.textContent === "Vera"`)
+	waitJS(t, agentPage, "the request", `document.querySelector("#requests li.request .item-name")?.textContent === "Vera" &&
+		document.querySelector("#requests li.request .tag").textContent === "video call"`)
 	do(t, agentPage, chromedp.Click(chromedp.CSS(`#requests li.request button.accept`)))
 	waitJS(t, agentPage, "the room link", `document.querySelector("#requests a.open-room")`)
 	agentLink := eval[string](t, agentPage, `document.querySelector("#requests a.open-room").href`)
 	waitJS(t, visitor, "the room is ready", btn(`host.dataset.view === "ready"`))
 	visitorLink := eval[string](t, visitor, btn(`b.querySelector("a.join").href`))
-	if !strings.HasPrefix(visitorLink, srv.URL+"/room/") || !strings.HasPrefix(agentLink, visitorLink+"#agent=") {
+	roomURL := strings.TrimSuffix(visitorLink, "#call=video")
+	if !strings.HasPrefix(visitorLink, srv.URL+"/room/") || !strings.HasSuffix(visitorLink, "#call=video") ||
+		!strings.HasPrefix(agentLink, roomURL+"#agent=") || !strings.HasSuffix(agentLink, "&call=video") {
 		t.Fatalf("links: visitor %q agent %q", visitorLink, agentLink)
 	}
 
@@ -196,6 +199,14 @@ func TestContactButtonFromAnotherSiteToRoomPresenceAndOfflineMail(t *testing.T) 
 	waitJS(t, agentRoom, "the question at the agent", seesMessage("Vera", "Hello, is the blue kettle in stock?"))
 	sendChat(t, agentRoom, "Yes, two left.")
 	waitJS(t, visitor, "the answer at the visitor", seesMessage("Alice Agent", "Yes, two left."))
+	// They asked for video: both pages are in the call and get the other's video.
+	for _, p := range []context.Context{agentRoom, visitor} {
+		waitJS(t, p, "both in the call", `window.liveroomCall.inCall && window.liveroomCall.participants.size === 2`)
+	}
+	waitGrowing(t, visitor, "the agent's video at the visitor", eval[string](t, agentRoom, `window.liveroomCall.memberIdOf()`), "video", "framesDecoded")
+	if h := eval[string](t, visitor, `location.hash`); h != "" {
+		t.Fatalf("the call hint stayed in the address: %q", h)
+	}
 
 	// The agent closes the agent page: the other visitor's button goes
 	// offline within seconds.

@@ -380,12 +380,26 @@ func (g *grain) answer(ctx actor.Context, msg *pb.AgentSocketAnswer) {
 // accepted sends the visitor into room ar and gives the agent page its link.
 func (g *grain) accepted(ctx actor.Context, s *socket, r *request, ar *pb.AgentRoom, frameID string) {
 	id := ar.GetRoom().GetId()
+	// A visitor who chose a video or audio call gets one: both room pages
+	// start (or join) the call after joining when the link says so.
+	hint := ""
+	switch r.info.Kind {
+	case pb.CallKind_CALL_KIND_VIDEO:
+		hint = "call=video"
+	case pb.CallKind_CALL_KIND_AUDIO:
+		hint = "call=audio"
+	}
 	visitorPath := "/room/" + id
+	agentLink := agentPath(ar)
+	if hint != "" {
+		visitorPath += "#" + hint
+		agentLink += "&" + hint
+	}
 	g.dequeue(ctx, r, "accepted")
 	g.toVisitor(ctx, r.visitor, &pb.VisitorServerFrame{Body: &pb.VisitorServerFrame_Accepted{Accepted: &pb.CallAccepted{
 		RequestId: r.info.RequestId, RoomId: id, RoomPath: visitorPath}}})
 	ctx.Send(s.pid, &pb.AgentServerFrame{ReplyTo: frameID, Body: &pb.AgentServerFrame_Answered{Answered: &pb.CallAnswered{
-		RequestId: r.info.RequestId, RoomId: id, AgentPath: agentPath(ar), VisitorPath: visitorPath}}})
+		RequestId: r.info.RequestId, RoomId: id, AgentPath: agentLink, VisitorPath: visitorPath}}})
 	g.log.Info("call request accepted", zap.String("request", r.info.RequestId), zap.String("room", id))
 }
 

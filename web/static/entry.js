@@ -162,3 +162,18 @@ export function decorateMember(li, m) {
     li.append(' ', a);
   }
 }
+
+/**
+ * Returns "video" or "audio" once when the link asked for a call (a visitor
+ * chose a video or audio call on the contact button), and removes the hint
+ * from the address so a reload does not ring again.
+ */
+export function takeCallHint() {
+  const params = new URLSearchParams(location.hash.slice(1));
+  const hint = params.get('call');
+  if (!hint) return '';
+  params.delete('call');
+  const rest = params.toString();
+  history.replaceState(null, '', location.pathname + location.search + (rest ? `#${rest}` : ''));
+  return hint === 'video' || hint === 'audio' ? hint : '';
+}

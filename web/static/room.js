@@ -5,7 +5,7 @@
 
 import { Wire } from '/static/wire.js';
 import { Call } from '/static/call.js';
-import { gateSchedule, setupEntry, checkEntry, entryFields, decorateMember } from '/static/entry.js';
+import { gateSchedule, setupEntry, checkEntry, entryFields, decorateMember, takeCallHint } from '/static/entry.js';
 
 const MAX_TEXT = 4000;
 const MAX_NAME = 64;
@@ -310,6 +310,8 @@ async function handleJoined(j, { resumed }) {
 
   setMembers(j.members || [], resumed);
   room.call.onJoined(j);
+  const hint = resumed ? '' : takeCallHint();
+  if (hint) room.call.start(hint === 'video', 'ACTION_RING').catch((e) => room.call.showStatus(e.message || String(e)));
 
   const history = j.history || [];
   const stick = isAtBottom();
