@@ -409,3 +409,65 @@ func TestNoGoroutinesLeftAfterCalls(t *testing.T) {
 		t.Fatalf("goroutines: %d after 5 calls, %d before\n%s", n, base, buf[:runtime.Stack(buf, true)])
 	}
 }
+
+// answerCandidates publishes one audio track and returns the candidate lines
+// of the server's answer.
+func answerCandidates(t *testing.T, s *sfu) []string {
+	t.Helper()
+	p := s.join("p", nil)
+	pc, err := s.client.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pc.Close() })
+	tr, _ := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus}, "mic", "s")
+	if _, err := pc.AddTrack(tr); err != nil {
+		t.Fatal(err)
+	}
+	offer, _ := pc.CreateOffer(nil)
+	p.send(&pb.MediaCommand{Body: &pb.MediaCommand_PublishOffer{PublishOffer: &pb.Sdp{Sdp: complete(t, pc, offer)}}})
+	answer := p.next(t).GetPublishAnswer()
+	if answer == nil {
+		t.Fatal("no answer")
+	}
+	var lines []string
+	for _, line := range strings.Split(answer.Sdp, "\n") {
+		if strings.HasPrefix(line, "a=candidate:") {
+			lines = append(lines, strings.TrimSpace(line))
+		}
+	}
+	if len(lines) == 0 {
+		t.Fatal("answer has no candidates")
+	}
+	return lines
+}
+
+// Behind 1:1 NAT the server announces the public address instead of its own.
+func TestPublicAddressIsAnnounced(t *testing.T) {
+	s := newSFUWith(t, Config{ICETimeout: 15 * time.Second, PublicIPs: []string{"203.0.113.7"}})
+	for _, c := range answerCandidates(t, s) {
+		if strings.Fields(c)[4] != "203.0.113.7" {
+			t.Fatalf("answer announces %q, want only the public address", c)
+		}
+	}
+}
+
+// With a TCP port configured, browsers that cannot use UDP get a TCP candidate.
+func TestTCPFallbackIsOffered(t *testing.T) {
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	s := newSFUWith(t, Config{ICETimeout: 15 * time.Second, TCPPort: port})
+	var tcp, udp bool
+	for _, c := range answerCandidates(t, s) {
+		f := strings.Fields(c)
+		tcp = tcp || (strings.EqualFold(f[2], "tcp") && f[5] == fmt.Sprint(port) && strings.Contains(c, "tcptype passive"))
+		udp = udp || strings.EqualFold(f[2], "udp")
+	}
+	if !tcp || !udp {
+		t.Fatalf("want UDP and passive TCP candidates on port %d", port)
+	}
+}
