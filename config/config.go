@@ -8,6 +8,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
+	"net/mail"
+	"net/url"
 	"os"
 	"reflect"
 	"strconv"
@@ -57,6 +60,26 @@ type Config struct {
 	ClusterProvider string   `json:"cluster_provider" help:"single (one node, no network) or automanaged (several nodes from a fixed peer list)"`
 	ClusterPeers    []string `json:"cluster_peers" help:"automanaged: host:port of every node's membership port, this node included (comma-separated)"`
 	ClusterAutoPort int      `json:"cluster_auto_port" help:"automanaged: this node's membership (health) port"`
+
+	// Agents, contact button, entry form, offline form.
+	SMTPAddr            string   `json:"smtp_addr" help:"host:port of the SMTP server that mails offline-form messages to agents; empty keeps them on the agent page only"`
+	SMTPFrom            string   `json:"smtp_from" help:"sender address of offline-form mail"`
+	SMTPUsername        string   `json:"smtp_username" help:"SMTP login (PLAIN, only over TLS or to localhost); empty for none"`
+	SMTPPassword        string   `json:"smtp_password" help:"password for smtp_username"`
+	SMTPTLS             string   `json:"smtp_tls" help:"starttls (when the server offers it), tls (implicit, port 465) or none"`
+	SMTPTimeoutMs       int      `json:"smtp_timeout_ms" help:"how long sending one offline-form mail may take"`
+	OfflinePerHour      int      `json:"offline_per_hour" help:"offline-form messages one IP address may send per hour"`
+	ButtonOrigins       []string `json:"button_origins" help:"origins (scheme://host[:port]) of sites allowed to embed the contact button (comma-separated); empty allows any"`
+	ShortURLs           bool     `json:"short_urls" help:"serve readable room links /r/NAME (visitor) and /a/NAME (agent, after login)"`
+	AgentSessionHours   int      `json:"agent_session_hours" help:"how long an agent stays logged in"`
+	LoginPerMinute      int      `json:"login_per_minute" help:"login attempts one IP address may make per minute"`
+	LoginMaxFailures    int      `json:"login_max_failures" help:"failed logins within login_lock_seconds that lock an agent account for login_lock_seconds"`
+	LoginLockSeconds    int      `json:"login_lock_seconds" help:"how long an agent account stays locked after too many failed logins"`
+	EntryFormEnabled    bool     `json:"entry_form_enabled" help:"entry form default for new rooms: ask visitors for details before they join"`
+	EntryFormRequired   bool     `json:"entry_form_required" help:"entry form default: every field shown must be filled in"`
+	EntryFormPrivate    bool     `json:"entry_form_private" help:"entry form default: show a password field (mandatory anyway when the room has a password)"`
+	EntryFormShowEmail  bool     `json:"entry_form_show_email" help:"entry form default: ask for an email address (shown to agents only)"`
+	EntryFormShowAvatar bool     `json:"entry_form_show_avatar" help:"entry form default: ask for an avatar image URL (http or https)"`
 }
 
 // Default returns the embedded one-node configuration.
@@ -86,6 +109,16 @@ func Default() Config {
 		ClusterPort:       0,
 		ClusterProvider:   "single",
 		ClusterAutoPort:   6330,
+
+		SMTPFrom:          "liveroom@localhost",
+		SMTPTLS:           "starttls",
+		SMTPTimeoutMs:     10000,
+		OfflinePerHour:    10,
+		ShortURLs:         true,
+		AgentSessionHours: 24,
+		LoginPerMinute:    10,
+		LoginMaxFailures:  5,
+		LoginLockSeconds:  300,
 	}
 }
 
@@ -229,6 +262,9 @@ func (c Config) Validate() error {
 		"room_max_members": int64(c.RoomMaxMembers), "history_page": int64(c.HistoryPage),
 		"session_queue": int64(c.SessionQueue), "rate_burst": int64(c.RateBurst),
 		"room_idle_seconds": int64(c.RoomIdleSeconds), "ping_seconds": int64(c.PingSeconds), "request_timeout_ms": int64(c.RequestTimeoutMs),
+		"smtp_timeout_ms": int64(c.SMTPTimeoutMs), "offline_per_hour": int64(c.OfflinePerHour),
+		"agent_session_hours": int64(c.AgentSessionHours), "login_per_minute": int64(c.LoginPerMinute),
+		"login_max_failures": int64(c.LoginMaxFailures), "login_lock_seconds": int64(c.LoginLockSeconds),
 		"ice_timeout_seconds": int64(c.ICETimeoutSeconds), "max_tracks_per_peer": int64(c.MaxTracksPerPeer),
 	}
 	for k, n := range positive {
@@ -260,10 +296,35 @@ func (c Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("cluster_provider %q: want single or automanaged", c.ClusterProvider))
 	}
+	errs = append(errs, c.validateAgents()...)
 	switch c.LogFormat {
 	case "json", "console":
 	default:
 		errs = append(errs, fmt.Errorf("log_format %q: want json or console", c.LogFormat))
 	}
 	return errors.Join(errs...)
+}
+
+func (c Config) validateAgents() []error {
+	var errs []error
+	switch c.SMTPTLS {
+	case "starttls", "tls", "none":
+	default:
+		errs = append(errs, fmt.Errorf("smtp_tls %q: want starttls, tls or none", c.SMTPTLS))
+	}
+	if c.SMTPAddr != "" {
+		if _, port, err := net.SplitHostPort(c.SMTPAddr); err != nil || port == "" {
+			errs = append(errs, fmt.Errorf("smtp_addr %q: want host:port", c.SMTPAddr))
+		}
+	}
+	if a, err := mail.ParseAddress(c.SMTPFrom); err != nil || a.Address != c.SMTPFrom {
+		errs = append(errs, fmt.Errorf("smtp_from %q: want a plain email address", c.SMTPFrom))
+	}
+	for _, o := range c.ButtonOrigins {
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			errs = append(errs, fmt.Errorf("button_origins: %q is not an origin like https://shop.example", o))
+		}
+	}
+	return errs
 }

@@ -127,8 +127,9 @@ func Run(ctx context.Context, cfg config.Config) error {
 		Room: room.Deps{Store: store, Signer: signer, Log: log.Named("room"), Metrics: m, Settings: room.Settings{
 			MaxMembers: cfg.RoomMaxMembers, MaxChatChars: cfg.MaxChatChars, MaxNameChars: cfg.MaxNameChars,
 			HistoryPage: cfg.HistoryPage, IdleTimeout: time.Duration(cfg.RoomIdleSeconds) * time.Second,
-			TokenTTL: 12 * time.Hour, PasswordCost: cfg.PasswordCost,
+			TokenTTL: 12 * time.Hour, PasswordCost: cfg.PasswordCost, EntryForm: entryFormDefaults(cfg),
 		}, Media: engine},
+		Agent: agentDeps(cfg, store, log),
 	}, log)
 	if err != nil {
 		_ = listener.Close()
@@ -141,9 +142,14 @@ func Run(ctx context.Context, cfg config.Config) error {
 		RatePerSecond: cfg.RatePerSecond, RateBurst: cfg.RateBurst,
 		PingInterval: time.Duration(cfg.PingSeconds) * time.Second,
 	}, log.Named("ws"), m)
+	presence := transport.NewPresence(node, transport.Limits{
+		MaxFrameBytes: cfg.MaxFrameBytes, QueueFrames: cfg.SessionQueue,
+		RatePerSecond: cfg.RatePerSecond, RateBurst: cfg.RateBurst,
+	}, cfg.ButtonOrigins, log.Named("presence"), m)
 	handler := web.New(web.Deps{
 		Node: node, Store: store, Signer: signer, Metrics: m, Log: log.Named("web"), WebSocket: ws,
 		FilesDir: filepath.Join(cfg.DataDir, "files"), MaxUploadBytes: cfg.MaxUploadBytes, PublicURL: cfg.PublicURL,
+		Agents: webAgentDeps(cfg, presence),
 	})
 	httpSrv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: zap.NewStdLog(log.Named("http"))}
@@ -168,6 +174,7 @@ func Run(ctx context.Context, cfg config.Config) error {
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	ws.Shutdown(shutdownCtx)
+	presence.Shutdown(shutdownCtx)
 	if err := httpSrv.Shutdown(shutdownCtx); err != nil {
 		log.Warn("http shutdown", zap.Error(err))
 	}

@@ -43,6 +43,8 @@ type Settings struct {
 	// PasswordCost is the bcrypt work factor for room passwords
 	// (bcrypt.DefaultCost when 0); hashing happens in the caller, see Node.CreateRoom.
 	PasswordCost int
+	// EntryForm is given to new rooms that do not bring their own.
+	EntryForm *pb.EntryForm
 }
 
 // Deps are what every room grain on a node shares; all of it is safe for
@@ -67,6 +69,8 @@ func NewKind(d Deps) *cluster.Kind {
 type member struct {
 	info *pb.Member
 	pid  *actor.PID
+	// email from the entry form; kept out of info, which goes to everyone.
+	email string
 }
 
 type grain struct {
@@ -116,6 +120,8 @@ func (g *grain) Receive(ctx actor.Context) {
 		ctx.Respond(&pb.GetRoomInfoResult{Room: g.info()})
 	case *pb.Join:
 		g.join(ctx, msg)
+	case *pb.DeleteRoom:
+		ctx.Respond(g.deleteRoom(ctx))
 	case *pb.Leave:
 		g.remove(ctx, msg.Session)
 		ctx.Respond(&pb.RoomReply{})
@@ -225,7 +231,8 @@ func (g *grain) iceServers() []*pb.IceServer {
 
 func (g *grain) info() *pb.RoomInfo {
 	return &pb.RoomInfo{Id: g.rec.Id, VisitorName: g.rec.VisitorName, AgentName: g.rec.AgentName,
-		HasPassword: g.rec.PasswordHash != ""}
+		HasPassword: g.rec.PasswordHash != "", StartsAtMs: g.rec.StartsAtMs, EndsAtMs: g.rec.EndsAtMs,
+		EntryForm: g.rec.EntryForm}
 }
 
 // CleanName trims a display name and checks it: printable, not empty, at most
@@ -284,8 +291,15 @@ func (g *grain) create(msg *pb.CreateRoom) *pb.CreateRoomResult {
 			return &pb.CreateRoomResult{Error: errorf("invalid", "password hash is not bcrypt")}
 		}
 	}
+	if perr := checkCreate(msg, time.Now()); perr != nil {
+		return &pb.CreateRoomResult{Error: perr}
+	}
 	rec := &pb.RoomRecord{Id: g.id, VisitorName: visitor, AgentName: agent, PasswordHash: msg.PasswordHash,
-		CreatedAtMs: time.Now().UnixMilli()}
+		CreatedAtMs: time.Now().UnixMilli(), OwnerAgentId: msg.OwnerAgentId, StartsAtMs: msg.StartsAtMs,
+		EndsAtMs: msg.EndsAtMs, EntryForm: msg.EntryForm, ShortName: msg.ShortName}
+	if rec.EntryForm == nil {
+		rec.EntryForm = g.deps.Settings.EntryForm
+	}
 	key := randomToken(24)
 	sum := sha256.Sum256([]byte(key))
 	rec.AgentKeyHash = sum[:]
@@ -344,8 +358,21 @@ func (g *grain) join(ctx actor.Context, msg *pb.Join) {
 		ctx.Respond(&pb.RoomReply{Error: errorf("wrong_agent_key", "This agent link is not valid for this room.")})
 		return
 	}
+	info := &pb.Member{Name: name, Role: role}
+	if role == pb.Role_ROLE_VISITOR {
+		// The agent hosts the room and may come early or stay late; visitors
+		// keep to the window and fill in the entry form.
+		if perr := g.checkWindow(time.Now()); perr != nil {
+			ctx.Respond(&pb.RoomReply{Error: perr})
+			return
+		}
+		if info.Email, info.AvatarUrl, perr = g.checkEntry(req); perr != nil {
+			ctx.Respond(&pb.RoomReply{Error: perr})
+			return
+		}
+	}
 	if role == pb.Role_ROLE_AGENT || g.rec.PasswordHash == "" {
-		g.admit(ctx, msg, name, role)
+		g.admit(ctx, msg, info)
 		return
 	}
 	if req.GetPassword() == "" {
@@ -366,11 +393,12 @@ func (g *grain) join(ctx actor.Context, msg *pb.Join) {
 			ctx.Respond(&pb.RoomReply{Error: errorf("wrong_password", "The password is not correct.")})
 			return
 		}
-		g.admit(ctx, msg, name, role)
+		g.admit(ctx, msg, info)
 	})
 }
 
-func (g *grain) admit(ctx actor.Context, msg *pb.Join, name string, role pb.Role) {
+func (g *grain) admit(ctx actor.Context, msg *pb.Join, info *pb.Member) {
+	name, role := info.Name, info.Role
 	if g.memberBySession(msg.Session) != nil {
 		ctx.Respond(&pb.RoomReply{Error: errorf("already_joined", "This connection is already in the room.")})
 		return
@@ -385,15 +413,21 @@ func (g *grain) admit(ctx actor.Context, msg *pb.Join, name string, role pb.Role
 		ctx.Respond(&pb.RoomReply{Error: errInternal})
 		return
 	}
-	m := &member{pid: msg.Session, info: &pb.Member{MemberId: randomToken(9), Name: name, Role: role}}
+	info.MemberId = randomToken(9)
+	m := &member{pid: msg.Session, info: info, email: info.Email}
+	info.Email = ""
+	if role == pb.Role_ROLE_VISITOR && g.rec.GetEntryForm().GetEnabled() {
+		if err := g.storeEntry(m); err != nil {
+			g.log.Error("store entry", zap.Error(err))
+			ctx.Respond(&pb.RoomReply{Error: errInternal})
+			return
+		}
+	}
 	g.members = append(g.members, m)
 	ctx.Watch(m.pid)
 	g.armIdle(ctx)
 
-	list := make([]*pb.Member, len(g.members))
-	for i, x := range g.members {
-		list[i] = x.info
-	}
+	list := g.memberList(role)
 	token := g.deps.Signer.Issue(access.Claims{Room: g.id, MemberID: m.info.MemberId, Name: name, Role: int32(role)},
 		g.deps.Settings.TokenTTL)
 	ctx.Send(m.pid, &pb.ServerFrame{ReplyTo: msg.FrameId, Body: &pb.ServerFrame_Joined{Joined: &pb.Joined{
@@ -401,8 +435,7 @@ func (g *grain) admit(ctx actor.Context, msg *pb.Join, name string, role pb.Role
 		History: history, MoreHistory: more, AccessToken: token,
 		Call: g.callState(), IceServers: g.iceServers(),
 	}}})
-	g.broadcast(ctx, m, &pb.ServerFrame{Body: &pb.ServerFrame_Member{Member: &pb.MemberEvent{
-		Kind: pb.MemberEvent_KIND_JOINED, Member: m.info}}})
+	g.broadcastMember(ctx, m, pb.MemberEvent_KIND_JOINED)
 	g.log.Debug("member joined", zap.String("member", m.info.MemberId), zap.Stringer("role", role))
 	ctx.Respond(&pb.RoomReply{})
 }
@@ -415,8 +448,7 @@ func (g *grain) remove(ctx actor.Context, pid *actor.PID) {
 		g.members = append(g.members[:i], g.members[i+1:]...)
 		ctx.Unwatch(pid)
 		g.leaveCall(ctx, m)
-		g.broadcast(ctx, nil, &pb.ServerFrame{Body: &pb.ServerFrame_Member{Member: &pb.MemberEvent{
-			Kind: pb.MemberEvent_KIND_LEFT, Member: m.info}}})
+		g.broadcastMember(ctx, m, pb.MemberEvent_KIND_LEFT)
 		g.armIdle(ctx)
 		return
 	}

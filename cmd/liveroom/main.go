@@ -1,4 +1,5 @@
-// Command liveroom is the one Liveroom binary: `serve` runs the server.
+// Command liveroom is the one Liveroom binary: `serve` runs the server,
+// `admin` manages agent accounts and API keys.
 package main
 
 import (
@@ -10,6 +11,7 @@ const usage = `usage: liveroom <command> [flags]
 
 commands:
   serve    run the server (pages, API, WebSocket) with the embedded store
+  admin    manage agent accounts and API keys (run "liveroom admin help")
   help     show this text
 
 Run "liveroom serve -h" for the server's options.
@@ -24,6 +26,8 @@ func main() {
 	switch os.Args[1] {
 	case "serve":
 		err = serve(os.Args[2:])
+	case "admin":
+		err = admin(os.Args[2:], os.Stdin, os.Stdout)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return

@@ -125,6 +125,110 @@ func (PeerRole) EnumDescriptor() ([]byte, []int) {
 	return file_liveroom_proto_rawDescGZIP(), []int{1}
 }
 
+type Presence int32
+
+const (
+	Presence_PRESENCE_UNSPECIFIED Presence = 0
+	Presence_PRESENCE_OFFLINE     Presence = 1
+	Presence_PRESENCE_ONLINE      Presence = 2
+	Presence_PRESENCE_AWAY        Presence = 3
+)
+
+// Enum value maps for Presence.
+var (
+	Presence_name = map[int32]string{
+		0: "PRESENCE_UNSPECIFIED",
+		1: "PRESENCE_OFFLINE",
+		2: "PRESENCE_ONLINE",
+		3: "PRESENCE_AWAY",
+	}
+	Presence_value = map[string]int32{
+		"PRESENCE_UNSPECIFIED": 0,
+		"PRESENCE_OFFLINE":     1,
+		"PRESENCE_ONLINE":      2,
+		"PRESENCE_AWAY":        3,
+	}
+)
+
+func (x Presence) Enum() *Presence {
+	p := new(Presence)
+	*p = x
+	return p
+}
+
+func (x Presence) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Presence) Descriptor() protoreflect.EnumDescriptor {
+	return file_liveroom_proto_enumTypes[2].Descriptor()
+}
+
+func (Presence) Type() protoreflect.EnumType {
+	return &file_liveroom_proto_enumTypes[2]
+}
+
+func (x Presence) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Presence.Descriptor instead.
+func (Presence) EnumDescriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{2}
+}
+
+type CallKind int32
+
+const (
+	CallKind_CALL_KIND_UNSPECIFIED CallKind = 0
+	CallKind_CALL_KIND_CHAT        CallKind = 1
+	CallKind_CALL_KIND_VIDEO       CallKind = 2
+	CallKind_CALL_KIND_AUDIO       CallKind = 3
+)
+
+// Enum value maps for CallKind.
+var (
+	CallKind_name = map[int32]string{
+		0: "CALL_KIND_UNSPECIFIED",
+		1: "CALL_KIND_CHAT",
+		2: "CALL_KIND_VIDEO",
+		3: "CALL_KIND_AUDIO",
+	}
+	CallKind_value = map[string]int32{
+		"CALL_KIND_UNSPECIFIED": 0,
+		"CALL_KIND_CHAT":        1,
+		"CALL_KIND_VIDEO":       2,
+		"CALL_KIND_AUDIO":       3,
+	}
+)
+
+func (x CallKind) Enum() *CallKind {
+	p := new(CallKind)
+	*p = x
+	return p
+}
+
+func (x CallKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (CallKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_liveroom_proto_enumTypes[3].Descriptor()
+}
+
+func (CallKind) Type() protoreflect.EnumType {
+	return &file_liveroom_proto_enumTypes[3]
+}
+
+func (x CallKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use CallKind.Descriptor instead.
+func (CallKind) EnumDescriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{3}
+}
+
 type MemberEvent_Kind int32
 
 const (
@@ -158,11 +262,11 @@ func (x MemberEvent_Kind) String() string {
 }
 
 func (MemberEvent_Kind) Descriptor() protoreflect.EnumDescriptor {
-	return file_liveroom_proto_enumTypes[2].Descriptor()
+	return file_liveroom_proto_enumTypes[4].Descriptor()
 }
 
 func (MemberEvent_Kind) Type() protoreflect.EnumType {
-	return &file_liveroom_proto_enumTypes[2]
+	return &file_liveroom_proto_enumTypes[4]
 }
 
 func (x MemberEvent_Kind) Number() protoreflect.EnumNumber {
@@ -214,11 +318,11 @@ func (x CallAction_Action) String() string {
 }
 
 func (CallAction_Action) Descriptor() protoreflect.EnumDescriptor {
-	return file_liveroom_proto_enumTypes[3].Descriptor()
+	return file_liveroom_proto_enumTypes[5].Descriptor()
 }
 
 func (CallAction_Action) Type() protoreflect.EnumType {
-	return &file_liveroom_proto_enumTypes[3]
+	return &file_liveroom_proto_enumTypes[5]
 }
 
 func (x CallAction_Action) Number() protoreflect.EnumNumber {
@@ -239,8 +343,16 @@ type RoomRecord struct {
 	// bcrypt hash; empty when the room has no password.
 	PasswordHash string `protobuf:"bytes,4,opt,name=password_hash,json=passwordHash,proto3" json:"password_hash,omitempty"`
 	// SHA-256 of the agent key handed out in the agent link.
-	AgentKeyHash  []byte `protobuf:"bytes,5,opt,name=agent_key_hash,json=agentKeyHash,proto3" json:"agent_key_hash,omitempty"`
-	CreatedAtMs   int64  `protobuf:"varint,6,opt,name=created_at_ms,json=createdAtMs,proto3" json:"created_at_ms,omitempty"`
+	AgentKeyHash []byte `protobuf:"bytes,5,opt,name=agent_key_hash,json=agentKeyHash,proto3" json:"agent_key_hash,omitempty"`
+	CreatedAtMs  int64  `protobuf:"varint,6,opt,name=created_at_ms,json=createdAtMs,proto3" json:"created_at_ms,omitempty"`
+	// Agents, schedule and entry form (issue 4); numbered from 20 to stay
+	// clear of fields added elsewhere.
+	OwnerAgentId string `protobuf:"bytes,20,opt,name=owner_agent_id,json=ownerAgentId,proto3" json:"owner_agent_id,omitempty"`
+	// Visitors may join only in [starts_at_ms, ends_at_ms); 0 means unbounded.
+	StartsAtMs    int64      `protobuf:"varint,21,opt,name=starts_at_ms,json=startsAtMs,proto3" json:"starts_at_ms,omitempty"`
+	EndsAtMs      int64      `protobuf:"varint,22,opt,name=ends_at_ms,json=endsAtMs,proto3" json:"ends_at_ms,omitempty"`
+	EntryForm     *EntryForm `protobuf:"bytes,23,opt,name=entry_form,json=entryForm,proto3" json:"entry_form,omitempty"`
+	ShortName     string     `protobuf:"bytes,24,opt,name=short_name,json=shortName,proto3" json:"short_name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -315,6 +427,41 @@ func (x *RoomRecord) GetCreatedAtMs() int64 {
 		return x.CreatedAtMs
 	}
 	return 0
+}
+
+func (x *RoomRecord) GetOwnerAgentId() string {
+	if x != nil {
+		return x.OwnerAgentId
+	}
+	return ""
+}
+
+func (x *RoomRecord) GetStartsAtMs() int64 {
+	if x != nil {
+		return x.StartsAtMs
+	}
+	return 0
+}
+
+func (x *RoomRecord) GetEndsAtMs() int64 {
+	if x != nil {
+		return x.EndsAtMs
+	}
+	return 0
+}
+
+func (x *RoomRecord) GetEntryForm() *EntryForm {
+	if x != nil {
+		return x.EntryForm
+	}
+	return nil
+}
+
+func (x *RoomRecord) GetShortName() string {
+	if x != nil {
+		return x.ShortName
+	}
+	return ""
 }
 
 type FileRef struct {
@@ -496,10 +643,13 @@ func (x *ChatMessage) GetClientId() string {
 }
 
 type Member struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	MemberId      string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	Role          Role                   `protobuf:"varint,3,opt,name=role,proto3,enum=liveroom.v1.Role" json:"role,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	MemberId string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	Name     string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Role     Role                   `protobuf:"varint,3,opt,name=role,proto3,enum=liveroom.v1.Role" json:"role,omitempty"`
+	// From the entry form; email is only sent to agents.
+	Email         string `protobuf:"bytes,20,opt,name=email,proto3" json:"email,omitempty"`
+	AvatarUrl     string `protobuf:"bytes,21,opt,name=avatar_url,json=avatarUrl,proto3" json:"avatar_url,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -553,6 +703,20 @@ func (x *Member) GetRole() Role {
 		return x.Role
 	}
 	return Role_ROLE_UNSPECIFIED
+}
+
+func (x *Member) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *Member) GetAvatarUrl() string {
+	if x != nil {
+		return x.AvatarUrl
+	}
+	return ""
 }
 
 type ClientFrame struct {
@@ -767,7 +931,10 @@ type JoinRequest struct {
 	// Agent key from the agent link; a valid key makes the member an agent.
 	AgentKey string `protobuf:"bytes,4,opt,name=agent_key,json=agentKey,proto3" json:"agent_key,omitempty"`
 	// Highest chat seq the client already has (after a reconnect); 0 for none.
-	LastSeq       uint64 `protobuf:"varint,5,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
+	LastSeq uint64 `protobuf:"varint,5,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
+	// Entry form fields (see RoomInfo.entry_form).
+	Email         string `protobuf:"bytes,20,opt,name=email,proto3" json:"email,omitempty"`
+	AvatarUrl     string `protobuf:"bytes,21,opt,name=avatar_url,json=avatarUrl,proto3" json:"avatar_url,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -835,6 +1002,20 @@ func (x *JoinRequest) GetLastSeq() uint64 {
 		return x.LastSeq
 	}
 	return 0
+}
+
+func (x *JoinRequest) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *JoinRequest) GetAvatarUrl() string {
+	if x != nil {
+		return x.AvatarUrl
+	}
+	return ""
 }
 
 type SendChat struct {
@@ -1213,6 +1394,9 @@ type RoomInfo struct {
 	VisitorName   string                 `protobuf:"bytes,2,opt,name=visitor_name,json=visitorName,proto3" json:"visitor_name,omitempty"`
 	AgentName     string                 `protobuf:"bytes,3,opt,name=agent_name,json=agentName,proto3" json:"agent_name,omitempty"`
 	HasPassword   bool                   `protobuf:"varint,4,opt,name=has_password,json=hasPassword,proto3" json:"has_password,omitempty"`
+	StartsAtMs    int64                  `protobuf:"varint,20,opt,name=starts_at_ms,json=startsAtMs,proto3" json:"starts_at_ms,omitempty"`
+	EndsAtMs      int64                  `protobuf:"varint,21,opt,name=ends_at_ms,json=endsAtMs,proto3" json:"ends_at_ms,omitempty"`
+	EntryForm     *EntryForm             `protobuf:"bytes,22,opt,name=entry_form,json=entryForm,proto3" json:"entry_form,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1273,6 +1457,27 @@ func (x *RoomInfo) GetHasPassword() bool {
 		return x.HasPassword
 	}
 	return false
+}
+
+func (x *RoomInfo) GetStartsAtMs() int64 {
+	if x != nil {
+		return x.StartsAtMs
+	}
+	return 0
+}
+
+func (x *RoomInfo) GetEndsAtMs() int64 {
+	if x != nil {
+		return x.EndsAtMs
+	}
+	return 0
+}
+
+func (x *RoomInfo) GetEntryForm() *EntryForm {
+	if x != nil {
+		return x.EntryForm
+	}
+	return nil
 }
 
 type Joined struct {
@@ -1622,7 +1827,12 @@ type CreateRoom struct {
 	VisitorName string                 `protobuf:"bytes,2,opt,name=visitor_name,json=visitorName,proto3" json:"visitor_name,omitempty"`
 	AgentName   string                 `protobuf:"bytes,3,opt,name=agent_name,json=agentName,proto3" json:"agent_name,omitempty"`
 	// bcrypt hash of the room password, made by the caller; empty for none.
-	PasswordHash  string `protobuf:"bytes,4,opt,name=password_hash,json=passwordHash,proto3" json:"password_hash,omitempty"`
+	PasswordHash  string     `protobuf:"bytes,4,opt,name=password_hash,json=passwordHash,proto3" json:"password_hash,omitempty"`
+	OwnerAgentId  string     `protobuf:"bytes,20,opt,name=owner_agent_id,json=ownerAgentId,proto3" json:"owner_agent_id,omitempty"`
+	StartsAtMs    int64      `protobuf:"varint,21,opt,name=starts_at_ms,json=startsAtMs,proto3" json:"starts_at_ms,omitempty"`
+	EndsAtMs      int64      `protobuf:"varint,22,opt,name=ends_at_ms,json=endsAtMs,proto3" json:"ends_at_ms,omitempty"`
+	EntryForm     *EntryForm `protobuf:"bytes,23,opt,name=entry_form,json=entryForm,proto3" json:"entry_form,omitempty"`
+	ShortName     string     `protobuf:"bytes,24,opt,name=short_name,json=shortName,proto3" json:"short_name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1681,6 +1891,41 @@ func (x *CreateRoom) GetAgentName() string {
 func (x *CreateRoom) GetPasswordHash() string {
 	if x != nil {
 		return x.PasswordHash
+	}
+	return ""
+}
+
+func (x *CreateRoom) GetOwnerAgentId() string {
+	if x != nil {
+		return x.OwnerAgentId
+	}
+	return ""
+}
+
+func (x *CreateRoom) GetStartsAtMs() int64 {
+	if x != nil {
+		return x.StartsAtMs
+	}
+	return 0
+}
+
+func (x *CreateRoom) GetEndsAtMs() int64 {
+	if x != nil {
+		return x.EndsAtMs
+	}
+	return 0
+}
+
+func (x *CreateRoom) GetEntryForm() *EntryForm {
+	if x != nil {
+		return x.EntryForm
+	}
+	return nil
+}
+
+func (x *CreateRoom) GetShortName() string {
+	if x != nil {
+		return x.ShortName
 	}
 	return ""
 }
@@ -3028,11 +3273,3897 @@ func (*MediaLeave) Descriptor() ([]byte, []int) {
 	return file_liveroom_proto_rawDescGZIP(), []int{38}
 }
 
+// EntryForm is what a room asks of visitors before they join.
+type EntryForm struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Enabled bool                   `protobuf:"varint,1,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	// Every shown field must be filled in.
+	Required bool `protobuf:"varint,2,opt,name=required,proto3" json:"required,omitempty"`
+	// Show a password field (it is mandatory anyway when the room has a password).
+	Private       bool `protobuf:"varint,3,opt,name=private,proto3" json:"private,omitempty"`
+	ShowEmail     bool `protobuf:"varint,4,opt,name=show_email,json=showEmail,proto3" json:"show_email,omitempty"`
+	ShowAvatar    bool `protobuf:"varint,5,opt,name=show_avatar,json=showAvatar,proto3" json:"show_avatar,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EntryForm) Reset() {
+	*x = EntryForm{}
+	mi := &file_liveroom_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EntryForm) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EntryForm) ProtoMessage() {}
+
+func (x *EntryForm) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EntryForm.ProtoReflect.Descriptor instead.
+func (*EntryForm) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *EntryForm) GetEnabled() bool {
+	if x != nil {
+		return x.Enabled
+	}
+	return false
+}
+
+func (x *EntryForm) GetRequired() bool {
+	if x != nil {
+		return x.Required
+	}
+	return false
+}
+
+func (x *EntryForm) GetPrivate() bool {
+	if x != nil {
+		return x.Private
+	}
+	return false
+}
+
+func (x *EntryForm) GetShowEmail() bool {
+	if x != nil {
+		return x.ShowEmail
+	}
+	return false
+}
+
+func (x *EntryForm) GetShowAvatar() bool {
+	if x != nil {
+		return x.ShowAvatar
+	}
+	return false
+}
+
+// EntryRecord is what one visitor gave in a room's entry form; stored with
+// the room under entry/<room>/<member>.
+type EntryRecord struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MemberId      string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Email         string                 `protobuf:"bytes,3,opt,name=email,proto3" json:"email,omitempty"`
+	AvatarUrl     string                 `protobuf:"bytes,4,opt,name=avatar_url,json=avatarUrl,proto3" json:"avatar_url,omitempty"`
+	JoinedAtMs    int64                  `protobuf:"varint,5,opt,name=joined_at_ms,json=joinedAtMs,proto3" json:"joined_at_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EntryRecord) Reset() {
+	*x = EntryRecord{}
+	mi := &file_liveroom_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EntryRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EntryRecord) ProtoMessage() {}
+
+func (x *EntryRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EntryRecord.ProtoReflect.Descriptor instead.
+func (*EntryRecord) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *EntryRecord) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *EntryRecord) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *EntryRecord) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *EntryRecord) GetAvatarUrl() string {
+	if x != nil {
+		return x.AvatarUrl
+	}
+	return ""
+}
+
+func (x *EntryRecord) GetJoinedAtMs() int64 {
+	if x != nil {
+		return x.JoinedAtMs
+	}
+	return 0
+}
+
+// DeleteRoom asks a room grain to remove the room and everything stored with it.
+type DeleteRoom struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteRoom) Reset() {
+	*x = DeleteRoom{}
+	mi := &file_liveroom_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteRoom) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteRoom) ProtoMessage() {}
+
+func (x *DeleteRoom) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteRoom.ProtoReflect.Descriptor instead.
+func (*DeleteRoom) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{41}
+}
+
+type DeleteRoomResult struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteRoomResult) Reset() {
+	*x = DeleteRoomResult{}
+	mi := &file_liveroom_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteRoomResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteRoomResult) ProtoMessage() {}
+
+func (x *DeleteRoomResult) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteRoomResult.ProtoReflect.Descriptor instead.
+func (*DeleteRoomResult) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *DeleteRoomResult) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+// AgentRecord is an agent account (agent/<id>), written by `liveroom admin`.
+type AgentRecord struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Name  string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// Where offline-form messages are mailed; empty for none.
+	Email         string `protobuf:"bytes,3,opt,name=email,proto3" json:"email,omitempty"`
+	PasswordHash  string `protobuf:"bytes,4,opt,name=password_hash,json=passwordHash,proto3" json:"password_hash,omitempty"`
+	CreatedAtMs   int64  `protobuf:"varint,5,opt,name=created_at_ms,json=createdAtMs,proto3" json:"created_at_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentRecord) Reset() {
+	*x = AgentRecord{}
+	mi := &file_liveroom_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentRecord) ProtoMessage() {}
+
+func (x *AgentRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentRecord.ProtoReflect.Descriptor instead.
+func (*AgentRecord) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *AgentRecord) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *AgentRecord) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *AgentRecord) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *AgentRecord) GetPasswordHash() string {
+	if x != nil {
+		return x.PasswordHash
+	}
+	return ""
+}
+
+func (x *AgentRecord) GetCreatedAtMs() int64 {
+	if x != nil {
+		return x.CreatedAtMs
+	}
+	return 0
+}
+
+// AgentSession is one login (agentsession/<agent>/<sha256 of token>).
+type AgentSession struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CreatedAtMs   int64                  `protobuf:"varint,1,opt,name=created_at_ms,json=createdAtMs,proto3" json:"created_at_ms,omitempty"`
+	ExpiresAtMs   int64                  `protobuf:"varint,2,opt,name=expires_at_ms,json=expiresAtMs,proto3" json:"expires_at_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentSession) Reset() {
+	*x = AgentSession{}
+	mi := &file_liveroom_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentSession) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentSession) ProtoMessage() {}
+
+func (x *AgentSession) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentSession.ProtoReflect.Descriptor instead.
+func (*AgentSession) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *AgentSession) GetCreatedAtMs() int64 {
+	if x != nil {
+		return x.CreatedAtMs
+	}
+	return 0
+}
+
+func (x *AgentSession) GetExpiresAtMs() int64 {
+	if x != nil {
+		return x.ExpiresAtMs
+	}
+	return 0
+}
+
+// AgentRoom is a room in an agent's list (agentroom/<agent>/<room>). It keeps
+// the agent key so the owner can open the room again from the agent page.
+type AgentRoom struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Room          *RoomInfo              `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
+	ShortName     string                 `protobuf:"bytes,2,opt,name=short_name,json=shortName,proto3" json:"short_name,omitempty"`
+	AgentKey      string                 `protobuf:"bytes,3,opt,name=agent_key,json=agentKey,proto3" json:"agent_key,omitempty"`
+	CreatedAtMs   int64                  `protobuf:"varint,4,opt,name=created_at_ms,json=createdAtMs,proto3" json:"created_at_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentRoom) Reset() {
+	*x = AgentRoom{}
+	mi := &file_liveroom_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentRoom) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentRoom) ProtoMessage() {}
+
+func (x *AgentRoom) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentRoom.ProtoReflect.Descriptor instead.
+func (*AgentRoom) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *AgentRoom) GetRoom() *RoomInfo {
+	if x != nil {
+		return x.Room
+	}
+	return nil
+}
+
+func (x *AgentRoom) GetShortName() string {
+	if x != nil {
+		return x.ShortName
+	}
+	return ""
+}
+
+func (x *AgentRoom) GetAgentKey() string {
+	if x != nil {
+		return x.AgentKey
+	}
+	return ""
+}
+
+func (x *AgentRoom) GetCreatedAtMs() int64 {
+	if x != nil {
+		return x.CreatedAtMs
+	}
+	return 0
+}
+
+// ApiKeyRecord is an API key (apikey/<sha256 of key>); rooms made with it
+// belong to agent_id.
+type ApiKeyRecord struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	AgentId     string                 `protobuf:"bytes,1,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	Name        string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	CreatedAtMs int64                  `protobuf:"varint,3,opt,name=created_at_ms,json=createdAtMs,proto3" json:"created_at_ms,omitempty"`
+	// First characters of the key, to tell keys apart in listings.
+	Prefix        string `protobuf:"bytes,4,opt,name=prefix,proto3" json:"prefix,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApiKeyRecord) Reset() {
+	*x = ApiKeyRecord{}
+	mi := &file_liveroom_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApiKeyRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApiKeyRecord) ProtoMessage() {}
+
+func (x *ApiKeyRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApiKeyRecord.ProtoReflect.Descriptor instead.
+func (*ApiKeyRecord) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *ApiKeyRecord) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+func (x *ApiKeyRecord) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ApiKeyRecord) GetCreatedAtMs() int64 {
+	if x != nil {
+		return x.CreatedAtMs
+	}
+	return 0
+}
+
+func (x *ApiKeyRecord) GetPrefix() string {
+	if x != nil {
+		return x.Prefix
+	}
+	return ""
+}
+
+// ShortNameRecord maps a short name to its room (short/<name>).
+type ShortNameRecord struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RoomId        string                 `protobuf:"bytes,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	AgentId       string                 `protobuf:"bytes,2,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShortNameRecord) Reset() {
+	*x = ShortNameRecord{}
+	mi := &file_liveroom_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShortNameRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShortNameRecord) ProtoMessage() {}
+
+func (x *ShortNameRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShortNameRecord.ProtoReflect.Descriptor instead.
+func (*ShortNameRecord) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *ShortNameRecord) GetRoomId() string {
+	if x != nil {
+		return x.RoomId
+	}
+	return ""
+}
+
+func (x *ShortNameRecord) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+// OfflineMessage is a visitor's message left through the offline form
+// (offline/<agent>/<id>; the id starts with the arrival time in hex).
+type OfflineMessage struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	AgentId       string                 `protobuf:"bytes,2,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	RoomId        string                 `protobuf:"bytes,3,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	Name          string                 `protobuf:"bytes,4,opt,name=name,proto3" json:"name,omitempty"`
+	Email         string                 `protobuf:"bytes,5,opt,name=email,proto3" json:"email,omitempty"`
+	Text          string                 `protobuf:"bytes,6,opt,name=text,proto3" json:"text,omitempty"`
+	PageUrl       string                 `protobuf:"bytes,7,opt,name=page_url,json=pageUrl,proto3" json:"page_url,omitempty"`
+	ReceivedAtMs  int64                  `protobuf:"varint,8,opt,name=received_at_ms,json=receivedAtMs,proto3" json:"received_at_ms,omitempty"`
+	Mailed        bool                   `protobuf:"varint,9,opt,name=mailed,proto3" json:"mailed,omitempty"`
+	MailError     string                 `protobuf:"bytes,10,opt,name=mail_error,json=mailError,proto3" json:"mail_error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OfflineMessage) Reset() {
+	*x = OfflineMessage{}
+	mi := &file_liveroom_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OfflineMessage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OfflineMessage) ProtoMessage() {}
+
+func (x *OfflineMessage) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OfflineMessage.ProtoReflect.Descriptor instead.
+func (*OfflineMessage) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *OfflineMessage) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *OfflineMessage) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+func (x *OfflineMessage) GetRoomId() string {
+	if x != nil {
+		return x.RoomId
+	}
+	return ""
+}
+
+func (x *OfflineMessage) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *OfflineMessage) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *OfflineMessage) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *OfflineMessage) GetPageUrl() string {
+	if x != nil {
+		return x.PageUrl
+	}
+	return ""
+}
+
+func (x *OfflineMessage) GetReceivedAtMs() int64 {
+	if x != nil {
+		return x.ReceivedAtMs
+	}
+	return 0
+}
+
+func (x *OfflineMessage) GetMailed() bool {
+	if x != nil {
+		return x.Mailed
+	}
+	return false
+}
+
+func (x *OfflineMessage) GetMailError() string {
+	if x != nil {
+		return x.MailError
+	}
+	return ""
+}
+
+type VisitorClientFrame struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Types that are valid to be assigned to Body:
+	//
+	//	*VisitorClientFrame_Hello
+	//	*VisitorClientFrame_Call
+	//	*VisitorClientFrame_Cancel
+	//	*VisitorClientFrame_Ping
+	Body          isVisitorClientFrame_Body `protobuf_oneof:"body"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VisitorClientFrame) Reset() {
+	*x = VisitorClientFrame{}
+	mi := &file_liveroom_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VisitorClientFrame) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VisitorClientFrame) ProtoMessage() {}
+
+func (x *VisitorClientFrame) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VisitorClientFrame.ProtoReflect.Descriptor instead.
+func (*VisitorClientFrame) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *VisitorClientFrame) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *VisitorClientFrame) GetBody() isVisitorClientFrame_Body {
+	if x != nil {
+		return x.Body
+	}
+	return nil
+}
+
+func (x *VisitorClientFrame) GetHello() *VisitorHello {
+	if x != nil {
+		if x, ok := x.Body.(*VisitorClientFrame_Hello); ok {
+			return x.Hello
+		}
+	}
+	return nil
+}
+
+func (x *VisitorClientFrame) GetCall() *VisitorCall {
+	if x != nil {
+		if x, ok := x.Body.(*VisitorClientFrame_Call); ok {
+			return x.Call
+		}
+	}
+	return nil
+}
+
+func (x *VisitorClientFrame) GetCancel() *VisitorCancel {
+	if x != nil {
+		if x, ok := x.Body.(*VisitorClientFrame_Cancel); ok {
+			return x.Cancel
+		}
+	}
+	return nil
+}
+
+func (x *VisitorClientFrame) GetPing() *Ping {
+	if x != nil {
+		if x, ok := x.Body.(*VisitorClientFrame_Ping); ok {
+			return x.Ping
+		}
+	}
+	return nil
+}
+
+type isVisitorClientFrame_Body interface {
+	isVisitorClientFrame_Body()
+}
+
+type VisitorClientFrame_Hello struct {
+	Hello *VisitorHello `protobuf:"bytes,2,opt,name=hello,proto3,oneof"`
+}
+
+type VisitorClientFrame_Call struct {
+	Call *VisitorCall `protobuf:"bytes,3,opt,name=call,proto3,oneof"`
+}
+
+type VisitorClientFrame_Cancel struct {
+	Cancel *VisitorCancel `protobuf:"bytes,4,opt,name=cancel,proto3,oneof"`
+}
+
+type VisitorClientFrame_Ping struct {
+	Ping *Ping `protobuf:"bytes,5,opt,name=ping,proto3,oneof"`
+}
+
+func (*VisitorClientFrame_Hello) isVisitorClientFrame_Body() {}
+
+func (*VisitorClientFrame_Call) isVisitorClientFrame_Body() {}
+
+func (*VisitorClientFrame_Cancel) isVisitorClientFrame_Body() {}
+
+func (*VisitorClientFrame_Ping) isVisitorClientFrame_Body() {}
+
+// VisitorHello starts watching an agent's presence from a page with the button.
+type VisitorHello struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	AgentId string                 `protobuf:"bytes,1,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	// Optional: one room of that agent.
+	RoomId        string `protobuf:"bytes,2,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	PageUrl       string `protobuf:"bytes,3,opt,name=page_url,json=pageUrl,proto3" json:"page_url,omitempty"`
+	PageTitle     string `protobuf:"bytes,4,opt,name=page_title,json=pageTitle,proto3" json:"page_title,omitempty"`
+	Name          string `protobuf:"bytes,5,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VisitorHello) Reset() {
+	*x = VisitorHello{}
+	mi := &file_liveroom_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VisitorHello) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VisitorHello) ProtoMessage() {}
+
+func (x *VisitorHello) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VisitorHello.ProtoReflect.Descriptor instead.
+func (*VisitorHello) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *VisitorHello) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+func (x *VisitorHello) GetRoomId() string {
+	if x != nil {
+		return x.RoomId
+	}
+	return ""
+}
+
+func (x *VisitorHello) GetPageUrl() string {
+	if x != nil {
+		return x.PageUrl
+	}
+	return ""
+}
+
+func (x *VisitorHello) GetPageTitle() string {
+	if x != nil {
+		return x.PageTitle
+	}
+	return ""
+}
+
+func (x *VisitorHello) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type VisitorCall struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          CallKind               `protobuf:"varint,1,opt,name=kind,proto3,enum=liveroom.v1.CallKind" json:"kind,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VisitorCall) Reset() {
+	*x = VisitorCall{}
+	mi := &file_liveroom_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VisitorCall) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VisitorCall) ProtoMessage() {}
+
+func (x *VisitorCall) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VisitorCall.ProtoReflect.Descriptor instead.
+func (*VisitorCall) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *VisitorCall) GetKind() CallKind {
+	if x != nil {
+		return x.Kind
+	}
+	return CallKind_CALL_KIND_UNSPECIFIED
+}
+
+func (x *VisitorCall) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type VisitorCancel struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VisitorCancel) Reset() {
+	*x = VisitorCancel{}
+	mi := &file_liveroom_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VisitorCancel) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VisitorCancel) ProtoMessage() {}
+
+func (x *VisitorCancel) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VisitorCancel.ProtoReflect.Descriptor instead.
+func (*VisitorCancel) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{52}
+}
+
+type VisitorServerFrame struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	ReplyTo string                 `protobuf:"bytes,1,opt,name=reply_to,json=replyTo,proto3" json:"reply_to,omitempty"`
+	// Types that are valid to be assigned to Body:
+	//
+	//	*VisitorServerFrame_Presence
+	//	*VisitorServerFrame_Queued
+	//	*VisitorServerFrame_Accepted
+	//	*VisitorServerFrame_Declined
+	//	*VisitorServerFrame_Error
+	//	*VisitorServerFrame_Pong
+	Body          isVisitorServerFrame_Body `protobuf_oneof:"body"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VisitorServerFrame) Reset() {
+	*x = VisitorServerFrame{}
+	mi := &file_liveroom_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VisitorServerFrame) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VisitorServerFrame) ProtoMessage() {}
+
+func (x *VisitorServerFrame) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VisitorServerFrame.ProtoReflect.Descriptor instead.
+func (*VisitorServerFrame) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *VisitorServerFrame) GetReplyTo() string {
+	if x != nil {
+		return x.ReplyTo
+	}
+	return ""
+}
+
+func (x *VisitorServerFrame) GetBody() isVisitorServerFrame_Body {
+	if x != nil {
+		return x.Body
+	}
+	return nil
+}
+
+func (x *VisitorServerFrame) GetPresence() *PresenceUpdate {
+	if x != nil {
+		if x, ok := x.Body.(*VisitorServerFrame_Presence); ok {
+			return x.Presence
+		}
+	}
+	return nil
+}
+
+func (x *VisitorServerFrame) GetQueued() *CallQueued {
+	if x != nil {
+		if x, ok := x.Body.(*VisitorServerFrame_Queued); ok {
+			return x.Queued
+		}
+	}
+	return nil
+}
+
+func (x *VisitorServerFrame) GetAccepted() *CallAccepted {
+	if x != nil {
+		if x, ok := x.Body.(*VisitorServerFrame_Accepted); ok {
+			return x.Accepted
+		}
+	}
+	return nil
+}
+
+func (x *VisitorServerFrame) GetDeclined() *CallDeclined {
+	if x != nil {
+		if x, ok := x.Body.(*VisitorServerFrame_Declined); ok {
+			return x.Declined
+		}
+	}
+	return nil
+}
+
+func (x *VisitorServerFrame) GetError() *Error {
+	if x != nil {
+		if x, ok := x.Body.(*VisitorServerFrame_Error); ok {
+			return x.Error
+		}
+	}
+	return nil
+}
+
+func (x *VisitorServerFrame) GetPong() *Pong {
+	if x != nil {
+		if x, ok := x.Body.(*VisitorServerFrame_Pong); ok {
+			return x.Pong
+		}
+	}
+	return nil
+}
+
+type isVisitorServerFrame_Body interface {
+	isVisitorServerFrame_Body()
+}
+
+type VisitorServerFrame_Presence struct {
+	Presence *PresenceUpdate `protobuf:"bytes,2,opt,name=presence,proto3,oneof"`
+}
+
+type VisitorServerFrame_Queued struct {
+	Queued *CallQueued `protobuf:"bytes,3,opt,name=queued,proto3,oneof"`
+}
+
+type VisitorServerFrame_Accepted struct {
+	Accepted *CallAccepted `protobuf:"bytes,4,opt,name=accepted,proto3,oneof"`
+}
+
+type VisitorServerFrame_Declined struct {
+	Declined *CallDeclined `protobuf:"bytes,5,opt,name=declined,proto3,oneof"`
+}
+
+type VisitorServerFrame_Error struct {
+	Error *Error `protobuf:"bytes,6,opt,name=error,proto3,oneof"`
+}
+
+type VisitorServerFrame_Pong struct {
+	Pong *Pong `protobuf:"bytes,7,opt,name=pong,proto3,oneof"`
+}
+
+func (*VisitorServerFrame_Presence) isVisitorServerFrame_Body() {}
+
+func (*VisitorServerFrame_Queued) isVisitorServerFrame_Body() {}
+
+func (*VisitorServerFrame_Accepted) isVisitorServerFrame_Body() {}
+
+func (*VisitorServerFrame_Declined) isVisitorServerFrame_Body() {}
+
+func (*VisitorServerFrame_Error) isVisitorServerFrame_Body() {}
+
+func (*VisitorServerFrame_Pong) isVisitorServerFrame_Body() {}
+
+type PresenceUpdate struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Presence      Presence               `protobuf:"varint,1,opt,name=presence,proto3,enum=liveroom.v1.Presence" json:"presence,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PresenceUpdate) Reset() {
+	*x = PresenceUpdate{}
+	mi := &file_liveroom_proto_msgTypes[54]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PresenceUpdate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PresenceUpdate) ProtoMessage() {}
+
+func (x *PresenceUpdate) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[54]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PresenceUpdate.ProtoReflect.Descriptor instead.
+func (*PresenceUpdate) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{54}
+}
+
+func (x *PresenceUpdate) GetPresence() Presence {
+	if x != nil {
+		return x.Presence
+	}
+	return Presence_PRESENCE_UNSPECIFIED
+}
+
+type CallQueued struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	RequestId string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// 1 is next.
+	Position      uint32 `protobuf:"varint,2,opt,name=position,proto3" json:"position,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CallQueued) Reset() {
+	*x = CallQueued{}
+	mi := &file_liveroom_proto_msgTypes[55]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CallQueued) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CallQueued) ProtoMessage() {}
+
+func (x *CallQueued) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[55]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CallQueued.ProtoReflect.Descriptor instead.
+func (*CallQueued) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{55}
+}
+
+func (x *CallQueued) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *CallQueued) GetPosition() uint32 {
+	if x != nil {
+		return x.Position
+	}
+	return 0
+}
+
+type CallAccepted struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	RequestId string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RoomId    string                 `protobuf:"bytes,2,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	// Path of the visitor link on the Liveroom server, e.g. /room/<id>.
+	RoomPath      string `protobuf:"bytes,3,opt,name=room_path,json=roomPath,proto3" json:"room_path,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CallAccepted) Reset() {
+	*x = CallAccepted{}
+	mi := &file_liveroom_proto_msgTypes[56]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CallAccepted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CallAccepted) ProtoMessage() {}
+
+func (x *CallAccepted) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[56]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CallAccepted.ProtoReflect.Descriptor instead.
+func (*CallAccepted) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{56}
+}
+
+func (x *CallAccepted) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *CallAccepted) GetRoomId() string {
+	if x != nil {
+		return x.RoomId
+	}
+	return ""
+}
+
+func (x *CallAccepted) GetRoomPath() string {
+	if x != nil {
+		return x.RoomPath
+	}
+	return ""
+}
+
+type CallDeclined struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RequestId     string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	Message       string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CallDeclined) Reset() {
+	*x = CallDeclined{}
+	mi := &file_liveroom_proto_msgTypes[57]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CallDeclined) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CallDeclined) ProtoMessage() {}
+
+func (x *CallDeclined) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[57]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CallDeclined.ProtoReflect.Descriptor instead.
+func (*CallDeclined) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{57}
+}
+
+func (x *CallDeclined) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *CallDeclined) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+type AgentClientFrame struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Types that are valid to be assigned to Body:
+	//
+	//	*AgentClientFrame_Watch
+	//	*AgentClientFrame_Away
+	//	*AgentClientFrame_Answer
+	//	*AgentClientFrame_Ping
+	Body          isAgentClientFrame_Body `protobuf_oneof:"body"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentClientFrame) Reset() {
+	*x = AgentClientFrame{}
+	mi := &file_liveroom_proto_msgTypes[58]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentClientFrame) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentClientFrame) ProtoMessage() {}
+
+func (x *AgentClientFrame) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[58]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentClientFrame.ProtoReflect.Descriptor instead.
+func (*AgentClientFrame) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{58}
+}
+
+func (x *AgentClientFrame) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *AgentClientFrame) GetBody() isAgentClientFrame_Body {
+	if x != nil {
+		return x.Body
+	}
+	return nil
+}
+
+func (x *AgentClientFrame) GetWatch() *AgentWatch {
+	if x != nil {
+		if x, ok := x.Body.(*AgentClientFrame_Watch); ok {
+			return x.Watch
+		}
+	}
+	return nil
+}
+
+func (x *AgentClientFrame) GetAway() *AgentSetAway {
+	if x != nil {
+		if x, ok := x.Body.(*AgentClientFrame_Away); ok {
+			return x.Away
+		}
+	}
+	return nil
+}
+
+func (x *AgentClientFrame) GetAnswer() *AgentAnswer {
+	if x != nil {
+		if x, ok := x.Body.(*AgentClientFrame_Answer); ok {
+			return x.Answer
+		}
+	}
+	return nil
+}
+
+func (x *AgentClientFrame) GetPing() *Ping {
+	if x != nil {
+		if x, ok := x.Body.(*AgentClientFrame_Ping); ok {
+			return x.Ping
+		}
+	}
+	return nil
+}
+
+type isAgentClientFrame_Body interface {
+	isAgentClientFrame_Body()
+}
+
+type AgentClientFrame_Watch struct {
+	Watch *AgentWatch `protobuf:"bytes,2,opt,name=watch,proto3,oneof"`
+}
+
+type AgentClientFrame_Away struct {
+	Away *AgentSetAway `protobuf:"bytes,3,opt,name=away,proto3,oneof"`
+}
+
+type AgentClientFrame_Answer struct {
+	Answer *AgentAnswer `protobuf:"bytes,4,opt,name=answer,proto3,oneof"`
+}
+
+type AgentClientFrame_Ping struct {
+	Ping *Ping `protobuf:"bytes,5,opt,name=ping,proto3,oneof"`
+}
+
+func (*AgentClientFrame_Watch) isAgentClientFrame_Body() {}
+
+func (*AgentClientFrame_Away) isAgentClientFrame_Body() {}
+
+func (*AgentClientFrame_Answer) isAgentClientFrame_Body() {}
+
+func (*AgentClientFrame_Ping) isAgentClientFrame_Body() {}
+
+// AgentWatch attaches the socket; room_id empty watches all the agent's rooms.
+type AgentWatch struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RoomId        string                 `protobuf:"bytes,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentWatch) Reset() {
+	*x = AgentWatch{}
+	mi := &file_liveroom_proto_msgTypes[59]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentWatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentWatch) ProtoMessage() {}
+
+func (x *AgentWatch) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[59]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentWatch.ProtoReflect.Descriptor instead.
+func (*AgentWatch) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{59}
+}
+
+func (x *AgentWatch) GetRoomId() string {
+	if x != nil {
+		return x.RoomId
+	}
+	return ""
+}
+
+type AgentSetAway struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Away          bool                   `protobuf:"varint,1,opt,name=away,proto3" json:"away,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentSetAway) Reset() {
+	*x = AgentSetAway{}
+	mi := &file_liveroom_proto_msgTypes[60]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentSetAway) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentSetAway) ProtoMessage() {}
+
+func (x *AgentSetAway) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[60]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentSetAway.ProtoReflect.Descriptor instead.
+func (*AgentSetAway) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{60}
+}
+
+func (x *AgentSetAway) GetAway() bool {
+	if x != nil {
+		return x.Away
+	}
+	return false
+}
+
+type AgentAnswer struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RequestId     string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	Accept        bool                   `protobuf:"varint,2,opt,name=accept,proto3" json:"accept,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentAnswer) Reset() {
+	*x = AgentAnswer{}
+	mi := &file_liveroom_proto_msgTypes[61]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentAnswer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentAnswer) ProtoMessage() {}
+
+func (x *AgentAnswer) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[61]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentAnswer.ProtoReflect.Descriptor instead.
+func (*AgentAnswer) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{61}
+}
+
+func (x *AgentAnswer) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *AgentAnswer) GetAccept() bool {
+	if x != nil {
+		return x.Accept
+	}
+	return false
+}
+
+type AgentServerFrame struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	ReplyTo string                 `protobuf:"bytes,1,opt,name=reply_to,json=replyTo,proto3" json:"reply_to,omitempty"`
+	// Types that are valid to be assigned to Body:
+	//
+	//	*AgentServerFrame_Snapshot
+	//	*AgentServerFrame_Visitor
+	//	*AgentServerFrame_VisitorLeft
+	//	*AgentServerFrame_Request
+	//	*AgentServerFrame_RequestDone
+	//	*AgentServerFrame_Status
+	//	*AgentServerFrame_Answered
+	//	*AgentServerFrame_Error
+	//	*AgentServerFrame_Pong
+	Body          isAgentServerFrame_Body `protobuf_oneof:"body"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentServerFrame) Reset() {
+	*x = AgentServerFrame{}
+	mi := &file_liveroom_proto_msgTypes[62]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentServerFrame) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentServerFrame) ProtoMessage() {}
+
+func (x *AgentServerFrame) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[62]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentServerFrame.ProtoReflect.Descriptor instead.
+func (*AgentServerFrame) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{62}
+}
+
+func (x *AgentServerFrame) GetReplyTo() string {
+	if x != nil {
+		return x.ReplyTo
+	}
+	return ""
+}
+
+func (x *AgentServerFrame) GetBody() isAgentServerFrame_Body {
+	if x != nil {
+		return x.Body
+	}
+	return nil
+}
+
+func (x *AgentServerFrame) GetSnapshot() *AgentSnapshot {
+	if x != nil {
+		if x, ok := x.Body.(*AgentServerFrame_Snapshot); ok {
+			return x.Snapshot
+		}
+	}
+	return nil
+}
+
+func (x *AgentServerFrame) GetVisitor() *VisitorInfo {
+	if x != nil {
+		if x, ok := x.Body.(*AgentServerFrame_Visitor); ok {
+			return x.Visitor
+		}
+	}
+	return nil
+}
+
+func (x *AgentServerFrame) GetVisitorLeft() *VisitorLeft {
+	if x != nil {
+		if x, ok := x.Body.(*AgentServerFrame_VisitorLeft); ok {
+			return x.VisitorLeft
+		}
+	}
+	return nil
+}
+
+func (x *AgentServerFrame) GetRequest() *ContactRequest {
+	if x != nil {
+		if x, ok := x.Body.(*AgentServerFrame_Request); ok {
+			return x.Request
+		}
+	}
+	return nil
+}
+
+func (x *AgentServerFrame) GetRequestDone() *ContactRequestDone {
+	if x != nil {
+		if x, ok := x.Body.(*AgentServerFrame_RequestDone); ok {
+			return x.RequestDone
+		}
+	}
+	return nil
+}
+
+func (x *AgentServerFrame) GetStatus() *AgentStatus {
+	if x != nil {
+		if x, ok := x.Body.(*AgentServerFrame_Status); ok {
+			return x.Status
+		}
+	}
+	return nil
+}
+
+func (x *AgentServerFrame) GetAnswered() *CallAnswered {
+	if x != nil {
+		if x, ok := x.Body.(*AgentServerFrame_Answered); ok {
+			return x.Answered
+		}
+	}
+	return nil
+}
+
+func (x *AgentServerFrame) GetError() *Error {
+	if x != nil {
+		if x, ok := x.Body.(*AgentServerFrame_Error); ok {
+			return x.Error
+		}
+	}
+	return nil
+}
+
+func (x *AgentServerFrame) GetPong() *Pong {
+	if x != nil {
+		if x, ok := x.Body.(*AgentServerFrame_Pong); ok {
+			return x.Pong
+		}
+	}
+	return nil
+}
+
+type isAgentServerFrame_Body interface {
+	isAgentServerFrame_Body()
+}
+
+type AgentServerFrame_Snapshot struct {
+	Snapshot *AgentSnapshot `protobuf:"bytes,2,opt,name=snapshot,proto3,oneof"`
+}
+
+type AgentServerFrame_Visitor struct {
+	Visitor *VisitorInfo `protobuf:"bytes,3,opt,name=visitor,proto3,oneof"`
+}
+
+type AgentServerFrame_VisitorLeft struct {
+	VisitorLeft *VisitorLeft `protobuf:"bytes,4,opt,name=visitor_left,json=visitorLeft,proto3,oneof"`
+}
+
+type AgentServerFrame_Request struct {
+	Request *ContactRequest `protobuf:"bytes,5,opt,name=request,proto3,oneof"`
+}
+
+type AgentServerFrame_RequestDone struct {
+	RequestDone *ContactRequestDone `protobuf:"bytes,6,opt,name=request_done,json=requestDone,proto3,oneof"`
+}
+
+type AgentServerFrame_Status struct {
+	Status *AgentStatus `protobuf:"bytes,7,opt,name=status,proto3,oneof"`
+}
+
+type AgentServerFrame_Answered struct {
+	Answered *CallAnswered `protobuf:"bytes,8,opt,name=answered,proto3,oneof"`
+}
+
+type AgentServerFrame_Error struct {
+	Error *Error `protobuf:"bytes,9,opt,name=error,proto3,oneof"`
+}
+
+type AgentServerFrame_Pong struct {
+	Pong *Pong `protobuf:"bytes,10,opt,name=pong,proto3,oneof"`
+}
+
+func (*AgentServerFrame_Snapshot) isAgentServerFrame_Body() {}
+
+func (*AgentServerFrame_Visitor) isAgentServerFrame_Body() {}
+
+func (*AgentServerFrame_VisitorLeft) isAgentServerFrame_Body() {}
+
+func (*AgentServerFrame_Request) isAgentServerFrame_Body() {}
+
+func (*AgentServerFrame_RequestDone) isAgentServerFrame_Body() {}
+
+func (*AgentServerFrame_Status) isAgentServerFrame_Body() {}
+
+func (*AgentServerFrame_Answered) isAgentServerFrame_Body() {}
+
+func (*AgentServerFrame_Error) isAgentServerFrame_Body() {}
+
+func (*AgentServerFrame_Pong) isAgentServerFrame_Body() {}
+
+// VisitorInfo is one visitor on a page with the button.
+type VisitorInfo struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	VisitorId string                 `protobuf:"bytes,1,opt,name=visitor_id,json=visitorId,proto3" json:"visitor_id,omitempty"`
+	RoomId    string                 `protobuf:"bytes,2,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	PageUrl   string                 `protobuf:"bytes,3,opt,name=page_url,json=pageUrl,proto3" json:"page_url,omitempty"`
+	PageTitle string                 `protobuf:"bytes,4,opt,name=page_title,json=pageTitle,proto3" json:"page_title,omitempty"`
+	Name      string                 `protobuf:"bytes,5,opt,name=name,proto3" json:"name,omitempty"`
+	// When the page was opened (server clock).
+	SinceMs int64 `protobuf:"varint,6,opt,name=since_ms,json=sinceMs,proto3" json:"since_ms,omitempty"`
+	// The Origin the page's browser reported.
+	Origin        string `protobuf:"bytes,7,opt,name=origin,proto3" json:"origin,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VisitorInfo) Reset() {
+	*x = VisitorInfo{}
+	mi := &file_liveroom_proto_msgTypes[63]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VisitorInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VisitorInfo) ProtoMessage() {}
+
+func (x *VisitorInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[63]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VisitorInfo.ProtoReflect.Descriptor instead.
+func (*VisitorInfo) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{63}
+}
+
+func (x *VisitorInfo) GetVisitorId() string {
+	if x != nil {
+		return x.VisitorId
+	}
+	return ""
+}
+
+func (x *VisitorInfo) GetRoomId() string {
+	if x != nil {
+		return x.RoomId
+	}
+	return ""
+}
+
+func (x *VisitorInfo) GetPageUrl() string {
+	if x != nil {
+		return x.PageUrl
+	}
+	return ""
+}
+
+func (x *VisitorInfo) GetPageTitle() string {
+	if x != nil {
+		return x.PageTitle
+	}
+	return ""
+}
+
+func (x *VisitorInfo) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *VisitorInfo) GetSinceMs() int64 {
+	if x != nil {
+		return x.SinceMs
+	}
+	return 0
+}
+
+func (x *VisitorInfo) GetOrigin() string {
+	if x != nil {
+		return x.Origin
+	}
+	return ""
+}
+
+type VisitorLeft struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	VisitorId     string                 `protobuf:"bytes,1,opt,name=visitor_id,json=visitorId,proto3" json:"visitor_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VisitorLeft) Reset() {
+	*x = VisitorLeft{}
+	mi := &file_liveroom_proto_msgTypes[64]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VisitorLeft) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VisitorLeft) ProtoMessage() {}
+
+func (x *VisitorLeft) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[64]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VisitorLeft.ProtoReflect.Descriptor instead.
+func (*VisitorLeft) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{64}
+}
+
+func (x *VisitorLeft) GetVisitorId() string {
+	if x != nil {
+		return x.VisitorId
+	}
+	return ""
+}
+
+type ContactRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RequestId     string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	VisitorId     string                 `protobuf:"bytes,2,opt,name=visitor_id,json=visitorId,proto3" json:"visitor_id,omitempty"`
+	Kind          CallKind               `protobuf:"varint,3,opt,name=kind,proto3,enum=liveroom.v1.CallKind" json:"kind,omitempty"`
+	Name          string                 `protobuf:"bytes,4,opt,name=name,proto3" json:"name,omitempty"`
+	RoomId        string                 `protobuf:"bytes,5,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	PageUrl       string                 `protobuf:"bytes,6,opt,name=page_url,json=pageUrl,proto3" json:"page_url,omitempty"`
+	AtMs          int64                  `protobuf:"varint,7,opt,name=at_ms,json=atMs,proto3" json:"at_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ContactRequest) Reset() {
+	*x = ContactRequest{}
+	mi := &file_liveroom_proto_msgTypes[65]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ContactRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ContactRequest) ProtoMessage() {}
+
+func (x *ContactRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[65]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ContactRequest.ProtoReflect.Descriptor instead.
+func (*ContactRequest) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{65}
+}
+
+func (x *ContactRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *ContactRequest) GetVisitorId() string {
+	if x != nil {
+		return x.VisitorId
+	}
+	return ""
+}
+
+func (x *ContactRequest) GetKind() CallKind {
+	if x != nil {
+		return x.Kind
+	}
+	return CallKind_CALL_KIND_UNSPECIFIED
+}
+
+func (x *ContactRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ContactRequest) GetRoomId() string {
+	if x != nil {
+		return x.RoomId
+	}
+	return ""
+}
+
+func (x *ContactRequest) GetPageUrl() string {
+	if x != nil {
+		return x.PageUrl
+	}
+	return ""
+}
+
+func (x *ContactRequest) GetAtMs() int64 {
+	if x != nil {
+		return x.AtMs
+	}
+	return 0
+}
+
+type ContactRequestDone struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	RequestId string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// accepted, declined, cancelled or left.
+	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ContactRequestDone) Reset() {
+	*x = ContactRequestDone{}
+	mi := &file_liveroom_proto_msgTypes[66]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ContactRequestDone) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ContactRequestDone) ProtoMessage() {}
+
+func (x *ContactRequestDone) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[66]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ContactRequestDone.ProtoReflect.Descriptor instead.
+func (*ContactRequestDone) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{66}
+}
+
+func (x *ContactRequestDone) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *ContactRequestDone) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type AgentStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// This socket's own setting: online or away.
+	Presence      Presence `protobuf:"varint,1,opt,name=presence,proto3,enum=liveroom.v1.Presence" json:"presence,omitempty"`
+	RoomId        string   `protobuf:"bytes,2,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentStatus) Reset() {
+	*x = AgentStatus{}
+	mi := &file_liveroom_proto_msgTypes[67]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentStatus) ProtoMessage() {}
+
+func (x *AgentStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[67]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentStatus.ProtoReflect.Descriptor instead.
+func (*AgentStatus) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{67}
+}
+
+func (x *AgentStatus) GetPresence() Presence {
+	if x != nil {
+		return x.Presence
+	}
+	return Presence_PRESENCE_UNSPECIFIED
+}
+
+func (x *AgentStatus) GetRoomId() string {
+	if x != nil {
+		return x.RoomId
+	}
+	return ""
+}
+
+type AgentSnapshot struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	AgentId   string                 `protobuf:"bytes,1,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	AgentName string                 `protobuf:"bytes,2,opt,name=agent_name,json=agentName,proto3" json:"agent_name,omitempty"`
+	Status    *AgentStatus           `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"`
+	Visitors  []*VisitorInfo         `protobuf:"bytes,4,rep,name=visitors,proto3" json:"visitors,omitempty"`
+	Requests  []*ContactRequest      `protobuf:"bytes,5,rep,name=requests,proto3" json:"requests,omitempty"`
+	// Server clock, so the page can show time on page without trusting its own.
+	NowMs         int64 `protobuf:"varint,6,opt,name=now_ms,json=nowMs,proto3" json:"now_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentSnapshot) Reset() {
+	*x = AgentSnapshot{}
+	mi := &file_liveroom_proto_msgTypes[68]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentSnapshot) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentSnapshot) ProtoMessage() {}
+
+func (x *AgentSnapshot) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[68]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentSnapshot.ProtoReflect.Descriptor instead.
+func (*AgentSnapshot) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{68}
+}
+
+func (x *AgentSnapshot) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+func (x *AgentSnapshot) GetAgentName() string {
+	if x != nil {
+		return x.AgentName
+	}
+	return ""
+}
+
+func (x *AgentSnapshot) GetStatus() *AgentStatus {
+	if x != nil {
+		return x.Status
+	}
+	return nil
+}
+
+func (x *AgentSnapshot) GetVisitors() []*VisitorInfo {
+	if x != nil {
+		return x.Visitors
+	}
+	return nil
+}
+
+func (x *AgentSnapshot) GetRequests() []*ContactRequest {
+	if x != nil {
+		return x.Requests
+	}
+	return nil
+}
+
+func (x *AgentSnapshot) GetNowMs() int64 {
+	if x != nil {
+		return x.NowMs
+	}
+	return 0
+}
+
+type CallAnswered struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	RequestId string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RoomId    string                 `protobuf:"bytes,2,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	// Paths on the Liveroom server: the agent link (with its key) and the visitor link.
+	AgentPath     string `protobuf:"bytes,3,opt,name=agent_path,json=agentPath,proto3" json:"agent_path,omitempty"`
+	VisitorPath   string `protobuf:"bytes,4,opt,name=visitor_path,json=visitorPath,proto3" json:"visitor_path,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CallAnswered) Reset() {
+	*x = CallAnswered{}
+	mi := &file_liveroom_proto_msgTypes[69]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CallAnswered) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CallAnswered) ProtoMessage() {}
+
+func (x *CallAnswered) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[69]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CallAnswered.ProtoReflect.Descriptor instead.
+func (*CallAnswered) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{69}
+}
+
+func (x *CallAnswered) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *CallAnswered) GetRoomId() string {
+	if x != nil {
+		return x.RoomId
+	}
+	return ""
+}
+
+func (x *CallAnswered) GetAgentPath() string {
+	if x != nil {
+		return x.AgentPath
+	}
+	return ""
+}
+
+func (x *CallAnswered) GetVisitorPath() string {
+	if x != nil {
+		return x.VisitorPath
+	}
+	return ""
+}
+
+type AgentVisitorHello struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Session       *actor.PID             `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
+	Hello         *VisitorHello          `protobuf:"bytes,2,opt,name=hello,proto3" json:"hello,omitempty"`
+	FrameId       string                 `protobuf:"bytes,3,opt,name=frame_id,json=frameId,proto3" json:"frame_id,omitempty"`
+	Origin        string                 `protobuf:"bytes,4,opt,name=origin,proto3" json:"origin,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentVisitorHello) Reset() {
+	*x = AgentVisitorHello{}
+	mi := &file_liveroom_proto_msgTypes[70]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentVisitorHello) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentVisitorHello) ProtoMessage() {}
+
+func (x *AgentVisitorHello) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[70]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentVisitorHello.ProtoReflect.Descriptor instead.
+func (*AgentVisitorHello) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{70}
+}
+
+func (x *AgentVisitorHello) GetSession() *actor.PID {
+	if x != nil {
+		return x.Session
+	}
+	return nil
+}
+
+func (x *AgentVisitorHello) GetHello() *VisitorHello {
+	if x != nil {
+		return x.Hello
+	}
+	return nil
+}
+
+func (x *AgentVisitorHello) GetFrameId() string {
+	if x != nil {
+		return x.FrameId
+	}
+	return ""
+}
+
+func (x *AgentVisitorHello) GetOrigin() string {
+	if x != nil {
+		return x.Origin
+	}
+	return ""
+}
+
+type AgentVisitorCall struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Session       *actor.PID             `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
+	Call          *VisitorCall           `protobuf:"bytes,2,opt,name=call,proto3" json:"call,omitempty"`
+	FrameId       string                 `protobuf:"bytes,3,opt,name=frame_id,json=frameId,proto3" json:"frame_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentVisitorCall) Reset() {
+	*x = AgentVisitorCall{}
+	mi := &file_liveroom_proto_msgTypes[71]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentVisitorCall) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentVisitorCall) ProtoMessage() {}
+
+func (x *AgentVisitorCall) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[71]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentVisitorCall.ProtoReflect.Descriptor instead.
+func (*AgentVisitorCall) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{71}
+}
+
+func (x *AgentVisitorCall) GetSession() *actor.PID {
+	if x != nil {
+		return x.Session
+	}
+	return nil
+}
+
+func (x *AgentVisitorCall) GetCall() *VisitorCall {
+	if x != nil {
+		return x.Call
+	}
+	return nil
+}
+
+func (x *AgentVisitorCall) GetFrameId() string {
+	if x != nil {
+		return x.FrameId
+	}
+	return ""
+}
+
+type AgentVisitorCancel struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Session       *actor.PID             `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
+	FrameId       string                 `protobuf:"bytes,2,opt,name=frame_id,json=frameId,proto3" json:"frame_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentVisitorCancel) Reset() {
+	*x = AgentVisitorCancel{}
+	mi := &file_liveroom_proto_msgTypes[72]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentVisitorCancel) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentVisitorCancel) ProtoMessage() {}
+
+func (x *AgentVisitorCancel) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[72]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentVisitorCancel.ProtoReflect.Descriptor instead.
+func (*AgentVisitorCancel) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{72}
+}
+
+func (x *AgentVisitorCancel) GetSession() *actor.PID {
+	if x != nil {
+		return x.Session
+	}
+	return nil
+}
+
+func (x *AgentVisitorCancel) GetFrameId() string {
+	if x != nil {
+		return x.FrameId
+	}
+	return ""
+}
+
+type AgentAttach struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Session *actor.PID             `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
+	// SHA-256 of the login token from the session cookie.
+	SessionHash   []byte      `protobuf:"bytes,2,opt,name=session_hash,json=sessionHash,proto3" json:"session_hash,omitempty"`
+	Watch         *AgentWatch `protobuf:"bytes,3,opt,name=watch,proto3" json:"watch,omitempty"`
+	FrameId       string      `protobuf:"bytes,4,opt,name=frame_id,json=frameId,proto3" json:"frame_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentAttach) Reset() {
+	*x = AgentAttach{}
+	mi := &file_liveroom_proto_msgTypes[73]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentAttach) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentAttach) ProtoMessage() {}
+
+func (x *AgentAttach) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[73]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentAttach.ProtoReflect.Descriptor instead.
+func (*AgentAttach) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{73}
+}
+
+func (x *AgentAttach) GetSession() *actor.PID {
+	if x != nil {
+		return x.Session
+	}
+	return nil
+}
+
+func (x *AgentAttach) GetSessionHash() []byte {
+	if x != nil {
+		return x.SessionHash
+	}
+	return nil
+}
+
+func (x *AgentAttach) GetWatch() *AgentWatch {
+	if x != nil {
+		return x.Watch
+	}
+	return nil
+}
+
+func (x *AgentAttach) GetFrameId() string {
+	if x != nil {
+		return x.FrameId
+	}
+	return ""
+}
+
+type AgentSocketAway struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Session       *actor.PID             `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
+	Away          bool                   `protobuf:"varint,2,opt,name=away,proto3" json:"away,omitempty"`
+	FrameId       string                 `protobuf:"bytes,3,opt,name=frame_id,json=frameId,proto3" json:"frame_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentSocketAway) Reset() {
+	*x = AgentSocketAway{}
+	mi := &file_liveroom_proto_msgTypes[74]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentSocketAway) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentSocketAway) ProtoMessage() {}
+
+func (x *AgentSocketAway) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[74]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentSocketAway.ProtoReflect.Descriptor instead.
+func (*AgentSocketAway) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{74}
+}
+
+func (x *AgentSocketAway) GetSession() *actor.PID {
+	if x != nil {
+		return x.Session
+	}
+	return nil
+}
+
+func (x *AgentSocketAway) GetAway() bool {
+	if x != nil {
+		return x.Away
+	}
+	return false
+}
+
+func (x *AgentSocketAway) GetFrameId() string {
+	if x != nil {
+		return x.FrameId
+	}
+	return ""
+}
+
+type AgentSocketAnswer struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Session       *actor.PID             `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
+	Answer        *AgentAnswer           `protobuf:"bytes,2,opt,name=answer,proto3" json:"answer,omitempty"`
+	FrameId       string                 `protobuf:"bytes,3,opt,name=frame_id,json=frameId,proto3" json:"frame_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentSocketAnswer) Reset() {
+	*x = AgentSocketAnswer{}
+	mi := &file_liveroom_proto_msgTypes[75]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentSocketAnswer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentSocketAnswer) ProtoMessage() {}
+
+func (x *AgentSocketAnswer) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[75]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentSocketAnswer.ProtoReflect.Descriptor instead.
+func (*AgentSocketAnswer) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{75}
+}
+
+func (x *AgentSocketAnswer) GetSession() *actor.PID {
+	if x != nil {
+		return x.Session
+	}
+	return nil
+}
+
+func (x *AgentSocketAnswer) GetAnswer() *AgentAnswer {
+	if x != nil {
+		return x.Answer
+	}
+	return nil
+}
+
+func (x *AgentSocketAnswer) GetFrameId() string {
+	if x != nil {
+		return x.FrameId
+	}
+	return ""
+}
+
+// AgentDetach is sent when a socket closes (the grain also watches it).
+type AgentDetach struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Session       *actor.PID             `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentDetach) Reset() {
+	*x = AgentDetach{}
+	mi := &file_liveroom_proto_msgTypes[76]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentDetach) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentDetach) ProtoMessage() {}
+
+func (x *AgentDetach) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[76]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentDetach.ProtoReflect.Descriptor instead.
+func (*AgentDetach) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{76}
+}
+
+func (x *AgentDetach) GetSession() *actor.PID {
+	if x != nil {
+		return x.Session
+	}
+	return nil
+}
+
+// AgentReply answers agent grain requests that return nothing else.
+type AgentReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentReply) Reset() {
+	*x = AgentReply{}
+	mi := &file_liveroom_proto_msgTypes[77]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentReply) ProtoMessage() {}
+
+func (x *AgentReply) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[77]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentReply.ProtoReflect.Descriptor instead.
+func (*AgentReply) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{77}
+}
+
+func (x *AgentReply) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+type AgentLogin struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Password      string                 `protobuf:"bytes,1,opt,name=password,proto3" json:"password,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentLogin) Reset() {
+	*x = AgentLogin{}
+	mi := &file_liveroom_proto_msgTypes[78]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentLogin) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentLogin) ProtoMessage() {}
+
+func (x *AgentLogin) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[78]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentLogin.ProtoReflect.Descriptor instead.
+func (*AgentLogin) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{78}
+}
+
+func (x *AgentLogin) GetPassword() string {
+	if x != nil {
+		return x.Password
+	}
+	return ""
+}
+
+type AgentLoginResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Error *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	// Returned once; only its SHA-256 is stored.
+	Token         string `protobuf:"bytes,2,opt,name=token,proto3" json:"token,omitempty"`
+	ExpiresAtMs   int64  `protobuf:"varint,3,opt,name=expires_at_ms,json=expiresAtMs,proto3" json:"expires_at_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentLoginResult) Reset() {
+	*x = AgentLoginResult{}
+	mi := &file_liveroom_proto_msgTypes[79]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentLoginResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentLoginResult) ProtoMessage() {}
+
+func (x *AgentLoginResult) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[79]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentLoginResult.ProtoReflect.Descriptor instead.
+func (*AgentLoginResult) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{79}
+}
+
+func (x *AgentLoginResult) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *AgentLoginResult) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *AgentLoginResult) GetExpiresAtMs() int64 {
+	if x != nil {
+		return x.ExpiresAtMs
+	}
+	return 0
+}
+
+type AgentCheckSession struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SessionHash   []byte                 `protobuf:"bytes,1,opt,name=session_hash,json=sessionHash,proto3" json:"session_hash,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentCheckSession) Reset() {
+	*x = AgentCheckSession{}
+	mi := &file_liveroom_proto_msgTypes[80]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentCheckSession) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentCheckSession) ProtoMessage() {}
+
+func (x *AgentCheckSession) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[80]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentCheckSession.ProtoReflect.Descriptor instead.
+func (*AgentCheckSession) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{80}
+}
+
+func (x *AgentCheckSession) GetSessionHash() []byte {
+	if x != nil {
+		return x.SessionHash
+	}
+	return nil
+}
+
+type AgentLogout struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SessionHash   []byte                 `protobuf:"bytes,1,opt,name=session_hash,json=sessionHash,proto3" json:"session_hash,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentLogout) Reset() {
+	*x = AgentLogout{}
+	mi := &file_liveroom_proto_msgTypes[81]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentLogout) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentLogout) ProtoMessage() {}
+
+func (x *AgentLogout) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[81]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentLogout.ProtoReflect.Descriptor instead.
+func (*AgentLogout) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{81}
+}
+
+func (x *AgentLogout) GetSessionHash() []byte {
+	if x != nil {
+		return x.SessionHash
+	}
+	return nil
+}
+
+type AgentWho struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Id            string                 `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	Name          string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	Email         string                 `protobuf:"bytes,4,opt,name=email,proto3" json:"email,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentWho) Reset() {
+	*x = AgentWho{}
+	mi := &file_liveroom_proto_msgTypes[82]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentWho) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentWho) ProtoMessage() {}
+
+func (x *AgentWho) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[82]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentWho.ProtoReflect.Descriptor instead.
+func (*AgentWho) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{82}
+}
+
+func (x *AgentWho) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *AgentWho) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *AgentWho) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *AgentWho) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+// AgentCreateRoom creates a room owned by the agent (the grain sets the owner).
+type AgentCreateRoom struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Room          *CreateRoom            `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentCreateRoom) Reset() {
+	*x = AgentCreateRoom{}
+	mi := &file_liveroom_proto_msgTypes[83]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentCreateRoom) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentCreateRoom) ProtoMessage() {}
+
+func (x *AgentCreateRoom) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[83]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentCreateRoom.ProtoReflect.Descriptor instead.
+func (*AgentCreateRoom) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{83}
+}
+
+func (x *AgentCreateRoom) GetRoom() *CreateRoom {
+	if x != nil {
+		return x.Room
+	}
+	return nil
+}
+
+type AgentRoomResult struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Room          *AgentRoom             `protobuf:"bytes,2,opt,name=room,proto3" json:"room,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentRoomResult) Reset() {
+	*x = AgentRoomResult{}
+	mi := &file_liveroom_proto_msgTypes[84]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentRoomResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentRoomResult) ProtoMessage() {}
+
+func (x *AgentRoomResult) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[84]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentRoomResult.ProtoReflect.Descriptor instead.
+func (*AgentRoomResult) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{84}
+}
+
+func (x *AgentRoomResult) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *AgentRoomResult) GetRoom() *AgentRoom {
+	if x != nil {
+		return x.Room
+	}
+	return nil
+}
+
+type AgentListRooms struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentListRooms) Reset() {
+	*x = AgentListRooms{}
+	mi := &file_liveroom_proto_msgTypes[85]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentListRooms) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentListRooms) ProtoMessage() {}
+
+func (x *AgentListRooms) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[85]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentListRooms.ProtoReflect.Descriptor instead.
+func (*AgentListRooms) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{85}
+}
+
+type AgentRoomList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Rooms         []*AgentRoom           `protobuf:"bytes,2,rep,name=rooms,proto3" json:"rooms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentRoomList) Reset() {
+	*x = AgentRoomList{}
+	mi := &file_liveroom_proto_msgTypes[86]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentRoomList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentRoomList) ProtoMessage() {}
+
+func (x *AgentRoomList) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[86]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentRoomList.ProtoReflect.Descriptor instead.
+func (*AgentRoomList) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{86}
+}
+
+func (x *AgentRoomList) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *AgentRoomList) GetRooms() []*AgentRoom {
+	if x != nil {
+		return x.Rooms
+	}
+	return nil
+}
+
+// AgentGetRoom finds one of the agent's rooms by id or short name.
+type AgentGetRoom struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RoomId        string                 `protobuf:"bytes,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	ShortName     string                 `protobuf:"bytes,2,opt,name=short_name,json=shortName,proto3" json:"short_name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentGetRoom) Reset() {
+	*x = AgentGetRoom{}
+	mi := &file_liveroom_proto_msgTypes[87]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentGetRoom) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentGetRoom) ProtoMessage() {}
+
+func (x *AgentGetRoom) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[87]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentGetRoom.ProtoReflect.Descriptor instead.
+func (*AgentGetRoom) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{87}
+}
+
+func (x *AgentGetRoom) GetRoomId() string {
+	if x != nil {
+		return x.RoomId
+	}
+	return ""
+}
+
+func (x *AgentGetRoom) GetShortName() string {
+	if x != nil {
+		return x.ShortName
+	}
+	return ""
+}
+
+type AgentDeleteRoom struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RoomId        string                 `protobuf:"bytes,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentDeleteRoom) Reset() {
+	*x = AgentDeleteRoom{}
+	mi := &file_liveroom_proto_msgTypes[88]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentDeleteRoom) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentDeleteRoom) ProtoMessage() {}
+
+func (x *AgentDeleteRoom) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[88]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentDeleteRoom.ProtoReflect.Descriptor instead.
+func (*AgentDeleteRoom) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{88}
+}
+
+func (x *AgentDeleteRoom) GetRoomId() string {
+	if x != nil {
+		return x.RoomId
+	}
+	return ""
+}
+
+type AgentListEntries struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RoomId        string                 `protobuf:"bytes,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentListEntries) Reset() {
+	*x = AgentListEntries{}
+	mi := &file_liveroom_proto_msgTypes[89]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentListEntries) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentListEntries) ProtoMessage() {}
+
+func (x *AgentListEntries) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[89]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentListEntries.ProtoReflect.Descriptor instead.
+func (*AgentListEntries) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{89}
+}
+
+func (x *AgentListEntries) GetRoomId() string {
+	if x != nil {
+		return x.RoomId
+	}
+	return ""
+}
+
+type AgentEntryList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Entries       []*EntryRecord         `protobuf:"bytes,2,rep,name=entries,proto3" json:"entries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentEntryList) Reset() {
+	*x = AgentEntryList{}
+	mi := &file_liveroom_proto_msgTypes[90]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentEntryList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentEntryList) ProtoMessage() {}
+
+func (x *AgentEntryList) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[90]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentEntryList.ProtoReflect.Descriptor instead.
+func (*AgentEntryList) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{90}
+}
+
+func (x *AgentEntryList) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *AgentEntryList) GetEntries() []*EntryRecord {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+// AgentStoreOffline keeps a visitor's offline message; to is the address the
+// button was configured with and must be the agent's email.
+type AgentStoreOffline struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Message       *OfflineMessage        `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
+	To            string                 `protobuf:"bytes,2,opt,name=to,proto3" json:"to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentStoreOffline) Reset() {
+	*x = AgentStoreOffline{}
+	mi := &file_liveroom_proto_msgTypes[91]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentStoreOffline) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentStoreOffline) ProtoMessage() {}
+
+func (x *AgentStoreOffline) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[91]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentStoreOffline.ProtoReflect.Descriptor instead.
+func (*AgentStoreOffline) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{91}
+}
+
+func (x *AgentStoreOffline) GetMessage() *OfflineMessage {
+	if x != nil {
+		return x.Message
+	}
+	return nil
+}
+
+func (x *AgentStoreOffline) GetTo() string {
+	if x != nil {
+		return x.To
+	}
+	return ""
+}
+
+type AgentOfflineResult struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Error   *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Message *OfflineMessage        `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	// The agent's email, where the message should be mailed; empty for none.
+	MailTo        string `protobuf:"bytes,3,opt,name=mail_to,json=mailTo,proto3" json:"mail_to,omitempty"`
+	AgentName     string `protobuf:"bytes,4,opt,name=agent_name,json=agentName,proto3" json:"agent_name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentOfflineResult) Reset() {
+	*x = AgentOfflineResult{}
+	mi := &file_liveroom_proto_msgTypes[92]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentOfflineResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentOfflineResult) ProtoMessage() {}
+
+func (x *AgentOfflineResult) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[92]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentOfflineResult.ProtoReflect.Descriptor instead.
+func (*AgentOfflineResult) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{92}
+}
+
+func (x *AgentOfflineResult) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *AgentOfflineResult) GetMessage() *OfflineMessage {
+	if x != nil {
+		return x.Message
+	}
+	return nil
+}
+
+func (x *AgentOfflineResult) GetMailTo() string {
+	if x != nil {
+		return x.MailTo
+	}
+	return ""
+}
+
+func (x *AgentOfflineResult) GetAgentName() string {
+	if x != nil {
+		return x.AgentName
+	}
+	return ""
+}
+
+type AgentMarkMailed struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Mailed        bool                   `protobuf:"varint,2,opt,name=mailed,proto3" json:"mailed,omitempty"`
+	MailError     string                 `protobuf:"bytes,3,opt,name=mail_error,json=mailError,proto3" json:"mail_error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentMarkMailed) Reset() {
+	*x = AgentMarkMailed{}
+	mi := &file_liveroom_proto_msgTypes[93]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentMarkMailed) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentMarkMailed) ProtoMessage() {}
+
+func (x *AgentMarkMailed) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[93]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentMarkMailed.ProtoReflect.Descriptor instead.
+func (*AgentMarkMailed) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{93}
+}
+
+func (x *AgentMarkMailed) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *AgentMarkMailed) GetMailed() bool {
+	if x != nil {
+		return x.Mailed
+	}
+	return false
+}
+
+func (x *AgentMarkMailed) GetMailError() string {
+	if x != nil {
+		return x.MailError
+	}
+	return ""
+}
+
+type AgentListOffline struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentListOffline) Reset() {
+	*x = AgentListOffline{}
+	mi := &file_liveroom_proto_msgTypes[94]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentListOffline) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentListOffline) ProtoMessage() {}
+
+func (x *AgentListOffline) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[94]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentListOffline.ProtoReflect.Descriptor instead.
+func (*AgentListOffline) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{94}
+}
+
+type AgentOfflineList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Messages      []*OfflineMessage      `protobuf:"bytes,2,rep,name=messages,proto3" json:"messages,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentOfflineList) Reset() {
+	*x = AgentOfflineList{}
+	mi := &file_liveroom_proto_msgTypes[95]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentOfflineList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentOfflineList) ProtoMessage() {}
+
+func (x *AgentOfflineList) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[95]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentOfflineList.ProtoReflect.Descriptor instead.
+func (*AgentOfflineList) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{95}
+}
+
+func (x *AgentOfflineList) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *AgentOfflineList) GetMessages() []*OfflineMessage {
+	if x != nil {
+		return x.Messages
+	}
+	return nil
+}
+
+type AgentDeleteOffline struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentDeleteOffline) Reset() {
+	*x = AgentDeleteOffline{}
+	mi := &file_liveroom_proto_msgTypes[96]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentDeleteOffline) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentDeleteOffline) ProtoMessage() {}
+
+func (x *AgentDeleteOffline) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[96]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentDeleteOffline.ProtoReflect.Descriptor instead.
+func (*AgentDeleteOffline) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{96}
+}
+
+func (x *AgentDeleteOffline) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type ShortClaim struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RoomId        string                 `protobuf:"bytes,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	AgentId       string                 `protobuf:"bytes,2,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShortClaim) Reset() {
+	*x = ShortClaim{}
+	mi := &file_liveroom_proto_msgTypes[97]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShortClaim) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShortClaim) ProtoMessage() {}
+
+func (x *ShortClaim) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[97]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShortClaim.ProtoReflect.Descriptor instead.
+func (*ShortClaim) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{97}
+}
+
+func (x *ShortClaim) GetRoomId() string {
+	if x != nil {
+		return x.RoomId
+	}
+	return ""
+}
+
+func (x *ShortClaim) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+type ShortRelease struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RoomId        string                 `protobuf:"bytes,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShortRelease) Reset() {
+	*x = ShortRelease{}
+	mi := &file_liveroom_proto_msgTypes[98]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShortRelease) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShortRelease) ProtoMessage() {}
+
+func (x *ShortRelease) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[98]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShortRelease.ProtoReflect.Descriptor instead.
+func (*ShortRelease) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{98}
+}
+
+func (x *ShortRelease) GetRoomId() string {
+	if x != nil {
+		return x.RoomId
+	}
+	return ""
+}
+
+type ShortResolve struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShortResolve) Reset() {
+	*x = ShortResolve{}
+	mi := &file_liveroom_proto_msgTypes[99]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShortResolve) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShortResolve) ProtoMessage() {}
+
+func (x *ShortResolve) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[99]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShortResolve.ProtoReflect.Descriptor instead.
+func (*ShortResolve) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{99}
+}
+
+type ShortReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Record        *ShortNameRecord       `protobuf:"bytes,2,opt,name=record,proto3" json:"record,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShortReply) Reset() {
+	*x = ShortReply{}
+	mi := &file_liveroom_proto_msgTypes[100]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShortReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShortReply) ProtoMessage() {}
+
+func (x *ShortReply) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[100]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShortReply.ProtoReflect.Descriptor instead.
+func (*ShortReply) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{100}
+}
+
+func (x *ShortReply) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *ShortReply) GetRecord() *ShortNameRecord {
+	if x != nil {
+		return x.Record
+	}
+	return nil
+}
+
 var File_liveroom_proto protoreflect.FileDescriptor
 
 const file_liveroom_proto_rawDesc = "" +
 	"\n" +
-	"\x0eliveroom.proto\x12\vliveroom.v1\x1a\x11actor/actor.proto\"\xcd\x01\n" +
+	"\x0eliveroom.proto\x12\vliveroom.v1\x1a\x11actor/actor.proto\"\x89\x03\n" +
 	"\n" +
 	"RoomRecord\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
@@ -3041,7 +7172,16 @@ const file_liveroom_proto_rawDesc = "" +
 	"agent_name\x18\x03 \x01(\tR\tagentName\x12#\n" +
 	"\rpassword_hash\x18\x04 \x01(\tR\fpasswordHash\x12$\n" +
 	"\x0eagent_key_hash\x18\x05 \x01(\fR\fagentKeyHash\x12\"\n" +
-	"\rcreated_at_ms\x18\x06 \x01(\x03R\vcreatedAtMs\"d\n" +
+	"\rcreated_at_ms\x18\x06 \x01(\x03R\vcreatedAtMs\x12$\n" +
+	"\x0eowner_agent_id\x18\x14 \x01(\tR\fownerAgentId\x12 \n" +
+	"\fstarts_at_ms\x18\x15 \x01(\x03R\n" +
+	"startsAtMs\x12\x1c\n" +
+	"\n" +
+	"ends_at_ms\x18\x16 \x01(\x03R\bendsAtMs\x125\n" +
+	"\n" +
+	"entry_form\x18\x17 \x01(\v2\x16.liveroom.v1.EntryFormR\tentryForm\x12\x1d\n" +
+	"\n" +
+	"short_name\x18\x18 \x01(\tR\tshortName\"d\n" +
 	"\aFileRef\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
@@ -3057,11 +7197,14 @@ const file_liveroom_proto_rawDesc = "" +
 	"\n" +
 	"sent_at_ms\x18\a \x01(\x03R\bsentAtMs\x12(\n" +
 	"\x04file\x18\b \x01(\v2\x14.liveroom.v1.FileRefR\x04file\x12\x1b\n" +
-	"\tclient_id\x18\t \x01(\tR\bclientId\"`\n" +
+	"\tclient_id\x18\t \x01(\tR\bclientId\"\x95\x01\n" +
 	"\x06Member\x12\x1b\n" +
 	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12%\n" +
-	"\x04role\x18\x03 \x01(\x0e2\x11.liveroom.v1.RoleR\x04role\"\xf6\x03\n" +
+	"\x04role\x18\x03 \x01(\x0e2\x11.liveroom.v1.RoleR\x04role\x12\x14\n" +
+	"\x05email\x18\x14 \x01(\tR\x05email\x12\x1d\n" +
+	"\n" +
+	"avatar_url\x18\x15 \x01(\tR\tavatarUrl\"\xf6\x03\n" +
 	"\vClientFrame\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12.\n" +
 	"\x04join\x18\x02 \x01(\v2\x18.liveroom.v1.JoinRequestH\x00R\x04join\x12+\n" +
@@ -3075,13 +7218,16 @@ const file_liveroom_proto_rawDesc = "" +
 	"\rpublish_offer\x18\f \x01(\v2\x10.liveroom.v1.SdpH\x00R\fpublishOffer\x12=\n" +
 	"\x10subscribe_answer\x18\r \x01(\v2\x10.liveroom.v1.SdpH\x00R\x0fsubscribeAnswer\x12-\n" +
 	"\x03ice\x18\x0e \x01(\v2\x19.liveroom.v1.IceCandidateH\x00R\x03iceB\x06\n" +
-	"\x04body\"\x8e\x01\n" +
+	"\x04body\"\xc3\x01\n" +
 	"\vJoinRequest\x12\x17\n" +
 	"\aroom_id\x18\x01 \x01(\tR\x06roomId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1a\n" +
 	"\bpassword\x18\x03 \x01(\tR\bpassword\x12\x1b\n" +
 	"\tagent_key\x18\x04 \x01(\tR\bagentKey\x12\x19\n" +
-	"\blast_seq\x18\x05 \x01(\x04R\alastSeq\"\x1e\n" +
+	"\blast_seq\x18\x05 \x01(\x04R\alastSeq\x12\x14\n" +
+	"\x05email\x18\x14 \x01(\tR\x05email\x12\x1d\n" +
+	"\n" +
+	"avatar_url\x18\x15 \x01(\tR\tavatarUrl\"\x1e\n" +
 	"\bSendChat\x12\x12\n" +
 	"\x04text\x18\x01 \x01(\tR\x04text\"E\n" +
 	"\x0eHistoryRequest\x12\x1d\n" +
@@ -3104,13 +7250,19 @@ const file_liveroom_proto_rawDesc = "" +
 	"\x0fsubscribe_offer\x18\f \x01(\v2\x10.liveroom.v1.SdpH\x00R\x0esubscribeOffer\x127\n" +
 	"\n" +
 	"call_state\x18\r \x01(\v2\x16.liveroom.v1.CallStateH\x00R\tcallStateB\x06\n" +
-	"\x04body\"\x7f\n" +
+	"\x04body\"\xf6\x01\n" +
 	"\bRoomInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
 	"\fvisitor_name\x18\x02 \x01(\tR\vvisitorName\x12\x1d\n" +
 	"\n" +
 	"agent_name\x18\x03 \x01(\tR\tagentName\x12!\n" +
-	"\fhas_password\x18\x04 \x01(\bR\vhasPassword\"\x85\x03\n" +
+	"\fhas_password\x18\x04 \x01(\bR\vhasPassword\x12 \n" +
+	"\fstarts_at_ms\x18\x14 \x01(\x03R\n" +
+	"startsAtMs\x12\x1c\n" +
+	"\n" +
+	"ends_at_ms\x18\x15 \x01(\x03R\bendsAtMs\x125\n" +
+	"\n" +
+	"entry_form\x18\x16 \x01(\v2\x16.liveroom.v1.EntryFormR\tentryForm\"\x85\x03\n" +
 	"\x06Joined\x12\x1b\n" +
 	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12%\n" +
 	"\x04role\x18\x02 \x01(\x0e2\x11.liveroom.v1.RoleR\x04role\x12)\n" +
@@ -3136,14 +7288,23 @@ const file_liveroom_proto_rawDesc = "" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\"\x06\n" +
 	"\x04Pong\"\x05\n" +
-	"\x03Ack\"\x83\x01\n" +
+	"\x03Ack\"\xbf\x02\n" +
 	"\n" +
 	"CreateRoom\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
 	"\fvisitor_name\x18\x02 \x01(\tR\vvisitorName\x12\x1d\n" +
 	"\n" +
 	"agent_name\x18\x03 \x01(\tR\tagentName\x12#\n" +
-	"\rpassword_hash\x18\x04 \x01(\tR\fpasswordHash\"\x84\x01\n" +
+	"\rpassword_hash\x18\x04 \x01(\tR\fpasswordHash\x12$\n" +
+	"\x0eowner_agent_id\x18\x14 \x01(\tR\fownerAgentId\x12 \n" +
+	"\fstarts_at_ms\x18\x15 \x01(\x03R\n" +
+	"startsAtMs\x12\x1c\n" +
+	"\n" +
+	"ends_at_ms\x18\x16 \x01(\x03R\bendsAtMs\x125\n" +
+	"\n" +
+	"entry_form\x18\x17 \x01(\v2\x16.liveroom.v1.EntryFormR\tentryForm\x12\x1d\n" +
+	"\n" +
+	"short_name\x18\x18 \x01(\tR\tshortName\"\x84\x01\n" +
 	"\x10CreateRoomResult\x12(\n" +
 	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\x12)\n" +
 	"\x04room\x18\x02 \x01(\v2\x15.liveroom.v1.RoomInfoR\x04room\x12\x1b\n" +
@@ -3247,7 +7408,284 @@ const file_liveroom_proto_rawDesc = "" +
 	"\x04body\"\v\n" +
 	"\tMediaJoin\"\f\n" +
 	"\n" +
-	"MediaLeave*>\n" +
+	"MediaLeave\"\x9b\x01\n" +
+	"\tEntryForm\x12\x18\n" +
+	"\aenabled\x18\x01 \x01(\bR\aenabled\x12\x1a\n" +
+	"\brequired\x18\x02 \x01(\bR\brequired\x12\x18\n" +
+	"\aprivate\x18\x03 \x01(\bR\aprivate\x12\x1d\n" +
+	"\n" +
+	"show_email\x18\x04 \x01(\bR\tshowEmail\x12\x1f\n" +
+	"\vshow_avatar\x18\x05 \x01(\bR\n" +
+	"showAvatar\"\x95\x01\n" +
+	"\vEntryRecord\x12\x1b\n" +
+	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +
+	"\x05email\x18\x03 \x01(\tR\x05email\x12\x1d\n" +
+	"\n" +
+	"avatar_url\x18\x04 \x01(\tR\tavatarUrl\x12 \n" +
+	"\fjoined_at_ms\x18\x05 \x01(\x03R\n" +
+	"joinedAtMs\"\f\n" +
+	"\n" +
+	"DeleteRoom\"<\n" +
+	"\x10DeleteRoomResult\x12(\n" +
+	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\"\x90\x01\n" +
+	"\vAgentRecord\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +
+	"\x05email\x18\x03 \x01(\tR\x05email\x12#\n" +
+	"\rpassword_hash\x18\x04 \x01(\tR\fpasswordHash\x12\"\n" +
+	"\rcreated_at_ms\x18\x05 \x01(\x03R\vcreatedAtMs\"V\n" +
+	"\fAgentSession\x12\"\n" +
+	"\rcreated_at_ms\x18\x01 \x01(\x03R\vcreatedAtMs\x12\"\n" +
+	"\rexpires_at_ms\x18\x02 \x01(\x03R\vexpiresAtMs\"\x96\x01\n" +
+	"\tAgentRoom\x12)\n" +
+	"\x04room\x18\x01 \x01(\v2\x15.liveroom.v1.RoomInfoR\x04room\x12\x1d\n" +
+	"\n" +
+	"short_name\x18\x02 \x01(\tR\tshortName\x12\x1b\n" +
+	"\tagent_key\x18\x03 \x01(\tR\bagentKey\x12\"\n" +
+	"\rcreated_at_ms\x18\x04 \x01(\x03R\vcreatedAtMs\"y\n" +
+	"\fApiKeyRecord\x12\x19\n" +
+	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\"\n" +
+	"\rcreated_at_ms\x18\x03 \x01(\x03R\vcreatedAtMs\x12\x16\n" +
+	"\x06prefix\x18\x04 \x01(\tR\x06prefix\"E\n" +
+	"\x0fShortNameRecord\x12\x17\n" +
+	"\aroom_id\x18\x01 \x01(\tR\x06roomId\x12\x19\n" +
+	"\bagent_id\x18\x02 \x01(\tR\aagentId\"\x8a\x02\n" +
+	"\x0eOfflineMessage\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x19\n" +
+	"\bagent_id\x18\x02 \x01(\tR\aagentId\x12\x17\n" +
+	"\aroom_id\x18\x03 \x01(\tR\x06roomId\x12\x12\n" +
+	"\x04name\x18\x04 \x01(\tR\x04name\x12\x14\n" +
+	"\x05email\x18\x05 \x01(\tR\x05email\x12\x12\n" +
+	"\x04text\x18\x06 \x01(\tR\x04text\x12\x19\n" +
+	"\bpage_url\x18\a \x01(\tR\apageUrl\x12$\n" +
+	"\x0ereceived_at_ms\x18\b \x01(\x03R\freceivedAtMs\x12\x16\n" +
+	"\x06mailed\x18\t \x01(\bR\x06mailed\x12\x1d\n" +
+	"\n" +
+	"mail_error\x18\n" +
+	" \x01(\tR\tmailError\"\xee\x01\n" +
+	"\x12VisitorClientFrame\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x121\n" +
+	"\x05hello\x18\x02 \x01(\v2\x19.liveroom.v1.VisitorHelloH\x00R\x05hello\x12.\n" +
+	"\x04call\x18\x03 \x01(\v2\x18.liveroom.v1.VisitorCallH\x00R\x04call\x124\n" +
+	"\x06cancel\x18\x04 \x01(\v2\x1a.liveroom.v1.VisitorCancelH\x00R\x06cancel\x12'\n" +
+	"\x04ping\x18\x05 \x01(\v2\x11.liveroom.v1.PingH\x00R\x04pingB\x06\n" +
+	"\x04body\"\x90\x01\n" +
+	"\fVisitorHello\x12\x19\n" +
+	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12\x17\n" +
+	"\aroom_id\x18\x02 \x01(\tR\x06roomId\x12\x19\n" +
+	"\bpage_url\x18\x03 \x01(\tR\apageUrl\x12\x1d\n" +
+	"\n" +
+	"page_title\x18\x04 \x01(\tR\tpageTitle\x12\x12\n" +
+	"\x04name\x18\x05 \x01(\tR\x04name\"L\n" +
+	"\vVisitorCall\x12)\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\x15.liveroom.v1.CallKindR\x04kind\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\"\x0f\n" +
+	"\rVisitorCancel\"\xec\x02\n" +
+	"\x12VisitorServerFrame\x12\x19\n" +
+	"\breply_to\x18\x01 \x01(\tR\areplyTo\x129\n" +
+	"\bpresence\x18\x02 \x01(\v2\x1b.liveroom.v1.PresenceUpdateH\x00R\bpresence\x121\n" +
+	"\x06queued\x18\x03 \x01(\v2\x17.liveroom.v1.CallQueuedH\x00R\x06queued\x127\n" +
+	"\baccepted\x18\x04 \x01(\v2\x19.liveroom.v1.CallAcceptedH\x00R\baccepted\x127\n" +
+	"\bdeclined\x18\x05 \x01(\v2\x19.liveroom.v1.CallDeclinedH\x00R\bdeclined\x12*\n" +
+	"\x05error\x18\x06 \x01(\v2\x12.liveroom.v1.ErrorH\x00R\x05error\x12'\n" +
+	"\x04pong\x18\a \x01(\v2\x11.liveroom.v1.PongH\x00R\x04pongB\x06\n" +
+	"\x04body\"C\n" +
+	"\x0ePresenceUpdate\x121\n" +
+	"\bpresence\x18\x01 \x01(\x0e2\x15.liveroom.v1.PresenceR\bpresence\"G\n" +
+	"\n" +
+	"CallQueued\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\x12\x1a\n" +
+	"\bposition\x18\x02 \x01(\rR\bposition\"c\n" +
+	"\fCallAccepted\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\x12\x17\n" +
+	"\aroom_id\x18\x02 \x01(\tR\x06roomId\x12\x1b\n" +
+	"\troom_path\x18\x03 \x01(\tR\broomPath\"G\n" +
+	"\fCallDeclined\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"\xe9\x01\n" +
+	"\x10AgentClientFrame\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12/\n" +
+	"\x05watch\x18\x02 \x01(\v2\x17.liveroom.v1.AgentWatchH\x00R\x05watch\x12/\n" +
+	"\x04away\x18\x03 \x01(\v2\x19.liveroom.v1.AgentSetAwayH\x00R\x04away\x122\n" +
+	"\x06answer\x18\x04 \x01(\v2\x18.liveroom.v1.AgentAnswerH\x00R\x06answer\x12'\n" +
+	"\x04ping\x18\x05 \x01(\v2\x11.liveroom.v1.PingH\x00R\x04pingB\x06\n" +
+	"\x04body\"%\n" +
+	"\n" +
+	"AgentWatch\x12\x17\n" +
+	"\aroom_id\x18\x01 \x01(\tR\x06roomId\"\"\n" +
+	"\fAgentSetAway\x12\x12\n" +
+	"\x04away\x18\x01 \x01(\bR\x04away\"D\n" +
+	"\vAgentAnswer\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\x12\x16\n" +
+	"\x06accept\x18\x02 \x01(\bR\x06accept\"\xa5\x04\n" +
+	"\x10AgentServerFrame\x12\x19\n" +
+	"\breply_to\x18\x01 \x01(\tR\areplyTo\x128\n" +
+	"\bsnapshot\x18\x02 \x01(\v2\x1a.liveroom.v1.AgentSnapshotH\x00R\bsnapshot\x124\n" +
+	"\avisitor\x18\x03 \x01(\v2\x18.liveroom.v1.VisitorInfoH\x00R\avisitor\x12=\n" +
+	"\fvisitor_left\x18\x04 \x01(\v2\x18.liveroom.v1.VisitorLeftH\x00R\vvisitorLeft\x127\n" +
+	"\arequest\x18\x05 \x01(\v2\x1b.liveroom.v1.ContactRequestH\x00R\arequest\x12D\n" +
+	"\frequest_done\x18\x06 \x01(\v2\x1f.liveroom.v1.ContactRequestDoneH\x00R\vrequestDone\x122\n" +
+	"\x06status\x18\a \x01(\v2\x18.liveroom.v1.AgentStatusH\x00R\x06status\x127\n" +
+	"\banswered\x18\b \x01(\v2\x19.liveroom.v1.CallAnsweredH\x00R\banswered\x12*\n" +
+	"\x05error\x18\t \x01(\v2\x12.liveroom.v1.ErrorH\x00R\x05error\x12'\n" +
+	"\x04pong\x18\n" +
+	" \x01(\v2\x11.liveroom.v1.PongH\x00R\x04pongB\x06\n" +
+	"\x04body\"\xc6\x01\n" +
+	"\vVisitorInfo\x12\x1d\n" +
+	"\n" +
+	"visitor_id\x18\x01 \x01(\tR\tvisitorId\x12\x17\n" +
+	"\aroom_id\x18\x02 \x01(\tR\x06roomId\x12\x19\n" +
+	"\bpage_url\x18\x03 \x01(\tR\apageUrl\x12\x1d\n" +
+	"\n" +
+	"page_title\x18\x04 \x01(\tR\tpageTitle\x12\x12\n" +
+	"\x04name\x18\x05 \x01(\tR\x04name\x12\x19\n" +
+	"\bsince_ms\x18\x06 \x01(\x03R\asinceMs\x12\x16\n" +
+	"\x06origin\x18\a \x01(\tR\x06origin\",\n" +
+	"\vVisitorLeft\x12\x1d\n" +
+	"\n" +
+	"visitor_id\x18\x01 \x01(\tR\tvisitorId\"\xd6\x01\n" +
+	"\x0eContactRequest\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\x12\x1d\n" +
+	"\n" +
+	"visitor_id\x18\x02 \x01(\tR\tvisitorId\x12)\n" +
+	"\x04kind\x18\x03 \x01(\x0e2\x15.liveroom.v1.CallKindR\x04kind\x12\x12\n" +
+	"\x04name\x18\x04 \x01(\tR\x04name\x12\x17\n" +
+	"\aroom_id\x18\x05 \x01(\tR\x06roomId\x12\x19\n" +
+	"\bpage_url\x18\x06 \x01(\tR\apageUrl\x12\x13\n" +
+	"\x05at_ms\x18\a \x01(\x03R\x04atMs\"K\n" +
+	"\x12ContactRequestDone\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"Y\n" +
+	"\vAgentStatus\x121\n" +
+	"\bpresence\x18\x01 \x01(\x0e2\x15.liveroom.v1.PresenceR\bpresence\x12\x17\n" +
+	"\aroom_id\x18\x02 \x01(\tR\x06roomId\"\x81\x02\n" +
+	"\rAgentSnapshot\x12\x19\n" +
+	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12\x1d\n" +
+	"\n" +
+	"agent_name\x18\x02 \x01(\tR\tagentName\x120\n" +
+	"\x06status\x18\x03 \x01(\v2\x18.liveroom.v1.AgentStatusR\x06status\x124\n" +
+	"\bvisitors\x18\x04 \x03(\v2\x18.liveroom.v1.VisitorInfoR\bvisitors\x127\n" +
+	"\brequests\x18\x05 \x03(\v2\x1b.liveroom.v1.ContactRequestR\brequests\x12\x15\n" +
+	"\x06now_ms\x18\x06 \x01(\x03R\x05nowMs\"\x88\x01\n" +
+	"\fCallAnswered\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\x12\x17\n" +
+	"\aroom_id\x18\x02 \x01(\tR\x06roomId\x12\x1d\n" +
+	"\n" +
+	"agent_path\x18\x03 \x01(\tR\tagentPath\x12!\n" +
+	"\fvisitor_path\x18\x04 \x01(\tR\vvisitorPath\"\x9d\x01\n" +
+	"\x11AgentVisitorHello\x12$\n" +
+	"\asession\x18\x01 \x01(\v2\n" +
+	".actor.PIDR\asession\x12/\n" +
+	"\x05hello\x18\x02 \x01(\v2\x19.liveroom.v1.VisitorHelloR\x05hello\x12\x19\n" +
+	"\bframe_id\x18\x03 \x01(\tR\aframeId\x12\x16\n" +
+	"\x06origin\x18\x04 \x01(\tR\x06origin\"\x81\x01\n" +
+	"\x10AgentVisitorCall\x12$\n" +
+	"\asession\x18\x01 \x01(\v2\n" +
+	".actor.PIDR\asession\x12,\n" +
+	"\x04call\x18\x02 \x01(\v2\x18.liveroom.v1.VisitorCallR\x04call\x12\x19\n" +
+	"\bframe_id\x18\x03 \x01(\tR\aframeId\"U\n" +
+	"\x12AgentVisitorCancel\x12$\n" +
+	"\asession\x18\x01 \x01(\v2\n" +
+	".actor.PIDR\asession\x12\x19\n" +
+	"\bframe_id\x18\x02 \x01(\tR\aframeId\"\xa0\x01\n" +
+	"\vAgentAttach\x12$\n" +
+	"\asession\x18\x01 \x01(\v2\n" +
+	".actor.PIDR\asession\x12!\n" +
+	"\fsession_hash\x18\x02 \x01(\fR\vsessionHash\x12-\n" +
+	"\x05watch\x18\x03 \x01(\v2\x17.liveroom.v1.AgentWatchR\x05watch\x12\x19\n" +
+	"\bframe_id\x18\x04 \x01(\tR\aframeId\"f\n" +
+	"\x0fAgentSocketAway\x12$\n" +
+	"\asession\x18\x01 \x01(\v2\n" +
+	".actor.PIDR\asession\x12\x12\n" +
+	"\x04away\x18\x02 \x01(\bR\x04away\x12\x19\n" +
+	"\bframe_id\x18\x03 \x01(\tR\aframeId\"\x86\x01\n" +
+	"\x11AgentSocketAnswer\x12$\n" +
+	"\asession\x18\x01 \x01(\v2\n" +
+	".actor.PIDR\asession\x120\n" +
+	"\x06answer\x18\x02 \x01(\v2\x18.liveroom.v1.AgentAnswerR\x06answer\x12\x19\n" +
+	"\bframe_id\x18\x03 \x01(\tR\aframeId\"3\n" +
+	"\vAgentDetach\x12$\n" +
+	"\asession\x18\x01 \x01(\v2\n" +
+	".actor.PIDR\asession\"6\n" +
+	"\n" +
+	"AgentReply\x12(\n" +
+	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\"(\n" +
+	"\n" +
+	"AgentLogin\x12\x1a\n" +
+	"\bpassword\x18\x01 \x01(\tR\bpassword\"v\n" +
+	"\x10AgentLoginResult\x12(\n" +
+	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\x12\x14\n" +
+	"\x05token\x18\x02 \x01(\tR\x05token\x12\"\n" +
+	"\rexpires_at_ms\x18\x03 \x01(\x03R\vexpiresAtMs\"6\n" +
+	"\x11AgentCheckSession\x12!\n" +
+	"\fsession_hash\x18\x01 \x01(\fR\vsessionHash\"0\n" +
+	"\vAgentLogout\x12!\n" +
+	"\fsession_hash\x18\x01 \x01(\fR\vsessionHash\"n\n" +
+	"\bAgentWho\x12(\n" +
+	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\x12\x14\n" +
+	"\x05email\x18\x04 \x01(\tR\x05email\">\n" +
+	"\x0fAgentCreateRoom\x12+\n" +
+	"\x04room\x18\x01 \x01(\v2\x17.liveroom.v1.CreateRoomR\x04room\"g\n" +
+	"\x0fAgentRoomResult\x12(\n" +
+	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\x12*\n" +
+	"\x04room\x18\x02 \x01(\v2\x16.liveroom.v1.AgentRoomR\x04room\"\x10\n" +
+	"\x0eAgentListRooms\"g\n" +
+	"\rAgentRoomList\x12(\n" +
+	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\x12,\n" +
+	"\x05rooms\x18\x02 \x03(\v2\x16.liveroom.v1.AgentRoomR\x05rooms\"F\n" +
+	"\fAgentGetRoom\x12\x17\n" +
+	"\aroom_id\x18\x01 \x01(\tR\x06roomId\x12\x1d\n" +
+	"\n" +
+	"short_name\x18\x02 \x01(\tR\tshortName\"*\n" +
+	"\x0fAgentDeleteRoom\x12\x17\n" +
+	"\aroom_id\x18\x01 \x01(\tR\x06roomId\"+\n" +
+	"\x10AgentListEntries\x12\x17\n" +
+	"\aroom_id\x18\x01 \x01(\tR\x06roomId\"n\n" +
+	"\x0eAgentEntryList\x12(\n" +
+	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\x122\n" +
+	"\aentries\x18\x02 \x03(\v2\x18.liveroom.v1.EntryRecordR\aentries\"Z\n" +
+	"\x11AgentStoreOffline\x125\n" +
+	"\amessage\x18\x01 \x01(\v2\x1b.liveroom.v1.OfflineMessageR\amessage\x12\x0e\n" +
+	"\x02to\x18\x02 \x01(\tR\x02to\"\xad\x01\n" +
+	"\x12AgentOfflineResult\x12(\n" +
+	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\x125\n" +
+	"\amessage\x18\x02 \x01(\v2\x1b.liveroom.v1.OfflineMessageR\amessage\x12\x17\n" +
+	"\amail_to\x18\x03 \x01(\tR\x06mailTo\x12\x1d\n" +
+	"\n" +
+	"agent_name\x18\x04 \x01(\tR\tagentName\"X\n" +
+	"\x0fAgentMarkMailed\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
+	"\x06mailed\x18\x02 \x01(\bR\x06mailed\x12\x1d\n" +
+	"\n" +
+	"mail_error\x18\x03 \x01(\tR\tmailError\"\x12\n" +
+	"\x10AgentListOffline\"u\n" +
+	"\x10AgentOfflineList\x12(\n" +
+	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\x127\n" +
+	"\bmessages\x18\x02 \x03(\v2\x1b.liveroom.v1.OfflineMessageR\bmessages\"$\n" +
+	"\x12AgentDeleteOffline\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"@\n" +
+	"\n" +
+	"ShortClaim\x12\x17\n" +
+	"\aroom_id\x18\x01 \x01(\tR\x06roomId\x12\x19\n" +
+	"\bagent_id\x18\x02 \x01(\tR\aagentId\"'\n" +
+	"\fShortRelease\x12\x17\n" +
+	"\aroom_id\x18\x01 \x01(\tR\x06roomId\"\x0e\n" +
+	"\fShortResolve\"l\n" +
+	"\n" +
+	"ShortReply\x12(\n" +
+	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\x124\n" +
+	"\x06record\x18\x02 \x01(\v2\x1c.liveroom.v1.ShortNameRecordR\x06record*>\n" +
 	"\x04Role\x12\x14\n" +
 	"\x10ROLE_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
@@ -3256,7 +7694,17 @@ const file_liveroom_proto_rawDesc = "" +
 	"\bPeerRole\x12\x19\n" +
 	"\x15PEER_ROLE_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11PEER_ROLE_PUBLISH\x10\x01\x12\x17\n" +
-	"\x13PEER_ROLE_SUBSCRIBE\x10\x02B\x16Z\x14liveroom/proto/pb;pbb\x06proto3"
+	"\x13PEER_ROLE_SUBSCRIBE\x10\x02*b\n" +
+	"\bPresence\x12\x18\n" +
+	"\x14PRESENCE_UNSPECIFIED\x10\x00\x12\x14\n" +
+	"\x10PRESENCE_OFFLINE\x10\x01\x12\x13\n" +
+	"\x0fPRESENCE_ONLINE\x10\x02\x12\x11\n" +
+	"\rPRESENCE_AWAY\x10\x03*c\n" +
+	"\bCallKind\x12\x19\n" +
+	"\x15CALL_KIND_UNSPECIFIED\x10\x00\x12\x12\n" +
+	"\x0eCALL_KIND_CHAT\x10\x01\x12\x13\n" +
+	"\x0fCALL_KIND_VIDEO\x10\x02\x12\x13\n" +
+	"\x0fCALL_KIND_AUDIO\x10\x03B\x16Z\x14liveroom/proto/pb;pbb\x06proto3"
 
 var (
 	file_liveroom_proto_rawDescOnce sync.Once
@@ -3270,127 +7718,254 @@ func file_liveroom_proto_rawDescGZIP() []byte {
 	return file_liveroom_proto_rawDescData
 }
 
-var file_liveroom_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_liveroom_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
+var file_liveroom_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
+var file_liveroom_proto_msgTypes = make([]protoimpl.MessageInfo, 102)
 var file_liveroom_proto_goTypes = []any{
-	(Role)(0),                 // 0: liveroom.v1.Role
-	(PeerRole)(0),             // 1: liveroom.v1.PeerRole
-	(MemberEvent_Kind)(0),     // 2: liveroom.v1.MemberEvent.Kind
-	(CallAction_Action)(0),    // 3: liveroom.v1.CallAction.Action
-	(*RoomRecord)(nil),        // 4: liveroom.v1.RoomRecord
-	(*FileRef)(nil),           // 5: liveroom.v1.FileRef
-	(*ChatMessage)(nil),       // 6: liveroom.v1.ChatMessage
-	(*Member)(nil),            // 7: liveroom.v1.Member
-	(*ClientFrame)(nil),       // 8: liveroom.v1.ClientFrame
-	(*JoinRequest)(nil),       // 9: liveroom.v1.JoinRequest
-	(*SendChat)(nil),          // 10: liveroom.v1.SendChat
-	(*HistoryRequest)(nil),    // 11: liveroom.v1.HistoryRequest
-	(*Ping)(nil),              // 12: liveroom.v1.Ping
-	(*ServerFrame)(nil),       // 13: liveroom.v1.ServerFrame
-	(*RoomInfo)(nil),          // 14: liveroom.v1.RoomInfo
-	(*Joined)(nil),            // 15: liveroom.v1.Joined
-	(*MemberEvent)(nil),       // 16: liveroom.v1.MemberEvent
-	(*History)(nil),           // 17: liveroom.v1.History
-	(*Error)(nil),             // 18: liveroom.v1.Error
-	(*Pong)(nil),              // 19: liveroom.v1.Pong
-	(*Ack)(nil),               // 20: liveroom.v1.Ack
-	(*CreateRoom)(nil),        // 21: liveroom.v1.CreateRoom
-	(*CreateRoomResult)(nil),  // 22: liveroom.v1.CreateRoomResult
-	(*GetRoomInfo)(nil),       // 23: liveroom.v1.GetRoomInfo
-	(*GetRoomInfoResult)(nil), // 24: liveroom.v1.GetRoomInfoResult
-	(*Join)(nil),              // 25: liveroom.v1.Join
-	(*Leave)(nil),             // 26: liveroom.v1.Leave
-	(*PostChat)(nil),          // 27: liveroom.v1.PostChat
-	(*PostFile)(nil),          // 28: liveroom.v1.PostFile
-	(*GetHistory)(nil),        // 29: liveroom.v1.GetHistory
-	(*RoomReply)(nil),         // 30: liveroom.v1.RoomReply
-	(*CallAction)(nil),        // 31: liveroom.v1.CallAction
-	(*MediaState)(nil),        // 32: liveroom.v1.MediaState
-	(*Sdp)(nil),               // 33: liveroom.v1.Sdp
-	(*IceCandidate)(nil),      // 34: liveroom.v1.IceCandidate
-	(*CallEvent)(nil),         // 35: liveroom.v1.CallEvent
-	(*CallParticipant)(nil),   // 36: liveroom.v1.CallParticipant
-	(*CallState)(nil),         // 37: liveroom.v1.CallState
-	(*IceServer)(nil),         // 38: liveroom.v1.IceServer
-	(*CallRequest)(nil),       // 39: liveroom.v1.CallRequest
-	(*MediaCommand)(nil),      // 40: liveroom.v1.MediaCommand
-	(*MediaJoin)(nil),         // 41: liveroom.v1.MediaJoin
-	(*MediaLeave)(nil),        // 42: liveroom.v1.MediaLeave
-	nil,                       // 43: liveroom.v1.Sdp.SourcesEntry
-	(*actor.PID)(nil),         // 44: actor.PID
+	(Role)(0),                  // 0: liveroom.v1.Role
+	(PeerRole)(0),              // 1: liveroom.v1.PeerRole
+	(Presence)(0),              // 2: liveroom.v1.Presence
+	(CallKind)(0),              // 3: liveroom.v1.CallKind
+	(MemberEvent_Kind)(0),      // 4: liveroom.v1.MemberEvent.Kind
+	(CallAction_Action)(0),     // 5: liveroom.v1.CallAction.Action
+	(*RoomRecord)(nil),         // 6: liveroom.v1.RoomRecord
+	(*FileRef)(nil),            // 7: liveroom.v1.FileRef
+	(*ChatMessage)(nil),        // 8: liveroom.v1.ChatMessage
+	(*Member)(nil),             // 9: liveroom.v1.Member
+	(*ClientFrame)(nil),        // 10: liveroom.v1.ClientFrame
+	(*JoinRequest)(nil),        // 11: liveroom.v1.JoinRequest
+	(*SendChat)(nil),           // 12: liveroom.v1.SendChat
+	(*HistoryRequest)(nil),     // 13: liveroom.v1.HistoryRequest
+	(*Ping)(nil),               // 14: liveroom.v1.Ping
+	(*ServerFrame)(nil),        // 15: liveroom.v1.ServerFrame
+	(*RoomInfo)(nil),           // 16: liveroom.v1.RoomInfo
+	(*Joined)(nil),             // 17: liveroom.v1.Joined
+	(*MemberEvent)(nil),        // 18: liveroom.v1.MemberEvent
+	(*History)(nil),            // 19: liveroom.v1.History
+	(*Error)(nil),              // 20: liveroom.v1.Error
+	(*Pong)(nil),               // 21: liveroom.v1.Pong
+	(*Ack)(nil),                // 22: liveroom.v1.Ack
+	(*CreateRoom)(nil),         // 23: liveroom.v1.CreateRoom
+	(*CreateRoomResult)(nil),   // 24: liveroom.v1.CreateRoomResult
+	(*GetRoomInfo)(nil),        // 25: liveroom.v1.GetRoomInfo
+	(*GetRoomInfoResult)(nil),  // 26: liveroom.v1.GetRoomInfoResult
+	(*Join)(nil),               // 27: liveroom.v1.Join
+	(*Leave)(nil),              // 28: liveroom.v1.Leave
+	(*PostChat)(nil),           // 29: liveroom.v1.PostChat
+	(*PostFile)(nil),           // 30: liveroom.v1.PostFile
+	(*GetHistory)(nil),         // 31: liveroom.v1.GetHistory
+	(*RoomReply)(nil),          // 32: liveroom.v1.RoomReply
+	(*CallAction)(nil),         // 33: liveroom.v1.CallAction
+	(*MediaState)(nil),         // 34: liveroom.v1.MediaState
+	(*Sdp)(nil),                // 35: liveroom.v1.Sdp
+	(*IceCandidate)(nil),       // 36: liveroom.v1.IceCandidate
+	(*CallEvent)(nil),          // 37: liveroom.v1.CallEvent
+	(*CallParticipant)(nil),    // 38: liveroom.v1.CallParticipant
+	(*CallState)(nil),          // 39: liveroom.v1.CallState
+	(*IceServer)(nil),          // 40: liveroom.v1.IceServer
+	(*CallRequest)(nil),        // 41: liveroom.v1.CallRequest
+	(*MediaCommand)(nil),       // 42: liveroom.v1.MediaCommand
+	(*MediaJoin)(nil),          // 43: liveroom.v1.MediaJoin
+	(*MediaLeave)(nil),         // 44: liveroom.v1.MediaLeave
+	(*EntryForm)(nil),          // 45: liveroom.v1.EntryForm
+	(*EntryRecord)(nil),        // 46: liveroom.v1.EntryRecord
+	(*DeleteRoom)(nil),         // 47: liveroom.v1.DeleteRoom
+	(*DeleteRoomResult)(nil),   // 48: liveroom.v1.DeleteRoomResult
+	(*AgentRecord)(nil),        // 49: liveroom.v1.AgentRecord
+	(*AgentSession)(nil),       // 50: liveroom.v1.AgentSession
+	(*AgentRoom)(nil),          // 51: liveroom.v1.AgentRoom
+	(*ApiKeyRecord)(nil),       // 52: liveroom.v1.ApiKeyRecord
+	(*ShortNameRecord)(nil),    // 53: liveroom.v1.ShortNameRecord
+	(*OfflineMessage)(nil),     // 54: liveroom.v1.OfflineMessage
+	(*VisitorClientFrame)(nil), // 55: liveroom.v1.VisitorClientFrame
+	(*VisitorHello)(nil),       // 56: liveroom.v1.VisitorHello
+	(*VisitorCall)(nil),        // 57: liveroom.v1.VisitorCall
+	(*VisitorCancel)(nil),      // 58: liveroom.v1.VisitorCancel
+	(*VisitorServerFrame)(nil), // 59: liveroom.v1.VisitorServerFrame
+	(*PresenceUpdate)(nil),     // 60: liveroom.v1.PresenceUpdate
+	(*CallQueued)(nil),         // 61: liveroom.v1.CallQueued
+	(*CallAccepted)(nil),       // 62: liveroom.v1.CallAccepted
+	(*CallDeclined)(nil),       // 63: liveroom.v1.CallDeclined
+	(*AgentClientFrame)(nil),   // 64: liveroom.v1.AgentClientFrame
+	(*AgentWatch)(nil),         // 65: liveroom.v1.AgentWatch
+	(*AgentSetAway)(nil),       // 66: liveroom.v1.AgentSetAway
+	(*AgentAnswer)(nil),        // 67: liveroom.v1.AgentAnswer
+	(*AgentServerFrame)(nil),   // 68: liveroom.v1.AgentServerFrame
+	(*VisitorInfo)(nil),        // 69: liveroom.v1.VisitorInfo
+	(*VisitorLeft)(nil),        // 70: liveroom.v1.VisitorLeft
+	(*ContactRequest)(nil),     // 71: liveroom.v1.ContactRequest
+	(*ContactRequestDone)(nil), // 72: liveroom.v1.ContactRequestDone
+	(*AgentStatus)(nil),        // 73: liveroom.v1.AgentStatus
+	(*AgentSnapshot)(nil),      // 74: liveroom.v1.AgentSnapshot
+	(*CallAnswered)(nil),       // 75: liveroom.v1.CallAnswered
+	(*AgentVisitorHello)(nil),  // 76: liveroom.v1.AgentVisitorHello
+	(*AgentVisitorCall)(nil),   // 77: liveroom.v1.AgentVisitorCall
+	(*AgentVisitorCancel)(nil), // 78: liveroom.v1.AgentVisitorCancel
+	(*AgentAttach)(nil),        // 79: liveroom.v1.AgentAttach
+	(*AgentSocketAway)(nil),    // 80: liveroom.v1.AgentSocketAway
+	(*AgentSocketAnswer)(nil),  // 81: liveroom.v1.AgentSocketAnswer
+	(*AgentDetach)(nil),        // 82: liveroom.v1.AgentDetach
+	(*AgentReply)(nil),         // 83: liveroom.v1.AgentReply
+	(*AgentLogin)(nil),         // 84: liveroom.v1.AgentLogin
+	(*AgentLoginResult)(nil),   // 85: liveroom.v1.AgentLoginResult
+	(*AgentCheckSession)(nil),  // 86: liveroom.v1.AgentCheckSession
+	(*AgentLogout)(nil),        // 87: liveroom.v1.AgentLogout
+	(*AgentWho)(nil),           // 88: liveroom.v1.AgentWho
+	(*AgentCreateRoom)(nil),    // 89: liveroom.v1.AgentCreateRoom
+	(*AgentRoomResult)(nil),    // 90: liveroom.v1.AgentRoomResult
+	(*AgentListRooms)(nil),     // 91: liveroom.v1.AgentListRooms
+	(*AgentRoomList)(nil),      // 92: liveroom.v1.AgentRoomList
+	(*AgentGetRoom)(nil),       // 93: liveroom.v1.AgentGetRoom
+	(*AgentDeleteRoom)(nil),    // 94: liveroom.v1.AgentDeleteRoom
+	(*AgentListEntries)(nil),   // 95: liveroom.v1.AgentListEntries
+	(*AgentEntryList)(nil),     // 96: liveroom.v1.AgentEntryList
+	(*AgentStoreOffline)(nil),  // 97: liveroom.v1.AgentStoreOffline
+	(*AgentOfflineResult)(nil), // 98: liveroom.v1.AgentOfflineResult
+	(*AgentMarkMailed)(nil),    // 99: liveroom.v1.AgentMarkMailed
+	(*AgentListOffline)(nil),   // 100: liveroom.v1.AgentListOffline
+	(*AgentOfflineList)(nil),   // 101: liveroom.v1.AgentOfflineList
+	(*AgentDeleteOffline)(nil), // 102: liveroom.v1.AgentDeleteOffline
+	(*ShortClaim)(nil),         // 103: liveroom.v1.ShortClaim
+	(*ShortRelease)(nil),       // 104: liveroom.v1.ShortRelease
+	(*ShortResolve)(nil),       // 105: liveroom.v1.ShortResolve
+	(*ShortReply)(nil),         // 106: liveroom.v1.ShortReply
+	nil,                        // 107: liveroom.v1.Sdp.SourcesEntry
+	(*actor.PID)(nil),          // 108: actor.PID
 }
 var file_liveroom_proto_depIdxs = []int32{
-	0,  // 0: liveroom.v1.ChatMessage.role:type_name -> liveroom.v1.Role
-	5,  // 1: liveroom.v1.ChatMessage.file:type_name -> liveroom.v1.FileRef
-	0,  // 2: liveroom.v1.Member.role:type_name -> liveroom.v1.Role
-	9,  // 3: liveroom.v1.ClientFrame.join:type_name -> liveroom.v1.JoinRequest
-	10, // 4: liveroom.v1.ClientFrame.chat:type_name -> liveroom.v1.SendChat
-	11, // 5: liveroom.v1.ClientFrame.history:type_name -> liveroom.v1.HistoryRequest
-	12, // 6: liveroom.v1.ClientFrame.ping:type_name -> liveroom.v1.Ping
-	31, // 7: liveroom.v1.ClientFrame.call:type_name -> liveroom.v1.CallAction
-	32, // 8: liveroom.v1.ClientFrame.media_state:type_name -> liveroom.v1.MediaState
-	33, // 9: liveroom.v1.ClientFrame.publish_offer:type_name -> liveroom.v1.Sdp
-	33, // 10: liveroom.v1.ClientFrame.subscribe_answer:type_name -> liveroom.v1.Sdp
-	34, // 11: liveroom.v1.ClientFrame.ice:type_name -> liveroom.v1.IceCandidate
-	15, // 12: liveroom.v1.ServerFrame.joined:type_name -> liveroom.v1.Joined
-	16, // 13: liveroom.v1.ServerFrame.member:type_name -> liveroom.v1.MemberEvent
-	6,  // 14: liveroom.v1.ServerFrame.chat:type_name -> liveroom.v1.ChatMessage
-	17, // 15: liveroom.v1.ServerFrame.history:type_name -> liveroom.v1.History
-	18, // 16: liveroom.v1.ServerFrame.error:type_name -> liveroom.v1.Error
-	19, // 17: liveroom.v1.ServerFrame.pong:type_name -> liveroom.v1.Pong
-	20, // 18: liveroom.v1.ServerFrame.ack:type_name -> liveroom.v1.Ack
-	35, // 19: liveroom.v1.ServerFrame.call:type_name -> liveroom.v1.CallEvent
-	33, // 20: liveroom.v1.ServerFrame.publish_answer:type_name -> liveroom.v1.Sdp
-	33, // 21: liveroom.v1.ServerFrame.subscribe_offer:type_name -> liveroom.v1.Sdp
-	37, // 22: liveroom.v1.ServerFrame.call_state:type_name -> liveroom.v1.CallState
-	0,  // 23: liveroom.v1.Joined.role:type_name -> liveroom.v1.Role
-	14, // 24: liveroom.v1.Joined.room:type_name -> liveroom.v1.RoomInfo
-	7,  // 25: liveroom.v1.Joined.members:type_name -> liveroom.v1.Member
-	6,  // 26: liveroom.v1.Joined.history:type_name -> liveroom.v1.ChatMessage
-	37, // 27: liveroom.v1.Joined.call:type_name -> liveroom.v1.CallState
-	38, // 28: liveroom.v1.Joined.ice_servers:type_name -> liveroom.v1.IceServer
-	2,  // 29: liveroom.v1.MemberEvent.kind:type_name -> liveroom.v1.MemberEvent.Kind
-	7,  // 30: liveroom.v1.MemberEvent.member:type_name -> liveroom.v1.Member
-	6,  // 31: liveroom.v1.History.messages:type_name -> liveroom.v1.ChatMessage
-	18, // 32: liveroom.v1.CreateRoomResult.error:type_name -> liveroom.v1.Error
-	14, // 33: liveroom.v1.CreateRoomResult.room:type_name -> liveroom.v1.RoomInfo
-	18, // 34: liveroom.v1.GetRoomInfoResult.error:type_name -> liveroom.v1.Error
-	14, // 35: liveroom.v1.GetRoomInfoResult.room:type_name -> liveroom.v1.RoomInfo
-	44, // 36: liveroom.v1.Join.session:type_name -> actor.PID
-	9,  // 37: liveroom.v1.Join.request:type_name -> liveroom.v1.JoinRequest
-	44, // 38: liveroom.v1.Leave.session:type_name -> actor.PID
-	44, // 39: liveroom.v1.PostChat.session:type_name -> actor.PID
-	0,  // 40: liveroom.v1.PostFile.role:type_name -> liveroom.v1.Role
-	5,  // 41: liveroom.v1.PostFile.file:type_name -> liveroom.v1.FileRef
-	44, // 42: liveroom.v1.GetHistory.session:type_name -> actor.PID
-	11, // 43: liveroom.v1.GetHistory.request:type_name -> liveroom.v1.HistoryRequest
-	18, // 44: liveroom.v1.RoomReply.error:type_name -> liveroom.v1.Error
-	6,  // 45: liveroom.v1.RoomReply.chat:type_name -> liveroom.v1.ChatMessage
-	3,  // 46: liveroom.v1.CallAction.action:type_name -> liveroom.v1.CallAction.Action
-	43, // 47: liveroom.v1.Sdp.sources:type_name -> liveroom.v1.Sdp.SourcesEntry
-	1,  // 48: liveroom.v1.IceCandidate.pc:type_name -> liveroom.v1.PeerRole
-	3,  // 49: liveroom.v1.CallEvent.action:type_name -> liveroom.v1.CallAction.Action
-	7,  // 50: liveroom.v1.CallEvent.from:type_name -> liveroom.v1.Member
-	7,  // 51: liveroom.v1.CallParticipant.member:type_name -> liveroom.v1.Member
-	32, // 52: liveroom.v1.CallParticipant.media:type_name -> liveroom.v1.MediaState
-	36, // 53: liveroom.v1.CallState.participants:type_name -> liveroom.v1.CallParticipant
-	44, // 54: liveroom.v1.CallRequest.session:type_name -> actor.PID
-	31, // 55: liveroom.v1.CallRequest.call:type_name -> liveroom.v1.CallAction
-	32, // 56: liveroom.v1.CallRequest.media_state:type_name -> liveroom.v1.MediaState
-	33, // 57: liveroom.v1.CallRequest.publish_offer:type_name -> liveroom.v1.Sdp
-	33, // 58: liveroom.v1.CallRequest.subscribe_answer:type_name -> liveroom.v1.Sdp
-	34, // 59: liveroom.v1.CallRequest.ice:type_name -> liveroom.v1.IceCandidate
-	44, // 60: liveroom.v1.MediaCommand.session:type_name -> actor.PID
-	41, // 61: liveroom.v1.MediaCommand.join:type_name -> liveroom.v1.MediaJoin
-	42, // 62: liveroom.v1.MediaCommand.leave:type_name -> liveroom.v1.MediaLeave
-	33, // 63: liveroom.v1.MediaCommand.publish_offer:type_name -> liveroom.v1.Sdp
-	33, // 64: liveroom.v1.MediaCommand.subscribe_answer:type_name -> liveroom.v1.Sdp
-	34, // 65: liveroom.v1.MediaCommand.ice:type_name -> liveroom.v1.IceCandidate
-	66, // [66:66] is the sub-list for method output_type
-	66, // [66:66] is the sub-list for method input_type
-	66, // [66:66] is the sub-list for extension type_name
-	66, // [66:66] is the sub-list for extension extendee
-	0,  // [0:66] is the sub-list for field type_name
+	45,  // 0: liveroom.v1.RoomRecord.entry_form:type_name -> liveroom.v1.EntryForm
+	0,   // 1: liveroom.v1.ChatMessage.role:type_name -> liveroom.v1.Role
+	7,   // 2: liveroom.v1.ChatMessage.file:type_name -> liveroom.v1.FileRef
+	0,   // 3: liveroom.v1.Member.role:type_name -> liveroom.v1.Role
+	11,  // 4: liveroom.v1.ClientFrame.join:type_name -> liveroom.v1.JoinRequest
+	12,  // 5: liveroom.v1.ClientFrame.chat:type_name -> liveroom.v1.SendChat
+	13,  // 6: liveroom.v1.ClientFrame.history:type_name -> liveroom.v1.HistoryRequest
+	14,  // 7: liveroom.v1.ClientFrame.ping:type_name -> liveroom.v1.Ping
+	33,  // 8: liveroom.v1.ClientFrame.call:type_name -> liveroom.v1.CallAction
+	34,  // 9: liveroom.v1.ClientFrame.media_state:type_name -> liveroom.v1.MediaState
+	35,  // 10: liveroom.v1.ClientFrame.publish_offer:type_name -> liveroom.v1.Sdp
+	35,  // 11: liveroom.v1.ClientFrame.subscribe_answer:type_name -> liveroom.v1.Sdp
+	36,  // 12: liveroom.v1.ClientFrame.ice:type_name -> liveroom.v1.IceCandidate
+	17,  // 13: liveroom.v1.ServerFrame.joined:type_name -> liveroom.v1.Joined
+	18,  // 14: liveroom.v1.ServerFrame.member:type_name -> liveroom.v1.MemberEvent
+	8,   // 15: liveroom.v1.ServerFrame.chat:type_name -> liveroom.v1.ChatMessage
+	19,  // 16: liveroom.v1.ServerFrame.history:type_name -> liveroom.v1.History
+	20,  // 17: liveroom.v1.ServerFrame.error:type_name -> liveroom.v1.Error
+	21,  // 18: liveroom.v1.ServerFrame.pong:type_name -> liveroom.v1.Pong
+	22,  // 19: liveroom.v1.ServerFrame.ack:type_name -> liveroom.v1.Ack
+	37,  // 20: liveroom.v1.ServerFrame.call:type_name -> liveroom.v1.CallEvent
+	35,  // 21: liveroom.v1.ServerFrame.publish_answer:type_name -> liveroom.v1.Sdp
+	35,  // 22: liveroom.v1.ServerFrame.subscribe_offer:type_name -> liveroom.v1.Sdp
+	39,  // 23: liveroom.v1.ServerFrame.call_state:type_name -> liveroom.v1.CallState
+	45,  // 24: liveroom.v1.RoomInfo.entry_form:type_name -> liveroom.v1.EntryForm
+	0,   // 25: liveroom.v1.Joined.role:type_name -> liveroom.v1.Role
+	16,  // 26: liveroom.v1.Joined.room:type_name -> liveroom.v1.RoomInfo
+	9,   // 27: liveroom.v1.Joined.members:type_name -> liveroom.v1.Member
+	8,   // 28: liveroom.v1.Joined.history:type_name -> liveroom.v1.ChatMessage
+	39,  // 29: liveroom.v1.Joined.call:type_name -> liveroom.v1.CallState
+	40,  // 30: liveroom.v1.Joined.ice_servers:type_name -> liveroom.v1.IceServer
+	4,   // 31: liveroom.v1.MemberEvent.kind:type_name -> liveroom.v1.MemberEvent.Kind
+	9,   // 32: liveroom.v1.MemberEvent.member:type_name -> liveroom.v1.Member
+	8,   // 33: liveroom.v1.History.messages:type_name -> liveroom.v1.ChatMessage
+	45,  // 34: liveroom.v1.CreateRoom.entry_form:type_name -> liveroom.v1.EntryForm
+	20,  // 35: liveroom.v1.CreateRoomResult.error:type_name -> liveroom.v1.Error
+	16,  // 36: liveroom.v1.CreateRoomResult.room:type_name -> liveroom.v1.RoomInfo
+	20,  // 37: liveroom.v1.GetRoomInfoResult.error:type_name -> liveroom.v1.Error
+	16,  // 38: liveroom.v1.GetRoomInfoResult.room:type_name -> liveroom.v1.RoomInfo
+	108, // 39: liveroom.v1.Join.session:type_name -> actor.PID
+	11,  // 40: liveroom.v1.Join.request:type_name -> liveroom.v1.JoinRequest
+	108, // 41: liveroom.v1.Leave.session:type_name -> actor.PID
+	108, // 42: liveroom.v1.PostChat.session:type_name -> actor.PID
+	0,   // 43: liveroom.v1.PostFile.role:type_name -> liveroom.v1.Role
+	7,   // 44: liveroom.v1.PostFile.file:type_name -> liveroom.v1.FileRef
+	108, // 45: liveroom.v1.GetHistory.session:type_name -> actor.PID
+	13,  // 46: liveroom.v1.GetHistory.request:type_name -> liveroom.v1.HistoryRequest
+	20,  // 47: liveroom.v1.RoomReply.error:type_name -> liveroom.v1.Error
+	8,   // 48: liveroom.v1.RoomReply.chat:type_name -> liveroom.v1.ChatMessage
+	5,   // 49: liveroom.v1.CallAction.action:type_name -> liveroom.v1.CallAction.Action
+	107, // 50: liveroom.v1.Sdp.sources:type_name -> liveroom.v1.Sdp.SourcesEntry
+	1,   // 51: liveroom.v1.IceCandidate.pc:type_name -> liveroom.v1.PeerRole
+	5,   // 52: liveroom.v1.CallEvent.action:type_name -> liveroom.v1.CallAction.Action
+	9,   // 53: liveroom.v1.CallEvent.from:type_name -> liveroom.v1.Member
+	9,   // 54: liveroom.v1.CallParticipant.member:type_name -> liveroom.v1.Member
+	34,  // 55: liveroom.v1.CallParticipant.media:type_name -> liveroom.v1.MediaState
+	38,  // 56: liveroom.v1.CallState.participants:type_name -> liveroom.v1.CallParticipant
+	108, // 57: liveroom.v1.CallRequest.session:type_name -> actor.PID
+	33,  // 58: liveroom.v1.CallRequest.call:type_name -> liveroom.v1.CallAction
+	34,  // 59: liveroom.v1.CallRequest.media_state:type_name -> liveroom.v1.MediaState
+	35,  // 60: liveroom.v1.CallRequest.publish_offer:type_name -> liveroom.v1.Sdp
+	35,  // 61: liveroom.v1.CallRequest.subscribe_answer:type_name -> liveroom.v1.Sdp
+	36,  // 62: liveroom.v1.CallRequest.ice:type_name -> liveroom.v1.IceCandidate
+	108, // 63: liveroom.v1.MediaCommand.session:type_name -> actor.PID
+	43,  // 64: liveroom.v1.MediaCommand.join:type_name -> liveroom.v1.MediaJoin
+	44,  // 65: liveroom.v1.MediaCommand.leave:type_name -> liveroom.v1.MediaLeave
+	35,  // 66: liveroom.v1.MediaCommand.publish_offer:type_name -> liveroom.v1.Sdp
+	35,  // 67: liveroom.v1.MediaCommand.subscribe_answer:type_name -> liveroom.v1.Sdp
+	36,  // 68: liveroom.v1.MediaCommand.ice:type_name -> liveroom.v1.IceCandidate
+	20,  // 69: liveroom.v1.DeleteRoomResult.error:type_name -> liveroom.v1.Error
+	16,  // 70: liveroom.v1.AgentRoom.room:type_name -> liveroom.v1.RoomInfo
+	56,  // 71: liveroom.v1.VisitorClientFrame.hello:type_name -> liveroom.v1.VisitorHello
+	57,  // 72: liveroom.v1.VisitorClientFrame.call:type_name -> liveroom.v1.VisitorCall
+	58,  // 73: liveroom.v1.VisitorClientFrame.cancel:type_name -> liveroom.v1.VisitorCancel
+	14,  // 74: liveroom.v1.VisitorClientFrame.ping:type_name -> liveroom.v1.Ping
+	3,   // 75: liveroom.v1.VisitorCall.kind:type_name -> liveroom.v1.CallKind
+	60,  // 76: liveroom.v1.VisitorServerFrame.presence:type_name -> liveroom.v1.PresenceUpdate
+	61,  // 77: liveroom.v1.VisitorServerFrame.queued:type_name -> liveroom.v1.CallQueued
+	62,  // 78: liveroom.v1.VisitorServerFrame.accepted:type_name -> liveroom.v1.CallAccepted
+	63,  // 79: liveroom.v1.VisitorServerFrame.declined:type_name -> liveroom.v1.CallDeclined
+	20,  // 80: liveroom.v1.VisitorServerFrame.error:type_name -> liveroom.v1.Error
+	21,  // 81: liveroom.v1.VisitorServerFrame.pong:type_name -> liveroom.v1.Pong
+	2,   // 82: liveroom.v1.PresenceUpdate.presence:type_name -> liveroom.v1.Presence
+	65,  // 83: liveroom.v1.AgentClientFrame.watch:type_name -> liveroom.v1.AgentWatch
+	66,  // 84: liveroom.v1.AgentClientFrame.away:type_name -> liveroom.v1.AgentSetAway
+	67,  // 85: liveroom.v1.AgentClientFrame.answer:type_name -> liveroom.v1.AgentAnswer
+	14,  // 86: liveroom.v1.AgentClientFrame.ping:type_name -> liveroom.v1.Ping
+	74,  // 87: liveroom.v1.AgentServerFrame.snapshot:type_name -> liveroom.v1.AgentSnapshot
+	69,  // 88: liveroom.v1.AgentServerFrame.visitor:type_name -> liveroom.v1.VisitorInfo
+	70,  // 89: liveroom.v1.AgentServerFrame.visitor_left:type_name -> liveroom.v1.VisitorLeft
+	71,  // 90: liveroom.v1.AgentServerFrame.request:type_name -> liveroom.v1.ContactRequest
+	72,  // 91: liveroom.v1.AgentServerFrame.request_done:type_name -> liveroom.v1.ContactRequestDone
+	73,  // 92: liveroom.v1.AgentServerFrame.status:type_name -> liveroom.v1.AgentStatus
+	75,  // 93: liveroom.v1.AgentServerFrame.answered:type_name -> liveroom.v1.CallAnswered
+	20,  // 94: liveroom.v1.AgentServerFrame.error:type_name -> liveroom.v1.Error
+	21,  // 95: liveroom.v1.AgentServerFrame.pong:type_name -> liveroom.v1.Pong
+	3,   // 96: liveroom.v1.ContactRequest.kind:type_name -> liveroom.v1.CallKind
+	2,   // 97: liveroom.v1.AgentStatus.presence:type_name -> liveroom.v1.Presence
+	73,  // 98: liveroom.v1.AgentSnapshot.status:type_name -> liveroom.v1.AgentStatus
+	69,  // 99: liveroom.v1.AgentSnapshot.visitors:type_name -> liveroom.v1.VisitorInfo
+	71,  // 100: liveroom.v1.AgentSnapshot.requests:type_name -> liveroom.v1.ContactRequest
+	108, // 101: liveroom.v1.AgentVisitorHello.session:type_name -> actor.PID
+	56,  // 102: liveroom.v1.AgentVisitorHello.hello:type_name -> liveroom.v1.VisitorHello
+	108, // 103: liveroom.v1.AgentVisitorCall.session:type_name -> actor.PID
+	57,  // 104: liveroom.v1.AgentVisitorCall.call:type_name -> liveroom.v1.VisitorCall
+	108, // 105: liveroom.v1.AgentVisitorCancel.session:type_name -> actor.PID
+	108, // 106: liveroom.v1.AgentAttach.session:type_name -> actor.PID
+	65,  // 107: liveroom.v1.AgentAttach.watch:type_name -> liveroom.v1.AgentWatch
+	108, // 108: liveroom.v1.AgentSocketAway.session:type_name -> actor.PID
+	108, // 109: liveroom.v1.AgentSocketAnswer.session:type_name -> actor.PID
+	67,  // 110: liveroom.v1.AgentSocketAnswer.answer:type_name -> liveroom.v1.AgentAnswer
+	108, // 111: liveroom.v1.AgentDetach.session:type_name -> actor.PID
+	20,  // 112: liveroom.v1.AgentReply.error:type_name -> liveroom.v1.Error
+	20,  // 113: liveroom.v1.AgentLoginResult.error:type_name -> liveroom.v1.Error
+	20,  // 114: liveroom.v1.AgentWho.error:type_name -> liveroom.v1.Error
+	23,  // 115: liveroom.v1.AgentCreateRoom.room:type_name -> liveroom.v1.CreateRoom
+	20,  // 116: liveroom.v1.AgentRoomResult.error:type_name -> liveroom.v1.Error
+	51,  // 117: liveroom.v1.AgentRoomResult.room:type_name -> liveroom.v1.AgentRoom
+	20,  // 118: liveroom.v1.AgentRoomList.error:type_name -> liveroom.v1.Error
+	51,  // 119: liveroom.v1.AgentRoomList.rooms:type_name -> liveroom.v1.AgentRoom
+	20,  // 120: liveroom.v1.AgentEntryList.error:type_name -> liveroom.v1.Error
+	46,  // 121: liveroom.v1.AgentEntryList.entries:type_name -> liveroom.v1.EntryRecord
+	54,  // 122: liveroom.v1.AgentStoreOffline.message:type_name -> liveroom.v1.OfflineMessage
+	20,  // 123: liveroom.v1.AgentOfflineResult.error:type_name -> liveroom.v1.Error
+	54,  // 124: liveroom.v1.AgentOfflineResult.message:type_name -> liveroom.v1.OfflineMessage
+	20,  // 125: liveroom.v1.AgentOfflineList.error:type_name -> liveroom.v1.Error
+	54,  // 126: liveroom.v1.AgentOfflineList.messages:type_name -> liveroom.v1.OfflineMessage
+	20,  // 127: liveroom.v1.ShortReply.error:type_name -> liveroom.v1.Error
+	53,  // 128: liveroom.v1.ShortReply.record:type_name -> liveroom.v1.ShortNameRecord
+	129, // [129:129] is the sub-list for method output_type
+	129, // [129:129] is the sub-list for method input_type
+	129, // [129:129] is the sub-list for extension type_name
+	129, // [129:129] is the sub-list for extension extendee
+	0,   // [0:129] is the sub-list for field type_name
 }
 
 func init() { file_liveroom_proto_init() }
@@ -3436,13 +8011,44 @@ func file_liveroom_proto_init() {
 		(*MediaCommand_SubscribeAnswer)(nil),
 		(*MediaCommand_Ice)(nil),
 	}
+	file_liveroom_proto_msgTypes[49].OneofWrappers = []any{
+		(*VisitorClientFrame_Hello)(nil),
+		(*VisitorClientFrame_Call)(nil),
+		(*VisitorClientFrame_Cancel)(nil),
+		(*VisitorClientFrame_Ping)(nil),
+	}
+	file_liveroom_proto_msgTypes[53].OneofWrappers = []any{
+		(*VisitorServerFrame_Presence)(nil),
+		(*VisitorServerFrame_Queued)(nil),
+		(*VisitorServerFrame_Accepted)(nil),
+		(*VisitorServerFrame_Declined)(nil),
+		(*VisitorServerFrame_Error)(nil),
+		(*VisitorServerFrame_Pong)(nil),
+	}
+	file_liveroom_proto_msgTypes[58].OneofWrappers = []any{
+		(*AgentClientFrame_Watch)(nil),
+		(*AgentClientFrame_Away)(nil),
+		(*AgentClientFrame_Answer)(nil),
+		(*AgentClientFrame_Ping)(nil),
+	}
+	file_liveroom_proto_msgTypes[62].OneofWrappers = []any{
+		(*AgentServerFrame_Snapshot)(nil),
+		(*AgentServerFrame_Visitor)(nil),
+		(*AgentServerFrame_VisitorLeft)(nil),
+		(*AgentServerFrame_Request)(nil),
+		(*AgentServerFrame_RequestDone)(nil),
+		(*AgentServerFrame_Status)(nil),
+		(*AgentServerFrame_Answered)(nil),
+		(*AgentServerFrame_Error)(nil),
+		(*AgentServerFrame_Pong)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_liveroom_proto_rawDesc), len(file_liveroom_proto_rawDesc)),
-			NumEnums:      4,
-			NumMessages:   40,
+			NumEnums:      6,
+			NumMessages:   102,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

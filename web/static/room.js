@@ -5,6 +5,7 @@
 
 import { Wire } from '/static/wire.js';
 import { Call } from '/static/call.js';
+import { gateSchedule, setupEntry, checkEntry, entryFields, decorateMember, takeCallHint } from '/static/entry.js';
 
 const MAX_TEXT = 4000;
 const MAX_NAME = 64;
@@ -214,7 +215,7 @@ async function init() {
     showRoomError('The server sent an unreadable answer. Reload the page to try again.');
     return;
   }
-  showJoinForm();
+  if (gateSchedule(room.info, Boolean(room.agentKey), showJoinForm)) showJoinForm();
 }
 
 function showJoinForm() {
@@ -223,6 +224,7 @@ function showJoinForm() {
   el.joinRoomId.textContent = room.id;
   el.joinRoleNote.hidden = !isAgent;
   el.joinPasswordField.hidden = !info.hasPassword;
+  setupEntry(info, isAgent);
   el.joinName.value =
     storageGet(nameKey(room.id, isAgent)) ||
     (isAgent ? info.agentName : info.visitorName) ||
@@ -246,6 +248,11 @@ el.joinForm.addEventListener('submit', async (ev) => {
   }
   if (name.length > MAX_NAME) {
     el.joinError.textContent = `Your name can be at most ${MAX_NAME} characters.`;
+    return;
+  }
+  const entryProblem = room.agentKey ? '' : checkEntry();
+  if (entryProblem) {
+    el.joinError.textContent = entryProblem;
     return;
   }
   room.name = name;
@@ -288,6 +295,7 @@ function joinBody() {
   if (room.password) j.password = room.password;
   if (room.agentKey) j.agentKey = room.agentKey;
   if (room.maxSeq) j.lastSeq = String(room.maxSeq);
+  if (!room.agentKey) Object.assign(j, entryFields());
   return j;
 }
 
@@ -302,6 +310,8 @@ async function handleJoined(j, { resumed }) {
 
   setMembers(j.members || [], resumed);
   room.call.onJoined(j);
+  const hint = resumed ? '' : takeCallHint();
+  if (hint) room.call.start(hint === 'video', 'ACTION_RING').catch((e) => room.call.showStatus(e.message || String(e)));
 
   const history = j.history || [];
   const stick = isAtBottom();
@@ -487,6 +497,7 @@ function renderMembers() {
     li.append(node('span', 'member-name', m.name || 'Unnamed'));
     if (m.memberId === room.memberId) li.append(' ', node('span', 'member-you', '(you)'));
     li.append(' ', node('span', `role-badge role-${roleLabel(m.role)}`, roleLabel(m.role)));
+    decorateMember(li, m);
     return li;
   });
   el.members.replaceChildren(...items);
