@@ -30,19 +30,20 @@ type Config struct {
 	LogFormat string `json:"log_format" help:"json or console"`
 	Secret    string `json:"secret" help:"key that signs member access tokens; empty means one generated and kept in the store (a cluster needs the same value on every node)"`
 
-	PasswordCost     int     `json:"password_cost" help:"bcrypt work factor for room passwords (4-14; each step doubles the time)"`
-	MaxFrameBytes    int64   `json:"max_frame_bytes" help:"largest WebSocket frame accepted from a browser"`
-	MaxChatChars     int     `json:"max_chat_chars" help:"longest chat message, in characters"`
-	MaxNameChars     int     `json:"max_name_chars" help:"longest display name, in characters"`
-	MaxUploadBytes   int64   `json:"max_upload_bytes" help:"largest file a member may upload"`
-	RoomMaxMembers   int     `json:"room_max_members" help:"members a room admits at once"`
-	HistoryPage      int     `json:"history_page" help:"chat messages sent on join and per history request"`
-	SessionQueue     int     `json:"session_queue" help:"frames queued for one socket before the client counts as too slow and is disconnected"`
-	RatePerSecond    float64 `json:"rate_per_second" help:"frames per second one socket may send, sustained"`
-	RateBurst        int     `json:"rate_burst" help:"frames one socket may send in a burst"`
-	PingSeconds      int     `json:"ping_seconds" help:"seconds between server pings to each socket; a client that misses one is disconnected"`
-	RoomIdleSeconds  int     `json:"room_idle_seconds" help:"seconds an empty room stays in memory before it is passivated (its state stays in the store)"`
-	RequestTimeoutMs int     `json:"request_timeout_ms" help:"how long a request to a room actor may take"`
+	PasswordCost       int     `json:"password_cost" help:"bcrypt work factor for room passwords (4-14; each step doubles the time)"`
+	MaxFrameBytes      int64   `json:"max_frame_bytes" help:"largest WebSocket frame accepted from a browser"`
+	MaxChatChars       int     `json:"max_chat_chars" help:"longest chat message, in characters"`
+	MaxNameChars       int     `json:"max_name_chars" help:"longest display name, in characters"`
+	MaxUploadBytes     int64   `json:"max_upload_bytes" help:"largest file a member may upload"`
+	RoomMaxMembers     int     `json:"room_max_members" help:"members a room admits at once"`
+	HistoryPage        int     `json:"history_page" help:"chat messages sent on join and per history request"`
+	SessionQueue       int     `json:"session_queue" help:"frames queued for one socket before the client counts as too slow and is disconnected"`
+	RatePerSecond      float64 `json:"rate_per_second" help:"frames per second one socket may send, sustained"`
+	RateBurst          int     `json:"rate_burst" help:"frames one socket may send in a burst"`
+	ResumeGraceSeconds int     `json:"resume_grace_seconds" help:"seconds a member whose connection dropped stays in its room and call, to come back without rejoining; 0 removes it at once"`
+	PingSeconds        int     `json:"ping_seconds" help:"seconds between server pings to each socket; a client that misses one is disconnected"`
+	RoomIdleSeconds    int     `json:"room_idle_seconds" help:"seconds an empty room stays in memory before it is passivated (its state stays in the store)"`
+	RequestTimeoutMs   int     `json:"request_timeout_ms" help:"how long a request to a room actor may take"`
 
 	WebRTCUDPPort     int      `json:"webrtc_udp_port" help:"the one UDP port for every call's media; 0 means the same number as addr's port"`
 	WebRTCTCPPort     int      `json:"webrtc_tcp_port" help:"TCP port for ICE over TCP, for networks that block UDP; 0 turns it off"`
@@ -85,30 +86,31 @@ type Config struct {
 // Default returns the embedded one-node configuration.
 func Default() Config {
 	return Config{
-		Addr:              ":8080",
-		DataDir:           "./data",
-		LogLevel:          "info",
-		LogFormat:         "json",
-		PasswordCost:      10,
-		MaxFrameBytes:     64 << 10,
-		MaxChatChars:      4000,
-		MaxNameChars:      64,
-		MaxUploadBytes:    100 << 20,
-		RoomMaxMembers:    20,
-		HistoryPage:       50,
-		SessionQueue:      256,
-		RatePerSecond:     20,
-		RateBurst:         40,
-		PingSeconds:       20,
-		RoomIdleSeconds:   120,
-		RequestTimeoutMs:  5000,
-		ICETimeoutSeconds: 20,
-		MaxTracksPerPeer:  3,
-		ClusterName:       "liveroom",
-		ClusterHost:       "127.0.0.1",
-		ClusterPort:       0,
-		ClusterProvider:   "single",
-		ClusterAutoPort:   6330,
+		Addr:               ":8080",
+		DataDir:            "./data",
+		LogLevel:           "info",
+		LogFormat:          "json",
+		PasswordCost:       10,
+		MaxFrameBytes:      64 << 10,
+		MaxChatChars:       4000,
+		MaxNameChars:       64,
+		MaxUploadBytes:     100 << 20,
+		RoomMaxMembers:     20,
+		HistoryPage:        50,
+		SessionQueue:       256,
+		RatePerSecond:      20,
+		RateBurst:          40,
+		PingSeconds:        20,
+		ResumeGraceSeconds: 15,
+		RoomIdleSeconds:    120,
+		RequestTimeoutMs:   5000,
+		ICETimeoutSeconds:  20,
+		MaxTracksPerPeer:   3,
+		ClusterName:        "liveroom",
+		ClusterHost:        "127.0.0.1",
+		ClusterPort:        0,
+		ClusterProvider:    "single",
+		ClusterAutoPort:    6330,
 
 		SMTPFrom:          "liveroom@localhost",
 		SMTPTLS:           "starttls",

@@ -162,3 +162,38 @@ func TestReloadRejoinsTheCall(t *testing.T) {
 	waitGrowing(t, agent, "visitor video after reload", newID, "video", "framesDecoded")
 	waitGrowing(t, visitor, "agent video after reload", eval[string](t, agent, `window.liveroomCall.memberIdOf()`), "video", "framesDecoded")
 }
+
+// A connection that drops without a goodbye comes back as the same member:
+// the call goes on with the same peer connections and nobody sees a leave.
+func TestDroppedConnectionKeepsTheCall(t *testing.T) {
+	srv := startServer(t, t.TempDir())
+	visitorLink, agentLink := createRoomLinks(t, srv, "tunnel")
+	browser := newBrowser(t)
+	agent, visitor := newPage(t, browser), newPage(t, browser)
+	joinAs(t, agent, agentLink, "Ann")
+	visitorID := joinAs(t, visitor, visitorLink, "Bob")
+	do(t, agent, chromedp.Click(chromedp.ID("call-video")))
+	waitJS(t, visitor, "the incoming-call prompt", `!document.querySelector("#incoming-call").hidden`)
+	do(t, visitor, chromedp.Click(chromedp.ID("accept-video")))
+	waitGrowing(t, agent, "visitor video", visitorID, "video", "framesDecoded")
+
+	tile := jsString(`.tile[data-member-id="` + visitorID + `"]`)
+	eval[bool](t, agent, `(document.querySelector(`+tile+`).dataset.mark = "before") === "before"`)
+	eval[bool](t, visitor, `(window.liveroomCall.pub.mark = "before") === "before"`)
+	// 4001 is not a goodbye: to the server this is a dropped connection.
+	eval[bool](t, visitor, `(window.oldSocket = window.liveroomCall.wire.ws, window.oldSocket.close(4001, "network changed"), true)`)
+	waitJS(t, visitor, "reconnected on a new socket", `window.liveroomCall.wire.ws && window.liveroomCall.wire.ws !== window.oldSocket && window.liveroomCall.wire.connected`)
+	if id := eval[string](t, visitor, `window.liveroomCall.memberIdOf()`); id != visitorID {
+		t.Fatalf("member id changed from %s to %s", visitorID, id)
+	}
+	if !eval[bool](t, visitor, `window.liveroomCall.inCall && window.liveroomCall.pub.mark === "before"`) {
+		t.Fatal("the call was set up again instead of continuing")
+	}
+	waitGrowing(t, agent, "visitor video after the drop", visitorID, "video", "framesDecoded")
+	if !eval[bool](t, agent, `document.querySelector(`+tile+`)?.dataset.mark === "before"`) {
+		t.Fatal("the agent's tile of the visitor was replaced")
+	}
+	if eval[bool](t, agent, `[...document.querySelectorAll("#messages .system, #messages li")].some(e => /Bob left/.test(e.textContent))`) {
+		t.Fatal("the agent was told the visitor left")
+	}
+}

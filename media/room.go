@@ -37,6 +37,8 @@ type peer struct {
 	published int
 	// A renegotiation asked for while an offer is out waits for its answer.
 	awaitingAnswer, renegotiate bool
+	// iceRestart makes the next subscribe offer carry fresh ICE credentials.
+	iceRestart bool
 }
 
 // forwarded is a published track and its fan-out copy.
@@ -148,6 +150,18 @@ func (r *room) command(ctx actor.Context, c *pb.MediaCommand) {
 		}
 	case *pb.MediaCommand_Ice:
 		r.candidate(ctx, c, b.Ice)
+	case *pb.MediaCommand_Rebind:
+		if p := r.peers[c.MemberId]; p != nil {
+			p.session = c.Session
+		}
+	case *pb.MediaCommand_RestartIce:
+		p := r.peers[c.MemberId]
+		if p == nil {
+			r.fail(ctx, c.Session, c.FrameId, "not_in_call", "The call's media is gone; join the call again.")
+			return
+		}
+		p.iceRestart = true
+		r.negotiate(ctx, p)
 	}
 }
 
@@ -435,7 +449,12 @@ func (r *room) negotiate(ctx actor.Context, q *peer) {
 		q.renegotiate = true
 		return
 	}
-	offer, err := q.sub.CreateOffer(nil)
+	var opts *webrtc.OfferOptions
+	if q.iceRestart {
+		opts = &webrtc.OfferOptions{ICERestart: true}
+		q.iceRestart = false
+	}
+	offer, err := q.sub.CreateOffer(opts)
 	if err == nil {
 		err = r.setLocal(q.sub, offer)
 	}

@@ -127,7 +127,8 @@ func Run(ctx context.Context, cfg config.Config) error {
 		Room: room.Deps{Store: store, Signer: signer, Log: log.Named("room"), Metrics: m, Settings: room.Settings{
 			MaxMembers: cfg.RoomMaxMembers, MaxChatChars: cfg.MaxChatChars, MaxNameChars: cfg.MaxNameChars,
 			HistoryPage: cfg.HistoryPage, IdleTimeout: time.Duration(cfg.RoomIdleSeconds) * time.Second,
-			TokenTTL: 12 * time.Hour, PasswordCost: cfg.PasswordCost, EntryForm: entryFormDefaults(cfg),
+			ResumeGrace: time.Duration(cfg.ResumeGraceSeconds) * time.Second,
+			TokenTTL:    12 * time.Hour, PasswordCost: cfg.PasswordCost, EntryForm: entryFormDefaults(cfg),
 		}, Media: engine},
 		Agent: agentDeps(cfg, store, log),
 	}, log)

@@ -133,7 +133,9 @@ type connection struct {
 	out     *session.Outbox
 	pid     *actor.PID
 	room    string // set once joined
-	strikes int
+	// saidGoodbye is set when the client closed the socket itself.
+	saidGoodbye bool
+	strikes     int
 }
 
 func (c *connection) run(parent context.Context) {
@@ -147,9 +149,10 @@ func (c *connection) run(parent context.Context) {
 	root := c.srv.node.System.Root
 	c.pid = root.Spawn(session.Props(c.out))
 	defer func() {
-		if c.room != "" {
-			// The grain also watches the session actor; this just makes the
-			// departure immediate instead of waiting for the termination.
+		if c.room != "" && c.saidGoodbye {
+			// A client that closed the socket itself has left. Any other end
+			// (a network drop) reaches the grain as the session actor's
+			// termination, which keeps the member for the resume grace period.
 			lctx, lcancel := context.WithTimeout(context.Background(), 2*time.Second)
 			_, _ = c.srv.node.Tell(lctx, c.room, &pb.Leave{Session: c.pid})
 			lcancel()
@@ -233,6 +236,10 @@ func (c *connection) read(ctx context.Context) {
 	for {
 		typ, data, err := c.conn.Read(ctx)
 		if err != nil {
+			switch websocket.CloseStatus(err) {
+			case websocket.StatusNormalClosure, websocket.StatusGoingAway:
+				c.saidGoodbye = true
+			}
 			if errors.Is(err, websocket.ErrMessageTooBig) {
 				c.srv.metrics.FrameErrors.WithLabelValues("too_large").Inc()
 			}
@@ -280,6 +287,8 @@ func frameType(f *pb.ClientFrame) string {
 		return "subscribe_answer"
 	case *pb.ClientFrame_Ice:
 		return "ice"
+	case *pb.ClientFrame_RestartIce:
+		return "restart_ice"
 	}
 	return "none"
 }
@@ -323,6 +332,8 @@ func (c *connection) dispatch(ctx context.Context, f *pb.ClientFrame) {
 		msg = &pb.CallRequest{Session: c.pid, FrameId: f.Id, Body: &pb.CallRequest_SubscribeAnswer{SubscribeAnswer: b.SubscribeAnswer}}
 	case *pb.ClientFrame_Ice:
 		msg = &pb.CallRequest{Session: c.pid, FrameId: f.Id, Body: &pb.CallRequest_Ice{Ice: b.Ice}}
+	case *pb.ClientFrame_RestartIce:
+		msg = &pb.CallRequest{Session: c.pid, FrameId: f.Id, Body: &pb.CallRequest_RestartIce{RestartIce: b.RestartIce}}
 	default:
 		c.fail(f.Id, "bad_frame", "Frame has no known message type.")
 		return
@@ -334,7 +345,7 @@ func (c *connection) dispatch(ctx context.Context, f *pb.ClientFrame) {
 	reply, err := c.srv.node.Tell(ctx, c.room, msg)
 	if c.answer(f.Id, reply, err) {
 		switch f.Body.(type) {
-		case *pb.ClientFrame_Call, *pb.ClientFrame_MediaState:
+		case *pb.ClientFrame_Call, *pb.ClientFrame_MediaState, *pb.ClientFrame_RestartIce:
 			c.out.Push(&pb.ServerFrame{ReplyTo: f.Id, Body: &pb.ServerFrame_Ack{Ack: &pb.Ack{}}})
 		}
 	}

@@ -114,6 +114,11 @@ func (g *grain) onCall(ctx actor.Context, req *pb.CallRequest) *pb.RoomReply {
 			return &pb.RoomReply{Error: errNotInCall}
 		}
 		g.tellMedia(ctx, m, req.FrameId, &pb.MediaCommand{Body: &pb.MediaCommand_SubscribeAnswer{SubscribeAnswer: b.SubscribeAnswer}})
+	case *pb.CallRequest_RestartIce:
+		if in == nil {
+			return &pb.RoomReply{Error: errNotInCall}
+		}
+		g.tellMedia(ctx, m, req.FrameId, &pb.MediaCommand{Body: &pb.MediaCommand_RestartIce{RestartIce: b.RestartIce}})
 	case *pb.CallRequest_Ice:
 		if in == nil {
 			return &pb.RoomReply{Error: errNotInCall}

@@ -39,7 +39,10 @@ type Settings struct {
 	MaxNameChars int
 	HistoryPage  int
 	IdleTimeout  time.Duration
-	TokenTTL     time.Duration
+	// ResumeGrace is how long a member whose connection dropped is kept for
+	// it to come back; 0 removes it at once.
+	ResumeGrace time.Duration
+	TokenTTL    time.Duration
 	// PasswordCost is the bcrypt work factor for room passwords
 	// (bcrypt.DefaultCost when 0); hashing happens in the caller, see Node.CreateRoom.
 	PasswordCost int
@@ -71,6 +74,12 @@ type member struct {
 	pid  *actor.PID
 	// email from the entry form; kept out of info, which goes to everyone.
 	email string
+	// resumeHash is the SHA-256 of the token that continues this membership.
+	resumeHash [32]byte
+	// away is set while the member's connection is gone but may come back;
+	// awayEpoch tells a stale expiry from the current one.
+	away      bool
+	awayEpoch uint64
 }
 
 type grain struct {
@@ -126,7 +135,9 @@ func (g *grain) Receive(ctx actor.Context) {
 		g.remove(ctx, msg.Session)
 		ctx.Respond(&pb.RoomReply{})
 	case *actor.Terminated:
-		g.remove(ctx, msg.Who)
+		g.away(ctx, msg.Who)
+	case *pb.MemberAwayExpired:
+		g.expire(ctx, msg)
 	case *pb.CallRequest:
 		ctx.Respond(g.onCall(ctx, msg))
 	case *pb.PostChat:
@@ -346,6 +357,14 @@ func (g *grain) join(ctx actor.Context, msg *pb.Join) {
 		ctx.Respond(&pb.RoomReply{Error: errorf("invalid", "no session")})
 		return
 	}
+	if tok := req.GetResumeToken(); tok != "" && len(tok) <= 64 {
+		// The token proves this member was admitted (password, window,
+		// entry form); an unknown one is a plain join.
+		if m := g.memberByResume(tok); m != nil {
+			g.resume(ctx, msg, m)
+			return
+		}
+	}
 	name, perr := g.checkName(req.GetName(), "name", false)
 	if perr != nil {
 		ctx.Respond(&pb.RoomReply{Error: perr})
@@ -414,7 +433,8 @@ func (g *grain) admit(ctx actor.Context, msg *pb.Join, info *pb.Member) {
 		return
 	}
 	info.MemberId = randomToken(9)
-	m := &member{pid: msg.Session, info: info, email: info.Email}
+	resumeToken, resumeHash := newResumeToken()
+	m := &member{pid: msg.Session, info: info, email: info.Email, resumeHash: resumeHash}
 	info.Email = ""
 	if role == pb.Role_ROLE_VISITOR && g.rec.GetEntryForm().GetEnabled() {
 		if err := g.storeEntry(m); err != nil {
@@ -433,7 +453,7 @@ func (g *grain) admit(ctx actor.Context, msg *pb.Join, info *pb.Member) {
 	ctx.Send(m.pid, &pb.ServerFrame{ReplyTo: msg.FrameId, Body: &pb.ServerFrame_Joined{Joined: &pb.Joined{
 		MemberId: m.info.MemberId, Role: role, Room: g.info(), Members: list,
 		History: history, MoreHistory: more, AccessToken: token,
-		Call: g.callState(), IceServers: g.iceServers(),
+		Call: g.callState(), IceServers: g.iceServers(), ResumeToken: resumeToken,
 	}}})
 	g.broadcastMember(ctx, m, pb.MemberEvent_KIND_JOINED)
 	g.log.Debug("member joined", zap.String("member", m.info.MemberId), zap.Stringer("role", role))

@@ -734,6 +734,7 @@ type ClientFrame struct {
 	//	*ClientFrame_PublishOffer
 	//	*ClientFrame_SubscribeAnswer
 	//	*ClientFrame_Ice
+	//	*ClientFrame_RestartIce
 	Body          isClientFrame_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -864,6 +865,15 @@ func (x *ClientFrame) GetIce() *IceCandidate {
 	return nil
 }
 
+func (x *ClientFrame) GetRestartIce() *RestartIce {
+	if x != nil {
+		if x, ok := x.Body.(*ClientFrame_RestartIce); ok {
+			return x.RestartIce
+		}
+	}
+	return nil
+}
+
 type isClientFrame_Body interface {
 	isClientFrame_Body()
 }
@@ -905,6 +915,12 @@ type ClientFrame_Ice struct {
 	Ice *IceCandidate `protobuf:"bytes,14,opt,name=ice,proto3,oneof"`
 }
 
+type ClientFrame_RestartIce struct {
+	// Ask the server for a subscribe offer with fresh ICE credentials, after
+	// the browser's network changed.
+	RestartIce *RestartIce `protobuf:"bytes,15,opt,name=restart_ice,json=restartIce,proto3,oneof"`
+}
+
 func (*ClientFrame_Join) isClientFrame_Body() {}
 
 func (*ClientFrame_Chat) isClientFrame_Body() {}
@@ -923,6 +939,8 @@ func (*ClientFrame_SubscribeAnswer) isClientFrame_Body() {}
 
 func (*ClientFrame_Ice) isClientFrame_Body() {}
 
+func (*ClientFrame_RestartIce) isClientFrame_Body() {}
+
 type JoinRequest struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	RoomId   string                 `protobuf:"bytes,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
@@ -932,6 +950,9 @@ type JoinRequest struct {
 	AgentKey string `protobuf:"bytes,4,opt,name=agent_key,json=agentKey,proto3" json:"agent_key,omitempty"`
 	// Highest chat seq the client already has (after a reconnect); 0 for none.
 	LastSeq uint64 `protobuf:"varint,5,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
+	// From an earlier joined frame: continue as the same member (same id,
+	// still in the call) after the connection dropped.
+	ResumeToken string `protobuf:"bytes,6,opt,name=resume_token,json=resumeToken,proto3" json:"resume_token,omitempty"`
 	// Entry form fields (see RoomInfo.entry_form).
 	Email         string `protobuf:"bytes,20,opt,name=email,proto3" json:"email,omitempty"`
 	AvatarUrl     string `protobuf:"bytes,21,opt,name=avatar_url,json=avatarUrl,proto3" json:"avatar_url,omitempty"`
@@ -1002,6 +1023,13 @@ func (x *JoinRequest) GetLastSeq() uint64 {
 		return x.LastSeq
 	}
 	return 0
+}
+
+func (x *JoinRequest) GetResumeToken() string {
+	if x != nil {
+		return x.ResumeToken
+	}
+	return ""
 }
 
 func (x *JoinRequest) GetEmail() string {
@@ -1494,7 +1522,11 @@ type Joined struct {
 	// Who is in the room's call right now (empty when there is none).
 	Call *CallState `protobuf:"bytes,8,opt,name=call,proto3" json:"call,omitempty"`
 	// STUN/TURN servers for the browser's RTCPeerConnection.
-	IceServers    []*IceServer `protobuf:"bytes,9,rep,name=ice_servers,json=iceServers,proto3" json:"ice_servers,omitempty"`
+	IceServers []*IceServer `protobuf:"bytes,9,rep,name=ice_servers,json=iceServers,proto3" json:"ice_servers,omitempty"`
+	// Send as resume_token when reconnecting after a dropped connection.
+	ResumeToken string `protobuf:"bytes,10,opt,name=resume_token,json=resumeToken,proto3" json:"resume_token,omitempty"`
+	// True when this join continued an earlier membership (resume_token).
+	Resumed       bool `protobuf:"varint,11,opt,name=resumed,proto3" json:"resumed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1590,6 +1622,20 @@ func (x *Joined) GetIceServers() []*IceServer {
 		return x.IceServers
 	}
 	return nil
+}
+
+func (x *Joined) GetResumeToken() string {
+	if x != nil {
+		return x.ResumeToken
+	}
+	return ""
+}
+
+func (x *Joined) GetResumed() bool {
+	if x != nil {
+		return x.Resumed
+	}
+	return false
 }
 
 type MemberEvent struct {
@@ -2911,6 +2957,7 @@ type CallRequest struct {
 	//	*CallRequest_PublishOffer
 	//	*CallRequest_SubscribeAnswer
 	//	*CallRequest_Ice
+	//	*CallRequest_RestartIce
 	Body          isCallRequest_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -3012,6 +3059,15 @@ func (x *CallRequest) GetIce() *IceCandidate {
 	return nil
 }
 
+func (x *CallRequest) GetRestartIce() *RestartIce {
+	if x != nil {
+		if x, ok := x.Body.(*CallRequest_RestartIce); ok {
+			return x.RestartIce
+		}
+	}
+	return nil
+}
+
 type isCallRequest_Body interface {
 	isCallRequest_Body()
 }
@@ -3036,6 +3092,10 @@ type CallRequest_Ice struct {
 	Ice *IceCandidate `protobuf:"bytes,7,opt,name=ice,proto3,oneof"`
 }
 
+type CallRequest_RestartIce struct {
+	RestartIce *RestartIce `protobuf:"bytes,8,opt,name=restart_ice,json=restartIce,proto3,oneof"`
+}
+
 func (*CallRequest_Call) isCallRequest_Body() {}
 
 func (*CallRequest_MediaState) isCallRequest_Body() {}
@@ -3045,6 +3105,44 @@ func (*CallRequest_PublishOffer) isCallRequest_Body() {}
 func (*CallRequest_SubscribeAnswer) isCallRequest_Body() {}
 
 func (*CallRequest_Ice) isCallRequest_Body() {}
+
+func (*CallRequest_RestartIce) isCallRequest_Body() {}
+
+type RestartIce struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RestartIce) Reset() {
+	*x = RestartIce{}
+	mi := &file_liveroom_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RestartIce) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RestartIce) ProtoMessage() {}
+
+func (x *RestartIce) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RestartIce.ProtoReflect.Descriptor instead.
+func (*RestartIce) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{36}
+}
 
 // MediaCommand is what a room grain tells its media actor.
 type MediaCommand struct {
@@ -3059,6 +3157,8 @@ type MediaCommand struct {
 	//	*MediaCommand_PublishOffer
 	//	*MediaCommand_SubscribeAnswer
 	//	*MediaCommand_Ice
+	//	*MediaCommand_RestartIce
+	//	*MediaCommand_Rebind
 	Body          isMediaCommand_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -3066,7 +3166,7 @@ type MediaCommand struct {
 
 func (x *MediaCommand) Reset() {
 	*x = MediaCommand{}
-	mi := &file_liveroom_proto_msgTypes[36]
+	mi := &file_liveroom_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3078,7 +3178,7 @@ func (x *MediaCommand) String() string {
 func (*MediaCommand) ProtoMessage() {}
 
 func (x *MediaCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[36]
+	mi := &file_liveroom_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3091,7 +3191,7 @@ func (x *MediaCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MediaCommand.ProtoReflect.Descriptor instead.
 func (*MediaCommand) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{36}
+	return file_liveroom_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *MediaCommand) GetMemberId() string {
@@ -3167,6 +3267,24 @@ func (x *MediaCommand) GetIce() *IceCandidate {
 	return nil
 }
 
+func (x *MediaCommand) GetRestartIce() *RestartIce {
+	if x != nil {
+		if x, ok := x.Body.(*MediaCommand_RestartIce); ok {
+			return x.RestartIce
+		}
+	}
+	return nil
+}
+
+func (x *MediaCommand) GetRebind() *MediaRebind {
+	if x != nil {
+		if x, ok := x.Body.(*MediaCommand_Rebind); ok {
+			return x.Rebind
+		}
+	}
+	return nil
+}
+
 type isMediaCommand_Body interface {
 	isMediaCommand_Body()
 }
@@ -3191,6 +3309,15 @@ type MediaCommand_Ice struct {
 	Ice *IceCandidate `protobuf:"bytes,8,opt,name=ice,proto3,oneof"`
 }
 
+type MediaCommand_RestartIce struct {
+	RestartIce *RestartIce `protobuf:"bytes,9,opt,name=restart_ice,json=restartIce,proto3,oneof"`
+}
+
+type MediaCommand_Rebind struct {
+	// The member continues on a new connection: send to session from now on.
+	Rebind *MediaRebind `protobuf:"bytes,10,opt,name=rebind,proto3,oneof"`
+}
+
 func (*MediaCommand_Join) isMediaCommand_Body() {}
 
 func (*MediaCommand_Leave) isMediaCommand_Body() {}
@@ -3201,6 +3328,100 @@ func (*MediaCommand_SubscribeAnswer) isMediaCommand_Body() {}
 
 func (*MediaCommand_Ice) isMediaCommand_Body() {}
 
+func (*MediaCommand_RestartIce) isMediaCommand_Body() {}
+
+func (*MediaCommand_Rebind) isMediaCommand_Body() {}
+
+type MediaRebind struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MediaRebind) Reset() {
+	*x = MediaRebind{}
+	mi := &file_liveroom_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MediaRebind) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MediaRebind) ProtoMessage() {}
+
+func (x *MediaRebind) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MediaRebind.ProtoReflect.Descriptor instead.
+func (*MediaRebind) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{38}
+}
+
+// MemberAwayExpired tells a room grain that a member whose connection
+// dropped did not come back within the grace period.
+type MemberAwayExpired struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MemberId      string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	Epoch         uint64                 `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MemberAwayExpired) Reset() {
+	*x = MemberAwayExpired{}
+	mi := &file_liveroom_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MemberAwayExpired) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MemberAwayExpired) ProtoMessage() {}
+
+func (x *MemberAwayExpired) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MemberAwayExpired.ProtoReflect.Descriptor instead.
+func (*MemberAwayExpired) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *MemberAwayExpired) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *MemberAwayExpired) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
 type MediaJoin struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -3209,7 +3430,7 @@ type MediaJoin struct {
 
 func (x *MediaJoin) Reset() {
 	*x = MediaJoin{}
-	mi := &file_liveroom_proto_msgTypes[37]
+	mi := &file_liveroom_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3221,7 +3442,7 @@ func (x *MediaJoin) String() string {
 func (*MediaJoin) ProtoMessage() {}
 
 func (x *MediaJoin) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[37]
+	mi := &file_liveroom_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3234,7 +3455,7 @@ func (x *MediaJoin) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MediaJoin.ProtoReflect.Descriptor instead.
 func (*MediaJoin) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{37}
+	return file_liveroom_proto_rawDescGZIP(), []int{40}
 }
 
 type MediaLeave struct {
@@ -3245,7 +3466,7 @@ type MediaLeave struct {
 
 func (x *MediaLeave) Reset() {
 	*x = MediaLeave{}
-	mi := &file_liveroom_proto_msgTypes[38]
+	mi := &file_liveroom_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3257,7 +3478,7 @@ func (x *MediaLeave) String() string {
 func (*MediaLeave) ProtoMessage() {}
 
 func (x *MediaLeave) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[38]
+	mi := &file_liveroom_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3270,7 +3491,7 @@ func (x *MediaLeave) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MediaLeave.ProtoReflect.Descriptor instead.
 func (*MediaLeave) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{38}
+	return file_liveroom_proto_rawDescGZIP(), []int{41}
 }
 
 // EntryForm is what a room asks of visitors before they join.
@@ -3289,7 +3510,7 @@ type EntryForm struct {
 
 func (x *EntryForm) Reset() {
 	*x = EntryForm{}
-	mi := &file_liveroom_proto_msgTypes[39]
+	mi := &file_liveroom_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3301,7 +3522,7 @@ func (x *EntryForm) String() string {
 func (*EntryForm) ProtoMessage() {}
 
 func (x *EntryForm) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[39]
+	mi := &file_liveroom_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3314,7 +3535,7 @@ func (x *EntryForm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EntryForm.ProtoReflect.Descriptor instead.
 func (*EntryForm) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{39}
+	return file_liveroom_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *EntryForm) GetEnabled() bool {
@@ -3367,7 +3588,7 @@ type EntryRecord struct {
 
 func (x *EntryRecord) Reset() {
 	*x = EntryRecord{}
-	mi := &file_liveroom_proto_msgTypes[40]
+	mi := &file_liveroom_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3379,7 +3600,7 @@ func (x *EntryRecord) String() string {
 func (*EntryRecord) ProtoMessage() {}
 
 func (x *EntryRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[40]
+	mi := &file_liveroom_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3392,7 +3613,7 @@ func (x *EntryRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EntryRecord.ProtoReflect.Descriptor instead.
 func (*EntryRecord) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{40}
+	return file_liveroom_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *EntryRecord) GetMemberId() string {
@@ -3439,7 +3660,7 @@ type DeleteRoom struct {
 
 func (x *DeleteRoom) Reset() {
 	*x = DeleteRoom{}
-	mi := &file_liveroom_proto_msgTypes[41]
+	mi := &file_liveroom_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3451,7 +3672,7 @@ func (x *DeleteRoom) String() string {
 func (*DeleteRoom) ProtoMessage() {}
 
 func (x *DeleteRoom) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[41]
+	mi := &file_liveroom_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3464,7 +3685,7 @@ func (x *DeleteRoom) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRoom.ProtoReflect.Descriptor instead.
 func (*DeleteRoom) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{41}
+	return file_liveroom_proto_rawDescGZIP(), []int{44}
 }
 
 type DeleteRoomResult struct {
@@ -3476,7 +3697,7 @@ type DeleteRoomResult struct {
 
 func (x *DeleteRoomResult) Reset() {
 	*x = DeleteRoomResult{}
-	mi := &file_liveroom_proto_msgTypes[42]
+	mi := &file_liveroom_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3488,7 +3709,7 @@ func (x *DeleteRoomResult) String() string {
 func (*DeleteRoomResult) ProtoMessage() {}
 
 func (x *DeleteRoomResult) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[42]
+	mi := &file_liveroom_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3501,7 +3722,7 @@ func (x *DeleteRoomResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRoomResult.ProtoReflect.Descriptor instead.
 func (*DeleteRoomResult) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{42}
+	return file_liveroom_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *DeleteRoomResult) GetError() *Error {
@@ -3526,7 +3747,7 @@ type AgentRecord struct {
 
 func (x *AgentRecord) Reset() {
 	*x = AgentRecord{}
-	mi := &file_liveroom_proto_msgTypes[43]
+	mi := &file_liveroom_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3538,7 +3759,7 @@ func (x *AgentRecord) String() string {
 func (*AgentRecord) ProtoMessage() {}
 
 func (x *AgentRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[43]
+	mi := &file_liveroom_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3551,7 +3772,7 @@ func (x *AgentRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentRecord.ProtoReflect.Descriptor instead.
 func (*AgentRecord) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{43}
+	return file_liveroom_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *AgentRecord) GetId() string {
@@ -3600,7 +3821,7 @@ type AgentSession struct {
 
 func (x *AgentSession) Reset() {
 	*x = AgentSession{}
-	mi := &file_liveroom_proto_msgTypes[44]
+	mi := &file_liveroom_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3612,7 +3833,7 @@ func (x *AgentSession) String() string {
 func (*AgentSession) ProtoMessage() {}
 
 func (x *AgentSession) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[44]
+	mi := &file_liveroom_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3625,7 +3846,7 @@ func (x *AgentSession) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentSession.ProtoReflect.Descriptor instead.
 func (*AgentSession) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{44}
+	return file_liveroom_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *AgentSession) GetCreatedAtMs() int64 {
@@ -3656,7 +3877,7 @@ type AgentRoom struct {
 
 func (x *AgentRoom) Reset() {
 	*x = AgentRoom{}
-	mi := &file_liveroom_proto_msgTypes[45]
+	mi := &file_liveroom_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3668,7 +3889,7 @@ func (x *AgentRoom) String() string {
 func (*AgentRoom) ProtoMessage() {}
 
 func (x *AgentRoom) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[45]
+	mi := &file_liveroom_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3681,7 +3902,7 @@ func (x *AgentRoom) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentRoom.ProtoReflect.Descriptor instead.
 func (*AgentRoom) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{45}
+	return file_liveroom_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *AgentRoom) GetRoom() *RoomInfo {
@@ -3727,7 +3948,7 @@ type ApiKeyRecord struct {
 
 func (x *ApiKeyRecord) Reset() {
 	*x = ApiKeyRecord{}
-	mi := &file_liveroom_proto_msgTypes[46]
+	mi := &file_liveroom_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3739,7 +3960,7 @@ func (x *ApiKeyRecord) String() string {
 func (*ApiKeyRecord) ProtoMessage() {}
 
 func (x *ApiKeyRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[46]
+	mi := &file_liveroom_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3752,7 +3973,7 @@ func (x *ApiKeyRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApiKeyRecord.ProtoReflect.Descriptor instead.
 func (*ApiKeyRecord) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{46}
+	return file_liveroom_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *ApiKeyRecord) GetAgentId() string {
@@ -3794,7 +4015,7 @@ type ShortNameRecord struct {
 
 func (x *ShortNameRecord) Reset() {
 	*x = ShortNameRecord{}
-	mi := &file_liveroom_proto_msgTypes[47]
+	mi := &file_liveroom_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3806,7 +4027,7 @@ func (x *ShortNameRecord) String() string {
 func (*ShortNameRecord) ProtoMessage() {}
 
 func (x *ShortNameRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[47]
+	mi := &file_liveroom_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3819,7 +4040,7 @@ func (x *ShortNameRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShortNameRecord.ProtoReflect.Descriptor instead.
 func (*ShortNameRecord) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{47}
+	return file_liveroom_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *ShortNameRecord) GetRoomId() string {
@@ -3856,7 +4077,7 @@ type OfflineMessage struct {
 
 func (x *OfflineMessage) Reset() {
 	*x = OfflineMessage{}
-	mi := &file_liveroom_proto_msgTypes[48]
+	mi := &file_liveroom_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3868,7 +4089,7 @@ func (x *OfflineMessage) String() string {
 func (*OfflineMessage) ProtoMessage() {}
 
 func (x *OfflineMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[48]
+	mi := &file_liveroom_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3881,7 +4102,7 @@ func (x *OfflineMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OfflineMessage.ProtoReflect.Descriptor instead.
 func (*OfflineMessage) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{48}
+	return file_liveroom_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *OfflineMessage) GetId() string {
@@ -3970,7 +4191,7 @@ type VisitorClientFrame struct {
 
 func (x *VisitorClientFrame) Reset() {
 	*x = VisitorClientFrame{}
-	mi := &file_liveroom_proto_msgTypes[49]
+	mi := &file_liveroom_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3982,7 +4203,7 @@ func (x *VisitorClientFrame) String() string {
 func (*VisitorClientFrame) ProtoMessage() {}
 
 func (x *VisitorClientFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[49]
+	mi := &file_liveroom_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3995,7 +4216,7 @@ func (x *VisitorClientFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VisitorClientFrame.ProtoReflect.Descriptor instead.
 func (*VisitorClientFrame) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{49}
+	return file_liveroom_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *VisitorClientFrame) GetId() string {
@@ -4091,7 +4312,7 @@ type VisitorHello struct {
 
 func (x *VisitorHello) Reset() {
 	*x = VisitorHello{}
-	mi := &file_liveroom_proto_msgTypes[50]
+	mi := &file_liveroom_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4103,7 +4324,7 @@ func (x *VisitorHello) String() string {
 func (*VisitorHello) ProtoMessage() {}
 
 func (x *VisitorHello) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[50]
+	mi := &file_liveroom_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4116,7 +4337,7 @@ func (x *VisitorHello) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VisitorHello.ProtoReflect.Descriptor instead.
 func (*VisitorHello) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{50}
+	return file_liveroom_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *VisitorHello) GetAgentId() string {
@@ -4164,7 +4385,7 @@ type VisitorCall struct {
 
 func (x *VisitorCall) Reset() {
 	*x = VisitorCall{}
-	mi := &file_liveroom_proto_msgTypes[51]
+	mi := &file_liveroom_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4176,7 +4397,7 @@ func (x *VisitorCall) String() string {
 func (*VisitorCall) ProtoMessage() {}
 
 func (x *VisitorCall) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[51]
+	mi := &file_liveroom_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4189,7 +4410,7 @@ func (x *VisitorCall) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VisitorCall.ProtoReflect.Descriptor instead.
 func (*VisitorCall) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{51}
+	return file_liveroom_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *VisitorCall) GetKind() CallKind {
@@ -4214,7 +4435,7 @@ type VisitorCancel struct {
 
 func (x *VisitorCancel) Reset() {
 	*x = VisitorCancel{}
-	mi := &file_liveroom_proto_msgTypes[52]
+	mi := &file_liveroom_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4226,7 +4447,7 @@ func (x *VisitorCancel) String() string {
 func (*VisitorCancel) ProtoMessage() {}
 
 func (x *VisitorCancel) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[52]
+	mi := &file_liveroom_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4239,7 +4460,7 @@ func (x *VisitorCancel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VisitorCancel.ProtoReflect.Descriptor instead.
 func (*VisitorCancel) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{52}
+	return file_liveroom_proto_rawDescGZIP(), []int{55}
 }
 
 type VisitorServerFrame struct {
@@ -4260,7 +4481,7 @@ type VisitorServerFrame struct {
 
 func (x *VisitorServerFrame) Reset() {
 	*x = VisitorServerFrame{}
-	mi := &file_liveroom_proto_msgTypes[53]
+	mi := &file_liveroom_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4272,7 +4493,7 @@ func (x *VisitorServerFrame) String() string {
 func (*VisitorServerFrame) ProtoMessage() {}
 
 func (x *VisitorServerFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[53]
+	mi := &file_liveroom_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4285,7 +4506,7 @@ func (x *VisitorServerFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VisitorServerFrame.ProtoReflect.Descriptor instead.
 func (*VisitorServerFrame) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{53}
+	return file_liveroom_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *VisitorServerFrame) GetReplyTo() string {
@@ -4405,7 +4626,7 @@ type PresenceUpdate struct {
 
 func (x *PresenceUpdate) Reset() {
 	*x = PresenceUpdate{}
-	mi := &file_liveroom_proto_msgTypes[54]
+	mi := &file_liveroom_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4417,7 +4638,7 @@ func (x *PresenceUpdate) String() string {
 func (*PresenceUpdate) ProtoMessage() {}
 
 func (x *PresenceUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[54]
+	mi := &file_liveroom_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4430,7 +4651,7 @@ func (x *PresenceUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PresenceUpdate.ProtoReflect.Descriptor instead.
 func (*PresenceUpdate) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{54}
+	return file_liveroom_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *PresenceUpdate) GetPresence() Presence {
@@ -4451,7 +4672,7 @@ type CallQueued struct {
 
 func (x *CallQueued) Reset() {
 	*x = CallQueued{}
-	mi := &file_liveroom_proto_msgTypes[55]
+	mi := &file_liveroom_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4463,7 +4684,7 @@ func (x *CallQueued) String() string {
 func (*CallQueued) ProtoMessage() {}
 
 func (x *CallQueued) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[55]
+	mi := &file_liveroom_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4476,7 +4697,7 @@ func (x *CallQueued) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallQueued.ProtoReflect.Descriptor instead.
 func (*CallQueued) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{55}
+	return file_liveroom_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *CallQueued) GetRequestId() string {
@@ -4505,7 +4726,7 @@ type CallAccepted struct {
 
 func (x *CallAccepted) Reset() {
 	*x = CallAccepted{}
-	mi := &file_liveroom_proto_msgTypes[56]
+	mi := &file_liveroom_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4517,7 +4738,7 @@ func (x *CallAccepted) String() string {
 func (*CallAccepted) ProtoMessage() {}
 
 func (x *CallAccepted) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[56]
+	mi := &file_liveroom_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4530,7 +4751,7 @@ func (x *CallAccepted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallAccepted.ProtoReflect.Descriptor instead.
 func (*CallAccepted) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{56}
+	return file_liveroom_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *CallAccepted) GetRequestId() string {
@@ -4564,7 +4785,7 @@ type CallDeclined struct {
 
 func (x *CallDeclined) Reset() {
 	*x = CallDeclined{}
-	mi := &file_liveroom_proto_msgTypes[57]
+	mi := &file_liveroom_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4576,7 +4797,7 @@ func (x *CallDeclined) String() string {
 func (*CallDeclined) ProtoMessage() {}
 
 func (x *CallDeclined) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[57]
+	mi := &file_liveroom_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4589,7 +4810,7 @@ func (x *CallDeclined) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallDeclined.ProtoReflect.Descriptor instead.
 func (*CallDeclined) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{57}
+	return file_liveroom_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *CallDeclined) GetRequestId() string {
@@ -4622,7 +4843,7 @@ type AgentClientFrame struct {
 
 func (x *AgentClientFrame) Reset() {
 	*x = AgentClientFrame{}
-	mi := &file_liveroom_proto_msgTypes[58]
+	mi := &file_liveroom_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4634,7 +4855,7 @@ func (x *AgentClientFrame) String() string {
 func (*AgentClientFrame) ProtoMessage() {}
 
 func (x *AgentClientFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[58]
+	mi := &file_liveroom_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4647,7 +4868,7 @@ func (x *AgentClientFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentClientFrame.ProtoReflect.Descriptor instead.
 func (*AgentClientFrame) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{58}
+	return file_liveroom_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *AgentClientFrame) GetId() string {
@@ -4738,7 +4959,7 @@ type AgentWatch struct {
 
 func (x *AgentWatch) Reset() {
 	*x = AgentWatch{}
-	mi := &file_liveroom_proto_msgTypes[59]
+	mi := &file_liveroom_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4750,7 +4971,7 @@ func (x *AgentWatch) String() string {
 func (*AgentWatch) ProtoMessage() {}
 
 func (x *AgentWatch) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[59]
+	mi := &file_liveroom_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4763,7 +4984,7 @@ func (x *AgentWatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentWatch.ProtoReflect.Descriptor instead.
 func (*AgentWatch) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{59}
+	return file_liveroom_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *AgentWatch) GetRoomId() string {
@@ -4782,7 +5003,7 @@ type AgentSetAway struct {
 
 func (x *AgentSetAway) Reset() {
 	*x = AgentSetAway{}
-	mi := &file_liveroom_proto_msgTypes[60]
+	mi := &file_liveroom_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4794,7 +5015,7 @@ func (x *AgentSetAway) String() string {
 func (*AgentSetAway) ProtoMessage() {}
 
 func (x *AgentSetAway) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[60]
+	mi := &file_liveroom_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4807,7 +5028,7 @@ func (x *AgentSetAway) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentSetAway.ProtoReflect.Descriptor instead.
 func (*AgentSetAway) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{60}
+	return file_liveroom_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *AgentSetAway) GetAway() bool {
@@ -4827,7 +5048,7 @@ type AgentAnswer struct {
 
 func (x *AgentAnswer) Reset() {
 	*x = AgentAnswer{}
-	mi := &file_liveroom_proto_msgTypes[61]
+	mi := &file_liveroom_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4839,7 +5060,7 @@ func (x *AgentAnswer) String() string {
 func (*AgentAnswer) ProtoMessage() {}
 
 func (x *AgentAnswer) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[61]
+	mi := &file_liveroom_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4852,7 +5073,7 @@ func (x *AgentAnswer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentAnswer.ProtoReflect.Descriptor instead.
 func (*AgentAnswer) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{61}
+	return file_liveroom_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *AgentAnswer) GetRequestId() string {
@@ -4890,7 +5111,7 @@ type AgentServerFrame struct {
 
 func (x *AgentServerFrame) Reset() {
 	*x = AgentServerFrame{}
-	mi := &file_liveroom_proto_msgTypes[62]
+	mi := &file_liveroom_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4902,7 +5123,7 @@ func (x *AgentServerFrame) String() string {
 func (*AgentServerFrame) ProtoMessage() {}
 
 func (x *AgentServerFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[62]
+	mi := &file_liveroom_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4915,7 +5136,7 @@ func (x *AgentServerFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentServerFrame.ProtoReflect.Descriptor instead.
 func (*AgentServerFrame) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{62}
+	return file_liveroom_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *AgentServerFrame) GetReplyTo() string {
@@ -5089,7 +5310,7 @@ type VisitorInfo struct {
 
 func (x *VisitorInfo) Reset() {
 	*x = VisitorInfo{}
-	mi := &file_liveroom_proto_msgTypes[63]
+	mi := &file_liveroom_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5101,7 +5322,7 @@ func (x *VisitorInfo) String() string {
 func (*VisitorInfo) ProtoMessage() {}
 
 func (x *VisitorInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[63]
+	mi := &file_liveroom_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5114,7 +5335,7 @@ func (x *VisitorInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VisitorInfo.ProtoReflect.Descriptor instead.
 func (*VisitorInfo) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{63}
+	return file_liveroom_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *VisitorInfo) GetVisitorId() string {
@@ -5175,7 +5396,7 @@ type VisitorLeft struct {
 
 func (x *VisitorLeft) Reset() {
 	*x = VisitorLeft{}
-	mi := &file_liveroom_proto_msgTypes[64]
+	mi := &file_liveroom_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5187,7 +5408,7 @@ func (x *VisitorLeft) String() string {
 func (*VisitorLeft) ProtoMessage() {}
 
 func (x *VisitorLeft) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[64]
+	mi := &file_liveroom_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5200,7 +5421,7 @@ func (x *VisitorLeft) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VisitorLeft.ProtoReflect.Descriptor instead.
 func (*VisitorLeft) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{64}
+	return file_liveroom_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *VisitorLeft) GetVisitorId() string {
@@ -5225,7 +5446,7 @@ type ContactRequest struct {
 
 func (x *ContactRequest) Reset() {
 	*x = ContactRequest{}
-	mi := &file_liveroom_proto_msgTypes[65]
+	mi := &file_liveroom_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5237,7 +5458,7 @@ func (x *ContactRequest) String() string {
 func (*ContactRequest) ProtoMessage() {}
 
 func (x *ContactRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[65]
+	mi := &file_liveroom_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5250,7 +5471,7 @@ func (x *ContactRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContactRequest.ProtoReflect.Descriptor instead.
 func (*ContactRequest) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{65}
+	return file_liveroom_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *ContactRequest) GetRequestId() string {
@@ -5313,7 +5534,7 @@ type ContactRequestDone struct {
 
 func (x *ContactRequestDone) Reset() {
 	*x = ContactRequestDone{}
-	mi := &file_liveroom_proto_msgTypes[66]
+	mi := &file_liveroom_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5325,7 +5546,7 @@ func (x *ContactRequestDone) String() string {
 func (*ContactRequestDone) ProtoMessage() {}
 
 func (x *ContactRequestDone) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[66]
+	mi := &file_liveroom_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5338,7 +5559,7 @@ func (x *ContactRequestDone) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContactRequestDone.ProtoReflect.Descriptor instead.
 func (*ContactRequestDone) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{66}
+	return file_liveroom_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *ContactRequestDone) GetRequestId() string {
@@ -5366,7 +5587,7 @@ type AgentStatus struct {
 
 func (x *AgentStatus) Reset() {
 	*x = AgentStatus{}
-	mi := &file_liveroom_proto_msgTypes[67]
+	mi := &file_liveroom_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5378,7 +5599,7 @@ func (x *AgentStatus) String() string {
 func (*AgentStatus) ProtoMessage() {}
 
 func (x *AgentStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[67]
+	mi := &file_liveroom_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5391,7 +5612,7 @@ func (x *AgentStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentStatus.ProtoReflect.Descriptor instead.
 func (*AgentStatus) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{67}
+	return file_liveroom_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *AgentStatus) GetPresence() Presence {
@@ -5423,7 +5644,7 @@ type AgentSnapshot struct {
 
 func (x *AgentSnapshot) Reset() {
 	*x = AgentSnapshot{}
-	mi := &file_liveroom_proto_msgTypes[68]
+	mi := &file_liveroom_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5435,7 +5656,7 @@ func (x *AgentSnapshot) String() string {
 func (*AgentSnapshot) ProtoMessage() {}
 
 func (x *AgentSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[68]
+	mi := &file_liveroom_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5448,7 +5669,7 @@ func (x *AgentSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentSnapshot.ProtoReflect.Descriptor instead.
 func (*AgentSnapshot) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{68}
+	return file_liveroom_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *AgentSnapshot) GetAgentId() string {
@@ -5506,7 +5727,7 @@ type CallAnswered struct {
 
 func (x *CallAnswered) Reset() {
 	*x = CallAnswered{}
-	mi := &file_liveroom_proto_msgTypes[69]
+	mi := &file_liveroom_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5518,7 +5739,7 @@ func (x *CallAnswered) String() string {
 func (*CallAnswered) ProtoMessage() {}
 
 func (x *CallAnswered) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[69]
+	mi := &file_liveroom_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5531,7 +5752,7 @@ func (x *CallAnswered) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallAnswered.ProtoReflect.Descriptor instead.
 func (*CallAnswered) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{69}
+	return file_liveroom_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *CallAnswered) GetRequestId() string {
@@ -5574,7 +5795,7 @@ type AgentVisitorHello struct {
 
 func (x *AgentVisitorHello) Reset() {
 	*x = AgentVisitorHello{}
-	mi := &file_liveroom_proto_msgTypes[70]
+	mi := &file_liveroom_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5586,7 +5807,7 @@ func (x *AgentVisitorHello) String() string {
 func (*AgentVisitorHello) ProtoMessage() {}
 
 func (x *AgentVisitorHello) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[70]
+	mi := &file_liveroom_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5599,7 +5820,7 @@ func (x *AgentVisitorHello) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentVisitorHello.ProtoReflect.Descriptor instead.
 func (*AgentVisitorHello) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{70}
+	return file_liveroom_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *AgentVisitorHello) GetSession() *actor.PID {
@@ -5641,7 +5862,7 @@ type AgentVisitorCall struct {
 
 func (x *AgentVisitorCall) Reset() {
 	*x = AgentVisitorCall{}
-	mi := &file_liveroom_proto_msgTypes[71]
+	mi := &file_liveroom_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5653,7 +5874,7 @@ func (x *AgentVisitorCall) String() string {
 func (*AgentVisitorCall) ProtoMessage() {}
 
 func (x *AgentVisitorCall) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[71]
+	mi := &file_liveroom_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5666,7 +5887,7 @@ func (x *AgentVisitorCall) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentVisitorCall.ProtoReflect.Descriptor instead.
 func (*AgentVisitorCall) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{71}
+	return file_liveroom_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *AgentVisitorCall) GetSession() *actor.PID {
@@ -5700,7 +5921,7 @@ type AgentVisitorCancel struct {
 
 func (x *AgentVisitorCancel) Reset() {
 	*x = AgentVisitorCancel{}
-	mi := &file_liveroom_proto_msgTypes[72]
+	mi := &file_liveroom_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5712,7 +5933,7 @@ func (x *AgentVisitorCancel) String() string {
 func (*AgentVisitorCancel) ProtoMessage() {}
 
 func (x *AgentVisitorCancel) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[72]
+	mi := &file_liveroom_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5725,7 +5946,7 @@ func (x *AgentVisitorCancel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentVisitorCancel.ProtoReflect.Descriptor instead.
 func (*AgentVisitorCancel) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{72}
+	return file_liveroom_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *AgentVisitorCancel) GetSession() *actor.PID {
@@ -5755,7 +5976,7 @@ type AgentAttach struct {
 
 func (x *AgentAttach) Reset() {
 	*x = AgentAttach{}
-	mi := &file_liveroom_proto_msgTypes[73]
+	mi := &file_liveroom_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5767,7 +5988,7 @@ func (x *AgentAttach) String() string {
 func (*AgentAttach) ProtoMessage() {}
 
 func (x *AgentAttach) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[73]
+	mi := &file_liveroom_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5780,7 +6001,7 @@ func (x *AgentAttach) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentAttach.ProtoReflect.Descriptor instead.
 func (*AgentAttach) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{73}
+	return file_liveroom_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *AgentAttach) GetSession() *actor.PID {
@@ -5822,7 +6043,7 @@ type AgentSocketAway struct {
 
 func (x *AgentSocketAway) Reset() {
 	*x = AgentSocketAway{}
-	mi := &file_liveroom_proto_msgTypes[74]
+	mi := &file_liveroom_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5834,7 +6055,7 @@ func (x *AgentSocketAway) String() string {
 func (*AgentSocketAway) ProtoMessage() {}
 
 func (x *AgentSocketAway) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[74]
+	mi := &file_liveroom_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5847,7 +6068,7 @@ func (x *AgentSocketAway) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentSocketAway.ProtoReflect.Descriptor instead.
 func (*AgentSocketAway) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{74}
+	return file_liveroom_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *AgentSocketAway) GetSession() *actor.PID {
@@ -5882,7 +6103,7 @@ type AgentSocketAnswer struct {
 
 func (x *AgentSocketAnswer) Reset() {
 	*x = AgentSocketAnswer{}
-	mi := &file_liveroom_proto_msgTypes[75]
+	mi := &file_liveroom_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5894,7 +6115,7 @@ func (x *AgentSocketAnswer) String() string {
 func (*AgentSocketAnswer) ProtoMessage() {}
 
 func (x *AgentSocketAnswer) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[75]
+	mi := &file_liveroom_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5907,7 +6128,7 @@ func (x *AgentSocketAnswer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentSocketAnswer.ProtoReflect.Descriptor instead.
 func (*AgentSocketAnswer) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{75}
+	return file_liveroom_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *AgentSocketAnswer) GetSession() *actor.PID {
@@ -5941,7 +6162,7 @@ type AgentDetach struct {
 
 func (x *AgentDetach) Reset() {
 	*x = AgentDetach{}
-	mi := &file_liveroom_proto_msgTypes[76]
+	mi := &file_liveroom_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5953,7 +6174,7 @@ func (x *AgentDetach) String() string {
 func (*AgentDetach) ProtoMessage() {}
 
 func (x *AgentDetach) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[76]
+	mi := &file_liveroom_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5966,7 +6187,7 @@ func (x *AgentDetach) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentDetach.ProtoReflect.Descriptor instead.
 func (*AgentDetach) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{76}
+	return file_liveroom_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *AgentDetach) GetSession() *actor.PID {
@@ -5986,7 +6207,7 @@ type AgentReply struct {
 
 func (x *AgentReply) Reset() {
 	*x = AgentReply{}
-	mi := &file_liveroom_proto_msgTypes[77]
+	mi := &file_liveroom_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5998,7 +6219,7 @@ func (x *AgentReply) String() string {
 func (*AgentReply) ProtoMessage() {}
 
 func (x *AgentReply) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[77]
+	mi := &file_liveroom_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6011,7 +6232,7 @@ func (x *AgentReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentReply.ProtoReflect.Descriptor instead.
 func (*AgentReply) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{77}
+	return file_liveroom_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *AgentReply) GetError() *Error {
@@ -6030,7 +6251,7 @@ type AgentLogin struct {
 
 func (x *AgentLogin) Reset() {
 	*x = AgentLogin{}
-	mi := &file_liveroom_proto_msgTypes[78]
+	mi := &file_liveroom_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6042,7 +6263,7 @@ func (x *AgentLogin) String() string {
 func (*AgentLogin) ProtoMessage() {}
 
 func (x *AgentLogin) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[78]
+	mi := &file_liveroom_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6055,7 +6276,7 @@ func (x *AgentLogin) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentLogin.ProtoReflect.Descriptor instead.
 func (*AgentLogin) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{78}
+	return file_liveroom_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *AgentLogin) GetPassword() string {
@@ -6077,7 +6298,7 @@ type AgentLoginResult struct {
 
 func (x *AgentLoginResult) Reset() {
 	*x = AgentLoginResult{}
-	mi := &file_liveroom_proto_msgTypes[79]
+	mi := &file_liveroom_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6089,7 +6310,7 @@ func (x *AgentLoginResult) String() string {
 func (*AgentLoginResult) ProtoMessage() {}
 
 func (x *AgentLoginResult) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[79]
+	mi := &file_liveroom_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6102,7 +6323,7 @@ func (x *AgentLoginResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentLoginResult.ProtoReflect.Descriptor instead.
 func (*AgentLoginResult) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{79}
+	return file_liveroom_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *AgentLoginResult) GetError() *Error {
@@ -6135,7 +6356,7 @@ type AgentCheckSession struct {
 
 func (x *AgentCheckSession) Reset() {
 	*x = AgentCheckSession{}
-	mi := &file_liveroom_proto_msgTypes[80]
+	mi := &file_liveroom_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6147,7 +6368,7 @@ func (x *AgentCheckSession) String() string {
 func (*AgentCheckSession) ProtoMessage() {}
 
 func (x *AgentCheckSession) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[80]
+	mi := &file_liveroom_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6160,7 +6381,7 @@ func (x *AgentCheckSession) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentCheckSession.ProtoReflect.Descriptor instead.
 func (*AgentCheckSession) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{80}
+	return file_liveroom_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *AgentCheckSession) GetSessionHash() []byte {
@@ -6179,7 +6400,7 @@ type AgentLogout struct {
 
 func (x *AgentLogout) Reset() {
 	*x = AgentLogout{}
-	mi := &file_liveroom_proto_msgTypes[81]
+	mi := &file_liveroom_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6191,7 +6412,7 @@ func (x *AgentLogout) String() string {
 func (*AgentLogout) ProtoMessage() {}
 
 func (x *AgentLogout) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[81]
+	mi := &file_liveroom_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6204,7 +6425,7 @@ func (x *AgentLogout) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentLogout.ProtoReflect.Descriptor instead.
 func (*AgentLogout) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{81}
+	return file_liveroom_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *AgentLogout) GetSessionHash() []byte {
@@ -6226,7 +6447,7 @@ type AgentWho struct {
 
 func (x *AgentWho) Reset() {
 	*x = AgentWho{}
-	mi := &file_liveroom_proto_msgTypes[82]
+	mi := &file_liveroom_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6238,7 +6459,7 @@ func (x *AgentWho) String() string {
 func (*AgentWho) ProtoMessage() {}
 
 func (x *AgentWho) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[82]
+	mi := &file_liveroom_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6251,7 +6472,7 @@ func (x *AgentWho) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentWho.ProtoReflect.Descriptor instead.
 func (*AgentWho) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{82}
+	return file_liveroom_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *AgentWho) GetError() *Error {
@@ -6292,7 +6513,7 @@ type AgentCreateRoom struct {
 
 func (x *AgentCreateRoom) Reset() {
 	*x = AgentCreateRoom{}
-	mi := &file_liveroom_proto_msgTypes[83]
+	mi := &file_liveroom_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6304,7 +6525,7 @@ func (x *AgentCreateRoom) String() string {
 func (*AgentCreateRoom) ProtoMessage() {}
 
 func (x *AgentCreateRoom) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[83]
+	mi := &file_liveroom_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6317,7 +6538,7 @@ func (x *AgentCreateRoom) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentCreateRoom.ProtoReflect.Descriptor instead.
 func (*AgentCreateRoom) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{83}
+	return file_liveroom_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *AgentCreateRoom) GetRoom() *CreateRoom {
@@ -6337,7 +6558,7 @@ type AgentRoomResult struct {
 
 func (x *AgentRoomResult) Reset() {
 	*x = AgentRoomResult{}
-	mi := &file_liveroom_proto_msgTypes[84]
+	mi := &file_liveroom_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6349,7 +6570,7 @@ func (x *AgentRoomResult) String() string {
 func (*AgentRoomResult) ProtoMessage() {}
 
 func (x *AgentRoomResult) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[84]
+	mi := &file_liveroom_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6362,7 +6583,7 @@ func (x *AgentRoomResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentRoomResult.ProtoReflect.Descriptor instead.
 func (*AgentRoomResult) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{84}
+	return file_liveroom_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *AgentRoomResult) GetError() *Error {
@@ -6387,7 +6608,7 @@ type AgentListRooms struct {
 
 func (x *AgentListRooms) Reset() {
 	*x = AgentListRooms{}
-	mi := &file_liveroom_proto_msgTypes[85]
+	mi := &file_liveroom_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6399,7 +6620,7 @@ func (x *AgentListRooms) String() string {
 func (*AgentListRooms) ProtoMessage() {}
 
 func (x *AgentListRooms) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[85]
+	mi := &file_liveroom_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6412,7 +6633,7 @@ func (x *AgentListRooms) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentListRooms.ProtoReflect.Descriptor instead.
 func (*AgentListRooms) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{85}
+	return file_liveroom_proto_rawDescGZIP(), []int{88}
 }
 
 type AgentRoomList struct {
@@ -6425,7 +6646,7 @@ type AgentRoomList struct {
 
 func (x *AgentRoomList) Reset() {
 	*x = AgentRoomList{}
-	mi := &file_liveroom_proto_msgTypes[86]
+	mi := &file_liveroom_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6437,7 +6658,7 @@ func (x *AgentRoomList) String() string {
 func (*AgentRoomList) ProtoMessage() {}
 
 func (x *AgentRoomList) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[86]
+	mi := &file_liveroom_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6450,7 +6671,7 @@ func (x *AgentRoomList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentRoomList.ProtoReflect.Descriptor instead.
 func (*AgentRoomList) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{86}
+	return file_liveroom_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *AgentRoomList) GetError() *Error {
@@ -6478,7 +6699,7 @@ type AgentGetRoom struct {
 
 func (x *AgentGetRoom) Reset() {
 	*x = AgentGetRoom{}
-	mi := &file_liveroom_proto_msgTypes[87]
+	mi := &file_liveroom_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6490,7 +6711,7 @@ func (x *AgentGetRoom) String() string {
 func (*AgentGetRoom) ProtoMessage() {}
 
 func (x *AgentGetRoom) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[87]
+	mi := &file_liveroom_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6503,7 +6724,7 @@ func (x *AgentGetRoom) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentGetRoom.ProtoReflect.Descriptor instead.
 func (*AgentGetRoom) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{87}
+	return file_liveroom_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *AgentGetRoom) GetRoomId() string {
@@ -6529,7 +6750,7 @@ type AgentDeleteRoom struct {
 
 func (x *AgentDeleteRoom) Reset() {
 	*x = AgentDeleteRoom{}
-	mi := &file_liveroom_proto_msgTypes[88]
+	mi := &file_liveroom_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6541,7 +6762,7 @@ func (x *AgentDeleteRoom) String() string {
 func (*AgentDeleteRoom) ProtoMessage() {}
 
 func (x *AgentDeleteRoom) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[88]
+	mi := &file_liveroom_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6554,7 +6775,7 @@ func (x *AgentDeleteRoom) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentDeleteRoom.ProtoReflect.Descriptor instead.
 func (*AgentDeleteRoom) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{88}
+	return file_liveroom_proto_rawDescGZIP(), []int{91}
 }
 
 func (x *AgentDeleteRoom) GetRoomId() string {
@@ -6573,7 +6794,7 @@ type AgentListEntries struct {
 
 func (x *AgentListEntries) Reset() {
 	*x = AgentListEntries{}
-	mi := &file_liveroom_proto_msgTypes[89]
+	mi := &file_liveroom_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6585,7 +6806,7 @@ func (x *AgentListEntries) String() string {
 func (*AgentListEntries) ProtoMessage() {}
 
 func (x *AgentListEntries) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[89]
+	mi := &file_liveroom_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6598,7 +6819,7 @@ func (x *AgentListEntries) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentListEntries.ProtoReflect.Descriptor instead.
 func (*AgentListEntries) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{89}
+	return file_liveroom_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *AgentListEntries) GetRoomId() string {
@@ -6618,7 +6839,7 @@ type AgentEntryList struct {
 
 func (x *AgentEntryList) Reset() {
 	*x = AgentEntryList{}
-	mi := &file_liveroom_proto_msgTypes[90]
+	mi := &file_liveroom_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6630,7 +6851,7 @@ func (x *AgentEntryList) String() string {
 func (*AgentEntryList) ProtoMessage() {}
 
 func (x *AgentEntryList) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[90]
+	mi := &file_liveroom_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6643,7 +6864,7 @@ func (x *AgentEntryList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentEntryList.ProtoReflect.Descriptor instead.
 func (*AgentEntryList) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{90}
+	return file_liveroom_proto_rawDescGZIP(), []int{93}
 }
 
 func (x *AgentEntryList) GetError() *Error {
@@ -6672,7 +6893,7 @@ type AgentStoreOffline struct {
 
 func (x *AgentStoreOffline) Reset() {
 	*x = AgentStoreOffline{}
-	mi := &file_liveroom_proto_msgTypes[91]
+	mi := &file_liveroom_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6684,7 +6905,7 @@ func (x *AgentStoreOffline) String() string {
 func (*AgentStoreOffline) ProtoMessage() {}
 
 func (x *AgentStoreOffline) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[91]
+	mi := &file_liveroom_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6697,7 +6918,7 @@ func (x *AgentStoreOffline) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentStoreOffline.ProtoReflect.Descriptor instead.
 func (*AgentStoreOffline) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{91}
+	return file_liveroom_proto_rawDescGZIP(), []int{94}
 }
 
 func (x *AgentStoreOffline) GetMessage() *OfflineMessage {
@@ -6727,7 +6948,7 @@ type AgentOfflineResult struct {
 
 func (x *AgentOfflineResult) Reset() {
 	*x = AgentOfflineResult{}
-	mi := &file_liveroom_proto_msgTypes[92]
+	mi := &file_liveroom_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6739,7 +6960,7 @@ func (x *AgentOfflineResult) String() string {
 func (*AgentOfflineResult) ProtoMessage() {}
 
 func (x *AgentOfflineResult) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[92]
+	mi := &file_liveroom_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6752,7 +6973,7 @@ func (x *AgentOfflineResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentOfflineResult.ProtoReflect.Descriptor instead.
 func (*AgentOfflineResult) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{92}
+	return file_liveroom_proto_rawDescGZIP(), []int{95}
 }
 
 func (x *AgentOfflineResult) GetError() *Error {
@@ -6794,7 +7015,7 @@ type AgentMarkMailed struct {
 
 func (x *AgentMarkMailed) Reset() {
 	*x = AgentMarkMailed{}
-	mi := &file_liveroom_proto_msgTypes[93]
+	mi := &file_liveroom_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6806,7 +7027,7 @@ func (x *AgentMarkMailed) String() string {
 func (*AgentMarkMailed) ProtoMessage() {}
 
 func (x *AgentMarkMailed) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[93]
+	mi := &file_liveroom_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6819,7 +7040,7 @@ func (x *AgentMarkMailed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentMarkMailed.ProtoReflect.Descriptor instead.
 func (*AgentMarkMailed) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{93}
+	return file_liveroom_proto_rawDescGZIP(), []int{96}
 }
 
 func (x *AgentMarkMailed) GetId() string {
@@ -6851,7 +7072,7 @@ type AgentListOffline struct {
 
 func (x *AgentListOffline) Reset() {
 	*x = AgentListOffline{}
-	mi := &file_liveroom_proto_msgTypes[94]
+	mi := &file_liveroom_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6863,7 +7084,7 @@ func (x *AgentListOffline) String() string {
 func (*AgentListOffline) ProtoMessage() {}
 
 func (x *AgentListOffline) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[94]
+	mi := &file_liveroom_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6876,7 +7097,7 @@ func (x *AgentListOffline) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentListOffline.ProtoReflect.Descriptor instead.
 func (*AgentListOffline) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{94}
+	return file_liveroom_proto_rawDescGZIP(), []int{97}
 }
 
 type AgentOfflineList struct {
@@ -6889,7 +7110,7 @@ type AgentOfflineList struct {
 
 func (x *AgentOfflineList) Reset() {
 	*x = AgentOfflineList{}
-	mi := &file_liveroom_proto_msgTypes[95]
+	mi := &file_liveroom_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6901,7 +7122,7 @@ func (x *AgentOfflineList) String() string {
 func (*AgentOfflineList) ProtoMessage() {}
 
 func (x *AgentOfflineList) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[95]
+	mi := &file_liveroom_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6914,7 +7135,7 @@ func (x *AgentOfflineList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentOfflineList.ProtoReflect.Descriptor instead.
 func (*AgentOfflineList) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{95}
+	return file_liveroom_proto_rawDescGZIP(), []int{98}
 }
 
 func (x *AgentOfflineList) GetError() *Error {
@@ -6940,7 +7161,7 @@ type AgentDeleteOffline struct {
 
 func (x *AgentDeleteOffline) Reset() {
 	*x = AgentDeleteOffline{}
-	mi := &file_liveroom_proto_msgTypes[96]
+	mi := &file_liveroom_proto_msgTypes[99]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6952,7 +7173,7 @@ func (x *AgentDeleteOffline) String() string {
 func (*AgentDeleteOffline) ProtoMessage() {}
 
 func (x *AgentDeleteOffline) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[96]
+	mi := &file_liveroom_proto_msgTypes[99]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6965,7 +7186,7 @@ func (x *AgentDeleteOffline) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentDeleteOffline.ProtoReflect.Descriptor instead.
 func (*AgentDeleteOffline) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{96}
+	return file_liveroom_proto_rawDescGZIP(), []int{99}
 }
 
 func (x *AgentDeleteOffline) GetId() string {
@@ -6985,7 +7206,7 @@ type ShortClaim struct {
 
 func (x *ShortClaim) Reset() {
 	*x = ShortClaim{}
-	mi := &file_liveroom_proto_msgTypes[97]
+	mi := &file_liveroom_proto_msgTypes[100]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6997,7 +7218,7 @@ func (x *ShortClaim) String() string {
 func (*ShortClaim) ProtoMessage() {}
 
 func (x *ShortClaim) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[97]
+	mi := &file_liveroom_proto_msgTypes[100]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7010,7 +7231,7 @@ func (x *ShortClaim) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShortClaim.ProtoReflect.Descriptor instead.
 func (*ShortClaim) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{97}
+	return file_liveroom_proto_rawDescGZIP(), []int{100}
 }
 
 func (x *ShortClaim) GetRoomId() string {
@@ -7036,7 +7257,7 @@ type ShortRelease struct {
 
 func (x *ShortRelease) Reset() {
 	*x = ShortRelease{}
-	mi := &file_liveroom_proto_msgTypes[98]
+	mi := &file_liveroom_proto_msgTypes[101]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7048,7 +7269,7 @@ func (x *ShortRelease) String() string {
 func (*ShortRelease) ProtoMessage() {}
 
 func (x *ShortRelease) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[98]
+	mi := &file_liveroom_proto_msgTypes[101]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7061,7 +7282,7 @@ func (x *ShortRelease) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShortRelease.ProtoReflect.Descriptor instead.
 func (*ShortRelease) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{98}
+	return file_liveroom_proto_rawDescGZIP(), []int{101}
 }
 
 func (x *ShortRelease) GetRoomId() string {
@@ -7079,7 +7300,7 @@ type ShortResolve struct {
 
 func (x *ShortResolve) Reset() {
 	*x = ShortResolve{}
-	mi := &file_liveroom_proto_msgTypes[99]
+	mi := &file_liveroom_proto_msgTypes[102]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7091,7 +7312,7 @@ func (x *ShortResolve) String() string {
 func (*ShortResolve) ProtoMessage() {}
 
 func (x *ShortResolve) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[99]
+	mi := &file_liveroom_proto_msgTypes[102]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7104,7 +7325,7 @@ func (x *ShortResolve) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShortResolve.ProtoReflect.Descriptor instead.
 func (*ShortResolve) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{99}
+	return file_liveroom_proto_rawDescGZIP(), []int{102}
 }
 
 type ShortReply struct {
@@ -7117,7 +7338,7 @@ type ShortReply struct {
 
 func (x *ShortReply) Reset() {
 	*x = ShortReply{}
-	mi := &file_liveroom_proto_msgTypes[100]
+	mi := &file_liveroom_proto_msgTypes[103]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7129,7 +7350,7 @@ func (x *ShortReply) String() string {
 func (*ShortReply) ProtoMessage() {}
 
 func (x *ShortReply) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[100]
+	mi := &file_liveroom_proto_msgTypes[103]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7142,7 +7363,7 @@ func (x *ShortReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShortReply.ProtoReflect.Descriptor instead.
 func (*ShortReply) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{100}
+	return file_liveroom_proto_rawDescGZIP(), []int{103}
 }
 
 func (x *ShortReply) GetError() *Error {
@@ -7204,7 +7425,7 @@ const file_liveroom_proto_rawDesc = "" +
 	"\x04role\x18\x03 \x01(\x0e2\x11.liveroom.v1.RoleR\x04role\x12\x14\n" +
 	"\x05email\x18\x14 \x01(\tR\x05email\x12\x1d\n" +
 	"\n" +
-	"avatar_url\x18\x15 \x01(\tR\tavatarUrl\"\xf6\x03\n" +
+	"avatar_url\x18\x15 \x01(\tR\tavatarUrl\"\xb2\x04\n" +
 	"\vClientFrame\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12.\n" +
 	"\x04join\x18\x02 \x01(\v2\x18.liveroom.v1.JoinRequestH\x00R\x04join\x12+\n" +
@@ -7217,14 +7438,17 @@ const file_liveroom_proto_rawDesc = "" +
 	"mediaState\x127\n" +
 	"\rpublish_offer\x18\f \x01(\v2\x10.liveroom.v1.SdpH\x00R\fpublishOffer\x12=\n" +
 	"\x10subscribe_answer\x18\r \x01(\v2\x10.liveroom.v1.SdpH\x00R\x0fsubscribeAnswer\x12-\n" +
-	"\x03ice\x18\x0e \x01(\v2\x19.liveroom.v1.IceCandidateH\x00R\x03iceB\x06\n" +
-	"\x04body\"\xc3\x01\n" +
+	"\x03ice\x18\x0e \x01(\v2\x19.liveroom.v1.IceCandidateH\x00R\x03ice\x12:\n" +
+	"\vrestart_ice\x18\x0f \x01(\v2\x17.liveroom.v1.RestartIceH\x00R\n" +
+	"restartIceB\x06\n" +
+	"\x04body\"\xe6\x01\n" +
 	"\vJoinRequest\x12\x17\n" +
 	"\aroom_id\x18\x01 \x01(\tR\x06roomId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1a\n" +
 	"\bpassword\x18\x03 \x01(\tR\bpassword\x12\x1b\n" +
 	"\tagent_key\x18\x04 \x01(\tR\bagentKey\x12\x19\n" +
-	"\blast_seq\x18\x05 \x01(\x04R\alastSeq\x12\x14\n" +
+	"\blast_seq\x18\x05 \x01(\x04R\alastSeq\x12!\n" +
+	"\fresume_token\x18\x06 \x01(\tR\vresumeToken\x12\x14\n" +
 	"\x05email\x18\x14 \x01(\tR\x05email\x12\x1d\n" +
 	"\n" +
 	"avatar_url\x18\x15 \x01(\tR\tavatarUrl\"\x1e\n" +
@@ -7262,7 +7486,7 @@ const file_liveroom_proto_rawDesc = "" +
 	"\n" +
 	"ends_at_ms\x18\x15 \x01(\x03R\bendsAtMs\x125\n" +
 	"\n" +
-	"entry_form\x18\x16 \x01(\v2\x16.liveroom.v1.EntryFormR\tentryForm\"\x85\x03\n" +
+	"entry_form\x18\x16 \x01(\v2\x16.liveroom.v1.EntryFormR\tentryForm\"\xc2\x03\n" +
 	"\x06Joined\x12\x1b\n" +
 	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12%\n" +
 	"\x04role\x18\x02 \x01(\x0e2\x11.liveroom.v1.RoleR\x04role\x12)\n" +
@@ -7273,7 +7497,10 @@ const file_liveroom_proto_rawDesc = "" +
 	"\faccess_token\x18\a \x01(\tR\vaccessToken\x12*\n" +
 	"\x04call\x18\b \x01(\v2\x16.liveroom.v1.CallStateR\x04call\x127\n" +
 	"\vice_servers\x18\t \x03(\v2\x16.liveroom.v1.IceServerR\n" +
-	"iceServers\"\xab\x01\n" +
+	"iceServers\x12!\n" +
+	"\fresume_token\x18\n" +
+	" \x01(\tR\vresumeToken\x12\x18\n" +
+	"\aresumed\x18\v \x01(\bR\aresumed\"\xab\x01\n" +
 	"\vMemberEvent\x121\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x1d.liveroom.v1.MemberEvent.KindR\x04kind\x12+\n" +
 	"\x06member\x18\x02 \x01(\v2\x13.liveroom.v1.MemberR\x06member\"<\n" +
@@ -7383,7 +7610,7 @@ const file_liveroom_proto_rawDesc = "" +
 	"\busername\x18\x02 \x01(\tR\busername\x12\x1e\n" +
 	"\n" +
 	"credential\x18\x03 \x01(\tR\n" +
-	"credential\"\xe8\x02\n" +
+	"credential\"\xa4\x03\n" +
 	"\vCallRequest\x12$\n" +
 	"\asession\x18\x01 \x01(\v2\n" +
 	".actor.PIDR\asession\x12\x19\n" +
@@ -7393,8 +7620,12 @@ const file_liveroom_proto_rawDesc = "" +
 	"mediaState\x127\n" +
 	"\rpublish_offer\x18\x05 \x01(\v2\x10.liveroom.v1.SdpH\x00R\fpublishOffer\x12=\n" +
 	"\x10subscribe_answer\x18\x06 \x01(\v2\x10.liveroom.v1.SdpH\x00R\x0fsubscribeAnswer\x12-\n" +
-	"\x03ice\x18\a \x01(\v2\x19.liveroom.v1.IceCandidateH\x00R\x03iceB\x06\n" +
-	"\x04body\"\xfa\x02\n" +
+	"\x03ice\x18\a \x01(\v2\x19.liveroom.v1.IceCandidateH\x00R\x03ice\x12:\n" +
+	"\vrestart_ice\x18\b \x01(\v2\x17.liveroom.v1.RestartIceH\x00R\n" +
+	"restartIceB\x06\n" +
+	"\x04body\"\f\n" +
+	"\n" +
+	"RestartIce\"\xea\x03\n" +
 	"\fMediaCommand\x12\x1b\n" +
 	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12$\n" +
 	"\asession\x18\x02 \x01(\v2\n" +
@@ -7404,8 +7635,16 @@ const file_liveroom_proto_rawDesc = "" +
 	"\x05leave\x18\x05 \x01(\v2\x17.liveroom.v1.MediaLeaveH\x00R\x05leave\x127\n" +
 	"\rpublish_offer\x18\x06 \x01(\v2\x10.liveroom.v1.SdpH\x00R\fpublishOffer\x12=\n" +
 	"\x10subscribe_answer\x18\a \x01(\v2\x10.liveroom.v1.SdpH\x00R\x0fsubscribeAnswer\x12-\n" +
-	"\x03ice\x18\b \x01(\v2\x19.liveroom.v1.IceCandidateH\x00R\x03iceB\x06\n" +
-	"\x04body\"\v\n" +
+	"\x03ice\x18\b \x01(\v2\x19.liveroom.v1.IceCandidateH\x00R\x03ice\x12:\n" +
+	"\vrestart_ice\x18\t \x01(\v2\x17.liveroom.v1.RestartIceH\x00R\n" +
+	"restartIce\x122\n" +
+	"\x06rebind\x18\n" +
+	" \x01(\v2\x18.liveroom.v1.MediaRebindH\x00R\x06rebindB\x06\n" +
+	"\x04body\"\r\n" +
+	"\vMediaRebind\"F\n" +
+	"\x11MemberAwayExpired\x12\x1b\n" +
+	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12\x14\n" +
+	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\"\v\n" +
 	"\tMediaJoin\"\f\n" +
 	"\n" +
 	"MediaLeave\"\x9b\x01\n" +
@@ -7719,7 +7958,7 @@ func file_liveroom_proto_rawDescGZIP() []byte {
 }
 
 var file_liveroom_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_liveroom_proto_msgTypes = make([]protoimpl.MessageInfo, 102)
+var file_liveroom_proto_msgTypes = make([]protoimpl.MessageInfo, 105)
 var file_liveroom_proto_goTypes = []any{
 	(Role)(0),                  // 0: liveroom.v1.Role
 	(PeerRole)(0),              // 1: liveroom.v1.PeerRole
@@ -7763,76 +8002,79 @@ var file_liveroom_proto_goTypes = []any{
 	(*CallState)(nil),          // 39: liveroom.v1.CallState
 	(*IceServer)(nil),          // 40: liveroom.v1.IceServer
 	(*CallRequest)(nil),        // 41: liveroom.v1.CallRequest
-	(*MediaCommand)(nil),       // 42: liveroom.v1.MediaCommand
-	(*MediaJoin)(nil),          // 43: liveroom.v1.MediaJoin
-	(*MediaLeave)(nil),         // 44: liveroom.v1.MediaLeave
-	(*EntryForm)(nil),          // 45: liveroom.v1.EntryForm
-	(*EntryRecord)(nil),        // 46: liveroom.v1.EntryRecord
-	(*DeleteRoom)(nil),         // 47: liveroom.v1.DeleteRoom
-	(*DeleteRoomResult)(nil),   // 48: liveroom.v1.DeleteRoomResult
-	(*AgentRecord)(nil),        // 49: liveroom.v1.AgentRecord
-	(*AgentSession)(nil),       // 50: liveroom.v1.AgentSession
-	(*AgentRoom)(nil),          // 51: liveroom.v1.AgentRoom
-	(*ApiKeyRecord)(nil),       // 52: liveroom.v1.ApiKeyRecord
-	(*ShortNameRecord)(nil),    // 53: liveroom.v1.ShortNameRecord
-	(*OfflineMessage)(nil),     // 54: liveroom.v1.OfflineMessage
-	(*VisitorClientFrame)(nil), // 55: liveroom.v1.VisitorClientFrame
-	(*VisitorHello)(nil),       // 56: liveroom.v1.VisitorHello
-	(*VisitorCall)(nil),        // 57: liveroom.v1.VisitorCall
-	(*VisitorCancel)(nil),      // 58: liveroom.v1.VisitorCancel
-	(*VisitorServerFrame)(nil), // 59: liveroom.v1.VisitorServerFrame
-	(*PresenceUpdate)(nil),     // 60: liveroom.v1.PresenceUpdate
-	(*CallQueued)(nil),         // 61: liveroom.v1.CallQueued
-	(*CallAccepted)(nil),       // 62: liveroom.v1.CallAccepted
-	(*CallDeclined)(nil),       // 63: liveroom.v1.CallDeclined
-	(*AgentClientFrame)(nil),   // 64: liveroom.v1.AgentClientFrame
-	(*AgentWatch)(nil),         // 65: liveroom.v1.AgentWatch
-	(*AgentSetAway)(nil),       // 66: liveroom.v1.AgentSetAway
-	(*AgentAnswer)(nil),        // 67: liveroom.v1.AgentAnswer
-	(*AgentServerFrame)(nil),   // 68: liveroom.v1.AgentServerFrame
-	(*VisitorInfo)(nil),        // 69: liveroom.v1.VisitorInfo
-	(*VisitorLeft)(nil),        // 70: liveroom.v1.VisitorLeft
-	(*ContactRequest)(nil),     // 71: liveroom.v1.ContactRequest
-	(*ContactRequestDone)(nil), // 72: liveroom.v1.ContactRequestDone
-	(*AgentStatus)(nil),        // 73: liveroom.v1.AgentStatus
-	(*AgentSnapshot)(nil),      // 74: liveroom.v1.AgentSnapshot
-	(*CallAnswered)(nil),       // 75: liveroom.v1.CallAnswered
-	(*AgentVisitorHello)(nil),  // 76: liveroom.v1.AgentVisitorHello
-	(*AgentVisitorCall)(nil),   // 77: liveroom.v1.AgentVisitorCall
-	(*AgentVisitorCancel)(nil), // 78: liveroom.v1.AgentVisitorCancel
-	(*AgentAttach)(nil),        // 79: liveroom.v1.AgentAttach
-	(*AgentSocketAway)(nil),    // 80: liveroom.v1.AgentSocketAway
-	(*AgentSocketAnswer)(nil),  // 81: liveroom.v1.AgentSocketAnswer
-	(*AgentDetach)(nil),        // 82: liveroom.v1.AgentDetach
-	(*AgentReply)(nil),         // 83: liveroom.v1.AgentReply
-	(*AgentLogin)(nil),         // 84: liveroom.v1.AgentLogin
-	(*AgentLoginResult)(nil),   // 85: liveroom.v1.AgentLoginResult
-	(*AgentCheckSession)(nil),  // 86: liveroom.v1.AgentCheckSession
-	(*AgentLogout)(nil),        // 87: liveroom.v1.AgentLogout
-	(*AgentWho)(nil),           // 88: liveroom.v1.AgentWho
-	(*AgentCreateRoom)(nil),    // 89: liveroom.v1.AgentCreateRoom
-	(*AgentRoomResult)(nil),    // 90: liveroom.v1.AgentRoomResult
-	(*AgentListRooms)(nil),     // 91: liveroom.v1.AgentListRooms
-	(*AgentRoomList)(nil),      // 92: liveroom.v1.AgentRoomList
-	(*AgentGetRoom)(nil),       // 93: liveroom.v1.AgentGetRoom
-	(*AgentDeleteRoom)(nil),    // 94: liveroom.v1.AgentDeleteRoom
-	(*AgentListEntries)(nil),   // 95: liveroom.v1.AgentListEntries
-	(*AgentEntryList)(nil),     // 96: liveroom.v1.AgentEntryList
-	(*AgentStoreOffline)(nil),  // 97: liveroom.v1.AgentStoreOffline
-	(*AgentOfflineResult)(nil), // 98: liveroom.v1.AgentOfflineResult
-	(*AgentMarkMailed)(nil),    // 99: liveroom.v1.AgentMarkMailed
-	(*AgentListOffline)(nil),   // 100: liveroom.v1.AgentListOffline
-	(*AgentOfflineList)(nil),   // 101: liveroom.v1.AgentOfflineList
-	(*AgentDeleteOffline)(nil), // 102: liveroom.v1.AgentDeleteOffline
-	(*ShortClaim)(nil),         // 103: liveroom.v1.ShortClaim
-	(*ShortRelease)(nil),       // 104: liveroom.v1.ShortRelease
-	(*ShortResolve)(nil),       // 105: liveroom.v1.ShortResolve
-	(*ShortReply)(nil),         // 106: liveroom.v1.ShortReply
-	nil,                        // 107: liveroom.v1.Sdp.SourcesEntry
-	(*actor.PID)(nil),          // 108: actor.PID
+	(*RestartIce)(nil),         // 42: liveroom.v1.RestartIce
+	(*MediaCommand)(nil),       // 43: liveroom.v1.MediaCommand
+	(*MediaRebind)(nil),        // 44: liveroom.v1.MediaRebind
+	(*MemberAwayExpired)(nil),  // 45: liveroom.v1.MemberAwayExpired
+	(*MediaJoin)(nil),          // 46: liveroom.v1.MediaJoin
+	(*MediaLeave)(nil),         // 47: liveroom.v1.MediaLeave
+	(*EntryForm)(nil),          // 48: liveroom.v1.EntryForm
+	(*EntryRecord)(nil),        // 49: liveroom.v1.EntryRecord
+	(*DeleteRoom)(nil),         // 50: liveroom.v1.DeleteRoom
+	(*DeleteRoomResult)(nil),   // 51: liveroom.v1.DeleteRoomResult
+	(*AgentRecord)(nil),        // 52: liveroom.v1.AgentRecord
+	(*AgentSession)(nil),       // 53: liveroom.v1.AgentSession
+	(*AgentRoom)(nil),          // 54: liveroom.v1.AgentRoom
+	(*ApiKeyRecord)(nil),       // 55: liveroom.v1.ApiKeyRecord
+	(*ShortNameRecord)(nil),    // 56: liveroom.v1.ShortNameRecord
+	(*OfflineMessage)(nil),     // 57: liveroom.v1.OfflineMessage
+	(*VisitorClientFrame)(nil), // 58: liveroom.v1.VisitorClientFrame
+	(*VisitorHello)(nil),       // 59: liveroom.v1.VisitorHello
+	(*VisitorCall)(nil),        // 60: liveroom.v1.VisitorCall
+	(*VisitorCancel)(nil),      // 61: liveroom.v1.VisitorCancel
+	(*VisitorServerFrame)(nil), // 62: liveroom.v1.VisitorServerFrame
+	(*PresenceUpdate)(nil),     // 63: liveroom.v1.PresenceUpdate
+	(*CallQueued)(nil),         // 64: liveroom.v1.CallQueued
+	(*CallAccepted)(nil),       // 65: liveroom.v1.CallAccepted
+	(*CallDeclined)(nil),       // 66: liveroom.v1.CallDeclined
+	(*AgentClientFrame)(nil),   // 67: liveroom.v1.AgentClientFrame
+	(*AgentWatch)(nil),         // 68: liveroom.v1.AgentWatch
+	(*AgentSetAway)(nil),       // 69: liveroom.v1.AgentSetAway
+	(*AgentAnswer)(nil),        // 70: liveroom.v1.AgentAnswer
+	(*AgentServerFrame)(nil),   // 71: liveroom.v1.AgentServerFrame
+	(*VisitorInfo)(nil),        // 72: liveroom.v1.VisitorInfo
+	(*VisitorLeft)(nil),        // 73: liveroom.v1.VisitorLeft
+	(*ContactRequest)(nil),     // 74: liveroom.v1.ContactRequest
+	(*ContactRequestDone)(nil), // 75: liveroom.v1.ContactRequestDone
+	(*AgentStatus)(nil),        // 76: liveroom.v1.AgentStatus
+	(*AgentSnapshot)(nil),      // 77: liveroom.v1.AgentSnapshot
+	(*CallAnswered)(nil),       // 78: liveroom.v1.CallAnswered
+	(*AgentVisitorHello)(nil),  // 79: liveroom.v1.AgentVisitorHello
+	(*AgentVisitorCall)(nil),   // 80: liveroom.v1.AgentVisitorCall
+	(*AgentVisitorCancel)(nil), // 81: liveroom.v1.AgentVisitorCancel
+	(*AgentAttach)(nil),        // 82: liveroom.v1.AgentAttach
+	(*AgentSocketAway)(nil),    // 83: liveroom.v1.AgentSocketAway
+	(*AgentSocketAnswer)(nil),  // 84: liveroom.v1.AgentSocketAnswer
+	(*AgentDetach)(nil),        // 85: liveroom.v1.AgentDetach
+	(*AgentReply)(nil),         // 86: liveroom.v1.AgentReply
+	(*AgentLogin)(nil),         // 87: liveroom.v1.AgentLogin
+	(*AgentLoginResult)(nil),   // 88: liveroom.v1.AgentLoginResult
+	(*AgentCheckSession)(nil),  // 89: liveroom.v1.AgentCheckSession
+	(*AgentLogout)(nil),        // 90: liveroom.v1.AgentLogout
+	(*AgentWho)(nil),           // 91: liveroom.v1.AgentWho
+	(*AgentCreateRoom)(nil),    // 92: liveroom.v1.AgentCreateRoom
+	(*AgentRoomResult)(nil),    // 93: liveroom.v1.AgentRoomResult
+	(*AgentListRooms)(nil),     // 94: liveroom.v1.AgentListRooms
+	(*AgentRoomList)(nil),      // 95: liveroom.v1.AgentRoomList
+	(*AgentGetRoom)(nil),       // 96: liveroom.v1.AgentGetRoom
+	(*AgentDeleteRoom)(nil),    // 97: liveroom.v1.AgentDeleteRoom
+	(*AgentListEntries)(nil),   // 98: liveroom.v1.AgentListEntries
+	(*AgentEntryList)(nil),     // 99: liveroom.v1.AgentEntryList
+	(*AgentStoreOffline)(nil),  // 100: liveroom.v1.AgentStoreOffline
+	(*AgentOfflineResult)(nil), // 101: liveroom.v1.AgentOfflineResult
+	(*AgentMarkMailed)(nil),    // 102: liveroom.v1.AgentMarkMailed
+	(*AgentListOffline)(nil),   // 103: liveroom.v1.AgentListOffline
+	(*AgentOfflineList)(nil),   // 104: liveroom.v1.AgentOfflineList
+	(*AgentDeleteOffline)(nil), // 105: liveroom.v1.AgentDeleteOffline
+	(*ShortClaim)(nil),         // 106: liveroom.v1.ShortClaim
+	(*ShortRelease)(nil),       // 107: liveroom.v1.ShortRelease
+	(*ShortResolve)(nil),       // 108: liveroom.v1.ShortResolve
+	(*ShortReply)(nil),         // 109: liveroom.v1.ShortReply
+	nil,                        // 110: liveroom.v1.Sdp.SourcesEntry
+	(*actor.PID)(nil),          // 111: actor.PID
 }
 var file_liveroom_proto_depIdxs = []int32{
-	45,  // 0: liveroom.v1.RoomRecord.entry_form:type_name -> liveroom.v1.EntryForm
+	48,  // 0: liveroom.v1.RoomRecord.entry_form:type_name -> liveroom.v1.EntryForm
 	0,   // 1: liveroom.v1.ChatMessage.role:type_name -> liveroom.v1.Role
 	7,   // 2: liveroom.v1.ChatMessage.file:type_name -> liveroom.v1.FileRef
 	0,   // 3: liveroom.v1.Member.role:type_name -> liveroom.v1.Role
@@ -7845,127 +8087,131 @@ var file_liveroom_proto_depIdxs = []int32{
 	35,  // 10: liveroom.v1.ClientFrame.publish_offer:type_name -> liveroom.v1.Sdp
 	35,  // 11: liveroom.v1.ClientFrame.subscribe_answer:type_name -> liveroom.v1.Sdp
 	36,  // 12: liveroom.v1.ClientFrame.ice:type_name -> liveroom.v1.IceCandidate
-	17,  // 13: liveroom.v1.ServerFrame.joined:type_name -> liveroom.v1.Joined
-	18,  // 14: liveroom.v1.ServerFrame.member:type_name -> liveroom.v1.MemberEvent
-	8,   // 15: liveroom.v1.ServerFrame.chat:type_name -> liveroom.v1.ChatMessage
-	19,  // 16: liveroom.v1.ServerFrame.history:type_name -> liveroom.v1.History
-	20,  // 17: liveroom.v1.ServerFrame.error:type_name -> liveroom.v1.Error
-	21,  // 18: liveroom.v1.ServerFrame.pong:type_name -> liveroom.v1.Pong
-	22,  // 19: liveroom.v1.ServerFrame.ack:type_name -> liveroom.v1.Ack
-	37,  // 20: liveroom.v1.ServerFrame.call:type_name -> liveroom.v1.CallEvent
-	35,  // 21: liveroom.v1.ServerFrame.publish_answer:type_name -> liveroom.v1.Sdp
-	35,  // 22: liveroom.v1.ServerFrame.subscribe_offer:type_name -> liveroom.v1.Sdp
-	39,  // 23: liveroom.v1.ServerFrame.call_state:type_name -> liveroom.v1.CallState
-	45,  // 24: liveroom.v1.RoomInfo.entry_form:type_name -> liveroom.v1.EntryForm
-	0,   // 25: liveroom.v1.Joined.role:type_name -> liveroom.v1.Role
-	16,  // 26: liveroom.v1.Joined.room:type_name -> liveroom.v1.RoomInfo
-	9,   // 27: liveroom.v1.Joined.members:type_name -> liveroom.v1.Member
-	8,   // 28: liveroom.v1.Joined.history:type_name -> liveroom.v1.ChatMessage
-	39,  // 29: liveroom.v1.Joined.call:type_name -> liveroom.v1.CallState
-	40,  // 30: liveroom.v1.Joined.ice_servers:type_name -> liveroom.v1.IceServer
-	4,   // 31: liveroom.v1.MemberEvent.kind:type_name -> liveroom.v1.MemberEvent.Kind
-	9,   // 32: liveroom.v1.MemberEvent.member:type_name -> liveroom.v1.Member
-	8,   // 33: liveroom.v1.History.messages:type_name -> liveroom.v1.ChatMessage
-	45,  // 34: liveroom.v1.CreateRoom.entry_form:type_name -> liveroom.v1.EntryForm
-	20,  // 35: liveroom.v1.CreateRoomResult.error:type_name -> liveroom.v1.Error
-	16,  // 36: liveroom.v1.CreateRoomResult.room:type_name -> liveroom.v1.RoomInfo
-	20,  // 37: liveroom.v1.GetRoomInfoResult.error:type_name -> liveroom.v1.Error
-	16,  // 38: liveroom.v1.GetRoomInfoResult.room:type_name -> liveroom.v1.RoomInfo
-	108, // 39: liveroom.v1.Join.session:type_name -> actor.PID
-	11,  // 40: liveroom.v1.Join.request:type_name -> liveroom.v1.JoinRequest
-	108, // 41: liveroom.v1.Leave.session:type_name -> actor.PID
-	108, // 42: liveroom.v1.PostChat.session:type_name -> actor.PID
-	0,   // 43: liveroom.v1.PostFile.role:type_name -> liveroom.v1.Role
-	7,   // 44: liveroom.v1.PostFile.file:type_name -> liveroom.v1.FileRef
-	108, // 45: liveroom.v1.GetHistory.session:type_name -> actor.PID
-	13,  // 46: liveroom.v1.GetHistory.request:type_name -> liveroom.v1.HistoryRequest
-	20,  // 47: liveroom.v1.RoomReply.error:type_name -> liveroom.v1.Error
-	8,   // 48: liveroom.v1.RoomReply.chat:type_name -> liveroom.v1.ChatMessage
-	5,   // 49: liveroom.v1.CallAction.action:type_name -> liveroom.v1.CallAction.Action
-	107, // 50: liveroom.v1.Sdp.sources:type_name -> liveroom.v1.Sdp.SourcesEntry
-	1,   // 51: liveroom.v1.IceCandidate.pc:type_name -> liveroom.v1.PeerRole
-	5,   // 52: liveroom.v1.CallEvent.action:type_name -> liveroom.v1.CallAction.Action
-	9,   // 53: liveroom.v1.CallEvent.from:type_name -> liveroom.v1.Member
-	9,   // 54: liveroom.v1.CallParticipant.member:type_name -> liveroom.v1.Member
-	34,  // 55: liveroom.v1.CallParticipant.media:type_name -> liveroom.v1.MediaState
-	38,  // 56: liveroom.v1.CallState.participants:type_name -> liveroom.v1.CallParticipant
-	108, // 57: liveroom.v1.CallRequest.session:type_name -> actor.PID
-	33,  // 58: liveroom.v1.CallRequest.call:type_name -> liveroom.v1.CallAction
-	34,  // 59: liveroom.v1.CallRequest.media_state:type_name -> liveroom.v1.MediaState
-	35,  // 60: liveroom.v1.CallRequest.publish_offer:type_name -> liveroom.v1.Sdp
-	35,  // 61: liveroom.v1.CallRequest.subscribe_answer:type_name -> liveroom.v1.Sdp
-	36,  // 62: liveroom.v1.CallRequest.ice:type_name -> liveroom.v1.IceCandidate
-	108, // 63: liveroom.v1.MediaCommand.session:type_name -> actor.PID
-	43,  // 64: liveroom.v1.MediaCommand.join:type_name -> liveroom.v1.MediaJoin
-	44,  // 65: liveroom.v1.MediaCommand.leave:type_name -> liveroom.v1.MediaLeave
-	35,  // 66: liveroom.v1.MediaCommand.publish_offer:type_name -> liveroom.v1.Sdp
-	35,  // 67: liveroom.v1.MediaCommand.subscribe_answer:type_name -> liveroom.v1.Sdp
-	36,  // 68: liveroom.v1.MediaCommand.ice:type_name -> liveroom.v1.IceCandidate
-	20,  // 69: liveroom.v1.DeleteRoomResult.error:type_name -> liveroom.v1.Error
-	16,  // 70: liveroom.v1.AgentRoom.room:type_name -> liveroom.v1.RoomInfo
-	56,  // 71: liveroom.v1.VisitorClientFrame.hello:type_name -> liveroom.v1.VisitorHello
-	57,  // 72: liveroom.v1.VisitorClientFrame.call:type_name -> liveroom.v1.VisitorCall
-	58,  // 73: liveroom.v1.VisitorClientFrame.cancel:type_name -> liveroom.v1.VisitorCancel
-	14,  // 74: liveroom.v1.VisitorClientFrame.ping:type_name -> liveroom.v1.Ping
-	3,   // 75: liveroom.v1.VisitorCall.kind:type_name -> liveroom.v1.CallKind
-	60,  // 76: liveroom.v1.VisitorServerFrame.presence:type_name -> liveroom.v1.PresenceUpdate
-	61,  // 77: liveroom.v1.VisitorServerFrame.queued:type_name -> liveroom.v1.CallQueued
-	62,  // 78: liveroom.v1.VisitorServerFrame.accepted:type_name -> liveroom.v1.CallAccepted
-	63,  // 79: liveroom.v1.VisitorServerFrame.declined:type_name -> liveroom.v1.CallDeclined
-	20,  // 80: liveroom.v1.VisitorServerFrame.error:type_name -> liveroom.v1.Error
-	21,  // 81: liveroom.v1.VisitorServerFrame.pong:type_name -> liveroom.v1.Pong
-	2,   // 82: liveroom.v1.PresenceUpdate.presence:type_name -> liveroom.v1.Presence
-	65,  // 83: liveroom.v1.AgentClientFrame.watch:type_name -> liveroom.v1.AgentWatch
-	66,  // 84: liveroom.v1.AgentClientFrame.away:type_name -> liveroom.v1.AgentSetAway
-	67,  // 85: liveroom.v1.AgentClientFrame.answer:type_name -> liveroom.v1.AgentAnswer
-	14,  // 86: liveroom.v1.AgentClientFrame.ping:type_name -> liveroom.v1.Ping
-	74,  // 87: liveroom.v1.AgentServerFrame.snapshot:type_name -> liveroom.v1.AgentSnapshot
-	69,  // 88: liveroom.v1.AgentServerFrame.visitor:type_name -> liveroom.v1.VisitorInfo
-	70,  // 89: liveroom.v1.AgentServerFrame.visitor_left:type_name -> liveroom.v1.VisitorLeft
-	71,  // 90: liveroom.v1.AgentServerFrame.request:type_name -> liveroom.v1.ContactRequest
-	72,  // 91: liveroom.v1.AgentServerFrame.request_done:type_name -> liveroom.v1.ContactRequestDone
-	73,  // 92: liveroom.v1.AgentServerFrame.status:type_name -> liveroom.v1.AgentStatus
-	75,  // 93: liveroom.v1.AgentServerFrame.answered:type_name -> liveroom.v1.CallAnswered
-	20,  // 94: liveroom.v1.AgentServerFrame.error:type_name -> liveroom.v1.Error
-	21,  // 95: liveroom.v1.AgentServerFrame.pong:type_name -> liveroom.v1.Pong
-	3,   // 96: liveroom.v1.ContactRequest.kind:type_name -> liveroom.v1.CallKind
-	2,   // 97: liveroom.v1.AgentStatus.presence:type_name -> liveroom.v1.Presence
-	73,  // 98: liveroom.v1.AgentSnapshot.status:type_name -> liveroom.v1.AgentStatus
-	69,  // 99: liveroom.v1.AgentSnapshot.visitors:type_name -> liveroom.v1.VisitorInfo
-	71,  // 100: liveroom.v1.AgentSnapshot.requests:type_name -> liveroom.v1.ContactRequest
-	108, // 101: liveroom.v1.AgentVisitorHello.session:type_name -> actor.PID
-	56,  // 102: liveroom.v1.AgentVisitorHello.hello:type_name -> liveroom.v1.VisitorHello
-	108, // 103: liveroom.v1.AgentVisitorCall.session:type_name -> actor.PID
-	57,  // 104: liveroom.v1.AgentVisitorCall.call:type_name -> liveroom.v1.VisitorCall
-	108, // 105: liveroom.v1.AgentVisitorCancel.session:type_name -> actor.PID
-	108, // 106: liveroom.v1.AgentAttach.session:type_name -> actor.PID
-	65,  // 107: liveroom.v1.AgentAttach.watch:type_name -> liveroom.v1.AgentWatch
-	108, // 108: liveroom.v1.AgentSocketAway.session:type_name -> actor.PID
-	108, // 109: liveroom.v1.AgentSocketAnswer.session:type_name -> actor.PID
-	67,  // 110: liveroom.v1.AgentSocketAnswer.answer:type_name -> liveroom.v1.AgentAnswer
-	108, // 111: liveroom.v1.AgentDetach.session:type_name -> actor.PID
-	20,  // 112: liveroom.v1.AgentReply.error:type_name -> liveroom.v1.Error
-	20,  // 113: liveroom.v1.AgentLoginResult.error:type_name -> liveroom.v1.Error
-	20,  // 114: liveroom.v1.AgentWho.error:type_name -> liveroom.v1.Error
-	23,  // 115: liveroom.v1.AgentCreateRoom.room:type_name -> liveroom.v1.CreateRoom
-	20,  // 116: liveroom.v1.AgentRoomResult.error:type_name -> liveroom.v1.Error
-	51,  // 117: liveroom.v1.AgentRoomResult.room:type_name -> liveroom.v1.AgentRoom
-	20,  // 118: liveroom.v1.AgentRoomList.error:type_name -> liveroom.v1.Error
-	51,  // 119: liveroom.v1.AgentRoomList.rooms:type_name -> liveroom.v1.AgentRoom
-	20,  // 120: liveroom.v1.AgentEntryList.error:type_name -> liveroom.v1.Error
-	46,  // 121: liveroom.v1.AgentEntryList.entries:type_name -> liveroom.v1.EntryRecord
-	54,  // 122: liveroom.v1.AgentStoreOffline.message:type_name -> liveroom.v1.OfflineMessage
-	20,  // 123: liveroom.v1.AgentOfflineResult.error:type_name -> liveroom.v1.Error
-	54,  // 124: liveroom.v1.AgentOfflineResult.message:type_name -> liveroom.v1.OfflineMessage
-	20,  // 125: liveroom.v1.AgentOfflineList.error:type_name -> liveroom.v1.Error
-	54,  // 126: liveroom.v1.AgentOfflineList.messages:type_name -> liveroom.v1.OfflineMessage
-	20,  // 127: liveroom.v1.ShortReply.error:type_name -> liveroom.v1.Error
-	53,  // 128: liveroom.v1.ShortReply.record:type_name -> liveroom.v1.ShortNameRecord
-	129, // [129:129] is the sub-list for method output_type
-	129, // [129:129] is the sub-list for method input_type
-	129, // [129:129] is the sub-list for extension type_name
-	129, // [129:129] is the sub-list for extension extendee
-	0,   // [0:129] is the sub-list for field type_name
+	42,  // 13: liveroom.v1.ClientFrame.restart_ice:type_name -> liveroom.v1.RestartIce
+	17,  // 14: liveroom.v1.ServerFrame.joined:type_name -> liveroom.v1.Joined
+	18,  // 15: liveroom.v1.ServerFrame.member:type_name -> liveroom.v1.MemberEvent
+	8,   // 16: liveroom.v1.ServerFrame.chat:type_name -> liveroom.v1.ChatMessage
+	19,  // 17: liveroom.v1.ServerFrame.history:type_name -> liveroom.v1.History
+	20,  // 18: liveroom.v1.ServerFrame.error:type_name -> liveroom.v1.Error
+	21,  // 19: liveroom.v1.ServerFrame.pong:type_name -> liveroom.v1.Pong
+	22,  // 20: liveroom.v1.ServerFrame.ack:type_name -> liveroom.v1.Ack
+	37,  // 21: liveroom.v1.ServerFrame.call:type_name -> liveroom.v1.CallEvent
+	35,  // 22: liveroom.v1.ServerFrame.publish_answer:type_name -> liveroom.v1.Sdp
+	35,  // 23: liveroom.v1.ServerFrame.subscribe_offer:type_name -> liveroom.v1.Sdp
+	39,  // 24: liveroom.v1.ServerFrame.call_state:type_name -> liveroom.v1.CallState
+	48,  // 25: liveroom.v1.RoomInfo.entry_form:type_name -> liveroom.v1.EntryForm
+	0,   // 26: liveroom.v1.Joined.role:type_name -> liveroom.v1.Role
+	16,  // 27: liveroom.v1.Joined.room:type_name -> liveroom.v1.RoomInfo
+	9,   // 28: liveroom.v1.Joined.members:type_name -> liveroom.v1.Member
+	8,   // 29: liveroom.v1.Joined.history:type_name -> liveroom.v1.ChatMessage
+	39,  // 30: liveroom.v1.Joined.call:type_name -> liveroom.v1.CallState
+	40,  // 31: liveroom.v1.Joined.ice_servers:type_name -> liveroom.v1.IceServer
+	4,   // 32: liveroom.v1.MemberEvent.kind:type_name -> liveroom.v1.MemberEvent.Kind
+	9,   // 33: liveroom.v1.MemberEvent.member:type_name -> liveroom.v1.Member
+	8,   // 34: liveroom.v1.History.messages:type_name -> liveroom.v1.ChatMessage
+	48,  // 35: liveroom.v1.CreateRoom.entry_form:type_name -> liveroom.v1.EntryForm
+	20,  // 36: liveroom.v1.CreateRoomResult.error:type_name -> liveroom.v1.Error
+	16,  // 37: liveroom.v1.CreateRoomResult.room:type_name -> liveroom.v1.RoomInfo
+	20,  // 38: liveroom.v1.GetRoomInfoResult.error:type_name -> liveroom.v1.Error
+	16,  // 39: liveroom.v1.GetRoomInfoResult.room:type_name -> liveroom.v1.RoomInfo
+	111, // 40: liveroom.v1.Join.session:type_name -> actor.PID
+	11,  // 41: liveroom.v1.Join.request:type_name -> liveroom.v1.JoinRequest
+	111, // 42: liveroom.v1.Leave.session:type_name -> actor.PID
+	111, // 43: liveroom.v1.PostChat.session:type_name -> actor.PID
+	0,   // 44: liveroom.v1.PostFile.role:type_name -> liveroom.v1.Role
+	7,   // 45: liveroom.v1.PostFile.file:type_name -> liveroom.v1.FileRef
+	111, // 46: liveroom.v1.GetHistory.session:type_name -> actor.PID
+	13,  // 47: liveroom.v1.GetHistory.request:type_name -> liveroom.v1.HistoryRequest
+	20,  // 48: liveroom.v1.RoomReply.error:type_name -> liveroom.v1.Error
+	8,   // 49: liveroom.v1.RoomReply.chat:type_name -> liveroom.v1.ChatMessage
+	5,   // 50: liveroom.v1.CallAction.action:type_name -> liveroom.v1.CallAction.Action
+	110, // 51: liveroom.v1.Sdp.sources:type_name -> liveroom.v1.Sdp.SourcesEntry
+	1,   // 52: liveroom.v1.IceCandidate.pc:type_name -> liveroom.v1.PeerRole
+	5,   // 53: liveroom.v1.CallEvent.action:type_name -> liveroom.v1.CallAction.Action
+	9,   // 54: liveroom.v1.CallEvent.from:type_name -> liveroom.v1.Member
+	9,   // 55: liveroom.v1.CallParticipant.member:type_name -> liveroom.v1.Member
+	34,  // 56: liveroom.v1.CallParticipant.media:type_name -> liveroom.v1.MediaState
+	38,  // 57: liveroom.v1.CallState.participants:type_name -> liveroom.v1.CallParticipant
+	111, // 58: liveroom.v1.CallRequest.session:type_name -> actor.PID
+	33,  // 59: liveroom.v1.CallRequest.call:type_name -> liveroom.v1.CallAction
+	34,  // 60: liveroom.v1.CallRequest.media_state:type_name -> liveroom.v1.MediaState
+	35,  // 61: liveroom.v1.CallRequest.publish_offer:type_name -> liveroom.v1.Sdp
+	35,  // 62: liveroom.v1.CallRequest.subscribe_answer:type_name -> liveroom.v1.Sdp
+	36,  // 63: liveroom.v1.CallRequest.ice:type_name -> liveroom.v1.IceCandidate
+	42,  // 64: liveroom.v1.CallRequest.restart_ice:type_name -> liveroom.v1.RestartIce
+	111, // 65: liveroom.v1.MediaCommand.session:type_name -> actor.PID
+	46,  // 66: liveroom.v1.MediaCommand.join:type_name -> liveroom.v1.MediaJoin
+	47,  // 67: liveroom.v1.MediaCommand.leave:type_name -> liveroom.v1.MediaLeave
+	35,  // 68: liveroom.v1.MediaCommand.publish_offer:type_name -> liveroom.v1.Sdp
+	35,  // 69: liveroom.v1.MediaCommand.subscribe_answer:type_name -> liveroom.v1.Sdp
+	36,  // 70: liveroom.v1.MediaCommand.ice:type_name -> liveroom.v1.IceCandidate
+	42,  // 71: liveroom.v1.MediaCommand.restart_ice:type_name -> liveroom.v1.RestartIce
+	44,  // 72: liveroom.v1.MediaCommand.rebind:type_name -> liveroom.v1.MediaRebind
+	20,  // 73: liveroom.v1.DeleteRoomResult.error:type_name -> liveroom.v1.Error
+	16,  // 74: liveroom.v1.AgentRoom.room:type_name -> liveroom.v1.RoomInfo
+	59,  // 75: liveroom.v1.VisitorClientFrame.hello:type_name -> liveroom.v1.VisitorHello
+	60,  // 76: liveroom.v1.VisitorClientFrame.call:type_name -> liveroom.v1.VisitorCall
+	61,  // 77: liveroom.v1.VisitorClientFrame.cancel:type_name -> liveroom.v1.VisitorCancel
+	14,  // 78: liveroom.v1.VisitorClientFrame.ping:type_name -> liveroom.v1.Ping
+	3,   // 79: liveroom.v1.VisitorCall.kind:type_name -> liveroom.v1.CallKind
+	63,  // 80: liveroom.v1.VisitorServerFrame.presence:type_name -> liveroom.v1.PresenceUpdate
+	64,  // 81: liveroom.v1.VisitorServerFrame.queued:type_name -> liveroom.v1.CallQueued
+	65,  // 82: liveroom.v1.VisitorServerFrame.accepted:type_name -> liveroom.v1.CallAccepted
+	66,  // 83: liveroom.v1.VisitorServerFrame.declined:type_name -> liveroom.v1.CallDeclined
+	20,  // 84: liveroom.v1.VisitorServerFrame.error:type_name -> liveroom.v1.Error
+	21,  // 85: liveroom.v1.VisitorServerFrame.pong:type_name -> liveroom.v1.Pong
+	2,   // 86: liveroom.v1.PresenceUpdate.presence:type_name -> liveroom.v1.Presence
+	68,  // 87: liveroom.v1.AgentClientFrame.watch:type_name -> liveroom.v1.AgentWatch
+	69,  // 88: liveroom.v1.AgentClientFrame.away:type_name -> liveroom.v1.AgentSetAway
+	70,  // 89: liveroom.v1.AgentClientFrame.answer:type_name -> liveroom.v1.AgentAnswer
+	14,  // 90: liveroom.v1.AgentClientFrame.ping:type_name -> liveroom.v1.Ping
+	77,  // 91: liveroom.v1.AgentServerFrame.snapshot:type_name -> liveroom.v1.AgentSnapshot
+	72,  // 92: liveroom.v1.AgentServerFrame.visitor:type_name -> liveroom.v1.VisitorInfo
+	73,  // 93: liveroom.v1.AgentServerFrame.visitor_left:type_name -> liveroom.v1.VisitorLeft
+	74,  // 94: liveroom.v1.AgentServerFrame.request:type_name -> liveroom.v1.ContactRequest
+	75,  // 95: liveroom.v1.AgentServerFrame.request_done:type_name -> liveroom.v1.ContactRequestDone
+	76,  // 96: liveroom.v1.AgentServerFrame.status:type_name -> liveroom.v1.AgentStatus
+	78,  // 97: liveroom.v1.AgentServerFrame.answered:type_name -> liveroom.v1.CallAnswered
+	20,  // 98: liveroom.v1.AgentServerFrame.error:type_name -> liveroom.v1.Error
+	21,  // 99: liveroom.v1.AgentServerFrame.pong:type_name -> liveroom.v1.Pong
+	3,   // 100: liveroom.v1.ContactRequest.kind:type_name -> liveroom.v1.CallKind
+	2,   // 101: liveroom.v1.AgentStatus.presence:type_name -> liveroom.v1.Presence
+	76,  // 102: liveroom.v1.AgentSnapshot.status:type_name -> liveroom.v1.AgentStatus
+	72,  // 103: liveroom.v1.AgentSnapshot.visitors:type_name -> liveroom.v1.VisitorInfo
+	74,  // 104: liveroom.v1.AgentSnapshot.requests:type_name -> liveroom.v1.ContactRequest
+	111, // 105: liveroom.v1.AgentVisitorHello.session:type_name -> actor.PID
+	59,  // 106: liveroom.v1.AgentVisitorHello.hello:type_name -> liveroom.v1.VisitorHello
+	111, // 107: liveroom.v1.AgentVisitorCall.session:type_name -> actor.PID
+	60,  // 108: liveroom.v1.AgentVisitorCall.call:type_name -> liveroom.v1.VisitorCall
+	111, // 109: liveroom.v1.AgentVisitorCancel.session:type_name -> actor.PID
+	111, // 110: liveroom.v1.AgentAttach.session:type_name -> actor.PID
+	68,  // 111: liveroom.v1.AgentAttach.watch:type_name -> liveroom.v1.AgentWatch
+	111, // 112: liveroom.v1.AgentSocketAway.session:type_name -> actor.PID
+	111, // 113: liveroom.v1.AgentSocketAnswer.session:type_name -> actor.PID
+	70,  // 114: liveroom.v1.AgentSocketAnswer.answer:type_name -> liveroom.v1.AgentAnswer
+	111, // 115: liveroom.v1.AgentDetach.session:type_name -> actor.PID
+	20,  // 116: liveroom.v1.AgentReply.error:type_name -> liveroom.v1.Error
+	20,  // 117: liveroom.v1.AgentLoginResult.error:type_name -> liveroom.v1.Error
+	20,  // 118: liveroom.v1.AgentWho.error:type_name -> liveroom.v1.Error
+	23,  // 119: liveroom.v1.AgentCreateRoom.room:type_name -> liveroom.v1.CreateRoom
+	20,  // 120: liveroom.v1.AgentRoomResult.error:type_name -> liveroom.v1.Error
+	54,  // 121: liveroom.v1.AgentRoomResult.room:type_name -> liveroom.v1.AgentRoom
+	20,  // 122: liveroom.v1.AgentRoomList.error:type_name -> liveroom.v1.Error
+	54,  // 123: liveroom.v1.AgentRoomList.rooms:type_name -> liveroom.v1.AgentRoom
+	20,  // 124: liveroom.v1.AgentEntryList.error:type_name -> liveroom.v1.Error
+	49,  // 125: liveroom.v1.AgentEntryList.entries:type_name -> liveroom.v1.EntryRecord
+	57,  // 126: liveroom.v1.AgentStoreOffline.message:type_name -> liveroom.v1.OfflineMessage
+	20,  // 127: liveroom.v1.AgentOfflineResult.error:type_name -> liveroom.v1.Error
+	57,  // 128: liveroom.v1.AgentOfflineResult.message:type_name -> liveroom.v1.OfflineMessage
+	20,  // 129: liveroom.v1.AgentOfflineList.error:type_name -> liveroom.v1.Error
+	57,  // 130: liveroom.v1.AgentOfflineList.messages:type_name -> liveroom.v1.OfflineMessage
+	20,  // 131: liveroom.v1.ShortReply.error:type_name -> liveroom.v1.Error
+	56,  // 132: liveroom.v1.ShortReply.record:type_name -> liveroom.v1.ShortNameRecord
+	133, // [133:133] is the sub-list for method output_type
+	133, // [133:133] is the sub-list for method input_type
+	133, // [133:133] is the sub-list for extension type_name
+	133, // [133:133] is the sub-list for extension extendee
+	0,   // [0:133] is the sub-list for field type_name
 }
 
 func init() { file_liveroom_proto_init() }
@@ -7983,6 +8229,7 @@ func file_liveroom_proto_init() {
 		(*ClientFrame_PublishOffer)(nil),
 		(*ClientFrame_SubscribeAnswer)(nil),
 		(*ClientFrame_Ice)(nil),
+		(*ClientFrame_RestartIce)(nil),
 	}
 	file_liveroom_proto_msgTypes[9].OneofWrappers = []any{
 		(*ServerFrame_Joined)(nil),
@@ -8003,21 +8250,24 @@ func file_liveroom_proto_init() {
 		(*CallRequest_PublishOffer)(nil),
 		(*CallRequest_SubscribeAnswer)(nil),
 		(*CallRequest_Ice)(nil),
+		(*CallRequest_RestartIce)(nil),
 	}
-	file_liveroom_proto_msgTypes[36].OneofWrappers = []any{
+	file_liveroom_proto_msgTypes[37].OneofWrappers = []any{
 		(*MediaCommand_Join)(nil),
 		(*MediaCommand_Leave)(nil),
 		(*MediaCommand_PublishOffer)(nil),
 		(*MediaCommand_SubscribeAnswer)(nil),
 		(*MediaCommand_Ice)(nil),
+		(*MediaCommand_RestartIce)(nil),
+		(*MediaCommand_Rebind)(nil),
 	}
-	file_liveroom_proto_msgTypes[49].OneofWrappers = []any{
+	file_liveroom_proto_msgTypes[52].OneofWrappers = []any{
 		(*VisitorClientFrame_Hello)(nil),
 		(*VisitorClientFrame_Call)(nil),
 		(*VisitorClientFrame_Cancel)(nil),
 		(*VisitorClientFrame_Ping)(nil),
 	}
-	file_liveroom_proto_msgTypes[53].OneofWrappers = []any{
+	file_liveroom_proto_msgTypes[56].OneofWrappers = []any{
 		(*VisitorServerFrame_Presence)(nil),
 		(*VisitorServerFrame_Queued)(nil),
 		(*VisitorServerFrame_Accepted)(nil),
@@ -8025,13 +8275,13 @@ func file_liveroom_proto_init() {
 		(*VisitorServerFrame_Error)(nil),
 		(*VisitorServerFrame_Pong)(nil),
 	}
-	file_liveroom_proto_msgTypes[58].OneofWrappers = []any{
+	file_liveroom_proto_msgTypes[61].OneofWrappers = []any{
 		(*AgentClientFrame_Watch)(nil),
 		(*AgentClientFrame_Away)(nil),
 		(*AgentClientFrame_Answer)(nil),
 		(*AgentClientFrame_Ping)(nil),
 	}
-	file_liveroom_proto_msgTypes[62].OneofWrappers = []any{
+	file_liveroom_proto_msgTypes[65].OneofWrappers = []any{
 		(*AgentServerFrame_Snapshot)(nil),
 		(*AgentServerFrame_Visitor)(nil),
 		(*AgentServerFrame_VisitorLeft)(nil),
@@ -8048,7 +8298,7 @@ func file_liveroom_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_liveroom_proto_rawDesc), len(file_liveroom_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   102,
+			NumMessages:   105,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -95,8 +95,14 @@ export class Call {
   onJoined(j) {
     this.iceServers = (j.iceServers || []).map((s) => ({ urls: s.urls, username: s.username, credential: s.credential }));
     this.applyState(j.call || {});
-    // A reconnect or reload means the server dropped our media with the old
-    // socket: rejoin the call if we were in it.
+    if (j.resumed && this.inCall && this.participants.has(this.memberIdOf())) {
+      // Same membership, same call: keep the connections and only renew
+      // their network paths if the drop broke them.
+      this.restartIce().catch((e) => this.recover(e.message || 'The call could not be resumed.'));
+      return;
+    }
+    // A reload or an expired membership means the server dropped our media
+    // with the old socket: rejoin the call if we were in it.
     const intent = this.storedIntent();
     if (this.inCall) this.teardown();
     if (intent && this.participants.size > 0) {
@@ -124,6 +130,11 @@ export class Call {
       return true;
     }
     if (f.error && MEDIA_RETRY_CODES.has(f.error.code)) {
+      this.recover(f.error.message);
+      return true;
+    }
+    if (f.error && f.error.code === 'not_in_call' && this.inCall) {
+      // The server lost our media while we were away: call again.
       this.recover(f.error.message);
       return true;
     }
@@ -271,6 +282,15 @@ export class Call {
       .catch(() => {})
       .then(() => this.start(video, 'ACTION_RING'))
       .catch((e) => this.showStatus(e.message));
+  }
+
+  async restartIce() {
+    const broken = (pc) => pc && ['disconnected', 'failed'].includes(pc.iceConnectionState);
+    if (broken(this.pub)) {
+      this.pub.restartIce();
+      await this.negotiatePublish();
+    }
+    if (broken(this.sub)) await this.wire.request({ restartIce: {} });
   }
 
   teardown() {

@@ -295,6 +295,8 @@ function joinBody() {
   if (room.password) j.password = room.password;
   if (room.agentKey) j.agentKey = room.agentKey;
   if (room.maxSeq) j.lastSeq = String(room.maxSeq);
+  // After a dropped connection, continue as the same member (and call).
+  if (room.resumeToken) j.resumeToken = room.resumeToken;
   if (!room.agentKey) Object.assign(j, entryFields());
   return j;
 }
@@ -306,6 +308,7 @@ async function handleJoined(j, { resumed }) {
   if (room.memberId) rememberMyId(room.memberId);
   room.role = j.role || '';
   room.token = j.accessToken || '';
+  room.resumeToken = j.resumeToken || '';
   if (j.room) room.info = j.room;
 
   setMembers(j.members || [], resumed);
