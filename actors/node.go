@@ -22,7 +22,9 @@ import (
 	"go.uber.org/zap/zapcore"
 	"golang.org/x/crypto/bcrypt"
 
+	"liveroom/actors/agent"
 	"liveroom/actors/room"
+	"liveroom/actors/short"
 	"liveroom/proto/pb"
 )
 
@@ -37,6 +39,7 @@ type NodeConfig struct {
 	AutoPort       int
 	RequestTimeout time.Duration
 	Room           room.Deps
+	Agent          agent.Deps
 }
 
 // Node is this process's actor system and cluster membership.
@@ -62,10 +65,7 @@ func StartNode(cfg NodeConfig, log *zap.Logger) (*Node, error) {
 	}
 	// protoactor narrates every start and topology step at info; keep our info
 	// logs readable and let its warnings and errors through.
-	actorLog := log.Named("actor")
-	if !log.Core().Enabled(zapcore.DebugLevel) {
-		actorLog = actorLog.WithOptions(zap.IncreaseLevel(zapcore.WarnLevel))
-	}
+	actorLog := log.Named("actor").WithOptions(zap.IncreaseLevel(zapcore.WarnLevel))
 	slogger := slog.New(zapslog.NewHandler(actorLog.Core()))
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slogger }))
 
@@ -80,7 +80,8 @@ func StartNode(cfg NodeConfig, log *zap.Logger) (*Node, error) {
 	}
 	remoteCfg := remote.Configure(cfg.Host, cfg.Port)
 	clusterCfg := cluster.Configure(cfg.ClusterName, provider, disthash.New(), remoteCfg,
-		cluster.WithKinds(room.NewKind(cfg.Room)),
+		cluster.WithKinds(room.NewKind(cfg.Room), agent.NewKind(cfg.agentDeps()),
+			short.NewKind(short.Deps{Store: cfg.Room.Store, Log: cfg.Room.Log.Named("short")})),
 		cluster.WithRequestTimeout(cfg.RequestTimeout))
 	c := cluster.New(system, clusterCfg)
 	c.StartMember()

@@ -304,3 +304,48 @@ func TestHistoryPagingAndRestart(t *testing.T) {
 		t.Fatalf("seq after restart = %d", m.Seq)
 	}
 }
+
+func TestDroppedMemberResumesWithinGrace(t *testing.T) {
+	n := startNode(t, t.TempDir(), room.Settings{MaxMembers: 10, MaxChatChars: 4000, MaxNameChars: 64, HistoryPage: 50,
+		IdleTimeout: time.Minute, TokenTTL: time.Hour, ResumeGrace: 500 * time.Millisecond})
+	createRoom(t, n, "net", "")
+	a, b := newClient(t, n), newClient(t, n)
+	mustJoin(t, n, a, &pb.JoinRequest{RoomId: "net", Name: "A"})
+	jb := mustJoin(t, n, b, &pb.JoinRequest{RoomId: "net", Name: "B"})
+	a.next() // B joined
+	if jb.ResumeToken == "" {
+		t.Fatal("joined frame has no resume token")
+	}
+	say(t, n, "net", a, "before the drop")
+
+	// B's connection drops (no Leave) and comes back on a new session.
+	n.System.Root.Stop(b.pid)
+	b2 := newClient(t, n)
+	j := mustJoin(t, n, b2, &pb.JoinRequest{RoomId: "net", Name: "ignored", ResumeToken: jb.ResumeToken, LastSeq: 0})
+	if !j.Resumed || j.MemberId != jb.MemberId || j.ResumeToken == "" || j.ResumeToken == jb.ResumeToken {
+		t.Fatalf("resume: resumed=%v member %s (was %s)", j.Resumed, j.MemberId, jb.MemberId)
+	}
+	// A saw neither a leave nor a join, and B keeps getting messages.
+	say(t, n, "net", a, "after the drop")
+	if f := a.next(); f.GetChat().GetText() != "before the drop" {
+		t.Fatalf("A got %v", f)
+	}
+	if f := a.next(); f.GetChat().GetText() != "after the drop" {
+		t.Fatalf("A got %v, want only the chat", f)
+	}
+	if m := b2.nextChat(); m.Text != "after the drop" {
+		t.Fatalf("B got %q", m.Text)
+	}
+	// The old token is spent.
+	if e := join(t, n, newClient(t, n), &pb.JoinRequest{RoomId: "net", Name: "X", ResumeToken: jb.ResumeToken}); e != nil {
+		t.Fatalf("plain join with a spent token: %v", e)
+	}
+	a.next() // X joined as a new member
+
+	// A member that does not come back leaves when the grace ends.
+	n.System.Root.Stop(b2.pid)
+	ev := a.next().GetMember()
+	if ev.GetKind() != pb.MemberEvent_KIND_LEFT || ev.Member.MemberId != jb.MemberId {
+		t.Fatalf("after the grace A saw %v", ev)
+	}
+}

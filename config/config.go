@@ -8,6 +8,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
+	"net/mail"
+	"net/url"
 	"os"
 	"reflect"
 	"strconv"
@@ -27,18 +30,30 @@ type Config struct {
 	LogFormat string `json:"log_format" help:"json or console"`
 	Secret    string `json:"secret" help:"key that signs member access tokens; empty means one generated and kept in the store (a cluster needs the same value on every node)"`
 
-	PasswordCost     int     `json:"password_cost" help:"bcrypt work factor for room passwords (4-14; each step doubles the time)"`
-	MaxFrameBytes    int64   `json:"max_frame_bytes" help:"largest WebSocket frame accepted from a browser"`
-	MaxChatChars     int     `json:"max_chat_chars" help:"longest chat message, in characters"`
-	MaxNameChars     int     `json:"max_name_chars" help:"longest display name, in characters"`
-	MaxUploadBytes   int64   `json:"max_upload_bytes" help:"largest file a member may upload"`
-	RoomMaxMembers   int     `json:"room_max_members" help:"members a room admits at once"`
-	HistoryPage      int     `json:"history_page" help:"chat messages sent on join and per history request"`
-	SessionQueue     int     `json:"session_queue" help:"frames queued for one socket before the client counts as too slow and is disconnected"`
-	RatePerSecond    float64 `json:"rate_per_second" help:"frames per second one socket may send, sustained"`
-	RateBurst        int     `json:"rate_burst" help:"frames one socket may send in a burst"`
-	RoomIdleSeconds  int     `json:"room_idle_seconds" help:"seconds an empty room stays in memory before it is passivated (its state stays in the store)"`
-	RequestTimeoutMs int     `json:"request_timeout_ms" help:"how long a request to a room actor may take"`
+	PasswordCost       int     `json:"password_cost" help:"bcrypt work factor for room passwords (4-14; each step doubles the time)"`
+	MaxFrameBytes      int64   `json:"max_frame_bytes" help:"largest WebSocket frame accepted from a browser"`
+	MaxChatChars       int     `json:"max_chat_chars" help:"longest chat message, in characters"`
+	MaxNameChars       int     `json:"max_name_chars" help:"longest display name, in characters"`
+	MaxUploadBytes     int64   `json:"max_upload_bytes" help:"largest file a member may upload"`
+	RoomMaxMembers     int     `json:"room_max_members" help:"members a room admits at once"`
+	HistoryPage        int     `json:"history_page" help:"chat messages sent on join and per history request"`
+	SessionQueue       int     `json:"session_queue" help:"frames queued for one socket before the client counts as too slow and is disconnected"`
+	RatePerSecond      float64 `json:"rate_per_second" help:"frames per second one socket may send, sustained"`
+	RateBurst          int     `json:"rate_burst" help:"frames one socket may send in a burst"`
+	ResumeGraceSeconds int     `json:"resume_grace_seconds" help:"seconds a member whose connection dropped stays in its room and call, to come back without rejoining; 0 removes it at once"`
+	PingSeconds        int     `json:"ping_seconds" help:"seconds between server pings to each socket; a client that misses one is disconnected"`
+	RoomIdleSeconds    int     `json:"room_idle_seconds" help:"seconds an empty room stays in memory before it is passivated (its state stays in the store)"`
+	RequestTimeoutMs   int     `json:"request_timeout_ms" help:"how long a request to a room actor may take"`
+
+	WebRTCUDPPort     int      `json:"webrtc_udp_port" help:"the one UDP port for every call's media; 0 means the same number as addr's port"`
+	WebRTCTCPPort     int      `json:"webrtc_tcp_port" help:"TCP port for ICE over TCP, for networks that block UDP; 0 turns it off"`
+	WebRTCPublicIPs   []string `json:"webrtc_public_ips" help:"addresses announced to browsers instead of this host's own, for a server behind 1:1 NAT (comma-separated)"`
+	STUNURLs          []string `json:"stun_urls" help:"STUN servers handed to browsers, e.g. stun:stun.example.org:3478 (comma-separated)"`
+	TURNURLs          []string `json:"turn_urls" help:"TURN servers handed to browsers, e.g. turn:turn.example.org:3478?transport=udp (comma-separated)"`
+	TURNUsername      string   `json:"turn_username" help:"username for turn_urls"`
+	TURNCredential    string   `json:"turn_credential" help:"credential for turn_urls"`
+	ICETimeoutSeconds int      `json:"ice_timeout_seconds" help:"a call connection that has not connected within this many seconds is dropped"`
+	MaxTracksPerPeer  int      `json:"max_tracks_per_peer" help:"tracks one browser may send in a call (microphone, camera, screen)"`
 
 	ClusterName     string   `json:"cluster_name" help:"cluster name; nodes with the same name form one cluster"`
 	ClusterHost     string   `json:"cluster_host" help:"address this node's actor system listens on for other nodes"`
@@ -46,32 +61,66 @@ type Config struct {
 	ClusterProvider string   `json:"cluster_provider" help:"single (one node, no network) or automanaged (several nodes from a fixed peer list)"`
 	ClusterPeers    []string `json:"cluster_peers" help:"automanaged: host:port of every node's membership port, this node included (comma-separated)"`
 	ClusterAutoPort int      `json:"cluster_auto_port" help:"automanaged: this node's membership (health) port"`
+
+	// Agents, contact button, entry form, offline form.
+	SMTPAddr            string   `json:"smtp_addr" help:"host:port of the SMTP server that mails offline-form messages to agents; empty keeps them on the agent page only"`
+	SMTPFrom            string   `json:"smtp_from" help:"sender address of offline-form mail"`
+	SMTPUsername        string   `json:"smtp_username" help:"SMTP login (PLAIN, only over TLS or to localhost); empty for none"`
+	SMTPPassword        string   `json:"smtp_password" help:"password for smtp_username"`
+	SMTPTLS             string   `json:"smtp_tls" help:"starttls (when the server offers it), tls (implicit, port 465) or none"`
+	SMTPTimeoutMs       int      `json:"smtp_timeout_ms" help:"how long sending one offline-form mail may take"`
+	OfflinePerHour      int      `json:"offline_per_hour" help:"offline-form messages one IP address may send per hour"`
+	ButtonOrigins       []string `json:"button_origins" help:"origins (scheme://host[:port]) of sites allowed to embed the contact button (comma-separated); empty allows any"`
+	ShortURLs           bool     `json:"short_urls" help:"serve readable room links /r/NAME (visitor) and /a/NAME (agent, after login)"`
+	AgentSessionHours   int      `json:"agent_session_hours" help:"how long an agent stays logged in"`
+	LoginPerMinute      int      `json:"login_per_minute" help:"login attempts one IP address may make per minute"`
+	LoginMaxFailures    int      `json:"login_max_failures" help:"failed logins within login_lock_seconds that lock an agent account for login_lock_seconds"`
+	LoginLockSeconds    int      `json:"login_lock_seconds" help:"how long an agent account stays locked after too many failed logins"`
+	EntryFormEnabled    bool     `json:"entry_form_enabled" help:"entry form default for new rooms: ask visitors for details before they join"`
+	EntryFormRequired   bool     `json:"entry_form_required" help:"entry form default: every field shown must be filled in"`
+	EntryFormPrivate    bool     `json:"entry_form_private" help:"entry form default: show a password field (mandatory anyway when the room has a password)"`
+	EntryFormShowEmail  bool     `json:"entry_form_show_email" help:"entry form default: ask for an email address (shown to agents only)"`
+	EntryFormShowAvatar bool     `json:"entry_form_show_avatar" help:"entry form default: ask for an avatar image URL (http or https)"`
 }
 
 // Default returns the embedded one-node configuration.
 func Default() Config {
 	return Config{
-		Addr:             ":8080",
-		DataDir:          "./data",
-		LogLevel:         "info",
-		LogFormat:        "json",
-		PasswordCost:     10,
-		MaxFrameBytes:    64 << 10,
-		MaxChatChars:     4000,
-		MaxNameChars:     64,
-		MaxUploadBytes:   100 << 20,
-		RoomMaxMembers:   20,
-		HistoryPage:      50,
-		SessionQueue:     256,
-		RatePerSecond:    20,
-		RateBurst:        40,
-		RoomIdleSeconds:  120,
-		RequestTimeoutMs: 5000,
-		ClusterName:      "liveroom",
-		ClusterHost:      "127.0.0.1",
-		ClusterPort:      0,
-		ClusterProvider:  "single",
-		ClusterAutoPort:  6330,
+		Addr:               ":8080",
+		DataDir:            "./data",
+		LogLevel:           "info",
+		LogFormat:          "json",
+		PasswordCost:       10,
+		MaxFrameBytes:      64 << 10,
+		MaxChatChars:       4000,
+		MaxNameChars:       64,
+		MaxUploadBytes:     100 << 20,
+		RoomMaxMembers:     20,
+		HistoryPage:        50,
+		SessionQueue:       256,
+		RatePerSecond:      20,
+		RateBurst:          40,
+		PingSeconds:        20,
+		ResumeGraceSeconds: 15,
+		RoomIdleSeconds:    120,
+		RequestTimeoutMs:   5000,
+		ICETimeoutSeconds:  20,
+		MaxTracksPerPeer:   3,
+		ClusterName:        "liveroom",
+		ClusterHost:        "127.0.0.1",
+		ClusterPort:        0,
+		ClusterProvider:    "single",
+		ClusterAutoPort:    6330,
+
+		SMTPFrom:          "liveroom@localhost",
+		SMTPTLS:           "starttls",
+		SMTPTimeoutMs:     10000,
+		OfflinePerHour:    10,
+		ShortURLs:         true,
+		AgentSessionHours: 24,
+		LoginPerMinute:    10,
+		LoginMaxFailures:  5,
+		LoginLockSeconds:  300,
 	}
 }
 
@@ -214,7 +263,11 @@ func (c Config) Validate() error {
 		"max_name_chars": int64(c.MaxNameChars), "max_upload_bytes": c.MaxUploadBytes,
 		"room_max_members": int64(c.RoomMaxMembers), "history_page": int64(c.HistoryPage),
 		"session_queue": int64(c.SessionQueue), "rate_burst": int64(c.RateBurst),
-		"room_idle_seconds": int64(c.RoomIdleSeconds), "request_timeout_ms": int64(c.RequestTimeoutMs),
+		"room_idle_seconds": int64(c.RoomIdleSeconds), "ping_seconds": int64(c.PingSeconds), "request_timeout_ms": int64(c.RequestTimeoutMs),
+		"smtp_timeout_ms": int64(c.SMTPTimeoutMs), "offline_per_hour": int64(c.OfflinePerHour),
+		"agent_session_hours": int64(c.AgentSessionHours), "login_per_minute": int64(c.LoginPerMinute),
+		"login_max_failures": int64(c.LoginMaxFailures), "login_lock_seconds": int64(c.LoginLockSeconds),
+		"ice_timeout_seconds": int64(c.ICETimeoutSeconds), "max_tracks_per_peer": int64(c.MaxTracksPerPeer),
 	}
 	for k, n := range positive {
 		if n <= 0 {
@@ -245,10 +298,35 @@ func (c Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("cluster_provider %q: want single or automanaged", c.ClusterProvider))
 	}
+	errs = append(errs, c.validateAgents()...)
 	switch c.LogFormat {
 	case "json", "console":
 	default:
 		errs = append(errs, fmt.Errorf("log_format %q: want json or console", c.LogFormat))
 	}
 	return errors.Join(errs...)
+}
+
+func (c Config) validateAgents() []error {
+	var errs []error
+	switch c.SMTPTLS {
+	case "starttls", "tls", "none":
+	default:
+		errs = append(errs, fmt.Errorf("smtp_tls %q: want starttls, tls or none", c.SMTPTLS))
+	}
+	if c.SMTPAddr != "" {
+		if _, port, err := net.SplitHostPort(c.SMTPAddr); err != nil || port == "" {
+			errs = append(errs, fmt.Errorf("smtp_addr %q: want host:port", c.SMTPAddr))
+		}
+	}
+	if a, err := mail.ParseAddress(c.SMTPFrom); err != nil || a.Address != c.SMTPFrom {
+		errs = append(errs, fmt.Errorf("smtp_from %q: want a plain email address", c.SMTPFrom))
+	}
+	for _, o := range c.ButtonOrigins {
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			errs = append(errs, fmt.Errorf("button_origins: %q is not an origin like https://shop.example", o))
+		}
+	}
+	return errs
 }

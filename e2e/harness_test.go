@@ -68,11 +68,14 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// freePort is testserver.FreePort under the name the e2e tests use.
+func freePort(t testing.TB) int { return testserver.FreePort(t) }
+
 // startServer runs the binary on a free loopback port with dataDir and extra
 // flags, and waits until /healthz answers ok.
 func startServer(t testing.TB, dataDir string, extra ...string) *server {
 	t.Helper()
-	addr := fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	args := append([]string{"serve", "--addr", addr, "--data-dir", dataDir, "--log-level", "debug", "--password-cost", "4"}, extra...)
 	s := &server{t: t, URL: "http://" + addr, DataDir: dataDir, logs: &syncBuffer{}, done: make(chan error, 1)}
 	s.cmd = exec.Command(binary, args...)
@@ -218,7 +221,7 @@ func waitJS(t testing.TB, ctx context.Context, what, js string) {
 	var lastErr error
 	for time.Now().Before(deadline) {
 		tctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		ok, err := chromedp.Run(tctx, chromedp.Evaluate[bool]("!!("+js+")", chromedp.EvalAwaitPromise))
+		ok, err := chromedp.Run(tctx, chromedp.Evaluate[bool]("(async () => !!(await ("+js+")))()", chromedp.EvalAwaitPromise))
 		cancel()
 		if err == nil && ok {
 			return

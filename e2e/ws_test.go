@@ -113,6 +113,8 @@ func TestBadFramesGetClearErrorsAndKeepTheConnection(t *testing.T) {
 	if f := c.expectError("not_joined"); f.ReplyTo != "3" {
 		t.Fatalf("error answers %q, want 3", f.ReplyTo)
 	}
+	c.send(`{"id":"3b","publishOffer":{"sdp":"v=0"}}`)
+	c.expectError("not_joined")
 	c.send(`{"id":"4","join":{"roomId":"../etc","name":"V"}}`)
 	c.expectError("invalid")
 	c.send(`{"id":"5","join":{"roomId":"missing","name":"V"}}`)
@@ -125,11 +127,33 @@ func TestBadFramesGetClearErrorsAndKeepTheConnection(t *testing.T) {
 	if f, err := c.read(); err != nil || f.Joined == nil || f.ReplyTo != "7" {
 		t.Fatalf("join after errors: %+v %v", f, err)
 	}
+	// Call signalling from a member who is not in the call touches nothing.
+	c.send(`{"id":"7b","publishOffer":{"sdp":"v=0"}}`)
+	c.expectError("not_in_call")
+	c.send(`{"id":"7c","ice":{"pc":"PEER_ROLE_PUBLISH","candidate":"candidate:1 1 udp 1 127.0.0.1 9 typ host"}}`)
+	c.expectError("not_in_call")
+	c.send(`{"id":"7d","call":{"action":"ACTION_ACCEPT"}}`)
+	c.expectError("no_call")
+	// In the call, malformed SDP is refused with a reason.
+	c.send(`{"id":"7e","call":{"action":"ACTION_RING"}}`)
+	c.send(`{"id":"7f","publishOffer":{"sdp":"this is not sdp"}}`)
+	c.expectError("bad_sdp")
+	c.send(`{"id":"7g","call":{"action":"ACTION_HANGUP"}}`)
 	c.send(`{"id":"8","chat":{"text":"` + strings.Repeat("x", 101) + `"}}`)
 	c.expectError("too_large")
 	c.send(`{"id":"9","chat":{"text":"fine"}}`)
-	if f, err := c.read(); err != nil || f.Chat == nil || f.Chat.Text != "fine" || f.ReplyTo != "9" {
-		t.Fatalf("chat after errors: %+v %v", f, err)
+	for {
+		// Call-state frames and acks from the call above may come first.
+		f, err := c.read()
+		if err != nil || f.Error != nil {
+			t.Fatalf("chat after errors: %+v %v", f, err)
+		}
+		if f.Chat != nil {
+			if f.Chat.Text != "fine" || f.ReplyTo != "9" {
+				t.Fatalf("chat after errors: %+v", f)
+			}
+			break
+		}
 	}
 
 	// A frame over the size limit closes the socket with 1009 and a reason.
@@ -225,4 +249,49 @@ func metric(t *testing.T, srv *server, name string) float64 {
 		}
 	}
 	return 0
+}
+
+// SIGTERM closes open sockets with 1001 and a reason, and the process exits 0.
+func TestShutdownClosesSocketsWithGoingAway(t *testing.T) {
+	srv := startServer(t, t.TempDir())
+	createRoomAPI(t, srv, "bye")
+	c := dialWS(t, srv)
+	c.send(`{"id":"j","join":{"roomId":"bye","name":"V"}}`)
+	if f, err := c.read(); err != nil || f.Joined == nil {
+		t.Fatalf("join: %+v %v", f, err)
+	}
+	srv.stop()
+	_, err := c.read()
+	var ce websocket.CloseError
+	if !errors.As(err, &ce) || ce.Code != websocket.StatusGoingAway || ce.Reason == "" {
+		t.Fatalf("socket ended with %v, want 1001 with a reason", err)
+	}
+}
+
+// A client that vanishes without closing (it stops answering pings) leaves
+// the room for everyone else.
+func TestVanishedClientLeavesTheRoom(t *testing.T) {
+	srv := startServer(t, t.TempDir(), "--ping-seconds", "1", "--resume-grace-seconds", "1")
+	createRoomAPI(t, srv, "ghost")
+	watcher, ghost := dialWS(t, srv), dialWS(t, srv)
+	watcher.send(`{"id":"j","join":{"roomId":"ghost","name":"Watcher"}}`)
+	if f, err := watcher.read(); err != nil || f.Joined == nil {
+		t.Fatalf("watcher join: %+v %v", f, err)
+	}
+	ghost.send(`{"id":"j","join":{"roomId":"ghost","name":"Ghost"}}`)
+	// The ghost never reads again, so it never answers a ping.
+	var left bool
+	deadline := time.Now().Add(15 * time.Second)
+	for !left && time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		_, b, err := watcher.conn.Read(ctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("watcher: %v", err)
+		}
+		left = strings.Contains(string(b), `"KIND_LEFT"`) && strings.Contains(string(b), "Ghost")
+	}
+	if !left {
+		t.Fatal("the silent client is still in the room")
+	}
 }

@@ -11,8 +11,16 @@ import (
 //	chat/<room>/<seq:8 BE> chat message, seq big-endian so keys sort by seq
 //	file/<room>/<file id>  uploaded file metadata
 //	meta/<name>            server-wide values (e.g. the token secret)
+//	entry/<room>/<member>  what a visitor gave in the room's entry form
+//	agent/<id>             agent account
+//	agentsession/<agent>/<sha256 hex>  agent login session
+//	agentroom/<agent>/<room>           a room in the agent's list
+//	offline/<agent>/<hex ms>-<id>      offline-form message for the agent
+//	apikey/<sha256 hex>    API key
+//	short/<name>           short name of a room
 //
-// Room ids never contain '/', which keeps the prefixes unambiguous.
+// Room, agent and short-name ids never contain '/', which keeps the prefixes
+// unambiguous.
 
 // RoomKey is the key of a room record.
 func RoomKey(roomID string) []byte { return []byte("room/" + roomID) }

@@ -56,7 +56,7 @@ func (p *Pebble) Get(key []byte) (v []byte, err error) {
 	if err := p.begin(); err != nil {
 		return nil, err
 	}
-	defer p.end("get", time.Now(), err)
+	defer func(start time.Time) { p.end("get", start, err) }(time.Now())
 	val, closer, err := p.db.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, ErrNotFound
@@ -73,7 +73,7 @@ func (p *Pebble) Set(key, value []byte) (err error) {
 	if err := p.begin(); err != nil {
 		return err
 	}
-	defer p.end("set", time.Now(), err)
+	defer func(start time.Time) { p.end("set", start, err) }(time.Now())
 	return p.db.Set(key, value, pebble.Sync)
 }
 
@@ -82,7 +82,7 @@ func (p *Pebble) Delete(key []byte) (err error) {
 	if err := p.begin(); err != nil {
 		return err
 	}
-	defer p.end("delete", time.Now(), err)
+	defer func(start time.Time) { p.end("delete", start, err) }(time.Now())
 	return p.db.Delete(key, pebble.Sync)
 }
 
@@ -91,7 +91,7 @@ func (p *Pebble) Apply(b *Batch) (err error) {
 	if err := p.begin(); err != nil {
 		return err
 	}
-	defer p.end("apply", time.Now(), err)
+	defer func(start time.Time) { p.end("apply", start, err) }(time.Now())
 	pb := p.db.NewBatch()
 	defer pb.Close()
 	for _, op := range b.ops {
@@ -112,7 +112,7 @@ func (p *Pebble) Scan(start, end []byte, reverse bool, limit int, fn func(key, v
 	if err := p.begin(); err != nil {
 		return err
 	}
-	defer p.end("scan", time.Now(), err)
+	defer func(start time.Time) { p.end("scan", start, err) }(time.Now())
 	it, err := p.db.NewIter(&pebble.IterOptions{LowerBound: start, UpperBound: end})
 	if err != nil {
 		return err

@@ -20,8 +20,10 @@ import (
 	"liveroom/actors"
 	"liveroom/actors/room"
 	"liveroom/config"
+	"liveroom/media"
 	"liveroom/metrics"
 	"liveroom/persistence"
+	"liveroom/proto/pb"
 	"liveroom/transport"
 	"liveroom/web"
 )
@@ -55,6 +57,27 @@ func tokenSecret(cfg config.Config, store persistence.Store) ([]byte, error) {
 		err = store.Set(key, secret)
 	}
 	return secret, err
+}
+
+// newMediaEngine opens the call ports; the UDP port defaults to the number of
+// the HTTP port so that one number (TCP and UDP) is all a firewall needs.
+func newMediaEngine(cfg config.Config, listener net.Listener, log *zap.Logger) (*media.Engine, error) {
+	udpPort := cfg.WebRTCUDPPort
+	if udpPort == 0 {
+		udpPort = listener.Addr().(*net.TCPAddr).Port
+	}
+	var servers []*pb.IceServer
+	if len(cfg.STUNURLs) > 0 {
+		servers = append(servers, &pb.IceServer{Urls: cfg.STUNURLs})
+	}
+	if len(cfg.TURNURLs) > 0 {
+		servers = append(servers, &pb.IceServer{Urls: cfg.TURNURLs, Username: cfg.TURNUsername, Credential: cfg.TURNCredential})
+	}
+	return media.NewEngine(media.Config{
+		UDPPort: udpPort, TCPPort: cfg.WebRTCTCPPort, PublicIPs: cfg.WebRTCPublicIPs, ICEServers: servers,
+		ICETimeout:       time.Duration(cfg.ICETimeoutSeconds) * time.Second,
+		MaxTracksPerPeer: cfg.MaxTracksPerPeer,
+	}, log.Named("media"))
 }
 
 // Run serves until ctx ends, then shuts down gracefully.
@@ -91,6 +114,12 @@ func Run(ctx context.Context, cfg config.Config) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
+	engine, err := newMediaEngine(cfg, listener, log)
+	if err != nil {
+		_ = listener.Close()
+		return err
+	}
+	defer engine.Close()
 	node, err := actors.StartNode(actors.NodeConfig{
 		ClusterName: cfg.ClusterName, Host: cfg.ClusterHost, Port: cfg.ClusterPort,
 		Provider: cfg.ClusterProvider, Peers: cfg.ClusterPeers, AutoPort: cfg.ClusterAutoPort,
@@ -98,8 +127,10 @@ func Run(ctx context.Context, cfg config.Config) error {
 		Room: room.Deps{Store: store, Signer: signer, Log: log.Named("room"), Metrics: m, Settings: room.Settings{
 			MaxMembers: cfg.RoomMaxMembers, MaxChatChars: cfg.MaxChatChars, MaxNameChars: cfg.MaxNameChars,
 			HistoryPage: cfg.HistoryPage, IdleTimeout: time.Duration(cfg.RoomIdleSeconds) * time.Second,
-			TokenTTL: 12 * time.Hour, PasswordCost: cfg.PasswordCost,
-		}},
+			ResumeGrace: time.Duration(cfg.ResumeGraceSeconds) * time.Second,
+			TokenTTL:    12 * time.Hour, PasswordCost: cfg.PasswordCost, EntryForm: entryFormDefaults(cfg),
+		}, Media: engine},
+		Agent: agentDeps(cfg, store, log),
 	}, log)
 	if err != nil {
 		_ = listener.Close()
@@ -110,10 +141,16 @@ func Run(ctx context.Context, cfg config.Config) error {
 	ws := transport.NewServer(node, transport.Limits{
 		MaxFrameBytes: cfg.MaxFrameBytes, QueueFrames: cfg.SessionQueue,
 		RatePerSecond: cfg.RatePerSecond, RateBurst: cfg.RateBurst,
+		PingInterval: time.Duration(cfg.PingSeconds) * time.Second,
 	}, log.Named("ws"), m)
+	presence := transport.NewPresence(node, transport.Limits{
+		MaxFrameBytes: cfg.MaxFrameBytes, QueueFrames: cfg.SessionQueue,
+		RatePerSecond: cfg.RatePerSecond, RateBurst: cfg.RateBurst,
+	}, cfg.ButtonOrigins, log.Named("presence"), m)
 	handler := web.New(web.Deps{
 		Node: node, Store: store, Signer: signer, Metrics: m, Log: log.Named("web"), WebSocket: ws,
 		FilesDir: filepath.Join(cfg.DataDir, "files"), MaxUploadBytes: cfg.MaxUploadBytes, PublicURL: cfg.PublicURL,
+		Agents: webAgentDeps(cfg, presence),
 	})
 	httpSrv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: zap.NewStdLog(log.Named("http"))}
@@ -138,6 +175,7 @@ func Run(ctx context.Context, cfg config.Config) error {
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	ws.Shutdown(shutdownCtx)
+	presence.Shutdown(shutdownCtx)
 	if err := httpSrv.Shutdown(shutdownCtx); err != nil {
 		log.Warn("http shutdown", zap.Error(err))
 	}

@@ -36,6 +36,10 @@ type Limits struct {
 	RatePerSecond float64
 	RateBurst     int
 	WriteTimeout  time.Duration
+	// PingInterval is how often the server checks that a quiet client is
+	// still there; one that does not answer within it is disconnected, so a
+	// vanished phone does not linger in its room.
+	PingInterval time.Duration
 }
 
 // Server accepts WebSocket connections.
@@ -55,6 +59,9 @@ type Server struct {
 func NewServer(node *actors.Node, limits Limits, log *zap.Logger, m *metrics.Metrics) *Server {
 	if limits.WriteTimeout == 0 {
 		limits.WriteTimeout = 10 * time.Second
+	}
+	if limits.PingInterval == 0 {
+		limits.PingInterval = 20 * time.Second
 	}
 	return &Server{node: node, limits: limits, log: log, metrics: m, conns: map[*websocket.Conn]struct{}{}}
 }
@@ -126,7 +133,9 @@ type connection struct {
 	out     *session.Outbox
 	pid     *actor.PID
 	room    string // set once joined
-	strikes int
+	// saidGoodbye is set when the client closed the socket itself.
+	saidGoodbye bool
+	strikes     int
 }
 
 func (c *connection) run(parent context.Context) {
@@ -140,9 +149,10 @@ func (c *connection) run(parent context.Context) {
 	root := c.srv.node.System.Root
 	c.pid = root.Spawn(session.Props(c.out))
 	defer func() {
-		if c.room != "" {
-			// The grain also watches the session actor; this just makes the
-			// departure immediate instead of waiting for the termination.
+		if c.room != "" && c.saidGoodbye {
+			// A client that closed the socket itself has left. Any other end
+			// (a network drop) reaches the grain as the session actor's
+			// termination, which keeps the member for the resume grace period.
 			lctx, lcancel := context.WithTimeout(context.Background(), 2*time.Second)
 			_, _ = c.srv.node.Tell(lctx, c.room, &pb.Leave{Session: c.pid})
 			lcancel()
@@ -153,28 +163,62 @@ func (c *connection) run(parent context.Context) {
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)
-		c.write(ctx)
-		cancel()
+		// When the writer gives up on a slow client it has started a close
+		// handshake; cancelling the reader now would tear the connection down
+		// before the close frame (and its reason) could reach the client.
+		// The handshake ends the reader by itself.
+		if !c.write(ctx) {
+			cancel()
+		}
 	}()
+	go c.keepAlive(ctx)
 	c.read(ctx)
 	cancel()
 	<-writerDone
 }
 
-func (c *connection) write(ctx context.Context) {
+// keepAlive pings the client; browsers answer WebSocket pings by themselves.
+func (c *connection) keepAlive(ctx context.Context) {
+	tick := time.NewTicker(c.srv.limits.PingInterval)
+	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-tick.C:
+			pctx, cancel := context.WithTimeout(ctx, c.srv.limits.PingInterval)
+			err := c.conn.Ping(pctx)
+			cancel()
+			if err != nil {
+				if ctx.Err() == nil {
+					c.log.Info("client did not answer a ping", zap.String("room", c.room))
+					_ = c.conn.Close(websocket.StatusPolicyViolation, "no answer to ping")
+				}
+				return
+			}
+		}
+	}
+}
+
+// write drains the outbox to the socket. It reports whether it stopped
+// because the client was too slow (a close handshake is then under way).
+func (c *connection) write(ctx context.Context) bool {
+	for {
+		select {
+		case <-ctx.Done():
+			return false
 		case <-c.out.Closed():
-			return
+			return true
 		case b := <-c.out.Frames():
 			wctx, cancel := context.WithTimeout(ctx, c.srv.limits.WriteTimeout)
 			err := c.conn.Write(wctx, websocket.MessageText, b)
 			cancel()
 			if err != nil {
-				_ = c.conn.Close(CloseSlowConsumer, "write timed out")
-				return
+				if ctx.Err() != nil {
+					return false
+				}
+				go func() { _ = c.conn.Close(CloseSlowConsumer, "slow consumer: a write timed out") }()
+				return true
 			}
 			c.srv.metrics.FramesOut.Inc()
 		}
@@ -192,6 +236,10 @@ func (c *connection) read(ctx context.Context) {
 	for {
 		typ, data, err := c.conn.Read(ctx)
 		if err != nil {
+			switch websocket.CloseStatus(err) {
+			case websocket.StatusNormalClosure, websocket.StatusGoingAway:
+				c.saidGoodbye = true
+			}
 			if errors.Is(err, websocket.ErrMessageTooBig) {
 				c.srv.metrics.FrameErrors.WithLabelValues("too_large").Inc()
 			}
@@ -229,6 +277,18 @@ func frameType(f *pb.ClientFrame) string {
 		return "history"
 	case *pb.ClientFrame_Ping:
 		return "ping"
+	case *pb.ClientFrame_Call:
+		return "call"
+	case *pb.ClientFrame_MediaState:
+		return "media_state"
+	case *pb.ClientFrame_PublishOffer:
+		return "publish_offer"
+	case *pb.ClientFrame_SubscribeAnswer:
+		return "subscribe_answer"
+	case *pb.ClientFrame_Ice:
+		return "ice"
+	case *pb.ClientFrame_RestartIce:
+		return "restart_ice"
 	}
 	return "none"
 }
@@ -262,6 +322,18 @@ func (c *connection) dispatch(ctx context.Context, f *pb.ClientFrame) {
 		msg = &pb.PostChat{Session: c.pid, Text: b.Chat.GetText(), FrameId: f.Id}
 	case *pb.ClientFrame_History:
 		msg = &pb.GetHistory{Session: c.pid, Request: b.History, FrameId: f.Id}
+	case *pb.ClientFrame_Call:
+		msg = &pb.CallRequest{Session: c.pid, FrameId: f.Id, Body: &pb.CallRequest_Call{Call: b.Call}}
+	case *pb.ClientFrame_MediaState:
+		msg = &pb.CallRequest{Session: c.pid, FrameId: f.Id, Body: &pb.CallRequest_MediaState{MediaState: b.MediaState}}
+	case *pb.ClientFrame_PublishOffer:
+		msg = &pb.CallRequest{Session: c.pid, FrameId: f.Id, Body: &pb.CallRequest_PublishOffer{PublishOffer: b.PublishOffer}}
+	case *pb.ClientFrame_SubscribeAnswer:
+		msg = &pb.CallRequest{Session: c.pid, FrameId: f.Id, Body: &pb.CallRequest_SubscribeAnswer{SubscribeAnswer: b.SubscribeAnswer}}
+	case *pb.ClientFrame_Ice:
+		msg = &pb.CallRequest{Session: c.pid, FrameId: f.Id, Body: &pb.CallRequest_Ice{Ice: b.Ice}}
+	case *pb.ClientFrame_RestartIce:
+		msg = &pb.CallRequest{Session: c.pid, FrameId: f.Id, Body: &pb.CallRequest_RestartIce{RestartIce: b.RestartIce}}
 	default:
 		c.fail(f.Id, "bad_frame", "Frame has no known message type.")
 		return
@@ -271,7 +343,12 @@ func (c *connection) dispatch(ctx context.Context, f *pb.ClientFrame) {
 		return
 	}
 	reply, err := c.srv.node.Tell(ctx, c.room, msg)
-	c.answer(f.Id, reply, err)
+	if c.answer(f.Id, reply, err) {
+		switch f.Body.(type) {
+		case *pb.ClientFrame_Call, *pb.ClientFrame_MediaState, *pb.ClientFrame_RestartIce:
+			c.out.Push(&pb.ServerFrame{ReplyTo: f.Id, Body: &pb.ServerFrame_Ack{Ack: &pb.Ack{}}})
+		}
+	}
 }
 
 // answer turns a grain's reply into an error frame when it refused; it reports

@@ -37,6 +37,8 @@ type Deps struct {
 	MaxUploadBytes int64
 	// PublicURL is the base of generated links; empty means from the request.
 	PublicURL string
+	// Agents holds what the agent page, the contact button and the keyed API need.
+	Agents AgentDeps
 }
 
 type server struct{ Deps }
@@ -54,6 +56,7 @@ func New(d Deps) http.Handler {
 	mux.HandleFunc("POST /api/rooms/{id}/files", s.upload)
 	mux.HandleFunc("GET /files/{room}/{file}", s.download)
 	mux.Handle("GET /ws", d.WebSocket)
+	s.agentRoutes(mux)
 	mux.HandleFunc("GET /healthz", s.health)
 	mux.Handle("GET /metrics", d.Metrics.Handler())
 	return securityHeaders(mux)
@@ -64,8 +67,9 @@ func securityHeaders(next http.Handler) http.Handler {
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
+		// Images from other hosts are allowed for entry-form avatars.
 		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; "+
-			"img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self' ws: wss:; frame-ancestors 'none'")
+			"img-src 'self' data: blob: https: http:; media-src 'self' blob:; connect-src 'self' ws: wss:; frame-ancestors 'none'")
 		next.ServeHTTP(w, r)
 	})
 }
@@ -142,10 +146,17 @@ type roomJSON struct {
 	VisitorName string `json:"visitorName"`
 	AgentName   string `json:"agentName"`
 	HasPassword bool   `json:"hasPassword"`
+	// Visitor window; absent when unbounded. NowMs is the server's clock so
+	// the page can count down without trusting the visitor's.
+	StartsAtMs int64          `json:"startsAtMs,omitempty"`
+	EndsAtMs   int64          `json:"endsAtMs,omitempty"`
+	NowMs      int64          `json:"nowMs"`
+	EntryForm  *entryFormJSON `json:"entryForm,omitempty"`
 }
 
 func roomView(r *pb.RoomInfo) roomJSON {
-	return roomJSON{ID: r.Id, VisitorName: r.VisitorName, AgentName: r.AgentName, HasPassword: r.HasPassword}
+	return roomJSON{ID: r.Id, VisitorName: r.VisitorName, AgentName: r.AgentName, HasPassword: r.HasPassword,
+		StartsAtMs: r.StartsAtMs, EndsAtMs: r.EndsAtMs, NowMs: time.Now().UnixMilli(), EntryForm: entryFormView(r.EntryForm)}
 }
 
 func (s *server) createRoom(w http.ResponseWriter, r *http.Request) {

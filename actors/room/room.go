@@ -23,6 +23,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"liveroom/access"
+	"liveroom/media"
 	"liveroom/metrics"
 	"liveroom/persistence"
 	"liveroom/proto/pb"
@@ -38,10 +39,15 @@ type Settings struct {
 	MaxNameChars int
 	HistoryPage  int
 	IdleTimeout  time.Duration
-	TokenTTL     time.Duration
+	// ResumeGrace is how long a member whose connection dropped is kept for
+	// it to come back; 0 removes it at once.
+	ResumeGrace time.Duration
+	TokenTTL    time.Duration
 	// PasswordCost is the bcrypt work factor for room passwords
 	// (bcrypt.DefaultCost when 0); hashing happens in the caller, see Node.CreateRoom.
 	PasswordCost int
+	// EntryForm is given to new rooms that do not bring their own.
+	EntryForm *pb.EntryForm
 }
 
 // Deps are what every room grain on a node shares; all of it is safe for
@@ -52,18 +58,28 @@ type Deps struct {
 	Log      *zap.Logger
 	Metrics  *metrics.Metrics
 	Settings Settings
+	// Media is the node's SFU; nil turns calls off.
+	Media *media.Engine
 }
 
 // NewKind returns the cluster kind that activates room grains.
 func NewKind(d Deps) *cluster.Kind {
 	return cluster.NewKind(Kind, actor.PropsFromProducer(func() actor.Actor {
-		return &grain{deps: d}
+		return &grain{deps: d, call: map[string]*callMember{}}
 	}))
 }
 
 type member struct {
 	info *pb.Member
 	pid  *actor.PID
+	// email from the entry form; kept out of info, which goes to everyone.
+	email string
+	// resumeHash is the SHA-256 of the token that continues this membership.
+	resumeHash [32]byte
+	// away is set while the member's connection is gone but may come back;
+	// awayEpoch tells a stale expiry from the current one.
+	away      bool
+	awayEpoch uint64
 }
 
 type grain struct {
@@ -74,6 +90,9 @@ type grain struct {
 	lastSeq uint64
 	members []*member // join order
 	loadErr error
+	// call holds the members in the room's call, by member id.
+	call     map[string]*callMember
+	mediaPID *actor.PID
 }
 
 // Errors sent back to clients. Codes are part of the wire protocol.
@@ -110,11 +129,17 @@ func (g *grain) Receive(ctx actor.Context) {
 		ctx.Respond(&pb.GetRoomInfoResult{Room: g.info()})
 	case *pb.Join:
 		g.join(ctx, msg)
+	case *pb.DeleteRoom:
+		ctx.Respond(g.deleteRoom(ctx))
 	case *pb.Leave:
 		g.remove(ctx, msg.Session)
 		ctx.Respond(&pb.RoomReply{})
 	case *actor.Terminated:
-		g.remove(ctx, msg.Who)
+		g.away(ctx, msg.Who)
+	case *pb.MemberAwayExpired:
+		g.expire(ctx, msg)
+	case *pb.CallRequest:
+		ctx.Respond(g.onCall(ctx, msg))
 	case *pb.PostChat:
 		m := g.memberBySession(msg.Session)
 		if m == nil {
@@ -208,9 +233,17 @@ func (g *grain) armIdle(ctx actor.Context) {
 	}
 }
 
+func (g *grain) iceServers() []*pb.IceServer {
+	if g.deps.Media == nil {
+		return nil
+	}
+	return g.deps.Media.ICEServers()
+}
+
 func (g *grain) info() *pb.RoomInfo {
 	return &pb.RoomInfo{Id: g.rec.Id, VisitorName: g.rec.VisitorName, AgentName: g.rec.AgentName,
-		HasPassword: g.rec.PasswordHash != ""}
+		HasPassword: g.rec.PasswordHash != "", StartsAtMs: g.rec.StartsAtMs, EndsAtMs: g.rec.EndsAtMs,
+		EntryForm: g.rec.EntryForm}
 }
 
 // CleanName trims a display name and checks it: printable, not empty, at most
@@ -269,8 +302,15 @@ func (g *grain) create(msg *pb.CreateRoom) *pb.CreateRoomResult {
 			return &pb.CreateRoomResult{Error: errorf("invalid", "password hash is not bcrypt")}
 		}
 	}
+	if perr := checkCreate(msg, time.Now()); perr != nil {
+		return &pb.CreateRoomResult{Error: perr}
+	}
 	rec := &pb.RoomRecord{Id: g.id, VisitorName: visitor, AgentName: agent, PasswordHash: msg.PasswordHash,
-		CreatedAtMs: time.Now().UnixMilli()}
+		CreatedAtMs: time.Now().UnixMilli(), OwnerAgentId: msg.OwnerAgentId, StartsAtMs: msg.StartsAtMs,
+		EndsAtMs: msg.EndsAtMs, EntryForm: msg.EntryForm, ShortName: msg.ShortName}
+	if rec.EntryForm == nil {
+		rec.EntryForm = g.deps.Settings.EntryForm
+	}
 	key := randomToken(24)
 	sum := sha256.Sum256([]byte(key))
 	rec.AgentKeyHash = sum[:]
@@ -317,6 +357,14 @@ func (g *grain) join(ctx actor.Context, msg *pb.Join) {
 		ctx.Respond(&pb.RoomReply{Error: errorf("invalid", "no session")})
 		return
 	}
+	if tok := req.GetResumeToken(); tok != "" && len(tok) <= 64 {
+		// The token proves this member was admitted (password, window,
+		// entry form); an unknown one is a plain join.
+		if m := g.memberByResume(tok); m != nil {
+			g.resume(ctx, msg, m)
+			return
+		}
+	}
 	name, perr := g.checkName(req.GetName(), "name", false)
 	if perr != nil {
 		ctx.Respond(&pb.RoomReply{Error: perr})
@@ -329,8 +377,21 @@ func (g *grain) join(ctx actor.Context, msg *pb.Join) {
 		ctx.Respond(&pb.RoomReply{Error: errorf("wrong_agent_key", "This agent link is not valid for this room.")})
 		return
 	}
+	info := &pb.Member{Name: name, Role: role}
+	if role == pb.Role_ROLE_VISITOR {
+		// The agent hosts the room and may come early or stay late; visitors
+		// keep to the window and fill in the entry form.
+		if perr := g.checkWindow(time.Now()); perr != nil {
+			ctx.Respond(&pb.RoomReply{Error: perr})
+			return
+		}
+		if info.Email, info.AvatarUrl, perr = g.checkEntry(req); perr != nil {
+			ctx.Respond(&pb.RoomReply{Error: perr})
+			return
+		}
+	}
 	if role == pb.Role_ROLE_AGENT || g.rec.PasswordHash == "" {
-		g.admit(ctx, msg, name, role)
+		g.admit(ctx, msg, info)
 		return
 	}
 	if req.GetPassword() == "" {
@@ -351,11 +412,12 @@ func (g *grain) join(ctx actor.Context, msg *pb.Join) {
 			ctx.Respond(&pb.RoomReply{Error: errorf("wrong_password", "The password is not correct.")})
 			return
 		}
-		g.admit(ctx, msg, name, role)
+		g.admit(ctx, msg, info)
 	})
 }
 
-func (g *grain) admit(ctx actor.Context, msg *pb.Join, name string, role pb.Role) {
+func (g *grain) admit(ctx actor.Context, msg *pb.Join, info *pb.Member) {
+	name, role := info.Name, info.Role
 	if g.memberBySession(msg.Session) != nil {
 		ctx.Respond(&pb.RoomReply{Error: errorf("already_joined", "This connection is already in the room.")})
 		return
@@ -370,23 +432,30 @@ func (g *grain) admit(ctx actor.Context, msg *pb.Join, name string, role pb.Role
 		ctx.Respond(&pb.RoomReply{Error: errInternal})
 		return
 	}
-	m := &member{pid: msg.Session, info: &pb.Member{MemberId: randomToken(9), Name: name, Role: role}}
+	info.MemberId = randomToken(9)
+	resumeToken, resumeHash := newResumeToken()
+	m := &member{pid: msg.Session, info: info, email: info.Email, resumeHash: resumeHash}
+	info.Email = ""
+	if role == pb.Role_ROLE_VISITOR && g.rec.GetEntryForm().GetEnabled() {
+		if err := g.storeEntry(m); err != nil {
+			g.log.Error("store entry", zap.Error(err))
+			ctx.Respond(&pb.RoomReply{Error: errInternal})
+			return
+		}
+	}
 	g.members = append(g.members, m)
 	ctx.Watch(m.pid)
 	g.armIdle(ctx)
 
-	list := make([]*pb.Member, len(g.members))
-	for i, x := range g.members {
-		list[i] = x.info
-	}
+	list := g.memberList(role)
 	token := g.deps.Signer.Issue(access.Claims{Room: g.id, MemberID: m.info.MemberId, Name: name, Role: int32(role)},
 		g.deps.Settings.TokenTTL)
 	ctx.Send(m.pid, &pb.ServerFrame{ReplyTo: msg.FrameId, Body: &pb.ServerFrame_Joined{Joined: &pb.Joined{
 		MemberId: m.info.MemberId, Role: role, Room: g.info(), Members: list,
 		History: history, MoreHistory: more, AccessToken: token,
+		Call: g.callState(), IceServers: g.iceServers(), ResumeToken: resumeToken,
 	}}})
-	g.broadcast(ctx, m, &pb.ServerFrame{Body: &pb.ServerFrame_Member{Member: &pb.MemberEvent{
-		Kind: pb.MemberEvent_KIND_JOINED, Member: m.info}}})
+	g.broadcastMember(ctx, m, pb.MemberEvent_KIND_JOINED)
 	g.log.Debug("member joined", zap.String("member", m.info.MemberId), zap.Stringer("role", role))
 	ctx.Respond(&pb.RoomReply{})
 }
@@ -398,8 +467,8 @@ func (g *grain) remove(ctx actor.Context, pid *actor.PID) {
 		}
 		g.members = append(g.members[:i], g.members[i+1:]...)
 		ctx.Unwatch(pid)
-		g.broadcast(ctx, nil, &pb.ServerFrame{Body: &pb.ServerFrame_Member{Member: &pb.MemberEvent{
-			Kind: pb.MemberEvent_KIND_LEFT, Member: m.info}}})
+		g.leaveCall(ctx, m)
+		g.broadcastMember(ctx, m, pb.MemberEvent_KIND_LEFT)
 		g.armIdle(ctx)
 		return
 	}

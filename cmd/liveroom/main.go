@@ -1,5 +1,6 @@
 // Command liveroom is the one Liveroom binary: `serve` runs the server,
-// `load` simulates users against running servers.
+// `admin` manages agent accounts and API keys, `load` simulates users against
+// running servers.
 package main
 
 import (
@@ -11,6 +12,7 @@ const usage = `usage: liveroom <command> [flags]
 
 commands:
   serve    run the server (pages, API, WebSocket) with the embedded store
+  admin    manage agent accounts and API keys (run "liveroom admin help")
   load     simulate rooms of chatting members against running servers and report
   help     show this text
 
@@ -26,6 +28,8 @@ func main() {
 	switch os.Args[1] {
 	case "serve":
 		err = serve(os.Args[2:])
+	case "admin":
+		err = admin(os.Args[2:], os.Stdin, os.Stdout)
 	case "load":
 		err = load(os.Args[2:])
 	case "help", "-h", "--help":

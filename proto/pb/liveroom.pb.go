@@ -74,6 +74,161 @@ func (Role) EnumDescriptor() ([]byte, []int) {
 	return file_liveroom_proto_rawDescGZIP(), []int{0}
 }
 
+type PeerRole int32
+
+const (
+	PeerRole_PEER_ROLE_UNSPECIFIED PeerRole = 0
+	// The browser's sending connection (the browser offers).
+	PeerRole_PEER_ROLE_PUBLISH PeerRole = 1
+	// The browser's receiving connection (the server offers).
+	PeerRole_PEER_ROLE_SUBSCRIBE PeerRole = 2
+)
+
+// Enum value maps for PeerRole.
+var (
+	PeerRole_name = map[int32]string{
+		0: "PEER_ROLE_UNSPECIFIED",
+		1: "PEER_ROLE_PUBLISH",
+		2: "PEER_ROLE_SUBSCRIBE",
+	}
+	PeerRole_value = map[string]int32{
+		"PEER_ROLE_UNSPECIFIED": 0,
+		"PEER_ROLE_PUBLISH":     1,
+		"PEER_ROLE_SUBSCRIBE":   2,
+	}
+)
+
+func (x PeerRole) Enum() *PeerRole {
+	p := new(PeerRole)
+	*p = x
+	return p
+}
+
+func (x PeerRole) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (PeerRole) Descriptor() protoreflect.EnumDescriptor {
+	return file_liveroom_proto_enumTypes[1].Descriptor()
+}
+
+func (PeerRole) Type() protoreflect.EnumType {
+	return &file_liveroom_proto_enumTypes[1]
+}
+
+func (x PeerRole) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use PeerRole.Descriptor instead.
+func (PeerRole) EnumDescriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{1}
+}
+
+type Presence int32
+
+const (
+	Presence_PRESENCE_UNSPECIFIED Presence = 0
+	Presence_PRESENCE_OFFLINE     Presence = 1
+	Presence_PRESENCE_ONLINE      Presence = 2
+	Presence_PRESENCE_AWAY        Presence = 3
+)
+
+// Enum value maps for Presence.
+var (
+	Presence_name = map[int32]string{
+		0: "PRESENCE_UNSPECIFIED",
+		1: "PRESENCE_OFFLINE",
+		2: "PRESENCE_ONLINE",
+		3: "PRESENCE_AWAY",
+	}
+	Presence_value = map[string]int32{
+		"PRESENCE_UNSPECIFIED": 0,
+		"PRESENCE_OFFLINE":     1,
+		"PRESENCE_ONLINE":      2,
+		"PRESENCE_AWAY":        3,
+	}
+)
+
+func (x Presence) Enum() *Presence {
+	p := new(Presence)
+	*p = x
+	return p
+}
+
+func (x Presence) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Presence) Descriptor() protoreflect.EnumDescriptor {
+	return file_liveroom_proto_enumTypes[2].Descriptor()
+}
+
+func (Presence) Type() protoreflect.EnumType {
+	return &file_liveroom_proto_enumTypes[2]
+}
+
+func (x Presence) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Presence.Descriptor instead.
+func (Presence) EnumDescriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{2}
+}
+
+type CallKind int32
+
+const (
+	CallKind_CALL_KIND_UNSPECIFIED CallKind = 0
+	CallKind_CALL_KIND_CHAT        CallKind = 1
+	CallKind_CALL_KIND_VIDEO       CallKind = 2
+	CallKind_CALL_KIND_AUDIO       CallKind = 3
+)
+
+// Enum value maps for CallKind.
+var (
+	CallKind_name = map[int32]string{
+		0: "CALL_KIND_UNSPECIFIED",
+		1: "CALL_KIND_CHAT",
+		2: "CALL_KIND_VIDEO",
+		3: "CALL_KIND_AUDIO",
+	}
+	CallKind_value = map[string]int32{
+		"CALL_KIND_UNSPECIFIED": 0,
+		"CALL_KIND_CHAT":        1,
+		"CALL_KIND_VIDEO":       2,
+		"CALL_KIND_AUDIO":       3,
+	}
+)
+
+func (x CallKind) Enum() *CallKind {
+	p := new(CallKind)
+	*p = x
+	return p
+}
+
+func (x CallKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (CallKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_liveroom_proto_enumTypes[3].Descriptor()
+}
+
+func (CallKind) Type() protoreflect.EnumType {
+	return &file_liveroom_proto_enumTypes[3]
+}
+
+func (x CallKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use CallKind.Descriptor instead.
+func (CallKind) EnumDescriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{3}
+}
+
 type MemberEvent_Kind int32
 
 const (
@@ -107,11 +262,11 @@ func (x MemberEvent_Kind) String() string {
 }
 
 func (MemberEvent_Kind) Descriptor() protoreflect.EnumDescriptor {
-	return file_liveroom_proto_enumTypes[1].Descriptor()
+	return file_liveroom_proto_enumTypes[4].Descriptor()
 }
 
 func (MemberEvent_Kind) Type() protoreflect.EnumType {
-	return &file_liveroom_proto_enumTypes[1]
+	return &file_liveroom_proto_enumTypes[4]
 }
 
 func (x MemberEvent_Kind) Number() protoreflect.EnumNumber {
@@ -123,6 +278,62 @@ func (MemberEvent_Kind) EnumDescriptor() ([]byte, []int) {
 	return file_liveroom_proto_rawDescGZIP(), []int{12, 0}
 }
 
+type CallAction_Action int32
+
+const (
+	CallAction_ACTION_UNSPECIFIED CallAction_Action = 0
+	// Start a call (others are invited) or join the one going on.
+	CallAction_ACTION_RING    CallAction_Action = 1
+	CallAction_ACTION_ACCEPT  CallAction_Action = 2
+	CallAction_ACTION_DECLINE CallAction_Action = 3
+	CallAction_ACTION_HANGUP  CallAction_Action = 4
+)
+
+// Enum value maps for CallAction_Action.
+var (
+	CallAction_Action_name = map[int32]string{
+		0: "ACTION_UNSPECIFIED",
+		1: "ACTION_RING",
+		2: "ACTION_ACCEPT",
+		3: "ACTION_DECLINE",
+		4: "ACTION_HANGUP",
+	}
+	CallAction_Action_value = map[string]int32{
+		"ACTION_UNSPECIFIED": 0,
+		"ACTION_RING":        1,
+		"ACTION_ACCEPT":      2,
+		"ACTION_DECLINE":     3,
+		"ACTION_HANGUP":      4,
+	}
+)
+
+func (x CallAction_Action) Enum() *CallAction_Action {
+	p := new(CallAction_Action)
+	*p = x
+	return p
+}
+
+func (x CallAction_Action) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (CallAction_Action) Descriptor() protoreflect.EnumDescriptor {
+	return file_liveroom_proto_enumTypes[5].Descriptor()
+}
+
+func (CallAction_Action) Type() protoreflect.EnumType {
+	return &file_liveroom_proto_enumTypes[5]
+}
+
+func (x CallAction_Action) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use CallAction_Action.Descriptor instead.
+func (CallAction_Action) EnumDescriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{27, 0}
+}
+
 // RoomRecord is what the store keeps for a room.
 type RoomRecord struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
@@ -132,8 +343,16 @@ type RoomRecord struct {
 	// bcrypt hash; empty when the room has no password.
 	PasswordHash string `protobuf:"bytes,4,opt,name=password_hash,json=passwordHash,proto3" json:"password_hash,omitempty"`
 	// SHA-256 of the agent key handed out in the agent link.
-	AgentKeyHash  []byte `protobuf:"bytes,5,opt,name=agent_key_hash,json=agentKeyHash,proto3" json:"agent_key_hash,omitempty"`
-	CreatedAtMs   int64  `protobuf:"varint,6,opt,name=created_at_ms,json=createdAtMs,proto3" json:"created_at_ms,omitempty"`
+	AgentKeyHash []byte `protobuf:"bytes,5,opt,name=agent_key_hash,json=agentKeyHash,proto3" json:"agent_key_hash,omitempty"`
+	CreatedAtMs  int64  `protobuf:"varint,6,opt,name=created_at_ms,json=createdAtMs,proto3" json:"created_at_ms,omitempty"`
+	// Agents, schedule and entry form (issue 4); numbered from 20 to stay
+	// clear of fields added elsewhere.
+	OwnerAgentId string `protobuf:"bytes,20,opt,name=owner_agent_id,json=ownerAgentId,proto3" json:"owner_agent_id,omitempty"`
+	// Visitors may join only in [starts_at_ms, ends_at_ms); 0 means unbounded.
+	StartsAtMs    int64      `protobuf:"varint,21,opt,name=starts_at_ms,json=startsAtMs,proto3" json:"starts_at_ms,omitempty"`
+	EndsAtMs      int64      `protobuf:"varint,22,opt,name=ends_at_ms,json=endsAtMs,proto3" json:"ends_at_ms,omitempty"`
+	EntryForm     *EntryForm `protobuf:"bytes,23,opt,name=entry_form,json=entryForm,proto3" json:"entry_form,omitempty"`
+	ShortName     string     `protobuf:"bytes,24,opt,name=short_name,json=shortName,proto3" json:"short_name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -208,6 +427,41 @@ func (x *RoomRecord) GetCreatedAtMs() int64 {
 		return x.CreatedAtMs
 	}
 	return 0
+}
+
+func (x *RoomRecord) GetOwnerAgentId() string {
+	if x != nil {
+		return x.OwnerAgentId
+	}
+	return ""
+}
+
+func (x *RoomRecord) GetStartsAtMs() int64 {
+	if x != nil {
+		return x.StartsAtMs
+	}
+	return 0
+}
+
+func (x *RoomRecord) GetEndsAtMs() int64 {
+	if x != nil {
+		return x.EndsAtMs
+	}
+	return 0
+}
+
+func (x *RoomRecord) GetEntryForm() *EntryForm {
+	if x != nil {
+		return x.EntryForm
+	}
+	return nil
+}
+
+func (x *RoomRecord) GetShortName() string {
+	if x != nil {
+		return x.ShortName
+	}
+	return ""
 }
 
 type FileRef struct {
@@ -389,10 +643,13 @@ func (x *ChatMessage) GetClientId() string {
 }
 
 type Member struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	MemberId      string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	Role          Role                   `protobuf:"varint,3,opt,name=role,proto3,enum=liveroom.v1.Role" json:"role,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	MemberId string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	Name     string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Role     Role                   `protobuf:"varint,3,opt,name=role,proto3,enum=liveroom.v1.Role" json:"role,omitempty"`
+	// From the entry form; email is only sent to agents.
+	Email         string `protobuf:"bytes,20,opt,name=email,proto3" json:"email,omitempty"`
+	AvatarUrl     string `protobuf:"bytes,21,opt,name=avatar_url,json=avatarUrl,proto3" json:"avatar_url,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -448,6 +705,20 @@ func (x *Member) GetRole() Role {
 	return Role_ROLE_UNSPECIFIED
 }
 
+func (x *Member) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *Member) GetAvatarUrl() string {
+	if x != nil {
+		return x.AvatarUrl
+	}
+	return ""
+}
+
 type ClientFrame struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Correlation id chosen by the client; echoed in replies and errors.
@@ -458,6 +729,12 @@ type ClientFrame struct {
 	//	*ClientFrame_Chat
 	//	*ClientFrame_History
 	//	*ClientFrame_Ping
+	//	*ClientFrame_Call
+	//	*ClientFrame_MediaState
+	//	*ClientFrame_PublishOffer
+	//	*ClientFrame_SubscribeAnswer
+	//	*ClientFrame_Ice
+	//	*ClientFrame_RestartIce
 	Body          isClientFrame_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -543,6 +820,60 @@ func (x *ClientFrame) GetPing() *Ping {
 	return nil
 }
 
+func (x *ClientFrame) GetCall() *CallAction {
+	if x != nil {
+		if x, ok := x.Body.(*ClientFrame_Call); ok {
+			return x.Call
+		}
+	}
+	return nil
+}
+
+func (x *ClientFrame) GetMediaState() *MediaState {
+	if x != nil {
+		if x, ok := x.Body.(*ClientFrame_MediaState); ok {
+			return x.MediaState
+		}
+	}
+	return nil
+}
+
+func (x *ClientFrame) GetPublishOffer() *Sdp {
+	if x != nil {
+		if x, ok := x.Body.(*ClientFrame_PublishOffer); ok {
+			return x.PublishOffer
+		}
+	}
+	return nil
+}
+
+func (x *ClientFrame) GetSubscribeAnswer() *Sdp {
+	if x != nil {
+		if x, ok := x.Body.(*ClientFrame_SubscribeAnswer); ok {
+			return x.SubscribeAnswer
+		}
+	}
+	return nil
+}
+
+func (x *ClientFrame) GetIce() *IceCandidate {
+	if x != nil {
+		if x, ok := x.Body.(*ClientFrame_Ice); ok {
+			return x.Ice
+		}
+	}
+	return nil
+}
+
+func (x *ClientFrame) GetRestartIce() *RestartIce {
+	if x != nil {
+		if x, ok := x.Body.(*ClientFrame_RestartIce); ok {
+			return x.RestartIce
+		}
+	}
+	return nil
+}
+
 type isClientFrame_Body interface {
 	isClientFrame_Body()
 }
@@ -563,6 +894,33 @@ type ClientFrame_Ping struct {
 	Ping *Ping `protobuf:"bytes,5,opt,name=ping,proto3,oneof"`
 }
 
+type ClientFrame_Call struct {
+	// Calls (10-19).
+	Call *CallAction `protobuf:"bytes,10,opt,name=call,proto3,oneof"`
+}
+
+type ClientFrame_MediaState struct {
+	MediaState *MediaState `protobuf:"bytes,11,opt,name=media_state,json=mediaState,proto3,oneof"`
+}
+
+type ClientFrame_PublishOffer struct {
+	PublishOffer *Sdp `protobuf:"bytes,12,opt,name=publish_offer,json=publishOffer,proto3,oneof"`
+}
+
+type ClientFrame_SubscribeAnswer struct {
+	SubscribeAnswer *Sdp `protobuf:"bytes,13,opt,name=subscribe_answer,json=subscribeAnswer,proto3,oneof"`
+}
+
+type ClientFrame_Ice struct {
+	Ice *IceCandidate `protobuf:"bytes,14,opt,name=ice,proto3,oneof"`
+}
+
+type ClientFrame_RestartIce struct {
+	// Ask the server for a subscribe offer with fresh ICE credentials, after
+	// the browser's network changed.
+	RestartIce *RestartIce `protobuf:"bytes,15,opt,name=restart_ice,json=restartIce,proto3,oneof"`
+}
+
 func (*ClientFrame_Join) isClientFrame_Body() {}
 
 func (*ClientFrame_Chat) isClientFrame_Body() {}
@@ -570,6 +928,18 @@ func (*ClientFrame_Chat) isClientFrame_Body() {}
 func (*ClientFrame_History) isClientFrame_Body() {}
 
 func (*ClientFrame_Ping) isClientFrame_Body() {}
+
+func (*ClientFrame_Call) isClientFrame_Body() {}
+
+func (*ClientFrame_MediaState) isClientFrame_Body() {}
+
+func (*ClientFrame_PublishOffer) isClientFrame_Body() {}
+
+func (*ClientFrame_SubscribeAnswer) isClientFrame_Body() {}
+
+func (*ClientFrame_Ice) isClientFrame_Body() {}
+
+func (*ClientFrame_RestartIce) isClientFrame_Body() {}
 
 type JoinRequest struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
@@ -579,7 +949,13 @@ type JoinRequest struct {
 	// Agent key from the agent link; a valid key makes the member an agent.
 	AgentKey string `protobuf:"bytes,4,opt,name=agent_key,json=agentKey,proto3" json:"agent_key,omitempty"`
 	// Highest chat seq the client already has (after a reconnect); 0 for none.
-	LastSeq       uint64 `protobuf:"varint,5,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
+	LastSeq uint64 `protobuf:"varint,5,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
+	// From an earlier joined frame: continue as the same member (same id,
+	// still in the call) after the connection dropped.
+	ResumeToken string `protobuf:"bytes,6,opt,name=resume_token,json=resumeToken,proto3" json:"resume_token,omitempty"`
+	// Entry form fields (see RoomInfo.entry_form).
+	Email         string `protobuf:"bytes,20,opt,name=email,proto3" json:"email,omitempty"`
+	AvatarUrl     string `protobuf:"bytes,21,opt,name=avatar_url,json=avatarUrl,proto3" json:"avatar_url,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -647,6 +1023,27 @@ func (x *JoinRequest) GetLastSeq() uint64 {
 		return x.LastSeq
 	}
 	return 0
+}
+
+func (x *JoinRequest) GetResumeToken() string {
+	if x != nil {
+		return x.ResumeToken
+	}
+	return ""
+}
+
+func (x *JoinRequest) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *JoinRequest) GetAvatarUrl() string {
+	if x != nil {
+		return x.AvatarUrl
+	}
+	return ""
 }
 
 type SendChat struct {
@@ -794,6 +1191,11 @@ type ServerFrame struct {
 	//	*ServerFrame_History
 	//	*ServerFrame_Error
 	//	*ServerFrame_Pong
+	//	*ServerFrame_Ack
+	//	*ServerFrame_Call
+	//	*ServerFrame_PublishAnswer
+	//	*ServerFrame_SubscribeOffer
+	//	*ServerFrame_CallState
 	Body          isServerFrame_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -897,6 +1299,51 @@ func (x *ServerFrame) GetPong() *Pong {
 	return nil
 }
 
+func (x *ServerFrame) GetAck() *Ack {
+	if x != nil {
+		if x, ok := x.Body.(*ServerFrame_Ack); ok {
+			return x.Ack
+		}
+	}
+	return nil
+}
+
+func (x *ServerFrame) GetCall() *CallEvent {
+	if x != nil {
+		if x, ok := x.Body.(*ServerFrame_Call); ok {
+			return x.Call
+		}
+	}
+	return nil
+}
+
+func (x *ServerFrame) GetPublishAnswer() *Sdp {
+	if x != nil {
+		if x, ok := x.Body.(*ServerFrame_PublishAnswer); ok {
+			return x.PublishAnswer
+		}
+	}
+	return nil
+}
+
+func (x *ServerFrame) GetSubscribeOffer() *Sdp {
+	if x != nil {
+		if x, ok := x.Body.(*ServerFrame_SubscribeOffer); ok {
+			return x.SubscribeOffer
+		}
+	}
+	return nil
+}
+
+func (x *ServerFrame) GetCallState() *CallState {
+	if x != nil {
+		if x, ok := x.Body.(*ServerFrame_CallState); ok {
+			return x.CallState
+		}
+	}
+	return nil
+}
+
 type isServerFrame_Body interface {
 	isServerFrame_Body()
 }
@@ -925,6 +1372,28 @@ type ServerFrame_Pong struct {
 	Pong *Pong `protobuf:"bytes,7,opt,name=pong,proto3,oneof"`
 }
 
+type ServerFrame_Ack struct {
+	// Acknowledges a request that has no other answer (call actions, media state).
+	Ack *Ack `protobuf:"bytes,8,opt,name=ack,proto3,oneof"`
+}
+
+type ServerFrame_Call struct {
+	// Calls (10-19).
+	Call *CallEvent `protobuf:"bytes,10,opt,name=call,proto3,oneof"`
+}
+
+type ServerFrame_PublishAnswer struct {
+	PublishAnswer *Sdp `protobuf:"bytes,11,opt,name=publish_answer,json=publishAnswer,proto3,oneof"`
+}
+
+type ServerFrame_SubscribeOffer struct {
+	SubscribeOffer *Sdp `protobuf:"bytes,12,opt,name=subscribe_offer,json=subscribeOffer,proto3,oneof"`
+}
+
+type ServerFrame_CallState struct {
+	CallState *CallState `protobuf:"bytes,13,opt,name=call_state,json=callState,proto3,oneof"`
+}
+
 func (*ServerFrame_Joined) isServerFrame_Body() {}
 
 func (*ServerFrame_Member) isServerFrame_Body() {}
@@ -937,12 +1406,25 @@ func (*ServerFrame_Error) isServerFrame_Body() {}
 
 func (*ServerFrame_Pong) isServerFrame_Body() {}
 
+func (*ServerFrame_Ack) isServerFrame_Body() {}
+
+func (*ServerFrame_Call) isServerFrame_Body() {}
+
+func (*ServerFrame_PublishAnswer) isServerFrame_Body() {}
+
+func (*ServerFrame_SubscribeOffer) isServerFrame_Body() {}
+
+func (*ServerFrame_CallState) isServerFrame_Body() {}
+
 type RoomInfo struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	VisitorName   string                 `protobuf:"bytes,2,opt,name=visitor_name,json=visitorName,proto3" json:"visitor_name,omitempty"`
 	AgentName     string                 `protobuf:"bytes,3,opt,name=agent_name,json=agentName,proto3" json:"agent_name,omitempty"`
 	HasPassword   bool                   `protobuf:"varint,4,opt,name=has_password,json=hasPassword,proto3" json:"has_password,omitempty"`
+	StartsAtMs    int64                  `protobuf:"varint,20,opt,name=starts_at_ms,json=startsAtMs,proto3" json:"starts_at_ms,omitempty"`
+	EndsAtMs      int64                  `protobuf:"varint,21,opt,name=ends_at_ms,json=endsAtMs,proto3" json:"ends_at_ms,omitempty"`
+	EntryForm     *EntryForm             `protobuf:"bytes,22,opt,name=entry_form,json=entryForm,proto3" json:"entry_form,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1005,6 +1487,27 @@ func (x *RoomInfo) GetHasPassword() bool {
 	return false
 }
 
+func (x *RoomInfo) GetStartsAtMs() int64 {
+	if x != nil {
+		return x.StartsAtMs
+	}
+	return 0
+}
+
+func (x *RoomInfo) GetEndsAtMs() int64 {
+	if x != nil {
+		return x.EndsAtMs
+	}
+	return 0
+}
+
+func (x *RoomInfo) GetEntryForm() *EntryForm {
+	if x != nil {
+		return x.EntryForm
+	}
+	return nil
+}
+
 type Joined struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	MemberId string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
@@ -1015,7 +1518,15 @@ type Joined struct {
 	History     []*ChatMessage `protobuf:"bytes,5,rep,name=history,proto3" json:"history,omitempty"`
 	MoreHistory bool           `protobuf:"varint,6,opt,name=more_history,json=moreHistory,proto3" json:"more_history,omitempty"`
 	// Signed token that authorises this member's HTTP uploads and downloads.
-	AccessToken   string `protobuf:"bytes,7,opt,name=access_token,json=accessToken,proto3" json:"access_token,omitempty"`
+	AccessToken string `protobuf:"bytes,7,opt,name=access_token,json=accessToken,proto3" json:"access_token,omitempty"`
+	// Who is in the room's call right now (empty when there is none).
+	Call *CallState `protobuf:"bytes,8,opt,name=call,proto3" json:"call,omitempty"`
+	// STUN/TURN servers for the browser's RTCPeerConnection.
+	IceServers []*IceServer `protobuf:"bytes,9,rep,name=ice_servers,json=iceServers,proto3" json:"ice_servers,omitempty"`
+	// Send as resume_token when reconnecting after a dropped connection.
+	ResumeToken string `protobuf:"bytes,10,opt,name=resume_token,json=resumeToken,proto3" json:"resume_token,omitempty"`
+	// True when this join continued an earlier membership (resume_token).
+	Resumed       bool `protobuf:"varint,11,opt,name=resumed,proto3" json:"resumed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1097,6 +1608,34 @@ func (x *Joined) GetAccessToken() string {
 		return x.AccessToken
 	}
 	return ""
+}
+
+func (x *Joined) GetCall() *CallState {
+	if x != nil {
+		return x.Call
+	}
+	return nil
+}
+
+func (x *Joined) GetIceServers() []*IceServer {
+	if x != nil {
+		return x.IceServers
+	}
+	return nil
+}
+
+func (x *Joined) GetResumeToken() string {
+	if x != nil {
+		return x.ResumeToken
+	}
+	return ""
+}
+
+func (x *Joined) GetResumed() bool {
+	if x != nil {
+		return x.Resumed
+	}
+	return false
 }
 
 type MemberEvent struct {
@@ -1292,20 +1831,61 @@ func (*Pong) Descriptor() ([]byte, []int) {
 	return file_liveroom_proto_rawDescGZIP(), []int{15}
 }
 
+type Ack struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Ack) Reset() {
+	*x = Ack{}
+	mi := &file_liveroom_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Ack) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Ack) ProtoMessage() {}
+
+func (x *Ack) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Ack.ProtoReflect.Descriptor instead.
+func (*Ack) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{16}
+}
+
 type CreateRoom struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	Id          string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	VisitorName string                 `protobuf:"bytes,2,opt,name=visitor_name,json=visitorName,proto3" json:"visitor_name,omitempty"`
 	AgentName   string                 `protobuf:"bytes,3,opt,name=agent_name,json=agentName,proto3" json:"agent_name,omitempty"`
 	// bcrypt hash of the room password, made by the caller; empty for none.
-	PasswordHash  string `protobuf:"bytes,4,opt,name=password_hash,json=passwordHash,proto3" json:"password_hash,omitempty"`
+	PasswordHash  string     `protobuf:"bytes,4,opt,name=password_hash,json=passwordHash,proto3" json:"password_hash,omitempty"`
+	OwnerAgentId  string     `protobuf:"bytes,20,opt,name=owner_agent_id,json=ownerAgentId,proto3" json:"owner_agent_id,omitempty"`
+	StartsAtMs    int64      `protobuf:"varint,21,opt,name=starts_at_ms,json=startsAtMs,proto3" json:"starts_at_ms,omitempty"`
+	EndsAtMs      int64      `protobuf:"varint,22,opt,name=ends_at_ms,json=endsAtMs,proto3" json:"ends_at_ms,omitempty"`
+	EntryForm     *EntryForm `protobuf:"bytes,23,opt,name=entry_form,json=entryForm,proto3" json:"entry_form,omitempty"`
+	ShortName     string     `protobuf:"bytes,24,opt,name=short_name,json=shortName,proto3" json:"short_name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CreateRoom) Reset() {
 	*x = CreateRoom{}
-	mi := &file_liveroom_proto_msgTypes[16]
+	mi := &file_liveroom_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1317,7 +1897,7 @@ func (x *CreateRoom) String() string {
 func (*CreateRoom) ProtoMessage() {}
 
 func (x *CreateRoom) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[16]
+	mi := &file_liveroom_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1330,7 +1910,7 @@ func (x *CreateRoom) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRoom.ProtoReflect.Descriptor instead.
 func (*CreateRoom) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{16}
+	return file_liveroom_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CreateRoom) GetId() string {
@@ -1361,6 +1941,41 @@ func (x *CreateRoom) GetPasswordHash() string {
 	return ""
 }
 
+func (x *CreateRoom) GetOwnerAgentId() string {
+	if x != nil {
+		return x.OwnerAgentId
+	}
+	return ""
+}
+
+func (x *CreateRoom) GetStartsAtMs() int64 {
+	if x != nil {
+		return x.StartsAtMs
+	}
+	return 0
+}
+
+func (x *CreateRoom) GetEndsAtMs() int64 {
+	if x != nil {
+		return x.EndsAtMs
+	}
+	return 0
+}
+
+func (x *CreateRoom) GetEntryForm() *EntryForm {
+	if x != nil {
+		return x.EntryForm
+	}
+	return nil
+}
+
+func (x *CreateRoom) GetShortName() string {
+	if x != nil {
+		return x.ShortName
+	}
+	return ""
+}
+
 type CreateRoomResult struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Error *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
@@ -1373,7 +1988,7 @@ type CreateRoomResult struct {
 
 func (x *CreateRoomResult) Reset() {
 	*x = CreateRoomResult{}
-	mi := &file_liveroom_proto_msgTypes[17]
+	mi := &file_liveroom_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1385,7 +2000,7 @@ func (x *CreateRoomResult) String() string {
 func (*CreateRoomResult) ProtoMessage() {}
 
 func (x *CreateRoomResult) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[17]
+	mi := &file_liveroom_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1398,7 +2013,7 @@ func (x *CreateRoomResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRoomResult.ProtoReflect.Descriptor instead.
 func (*CreateRoomResult) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{17}
+	return file_liveroom_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *CreateRoomResult) GetError() *Error {
@@ -1430,7 +2045,7 @@ type GetRoomInfo struct {
 
 func (x *GetRoomInfo) Reset() {
 	*x = GetRoomInfo{}
-	mi := &file_liveroom_proto_msgTypes[18]
+	mi := &file_liveroom_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1442,7 +2057,7 @@ func (x *GetRoomInfo) String() string {
 func (*GetRoomInfo) ProtoMessage() {}
 
 func (x *GetRoomInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[18]
+	mi := &file_liveroom_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1455,7 +2070,7 @@ func (x *GetRoomInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRoomInfo.ProtoReflect.Descriptor instead.
 func (*GetRoomInfo) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{18}
+	return file_liveroom_proto_rawDescGZIP(), []int{19}
 }
 
 type GetRoomInfoResult struct {
@@ -1468,7 +2083,7 @@ type GetRoomInfoResult struct {
 
 func (x *GetRoomInfoResult) Reset() {
 	*x = GetRoomInfoResult{}
-	mi := &file_liveroom_proto_msgTypes[19]
+	mi := &file_liveroom_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1480,7 +2095,7 @@ func (x *GetRoomInfoResult) String() string {
 func (*GetRoomInfoResult) ProtoMessage() {}
 
 func (x *GetRoomInfoResult) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[19]
+	mi := &file_liveroom_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1493,7 +2108,7 @@ func (x *GetRoomInfoResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRoomInfoResult.ProtoReflect.Descriptor instead.
 func (*GetRoomInfoResult) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{19}
+	return file_liveroom_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GetRoomInfoResult) GetError() *Error {
@@ -1522,7 +2137,7 @@ type Join struct {
 
 func (x *Join) Reset() {
 	*x = Join{}
-	mi := &file_liveroom_proto_msgTypes[20]
+	mi := &file_liveroom_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1534,7 +2149,7 @@ func (x *Join) String() string {
 func (*Join) ProtoMessage() {}
 
 func (x *Join) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[20]
+	mi := &file_liveroom_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1547,7 +2162,7 @@ func (x *Join) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Join.ProtoReflect.Descriptor instead.
 func (*Join) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{20}
+	return file_liveroom_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Join) GetSession() *actor.PID {
@@ -1580,7 +2195,7 @@ type Leave struct {
 
 func (x *Leave) Reset() {
 	*x = Leave{}
-	mi := &file_liveroom_proto_msgTypes[21]
+	mi := &file_liveroom_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1592,7 +2207,7 @@ func (x *Leave) String() string {
 func (*Leave) ProtoMessage() {}
 
 func (x *Leave) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[21]
+	mi := &file_liveroom_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1605,7 +2220,7 @@ func (x *Leave) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Leave.ProtoReflect.Descriptor instead.
 func (*Leave) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{21}
+	return file_liveroom_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Leave) GetSession() *actor.PID {
@@ -1626,7 +2241,7 @@ type PostChat struct {
 
 func (x *PostChat) Reset() {
 	*x = PostChat{}
-	mi := &file_liveroom_proto_msgTypes[22]
+	mi := &file_liveroom_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1638,7 +2253,7 @@ func (x *PostChat) String() string {
 func (*PostChat) ProtoMessage() {}
 
 func (x *PostChat) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[22]
+	mi := &file_liveroom_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1651,7 +2266,7 @@ func (x *PostChat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PostChat.ProtoReflect.Descriptor instead.
 func (*PostChat) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{22}
+	return file_liveroom_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *PostChat) GetSession() *actor.PID {
@@ -1688,7 +2303,7 @@ type PostFile struct {
 
 func (x *PostFile) Reset() {
 	*x = PostFile{}
-	mi := &file_liveroom_proto_msgTypes[23]
+	mi := &file_liveroom_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1700,7 +2315,7 @@ func (x *PostFile) String() string {
 func (*PostFile) ProtoMessage() {}
 
 func (x *PostFile) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[23]
+	mi := &file_liveroom_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1713,7 +2328,7 @@ func (x *PostFile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PostFile.ProtoReflect.Descriptor instead.
 func (*PostFile) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{23}
+	return file_liveroom_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *PostFile) GetMemberId() string {
@@ -1755,7 +2370,7 @@ type GetHistory struct {
 
 func (x *GetHistory) Reset() {
 	*x = GetHistory{}
-	mi := &file_liveroom_proto_msgTypes[24]
+	mi := &file_liveroom_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1767,7 +2382,7 @@ func (x *GetHistory) String() string {
 func (*GetHistory) ProtoMessage() {}
 
 func (x *GetHistory) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[24]
+	mi := &file_liveroom_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1780,7 +2395,7 @@ func (x *GetHistory) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetHistory.ProtoReflect.Descriptor instead.
 func (*GetHistory) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{24}
+	return file_liveroom_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *GetHistory) GetSession() *actor.PID {
@@ -1815,7 +2430,7 @@ type RoomReply struct {
 
 func (x *RoomReply) Reset() {
 	*x = RoomReply{}
-	mi := &file_liveroom_proto_msgTypes[25]
+	mi := &file_liveroom_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1827,7 +2442,7 @@ func (x *RoomReply) String() string {
 func (*RoomReply) ProtoMessage() {}
 
 func (x *RoomReply) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[25]
+	mi := &file_liveroom_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1840,7 +2455,7 @@ func (x *RoomReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoomReply.ProtoReflect.Descriptor instead.
 func (*RoomReply) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{25}
+	return file_liveroom_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *RoomReply) GetError() *Error {
@@ -1857,11 +2472,4919 @@ func (x *RoomReply) GetChat() *ChatMessage {
 	return nil
 }
 
+// CallAction is a member's move in the room's call.
+type CallAction struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Action CallAction_Action      `protobuf:"varint,1,opt,name=action,proto3,enum=liveroom.v1.CallAction_Action" json:"action,omitempty"`
+	// With camera; false means audio only.
+	Video         bool `protobuf:"varint,2,opt,name=video,proto3" json:"video,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CallAction) Reset() {
+	*x = CallAction{}
+	mi := &file_liveroom_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CallAction) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CallAction) ProtoMessage() {}
+
+func (x *CallAction) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CallAction.ProtoReflect.Descriptor instead.
+func (*CallAction) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *CallAction) GetAction() CallAction_Action {
+	if x != nil {
+		return x.Action
+	}
+	return CallAction_ACTION_UNSPECIFIED
+}
+
+func (x *CallAction) GetVideo() bool {
+	if x != nil {
+		return x.Video
+	}
+	return false
+}
+
+// MediaState is what a call member says about its own media.
+type MediaState struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AudioMuted    bool                   `protobuf:"varint,1,opt,name=audio_muted,json=audioMuted,proto3" json:"audio_muted,omitempty"`
+	VideoOff      bool                   `protobuf:"varint,2,opt,name=video_off,json=videoOff,proto3" json:"video_off,omitempty"`
+	ScreenSharing bool                   `protobuf:"varint,3,opt,name=screen_sharing,json=screenSharing,proto3" json:"screen_sharing,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MediaState) Reset() {
+	*x = MediaState{}
+	mi := &file_liveroom_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MediaState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MediaState) ProtoMessage() {}
+
+func (x *MediaState) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MediaState.ProtoReflect.Descriptor instead.
+func (*MediaState) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *MediaState) GetAudioMuted() bool {
+	if x != nil {
+		return x.AudioMuted
+	}
+	return false
+}
+
+func (x *MediaState) GetVideoOff() bool {
+	if x != nil {
+		return x.VideoOff
+	}
+	return false
+}
+
+func (x *MediaState) GetScreenSharing() bool {
+	if x != nil {
+		return x.ScreenSharing
+	}
+	return false
+}
+
+// Sdp carries an offer or answer. In a publish offer, sources maps each
+// MediaStreamTrack id to "mic", "camera" or "screen".
+type Sdp struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Sdp           string                 `protobuf:"bytes,1,opt,name=sdp,proto3" json:"sdp,omitempty"`
+	Sources       map[string]string      `protobuf:"bytes,2,rep,name=sources,proto3" json:"sources,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Sdp) Reset() {
+	*x = Sdp{}
+	mi := &file_liveroom_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Sdp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Sdp) ProtoMessage() {}
+
+func (x *Sdp) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Sdp.ProtoReflect.Descriptor instead.
+func (*Sdp) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *Sdp) GetSdp() string {
+	if x != nil {
+		return x.Sdp
+	}
+	return ""
+}
+
+func (x *Sdp) GetSources() map[string]string {
+	if x != nil {
+		return x.Sources
+	}
+	return nil
+}
+
+// IceCandidate is a trickled candidate from the browser.
+type IceCandidate struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	Pc               PeerRole               `protobuf:"varint,1,opt,name=pc,proto3,enum=liveroom.v1.PeerRole" json:"pc,omitempty"`
+	Candidate        string                 `protobuf:"bytes,2,opt,name=candidate,proto3" json:"candidate,omitempty"`
+	SdpMid           string                 `protobuf:"bytes,3,opt,name=sdp_mid,json=sdpMid,proto3" json:"sdp_mid,omitempty"`
+	SdpMlineIndex    uint32                 `protobuf:"varint,4,opt,name=sdp_mline_index,json=sdpMlineIndex,proto3" json:"sdp_mline_index,omitempty"`
+	UsernameFragment string                 `protobuf:"bytes,5,opt,name=username_fragment,json=usernameFragment,proto3" json:"username_fragment,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *IceCandidate) Reset() {
+	*x = IceCandidate{}
+	mi := &file_liveroom_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IceCandidate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IceCandidate) ProtoMessage() {}
+
+func (x *IceCandidate) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IceCandidate.ProtoReflect.Descriptor instead.
+func (*IceCandidate) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *IceCandidate) GetPc() PeerRole {
+	if x != nil {
+		return x.Pc
+	}
+	return PeerRole_PEER_ROLE_UNSPECIFIED
+}
+
+func (x *IceCandidate) GetCandidate() string {
+	if x != nil {
+		return x.Candidate
+	}
+	return ""
+}
+
+func (x *IceCandidate) GetSdpMid() string {
+	if x != nil {
+		return x.SdpMid
+	}
+	return ""
+}
+
+func (x *IceCandidate) GetSdpMlineIndex() uint32 {
+	if x != nil {
+		return x.SdpMlineIndex
+	}
+	return 0
+}
+
+func (x *IceCandidate) GetUsernameFragment() string {
+	if x != nil {
+		return x.UsernameFragment
+	}
+	return ""
+}
+
+// CallEvent tells members about a ring or a refusal.
+type CallEvent struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Action        CallAction_Action      `protobuf:"varint,1,opt,name=action,proto3,enum=liveroom.v1.CallAction_Action" json:"action,omitempty"`
+	From          *Member                `protobuf:"bytes,2,opt,name=from,proto3" json:"from,omitempty"`
+	Video         bool                   `protobuf:"varint,3,opt,name=video,proto3" json:"video,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CallEvent) Reset() {
+	*x = CallEvent{}
+	mi := &file_liveroom_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CallEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CallEvent) ProtoMessage() {}
+
+func (x *CallEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CallEvent.ProtoReflect.Descriptor instead.
+func (*CallEvent) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *CallEvent) GetAction() CallAction_Action {
+	if x != nil {
+		return x.Action
+	}
+	return CallAction_ACTION_UNSPECIFIED
+}
+
+func (x *CallEvent) GetFrom() *Member {
+	if x != nil {
+		return x.From
+	}
+	return nil
+}
+
+func (x *CallEvent) GetVideo() bool {
+	if x != nil {
+		return x.Video
+	}
+	return false
+}
+
+type CallParticipant struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Member        *Member                `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"`
+	Video         bool                   `protobuf:"varint,2,opt,name=video,proto3" json:"video,omitempty"`
+	Media         *MediaState            `protobuf:"bytes,3,opt,name=media,proto3" json:"media,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CallParticipant) Reset() {
+	*x = CallParticipant{}
+	mi := &file_liveroom_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CallParticipant) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CallParticipant) ProtoMessage() {}
+
+func (x *CallParticipant) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CallParticipant.ProtoReflect.Descriptor instead.
+func (*CallParticipant) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *CallParticipant) GetMember() *Member {
+	if x != nil {
+		return x.Member
+	}
+	return nil
+}
+
+func (x *CallParticipant) GetVideo() bool {
+	if x != nil {
+		return x.Video
+	}
+	return false
+}
+
+func (x *CallParticipant) GetMedia() *MediaState {
+	if x != nil {
+		return x.Media
+	}
+	return nil
+}
+
+// CallState lists the call's participants. Remote streams are named
+// "<memberId>:main" (microphone and camera) and "<memberId>:screen".
+type CallState struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Participants  []*CallParticipant     `protobuf:"bytes,1,rep,name=participants,proto3" json:"participants,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CallState) Reset() {
+	*x = CallState{}
+	mi := &file_liveroom_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CallState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CallState) ProtoMessage() {}
+
+func (x *CallState) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CallState.ProtoReflect.Descriptor instead.
+func (*CallState) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *CallState) GetParticipants() []*CallParticipant {
+	if x != nil {
+		return x.Participants
+	}
+	return nil
+}
+
+type IceServer struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Urls          []string               `protobuf:"bytes,1,rep,name=urls,proto3" json:"urls,omitempty"`
+	Username      string                 `protobuf:"bytes,2,opt,name=username,proto3" json:"username,omitempty"`
+	Credential    string                 `protobuf:"bytes,3,opt,name=credential,proto3" json:"credential,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IceServer) Reset() {
+	*x = IceServer{}
+	mi := &file_liveroom_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IceServer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IceServer) ProtoMessage() {}
+
+func (x *IceServer) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IceServer.ProtoReflect.Descriptor instead.
+func (*IceServer) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *IceServer) GetUrls() []string {
+	if x != nil {
+		return x.Urls
+	}
+	return nil
+}
+
+func (x *IceServer) GetUsername() string {
+	if x != nil {
+		return x.Username
+	}
+	return ""
+}
+
+func (x *IceServer) GetCredential() string {
+	if x != nil {
+		return x.Credential
+	}
+	return ""
+}
+
+// CallRequest carries a member's call frame to the room grain.
+type CallRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Session *actor.PID             `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
+	FrameId string                 `protobuf:"bytes,2,opt,name=frame_id,json=frameId,proto3" json:"frame_id,omitempty"`
+	// Types that are valid to be assigned to Body:
+	//
+	//	*CallRequest_Call
+	//	*CallRequest_MediaState
+	//	*CallRequest_PublishOffer
+	//	*CallRequest_SubscribeAnswer
+	//	*CallRequest_Ice
+	//	*CallRequest_RestartIce
+	Body          isCallRequest_Body `protobuf_oneof:"body"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CallRequest) Reset() {
+	*x = CallRequest{}
+	mi := &file_liveroom_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CallRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CallRequest) ProtoMessage() {}
+
+func (x *CallRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CallRequest.ProtoReflect.Descriptor instead.
+func (*CallRequest) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *CallRequest) GetSession() *actor.PID {
+	if x != nil {
+		return x.Session
+	}
+	return nil
+}
+
+func (x *CallRequest) GetFrameId() string {
+	if x != nil {
+		return x.FrameId
+	}
+	return ""
+}
+
+func (x *CallRequest) GetBody() isCallRequest_Body {
+	if x != nil {
+		return x.Body
+	}
+	return nil
+}
+
+func (x *CallRequest) GetCall() *CallAction {
+	if x != nil {
+		if x, ok := x.Body.(*CallRequest_Call); ok {
+			return x.Call
+		}
+	}
+	return nil
+}
+
+func (x *CallRequest) GetMediaState() *MediaState {
+	if x != nil {
+		if x, ok := x.Body.(*CallRequest_MediaState); ok {
+			return x.MediaState
+		}
+	}
+	return nil
+}
+
+func (x *CallRequest) GetPublishOffer() *Sdp {
+	if x != nil {
+		if x, ok := x.Body.(*CallRequest_PublishOffer); ok {
+			return x.PublishOffer
+		}
+	}
+	return nil
+}
+
+func (x *CallRequest) GetSubscribeAnswer() *Sdp {
+	if x != nil {
+		if x, ok := x.Body.(*CallRequest_SubscribeAnswer); ok {
+			return x.SubscribeAnswer
+		}
+	}
+	return nil
+}
+
+func (x *CallRequest) GetIce() *IceCandidate {
+	if x != nil {
+		if x, ok := x.Body.(*CallRequest_Ice); ok {
+			return x.Ice
+		}
+	}
+	return nil
+}
+
+func (x *CallRequest) GetRestartIce() *RestartIce {
+	if x != nil {
+		if x, ok := x.Body.(*CallRequest_RestartIce); ok {
+			return x.RestartIce
+		}
+	}
+	return nil
+}
+
+type isCallRequest_Body interface {
+	isCallRequest_Body()
+}
+
+type CallRequest_Call struct {
+	Call *CallAction `protobuf:"bytes,3,opt,name=call,proto3,oneof"`
+}
+
+type CallRequest_MediaState struct {
+	MediaState *MediaState `protobuf:"bytes,4,opt,name=media_state,json=mediaState,proto3,oneof"`
+}
+
+type CallRequest_PublishOffer struct {
+	PublishOffer *Sdp `protobuf:"bytes,5,opt,name=publish_offer,json=publishOffer,proto3,oneof"`
+}
+
+type CallRequest_SubscribeAnswer struct {
+	SubscribeAnswer *Sdp `protobuf:"bytes,6,opt,name=subscribe_answer,json=subscribeAnswer,proto3,oneof"`
+}
+
+type CallRequest_Ice struct {
+	Ice *IceCandidate `protobuf:"bytes,7,opt,name=ice,proto3,oneof"`
+}
+
+type CallRequest_RestartIce struct {
+	RestartIce *RestartIce `protobuf:"bytes,8,opt,name=restart_ice,json=restartIce,proto3,oneof"`
+}
+
+func (*CallRequest_Call) isCallRequest_Body() {}
+
+func (*CallRequest_MediaState) isCallRequest_Body() {}
+
+func (*CallRequest_PublishOffer) isCallRequest_Body() {}
+
+func (*CallRequest_SubscribeAnswer) isCallRequest_Body() {}
+
+func (*CallRequest_Ice) isCallRequest_Body() {}
+
+func (*CallRequest_RestartIce) isCallRequest_Body() {}
+
+type RestartIce struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RestartIce) Reset() {
+	*x = RestartIce{}
+	mi := &file_liveroom_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RestartIce) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RestartIce) ProtoMessage() {}
+
+func (x *RestartIce) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RestartIce.ProtoReflect.Descriptor instead.
+func (*RestartIce) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{36}
+}
+
+// MediaCommand is what a room grain tells its media actor.
+type MediaCommand struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	MemberId string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	Session  *actor.PID             `protobuf:"bytes,2,opt,name=session,proto3" json:"session,omitempty"`
+	FrameId  string                 `protobuf:"bytes,3,opt,name=frame_id,json=frameId,proto3" json:"frame_id,omitempty"`
+	// Types that are valid to be assigned to Body:
+	//
+	//	*MediaCommand_Join
+	//	*MediaCommand_Leave
+	//	*MediaCommand_PublishOffer
+	//	*MediaCommand_SubscribeAnswer
+	//	*MediaCommand_Ice
+	//	*MediaCommand_RestartIce
+	//	*MediaCommand_Rebind
+	Body          isMediaCommand_Body `protobuf_oneof:"body"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MediaCommand) Reset() {
+	*x = MediaCommand{}
+	mi := &file_liveroom_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MediaCommand) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MediaCommand) ProtoMessage() {}
+
+func (x *MediaCommand) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MediaCommand.ProtoReflect.Descriptor instead.
+func (*MediaCommand) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *MediaCommand) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *MediaCommand) GetSession() *actor.PID {
+	if x != nil {
+		return x.Session
+	}
+	return nil
+}
+
+func (x *MediaCommand) GetFrameId() string {
+	if x != nil {
+		return x.FrameId
+	}
+	return ""
+}
+
+func (x *MediaCommand) GetBody() isMediaCommand_Body {
+	if x != nil {
+		return x.Body
+	}
+	return nil
+}
+
+func (x *MediaCommand) GetJoin() *MediaJoin {
+	if x != nil {
+		if x, ok := x.Body.(*MediaCommand_Join); ok {
+			return x.Join
+		}
+	}
+	return nil
+}
+
+func (x *MediaCommand) GetLeave() *MediaLeave {
+	if x != nil {
+		if x, ok := x.Body.(*MediaCommand_Leave); ok {
+			return x.Leave
+		}
+	}
+	return nil
+}
+
+func (x *MediaCommand) GetPublishOffer() *Sdp {
+	if x != nil {
+		if x, ok := x.Body.(*MediaCommand_PublishOffer); ok {
+			return x.PublishOffer
+		}
+	}
+	return nil
+}
+
+func (x *MediaCommand) GetSubscribeAnswer() *Sdp {
+	if x != nil {
+		if x, ok := x.Body.(*MediaCommand_SubscribeAnswer); ok {
+			return x.SubscribeAnswer
+		}
+	}
+	return nil
+}
+
+func (x *MediaCommand) GetIce() *IceCandidate {
+	if x != nil {
+		if x, ok := x.Body.(*MediaCommand_Ice); ok {
+			return x.Ice
+		}
+	}
+	return nil
+}
+
+func (x *MediaCommand) GetRestartIce() *RestartIce {
+	if x != nil {
+		if x, ok := x.Body.(*MediaCommand_RestartIce); ok {
+			return x.RestartIce
+		}
+	}
+	return nil
+}
+
+func (x *MediaCommand) GetRebind() *MediaRebind {
+	if x != nil {
+		if x, ok := x.Body.(*MediaCommand_Rebind); ok {
+			return x.Rebind
+		}
+	}
+	return nil
+}
+
+type isMediaCommand_Body interface {
+	isMediaCommand_Body()
+}
+
+type MediaCommand_Join struct {
+	Join *MediaJoin `protobuf:"bytes,4,opt,name=join,proto3,oneof"`
+}
+
+type MediaCommand_Leave struct {
+	Leave *MediaLeave `protobuf:"bytes,5,opt,name=leave,proto3,oneof"`
+}
+
+type MediaCommand_PublishOffer struct {
+	PublishOffer *Sdp `protobuf:"bytes,6,opt,name=publish_offer,json=publishOffer,proto3,oneof"`
+}
+
+type MediaCommand_SubscribeAnswer struct {
+	SubscribeAnswer *Sdp `protobuf:"bytes,7,opt,name=subscribe_answer,json=subscribeAnswer,proto3,oneof"`
+}
+
+type MediaCommand_Ice struct {
+	Ice *IceCandidate `protobuf:"bytes,8,opt,name=ice,proto3,oneof"`
+}
+
+type MediaCommand_RestartIce struct {
+	RestartIce *RestartIce `protobuf:"bytes,9,opt,name=restart_ice,json=restartIce,proto3,oneof"`
+}
+
+type MediaCommand_Rebind struct {
+	// The member continues on a new connection: send to session from now on.
+	Rebind *MediaRebind `protobuf:"bytes,10,opt,name=rebind,proto3,oneof"`
+}
+
+func (*MediaCommand_Join) isMediaCommand_Body() {}
+
+func (*MediaCommand_Leave) isMediaCommand_Body() {}
+
+func (*MediaCommand_PublishOffer) isMediaCommand_Body() {}
+
+func (*MediaCommand_SubscribeAnswer) isMediaCommand_Body() {}
+
+func (*MediaCommand_Ice) isMediaCommand_Body() {}
+
+func (*MediaCommand_RestartIce) isMediaCommand_Body() {}
+
+func (*MediaCommand_Rebind) isMediaCommand_Body() {}
+
+type MediaRebind struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MediaRebind) Reset() {
+	*x = MediaRebind{}
+	mi := &file_liveroom_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MediaRebind) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MediaRebind) ProtoMessage() {}
+
+func (x *MediaRebind) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MediaRebind.ProtoReflect.Descriptor instead.
+func (*MediaRebind) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{38}
+}
+
+// MemberAwayExpired tells a room grain that a member whose connection
+// dropped did not come back within the grace period.
+type MemberAwayExpired struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MemberId      string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	Epoch         uint64                 `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MemberAwayExpired) Reset() {
+	*x = MemberAwayExpired{}
+	mi := &file_liveroom_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MemberAwayExpired) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MemberAwayExpired) ProtoMessage() {}
+
+func (x *MemberAwayExpired) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MemberAwayExpired.ProtoReflect.Descriptor instead.
+func (*MemberAwayExpired) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *MemberAwayExpired) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *MemberAwayExpired) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+type MediaJoin struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MediaJoin) Reset() {
+	*x = MediaJoin{}
+	mi := &file_liveroom_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MediaJoin) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MediaJoin) ProtoMessage() {}
+
+func (x *MediaJoin) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MediaJoin.ProtoReflect.Descriptor instead.
+func (*MediaJoin) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{40}
+}
+
+type MediaLeave struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MediaLeave) Reset() {
+	*x = MediaLeave{}
+	mi := &file_liveroom_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MediaLeave) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MediaLeave) ProtoMessage() {}
+
+func (x *MediaLeave) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MediaLeave.ProtoReflect.Descriptor instead.
+func (*MediaLeave) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{41}
+}
+
+// EntryForm is what a room asks of visitors before they join.
+type EntryForm struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Enabled bool                   `protobuf:"varint,1,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	// Every shown field must be filled in.
+	Required bool `protobuf:"varint,2,opt,name=required,proto3" json:"required,omitempty"`
+	// Show a password field (it is mandatory anyway when the room has a password).
+	Private       bool `protobuf:"varint,3,opt,name=private,proto3" json:"private,omitempty"`
+	ShowEmail     bool `protobuf:"varint,4,opt,name=show_email,json=showEmail,proto3" json:"show_email,omitempty"`
+	ShowAvatar    bool `protobuf:"varint,5,opt,name=show_avatar,json=showAvatar,proto3" json:"show_avatar,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EntryForm) Reset() {
+	*x = EntryForm{}
+	mi := &file_liveroom_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EntryForm) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EntryForm) ProtoMessage() {}
+
+func (x *EntryForm) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EntryForm.ProtoReflect.Descriptor instead.
+func (*EntryForm) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *EntryForm) GetEnabled() bool {
+	if x != nil {
+		return x.Enabled
+	}
+	return false
+}
+
+func (x *EntryForm) GetRequired() bool {
+	if x != nil {
+		return x.Required
+	}
+	return false
+}
+
+func (x *EntryForm) GetPrivate() bool {
+	if x != nil {
+		return x.Private
+	}
+	return false
+}
+
+func (x *EntryForm) GetShowEmail() bool {
+	if x != nil {
+		return x.ShowEmail
+	}
+	return false
+}
+
+func (x *EntryForm) GetShowAvatar() bool {
+	if x != nil {
+		return x.ShowAvatar
+	}
+	return false
+}
+
+// EntryRecord is what one visitor gave in a room's entry form; stored with
+// the room under entry/<room>/<member>.
+type EntryRecord struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MemberId      string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Email         string                 `protobuf:"bytes,3,opt,name=email,proto3" json:"email,omitempty"`
+	AvatarUrl     string                 `protobuf:"bytes,4,opt,name=avatar_url,json=avatarUrl,proto3" json:"avatar_url,omitempty"`
+	JoinedAtMs    int64                  `protobuf:"varint,5,opt,name=joined_at_ms,json=joinedAtMs,proto3" json:"joined_at_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EntryRecord) Reset() {
+	*x = EntryRecord{}
+	mi := &file_liveroom_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EntryRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EntryRecord) ProtoMessage() {}
+
+func (x *EntryRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EntryRecord.ProtoReflect.Descriptor instead.
+func (*EntryRecord) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *EntryRecord) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *EntryRecord) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *EntryRecord) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *EntryRecord) GetAvatarUrl() string {
+	if x != nil {
+		return x.AvatarUrl
+	}
+	return ""
+}
+
+func (x *EntryRecord) GetJoinedAtMs() int64 {
+	if x != nil {
+		return x.JoinedAtMs
+	}
+	return 0
+}
+
+// DeleteRoom asks a room grain to remove the room and everything stored with it.
+type DeleteRoom struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteRoom) Reset() {
+	*x = DeleteRoom{}
+	mi := &file_liveroom_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteRoom) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteRoom) ProtoMessage() {}
+
+func (x *DeleteRoom) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteRoom.ProtoReflect.Descriptor instead.
+func (*DeleteRoom) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{44}
+}
+
+type DeleteRoomResult struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteRoomResult) Reset() {
+	*x = DeleteRoomResult{}
+	mi := &file_liveroom_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteRoomResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteRoomResult) ProtoMessage() {}
+
+func (x *DeleteRoomResult) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteRoomResult.ProtoReflect.Descriptor instead.
+func (*DeleteRoomResult) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *DeleteRoomResult) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+// AgentRecord is an agent account (agent/<id>), written by `liveroom admin`.
+type AgentRecord struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Name  string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// Where offline-form messages are mailed; empty for none.
+	Email         string `protobuf:"bytes,3,opt,name=email,proto3" json:"email,omitempty"`
+	PasswordHash  string `protobuf:"bytes,4,opt,name=password_hash,json=passwordHash,proto3" json:"password_hash,omitempty"`
+	CreatedAtMs   int64  `protobuf:"varint,5,opt,name=created_at_ms,json=createdAtMs,proto3" json:"created_at_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentRecord) Reset() {
+	*x = AgentRecord{}
+	mi := &file_liveroom_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentRecord) ProtoMessage() {}
+
+func (x *AgentRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentRecord.ProtoReflect.Descriptor instead.
+func (*AgentRecord) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *AgentRecord) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *AgentRecord) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *AgentRecord) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *AgentRecord) GetPasswordHash() string {
+	if x != nil {
+		return x.PasswordHash
+	}
+	return ""
+}
+
+func (x *AgentRecord) GetCreatedAtMs() int64 {
+	if x != nil {
+		return x.CreatedAtMs
+	}
+	return 0
+}
+
+// AgentSession is one login (agentsession/<agent>/<sha256 of token>).
+type AgentSession struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CreatedAtMs   int64                  `protobuf:"varint,1,opt,name=created_at_ms,json=createdAtMs,proto3" json:"created_at_ms,omitempty"`
+	ExpiresAtMs   int64                  `protobuf:"varint,2,opt,name=expires_at_ms,json=expiresAtMs,proto3" json:"expires_at_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentSession) Reset() {
+	*x = AgentSession{}
+	mi := &file_liveroom_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentSession) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentSession) ProtoMessage() {}
+
+func (x *AgentSession) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentSession.ProtoReflect.Descriptor instead.
+func (*AgentSession) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *AgentSession) GetCreatedAtMs() int64 {
+	if x != nil {
+		return x.CreatedAtMs
+	}
+	return 0
+}
+
+func (x *AgentSession) GetExpiresAtMs() int64 {
+	if x != nil {
+		return x.ExpiresAtMs
+	}
+	return 0
+}
+
+// AgentRoom is a room in an agent's list (agentroom/<agent>/<room>). It keeps
+// the agent key so the owner can open the room again from the agent page.
+type AgentRoom struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Room          *RoomInfo              `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
+	ShortName     string                 `protobuf:"bytes,2,opt,name=short_name,json=shortName,proto3" json:"short_name,omitempty"`
+	AgentKey      string                 `protobuf:"bytes,3,opt,name=agent_key,json=agentKey,proto3" json:"agent_key,omitempty"`
+	CreatedAtMs   int64                  `protobuf:"varint,4,opt,name=created_at_ms,json=createdAtMs,proto3" json:"created_at_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentRoom) Reset() {
+	*x = AgentRoom{}
+	mi := &file_liveroom_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentRoom) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentRoom) ProtoMessage() {}
+
+func (x *AgentRoom) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentRoom.ProtoReflect.Descriptor instead.
+func (*AgentRoom) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *AgentRoom) GetRoom() *RoomInfo {
+	if x != nil {
+		return x.Room
+	}
+	return nil
+}
+
+func (x *AgentRoom) GetShortName() string {
+	if x != nil {
+		return x.ShortName
+	}
+	return ""
+}
+
+func (x *AgentRoom) GetAgentKey() string {
+	if x != nil {
+		return x.AgentKey
+	}
+	return ""
+}
+
+func (x *AgentRoom) GetCreatedAtMs() int64 {
+	if x != nil {
+		return x.CreatedAtMs
+	}
+	return 0
+}
+
+// ApiKeyRecord is an API key (apikey/<sha256 of key>); rooms made with it
+// belong to agent_id.
+type ApiKeyRecord struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	AgentId     string                 `protobuf:"bytes,1,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	Name        string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	CreatedAtMs int64                  `protobuf:"varint,3,opt,name=created_at_ms,json=createdAtMs,proto3" json:"created_at_ms,omitempty"`
+	// First characters of the key, to tell keys apart in listings.
+	Prefix        string `protobuf:"bytes,4,opt,name=prefix,proto3" json:"prefix,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApiKeyRecord) Reset() {
+	*x = ApiKeyRecord{}
+	mi := &file_liveroom_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApiKeyRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApiKeyRecord) ProtoMessage() {}
+
+func (x *ApiKeyRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApiKeyRecord.ProtoReflect.Descriptor instead.
+func (*ApiKeyRecord) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *ApiKeyRecord) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+func (x *ApiKeyRecord) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ApiKeyRecord) GetCreatedAtMs() int64 {
+	if x != nil {
+		return x.CreatedAtMs
+	}
+	return 0
+}
+
+func (x *ApiKeyRecord) GetPrefix() string {
+	if x != nil {
+		return x.Prefix
+	}
+	return ""
+}
+
+// ShortNameRecord maps a short name to its room (short/<name>).
+type ShortNameRecord struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RoomId        string                 `protobuf:"bytes,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	AgentId       string                 `protobuf:"bytes,2,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShortNameRecord) Reset() {
+	*x = ShortNameRecord{}
+	mi := &file_liveroom_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShortNameRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShortNameRecord) ProtoMessage() {}
+
+func (x *ShortNameRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShortNameRecord.ProtoReflect.Descriptor instead.
+func (*ShortNameRecord) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *ShortNameRecord) GetRoomId() string {
+	if x != nil {
+		return x.RoomId
+	}
+	return ""
+}
+
+func (x *ShortNameRecord) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+// OfflineMessage is a visitor's message left through the offline form
+// (offline/<agent>/<id>; the id starts with the arrival time in hex).
+type OfflineMessage struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	AgentId       string                 `protobuf:"bytes,2,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	RoomId        string                 `protobuf:"bytes,3,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	Name          string                 `protobuf:"bytes,4,opt,name=name,proto3" json:"name,omitempty"`
+	Email         string                 `protobuf:"bytes,5,opt,name=email,proto3" json:"email,omitempty"`
+	Text          string                 `protobuf:"bytes,6,opt,name=text,proto3" json:"text,omitempty"`
+	PageUrl       string                 `protobuf:"bytes,7,opt,name=page_url,json=pageUrl,proto3" json:"page_url,omitempty"`
+	ReceivedAtMs  int64                  `protobuf:"varint,8,opt,name=received_at_ms,json=receivedAtMs,proto3" json:"received_at_ms,omitempty"`
+	Mailed        bool                   `protobuf:"varint,9,opt,name=mailed,proto3" json:"mailed,omitempty"`
+	MailError     string                 `protobuf:"bytes,10,opt,name=mail_error,json=mailError,proto3" json:"mail_error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OfflineMessage) Reset() {
+	*x = OfflineMessage{}
+	mi := &file_liveroom_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OfflineMessage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OfflineMessage) ProtoMessage() {}
+
+func (x *OfflineMessage) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OfflineMessage.ProtoReflect.Descriptor instead.
+func (*OfflineMessage) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *OfflineMessage) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *OfflineMessage) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+func (x *OfflineMessage) GetRoomId() string {
+	if x != nil {
+		return x.RoomId
+	}
+	return ""
+}
+
+func (x *OfflineMessage) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *OfflineMessage) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *OfflineMessage) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *OfflineMessage) GetPageUrl() string {
+	if x != nil {
+		return x.PageUrl
+	}
+	return ""
+}
+
+func (x *OfflineMessage) GetReceivedAtMs() int64 {
+	if x != nil {
+		return x.ReceivedAtMs
+	}
+	return 0
+}
+
+func (x *OfflineMessage) GetMailed() bool {
+	if x != nil {
+		return x.Mailed
+	}
+	return false
+}
+
+func (x *OfflineMessage) GetMailError() string {
+	if x != nil {
+		return x.MailError
+	}
+	return ""
+}
+
+type VisitorClientFrame struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Types that are valid to be assigned to Body:
+	//
+	//	*VisitorClientFrame_Hello
+	//	*VisitorClientFrame_Call
+	//	*VisitorClientFrame_Cancel
+	//	*VisitorClientFrame_Ping
+	Body          isVisitorClientFrame_Body `protobuf_oneof:"body"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VisitorClientFrame) Reset() {
+	*x = VisitorClientFrame{}
+	mi := &file_liveroom_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VisitorClientFrame) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VisitorClientFrame) ProtoMessage() {}
+
+func (x *VisitorClientFrame) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VisitorClientFrame.ProtoReflect.Descriptor instead.
+func (*VisitorClientFrame) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *VisitorClientFrame) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *VisitorClientFrame) GetBody() isVisitorClientFrame_Body {
+	if x != nil {
+		return x.Body
+	}
+	return nil
+}
+
+func (x *VisitorClientFrame) GetHello() *VisitorHello {
+	if x != nil {
+		if x, ok := x.Body.(*VisitorClientFrame_Hello); ok {
+			return x.Hello
+		}
+	}
+	return nil
+}
+
+func (x *VisitorClientFrame) GetCall() *VisitorCall {
+	if x != nil {
+		if x, ok := x.Body.(*VisitorClientFrame_Call); ok {
+			return x.Call
+		}
+	}
+	return nil
+}
+
+func (x *VisitorClientFrame) GetCancel() *VisitorCancel {
+	if x != nil {
+		if x, ok := x.Body.(*VisitorClientFrame_Cancel); ok {
+			return x.Cancel
+		}
+	}
+	return nil
+}
+
+func (x *VisitorClientFrame) GetPing() *Ping {
+	if x != nil {
+		if x, ok := x.Body.(*VisitorClientFrame_Ping); ok {
+			return x.Ping
+		}
+	}
+	return nil
+}
+
+type isVisitorClientFrame_Body interface {
+	isVisitorClientFrame_Body()
+}
+
+type VisitorClientFrame_Hello struct {
+	Hello *VisitorHello `protobuf:"bytes,2,opt,name=hello,proto3,oneof"`
+}
+
+type VisitorClientFrame_Call struct {
+	Call *VisitorCall `protobuf:"bytes,3,opt,name=call,proto3,oneof"`
+}
+
+type VisitorClientFrame_Cancel struct {
+	Cancel *VisitorCancel `protobuf:"bytes,4,opt,name=cancel,proto3,oneof"`
+}
+
+type VisitorClientFrame_Ping struct {
+	Ping *Ping `protobuf:"bytes,5,opt,name=ping,proto3,oneof"`
+}
+
+func (*VisitorClientFrame_Hello) isVisitorClientFrame_Body() {}
+
+func (*VisitorClientFrame_Call) isVisitorClientFrame_Body() {}
+
+func (*VisitorClientFrame_Cancel) isVisitorClientFrame_Body() {}
+
+func (*VisitorClientFrame_Ping) isVisitorClientFrame_Body() {}
+
+// VisitorHello starts watching an agent's presence from a page with the button.
+type VisitorHello struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	AgentId string                 `protobuf:"bytes,1,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	// Optional: one room of that agent.
+	RoomId        string `protobuf:"bytes,2,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	PageUrl       string `protobuf:"bytes,3,opt,name=page_url,json=pageUrl,proto3" json:"page_url,omitempty"`
+	PageTitle     string `protobuf:"bytes,4,opt,name=page_title,json=pageTitle,proto3" json:"page_title,omitempty"`
+	Name          string `protobuf:"bytes,5,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VisitorHello) Reset() {
+	*x = VisitorHello{}
+	mi := &file_liveroom_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VisitorHello) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VisitorHello) ProtoMessage() {}
+
+func (x *VisitorHello) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VisitorHello.ProtoReflect.Descriptor instead.
+func (*VisitorHello) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *VisitorHello) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+func (x *VisitorHello) GetRoomId() string {
+	if x != nil {
+		return x.RoomId
+	}
+	return ""
+}
+
+func (x *VisitorHello) GetPageUrl() string {
+	if x != nil {
+		return x.PageUrl
+	}
+	return ""
+}
+
+func (x *VisitorHello) GetPageTitle() string {
+	if x != nil {
+		return x.PageTitle
+	}
+	return ""
+}
+
+func (x *VisitorHello) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type VisitorCall struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          CallKind               `protobuf:"varint,1,opt,name=kind,proto3,enum=liveroom.v1.CallKind" json:"kind,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VisitorCall) Reset() {
+	*x = VisitorCall{}
+	mi := &file_liveroom_proto_msgTypes[54]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VisitorCall) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VisitorCall) ProtoMessage() {}
+
+func (x *VisitorCall) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[54]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VisitorCall.ProtoReflect.Descriptor instead.
+func (*VisitorCall) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{54}
+}
+
+func (x *VisitorCall) GetKind() CallKind {
+	if x != nil {
+		return x.Kind
+	}
+	return CallKind_CALL_KIND_UNSPECIFIED
+}
+
+func (x *VisitorCall) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type VisitorCancel struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VisitorCancel) Reset() {
+	*x = VisitorCancel{}
+	mi := &file_liveroom_proto_msgTypes[55]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VisitorCancel) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VisitorCancel) ProtoMessage() {}
+
+func (x *VisitorCancel) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[55]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VisitorCancel.ProtoReflect.Descriptor instead.
+func (*VisitorCancel) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{55}
+}
+
+type VisitorServerFrame struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	ReplyTo string                 `protobuf:"bytes,1,opt,name=reply_to,json=replyTo,proto3" json:"reply_to,omitempty"`
+	// Types that are valid to be assigned to Body:
+	//
+	//	*VisitorServerFrame_Presence
+	//	*VisitorServerFrame_Queued
+	//	*VisitorServerFrame_Accepted
+	//	*VisitorServerFrame_Declined
+	//	*VisitorServerFrame_Error
+	//	*VisitorServerFrame_Pong
+	Body          isVisitorServerFrame_Body `protobuf_oneof:"body"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VisitorServerFrame) Reset() {
+	*x = VisitorServerFrame{}
+	mi := &file_liveroom_proto_msgTypes[56]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VisitorServerFrame) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VisitorServerFrame) ProtoMessage() {}
+
+func (x *VisitorServerFrame) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[56]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VisitorServerFrame.ProtoReflect.Descriptor instead.
+func (*VisitorServerFrame) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{56}
+}
+
+func (x *VisitorServerFrame) GetReplyTo() string {
+	if x != nil {
+		return x.ReplyTo
+	}
+	return ""
+}
+
+func (x *VisitorServerFrame) GetBody() isVisitorServerFrame_Body {
+	if x != nil {
+		return x.Body
+	}
+	return nil
+}
+
+func (x *VisitorServerFrame) GetPresence() *PresenceUpdate {
+	if x != nil {
+		if x, ok := x.Body.(*VisitorServerFrame_Presence); ok {
+			return x.Presence
+		}
+	}
+	return nil
+}
+
+func (x *VisitorServerFrame) GetQueued() *CallQueued {
+	if x != nil {
+		if x, ok := x.Body.(*VisitorServerFrame_Queued); ok {
+			return x.Queued
+		}
+	}
+	return nil
+}
+
+func (x *VisitorServerFrame) GetAccepted() *CallAccepted {
+	if x != nil {
+		if x, ok := x.Body.(*VisitorServerFrame_Accepted); ok {
+			return x.Accepted
+		}
+	}
+	return nil
+}
+
+func (x *VisitorServerFrame) GetDeclined() *CallDeclined {
+	if x != nil {
+		if x, ok := x.Body.(*VisitorServerFrame_Declined); ok {
+			return x.Declined
+		}
+	}
+	return nil
+}
+
+func (x *VisitorServerFrame) GetError() *Error {
+	if x != nil {
+		if x, ok := x.Body.(*VisitorServerFrame_Error); ok {
+			return x.Error
+		}
+	}
+	return nil
+}
+
+func (x *VisitorServerFrame) GetPong() *Pong {
+	if x != nil {
+		if x, ok := x.Body.(*VisitorServerFrame_Pong); ok {
+			return x.Pong
+		}
+	}
+	return nil
+}
+
+type isVisitorServerFrame_Body interface {
+	isVisitorServerFrame_Body()
+}
+
+type VisitorServerFrame_Presence struct {
+	Presence *PresenceUpdate `protobuf:"bytes,2,opt,name=presence,proto3,oneof"`
+}
+
+type VisitorServerFrame_Queued struct {
+	Queued *CallQueued `protobuf:"bytes,3,opt,name=queued,proto3,oneof"`
+}
+
+type VisitorServerFrame_Accepted struct {
+	Accepted *CallAccepted `protobuf:"bytes,4,opt,name=accepted,proto3,oneof"`
+}
+
+type VisitorServerFrame_Declined struct {
+	Declined *CallDeclined `protobuf:"bytes,5,opt,name=declined,proto3,oneof"`
+}
+
+type VisitorServerFrame_Error struct {
+	Error *Error `protobuf:"bytes,6,opt,name=error,proto3,oneof"`
+}
+
+type VisitorServerFrame_Pong struct {
+	Pong *Pong `protobuf:"bytes,7,opt,name=pong,proto3,oneof"`
+}
+
+func (*VisitorServerFrame_Presence) isVisitorServerFrame_Body() {}
+
+func (*VisitorServerFrame_Queued) isVisitorServerFrame_Body() {}
+
+func (*VisitorServerFrame_Accepted) isVisitorServerFrame_Body() {}
+
+func (*VisitorServerFrame_Declined) isVisitorServerFrame_Body() {}
+
+func (*VisitorServerFrame_Error) isVisitorServerFrame_Body() {}
+
+func (*VisitorServerFrame_Pong) isVisitorServerFrame_Body() {}
+
+type PresenceUpdate struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Presence      Presence               `protobuf:"varint,1,opt,name=presence,proto3,enum=liveroom.v1.Presence" json:"presence,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PresenceUpdate) Reset() {
+	*x = PresenceUpdate{}
+	mi := &file_liveroom_proto_msgTypes[57]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PresenceUpdate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PresenceUpdate) ProtoMessage() {}
+
+func (x *PresenceUpdate) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[57]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PresenceUpdate.ProtoReflect.Descriptor instead.
+func (*PresenceUpdate) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{57}
+}
+
+func (x *PresenceUpdate) GetPresence() Presence {
+	if x != nil {
+		return x.Presence
+	}
+	return Presence_PRESENCE_UNSPECIFIED
+}
+
+type CallQueued struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	RequestId string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// 1 is next.
+	Position      uint32 `protobuf:"varint,2,opt,name=position,proto3" json:"position,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CallQueued) Reset() {
+	*x = CallQueued{}
+	mi := &file_liveroom_proto_msgTypes[58]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CallQueued) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CallQueued) ProtoMessage() {}
+
+func (x *CallQueued) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[58]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CallQueued.ProtoReflect.Descriptor instead.
+func (*CallQueued) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{58}
+}
+
+func (x *CallQueued) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *CallQueued) GetPosition() uint32 {
+	if x != nil {
+		return x.Position
+	}
+	return 0
+}
+
+type CallAccepted struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	RequestId string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RoomId    string                 `protobuf:"bytes,2,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	// Path of the visitor link on the Liveroom server, e.g. /room/<id>.
+	RoomPath      string `protobuf:"bytes,3,opt,name=room_path,json=roomPath,proto3" json:"room_path,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CallAccepted) Reset() {
+	*x = CallAccepted{}
+	mi := &file_liveroom_proto_msgTypes[59]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CallAccepted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CallAccepted) ProtoMessage() {}
+
+func (x *CallAccepted) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[59]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CallAccepted.ProtoReflect.Descriptor instead.
+func (*CallAccepted) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{59}
+}
+
+func (x *CallAccepted) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *CallAccepted) GetRoomId() string {
+	if x != nil {
+		return x.RoomId
+	}
+	return ""
+}
+
+func (x *CallAccepted) GetRoomPath() string {
+	if x != nil {
+		return x.RoomPath
+	}
+	return ""
+}
+
+type CallDeclined struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RequestId     string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	Message       string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CallDeclined) Reset() {
+	*x = CallDeclined{}
+	mi := &file_liveroom_proto_msgTypes[60]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CallDeclined) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CallDeclined) ProtoMessage() {}
+
+func (x *CallDeclined) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[60]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CallDeclined.ProtoReflect.Descriptor instead.
+func (*CallDeclined) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{60}
+}
+
+func (x *CallDeclined) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *CallDeclined) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+type AgentClientFrame struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Types that are valid to be assigned to Body:
+	//
+	//	*AgentClientFrame_Watch
+	//	*AgentClientFrame_Away
+	//	*AgentClientFrame_Answer
+	//	*AgentClientFrame_Ping
+	Body          isAgentClientFrame_Body `protobuf_oneof:"body"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentClientFrame) Reset() {
+	*x = AgentClientFrame{}
+	mi := &file_liveroom_proto_msgTypes[61]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentClientFrame) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentClientFrame) ProtoMessage() {}
+
+func (x *AgentClientFrame) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[61]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentClientFrame.ProtoReflect.Descriptor instead.
+func (*AgentClientFrame) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{61}
+}
+
+func (x *AgentClientFrame) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *AgentClientFrame) GetBody() isAgentClientFrame_Body {
+	if x != nil {
+		return x.Body
+	}
+	return nil
+}
+
+func (x *AgentClientFrame) GetWatch() *AgentWatch {
+	if x != nil {
+		if x, ok := x.Body.(*AgentClientFrame_Watch); ok {
+			return x.Watch
+		}
+	}
+	return nil
+}
+
+func (x *AgentClientFrame) GetAway() *AgentSetAway {
+	if x != nil {
+		if x, ok := x.Body.(*AgentClientFrame_Away); ok {
+			return x.Away
+		}
+	}
+	return nil
+}
+
+func (x *AgentClientFrame) GetAnswer() *AgentAnswer {
+	if x != nil {
+		if x, ok := x.Body.(*AgentClientFrame_Answer); ok {
+			return x.Answer
+		}
+	}
+	return nil
+}
+
+func (x *AgentClientFrame) GetPing() *Ping {
+	if x != nil {
+		if x, ok := x.Body.(*AgentClientFrame_Ping); ok {
+			return x.Ping
+		}
+	}
+	return nil
+}
+
+type isAgentClientFrame_Body interface {
+	isAgentClientFrame_Body()
+}
+
+type AgentClientFrame_Watch struct {
+	Watch *AgentWatch `protobuf:"bytes,2,opt,name=watch,proto3,oneof"`
+}
+
+type AgentClientFrame_Away struct {
+	Away *AgentSetAway `protobuf:"bytes,3,opt,name=away,proto3,oneof"`
+}
+
+type AgentClientFrame_Answer struct {
+	Answer *AgentAnswer `protobuf:"bytes,4,opt,name=answer,proto3,oneof"`
+}
+
+type AgentClientFrame_Ping struct {
+	Ping *Ping `protobuf:"bytes,5,opt,name=ping,proto3,oneof"`
+}
+
+func (*AgentClientFrame_Watch) isAgentClientFrame_Body() {}
+
+func (*AgentClientFrame_Away) isAgentClientFrame_Body() {}
+
+func (*AgentClientFrame_Answer) isAgentClientFrame_Body() {}
+
+func (*AgentClientFrame_Ping) isAgentClientFrame_Body() {}
+
+// AgentWatch attaches the socket; room_id empty watches all the agent's rooms.
+type AgentWatch struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RoomId        string                 `protobuf:"bytes,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentWatch) Reset() {
+	*x = AgentWatch{}
+	mi := &file_liveroom_proto_msgTypes[62]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentWatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentWatch) ProtoMessage() {}
+
+func (x *AgentWatch) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[62]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentWatch.ProtoReflect.Descriptor instead.
+func (*AgentWatch) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{62}
+}
+
+func (x *AgentWatch) GetRoomId() string {
+	if x != nil {
+		return x.RoomId
+	}
+	return ""
+}
+
+type AgentSetAway struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Away          bool                   `protobuf:"varint,1,opt,name=away,proto3" json:"away,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentSetAway) Reset() {
+	*x = AgentSetAway{}
+	mi := &file_liveroom_proto_msgTypes[63]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentSetAway) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentSetAway) ProtoMessage() {}
+
+func (x *AgentSetAway) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[63]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentSetAway.ProtoReflect.Descriptor instead.
+func (*AgentSetAway) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{63}
+}
+
+func (x *AgentSetAway) GetAway() bool {
+	if x != nil {
+		return x.Away
+	}
+	return false
+}
+
+type AgentAnswer struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RequestId     string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	Accept        bool                   `protobuf:"varint,2,opt,name=accept,proto3" json:"accept,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentAnswer) Reset() {
+	*x = AgentAnswer{}
+	mi := &file_liveroom_proto_msgTypes[64]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentAnswer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentAnswer) ProtoMessage() {}
+
+func (x *AgentAnswer) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[64]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentAnswer.ProtoReflect.Descriptor instead.
+func (*AgentAnswer) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{64}
+}
+
+func (x *AgentAnswer) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *AgentAnswer) GetAccept() bool {
+	if x != nil {
+		return x.Accept
+	}
+	return false
+}
+
+type AgentServerFrame struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	ReplyTo string                 `protobuf:"bytes,1,opt,name=reply_to,json=replyTo,proto3" json:"reply_to,omitempty"`
+	// Types that are valid to be assigned to Body:
+	//
+	//	*AgentServerFrame_Snapshot
+	//	*AgentServerFrame_Visitor
+	//	*AgentServerFrame_VisitorLeft
+	//	*AgentServerFrame_Request
+	//	*AgentServerFrame_RequestDone
+	//	*AgentServerFrame_Status
+	//	*AgentServerFrame_Answered
+	//	*AgentServerFrame_Error
+	//	*AgentServerFrame_Pong
+	Body          isAgentServerFrame_Body `protobuf_oneof:"body"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentServerFrame) Reset() {
+	*x = AgentServerFrame{}
+	mi := &file_liveroom_proto_msgTypes[65]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentServerFrame) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentServerFrame) ProtoMessage() {}
+
+func (x *AgentServerFrame) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[65]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentServerFrame.ProtoReflect.Descriptor instead.
+func (*AgentServerFrame) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{65}
+}
+
+func (x *AgentServerFrame) GetReplyTo() string {
+	if x != nil {
+		return x.ReplyTo
+	}
+	return ""
+}
+
+func (x *AgentServerFrame) GetBody() isAgentServerFrame_Body {
+	if x != nil {
+		return x.Body
+	}
+	return nil
+}
+
+func (x *AgentServerFrame) GetSnapshot() *AgentSnapshot {
+	if x != nil {
+		if x, ok := x.Body.(*AgentServerFrame_Snapshot); ok {
+			return x.Snapshot
+		}
+	}
+	return nil
+}
+
+func (x *AgentServerFrame) GetVisitor() *VisitorInfo {
+	if x != nil {
+		if x, ok := x.Body.(*AgentServerFrame_Visitor); ok {
+			return x.Visitor
+		}
+	}
+	return nil
+}
+
+func (x *AgentServerFrame) GetVisitorLeft() *VisitorLeft {
+	if x != nil {
+		if x, ok := x.Body.(*AgentServerFrame_VisitorLeft); ok {
+			return x.VisitorLeft
+		}
+	}
+	return nil
+}
+
+func (x *AgentServerFrame) GetRequest() *ContactRequest {
+	if x != nil {
+		if x, ok := x.Body.(*AgentServerFrame_Request); ok {
+			return x.Request
+		}
+	}
+	return nil
+}
+
+func (x *AgentServerFrame) GetRequestDone() *ContactRequestDone {
+	if x != nil {
+		if x, ok := x.Body.(*AgentServerFrame_RequestDone); ok {
+			return x.RequestDone
+		}
+	}
+	return nil
+}
+
+func (x *AgentServerFrame) GetStatus() *AgentStatus {
+	if x != nil {
+		if x, ok := x.Body.(*AgentServerFrame_Status); ok {
+			return x.Status
+		}
+	}
+	return nil
+}
+
+func (x *AgentServerFrame) GetAnswered() *CallAnswered {
+	if x != nil {
+		if x, ok := x.Body.(*AgentServerFrame_Answered); ok {
+			return x.Answered
+		}
+	}
+	return nil
+}
+
+func (x *AgentServerFrame) GetError() *Error {
+	if x != nil {
+		if x, ok := x.Body.(*AgentServerFrame_Error); ok {
+			return x.Error
+		}
+	}
+	return nil
+}
+
+func (x *AgentServerFrame) GetPong() *Pong {
+	if x != nil {
+		if x, ok := x.Body.(*AgentServerFrame_Pong); ok {
+			return x.Pong
+		}
+	}
+	return nil
+}
+
+type isAgentServerFrame_Body interface {
+	isAgentServerFrame_Body()
+}
+
+type AgentServerFrame_Snapshot struct {
+	Snapshot *AgentSnapshot `protobuf:"bytes,2,opt,name=snapshot,proto3,oneof"`
+}
+
+type AgentServerFrame_Visitor struct {
+	Visitor *VisitorInfo `protobuf:"bytes,3,opt,name=visitor,proto3,oneof"`
+}
+
+type AgentServerFrame_VisitorLeft struct {
+	VisitorLeft *VisitorLeft `protobuf:"bytes,4,opt,name=visitor_left,json=visitorLeft,proto3,oneof"`
+}
+
+type AgentServerFrame_Request struct {
+	Request *ContactRequest `protobuf:"bytes,5,opt,name=request,proto3,oneof"`
+}
+
+type AgentServerFrame_RequestDone struct {
+	RequestDone *ContactRequestDone `protobuf:"bytes,6,opt,name=request_done,json=requestDone,proto3,oneof"`
+}
+
+type AgentServerFrame_Status struct {
+	Status *AgentStatus `protobuf:"bytes,7,opt,name=status,proto3,oneof"`
+}
+
+type AgentServerFrame_Answered struct {
+	Answered *CallAnswered `protobuf:"bytes,8,opt,name=answered,proto3,oneof"`
+}
+
+type AgentServerFrame_Error struct {
+	Error *Error `protobuf:"bytes,9,opt,name=error,proto3,oneof"`
+}
+
+type AgentServerFrame_Pong struct {
+	Pong *Pong `protobuf:"bytes,10,opt,name=pong,proto3,oneof"`
+}
+
+func (*AgentServerFrame_Snapshot) isAgentServerFrame_Body() {}
+
+func (*AgentServerFrame_Visitor) isAgentServerFrame_Body() {}
+
+func (*AgentServerFrame_VisitorLeft) isAgentServerFrame_Body() {}
+
+func (*AgentServerFrame_Request) isAgentServerFrame_Body() {}
+
+func (*AgentServerFrame_RequestDone) isAgentServerFrame_Body() {}
+
+func (*AgentServerFrame_Status) isAgentServerFrame_Body() {}
+
+func (*AgentServerFrame_Answered) isAgentServerFrame_Body() {}
+
+func (*AgentServerFrame_Error) isAgentServerFrame_Body() {}
+
+func (*AgentServerFrame_Pong) isAgentServerFrame_Body() {}
+
+// VisitorInfo is one visitor on a page with the button.
+type VisitorInfo struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	VisitorId string                 `protobuf:"bytes,1,opt,name=visitor_id,json=visitorId,proto3" json:"visitor_id,omitempty"`
+	RoomId    string                 `protobuf:"bytes,2,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	PageUrl   string                 `protobuf:"bytes,3,opt,name=page_url,json=pageUrl,proto3" json:"page_url,omitempty"`
+	PageTitle string                 `protobuf:"bytes,4,opt,name=page_title,json=pageTitle,proto3" json:"page_title,omitempty"`
+	Name      string                 `protobuf:"bytes,5,opt,name=name,proto3" json:"name,omitempty"`
+	// When the page was opened (server clock).
+	SinceMs int64 `protobuf:"varint,6,opt,name=since_ms,json=sinceMs,proto3" json:"since_ms,omitempty"`
+	// The Origin the page's browser reported.
+	Origin        string `protobuf:"bytes,7,opt,name=origin,proto3" json:"origin,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VisitorInfo) Reset() {
+	*x = VisitorInfo{}
+	mi := &file_liveroom_proto_msgTypes[66]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VisitorInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VisitorInfo) ProtoMessage() {}
+
+func (x *VisitorInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[66]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VisitorInfo.ProtoReflect.Descriptor instead.
+func (*VisitorInfo) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{66}
+}
+
+func (x *VisitorInfo) GetVisitorId() string {
+	if x != nil {
+		return x.VisitorId
+	}
+	return ""
+}
+
+func (x *VisitorInfo) GetRoomId() string {
+	if x != nil {
+		return x.RoomId
+	}
+	return ""
+}
+
+func (x *VisitorInfo) GetPageUrl() string {
+	if x != nil {
+		return x.PageUrl
+	}
+	return ""
+}
+
+func (x *VisitorInfo) GetPageTitle() string {
+	if x != nil {
+		return x.PageTitle
+	}
+	return ""
+}
+
+func (x *VisitorInfo) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *VisitorInfo) GetSinceMs() int64 {
+	if x != nil {
+		return x.SinceMs
+	}
+	return 0
+}
+
+func (x *VisitorInfo) GetOrigin() string {
+	if x != nil {
+		return x.Origin
+	}
+	return ""
+}
+
+type VisitorLeft struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	VisitorId     string                 `protobuf:"bytes,1,opt,name=visitor_id,json=visitorId,proto3" json:"visitor_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VisitorLeft) Reset() {
+	*x = VisitorLeft{}
+	mi := &file_liveroom_proto_msgTypes[67]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VisitorLeft) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VisitorLeft) ProtoMessage() {}
+
+func (x *VisitorLeft) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[67]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VisitorLeft.ProtoReflect.Descriptor instead.
+func (*VisitorLeft) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{67}
+}
+
+func (x *VisitorLeft) GetVisitorId() string {
+	if x != nil {
+		return x.VisitorId
+	}
+	return ""
+}
+
+type ContactRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RequestId     string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	VisitorId     string                 `protobuf:"bytes,2,opt,name=visitor_id,json=visitorId,proto3" json:"visitor_id,omitempty"`
+	Kind          CallKind               `protobuf:"varint,3,opt,name=kind,proto3,enum=liveroom.v1.CallKind" json:"kind,omitempty"`
+	Name          string                 `protobuf:"bytes,4,opt,name=name,proto3" json:"name,omitempty"`
+	RoomId        string                 `protobuf:"bytes,5,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	PageUrl       string                 `protobuf:"bytes,6,opt,name=page_url,json=pageUrl,proto3" json:"page_url,omitempty"`
+	AtMs          int64                  `protobuf:"varint,7,opt,name=at_ms,json=atMs,proto3" json:"at_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ContactRequest) Reset() {
+	*x = ContactRequest{}
+	mi := &file_liveroom_proto_msgTypes[68]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ContactRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ContactRequest) ProtoMessage() {}
+
+func (x *ContactRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[68]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ContactRequest.ProtoReflect.Descriptor instead.
+func (*ContactRequest) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{68}
+}
+
+func (x *ContactRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *ContactRequest) GetVisitorId() string {
+	if x != nil {
+		return x.VisitorId
+	}
+	return ""
+}
+
+func (x *ContactRequest) GetKind() CallKind {
+	if x != nil {
+		return x.Kind
+	}
+	return CallKind_CALL_KIND_UNSPECIFIED
+}
+
+func (x *ContactRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ContactRequest) GetRoomId() string {
+	if x != nil {
+		return x.RoomId
+	}
+	return ""
+}
+
+func (x *ContactRequest) GetPageUrl() string {
+	if x != nil {
+		return x.PageUrl
+	}
+	return ""
+}
+
+func (x *ContactRequest) GetAtMs() int64 {
+	if x != nil {
+		return x.AtMs
+	}
+	return 0
+}
+
+type ContactRequestDone struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	RequestId string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// accepted, declined, cancelled or left.
+	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ContactRequestDone) Reset() {
+	*x = ContactRequestDone{}
+	mi := &file_liveroom_proto_msgTypes[69]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ContactRequestDone) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ContactRequestDone) ProtoMessage() {}
+
+func (x *ContactRequestDone) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[69]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ContactRequestDone.ProtoReflect.Descriptor instead.
+func (*ContactRequestDone) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{69}
+}
+
+func (x *ContactRequestDone) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *ContactRequestDone) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type AgentStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// This socket's own setting: online or away.
+	Presence      Presence `protobuf:"varint,1,opt,name=presence,proto3,enum=liveroom.v1.Presence" json:"presence,omitempty"`
+	RoomId        string   `protobuf:"bytes,2,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentStatus) Reset() {
+	*x = AgentStatus{}
+	mi := &file_liveroom_proto_msgTypes[70]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentStatus) ProtoMessage() {}
+
+func (x *AgentStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[70]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentStatus.ProtoReflect.Descriptor instead.
+func (*AgentStatus) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{70}
+}
+
+func (x *AgentStatus) GetPresence() Presence {
+	if x != nil {
+		return x.Presence
+	}
+	return Presence_PRESENCE_UNSPECIFIED
+}
+
+func (x *AgentStatus) GetRoomId() string {
+	if x != nil {
+		return x.RoomId
+	}
+	return ""
+}
+
+type AgentSnapshot struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	AgentId   string                 `protobuf:"bytes,1,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	AgentName string                 `protobuf:"bytes,2,opt,name=agent_name,json=agentName,proto3" json:"agent_name,omitempty"`
+	Status    *AgentStatus           `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"`
+	Visitors  []*VisitorInfo         `protobuf:"bytes,4,rep,name=visitors,proto3" json:"visitors,omitempty"`
+	Requests  []*ContactRequest      `protobuf:"bytes,5,rep,name=requests,proto3" json:"requests,omitempty"`
+	// Server clock, so the page can show time on page without trusting its own.
+	NowMs         int64 `protobuf:"varint,6,opt,name=now_ms,json=nowMs,proto3" json:"now_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentSnapshot) Reset() {
+	*x = AgentSnapshot{}
+	mi := &file_liveroom_proto_msgTypes[71]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentSnapshot) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentSnapshot) ProtoMessage() {}
+
+func (x *AgentSnapshot) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[71]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentSnapshot.ProtoReflect.Descriptor instead.
+func (*AgentSnapshot) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{71}
+}
+
+func (x *AgentSnapshot) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+func (x *AgentSnapshot) GetAgentName() string {
+	if x != nil {
+		return x.AgentName
+	}
+	return ""
+}
+
+func (x *AgentSnapshot) GetStatus() *AgentStatus {
+	if x != nil {
+		return x.Status
+	}
+	return nil
+}
+
+func (x *AgentSnapshot) GetVisitors() []*VisitorInfo {
+	if x != nil {
+		return x.Visitors
+	}
+	return nil
+}
+
+func (x *AgentSnapshot) GetRequests() []*ContactRequest {
+	if x != nil {
+		return x.Requests
+	}
+	return nil
+}
+
+func (x *AgentSnapshot) GetNowMs() int64 {
+	if x != nil {
+		return x.NowMs
+	}
+	return 0
+}
+
+type CallAnswered struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	RequestId string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RoomId    string                 `protobuf:"bytes,2,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	// Paths on the Liveroom server: the agent link (with its key) and the visitor link.
+	AgentPath     string `protobuf:"bytes,3,opt,name=agent_path,json=agentPath,proto3" json:"agent_path,omitempty"`
+	VisitorPath   string `protobuf:"bytes,4,opt,name=visitor_path,json=visitorPath,proto3" json:"visitor_path,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CallAnswered) Reset() {
+	*x = CallAnswered{}
+	mi := &file_liveroom_proto_msgTypes[72]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CallAnswered) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CallAnswered) ProtoMessage() {}
+
+func (x *CallAnswered) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[72]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CallAnswered.ProtoReflect.Descriptor instead.
+func (*CallAnswered) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{72}
+}
+
+func (x *CallAnswered) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *CallAnswered) GetRoomId() string {
+	if x != nil {
+		return x.RoomId
+	}
+	return ""
+}
+
+func (x *CallAnswered) GetAgentPath() string {
+	if x != nil {
+		return x.AgentPath
+	}
+	return ""
+}
+
+func (x *CallAnswered) GetVisitorPath() string {
+	if x != nil {
+		return x.VisitorPath
+	}
+	return ""
+}
+
+type AgentVisitorHello struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Session       *actor.PID             `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
+	Hello         *VisitorHello          `protobuf:"bytes,2,opt,name=hello,proto3" json:"hello,omitempty"`
+	FrameId       string                 `protobuf:"bytes,3,opt,name=frame_id,json=frameId,proto3" json:"frame_id,omitempty"`
+	Origin        string                 `protobuf:"bytes,4,opt,name=origin,proto3" json:"origin,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentVisitorHello) Reset() {
+	*x = AgentVisitorHello{}
+	mi := &file_liveroom_proto_msgTypes[73]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentVisitorHello) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentVisitorHello) ProtoMessage() {}
+
+func (x *AgentVisitorHello) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[73]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentVisitorHello.ProtoReflect.Descriptor instead.
+func (*AgentVisitorHello) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{73}
+}
+
+func (x *AgentVisitorHello) GetSession() *actor.PID {
+	if x != nil {
+		return x.Session
+	}
+	return nil
+}
+
+func (x *AgentVisitorHello) GetHello() *VisitorHello {
+	if x != nil {
+		return x.Hello
+	}
+	return nil
+}
+
+func (x *AgentVisitorHello) GetFrameId() string {
+	if x != nil {
+		return x.FrameId
+	}
+	return ""
+}
+
+func (x *AgentVisitorHello) GetOrigin() string {
+	if x != nil {
+		return x.Origin
+	}
+	return ""
+}
+
+type AgentVisitorCall struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Session       *actor.PID             `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
+	Call          *VisitorCall           `protobuf:"bytes,2,opt,name=call,proto3" json:"call,omitempty"`
+	FrameId       string                 `protobuf:"bytes,3,opt,name=frame_id,json=frameId,proto3" json:"frame_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentVisitorCall) Reset() {
+	*x = AgentVisitorCall{}
+	mi := &file_liveroom_proto_msgTypes[74]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentVisitorCall) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentVisitorCall) ProtoMessage() {}
+
+func (x *AgentVisitorCall) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[74]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentVisitorCall.ProtoReflect.Descriptor instead.
+func (*AgentVisitorCall) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{74}
+}
+
+func (x *AgentVisitorCall) GetSession() *actor.PID {
+	if x != nil {
+		return x.Session
+	}
+	return nil
+}
+
+func (x *AgentVisitorCall) GetCall() *VisitorCall {
+	if x != nil {
+		return x.Call
+	}
+	return nil
+}
+
+func (x *AgentVisitorCall) GetFrameId() string {
+	if x != nil {
+		return x.FrameId
+	}
+	return ""
+}
+
+type AgentVisitorCancel struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Session       *actor.PID             `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
+	FrameId       string                 `protobuf:"bytes,2,opt,name=frame_id,json=frameId,proto3" json:"frame_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentVisitorCancel) Reset() {
+	*x = AgentVisitorCancel{}
+	mi := &file_liveroom_proto_msgTypes[75]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentVisitorCancel) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentVisitorCancel) ProtoMessage() {}
+
+func (x *AgentVisitorCancel) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[75]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentVisitorCancel.ProtoReflect.Descriptor instead.
+func (*AgentVisitorCancel) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{75}
+}
+
+func (x *AgentVisitorCancel) GetSession() *actor.PID {
+	if x != nil {
+		return x.Session
+	}
+	return nil
+}
+
+func (x *AgentVisitorCancel) GetFrameId() string {
+	if x != nil {
+		return x.FrameId
+	}
+	return ""
+}
+
+type AgentAttach struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Session *actor.PID             `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
+	// SHA-256 of the login token from the session cookie.
+	SessionHash   []byte      `protobuf:"bytes,2,opt,name=session_hash,json=sessionHash,proto3" json:"session_hash,omitempty"`
+	Watch         *AgentWatch `protobuf:"bytes,3,opt,name=watch,proto3" json:"watch,omitempty"`
+	FrameId       string      `protobuf:"bytes,4,opt,name=frame_id,json=frameId,proto3" json:"frame_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentAttach) Reset() {
+	*x = AgentAttach{}
+	mi := &file_liveroom_proto_msgTypes[76]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentAttach) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentAttach) ProtoMessage() {}
+
+func (x *AgentAttach) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[76]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentAttach.ProtoReflect.Descriptor instead.
+func (*AgentAttach) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{76}
+}
+
+func (x *AgentAttach) GetSession() *actor.PID {
+	if x != nil {
+		return x.Session
+	}
+	return nil
+}
+
+func (x *AgentAttach) GetSessionHash() []byte {
+	if x != nil {
+		return x.SessionHash
+	}
+	return nil
+}
+
+func (x *AgentAttach) GetWatch() *AgentWatch {
+	if x != nil {
+		return x.Watch
+	}
+	return nil
+}
+
+func (x *AgentAttach) GetFrameId() string {
+	if x != nil {
+		return x.FrameId
+	}
+	return ""
+}
+
+type AgentSocketAway struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Session       *actor.PID             `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
+	Away          bool                   `protobuf:"varint,2,opt,name=away,proto3" json:"away,omitempty"`
+	FrameId       string                 `protobuf:"bytes,3,opt,name=frame_id,json=frameId,proto3" json:"frame_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentSocketAway) Reset() {
+	*x = AgentSocketAway{}
+	mi := &file_liveroom_proto_msgTypes[77]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentSocketAway) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentSocketAway) ProtoMessage() {}
+
+func (x *AgentSocketAway) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[77]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentSocketAway.ProtoReflect.Descriptor instead.
+func (*AgentSocketAway) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{77}
+}
+
+func (x *AgentSocketAway) GetSession() *actor.PID {
+	if x != nil {
+		return x.Session
+	}
+	return nil
+}
+
+func (x *AgentSocketAway) GetAway() bool {
+	if x != nil {
+		return x.Away
+	}
+	return false
+}
+
+func (x *AgentSocketAway) GetFrameId() string {
+	if x != nil {
+		return x.FrameId
+	}
+	return ""
+}
+
+type AgentSocketAnswer struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Session       *actor.PID             `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
+	Answer        *AgentAnswer           `protobuf:"bytes,2,opt,name=answer,proto3" json:"answer,omitempty"`
+	FrameId       string                 `protobuf:"bytes,3,opt,name=frame_id,json=frameId,proto3" json:"frame_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentSocketAnswer) Reset() {
+	*x = AgentSocketAnswer{}
+	mi := &file_liveroom_proto_msgTypes[78]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentSocketAnswer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentSocketAnswer) ProtoMessage() {}
+
+func (x *AgentSocketAnswer) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[78]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentSocketAnswer.ProtoReflect.Descriptor instead.
+func (*AgentSocketAnswer) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{78}
+}
+
+func (x *AgentSocketAnswer) GetSession() *actor.PID {
+	if x != nil {
+		return x.Session
+	}
+	return nil
+}
+
+func (x *AgentSocketAnswer) GetAnswer() *AgentAnswer {
+	if x != nil {
+		return x.Answer
+	}
+	return nil
+}
+
+func (x *AgentSocketAnswer) GetFrameId() string {
+	if x != nil {
+		return x.FrameId
+	}
+	return ""
+}
+
+// AgentDetach is sent when a socket closes (the grain also watches it).
+type AgentDetach struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Session       *actor.PID             `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentDetach) Reset() {
+	*x = AgentDetach{}
+	mi := &file_liveroom_proto_msgTypes[79]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentDetach) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentDetach) ProtoMessage() {}
+
+func (x *AgentDetach) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[79]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentDetach.ProtoReflect.Descriptor instead.
+func (*AgentDetach) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{79}
+}
+
+func (x *AgentDetach) GetSession() *actor.PID {
+	if x != nil {
+		return x.Session
+	}
+	return nil
+}
+
+// AgentReply answers agent grain requests that return nothing else.
+type AgentReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentReply) Reset() {
+	*x = AgentReply{}
+	mi := &file_liveroom_proto_msgTypes[80]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentReply) ProtoMessage() {}
+
+func (x *AgentReply) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[80]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentReply.ProtoReflect.Descriptor instead.
+func (*AgentReply) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{80}
+}
+
+func (x *AgentReply) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+type AgentLogin struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Password      string                 `protobuf:"bytes,1,opt,name=password,proto3" json:"password,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentLogin) Reset() {
+	*x = AgentLogin{}
+	mi := &file_liveroom_proto_msgTypes[81]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentLogin) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentLogin) ProtoMessage() {}
+
+func (x *AgentLogin) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[81]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentLogin.ProtoReflect.Descriptor instead.
+func (*AgentLogin) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{81}
+}
+
+func (x *AgentLogin) GetPassword() string {
+	if x != nil {
+		return x.Password
+	}
+	return ""
+}
+
+type AgentLoginResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Error *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	// Returned once; only its SHA-256 is stored.
+	Token         string `protobuf:"bytes,2,opt,name=token,proto3" json:"token,omitempty"`
+	ExpiresAtMs   int64  `protobuf:"varint,3,opt,name=expires_at_ms,json=expiresAtMs,proto3" json:"expires_at_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentLoginResult) Reset() {
+	*x = AgentLoginResult{}
+	mi := &file_liveroom_proto_msgTypes[82]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentLoginResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentLoginResult) ProtoMessage() {}
+
+func (x *AgentLoginResult) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[82]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentLoginResult.ProtoReflect.Descriptor instead.
+func (*AgentLoginResult) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{82}
+}
+
+func (x *AgentLoginResult) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *AgentLoginResult) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *AgentLoginResult) GetExpiresAtMs() int64 {
+	if x != nil {
+		return x.ExpiresAtMs
+	}
+	return 0
+}
+
+type AgentCheckSession struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SessionHash   []byte                 `protobuf:"bytes,1,opt,name=session_hash,json=sessionHash,proto3" json:"session_hash,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentCheckSession) Reset() {
+	*x = AgentCheckSession{}
+	mi := &file_liveroom_proto_msgTypes[83]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentCheckSession) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentCheckSession) ProtoMessage() {}
+
+func (x *AgentCheckSession) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[83]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentCheckSession.ProtoReflect.Descriptor instead.
+func (*AgentCheckSession) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{83}
+}
+
+func (x *AgentCheckSession) GetSessionHash() []byte {
+	if x != nil {
+		return x.SessionHash
+	}
+	return nil
+}
+
+type AgentLogout struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SessionHash   []byte                 `protobuf:"bytes,1,opt,name=session_hash,json=sessionHash,proto3" json:"session_hash,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentLogout) Reset() {
+	*x = AgentLogout{}
+	mi := &file_liveroom_proto_msgTypes[84]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentLogout) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentLogout) ProtoMessage() {}
+
+func (x *AgentLogout) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[84]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentLogout.ProtoReflect.Descriptor instead.
+func (*AgentLogout) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{84}
+}
+
+func (x *AgentLogout) GetSessionHash() []byte {
+	if x != nil {
+		return x.SessionHash
+	}
+	return nil
+}
+
+type AgentWho struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Id            string                 `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	Name          string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	Email         string                 `protobuf:"bytes,4,opt,name=email,proto3" json:"email,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentWho) Reset() {
+	*x = AgentWho{}
+	mi := &file_liveroom_proto_msgTypes[85]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentWho) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentWho) ProtoMessage() {}
+
+func (x *AgentWho) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[85]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentWho.ProtoReflect.Descriptor instead.
+func (*AgentWho) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{85}
+}
+
+func (x *AgentWho) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *AgentWho) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *AgentWho) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *AgentWho) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+// AgentCreateRoom creates a room owned by the agent (the grain sets the owner).
+type AgentCreateRoom struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Room          *CreateRoom            `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentCreateRoom) Reset() {
+	*x = AgentCreateRoom{}
+	mi := &file_liveroom_proto_msgTypes[86]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentCreateRoom) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentCreateRoom) ProtoMessage() {}
+
+func (x *AgentCreateRoom) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[86]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentCreateRoom.ProtoReflect.Descriptor instead.
+func (*AgentCreateRoom) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{86}
+}
+
+func (x *AgentCreateRoom) GetRoom() *CreateRoom {
+	if x != nil {
+		return x.Room
+	}
+	return nil
+}
+
+type AgentRoomResult struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Room          *AgentRoom             `protobuf:"bytes,2,opt,name=room,proto3" json:"room,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentRoomResult) Reset() {
+	*x = AgentRoomResult{}
+	mi := &file_liveroom_proto_msgTypes[87]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentRoomResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentRoomResult) ProtoMessage() {}
+
+func (x *AgentRoomResult) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[87]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentRoomResult.ProtoReflect.Descriptor instead.
+func (*AgentRoomResult) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{87}
+}
+
+func (x *AgentRoomResult) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *AgentRoomResult) GetRoom() *AgentRoom {
+	if x != nil {
+		return x.Room
+	}
+	return nil
+}
+
+type AgentListRooms struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentListRooms) Reset() {
+	*x = AgentListRooms{}
+	mi := &file_liveroom_proto_msgTypes[88]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentListRooms) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentListRooms) ProtoMessage() {}
+
+func (x *AgentListRooms) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[88]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentListRooms.ProtoReflect.Descriptor instead.
+func (*AgentListRooms) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{88}
+}
+
+type AgentRoomList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Rooms         []*AgentRoom           `protobuf:"bytes,2,rep,name=rooms,proto3" json:"rooms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentRoomList) Reset() {
+	*x = AgentRoomList{}
+	mi := &file_liveroom_proto_msgTypes[89]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentRoomList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentRoomList) ProtoMessage() {}
+
+func (x *AgentRoomList) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[89]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentRoomList.ProtoReflect.Descriptor instead.
+func (*AgentRoomList) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{89}
+}
+
+func (x *AgentRoomList) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *AgentRoomList) GetRooms() []*AgentRoom {
+	if x != nil {
+		return x.Rooms
+	}
+	return nil
+}
+
+// AgentGetRoom finds one of the agent's rooms by id or short name.
+type AgentGetRoom struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RoomId        string                 `protobuf:"bytes,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	ShortName     string                 `protobuf:"bytes,2,opt,name=short_name,json=shortName,proto3" json:"short_name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentGetRoom) Reset() {
+	*x = AgentGetRoom{}
+	mi := &file_liveroom_proto_msgTypes[90]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentGetRoom) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentGetRoom) ProtoMessage() {}
+
+func (x *AgentGetRoom) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[90]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentGetRoom.ProtoReflect.Descriptor instead.
+func (*AgentGetRoom) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{90}
+}
+
+func (x *AgentGetRoom) GetRoomId() string {
+	if x != nil {
+		return x.RoomId
+	}
+	return ""
+}
+
+func (x *AgentGetRoom) GetShortName() string {
+	if x != nil {
+		return x.ShortName
+	}
+	return ""
+}
+
+type AgentDeleteRoom struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RoomId        string                 `protobuf:"bytes,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentDeleteRoom) Reset() {
+	*x = AgentDeleteRoom{}
+	mi := &file_liveroom_proto_msgTypes[91]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentDeleteRoom) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentDeleteRoom) ProtoMessage() {}
+
+func (x *AgentDeleteRoom) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[91]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentDeleteRoom.ProtoReflect.Descriptor instead.
+func (*AgentDeleteRoom) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{91}
+}
+
+func (x *AgentDeleteRoom) GetRoomId() string {
+	if x != nil {
+		return x.RoomId
+	}
+	return ""
+}
+
+type AgentListEntries struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RoomId        string                 `protobuf:"bytes,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentListEntries) Reset() {
+	*x = AgentListEntries{}
+	mi := &file_liveroom_proto_msgTypes[92]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentListEntries) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentListEntries) ProtoMessage() {}
+
+func (x *AgentListEntries) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[92]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentListEntries.ProtoReflect.Descriptor instead.
+func (*AgentListEntries) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{92}
+}
+
+func (x *AgentListEntries) GetRoomId() string {
+	if x != nil {
+		return x.RoomId
+	}
+	return ""
+}
+
+type AgentEntryList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Entries       []*EntryRecord         `protobuf:"bytes,2,rep,name=entries,proto3" json:"entries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentEntryList) Reset() {
+	*x = AgentEntryList{}
+	mi := &file_liveroom_proto_msgTypes[93]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentEntryList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentEntryList) ProtoMessage() {}
+
+func (x *AgentEntryList) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[93]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentEntryList.ProtoReflect.Descriptor instead.
+func (*AgentEntryList) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{93}
+}
+
+func (x *AgentEntryList) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *AgentEntryList) GetEntries() []*EntryRecord {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+// AgentStoreOffline keeps a visitor's offline message; to is the address the
+// button was configured with and must be the agent's email.
+type AgentStoreOffline struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Message       *OfflineMessage        `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
+	To            string                 `protobuf:"bytes,2,opt,name=to,proto3" json:"to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentStoreOffline) Reset() {
+	*x = AgentStoreOffline{}
+	mi := &file_liveroom_proto_msgTypes[94]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentStoreOffline) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentStoreOffline) ProtoMessage() {}
+
+func (x *AgentStoreOffline) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[94]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentStoreOffline.ProtoReflect.Descriptor instead.
+func (*AgentStoreOffline) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{94}
+}
+
+func (x *AgentStoreOffline) GetMessage() *OfflineMessage {
+	if x != nil {
+		return x.Message
+	}
+	return nil
+}
+
+func (x *AgentStoreOffline) GetTo() string {
+	if x != nil {
+		return x.To
+	}
+	return ""
+}
+
+type AgentOfflineResult struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Error   *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Message *OfflineMessage        `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	// The agent's email, where the message should be mailed; empty for none.
+	MailTo        string `protobuf:"bytes,3,opt,name=mail_to,json=mailTo,proto3" json:"mail_to,omitempty"`
+	AgentName     string `protobuf:"bytes,4,opt,name=agent_name,json=agentName,proto3" json:"agent_name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentOfflineResult) Reset() {
+	*x = AgentOfflineResult{}
+	mi := &file_liveroom_proto_msgTypes[95]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentOfflineResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentOfflineResult) ProtoMessage() {}
+
+func (x *AgentOfflineResult) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[95]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentOfflineResult.ProtoReflect.Descriptor instead.
+func (*AgentOfflineResult) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{95}
+}
+
+func (x *AgentOfflineResult) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *AgentOfflineResult) GetMessage() *OfflineMessage {
+	if x != nil {
+		return x.Message
+	}
+	return nil
+}
+
+func (x *AgentOfflineResult) GetMailTo() string {
+	if x != nil {
+		return x.MailTo
+	}
+	return ""
+}
+
+func (x *AgentOfflineResult) GetAgentName() string {
+	if x != nil {
+		return x.AgentName
+	}
+	return ""
+}
+
+type AgentMarkMailed struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Mailed        bool                   `protobuf:"varint,2,opt,name=mailed,proto3" json:"mailed,omitempty"`
+	MailError     string                 `protobuf:"bytes,3,opt,name=mail_error,json=mailError,proto3" json:"mail_error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentMarkMailed) Reset() {
+	*x = AgentMarkMailed{}
+	mi := &file_liveroom_proto_msgTypes[96]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentMarkMailed) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentMarkMailed) ProtoMessage() {}
+
+func (x *AgentMarkMailed) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[96]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentMarkMailed.ProtoReflect.Descriptor instead.
+func (*AgentMarkMailed) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{96}
+}
+
+func (x *AgentMarkMailed) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *AgentMarkMailed) GetMailed() bool {
+	if x != nil {
+		return x.Mailed
+	}
+	return false
+}
+
+func (x *AgentMarkMailed) GetMailError() string {
+	if x != nil {
+		return x.MailError
+	}
+	return ""
+}
+
+type AgentListOffline struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentListOffline) Reset() {
+	*x = AgentListOffline{}
+	mi := &file_liveroom_proto_msgTypes[97]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentListOffline) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentListOffline) ProtoMessage() {}
+
+func (x *AgentListOffline) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[97]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentListOffline.ProtoReflect.Descriptor instead.
+func (*AgentListOffline) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{97}
+}
+
+type AgentOfflineList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Messages      []*OfflineMessage      `protobuf:"bytes,2,rep,name=messages,proto3" json:"messages,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentOfflineList) Reset() {
+	*x = AgentOfflineList{}
+	mi := &file_liveroom_proto_msgTypes[98]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentOfflineList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentOfflineList) ProtoMessage() {}
+
+func (x *AgentOfflineList) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[98]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentOfflineList.ProtoReflect.Descriptor instead.
+func (*AgentOfflineList) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{98}
+}
+
+func (x *AgentOfflineList) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *AgentOfflineList) GetMessages() []*OfflineMessage {
+	if x != nil {
+		return x.Messages
+	}
+	return nil
+}
+
+type AgentDeleteOffline struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentDeleteOffline) Reset() {
+	*x = AgentDeleteOffline{}
+	mi := &file_liveroom_proto_msgTypes[99]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentDeleteOffline) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentDeleteOffline) ProtoMessage() {}
+
+func (x *AgentDeleteOffline) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[99]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentDeleteOffline.ProtoReflect.Descriptor instead.
+func (*AgentDeleteOffline) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{99}
+}
+
+func (x *AgentDeleteOffline) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type ShortClaim struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RoomId        string                 `protobuf:"bytes,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	AgentId       string                 `protobuf:"bytes,2,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShortClaim) Reset() {
+	*x = ShortClaim{}
+	mi := &file_liveroom_proto_msgTypes[100]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShortClaim) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShortClaim) ProtoMessage() {}
+
+func (x *ShortClaim) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[100]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShortClaim.ProtoReflect.Descriptor instead.
+func (*ShortClaim) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{100}
+}
+
+func (x *ShortClaim) GetRoomId() string {
+	if x != nil {
+		return x.RoomId
+	}
+	return ""
+}
+
+func (x *ShortClaim) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+type ShortRelease struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RoomId        string                 `protobuf:"bytes,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShortRelease) Reset() {
+	*x = ShortRelease{}
+	mi := &file_liveroom_proto_msgTypes[101]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShortRelease) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShortRelease) ProtoMessage() {}
+
+func (x *ShortRelease) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[101]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShortRelease.ProtoReflect.Descriptor instead.
+func (*ShortRelease) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{101}
+}
+
+func (x *ShortRelease) GetRoomId() string {
+	if x != nil {
+		return x.RoomId
+	}
+	return ""
+}
+
+type ShortResolve struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShortResolve) Reset() {
+	*x = ShortResolve{}
+	mi := &file_liveroom_proto_msgTypes[102]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShortResolve) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShortResolve) ProtoMessage() {}
+
+func (x *ShortResolve) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[102]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShortResolve.ProtoReflect.Descriptor instead.
+func (*ShortResolve) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{102}
+}
+
+type ShortReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Record        *ShortNameRecord       `protobuf:"bytes,2,opt,name=record,proto3" json:"record,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShortReply) Reset() {
+	*x = ShortReply{}
+	mi := &file_liveroom_proto_msgTypes[103]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShortReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShortReply) ProtoMessage() {}
+
+func (x *ShortReply) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[103]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShortReply.ProtoReflect.Descriptor instead.
+func (*ShortReply) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{103}
+}
+
+func (x *ShortReply) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *ShortReply) GetRecord() *ShortNameRecord {
+	if x != nil {
+		return x.Record
+	}
+	return nil
+}
+
 var File_liveroom_proto protoreflect.FileDescriptor
 
 const file_liveroom_proto_rawDesc = "" +
 	"\n" +
-	"\x0eliveroom.proto\x12\vliveroom.v1\x1a\x11actor/actor.proto\"\xcd\x01\n" +
+	"\x0eliveroom.proto\x12\vliveroom.v1\x1a\x11actor/actor.proto\"\x89\x03\n" +
 	"\n" +
 	"RoomRecord\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
@@ -1870,7 +7393,16 @@ const file_liveroom_proto_rawDesc = "" +
 	"agent_name\x18\x03 \x01(\tR\tagentName\x12#\n" +
 	"\rpassword_hash\x18\x04 \x01(\tR\fpasswordHash\x12$\n" +
 	"\x0eagent_key_hash\x18\x05 \x01(\fR\fagentKeyHash\x12\"\n" +
-	"\rcreated_at_ms\x18\x06 \x01(\x03R\vcreatedAtMs\"d\n" +
+	"\rcreated_at_ms\x18\x06 \x01(\x03R\vcreatedAtMs\x12$\n" +
+	"\x0eowner_agent_id\x18\x14 \x01(\tR\fownerAgentId\x12 \n" +
+	"\fstarts_at_ms\x18\x15 \x01(\x03R\n" +
+	"startsAtMs\x12\x1c\n" +
+	"\n" +
+	"ends_at_ms\x18\x16 \x01(\x03R\bendsAtMs\x125\n" +
+	"\n" +
+	"entry_form\x18\x17 \x01(\v2\x16.liveroom.v1.EntryFormR\tentryForm\x12\x1d\n" +
+	"\n" +
+	"short_name\x18\x18 \x01(\tR\tshortName\"d\n" +
 	"\aFileRef\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
@@ -1886,31 +7418,47 @@ const file_liveroom_proto_rawDesc = "" +
 	"\n" +
 	"sent_at_ms\x18\a \x01(\x03R\bsentAtMs\x12(\n" +
 	"\x04file\x18\b \x01(\v2\x14.liveroom.v1.FileRefR\x04file\x12\x1b\n" +
-	"\tclient_id\x18\t \x01(\tR\bclientId\"`\n" +
+	"\tclient_id\x18\t \x01(\tR\bclientId\"\x95\x01\n" +
 	"\x06Member\x12\x1b\n" +
 	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12%\n" +
-	"\x04role\x18\x03 \x01(\x0e2\x11.liveroom.v1.RoleR\x04role\"\xe4\x01\n" +
+	"\x04role\x18\x03 \x01(\x0e2\x11.liveroom.v1.RoleR\x04role\x12\x14\n" +
+	"\x05email\x18\x14 \x01(\tR\x05email\x12\x1d\n" +
+	"\n" +
+	"avatar_url\x18\x15 \x01(\tR\tavatarUrl\"\xb2\x04\n" +
 	"\vClientFrame\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12.\n" +
 	"\x04join\x18\x02 \x01(\v2\x18.liveroom.v1.JoinRequestH\x00R\x04join\x12+\n" +
 	"\x04chat\x18\x03 \x01(\v2\x15.liveroom.v1.SendChatH\x00R\x04chat\x127\n" +
 	"\ahistory\x18\x04 \x01(\v2\x1b.liveroom.v1.HistoryRequestH\x00R\ahistory\x12'\n" +
-	"\x04ping\x18\x05 \x01(\v2\x11.liveroom.v1.PingH\x00R\x04pingB\x06\n" +
-	"\x04body\"\x8e\x01\n" +
+	"\x04ping\x18\x05 \x01(\v2\x11.liveroom.v1.PingH\x00R\x04ping\x12-\n" +
+	"\x04call\x18\n" +
+	" \x01(\v2\x17.liveroom.v1.CallActionH\x00R\x04call\x12:\n" +
+	"\vmedia_state\x18\v \x01(\v2\x17.liveroom.v1.MediaStateH\x00R\n" +
+	"mediaState\x127\n" +
+	"\rpublish_offer\x18\f \x01(\v2\x10.liveroom.v1.SdpH\x00R\fpublishOffer\x12=\n" +
+	"\x10subscribe_answer\x18\r \x01(\v2\x10.liveroom.v1.SdpH\x00R\x0fsubscribeAnswer\x12-\n" +
+	"\x03ice\x18\x0e \x01(\v2\x19.liveroom.v1.IceCandidateH\x00R\x03ice\x12:\n" +
+	"\vrestart_ice\x18\x0f \x01(\v2\x17.liveroom.v1.RestartIceH\x00R\n" +
+	"restartIceB\x06\n" +
+	"\x04body\"\xe6\x01\n" +
 	"\vJoinRequest\x12\x17\n" +
 	"\aroom_id\x18\x01 \x01(\tR\x06roomId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1a\n" +
 	"\bpassword\x18\x03 \x01(\tR\bpassword\x12\x1b\n" +
 	"\tagent_key\x18\x04 \x01(\tR\bagentKey\x12\x19\n" +
-	"\blast_seq\x18\x05 \x01(\x04R\alastSeq\"\x1e\n" +
+	"\blast_seq\x18\x05 \x01(\x04R\alastSeq\x12!\n" +
+	"\fresume_token\x18\x06 \x01(\tR\vresumeToken\x12\x14\n" +
+	"\x05email\x18\x14 \x01(\tR\x05email\x12\x1d\n" +
+	"\n" +
+	"avatar_url\x18\x15 \x01(\tR\tavatarUrl\"\x1e\n" +
 	"\bSendChat\x12\x12\n" +
 	"\x04text\x18\x01 \x01(\tR\x04text\"E\n" +
 	"\x0eHistoryRequest\x12\x1d\n" +
 	"\n" +
 	"before_seq\x18\x01 \x01(\x04R\tbeforeSeq\x12\x14\n" +
 	"\x05limit\x18\x02 \x01(\rR\x05limit\"\x06\n" +
-	"\x04Ping\"\xca\x02\n" +
+	"\x04Ping\"\xcf\x04\n" +
 	"\vServerFrame\x12\x19\n" +
 	"\breply_to\x18\x01 \x01(\tR\areplyTo\x12-\n" +
 	"\x06joined\x18\x02 \x01(\v2\x13.liveroom.v1.JoinedH\x00R\x06joined\x122\n" +
@@ -1918,14 +7466,27 @@ const file_liveroom_proto_rawDesc = "" +
 	"\x04chat\x18\x04 \x01(\v2\x18.liveroom.v1.ChatMessageH\x00R\x04chat\x120\n" +
 	"\ahistory\x18\x05 \x01(\v2\x14.liveroom.v1.HistoryH\x00R\ahistory\x12*\n" +
 	"\x05error\x18\x06 \x01(\v2\x12.liveroom.v1.ErrorH\x00R\x05error\x12'\n" +
-	"\x04pong\x18\a \x01(\v2\x11.liveroom.v1.PongH\x00R\x04pongB\x06\n" +
-	"\x04body\"\x7f\n" +
+	"\x04pong\x18\a \x01(\v2\x11.liveroom.v1.PongH\x00R\x04pong\x12$\n" +
+	"\x03ack\x18\b \x01(\v2\x10.liveroom.v1.AckH\x00R\x03ack\x12,\n" +
+	"\x04call\x18\n" +
+	" \x01(\v2\x16.liveroom.v1.CallEventH\x00R\x04call\x129\n" +
+	"\x0epublish_answer\x18\v \x01(\v2\x10.liveroom.v1.SdpH\x00R\rpublishAnswer\x12;\n" +
+	"\x0fsubscribe_offer\x18\f \x01(\v2\x10.liveroom.v1.SdpH\x00R\x0esubscribeOffer\x127\n" +
+	"\n" +
+	"call_state\x18\r \x01(\v2\x16.liveroom.v1.CallStateH\x00R\tcallStateB\x06\n" +
+	"\x04body\"\xf6\x01\n" +
 	"\bRoomInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
 	"\fvisitor_name\x18\x02 \x01(\tR\vvisitorName\x12\x1d\n" +
 	"\n" +
 	"agent_name\x18\x03 \x01(\tR\tagentName\x12!\n" +
-	"\fhas_password\x18\x04 \x01(\bR\vhasPassword\"\xa0\x02\n" +
+	"\fhas_password\x18\x04 \x01(\bR\vhasPassword\x12 \n" +
+	"\fstarts_at_ms\x18\x14 \x01(\x03R\n" +
+	"startsAtMs\x12\x1c\n" +
+	"\n" +
+	"ends_at_ms\x18\x15 \x01(\x03R\bendsAtMs\x125\n" +
+	"\n" +
+	"entry_form\x18\x16 \x01(\v2\x16.liveroom.v1.EntryFormR\tentryForm\"\xc2\x03\n" +
 	"\x06Joined\x12\x1b\n" +
 	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12%\n" +
 	"\x04role\x18\x02 \x01(\x0e2\x11.liveroom.v1.RoleR\x04role\x12)\n" +
@@ -1933,7 +7494,13 @@ const file_liveroom_proto_rawDesc = "" +
 	"\amembers\x18\x04 \x03(\v2\x13.liveroom.v1.MemberR\amembers\x122\n" +
 	"\ahistory\x18\x05 \x03(\v2\x18.liveroom.v1.ChatMessageR\ahistory\x12!\n" +
 	"\fmore_history\x18\x06 \x01(\bR\vmoreHistory\x12!\n" +
-	"\faccess_token\x18\a \x01(\tR\vaccessToken\"\xab\x01\n" +
+	"\faccess_token\x18\a \x01(\tR\vaccessToken\x12*\n" +
+	"\x04call\x18\b \x01(\v2\x16.liveroom.v1.CallStateR\x04call\x127\n" +
+	"\vice_servers\x18\t \x03(\v2\x16.liveroom.v1.IceServerR\n" +
+	"iceServers\x12!\n" +
+	"\fresume_token\x18\n" +
+	" \x01(\tR\vresumeToken\x12\x18\n" +
+	"\aresumed\x18\v \x01(\bR\aresumed\"\xab\x01\n" +
 	"\vMemberEvent\x121\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x1d.liveroom.v1.MemberEvent.KindR\x04kind\x12+\n" +
 	"\x06member\x18\x02 \x01(\v2\x13.liveroom.v1.MemberR\x06member\"<\n" +
@@ -1947,14 +7514,24 @@ const file_liveroom_proto_rawDesc = "" +
 	"\x05Error\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\"\x06\n" +
-	"\x04Pong\"\x83\x01\n" +
+	"\x04Pong\"\x05\n" +
+	"\x03Ack\"\xbf\x02\n" +
 	"\n" +
 	"CreateRoom\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
 	"\fvisitor_name\x18\x02 \x01(\tR\vvisitorName\x12\x1d\n" +
 	"\n" +
 	"agent_name\x18\x03 \x01(\tR\tagentName\x12#\n" +
-	"\rpassword_hash\x18\x04 \x01(\tR\fpasswordHash\"\x84\x01\n" +
+	"\rpassword_hash\x18\x04 \x01(\tR\fpasswordHash\x12$\n" +
+	"\x0eowner_agent_id\x18\x14 \x01(\tR\fownerAgentId\x12 \n" +
+	"\fstarts_at_ms\x18\x15 \x01(\x03R\n" +
+	"startsAtMs\x12\x1c\n" +
+	"\n" +
+	"ends_at_ms\x18\x16 \x01(\x03R\bendsAtMs\x125\n" +
+	"\n" +
+	"entry_form\x18\x17 \x01(\v2\x16.liveroom.v1.EntryFormR\tentryForm\x12\x1d\n" +
+	"\n" +
+	"short_name\x18\x18 \x01(\tR\tshortName\"\x84\x01\n" +
 	"\x10CreateRoomResult\x12(\n" +
 	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\x12)\n" +
 	"\x04room\x18\x02 \x01(\v2\x15.liveroom.v1.RoomInfoR\x04room\x12\x1b\n" +
@@ -1989,12 +7566,384 @@ const file_liveroom_proto_rawDesc = "" +
 	"\bframe_id\x18\x03 \x01(\tR\aframeId\"c\n" +
 	"\tRoomReply\x12(\n" +
 	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\x12,\n" +
-	"\x04chat\x18\x02 \x01(\v2\x18.liveroom.v1.ChatMessageR\x04chat*>\n" +
+	"\x04chat\x18\x02 \x01(\v2\x18.liveroom.v1.ChatMessageR\x04chat\"\xc7\x01\n" +
+	"\n" +
+	"CallAction\x126\n" +
+	"\x06action\x18\x01 \x01(\x0e2\x1e.liveroom.v1.CallAction.ActionR\x06action\x12\x14\n" +
+	"\x05video\x18\x02 \x01(\bR\x05video\"k\n" +
+	"\x06Action\x12\x16\n" +
+	"\x12ACTION_UNSPECIFIED\x10\x00\x12\x0f\n" +
+	"\vACTION_RING\x10\x01\x12\x11\n" +
+	"\rACTION_ACCEPT\x10\x02\x12\x12\n" +
+	"\x0eACTION_DECLINE\x10\x03\x12\x11\n" +
+	"\rACTION_HANGUP\x10\x04\"q\n" +
+	"\n" +
+	"MediaState\x12\x1f\n" +
+	"\vaudio_muted\x18\x01 \x01(\bR\n" +
+	"audioMuted\x12\x1b\n" +
+	"\tvideo_off\x18\x02 \x01(\bR\bvideoOff\x12%\n" +
+	"\x0escreen_sharing\x18\x03 \x01(\bR\rscreenSharing\"\x8c\x01\n" +
+	"\x03Sdp\x12\x10\n" +
+	"\x03sdp\x18\x01 \x01(\tR\x03sdp\x127\n" +
+	"\asources\x18\x02 \x03(\v2\x1d.liveroom.v1.Sdp.SourcesEntryR\asources\x1a:\n" +
+	"\fSourcesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc1\x01\n" +
+	"\fIceCandidate\x12%\n" +
+	"\x02pc\x18\x01 \x01(\x0e2\x15.liveroom.v1.PeerRoleR\x02pc\x12\x1c\n" +
+	"\tcandidate\x18\x02 \x01(\tR\tcandidate\x12\x17\n" +
+	"\asdp_mid\x18\x03 \x01(\tR\x06sdpMid\x12&\n" +
+	"\x0fsdp_mline_index\x18\x04 \x01(\rR\rsdpMlineIndex\x12+\n" +
+	"\x11username_fragment\x18\x05 \x01(\tR\x10usernameFragment\"\x82\x01\n" +
+	"\tCallEvent\x126\n" +
+	"\x06action\x18\x01 \x01(\x0e2\x1e.liveroom.v1.CallAction.ActionR\x06action\x12'\n" +
+	"\x04from\x18\x02 \x01(\v2\x13.liveroom.v1.MemberR\x04from\x12\x14\n" +
+	"\x05video\x18\x03 \x01(\bR\x05video\"\x83\x01\n" +
+	"\x0fCallParticipant\x12+\n" +
+	"\x06member\x18\x01 \x01(\v2\x13.liveroom.v1.MemberR\x06member\x12\x14\n" +
+	"\x05video\x18\x02 \x01(\bR\x05video\x12-\n" +
+	"\x05media\x18\x03 \x01(\v2\x17.liveroom.v1.MediaStateR\x05media\"M\n" +
+	"\tCallState\x12@\n" +
+	"\fparticipants\x18\x01 \x03(\v2\x1c.liveroom.v1.CallParticipantR\fparticipants\"[\n" +
+	"\tIceServer\x12\x12\n" +
+	"\x04urls\x18\x01 \x03(\tR\x04urls\x12\x1a\n" +
+	"\busername\x18\x02 \x01(\tR\busername\x12\x1e\n" +
+	"\n" +
+	"credential\x18\x03 \x01(\tR\n" +
+	"credential\"\xa4\x03\n" +
+	"\vCallRequest\x12$\n" +
+	"\asession\x18\x01 \x01(\v2\n" +
+	".actor.PIDR\asession\x12\x19\n" +
+	"\bframe_id\x18\x02 \x01(\tR\aframeId\x12-\n" +
+	"\x04call\x18\x03 \x01(\v2\x17.liveroom.v1.CallActionH\x00R\x04call\x12:\n" +
+	"\vmedia_state\x18\x04 \x01(\v2\x17.liveroom.v1.MediaStateH\x00R\n" +
+	"mediaState\x127\n" +
+	"\rpublish_offer\x18\x05 \x01(\v2\x10.liveroom.v1.SdpH\x00R\fpublishOffer\x12=\n" +
+	"\x10subscribe_answer\x18\x06 \x01(\v2\x10.liveroom.v1.SdpH\x00R\x0fsubscribeAnswer\x12-\n" +
+	"\x03ice\x18\a \x01(\v2\x19.liveroom.v1.IceCandidateH\x00R\x03ice\x12:\n" +
+	"\vrestart_ice\x18\b \x01(\v2\x17.liveroom.v1.RestartIceH\x00R\n" +
+	"restartIceB\x06\n" +
+	"\x04body\"\f\n" +
+	"\n" +
+	"RestartIce\"\xea\x03\n" +
+	"\fMediaCommand\x12\x1b\n" +
+	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12$\n" +
+	"\asession\x18\x02 \x01(\v2\n" +
+	".actor.PIDR\asession\x12\x19\n" +
+	"\bframe_id\x18\x03 \x01(\tR\aframeId\x12,\n" +
+	"\x04join\x18\x04 \x01(\v2\x16.liveroom.v1.MediaJoinH\x00R\x04join\x12/\n" +
+	"\x05leave\x18\x05 \x01(\v2\x17.liveroom.v1.MediaLeaveH\x00R\x05leave\x127\n" +
+	"\rpublish_offer\x18\x06 \x01(\v2\x10.liveroom.v1.SdpH\x00R\fpublishOffer\x12=\n" +
+	"\x10subscribe_answer\x18\a \x01(\v2\x10.liveroom.v1.SdpH\x00R\x0fsubscribeAnswer\x12-\n" +
+	"\x03ice\x18\b \x01(\v2\x19.liveroom.v1.IceCandidateH\x00R\x03ice\x12:\n" +
+	"\vrestart_ice\x18\t \x01(\v2\x17.liveroom.v1.RestartIceH\x00R\n" +
+	"restartIce\x122\n" +
+	"\x06rebind\x18\n" +
+	" \x01(\v2\x18.liveroom.v1.MediaRebindH\x00R\x06rebindB\x06\n" +
+	"\x04body\"\r\n" +
+	"\vMediaRebind\"F\n" +
+	"\x11MemberAwayExpired\x12\x1b\n" +
+	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12\x14\n" +
+	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\"\v\n" +
+	"\tMediaJoin\"\f\n" +
+	"\n" +
+	"MediaLeave\"\x9b\x01\n" +
+	"\tEntryForm\x12\x18\n" +
+	"\aenabled\x18\x01 \x01(\bR\aenabled\x12\x1a\n" +
+	"\brequired\x18\x02 \x01(\bR\brequired\x12\x18\n" +
+	"\aprivate\x18\x03 \x01(\bR\aprivate\x12\x1d\n" +
+	"\n" +
+	"show_email\x18\x04 \x01(\bR\tshowEmail\x12\x1f\n" +
+	"\vshow_avatar\x18\x05 \x01(\bR\n" +
+	"showAvatar\"\x95\x01\n" +
+	"\vEntryRecord\x12\x1b\n" +
+	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +
+	"\x05email\x18\x03 \x01(\tR\x05email\x12\x1d\n" +
+	"\n" +
+	"avatar_url\x18\x04 \x01(\tR\tavatarUrl\x12 \n" +
+	"\fjoined_at_ms\x18\x05 \x01(\x03R\n" +
+	"joinedAtMs\"\f\n" +
+	"\n" +
+	"DeleteRoom\"<\n" +
+	"\x10DeleteRoomResult\x12(\n" +
+	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\"\x90\x01\n" +
+	"\vAgentRecord\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +
+	"\x05email\x18\x03 \x01(\tR\x05email\x12#\n" +
+	"\rpassword_hash\x18\x04 \x01(\tR\fpasswordHash\x12\"\n" +
+	"\rcreated_at_ms\x18\x05 \x01(\x03R\vcreatedAtMs\"V\n" +
+	"\fAgentSession\x12\"\n" +
+	"\rcreated_at_ms\x18\x01 \x01(\x03R\vcreatedAtMs\x12\"\n" +
+	"\rexpires_at_ms\x18\x02 \x01(\x03R\vexpiresAtMs\"\x96\x01\n" +
+	"\tAgentRoom\x12)\n" +
+	"\x04room\x18\x01 \x01(\v2\x15.liveroom.v1.RoomInfoR\x04room\x12\x1d\n" +
+	"\n" +
+	"short_name\x18\x02 \x01(\tR\tshortName\x12\x1b\n" +
+	"\tagent_key\x18\x03 \x01(\tR\bagentKey\x12\"\n" +
+	"\rcreated_at_ms\x18\x04 \x01(\x03R\vcreatedAtMs\"y\n" +
+	"\fApiKeyRecord\x12\x19\n" +
+	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\"\n" +
+	"\rcreated_at_ms\x18\x03 \x01(\x03R\vcreatedAtMs\x12\x16\n" +
+	"\x06prefix\x18\x04 \x01(\tR\x06prefix\"E\n" +
+	"\x0fShortNameRecord\x12\x17\n" +
+	"\aroom_id\x18\x01 \x01(\tR\x06roomId\x12\x19\n" +
+	"\bagent_id\x18\x02 \x01(\tR\aagentId\"\x8a\x02\n" +
+	"\x0eOfflineMessage\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x19\n" +
+	"\bagent_id\x18\x02 \x01(\tR\aagentId\x12\x17\n" +
+	"\aroom_id\x18\x03 \x01(\tR\x06roomId\x12\x12\n" +
+	"\x04name\x18\x04 \x01(\tR\x04name\x12\x14\n" +
+	"\x05email\x18\x05 \x01(\tR\x05email\x12\x12\n" +
+	"\x04text\x18\x06 \x01(\tR\x04text\x12\x19\n" +
+	"\bpage_url\x18\a \x01(\tR\apageUrl\x12$\n" +
+	"\x0ereceived_at_ms\x18\b \x01(\x03R\freceivedAtMs\x12\x16\n" +
+	"\x06mailed\x18\t \x01(\bR\x06mailed\x12\x1d\n" +
+	"\n" +
+	"mail_error\x18\n" +
+	" \x01(\tR\tmailError\"\xee\x01\n" +
+	"\x12VisitorClientFrame\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x121\n" +
+	"\x05hello\x18\x02 \x01(\v2\x19.liveroom.v1.VisitorHelloH\x00R\x05hello\x12.\n" +
+	"\x04call\x18\x03 \x01(\v2\x18.liveroom.v1.VisitorCallH\x00R\x04call\x124\n" +
+	"\x06cancel\x18\x04 \x01(\v2\x1a.liveroom.v1.VisitorCancelH\x00R\x06cancel\x12'\n" +
+	"\x04ping\x18\x05 \x01(\v2\x11.liveroom.v1.PingH\x00R\x04pingB\x06\n" +
+	"\x04body\"\x90\x01\n" +
+	"\fVisitorHello\x12\x19\n" +
+	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12\x17\n" +
+	"\aroom_id\x18\x02 \x01(\tR\x06roomId\x12\x19\n" +
+	"\bpage_url\x18\x03 \x01(\tR\apageUrl\x12\x1d\n" +
+	"\n" +
+	"page_title\x18\x04 \x01(\tR\tpageTitle\x12\x12\n" +
+	"\x04name\x18\x05 \x01(\tR\x04name\"L\n" +
+	"\vVisitorCall\x12)\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\x15.liveroom.v1.CallKindR\x04kind\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\"\x0f\n" +
+	"\rVisitorCancel\"\xec\x02\n" +
+	"\x12VisitorServerFrame\x12\x19\n" +
+	"\breply_to\x18\x01 \x01(\tR\areplyTo\x129\n" +
+	"\bpresence\x18\x02 \x01(\v2\x1b.liveroom.v1.PresenceUpdateH\x00R\bpresence\x121\n" +
+	"\x06queued\x18\x03 \x01(\v2\x17.liveroom.v1.CallQueuedH\x00R\x06queued\x127\n" +
+	"\baccepted\x18\x04 \x01(\v2\x19.liveroom.v1.CallAcceptedH\x00R\baccepted\x127\n" +
+	"\bdeclined\x18\x05 \x01(\v2\x19.liveroom.v1.CallDeclinedH\x00R\bdeclined\x12*\n" +
+	"\x05error\x18\x06 \x01(\v2\x12.liveroom.v1.ErrorH\x00R\x05error\x12'\n" +
+	"\x04pong\x18\a \x01(\v2\x11.liveroom.v1.PongH\x00R\x04pongB\x06\n" +
+	"\x04body\"C\n" +
+	"\x0ePresenceUpdate\x121\n" +
+	"\bpresence\x18\x01 \x01(\x0e2\x15.liveroom.v1.PresenceR\bpresence\"G\n" +
+	"\n" +
+	"CallQueued\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\x12\x1a\n" +
+	"\bposition\x18\x02 \x01(\rR\bposition\"c\n" +
+	"\fCallAccepted\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\x12\x17\n" +
+	"\aroom_id\x18\x02 \x01(\tR\x06roomId\x12\x1b\n" +
+	"\troom_path\x18\x03 \x01(\tR\broomPath\"G\n" +
+	"\fCallDeclined\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"\xe9\x01\n" +
+	"\x10AgentClientFrame\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12/\n" +
+	"\x05watch\x18\x02 \x01(\v2\x17.liveroom.v1.AgentWatchH\x00R\x05watch\x12/\n" +
+	"\x04away\x18\x03 \x01(\v2\x19.liveroom.v1.AgentSetAwayH\x00R\x04away\x122\n" +
+	"\x06answer\x18\x04 \x01(\v2\x18.liveroom.v1.AgentAnswerH\x00R\x06answer\x12'\n" +
+	"\x04ping\x18\x05 \x01(\v2\x11.liveroom.v1.PingH\x00R\x04pingB\x06\n" +
+	"\x04body\"%\n" +
+	"\n" +
+	"AgentWatch\x12\x17\n" +
+	"\aroom_id\x18\x01 \x01(\tR\x06roomId\"\"\n" +
+	"\fAgentSetAway\x12\x12\n" +
+	"\x04away\x18\x01 \x01(\bR\x04away\"D\n" +
+	"\vAgentAnswer\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\x12\x16\n" +
+	"\x06accept\x18\x02 \x01(\bR\x06accept\"\xa5\x04\n" +
+	"\x10AgentServerFrame\x12\x19\n" +
+	"\breply_to\x18\x01 \x01(\tR\areplyTo\x128\n" +
+	"\bsnapshot\x18\x02 \x01(\v2\x1a.liveroom.v1.AgentSnapshotH\x00R\bsnapshot\x124\n" +
+	"\avisitor\x18\x03 \x01(\v2\x18.liveroom.v1.VisitorInfoH\x00R\avisitor\x12=\n" +
+	"\fvisitor_left\x18\x04 \x01(\v2\x18.liveroom.v1.VisitorLeftH\x00R\vvisitorLeft\x127\n" +
+	"\arequest\x18\x05 \x01(\v2\x1b.liveroom.v1.ContactRequestH\x00R\arequest\x12D\n" +
+	"\frequest_done\x18\x06 \x01(\v2\x1f.liveroom.v1.ContactRequestDoneH\x00R\vrequestDone\x122\n" +
+	"\x06status\x18\a \x01(\v2\x18.liveroom.v1.AgentStatusH\x00R\x06status\x127\n" +
+	"\banswered\x18\b \x01(\v2\x19.liveroom.v1.CallAnsweredH\x00R\banswered\x12*\n" +
+	"\x05error\x18\t \x01(\v2\x12.liveroom.v1.ErrorH\x00R\x05error\x12'\n" +
+	"\x04pong\x18\n" +
+	" \x01(\v2\x11.liveroom.v1.PongH\x00R\x04pongB\x06\n" +
+	"\x04body\"\xc6\x01\n" +
+	"\vVisitorInfo\x12\x1d\n" +
+	"\n" +
+	"visitor_id\x18\x01 \x01(\tR\tvisitorId\x12\x17\n" +
+	"\aroom_id\x18\x02 \x01(\tR\x06roomId\x12\x19\n" +
+	"\bpage_url\x18\x03 \x01(\tR\apageUrl\x12\x1d\n" +
+	"\n" +
+	"page_title\x18\x04 \x01(\tR\tpageTitle\x12\x12\n" +
+	"\x04name\x18\x05 \x01(\tR\x04name\x12\x19\n" +
+	"\bsince_ms\x18\x06 \x01(\x03R\asinceMs\x12\x16\n" +
+	"\x06origin\x18\a \x01(\tR\x06origin\",\n" +
+	"\vVisitorLeft\x12\x1d\n" +
+	"\n" +
+	"visitor_id\x18\x01 \x01(\tR\tvisitorId\"\xd6\x01\n" +
+	"\x0eContactRequest\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\x12\x1d\n" +
+	"\n" +
+	"visitor_id\x18\x02 \x01(\tR\tvisitorId\x12)\n" +
+	"\x04kind\x18\x03 \x01(\x0e2\x15.liveroom.v1.CallKindR\x04kind\x12\x12\n" +
+	"\x04name\x18\x04 \x01(\tR\x04name\x12\x17\n" +
+	"\aroom_id\x18\x05 \x01(\tR\x06roomId\x12\x19\n" +
+	"\bpage_url\x18\x06 \x01(\tR\apageUrl\x12\x13\n" +
+	"\x05at_ms\x18\a \x01(\x03R\x04atMs\"K\n" +
+	"\x12ContactRequestDone\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"Y\n" +
+	"\vAgentStatus\x121\n" +
+	"\bpresence\x18\x01 \x01(\x0e2\x15.liveroom.v1.PresenceR\bpresence\x12\x17\n" +
+	"\aroom_id\x18\x02 \x01(\tR\x06roomId\"\x81\x02\n" +
+	"\rAgentSnapshot\x12\x19\n" +
+	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12\x1d\n" +
+	"\n" +
+	"agent_name\x18\x02 \x01(\tR\tagentName\x120\n" +
+	"\x06status\x18\x03 \x01(\v2\x18.liveroom.v1.AgentStatusR\x06status\x124\n" +
+	"\bvisitors\x18\x04 \x03(\v2\x18.liveroom.v1.VisitorInfoR\bvisitors\x127\n" +
+	"\brequests\x18\x05 \x03(\v2\x1b.liveroom.v1.ContactRequestR\brequests\x12\x15\n" +
+	"\x06now_ms\x18\x06 \x01(\x03R\x05nowMs\"\x88\x01\n" +
+	"\fCallAnswered\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\x12\x17\n" +
+	"\aroom_id\x18\x02 \x01(\tR\x06roomId\x12\x1d\n" +
+	"\n" +
+	"agent_path\x18\x03 \x01(\tR\tagentPath\x12!\n" +
+	"\fvisitor_path\x18\x04 \x01(\tR\vvisitorPath\"\x9d\x01\n" +
+	"\x11AgentVisitorHello\x12$\n" +
+	"\asession\x18\x01 \x01(\v2\n" +
+	".actor.PIDR\asession\x12/\n" +
+	"\x05hello\x18\x02 \x01(\v2\x19.liveroom.v1.VisitorHelloR\x05hello\x12\x19\n" +
+	"\bframe_id\x18\x03 \x01(\tR\aframeId\x12\x16\n" +
+	"\x06origin\x18\x04 \x01(\tR\x06origin\"\x81\x01\n" +
+	"\x10AgentVisitorCall\x12$\n" +
+	"\asession\x18\x01 \x01(\v2\n" +
+	".actor.PIDR\asession\x12,\n" +
+	"\x04call\x18\x02 \x01(\v2\x18.liveroom.v1.VisitorCallR\x04call\x12\x19\n" +
+	"\bframe_id\x18\x03 \x01(\tR\aframeId\"U\n" +
+	"\x12AgentVisitorCancel\x12$\n" +
+	"\asession\x18\x01 \x01(\v2\n" +
+	".actor.PIDR\asession\x12\x19\n" +
+	"\bframe_id\x18\x02 \x01(\tR\aframeId\"\xa0\x01\n" +
+	"\vAgentAttach\x12$\n" +
+	"\asession\x18\x01 \x01(\v2\n" +
+	".actor.PIDR\asession\x12!\n" +
+	"\fsession_hash\x18\x02 \x01(\fR\vsessionHash\x12-\n" +
+	"\x05watch\x18\x03 \x01(\v2\x17.liveroom.v1.AgentWatchR\x05watch\x12\x19\n" +
+	"\bframe_id\x18\x04 \x01(\tR\aframeId\"f\n" +
+	"\x0fAgentSocketAway\x12$\n" +
+	"\asession\x18\x01 \x01(\v2\n" +
+	".actor.PIDR\asession\x12\x12\n" +
+	"\x04away\x18\x02 \x01(\bR\x04away\x12\x19\n" +
+	"\bframe_id\x18\x03 \x01(\tR\aframeId\"\x86\x01\n" +
+	"\x11AgentSocketAnswer\x12$\n" +
+	"\asession\x18\x01 \x01(\v2\n" +
+	".actor.PIDR\asession\x120\n" +
+	"\x06answer\x18\x02 \x01(\v2\x18.liveroom.v1.AgentAnswerR\x06answer\x12\x19\n" +
+	"\bframe_id\x18\x03 \x01(\tR\aframeId\"3\n" +
+	"\vAgentDetach\x12$\n" +
+	"\asession\x18\x01 \x01(\v2\n" +
+	".actor.PIDR\asession\"6\n" +
+	"\n" +
+	"AgentReply\x12(\n" +
+	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\"(\n" +
+	"\n" +
+	"AgentLogin\x12\x1a\n" +
+	"\bpassword\x18\x01 \x01(\tR\bpassword\"v\n" +
+	"\x10AgentLoginResult\x12(\n" +
+	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\x12\x14\n" +
+	"\x05token\x18\x02 \x01(\tR\x05token\x12\"\n" +
+	"\rexpires_at_ms\x18\x03 \x01(\x03R\vexpiresAtMs\"6\n" +
+	"\x11AgentCheckSession\x12!\n" +
+	"\fsession_hash\x18\x01 \x01(\fR\vsessionHash\"0\n" +
+	"\vAgentLogout\x12!\n" +
+	"\fsession_hash\x18\x01 \x01(\fR\vsessionHash\"n\n" +
+	"\bAgentWho\x12(\n" +
+	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\x12\x14\n" +
+	"\x05email\x18\x04 \x01(\tR\x05email\">\n" +
+	"\x0fAgentCreateRoom\x12+\n" +
+	"\x04room\x18\x01 \x01(\v2\x17.liveroom.v1.CreateRoomR\x04room\"g\n" +
+	"\x0fAgentRoomResult\x12(\n" +
+	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\x12*\n" +
+	"\x04room\x18\x02 \x01(\v2\x16.liveroom.v1.AgentRoomR\x04room\"\x10\n" +
+	"\x0eAgentListRooms\"g\n" +
+	"\rAgentRoomList\x12(\n" +
+	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\x12,\n" +
+	"\x05rooms\x18\x02 \x03(\v2\x16.liveroom.v1.AgentRoomR\x05rooms\"F\n" +
+	"\fAgentGetRoom\x12\x17\n" +
+	"\aroom_id\x18\x01 \x01(\tR\x06roomId\x12\x1d\n" +
+	"\n" +
+	"short_name\x18\x02 \x01(\tR\tshortName\"*\n" +
+	"\x0fAgentDeleteRoom\x12\x17\n" +
+	"\aroom_id\x18\x01 \x01(\tR\x06roomId\"+\n" +
+	"\x10AgentListEntries\x12\x17\n" +
+	"\aroom_id\x18\x01 \x01(\tR\x06roomId\"n\n" +
+	"\x0eAgentEntryList\x12(\n" +
+	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\x122\n" +
+	"\aentries\x18\x02 \x03(\v2\x18.liveroom.v1.EntryRecordR\aentries\"Z\n" +
+	"\x11AgentStoreOffline\x125\n" +
+	"\amessage\x18\x01 \x01(\v2\x1b.liveroom.v1.OfflineMessageR\amessage\x12\x0e\n" +
+	"\x02to\x18\x02 \x01(\tR\x02to\"\xad\x01\n" +
+	"\x12AgentOfflineResult\x12(\n" +
+	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\x125\n" +
+	"\amessage\x18\x02 \x01(\v2\x1b.liveroom.v1.OfflineMessageR\amessage\x12\x17\n" +
+	"\amail_to\x18\x03 \x01(\tR\x06mailTo\x12\x1d\n" +
+	"\n" +
+	"agent_name\x18\x04 \x01(\tR\tagentName\"X\n" +
+	"\x0fAgentMarkMailed\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
+	"\x06mailed\x18\x02 \x01(\bR\x06mailed\x12\x1d\n" +
+	"\n" +
+	"mail_error\x18\x03 \x01(\tR\tmailError\"\x12\n" +
+	"\x10AgentListOffline\"u\n" +
+	"\x10AgentOfflineList\x12(\n" +
+	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\x127\n" +
+	"\bmessages\x18\x02 \x03(\v2\x1b.liveroom.v1.OfflineMessageR\bmessages\"$\n" +
+	"\x12AgentDeleteOffline\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"@\n" +
+	"\n" +
+	"ShortClaim\x12\x17\n" +
+	"\aroom_id\x18\x01 \x01(\tR\x06roomId\x12\x19\n" +
+	"\bagent_id\x18\x02 \x01(\tR\aagentId\"'\n" +
+	"\fShortRelease\x12\x17\n" +
+	"\aroom_id\x18\x01 \x01(\tR\x06roomId\"\x0e\n" +
+	"\fShortResolve\"l\n" +
+	"\n" +
+	"ShortReply\x12(\n" +
+	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\x124\n" +
+	"\x06record\x18\x02 \x01(\v2\x1c.liveroom.v1.ShortNameRecordR\x06record*>\n" +
 	"\x04Role\x12\x14\n" +
 	"\x10ROLE_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
 	"ROLE_AGENT\x10\x01\x12\x10\n" +
-	"\fROLE_VISITOR\x10\x02B\x16Z\x14liveroom/proto/pb;pbb\x06proto3"
+	"\fROLE_VISITOR\x10\x02*U\n" +
+	"\bPeerRole\x12\x19\n" +
+	"\x15PEER_ROLE_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11PEER_ROLE_PUBLISH\x10\x01\x12\x17\n" +
+	"\x13PEER_ROLE_SUBSCRIBE\x10\x02*b\n" +
+	"\bPresence\x12\x18\n" +
+	"\x14PRESENCE_UNSPECIFIED\x10\x00\x12\x14\n" +
+	"\x10PRESENCE_OFFLINE\x10\x01\x12\x13\n" +
+	"\x0fPRESENCE_ONLINE\x10\x02\x12\x11\n" +
+	"\rPRESENCE_AWAY\x10\x03*c\n" +
+	"\bCallKind\x12\x19\n" +
+	"\x15CALL_KIND_UNSPECIFIED\x10\x00\x12\x12\n" +
+	"\x0eCALL_KIND_CHAT\x10\x01\x12\x13\n" +
+	"\x0fCALL_KIND_VIDEO\x10\x02\x12\x13\n" +
+	"\x0fCALL_KIND_AUDIO\x10\x03B\x16Z\x14liveroom/proto/pb;pbb\x06proto3"
 
 var (
 	file_liveroom_proto_rawDescOnce sync.Once
@@ -2008,79 +7957,261 @@ func file_liveroom_proto_rawDescGZIP() []byte {
 	return file_liveroom_proto_rawDescData
 }
 
-var file_liveroom_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_liveroom_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_liveroom_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
+var file_liveroom_proto_msgTypes = make([]protoimpl.MessageInfo, 105)
 var file_liveroom_proto_goTypes = []any{
-	(Role)(0),                 // 0: liveroom.v1.Role
-	(MemberEvent_Kind)(0),     // 1: liveroom.v1.MemberEvent.Kind
-	(*RoomRecord)(nil),        // 2: liveroom.v1.RoomRecord
-	(*FileRef)(nil),           // 3: liveroom.v1.FileRef
-	(*ChatMessage)(nil),       // 4: liveroom.v1.ChatMessage
-	(*Member)(nil),            // 5: liveroom.v1.Member
-	(*ClientFrame)(nil),       // 6: liveroom.v1.ClientFrame
-	(*JoinRequest)(nil),       // 7: liveroom.v1.JoinRequest
-	(*SendChat)(nil),          // 8: liveroom.v1.SendChat
-	(*HistoryRequest)(nil),    // 9: liveroom.v1.HistoryRequest
-	(*Ping)(nil),              // 10: liveroom.v1.Ping
-	(*ServerFrame)(nil),       // 11: liveroom.v1.ServerFrame
-	(*RoomInfo)(nil),          // 12: liveroom.v1.RoomInfo
-	(*Joined)(nil),            // 13: liveroom.v1.Joined
-	(*MemberEvent)(nil),       // 14: liveroom.v1.MemberEvent
-	(*History)(nil),           // 15: liveroom.v1.History
-	(*Error)(nil),             // 16: liveroom.v1.Error
-	(*Pong)(nil),              // 17: liveroom.v1.Pong
-	(*CreateRoom)(nil),        // 18: liveroom.v1.CreateRoom
-	(*CreateRoomResult)(nil),  // 19: liveroom.v1.CreateRoomResult
-	(*GetRoomInfo)(nil),       // 20: liveroom.v1.GetRoomInfo
-	(*GetRoomInfoResult)(nil), // 21: liveroom.v1.GetRoomInfoResult
-	(*Join)(nil),              // 22: liveroom.v1.Join
-	(*Leave)(nil),             // 23: liveroom.v1.Leave
-	(*PostChat)(nil),          // 24: liveroom.v1.PostChat
-	(*PostFile)(nil),          // 25: liveroom.v1.PostFile
-	(*GetHistory)(nil),        // 26: liveroom.v1.GetHistory
-	(*RoomReply)(nil),         // 27: liveroom.v1.RoomReply
-	(*actor.PID)(nil),         // 28: actor.PID
+	(Role)(0),                  // 0: liveroom.v1.Role
+	(PeerRole)(0),              // 1: liveroom.v1.PeerRole
+	(Presence)(0),              // 2: liveroom.v1.Presence
+	(CallKind)(0),              // 3: liveroom.v1.CallKind
+	(MemberEvent_Kind)(0),      // 4: liveroom.v1.MemberEvent.Kind
+	(CallAction_Action)(0),     // 5: liveroom.v1.CallAction.Action
+	(*RoomRecord)(nil),         // 6: liveroom.v1.RoomRecord
+	(*FileRef)(nil),            // 7: liveroom.v1.FileRef
+	(*ChatMessage)(nil),        // 8: liveroom.v1.ChatMessage
+	(*Member)(nil),             // 9: liveroom.v1.Member
+	(*ClientFrame)(nil),        // 10: liveroom.v1.ClientFrame
+	(*JoinRequest)(nil),        // 11: liveroom.v1.JoinRequest
+	(*SendChat)(nil),           // 12: liveroom.v1.SendChat
+	(*HistoryRequest)(nil),     // 13: liveroom.v1.HistoryRequest
+	(*Ping)(nil),               // 14: liveroom.v1.Ping
+	(*ServerFrame)(nil),        // 15: liveroom.v1.ServerFrame
+	(*RoomInfo)(nil),           // 16: liveroom.v1.RoomInfo
+	(*Joined)(nil),             // 17: liveroom.v1.Joined
+	(*MemberEvent)(nil),        // 18: liveroom.v1.MemberEvent
+	(*History)(nil),            // 19: liveroom.v1.History
+	(*Error)(nil),              // 20: liveroom.v1.Error
+	(*Pong)(nil),               // 21: liveroom.v1.Pong
+	(*Ack)(nil),                // 22: liveroom.v1.Ack
+	(*CreateRoom)(nil),         // 23: liveroom.v1.CreateRoom
+	(*CreateRoomResult)(nil),   // 24: liveroom.v1.CreateRoomResult
+	(*GetRoomInfo)(nil),        // 25: liveroom.v1.GetRoomInfo
+	(*GetRoomInfoResult)(nil),  // 26: liveroom.v1.GetRoomInfoResult
+	(*Join)(nil),               // 27: liveroom.v1.Join
+	(*Leave)(nil),              // 28: liveroom.v1.Leave
+	(*PostChat)(nil),           // 29: liveroom.v1.PostChat
+	(*PostFile)(nil),           // 30: liveroom.v1.PostFile
+	(*GetHistory)(nil),         // 31: liveroom.v1.GetHistory
+	(*RoomReply)(nil),          // 32: liveroom.v1.RoomReply
+	(*CallAction)(nil),         // 33: liveroom.v1.CallAction
+	(*MediaState)(nil),         // 34: liveroom.v1.MediaState
+	(*Sdp)(nil),                // 35: liveroom.v1.Sdp
+	(*IceCandidate)(nil),       // 36: liveroom.v1.IceCandidate
+	(*CallEvent)(nil),          // 37: liveroom.v1.CallEvent
+	(*CallParticipant)(nil),    // 38: liveroom.v1.CallParticipant
+	(*CallState)(nil),          // 39: liveroom.v1.CallState
+	(*IceServer)(nil),          // 40: liveroom.v1.IceServer
+	(*CallRequest)(nil),        // 41: liveroom.v1.CallRequest
+	(*RestartIce)(nil),         // 42: liveroom.v1.RestartIce
+	(*MediaCommand)(nil),       // 43: liveroom.v1.MediaCommand
+	(*MediaRebind)(nil),        // 44: liveroom.v1.MediaRebind
+	(*MemberAwayExpired)(nil),  // 45: liveroom.v1.MemberAwayExpired
+	(*MediaJoin)(nil),          // 46: liveroom.v1.MediaJoin
+	(*MediaLeave)(nil),         // 47: liveroom.v1.MediaLeave
+	(*EntryForm)(nil),          // 48: liveroom.v1.EntryForm
+	(*EntryRecord)(nil),        // 49: liveroom.v1.EntryRecord
+	(*DeleteRoom)(nil),         // 50: liveroom.v1.DeleteRoom
+	(*DeleteRoomResult)(nil),   // 51: liveroom.v1.DeleteRoomResult
+	(*AgentRecord)(nil),        // 52: liveroom.v1.AgentRecord
+	(*AgentSession)(nil),       // 53: liveroom.v1.AgentSession
+	(*AgentRoom)(nil),          // 54: liveroom.v1.AgentRoom
+	(*ApiKeyRecord)(nil),       // 55: liveroom.v1.ApiKeyRecord
+	(*ShortNameRecord)(nil),    // 56: liveroom.v1.ShortNameRecord
+	(*OfflineMessage)(nil),     // 57: liveroom.v1.OfflineMessage
+	(*VisitorClientFrame)(nil), // 58: liveroom.v1.VisitorClientFrame
+	(*VisitorHello)(nil),       // 59: liveroom.v1.VisitorHello
+	(*VisitorCall)(nil),        // 60: liveroom.v1.VisitorCall
+	(*VisitorCancel)(nil),      // 61: liveroom.v1.VisitorCancel
+	(*VisitorServerFrame)(nil), // 62: liveroom.v1.VisitorServerFrame
+	(*PresenceUpdate)(nil),     // 63: liveroom.v1.PresenceUpdate
+	(*CallQueued)(nil),         // 64: liveroom.v1.CallQueued
+	(*CallAccepted)(nil),       // 65: liveroom.v1.CallAccepted
+	(*CallDeclined)(nil),       // 66: liveroom.v1.CallDeclined
+	(*AgentClientFrame)(nil),   // 67: liveroom.v1.AgentClientFrame
+	(*AgentWatch)(nil),         // 68: liveroom.v1.AgentWatch
+	(*AgentSetAway)(nil),       // 69: liveroom.v1.AgentSetAway
+	(*AgentAnswer)(nil),        // 70: liveroom.v1.AgentAnswer
+	(*AgentServerFrame)(nil),   // 71: liveroom.v1.AgentServerFrame
+	(*VisitorInfo)(nil),        // 72: liveroom.v1.VisitorInfo
+	(*VisitorLeft)(nil),        // 73: liveroom.v1.VisitorLeft
+	(*ContactRequest)(nil),     // 74: liveroom.v1.ContactRequest
+	(*ContactRequestDone)(nil), // 75: liveroom.v1.ContactRequestDone
+	(*AgentStatus)(nil),        // 76: liveroom.v1.AgentStatus
+	(*AgentSnapshot)(nil),      // 77: liveroom.v1.AgentSnapshot
+	(*CallAnswered)(nil),       // 78: liveroom.v1.CallAnswered
+	(*AgentVisitorHello)(nil),  // 79: liveroom.v1.AgentVisitorHello
+	(*AgentVisitorCall)(nil),   // 80: liveroom.v1.AgentVisitorCall
+	(*AgentVisitorCancel)(nil), // 81: liveroom.v1.AgentVisitorCancel
+	(*AgentAttach)(nil),        // 82: liveroom.v1.AgentAttach
+	(*AgentSocketAway)(nil),    // 83: liveroom.v1.AgentSocketAway
+	(*AgentSocketAnswer)(nil),  // 84: liveroom.v1.AgentSocketAnswer
+	(*AgentDetach)(nil),        // 85: liveroom.v1.AgentDetach
+	(*AgentReply)(nil),         // 86: liveroom.v1.AgentReply
+	(*AgentLogin)(nil),         // 87: liveroom.v1.AgentLogin
+	(*AgentLoginResult)(nil),   // 88: liveroom.v1.AgentLoginResult
+	(*AgentCheckSession)(nil),  // 89: liveroom.v1.AgentCheckSession
+	(*AgentLogout)(nil),        // 90: liveroom.v1.AgentLogout
+	(*AgentWho)(nil),           // 91: liveroom.v1.AgentWho
+	(*AgentCreateRoom)(nil),    // 92: liveroom.v1.AgentCreateRoom
+	(*AgentRoomResult)(nil),    // 93: liveroom.v1.AgentRoomResult
+	(*AgentListRooms)(nil),     // 94: liveroom.v1.AgentListRooms
+	(*AgentRoomList)(nil),      // 95: liveroom.v1.AgentRoomList
+	(*AgentGetRoom)(nil),       // 96: liveroom.v1.AgentGetRoom
+	(*AgentDeleteRoom)(nil),    // 97: liveroom.v1.AgentDeleteRoom
+	(*AgentListEntries)(nil),   // 98: liveroom.v1.AgentListEntries
+	(*AgentEntryList)(nil),     // 99: liveroom.v1.AgentEntryList
+	(*AgentStoreOffline)(nil),  // 100: liveroom.v1.AgentStoreOffline
+	(*AgentOfflineResult)(nil), // 101: liveroom.v1.AgentOfflineResult
+	(*AgentMarkMailed)(nil),    // 102: liveroom.v1.AgentMarkMailed
+	(*AgentListOffline)(nil),   // 103: liveroom.v1.AgentListOffline
+	(*AgentOfflineList)(nil),   // 104: liveroom.v1.AgentOfflineList
+	(*AgentDeleteOffline)(nil), // 105: liveroom.v1.AgentDeleteOffline
+	(*ShortClaim)(nil),         // 106: liveroom.v1.ShortClaim
+	(*ShortRelease)(nil),       // 107: liveroom.v1.ShortRelease
+	(*ShortResolve)(nil),       // 108: liveroom.v1.ShortResolve
+	(*ShortReply)(nil),         // 109: liveroom.v1.ShortReply
+	nil,                        // 110: liveroom.v1.Sdp.SourcesEntry
+	(*actor.PID)(nil),          // 111: actor.PID
 }
 var file_liveroom_proto_depIdxs = []int32{
-	0,  // 0: liveroom.v1.ChatMessage.role:type_name -> liveroom.v1.Role
-	3,  // 1: liveroom.v1.ChatMessage.file:type_name -> liveroom.v1.FileRef
-	0,  // 2: liveroom.v1.Member.role:type_name -> liveroom.v1.Role
-	7,  // 3: liveroom.v1.ClientFrame.join:type_name -> liveroom.v1.JoinRequest
-	8,  // 4: liveroom.v1.ClientFrame.chat:type_name -> liveroom.v1.SendChat
-	9,  // 5: liveroom.v1.ClientFrame.history:type_name -> liveroom.v1.HistoryRequest
-	10, // 6: liveroom.v1.ClientFrame.ping:type_name -> liveroom.v1.Ping
-	13, // 7: liveroom.v1.ServerFrame.joined:type_name -> liveroom.v1.Joined
-	14, // 8: liveroom.v1.ServerFrame.member:type_name -> liveroom.v1.MemberEvent
-	4,  // 9: liveroom.v1.ServerFrame.chat:type_name -> liveroom.v1.ChatMessage
-	15, // 10: liveroom.v1.ServerFrame.history:type_name -> liveroom.v1.History
-	16, // 11: liveroom.v1.ServerFrame.error:type_name -> liveroom.v1.Error
-	17, // 12: liveroom.v1.ServerFrame.pong:type_name -> liveroom.v1.Pong
-	0,  // 13: liveroom.v1.Joined.role:type_name -> liveroom.v1.Role
-	12, // 14: liveroom.v1.Joined.room:type_name -> liveroom.v1.RoomInfo
-	5,  // 15: liveroom.v1.Joined.members:type_name -> liveroom.v1.Member
-	4,  // 16: liveroom.v1.Joined.history:type_name -> liveroom.v1.ChatMessage
-	1,  // 17: liveroom.v1.MemberEvent.kind:type_name -> liveroom.v1.MemberEvent.Kind
-	5,  // 18: liveroom.v1.MemberEvent.member:type_name -> liveroom.v1.Member
-	4,  // 19: liveroom.v1.History.messages:type_name -> liveroom.v1.ChatMessage
-	16, // 20: liveroom.v1.CreateRoomResult.error:type_name -> liveroom.v1.Error
-	12, // 21: liveroom.v1.CreateRoomResult.room:type_name -> liveroom.v1.RoomInfo
-	16, // 22: liveroom.v1.GetRoomInfoResult.error:type_name -> liveroom.v1.Error
-	12, // 23: liveroom.v1.GetRoomInfoResult.room:type_name -> liveroom.v1.RoomInfo
-	28, // 24: liveroom.v1.Join.session:type_name -> actor.PID
-	7,  // 25: liveroom.v1.Join.request:type_name -> liveroom.v1.JoinRequest
-	28, // 26: liveroom.v1.Leave.session:type_name -> actor.PID
-	28, // 27: liveroom.v1.PostChat.session:type_name -> actor.PID
-	0,  // 28: liveroom.v1.PostFile.role:type_name -> liveroom.v1.Role
-	3,  // 29: liveroom.v1.PostFile.file:type_name -> liveroom.v1.FileRef
-	28, // 30: liveroom.v1.GetHistory.session:type_name -> actor.PID
-	9,  // 31: liveroom.v1.GetHistory.request:type_name -> liveroom.v1.HistoryRequest
-	16, // 32: liveroom.v1.RoomReply.error:type_name -> liveroom.v1.Error
-	4,  // 33: liveroom.v1.RoomReply.chat:type_name -> liveroom.v1.ChatMessage
-	34, // [34:34] is the sub-list for method output_type
-	34, // [34:34] is the sub-list for method input_type
-	34, // [34:34] is the sub-list for extension type_name
-	34, // [34:34] is the sub-list for extension extendee
-	0,  // [0:34] is the sub-list for field type_name
+	48,  // 0: liveroom.v1.RoomRecord.entry_form:type_name -> liveroom.v1.EntryForm
+	0,   // 1: liveroom.v1.ChatMessage.role:type_name -> liveroom.v1.Role
+	7,   // 2: liveroom.v1.ChatMessage.file:type_name -> liveroom.v1.FileRef
+	0,   // 3: liveroom.v1.Member.role:type_name -> liveroom.v1.Role
+	11,  // 4: liveroom.v1.ClientFrame.join:type_name -> liveroom.v1.JoinRequest
+	12,  // 5: liveroom.v1.ClientFrame.chat:type_name -> liveroom.v1.SendChat
+	13,  // 6: liveroom.v1.ClientFrame.history:type_name -> liveroom.v1.HistoryRequest
+	14,  // 7: liveroom.v1.ClientFrame.ping:type_name -> liveroom.v1.Ping
+	33,  // 8: liveroom.v1.ClientFrame.call:type_name -> liveroom.v1.CallAction
+	34,  // 9: liveroom.v1.ClientFrame.media_state:type_name -> liveroom.v1.MediaState
+	35,  // 10: liveroom.v1.ClientFrame.publish_offer:type_name -> liveroom.v1.Sdp
+	35,  // 11: liveroom.v1.ClientFrame.subscribe_answer:type_name -> liveroom.v1.Sdp
+	36,  // 12: liveroom.v1.ClientFrame.ice:type_name -> liveroom.v1.IceCandidate
+	42,  // 13: liveroom.v1.ClientFrame.restart_ice:type_name -> liveroom.v1.RestartIce
+	17,  // 14: liveroom.v1.ServerFrame.joined:type_name -> liveroom.v1.Joined
+	18,  // 15: liveroom.v1.ServerFrame.member:type_name -> liveroom.v1.MemberEvent
+	8,   // 16: liveroom.v1.ServerFrame.chat:type_name -> liveroom.v1.ChatMessage
+	19,  // 17: liveroom.v1.ServerFrame.history:type_name -> liveroom.v1.History
+	20,  // 18: liveroom.v1.ServerFrame.error:type_name -> liveroom.v1.Error
+	21,  // 19: liveroom.v1.ServerFrame.pong:type_name -> liveroom.v1.Pong
+	22,  // 20: liveroom.v1.ServerFrame.ack:type_name -> liveroom.v1.Ack
+	37,  // 21: liveroom.v1.ServerFrame.call:type_name -> liveroom.v1.CallEvent
+	35,  // 22: liveroom.v1.ServerFrame.publish_answer:type_name -> liveroom.v1.Sdp
+	35,  // 23: liveroom.v1.ServerFrame.subscribe_offer:type_name -> liveroom.v1.Sdp
+	39,  // 24: liveroom.v1.ServerFrame.call_state:type_name -> liveroom.v1.CallState
+	48,  // 25: liveroom.v1.RoomInfo.entry_form:type_name -> liveroom.v1.EntryForm
+	0,   // 26: liveroom.v1.Joined.role:type_name -> liveroom.v1.Role
+	16,  // 27: liveroom.v1.Joined.room:type_name -> liveroom.v1.RoomInfo
+	9,   // 28: liveroom.v1.Joined.members:type_name -> liveroom.v1.Member
+	8,   // 29: liveroom.v1.Joined.history:type_name -> liveroom.v1.ChatMessage
+	39,  // 30: liveroom.v1.Joined.call:type_name -> liveroom.v1.CallState
+	40,  // 31: liveroom.v1.Joined.ice_servers:type_name -> liveroom.v1.IceServer
+	4,   // 32: liveroom.v1.MemberEvent.kind:type_name -> liveroom.v1.MemberEvent.Kind
+	9,   // 33: liveroom.v1.MemberEvent.member:type_name -> liveroom.v1.Member
+	8,   // 34: liveroom.v1.History.messages:type_name -> liveroom.v1.ChatMessage
+	48,  // 35: liveroom.v1.CreateRoom.entry_form:type_name -> liveroom.v1.EntryForm
+	20,  // 36: liveroom.v1.CreateRoomResult.error:type_name -> liveroom.v1.Error
+	16,  // 37: liveroom.v1.CreateRoomResult.room:type_name -> liveroom.v1.RoomInfo
+	20,  // 38: liveroom.v1.GetRoomInfoResult.error:type_name -> liveroom.v1.Error
+	16,  // 39: liveroom.v1.GetRoomInfoResult.room:type_name -> liveroom.v1.RoomInfo
+	111, // 40: liveroom.v1.Join.session:type_name -> actor.PID
+	11,  // 41: liveroom.v1.Join.request:type_name -> liveroom.v1.JoinRequest
+	111, // 42: liveroom.v1.Leave.session:type_name -> actor.PID
+	111, // 43: liveroom.v1.PostChat.session:type_name -> actor.PID
+	0,   // 44: liveroom.v1.PostFile.role:type_name -> liveroom.v1.Role
+	7,   // 45: liveroom.v1.PostFile.file:type_name -> liveroom.v1.FileRef
+	111, // 46: liveroom.v1.GetHistory.session:type_name -> actor.PID
+	13,  // 47: liveroom.v1.GetHistory.request:type_name -> liveroom.v1.HistoryRequest
+	20,  // 48: liveroom.v1.RoomReply.error:type_name -> liveroom.v1.Error
+	8,   // 49: liveroom.v1.RoomReply.chat:type_name -> liveroom.v1.ChatMessage
+	5,   // 50: liveroom.v1.CallAction.action:type_name -> liveroom.v1.CallAction.Action
+	110, // 51: liveroom.v1.Sdp.sources:type_name -> liveroom.v1.Sdp.SourcesEntry
+	1,   // 52: liveroom.v1.IceCandidate.pc:type_name -> liveroom.v1.PeerRole
+	5,   // 53: liveroom.v1.CallEvent.action:type_name -> liveroom.v1.CallAction.Action
+	9,   // 54: liveroom.v1.CallEvent.from:type_name -> liveroom.v1.Member
+	9,   // 55: liveroom.v1.CallParticipant.member:type_name -> liveroom.v1.Member
+	34,  // 56: liveroom.v1.CallParticipant.media:type_name -> liveroom.v1.MediaState
+	38,  // 57: liveroom.v1.CallState.participants:type_name -> liveroom.v1.CallParticipant
+	111, // 58: liveroom.v1.CallRequest.session:type_name -> actor.PID
+	33,  // 59: liveroom.v1.CallRequest.call:type_name -> liveroom.v1.CallAction
+	34,  // 60: liveroom.v1.CallRequest.media_state:type_name -> liveroom.v1.MediaState
+	35,  // 61: liveroom.v1.CallRequest.publish_offer:type_name -> liveroom.v1.Sdp
+	35,  // 62: liveroom.v1.CallRequest.subscribe_answer:type_name -> liveroom.v1.Sdp
+	36,  // 63: liveroom.v1.CallRequest.ice:type_name -> liveroom.v1.IceCandidate
+	42,  // 64: liveroom.v1.CallRequest.restart_ice:type_name -> liveroom.v1.RestartIce
+	111, // 65: liveroom.v1.MediaCommand.session:type_name -> actor.PID
+	46,  // 66: liveroom.v1.MediaCommand.join:type_name -> liveroom.v1.MediaJoin
+	47,  // 67: liveroom.v1.MediaCommand.leave:type_name -> liveroom.v1.MediaLeave
+	35,  // 68: liveroom.v1.MediaCommand.publish_offer:type_name -> liveroom.v1.Sdp
+	35,  // 69: liveroom.v1.MediaCommand.subscribe_answer:type_name -> liveroom.v1.Sdp
+	36,  // 70: liveroom.v1.MediaCommand.ice:type_name -> liveroom.v1.IceCandidate
+	42,  // 71: liveroom.v1.MediaCommand.restart_ice:type_name -> liveroom.v1.RestartIce
+	44,  // 72: liveroom.v1.MediaCommand.rebind:type_name -> liveroom.v1.MediaRebind
+	20,  // 73: liveroom.v1.DeleteRoomResult.error:type_name -> liveroom.v1.Error
+	16,  // 74: liveroom.v1.AgentRoom.room:type_name -> liveroom.v1.RoomInfo
+	59,  // 75: liveroom.v1.VisitorClientFrame.hello:type_name -> liveroom.v1.VisitorHello
+	60,  // 76: liveroom.v1.VisitorClientFrame.call:type_name -> liveroom.v1.VisitorCall
+	61,  // 77: liveroom.v1.VisitorClientFrame.cancel:type_name -> liveroom.v1.VisitorCancel
+	14,  // 78: liveroom.v1.VisitorClientFrame.ping:type_name -> liveroom.v1.Ping
+	3,   // 79: liveroom.v1.VisitorCall.kind:type_name -> liveroom.v1.CallKind
+	63,  // 80: liveroom.v1.VisitorServerFrame.presence:type_name -> liveroom.v1.PresenceUpdate
+	64,  // 81: liveroom.v1.VisitorServerFrame.queued:type_name -> liveroom.v1.CallQueued
+	65,  // 82: liveroom.v1.VisitorServerFrame.accepted:type_name -> liveroom.v1.CallAccepted
+	66,  // 83: liveroom.v1.VisitorServerFrame.declined:type_name -> liveroom.v1.CallDeclined
+	20,  // 84: liveroom.v1.VisitorServerFrame.error:type_name -> liveroom.v1.Error
+	21,  // 85: liveroom.v1.VisitorServerFrame.pong:type_name -> liveroom.v1.Pong
+	2,   // 86: liveroom.v1.PresenceUpdate.presence:type_name -> liveroom.v1.Presence
+	68,  // 87: liveroom.v1.AgentClientFrame.watch:type_name -> liveroom.v1.AgentWatch
+	69,  // 88: liveroom.v1.AgentClientFrame.away:type_name -> liveroom.v1.AgentSetAway
+	70,  // 89: liveroom.v1.AgentClientFrame.answer:type_name -> liveroom.v1.AgentAnswer
+	14,  // 90: liveroom.v1.AgentClientFrame.ping:type_name -> liveroom.v1.Ping
+	77,  // 91: liveroom.v1.AgentServerFrame.snapshot:type_name -> liveroom.v1.AgentSnapshot
+	72,  // 92: liveroom.v1.AgentServerFrame.visitor:type_name -> liveroom.v1.VisitorInfo
+	73,  // 93: liveroom.v1.AgentServerFrame.visitor_left:type_name -> liveroom.v1.VisitorLeft
+	74,  // 94: liveroom.v1.AgentServerFrame.request:type_name -> liveroom.v1.ContactRequest
+	75,  // 95: liveroom.v1.AgentServerFrame.request_done:type_name -> liveroom.v1.ContactRequestDone
+	76,  // 96: liveroom.v1.AgentServerFrame.status:type_name -> liveroom.v1.AgentStatus
+	78,  // 97: liveroom.v1.AgentServerFrame.answered:type_name -> liveroom.v1.CallAnswered
+	20,  // 98: liveroom.v1.AgentServerFrame.error:type_name -> liveroom.v1.Error
+	21,  // 99: liveroom.v1.AgentServerFrame.pong:type_name -> liveroom.v1.Pong
+	3,   // 100: liveroom.v1.ContactRequest.kind:type_name -> liveroom.v1.CallKind
+	2,   // 101: liveroom.v1.AgentStatus.presence:type_name -> liveroom.v1.Presence
+	76,  // 102: liveroom.v1.AgentSnapshot.status:type_name -> liveroom.v1.AgentStatus
+	72,  // 103: liveroom.v1.AgentSnapshot.visitors:type_name -> liveroom.v1.VisitorInfo
+	74,  // 104: liveroom.v1.AgentSnapshot.requests:type_name -> liveroom.v1.ContactRequest
+	111, // 105: liveroom.v1.AgentVisitorHello.session:type_name -> actor.PID
+	59,  // 106: liveroom.v1.AgentVisitorHello.hello:type_name -> liveroom.v1.VisitorHello
+	111, // 107: liveroom.v1.AgentVisitorCall.session:type_name -> actor.PID
+	60,  // 108: liveroom.v1.AgentVisitorCall.call:type_name -> liveroom.v1.VisitorCall
+	111, // 109: liveroom.v1.AgentVisitorCancel.session:type_name -> actor.PID
+	111, // 110: liveroom.v1.AgentAttach.session:type_name -> actor.PID
+	68,  // 111: liveroom.v1.AgentAttach.watch:type_name -> liveroom.v1.AgentWatch
+	111, // 112: liveroom.v1.AgentSocketAway.session:type_name -> actor.PID
+	111, // 113: liveroom.v1.AgentSocketAnswer.session:type_name -> actor.PID
+	70,  // 114: liveroom.v1.AgentSocketAnswer.answer:type_name -> liveroom.v1.AgentAnswer
+	111, // 115: liveroom.v1.AgentDetach.session:type_name -> actor.PID
+	20,  // 116: liveroom.v1.AgentReply.error:type_name -> liveroom.v1.Error
+	20,  // 117: liveroom.v1.AgentLoginResult.error:type_name -> liveroom.v1.Error
+	20,  // 118: liveroom.v1.AgentWho.error:type_name -> liveroom.v1.Error
+	23,  // 119: liveroom.v1.AgentCreateRoom.room:type_name -> liveroom.v1.CreateRoom
+	20,  // 120: liveroom.v1.AgentRoomResult.error:type_name -> liveroom.v1.Error
+	54,  // 121: liveroom.v1.AgentRoomResult.room:type_name -> liveroom.v1.AgentRoom
+	20,  // 122: liveroom.v1.AgentRoomList.error:type_name -> liveroom.v1.Error
+	54,  // 123: liveroom.v1.AgentRoomList.rooms:type_name -> liveroom.v1.AgentRoom
+	20,  // 124: liveroom.v1.AgentEntryList.error:type_name -> liveroom.v1.Error
+	49,  // 125: liveroom.v1.AgentEntryList.entries:type_name -> liveroom.v1.EntryRecord
+	57,  // 126: liveroom.v1.AgentStoreOffline.message:type_name -> liveroom.v1.OfflineMessage
+	20,  // 127: liveroom.v1.AgentOfflineResult.error:type_name -> liveroom.v1.Error
+	57,  // 128: liveroom.v1.AgentOfflineResult.message:type_name -> liveroom.v1.OfflineMessage
+	20,  // 129: liveroom.v1.AgentOfflineList.error:type_name -> liveroom.v1.Error
+	57,  // 130: liveroom.v1.AgentOfflineList.messages:type_name -> liveroom.v1.OfflineMessage
+	20,  // 131: liveroom.v1.ShortReply.error:type_name -> liveroom.v1.Error
+	56,  // 132: liveroom.v1.ShortReply.record:type_name -> liveroom.v1.ShortNameRecord
+	133, // [133:133] is the sub-list for method output_type
+	133, // [133:133] is the sub-list for method input_type
+	133, // [133:133] is the sub-list for extension type_name
+	133, // [133:133] is the sub-list for extension extendee
+	0,   // [0:133] is the sub-list for field type_name
 }
 
 func init() { file_liveroom_proto_init() }
@@ -2093,6 +8224,12 @@ func file_liveroom_proto_init() {
 		(*ClientFrame_Chat)(nil),
 		(*ClientFrame_History)(nil),
 		(*ClientFrame_Ping)(nil),
+		(*ClientFrame_Call)(nil),
+		(*ClientFrame_MediaState)(nil),
+		(*ClientFrame_PublishOffer)(nil),
+		(*ClientFrame_SubscribeAnswer)(nil),
+		(*ClientFrame_Ice)(nil),
+		(*ClientFrame_RestartIce)(nil),
 	}
 	file_liveroom_proto_msgTypes[9].OneofWrappers = []any{
 		(*ServerFrame_Joined)(nil),
@@ -2101,14 +8238,67 @@ func file_liveroom_proto_init() {
 		(*ServerFrame_History)(nil),
 		(*ServerFrame_Error)(nil),
 		(*ServerFrame_Pong)(nil),
+		(*ServerFrame_Ack)(nil),
+		(*ServerFrame_Call)(nil),
+		(*ServerFrame_PublishAnswer)(nil),
+		(*ServerFrame_SubscribeOffer)(nil),
+		(*ServerFrame_CallState)(nil),
+	}
+	file_liveroom_proto_msgTypes[35].OneofWrappers = []any{
+		(*CallRequest_Call)(nil),
+		(*CallRequest_MediaState)(nil),
+		(*CallRequest_PublishOffer)(nil),
+		(*CallRequest_SubscribeAnswer)(nil),
+		(*CallRequest_Ice)(nil),
+		(*CallRequest_RestartIce)(nil),
+	}
+	file_liveroom_proto_msgTypes[37].OneofWrappers = []any{
+		(*MediaCommand_Join)(nil),
+		(*MediaCommand_Leave)(nil),
+		(*MediaCommand_PublishOffer)(nil),
+		(*MediaCommand_SubscribeAnswer)(nil),
+		(*MediaCommand_Ice)(nil),
+		(*MediaCommand_RestartIce)(nil),
+		(*MediaCommand_Rebind)(nil),
+	}
+	file_liveroom_proto_msgTypes[52].OneofWrappers = []any{
+		(*VisitorClientFrame_Hello)(nil),
+		(*VisitorClientFrame_Call)(nil),
+		(*VisitorClientFrame_Cancel)(nil),
+		(*VisitorClientFrame_Ping)(nil),
+	}
+	file_liveroom_proto_msgTypes[56].OneofWrappers = []any{
+		(*VisitorServerFrame_Presence)(nil),
+		(*VisitorServerFrame_Queued)(nil),
+		(*VisitorServerFrame_Accepted)(nil),
+		(*VisitorServerFrame_Declined)(nil),
+		(*VisitorServerFrame_Error)(nil),
+		(*VisitorServerFrame_Pong)(nil),
+	}
+	file_liveroom_proto_msgTypes[61].OneofWrappers = []any{
+		(*AgentClientFrame_Watch)(nil),
+		(*AgentClientFrame_Away)(nil),
+		(*AgentClientFrame_Answer)(nil),
+		(*AgentClientFrame_Ping)(nil),
+	}
+	file_liveroom_proto_msgTypes[65].OneofWrappers = []any{
+		(*AgentServerFrame_Snapshot)(nil),
+		(*AgentServerFrame_Visitor)(nil),
+		(*AgentServerFrame_VisitorLeft)(nil),
+		(*AgentServerFrame_Request)(nil),
+		(*AgentServerFrame_RequestDone)(nil),
+		(*AgentServerFrame_Status)(nil),
+		(*AgentServerFrame_Answered)(nil),
+		(*AgentServerFrame_Error)(nil),
+		(*AgentServerFrame_Pong)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_liveroom_proto_rawDesc), len(file_liveroom_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   26,
+			NumEnums:      6,
+			NumMessages:   105,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

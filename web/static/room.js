@@ -4,6 +4,8 @@
 // on the page with textContent or DOM properties only, never innerHTML.
 
 import { Wire } from '/static/wire.js';
+import { Call } from '/static/call.js';
+import { gateSchedule, setupEntry, checkEntry, entryFields, decorateMember, takeCallHint } from '/static/entry.js';
 
 const MAX_TEXT = 4000;
 const MAX_NAME = 64;
@@ -213,7 +215,7 @@ async function init() {
     showRoomError('The server sent an unreadable answer. Reload the page to try again.');
     return;
   }
-  showJoinForm();
+  if (gateSchedule(room.info, Boolean(room.agentKey), showJoinForm)) showJoinForm();
 }
 
 function showJoinForm() {
@@ -222,6 +224,7 @@ function showJoinForm() {
   el.joinRoomId.textContent = room.id;
   el.joinRoleNote.hidden = !isAgent;
   el.joinPasswordField.hidden = !info.hasPassword;
+  setupEntry(info, isAgent);
   el.joinName.value =
     storageGet(nameKey(room.id, isAgent)) ||
     (isAgent ? info.agentName : info.visitorName) ||
@@ -247,12 +250,18 @@ el.joinForm.addEventListener('submit', async (ev) => {
     el.joinError.textContent = `Your name can be at most ${MAX_NAME} characters.`;
     return;
   }
+  const entryProblem = room.agentKey ? '' : checkEntry();
+  if (entryProblem) {
+    el.joinError.textContent = entryProblem;
+    return;
+  }
   room.name = name;
   room.password = el.joinPassword.value;
   el.joinError.textContent = '';
   el.joinButton.disabled = true;
   el.joinButton.textContent = 'Joining…';
 
+  room.call ||= new Call({ wire: () => room.wire, memberId: () => room.memberId, roomId: room.id });
   room.wire = new Wire({
     join: joinBody,
     onJoined: handleJoined,
@@ -286,6 +295,9 @@ function joinBody() {
   if (room.password) j.password = room.password;
   if (room.agentKey) j.agentKey = room.agentKey;
   if (room.maxSeq) j.lastSeq = String(room.maxSeq);
+  // After a dropped connection, continue as the same member (and call).
+  if (room.resumeToken) j.resumeToken = room.resumeToken;
+  if (!room.agentKey) Object.assign(j, entryFields());
   return j;
 }
 
@@ -296,9 +308,13 @@ async function handleJoined(j, { resumed }) {
   if (room.memberId) rememberMyId(room.memberId);
   room.role = j.role || '';
   room.token = j.accessToken || '';
+  room.resumeToken = j.resumeToken || '';
   if (j.room) room.info = j.room;
 
   setMembers(j.members || [], resumed);
+  room.call.onJoined(j);
+  const hint = resumed ? '' : takeCallHint();
+  if (hint) room.call.start(hint === 'video', 'ACTION_RING').catch((e) => room.call.showStatus(e.message || String(e)));
 
   const history = j.history || [];
   const stick = isAtBottom();
@@ -405,6 +421,7 @@ document.addEventListener('visibilitychange', () => {
 });
 
 function handleFrame(f) {
+  if (room.call && room.call.onFrame(f)) return;
   if (f.chat) {
     const c = f.chat;
     const mine = room.pendingChats.has(c.clientId) || room.myIds.has(c.memberId);
@@ -483,6 +500,7 @@ function renderMembers() {
     li.append(node('span', 'member-name', m.name || 'Unnamed'));
     if (m.memberId === room.memberId) li.append(' ', node('span', 'member-you', '(you)'));
     li.append(' ', node('span', `role-badge role-${roleLabel(m.role)}`, roleLabel(m.role)));
+    decorateMember(li, m);
     return li;
   });
   el.members.replaceChildren(...items);

@@ -7,7 +7,8 @@
 // supplies the join body and handles the frames that are not replies.
 
 // Join errors that retrying cannot fix: stop and let the page explain.
-const FATAL_JOIN = new Set(['room_not_found', 'wrong_password', 'password_required', 'wrong_agent_key', 'room_full']);
+const FATAL_JOIN = new Set(['room_not_found', 'wrong_password', 'password_required', 'wrong_agent_key', 'room_full',
+  'room_not_open', 'room_closed', 'entry_required']);
 
 const BACKOFF_MIN_MS = 1000;
 const BACKOFF_MAX_MS = 15000;

@@ -1,0 +1,133 @@
+// Package short is the short-name grain: one virtual actor per short name, so
+// that claiming a name is decided in one place even when two rooms ask for it
+// at the same moment on different nodes.
+package short
+
+import (
+	"time"
+
+	"errors"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/cluster"
+	"go.uber.org/zap"
+	"google.golang.org/protobuf/proto"
+
+	"liveroom/persistence"
+	"liveroom/proto/pb"
+)
+
+// Kind is the cluster kind name of short-name grains.
+const Kind = "short"
+
+// Deps are shared by every short-name grain on a node.
+type Deps struct {
+	Store persistence.Store
+	Log   *zap.Logger
+}
+
+// NewKind returns the cluster kind that activates short-name grains.
+func NewKind(d Deps) *cluster.Kind {
+	return cluster.NewKind(Kind, actor.PropsFromProducer(func() actor.Actor {
+		return &grain{deps: d}
+	}))
+}
+
+type grain struct {
+	deps    Deps
+	name    string
+	rec     *pb.ShortNameRecord
+	loadErr error
+}
+
+func errorf(code, msg string) *pb.Error { return &pb.Error{Code: code, Message: msg} }
+
+var (
+	errInternal = errorf("internal", "The server could not store that; please try again.")
+	errNotFound = errorf("not_found", "No room has this short name.")
+)
+
+func (g *grain) Receive(ctx actor.Context) {
+	switch msg := ctx.Message().(type) {
+	case *cluster.ClusterInit:
+		g.name = msg.Identity.Identity
+		g.load()
+		// Names are looked up rarely; nothing needs to stay in memory.
+		ctx.SetReceiveTimeout(idleTimeout)
+	case *actor.ReceiveTimeout:
+		ctx.Poison(ctx.Self())
+	case *pb.ShortResolve:
+		switch {
+		case g.loadErr != nil:
+			ctx.Respond(&pb.ShortReply{Error: errInternal})
+		case g.rec == nil:
+			ctx.Respond(&pb.ShortReply{Error: errNotFound})
+		default:
+			ctx.Respond(&pb.ShortReply{Record: g.rec})
+		}
+	case *pb.ShortClaim:
+		ctx.Respond(g.claim(msg))
+	case *pb.ShortRelease:
+		ctx.Respond(g.release(msg))
+	}
+}
+
+func (g *grain) load() {
+	raw, err := g.deps.Store.Get(persistence.ShortKey(g.name))
+	if errors.Is(err, persistence.ErrNotFound) {
+		return
+	}
+	rec := &pb.ShortNameRecord{}
+	if err == nil {
+		err = proto.Unmarshal(raw, rec)
+	}
+	if err != nil {
+		g.loadErr = err
+		g.deps.Log.Error("load short name", zap.String("name", g.name), zap.Error(err))
+		return
+	}
+	g.rec = rec
+}
+
+func (g *grain) claim(msg *pb.ShortClaim) *pb.ShortReply {
+	if g.loadErr != nil {
+		return &pb.ShortReply{Error: errInternal}
+	}
+	if !persistence.ValidID(g.name) || !persistence.ValidID(msg.RoomId) {
+		return &pb.ShortReply{Error: errorf("invalid", "short name must be 1-64 letters, digits, '-' or '_'")}
+	}
+	if g.rec != nil {
+		if g.rec.RoomId == msg.RoomId && g.rec.AgentId == msg.AgentId {
+			return &pb.ShortReply{Record: g.rec} // a retried claim
+		}
+		return &pb.ShortReply{Error: errorf("short_name_taken", "This short name is already in use.")}
+	}
+	rec := &pb.ShortNameRecord{RoomId: msg.RoomId, AgentId: msg.AgentId}
+	raw, err := proto.Marshal(rec)
+	if err == nil {
+		err = g.deps.Store.Set(persistence.ShortKey(g.name), raw)
+	}
+	if err != nil {
+		g.deps.Log.Error("store short name", zap.String("name", g.name), zap.Error(err))
+		return &pb.ShortReply{Error: errInternal}
+	}
+	g.rec = rec
+	return &pb.ShortReply{Record: rec}
+}
+
+func (g *grain) release(msg *pb.ShortRelease) *pb.ShortReply {
+	if g.loadErr != nil {
+		return &pb.ShortReply{Error: errInternal}
+	}
+	if g.rec == nil || g.rec.RoomId != msg.RoomId {
+		return &pb.ShortReply{} // already free, or someone else's: nothing to do
+	}
+	if err := g.deps.Store.Delete(persistence.ShortKey(g.name)); err != nil {
+		g.deps.Log.Error("delete short name", zap.String("name", g.name), zap.Error(err))
+		return &pb.ShortReply{Error: errInternal}
+	}
+	g.rec = nil
+	return &pb.ShortReply{}
+}
+
+const idleTimeout = 30 * time.Second

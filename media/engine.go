@@ -1,0 +1,147 @@
+// Package media is Liveroom's SFU: one Pion WebRTC API per node (one UDP port
+// for every peer, optional ICE-TCP), and a media actor per room that owns the
+// room's peer connections and forwards each published track to every other
+// call member.
+package media
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/webrtc/v4"
+	"go.uber.org/zap"
+
+	"liveroom/proto/pb"
+)
+
+// Config is the node's WebRTC configuration.
+type Config struct {
+	// UDPPort is the one UDP port every peer connection uses.
+	UDPPort int
+	// TCPPort, when not 0, accepts ICE over TCP for networks that block UDP.
+	TCPPort int
+	// PublicIPs are announced instead of the host's own addresses (1:1 NAT).
+	PublicIPs []string
+	// ICEServers are handed to browsers (STUN and TURN).
+	ICEServers []*pb.IceServer
+	// ICETimeout drops a peer connection that has not connected by then.
+	ICETimeout time.Duration
+	// MaxTracksPerPeer bounds what one browser may publish.
+	MaxTracksPerPeer int
+}
+
+// Engine is the node-wide WebRTC API shared by every room's media actor.
+type Engine struct {
+	api    *webrtc.API
+	cfg    Config
+	log    *zap.Logger
+	udp    *ice.MultiUDPMuxDefault
+	tcpLis net.Listener
+	tcp    ice.TCPMux
+}
+
+// NewEngine opens the UDP (and TCP) ports and builds the Pion API with the
+// codecs we forward and the default interceptors: NACK generator and
+// responder, RTCP sender/receiver reports, TWCC feedback.
+func NewEngine(cfg Config, log *zap.Logger) (*Engine, error) {
+	if cfg.ICETimeout <= 0 {
+		cfg.ICETimeout = 20 * time.Second
+	}
+	if cfg.MaxTracksPerPeer <= 0 {
+		cfg.MaxTracksPerPeer = 3
+	}
+	me := &webrtc.MediaEngine{}
+	if err := registerCodecs(me); err != nil {
+		return nil, err
+	}
+	ir := &interceptor.Registry{}
+	if err := webrtc.RegisterDefaultInterceptors(me, ir); err != nil {
+		return nil, err
+	}
+	e := &Engine{cfg: cfg, log: log}
+
+	se := webrtc.SettingEngine{}
+	udp, err := ice.NewMultiUDPMuxFromPort(cfg.UDPPort,
+		ice.UDPMuxFromPortWithLoopback(), ice.UDPMuxFromPortWithNetworks(ice.NetworkTypeUDP4))
+	if err != nil {
+		return nil, fmt.Errorf("webrtc UDP port %d: %w", cfg.UDPPort, err)
+	}
+	e.udp = udp
+	se.SetICEUDPMux(udp)
+	// Peers on this machine (tests, a laptop demo) reach us over loopback.
+	se.SetIncludeLoopbackCandidate(true)
+	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4}
+	if cfg.TCPPort != 0 {
+		lis, err := net.Listen("tcp4", net.JoinHostPort("", strconv.Itoa(cfg.TCPPort)))
+		if err != nil {
+			_ = udp.Close()
+			return nil, fmt.Errorf("webrtc TCP port %d: %w", cfg.TCPPort, err)
+		}
+		e.tcpLis = lis
+		e.tcp = webrtc.NewICETCPMux(nil, lis, 32)
+		se.SetICETCPMux(e.tcp)
+		networks = append(networks, webrtc.NetworkTypeTCP4)
+	}
+	se.SetNetworkTypes(networks)
+	if len(cfg.PublicIPs) > 0 {
+		if err := se.SetICEAddressRewriteRules(webrtc.ICEAddressRewriteRule{
+			External: cfg.PublicIPs, AsCandidateType: webrtc.ICECandidateTypeHost, Mode: webrtc.ICEAddressRewriteReplace,
+		}); err != nil {
+			e.Close()
+			return nil, fmt.Errorf("webrtc public address: %w", err)
+		}
+	}
+	e.api = webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
+	return e, nil
+}
+
+// registerCodecs limits negotiation to what every current browser can decode,
+// since the SFU forwards packets untouched and cannot transcode.
+func registerCodecs(me *webrtc.MediaEngine) error {
+	fb := []webrtc.RTCPFeedback{{Type: "goog-remb"}, {Type: "ccm", Parameter: "fir"}, {Type: "nack"}, {Type: "nack", Parameter: "pli"}, {Type: "transport-cc"}}
+	codecs := []struct {
+		c   webrtc.RTPCodecParameters
+		typ webrtc.RTPCodecType
+	}{
+		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"}, PayloadType: 111}, webrtc.RTPCodecTypeAudio},
+		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000, RTCPFeedback: fb}, PayloadType: 96}, webrtc.RTPCodecTypeVideo},
+		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeRTX, ClockRate: 90000, SDPFmtpLine: "apt=96"}, PayloadType: 97}, webrtc.RTPCodecTypeVideo},
+		// H.264 constrained baseline, packetization-mode 1: what Safari on a phone sends.
+		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f", RTCPFeedback: fb}, PayloadType: 102}, webrtc.RTPCodecTypeVideo},
+		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeRTX, ClockRate: 90000, SDPFmtpLine: "apt=102"}, PayloadType: 103}, webrtc.RTPCodecTypeVideo},
+	}
+	for _, c := range codecs {
+		if err := me.RegisterCodec(c.c, c.typ); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ICEServers is what browsers put in their RTCPeerConnection configuration.
+func (e *Engine) ICEServers() []*pb.IceServer { return e.cfg.ICEServers }
+
+// UDPPort is the port peers reach us on.
+func (e *Engine) UDPPort() int { return e.cfg.UDPPort }
+
+// Close releases the ports.
+func (e *Engine) Close() {
+	var errs []error
+	if e.udp != nil {
+		errs = append(errs, e.udp.Close())
+	}
+	if e.tcp != nil {
+		errs = append(errs, e.tcp.Close())
+	}
+	if e.tcpLis != nil {
+		_ = e.tcpLis.Close()
+	}
+	if err := errors.Join(errs...); err != nil {
+		e.log.Debug("closing webrtc ports", zap.Error(err))
+	}
+}

@@ -1,0 +1,544 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/coder/websocket"
+	"go.uber.org/zap"
+	"golang.org/x/time/rate"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	"liveroom/access"
+	"liveroom/actors"
+	"liveroom/metrics"
+	"liveroom/persistence"
+	"liveroom/proto/pb"
+)
+
+// CloseUnauthorized ends an agent page socket whose login is gone.
+const CloseUnauthorized websocket.StatusCode = 4401
+
+// Presence serves the two sockets of the contact button feature:
+//
+//   - /ws/visitor, opened by button.js on any website. It accepts any Origin
+//     (or those in button_origins) because the button lives on other sites;
+//     it carries VisitorClientFrame only, so nothing sent there can act as
+//     an agent or reach a room.
+//   - /ws/agent, opened by the agent page. Same origin only, and the login
+//     cookie is checked by the agent grain on attach.
+type Presence struct {
+	node    *actors.Node
+	limits  Limits
+	log     *zap.Logger
+	metrics *metrics.Metrics
+	// origins allowed on /ws/visitor; empty allows any.
+	origins []string
+	// PingEvery is how often idle sockets are probed, so a vanished browser
+	// (no close frame) stops counting as online within about twice this.
+	PingEvery time.Duration
+	// MaxPerIP bounds visitor sockets from one address.
+	MaxPerIP int
+
+	mu       sync.Mutex
+	conns    map[*websocket.Conn]struct{}
+	perIP    map[string]int
+	draining bool
+	wg       sync.WaitGroup
+}
+
+// NewPresence returns the endpoints for node.
+func NewPresence(node *actors.Node, limits Limits, origins []string, log *zap.Logger, m *metrics.Metrics) *Presence {
+	if limits.WriteTimeout == 0 {
+		limits.WriteTimeout = 10 * time.Second
+	}
+	return &Presence{node: node, limits: limits, origins: origins, log: log, metrics: m,
+		PingEvery: 15 * time.Second, MaxPerIP: 50,
+		conns: map[*websocket.Conn]struct{}{}, perIP: map[string]int{}}
+}
+
+// OriginAllowed reports whether a page at origin may use the button.
+func (p *Presence) OriginAllowed(origin string) bool {
+	if len(p.origins) == 0 {
+		return true
+	}
+	for _, o := range p.origins {
+		if strings.EqualFold(strings.TrimRight(o, "/"), origin) {
+			return true
+		}
+	}
+	return false
+}
+
+// Shutdown closes every socket with "going away" and waits for the handlers.
+func (p *Presence) Shutdown(ctx context.Context) {
+	p.mu.Lock()
+	p.draining = true
+	conns := make([]*websocket.Conn, 0, len(p.conns))
+	for c := range p.conns {
+		conns = append(conns, c)
+	}
+	p.mu.Unlock()
+	for _, c := range conns {
+		go func() { _ = c.Close(websocket.StatusGoingAway, "server shutting down") }()
+	}
+	done := make(chan struct{})
+	go func() { p.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
+
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// admit registers a socket; ip is counted when not empty.
+func (p *Presence) admit(c *websocket.Conn, ip string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.draining {
+		return false
+	}
+	p.conns[c] = struct{}{}
+	if ip != "" {
+		p.perIP[ip]++
+	}
+	p.wg.Add(1)
+	return true
+}
+
+func (p *Presence) release(c *websocket.Conn, ip string) {
+	p.mu.Lock()
+	delete(p.conns, c)
+	if ip != "" {
+		if p.perIP[ip]--; p.perIP[ip] <= 0 {
+			delete(p.perIP, ip)
+		}
+	}
+	p.mu.Unlock()
+	p.wg.Done()
+}
+
+func (p *Presence) ipFull(ip string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.perIP[ip] >= p.MaxPerIP
+}
+
+// Visitor serves /ws/visitor.
+func (p *Presence) Visitor(w http.ResponseWriter, r *http.Request) {
+	origin := r.Header.Get("Origin")
+	if origin != "" && !p.OriginAllowed(origin) {
+		http.Error(w, "this site may not use the contact button", http.StatusForbidden)
+		return
+	}
+	ip := clientIP(r)
+	if p.ipFull(ip) {
+		http.Error(w, "too many connections from your address", http.StatusTooManyRequests)
+		return
+	}
+	// Any origin: the button is embedded on other sites. What the socket may
+	// do is limited by its frame type, not by where it comes from.
+	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	if err != nil {
+		return
+	}
+	v := &visitorHandler{origin: origin}
+	p.serve(conn, r, ip, v)
+}
+
+// Agent serves /ws/agent.
+func (p *Presence) Agent(w http.ResponseWriter, r *http.Request) {
+	cookie, err := r.Cookie(access.AgentCookie)
+	if err != nil {
+		http.Error(w, "log in on the agent page first", http.StatusUnauthorized)
+		return
+	}
+	agentID, hash, ok := access.ParseAgentCookie(cookie.Value)
+	if !ok {
+		http.Error(w, "log in on the agent page first", http.StatusUnauthorized)
+		return
+	}
+	// Same origin only (the library's default): the login cookie must not
+	// let another site drive the agent's socket.
+	conn, err := websocket.Accept(w, r, nil)
+	if err != nil {
+		return
+	}
+	p.serve(conn, r, "", &agentHandler{agentID: agentID, hash: hash})
+}
+
+// handler is what differs between the visitor and agent sockets.
+type handler interface {
+	// decode parses one frame; id is its correlation id.
+	decode(data []byte) (msg proto.Message, id string, err error)
+	dispatch(ctx context.Context, c *pconn, msg proto.Message, id string)
+	errorFrame(id string, e *pb.Error) proto.Message
+	pong(id string) proto.Message
+	kind() string
+}
+
+type pconn struct {
+	p       *Presence
+	conn    *websocket.Conn
+	h       handler
+	limiter *rate.Limiter
+	out     *outbox
+	pid     *actor.PID
+	strikes int
+}
+
+func (p *Presence) serve(conn *websocket.Conn, r *http.Request, ip string, h handler) {
+	if !p.admit(conn, ip) {
+		_ = conn.Close(websocket.StatusGoingAway, "server shutting down")
+		return
+	}
+	defer p.release(conn, ip)
+	p.metrics.SocketsOpen.Inc()
+	defer p.metrics.SocketsOpen.Dec()
+	conn.SetReadLimit(p.limits.MaxFrameBytes)
+	c := &pconn{p: p, conn: conn, h: h,
+		limiter: rate.NewLimiter(rate.Limit(p.limits.RatePerSecond), p.limits.RateBurst)}
+	c.run(r.Context())
+}
+
+func (c *pconn) run(parent context.Context) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
+	defer cancel()
+	c.out = newOutbox(c.p.limits.QueueFrames, func() {
+		c.p.metrics.SlowClients.Inc()
+		go func() { _ = c.conn.Close(CloseSlowConsumer, "slow consumer: messages were not read in time") }()
+	})
+	root := c.p.node.System.Root
+	// The grains send frames to this actor, which only queues them; the agent
+	// grain watches it, so closing the socket is what tells the grain.
+	c.pid = root.Spawn(actor.PropsFromFunc(func(actx actor.Context) {
+		switch m := actx.Message().(type) {
+		case *pb.VisitorServerFrame, *pb.AgentServerFrame:
+			c.out.push(m.(proto.Message))
+		}
+	}))
+	defer root.Stop(c.pid)
+
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		c.write(ctx)
+		cancel()
+	}()
+	c.read(ctx)
+	cancel()
+	<-writerDone
+}
+
+func (c *pconn) write(ctx context.Context) {
+	ping := time.NewTicker(c.p.PingEvery)
+	defer ping.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.out.closed():
+			return
+		case <-ping.C:
+			pctx, cancel := context.WithTimeout(ctx, c.p.PingEvery)
+			err := c.conn.Ping(pctx)
+			cancel()
+			if err != nil {
+				_ = c.conn.Close(websocket.StatusPolicyViolation, "no answer to ping")
+				return
+			}
+		case b := <-c.out.frames():
+			wctx, cancel := context.WithTimeout(ctx, c.p.limits.WriteTimeout)
+			err := c.conn.Write(wctx, websocket.MessageText, b)
+			cancel()
+			if err != nil {
+				_ = c.conn.Close(CloseSlowConsumer, "write timed out")
+				return
+			}
+			c.p.metrics.FramesOut.Inc()
+		}
+	}
+}
+
+func (c *pconn) fail(id string, e *pb.Error) {
+	c.p.metrics.FrameErrors.WithLabelValues(e.Code).Inc()
+	c.out.push(c.h.errorFrame(id, e))
+}
+
+func (c *pconn) read(ctx context.Context) {
+	for {
+		typ, data, err := c.conn.Read(ctx)
+		if err != nil {
+			if errors.Is(err, websocket.ErrMessageTooBig) {
+				c.p.metrics.FrameErrors.WithLabelValues("too_large").Inc()
+			}
+			return
+		}
+		if !c.limiter.Allow() {
+			c.strikes++
+			c.fail("", &pb.Error{Code: "rate_limited", Message: "Too many messages; slow down."})
+			if c.strikes > 2*c.p.limits.RateBurst {
+				_ = c.conn.Close(CloseRateLimited, "rate limit exceeded")
+				return
+			}
+			continue
+		}
+		if typ != websocket.MessageText {
+			c.fail("", &pb.Error{Code: "bad_frame", Message: "Frames must be JSON text."})
+			continue
+		}
+		msg, id, err := c.h.decode(data)
+		if err != nil {
+			c.fail("", &pb.Error{Code: "bad_frame", Message: "Frame is not a valid message: " + err.Error()})
+			continue
+		}
+		if len(id) > 64 {
+			c.fail("", &pb.Error{Code: "bad_frame", Message: "Frame id is longer than 64 characters."})
+			continue
+		}
+		if msg == nil {
+			c.p.metrics.FramesIn.WithLabelValues(c.h.kind() + ".ping").Inc()
+			c.out.push(c.h.pong(id))
+			continue
+		}
+		c.h.dispatch(ctx, c, msg, id)
+	}
+}
+
+// ask sends msg to the agent grain and turns a refusal into an error frame;
+// it reports whether the grain accepted.
+func (c *pconn) ask(ctx context.Context, agentID string, msg interface{}, id string) (*pb.Error, bool) {
+	reply, err := actors.AskAgent[*pb.AgentReply](ctx, c.p.node, agentID, msg)
+	if err != nil {
+		e := &pb.Error{Code: "unavailable", Message: "The server did not answer in time; please retry."}
+		c.fail(id, e)
+		return e, false
+	}
+	if reply.Error != nil {
+		c.fail(id, reply.Error)
+		return reply.Error, false
+	}
+	return nil, true
+}
+
+var presenceDecoder = protojson.UnmarshalOptions{}
+
+// ---------- visitor ----------
+
+// Bounds on what a page may tell about itself; the grain tidies the rest.
+const (
+	maxPageURLBytes   = 2048
+	maxPageTitleBytes = 1024
+	maxNameBytes      = 256
+)
+
+type visitorHandler struct {
+	origin string
+	agent  string // set once hello was accepted
+}
+
+func (v *visitorHandler) kind() string { return "visitor" }
+
+func (v *visitorHandler) decode(data []byte) (proto.Message, string, error) {
+	f := &pb.VisitorClientFrame{}
+	if err := presenceDecoder.Unmarshal(data, f); err != nil {
+		return nil, "", err
+	}
+	switch b := f.Body.(type) {
+	case *pb.VisitorClientFrame_Hello:
+		return orEmpty(b.Hello), f.Id, nil
+	case *pb.VisitorClientFrame_Call:
+		return orEmpty(b.Call), f.Id, nil
+	case *pb.VisitorClientFrame_Cancel:
+		return &pb.VisitorCancel{}, f.Id, nil
+	case *pb.VisitorClientFrame_Ping:
+		return nil, f.Id, nil
+	}
+	return nil, f.Id, errors.New("no known message type")
+}
+
+// orEmpty turns a JSON null body into an empty message.
+func orEmpty[T any, P interface {
+	*T
+	proto.Message
+}](m P) proto.Message {
+	if m == nil {
+		return P(new(T))
+	}
+	return m
+}
+
+func (v *visitorHandler) errorFrame(id string, e *pb.Error) proto.Message {
+	return &pb.VisitorServerFrame{ReplyTo: id, Body: &pb.VisitorServerFrame_Error{Error: e}}
+}
+
+func (v *visitorHandler) pong(id string) proto.Message {
+	return &pb.VisitorServerFrame{ReplyTo: id, Body: &pb.VisitorServerFrame_Pong{Pong: &pb.Pong{}}}
+}
+
+func (v *visitorHandler) dispatch(ctx context.Context, c *pconn, msg proto.Message, id string) {
+	invalid := func(text string) { c.fail(id, &pb.Error{Code: "invalid", Message: text}) }
+	switch m := msg.(type) {
+	case *pb.VisitorHello:
+		c.p.metrics.FramesIn.WithLabelValues("visitor.hello").Inc()
+		if v.agent != "" {
+			c.fail(id, &pb.Error{Code: "already_joined", Message: "This connection already said hello."})
+			return
+		}
+		if !persistence.ValidID(m.AgentId) || (m.RoomId != "" && !persistence.ValidID(m.RoomId)) {
+			invalid("Agent and room ids must be 1-64 letters, digits, '-' or '_'.")
+			return
+		}
+		if len(m.PageUrl) > maxPageURLBytes || len(m.PageTitle) > maxPageTitleBytes || len(m.Name) > maxNameBytes {
+			invalid("Page address, title or name is too long.")
+			return
+		}
+		if _, ok := c.ask(ctx, m.AgentId, &pb.AgentVisitorHello{Session: c.pid, Hello: m, FrameId: id, Origin: v.origin}, id); ok {
+			v.agent = m.AgentId
+		}
+	case *pb.VisitorCall:
+		c.p.metrics.FramesIn.WithLabelValues("visitor.call").Inc()
+		if v.agent == "" {
+			c.fail(id, &pb.Error{Code: "not_joined", Message: "Say hello first."})
+			return
+		}
+		if len(m.Name) > maxNameBytes {
+			invalid("Name is too long.")
+			return
+		}
+		c.ask(ctx, v.agent, &pb.AgentVisitorCall{Session: c.pid, Call: m, FrameId: id}, id)
+	case *pb.VisitorCancel:
+		c.p.metrics.FramesIn.WithLabelValues("visitor.cancel").Inc()
+		if v.agent == "" {
+			c.fail(id, &pb.Error{Code: "not_joined", Message: "Say hello first."})
+			return
+		}
+		c.ask(ctx, v.agent, &pb.AgentVisitorCancel{Session: c.pid, FrameId: id}, id)
+	}
+}
+
+// ---------- agent ----------
+
+type agentHandler struct {
+	agentID string
+	hash    []byte
+	watched bool
+}
+
+func (a *agentHandler) kind() string { return "agent" }
+
+func (a *agentHandler) decode(data []byte) (proto.Message, string, error) {
+	f := &pb.AgentClientFrame{}
+	if err := presenceDecoder.Unmarshal(data, f); err != nil {
+		return nil, "", err
+	}
+	switch b := f.Body.(type) {
+	case *pb.AgentClientFrame_Watch:
+		return orEmpty(b.Watch), f.Id, nil
+	case *pb.AgentClientFrame_Away:
+		return orEmpty(b.Away), f.Id, nil
+	case *pb.AgentClientFrame_Answer:
+		return orEmpty(b.Answer), f.Id, nil
+	case *pb.AgentClientFrame_Ping:
+		return nil, f.Id, nil
+	}
+	return nil, f.Id, errors.New("no known message type")
+}
+
+func (a *agentHandler) errorFrame(id string, e *pb.Error) proto.Message {
+	return &pb.AgentServerFrame{ReplyTo: id, Body: &pb.AgentServerFrame_Error{Error: e}}
+}
+
+func (a *agentHandler) pong(id string) proto.Message {
+	return &pb.AgentServerFrame{ReplyTo: id, Body: &pb.AgentServerFrame_Pong{Pong: &pb.Pong{}}}
+}
+
+func (a *agentHandler) dispatch(ctx context.Context, c *pconn, msg proto.Message, id string) {
+	switch m := msg.(type) {
+	case *pb.AgentWatch:
+		c.p.metrics.FramesIn.WithLabelValues("agent.watch").Inc()
+		if m.RoomId != "" && !persistence.ValidID(m.RoomId) {
+			c.fail(id, &pb.Error{Code: "invalid", Message: "Room id must be 1-64 letters, digits, '-' or '_'."})
+			return
+		}
+		e, ok := c.ask(ctx, a.agentID, &pb.AgentAttach{Session: c.pid, SessionHash: a.hash, Watch: m, FrameId: id}, id)
+		if ok {
+			a.watched = true
+		} else if e.GetCode() == "unauthorized" || e.GetCode() == "agent_not_found" {
+			go func() { _ = c.conn.Close(CloseUnauthorized, "please log in again") }()
+		}
+	case *pb.AgentSetAway:
+		c.p.metrics.FramesIn.WithLabelValues("agent.away").Inc()
+		if !a.watched {
+			c.fail(id, &pb.Error{Code: "not_joined", Message: "Watch first."})
+			return
+		}
+		c.ask(ctx, a.agentID, &pb.AgentSocketAway{Session: c.pid, Away: m.Away, FrameId: id}, id)
+	case *pb.AgentAnswer:
+		c.p.metrics.FramesIn.WithLabelValues("agent.answer").Inc()
+		if !a.watched {
+			c.fail(id, &pb.Error{Code: "not_joined", Message: "Watch first."})
+			return
+		}
+		if len(m.RequestId) > 64 {
+			c.fail(id, &pb.Error{Code: "invalid", Message: "Request id is too long."})
+			return
+		}
+		c.ask(ctx, a.agentID, &pb.AgentSocketAnswer{Session: c.pid, Answer: m, FrameId: id}, id)
+	}
+}
+
+// ---------- outbox ----------
+
+// outbox is a socket's bounded outbound queue; like session.Outbox, but for
+// any frame type.
+type outbox struct {
+	ch         chan []byte
+	overflowed func()
+	once       sync.Once
+	done       chan struct{}
+}
+
+func newOutbox(size int, overflowed func()) *outbox {
+	return &outbox{ch: make(chan []byte, size), overflowed: overflowed, done: make(chan struct{})}
+}
+
+func (o *outbox) frames() <-chan []byte   { return o.ch }
+func (o *outbox) closed() <-chan struct{} { return o.done }
+
+var presenceWire = protojson.MarshalOptions{}
+
+// push queues m without ever blocking; a full queue closes the connection.
+func (o *outbox) push(m proto.Message) {
+	select {
+	case <-o.done:
+		return
+	default:
+	}
+	b, err := presenceWire.Marshal(m)
+	if err != nil {
+		return // only invalid UTF-8 fails, and the grains send validated text
+	}
+	select {
+	case o.ch <- b:
+	default:
+		o.once.Do(func() {
+			close(o.done)
+			o.overflowed()
+		})
+	}
+}

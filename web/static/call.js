@@ -1,0 +1,672 @@
+// call.js — video and audio calls through Liveroom's SFU.
+//
+// Each call member has two RTCPeerConnections with the server: `pub`, on
+// which this browser sends (it makes the offers), and `sub`, on which it
+// receives everyone else (the server makes the offers). Remote streams are
+// named "<memberId>:main" (microphone + camera) and "<memberId>:screen".
+
+const $ = (id) => document.getElementById(id);
+
+const MEDIA_RETRY_CODES = new Set(['media_failed', 'ice_timeout']);
+
+function node(tag, className, text) {
+  const n = document.createElement(tag);
+  if (className) n.className = className;
+  if (text != null) n.textContent = text;
+  return n;
+}
+
+export class Call {
+  /**
+   * @param {object} o
+   * @param {() => import('./wire.js').Wire} o.wire
+   * @param {() => string} o.memberId   this browser's member id
+   * @param {string} o.roomId
+   */
+  constructor(o) {
+    this.wireOf = o.wire;
+    this.memberIdOf = o.memberId;
+    this.intentKey = `liveroom:call:${o.roomId}`;
+    this.iceServers = [];
+    this.participants = new Map(); // memberId -> CallParticipant
+    this.inCall = false;
+    this.video = false;
+    this.pub = null;
+    this.sub = null;
+    this.subChain = Promise.resolve();
+    this.mic = null;
+    this.cam = null;
+    this.screen = null;
+    this.senders = { mic: null, camera: null, screen: null };
+    this.screenTransceiver = null;
+    this.audioMuted = false;
+    this.videoOff = false;
+    this.facing = 'user';
+    this.retries = 0;
+    this.meters = new Map(); // track id -> last {energy, duration} seen
+    // Receiving transceivers are reused by the server, so a track id can
+    // move between members; ontrack tells us where each one belongs now.
+    this.trackStreams = new Map(); // track id -> stream id
+    this.meterTimer = 0;
+    this.ringing = null; // CallEvent of an unanswered ring
+
+    this.el = {
+      buttons: $('call-buttons'),
+      videoBtn: $('call-video'),
+      audioBtn: $('call-audio'),
+      incoming: $('incoming-call'),
+      incomingText: $('incoming-text'),
+      acceptVideo: $('accept-video'),
+      acceptAudio: $('accept-audio'),
+      decline: $('decline-call'),
+      panel: $('call-panel'),
+      tiles: $('tiles'),
+      status: $('call-status'),
+      enableAudio: $('enable-audio'),
+      mute: $('mute-btn'),
+      camera: $('camera-btn'),
+      switchCam: $('switch-camera-btn'),
+      screen: $('screen-btn'),
+      hangup: $('hangup-btn'),
+    };
+    const on = (b, f) => b.addEventListener('click', () => f().catch((e) => this.showStatus(e.message || String(e))));
+    on(this.el.videoBtn, () => this.start(true, 'ACTION_RING'));
+    on(this.el.audioBtn, () => this.start(false, 'ACTION_RING'));
+    on(this.el.acceptVideo, () => this.start(true, 'ACTION_ACCEPT'));
+    on(this.el.acceptAudio, () => this.start(false, 'ACTION_ACCEPT'));
+    on(this.el.decline, () => this.decline());
+    on(this.el.hangup, () => this.hangup());
+    on(this.el.mute, () => this.toggleMute());
+    on(this.el.camera, () => this.toggleCamera());
+    on(this.el.switchCam, () => this.switchCamera());
+    on(this.el.screen, () => this.toggleScreen());
+    this.el.enableAudio.addEventListener('click', () => this.playAll());
+    if (!navigator.mediaDevices?.getDisplayMedia) this.el.screen.hidden = true;
+    // Tests and the curious can read call statistics from the console.
+    window.liveroomCall = this;
+  }
+
+  get wire() {
+    return this.wireOf();
+  }
+
+  // ---------- frames from the server ----------
+
+  onJoined(j) {
+    this.iceServers = (j.iceServers || []).map((s) => ({ urls: s.urls, username: s.username, credential: s.credential }));
+    this.applyState(j.call || {});
+    if (j.resumed && this.inCall && this.participants.has(this.memberIdOf())) {
+      // Same membership, same call: keep the connections and only renew
+      // their network paths if the drop broke them.
+      this.restartIce().catch((e) => this.recover(e.message || 'The call could not be resumed.'));
+      return;
+    }
+    // A reload or an expired membership means the server dropped our media
+    // with the old socket: rejoin the call if we were in it.
+    const intent = this.storedIntent();
+    if (this.inCall) this.teardown();
+    if (intent && this.participants.size > 0) {
+      this.start(intent.video, 'ACTION_ACCEPT').catch((e) => this.showStatus(e.message));
+    } else if (intent) {
+      this.forgetIntent();
+    }
+  }
+
+  /** Returns true when the frame was about the call. */
+  onFrame(f) {
+    if (f.callState) {
+      this.applyState(f.callState);
+      return true;
+    }
+    if (f.call) {
+      this.onEvent(f.call);
+      return true;
+    }
+    if (f.subscribeOffer) {
+      this.subChain = this.subChain.then(() => this.onSubscribeOffer(f.subscribeOffer.sdp)).catch((e) => {
+        console.error(e);
+        this.showStatus('Receiving media failed: ' + e.message);
+      });
+      return true;
+    }
+    if (f.error && MEDIA_RETRY_CODES.has(f.error.code)) {
+      this.recover(f.error.message);
+      return true;
+    }
+    if (f.error && f.error.code === 'not_in_call' && this.inCall) {
+      // The server lost our media while we were away: call again.
+      this.recover(f.error.message);
+      return true;
+    }
+    if (f.error && ['too_many_tracks', 'unsupported_codec', 'bad_sdp', 'bad_candidate', 'not_in_call', 'calls_disabled', 'no_call'].includes(f.error.code)) {
+      this.showStatus(f.error.message);
+      return true;
+    }
+    return false;
+  }
+
+  onEvent(ev) {
+    const me = this.memberIdOf();
+    const from = ev.from || {};
+    if (from.memberId === me) return;
+    if (ev.action === 'ACTION_RING' && !this.inCall) {
+      this.ringing = ev;
+      this.el.incomingText.textContent = `${from.name || 'Someone'} is calling${ev.video ? ' (video)' : ' (audio only)'}…`;
+      this.el.incoming.hidden = false;
+      this.el.buttons.hidden = true; // the prompt has the same choices
+      this.notifyRing(from.name);
+    } else if (ev.action === 'ACTION_DECLINE' && this.inCall) {
+      this.showStatus(`${from.name || 'Someone'} declined the call.`);
+    }
+  }
+
+  applyState(st) {
+    const list = st.participants || [];
+    this.participants = new Map(list.map((p) => [p.member.memberId, p]));
+    const me = this.memberIdOf();
+    const active = list.some((p) => p.member.memberId !== me) || (list.length > 0 && !this.inCall);
+    if (list.length === 0) {
+      this.el.incoming.hidden = true;
+      this.ringing = null;
+    }
+    if (!this.inCall) this.el.buttons.hidden = !this.el.incoming.hidden;
+    this.el.videoBtn.textContent = active && !this.inCall ? 'Join with video' : 'Video call';
+    this.el.audioBtn.textContent = active && !this.inCall ? 'Join audio only' : 'Audio call';
+    // Tiles of members who left the call go away even before the server's
+    // renegotiation removes their tracks.
+    for (const tile of this.el.tiles.querySelectorAll('.tile[data-member-id]')) {
+      const id = tile.dataset.memberId;
+      if (tile.dataset.local) continue;
+      if (!this.participants.has(id)) this.removeTile(tile);
+      else this.decorate(tile);
+    }
+    const waiting = this.inCall && list.filter((p) => p.member.memberId !== me).length === 0;
+    if (waiting) this.showStatus('Waiting for the others to answer…');
+    else if (this.inCall && this.el.status.dataset.kind === 'waiting') this.showStatus('');
+    if (waiting) this.el.status.dataset.kind = 'waiting';
+  }
+
+  // ---------- joining and leaving ----------
+
+  storedIntent() {
+    try {
+      return JSON.parse(sessionStorage.getItem(this.intentKey) || 'null');
+    } catch {
+      return null;
+    }
+  }
+
+  forgetIntent() {
+    try {
+      sessionStorage.removeItem(this.intentKey);
+    } catch {
+      /* storage may be off */
+    }
+  }
+
+  async start(video, action) {
+    if (this.inCall || this.starting) return;
+    this.starting = true;
+    this.el.incoming.hidden = true;
+    this.ringing = null;
+    try {
+      await this.getLocalMedia(video);
+      this.resumePlayback();
+      this.inCall = true;
+      this.video = Boolean(this.cam);
+      this.showPanel(true);
+      this.addLocalTile();
+      await this.wire.request({ call: { action, video: this.video } });
+      try {
+        sessionStorage.setItem(this.intentKey, JSON.stringify({ video: this.video }));
+      } catch {
+        /* storage may be off */
+      }
+      await this.publish();
+      this.sendState();
+      this.watchDevices();
+    } catch (e) {
+      this.teardown();
+      this.forgetIntent();
+      throw e;
+    } finally {
+      this.starting = false;
+    }
+  }
+
+  async getLocalMedia(video) {
+    if (!navigator.mediaDevices?.getUserMedia) {
+      throw new Error('This browser cannot use a camera or microphone here (a secure https page is needed).');
+    }
+    let stream;
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: video ? { facingMode: this.facing } : false });
+    } catch (e) {
+      if (!video) throw new Error('The microphone is not available: ' + e.message);
+      // No camera, or it was refused: an audio call is better than none.
+      stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+      this.showStatus('Camera not available; joined with audio only.');
+    }
+    this.mic = stream.getAudioTracks()[0] || null;
+    this.cam = stream.getVideoTracks()[0] || null;
+  }
+
+  async decline() {
+    this.el.incoming.hidden = true;
+    this.el.buttons.hidden = false;
+    this.ringing = null;
+    await this.wire.request({ call: { action: 'ACTION_DECLINE' } });
+  }
+
+  async hangup() {
+    this.forgetIntent();
+    const wasIn = this.inCall;
+    this.teardown();
+    if (wasIn) await this.wire.request({ call: { action: 'ACTION_HANGUP' } }).catch(() => {});
+  }
+
+  /** The server lost our media connection: start the call again, a few times. */
+  recover(message) {
+    if (!this.inCall) return;
+    const video = this.video;
+    this.teardown();
+    if (this.retries >= 3) {
+      this.forgetIntent();
+      this.showStatus(message + ' Please call again.');
+      return;
+    }
+    this.retries += 1;
+    this.showStatus(message);
+    this.wire
+      .request({ call: { action: 'ACTION_HANGUP' } })
+      .catch(() => {})
+      .then(() => this.start(video, 'ACTION_RING'))
+      .catch((e) => this.showStatus(e.message));
+  }
+
+  async restartIce() {
+    const broken = (pc) => pc && ['disconnected', 'failed'].includes(pc.iceConnectionState);
+    if (broken(this.pub)) {
+      this.pub.restartIce();
+      await this.negotiatePublish();
+    }
+    if (broken(this.sub)) await this.wire.request({ restartIce: {} });
+  }
+
+  teardown() {
+    this.inCall = false;
+    for (const pc of [this.pub, this.sub]) if (pc) pc.close();
+    this.pub = this.sub = null;
+    this.subChain = Promise.resolve();
+    for (const t of [this.mic, this.cam, this.screen]) if (t) t.stop();
+    this.mic = this.cam = this.screen = null;
+    this.senders = { mic: null, camera: null, screen: null };
+    this.screenTransceiver = null;
+    this.audioMuted = this.videoOff = false;
+    for (const tile of [...this.el.tiles.children]) this.removeTile(tile);
+    this.meters.clear();
+    clearInterval(this.meterTimer);
+    this.meterTimer = 0;
+    this.showPanel(false);
+    this.syncButtons();
+  }
+
+  showPanel(on) {
+    this.el.panel.hidden = !on;
+    this.el.buttons.hidden = on;
+    document.body.classList.toggle('in-call', on);
+  }
+
+  showStatus(text) {
+    this.el.status.textContent = text || '';
+    delete this.el.status.dataset.kind;
+  }
+
+  notifyRing(name) {
+    if (document.hidden && 'Notification' in window && Notification.permission === 'granted') {
+      try {
+        new Notification('Incoming call', { body: `${name || 'Someone'} is calling you in Liveroom.` });
+      } catch {
+        /* some browsers only allow notifications from a service worker */
+      }
+    }
+  }
+
+  // ---------- sending ----------
+
+  rtcConfig() {
+    return { iceServers: this.iceServers };
+  }
+
+  /** Candidates found before the offer or answer they belong to has left
+   *  wait, so the server never sees a candidate for a connection it does not
+   *  know yet. */
+  trickle(pc, role) {
+    const queue = [];
+    pc.liveroomReady = false;
+    pc.flushCandidates = () => {
+      pc.liveroomReady = true;
+      for (const c of queue.splice(0)) this.sendCandidate(c, role);
+    };
+    pc.onicecandidate = (ev) => {
+      if (!ev.candidate || !ev.candidate.candidate) return;
+      if (pc.liveroomReady) this.sendCandidate(ev.candidate, role);
+      else queue.push(ev.candidate);
+    };
+  }
+
+  sendCandidate(c, role) {
+    const body = { pc: role, candidate: c.candidate };
+    if (c.sdpMid) body.sdpMid = c.sdpMid;
+    if (c.sdpMLineIndex != null) body.sdpMlineIndex = c.sdpMLineIndex;
+    if (c.usernameFragment) body.usernameFragment = c.usernameFragment;
+    try {
+      this.wire.send({ ice: body });
+    } catch {
+      /* disconnected: the reconnect rejoins the call */
+    }
+  }
+
+  async publish() {
+    const pc = new RTCPeerConnection(this.rtcConfig());
+    this.pub = pc;
+    this.trickle(pc, 'PEER_ROLE_PUBLISH');
+    pc.onconnectionstatechange = () => {
+      if (pc === this.pub && pc.connectionState === 'failed') this.recover('The call connection failed; reconnecting…');
+    };
+    if (this.mic) this.senders.mic = pc.addTransceiver(this.mic, { direction: 'sendonly' }).sender;
+    if (this.cam) this.senders.camera = pc.addTransceiver(this.cam, { direction: 'sendonly' }).sender;
+    await this.negotiatePublish();
+  }
+
+  async negotiatePublish() {
+    const pc = this.pub;
+    const offer = await pc.createOffer();
+    await pc.setLocalDescription(offer);
+    const sources = {};
+    if (this.mic) sources[this.mic.id] = 'mic';
+    if (this.cam) sources[this.cam.id] = 'camera';
+    if (this.screen) sources[this.screen.id] = 'screen';
+    const reply = this.wire.request({ publishOffer: { sdp: pc.localDescription.sdp, sources } });
+    pc.flushCandidates();
+    const f = await reply;
+    if (pc !== this.pub) return;
+    await pc.setRemoteDescription({ type: 'answer', sdp: f.publishAnswer.sdp });
+  }
+
+  sendState() {
+    if (!this.inCall) return;
+    this.wire
+      .request({ mediaState: { audioMuted: this.audioMuted, videoOff: this.videoOff || !this.senders.camera, screenSharing: Boolean(this.screen) } })
+      .catch(() => {});
+    this.syncButtons();
+  }
+
+  syncButtons() {
+    const b = this.el;
+    b.mute.textContent = this.audioMuted ? 'Unmute' : 'Mute';
+    b.mute.setAttribute('aria-pressed', String(this.audioMuted));
+    b.camera.textContent = this.cam && !this.videoOff ? 'Camera off' : 'Camera on';
+    b.camera.setAttribute('aria-pressed', String(!this.cam || this.videoOff));
+    b.screen.textContent = this.screen ? 'Stop sharing' : 'Share screen';
+    b.screen.setAttribute('aria-pressed', String(Boolean(this.screen)));
+    const local = this.el.tiles.querySelector('.tile[data-local]');
+    if (local) {
+      local.classList.toggle('video-off', !this.cam || this.videoOff);
+      local.classList.toggle('muted', this.audioMuted);
+    }
+  }
+
+  async toggleMute() {
+    if (!this.inCall || !this.senders.mic) return;
+    this.audioMuted = !this.audioMuted;
+    // No track means no packets at all, not just silent ones.
+    await this.senders.mic.replaceTrack(this.audioMuted ? null : this.mic);
+    this.sendState();
+  }
+
+  async toggleCamera() {
+    if (!this.inCall) return;
+    if (this.cam && !this.videoOff) {
+      this.videoOff = true;
+      await this.senders.camera.replaceTrack(null);
+      this.cam.stop(); // the camera light goes off too
+      this.sendState();
+      return;
+    }
+    const stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: this.facing } });
+    this.cam = stream.getVideoTracks()[0];
+    this.videoOff = false;
+    if (this.senders.camera) {
+      await this.senders.camera.replaceTrack(this.cam);
+    } else {
+      // An audio-only call turning its camera on needs a new video section.
+      this.senders.camera = this.pub.addTransceiver(this.cam, { direction: 'sendonly' }).sender;
+      await this.negotiatePublish();
+    }
+    this.video = true;
+    this.addLocalTile();
+    this.sendState();
+  }
+
+  async switchCamera() {
+    if (!this.inCall || !this.cam || this.videoOff) return;
+    const next = this.facing === 'user' ? 'environment' : 'user';
+    // Phones give one camera at a time: release this one before asking for
+    // the other, or the request fails.
+    this.cam.stop();
+    let stream;
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: { exact: next } } });
+    } catch {
+      stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: this.facing } });
+    }
+    const track = stream.getVideoTracks()[0];
+    if (track.getSettings().facingMode === next || !track.getSettings().facingMode) this.facing = next;
+    this.cam = track;
+    await this.senders.camera.replaceTrack(track);
+    this.addLocalTile();
+  }
+
+  async toggleScreen() {
+    if (!this.inCall) return;
+    if (this.screen) {
+      await this.stopScreen();
+      return;
+    }
+    const stream = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
+    this.screen = stream.getVideoTracks()[0];
+    // The browser's own "stop sharing" button ends the track.
+    this.screen.addEventListener('ended', () => this.stopScreen().catch(() => {}));
+    this.screenTransceiver = this.pub.addTransceiver(this.screen, { direction: 'sendonly' });
+    this.senders.screen = this.screenTransceiver.sender;
+    await this.negotiatePublish();
+    this.addTile(this.memberIdOf() + ':screen', null, true);
+    this.sendState();
+  }
+
+  async stopScreen() {
+    if (!this.screen) return;
+    const t = this.screenTransceiver;
+    this.screen.stop();
+    this.screen = null;
+    this.senders.screen = null;
+    this.screenTransceiver = null;
+    const tile = this.el.tiles.querySelector(`.tile[data-local="screen"]`);
+    if (tile) this.removeTile(tile);
+    if (t && this.pub) {
+      t.stop();
+      await this.negotiatePublish();
+    }
+    this.sendState();
+  }
+
+  async watchDevices() {
+    try {
+      const devices = await navigator.mediaDevices.enumerateDevices();
+      this.el.switchCam.hidden = devices.filter((d) => d.kind === 'videoinput').length < 2;
+    } catch {
+      this.el.switchCam.hidden = true;
+    }
+  }
+
+  // ---------- receiving ----------
+
+  async onSubscribeOffer(sdp) {
+    if (!this.inCall) return;
+    if (!this.sub) {
+      const pc = new RTCPeerConnection(this.rtcConfig());
+      this.sub = pc;
+      this.trickle(pc, 'PEER_ROLE_SUBSCRIBE');
+      pc.ontrack = (ev) => this.onTrack(ev);
+      pc.onconnectionstatechange = () => {
+        if (pc === this.sub && pc.connectionState === 'failed') this.recover('The call connection failed; reconnecting…');
+      };
+    }
+    const pc = this.sub;
+    await pc.setRemoteDescription({ type: 'offer', sdp });
+    const answer = await pc.createAnswer();
+    await pc.setLocalDescription(answer);
+    this.wire.send({ subscribeAnswer: { sdp: pc.localDescription.sdp } });
+    pc.flushCandidates();
+  }
+
+  onTrack(ev) {
+    const stream = ev.streams[0];
+    if (!stream) return;
+    this.trackStreams.set(ev.track.id, stream.id);
+    const tile = this.addTile(stream.id, stream, false);
+    stream.onremovetrack = () => {
+      if (stream.getTracks().length === 0) this.removeTile(tile);
+    };
+    ev.track.onended = () => {
+      if (stream.getTracks().every((t) => t.readyState === 'ended')) this.removeTile(tile);
+    };
+    if (ev.track.kind === 'audio') this.meter();
+  }
+
+  addLocalTile() {
+    const stream = new MediaStream(this.cam && !this.videoOff ? [this.cam] : []);
+    this.addTile(this.memberIdOf() + ':main', stream, true);
+    this.syncButtons();
+  }
+
+  /** Finds or makes the tile for a stream id ("<memberId>:main|screen"). */
+  addTile(streamId, stream, local) {
+    const [memberId, group] = streamId.split(':');
+    let tile = [...this.el.tiles.children].find((t) => t.dataset.streamId === streamId);
+    if (!tile) {
+      tile = node('figure', 'tile');
+      tile.dataset.streamId = streamId;
+      tile.dataset.memberId = memberId;
+      if (local) tile.dataset.local = group;
+      if (group === 'screen') tile.classList.add('tile-screen');
+      const video = node('video');
+      video.autoplay = true;
+      video.playsInline = true;
+      if (local) video.muted = true; // never play our own microphone back
+      tile.append(video, node('figcaption', 'tile-name'), node('span', 'tile-muted', 'muted'));
+      if (group === 'screen') this.el.tiles.prepend(tile);
+      else this.el.tiles.append(tile);
+    }
+    const video = tile.querySelector('video');
+    if (group === 'screen' && local && this.screen) video.srcObject = new MediaStream([this.screen]);
+    else if (stream && video.srcObject !== stream) video.srcObject = stream;
+    this.play(video);
+    this.decorate(tile);
+    return tile;
+  }
+
+  decorate(tile) {
+    const id = tile.dataset.memberId;
+    const p = this.participants.get(id);
+    const isScreen = tile.classList.contains('tile-screen');
+    const name = p?.member?.name || (tile.dataset.local ? 'You' : 'Guest');
+    tile.querySelector('.tile-name').textContent = (tile.dataset.local ? 'You' : name) + (isScreen ? ' (screen)' : '');
+    if (!tile.dataset.local && !isScreen) {
+      const media = p?.media || {};
+      tile.classList.toggle('muted', Boolean(media.audioMuted));
+      tile.classList.toggle('video-off', Boolean(media.videoOff) || !p?.video);
+    }
+  }
+
+  removeTile(tile) {
+    const v = tile.querySelector('video');
+    if (v) v.srcObject = null;
+    tile.remove();
+  }
+
+  play(video) {
+    const p = video.play();
+    if (p && p.catch) {
+      p.catch((e) => {
+        // Autoplay with sound needs a tap first on phones.
+        if (e.name === 'NotAllowedError') this.el.enableAudio.hidden = false;
+      });
+    }
+  }
+
+  playAll() {
+    this.el.enableAudio.hidden = true;
+    this.resumePlayback();
+  }
+
+  resumePlayback() {
+    // Playback of remote audio may need a gesture on phones; a click that
+    // starts or answers a call is one, so resume any sound then.
+    for (const v of this.el.tiles.querySelectorAll('video')) if (v.paused) this.play(v);
+  }
+
+  // ---------- who is speaking ----------
+
+  /** Lights up the tiles of members whose audio carried energy since the
+   *  last look. The browser already measures received audio (the
+   *  totalAudioEnergy statistic), so nothing is sampled here and a short
+   *  sound between two looks still counts. */
+  meter() {
+    if (!this.meterTimer) this.meterTimer = setInterval(() => this.measure().catch(() => {}), 300);
+  }
+
+  async measure() {
+    if (!this.sub) return;
+    const report = await this.sub.getStats();
+    for (const s of report.values()) {
+      if (s.type !== 'inbound-rtp' || s.kind !== 'audio' || !s.trackIdentifier) continue;
+      const streamId = this.trackStreams.get(s.trackIdentifier);
+      const prev = this.meters.get(s.trackIdentifier) || { energy: 0, duration: 0 };
+      const energy = s.totalAudioEnergy || 0;
+      const duration = s.totalSamplesDuration || 0;
+      this.meters.set(s.trackIdentifier, { energy, duration });
+      const dt = duration - prev.duration;
+      if (!streamId || dt <= 0) continue;
+      const level = Math.sqrt(Math.max(0, energy - prev.energy) / dt);
+      const tile = [...this.el.tiles.children].find((t) => t.dataset.streamId === streamId);
+      if (!tile) continue;
+      const speaking = level > 0.01 && !tile.classList.contains('muted');
+      tile.classList.toggle('speaking', speaking);
+      if (speaking) tile.dataset.spoke = '1'; // lets tests see that it ever lit up
+    }
+  }
+
+  // ---------- statistics ----------
+
+  /** Inbound statistics per remote member, keyed "<memberId>:audio",
+   *  "<memberId>:video" and "<memberId>:screen": video frames decoded and
+   *  packets received. */
+  async stats() {
+    const out = {};
+    if (!this.sub) return out;
+    const report = await this.sub.getStats();
+    for (const s of report.values()) {
+      if (s.type !== 'inbound-rtp' || !s.trackIdentifier) continue;
+      const streamId = this.trackStreams.get(s.trackIdentifier) || s.trackIdentifier;
+      const [memberId, group] = streamId.split(':');
+      const source = group === 'screen' ? 'screen' : s.kind;
+      const key = `${memberId}:${source}`;
+      const e = (out[key] ||= { memberId, source, kind: s.kind, framesDecoded: 0, packetsReceived: 0 });
+      e.framesDecoded += s.framesDecoded || 0;
+      e.packetsReceived += s.packetsReceived || 0;
+    }
+    return out;
+  }
+}
