@@ -181,7 +181,9 @@ func TestRateLimitAnswersWithError(t *testing.T) {
 // A client that stops reading is disconnected with 4008; the room goes on for
 // everyone else.
 func TestSlowClientIsDroppedAndRoomKeepsGoing(t *testing.T) {
-	srv := startServer(t, t.TempDir(), "--session-queue", "8", "--rate-per-second", "100000", "--rate-burst", "100000",
+	// The queue is small so the silent client overflows soon, but not so small
+	// that the sender, which reads everything, overflows on a busy machine.
+	srv := startServer(t, t.TempDir(), "--session-queue", "64", "--rate-per-second", "100000", "--rate-burst", "100000",
 		"--max-chat-chars", "4000")
 	createRoomAPI(t, srv, "busy")
 	sender, slow := dialWS(t, srv), dialWS(t, srv)
@@ -194,9 +196,11 @@ func TestSlowClientIsDroppedAndRoomKeepsGoing(t *testing.T) {
 	// The sender reads everything it gets, the slow one nothing; the sender
 	// keeps writing until the server has given up on the slow client.
 	text := strings.Repeat("z", 3900)
+	senderGone := make(chan error, 1)
 	go func() {
 		for {
 			if _, _, err := sender.conn.Read(context.Background()); err != nil {
+				senderGone <- err
 				return
 			}
 		}
@@ -207,13 +211,24 @@ func TestSlowClientIsDroppedAndRoomKeepsGoing(t *testing.T) {
 		if i%50 == 49 && metric(t, srv, "liveroom_slow_clients_total") >= 1 {
 			break
 		}
+		select {
+		case err := <-senderGone:
+			t.Fatalf("the reading sender was disconnected: %v", err)
+		default:
+		}
 		if time.Now().After(deadline) {
 			t.Fatal("slow client never dropped")
 		}
 	}
+	// Read what was queued before the close; the close must follow.
+	readCtx, cancelRead := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancelRead()
 	var closeErr error
 	for closeErr == nil {
-		_, _, closeErr = slow.conn.Read(context.Background())
+		_, _, closeErr = slow.conn.Read(readCtx)
+	}
+	if readCtx.Err() != nil {
+		t.Fatal("the slow client was never closed (was the sender dropped instead?)")
 	}
 	if websocket.CloseStatus(closeErr) != 4008 {
 		var ce websocket.CloseError
