@@ -4,8 +4,8 @@
 #   chat  chat fan-out latency at 1,000 sessions in 50 rooms of 20, each
 #         member posting every second (20 messages/s in every room)
 #   chat-calm  the same rooms at one message per member every 5 seconds
-#   sfu   forwarding CPU per stream: pending SFU, measured by the load tool's
-#         media mode, which is added together with the SFU
+#   sfu   SFU forwarding: one publisher (audio + 1 Mbit/s video, real Pion
+#         peers) to 19 subscribers; server CPU per forwarded track and loss
 #
 #   bash bench/run.sh                        fresh local server per run, on loopback
 #   REPEAT=3 bash bench/run.sh               each scenario 3 times; the table shows medians
@@ -24,7 +24,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 repeat=${REPEAT:-1}
-scenarios=${SCENARIOS:-idle chat chat-calm}
+scenarios=${SCENARIOS:-idle chat chat-calm sfu}
 servers=${SERVERS:-}
 quiet_load=${QUIET_LOAD:-}
 work=$(mktemp -d "${TMPDIR:-/tmp}/liveroom-bench.XXXXXX")

@@ -41,6 +41,13 @@ type Config struct {
 	DrainTimeout Duration `json:"drain_timeout"`
 	// RunID prefixes room ids; empty picks a random one so runs never collide.
 	RunID string `json:"run_id"`
+	// Media puts every session in its room's call with a real Pion peer:
+	// "" (no media), "all" (every member sends audio and video) or
+	// "publisher" (the room's first member sends audio and video, the others
+	// only receive: one publisher to room_size-1 subscribers).
+	Media string `json:"media"`
+	// VideoBitrate is what each synthetic camera sends, in bits per second.
+	VideoBitrate int `json:"video_bitrate"`
 }
 
 // Defaults returns a small run against a local server.
@@ -70,6 +77,11 @@ const (
 
 // Validate checks ranges and normalises server addresses.
 func (c *Config) Validate() error {
+	switch c.Media {
+	case "", "all", "publisher":
+	default:
+		return fmt.Errorf("media %q: want all or publisher", c.Media)
+	}
 	if len(c.Servers) == 0 {
 		return errors.New("no server given (--server)")
 	}

@@ -71,8 +71,11 @@ type Report struct {
 	// it shares a machine with a server, the two compete for its cores.
 	LoadToolCPUCoresHold float64 `json:"load_tool_cpu_cores_hold"`
 
-	Errors  map[string]int64 `json:"errors"`
-	Servers []ServerSide     `json:"servers"`
+	Errors map[string]int64 `json:"errors"`
+
+	// Media sums the call members' counters when the run has media.
+	Media   *MediaReport `json:"media,omitempty"`
+	Servers []ServerSide `json:"servers"`
 	// MemoryPerSessionBytes is the servers' RSS growth over the ramp divided
 	// by the sessions connected.
 	MemoryPerSessionBytes float64 `json:"memory_per_session_bytes"`
@@ -99,6 +102,50 @@ func ratio(a, b int64) float64 {
 func round(v float64, places int) float64 {
 	p := math.Pow(10, float64(places))
 	return math.Round(v*p) / p
+}
+
+// MediaReport is what the synthetic call members sent and received.
+type MediaReport struct {
+	Peers           int64 `json:"peers"`
+	PacketsSent     int64 `json:"packets_sent"`
+	PacketsReceived int64 `json:"packets_received"`
+	PacketsLost     int64 `json:"packets_lost"`
+	// LossRatio is lost / (received + lost), over all subscribers.
+	LossRatio float64 `json:"loss_ratio"`
+	// RemoteTracks counts tracks received, summed over the peers.
+	RemoteTracks   int64 `json:"remote_tracks"`
+	KeyframesAsked int64 `json:"keyframes_asked"`
+	NACKsReceived  int64 `json:"nacks_received"`
+	// ServerCPUPerStream is the servers' CPU during the hold divided by the
+	// forwarded streams (remote tracks), in cores.
+	ServerCPUPerStream float64 `json:"server_cpu_cores_per_stream"`
+}
+
+func (r *runner) mediaReport(serverCores float64) *MediaReport {
+	m := &MediaReport{Peers: r.peers.Load()}
+	r.sessMu.Lock()
+	sessions := r.sessions
+	r.sessMu.Unlock()
+	for _, s := range sessions {
+		p := s.peer.Load()
+		if p == nil {
+			continue
+		}
+		st := p.Stats()
+		m.PacketsSent += st.PacketsSent
+		m.PacketsReceived += st.PacketsReceived
+		m.PacketsLost += st.PacketsLost
+		m.RemoteTracks += st.RemoteTracks
+		m.KeyframesAsked += st.KeyframesAsked
+		m.NACKsReceived += st.NACKsReceived
+	}
+	if total := m.PacketsReceived + m.PacketsLost; total > 0 {
+		m.LossRatio = round(float64(m.PacketsLost)/float64(total), 5)
+	}
+	if m.RemoteTracks > 0 {
+		m.ServerCPUPerStream = round(serverCores/float64(m.RemoteTracks), 5)
+	}
+	return m
 }
 
 func (r *runner) report(interrupted bool) *Report {
@@ -187,6 +234,13 @@ func (r *runner) report(interrupted bool) *Report {
 	if rep.Sessions.Connected > 0 {
 		rep.MemoryPerSessionBytes = math.Round(grew / float64(rep.Sessions.Connected))
 	}
+	if r.cfg.Media != "" {
+		var cores float64
+		for _, side := range rep.Servers {
+			cores += side.CPUCoresHold
+		}
+		rep.Media = r.mediaReport(cores)
+	}
 
 	f := &rep.Failures
 	f.Sessions = round(ratio(rep.Sessions.Failed+rep.Sessions.Dropped, rep.Sessions.Planned), 6)
@@ -245,6 +299,11 @@ func (rep *Report) WriteText(w io.Writer) {
 	}
 	lat("latency", rep.Latency)
 	lat("ack latency", rep.AckLatency)
+	if md := rep.Media; md != nil {
+		p("  media        %d peers, %d packets sent, %d received, %d lost (%.3f%%), %d remote tracks, %d keyframe requests, %d NACKs",
+			md.Peers, md.PacketsSent, md.PacketsReceived, md.PacketsLost, md.LossRatio*100, md.RemoteTracks, md.KeyframesAsked, md.NACKsReceived)
+		p("  forwarding   %.4f server cores per received track during the hold", md.ServerCPUPerStream)
+	}
 	p("  load tool    %.2f cores of CPU during the hold", rep.LoadToolCPUCoresHold)
 	if len(rep.Errors) == 0 {
 		p("  errors       none")

@@ -18,6 +18,9 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/pion/webrtc/v4"
+
+	"liveroom/loadgen/mediapeer"
 )
 
 // Options are how a run talks to its caller; they are not part of the scenario.
@@ -78,6 +81,9 @@ type runner struct {
 	rampStart, rampEnd, holdStart, holdEnd   time.Time
 	drainEnd, done                           time.Time
 	cpuHoldStart, cpuHoldEnd                 time.Duration
+
+	mediaAPI *webrtc.API // shared by every session's peer when the run has media
+	peers    atomic.Int64
 }
 
 func (r *runner) errorKind(kind string) { r.errorKinds(kind, 1) }
@@ -138,6 +144,13 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Report, error) {
 		start: make(chan struct{}), stop: make(chan struct{})}
 	if r.runID == "" {
 		r.runID = newRunID()
+	}
+	if cfg.Media != "" {
+		api, err := mediapeer.NewAPI()
+		if err != nil {
+			return nil, err
+		}
+		r.mediaAPI = api
 	}
 	r.phase.Store("start")
 	for _, s := range cfg.Servers {
@@ -393,6 +406,9 @@ func (r *runner) closeAll() {
 		go func() {
 			defer func() { <-gate; wg.Done() }()
 			_ = s.conn.Close(websocket.StatusNormalClosure, "load test done")
+			if p := s.peer.Load(); p != nil {
+				p.Close()
+			}
 		}()
 	}
 	if !waitFor(&wg, 10*time.Second) {

@@ -219,3 +219,28 @@ func (f lineWriter) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// With --media publisher, the first member of each room sends audio and video
+// through the SFU and every other member receives both tracks.
+func TestMediaRunForwardsToEverySubscriber(t *testing.T) {
+	srv := testserver.Start(t, nil)
+	cfg := smallRun(srv.URL)
+	cfg.Rooms, cfg.RoomSize, cfg.MsgRate = 2, 4, 0
+	cfg.Duration = loadgen.Duration(4 * time.Second)
+	cfg.Media = "publisher"
+	rep := runWithin(t, 60*time.Second, cfg, nil)
+	md := rep.Media
+	if md == nil {
+		t.Fatal("no media section in the report")
+	}
+	// 2 rooms × 3 subscribers × (audio + video).
+	if md.Peers != 8 || md.RemoteTracks != 12 {
+		t.Fatalf("peers %d, remote tracks %d; want 8 and 12\n%s", md.Peers, md.RemoteTracks, text(rep))
+	}
+	if md.PacketsReceived < 6*100 || md.LossRatio > 0.05 || md.KeyframesAsked == 0 {
+		t.Fatalf("media: %+v\n%s", *md, text(rep))
+	}
+	if errs := len(rep.Errors); errs != 0 {
+		t.Fatalf("errors: %v", rep.Errors)
+	}
+}

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"liveroom/loadgen/mediapeer"
 )
 
 // session is one simulated member: one socket, one room.
@@ -33,6 +35,11 @@ type session struct {
 	closing    atomic.Bool
 
 	lastSeen map[int]uint64 // per sender, highest seq seen; reader only
+
+	// peer is the session's call member when the run has media; set before
+	// the call frame is sent, read by the reader.
+	peer atomic.Pointer[mediapeer.Peer]
+	seq  atomic.Int64 // ids for media frames
 }
 
 const (
@@ -50,6 +57,7 @@ type serverFrame struct {
 	Chat *struct {
 		Text string `json:"text"`
 	} `json:"chat"`
+	mediapeer.Frame
 	Error *struct {
 		Code string `json:"code"`
 	} `json:"error"`
@@ -132,6 +140,42 @@ func (r *runner) launch(ctx context.Context, idx int) {
 		r.senders.Add(1)
 		go s.send()
 	}
+	if r.cfg.Media != "" {
+		go s.startMedia(ctx)
+	}
+}
+
+// mediaErrors are error codes about the call, not about a chat message.
+var mediaErrors = map[string]bool{"not_in_call": true, "no_call": true, "calls_disabled": true, "bad_sdp": true,
+	"bad_candidate": true, "too_many_tracks": true, "unsupported_codec": true, "ice_timeout": true, "media_failed": true}
+
+// startMedia joins the room's call (ringing joins a call already going on)
+// and, for a sending member, publishes synthetic audio and video.
+func (s *session) startMedia(ctx context.Context) {
+	r := s.r
+	send := func(body map[string]any) error {
+		body["id"] = "m" + strconv.FormatInt(s.seq.Add(1), 10)
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		wctx, cancel := context.WithTimeout(ctx, r.cfg.ConnectTimeout.D())
+		defer cancel()
+		return s.conn.Write(wctx, websocket.MessageText, b)
+	}
+	publishes := r.cfg.Media == "all" || s.idx%r.cfg.RoomSize == 0
+	peer := mediapeer.New(r.mediaAPI, mediapeer.Options{Video: publishes, VideoBitrate: r.cfg.VideoBitrate}, send)
+	s.peer.Store(peer)
+	r.peers.Add(1)
+	if err := send(map[string]any{"call": map[string]any{"action": "ACTION_RING", "video": publishes}}); err != nil {
+		r.errorKind("media_call_failed")
+		return
+	}
+	if publishes {
+		if err := peer.Publish(); err != nil {
+			r.errorKind("media_publish_failed")
+		}
+	}
 }
 
 func dialErrorKind(err error, resp *http.Response, timedOut bool) string {
@@ -174,6 +218,14 @@ func (s *session) read() {
 			continue
 		}
 		switch {
+		case f.PublishAnswer != nil || f.SubscribeOffer != nil:
+			if p := s.peer.Load(); p != nil {
+				if err := p.OnFrame(f.Frame); err != nil {
+					r.errorKind("media_negotiation")
+				}
+			}
+		case f.Error != nil && mediaErrors[f.Error.Code]:
+			r.errorKind("media_error:" + f.Error.Code)
 		case f.Chat != nil:
 			s.onChat(f.Chat.Text, f.ReplyTo)
 		case f.Joined != nil && f.ReplyTo == joinFrameID:

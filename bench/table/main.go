@@ -80,6 +80,9 @@ func serverSum(r *loadgen.Report, get func(loadgen.ServerSide) float64) float64 
 func describe(name string, c loadgen.Config) string {
 	n := c.Rooms * c.RoomSize
 	switch {
+	case c.Media == "publisher":
+		return fmt.Sprintf("%s: 1 publisher (audio + %d kbit/s video) to %d subscribers per room, %d room(s), %s",
+			name, c.VideoBitrate/1000, c.RoomSize-1, c.Rooms, c.Duration)
 	case c.MsgRate == 0:
 		return fmt.Sprintf("%s: %d idle sessions in %d rooms of %d", name, n, c.Rooms, c.RoomSize)
 	default:
@@ -93,7 +96,7 @@ func write(w io.Writer, runs map[string][]*loadgen.Report) {
 	// The standard scenarios first, in their order, then anything else found.
 	order := []string{"idle", "chat"}
 	for name := range runs {
-		if !slices.Contains(order, name) && name != "sfu" {
+		if !slices.Contains(order, name) {
 			order = append(order, name)
 		}
 	}
@@ -113,6 +116,12 @@ func write(w io.Writer, runs map[string][]*loadgen.Report) {
 				m(func(r *loadgen.Report) float64 { return r.Latency.P95Ms }),
 				m(func(r *loadgen.Report) float64 { return r.Latency.P99Ms }),
 				m(func(r *loadgen.Report) float64 { return r.Latency.MaxMs }))
+		}
+		if reps[0].Media != nil {
+			latency = fmt.Sprintf("media: %.0f tracks received, loss %.3f%%, %.2f%% of a core per forwarded track",
+				m(func(r *loadgen.Report) float64 { return float64(r.Media.RemoteTracks) }),
+				m(func(r *loadgen.Report) float64 { return r.Media.LossRatio * 100 }),
+				m(func(r *loadgen.Report) float64 { return r.Media.ServerCPUPerStream * 100 }))
 		}
 		store := "-"
 		if reps[0].Config.MsgRate > 0 {
@@ -140,8 +149,5 @@ func write(w io.Writer, runs map[string][]*loadgen.Report) {
 			store,
 			m(func(r *loadgen.Report) float64 { return r.LoadToolCPUCoresHold }),
 			m(func(r *loadgen.Report) float64 { return r.Failures.Ratio }))
-	}
-	if len(runs["sfu"]) == 0 {
-		fmt.Fprintln(w, "| sfu: forwarding, 1 publisher to N subscribers, CPU per stream | | pending SFU: measured by the load tool's media mode, which is added together with the SFU | | | | | | | | |")
 	}
 }
