@@ -47,11 +47,9 @@ type Presence struct {
 	// MaxPerIP bounds visitor sockets from one address.
 	MaxPerIP int
 
-	mu       sync.Mutex
-	conns    map[*websocket.Conn]struct{}
-	perIP    map[string]int
-	draining bool
-	wg       sync.WaitGroup
+	open  sockets
+	mu    sync.Mutex // guards perIP
+	perIP map[string]int
 }
 
 // NewPresence returns the endpoints for node.
@@ -61,7 +59,7 @@ func NewPresence(node *actors.Node, limits Limits, origins []string, log *zap.Lo
 	}
 	return &Presence{node: node, limits: limits, origins: origins, log: log, metrics: m,
 		PingEvery: 15 * time.Second, MaxPerIP: 50,
-		conns: map[*websocket.Conn]struct{}{}, perIP: map[string]int{}}
+		perIP: map[string]int{}}
 }
 
 // OriginAllowed reports whether a page at origin may use the button.
@@ -78,24 +76,7 @@ func (p *Presence) OriginAllowed(origin string) bool {
 }
 
 // Shutdown closes every socket with "going away" and waits for the handlers.
-func (p *Presence) Shutdown(ctx context.Context) {
-	p.mu.Lock()
-	p.draining = true
-	conns := make([]*websocket.Conn, 0, len(p.conns))
-	for c := range p.conns {
-		conns = append(conns, c)
-	}
-	p.mu.Unlock()
-	for _, c := range conns {
-		go func() { _ = c.Close(websocket.StatusGoingAway, "server shutting down") }()
-	}
-	done := make(chan struct{})
-	go func() { p.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-	}
-}
+func (p *Presence) Shutdown(ctx context.Context) { p.open.shutdown(ctx) }
 
 func clientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
@@ -107,29 +88,26 @@ func clientIP(r *http.Request) string {
 
 // admit registers a socket; ip is counted when not empty.
 func (p *Presence) admit(c *websocket.Conn, ip string) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.draining {
+	if !p.open.add(c) {
 		return false
 	}
-	p.conns[c] = struct{}{}
 	if ip != "" {
+		p.mu.Lock()
 		p.perIP[ip]++
+		p.mu.Unlock()
 	}
-	p.wg.Add(1)
 	return true
 }
 
 func (p *Presence) release(c *websocket.Conn, ip string) {
-	p.mu.Lock()
-	delete(p.conns, c)
 	if ip != "" {
+		p.mu.Lock()
 		if p.perIP[ip]--; p.perIP[ip] <= 0 {
 			delete(p.perIP, ip)
 		}
+		p.mu.Unlock()
 	}
-	p.mu.Unlock()
-	p.wg.Done()
+	p.open.remove(c)
 }
 
 func (p *Presence) ipFull(ip string) bool {

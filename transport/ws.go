@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -49,10 +48,7 @@ type Server struct {
 	log     *zap.Logger
 	metrics *metrics.Metrics
 
-	mu       sync.Mutex
-	conns    map[*websocket.Conn]struct{}
-	draining bool
-	wg       sync.WaitGroup
+	open sockets
 }
 
 // NewServer returns the endpoint for node.
@@ -63,46 +59,11 @@ func NewServer(node *actors.Node, limits Limits, log *zap.Logger, m *metrics.Met
 	if limits.PingInterval == 0 {
 		limits.PingInterval = 20 * time.Second
 	}
-	return &Server{node: node, limits: limits, log: log, metrics: m, conns: map[*websocket.Conn]struct{}{}}
+	return &Server{node: node, limits: limits, log: log, metrics: m}
 }
 
 // Shutdown closes every socket with "going away" and waits for their handlers.
-func (s *Server) Shutdown(ctx context.Context) {
-	s.mu.Lock()
-	s.draining = true
-	conns := make([]*websocket.Conn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
-	}
-	s.mu.Unlock()
-	for _, c := range conns {
-		go func() { _ = c.Close(websocket.StatusGoingAway, "server shutting down") }()
-	}
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-	}
-}
-
-func (s *Server) track(c *websocket.Conn) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.draining {
-		return false
-	}
-	s.conns[c] = struct{}{}
-	s.wg.Add(1)
-	return true
-}
-
-func (s *Server) untrack(c *websocket.Conn) {
-	s.mu.Lock()
-	delete(s.conns, c)
-	s.mu.Unlock()
-	s.wg.Done()
-}
+func (s *Server) Shutdown(ctx context.Context) { s.open.shutdown(ctx) }
 
 // ServeHTTP upgrades the request and runs the connection until it ends.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -112,11 +73,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	if !s.track(conn) {
+	if !s.open.add(conn) {
 		_ = conn.Close(websocket.StatusGoingAway, "server shutting down")
 		return
 	}
-	defer s.untrack(conn)
+	defer s.open.remove(conn)
 	s.metrics.SocketsOpen.Inc()
 	defer s.metrics.SocketsOpen.Dec()
 	conn.SetReadLimit(s.limits.MaxFrameBytes)
