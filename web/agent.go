@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -100,6 +101,22 @@ func agentError(w http.ResponseWriter, e *pb.Error) {
 		return
 	}
 	grainError(w, e)
+}
+
+// askAgent asks agent agentID and, when the grain does not answer or
+// refuses, writes the error response itself; ok says whether res is usable.
+func askAgent[T interface{ GetError() *pb.Error }](w http.ResponseWriter, ctx context.Context, node *actors.Node,
+	agentID string, msg any) (res T, ok bool) {
+	res, err := actors.AskAgent[T](ctx, node, agentID, msg)
+	if err != nil {
+		unavailable(w)
+		return res, false
+	}
+	if e := res.GetError(); e != nil {
+		agentError(w, e)
+		return res, false
+	}
+	return res, true
 }
 
 // sameOrigin guards cookie-authenticated state changes against cross-site
@@ -326,13 +343,8 @@ func (a *agentWeb) roomView(r *http.Request, ar *pb.AgentRoom) agentRoomJSON {
 }
 
 func (a *agentWeb) listRooms(w http.ResponseWriter, r *http.Request, agentID string) {
-	res, err := actors.AskAgent[*pb.AgentRoomList](r.Context(), a.Node, agentID, &pb.AgentListRooms{})
-	if err != nil {
-		unavailable(w)
-		return
-	}
-	if res.Error != nil {
-		agentError(w, res.Error)
+	res, ok := askAgent[*pb.AgentRoomList](w, r.Context(), a.Node, agentID, &pb.AgentListRooms{})
+	if !ok {
 		return
 	}
 	out := make([]agentRoomJSON, len(res.Rooms))
@@ -344,13 +356,8 @@ func (a *agentWeb) listRooms(w http.ResponseWriter, r *http.Request, agentID str
 
 func (a *agentWeb) getRoom(w http.ResponseWriter, r *http.Request, agentID string) {
 	id := r.PathValue("id")
-	res, err := actors.AskAgent[*pb.AgentRoomResult](r.Context(), a.Node, agentID, &pb.AgentGetRoom{RoomId: id})
-	if err != nil {
-		unavailable(w)
-		return
-	}
-	if res.Error != nil {
-		agentError(w, res.Error)
+	res, ok := askAgent[*pb.AgentRoomResult](w, r.Context(), a.Node, agentID, &pb.AgentGetRoom{RoomId: id})
+	if !ok {
 		return
 	}
 	writeJSON(w, http.StatusOK, a.roomView(r, res.Room))
@@ -425,13 +432,8 @@ func (a *agentWeb) createRoom(w http.ResponseWriter, r *http.Request, agentID st
 		return
 	}
 	m.PasswordHash = hash
-	res, err := actors.AskAgent[*pb.AgentRoomResult](r.Context(), a.Node, agentID, &pb.AgentCreateRoom{Room: m})
-	if err != nil {
-		unavailable(w)
-		return
-	}
-	if res.Error != nil {
-		agentError(w, res.Error)
+	res, ok := askAgent[*pb.AgentRoomResult](w, r.Context(), a.Node, agentID, &pb.AgentCreateRoom{Room: m})
+	if !ok {
 		return
 	}
 	writeJSON(w, http.StatusCreated, a.roomView(r, res.Room))
@@ -443,13 +445,8 @@ func (a *agentWeb) deleteRoom(w http.ResponseWriter, r *http.Request, agentID st
 		apiError(w, http.StatusNotFound, "room_not_found", "This room is not in your list.")
 		return
 	}
-	res, err := actors.AskAgent[*pb.AgentReply](r.Context(), a.Node, agentID, &pb.AgentDeleteRoom{RoomId: id})
-	if err != nil {
-		unavailable(w)
-		return
-	}
-	if res.Error != nil {
-		agentError(w, res.Error)
+	_, ok := askAgent[*pb.AgentReply](w, r.Context(), a.Node, agentID, &pb.AgentDeleteRoom{RoomId: id})
+	if !ok {
 		return
 	}
 	// The room's data is gone from the store; its uploaded files go too.
@@ -460,13 +457,8 @@ func (a *agentWeb) deleteRoom(w http.ResponseWriter, r *http.Request, agentID st
 }
 
 func (a *agentWeb) entries(w http.ResponseWriter, r *http.Request, agentID string) {
-	res, err := actors.AskAgent[*pb.AgentEntryList](r.Context(), a.Node, agentID, &pb.AgentListEntries{RoomId: r.PathValue("id")})
-	if err != nil {
-		unavailable(w)
-		return
-	}
-	if res.Error != nil {
-		agentError(w, res.Error)
+	res, ok := askAgent[*pb.AgentEntryList](w, r.Context(), a.Node, agentID, &pb.AgentListEntries{RoomId: r.PathValue("id")})
+	if !ok {
 		return
 	}
 	type entry struct {
@@ -498,13 +490,8 @@ type offlineJSON struct {
 }
 
 func (a *agentWeb) listOffline(w http.ResponseWriter, r *http.Request, agentID string) {
-	res, err := actors.AskAgent[*pb.AgentOfflineList](r.Context(), a.Node, agentID, &pb.AgentListOffline{})
-	if err != nil {
-		unavailable(w)
-		return
-	}
-	if res.Error != nil {
-		agentError(w, res.Error)
+	res, ok := askAgent[*pb.AgentOfflineList](w, r.Context(), a.Node, agentID, &pb.AgentListOffline{})
+	if !ok {
 		return
 	}
 	out := make([]offlineJSON, len(res.Messages))
@@ -515,13 +502,8 @@ func (a *agentWeb) listOffline(w http.ResponseWriter, r *http.Request, agentID s
 }
 
 func (a *agentWeb) deleteOffline(w http.ResponseWriter, r *http.Request, agentID string) {
-	res, err := actors.AskAgent[*pb.AgentReply](r.Context(), a.Node, agentID, &pb.AgentDeleteOffline{Id: r.PathValue("id")})
-	if err != nil {
-		unavailable(w)
-		return
-	}
-	if res.Error != nil {
-		agentError(w, res.Error)
+	_, ok := askAgent[*pb.AgentReply](w, r.Context(), a.Node, agentID, &pb.AgentDeleteOffline{Id: r.PathValue("id")})
+	if !ok {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
