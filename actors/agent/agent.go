@@ -181,16 +181,13 @@ func (g *grain) Receive(ctx actor.Context) {
 // load reads the account, its sessions and its room list. A failed read
 // leaves the grain refusing requests rather than pretending the agent is new.
 func (g *grain) load() {
-	raw, err := g.deps.Store.Get(persistence.AgentKey(g.id))
-	if errors.Is(err, persistence.ErrNotFound) {
-		return
-	}
 	rec := &pb.AgentRecord{}
-	if err == nil {
-		err = proto.Unmarshal(raw, rec)
-	}
+	found, err := persistence.GetRecord(g.deps.Store, persistence.AgentKey(g.id), rec)
 	if err != nil {
 		g.fail("load agent", err)
+		return
+	}
+	if !found {
 		return
 	}
 	g.sessions = map[string]*pb.AgentSession{}

@@ -190,19 +190,14 @@ func (g *grain) Receive(ctx actor.Context) {
 // load reads the room record and the highest chat seq. A failed read leaves
 // the grain refusing requests rather than pretending the room is empty.
 func (g *grain) load() {
-	raw, err := g.deps.Store.Get(persistence.RoomKey(g.id))
-	if errors.Is(err, persistence.ErrNotFound) {
-		return
-	}
+	rec := &pb.RoomRecord{}
+	found, err := persistence.GetRecord(g.deps.Store, persistence.RoomKey(g.id), rec)
 	if err != nil {
 		g.loadErr = err
 		g.log.Error("load room", zap.Error(err))
 		return
 	}
-	rec := &pb.RoomRecord{}
-	if err := proto.Unmarshal(raw, rec); err != nil {
-		g.loadErr = err
-		g.log.Error("decode room", zap.Error(err))
+	if !found {
 		return
 	}
 	prefix := persistence.ChatPrefix(g.id)

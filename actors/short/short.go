@@ -6,8 +6,6 @@ package short
 import (
 	"time"
 
-	"errors"
-
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/cluster"
 	"go.uber.org/zap"
@@ -73,20 +71,16 @@ func (g *grain) Receive(ctx actor.Context) {
 }
 
 func (g *grain) load() {
-	raw, err := g.deps.Store.Get(persistence.ShortKey(g.name))
-	if errors.Is(err, persistence.ErrNotFound) {
-		return
-	}
 	rec := &pb.ShortNameRecord{}
-	if err == nil {
-		err = proto.Unmarshal(raw, rec)
-	}
+	found, err := persistence.GetRecord(g.deps.Store, persistence.ShortKey(g.name), rec)
 	if err != nil {
 		g.loadErr = err
 		g.deps.Log.Error("load short name", zap.String("name", g.name), zap.Error(err))
 		return
 	}
-	g.rec = rec
+	if found {
+		g.rec = rec
+	}
 }
 
 func (g *grain) claim(msg *pb.ShortClaim) *pb.ShortReply {
