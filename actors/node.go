@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -50,6 +51,10 @@ type Node struct {
 	log          *zap.Logger
 	single       bool
 	passwordCost int
+	// members is the member count of the latest cluster topology. It is fed
+	// from the topology events because protoactor's member list is updated
+	// without a lock its readers could share.
+	members atomic.Int64
 }
 
 // StartNode starts the actor system, joins the cluster and registers the grain
@@ -84,14 +89,20 @@ func StartNode(cfg NodeConfig, log *zap.Logger) (*Node, error) {
 			short.NewKind(short.Deps{Store: cfg.Room.Store, Log: cfg.Room.Log.Named("short")})),
 		cluster.WithRequestTimeout(cfg.RequestTimeout))
 	c := cluster.New(system, clusterCfg)
+	n := &Node{System: system, Cluster: c, timeout: cfg.RequestTimeout, log: log,
+		single: cfg.Provider == "single" || cfg.Provider == "", passwordCost: cfg.Room.Settings.PasswordCost}
+	system.EventStream.Subscribe(func(evt interface{}) {
+		if t, ok := evt.(*cluster.ClusterTopology); ok {
+			n.members.Store(int64(len(t.Members)))
+		}
+	})
 	c.StartMember()
-	return &Node{System: system, Cluster: c, timeout: cfg.RequestTimeout, log: log,
-		single: cfg.Provider == "single" || cfg.Provider == "", passwordCost: cfg.Room.Settings.PasswordCost}, nil
+	return n, nil
 }
 
 // Ready reports whether the cluster has members to place grains on.
 func (n *Node) Ready() error {
-	if n.Cluster.MemberList == nil || len(n.Cluster.MemberList.Members().Members()) == 0 {
+	if n.members.Load() == 0 {
 		return errors.New("cluster has no members yet")
 	}
 	return nil
