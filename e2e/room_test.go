@@ -172,3 +172,18 @@ func TestWrongPasswordAndUnknownRoom(t *testing.T) {
 	do(t, other, chromedp.Navigate(srv.URL+"/room/no-such-room"))
 	waitJS(t, other, "the unknown-room error", `/not exist/i.test(document.querySelector("#room-error")?.textContent || "")`)
 }
+
+// A full room says so on the page and lets the visitor try again later.
+func TestFullRoomShowsAClearError(t *testing.T) {
+	srv := startServer(t, t.TempDir(), "--room-max-members", "1")
+	createRoomAPI(t, srv, "tiny")
+	browser := newBrowser(t)
+	first, second := newPage(t, browser), newPage(t, browser)
+	joinRoom(t, first, srv.URL+"/room/tiny", "Una", "")
+	waitJS(t, first, "the first member joined", `document.body.dataset.state === "joined"`)
+	joinRoom(t, second, srv.URL+"/room/tiny", "Dos", "")
+	waitJS(t, second, "the room-full error", `/full/i.test(document.querySelector("#join-error")?.textContent || "")`)
+	if state := eval[string](t, second, `document.body.dataset.state`); state == "joined" {
+		t.Fatal("joined a full room")
+	}
+}
