@@ -28,6 +28,7 @@ type Config struct {
 	TLSKey    string `json:"tls_key" help:"PEM private key file for tls_cert"`
 	LogLevel  string `json:"log_level" help:"debug, info, warn or error"`
 	LogFormat string `json:"log_format" help:"json or console"`
+	OpenRooms bool   `json:"open_rooms" help:"anyone may create a room on the start page; false leaves room creation to logged-in agents and API keys"`
 	Secret    string `json:"secret" help:"key that signs member access tokens; empty means one generated and kept in the store (a cluster needs the same value on every node)"`
 
 	PasswordCost       int     `json:"password_cost" help:"bcrypt work factor for room passwords (4-14; each step doubles the time)"`
@@ -90,6 +91,7 @@ func Default() Config {
 		DataDir:            "./data",
 		LogLevel:           "info",
 		LogFormat:          "json",
+		OpenRooms:          true,
 		PasswordCost:       10,
 		MaxFrameBytes:      64 << 10,
 		MaxChatChars:       4000,

@@ -187,3 +187,25 @@ func TestFullRoomShowsAClearError(t *testing.T) {
 		t.Fatal("joined a full room")
 	}
 }
+
+// An operator can close the start page's anonymous room creation.
+func TestClosedRoomCreation(t *testing.T) {
+	srv := startServer(t, t.TempDir(), "--open-rooms=false")
+	resp, err := http.Post(srv.URL+"/api/rooms", "application/json", strings.NewReader(`{"id":"nope"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body struct{ Error struct{ Code, Message string } }
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden || body.Error.Code != "forbidden" || body.Error.Message == "" {
+		t.Fatalf("create with open_rooms off: %d %+v", resp.StatusCode, body)
+	}
+	if resp, err := http.Get(srv.URL + "/api/rooms/nope"); err != nil || resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("the refused room exists: %v %v", err, resp.Status)
+	}
+	browser := newBrowser(t)
+	page := newPage(t, browser)
+	do(t, page, chromedp.Navigate(srv.URL+"/"), chromedp.Click(chromedp.ID("create-room")))
+	waitJS(t, page, "the refusal on the start page", `/agents/i.test(document.querySelector("#create-error")?.textContent || "")`)
+}

@@ -37,6 +37,9 @@ type Deps struct {
 	MaxUploadBytes int64
 	// PublicURL is the base of generated links; empty means from the request.
 	PublicURL string
+	// ClosedRooms refuses anonymous room creation from the start page;
+	// logged-in agents and API keys still create rooms.
+	ClosedRooms bool
 	// Agents holds what the agent page, the contact button and the keyed API need.
 	Agents AgentDeps
 }
@@ -160,6 +163,11 @@ func roomView(r *pb.RoomInfo) roomJSON {
 }
 
 func (s *server) createRoom(w http.ResponseWriter, r *http.Request) {
+	if s.ClosedRooms {
+		apiError(w, http.StatusForbidden, "forbidden",
+			"Rooms on this server are created by agents: log in on the agent page.")
+		return
+	}
 	var req struct {
 		ID          string `json:"id"`
 		VisitorName string `json:"visitorName"`
