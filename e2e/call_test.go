@@ -140,18 +140,26 @@ func TestAudioOnlyCallCarriesNoVideo(t *testing.T) {
 	}
 }
 
-// A reload drops the page's media; the page rejoins the call by itself.
-func TestReloadRejoinsTheCall(t *testing.T) {
+// videoCallOfTwo starts a server and a room where the agent (Ann) calls the
+// visitor (Bob) with video; it returns once the agent decodes Bob's video.
+func videoCallOfTwo(t *testing.T, roomID string) (agent, visitor context.Context, visitorID string) {
+	t.Helper()
 	srv := startServer(t, t.TempDir())
-	visitorLink, agentLink := createRoomLinks(t, srv, "reload")
+	visitorLink, agentLink := createRoomLinks(t, srv, roomID)
 	browser := newBrowser(t)
-	agent, visitor := newPage(t, browser), newPage(t, browser)
+	agent, visitor = newPage(t, browser), newPage(t, browser)
 	joinAs(t, agent, agentLink, "Ann")
-	visitorID := joinAs(t, visitor, visitorLink, "Bob")
+	visitorID = joinAs(t, visitor, visitorLink, "Bob")
 	do(t, agent, chromedp.Click(chromedp.ID("call-video")))
 	waitJS(t, visitor, "the incoming-call prompt", `!document.querySelector("#incoming-call").hidden`)
 	do(t, visitor, chromedp.Click(chromedp.ID("accept-video")))
 	waitGrowing(t, agent, "visitor video", visitorID, "video", "framesDecoded")
+	return agent, visitor, visitorID
+}
+
+// A reload drops the page's media; the page rejoins the call by itself.
+func TestReloadRejoinsTheCall(t *testing.T) {
+	agent, visitor, visitorID := videoCallOfTwo(t, "reload")
 
 	do(t, visitor, chromedp.Reload())
 	waitJS(t, agent, "the old tile gone", `!document.querySelector(`+jsString(`.tile[data-member-id="`+visitorID+`"]`)+`)`)
@@ -166,16 +174,7 @@ func TestReloadRejoinsTheCall(t *testing.T) {
 // A connection that drops without a goodbye comes back as the same member:
 // the call goes on with the same peer connections and nobody sees a leave.
 func TestDroppedConnectionKeepsTheCall(t *testing.T) {
-	srv := startServer(t, t.TempDir())
-	visitorLink, agentLink := createRoomLinks(t, srv, "tunnel")
-	browser := newBrowser(t)
-	agent, visitor := newPage(t, browser), newPage(t, browser)
-	joinAs(t, agent, agentLink, "Ann")
-	visitorID := joinAs(t, visitor, visitorLink, "Bob")
-	do(t, agent, chromedp.Click(chromedp.ID("call-video")))
-	waitJS(t, visitor, "the incoming-call prompt", `!document.querySelector("#incoming-call").hidden`)
-	do(t, visitor, chromedp.Click(chromedp.ID("accept-video")))
-	waitGrowing(t, agent, "visitor video", visitorID, "video", "framesDecoded")
+	agent, visitor, visitorID := videoCallOfTwo(t, "tunnel")
 
 	tile := jsString(`.tile[data-member-id="` + visitorID + `"]`)
 	eval[bool](t, agent, `(document.querySelector(`+tile+`).dataset.mark = "before") === "before"`)
