@@ -1,19 +1,11 @@
 #!/usr/bin/env bash
 # Runs every test: formatting, vet, and the race-enabled suite, which includes
-# the end-to-end tests in headless Chromium. Installs Chromium with apt-get
-# when it is missing and we are root (as on CI).
+# the end-to-end tests in headless Chromium. scripts/deps.sh installs the
+# Debian packages the tests need (Chromium, ...) when they are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ -z "${LIVEROOM_CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ]; then
-    apt-get update -q
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
-  else
-    echo "Chromium is needed for the end-to-end tests: sudo apt-get install -y chromium" >&2
-    exit 1
-  fi
-fi
+bash scripts/deps.sh
 
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 if [ -n "$unformatted" ]; then

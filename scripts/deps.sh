@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the tests need when their commands are missing.
+# One line per command: `need COMMAND PACKAGE...`. Root (as on CI) installs with
+# apt-get; anyone else is told what to install.
+set -euo pipefail
+
+missing=()
+need() {
+  local cmd=$1
+  shift
+  command -v "$cmd" >/dev/null 2>&1 && return 0
+  missing+=("$@")
+}
+
+# The end-to-end tests drive headless Chromium; LIVEROOM_CHROMIUM names another binary.
+[ -n "${LIVEROOM_CHROMIUM:-}" ] || need chromium chromium
+
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+  echo "The tests need these Debian packages: sudo apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
+apt-get update -q
+DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
