@@ -150,8 +150,8 @@ func Run(ctx context.Context, cfg config.Config) error {
 	handler := web.New(web.Deps{
 		Node: node, Store: store, Signer: signer, Metrics: m, Log: log.Named("web"), WebSocket: ws,
 		FilesDir: filepath.Join(cfg.DataDir, "files"), MaxUploadBytes: cfg.MaxUploadBytes, PublicURL: cfg.PublicURL,
-		ClosedRooms: !cfg.OpenRooms,
-		Agents:      webAgentDeps(cfg, presence),
+		ClosedRooms: !cfg.OpenRooms, EmbedOrigins: cfg.EmbedOrigins,
+		Agents: webAgentDeps(cfg, presence),
 	})
 	httpSrv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: zap.NewStdLog(log.Named("http"))}

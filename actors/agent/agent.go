@@ -175,6 +175,9 @@ func (g *grain) Receive(ctx actor.Context) {
 		ctx.Respond(g.listOffline())
 	case *pb.AgentDeleteOffline:
 		ctx.Respond(g.deleteOffline(msg))
+
+	case *pb.AgentOverview:
+		ctx.Respond(g.overview())
 	}
 }
 
