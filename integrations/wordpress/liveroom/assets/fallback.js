@@ -30,13 +30,24 @@
 			'max-width:calc(100vw - 32px)';
 		document.body.appendChild(el);
 	}
-	// button.js is async: give it until the page has loaded and a little more.
-	function later() {
-		setTimeout(show, 4000);
+	// button.js is async, and a hung server would hold back the load event, so
+	// the wait starts when the page is parsed. Should the real button arrive
+	// after all, the fallback steps aside.
+	function start() {
+		setTimeout(show, 5000);
+		var poll = setInterval(function () {
+			if (document.querySelector('.liveroom-button')) {
+				var fallback = document.querySelector('.liveroom-fallback');
+				if (fallback) {
+					fallback.remove();
+				}
+				clearInterval(poll);
+			}
+		}, 2000);
 	}
-	if (document.readyState === 'complete') {
-		later();
+	if (document.readyState === 'loading') {
+		document.addEventListener('DOMContentLoaded', start);
 	} else {
-		window.addEventListener('load', later);
+		start();
 	}
 }());
