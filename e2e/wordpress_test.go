@@ -53,6 +53,16 @@ func TestWordPressPluginButtonRoomsAndSettings(t *testing.T) {
 	do(t, owner, chromedp.Navigate(activate))
 	waitJS(t, owner, "the plugin active", `!!document.querySelector('tr.active[data-plugin="liveroom/liveroom.php"]')`)
 
+	// Both blocks register in the block editor (plain scripts, no build step)
+	// and draw their placeholders.
+	do(t, owner, chromedp.Navigate(wp.URL+"/wp-admin/post-new.php?post_type=page"))
+	waitJS(t, owner, "the Liveroom blocks registered", `window.wp && wp.blocks && wp.blocks.getBlockType("liveroom/button") && wp.blocks.getBlockType("liveroom/room")`)
+	waitJS(t, owner, "the editor ready", `wp.data.select("core/block-editor") && document.querySelector(".block-editor-block-list__layout")`)
+	do(t, owner, chromedp.Evaluate[chromedp.Void](`wp.data.dispatch("core/block-editor").insertBlocks([
+		wp.blocks.createBlock("liveroom/button", {text: "Ask"}), wp.blocks.createBlock("liveroom/room", {duration: "30"})])`))
+	waitJS(t, owner, "both block placeholders", `document.querySelectorAll(".liveroom-block-placeholder").length === 2`)
+	shot(t, owner, "wordpress-editor")
+
 	// ---- Settings: save, and "Test connection" says what is wrong.
 	closedPort := freePort(t)
 	settings := func(serverURL, agentID, apiKey string) {
@@ -95,6 +105,7 @@ func TestWordPressPluginButtonRoomsAndSettings(t *testing.T) {
 	expectTest(false, `belongs to agent "alice"`)
 	settings(srv.URL, "alice", "")
 	expectTest(true, "Connected: agent Alice Agent (alice) is offline")
+	shot(t, owner, "wordpress-settings")
 	// The form kept what was typed, and never shows the key again.
 	do(t, owner, chromedp.Navigate(wp.URL+"/wp-admin/options-general.php?page=liveroom"))
 	waitJS(t, owner, "the settings form", `!!document.querySelector("#liveroom-settings")`)
@@ -134,6 +145,7 @@ func TestWordPressPluginButtonRoomsAndSettings(t *testing.T) {
 	visitor := newPage(t, browser)
 	do(t, visitor, chromedp.Navigate(shopURL))
 	waitJS(t, visitor, "the button, offline", presenceIs("offline"))
+	shot(t, visitor, "wordpress-button")
 	agentPage := newPage(t, browser)
 	loginAgent(t, agentPage, srv, "alice", "correct horse battery")
 	waitJS(t, visitor, "the button, online", presenceIs("online"))
@@ -171,6 +183,7 @@ func TestWordPressPluginButtonRoomsAndSettings(t *testing.T) {
 	}
 	do(t, owner, chromedp.Navigate(meetURL))
 	waitJS(t, owner, "the room frame", `!!document.querySelector(".liveroom-room iframe")`)
+	shot(t, owner, "wordpress-room")
 	roomID := eval[string](t, owner, `document.querySelector(".liveroom-room").dataset.roomId`)
 	frame := eval[string](t, owner, `document.querySelector(".liveroom-room iframe").src + " " + document.querySelector(".liveroom-room iframe").allow`)
 	if !strings.HasPrefix(roomID, "wp-") || frame != srv.URL+"/room/"+roomID+" camera; microphone; display-capture; fullscreen; autoplay" {
@@ -208,6 +221,7 @@ func TestWordPressPluginButtonRoomsAndSettings(t *testing.T) {
 	// ---- The dashboard widget: presence and today's room.
 	do(t, owner, chromedp.Navigate(wp.URL+"/wp-admin/"))
 	waitJS(t, owner, "the Liveroom widget", `!!document.querySelector("#liveroom-dashboard")`)
+	shot(t, owner, "wordpress-dashboard")
 	if p := eval[string](t, owner, `document.querySelector("#liveroom-dashboard .liveroom-presence")?.dataset.presence || document.querySelector("#liveroom-dashboard").textContent`); p != "online" {
 		t.Fatalf("dashboard presence: %q", p)
 	}
@@ -242,6 +256,7 @@ func TestWordPressPluginButtonRoomsAndSettings(t *testing.T) {
 	do(t, late, chromedp.Evaluate[chromedp.Void](`location.href = `+jsString(shopURL)))
 	waitJS(t, late, "the offline fallback button", `document.querySelector(".liveroom-fallback")?.dataset.presence === "offline" &&
 		document.querySelector(".liveroom-fallback").getAttribute("href") === "mailto:alice@example.com"`)
+	shot(t, late, "wordpress-fallback")
 	resume()
 	status, _ = apiCall(t, srv, "GET", "/api/v1/agent", key, "")
 	if status != http.StatusOK {
@@ -251,6 +266,16 @@ func TestWordPressPluginButtonRoomsAndSettings(t *testing.T) {
 	booking = httpGetBody(t, ownerHTTP, bookURL)
 	if !strings.Contains(booking, "liveroom-room-link") || strings.Contains(booking, "<iframe class=\"liveroom-room-frame\"") {
 		t.Fatalf("booking page after Liveroom came back:\n%s", tail(booking, 2000))
+	}
+
+	// Deleting the plugin removes what it stored (uninstall.php).
+	if got := wp.eval(t, `require_once ABSPATH . 'wp-admin/includes/plugin.php';
+		echo (get_option('liveroom_api_key') ? 'key' : 'nokey'), ' ', count((array) get_user_meta(1, 'liveroom_rooms', true)), ' ';
+		deactivate_plugins('liveroom/liveroom.php');
+		uninstall_plugin('liveroom/liveroom.php');
+		echo var_export(get_option('liveroom_settings'), true), ' ', var_export(get_option('liveroom_api_key'), true), ' ',
+			var_export(get_user_meta(1, 'liveroom_rooms', true), true);`); got != "key 2 false false ''" {
+		t.Fatalf("before and after uninstall: %s", got)
 	}
 
 	if p := wp.pluginProblems(); len(p) > 0 {
