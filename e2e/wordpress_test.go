@@ -193,6 +193,11 @@ func TestWordPressPluginButtonRoomsAndSettings(t *testing.T) {
 	if status != http.StatusOK || room["visitorName"] != "admin" || room["endsAtMs"].(float64)-room["startsAtMs"].(float64) != 30*60*1000 {
 		t.Fatalf("the room on the server: %d %v", status, room)
 	}
+	// The room works inside the WordPress page: the frame's join form joins.
+	frames := runBrowser(t, owner, chromedp.Nodes(chromedp.CSS(".liveroom-room iframe")))
+	do(t, owner, chromedp.Click(chromedp.CSS("#join-button"), chromedp.FromNode(frames[0])))
+	do(t, owner, chromedp.Query(chromedp.CSS(`body[data-state="joined"]`), chromedp.FromNode(frames[0])))
+
 	// Another view of the page reuses the room.
 	do(t, owner, chromedp.Navigate(meetURL))
 	waitJS(t, owner, "the room frame again", `!!document.querySelector(".liveroom-room iframe")`)
@@ -281,6 +286,18 @@ func TestWordPressPluginButtonRoomsAndSettings(t *testing.T) {
 	if p := wp.pluginProblems(); len(p) > 0 {
 		t.Fatalf("PHP reported problems in the plugin:\n%s", strings.Join(p, "\n"))
 	}
+}
+
+// runBrowser runs one browser action that returns a value.
+func runBrowser[T any](t *testing.T, ctx context.Context, a chromedp.Action[T]) T {
+	t.Helper()
+	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(tctx, a)
+	if err != nil {
+		t.Fatalf("browser: %v", err)
+	}
+	return v
 }
 
 func httpGetBody(t *testing.T, c *http.Client, u string) string {
