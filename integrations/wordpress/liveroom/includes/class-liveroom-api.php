@@ -69,7 +69,7 @@ final class Liveroom_API {
 	 * @param string     $path   Path below the server URL.
 	 * @param array|null $body   JSON body, or null.
 	 * @param bool       $keyed  Whether to send the API key.
-	 * @return array{status:int, body:mixed}|WP_Error
+	 * @return array{status:int, body:mixed, headers:mixed}|WP_Error
 	 */
 	public function request( string $method, string $path, ?array $body = null, bool $keyed = true ) {
 		$args = array(
@@ -90,8 +90,9 @@ final class Liveroom_API {
 			return $res;
 		}
 		return array(
-			'status' => (int) wp_remote_retrieve_response_code( $res ),
-			'body'   => json_decode( wp_remote_retrieve_body( $res ), true ),
+			'status'  => (int) wp_remote_retrieve_response_code( $res ),
+			'body'    => json_decode( wp_remote_retrieve_body( $res ), true ),
+			'headers' => wp_remote_retrieve_headers( $res ),
 		);
 	}
 
@@ -156,11 +157,43 @@ final class Liveroom_API {
 			/* translators: 1: agent id of the key, 2: agent id in the settings. */
 			return self::result( false, sprintf( __( 'Agent unknown for this key: the key belongs to agent "%1$s", but the agent id is set to "%2$s".', 'liveroom' ), $key_agent, $agent_id ) );
 		}
-		return self::result(
-			true,
-			/* translators: 1: agent name, 2: agent id, 3: presence (online, away or offline). */
-			sprintf( __( 'Connected: agent %1$s (%2$s) is %3$s.', 'liveroom' ), (string) $me['body']['name'], $key_agent, self::presence_label( (string) $me['body']['presence'] ) )
-		);
+		/* translators: 1: agent name, 2: agent id, 3: presence (online, away or offline). */
+		$message = sprintf( __( 'Connected: agent %1$s (%2$s) is %3$s.', 'liveroom' ), (string) $me['body']['name'], $key_agent, self::presence_label( (string) $me['body']['presence'] ) );
+		$site    = wp_parse_url( home_url() );
+		$origin  = $site['scheme'] . '://' . $site['host'] . ( isset( $site['port'] ) ? ':' . $site['port'] : '' );
+		if ( 'https' === $site['scheme'] && 0 === strpos( $this->base, 'http:' ) ) {
+			/* translators: %s: the Liveroom server URL. */
+			return self::result( false, $message . ' ' . sprintf( __( 'But this site is served over HTTPS and %s is not: browsers will block the button. Use the server\'s https:// address.', 'liveroom' ), $this->base ) );
+		}
+		$options = Liveroom_Options::get();
+		if ( ! empty( $options['room_embed'] ) && ! $this->allows_framing( $origin ) ) {
+			/* translators: %s: this site's origin. */
+			$message .= ' ' . sprintf( __( 'Rooms cannot be shown inside your pages yet: start Liveroom with --embed-origins %s (or turn off "Show rooms in the page"); the room links work.', 'liveroom' ), $origin );
+		}
+		return self::result( true, $message );
+	}
+
+	/**
+	 * Whether the server lets this site show room pages in a frame: its
+	 * Content-Security-Policy frame-ancestors names the site.
+	 *
+	 * @param string $origin This site's origin.
+	 */
+	private function allows_framing( string $origin ): bool {
+		$res = $this->request( 'GET', '/room/embed-check', null, false );
+		if ( is_wp_error( $res ) ) {
+			return false;
+		}
+		$csp = $res['headers']['content-security-policy'] ?? '';
+		$csp = is_array( $csp ) ? implode( '; ', $csp ) : (string) $csp;
+		if ( '' === $csp ) {
+			return true;
+		}
+		if ( 1 !== preg_match( '/frame-ancestors([^;]*)/', $csp, $m ) ) {
+			return true;
+		}
+		$allowed = preg_split( '/\s+/', trim( $m[1] ) );
+		return in_array( '*', $allowed, true ) || in_array( untrailingslashit( $origin ), $allowed, true );
 	}
 
 	/**

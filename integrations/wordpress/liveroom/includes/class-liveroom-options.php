@@ -75,8 +75,11 @@ final class Liveroom_Options {
 
 		$url = isset( $input['server_url'] ) ? trim( (string) $input['server_url'] ) : '';
 		$url = esc_url_raw( $url, array( 'http', 'https' ) );
-		if ( '' !== $url ) {
-			$parts = wp_parse_url( $url );
+		$parts = '' !== $url ? wp_parse_url( $url ) : false;
+		if ( '' !== $url && ( ! is_array( $parts ) || empty( $parts['host'] ) ) ) {
+			add_settings_error( self::SETTINGS, 'server_url', __( 'The server URL must be an address such as https://meet.example.', 'liveroom' ) );
+			$url = '';
+		} elseif ( '' !== $url ) {
 			// Only the origin (and an optional path prefix) of the server.
 			$url = $parts['scheme'] . '://' . $parts['host'] . ( isset( $parts['port'] ) ? ':' . $parts['port'] : '' )
 				. ( isset( $parts['path'] ) ? untrailingslashit( $parts['path'] ) : '' );

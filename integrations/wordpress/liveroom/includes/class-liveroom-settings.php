@@ -26,6 +26,16 @@ final class Liveroom_Settings {
 		add_action( 'admin_init', array( __CLASS__, 'settings' ) );
 		add_action( 'admin_post_' . self::ACTION, array( __CLASS__, 'test_connection' ) );
 		add_filter( 'plugin_action_links_' . plugin_basename( LIVEROOM_FILE ), array( __CLASS__, 'action_links' ) );
+		// New settings show on the dashboard at once, not after its cache expires.
+		add_action( 'update_option_' . Liveroom_Options::SETTINGS, array( __CLASS__, 'forget_cache' ) );
+		add_action( 'update_option_' . Liveroom_Options::API_KEY, array( __CLASS__, 'forget_cache' ) );
+	}
+
+	/**
+	 * Drops the dashboard widget's cached answer.
+	 */
+	public static function forget_cache(): void {
+		delete_transient( Liveroom_Dashboard::CACHE );
 	}
 
 	/**
