@@ -277,6 +277,17 @@ func TestWordPressPluginButtonRoomsAndSettings(t *testing.T) {
 		t.Fatalf("booking page after Liveroom came back:\n%s", tail(booking, 2000))
 	}
 
+	// A server that does not list the site in embed_origins: the check says so.
+	otherDir := t.TempDir()
+	addAgent(t, otherDir, "alice", "Alice Agent", "", "another password 1")
+	otherKey := addAPIKey(t, otherDir, "alice")
+	other := startServer(t, otherDir)
+	if got := wp.eval(t, `$r = (new Liveroom_API(`+phpString(other.URL)+`, `+phpString(otherKey)+`))->check('alice');
+		echo ($r['ok'] ? 'ok ' : 'fail ') . $r['message'];`); !strings.HasPrefix(got, "ok Connected") ||
+		!strings.Contains(got, "Rooms cannot be shown inside your pages yet: start Liveroom with --embed-origins "+wpOrigin) {
+		t.Fatalf("check against a server without embed_origins: %s", got)
+	}
+
 	// Deleting the plugin removes what it stored (uninstall.php).
 	if got := wp.eval(t, `require_once ABSPATH . 'wp-admin/includes/plugin.php';
 		echo (get_option('liveroom_api_key') ? 'key' : 'nokey'), ' ', count((array) get_user_meta(1, 'liveroom_rooms', true)), ' ';
@@ -290,6 +301,11 @@ func TestWordPressPluginButtonRoomsAndSettings(t *testing.T) {
 	if p := wp.pluginProblems(); len(p) > 0 {
 		t.Fatalf("PHP reported problems in the plugin:\n%s", strings.Join(p, "\n"))
 	}
+}
+
+// phpString quotes s as a PHP single-quoted string literal.
+func phpString(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
 }
 
 // runBrowser runs one browser action that returns a value.
