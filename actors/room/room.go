@@ -274,6 +274,9 @@ func (g *grain) checkText(s string) (string, *pb.Error) {
 	if utf8.RuneCountInString(s) > g.deps.Settings.MaxChatChars {
 		return "", errorf("too_large", "message is longer than "+itoa(g.deps.Settings.MaxChatChars)+" characters")
 	}
+	if !ValidChatText(s) {
+		return "", errorf("invalid_text", "message holds control or text-direction characters; only line breaks and tabs are allowed")
+	}
 	return s, nil
 }
 
