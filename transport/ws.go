@@ -104,7 +104,7 @@ func (c *connection) run(parent context.Context) {
 	defer cancel()
 	c.out = session.NewOutbox(c.srv.limits.QueueFrames, func() {
 		c.srv.metrics.SlowClients.Inc()
-		c.log.Info("closing slow client", zap.String("room", c.room))
+		c.log.Info("closing slow client", zap.String("room", c.room), zap.String("reason", "queue full"))
 		go func() { _ = c.conn.Close(CloseSlowConsumer, "slow consumer: messages were not read in time") }()
 	})
 	root := c.srv.node.System.Root
@@ -178,6 +178,11 @@ func (c *connection) write(ctx context.Context) bool {
 				if ctx.Err() != nil {
 					return false
 				}
+				// A client that stopped reading with room left in its queue
+				// ends here rather than in the outbox: the same slow client.
+				c.srv.metrics.SlowClients.Inc()
+				c.log.Info("closing slow client", zap.String("room", c.room), zap.String("reason", "write timed out"),
+					zap.Duration("write_timeout", c.srv.limits.WriteTimeout), zap.Error(err))
 				go func() { _ = c.conn.Close(CloseSlowConsumer, "slow consumer: a write timed out") }()
 				return true
 			}
