@@ -15,6 +15,9 @@ need() {
 # The end-to-end tests drive headless Chromium; LIVEROOM_CHROMIUM names another binary.
 [ -n "${LIVEROOM_CHROMIUM:-}" ] || need chromium chromium
 
+# HOG=1 scripts/test.sh runs the suite beside a CPU hog.
+[ -z "${HOG:-}" ] || need stress-ng stress-ng
+
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
   echo "The tests need these Debian packages: sudo apt-get install -y ${missing[*]}" >&2
