@@ -119,6 +119,7 @@ func (c *connection) run(parent context.Context) {
 			lcancel()
 		}
 		root.Stop(c.pid)
+		c.out.Release()
 	}()
 
 	writerDone := make(chan struct{})
@@ -170,11 +171,15 @@ func (c *connection) write(ctx context.Context) bool {
 			return false
 		case <-c.out.Closed():
 			return true
-		case b := <-c.out.Frames():
-			wctx, cancel := context.WithTimeout(ctx, c.srv.limits.WriteTimeout)
-			err := c.conn.Write(wctx, websocket.MessageText, b)
-			cancel()
-			if err != nil {
+		case <-c.out.Ready():
+			for _, b := range c.out.Take() {
+				wctx, cancel := context.WithTimeout(ctx, c.srv.limits.WriteTimeout)
+				err := c.conn.Write(wctx, websocket.MessageText, b)
+				cancel()
+				if err == nil {
+					c.srv.metrics.FramesOut.Inc()
+					continue
+				}
 				if ctx.Err() != nil {
 					return false
 				}
@@ -186,7 +191,6 @@ func (c *connection) write(ctx context.Context) bool {
 				go func() { _ = c.conn.Close(CloseSlowConsumer, "slow consumer: a write timed out") }()
 				return true
 			}
-			c.srv.metrics.FramesOut.Inc()
 		}
 	}
 }

@@ -115,6 +115,7 @@ func (g *grain) Receive(ctx actor.Context) {
 		g.armIdle(ctx)
 	case *actor.Stopped:
 		g.deps.Metrics.RoomsActive.Dec()
+		g.release()
 	case *actor.ReceiveTimeout:
 		if len(g.members) == 0 {
 			ctx.Poison(ctx.Self())
@@ -463,7 +464,7 @@ func (g *grain) remove(ctx actor.Context, pid *actor.PID) {
 		if !m.pid.Equal(pid) {
 			continue
 		}
-		g.members = append(g.members[:i], g.members[i+1:]...)
+		g.members = removeMember(g.members, i)
 		ctx.Unwatch(pid)
 		g.leaveCall(ctx, m)
 		g.broadcastMember(ctx, m, pb.MemberEvent_KIND_LEFT)
