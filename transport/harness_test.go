@@ -177,3 +177,7 @@ func chatFrame(id, text string) string {
 	b, _ := json.Marshal(map[string]any{"id": id, "chat": map[string]string{"text": text}})
 	return string(b)
 }
+
+func isClose(err error, code websocket.StatusCode) bool {
+	return websocket.CloseStatus(err) == code
+}
