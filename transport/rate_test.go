@@ -41,7 +41,7 @@ func (s *gatedStore) wait() {
 }
 
 func (s *gatedStore) Apply(b *persistence.Batch) error { s.wait(); return s.Store.Apply(b) }
-func (s *gatedStore) Set(k, v []byte) error             { s.wait(); return s.Store.Set(k, v) }
+func (s *gatedStore) Set(k, v []byte) error            { s.wait(); return s.Store.Set(k, v) }
 
 // A client that keeps under the documented limit is never refused or
 // closed for it, even when the room stalls and the server reads its frames
