@@ -99,6 +99,10 @@ type connection struct {
 	saidGoodbye bool
 }
 
+// inboxFrames is how many frames one socket may have on their way to the
+// room; see run.
+const inboxFrames = 8
+
 // roomForLog is the room this connection joined, for any goroutine.
 func (c *connection) roomForLog() string {
 	r, _ := c.joinedRoom.Load().(string)
@@ -141,8 +145,10 @@ func (c *connection) run(parent context.Context) {
 	}()
 	go c.keepAlive(ctx)
 	// Frames go to the room from their own goroutine, so that reading (and
-	// the rate limit, see meter) never waits for a room.
-	frames := make(chan *pb.ClientFrame, max(c.srv.limits.RateBurst, 1))
+	// the rate limit, see meter) never waits for a room. The queue is short:
+	// a client that sends ahead gets back-pressure (TCP) soon, so the
+	// answers it has coming never outgrow its own outbox.
+	frames := make(chan *pb.ClientFrame, inboxFrames)
 	dispatched := make(chan struct{})
 	go func() {
 		defer close(dispatched)
