@@ -47,7 +47,7 @@ func startNodeOn(tb testing.TB, dir string, wrap func(persistence.Store) persist
 	settings := room.Settings{MaxMembers: 200, MaxChatChars: 4000, MaxNameChars: 64, HistoryPage: 50,
 		IdleTimeout: time.Minute, TokenTTL: time.Hour, PasswordCost: 4}
 	node, err := actors.StartNode(actors.NodeConfig{ClusterName: "test", Host: "127.0.0.1", Provider: "single",
-		RequestTimeout: 5 * time.Second,
+		RequestTimeout: 30 * time.Second, // generous: -race on a busy machine
 		Room:           room.Deps{Store: store, Signer: signer, Log: zap.NewNop(), Metrics: metrics.New(), Settings: settings},
 	}, zap.NewNop())
 	if err != nil {

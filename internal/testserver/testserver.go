@@ -84,6 +84,9 @@ func Start(tb testing.TB, adjust func(*config.Config)) *Server {
 	cfg.DataDir = tb.TempDir()
 	cfg.LogLevel = "error"
 	cfg.PasswordCost = 4
+	// A grain request may wait out a stalled, busy machine (-race beside a
+	// CPU hog) in a test; in production 5 s says something is wrong.
+	cfg.RequestTimeoutMs = 30000
 	if adjust != nil {
 		adjust(&cfg)
 	}
