@@ -24,6 +24,9 @@ need phpcs php-codesniffer
 need node nodejs
 need zip zip
 
+# HOG=1 scripts/test.sh runs the suite beside a CPU hog.
+[ -z "${HOG:-}" ] || need stress-ng stress-ng
+
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
   echo "The tests need these Debian packages: sudo apt-get install -y ${missing[*]}" >&2

@@ -349,10 +349,13 @@ type RoomRecord struct {
 	// clear of fields added elsewhere.
 	OwnerAgentId string `protobuf:"bytes,20,opt,name=owner_agent_id,json=ownerAgentId,proto3" json:"owner_agent_id,omitempty"`
 	// Visitors may join only in [starts_at_ms, ends_at_ms); 0 means unbounded.
-	StartsAtMs    int64      `protobuf:"varint,21,opt,name=starts_at_ms,json=startsAtMs,proto3" json:"starts_at_ms,omitempty"`
-	EndsAtMs      int64      `protobuf:"varint,22,opt,name=ends_at_ms,json=endsAtMs,proto3" json:"ends_at_ms,omitempty"`
-	EntryForm     *EntryForm `protobuf:"bytes,23,opt,name=entry_form,json=entryForm,proto3" json:"entry_form,omitempty"`
-	ShortName     string     `protobuf:"bytes,24,opt,name=short_name,json=shortName,proto3" json:"short_name,omitempty"`
+	StartsAtMs int64      `protobuf:"varint,21,opt,name=starts_at_ms,json=startsAtMs,proto3" json:"starts_at_ms,omitempty"`
+	EndsAtMs   int64      `protobuf:"varint,22,opt,name=ends_at_ms,json=endsAtMs,proto3" json:"ends_at_ms,omitempty"`
+	EntryForm  *EntryForm `protobuf:"bytes,23,opt,name=entry_form,json=entryForm,proto3" json:"entry_form,omitempty"`
+	ShortName  string     `protobuf:"bytes,24,opt,name=short_name,json=shortName,proto3" json:"short_name,omitempty"`
+	// Random per creation of the room: access tokens carry it, so a token
+	// of a deleted room never works in a room later made with the same id.
+	Generation    string `protobuf:"bytes,30,opt,name=generation,proto3" json:"generation,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -460,6 +463,13 @@ func (x *RoomRecord) GetEntryForm() *EntryForm {
 func (x *RoomRecord) GetShortName() string {
 	if x != nil {
 		return x.ShortName
+	}
+	return ""
+}
+
+func (x *RoomRecord) GetGeneration() string {
+	if x != nil {
+		return x.Generation
 	}
 	return ""
 }
@@ -2292,11 +2302,14 @@ func (x *PostChat) GetFrameId() string {
 
 // PostFile announces a file already stored on disk by the upload handler.
 type PostFile struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	MemberId      string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	Role          Role                   `protobuf:"varint,3,opt,name=role,proto3,enum=liveroom.v1.Role" json:"role,omitempty"`
-	File          *FileRef               `protobuf:"bytes,4,opt,name=file,proto3" json:"file,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	MemberId string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	Name     string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Role     Role                   `protobuf:"varint,3,opt,name=role,proto3,enum=liveroom.v1.Role" json:"role,omitempty"`
+	File     *FileRef               `protobuf:"bytes,4,opt,name=file,proto3" json:"file,omitempty"`
+	// The uploader's token's room generation; the grain refuses the file
+	// unless it matches and member_id is still a member.
+	Generation    string `protobuf:"bytes,30,opt,name=generation,proto3" json:"generation,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2357,6 +2370,13 @@ func (x *PostFile) GetFile() *FileRef {
 		return x.File
 	}
 	return nil
+}
+
+func (x *PostFile) GetGeneration() string {
+	if x != nil {
+		return x.Generation
+	}
+	return ""
 }
 
 type GetHistory struct {
@@ -7505,11 +7525,67 @@ func (x *AgentOverviewResult) GetWaiting() uint32 {
 	return 0
 }
 
+// CheckAccess asks a room grain whether an access token's holder may still
+// use the room's files: the room exists in the token's generation and
+// member_id is a member now. Answered with a RoomReply (error
+// "unauthorized" when not).
+type CheckAccess struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MemberId      string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	Generation    string                 `protobuf:"bytes,2,opt,name=generation,proto3" json:"generation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckAccess) Reset() {
+	*x = CheckAccess{}
+	mi := &file_liveroom_proto_msgTypes[106]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckAccess) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckAccess) ProtoMessage() {}
+
+func (x *CheckAccess) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[106]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckAccess.ProtoReflect.Descriptor instead.
+func (*CheckAccess) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{106}
+}
+
+func (x *CheckAccess) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *CheckAccess) GetGeneration() string {
+	if x != nil {
+		return x.Generation
+	}
+	return ""
+}
+
 var File_liveroom_proto protoreflect.FileDescriptor
 
 const file_liveroom_proto_rawDesc = "" +
 	"\n" +
-	"\x0eliveroom.proto\x12\vliveroom.v1\x1a\x11actor/actor.proto\"\x89\x03\n" +
+	"\x0eliveroom.proto\x12\vliveroom.v1\x1a\x11actor/actor.proto\"\xa9\x03\n" +
 	"\n" +
 	"RoomRecord\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
@@ -7527,7 +7603,10 @@ const file_liveroom_proto_rawDesc = "" +
 	"\n" +
 	"entry_form\x18\x17 \x01(\v2\x16.liveroom.v1.EntryFormR\tentryForm\x12\x1d\n" +
 	"\n" +
-	"short_name\x18\x18 \x01(\tR\tshortName\"d\n" +
+	"short_name\x18\x18 \x01(\tR\tshortName\x12\x1e\n" +
+	"\n" +
+	"generation\x18\x1e \x01(\tR\n" +
+	"generation\"d\n" +
 	"\aFileRef\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
@@ -7677,12 +7756,15 @@ const file_liveroom_proto_rawDesc = "" +
 	"\asession\x18\x01 \x01(\v2\n" +
 	".actor.PIDR\asession\x12\x12\n" +
 	"\x04text\x18\x02 \x01(\tR\x04text\x12\x19\n" +
-	"\bframe_id\x18\x03 \x01(\tR\aframeId\"\x8c\x01\n" +
+	"\bframe_id\x18\x03 \x01(\tR\aframeId\"\xac\x01\n" +
 	"\bPostFile\x12\x1b\n" +
 	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12%\n" +
 	"\x04role\x18\x03 \x01(\x0e2\x11.liveroom.v1.RoleR\x04role\x12(\n" +
-	"\x04file\x18\x04 \x01(\v2\x14.liveroom.v1.FileRefR\x04file\"\x84\x01\n" +
+	"\x04file\x18\x04 \x01(\v2\x14.liveroom.v1.FileRefR\x04file\x12\x1e\n" +
+	"\n" +
+	"generation\x18\x1e \x01(\tR\n" +
+	"generation\"\x84\x01\n" +
 	"\n" +
 	"GetHistory\x12$\n" +
 	"\asession\x18\x01 \x01(\v2\n" +
@@ -8057,7 +8139,12 @@ const file_liveroom_proto_rawDesc = "" +
 	"\x04name\x18\x03 \x01(\tR\x04name\x121\n" +
 	"\bpresence\x18\x04 \x01(\x0e2\x15.liveroom.v1.PresenceR\bpresence\x12\x1a\n" +
 	"\bvisitors\x18\x05 \x01(\rR\bvisitors\x12\x18\n" +
-	"\awaiting\x18\x06 \x01(\rR\awaiting*>\n" +
+	"\awaiting\x18\x06 \x01(\rR\awaiting\"J\n" +
+	"\vCheckAccess\x12\x1b\n" +
+	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12\x1e\n" +
+	"\n" +
+	"generation\x18\x02 \x01(\tR\n" +
+	"generation*>\n" +
 	"\x04Role\x12\x14\n" +
 	"\x10ROLE_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
@@ -8091,7 +8178,7 @@ func file_liveroom_proto_rawDescGZIP() []byte {
 }
 
 var file_liveroom_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_liveroom_proto_msgTypes = make([]protoimpl.MessageInfo, 107)
+var file_liveroom_proto_msgTypes = make([]protoimpl.MessageInfo, 108)
 var file_liveroom_proto_goTypes = []any{
 	(Role)(0),                   // 0: liveroom.v1.Role
 	(PeerRole)(0),               // 1: liveroom.v1.PeerRole
@@ -8205,8 +8292,9 @@ var file_liveroom_proto_goTypes = []any{
 	(*ShortReply)(nil),          // 109: liveroom.v1.ShortReply
 	(*AgentOverview)(nil),       // 110: liveroom.v1.AgentOverview
 	(*AgentOverviewResult)(nil), // 111: liveroom.v1.AgentOverviewResult
-	nil,                         // 112: liveroom.v1.Sdp.SourcesEntry
-	(*actor.PID)(nil),           // 113: actor.PID
+	(*CheckAccess)(nil),         // 112: liveroom.v1.CheckAccess
+	nil,                         // 113: liveroom.v1.Sdp.SourcesEntry
+	(*actor.PID)(nil),           // 114: actor.PID
 }
 var file_liveroom_proto_depIdxs = []int32{
 	48,  // 0: liveroom.v1.RoomRecord.entry_form:type_name -> liveroom.v1.EntryForm
@@ -8249,32 +8337,32 @@ var file_liveroom_proto_depIdxs = []int32{
 	16,  // 37: liveroom.v1.CreateRoomResult.room:type_name -> liveroom.v1.RoomInfo
 	20,  // 38: liveroom.v1.GetRoomInfoResult.error:type_name -> liveroom.v1.Error
 	16,  // 39: liveroom.v1.GetRoomInfoResult.room:type_name -> liveroom.v1.RoomInfo
-	113, // 40: liveroom.v1.Join.session:type_name -> actor.PID
+	114, // 40: liveroom.v1.Join.session:type_name -> actor.PID
 	11,  // 41: liveroom.v1.Join.request:type_name -> liveroom.v1.JoinRequest
-	113, // 42: liveroom.v1.Leave.session:type_name -> actor.PID
-	113, // 43: liveroom.v1.PostChat.session:type_name -> actor.PID
+	114, // 42: liveroom.v1.Leave.session:type_name -> actor.PID
+	114, // 43: liveroom.v1.PostChat.session:type_name -> actor.PID
 	0,   // 44: liveroom.v1.PostFile.role:type_name -> liveroom.v1.Role
 	7,   // 45: liveroom.v1.PostFile.file:type_name -> liveroom.v1.FileRef
-	113, // 46: liveroom.v1.GetHistory.session:type_name -> actor.PID
+	114, // 46: liveroom.v1.GetHistory.session:type_name -> actor.PID
 	13,  // 47: liveroom.v1.GetHistory.request:type_name -> liveroom.v1.HistoryRequest
 	20,  // 48: liveroom.v1.RoomReply.error:type_name -> liveroom.v1.Error
 	8,   // 49: liveroom.v1.RoomReply.chat:type_name -> liveroom.v1.ChatMessage
 	5,   // 50: liveroom.v1.CallAction.action:type_name -> liveroom.v1.CallAction.Action
-	112, // 51: liveroom.v1.Sdp.sources:type_name -> liveroom.v1.Sdp.SourcesEntry
+	113, // 51: liveroom.v1.Sdp.sources:type_name -> liveroom.v1.Sdp.SourcesEntry
 	1,   // 52: liveroom.v1.IceCandidate.pc:type_name -> liveroom.v1.PeerRole
 	5,   // 53: liveroom.v1.CallEvent.action:type_name -> liveroom.v1.CallAction.Action
 	9,   // 54: liveroom.v1.CallEvent.from:type_name -> liveroom.v1.Member
 	9,   // 55: liveroom.v1.CallParticipant.member:type_name -> liveroom.v1.Member
 	34,  // 56: liveroom.v1.CallParticipant.media:type_name -> liveroom.v1.MediaState
 	38,  // 57: liveroom.v1.CallState.participants:type_name -> liveroom.v1.CallParticipant
-	113, // 58: liveroom.v1.CallRequest.session:type_name -> actor.PID
+	114, // 58: liveroom.v1.CallRequest.session:type_name -> actor.PID
 	33,  // 59: liveroom.v1.CallRequest.call:type_name -> liveroom.v1.CallAction
 	34,  // 60: liveroom.v1.CallRequest.media_state:type_name -> liveroom.v1.MediaState
 	35,  // 61: liveroom.v1.CallRequest.publish_offer:type_name -> liveroom.v1.Sdp
 	35,  // 62: liveroom.v1.CallRequest.subscribe_answer:type_name -> liveroom.v1.Sdp
 	36,  // 63: liveroom.v1.CallRequest.ice:type_name -> liveroom.v1.IceCandidate
 	42,  // 64: liveroom.v1.CallRequest.restart_ice:type_name -> liveroom.v1.RestartIce
-	113, // 65: liveroom.v1.MediaCommand.session:type_name -> actor.PID
+	114, // 65: liveroom.v1.MediaCommand.session:type_name -> actor.PID
 	46,  // 66: liveroom.v1.MediaCommand.join:type_name -> liveroom.v1.MediaJoin
 	47,  // 67: liveroom.v1.MediaCommand.leave:type_name -> liveroom.v1.MediaLeave
 	35,  // 68: liveroom.v1.MediaCommand.publish_offer:type_name -> liveroom.v1.Sdp
@@ -8314,17 +8402,17 @@ var file_liveroom_proto_depIdxs = []int32{
 	76,  // 102: liveroom.v1.AgentSnapshot.status:type_name -> liveroom.v1.AgentStatus
 	72,  // 103: liveroom.v1.AgentSnapshot.visitors:type_name -> liveroom.v1.VisitorInfo
 	74,  // 104: liveroom.v1.AgentSnapshot.requests:type_name -> liveroom.v1.ContactRequest
-	113, // 105: liveroom.v1.AgentVisitorHello.session:type_name -> actor.PID
+	114, // 105: liveroom.v1.AgentVisitorHello.session:type_name -> actor.PID
 	59,  // 106: liveroom.v1.AgentVisitorHello.hello:type_name -> liveroom.v1.VisitorHello
-	113, // 107: liveroom.v1.AgentVisitorCall.session:type_name -> actor.PID
+	114, // 107: liveroom.v1.AgentVisitorCall.session:type_name -> actor.PID
 	60,  // 108: liveroom.v1.AgentVisitorCall.call:type_name -> liveroom.v1.VisitorCall
-	113, // 109: liveroom.v1.AgentVisitorCancel.session:type_name -> actor.PID
-	113, // 110: liveroom.v1.AgentAttach.session:type_name -> actor.PID
+	114, // 109: liveroom.v1.AgentVisitorCancel.session:type_name -> actor.PID
+	114, // 110: liveroom.v1.AgentAttach.session:type_name -> actor.PID
 	68,  // 111: liveroom.v1.AgentAttach.watch:type_name -> liveroom.v1.AgentWatch
-	113, // 112: liveroom.v1.AgentSocketAway.session:type_name -> actor.PID
-	113, // 113: liveroom.v1.AgentSocketAnswer.session:type_name -> actor.PID
+	114, // 112: liveroom.v1.AgentSocketAway.session:type_name -> actor.PID
+	114, // 113: liveroom.v1.AgentSocketAnswer.session:type_name -> actor.PID
 	70,  // 114: liveroom.v1.AgentSocketAnswer.answer:type_name -> liveroom.v1.AgentAnswer
-	113, // 115: liveroom.v1.AgentDetach.session:type_name -> actor.PID
+	114, // 115: liveroom.v1.AgentDetach.session:type_name -> actor.PID
 	20,  // 116: liveroom.v1.AgentReply.error:type_name -> liveroom.v1.Error
 	20,  // 117: liveroom.v1.AgentLoginResult.error:type_name -> liveroom.v1.Error
 	20,  // 118: liveroom.v1.AgentWho.error:type_name -> liveroom.v1.Error
@@ -8435,7 +8523,7 @@ func file_liveroom_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_liveroom_proto_rawDesc), len(file_liveroom_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   107,
+			NumMessages:   108,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
