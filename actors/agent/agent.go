@@ -175,6 +175,13 @@ func (g *grain) Receive(ctx actor.Context) {
 		ctx.Respond(g.listOffline())
 	case *pb.AgentDeleteOffline:
 		ctx.Respond(g.deleteOffline(msg))
+
+	case *pb.AgentAdminSave:
+		ctx.Respond(g.adminSave(ctx, msg))
+	case *pb.AgentAdminRemove:
+		ctx.Respond(g.adminRemove(ctx))
+	case *pb.AgentAdminStatus:
+		ctx.Respond(g.adminStatus())
 	}
 }
 

@@ -131,6 +131,10 @@ func (g *grain) Receive(ctx actor.Context) {
 		g.join(ctx, msg)
 	case *pb.DeleteRoom:
 		ctx.Respond(g.deleteRoom(ctx))
+	case *pb.RoomAdminMembers:
+		ctx.Respond(g.adminMembers())
+	case *pb.RoomAdminClose:
+		ctx.Respond(g.adminClose(ctx))
 	case *pb.Leave:
 		g.remove(ctx, msg.Session)
 		ctx.Respond(&pb.RoomReply{})

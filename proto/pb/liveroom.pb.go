@@ -3738,9 +3738,13 @@ type AgentRecord struct {
 	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	Name  string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
 	// Where offline-form messages are mailed; empty for none.
-	Email         string `protobuf:"bytes,3,opt,name=email,proto3" json:"email,omitempty"`
-	PasswordHash  string `protobuf:"bytes,4,opt,name=password_hash,json=passwordHash,proto3" json:"password_hash,omitempty"`
-	CreatedAtMs   int64  `protobuf:"varint,5,opt,name=created_at_ms,json=createdAtMs,proto3" json:"created_at_ms,omitempty"`
+	Email        string `protobuf:"bytes,3,opt,name=email,proto3" json:"email,omitempty"`
+	PasswordHash string `protobuf:"bytes,4,opt,name=password_hash,json=passwordHash,proto3" json:"password_hash,omitempty"`
+	CreatedAtMs  int64  `protobuf:"varint,5,opt,name=created_at_ms,json=createdAtMs,proto3" json:"created_at_ms,omitempty"`
+	// Admin panel: "" for an agent, "admin" or "supervisor" for panel accounts.
+	Role string `protobuf:"bytes,110,opt,name=role,proto3" json:"role,omitempty"`
+	// A disabled account cannot log in and its logins end.
+	Disabled      bool `protobuf:"varint,111,opt,name=disabled,proto3" json:"disabled,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3808,6 +3812,20 @@ func (x *AgentRecord) GetCreatedAtMs() int64 {
 		return x.CreatedAtMs
 	}
 	return 0
+}
+
+func (x *AgentRecord) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *AgentRecord) GetDisabled() bool {
+	if x != nil {
+		return x.Disabled
+	}
+	return false
 }
 
 // AgentSession is one login (agentsession/<agent>/<sha256 of token>).
@@ -6441,6 +6459,7 @@ type AgentWho struct {
 	Id            string                 `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
 	Name          string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
 	Email         string                 `protobuf:"bytes,4,opt,name=email,proto3" json:"email,omitempty"`
+	Role          string                 `protobuf:"bytes,110,opt,name=role,proto3" json:"role,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -6499,6 +6518,13 @@ func (x *AgentWho) GetName() string {
 func (x *AgentWho) GetEmail() string {
 	if x != nil {
 		return x.Email
+	}
+	return ""
+}
+
+func (x *AgentWho) GetRole() string {
+	if x != nil {
+		return x.Role
 	}
 	return ""
 }
@@ -7380,6 +7406,487 @@ func (x *ShortReply) GetRecord() *ShortNameRecord {
 	return nil
 }
 
+// AgentAdminSave creates (create set) or changes an account through its
+// grain, so the grain's copy and the store never disagree. The password hash
+// is made by the caller, off the grain.
+type AgentAdminSave struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Create   bool                   `protobuf:"varint,1,opt,name=create,proto3" json:"create,omitempty"`
+	Name     string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Email    string                 `protobuf:"bytes,3,opt,name=email,proto3" json:"email,omitempty"`
+	Role     string                 `protobuf:"bytes,4,opt,name=role,proto3" json:"role,omitempty"`
+	Disabled bool                   `protobuf:"varint,5,opt,name=disabled,proto3" json:"disabled,omitempty"`
+	// Empty keeps the current password; set, it replaces it and ends every login.
+	PasswordHash  string `protobuf:"bytes,6,opt,name=password_hash,json=passwordHash,proto3" json:"password_hash,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentAdminSave) Reset() {
+	*x = AgentAdminSave{}
+	mi := &file_liveroom_proto_msgTypes[104]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentAdminSave) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentAdminSave) ProtoMessage() {}
+
+func (x *AgentAdminSave) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[104]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentAdminSave.ProtoReflect.Descriptor instead.
+func (*AgentAdminSave) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{104}
+}
+
+func (x *AgentAdminSave) GetCreate() bool {
+	if x != nil {
+		return x.Create
+	}
+	return false
+}
+
+func (x *AgentAdminSave) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *AgentAdminSave) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *AgentAdminSave) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *AgentAdminSave) GetDisabled() bool {
+	if x != nil {
+		return x.Disabled
+	}
+	return false
+}
+
+func (x *AgentAdminSave) GetPasswordHash() string {
+	if x != nil {
+		return x.PasswordHash
+	}
+	return ""
+}
+
+type AgentAdminRemove struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentAdminRemove) Reset() {
+	*x = AgentAdminRemove{}
+	mi := &file_liveroom_proto_msgTypes[105]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentAdminRemove) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentAdminRemove) ProtoMessage() {}
+
+func (x *AgentAdminRemove) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[105]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentAdminRemove.ProtoReflect.Descriptor instead.
+func (*AgentAdminRemove) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{105}
+}
+
+type AgentAdminStatus struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentAdminStatus) Reset() {
+	*x = AgentAdminStatus{}
+	mi := &file_liveroom_proto_msgTypes[106]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentAdminStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentAdminStatus) ProtoMessage() {}
+
+func (x *AgentAdminStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[106]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentAdminStatus.ProtoReflect.Descriptor instead.
+func (*AgentAdminStatus) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{106}
+}
+
+type AgentAdminResult struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Error    *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Record   *AgentRecord           `protobuf:"bytes,2,opt,name=record,proto3" json:"record,omitempty"`
+	Presence Presence               `protobuf:"varint,3,opt,name=presence,proto3,enum=liveroom.v1.Presence" json:"presence,omitempty"`
+	// Agent pages open and visitors on pages with the button, now.
+	Pages         int32 `protobuf:"varint,4,opt,name=pages,proto3" json:"pages,omitempty"`
+	Visitors      int32 `protobuf:"varint,5,opt,name=visitors,proto3" json:"visitors,omitempty"`
+	Requests      int32 `protobuf:"varint,6,opt,name=requests,proto3" json:"requests,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentAdminResult) Reset() {
+	*x = AgentAdminResult{}
+	mi := &file_liveroom_proto_msgTypes[107]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentAdminResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentAdminResult) ProtoMessage() {}
+
+func (x *AgentAdminResult) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[107]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentAdminResult.ProtoReflect.Descriptor instead.
+func (*AgentAdminResult) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{107}
+}
+
+func (x *AgentAdminResult) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *AgentAdminResult) GetRecord() *AgentRecord {
+	if x != nil {
+		return x.Record
+	}
+	return nil
+}
+
+func (x *AgentAdminResult) GetPresence() Presence {
+	if x != nil {
+		return x.Presence
+	}
+	return Presence_PRESENCE_UNSPECIFIED
+}
+
+func (x *AgentAdminResult) GetPages() int32 {
+	if x != nil {
+		return x.Pages
+	}
+	return 0
+}
+
+func (x *AgentAdminResult) GetVisitors() int32 {
+	if x != nil {
+		return x.Visitors
+	}
+	return 0
+}
+
+func (x *AgentAdminResult) GetRequests() int32 {
+	if x != nil {
+		return x.Requests
+	}
+	return 0
+}
+
+// RoomAdminClose ends a room's visitor window now and tells its members.
+type RoomAdminClose struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RoomAdminClose) Reset() {
+	*x = RoomAdminClose{}
+	mi := &file_liveroom_proto_msgTypes[108]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RoomAdminClose) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RoomAdminClose) ProtoMessage() {}
+
+func (x *RoomAdminClose) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[108]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RoomAdminClose.ProtoReflect.Descriptor instead.
+func (*RoomAdminClose) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{108}
+}
+
+// RoomAdminMembers lists who is in the room now.
+type RoomAdminMembers struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RoomAdminMembers) Reset() {
+	*x = RoomAdminMembers{}
+	mi := &file_liveroom_proto_msgTypes[109]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RoomAdminMembers) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RoomAdminMembers) ProtoMessage() {}
+
+func (x *RoomAdminMembers) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[109]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RoomAdminMembers.ProtoReflect.Descriptor instead.
+func (*RoomAdminMembers) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{109}
+}
+
+type RoomAdminResult struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Members       []*Member              `protobuf:"bytes,2,rep,name=members,proto3" json:"members,omitempty"`
+	InCall        int32                  `protobuf:"varint,3,opt,name=in_call,json=inCall,proto3" json:"in_call,omitempty"`
+	Record        *RoomRecord            `protobuf:"bytes,4,opt,name=record,proto3" json:"record,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RoomAdminResult) Reset() {
+	*x = RoomAdminResult{}
+	mi := &file_liveroom_proto_msgTypes[110]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RoomAdminResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RoomAdminResult) ProtoMessage() {}
+
+func (x *RoomAdminResult) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[110]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RoomAdminResult.ProtoReflect.Descriptor instead.
+func (*RoomAdminResult) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{110}
+}
+
+func (x *RoomAdminResult) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *RoomAdminResult) GetMembers() []*Member {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
+func (x *RoomAdminResult) GetInCall() int32 {
+	if x != nil {
+		return x.InCall
+	}
+	return 0
+}
+
+func (x *RoomAdminResult) GetRecord() *RoomRecord {
+	if x != nil {
+		return x.Record
+	}
+	return nil
+}
+
+// AuditRecord is one change made by an admin or an agent, kept under
+// audit/<hex ms>-<random>.
+type AuditRecord struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AtMs          int64                  `protobuf:"varint,1,opt,name=at_ms,json=atMs,proto3" json:"at_ms,omitempty"`
+	Actor         string                 `protobuf:"bytes,2,opt,name=actor,proto3" json:"actor,omitempty"`
+	Role          string                 `protobuf:"bytes,3,opt,name=role,proto3" json:"role,omitempty"`
+	Action        string                 `protobuf:"bytes,4,opt,name=action,proto3" json:"action,omitempty"`
+	Target        string                 `protobuf:"bytes,5,opt,name=target,proto3" json:"target,omitempty"`
+	Detail        string                 `protobuf:"bytes,6,opt,name=detail,proto3" json:"detail,omitempty"`
+	Ip            string                 `protobuf:"bytes,7,opt,name=ip,proto3" json:"ip,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuditRecord) Reset() {
+	*x = AuditRecord{}
+	mi := &file_liveroom_proto_msgTypes[111]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuditRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuditRecord) ProtoMessage() {}
+
+func (x *AuditRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[111]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuditRecord.ProtoReflect.Descriptor instead.
+func (*AuditRecord) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{111}
+}
+
+func (x *AuditRecord) GetAtMs() int64 {
+	if x != nil {
+		return x.AtMs
+	}
+	return 0
+}
+
+func (x *AuditRecord) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *AuditRecord) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *AuditRecord) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *AuditRecord) GetTarget() string {
+	if x != nil {
+		return x.Target
+	}
+	return ""
+}
+
+func (x *AuditRecord) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
+func (x *AuditRecord) GetIp() string {
+	if x != nil {
+		return x.Ip
+	}
+	return ""
+}
+
 var File_liveroom_proto protoreflect.FileDescriptor
 
 const file_liveroom_proto_rawDesc = "" +
@@ -7667,13 +8174,15 @@ const file_liveroom_proto_rawDesc = "" +
 	"\n" +
 	"DeleteRoom\"<\n" +
 	"\x10DeleteRoomResult\x12(\n" +
-	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\"\x90\x01\n" +
+	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\"\xc0\x01\n" +
 	"\vAgentRecord\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +
 	"\x05email\x18\x03 \x01(\tR\x05email\x12#\n" +
 	"\rpassword_hash\x18\x04 \x01(\tR\fpasswordHash\x12\"\n" +
-	"\rcreated_at_ms\x18\x05 \x01(\x03R\vcreatedAtMs\"V\n" +
+	"\rcreated_at_ms\x18\x05 \x01(\x03R\vcreatedAtMs\x12\x12\n" +
+	"\x04role\x18n \x01(\tR\x04role\x12\x1a\n" +
+	"\bdisabled\x18o \x01(\bR\bdisabled\"V\n" +
 	"\fAgentSession\x12\"\n" +
 	"\rcreated_at_ms\x18\x01 \x01(\x03R\vcreatedAtMs\x12\"\n" +
 	"\rexpires_at_ms\x18\x02 \x01(\x03R\vexpiresAtMs\"\x96\x01\n" +
@@ -7868,12 +8377,13 @@ const file_liveroom_proto_rawDesc = "" +
 	"\x11AgentCheckSession\x12!\n" +
 	"\fsession_hash\x18\x01 \x01(\fR\vsessionHash\"0\n" +
 	"\vAgentLogout\x12!\n" +
-	"\fsession_hash\x18\x01 \x01(\fR\vsessionHash\"n\n" +
+	"\fsession_hash\x18\x01 \x01(\fR\vsessionHash\"\x82\x01\n" +
 	"\bAgentWho\x12(\n" +
 	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x03 \x01(\tR\x04name\x12\x14\n" +
-	"\x05email\x18\x04 \x01(\tR\x05email\">\n" +
+	"\x05email\x18\x04 \x01(\tR\x05email\x12\x12\n" +
+	"\x04role\x18n \x01(\tR\x04role\">\n" +
 	"\x0fAgentCreateRoom\x12+\n" +
 	"\x04room\x18\x01 \x01(\v2\x17.liveroom.v1.CreateRoomR\x04room\"g\n" +
 	"\x0fAgentRoomResult\x12(\n" +
@@ -7924,7 +8434,38 @@ const file_liveroom_proto_rawDesc = "" +
 	"\n" +
 	"ShortReply\x12(\n" +
 	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\x124\n" +
-	"\x06record\x18\x02 \x01(\v2\x1c.liveroom.v1.ShortNameRecordR\x06record*>\n" +
+	"\x06record\x18\x02 \x01(\v2\x1c.liveroom.v1.ShortNameRecordR\x06record\"\xa7\x01\n" +
+	"\x0eAgentAdminSave\x12\x16\n" +
+	"\x06create\x18\x01 \x01(\bR\x06create\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +
+	"\x05email\x18\x03 \x01(\tR\x05email\x12\x12\n" +
+	"\x04role\x18\x04 \x01(\tR\x04role\x12\x1a\n" +
+	"\bdisabled\x18\x05 \x01(\bR\bdisabled\x12#\n" +
+	"\rpassword_hash\x18\x06 \x01(\tR\fpasswordHash\"\x12\n" +
+	"\x10AgentAdminRemove\"\x12\n" +
+	"\x10AgentAdminStatus\"\xef\x01\n" +
+	"\x10AgentAdminResult\x12(\n" +
+	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\x120\n" +
+	"\x06record\x18\x02 \x01(\v2\x18.liveroom.v1.AgentRecordR\x06record\x121\n" +
+	"\bpresence\x18\x03 \x01(\x0e2\x15.liveroom.v1.PresenceR\bpresence\x12\x14\n" +
+	"\x05pages\x18\x04 \x01(\x05R\x05pages\x12\x1a\n" +
+	"\bvisitors\x18\x05 \x01(\x05R\bvisitors\x12\x1a\n" +
+	"\brequests\x18\x06 \x01(\x05R\brequests\"\x10\n" +
+	"\x0eRoomAdminClose\"\x12\n" +
+	"\x10RoomAdminMembers\"\xb4\x01\n" +
+	"\x0fRoomAdminResult\x12(\n" +
+	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\x12-\n" +
+	"\amembers\x18\x02 \x03(\v2\x13.liveroom.v1.MemberR\amembers\x12\x17\n" +
+	"\ain_call\x18\x03 \x01(\x05R\x06inCall\x12/\n" +
+	"\x06record\x18\x04 \x01(\v2\x17.liveroom.v1.RoomRecordR\x06record\"\xa4\x01\n" +
+	"\vAuditRecord\x12\x13\n" +
+	"\x05at_ms\x18\x01 \x01(\x03R\x04atMs\x12\x14\n" +
+	"\x05actor\x18\x02 \x01(\tR\x05actor\x12\x12\n" +
+	"\x04role\x18\x03 \x01(\tR\x04role\x12\x16\n" +
+	"\x06action\x18\x04 \x01(\tR\x06action\x12\x16\n" +
+	"\x06target\x18\x05 \x01(\tR\x06target\x12\x16\n" +
+	"\x06detail\x18\x06 \x01(\tR\x06detail\x12\x0e\n" +
+	"\x02ip\x18\a \x01(\tR\x02ip*>\n" +
 	"\x04Role\x12\x14\n" +
 	"\x10ROLE_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
@@ -7958,7 +8499,7 @@ func file_liveroom_proto_rawDescGZIP() []byte {
 }
 
 var file_liveroom_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_liveroom_proto_msgTypes = make([]protoimpl.MessageInfo, 105)
+var file_liveroom_proto_msgTypes = make([]protoimpl.MessageInfo, 113)
 var file_liveroom_proto_goTypes = []any{
 	(Role)(0),                  // 0: liveroom.v1.Role
 	(PeerRole)(0),              // 1: liveroom.v1.PeerRole
@@ -8070,8 +8611,16 @@ var file_liveroom_proto_goTypes = []any{
 	(*ShortRelease)(nil),       // 107: liveroom.v1.ShortRelease
 	(*ShortResolve)(nil),       // 108: liveroom.v1.ShortResolve
 	(*ShortReply)(nil),         // 109: liveroom.v1.ShortReply
-	nil,                        // 110: liveroom.v1.Sdp.SourcesEntry
-	(*actor.PID)(nil),          // 111: actor.PID
+	(*AgentAdminSave)(nil),     // 110: liveroom.v1.AgentAdminSave
+	(*AgentAdminRemove)(nil),   // 111: liveroom.v1.AgentAdminRemove
+	(*AgentAdminStatus)(nil),   // 112: liveroom.v1.AgentAdminStatus
+	(*AgentAdminResult)(nil),   // 113: liveroom.v1.AgentAdminResult
+	(*RoomAdminClose)(nil),     // 114: liveroom.v1.RoomAdminClose
+	(*RoomAdminMembers)(nil),   // 115: liveroom.v1.RoomAdminMembers
+	(*RoomAdminResult)(nil),    // 116: liveroom.v1.RoomAdminResult
+	(*AuditRecord)(nil),        // 117: liveroom.v1.AuditRecord
+	nil,                        // 118: liveroom.v1.Sdp.SourcesEntry
+	(*actor.PID)(nil),          // 119: actor.PID
 }
 var file_liveroom_proto_depIdxs = []int32{
 	48,  // 0: liveroom.v1.RoomRecord.entry_form:type_name -> liveroom.v1.EntryForm
@@ -8114,32 +8663,32 @@ var file_liveroom_proto_depIdxs = []int32{
 	16,  // 37: liveroom.v1.CreateRoomResult.room:type_name -> liveroom.v1.RoomInfo
 	20,  // 38: liveroom.v1.GetRoomInfoResult.error:type_name -> liveroom.v1.Error
 	16,  // 39: liveroom.v1.GetRoomInfoResult.room:type_name -> liveroom.v1.RoomInfo
-	111, // 40: liveroom.v1.Join.session:type_name -> actor.PID
+	119, // 40: liveroom.v1.Join.session:type_name -> actor.PID
 	11,  // 41: liveroom.v1.Join.request:type_name -> liveroom.v1.JoinRequest
-	111, // 42: liveroom.v1.Leave.session:type_name -> actor.PID
-	111, // 43: liveroom.v1.PostChat.session:type_name -> actor.PID
+	119, // 42: liveroom.v1.Leave.session:type_name -> actor.PID
+	119, // 43: liveroom.v1.PostChat.session:type_name -> actor.PID
 	0,   // 44: liveroom.v1.PostFile.role:type_name -> liveroom.v1.Role
 	7,   // 45: liveroom.v1.PostFile.file:type_name -> liveroom.v1.FileRef
-	111, // 46: liveroom.v1.GetHistory.session:type_name -> actor.PID
+	119, // 46: liveroom.v1.GetHistory.session:type_name -> actor.PID
 	13,  // 47: liveroom.v1.GetHistory.request:type_name -> liveroom.v1.HistoryRequest
 	20,  // 48: liveroom.v1.RoomReply.error:type_name -> liveroom.v1.Error
 	8,   // 49: liveroom.v1.RoomReply.chat:type_name -> liveroom.v1.ChatMessage
 	5,   // 50: liveroom.v1.CallAction.action:type_name -> liveroom.v1.CallAction.Action
-	110, // 51: liveroom.v1.Sdp.sources:type_name -> liveroom.v1.Sdp.SourcesEntry
+	118, // 51: liveroom.v1.Sdp.sources:type_name -> liveroom.v1.Sdp.SourcesEntry
 	1,   // 52: liveroom.v1.IceCandidate.pc:type_name -> liveroom.v1.PeerRole
 	5,   // 53: liveroom.v1.CallEvent.action:type_name -> liveroom.v1.CallAction.Action
 	9,   // 54: liveroom.v1.CallEvent.from:type_name -> liveroom.v1.Member
 	9,   // 55: liveroom.v1.CallParticipant.member:type_name -> liveroom.v1.Member
 	34,  // 56: liveroom.v1.CallParticipant.media:type_name -> liveroom.v1.MediaState
 	38,  // 57: liveroom.v1.CallState.participants:type_name -> liveroom.v1.CallParticipant
-	111, // 58: liveroom.v1.CallRequest.session:type_name -> actor.PID
+	119, // 58: liveroom.v1.CallRequest.session:type_name -> actor.PID
 	33,  // 59: liveroom.v1.CallRequest.call:type_name -> liveroom.v1.CallAction
 	34,  // 60: liveroom.v1.CallRequest.media_state:type_name -> liveroom.v1.MediaState
 	35,  // 61: liveroom.v1.CallRequest.publish_offer:type_name -> liveroom.v1.Sdp
 	35,  // 62: liveroom.v1.CallRequest.subscribe_answer:type_name -> liveroom.v1.Sdp
 	36,  // 63: liveroom.v1.CallRequest.ice:type_name -> liveroom.v1.IceCandidate
 	42,  // 64: liveroom.v1.CallRequest.restart_ice:type_name -> liveroom.v1.RestartIce
-	111, // 65: liveroom.v1.MediaCommand.session:type_name -> actor.PID
+	119, // 65: liveroom.v1.MediaCommand.session:type_name -> actor.PID
 	46,  // 66: liveroom.v1.MediaCommand.join:type_name -> liveroom.v1.MediaJoin
 	47,  // 67: liveroom.v1.MediaCommand.leave:type_name -> liveroom.v1.MediaLeave
 	35,  // 68: liveroom.v1.MediaCommand.publish_offer:type_name -> liveroom.v1.Sdp
@@ -8179,17 +8728,17 @@ var file_liveroom_proto_depIdxs = []int32{
 	76,  // 102: liveroom.v1.AgentSnapshot.status:type_name -> liveroom.v1.AgentStatus
 	72,  // 103: liveroom.v1.AgentSnapshot.visitors:type_name -> liveroom.v1.VisitorInfo
 	74,  // 104: liveroom.v1.AgentSnapshot.requests:type_name -> liveroom.v1.ContactRequest
-	111, // 105: liveroom.v1.AgentVisitorHello.session:type_name -> actor.PID
+	119, // 105: liveroom.v1.AgentVisitorHello.session:type_name -> actor.PID
 	59,  // 106: liveroom.v1.AgentVisitorHello.hello:type_name -> liveroom.v1.VisitorHello
-	111, // 107: liveroom.v1.AgentVisitorCall.session:type_name -> actor.PID
+	119, // 107: liveroom.v1.AgentVisitorCall.session:type_name -> actor.PID
 	60,  // 108: liveroom.v1.AgentVisitorCall.call:type_name -> liveroom.v1.VisitorCall
-	111, // 109: liveroom.v1.AgentVisitorCancel.session:type_name -> actor.PID
-	111, // 110: liveroom.v1.AgentAttach.session:type_name -> actor.PID
+	119, // 109: liveroom.v1.AgentVisitorCancel.session:type_name -> actor.PID
+	119, // 110: liveroom.v1.AgentAttach.session:type_name -> actor.PID
 	68,  // 111: liveroom.v1.AgentAttach.watch:type_name -> liveroom.v1.AgentWatch
-	111, // 112: liveroom.v1.AgentSocketAway.session:type_name -> actor.PID
-	111, // 113: liveroom.v1.AgentSocketAnswer.session:type_name -> actor.PID
+	119, // 112: liveroom.v1.AgentSocketAway.session:type_name -> actor.PID
+	119, // 113: liveroom.v1.AgentSocketAnswer.session:type_name -> actor.PID
 	70,  // 114: liveroom.v1.AgentSocketAnswer.answer:type_name -> liveroom.v1.AgentAnswer
-	111, // 115: liveroom.v1.AgentDetach.session:type_name -> actor.PID
+	119, // 115: liveroom.v1.AgentDetach.session:type_name -> actor.PID
 	20,  // 116: liveroom.v1.AgentReply.error:type_name -> liveroom.v1.Error
 	20,  // 117: liveroom.v1.AgentLoginResult.error:type_name -> liveroom.v1.Error
 	20,  // 118: liveroom.v1.AgentWho.error:type_name -> liveroom.v1.Error
@@ -8207,11 +8756,17 @@ var file_liveroom_proto_depIdxs = []int32{
 	57,  // 130: liveroom.v1.AgentOfflineList.messages:type_name -> liveroom.v1.OfflineMessage
 	20,  // 131: liveroom.v1.ShortReply.error:type_name -> liveroom.v1.Error
 	56,  // 132: liveroom.v1.ShortReply.record:type_name -> liveroom.v1.ShortNameRecord
-	133, // [133:133] is the sub-list for method output_type
-	133, // [133:133] is the sub-list for method input_type
-	133, // [133:133] is the sub-list for extension type_name
-	133, // [133:133] is the sub-list for extension extendee
-	0,   // [0:133] is the sub-list for field type_name
+	20,  // 133: liveroom.v1.AgentAdminResult.error:type_name -> liveroom.v1.Error
+	52,  // 134: liveroom.v1.AgentAdminResult.record:type_name -> liveroom.v1.AgentRecord
+	2,   // 135: liveroom.v1.AgentAdminResult.presence:type_name -> liveroom.v1.Presence
+	20,  // 136: liveroom.v1.RoomAdminResult.error:type_name -> liveroom.v1.Error
+	9,   // 137: liveroom.v1.RoomAdminResult.members:type_name -> liveroom.v1.Member
+	6,   // 138: liveroom.v1.RoomAdminResult.record:type_name -> liveroom.v1.RoomRecord
+	139, // [139:139] is the sub-list for method output_type
+	139, // [139:139] is the sub-list for method input_type
+	139, // [139:139] is the sub-list for extension type_name
+	139, // [139:139] is the sub-list for extension extendee
+	0,   // [0:139] is the sub-list for field type_name
 }
 
 func init() { file_liveroom_proto_init() }
@@ -8298,7 +8853,7 @@ func file_liveroom_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_liveroom_proto_rawDesc), len(file_liveroom_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   105,
+			NumMessages:   113,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
