@@ -364,3 +364,13 @@ func (c Config) validateAgents() []error {
 	}
 	return errs
 }
+
+// Values returns every option's effective value as text, by key.
+func Values(c Config) map[string]string {
+	v := reflect.ValueOf(c)
+	out := map[string]string{}
+	for i, o := range Options() {
+		out[o.Key] = format(v.Field(i))
+	}
+	return out
+}

@@ -147,11 +147,14 @@ func Run(ctx context.Context, cfg config.Config) error {
 		MaxFrameBytes: cfg.MaxFrameBytes, QueueFrames: cfg.SessionQueue,
 		RatePerSecond: cfg.RatePerSecond, RateBurst: cfg.RateBurst,
 	}, cfg.ButtonOrigins, log.Named("presence"), m)
+	stopAdmin := make(chan struct{})
+	defer close(stopAdmin)
 	handler := web.New(web.Deps{
 		Node: node, Store: store, Signer: signer, Metrics: m, Log: log.Named("web"), WebSocket: ws,
 		FilesDir: filepath.Join(cfg.DataDir, "files"), MaxUploadBytes: cfg.MaxUploadBytes, PublicURL: cfg.PublicURL,
 		ClosedRooms: !cfg.OpenRooms,
 		Agents:      webAgentDeps(cfg, presence),
+		Admin:       startAdmin(cfg, node, m, stopAdmin),
 	})
 	httpSrv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: zap.NewStdLog(log.Named("http"))}

@@ -156,6 +156,8 @@ func (p *Presence) Agent(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
+	p.metrics.AgentPages.Inc()
+	defer p.metrics.AgentPages.Dec()
 	p.serve(conn, r, "", &agentHandler{agentID: agentID, hash: hash})
 }
 

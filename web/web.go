@@ -42,6 +42,8 @@ type Deps struct {
 	ClosedRooms bool
 	// Agents holds what the agent page, the contact button and the keyed API need.
 	Agents AgentDeps
+	// Admin holds what the admin panel needs.
+	Admin AdminDeps
 }
 
 type server struct{ Deps }

@@ -46,6 +46,7 @@ func (g *grain) leaveCall(ctx actor.Context, m *member) {
 		return
 	}
 	delete(g.call, m.info.MemberId)
+	g.deps.Metrics.CallMembers.Dec()
 	g.tellMedia(ctx, m, "", &pb.MediaCommand{Body: &pb.MediaCommand_Leave{Leave: &pb.MediaLeave{}}})
 	g.broadcastCallState(ctx)
 }
@@ -55,6 +56,7 @@ func (g *grain) joinCall(ctx actor.Context, m *member, video bool) {
 		return
 	}
 	g.call[m.info.MemberId] = &callMember{m: m, video: video, media: &pb.MediaState{VideoOff: !video}}
+	g.deps.Metrics.CallMembers.Inc()
 	g.tellMedia(ctx, m, "", &pb.MediaCommand{Body: &pb.MediaCommand_Join{Join: &pb.MediaJoin{}}})
 	g.broadcastCallState(ctx)
 }

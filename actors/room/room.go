@@ -115,6 +115,7 @@ func (g *grain) Receive(ctx actor.Context) {
 		g.armIdle(ctx)
 	case *actor.Stopped:
 		g.deps.Metrics.RoomsActive.Dec()
+		g.deps.Metrics.CallMembers.Sub(float64(len(g.call)))
 	case *actor.ReceiveTimeout:
 		if len(g.members) == 0 {
 			ctx.Poison(ctx.Self())
