@@ -13,7 +13,9 @@ import "fmt"
 func AuditPrefix() []byte { return []byte("audit/") }
 
 // AuditKey is the key of an audit record written at ms.
-func AuditKey(ms int64, random string) []byte { return []byte(fmt.Sprintf("audit/%016x-%s", ms, random)) }
+func AuditKey(ms int64, random string) []byte {
+	return []byte(fmt.Sprintf("audit/%016x-%s", ms, random))
+}
 
 // ChatRoot is the prefix of every room's chat.
 func ChatRoot() []byte { return []byte("chat/") }
