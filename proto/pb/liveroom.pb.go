@@ -7887,6 +7887,341 @@ func (x *AuditRecord) GetIp() string {
 	return ""
 }
 
+// WebhookRecord is one receiver, kept under hook/<id>. An empty agent_id
+// means server-wide (every event); otherwise only that agent's events.
+type WebhookRecord struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Id      string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Url     string                 `protobuf:"bytes,2,opt,name=url,proto3" json:"url,omitempty"`
+	Secret  string                 `protobuf:"bytes,3,opt,name=secret,proto3" json:"secret,omitempty"`
+	AgentId string                 `protobuf:"bytes,4,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	// Event types to send; empty means all.
+	Events        []string `protobuf:"bytes,5,rep,name=events,proto3" json:"events,omitempty"`
+	CreatedAtMs   int64    `protobuf:"varint,6,opt,name=created_at_ms,json=createdAtMs,proto3" json:"created_at_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WebhookRecord) Reset() {
+	*x = WebhookRecord{}
+	mi := &file_liveroom_proto_msgTypes[112]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WebhookRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WebhookRecord) ProtoMessage() {}
+
+func (x *WebhookRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[112]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WebhookRecord.ProtoReflect.Descriptor instead.
+func (*WebhookRecord) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{112}
+}
+
+func (x *WebhookRecord) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *WebhookRecord) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *WebhookRecord) GetSecret() string {
+	if x != nil {
+		return x.Secret
+	}
+	return ""
+}
+
+func (x *WebhookRecord) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+func (x *WebhookRecord) GetEvents() []string {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+func (x *WebhookRecord) GetCreatedAtMs() int64 {
+	if x != nil {
+		return x.CreatedAtMs
+	}
+	return 0
+}
+
+// WebhookEvent is what is POSTed (as JSON) to a receiver.
+type WebhookEvent struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Type          string                 `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	AtMs          int64                  `protobuf:"varint,3,opt,name=at_ms,json=atMs,proto3" json:"at_ms,omitempty"`
+	RoomId        string                 `protobuf:"bytes,4,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	AgentId       string                 `protobuf:"bytes,5,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	Data          map[string]string      `protobuf:"bytes,6,rep,name=data,proto3" json:"data,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WebhookEvent) Reset() {
+	*x = WebhookEvent{}
+	mi := &file_liveroom_proto_msgTypes[113]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WebhookEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WebhookEvent) ProtoMessage() {}
+
+func (x *WebhookEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[113]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WebhookEvent.ProtoReflect.Descriptor instead.
+func (*WebhookEvent) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{113}
+}
+
+func (x *WebhookEvent) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *WebhookEvent) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *WebhookEvent) GetAtMs() int64 {
+	if x != nil {
+		return x.AtMs
+	}
+	return 0
+}
+
+func (x *WebhookEvent) GetRoomId() string {
+	if x != nil {
+		return x.RoomId
+	}
+	return ""
+}
+
+func (x *WebhookEvent) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+func (x *WebhookEvent) GetData() map[string]string {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+// WebhookJob is one event waiting for one receiver, kept in the sending
+// node's queue under whq/<node>/<hook>/<hex ms>-<seq> until it is delivered.
+type WebhookJob struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Event         *WebhookEvent          `protobuf:"bytes,1,opt,name=event,proto3" json:"event,omitempty"`
+	Attempts      int32                  `protobuf:"varint,2,opt,name=attempts,proto3" json:"attempts,omitempty"`
+	NextAtMs      int64                  `protobuf:"varint,3,opt,name=next_at_ms,json=nextAtMs,proto3" json:"next_at_ms,omitempty"`
+	LastError     string                 `protobuf:"bytes,4,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WebhookJob) Reset() {
+	*x = WebhookJob{}
+	mi := &file_liveroom_proto_msgTypes[114]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WebhookJob) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WebhookJob) ProtoMessage() {}
+
+func (x *WebhookJob) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[114]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WebhookJob.ProtoReflect.Descriptor instead.
+func (*WebhookJob) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{114}
+}
+
+func (x *WebhookJob) GetEvent() *WebhookEvent {
+	if x != nil {
+		return x.Event
+	}
+	return nil
+}
+
+func (x *WebhookJob) GetAttempts() int32 {
+	if x != nil {
+		return x.Attempts
+	}
+	return 0
+}
+
+func (x *WebhookJob) GetNextAtMs() int64 {
+	if x != nil {
+		return x.NextAtMs
+	}
+	return 0
+}
+
+func (x *WebhookJob) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+// WebhookDelivery is one attempt, kept under whlog/<hook>/<hex ms>-<seq>.
+type WebhookDelivery struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	EventId       string                 `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	Type          string                 `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	AtMs          int64                  `protobuf:"varint,3,opt,name=at_ms,json=atMs,proto3" json:"at_ms,omitempty"`
+	Status        int32                  `protobuf:"varint,4,opt,name=status,proto3" json:"status,omitempty"`
+	Error         string                 `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	Attempt       int32                  `protobuf:"varint,6,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	Answer        string                 `protobuf:"bytes,7,opt,name=answer,proto3" json:"answer,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WebhookDelivery) Reset() {
+	*x = WebhookDelivery{}
+	mi := &file_liveroom_proto_msgTypes[115]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WebhookDelivery) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WebhookDelivery) ProtoMessage() {}
+
+func (x *WebhookDelivery) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[115]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WebhookDelivery.ProtoReflect.Descriptor instead.
+func (*WebhookDelivery) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{115}
+}
+
+func (x *WebhookDelivery) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+func (x *WebhookDelivery) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *WebhookDelivery) GetAtMs() int64 {
+	if x != nil {
+		return x.AtMs
+	}
+	return 0
+}
+
+func (x *WebhookDelivery) GetStatus() int32 {
+	if x != nil {
+		return x.Status
+	}
+	return 0
+}
+
+func (x *WebhookDelivery) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *WebhookDelivery) GetAttempt() int32 {
+	if x != nil {
+		return x.Attempt
+	}
+	return 0
+}
+
+func (x *WebhookDelivery) GetAnswer() string {
+	if x != nil {
+		return x.Answer
+	}
+	return ""
+}
+
 var File_liveroom_proto protoreflect.FileDescriptor
 
 const file_liveroom_proto_rawDesc = "" +
@@ -8465,7 +8800,40 @@ const file_liveroom_proto_rawDesc = "" +
 	"\x06action\x18\x04 \x01(\tR\x06action\x12\x16\n" +
 	"\x06target\x18\x05 \x01(\tR\x06target\x12\x16\n" +
 	"\x06detail\x18\x06 \x01(\tR\x06detail\x12\x0e\n" +
-	"\x02ip\x18\a \x01(\tR\x02ip*>\n" +
+	"\x02ip\x18\a \x01(\tR\x02ip\"\xa0\x01\n" +
+	"\rWebhookRecord\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x10\n" +
+	"\x03url\x18\x02 \x01(\tR\x03url\x12\x16\n" +
+	"\x06secret\x18\x03 \x01(\tR\x06secret\x12\x19\n" +
+	"\bagent_id\x18\x04 \x01(\tR\aagentId\x12\x16\n" +
+	"\x06events\x18\x05 \x03(\tR\x06events\x12\"\n" +
+	"\rcreated_at_ms\x18\x06 \x01(\x03R\vcreatedAtMs\"\xed\x01\n" +
+	"\fWebhookEvent\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04type\x18\x02 \x01(\tR\x04type\x12\x13\n" +
+	"\x05at_ms\x18\x03 \x01(\x03R\x04atMs\x12\x17\n" +
+	"\aroom_id\x18\x04 \x01(\tR\x06roomId\x12\x19\n" +
+	"\bagent_id\x18\x05 \x01(\tR\aagentId\x127\n" +
+	"\x04data\x18\x06 \x03(\v2#.liveroom.v1.WebhookEvent.DataEntryR\x04data\x1a7\n" +
+	"\tDataEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x96\x01\n" +
+	"\n" +
+	"WebhookJob\x12/\n" +
+	"\x05event\x18\x01 \x01(\v2\x19.liveroom.v1.WebhookEventR\x05event\x12\x1a\n" +
+	"\battempts\x18\x02 \x01(\x05R\battempts\x12\x1c\n" +
+	"\n" +
+	"next_at_ms\x18\x03 \x01(\x03R\bnextAtMs\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\x04 \x01(\tR\tlastError\"\xb5\x01\n" +
+	"\x0fWebhookDelivery\x12\x19\n" +
+	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x12\n" +
+	"\x04type\x18\x02 \x01(\tR\x04type\x12\x13\n" +
+	"\x05at_ms\x18\x03 \x01(\x03R\x04atMs\x12\x16\n" +
+	"\x06status\x18\x04 \x01(\x05R\x06status\x12\x14\n" +
+	"\x05error\x18\x05 \x01(\tR\x05error\x12\x18\n" +
+	"\aattempt\x18\x06 \x01(\x05R\aattempt\x12\x16\n" +
+	"\x06answer\x18\a \x01(\tR\x06answer*>\n" +
 	"\x04Role\x12\x14\n" +
 	"\x10ROLE_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
@@ -8499,7 +8867,7 @@ func file_liveroom_proto_rawDescGZIP() []byte {
 }
 
 var file_liveroom_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_liveroom_proto_msgTypes = make([]protoimpl.MessageInfo, 113)
+var file_liveroom_proto_msgTypes = make([]protoimpl.MessageInfo, 118)
 var file_liveroom_proto_goTypes = []any{
 	(Role)(0),                  // 0: liveroom.v1.Role
 	(PeerRole)(0),              // 1: liveroom.v1.PeerRole
@@ -8619,8 +8987,13 @@ var file_liveroom_proto_goTypes = []any{
 	(*RoomAdminMembers)(nil),   // 115: liveroom.v1.RoomAdminMembers
 	(*RoomAdminResult)(nil),    // 116: liveroom.v1.RoomAdminResult
 	(*AuditRecord)(nil),        // 117: liveroom.v1.AuditRecord
-	nil,                        // 118: liveroom.v1.Sdp.SourcesEntry
-	(*actor.PID)(nil),          // 119: actor.PID
+	(*WebhookRecord)(nil),      // 118: liveroom.v1.WebhookRecord
+	(*WebhookEvent)(nil),       // 119: liveroom.v1.WebhookEvent
+	(*WebhookJob)(nil),         // 120: liveroom.v1.WebhookJob
+	(*WebhookDelivery)(nil),    // 121: liveroom.v1.WebhookDelivery
+	nil,                        // 122: liveroom.v1.Sdp.SourcesEntry
+	nil,                        // 123: liveroom.v1.WebhookEvent.DataEntry
+	(*actor.PID)(nil),          // 124: actor.PID
 }
 var file_liveroom_proto_depIdxs = []int32{
 	48,  // 0: liveroom.v1.RoomRecord.entry_form:type_name -> liveroom.v1.EntryForm
@@ -8663,32 +9036,32 @@ var file_liveroom_proto_depIdxs = []int32{
 	16,  // 37: liveroom.v1.CreateRoomResult.room:type_name -> liveroom.v1.RoomInfo
 	20,  // 38: liveroom.v1.GetRoomInfoResult.error:type_name -> liveroom.v1.Error
 	16,  // 39: liveroom.v1.GetRoomInfoResult.room:type_name -> liveroom.v1.RoomInfo
-	119, // 40: liveroom.v1.Join.session:type_name -> actor.PID
+	124, // 40: liveroom.v1.Join.session:type_name -> actor.PID
 	11,  // 41: liveroom.v1.Join.request:type_name -> liveroom.v1.JoinRequest
-	119, // 42: liveroom.v1.Leave.session:type_name -> actor.PID
-	119, // 43: liveroom.v1.PostChat.session:type_name -> actor.PID
+	124, // 42: liveroom.v1.Leave.session:type_name -> actor.PID
+	124, // 43: liveroom.v1.PostChat.session:type_name -> actor.PID
 	0,   // 44: liveroom.v1.PostFile.role:type_name -> liveroom.v1.Role
 	7,   // 45: liveroom.v1.PostFile.file:type_name -> liveroom.v1.FileRef
-	119, // 46: liveroom.v1.GetHistory.session:type_name -> actor.PID
+	124, // 46: liveroom.v1.GetHistory.session:type_name -> actor.PID
 	13,  // 47: liveroom.v1.GetHistory.request:type_name -> liveroom.v1.HistoryRequest
 	20,  // 48: liveroom.v1.RoomReply.error:type_name -> liveroom.v1.Error
 	8,   // 49: liveroom.v1.RoomReply.chat:type_name -> liveroom.v1.ChatMessage
 	5,   // 50: liveroom.v1.CallAction.action:type_name -> liveroom.v1.CallAction.Action
-	118, // 51: liveroom.v1.Sdp.sources:type_name -> liveroom.v1.Sdp.SourcesEntry
+	122, // 51: liveroom.v1.Sdp.sources:type_name -> liveroom.v1.Sdp.SourcesEntry
 	1,   // 52: liveroom.v1.IceCandidate.pc:type_name -> liveroom.v1.PeerRole
 	5,   // 53: liveroom.v1.CallEvent.action:type_name -> liveroom.v1.CallAction.Action
 	9,   // 54: liveroom.v1.CallEvent.from:type_name -> liveroom.v1.Member
 	9,   // 55: liveroom.v1.CallParticipant.member:type_name -> liveroom.v1.Member
 	34,  // 56: liveroom.v1.CallParticipant.media:type_name -> liveroom.v1.MediaState
 	38,  // 57: liveroom.v1.CallState.participants:type_name -> liveroom.v1.CallParticipant
-	119, // 58: liveroom.v1.CallRequest.session:type_name -> actor.PID
+	124, // 58: liveroom.v1.CallRequest.session:type_name -> actor.PID
 	33,  // 59: liveroom.v1.CallRequest.call:type_name -> liveroom.v1.CallAction
 	34,  // 60: liveroom.v1.CallRequest.media_state:type_name -> liveroom.v1.MediaState
 	35,  // 61: liveroom.v1.CallRequest.publish_offer:type_name -> liveroom.v1.Sdp
 	35,  // 62: liveroom.v1.CallRequest.subscribe_answer:type_name -> liveroom.v1.Sdp
 	36,  // 63: liveroom.v1.CallRequest.ice:type_name -> liveroom.v1.IceCandidate
 	42,  // 64: liveroom.v1.CallRequest.restart_ice:type_name -> liveroom.v1.RestartIce
-	119, // 65: liveroom.v1.MediaCommand.session:type_name -> actor.PID
+	124, // 65: liveroom.v1.MediaCommand.session:type_name -> actor.PID
 	46,  // 66: liveroom.v1.MediaCommand.join:type_name -> liveroom.v1.MediaJoin
 	47,  // 67: liveroom.v1.MediaCommand.leave:type_name -> liveroom.v1.MediaLeave
 	35,  // 68: liveroom.v1.MediaCommand.publish_offer:type_name -> liveroom.v1.Sdp
@@ -8728,17 +9101,17 @@ var file_liveroom_proto_depIdxs = []int32{
 	76,  // 102: liveroom.v1.AgentSnapshot.status:type_name -> liveroom.v1.AgentStatus
 	72,  // 103: liveroom.v1.AgentSnapshot.visitors:type_name -> liveroom.v1.VisitorInfo
 	74,  // 104: liveroom.v1.AgentSnapshot.requests:type_name -> liveroom.v1.ContactRequest
-	119, // 105: liveroom.v1.AgentVisitorHello.session:type_name -> actor.PID
+	124, // 105: liveroom.v1.AgentVisitorHello.session:type_name -> actor.PID
 	59,  // 106: liveroom.v1.AgentVisitorHello.hello:type_name -> liveroom.v1.VisitorHello
-	119, // 107: liveroom.v1.AgentVisitorCall.session:type_name -> actor.PID
+	124, // 107: liveroom.v1.AgentVisitorCall.session:type_name -> actor.PID
 	60,  // 108: liveroom.v1.AgentVisitorCall.call:type_name -> liveroom.v1.VisitorCall
-	119, // 109: liveroom.v1.AgentVisitorCancel.session:type_name -> actor.PID
-	119, // 110: liveroom.v1.AgentAttach.session:type_name -> actor.PID
+	124, // 109: liveroom.v1.AgentVisitorCancel.session:type_name -> actor.PID
+	124, // 110: liveroom.v1.AgentAttach.session:type_name -> actor.PID
 	68,  // 111: liveroom.v1.AgentAttach.watch:type_name -> liveroom.v1.AgentWatch
-	119, // 112: liveroom.v1.AgentSocketAway.session:type_name -> actor.PID
-	119, // 113: liveroom.v1.AgentSocketAnswer.session:type_name -> actor.PID
+	124, // 112: liveroom.v1.AgentSocketAway.session:type_name -> actor.PID
+	124, // 113: liveroom.v1.AgentSocketAnswer.session:type_name -> actor.PID
 	70,  // 114: liveroom.v1.AgentSocketAnswer.answer:type_name -> liveroom.v1.AgentAnswer
-	119, // 115: liveroom.v1.AgentDetach.session:type_name -> actor.PID
+	124, // 115: liveroom.v1.AgentDetach.session:type_name -> actor.PID
 	20,  // 116: liveroom.v1.AgentReply.error:type_name -> liveroom.v1.Error
 	20,  // 117: liveroom.v1.AgentLoginResult.error:type_name -> liveroom.v1.Error
 	20,  // 118: liveroom.v1.AgentWho.error:type_name -> liveroom.v1.Error
@@ -8762,11 +9135,13 @@ var file_liveroom_proto_depIdxs = []int32{
 	20,  // 136: liveroom.v1.RoomAdminResult.error:type_name -> liveroom.v1.Error
 	9,   // 137: liveroom.v1.RoomAdminResult.members:type_name -> liveroom.v1.Member
 	6,   // 138: liveroom.v1.RoomAdminResult.record:type_name -> liveroom.v1.RoomRecord
-	139, // [139:139] is the sub-list for method output_type
-	139, // [139:139] is the sub-list for method input_type
-	139, // [139:139] is the sub-list for extension type_name
-	139, // [139:139] is the sub-list for extension extendee
-	0,   // [0:139] is the sub-list for field type_name
+	123, // 139: liveroom.v1.WebhookEvent.data:type_name -> liveroom.v1.WebhookEvent.DataEntry
+	119, // 140: liveroom.v1.WebhookJob.event:type_name -> liveroom.v1.WebhookEvent
+	141, // [141:141] is the sub-list for method output_type
+	141, // [141:141] is the sub-list for method input_type
+	141, // [141:141] is the sub-list for extension type_name
+	141, // [141:141] is the sub-list for extension extendee
+	0,   // [0:141] is the sub-list for field type_name
 }
 
 func init() { file_liveroom_proto_init() }
@@ -8853,7 +9228,7 @@ func file_liveroom_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_liveroom_proto_rawDesc), len(file_liveroom_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   113,
+			NumMessages:   118,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
