@@ -16,6 +16,7 @@ import (
 	"liveroom/persistence"
 	"liveroom/proto/pb"
 	"liveroom/stats"
+	"liveroom/webhook"
 )
 
 // AdminDeps are what the admin panel needs beyond the other handlers.
@@ -25,6 +26,8 @@ type AdminDeps struct {
 	Config config.Config
 	// Stats is this node's last hour of counters for the overview.
 	Stats *stats.Ring
+	// Webhooks is the node's event emitter (its receiver cache and queue).
+	Webhooks *webhook.Emitter
 }
 
 type adminWeb struct {
@@ -86,6 +89,11 @@ func (a *agentWeb) adminRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/admin/entries", d.with(needSupervisor, d.listEntries))
 	mux.HandleFunc("GET /api/admin/audit", d.with(needSupervisor, d.listAudit))
 	mux.HandleFunc("GET /api/admin/audit/export", d.with(needSupervisor, d.exportAudit))
+
+	mux.HandleFunc("GET /api/admin/webhooks", d.with(needAdmin, d.listHooks))
+	mux.HandleFunc("POST /api/admin/webhooks", d.with(needAdmin, d.createHook))
+	mux.HandleFunc("DELETE /api/admin/webhooks/{id}", d.with(needAdmin, d.removeHook))
+	mux.HandleFunc("GET /api/admin/webhooks/{id}/deliveries", d.with(needAdmin, d.hookDeliveries))
 }
 
 // adminHandler acts for an authenticated admin or supervisor.

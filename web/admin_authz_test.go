@@ -5,8 +5,10 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,6 +20,7 @@ import (
 	"liveroom/internal/testserver"
 	"liveroom/persistence"
 	"liveroom/proto/pb"
+	"liveroom/webhook"
 )
 
 // seedAdmin writes an admin account into a fresh data folder, as
@@ -167,6 +170,10 @@ func TestAdminAuthorizationMatrix(t *testing.T) {
 		{"GET", "/api/admin/entries", "", false, 200},
 		{"GET", "/api/admin/audit", "", false, 200},
 		{"GET", "/api/admin/audit/export", "", false, 200},
+		{"GET", "/api/admin/webhooks", "", true, 200},
+		{"POST", "/api/admin/webhooks", `{"url":"ftp://nowhere"}`, true, 400},
+		{"DELETE", "/api/admin/webhooks/nohook", "", true, 428},
+		{"GET", "/api/admin/webhooks/nohook/deliveries", "", true, 200},
 	}
 	for _, e := range endpoints {
 		for name, c := range callers {
@@ -186,5 +193,62 @@ func TestAdminAuthorizationMatrix(t *testing.T) {
 				t.Errorf("%s %s as %s: %d, want %d (%s)", e.method, e.path, name, status, want, strings.TrimSpace(string(body)))
 			}
 		}
+	}
+}
+
+// TestWebhooksFromARunningServer: a receiver added through the admin API
+// gets a signed room.created event when a room is made.
+func TestWebhooksFromARunningServer(t *testing.T) {
+	dir := t.TempDir()
+	seedAdmin(t, dir, "root", "root-password")
+	got := make(chan webhook.Body, 10)
+	var secret atomic.Value
+	secret.Store("")
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if !webhook.Verify(secret.Load().(string), r.Header.Get(webhook.HeaderTimestamp), r.Header.Get(webhook.HeaderSignature),
+			body, time.Now(), time.Minute) {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		var b webhook.Body
+		_ = json.Unmarshal(body, &b)
+		got <- b
+	}))
+	defer recv.Close()
+	srv := testserver.Start(t, func(c *config.Config) { c.DataDir = dir })
+	admin := &caller{name: "admin", client: loggedIn(t, srv.URL, "root", "root-password")}
+	status, body := admin.do(t, "POST", srv.URL+"/api/admin/webhooks", `{"url":"`+recv.URL+`","events":["room.created"]}`)
+	if status != http.StatusCreated {
+		t.Fatalf("create webhook: %d %s", status, body)
+	}
+	var created struct {
+		Secret  string
+		Webhook struct{ ID string }
+	}
+	_ = json.Unmarshal(body, &created)
+	secret.Store(created.Secret)
+	status, body = (&caller{name: "anon", client: http.DefaultClient}).do(t, "POST", srv.URL+"/api/rooms", `{"id":"hooked"}`)
+	if status != http.StatusCreated {
+		t.Fatalf("create room: %d %s", status, body)
+	}
+	select {
+	case b := <-got:
+		if b.Type != "room.created" || b.RoomID != "hooked" {
+			t.Fatalf("received %+v", b)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no webhook delivery within 30s")
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		status, body = admin.do(t, "GET", srv.URL+"/api/admin/webhooks/"+created.Webhook.ID+"/deliveries", "")
+		if status == 200 && strings.Contains(string(body), `"status":200`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("deliveries: %d %s", status, body)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -20,6 +20,7 @@ import (
 
 	"liveroom/persistence"
 	"liveroom/proto/pb"
+	"liveroom/webhook"
 )
 
 // Kind is the cluster kind name of agent grains.
@@ -50,6 +51,8 @@ type Deps struct {
 	Store    persistence.Store
 	Log      *zap.Logger
 	Settings Settings
+	// Events queues webhook events; nil sends none.
+	Events *webhook.Emitter
 }
 
 func (d *Deps) defaults() {

@@ -1,6 +1,7 @@
 package room
 
 import (
+	"strings"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -50,4 +51,19 @@ func (g *grain) adminClose(ctx actor.Context) *pb.RoomAdminResult {
 	}
 	g.log.Info("room closed by admin")
 	return g.adminMembers()
+}
+
+// emit queues a webhook event about this room, for its owner's receivers
+// and the server-wide ones; it never waits on a receiver.
+func (g *grain) emit(typ string, data map[string]string) {
+	owner := ""
+	if g.rec != nil {
+		owner = g.rec.OwnerAgentId
+	}
+	g.deps.Events.Emit(typ, g.id, owner, data)
+}
+
+func (g *grain) emitMember(typ string, m *member) {
+	g.emit(typ, map[string]string{"memberId": m.info.MemberId, "name": m.info.Name,
+		"role": strings.ToLower(strings.TrimPrefix(m.info.Role.String(), "ROLE_"))})
 }

@@ -27,6 +27,7 @@ import (
 	"liveroom/metrics"
 	"liveroom/persistence"
 	"liveroom/proto/pb"
+	"liveroom/webhook"
 )
 
 // Kind is the cluster kind name of room grains.
@@ -60,6 +61,8 @@ type Deps struct {
 	Settings Settings
 	// Media is the node's SFU; nil turns calls off.
 	Media *media.Engine
+	// Events queues webhook events; nil sends none.
+	Events *webhook.Emitter
 }
 
 // NewKind returns the cluster kind that activates room grains.
@@ -324,6 +327,7 @@ func (g *grain) create(msg *pb.CreateRoom) *pb.CreateRoomResult {
 	}
 	g.rec = rec
 	g.log.Info("room created")
+	g.emit(webhook.RoomCreated, map[string]string{"visitorName": rec.VisitorName, "agentName": rec.AgentName})
 	return &pb.CreateRoomResult{Room: g.info(), AgentKey: key}
 }
 
@@ -444,6 +448,10 @@ func (g *grain) admit(ctx actor.Context, msg *pb.Join, info *pb.Member) {
 		}
 	}
 	g.members = append(g.members, m)
+	g.emitMember(webhook.MemberJoined, m)
+	if len(g.members) == 1 {
+		g.emit(webhook.RoomStarted, nil)
+	}
 	ctx.Watch(m.pid)
 	g.armIdle(ctx)
 
@@ -468,6 +476,10 @@ func (g *grain) remove(ctx actor.Context, pid *actor.PID) {
 		g.members = append(g.members[:i], g.members[i+1:]...)
 		ctx.Unwatch(pid)
 		g.leaveCall(ctx, m)
+		g.emitMember(webhook.MemberLeft, m)
+		if len(g.members) == 0 {
+			g.emit(webhook.RoomEnded, nil)
+		}
 		g.broadcastMember(ctx, m, pb.MemberEvent_KIND_LEFT)
 		g.armIdle(ctx)
 		return
