@@ -143,3 +143,36 @@ func TestAdminPanelRunsALiveServer(t *testing.T) {
 		}
 	}
 }
+
+// TestAdminPanelOnAPhone opens every section on a phone-sized screen: none
+// makes the page wider than the screen (wide tables scroll in their box).
+func TestAdminPanelOnAPhone(t *testing.T) {
+	dataDir := t.TempDir()
+	admin(t, dataDir, "root-password-1\n", "admin", "add", "--id", "root", "--password-stdin")
+	addAgent(t, dataDir, "gina", "Gina with a rather long display name", "gina@example.com", "gina-password")
+	srv := startServer(t, dataDir)
+	browser := newBrowser(t)
+	page := phone(t, browser)
+	do(t, page, chromedp.Navigate(srv.URL+"/admin"))
+	waitJS(t, page, "the admin login form", `document.body.dataset.state === "login"`)
+	shot(t, page, "phone-admin-login")
+	do(t, page,
+		chromedp.SetValue(chromedp.ID("login-id"), "root"),
+		chromedp.SetValue(chromedp.ID("login-password"), "root-password-1"),
+		chromedp.Click(chromedp.ID("login-button")))
+	waitJS(t, page, "the panel", `document.body.dataset.state === "panel"`)
+	for _, view := range []string{"overview", "agents", "rooms", "chat", "files", "records", "audit", "webhooks", "settings"} {
+		do(t, page, chromedp.Click(`#admin-nav [data-view="`+view+`"]`))
+		waitJS(t, page, view, `document.body.dataset.view === `+jsString(view)+` && !document.querySelector("#view-`+view+`").hidden`)
+		if view == "agents" {
+			waitJS(t, page, "the accounts", `document.querySelector('#agents-table tr[data-id="gina"]')`)
+		}
+		shot(t, page, "phone-admin-"+view)
+		if eval[bool](t, page, `!document.querySelector("#admin-error").hidden`) {
+			t.Errorf("%s shows an error: %s", view, eval[string](t, page, `document.querySelector("#admin-error").textContent`))
+		}
+		if w := eval[float64](t, page, `document.documentElement.scrollWidth - window.innerWidth`); w > 1 {
+			t.Errorf("%s: the page is %v px wider than the screen", view, w)
+		}
+	}
+}

@@ -207,7 +207,7 @@ func (d *adminWeb) settings(w http.ResponseWriter, r *http.Request, who *adminWh
 		Help    string `json:"help"`
 	}
 	values := config.Values(d.Admin.Config)
-	var out []setting
+	out := []setting{}
 	for _, o := range config.Options() {
 		v := values[o.Key]
 		if config.Secret(o.Key) && v != "" {

@@ -252,7 +252,7 @@ func (d *adminWeb) listFiles(w http.ResponseWriter, r *http.Request, who *adminW
 		}
 		prefix = persistence.FilePrefix(room)
 	}
-	var out []fileJSON
+	out := []fileJSON{}
 	refs, next, err := page(d.Store, prefix, r.URL.Query().Get("cursor"), queryInt(r, "limit", 100, 1, maxPage), maxScan,
 		func() *pb.FileRef { return &pb.FileRef{} },
 		func(k []byte, f *pb.FileRef) bool {
@@ -382,7 +382,7 @@ func (d *adminWeb) listEntries(w http.ResponseWriter, r *http.Request, who *admi
 		AvatarURL  string `json:"avatarUrl,omitempty"`
 		JoinedAtMs int64  `json:"joinedAtMs"`
 	}
-	var out []entry
+	out := []entry{}
 	_, next, err := page(d.Store, prefix, r.URL.Query().Get("cursor"), queryInt(r, "limit", 100, 1, maxPage), maxScan,
 		func() *pb.EntryRecord { return &pb.EntryRecord{} },
 		func(k []byte, e *pb.EntryRecord) bool {
@@ -430,7 +430,7 @@ func (d *adminWeb) listAudit(w http.ResponseWriter, r *http.Request, who *adminW
 		return
 	}
 	q.Limit = queryInt(r, "limit", 100, 1, maxPage)
-	var out []auditJSON
+	out := []auditJSON{}
 	next, err := audit.List(d.Store, q, func(_ string, a *pb.AuditRecord) bool {
 		out = append(out, auditView(a))
 		return true

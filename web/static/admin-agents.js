@@ -77,7 +77,7 @@ function edit(a) {
   const d = detail();
   const form = node('form', 'admin-form');
   form.dataset.agent = a.id;
-  const name = node('input'); name.value = a.name; name.maxLength = 64;
+  const name = node('input'); name.type = 'text'; name.value = a.name; name.maxLength = 64;
   const email = node('input'); email.type = 'email'; email.value = a.email;
   const role = node('select');
   for (const [v, t] of [['', 'agent'], ['supervisor', 'supervisor'], ['admin', 'admin']]) {
@@ -117,7 +117,7 @@ async function keys(a) {
   box.dataset.keysOf = a.id;
   const list = node('div', 'table-wrap');
   const shown = node('p', 'secret-once'); shown.hidden = true;
-  const label = node('input'); label.placeholder = 'label'; label.maxLength = 100;
+  const label = node('input'); label.type = 'text'; label.placeholder = 'label'; label.maxLength = 100;
   const draw = async () => {
     const res = await api('GET', `/api/admin/agents/${encodeURIComponent(a.id)}/keys`);
     table(list, [

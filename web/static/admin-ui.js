@@ -94,15 +94,20 @@ export function table(container, columns, rows, { append = false, rowId } = {}) 
     t.tHead.append(head);
     container.append(t);
   }
+  rows = rows || [];
   for (const row of rows) {
     const tr = node('tr');
     if (rowId) tr.dataset.id = rowId(row);
     for (const c of columns) {
       const td = node('td', c.className || '');
+      // The box inside the cell bounds its width both ways, so a phone
+      // scrolls the table sideways instead of breaking words letter by letter.
+      const box = node('div', 'cell');
       const v = c.cell(row);
-      if (v instanceof Node) td.append(v);
-      else if (Array.isArray(v)) td.append(...v);
-      else td.textContent = v === undefined || v === null ? '' : String(v);
+      if (v instanceof Node) box.append(v);
+      else if (Array.isArray(v)) box.append(...v);
+      else box.textContent = v === undefined || v === null ? '' : String(v);
+      td.append(box);
       tr.append(td);
     }
     tbody.append(tr);

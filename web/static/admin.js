@@ -6,6 +6,7 @@ import { showOverview } from './admin-overview.js';
 import { showAgents } from './admin-agents.js';
 import { showRooms, showChat } from './admin-rooms.js';
 import { showFiles, showRecords, showAudit, showSettings } from './admin-records.js';
+import { showWebhooks } from './admin-webhooks.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -18,6 +19,7 @@ const views = {
   records: showRecords,
   audit: showAudit,
   settings: showSettings,
+  webhooks: showWebhooks,
 };
 
 let me = null;
