@@ -125,6 +125,16 @@ func TestAdminAuthorizationMatrix(t *testing.T) {
 	}
 
 	plain := &http.Client{Timeout: 30 * time.Second}
+	// The panel page itself: a strict policy, never framed.
+	resp, err := plain.Get(base + "/admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if csp := resp.Header.Get("Content-Security-Policy"); resp.StatusCode != 200 || !strings.Contains(csp, "frame-ancestors 'none'") ||
+		!strings.Contains(csp, "connect-src 'self'") || strings.Contains(csp, "https:") || resp.Header.Get("X-Frame-Options") != "DENY" {
+		t.Errorf("/admin: %s, CSP %q, X-Frame-Options %q", resp.Status, csp, resp.Header.Get("X-Frame-Options"))
+	}
 	callers := map[string]*caller{
 		"anonymous":      {name: "anonymous", client: plain},
 		"agent cookie":   {name: "agent cookie", client: loggedIn(t, base, "agent1", "agent1-password")},

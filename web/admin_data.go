@@ -452,14 +452,38 @@ func (d *adminWeb) exportAudit(w http.ResponseWriter, r *http.Request, who *admi
 		return
 	}
 	q.Limit = queryInt(r, "limit", maxExportRows, 1, maxExportRows)
-	q.MaxScan = maxExportRows * 10
 	ex, ok := newExporter(w, r, "audit", []string{"at", "actor", "role", "action", "target", "detail", "ip"})
 	if !ok {
 		return
 	}
-	_, err := audit.List(d.Store, q, func(_ string, a *pb.AuditRecord) bool {
-		return ex.row([]string{time.UnixMilli(a.AtMs).UTC().Format(time.RFC3339), a.Actor, a.Role, a.Action,
-			a.Target, a.Detail, a.Ip}, auditView(a))
-	})
+	// Page by page, so no store iterator stays open while a slow client reads.
+	left, scanned := q.Limit, 0
+	var err error
+	for left > 0 && scanned < maxExportRows*10 {
+		var rows []*pb.AuditRecord
+		page := q
+		page.Limit, page.MaxScan = min(left, scanChunk), scanChunk
+		var next string
+		next, err = audit.List(d.Store, page, func(_ string, a *pb.AuditRecord) bool {
+			rows = append(rows, a)
+			return true
+		})
+		if err != nil {
+			break
+		}
+		for _, a := range rows {
+			if !ex.row([]string{time.UnixMilli(a.AtMs).UTC().Format(time.RFC3339), a.Actor, a.Role, a.Action,
+				a.Target, a.Detail, a.Ip}, auditView(a)) {
+				ex.finish(nil)
+				return
+			}
+		}
+		left -= len(rows)
+		scanned += scanChunk
+		if next == "" {
+			break
+		}
+		q.Before = next
+	}
 	ex.finish(err)
 }
