@@ -37,7 +37,7 @@ type adminWeb struct {
 // adminWho is the authenticated caller of an admin endpoint.
 type adminWho struct {
 	ID, Name, Role string
-	ViaKey         bool
+	ViaKey, TOTP   bool
 }
 
 // Levels: a supervisor reads everything and acts on rooms; only an admin
@@ -61,6 +61,8 @@ func (a *agentWeb) adminRoutes(mux *http.ServeMux) {
 	d := &adminWeb{agentWeb: a}
 	mux.HandleFunc("GET /admin", d.page)
 	mux.HandleFunc("GET /api/admin/me", d.with(needSupervisor, d.me))
+	mux.HandleFunc("POST /api/admin/me/totp/new", d.with(needSupervisor, d.totpNew))
+	mux.HandleFunc("POST /api/admin/me/totp", d.with(needSupervisor, d.totpSet))
 	mux.HandleFunc("GET /api/admin/overview", d.with(needSupervisor, d.overview))
 	mux.HandleFunc("GET /api/admin/settings", d.with(needSupervisor, d.settings))
 
@@ -153,7 +155,7 @@ func (d *adminWeb) authenticate(r *http.Request) (*adminWho, error) {
 	if who.Error != nil {
 		return nil, errNoAdmin
 	}
-	return &adminWho{ID: who.Id, Name: who.Name, Role: who.Role}, nil
+	return &adminWho{ID: who.Id, Name: who.Name, Role: who.Role, TOTP: who.Totp}, nil
 }
 
 // page serves the panel with a policy stricter than the rest of the site: no
@@ -183,7 +185,7 @@ func (d *adminWeb) auditAs(r *http.Request, who *adminWho, action, target, detai
 }
 
 func (d *adminWeb) me(w http.ResponseWriter, r *http.Request, who *adminWho) {
-	writeJSON(w, http.StatusOK, map[string]any{"id": who.ID, "name": who.Name, "role": who.Role})
+	writeJSON(w, http.StatusOK, map[string]any{"id": who.ID, "name": who.Name, "role": who.Role, "totp": who.TOTP})
 }
 
 func (d *adminWeb) overview(w http.ResponseWriter, r *http.Request, who *adminWho) {

@@ -110,6 +110,8 @@ type agentForm struct {
 	// Password sets one; ResetPassword generates one, shown once.
 	Password      *string `json:"password"`
 	ResetPassword bool    `json:"resetPassword"`
+	// ResetTotp turns the account's second factor off.
+	ResetTotp bool `json:"resetTotp"`
 }
 
 // apply validates the form onto save; it returns a problem for the client.
@@ -140,6 +142,7 @@ func (f *agentForm) apply(save *pb.AgentAdminSave, maxName int) string {
 	if f.Disabled != nil {
 		save.Disabled = *f.Disabled
 	}
+	save.ClearTotp = f.ResetTotp
 	if f.Password != nil && (len(*f.Password) < 8 || len(*f.Password) > 72) {
 		return "The password must be 8 to 72 bytes."
 	}
@@ -225,6 +228,9 @@ func (d *adminWeb) saveAgent(w http.ResponseWriter, r *http.Request, who *adminW
 	var changes []string
 	if save.PasswordHash != "" {
 		changes = append(changes, "password set")
+	}
+	if save.ClearTotp {
+		changes = append(changes, "second factor off")
 	}
 	changes = append(changes, "role="+save.Role, "disabled="+boolText(save.Disabled))
 	d.auditAs(r, who, action, id, strings.Join(changes, ", "))

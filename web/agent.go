@@ -94,6 +94,8 @@ var agentStatus = map[string]int{
 	"agent_not_found":        http.StatusNotFound,
 	"not_found":              http.StatusNotFound,
 	"offline_email_mismatch": http.StatusBadRequest,
+	"totp_required":          http.StatusUnauthorized,
+	"wrong_code":             http.StatusUnauthorized,
 }
 
 func agentError(w http.ResponseWriter, e *pb.Error) {
@@ -178,6 +180,8 @@ func (a *agentWeb) login(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		AgentID  string `json:"agentId"`
 		Password string `json:"password"`
+		// Code is the second factor, for accounts that have one.
+		Code string `json:"code"`
 	}
 	if !decodeJSON(w, r, &req) {
 		return
@@ -187,7 +191,7 @@ func (a *agentWeb) login(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusUnauthorized, "wrong_login", "The agent id or the password is not correct.")
 		return
 	}
-	res, err := actors.AskAgent[*pb.AgentLoginResult](r.Context(), a.Node, req.AgentID, &pb.AgentLogin{Password: req.Password})
+	res, err := actors.AskAgent[*pb.AgentLoginResult](r.Context(), a.Node, req.AgentID, &pb.AgentLogin{Password: req.Password, Code: req.Code})
 	if err != nil {
 		unavailable(w)
 		return

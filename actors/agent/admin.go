@@ -50,6 +50,9 @@ func (g *grain) adminSave(ctx actor.Context, msg *pb.AgentAdminSave) *pb.AgentAd
 	if msg.PasswordHash != "" {
 		rec.PasswordHash = msg.PasswordHash
 	}
+	if msg.ClearTotp {
+		rec.TotpSecret, rec.TotpLastStep = nil, 0
+	}
 	raw, err := proto.Marshal(rec)
 	if err != nil {
 		return &pb.AgentAdminResult{Error: errInternal}
@@ -118,7 +121,7 @@ func (g *grain) adminStatus() *pb.AgentAdminResult {
 		return &pb.AgentAdminResult{Error: g.missing()}
 	}
 	rec := proto.Clone(g.rec).(*pb.AgentRecord)
-	rec.PasswordHash = ""
+	rec.PasswordHash, rec.TotpSecret = "", nil
 	return &pb.AgentAdminResult{Record: rec, Presence: g.presenceFor(""), Pages: int32(len(g.sockets)),
 		Visitors: int32(len(g.visitors)), Requests: int32(len(g.queue))}
 }

@@ -185,6 +185,8 @@ func (g *grain) Receive(ctx actor.Context) {
 		ctx.Respond(g.adminRemove(ctx))
 	case *pb.AgentAdminStatus:
 		ctx.Respond(g.adminStatus())
+	case *pb.AgentSetTotp:
+		ctx.Respond(g.setTotp(msg))
 	}
 }
 

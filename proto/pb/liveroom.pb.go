@@ -3744,7 +3744,11 @@ type AgentRecord struct {
 	// Admin panel: "" for an agent, "admin" or "supervisor" for panel accounts.
 	Role string `protobuf:"bytes,110,opt,name=role,proto3" json:"role,omitempty"`
 	// A disabled account cannot log in and its logins end.
-	Disabled      bool `protobuf:"varint,111,opt,name=disabled,proto3" json:"disabled,omitempty"`
+	Disabled bool `protobuf:"varint,111,opt,name=disabled,proto3" json:"disabled,omitempty"`
+	// TOTP second factor (RFC 6238); empty when off. The last step used is
+	// kept so a code works only once.
+	TotpSecret    []byte `protobuf:"bytes,112,opt,name=totp_secret,json=totpSecret,proto3" json:"totp_secret,omitempty"`
+	TotpLastStep  int64  `protobuf:"varint,113,opt,name=totp_last_step,json=totpLastStep,proto3" json:"totp_last_step,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3826,6 +3830,20 @@ func (x *AgentRecord) GetDisabled() bool {
 		return x.Disabled
 	}
 	return false
+}
+
+func (x *AgentRecord) GetTotpSecret() []byte {
+	if x != nil {
+		return x.TotpSecret
+	}
+	return nil
+}
+
+func (x *AgentRecord) GetTotpLastStep() int64 {
+	if x != nil {
+		return x.TotpLastStep
+	}
+	return 0
 }
 
 // AgentSession is one login (agentsession/<agent>/<sha256 of token>).
@@ -6261,8 +6279,10 @@ func (x *AgentReply) GetError() *Error {
 }
 
 type AgentLogin struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Password      string                 `protobuf:"bytes,1,opt,name=password,proto3" json:"password,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Password string                 `protobuf:"bytes,1,opt,name=password,proto3" json:"password,omitempty"`
+	// The TOTP code, for accounts with a second factor.
+	Code          string `protobuf:"bytes,110,opt,name=code,proto3" json:"code,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -6300,6 +6320,13 @@ func (*AgentLogin) Descriptor() ([]byte, []int) {
 func (x *AgentLogin) GetPassword() string {
 	if x != nil {
 		return x.Password
+	}
+	return ""
+}
+
+func (x *AgentLogin) GetCode() string {
+	if x != nil {
+		return x.Code
 	}
 	return ""
 }
@@ -6460,6 +6487,7 @@ type AgentWho struct {
 	Name          string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
 	Email         string                 `protobuf:"bytes,4,opt,name=email,proto3" json:"email,omitempty"`
 	Role          string                 `protobuf:"bytes,110,opt,name=role,proto3" json:"role,omitempty"`
+	Totp          bool                   `protobuf:"varint,111,opt,name=totp,proto3" json:"totp,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -6527,6 +6555,13 @@ func (x *AgentWho) GetRole() string {
 		return x.Role
 	}
 	return ""
+}
+
+func (x *AgentWho) GetTotp() bool {
+	if x != nil {
+		return x.Totp
+	}
+	return false
 }
 
 // AgentCreateRoom creates a room owned by the agent (the grain sets the owner).
@@ -7417,7 +7452,9 @@ type AgentAdminSave struct {
 	Role     string                 `protobuf:"bytes,4,opt,name=role,proto3" json:"role,omitempty"`
 	Disabled bool                   `protobuf:"varint,5,opt,name=disabled,proto3" json:"disabled,omitempty"`
 	// Empty keeps the current password; set, it replaces it and ends every login.
-	PasswordHash  string `protobuf:"bytes,6,opt,name=password_hash,json=passwordHash,proto3" json:"password_hash,omitempty"`
+	PasswordHash string `protobuf:"bytes,6,opt,name=password_hash,json=passwordHash,proto3" json:"password_hash,omitempty"`
+	// Turns the second factor off (for someone who lost their app).
+	ClearTotp     bool `protobuf:"varint,7,opt,name=clear_totp,json=clearTotp,proto3" json:"clear_totp,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -7492,6 +7529,13 @@ func (x *AgentAdminSave) GetPasswordHash() string {
 		return x.PasswordHash
 	}
 	return ""
+}
+
+func (x *AgentAdminSave) GetClearTotp() bool {
+	if x != nil {
+		return x.ClearTotp
+	}
+	return false
 }
 
 type AgentAdminRemove struct {
@@ -8222,6 +8266,60 @@ func (x *WebhookDelivery) GetAnswer() string {
 	return ""
 }
 
+// AgentSetTotp turns the account's second factor on (secret and a code it
+// produced, proving the app has it) or off (no secret, a current code).
+type AgentSetTotp struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Secret        []byte                 `protobuf:"bytes,1,opt,name=secret,proto3" json:"secret,omitempty"`
+	Code          string                 `protobuf:"bytes,2,opt,name=code,proto3" json:"code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentSetTotp) Reset() {
+	*x = AgentSetTotp{}
+	mi := &file_liveroom_proto_msgTypes[116]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentSetTotp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentSetTotp) ProtoMessage() {}
+
+func (x *AgentSetTotp) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[116]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentSetTotp.ProtoReflect.Descriptor instead.
+func (*AgentSetTotp) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{116}
+}
+
+func (x *AgentSetTotp) GetSecret() []byte {
+	if x != nil {
+		return x.Secret
+	}
+	return nil
+}
+
+func (x *AgentSetTotp) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
 var File_liveroom_proto protoreflect.FileDescriptor
 
 const file_liveroom_proto_rawDesc = "" +
@@ -8509,7 +8607,7 @@ const file_liveroom_proto_rawDesc = "" +
 	"\n" +
 	"DeleteRoom\"<\n" +
 	"\x10DeleteRoomResult\x12(\n" +
-	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\"\xc0\x01\n" +
+	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\"\x87\x02\n" +
 	"\vAgentRecord\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +
@@ -8517,7 +8615,10 @@ const file_liveroom_proto_rawDesc = "" +
 	"\rpassword_hash\x18\x04 \x01(\tR\fpasswordHash\x12\"\n" +
 	"\rcreated_at_ms\x18\x05 \x01(\x03R\vcreatedAtMs\x12\x12\n" +
 	"\x04role\x18n \x01(\tR\x04role\x12\x1a\n" +
-	"\bdisabled\x18o \x01(\bR\bdisabled\"V\n" +
+	"\bdisabled\x18o \x01(\bR\bdisabled\x12\x1f\n" +
+	"\vtotp_secret\x18p \x01(\fR\n" +
+	"totpSecret\x12$\n" +
+	"\x0etotp_last_step\x18q \x01(\x03R\ftotpLastStep\"V\n" +
 	"\fAgentSession\x12\"\n" +
 	"\rcreated_at_ms\x18\x01 \x01(\x03R\vcreatedAtMs\x12\"\n" +
 	"\rexpires_at_ms\x18\x02 \x01(\x03R\vexpiresAtMs\"\x96\x01\n" +
@@ -8701,10 +8802,11 @@ const file_liveroom_proto_rawDesc = "" +
 	".actor.PIDR\asession\"6\n" +
 	"\n" +
 	"AgentReply\x12(\n" +
-	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\"(\n" +
+	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\"<\n" +
 	"\n" +
 	"AgentLogin\x12\x1a\n" +
-	"\bpassword\x18\x01 \x01(\tR\bpassword\"v\n" +
+	"\bpassword\x18\x01 \x01(\tR\bpassword\x12\x12\n" +
+	"\x04code\x18n \x01(\tR\x04code\"v\n" +
 	"\x10AgentLoginResult\x12(\n" +
 	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\x12\x14\n" +
 	"\x05token\x18\x02 \x01(\tR\x05token\x12\"\n" +
@@ -8712,13 +8814,14 @@ const file_liveroom_proto_rawDesc = "" +
 	"\x11AgentCheckSession\x12!\n" +
 	"\fsession_hash\x18\x01 \x01(\fR\vsessionHash\"0\n" +
 	"\vAgentLogout\x12!\n" +
-	"\fsession_hash\x18\x01 \x01(\fR\vsessionHash\"\x82\x01\n" +
+	"\fsession_hash\x18\x01 \x01(\fR\vsessionHash\"\x96\x01\n" +
 	"\bAgentWho\x12(\n" +
 	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x03 \x01(\tR\x04name\x12\x14\n" +
 	"\x05email\x18\x04 \x01(\tR\x05email\x12\x12\n" +
-	"\x04role\x18n \x01(\tR\x04role\">\n" +
+	"\x04role\x18n \x01(\tR\x04role\x12\x12\n" +
+	"\x04totp\x18o \x01(\bR\x04totp\">\n" +
 	"\x0fAgentCreateRoom\x12+\n" +
 	"\x04room\x18\x01 \x01(\v2\x17.liveroom.v1.CreateRoomR\x04room\"g\n" +
 	"\x0fAgentRoomResult\x12(\n" +
@@ -8769,14 +8872,16 @@ const file_liveroom_proto_rawDesc = "" +
 	"\n" +
 	"ShortReply\x12(\n" +
 	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\x124\n" +
-	"\x06record\x18\x02 \x01(\v2\x1c.liveroom.v1.ShortNameRecordR\x06record\"\xa7\x01\n" +
+	"\x06record\x18\x02 \x01(\v2\x1c.liveroom.v1.ShortNameRecordR\x06record\"\xc6\x01\n" +
 	"\x0eAgentAdminSave\x12\x16\n" +
 	"\x06create\x18\x01 \x01(\bR\x06create\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +
 	"\x05email\x18\x03 \x01(\tR\x05email\x12\x12\n" +
 	"\x04role\x18\x04 \x01(\tR\x04role\x12\x1a\n" +
 	"\bdisabled\x18\x05 \x01(\bR\bdisabled\x12#\n" +
-	"\rpassword_hash\x18\x06 \x01(\tR\fpasswordHash\"\x12\n" +
+	"\rpassword_hash\x18\x06 \x01(\tR\fpasswordHash\x12\x1d\n" +
+	"\n" +
+	"clear_totp\x18\a \x01(\bR\tclearTotp\"\x12\n" +
 	"\x10AgentAdminRemove\"\x12\n" +
 	"\x10AgentAdminStatus\"\xef\x01\n" +
 	"\x10AgentAdminResult\x12(\n" +
@@ -8833,7 +8938,10 @@ const file_liveroom_proto_rawDesc = "" +
 	"\x06status\x18\x04 \x01(\x05R\x06status\x12\x14\n" +
 	"\x05error\x18\x05 \x01(\tR\x05error\x12\x18\n" +
 	"\aattempt\x18\x06 \x01(\x05R\aattempt\x12\x16\n" +
-	"\x06answer\x18\a \x01(\tR\x06answer*>\n" +
+	"\x06answer\x18\a \x01(\tR\x06answer\":\n" +
+	"\fAgentSetTotp\x12\x16\n" +
+	"\x06secret\x18\x01 \x01(\fR\x06secret\x12\x12\n" +
+	"\x04code\x18\x02 \x01(\tR\x04code*>\n" +
 	"\x04Role\x12\x14\n" +
 	"\x10ROLE_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
@@ -8867,7 +8975,7 @@ func file_liveroom_proto_rawDescGZIP() []byte {
 }
 
 var file_liveroom_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_liveroom_proto_msgTypes = make([]protoimpl.MessageInfo, 118)
+var file_liveroom_proto_msgTypes = make([]protoimpl.MessageInfo, 119)
 var file_liveroom_proto_goTypes = []any{
 	(Role)(0),                  // 0: liveroom.v1.Role
 	(PeerRole)(0),              // 1: liveroom.v1.PeerRole
@@ -8991,9 +9099,10 @@ var file_liveroom_proto_goTypes = []any{
 	(*WebhookEvent)(nil),       // 119: liveroom.v1.WebhookEvent
 	(*WebhookJob)(nil),         // 120: liveroom.v1.WebhookJob
 	(*WebhookDelivery)(nil),    // 121: liveroom.v1.WebhookDelivery
-	nil,                        // 122: liveroom.v1.Sdp.SourcesEntry
-	nil,                        // 123: liveroom.v1.WebhookEvent.DataEntry
-	(*actor.PID)(nil),          // 124: actor.PID
+	(*AgentSetTotp)(nil),       // 122: liveroom.v1.AgentSetTotp
+	nil,                        // 123: liveroom.v1.Sdp.SourcesEntry
+	nil,                        // 124: liveroom.v1.WebhookEvent.DataEntry
+	(*actor.PID)(nil),          // 125: actor.PID
 }
 var file_liveroom_proto_depIdxs = []int32{
 	48,  // 0: liveroom.v1.RoomRecord.entry_form:type_name -> liveroom.v1.EntryForm
@@ -9036,32 +9145,32 @@ var file_liveroom_proto_depIdxs = []int32{
 	16,  // 37: liveroom.v1.CreateRoomResult.room:type_name -> liveroom.v1.RoomInfo
 	20,  // 38: liveroom.v1.GetRoomInfoResult.error:type_name -> liveroom.v1.Error
 	16,  // 39: liveroom.v1.GetRoomInfoResult.room:type_name -> liveroom.v1.RoomInfo
-	124, // 40: liveroom.v1.Join.session:type_name -> actor.PID
+	125, // 40: liveroom.v1.Join.session:type_name -> actor.PID
 	11,  // 41: liveroom.v1.Join.request:type_name -> liveroom.v1.JoinRequest
-	124, // 42: liveroom.v1.Leave.session:type_name -> actor.PID
-	124, // 43: liveroom.v1.PostChat.session:type_name -> actor.PID
+	125, // 42: liveroom.v1.Leave.session:type_name -> actor.PID
+	125, // 43: liveroom.v1.PostChat.session:type_name -> actor.PID
 	0,   // 44: liveroom.v1.PostFile.role:type_name -> liveroom.v1.Role
 	7,   // 45: liveroom.v1.PostFile.file:type_name -> liveroom.v1.FileRef
-	124, // 46: liveroom.v1.GetHistory.session:type_name -> actor.PID
+	125, // 46: liveroom.v1.GetHistory.session:type_name -> actor.PID
 	13,  // 47: liveroom.v1.GetHistory.request:type_name -> liveroom.v1.HistoryRequest
 	20,  // 48: liveroom.v1.RoomReply.error:type_name -> liveroom.v1.Error
 	8,   // 49: liveroom.v1.RoomReply.chat:type_name -> liveroom.v1.ChatMessage
 	5,   // 50: liveroom.v1.CallAction.action:type_name -> liveroom.v1.CallAction.Action
-	122, // 51: liveroom.v1.Sdp.sources:type_name -> liveroom.v1.Sdp.SourcesEntry
+	123, // 51: liveroom.v1.Sdp.sources:type_name -> liveroom.v1.Sdp.SourcesEntry
 	1,   // 52: liveroom.v1.IceCandidate.pc:type_name -> liveroom.v1.PeerRole
 	5,   // 53: liveroom.v1.CallEvent.action:type_name -> liveroom.v1.CallAction.Action
 	9,   // 54: liveroom.v1.CallEvent.from:type_name -> liveroom.v1.Member
 	9,   // 55: liveroom.v1.CallParticipant.member:type_name -> liveroom.v1.Member
 	34,  // 56: liveroom.v1.CallParticipant.media:type_name -> liveroom.v1.MediaState
 	38,  // 57: liveroom.v1.CallState.participants:type_name -> liveroom.v1.CallParticipant
-	124, // 58: liveroom.v1.CallRequest.session:type_name -> actor.PID
+	125, // 58: liveroom.v1.CallRequest.session:type_name -> actor.PID
 	33,  // 59: liveroom.v1.CallRequest.call:type_name -> liveroom.v1.CallAction
 	34,  // 60: liveroom.v1.CallRequest.media_state:type_name -> liveroom.v1.MediaState
 	35,  // 61: liveroom.v1.CallRequest.publish_offer:type_name -> liveroom.v1.Sdp
 	35,  // 62: liveroom.v1.CallRequest.subscribe_answer:type_name -> liveroom.v1.Sdp
 	36,  // 63: liveroom.v1.CallRequest.ice:type_name -> liveroom.v1.IceCandidate
 	42,  // 64: liveroom.v1.CallRequest.restart_ice:type_name -> liveroom.v1.RestartIce
-	124, // 65: liveroom.v1.MediaCommand.session:type_name -> actor.PID
+	125, // 65: liveroom.v1.MediaCommand.session:type_name -> actor.PID
 	46,  // 66: liveroom.v1.MediaCommand.join:type_name -> liveroom.v1.MediaJoin
 	47,  // 67: liveroom.v1.MediaCommand.leave:type_name -> liveroom.v1.MediaLeave
 	35,  // 68: liveroom.v1.MediaCommand.publish_offer:type_name -> liveroom.v1.Sdp
@@ -9101,17 +9210,17 @@ var file_liveroom_proto_depIdxs = []int32{
 	76,  // 102: liveroom.v1.AgentSnapshot.status:type_name -> liveroom.v1.AgentStatus
 	72,  // 103: liveroom.v1.AgentSnapshot.visitors:type_name -> liveroom.v1.VisitorInfo
 	74,  // 104: liveroom.v1.AgentSnapshot.requests:type_name -> liveroom.v1.ContactRequest
-	124, // 105: liveroom.v1.AgentVisitorHello.session:type_name -> actor.PID
+	125, // 105: liveroom.v1.AgentVisitorHello.session:type_name -> actor.PID
 	59,  // 106: liveroom.v1.AgentVisitorHello.hello:type_name -> liveroom.v1.VisitorHello
-	124, // 107: liveroom.v1.AgentVisitorCall.session:type_name -> actor.PID
+	125, // 107: liveroom.v1.AgentVisitorCall.session:type_name -> actor.PID
 	60,  // 108: liveroom.v1.AgentVisitorCall.call:type_name -> liveroom.v1.VisitorCall
-	124, // 109: liveroom.v1.AgentVisitorCancel.session:type_name -> actor.PID
-	124, // 110: liveroom.v1.AgentAttach.session:type_name -> actor.PID
+	125, // 109: liveroom.v1.AgentVisitorCancel.session:type_name -> actor.PID
+	125, // 110: liveroom.v1.AgentAttach.session:type_name -> actor.PID
 	68,  // 111: liveroom.v1.AgentAttach.watch:type_name -> liveroom.v1.AgentWatch
-	124, // 112: liveroom.v1.AgentSocketAway.session:type_name -> actor.PID
-	124, // 113: liveroom.v1.AgentSocketAnswer.session:type_name -> actor.PID
+	125, // 112: liveroom.v1.AgentSocketAway.session:type_name -> actor.PID
+	125, // 113: liveroom.v1.AgentSocketAnswer.session:type_name -> actor.PID
 	70,  // 114: liveroom.v1.AgentSocketAnswer.answer:type_name -> liveroom.v1.AgentAnswer
-	124, // 115: liveroom.v1.AgentDetach.session:type_name -> actor.PID
+	125, // 115: liveroom.v1.AgentDetach.session:type_name -> actor.PID
 	20,  // 116: liveroom.v1.AgentReply.error:type_name -> liveroom.v1.Error
 	20,  // 117: liveroom.v1.AgentLoginResult.error:type_name -> liveroom.v1.Error
 	20,  // 118: liveroom.v1.AgentWho.error:type_name -> liveroom.v1.Error
@@ -9135,7 +9244,7 @@ var file_liveroom_proto_depIdxs = []int32{
 	20,  // 136: liveroom.v1.RoomAdminResult.error:type_name -> liveroom.v1.Error
 	9,   // 137: liveroom.v1.RoomAdminResult.members:type_name -> liveroom.v1.Member
 	6,   // 138: liveroom.v1.RoomAdminResult.record:type_name -> liveroom.v1.RoomRecord
-	123, // 139: liveroom.v1.WebhookEvent.data:type_name -> liveroom.v1.WebhookEvent.DataEntry
+	124, // 139: liveroom.v1.WebhookEvent.data:type_name -> liveroom.v1.WebhookEvent.DataEntry
 	119, // 140: liveroom.v1.WebhookJob.event:type_name -> liveroom.v1.WebhookEvent
 	141, // [141:141] is the sub-list for method output_type
 	141, // [141:141] is the sub-list for method input_type
@@ -9228,7 +9337,7 @@ func file_liveroom_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_liveroom_proto_rawDesc), len(file_liveroom_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   118,
+			NumMessages:   119,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

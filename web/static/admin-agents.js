@@ -85,11 +85,12 @@ function edit(a) {
   }
   const disabled = node('input'); disabled.type = 'checkbox'; disabled.checked = a.disabled;
   const reset = node('input'); reset.type = 'checkbox';
+  const resetTotp = node('input'); resetTotp.type = 'checkbox';
   const out = node('p', 'secret-once'); out.hidden = true;
   const err = node('p', 'form-error');
   const grid = node('div', 'grid');
   grid.append(field('Name', name), field('Email', email), field('Role', role), field('Disabled', disabled),
-    field('Reset password', reset));
+    field('Reset password', reset), field('Turn two-step login off', resetTotp));
   const save = node('button', 'btn btn-primary', 'Save'); save.type = 'submit';
   form.append(node('h3', '', `Edit ${a.id}`), grid, err, save, out);
   form.addEventListener('submit', async (ev) => {
@@ -97,7 +98,7 @@ function edit(a) {
     err.textContent = '';
     try {
       const res = await api('PATCH', `/api/admin/agents/${encodeURIComponent(a.id)}`, {
-        name: name.value, email: email.value, role: role.value, disabled: disabled.checked, resetPassword: reset.checked,
+        name: name.value, email: email.value, role: role.value, disabled: disabled.checked, resetPassword: reset.checked, resetTotp: resetTotp.checked,
       });
       if (res.password) {
         out.textContent = `New password for ${a.id} (shown once): ${res.password}`;

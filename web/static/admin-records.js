@@ -63,7 +63,46 @@ export async function showAudit() {
   await loadAudit();
 }
 
-export async function showSettings() {
+let totpSecret = '';
+
+function drawTotp(on) {
+  $('totp-state').textContent = on ? 'On: logging in needs a code from your authenticator app.' : 'Off: the password alone logs you in.';
+  $('totp-start').textContent = on ? 'Turn off' : 'Set up';
+  $('totp-start').dataset.on = on ? '1' : '';
+  $('totp-setup').hidden = true;
+  $('totp-code-field').hidden = true;
+  $('totp-confirm').hidden = true;
+  $('totp-code').value = '';
+  totpSecret = '';
+}
+
+$('totp-start').addEventListener('click', async () => {
+  $('totp-error').textContent = '';
+  if ($('totp-start').dataset.on !== '1') {
+    const res = await api('POST', '/api/admin/me/totp/new');
+    totpSecret = res.secret;
+    $('totp-secret').textContent = res.secret;
+    $('totp-uri').href = res.uri;
+    $('totp-setup').hidden = false;
+  }
+  $('totp-code-field').hidden = false;
+  $('totp-confirm').hidden = false;
+  $('totp-code').focus();
+});
+
+$('totp-confirm').addEventListener('click', async () => {
+  $('totp-error').textContent = '';
+  try {
+    const res = await api('POST', '/api/admin/me/totp', { secret: totpSecret, code: $('totp-code').value.trim() });
+    drawTotp(res.totp);
+  } catch (e) {
+    $('totp-error').textContent = e.message;
+  }
+});
+
+export async function showSettings(me) {
+  const fresh = await api('GET', '/api/admin/me');
+  drawTotp(fresh.totp);
   const res = await api('GET', '/api/admin/settings');
   table($('settings-table'), [
     { title: 'Option', cell: (s) => node('code', '', s.key) },

@@ -72,14 +72,19 @@ $('login-form').addEventListener('submit', async (ev) => {
   try {
     const r = await fetch('/api/agent/login', {
       method: 'POST', credentials: 'same-origin', headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ agentId: $('login-id').value.trim(), password: $('login-password').value }),
+      body: JSON.stringify({ agentId: $('login-id').value.trim(), password: $('login-password').value, code: $('login-code').value.trim() }),
     });
     if (!r.ok) {
       const data = await r.json().catch(() => ({}));
+      if (data.error && data.error.code === 'totp_required') {
+        $('login-code-field').hidden = false;
+        $('login-code').focus();
+      }
       $('login-error').textContent = (data.error && data.error.message) || 'Login failed.';
       return;
     }
     $('login-password').value = '';
+    $('login-code').value = '';
     await start();
   } catch {
     $('login-error').textContent = 'The server could not be reached.';
