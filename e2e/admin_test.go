@@ -131,9 +131,19 @@ func TestAdminPanelRunsALiveServer(t *testing.T) {
 		t.Fatalf("the room's files are still on disk: %v", err)
 	}
 
+	// Disabling alice ends her open agent page at once.
+	if s := eval[float64](t, adm, `fetch("/api/admin/agents/alice", {method: "PATCH", headers: {"Content-Type": "application/json"},
+		body: JSON.stringify({disabled: true})}).then(r => r.status)`); s != 200 {
+		t.Fatalf("disabling alice: %v", s)
+	}
+	waitJS(t, ag, "alice's page back at the login", `document.body.dataset.state === "login"`)
+	if s := eval[float64](t, ag, `fetch("/api/agent/me").then(r => r.status)`); s != 401 {
+		t.Fatalf("disabled alice's session: %v", s)
+	}
+
 	// The audit log lists each step.
 	do(t, adm, chromedp.Click(`#admin-nav [data-view="audit"]`))
-	for _, step := range []string{"agent.create", "login", "room.create", "chat.export", "room.delete"} {
+	for _, step := range []string{"agent.create", "login", "room.create", "chat.export", "room.delete", "agent.update"} {
 		waitJS(t, adm, "audit "+step, `[...document.querySelectorAll("#audit-table tr")].some(tr => tr.children[2]?.textContent === `+jsString(step)+`)`)
 	}
 	auditText := eval[string](t, adm, `document.querySelector("#audit-table").textContent`)

@@ -74,6 +74,7 @@ func (g *grain) adminSave(ctx actor.Context, msg *pb.AgentAdminSave) *pb.AgentAd
 	}
 	if endLogins {
 		g.sessions = map[string]*pb.AgentSession{}
+		g.endPages(ctx)
 	}
 	g.rec = rec
 	g.failures, g.lockedUntil = nil, time.Time{}
@@ -111,6 +112,7 @@ func (g *grain) adminRemove(ctx actor.Context) *pb.AgentAdminResult {
 		return &pb.AgentAdminResult{Error: errInternal}
 	}
 	g.rec, g.sessions, g.rooms = nil, nil, nil
+	g.endPages(ctx)
 	g.log.Info("account removed by admin")
 	return &pb.AgentAdminResult{}
 }
@@ -124,4 +126,13 @@ func (g *grain) adminStatus() *pb.AgentAdminResult {
 	rec.PasswordHash, rec.TotpSecret = "", nil
 	return &pb.AgentAdminResult{Record: rec, Presence: g.presenceFor(""), Pages: int32(len(g.sockets)),
 		Visitors: int32(len(g.visitors)), Requests: int32(len(g.queue))}
+}
+
+// endPages sends every open agent page of the account out; the socket
+// closes with "log in again" and the grain hears it go.
+func (g *grain) endPages(ctx actor.Context) {
+	out := &pb.AgentServerFrame{Body: &pb.AgentServerFrame_Error{Error: errUnauthorized}}
+	for _, s := range g.sockets {
+		ctx.Send(s.pid, out)
+	}
 }
