@@ -109,7 +109,22 @@ func TestAdminPanelRunsALiveServer(t *testing.T) {
 		t.Fatalf("CSV export:\n%s", csv)
 	}
 
-	// It deletes the room (two steps); the file is gone with it.
+	// It deletes the file (two steps): the member's link answers 404.
+	fileID := strings.Split(strings.Split(fileURL, "/files/adm-room/")[1], "?")[0]
+	do(t, adm, chromedp.Click(`#admin-nav [data-view="rooms"]`))
+	waitJS(t, adm, "the room in the list", `document.querySelector('#rooms-table tr[data-id="adm-room"]')`)
+	adminClick(t, adm, `#rooms-table tr[data-id="adm-room"]`, "Open")
+	fileButton := `#room-detail .room-files [data-confirm=` + jsString(fileID) + `]`
+	waitJS(t, adm, "the file's delete button", `document.querySelector(`+jsString(fileButton)+`)`)
+	do(t, adm, chromedp.Click(fileButton))
+	waitJS(t, adm, "the armed file delete", `document.querySelector(`+jsString(fileButton)+`)?.dataset.armed === "1"`)
+	do(t, adm, chromedp.Click(fileButton))
+	waitJS(t, adm, "the file gone from the room", `!document.querySelector("#room-detail .room-files").textContent.includes("notes.txt")`)
+	if s := eval[float64](t, vis, `fetch(`+jsString(fileURL)+`).then(r => r.status)`); s != 404 {
+		t.Fatalf("file link after deleting the file: %v, want 404", s)
+	}
+
+	// It deletes the room (two steps); the rest goes with it.
 	do(t, adm, chromedp.Click(`#admin-nav [data-view="rooms"]`))
 	waitJS(t, adm, "the room in the list", `document.querySelector('#rooms-table tr[data-id="adm-room"]')`)
 	adminClick(t, adm, `#rooms-table tr[data-id="adm-room"]`, "Open")
@@ -143,7 +158,7 @@ func TestAdminPanelRunsALiveServer(t *testing.T) {
 
 	// The audit log lists each step.
 	do(t, adm, chromedp.Click(`#admin-nav [data-view="audit"]`))
-	for _, step := range []string{"agent.create", "login", "room.create", "chat.export", "room.delete", "agent.update"} {
+	for _, step := range []string{"agent.create", "login", "room.create", "chat.export", "file.delete", "room.delete", "agent.update"} {
 		waitJS(t, adm, "audit "+step, `[...document.querySelectorAll("#audit-table tr")].some(tr => tr.children[2]?.textContent === `+jsString(step)+`)`)
 	}
 	auditText := eval[string](t, adm, `document.querySelector("#audit-table").textContent`)
