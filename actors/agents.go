@@ -9,6 +9,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"liveroom/actors/agent"
+	"liveroom/actors/room"
 	"liveroom/actors/short"
 	"liveroom/proto/pb"
 )
@@ -77,3 +78,11 @@ func (n *Node) HashPassword(password string) (string, *pb.Error, error) {
 	hash, err := bcrypt.GenerateFromPassword([]byte(password), cost)
 	return string(hash), nil, err
 }
+
+// AskRoom sends msg to the room grain roomID and returns its answer as T.
+func AskRoom[T any](ctx context.Context, n *Node, roomID string, msg interface{}) (T, error) {
+	return typed[T](n.requestKind(ctx, roomID, room.Kind, msg))
+}
+
+// Members is the member count of the latest cluster topology (nodes).
+func (n *Node) Members() int { return int(n.members.Load()) }

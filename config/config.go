@@ -83,6 +83,20 @@ type Config struct {
 	EntryFormPrivate    bool     `json:"entry_form_private" help:"entry form default: show a password field (mandatory anyway when the room has a password)"`
 	EntryFormShowEmail  bool     `json:"entry_form_show_email" help:"entry form default: ask for an email address (shown to agents only)"`
 	EntryFormShowAvatar bool     `json:"entry_form_show_avatar" help:"entry form default: ask for an avatar image URL (http or https)"`
+
+	// Sources says where each option's value came from ("default", "file
+	// <path>", "env <NAME>", "flag --name"), for the admin panel. It is not an
+	// option itself and must stay the last field.
+	Sources map[string]string `json:"-"`
+}
+
+// Secret reports whether an option holds a secret the admin panel masks.
+func Secret(key string) bool {
+	switch key {
+	case "secret", "smtp_password", "turn_credential":
+		return true
+	}
+	return false
 }
 
 // Default returns the embedded one-node configuration.
@@ -142,6 +156,9 @@ func Options() []Option {
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		key := f.Tag.Get("json")
+		if key == "-" {
+			continue
+		}
 		out = append(out, Option{
 			Key:     key,
 			Flag:    strings.ReplaceAll(key, "_", "-"),
@@ -232,11 +249,23 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, 
 	if !explicit {
 		path = "liveroom.json"
 	}
+	sources := make(map[string]string, len(opts))
+	for _, o := range opts {
+		sources[o.Key] = "default"
+	}
 	if raw, err := os.ReadFile(path); err == nil {
 		dec := json.NewDecoder(strings.NewReader(string(raw)))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&cfg); err != nil {
 			return cfg, fmt.Errorf("config file %s: %w", path, err)
+		}
+		var present map[string]json.RawMessage
+		if json.Unmarshal(raw, &present) == nil {
+			for k := range present {
+				if _, ok := sources[k]; ok {
+					sources[k] = "file " + path
+				}
+			}
 		}
 	} else if explicit || !errors.Is(err, os.ErrNotExist) {
 		return cfg, fmt.Errorf("config file: %w", err)
@@ -246,6 +275,7 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, 
 			if err := set(v.Field(i), s); err != nil {
 				return cfg, fmt.Errorf("%s: %w", o.Env, err)
 			}
+			sources[o.Key] = "env " + o.Env
 		}
 	}
 	for i, o := range opts {
@@ -253,8 +283,10 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, 
 			if err := set(v.Field(i), flags[i].raw); err != nil {
 				return cfg, fmt.Errorf("--%s: %w", o.Flag, err)
 			}
+			sources[o.Key] = "flag --" + o.Flag
 		}
 	}
+	cfg.Sources = sources
 	return cfg, cfg.Validate()
 }
 
@@ -338,4 +370,14 @@ func (c Config) validateAgents() []error {
 		}
 	}
 	return errs
+}
+
+// Values returns every option's effective value as text, by key.
+func Values(c Config) map[string]string {
+	v := reflect.ValueOf(c)
+	out := map[string]string{}
+	for i, o := range Options() {
+		out[o.Key] = format(v.Field(i))
+	}
+	return out
 }

@@ -26,6 +26,7 @@ func mustLoad(t *testing.T, args []string, env map[string]string) Config {
 	if err != nil {
 		t.Fatalf("Load(%q, %v): %v", args, env, err)
 	}
+	cfg.Sources = nil // compared on their own in TestLoadRecordsWhereEachValueCameFrom
 	return cfg
 }
 
@@ -224,7 +225,8 @@ func TestLoadEveryOptionHasFlagAndEnv(t *testing.T) {
 			t.Errorf("flag --%s usage %q does not name %s", o.Flag, f.Usage, o.Env)
 		}
 	}
-	if n := reflect.TypeOf(Config{}).NumField(); len(Options()) != n {
+	// Sources (the last field) records provenance and is not an option.
+	if n := reflect.TypeOf(Config{}).NumField() - 1; len(Options()) != n {
 		t.Errorf("Options() has %d entries, Config has %d fields", len(Options()), n)
 	}
 }
@@ -360,5 +362,28 @@ func TestREADMEDocumentsEveryOption(t *testing.T) {
 		case !withDefault:
 			t.Errorf("README.md mentions %s but not its default `%s` on the same line", key, o.Default)
 		}
+	}
+}
+
+func TestLoadRecordsWhereEachValueCameFrom(t *testing.T) {
+	t.Chdir(t.TempDir())
+	if err := os.WriteFile("liveroom.json", []byte(`{"history_page": 30}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"LIVEROOM_MAX_CHAT_CHARS": "100"}
+	cfg, err := Load(flag.NewFlagSet("t", flag.ContinueOnError), []string{"--room-max-members", "5"},
+		func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"history_page": "file liveroom.json", "max_chat_chars": "env LIVEROOM_MAX_CHAT_CHARS",
+		"room_max_members": "flag --room-max-members", "addr": "default"}
+	for k, v := range want {
+		if cfg.Sources[k] != v {
+			t.Errorf("source of %s = %q, want %q", k, cfg.Sources[k], v)
+		}
+	}
+	if len(cfg.Sources) != len(Options()) {
+		t.Errorf("%d sources for %d options", len(cfg.Sources), len(Options()))
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // Metrics is one registry with Liveroom's collectors; each server has its own
@@ -23,6 +24,9 @@ type Metrics struct {
 	FrameErrors   *prometheus.CounterVec
 	StoreLatency  *prometheus.HistogramVec
 	UploadedBytes prometheus.Counter
+	// AgentPages and CallMembers feed the admin overview too.
+	AgentPages  prometheus.Gauge
+	CallMembers prometheus.Gauge
 }
 
 // New registers every collector, Go runtime and process ones included.
@@ -49,9 +53,13 @@ func New() *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2.5, 12)}, []string{"op"}),
 		UploadedBytes: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "liveroom_uploaded_bytes_total", Help: "Bytes of files uploaded."}),
+		AgentPages: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "liveroom_agent_pages_open", Help: "Agent pages connected to this node."}),
+		CallMembers: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "liveroom_call_members", Help: "Members in calls of rooms held on this node."}),
 	}
 	r.MustRegister(m.SocketsOpen, m.RoomsActive, m.FramesIn, m.FramesOut, m.ChatMessages,
-		m.SlowClients, m.FrameErrors, m.StoreLatency, m.UploadedBytes,
+		m.SlowClients, m.FrameErrors, m.StoreLatency, m.UploadedBytes, m.AgentPages, m.CallMembers,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -64,4 +72,17 @@ func (m *Metrics) ObserveStore(op string, took time.Duration, _ error) {
 // Handler serves the registry in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{})
+}
+
+// Read returns the current value of a gauge or counter, for in-process
+// readers such as the admin overview.
+func Read(c prometheus.Metric) float64 {
+	var m dto.Metric
+	if c.Write(&m) != nil {
+		return 0
+	}
+	if g := m.GetGauge(); g != nil {
+		return g.GetValue()
+	}
+	return m.GetCounter().GetValue()
 }

@@ -14,6 +14,7 @@ import (
 	"liveroom/proto/pb"
 	"liveroom/transport"
 	"liveroom/web"
+	"liveroom/webhook"
 )
 
 func entryFormDefaults(cfg config.Config) *pb.EntryForm {
@@ -24,8 +25,8 @@ func entryFormDefaults(cfg config.Config) *pb.EntryForm {
 		ShowEmail: cfg.EntryFormShowEmail, ShowAvatar: cfg.EntryFormShowAvatar}
 }
 
-func agentDeps(cfg config.Config, store persistence.Store, log *zap.Logger) agent.Deps {
-	return agent.Deps{Store: store, Log: log.Named("agent"), Settings: agent.Settings{
+func agentDeps(cfg config.Config, store persistence.Store, log *zap.Logger, events *webhook.Emitter) agent.Deps {
+	return agent.Deps{Store: store, Log: log.Named("agent"), Events: events, Settings: agent.Settings{
 		IdleTimeout:  time.Duration(cfg.RoomIdleSeconds) * time.Second,
 		SessionTTL:   time.Duration(cfg.AgentSessionHours) * time.Hour,
 		MaxFailures:  cfg.LoginMaxFailures,

@@ -120,6 +120,8 @@ func Run(ctx context.Context, cfg config.Config) error {
 		return err
 	}
 	defer engine.Close()
+	events, stopEvents := startWebhooks(cfg, store, log)
+	defer stopEvents()
 	node, err := actors.StartNode(actors.NodeConfig{
 		ClusterName: cfg.ClusterName, Host: cfg.ClusterHost, Port: cfg.ClusterPort,
 		Provider: cfg.ClusterProvider, Peers: cfg.ClusterPeers, AutoPort: cfg.ClusterAutoPort,
@@ -129,8 +131,8 @@ func Run(ctx context.Context, cfg config.Config) error {
 			HistoryPage: cfg.HistoryPage, IdleTimeout: time.Duration(cfg.RoomIdleSeconds) * time.Second,
 			ResumeGrace: time.Duration(cfg.ResumeGraceSeconds) * time.Second,
 			TokenTTL:    12 * time.Hour, PasswordCost: cfg.PasswordCost, EntryForm: entryFormDefaults(cfg),
-		}, Media: engine},
-		Agent: agentDeps(cfg, store, log),
+		}, Media: engine, Events: events},
+		Agent: agentDeps(cfg, store, log, events),
 	}, log)
 	if err != nil {
 		_ = listener.Close()
@@ -147,11 +149,14 @@ func Run(ctx context.Context, cfg config.Config) error {
 		MaxFrameBytes: cfg.MaxFrameBytes, QueueFrames: cfg.SessionQueue,
 		RatePerSecond: cfg.RatePerSecond, RateBurst: cfg.RateBurst,
 	}, cfg.ButtonOrigins, log.Named("presence"), m)
+	stopAdmin := make(chan struct{})
+	defer close(stopAdmin)
 	handler := web.New(web.Deps{
 		Node: node, Store: store, Signer: signer, Metrics: m, Log: log.Named("web"), WebSocket: ws,
 		FilesDir: filepath.Join(cfg.DataDir, "files"), MaxUploadBytes: cfg.MaxUploadBytes, PublicURL: cfg.PublicURL,
 		ClosedRooms: !cfg.OpenRooms, EmbedOrigins: cfg.EmbedOrigins,
 		Agents: webAgentDeps(cfg, presence),
+		Admin:  startAdmin(cfg, node, m, events, stopAdmin),
 	})
 	httpSrv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: zap.NewStdLog(log.Named("http"))}

@@ -156,6 +156,8 @@ func (p *Presence) Agent(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
+	p.metrics.AgentPages.Inc()
+	defer p.metrics.AgentPages.Dec()
 	p.serve(conn, r, "", &agentHandler{agentID: agentID, hash: hash})
 }
 
@@ -207,6 +209,11 @@ func (c *pconn) run(parent context.Context) {
 		switch m := actx.Message().(type) {
 		case *pb.VisitorServerFrame, *pb.AgentServerFrame:
 			c.out.push(m.(proto.Message))
+			// The agent grain ends an open agent page this way when the
+			// account's logins end (disabled, new password, removed).
+			if f, ok := m.(*pb.AgentServerFrame); ok && f.ReplyTo == "" && f.GetError().GetCode() == "unauthorized" {
+				go func() { _ = c.conn.Close(CloseUnauthorized, "please log in again") }()
+			}
 		}
 	}))
 	defer root.Stop(c.pid)

@@ -82,6 +82,7 @@ func (s *server) agentRoutes(mux *http.ServeMux) {
 		mux.HandleFunc("GET /r/{name}", a.shortVisitor)
 		mux.HandleFunc("GET /a/{name}", a.shortAgent)
 	}
+	a.adminRoutes(mux)
 }
 
 // agentStatus maps the agent grain's error codes to HTTP statuses.
@@ -94,6 +95,8 @@ var agentStatus = map[string]int{
 	"agent_not_found":        http.StatusNotFound,
 	"not_found":              http.StatusNotFound,
 	"offline_email_mismatch": http.StatusBadRequest,
+	"totp_required":          http.StatusUnauthorized,
+	"wrong_code":             http.StatusUnauthorized,
 }
 
 func agentError(w http.ResponseWriter, e *pb.Error) {
@@ -178,6 +181,8 @@ func (a *agentWeb) login(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		AgentID  string `json:"agentId"`
 		Password string `json:"password"`
+		// Code is the second factor, for accounts that have one.
+		Code string `json:"code"`
 	}
 	if !decodeJSON(w, r, &req) {
 		return
@@ -187,7 +192,7 @@ func (a *agentWeb) login(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusUnauthorized, "wrong_login", "The agent id or the password is not correct.")
 		return
 	}
-	res, err := actors.AskAgent[*pb.AgentLoginResult](r.Context(), a.Node, req.AgentID, &pb.AgentLogin{Password: req.Password})
+	res, err := actors.AskAgent[*pb.AgentLoginResult](r.Context(), a.Node, req.AgentID, &pb.AgentLogin{Password: req.Password, Code: req.Code})
 	if err != nil {
 		unavailable(w)
 		return
@@ -195,9 +200,11 @@ func (a *agentWeb) login(w http.ResponseWriter, r *http.Request) {
 	if res.Error != nil {
 		a.Log.Info("agent login refused", zap.String("agent", req.AgentID), zap.String("code", res.Error.Code),
 			zap.String("ip", remoteIP(r)))
+		a.audit(r, req.AgentID, "", "login.refused", req.AgentID, res.Error.Code)
 		agentError(w, res.Error)
 		return
 	}
+	a.audit(r, req.AgentID, "", "login", req.AgentID, "")
 	a.setCookie(w, access.AgentCookieValue(req.AgentID, res.Token), int(time.Until(time.UnixMilli(res.ExpiresAtMs)).Seconds()))
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, map[string]any{"agentId": req.AgentID, "expiresAtMs": res.ExpiresAtMs})
@@ -437,6 +444,7 @@ func (a *agentWeb) createRoom(w http.ResponseWriter, r *http.Request, agentID st
 	if !ok {
 		return
 	}
+	a.audit(r, agentID, "", "room.create", m.Id, authVia(r))
 	writeJSON(w, http.StatusCreated, a.roomView(r, res.Room))
 }
 
@@ -454,6 +462,7 @@ func (a *agentWeb) deleteRoom(w http.ResponseWriter, r *http.Request, agentID st
 	if err := removeAll(a.filePath(id, "")); err != nil {
 		a.Log.Warn("remove room files", zap.String("room", id), zap.Error(err))
 	}
+	a.audit(r, agentID, "", "room.delete", id, authVia(r))
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -507,6 +516,7 @@ func (a *agentWeb) deleteOffline(w http.ResponseWriter, r *http.Request, agentID
 	if !ok {
 		return
 	}
+	a.audit(r, agentID, "", "offline.delete", r.PathValue("id"), "")
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -571,4 +581,12 @@ func (a *agentWeb) notFound(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(http.StatusNotFound)
 	_, _ = w.Write(b)
+}
+
+// authVia names how an agent request was authenticated, for the audit log.
+func authVia(r *http.Request) string {
+	if r.Header.Get("Authorization") != "" {
+		return "API key"
+	}
+	return "agent page"
 }

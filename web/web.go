@@ -44,6 +44,8 @@ type Deps struct {
 	EmbedOrigins []string
 	// Agents holds what the agent page, the contact button and the keyed API need.
 	Agents AgentDeps
+	// Admin holds what the admin panel needs.
+	Admin AdminDeps
 }
 
 type server struct{ Deps }

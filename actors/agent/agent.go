@@ -21,6 +21,7 @@ import (
 
 	"liveroom/persistence"
 	"liveroom/proto/pb"
+	"liveroom/webhook"
 )
 
 // Kind is the cluster kind name of agent grains.
@@ -54,6 +55,8 @@ type Deps struct {
 	Store    persistence.Store
 	Log      *zap.Logger
 	Settings Settings
+	// Events queues webhook events; nil sends none.
+	Events *webhook.Emitter
 }
 
 func (d *Deps) defaults() {
@@ -185,6 +188,14 @@ func (g *grain) Receive(ctx actor.Context) {
 
 	case *pb.AgentOverview:
 		ctx.Respond(g.overview())
+	case *pb.AgentAdminSave:
+		ctx.Respond(g.adminSave(ctx, msg))
+	case *pb.AgentAdminRemove:
+		ctx.Respond(g.adminRemove(ctx))
+	case *pb.AgentAdminStatus:
+		ctx.Respond(g.adminStatus())
+	case *pb.AgentSetTotp:
+		ctx.Respond(g.setTotp(msg))
 	}
 }
 

@@ -99,7 +99,12 @@ func (g *grain) login(ctx actor.Context, msg *pb.AgentLogin) {
 	ctx.ReenterAfter(future, func(res interface{}, err error) {
 		g.inflight--
 		r, _ := res.(*passwordChecked)
-		if err != nil || r == nil || !r.ok || g.rec == nil {
+		passed := err == nil && r != nil && r.ok && g.rec != nil && !g.rec.Disabled
+		if passed && len(g.rec.TotpSecret) > 0 && msg.Code == "" {
+			ctx.Respond(&pb.AgentLoginResult{Error: errTotpRequired})
+			return
+		}
+		if !passed || !g.checkCode(msg.Code) {
 			now := time.Now()
 			g.failures = append(g.failures, now)
 			if g.recentFailures(now) >= g.deps.Settings.MaxFailures {
@@ -164,10 +169,10 @@ func (g *grain) checkSession(hash []byte) *pb.AgentWho {
 		return &pb.AgentWho{Error: errUnauthorized}
 	}
 	s := g.sessions[hex.EncodeToString(hash)]
-	if s == nil || s.ExpiresAtMs <= time.Now().UnixMilli() {
+	if s == nil || g.rec.Disabled || s.ExpiresAtMs <= time.Now().UnixMilli() {
 		return &pb.AgentWho{Error: errUnauthorized}
 	}
-	return &pb.AgentWho{Id: g.id, Name: g.rec.Name, Email: g.rec.Email}
+	return &pb.AgentWho{Id: g.id, Name: g.rec.Name, Email: g.rec.Email, Role: g.rec.Role, Totp: len(g.rec.TotpSecret) > 0}
 }
 
 func (g *grain) logout(hash []byte) *pb.AgentReply {

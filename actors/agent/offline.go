@@ -13,6 +13,7 @@ import (
 	"liveroom/actors/room"
 	"liveroom/persistence"
 	"liveroom/proto/pb"
+	"liveroom/webhook"
 )
 
 const (
@@ -66,6 +67,8 @@ func (g *grain) storeOffline(msg *pb.AgentStoreOffline) *pb.AgentOfflineResult {
 		return &pb.AgentOfflineResult{Error: errInternal}
 	}
 	g.log.Info("offline message kept", zap.String("id", stored.Id))
+	g.deps.Events.Emit(webhook.OfflineMessage, stored.RoomId, g.id, map[string]string{"id": stored.Id,
+		"name": stored.Name, "email": stored.Email, "text": stored.Text, "pageUrl": stored.PageUrl})
 	return &pb.AgentOfflineResult{Message: stored, MailTo: g.rec.Email, AgentName: g.rec.Name}
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"liveroom/actors/room"
 	"liveroom/proto/pb"
+	"liveroom/webhook"
 )
 
 type visitor struct {
@@ -340,6 +341,8 @@ func (g *grain) answer(ctx actor.Context, msg *pb.AgentSocketAnswer) {
 	}
 	if !msg.GetAnswer().GetAccept() {
 		g.decline(ctx, r, "The agent cannot take your request right now.", "declined")
+		g.deps.Events.Emit(webhook.RequestDeclined, r.info.RoomId, g.id, map[string]string{"requestId": r.info.RequestId,
+			"kind": r.info.Kind.String(), "name": r.info.Name, "pageUrl": r.info.PageUrl})
 		// The other pages heard it from decline; this one gets it as the reply.
 		ctx.Send(s.pid, &pb.AgentServerFrame{ReplyTo: msg.FrameId, Body: &pb.AgentServerFrame_RequestDone{
 			RequestDone: &pb.ContactRequestDone{RequestId: r.info.RequestId, Reason: "declined"}}})
@@ -380,6 +383,8 @@ func (g *grain) answer(ctx actor.Context, msg *pb.AgentSocketAnswer) {
 // accepted sends the visitor into room ar and gives the agent page its link.
 func (g *grain) accepted(ctx actor.Context, s *socket, r *request, ar *pb.AgentRoom, frameID string) {
 	id := ar.GetRoom().GetId()
+	g.deps.Events.Emit(webhook.RequestAccepted, id, g.id, map[string]string{"requestId": r.info.RequestId,
+		"kind": r.info.Kind.String(), "name": r.info.Name, "pageUrl": r.info.PageUrl})
 	// A visitor who chose a video or audio call gets one: both room pages
 	// start (or join) the call after joining when the link says so.
 	hint := ""

@@ -4,6 +4,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"liveroom/proto/pb"
+	"liveroom/webhook"
 )
 
 // callMember is a room member's place in the room's one call.
@@ -46,6 +47,10 @@ func (g *grain) leaveCall(ctx actor.Context, m *member) {
 		return
 	}
 	delete(g.call, m.info.MemberId)
+	g.deps.Metrics.CallMembers.Dec()
+	if len(g.call) == 0 {
+		g.emit(webhook.CallEnded, nil)
+	}
 	g.tellMedia(ctx, m, "", &pb.MediaCommand{Body: &pb.MediaCommand_Leave{Leave: &pb.MediaLeave{}}})
 	g.broadcastCallState(ctx)
 }
@@ -55,6 +60,10 @@ func (g *grain) joinCall(ctx actor.Context, m *member, video bool) {
 		return
 	}
 	g.call[m.info.MemberId] = &callMember{m: m, video: video, media: &pb.MediaState{VideoOff: !video}}
+	g.deps.Metrics.CallMembers.Inc()
+	if len(g.call) == 1 {
+		g.emit(webhook.CallStarted, map[string]string{"memberId": m.info.MemberId})
+	}
 	g.tellMedia(ctx, m, "", &pb.MediaCommand{Body: &pb.MediaCommand_Join{Join: &pb.MediaJoin{}}})
 	g.broadcastCallState(ctx)
 }

@@ -14,6 +14,7 @@ import (
 
 	"liveroom/persistence"
 	"liveroom/proto/pb"
+	"liveroom/webhook"
 )
 
 // This file holds what issue 4 added to rooms: an owner agent, a schedule
@@ -192,6 +193,9 @@ func (g *grain) deleteRoom(ctx actor.Context) *pb.DeleteRoomResult {
 	if err := g.deps.Store.Delete(persistence.RoomKey(g.id)); err != nil {
 		g.log.Error("delete room", zap.Error(err))
 		return &pb.DeleteRoomResult{Error: errInternal}
+	}
+	if len(g.members) > 0 {
+		g.emit(webhook.RoomEnded, map[string]string{"reason": "deleted"})
 	}
 	gone := &pb.ServerFrame{Body: &pb.ServerFrame_Error{Error: errorf("room_deleted", "This room was deleted.")}}
 	for _, m := range g.members {

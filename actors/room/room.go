@@ -27,6 +27,7 @@ import (
 	"liveroom/metrics"
 	"liveroom/persistence"
 	"liveroom/proto/pb"
+	"liveroom/webhook"
 )
 
 // Kind is the cluster kind name of room grains.
@@ -60,6 +61,8 @@ type Deps struct {
 	Settings Settings
 	// Media is the node's SFU; nil turns calls off.
 	Media *media.Engine
+	// Events queues webhook events; nil sends none.
+	Events *webhook.Emitter
 }
 
 // NewKind returns the cluster kind that activates room grains.
@@ -115,6 +118,7 @@ func (g *grain) Receive(ctx actor.Context) {
 		g.armIdle(ctx)
 	case *actor.Stopped:
 		g.deps.Metrics.RoomsActive.Dec()
+		g.deps.Metrics.CallMembers.Sub(float64(len(g.call)))
 		g.release()
 	case *actor.ReceiveTimeout:
 		if len(g.members) == 0 {
@@ -132,6 +136,10 @@ func (g *grain) Receive(ctx actor.Context) {
 		g.join(ctx, msg)
 	case *pb.DeleteRoom:
 		ctx.Respond(g.deleteRoom(ctx))
+	case *pb.RoomAdminMembers:
+		ctx.Respond(g.adminMembers())
+	case *pb.RoomAdminClose:
+		ctx.Respond(g.adminClose(ctx))
 	case *pb.Leave:
 		g.remove(ctx, msg.Session)
 		ctx.Respond(&pb.RoomReply{})
@@ -326,6 +334,7 @@ func (g *grain) create(msg *pb.CreateRoom) *pb.CreateRoomResult {
 	}
 	g.rec = rec
 	g.log.Info("room created")
+	g.emit(webhook.RoomCreated, map[string]string{"visitorName": rec.VisitorName, "agentName": rec.AgentName})
 	return &pb.CreateRoomResult{Room: g.info(), AgentKey: key}
 }
 
@@ -446,6 +455,10 @@ func (g *grain) admit(ctx actor.Context, msg *pb.Join, info *pb.Member) {
 		}
 	}
 	g.members = append(g.members, m)
+	g.emitMember(webhook.MemberJoined, m)
+	if len(g.members) == 1 {
+		g.emit(webhook.RoomStarted, nil)
+	}
 	ctx.Watch(m.pid)
 	g.armIdle(ctx)
 
@@ -469,6 +482,10 @@ func (g *grain) remove(ctx actor.Context, pid *actor.PID) {
 		g.members = removeMember(g.members, i)
 		ctx.Unwatch(pid)
 		g.leaveCall(ctx, m)
+		g.emitMember(webhook.MemberLeft, m)
+		if len(g.members) == 0 {
+			g.emit(webhook.RoomEnded, nil)
+		}
 		g.broadcastMember(ctx, m, pb.MemberEvent_KIND_LEFT)
 		g.armIdle(ctx)
 		return

@@ -39,9 +39,16 @@ const adminUsage = `usage: liveroom admin <what> <action> [flags]
   apikey list
   apikey remove --prefix PREFIX
             delete the key whose printed prefix is PREFIX
+  admin add --id ID [--name NAME] [--role admin|supervisor] [--password-stdin | --password-env VAR]
+            create an admin panel account (role admin by default); without a
+            password given, one is generated and printed once
 
-The store is opened directly, so run these while the server is stopped.
-Every server option (--data-dir, --config, --password-cost...) is accepted.
+With --server URL (and an admin's API key in --key or LIVEROOM_ADMIN_KEY) the
+commands go through the running server's admin API, so nothing needs a
+restart; when that server does not answer, the store is opened directly.
+Without --server the store is opened directly, so run them while the server
+is stopped. Every server option (--data-dir, --config, --password-cost...) is
+accepted.
 `
 
 // admin runs `liveroom admin ...` against the store in the data folder.
@@ -61,6 +68,10 @@ func admin(args []string, stdin io.Reader, stdout io.Writer) error {
 	agentID := fs.String("agent", "", "agent the API key acts for")
 	prefix := fs.String("prefix", "", "API key prefix as printed by apikey list")
 	fromStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
+	fromEnv := fs.String("password-env", "", "read the password from this environment variable (automated set-ups)")
+	role := fs.String("role", "admin", "admin add: admin (everything) or supervisor (read everything, act on rooms)")
+	serverURL := fs.String("server", "", "base URL of a running server: use its admin API instead of the store")
+	adminKey := fs.String("key", os.Getenv("LIVEROOM_ADMIN_KEY"), "with --server: an admin account's API key (default $LIVEROOM_ADMIN_KEY)")
 	cfg, err := config.Load(fs, args[2:], os.Getenv)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
@@ -68,13 +79,15 @@ func admin(args []string, stdin io.Reader, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	store, err := openStore(cfg)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
 
 	password := func() (string, bool, error) {
+		if *fromEnv != "" {
+			p := os.Getenv(*fromEnv)
+			if len(p) < 8 || len(p) > 72 {
+				return "", false, fmt.Errorf("$%s must hold a password of 8 to 72 bytes", *fromEnv)
+			}
+			return p, false, nil
+		}
 		if !*fromStdin {
 			return access.NewSecretToken(12), true, nil
 		}
@@ -89,9 +102,32 @@ func admin(args []string, stdin io.Reader, stdout io.Writer) error {
 		return p, false, nil
 	}
 
+	if what == "admin" && action == "add" && *role != "admin" && *role != "supervisor" {
+		return errors.New("--role must be admin or supervisor")
+	}
+	if what+" "+action == "agent add" {
+		*role = ""
+	}
+	if *serverURL != "" {
+		rc := &remote{base: strings.TrimRight(*serverURL, "/"), key: *adminKey, out: stdout}
+		if rc.reachable() {
+			return rc.run(what+" "+action, remoteArgs{id: *id, name: *name, email: *email, role: *role,
+				agent: *agentID, prefix: *prefix, password: password})
+		}
+		fmt.Fprintf(stdout, "%s does not answer; opening the store directly\n", rc.base)
+	}
+	store, err := openStore(cfg)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
 	switch what + " " + action {
-	case "agent add":
-		return agentAdd(store, cfg, stdout, *id, *name, *email, password)
+	case "agent add", "admin add":
+		if *name == "" && what == "admin" {
+			*name = *id
+		}
+		return agentAdd(store, cfg, stdout, *id, *name, *email, *role, password)
 	case "agent passwd":
 		return agentPasswd(store, cfg, stdout, *id, password)
 	case "agent list":
@@ -150,7 +186,7 @@ func hashPassword(cfg config.Config, p string) (string, error) {
 	return string(h), err
 }
 
-func agentAdd(store persistence.Store, cfg config.Config, out io.Writer, id, name, email string,
+func agentAdd(store persistence.Store, cfg config.Config, out io.Writer, id, name, email, role string,
 	password func() (string, bool, error)) error {
 	if !persistence.ValidID(id) {
 		return errors.New("--id must be 1-64 letters, digits, '-' or '_'")
@@ -177,13 +213,17 @@ func agentAdd(store persistence.Store, cfg config.Config, out io.Writer, id, nam
 	}
 	var b persistence.Batch
 	if err := saveAgent(&b, &pb.AgentRecord{Id: id, Name: clean, Email: email, PasswordHash: hash,
-		CreatedAtMs: time.Now().UnixMilli()}); err != nil {
+		CreatedAtMs: time.Now().UnixMilli(), Role: role}); err != nil {
 		return err
 	}
 	if err := store.Apply(&b); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "agent %s created\n", id)
+	if role != "" {
+		fmt.Fprintf(out, "%s %s created (log in at /admin)\n", role, id)
+	} else {
+		fmt.Fprintf(out, "agent %s created\n", id)
+	}
 	if generated {
 		fmt.Fprintf(out, "password: %s\n(shown once; change it with: liveroom admin agent passwd --id %s --password-stdin)\n", p, id)
 	}
@@ -229,14 +269,15 @@ func agentPasswd(store persistence.Store, cfg config.Config, out io.Writer, id s
 
 func agentList(store persistence.Store, out io.Writer) error {
 	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tEMAIL\tCREATED")
+	fmt.Fprintln(tw, "ID\tNAME\tEMAIL\tROLE\tCREATED")
 	var derr error
 	err := store.Scan(persistence.AgentPrefix(), persistence.PrefixEnd(persistence.AgentPrefix()), false, 0, func(_, v []byte) bool {
 		rec := &pb.AgentRecord{}
 		if derr = proto.Unmarshal(v, rec); derr != nil {
 			return false
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", rec.Id, rec.Name, rec.Email, time.UnixMilli(rec.CreatedAtMs).UTC().Format(time.DateTime))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", rec.Id, rec.Name, rec.Email, roleText(rec.Role),
+			time.UnixMilli(rec.CreatedAtMs).UTC().Format(time.DateTime))
 		return true
 	})
 	if err = errors.Join(err, derr); err != nil {
@@ -351,4 +392,11 @@ func apikeyRemove(store persistence.Store, out io.Writer, prefix string) error {
 	}
 	fmt.Fprintf(out, "API key %s removed\n", match[0].rec.Prefix)
 	return nil
+}
+
+func roleText(r string) string {
+	if r == "" {
+		return "agent"
+	}
+	return r
 }

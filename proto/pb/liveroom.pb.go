@@ -3758,9 +3758,17 @@ type AgentRecord struct {
 	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	Name  string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
 	// Where offline-form messages are mailed; empty for none.
-	Email         string `protobuf:"bytes,3,opt,name=email,proto3" json:"email,omitempty"`
-	PasswordHash  string `protobuf:"bytes,4,opt,name=password_hash,json=passwordHash,proto3" json:"password_hash,omitempty"`
-	CreatedAtMs   int64  `protobuf:"varint,5,opt,name=created_at_ms,json=createdAtMs,proto3" json:"created_at_ms,omitempty"`
+	Email        string `protobuf:"bytes,3,opt,name=email,proto3" json:"email,omitempty"`
+	PasswordHash string `protobuf:"bytes,4,opt,name=password_hash,json=passwordHash,proto3" json:"password_hash,omitempty"`
+	CreatedAtMs  int64  `protobuf:"varint,5,opt,name=created_at_ms,json=createdAtMs,proto3" json:"created_at_ms,omitempty"`
+	// Admin panel: "" for an agent, "admin" or "supervisor" for panel accounts.
+	Role string `protobuf:"bytes,110,opt,name=role,proto3" json:"role,omitempty"`
+	// A disabled account cannot log in and its logins end.
+	Disabled bool `protobuf:"varint,111,opt,name=disabled,proto3" json:"disabled,omitempty"`
+	// TOTP second factor (RFC 6238); empty when off. The last step used is
+	// kept so a code works only once.
+	TotpSecret    []byte `protobuf:"bytes,112,opt,name=totp_secret,json=totpSecret,proto3" json:"totp_secret,omitempty"`
+	TotpLastStep  int64  `protobuf:"varint,113,opt,name=totp_last_step,json=totpLastStep,proto3" json:"totp_last_step,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3826,6 +3834,34 @@ func (x *AgentRecord) GetPasswordHash() string {
 func (x *AgentRecord) GetCreatedAtMs() int64 {
 	if x != nil {
 		return x.CreatedAtMs
+	}
+	return 0
+}
+
+func (x *AgentRecord) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *AgentRecord) GetDisabled() bool {
+	if x != nil {
+		return x.Disabled
+	}
+	return false
+}
+
+func (x *AgentRecord) GetTotpSecret() []byte {
+	if x != nil {
+		return x.TotpSecret
+	}
+	return nil
+}
+
+func (x *AgentRecord) GetTotpLastStep() int64 {
+	if x != nil {
+		return x.TotpLastStep
 	}
 	return 0
 }
@@ -6263,8 +6299,10 @@ func (x *AgentReply) GetError() *Error {
 }
 
 type AgentLogin struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Password      string                 `protobuf:"bytes,1,opt,name=password,proto3" json:"password,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Password string                 `protobuf:"bytes,1,opt,name=password,proto3" json:"password,omitempty"`
+	// The TOTP code, for accounts with a second factor.
+	Code          string `protobuf:"bytes,110,opt,name=code,proto3" json:"code,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -6302,6 +6340,13 @@ func (*AgentLogin) Descriptor() ([]byte, []int) {
 func (x *AgentLogin) GetPassword() string {
 	if x != nil {
 		return x.Password
+	}
+	return ""
+}
+
+func (x *AgentLogin) GetCode() string {
+	if x != nil {
+		return x.Code
 	}
 	return ""
 }
@@ -6461,6 +6506,8 @@ type AgentWho struct {
 	Id            string                 `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
 	Name          string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
 	Email         string                 `protobuf:"bytes,4,opt,name=email,proto3" json:"email,omitempty"`
+	Role          string                 `protobuf:"bytes,110,opt,name=role,proto3" json:"role,omitempty"`
+	Totp          bool                   `protobuf:"varint,111,opt,name=totp,proto3" json:"totp,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -6521,6 +6568,20 @@ func (x *AgentWho) GetEmail() string {
 		return x.Email
 	}
 	return ""
+}
+
+func (x *AgentWho) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *AgentWho) GetTotp() bool {
+	if x != nil {
+		return x.Totp
+	}
+	return false
 }
 
 // AgentCreateRoom creates a room owned by the agent (the grain sets the owner).
@@ -7581,6 +7642,885 @@ func (x *CheckAccess) GetGeneration() string {
 	return ""
 }
 
+// AgentAdminSave creates (create set) or changes an account through its
+// grain, so the grain's copy and the store never disagree. The password hash
+// is made by the caller, off the grain.
+type AgentAdminSave struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Create   bool                   `protobuf:"varint,1,opt,name=create,proto3" json:"create,omitempty"`
+	Name     string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Email    string                 `protobuf:"bytes,3,opt,name=email,proto3" json:"email,omitempty"`
+	Role     string                 `protobuf:"bytes,4,opt,name=role,proto3" json:"role,omitempty"`
+	Disabled bool                   `protobuf:"varint,5,opt,name=disabled,proto3" json:"disabled,omitempty"`
+	// Empty keeps the current password; set, it replaces it and ends every login.
+	PasswordHash string `protobuf:"bytes,6,opt,name=password_hash,json=passwordHash,proto3" json:"password_hash,omitempty"`
+	// Turns the second factor off (for someone who lost their app).
+	ClearTotp     bool `protobuf:"varint,7,opt,name=clear_totp,json=clearTotp,proto3" json:"clear_totp,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentAdminSave) Reset() {
+	*x = AgentAdminSave{}
+	mi := &file_liveroom_proto_msgTypes[107]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentAdminSave) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentAdminSave) ProtoMessage() {}
+
+func (x *AgentAdminSave) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[107]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentAdminSave.ProtoReflect.Descriptor instead.
+func (*AgentAdminSave) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{107}
+}
+
+func (x *AgentAdminSave) GetCreate() bool {
+	if x != nil {
+		return x.Create
+	}
+	return false
+}
+
+func (x *AgentAdminSave) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *AgentAdminSave) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *AgentAdminSave) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *AgentAdminSave) GetDisabled() bool {
+	if x != nil {
+		return x.Disabled
+	}
+	return false
+}
+
+func (x *AgentAdminSave) GetPasswordHash() string {
+	if x != nil {
+		return x.PasswordHash
+	}
+	return ""
+}
+
+func (x *AgentAdminSave) GetClearTotp() bool {
+	if x != nil {
+		return x.ClearTotp
+	}
+	return false
+}
+
+type AgentAdminRemove struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentAdminRemove) Reset() {
+	*x = AgentAdminRemove{}
+	mi := &file_liveroom_proto_msgTypes[108]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentAdminRemove) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentAdminRemove) ProtoMessage() {}
+
+func (x *AgentAdminRemove) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[108]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentAdminRemove.ProtoReflect.Descriptor instead.
+func (*AgentAdminRemove) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{108}
+}
+
+type AgentAdminStatus struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentAdminStatus) Reset() {
+	*x = AgentAdminStatus{}
+	mi := &file_liveroom_proto_msgTypes[109]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentAdminStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentAdminStatus) ProtoMessage() {}
+
+func (x *AgentAdminStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[109]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentAdminStatus.ProtoReflect.Descriptor instead.
+func (*AgentAdminStatus) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{109}
+}
+
+type AgentAdminResult struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Error    *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Record   *AgentRecord           `protobuf:"bytes,2,opt,name=record,proto3" json:"record,omitempty"`
+	Presence Presence               `protobuf:"varint,3,opt,name=presence,proto3,enum=liveroom.v1.Presence" json:"presence,omitempty"`
+	// Agent pages open and visitors on pages with the button, now.
+	Pages         int32 `protobuf:"varint,4,opt,name=pages,proto3" json:"pages,omitempty"`
+	Visitors      int32 `protobuf:"varint,5,opt,name=visitors,proto3" json:"visitors,omitempty"`
+	Requests      int32 `protobuf:"varint,6,opt,name=requests,proto3" json:"requests,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentAdminResult) Reset() {
+	*x = AgentAdminResult{}
+	mi := &file_liveroom_proto_msgTypes[110]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentAdminResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentAdminResult) ProtoMessage() {}
+
+func (x *AgentAdminResult) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[110]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentAdminResult.ProtoReflect.Descriptor instead.
+func (*AgentAdminResult) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{110}
+}
+
+func (x *AgentAdminResult) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *AgentAdminResult) GetRecord() *AgentRecord {
+	if x != nil {
+		return x.Record
+	}
+	return nil
+}
+
+func (x *AgentAdminResult) GetPresence() Presence {
+	if x != nil {
+		return x.Presence
+	}
+	return Presence_PRESENCE_UNSPECIFIED
+}
+
+func (x *AgentAdminResult) GetPages() int32 {
+	if x != nil {
+		return x.Pages
+	}
+	return 0
+}
+
+func (x *AgentAdminResult) GetVisitors() int32 {
+	if x != nil {
+		return x.Visitors
+	}
+	return 0
+}
+
+func (x *AgentAdminResult) GetRequests() int32 {
+	if x != nil {
+		return x.Requests
+	}
+	return 0
+}
+
+// RoomAdminClose ends a room's visitor window now and tells its members.
+type RoomAdminClose struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RoomAdminClose) Reset() {
+	*x = RoomAdminClose{}
+	mi := &file_liveroom_proto_msgTypes[111]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RoomAdminClose) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RoomAdminClose) ProtoMessage() {}
+
+func (x *RoomAdminClose) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[111]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RoomAdminClose.ProtoReflect.Descriptor instead.
+func (*RoomAdminClose) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{111}
+}
+
+// RoomAdminMembers lists who is in the room now.
+type RoomAdminMembers struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RoomAdminMembers) Reset() {
+	*x = RoomAdminMembers{}
+	mi := &file_liveroom_proto_msgTypes[112]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RoomAdminMembers) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RoomAdminMembers) ProtoMessage() {}
+
+func (x *RoomAdminMembers) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[112]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RoomAdminMembers.ProtoReflect.Descriptor instead.
+func (*RoomAdminMembers) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{112}
+}
+
+type RoomAdminResult struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Members       []*Member              `protobuf:"bytes,2,rep,name=members,proto3" json:"members,omitempty"`
+	InCall        int32                  `protobuf:"varint,3,opt,name=in_call,json=inCall,proto3" json:"in_call,omitempty"`
+	Record        *RoomRecord            `protobuf:"bytes,4,opt,name=record,proto3" json:"record,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RoomAdminResult) Reset() {
+	*x = RoomAdminResult{}
+	mi := &file_liveroom_proto_msgTypes[113]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RoomAdminResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RoomAdminResult) ProtoMessage() {}
+
+func (x *RoomAdminResult) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[113]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RoomAdminResult.ProtoReflect.Descriptor instead.
+func (*RoomAdminResult) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{113}
+}
+
+func (x *RoomAdminResult) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *RoomAdminResult) GetMembers() []*Member {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
+func (x *RoomAdminResult) GetInCall() int32 {
+	if x != nil {
+		return x.InCall
+	}
+	return 0
+}
+
+func (x *RoomAdminResult) GetRecord() *RoomRecord {
+	if x != nil {
+		return x.Record
+	}
+	return nil
+}
+
+// AuditRecord is one change made by an admin or an agent, kept under
+// audit/<hex ms>-<random>.
+type AuditRecord struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AtMs          int64                  `protobuf:"varint,1,opt,name=at_ms,json=atMs,proto3" json:"at_ms,omitempty"`
+	Actor         string                 `protobuf:"bytes,2,opt,name=actor,proto3" json:"actor,omitempty"`
+	Role          string                 `protobuf:"bytes,3,opt,name=role,proto3" json:"role,omitempty"`
+	Action        string                 `protobuf:"bytes,4,opt,name=action,proto3" json:"action,omitempty"`
+	Target        string                 `protobuf:"bytes,5,opt,name=target,proto3" json:"target,omitempty"`
+	Detail        string                 `protobuf:"bytes,6,opt,name=detail,proto3" json:"detail,omitempty"`
+	Ip            string                 `protobuf:"bytes,7,opt,name=ip,proto3" json:"ip,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuditRecord) Reset() {
+	*x = AuditRecord{}
+	mi := &file_liveroom_proto_msgTypes[114]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuditRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuditRecord) ProtoMessage() {}
+
+func (x *AuditRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[114]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuditRecord.ProtoReflect.Descriptor instead.
+func (*AuditRecord) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{114}
+}
+
+func (x *AuditRecord) GetAtMs() int64 {
+	if x != nil {
+		return x.AtMs
+	}
+	return 0
+}
+
+func (x *AuditRecord) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *AuditRecord) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *AuditRecord) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *AuditRecord) GetTarget() string {
+	if x != nil {
+		return x.Target
+	}
+	return ""
+}
+
+func (x *AuditRecord) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
+func (x *AuditRecord) GetIp() string {
+	if x != nil {
+		return x.Ip
+	}
+	return ""
+}
+
+// WebhookRecord is one receiver, kept under hook/<id>. An empty agent_id
+// means server-wide (every event); otherwise only that agent's events.
+type WebhookRecord struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Id      string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Url     string                 `protobuf:"bytes,2,opt,name=url,proto3" json:"url,omitempty"`
+	Secret  string                 `protobuf:"bytes,3,opt,name=secret,proto3" json:"secret,omitempty"`
+	AgentId string                 `protobuf:"bytes,4,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	// Event types to send; empty means all.
+	Events        []string `protobuf:"bytes,5,rep,name=events,proto3" json:"events,omitempty"`
+	CreatedAtMs   int64    `protobuf:"varint,6,opt,name=created_at_ms,json=createdAtMs,proto3" json:"created_at_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WebhookRecord) Reset() {
+	*x = WebhookRecord{}
+	mi := &file_liveroom_proto_msgTypes[115]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WebhookRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WebhookRecord) ProtoMessage() {}
+
+func (x *WebhookRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[115]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WebhookRecord.ProtoReflect.Descriptor instead.
+func (*WebhookRecord) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{115}
+}
+
+func (x *WebhookRecord) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *WebhookRecord) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *WebhookRecord) GetSecret() string {
+	if x != nil {
+		return x.Secret
+	}
+	return ""
+}
+
+func (x *WebhookRecord) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+func (x *WebhookRecord) GetEvents() []string {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+func (x *WebhookRecord) GetCreatedAtMs() int64 {
+	if x != nil {
+		return x.CreatedAtMs
+	}
+	return 0
+}
+
+// WebhookEvent is what is POSTed (as JSON) to a receiver.
+type WebhookEvent struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Type          string                 `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	AtMs          int64                  `protobuf:"varint,3,opt,name=at_ms,json=atMs,proto3" json:"at_ms,omitempty"`
+	RoomId        string                 `protobuf:"bytes,4,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	AgentId       string                 `protobuf:"bytes,5,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	Data          map[string]string      `protobuf:"bytes,6,rep,name=data,proto3" json:"data,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WebhookEvent) Reset() {
+	*x = WebhookEvent{}
+	mi := &file_liveroom_proto_msgTypes[116]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WebhookEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WebhookEvent) ProtoMessage() {}
+
+func (x *WebhookEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[116]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WebhookEvent.ProtoReflect.Descriptor instead.
+func (*WebhookEvent) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{116}
+}
+
+func (x *WebhookEvent) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *WebhookEvent) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *WebhookEvent) GetAtMs() int64 {
+	if x != nil {
+		return x.AtMs
+	}
+	return 0
+}
+
+func (x *WebhookEvent) GetRoomId() string {
+	if x != nil {
+		return x.RoomId
+	}
+	return ""
+}
+
+func (x *WebhookEvent) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+func (x *WebhookEvent) GetData() map[string]string {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+// WebhookJob is one event waiting for one receiver, kept in the sending
+// node's queue under whq/<node>/<hook>/<hex ms>-<seq> until it is delivered.
+type WebhookJob struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Event         *WebhookEvent          `protobuf:"bytes,1,opt,name=event,proto3" json:"event,omitempty"`
+	Attempts      int32                  `protobuf:"varint,2,opt,name=attempts,proto3" json:"attempts,omitempty"`
+	NextAtMs      int64                  `protobuf:"varint,3,opt,name=next_at_ms,json=nextAtMs,proto3" json:"next_at_ms,omitempty"`
+	LastError     string                 `protobuf:"bytes,4,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WebhookJob) Reset() {
+	*x = WebhookJob{}
+	mi := &file_liveroom_proto_msgTypes[117]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WebhookJob) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WebhookJob) ProtoMessage() {}
+
+func (x *WebhookJob) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[117]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WebhookJob.ProtoReflect.Descriptor instead.
+func (*WebhookJob) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{117}
+}
+
+func (x *WebhookJob) GetEvent() *WebhookEvent {
+	if x != nil {
+		return x.Event
+	}
+	return nil
+}
+
+func (x *WebhookJob) GetAttempts() int32 {
+	if x != nil {
+		return x.Attempts
+	}
+	return 0
+}
+
+func (x *WebhookJob) GetNextAtMs() int64 {
+	if x != nil {
+		return x.NextAtMs
+	}
+	return 0
+}
+
+func (x *WebhookJob) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+// WebhookDelivery is one attempt, kept under whlog/<hook>/<hex ms>-<seq>.
+type WebhookDelivery struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	EventId       string                 `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	Type          string                 `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	AtMs          int64                  `protobuf:"varint,3,opt,name=at_ms,json=atMs,proto3" json:"at_ms,omitempty"`
+	Status        int32                  `protobuf:"varint,4,opt,name=status,proto3" json:"status,omitempty"`
+	Error         string                 `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	Attempt       int32                  `protobuf:"varint,6,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	Answer        string                 `protobuf:"bytes,7,opt,name=answer,proto3" json:"answer,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WebhookDelivery) Reset() {
+	*x = WebhookDelivery{}
+	mi := &file_liveroom_proto_msgTypes[118]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WebhookDelivery) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WebhookDelivery) ProtoMessage() {}
+
+func (x *WebhookDelivery) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[118]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WebhookDelivery.ProtoReflect.Descriptor instead.
+func (*WebhookDelivery) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{118}
+}
+
+func (x *WebhookDelivery) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+func (x *WebhookDelivery) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *WebhookDelivery) GetAtMs() int64 {
+	if x != nil {
+		return x.AtMs
+	}
+	return 0
+}
+
+func (x *WebhookDelivery) GetStatus() int32 {
+	if x != nil {
+		return x.Status
+	}
+	return 0
+}
+
+func (x *WebhookDelivery) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *WebhookDelivery) GetAttempt() int32 {
+	if x != nil {
+		return x.Attempt
+	}
+	return 0
+}
+
+func (x *WebhookDelivery) GetAnswer() string {
+	if x != nil {
+		return x.Answer
+	}
+	return ""
+}
+
+// AgentSetTotp turns the account's second factor on (secret and a code it
+// produced, proving the app has it) or off (no secret, a current code).
+type AgentSetTotp struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Secret        []byte                 `protobuf:"bytes,1,opt,name=secret,proto3" json:"secret,omitempty"`
+	Code          string                 `protobuf:"bytes,2,opt,name=code,proto3" json:"code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentSetTotp) Reset() {
+	*x = AgentSetTotp{}
+	mi := &file_liveroom_proto_msgTypes[119]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentSetTotp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentSetTotp) ProtoMessage() {}
+
+func (x *AgentSetTotp) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[119]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentSetTotp.ProtoReflect.Descriptor instead.
+func (*AgentSetTotp) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{119}
+}
+
+func (x *AgentSetTotp) GetSecret() []byte {
+	if x != nil {
+		return x.Secret
+	}
+	return nil
+}
+
+func (x *AgentSetTotp) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
 var File_liveroom_proto protoreflect.FileDescriptor
 
 const file_liveroom_proto_rawDesc = "" +
@@ -7874,13 +8814,18 @@ const file_liveroom_proto_rawDesc = "" +
 	"\n" +
 	"DeleteRoom\"<\n" +
 	"\x10DeleteRoomResult\x12(\n" +
-	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\"\x90\x01\n" +
+	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\"\x87\x02\n" +
 	"\vAgentRecord\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +
 	"\x05email\x18\x03 \x01(\tR\x05email\x12#\n" +
 	"\rpassword_hash\x18\x04 \x01(\tR\fpasswordHash\x12\"\n" +
-	"\rcreated_at_ms\x18\x05 \x01(\x03R\vcreatedAtMs\"V\n" +
+	"\rcreated_at_ms\x18\x05 \x01(\x03R\vcreatedAtMs\x12\x12\n" +
+	"\x04role\x18n \x01(\tR\x04role\x12\x1a\n" +
+	"\bdisabled\x18o \x01(\bR\bdisabled\x12\x1f\n" +
+	"\vtotp_secret\x18p \x01(\fR\n" +
+	"totpSecret\x12$\n" +
+	"\x0etotp_last_step\x18q \x01(\x03R\ftotpLastStep\"V\n" +
 	"\fAgentSession\x12\"\n" +
 	"\rcreated_at_ms\x18\x01 \x01(\x03R\vcreatedAtMs\x12\"\n" +
 	"\rexpires_at_ms\x18\x02 \x01(\x03R\vexpiresAtMs\"\x96\x01\n" +
@@ -8064,10 +9009,11 @@ const file_liveroom_proto_rawDesc = "" +
 	".actor.PIDR\asession\"6\n" +
 	"\n" +
 	"AgentReply\x12(\n" +
-	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\"(\n" +
+	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\"<\n" +
 	"\n" +
 	"AgentLogin\x12\x1a\n" +
-	"\bpassword\x18\x01 \x01(\tR\bpassword\"v\n" +
+	"\bpassword\x18\x01 \x01(\tR\bpassword\x12\x12\n" +
+	"\x04code\x18n \x01(\tR\x04code\"v\n" +
 	"\x10AgentLoginResult\x12(\n" +
 	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\x12\x14\n" +
 	"\x05token\x18\x02 \x01(\tR\x05token\x12\"\n" +
@@ -8075,12 +9021,14 @@ const file_liveroom_proto_rawDesc = "" +
 	"\x11AgentCheckSession\x12!\n" +
 	"\fsession_hash\x18\x01 \x01(\fR\vsessionHash\"0\n" +
 	"\vAgentLogout\x12!\n" +
-	"\fsession_hash\x18\x01 \x01(\fR\vsessionHash\"n\n" +
+	"\fsession_hash\x18\x01 \x01(\fR\vsessionHash\"\x96\x01\n" +
 	"\bAgentWho\x12(\n" +
 	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x03 \x01(\tR\x04name\x12\x14\n" +
-	"\x05email\x18\x04 \x01(\tR\x05email\">\n" +
+	"\x05email\x18\x04 \x01(\tR\x05email\x12\x12\n" +
+	"\x04role\x18n \x01(\tR\x04role\x12\x12\n" +
+	"\x04totp\x18o \x01(\bR\x04totp\">\n" +
 	"\x0fAgentCreateRoom\x12+\n" +
 	"\x04room\x18\x01 \x01(\v2\x17.liveroom.v1.CreateRoomR\x04room\"g\n" +
 	"\x0fAgentRoomResult\x12(\n" +
@@ -8144,7 +9092,76 @@ const file_liveroom_proto_rawDesc = "" +
 	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12\x1e\n" +
 	"\n" +
 	"generation\x18\x02 \x01(\tR\n" +
-	"generation*>\n" +
+	"generation\"\xc6\x01\n" +
+	"\x0eAgentAdminSave\x12\x16\n" +
+	"\x06create\x18\x01 \x01(\bR\x06create\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +
+	"\x05email\x18\x03 \x01(\tR\x05email\x12\x12\n" +
+	"\x04role\x18\x04 \x01(\tR\x04role\x12\x1a\n" +
+	"\bdisabled\x18\x05 \x01(\bR\bdisabled\x12#\n" +
+	"\rpassword_hash\x18\x06 \x01(\tR\fpasswordHash\x12\x1d\n" +
+	"\n" +
+	"clear_totp\x18\a \x01(\bR\tclearTotp\"\x12\n" +
+	"\x10AgentAdminRemove\"\x12\n" +
+	"\x10AgentAdminStatus\"\xef\x01\n" +
+	"\x10AgentAdminResult\x12(\n" +
+	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\x120\n" +
+	"\x06record\x18\x02 \x01(\v2\x18.liveroom.v1.AgentRecordR\x06record\x121\n" +
+	"\bpresence\x18\x03 \x01(\x0e2\x15.liveroom.v1.PresenceR\bpresence\x12\x14\n" +
+	"\x05pages\x18\x04 \x01(\x05R\x05pages\x12\x1a\n" +
+	"\bvisitors\x18\x05 \x01(\x05R\bvisitors\x12\x1a\n" +
+	"\brequests\x18\x06 \x01(\x05R\brequests\"\x10\n" +
+	"\x0eRoomAdminClose\"\x12\n" +
+	"\x10RoomAdminMembers\"\xb4\x01\n" +
+	"\x0fRoomAdminResult\x12(\n" +
+	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\x12-\n" +
+	"\amembers\x18\x02 \x03(\v2\x13.liveroom.v1.MemberR\amembers\x12\x17\n" +
+	"\ain_call\x18\x03 \x01(\x05R\x06inCall\x12/\n" +
+	"\x06record\x18\x04 \x01(\v2\x17.liveroom.v1.RoomRecordR\x06record\"\xa4\x01\n" +
+	"\vAuditRecord\x12\x13\n" +
+	"\x05at_ms\x18\x01 \x01(\x03R\x04atMs\x12\x14\n" +
+	"\x05actor\x18\x02 \x01(\tR\x05actor\x12\x12\n" +
+	"\x04role\x18\x03 \x01(\tR\x04role\x12\x16\n" +
+	"\x06action\x18\x04 \x01(\tR\x06action\x12\x16\n" +
+	"\x06target\x18\x05 \x01(\tR\x06target\x12\x16\n" +
+	"\x06detail\x18\x06 \x01(\tR\x06detail\x12\x0e\n" +
+	"\x02ip\x18\a \x01(\tR\x02ip\"\xa0\x01\n" +
+	"\rWebhookRecord\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x10\n" +
+	"\x03url\x18\x02 \x01(\tR\x03url\x12\x16\n" +
+	"\x06secret\x18\x03 \x01(\tR\x06secret\x12\x19\n" +
+	"\bagent_id\x18\x04 \x01(\tR\aagentId\x12\x16\n" +
+	"\x06events\x18\x05 \x03(\tR\x06events\x12\"\n" +
+	"\rcreated_at_ms\x18\x06 \x01(\x03R\vcreatedAtMs\"\xed\x01\n" +
+	"\fWebhookEvent\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04type\x18\x02 \x01(\tR\x04type\x12\x13\n" +
+	"\x05at_ms\x18\x03 \x01(\x03R\x04atMs\x12\x17\n" +
+	"\aroom_id\x18\x04 \x01(\tR\x06roomId\x12\x19\n" +
+	"\bagent_id\x18\x05 \x01(\tR\aagentId\x127\n" +
+	"\x04data\x18\x06 \x03(\v2#.liveroom.v1.WebhookEvent.DataEntryR\x04data\x1a7\n" +
+	"\tDataEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x96\x01\n" +
+	"\n" +
+	"WebhookJob\x12/\n" +
+	"\x05event\x18\x01 \x01(\v2\x19.liveroom.v1.WebhookEventR\x05event\x12\x1a\n" +
+	"\battempts\x18\x02 \x01(\x05R\battempts\x12\x1c\n" +
+	"\n" +
+	"next_at_ms\x18\x03 \x01(\x03R\bnextAtMs\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\x04 \x01(\tR\tlastError\"\xb5\x01\n" +
+	"\x0fWebhookDelivery\x12\x19\n" +
+	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x12\n" +
+	"\x04type\x18\x02 \x01(\tR\x04type\x12\x13\n" +
+	"\x05at_ms\x18\x03 \x01(\x03R\x04atMs\x12\x16\n" +
+	"\x06status\x18\x04 \x01(\x05R\x06status\x12\x14\n" +
+	"\x05error\x18\x05 \x01(\tR\x05error\x12\x18\n" +
+	"\aattempt\x18\x06 \x01(\x05R\aattempt\x12\x16\n" +
+	"\x06answer\x18\a \x01(\tR\x06answer\":\n" +
+	"\fAgentSetTotp\x12\x16\n" +
+	"\x06secret\x18\x01 \x01(\fR\x06secret\x12\x12\n" +
+	"\x04code\x18\x02 \x01(\tR\x04code*>\n" +
 	"\x04Role\x12\x14\n" +
 	"\x10ROLE_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
@@ -8178,7 +9195,7 @@ func file_liveroom_proto_rawDescGZIP() []byte {
 }
 
 var file_liveroom_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_liveroom_proto_msgTypes = make([]protoimpl.MessageInfo, 108)
+var file_liveroom_proto_msgTypes = make([]protoimpl.MessageInfo, 122)
 var file_liveroom_proto_goTypes = []any{
 	(Role)(0),                   // 0: liveroom.v1.Role
 	(PeerRole)(0),               // 1: liveroom.v1.PeerRole
@@ -8293,8 +9310,22 @@ var file_liveroom_proto_goTypes = []any{
 	(*AgentOverview)(nil),       // 110: liveroom.v1.AgentOverview
 	(*AgentOverviewResult)(nil), // 111: liveroom.v1.AgentOverviewResult
 	(*CheckAccess)(nil),         // 112: liveroom.v1.CheckAccess
-	nil,                         // 113: liveroom.v1.Sdp.SourcesEntry
-	(*actor.PID)(nil),           // 114: actor.PID
+	(*AgentAdminSave)(nil),      // 113: liveroom.v1.AgentAdminSave
+	(*AgentAdminRemove)(nil),    // 114: liveroom.v1.AgentAdminRemove
+	(*AgentAdminStatus)(nil),    // 115: liveroom.v1.AgentAdminStatus
+	(*AgentAdminResult)(nil),    // 116: liveroom.v1.AgentAdminResult
+	(*RoomAdminClose)(nil),      // 117: liveroom.v1.RoomAdminClose
+	(*RoomAdminMembers)(nil),    // 118: liveroom.v1.RoomAdminMembers
+	(*RoomAdminResult)(nil),     // 119: liveroom.v1.RoomAdminResult
+	(*AuditRecord)(nil),         // 120: liveroom.v1.AuditRecord
+	(*WebhookRecord)(nil),       // 121: liveroom.v1.WebhookRecord
+	(*WebhookEvent)(nil),        // 122: liveroom.v1.WebhookEvent
+	(*WebhookJob)(nil),          // 123: liveroom.v1.WebhookJob
+	(*WebhookDelivery)(nil),     // 124: liveroom.v1.WebhookDelivery
+	(*AgentSetTotp)(nil),        // 125: liveroom.v1.AgentSetTotp
+	nil,                         // 126: liveroom.v1.Sdp.SourcesEntry
+	nil,                         // 127: liveroom.v1.WebhookEvent.DataEntry
+	(*actor.PID)(nil),           // 128: actor.PID
 }
 var file_liveroom_proto_depIdxs = []int32{
 	48,  // 0: liveroom.v1.RoomRecord.entry_form:type_name -> liveroom.v1.EntryForm
@@ -8337,32 +9368,32 @@ var file_liveroom_proto_depIdxs = []int32{
 	16,  // 37: liveroom.v1.CreateRoomResult.room:type_name -> liveroom.v1.RoomInfo
 	20,  // 38: liveroom.v1.GetRoomInfoResult.error:type_name -> liveroom.v1.Error
 	16,  // 39: liveroom.v1.GetRoomInfoResult.room:type_name -> liveroom.v1.RoomInfo
-	114, // 40: liveroom.v1.Join.session:type_name -> actor.PID
+	128, // 40: liveroom.v1.Join.session:type_name -> actor.PID
 	11,  // 41: liveroom.v1.Join.request:type_name -> liveroom.v1.JoinRequest
-	114, // 42: liveroom.v1.Leave.session:type_name -> actor.PID
-	114, // 43: liveroom.v1.PostChat.session:type_name -> actor.PID
+	128, // 42: liveroom.v1.Leave.session:type_name -> actor.PID
+	128, // 43: liveroom.v1.PostChat.session:type_name -> actor.PID
 	0,   // 44: liveroom.v1.PostFile.role:type_name -> liveroom.v1.Role
 	7,   // 45: liveroom.v1.PostFile.file:type_name -> liveroom.v1.FileRef
-	114, // 46: liveroom.v1.GetHistory.session:type_name -> actor.PID
+	128, // 46: liveroom.v1.GetHistory.session:type_name -> actor.PID
 	13,  // 47: liveroom.v1.GetHistory.request:type_name -> liveroom.v1.HistoryRequest
 	20,  // 48: liveroom.v1.RoomReply.error:type_name -> liveroom.v1.Error
 	8,   // 49: liveroom.v1.RoomReply.chat:type_name -> liveroom.v1.ChatMessage
 	5,   // 50: liveroom.v1.CallAction.action:type_name -> liveroom.v1.CallAction.Action
-	113, // 51: liveroom.v1.Sdp.sources:type_name -> liveroom.v1.Sdp.SourcesEntry
+	126, // 51: liveroom.v1.Sdp.sources:type_name -> liveroom.v1.Sdp.SourcesEntry
 	1,   // 52: liveroom.v1.IceCandidate.pc:type_name -> liveroom.v1.PeerRole
 	5,   // 53: liveroom.v1.CallEvent.action:type_name -> liveroom.v1.CallAction.Action
 	9,   // 54: liveroom.v1.CallEvent.from:type_name -> liveroom.v1.Member
 	9,   // 55: liveroom.v1.CallParticipant.member:type_name -> liveroom.v1.Member
 	34,  // 56: liveroom.v1.CallParticipant.media:type_name -> liveroom.v1.MediaState
 	38,  // 57: liveroom.v1.CallState.participants:type_name -> liveroom.v1.CallParticipant
-	114, // 58: liveroom.v1.CallRequest.session:type_name -> actor.PID
+	128, // 58: liveroom.v1.CallRequest.session:type_name -> actor.PID
 	33,  // 59: liveroom.v1.CallRequest.call:type_name -> liveroom.v1.CallAction
 	34,  // 60: liveroom.v1.CallRequest.media_state:type_name -> liveroom.v1.MediaState
 	35,  // 61: liveroom.v1.CallRequest.publish_offer:type_name -> liveroom.v1.Sdp
 	35,  // 62: liveroom.v1.CallRequest.subscribe_answer:type_name -> liveroom.v1.Sdp
 	36,  // 63: liveroom.v1.CallRequest.ice:type_name -> liveroom.v1.IceCandidate
 	42,  // 64: liveroom.v1.CallRequest.restart_ice:type_name -> liveroom.v1.RestartIce
-	114, // 65: liveroom.v1.MediaCommand.session:type_name -> actor.PID
+	128, // 65: liveroom.v1.MediaCommand.session:type_name -> actor.PID
 	46,  // 66: liveroom.v1.MediaCommand.join:type_name -> liveroom.v1.MediaJoin
 	47,  // 67: liveroom.v1.MediaCommand.leave:type_name -> liveroom.v1.MediaLeave
 	35,  // 68: liveroom.v1.MediaCommand.publish_offer:type_name -> liveroom.v1.Sdp
@@ -8402,17 +9433,17 @@ var file_liveroom_proto_depIdxs = []int32{
 	76,  // 102: liveroom.v1.AgentSnapshot.status:type_name -> liveroom.v1.AgentStatus
 	72,  // 103: liveroom.v1.AgentSnapshot.visitors:type_name -> liveroom.v1.VisitorInfo
 	74,  // 104: liveroom.v1.AgentSnapshot.requests:type_name -> liveroom.v1.ContactRequest
-	114, // 105: liveroom.v1.AgentVisitorHello.session:type_name -> actor.PID
+	128, // 105: liveroom.v1.AgentVisitorHello.session:type_name -> actor.PID
 	59,  // 106: liveroom.v1.AgentVisitorHello.hello:type_name -> liveroom.v1.VisitorHello
-	114, // 107: liveroom.v1.AgentVisitorCall.session:type_name -> actor.PID
+	128, // 107: liveroom.v1.AgentVisitorCall.session:type_name -> actor.PID
 	60,  // 108: liveroom.v1.AgentVisitorCall.call:type_name -> liveroom.v1.VisitorCall
-	114, // 109: liveroom.v1.AgentVisitorCancel.session:type_name -> actor.PID
-	114, // 110: liveroom.v1.AgentAttach.session:type_name -> actor.PID
+	128, // 109: liveroom.v1.AgentVisitorCancel.session:type_name -> actor.PID
+	128, // 110: liveroom.v1.AgentAttach.session:type_name -> actor.PID
 	68,  // 111: liveroom.v1.AgentAttach.watch:type_name -> liveroom.v1.AgentWatch
-	114, // 112: liveroom.v1.AgentSocketAway.session:type_name -> actor.PID
-	114, // 113: liveroom.v1.AgentSocketAnswer.session:type_name -> actor.PID
+	128, // 112: liveroom.v1.AgentSocketAway.session:type_name -> actor.PID
+	128, // 113: liveroom.v1.AgentSocketAnswer.session:type_name -> actor.PID
 	70,  // 114: liveroom.v1.AgentSocketAnswer.answer:type_name -> liveroom.v1.AgentAnswer
-	114, // 115: liveroom.v1.AgentDetach.session:type_name -> actor.PID
+	128, // 115: liveroom.v1.AgentDetach.session:type_name -> actor.PID
 	20,  // 116: liveroom.v1.AgentReply.error:type_name -> liveroom.v1.Error
 	20,  // 117: liveroom.v1.AgentLoginResult.error:type_name -> liveroom.v1.Error
 	20,  // 118: liveroom.v1.AgentWho.error:type_name -> liveroom.v1.Error
@@ -8432,11 +9463,19 @@ var file_liveroom_proto_depIdxs = []int32{
 	56,  // 132: liveroom.v1.ShortReply.record:type_name -> liveroom.v1.ShortNameRecord
 	20,  // 133: liveroom.v1.AgentOverviewResult.error:type_name -> liveroom.v1.Error
 	2,   // 134: liveroom.v1.AgentOverviewResult.presence:type_name -> liveroom.v1.Presence
-	135, // [135:135] is the sub-list for method output_type
-	135, // [135:135] is the sub-list for method input_type
-	135, // [135:135] is the sub-list for extension type_name
-	135, // [135:135] is the sub-list for extension extendee
-	0,   // [0:135] is the sub-list for field type_name
+	20,  // 135: liveroom.v1.AgentAdminResult.error:type_name -> liveroom.v1.Error
+	52,  // 136: liveroom.v1.AgentAdminResult.record:type_name -> liveroom.v1.AgentRecord
+	2,   // 137: liveroom.v1.AgentAdminResult.presence:type_name -> liveroom.v1.Presence
+	20,  // 138: liveroom.v1.RoomAdminResult.error:type_name -> liveroom.v1.Error
+	9,   // 139: liveroom.v1.RoomAdminResult.members:type_name -> liveroom.v1.Member
+	6,   // 140: liveroom.v1.RoomAdminResult.record:type_name -> liveroom.v1.RoomRecord
+	127, // 141: liveroom.v1.WebhookEvent.data:type_name -> liveroom.v1.WebhookEvent.DataEntry
+	122, // 142: liveroom.v1.WebhookJob.event:type_name -> liveroom.v1.WebhookEvent
+	143, // [143:143] is the sub-list for method output_type
+	143, // [143:143] is the sub-list for method input_type
+	143, // [143:143] is the sub-list for extension type_name
+	143, // [143:143] is the sub-list for extension extendee
+	0,   // [0:143] is the sub-list for field type_name
 }
 
 func init() { file_liveroom_proto_init() }
@@ -8523,7 +9562,7 @@ func file_liveroom_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_liveroom_proto_rawDesc), len(file_liveroom_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   108,
+			NumMessages:   122,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
