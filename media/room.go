@@ -62,6 +62,11 @@ type room struct {
 	serial int
 }
 
+// PeerLost tells the room grain (the media actor's parent) that a member's
+// media connection failed and was closed: the member is no longer in the call
+// until its browser joins it again.
+type PeerLost struct{ Member string }
+
 // Messages from Pion's goroutines back into the actor.
 type (
 	trackArrived struct {
@@ -100,6 +105,9 @@ func (r *room) Receive(ctx actor.Context) {
 			r.log.Info("peer connection lost", zap.String("member", msg.member), zap.String("why", msg.code))
 			session := p.session
 			r.leave(ctx, msg.member)
+			// The room drops the member from the call too, so nobody waits
+			// for media that will not come; the browser joins again.
+			ctx.Send(ctx.Parent(), &PeerLost{Member: msg.member})
 			r.fail(ctx, session, "", msg.code, "The media connection was lost; rejoining the call.")
 		}
 	case *iceDeadline:
