@@ -13,8 +13,14 @@ const FATAL_JOIN = new Set(['room_not_found', 'wrong_password', 'password_requir
 const BACKOFF_MIN_MS = 1000;
 const BACKOFF_MAX_MS = 15000;
 const JOIN_TIMEOUT_MS = 15000;
-const PING_EVERY_MS = 25000;
-const PING_TIMEOUT_MS = 10000;
+// The server answers pings itself, so they are cheap: often enough that a
+// dead link (a paused or unreachable server) is noticed within ~20 s.
+const PING_EVERY_MS = 10000;
+const PING_TIMEOUT_MS = 8000;
+// Every few pings the room itself is asked (a one-message history read):
+// a room that moved to another node, or a node that lost us, answers
+// not_joined, and the page joins again.
+const ROOM_CHECK_EVERY = 3;
 
 // A random prefix keeps correlation ids unique across reconnects and tabs, so
 // an id echoed back as a message's clientId is unambiguous.
@@ -127,6 +133,25 @@ export class Wire {
     }
   }
 
+  /** Reconnect at once (the "Reconnect now" button), skipping any backoff. */
+  reconnectNow() {
+    if (this.stopped) return;
+    this.suspended = false;
+    clearTimeout(this.retryTimer);
+    this.dropSocket(4000, 'reconnect');
+    this.connect();
+  }
+
+  /** The server no longer has us in the room (its node died, the room
+   *  moved, the membership expired): join again on a new socket, as the
+   *  same person, with history since the last message we have. */
+  rejoin(reason) {
+    if (this.stopped || !this.joined) return;
+    console.warn('liveroom: rejoining the room:', reason);
+    this.dropSocket(4000, 'rejoin');
+    this.connect();
+  }
+
   /** Send a frame body without waiting; returns its correlation id. */
   send(body, id = this.nextId()) {
     if (!this.ws || this.ws.readyState !== WebSocket.OPEN) {
@@ -230,6 +255,11 @@ export class Wire {
       return;
     }
     if (!frame || typeof frame !== 'object') return;
+    if (frame.error && frame.error.code === 'not_joined' && this.joined) {
+      // Whatever was sent is refused until we are in the room again; the
+      // pending request fails and its owner retries after the join.
+      queueMicrotask(() => this.rejoin('not_joined'));
+    }
     const p = frame.replyTo && this.pending.get(frame.replyTo);
     if (p) {
       this.pending.delete(frame.replyTo);
@@ -312,7 +342,18 @@ export class Wire {
 
   startPing() {
     this.stopPing();
-    this.pingTimer = setInterval(() => this.probe(PING_TIMEOUT_MS), PING_EVERY_MS);
+    let n = 0;
+    this.pingTimer = setInterval(() => {
+      n += 1;
+      this.probe(PING_TIMEOUT_MS);
+      if (n % ROOM_CHECK_EVERY === 0) this.checkRoom();
+    }, PING_EVERY_MS);
+  }
+
+  checkRoom() {
+    if (!this.joined) return;
+    // Only the answer's kind matters: not_joined is handled in handleMessage.
+    this.request({ history: { beforeSeq: '1', limit: 1 } }, { timeout: PING_TIMEOUT_MS }).catch(() => {});
   }
 
   probe(timeout) {
