@@ -187,12 +187,13 @@ func TestContactButtonFromAnotherSiteToRoomPresenceAndOfflineMail(t *testing.T) 
 		t.Fatalf("links: visitor %q agent %q", visitorLink, agentLink)
 	}
 
-	// Both meet in the room and chat.
+	// Both meet in the room and chat: the links go straight in, no form
+	// to confirm (names are known, the agent needs no password).
 	agentRoom := newPage(t, browser)
-	joinRoom(t, agentRoom, agentLink, "", "")
-	waitJS(t, agentRoom, "agent in the room", `document.body.dataset.state === "joined"`)
-	joinRoom(t, visitor, visitorLink, "", "") // the visitor's tab follows the link
-	waitJS(t, visitor, "visitor in the room", `document.body.dataset.state === "joined"`)
+	do(t, agentRoom, chromedp.Navigate(agentLink))
+	waitJS(t, agentRoom, "agent in the room without a click", `document.body.dataset.state === "joined"`)
+	do(t, visitor, chromedp.Navigate(visitorLink)) // the visitor's tab follows the link
+	waitJS(t, visitor, "visitor in the room without a click", `document.body.dataset.state === "joined"`)
 	waitJS(t, agentRoom, "agent sees Vera", seesMember("Vera"))
 	waitJS(t, visitor, "Vera sees the agent", seesMember("Alice Agent"))
 	sendChat(t, visitor, "Hello, is the blue kettle in stock?")

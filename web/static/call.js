@@ -53,6 +53,7 @@ export class Call {
     this.audioMuted = false;
     this.videoOff = false;
     this.facing = 'user';
+    this.cameraId = ''; // deviceId of the camera in use, once known
     this.meters = new Map(); // track id -> last {energy, duration} seen
     // Receiving transceivers are reused by the server, so a track id can
     // move between members; ontrack tells us where each one belongs now.
@@ -85,6 +86,7 @@ export class Call {
       mute: $('mute-btn'),
       camera: $('camera-btn'),
       switchCam: $('switch-camera-btn'),
+      cameraMenu: $('camera-menu'),
       screen: $('screen-btn'),
       hangup: $('hangup-btn'),
     };
@@ -98,6 +100,10 @@ export class Call {
     on(this.el.mute, () => this.toggleMute());
     on(this.el.camera, () => this.toggleCamera());
     on(this.el.switchCam, () => this.switchCamera());
+    this.el.cameraMenu?.addEventListener('change', () => {
+      const id = this.el.cameraMenu.value;
+      if (id && id !== this.cameraId) this.useCamera({ deviceId: { exact: id } }).catch((e) => this.showStatus(e.message));
+    });
     on(this.el.screen, () => this.toggleScreen());
     this.el.enableAudio.addEventListener('click', () => this.playAll());
     if (!navigator.mediaDevices?.getDisplayMedia) this.el.screen.hidden = true;
@@ -356,7 +362,7 @@ export class Call {
     }
     let stream;
     try {
-      stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: video ? { facingMode: this.facing } : false });
+      stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: video ? this.cameraConstraints() : false });
     } catch (e) {
       if (!video) throw new Error('The microphone is not available: ' + e.message);
       // No camera, or it was refused: an audio call is better than none.
@@ -365,6 +371,7 @@ export class Call {
     }
     this.mic = stream.getAudioTracks()[0] || null;
     this.cam = stream.getVideoTracks()[0] || null;
+    if (this.cam) this.noteCamera();
   }
 
   async decline() {
@@ -548,8 +555,9 @@ export class Call {
       this.sendState();
       return;
     }
-    const stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: this.facing } });
+    const stream = await navigator.mediaDevices.getUserMedia({ video: this.cameraConstraints() });
     this.cam = stream.getVideoTracks()[0];
+    this.noteCamera();
     this.videoOff = false;
     if (this.senders.camera) {
       await this.senders.camera.replaceTrack(this.cam);
@@ -563,23 +571,74 @@ export class Call {
     this.sendState();
   }
 
+  /** The camera chosen last (by device), else the facing one. */
+  cameraConstraints() {
+    return this.cameraId ? { deviceId: { ideal: this.cameraId } } : { facingMode: this.facing };
+  }
+
+  /** Remembers which camera the track comes from and shows it. */
+  noteCamera() {
+    const s = this.cam ? this.cam.getSettings() : {};
+    if (s.deviceId) this.cameraId = s.deviceId;
+    if (s.facingMode) this.facing = s.facingMode;
+    this.watchDevices();
+  }
+
+  /** "Switch camera": phones flip between front and back; where cameras
+   *  do not say which way they face (webcams, most computers) the next
+   *  camera in the list is taken. */
   async switchCamera() {
     if (!this.inCall || !this.cam || this.videoOff) return;
-    const next = this.facing === 'user' ? 'environment' : 'user';
-    // Phones give one camera at a time: release this one before asking for
-    // the other, or the request fails.
-    this.cam.stop();
-    let stream;
-    try {
-      stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: { exact: next } } });
-    } catch {
-      stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: this.facing } });
+    const cams = await this.videoInputs();
+    const facing = this.cam.getSettings().facingMode;
+    if (facing && cams.length <= 2) {
+      const next = facing === 'user' ? 'environment' : 'user';
+      if (await this.useCamera({ facingMode: { exact: next } }, (t) => t.getSettings().facingMode === next)) return;
     }
-    const track = stream.getVideoTracks()[0];
-    if (track.getSettings().facingMode === next || !track.getSettings().facingMode) this.facing = next;
+    if (cams.length < 2) return;
+    const i = cams.findIndex((d) => d.deviceId === this.cameraId);
+    const next = cams[(i + 1) % cams.length];
+    await this.useCamera({ deviceId: { exact: next.deviceId } }, (t) => t.getSettings().deviceId === next.deviceId);
+  }
+
+  /** Swaps the camera track in place: the sender keeps its place in the
+   *  connection (replaceTrack), so nothing is renegotiated. Returns false,
+   *  with the old camera back, when the new one cannot be had. */
+  async useCamera(video, isRight = () => true) {
+    if (!this.inCall || !this.senders.camera) return false;
+    const previous = this.cameraId;
+    // Phones give one camera at a time: release this one first.
+    if (this.cam) this.cam.stop();
+    let track = null;
+    try {
+      const stream = await navigator.mediaDevices.getUserMedia({ video });
+      track = stream.getVideoTracks()[0];
+      if (!isRight(track)) {
+        track.stop();
+        track = null;
+      }
+    } catch {
+      track = null;
+    }
+    const ok = Boolean(track);
+    if (!track) {
+      const back = await navigator.mediaDevices.getUserMedia({ video: previous ? { deviceId: { ideal: previous } } : { facingMode: this.facing } });
+      track = back.getVideoTracks()[0];
+    }
     this.cam = track;
     await this.senders.camera.replaceTrack(track);
+    this.noteCamera();
     this.addLocalTile();
+    if (!ok) this.showStatus('That camera could not be started; the previous one is back.');
+    return ok;
+  }
+
+  async videoInputs() {
+    try {
+      return (await navigator.mediaDevices.enumerateDevices()).filter((d) => d.kind === 'videoinput' && d.deviceId);
+    } catch {
+      return [];
+    }
   }
 
   async toggleScreen() {
@@ -615,13 +674,25 @@ export class Call {
     this.sendState();
   }
 
+  /** Shows "Switch camera" and the camera menu when there is a choice; the
+   *  menu names the camera in use. */
   async watchDevices() {
-    try {
-      const devices = await navigator.mediaDevices.enumerateDevices();
-      this.el.switchCam.hidden = devices.filter((d) => d.kind === 'videoinput').length < 2;
-    } catch {
-      this.el.switchCam.hidden = true;
-    }
+    const cams = await this.videoInputs();
+    const many = cams.length >= 2 && Boolean(this.cam) && !this.videoOff;
+    this.el.switchCam.hidden = !many;
+    const menu = this.el.cameraMenu;
+    if (!menu) return;
+    menu.hidden = !many;
+    menu.replaceChildren(
+      ...cams.map((d, i) => {
+        const o = document.createElement('option');
+        o.value = d.deviceId;
+        o.textContent = d.label || `Camera ${i + 1}`;
+        return o;
+      }),
+    );
+    if (this.cameraId) menu.value = this.cameraId;
+    this.el.switchCam.title = `In use: ${menu.selectedOptions[0]?.textContent || 'camera'}`;
   }
 
   // ---------- receiving ----------

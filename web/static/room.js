@@ -5,6 +5,7 @@
 
 import { Wire } from '/static/wire.js';
 import { Call } from '/static/call.js';
+import { startCallLayout } from '/static/call-layout.js';
 import { gateSchedule, setupEntry, checkEntry, entryFields, decorateMember, takeCallHint } from '/static/entry.js';
 
 const MAX_TEXT = 4000;
@@ -244,8 +245,16 @@ function showJoinForm() {
   }
 }
 
+// An accepted request's links say call=video|audio, or go=1 for a chat.
 function hasCallHint() {
-  return /(^|&)call=(video|audio)(&|$)/.test(location.hash.slice(1));
+  const params = new URLSearchParams(location.hash.slice(1));
+  const go = params.get('go') === '1';
+  if (go) {
+    params.delete('go');
+    const rest = params.toString();
+    history.replaceState(null, '', location.pathname + location.search + (rest ? `#${rest}` : ''));
+  }
+  return go || /^(video|audio)$/.test(params.get('call') || '');
 }
 
 function hereKey() {
@@ -566,7 +575,17 @@ function renderMembers() {
   });
   el.members.replaceChildren(...items);
   el.memberCount.textContent = `(${items.length})`;
+  markMembersOverflow();
 }
+
+// The phone's member strip scrolls sideways; fade its edge while more
+// members are out of sight.
+function markMembersOverflow() {
+  const m = el.members;
+  m.classList.toggle('more-right', m.scrollWidth - m.scrollLeft - m.clientWidth > 2);
+}
+el.members.addEventListener('scroll', markMembersOverflow, { passive: true });
+window.addEventListener('resize', markMembersOverflow);
 
 // ---------- chat log ----------
 
@@ -936,5 +955,7 @@ document.addEventListener('visibilitychange', () => {
 // socket at once so the others see us leave; coming back joins again.
 window.addEventListener('pagehide', () => room.wire && room.wire.suspend());
 window.addEventListener('pageshow', (ev) => ev.persisted && room.wire && room.wire.resume());
+
+startCallLayout({ panel: $('call-panel'), tiles: $('tiles'), select: $('call-layout') });
 
 init();

@@ -1,0 +1,172 @@
+// call-layout.js — where the call sits on the room page and how its tiles
+// share the space.
+//
+// call.js adds and removes tiles; this module only places them. Camera tiles
+// are laid out at their 4:3 shape as large as the box allows; a shared screen
+// gets the big stage (whole, letterboxed) with the camera tiles in a strip
+// beside it or under it; an audio-only call shows small name cards instead of
+// empty video boxes; a page alone in the call (ringing) shows its own camera
+// as a small preview. The person picks where the chat goes: beside the call,
+// below it (the call area's height can be dragged), or hidden.
+
+const GAP = 6;
+const CAMERA_ASPECT = 4 / 3;
+const LAYOUTS = ['side', 'below', 'nochat'];
+const LAYOUT_KEY = 'liveroom:call-layout';
+
+function storedLayout() {
+  try {
+    const v = localStorage.getItem(LAYOUT_KEY);
+    return LAYOUTS.includes(v) ? v : '';
+  } catch {
+    return '';
+  }
+}
+
+function defaultLayout() {
+  return matchMedia('(min-width: 900px)').matches ? 'side' : 'below';
+}
+
+/**
+ * @param {object} o
+ * @param {HTMLElement} o.panel   the call panel
+ * @param {HTMLElement} o.tiles   the tile container call.js fills
+ * @param {HTMLSelectElement} [o.select]  the chat placement chooser
+ */
+export function startCallLayout({ panel, tiles, select }) {
+  let frame = 0;
+  const schedule = () => {
+    if (!frame) frame = requestAnimationFrame(() => ((frame = 0), place()));
+  };
+
+  function applyLayout(v) {
+    let layout = LAYOUTS.includes(v) ? v : defaultLayout();
+    // Beside needs width; a phone gets the chat below instead.
+    if (layout === 'side' && !matchMedia('(min-width: 768px)').matches) layout = 'below';
+    document.body.dataset.callLayout = layout;
+    if (select) select.value = layout;
+    schedule();
+  }
+
+  if (select) {
+    select.addEventListener('change', () => {
+      try {
+        localStorage.setItem(LAYOUT_KEY, select.value);
+      } catch {
+        /* not fatal */
+      }
+      applyLayout(select.value);
+    });
+  }
+  applyLayout(storedLayout());
+  matchMedia('(min-width: 768px)').addEventListener('change', () => applyLayout(storedLayout()));
+
+  new ResizeObserver(schedule).observe(tiles);
+  new MutationObserver(schedule).observe(tiles, { childList: true, subtree: true, attributes: true, attributeFilter: ['class'] });
+
+  function place() {
+    const all = [...tiles.children].filter((t) => t.classList.contains('tile'));
+    for (const t of all) if (t.classList.contains('tile-screen')) addEnlarge(t);
+    const screens = all.filter((t) => t.classList.contains('tile-screen'));
+    const cams = all.filter((t) => !t.classList.contains('tile-screen'));
+    const audioOnly = screens.length === 0 && cams.length > 0 && cams.every((t) => t.classList.contains('video-off'));
+    panel.classList.toggle('audio-only', audioOnly);
+    panel.classList.toggle('sharing', screens.length > 0);
+    if (audioOnly || all.length === 0) {
+      for (const t of all) t.removeAttribute('style');
+      tiles.dataset.mode = audioOnly ? 'cards' : 'empty';
+      return;
+    }
+    const W = tiles.clientWidth;
+    const H = tiles.clientHeight;
+    if (!W || !H) return;
+    if (screens.length) stage(screens, cams, W, H);
+    else gallery(cams, W, H);
+  }
+
+  // A shared screen takes the stage; cameras go in a strip beside a wide
+  // box or under a tall one.
+  function stage(screens, cams, W, H) {
+    tiles.dataset.mode = 'stage';
+    let sx = 0;
+    let sy = 0;
+    let sw = W;
+    let sh = H;
+    if (cams.length) {
+      if (W > H * 1.2) {
+        const stripW = Math.round(Math.min(260, Math.max(120, W * 0.22)));
+        sw = W - stripW - GAP;
+        const th = Math.round(stripW / CAMERA_ASPECT);
+        cams.forEach((t, i) => put(t, sw + GAP, i * (th + GAP), stripW, th));
+      } else {
+        const stripH = Math.round(Math.min(150, Math.max(72, H * 0.28)));
+        sh = H - stripH - GAP;
+        const tw = Math.round(stripH * CAMERA_ASPECT);
+        cams.forEach((t, i) => put(t, i * (tw + GAP), sh + GAP, tw, stripH));
+      }
+    }
+    const each = (sw - GAP * (screens.length - 1)) / screens.length;
+    screens.forEach((t, i) => put(t, sx + i * (each + GAP), sy, each, sh));
+  }
+
+  // Cameras only: the column count that makes tiles largest, rows centred.
+  function gallery(cams, W, H) {
+    tiles.dataset.mode = 'gallery';
+    const n = cams.length;
+    if (n === 1 && cams[0].dataset.local) {
+      // Alone (ringing or waiting): our own preview stays small.
+      const w = Math.min(W * 0.45, 320, (H - GAP) * CAMERA_ASPECT);
+      const h = w / CAMERA_ASPECT;
+      put(cams[0], (W - w) / 2, (H - h) / 2, w, h);
+      tiles.dataset.mode = 'preview';
+      return;
+    }
+    let best = { w: 0, cols: 1 };
+    for (let cols = 1; cols <= n; cols++) {
+      const rows = Math.ceil(n / cols);
+      const w = Math.min((W - GAP * (cols - 1)) / cols, ((H - GAP * (rows - 1)) / rows) * CAMERA_ASPECT);
+      if (w > best.w) best = { w, cols };
+    }
+    const w = Math.floor(best.w);
+    const h = Math.floor(w / CAMERA_ASPECT);
+    const rows = Math.ceil(n / best.cols);
+    const top = Math.max(0, (H - rows * h - (rows - 1) * GAP) / 2);
+    cams.forEach((t, i) => {
+      const row = Math.floor(i / best.cols);
+      const inRow = row === rows - 1 ? n - row * best.cols : best.cols;
+      const left = (W - inRow * w - (inRow - 1) * GAP) / 2;
+      put(t, left + (i % best.cols) * (w + GAP), top + row * (h + GAP), w, h);
+    });
+  }
+
+  return { schedule, applyLayout };
+}
+
+function put(tile, x, y, w, h) {
+  const s = tile.style;
+  s.position = 'absolute';
+  s.left = `${Math.round(x)}px`;
+  s.top = `${Math.round(y)}px`;
+  s.width = `${Math.round(w)}px`;
+  s.height = `${Math.round(h)}px`;
+}
+
+// A shared screen can be enlarged to the whole screen.
+function addEnlarge(tile) {
+  if (tile.querySelector('.tile-enlarge')) return;
+  const b = document.createElement('button');
+  b.type = 'button';
+  b.className = 'tile-enlarge';
+  b.textContent = 'Full screen';
+  b.addEventListener('click', () => {
+    if (document.fullscreenElement) {
+      document.exitFullscreen().catch(() => {});
+      return;
+    }
+    const video = tile.querySelector('video');
+    if (tile.requestFullscreen) tile.requestFullscreen().catch(() => {});
+    else if (video && video.webkitEnterFullscreen) video.webkitEnterFullscreen(); // iPhone
+  });
+  tile.append(b);
+  tile.addEventListener('dblclick', () => b.click());
+}
