@@ -271,8 +271,7 @@ func TestCallComesBackAfterServerRestart(t *testing.T) {
 	srv, _, agent, visitor := twoInCall(t, "restart", false)
 	addr := srv.URL[len("http://"):]
 	_ = srv.cmd.Process.Kill()
-	<-srv.done
-	srv.cmd.ProcessState = nil
+	<-srv.done // its cleanup sees it exited
 	startServerAt(t, addr, srv.DataDir)
 	back := time.Now()
 	took := waitFramesBothWays(t, agent, visitor, 90*time.Second)

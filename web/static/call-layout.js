@@ -66,11 +66,12 @@ export function startCallLayout({ panel, tiles, select }) {
 
   function place() {
     const all = [...tiles.children].filter((t) => t.classList.contains('tile'));
-    for (const t of all) if (t.classList.contains('tile-screen')) addEnlarge(t);
+    for (const t of all) if (t.classList.contains('tile-screen')) addEnlarge(t, schedule);
     const screens = all.filter((t) => t.classList.contains('tile-screen'));
     const cams = all.filter((t) => !t.classList.contains('tile-screen'));
     const audioOnly = screens.length === 0 && cams.length > 0 && cams.every((t) => t.classList.contains('video-off'));
     panel.classList.toggle('audio-only', audioOnly);
+    document.body.classList.toggle('call-audio-only', audioOnly);
     panel.classList.toggle('sharing', screens.length > 0);
     if (audioOnly || all.length === 0) {
       for (const t of all) t.removeAttribute('style');
@@ -84,29 +85,41 @@ export function startCallLayout({ panel, tiles, select }) {
     else gallery(cams, W, H);
   }
 
-  // A shared screen takes the stage; cameras go in a strip beside a wide
-  // box or under a tall one.
+  // A shared screen takes the stage; cameras go in a strip beside it or
+  // under it, whichever shows the shared picture larger. Strip tiles shrink
+  // so that all of them stay in view.
   function stage(screens, cams, W, H) {
     tiles.dataset.mode = 'stage';
-    let sx = 0;
-    let sy = 0;
-    let sw = W;
-    let sh = H;
-    if (cams.length) {
-      if (W > H * 1.2) {
-        const stripW = Math.round(Math.min(260, Math.max(120, W * 0.22)));
-        sw = W - stripW - GAP;
-        const th = Math.round(stripW / CAMERA_ASPECT);
-        cams.forEach((t, i) => put(t, sw + GAP, i * (th + GAP), stripW, th));
+    const v = screens[0].querySelector('video');
+    const aspect = v && v.videoWidth && v.videoHeight ? v.videoWidth / v.videoHeight : 16 / 9;
+    const n = cams.length;
+    const shown = (w, h) => {
+      const per = (w - GAP * (screens.length - 1)) / screens.length;
+      return Math.min(per, h * aspect) * Math.min(h, per / aspect);
+    };
+    let best = { area: shown(W, H), sw: W, sh: H, strip: null };
+    if (n) {
+      // Beside: a column of tiles.
+      const stripW = Math.min(260, Math.max(110, W * 0.22));
+      const th = Math.min(stripW / CAMERA_ASPECT, (H - GAP * (n - 1)) / n);
+      const side = { sw: W - th * CAMERA_ASPECT - GAP, sh: H, strip: 'side', tw: th * CAMERA_ASPECT, th };
+      side.area = shown(side.sw, side.sh);
+      // Under: a row of tiles.
+      const stripH = Math.min(150, Math.max(72, H * 0.28));
+      const tw = Math.min(stripH * CAMERA_ASPECT, (W - GAP * (n - 1)) / n);
+      const under = { sw: W, sh: H - tw / CAMERA_ASPECT - GAP, strip: 'under', tw, th: tw / CAMERA_ASPECT };
+      under.area = shown(under.sw, under.sh);
+      best = side.area >= under.area ? side : under;
+      if (best.strip === 'side') {
+        const top = (H - n * best.th - GAP * (n - 1)) / 2;
+        cams.forEach((t, i) => put(t, best.sw + GAP, top + i * (best.th + GAP), best.tw, best.th));
       } else {
-        const stripH = Math.round(Math.min(150, Math.max(72, H * 0.28)));
-        sh = H - stripH - GAP;
-        const tw = Math.round(stripH * CAMERA_ASPECT);
-        cams.forEach((t, i) => put(t, i * (tw + GAP), sh + GAP, tw, stripH));
+        const left = (W - n * best.tw - GAP * (n - 1)) / 2;
+        cams.forEach((t, i) => put(t, left + i * (best.tw + GAP), best.sh + GAP, best.tw, best.th));
       }
     }
-    const each = (sw - GAP * (screens.length - 1)) / screens.length;
-    screens.forEach((t, i) => put(t, sx + i * (each + GAP), sy, each, sh));
+    const each = (best.sw - GAP * (screens.length - 1)) / screens.length;
+    screens.forEach((t, i) => put(t, i * (each + GAP), 0, each, best.sh));
   }
 
   // Cameras only: the column count that makes tiles largest, rows centred.
@@ -152,7 +165,7 @@ function put(tile, x, y, w, h) {
 }
 
 // A shared screen can be enlarged to the whole screen.
-function addEnlarge(tile) {
+function addEnlarge(tile, onResize) {
   if (tile.querySelector('.tile-enlarge')) return;
   const b = document.createElement('button');
   b.type = 'button';
@@ -169,4 +182,7 @@ function addEnlarge(tile) {
   });
   tile.append(b);
   tile.addEventListener('dblclick', () => b.click());
+  // The layout depends on the shared picture's shape, known once it plays.
+  const video = tile.querySelector('video');
+  if (video && onResize) video.addEventListener('resize', onResize);
 }
