@@ -157,6 +157,17 @@ func TestContactButtonFromAnotherSiteToRoomPresenceAndOfflineMail(t *testing.T) 
 	waitJS(t, visitor, "the button, online", presenceIs("online"))
 	waitJS(t, watcher, "the second button, online", presenceIs("online"))
 
+	// Presence is a switch: off means away, and the button says so (not
+	// the same words as when nobody is there).
+	waitJS(t, agentPage, "the presence switch, on", `document.querySelector("#presence-toggle").getAttribute("role") === "switch" &&
+		document.querySelector("#presence-toggle").getAttribute("aria-checked") === "true"`)
+	do(t, agentPage, chromedp.Click(chromedp.ID("presence-toggle")))
+	waitJS(t, agentPage, "the presence switch, off", `document.querySelector("#presence-toggle").getAttribute("aria-checked") === "false" &&
+		document.querySelector("#presence-state").textContent === "away"`)
+	waitJS(t, watcher, "the button saying away", presenceIs("away")+` && `+btn(`/away/i.test(b.querySelector(".label").textContent)`))
+	do(t, agentPage, chromedp.Click(chromedp.ID("presence-toggle")))
+	waitJS(t, watcher, "the button online again", presenceIs("online"))
+
 	// The agent sees the visitors: page address and time on page.
 	waitJS(t, agentPage, "two visitors listed", `document.querySelectorAll("#visitors li.visitor").length === 2`)
 	if got := eval[string](t, agentPage, `document.querySelector("#visitors .visitor-page").textContent`); got != site {
@@ -235,11 +246,24 @@ func TestContactButtonFromAnotherSiteToRoomPresenceAndOfflineMail(t *testing.T) 
 	waitJS(t, watcher, "the offline form", btn(`!!b.querySelector("form.offline-form")`))
 	do(t, watcher, chromedp.Evaluate[chromedp.Void](btn(`b.querySelector("form.offline-form .send").click()`)))
 	waitJS(t, watcher, "the missing-name error", btn(`/name/i.test(b.querySelector("form.offline-form .error").textContent)`))
+	// A wrong address is flagged; correcting it clears the error at once.
+	do(t, watcher, chromedp.Evaluate[chromedp.Void](btn(`(() => { b.querySelector("#lr-off-name").value = "Walter";
+		b.querySelector("#lr-off-email").value = "walter@"; b.querySelector("form.offline-form .send").click(); })()`)))
+	waitJS(t, watcher, "the email error", btn(`/email/i.test(b.querySelector("form.offline-form .error").textContent) &&
+		b.querySelector("#lr-off-email").getAttribute("aria-invalid") === "true"`))
+	do(t, watcher, chromedp.Evaluate[chromedp.Void](btn(`(() => { const e = b.querySelector("#lr-off-email");
+		e.value = "walter@example.org"; e.dispatchEvent(new Event("input")); })()`)))
+	waitJS(t, watcher, "the email error gone without pressing Send", btn(`b.querySelector("form.offline-form .error").textContent === "" &&
+		!b.querySelector("#lr-off-email").hasAttribute("aria-invalid")`))
 	do(t, watcher, chromedp.Evaluate[chromedp.Void](btn(`b.querySelector(".close").click()`)))
 
 	mailed := "Please call me back about the kettle.\nThanks — Walter"
 	offlineSend(mailed)
 	waitJS(t, watcher, "the thank-you note", btn(`host.dataset.sent === "mailed"`))
+	// Nobody is there yet: the panel does not go back to "Talk to us".
+	if title := eval[string](t, watcher, btn(`b.querySelector("#lr-title").textContent`)); title != "Message sent" {
+		t.Fatalf("after sending, the panel's title is %q", title)
+	}
 	select {
 	case <-smtp.Received():
 	case <-time.After(10 * time.Second):

@@ -152,7 +152,7 @@ func TestWrongPasswordAndUnknownRoom(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var created struct{ VisitorURL string }
+	var created struct{ VisitorURL, AgentURL string }
 	_ = json.NewDecoder(resp.Body).Decode(&created)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusCreated {
@@ -160,6 +160,17 @@ func TestWrongPasswordAndUnknownRoom(t *testing.T) {
 	}
 
 	browser := newBrowser(t)
+	// The agent's link admits without the room password: the form does
+	// not ask for it.
+	agent := newPage(t, browser)
+	do(t, agent, chromedp.Navigate(created.AgentURL))
+	waitJS(t, agent, "the agent's join form", `document.body.dataset.state === "joining"`)
+	if eval[bool](t, agent, `!document.querySelector("#join-password-field").hidden`) {
+		t.Fatal("the agent link asks for the room password")
+	}
+	do(t, agent, chromedp.Click(chromedp.ID("join-button")))
+	waitJS(t, agent, "the agent in without a password", `document.body.dataset.state === "joined"`)
+
 	page := newPage(t, browser)
 	joinRoom(t, page, srv.URL+"/room/locked", "", "not it")
 	waitJS(t, page, "the wrong-password error", `/password/i.test(document.querySelector("#join-error")?.textContent || "")`)
