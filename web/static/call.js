@@ -129,7 +129,9 @@ export class Call {
     // A reload, an expired membership, a restarted server or a room that
     // moved: the server has no media of ours any more. Whoever wanted to be
     // in the call is put back in it, without a click.
-    if (this.inCall || this.starting) this.teardown();
+    // (A call being started finishes or fails on its own: its requests on
+    // the old socket failed, and a failure joins again.)
+    if (this.inCall && !this.starting) this.teardown();
     this.failures = 0;
     this.ensure();
   }
@@ -393,7 +395,9 @@ export class Call {
   /** Our media connection is gone: leave the call on the server and join
    *  it again (with growing pauses if it keeps failing). */
   recover(message) {
-    if (!this.inCall && !this.want) return;
+    // While starting, the start itself fails and retries; after it, the
+    // media watch sees a broken connection.
+    if (this.starting || (!this.inCall && !this.want)) return;
     this.teardown();
     this.showStatus(message, 'reconnecting');
     const w = this.wire;
