@@ -236,8 +236,14 @@ func TestCallComesBackAfterLongConnectionCut(t *testing.T) {
 
 // The server paused (SIGSTOP) for 20 s in a call: both pages notice, and the
 // call comes back by itself once the server runs again.
-func TestCallComesBackAfterServerPause(t *testing.T) {
-	srv, _, agent, visitor := twoInCall(t, "pause", false)
+func TestCallComesBackAfterServerPause(t *testing.T) { pausedCall(t, "pause", 20*time.Second) }
+
+// Paused for 40 s the media connections fail outright (ICE consent runs out
+// on both sides); the pages set the call up again by themselves.
+func TestCallComesBackAfterLongServerPause(t *testing.T) { pausedCall(t, "long-pause", 40*time.Second) }
+
+func pausedCall(t *testing.T, roomID string, pause time.Duration) {
+	srv, _, agent, visitor := twoInCall(t, roomID, false)
 
 	if err := srv.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
@@ -248,7 +254,7 @@ func TestCallComesBackAfterServerPause(t *testing.T) {
 			_ = srv.cmd.Process.Signal(syscall.SIGCONT)
 		}
 	}()
-	time.Sleep(20 * time.Second)
+	time.Sleep(pause)
 	if err := srv.cmd.Process.Signal(syscall.SIGCONT); err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +265,7 @@ func TestCallComesBackAfterServerPause(t *testing.T) {
 	// more for growth well after the server came back.
 	time.Sleep(3 * time.Second)
 	took2 := waitFramesBothWays(t, agent, visitor, 60*time.Second)
-	t.Logf("recovery after a 20 s server pause: frames both ways %v after SIGCONT (waits %v, %v)", time.Since(back), took, took2)
+	t.Logf("recovery after a %v server pause: frames both ways %v after SIGCONT (waits %v, %v)", pause, time.Since(back), took, took2)
 	for _, page := range []context.Context{agent, visitor} {
 		waitJSWithin(t, page, "in the call with no prompt, connected", inCallAndNoPrompt+` && document.querySelector("#conn-status").dataset.status === "connected"`, 60*time.Second)
 	}
