@@ -105,10 +105,12 @@ func (r *room) Receive(ctx actor.Context) {
 			r.log.Info("peer connection lost", zap.String("member", msg.member), zap.String("why", msg.code))
 			session := p.session
 			r.leave(ctx, msg.member)
+			r.fail(ctx, session, "", msg.code, "The media connection was lost; rejoining the call.")
 			// The room drops the member from the call too, so nobody waits
 			// for media that will not come; the browser joins again.
-			ctx.Send(ctx.Parent(), &PeerLost{Member: msg.member})
-			r.fail(ctx, session, "", msg.code, "The media connection was lost; rejoining the call.")
+			if parent := ctx.Parent(); parent != nil {
+				ctx.Send(parent, &PeerLost{Member: msg.member})
+			}
 		}
 	case *iceDeadline:
 		p := r.peers[msg.member]
