@@ -88,8 +88,13 @@ func TestCallWithShareFitsLaptopAndPhone(t *testing.T) {
 	waitJS(t, agent, "chat hidden", `getComputedStyle(document.querySelector(".chat")).display === "none" && document.querySelector("#call-panel").getBoundingClientRect().height > 500`)
 	waitOK(t, agent, "laptop, chat hidden: share whole", tilesFit)
 	shot(t, agent, "laptop-call-share-nochat")
+	// With the chat hidden, the chooser says that something arrived.
+	sendChat(t, visitor, "did you see the screen?")
+	waitJS(t, agent, "new messages counted on the chooser", `document.querySelector('#call-layout option[value="nochat"]').textContent === "Hide chat (1 new)"`)
 	do(t, agent, chromedp.SetValue(chromedp.ID("call-layout"), "below"), chromedp.Evaluate[chromedp.Void](`document.querySelector("#call-layout").dispatchEvent(new Event("change"))`))
 	waitOK(t, agent, "laptop, chat below: share whole", tilesFit)
+	waitJS(t, agent, "the message in the chat below", seesMessage("Bob", "did you see the screen?")+
+		` && document.querySelector('#call-layout option[value="nochat"]').textContent === "Hide chat"`)
 	shot(t, agent, "laptop-call-share-below")
 }
 

@@ -45,7 +45,19 @@ export function startCallLayout({ panel, tiles, select }) {
     if (layout === 'side' && !matchMedia('(min-width: 768px)').matches) layout = 'below';
     document.body.dataset.callLayout = layout;
     if (select) select.value = layout;
+    if (layout !== 'nochat') markHiddenChat(0);
     schedule();
+  }
+
+  // While the chat is hidden, the chooser counts what arrived meanwhile.
+  let unseen = 0;
+  function markHiddenChat(n) {
+    unseen = n;
+    const opt = select && select.querySelector('option[value="nochat"]');
+    if (opt) opt.textContent = n ? `Hide chat (${n} new)` : 'Hide chat';
+  }
+  function noteMessage() {
+    if (document.body.dataset.callLayout === 'nochat' && document.body.classList.contains('in-call')) markHiddenChat(unseen + 1);
   }
 
   if (select) {
@@ -72,6 +84,9 @@ export function startCallLayout({ panel, tiles, select }) {
     const audioOnly = screens.length === 0 && cams.length > 0 && cams.every((t) => t.classList.contains('video-off'));
     panel.classList.toggle('audio-only', audioOnly);
     document.body.classList.toggle('call-audio-only', audioOnly);
+    // Name cards always sit above the chat: "beside" does not apply then.
+    const side = select && select.querySelector('option[value="side"]');
+    if (side) side.disabled = audioOnly;
     panel.classList.toggle('sharing', screens.length > 0);
     if (audioOnly || all.length === 0) {
       for (const t of all) t.removeAttribute('style');
@@ -152,7 +167,7 @@ export function startCallLayout({ panel, tiles, select }) {
     });
   }
 
-  return { schedule, applyLayout };
+  return { schedule, applyLayout, noteMessage };
 }
 
 function put(tile, x, y, w, h) {

@@ -500,7 +500,10 @@ function handleFrame(f) {
     const fresh = !room.bySeq.has(num(c.seq));
     insertMessage(c);
     if (stick) scrollToBottom();
-    if (fresh && !mine) noteUnread();
+    if (fresh && !mine) {
+      noteUnread();
+      room.layout.noteMessage();
+    }
   } else if (f.member) {
     handleMemberEvent(f.member);
   } else if (f.error) {
@@ -956,6 +959,6 @@ document.addEventListener('visibilitychange', () => {
 window.addEventListener('pagehide', () => room.wire && room.wire.suspend());
 window.addEventListener('pageshow', (ev) => ev.persisted && room.wire && room.wire.resume());
 
-startCallLayout({ panel: $('call-panel'), tiles: $('tiles'), select: $('call-layout') });
+room.layout = startCallLayout({ panel: $('call-panel'), tiles: $('tiles'), select: $('call-layout') });
 
 init();
