@@ -506,6 +506,9 @@ function handleFrame(f) {
     }
   } else if (f.member) {
     handleMemberEvent(f.member);
+  } else if (f.error && f.error.code === 'not_joined') {
+    // The server lost us (wire.js joins again): a refused message stays
+    // pending and goes out after the join.
   } else if (f.error) {
     const id = f.replyTo;
     const message = f.error.message || f.error.code || 'Something went wrong.';

@@ -11,7 +11,9 @@ const FATAL_JOIN = new Set(['room_not_found', 'wrong_password', 'password_requir
   'room_not_open', 'room_closed', 'entry_required']);
 
 const BACKOFF_MIN_MS = 1000;
-const BACKOFF_MAX_MS = 15000;
+// Capped low so a page is back within seconds of the network returning
+// (with up to 20% jitter so a restarted server is not hit all at once).
+const BACKOFF_MAX_MS = 8000;
 const JOIN_TIMEOUT_MS = 15000;
 // The server answers pings itself, so they are cheap: often enough that a
 // dead link (a paused or unreachable server) is noticed within ~20 s.
@@ -292,7 +294,7 @@ export class Wire {
   }
 
   scheduleRetry(reason) {
-    // 1s, 2s, 4s… capped at 15s. Up to 20% is shaved off at random so a
+    // 1s, 2s, 4s… capped at 8s. Up to 20% is shaved off at random so a
     // restarted server is not hit by every client in the same instant.
     const base = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** this.attempt);
     const delayMs = Math.round(base * (0.8 + Math.random() * 0.2));
