@@ -60,6 +60,16 @@ func TestCallWithShareFitsLaptopAndPhone(t *testing.T) {
 	visitor := phone(t, browser)
 	agentID := joinAs(t, agent, agentLink, "Ann")
 	joinAs(t, visitor, visitorLink, "Bob")
+	// Two more people with long names: the phone's member strip cannot show
+	// everyone, and its edge fades to say it scrolls.
+	for _, name := range []string{"Bartholomew Longname", "Philippa Evenlongername"} {
+		joinAs(t, newPage(t, browser), visitorLink, name)
+	}
+	waitJS(t, visitor, "the member strip fading at its edge", `document.querySelectorAll("#members .member").length === 4 &&
+		document.querySelector("#members").classList.contains("more-right")`)
+	shot(t, visitor, "phone-members")
+	eval[bool](t, visitor, `(document.querySelector("#members").scrollLeft = 10000, true)`)
+	waitJS(t, visitor, "no fade at the end of the strip", `!document.querySelector("#members").classList.contains("more-right")`)
 
 	do(t, agent, chromedp.Click(chromedp.ID("call-video")))
 	// While ringing, the caller's own preview stays small.
@@ -69,6 +79,8 @@ func TestCallWithShareFitsLaptopAndPhone(t *testing.T) {
 	waitJS(t, visitor, "the incoming-call prompt", `!document.querySelector("#incoming-call").hidden`)
 	do(t, visitor, chromedp.Click(chromedp.ID("accept-video")))
 	waitGrowing(t, visitor, "agent video", agentID, "video", "framesDecoded")
+
+	shot(t, visitor, "phone-call")
 
 	do(t, agent, chromedp.Click(chromedp.ID("screen-btn")))
 	waitGrowing(t, visitor, "the agent's screen", agentID, "screen", "framesDecoded")
