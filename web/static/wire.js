@@ -74,6 +74,7 @@ export class Wire {
     this.retryTimer = 0;
     this.pingTimer = 0;
     this.lastRx = 0;
+    this.lastRejoin = 0;
     this.firstJoin = null; // {resolve, reject} for start()
   }
 
@@ -151,7 +152,14 @@ export class Wire {
     if (this.stopped || !this.joined) return;
     console.warn('liveroom: rejoining the room:', reason);
     this.dropSocket(4000, 'rejoin');
-    this.connect();
+    // Never a tight loop: a second rejoin soon after the last one backs off.
+    const now = Date.now();
+    if (now - this.lastRejoin < 5000) {
+      this.scheduleRetry(reason);
+    } else {
+      this.lastRejoin = now;
+      this.connect();
+    }
   }
 
   /** Send a frame body without waiting; returns its correlation id. */
