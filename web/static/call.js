@@ -18,7 +18,7 @@ const TRANSIENT = new Set(['disconnected', 'timeout', 'unavailable', 'not_joined
 // page waits forever for someone who is gone.
 const ALONE_LIMIT_MS = 120000;
 // How long a media path may stay disconnected before an ICE restart.
-const ICE_STALL_MS = 6000;
+const ICE_STALL_MS = 4000;
 
 function node(tag, className, text) {
   const n = document.createElement(tag);
@@ -121,9 +121,12 @@ export class Call {
     this.iceServers = (j.iceServers || []).map((s) => ({ urls: s.urls, username: s.username, credential: s.credential }));
     this.applyState(j.call || {});
     if (j.resumed && this.inCall && this.participants.has(this.memberIdOf())) {
-      // Same membership, same call: keep the connections and only renew
-      // their network paths if the drop broke them.
-      this.restartIce().catch((e) => this.recover(e.message || 'The call could not be resumed.'));
+      // Same membership, same call: keep the connections. A path that
+      // failed is renewed at once; one that is only disconnected often
+      // comes back by itself (the server was paused), so the media watch
+      // gives it a few seconds before restarting ICE.
+      this.stalledSince = 0;
+      this.restartIce(['failed']).catch((e) => this.recover(e.message || 'The call could not be resumed.'));
       return;
     }
     // A reload, an expired membership, a restarted server or a room that
@@ -348,10 +351,16 @@ export class Call {
         return;
       }
       const now = Date.now();
+      // Only time with a working socket counts: an ICE restart needs it.
+      if (!this.wire || !this.wire.connected) {
+        this.stalledSince = 0;
+        this.showStatus('Reconnecting the call…', 'reconnecting');
+        return;
+      }
       this.stalledSince ||= now;
       if (now - this.stalledSince < ICE_STALL_MS) return;
       this.showStatus('Reconnecting the call…', 'reconnecting');
-      if (this.wire && this.wire.connected && now - this.lastIceRestart > 10000) {
+      if (now - this.lastIceRestart > 10000) {
         this.lastIceRestart = now;
         this.restartIce().catch((e) => this.recover(e.message || 'The call could not be resumed.'));
       }
@@ -405,8 +414,8 @@ export class Call {
     hangup.then(() => this.scheduleRejoin());
   }
 
-  async restartIce() {
-    const broken = (pc) => pc && ['disconnected', 'failed'].includes(pc.iceConnectionState);
+  async restartIce(states = ['disconnected', 'failed']) {
+    const broken = (pc) => pc && states.includes(pc.iceConnectionState);
     if (broken(this.pub)) {
       this.pub.restartIce();
       await this.negotiatePublish();
