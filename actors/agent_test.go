@@ -318,7 +318,9 @@ func TestDeclineCancelLeaveAndScopes(t *testing.T) {
 	if a := nextVisitor(sales, (*pb.VisitorServerFrame).GetAccepted); a.RoomId != "sales" {
 		t.Fatalf("accepted into %v", a)
 	}
-	if a := nextAgent(salesPage, (*pb.AgentServerFrame).GetAnswered); a.AgentPath != "/room/sales#agent="+res.Room.AgentKey {
+	// A chat request: the links say go=1 so both pages go straight in.
+	if a := nextAgent(salesPage, (*pb.AgentServerFrame).GetAnswered); a.AgentPath != "/room/sales#agent="+res.Room.AgentKey+"&go=1" ||
+		a.VisitorPath != "/room/sales#go=1" {
 		t.Fatalf("answered %v", a)
 	}
 	// A visitor who leaves while waiting takes the request along.

@@ -157,6 +157,17 @@ func TestContactButtonFromAnotherSiteToRoomPresenceAndOfflineMail(t *testing.T) 
 	waitJS(t, visitor, "the button, online", presenceIs("online"))
 	waitJS(t, watcher, "the second button, online", presenceIs("online"))
 
+	// Presence is a switch: off means away, and the button says so (not
+	// the same words as when nobody is there).
+	waitJS(t, agentPage, "the presence switch, on", `document.querySelector("#presence-toggle").getAttribute("role") === "switch" &&
+		document.querySelector("#presence-toggle").getAttribute("aria-checked") === "true"`)
+	do(t, agentPage, chromedp.Click(chromedp.ID("presence-toggle")))
+	waitJS(t, agentPage, "the presence switch, off", `document.querySelector("#presence-toggle").getAttribute("aria-checked") === "false" &&
+		document.querySelector("#presence-state").textContent === "away"`)
+	waitJS(t, watcher, "the button saying away", presenceIs("away")+` && `+btn(`/away/i.test(b.querySelector(".label").textContent)`))
+	do(t, agentPage, chromedp.Click(chromedp.ID("presence-toggle")))
+	waitJS(t, watcher, "the button online again", presenceIs("online"))
+
 	// The agent sees the visitors: page address and time on page.
 	waitJS(t, agentPage, "two visitors listed", `document.querySelectorAll("#visitors li.visitor").length === 2`)
 	if got := eval[string](t, agentPage, `document.querySelector("#visitors .visitor-page").textContent`); got != site {
@@ -176,6 +187,9 @@ func TestContactButtonFromAnotherSiteToRoomPresenceAndOfflineMail(t *testing.T) 
 	// The agent gets the request, with the name, and accepts.
 	waitJS(t, agentPage, "the request", `document.querySelector("#requests li.request .item-name")?.textContent === "Vera" &&
 		document.querySelector("#requests li.request .tag").textContent === "video call"`)
+	// Accepting opens the room in a new tab, which goes straight in. Here a
+	// popup blocker stops that tab, so the agent uses the page's link.
+	eval[bool](t, agentPage, `(window.open = () => null, true)`)
 	do(t, agentPage, chromedp.Click(chromedp.CSS(`#requests li.request button.accept`)))
 	waitJS(t, agentPage, "the room link", `document.querySelector("#requests a.open-room")`)
 	agentLink := eval[string](t, agentPage, `document.querySelector("#requests a.open-room").href`)
@@ -187,12 +201,13 @@ func TestContactButtonFromAnotherSiteToRoomPresenceAndOfflineMail(t *testing.T) 
 		t.Fatalf("links: visitor %q agent %q", visitorLink, agentLink)
 	}
 
-	// Both meet in the room and chat.
+	// Both meet in the room and chat: the links go straight in, no form
+	// to confirm (names are known, the agent needs no password).
 	agentRoom := newPage(t, browser)
-	joinRoom(t, agentRoom, agentLink, "", "")
-	waitJS(t, agentRoom, "agent in the room", `document.body.dataset.state === "joined"`)
-	joinRoom(t, visitor, visitorLink, "", "") // the visitor's tab follows the link
-	waitJS(t, visitor, "visitor in the room", `document.body.dataset.state === "joined"`)
+	do(t, agentRoom, chromedp.Navigate(agentLink))
+	waitJS(t, agentRoom, "agent in the room without a click", `document.body.dataset.state === "joined"`)
+	do(t, visitor, chromedp.Navigate(visitorLink)) // the visitor's tab follows the link
+	waitJS(t, visitor, "visitor in the room without a click", `document.body.dataset.state === "joined"`)
 	waitJS(t, agentRoom, "agent sees Vera", seesMember("Vera"))
 	waitJS(t, visitor, "Vera sees the agent", seesMember("Alice Agent"))
 	sendChat(t, visitor, "Hello, is the blue kettle in stock?")
@@ -232,11 +247,24 @@ func TestContactButtonFromAnotherSiteToRoomPresenceAndOfflineMail(t *testing.T) 
 	waitJS(t, watcher, "the offline form", btn(`!!b.querySelector("form.offline-form")`))
 	do(t, watcher, chromedp.Evaluate[chromedp.Void](btn(`b.querySelector("form.offline-form .send").click()`)))
 	waitJS(t, watcher, "the missing-name error", btn(`/name/i.test(b.querySelector("form.offline-form .error").textContent)`))
+	// A wrong address is flagged; correcting it clears the error at once.
+	do(t, watcher, chromedp.Evaluate[chromedp.Void](btn(`(() => { b.querySelector("#lr-off-name").value = "Walter";
+		b.querySelector("#lr-off-email").value = "walter@"; b.querySelector("form.offline-form .send").click(); })()`)))
+	waitJS(t, watcher, "the email error", btn(`/email/i.test(b.querySelector("form.offline-form .error").textContent) &&
+		b.querySelector("#lr-off-email").getAttribute("aria-invalid") === "true"`))
+	do(t, watcher, chromedp.Evaluate[chromedp.Void](btn(`(() => { const e = b.querySelector("#lr-off-email");
+		e.value = "walter@example.org"; e.dispatchEvent(new Event("input")); })()`)))
+	waitJS(t, watcher, "the email error gone without pressing Send", btn(`b.querySelector("form.offline-form .error").textContent === "" &&
+		!b.querySelector("#lr-off-email").hasAttribute("aria-invalid")`))
 	do(t, watcher, chromedp.Evaluate[chromedp.Void](btn(`b.querySelector(".close").click()`)))
 
 	mailed := "Please call me back about the kettle.\nThanks — Walter"
 	offlineSend(mailed)
 	waitJS(t, watcher, "the thank-you note", btn(`host.dataset.sent === "mailed"`))
+	// Nobody is there yet: the panel does not go back to "Talk to us".
+	if title := eval[string](t, watcher, btn(`b.querySelector("#lr-title").textContent`)); title != "Message sent" {
+		t.Fatalf("after sending, the panel's title is %q", title)
+	}
 	select {
 	case <-smtp.Received():
 	case <-time.After(10 * time.Second):

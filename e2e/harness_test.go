@@ -75,7 +75,12 @@ func freePort(t testing.TB) int { return testserver.FreePort(t) }
 // flags, and waits until /healthz answers ok.
 func startServer(t testing.TB, dataDir string, extra ...string) *server {
 	t.Helper()
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	return startServerAt(t, fmt.Sprintf("127.0.0.1:%d", freePort(t)), dataDir, extra...)
+}
+
+// startServerAt is startServer on a given address (a restart on the same one).
+func startServerAt(t testing.TB, addr, dataDir string, extra ...string) *server {
+	t.Helper()
 	args := append([]string{"serve", "--addr", addr, "--data-dir", dataDir, "--log-level", "debug", "--password-cost", "4"}, extra...)
 	s := &server{t: t, URL: "http://" + addr, DataDir: dataDir, logs: &syncBuffer{}, done: make(chan error, 1)}
 	s.cmd = exec.Command(binary, args...)

@@ -20,7 +20,10 @@ import (
 func joinRoom(t *testing.T, page context.Context, link, name, password string) {
 	t.Helper()
 	do(t, page, chromedp.Navigate(link))
-	waitJS(t, page, "the join form", `document.querySelector("#join-button") && document.body.dataset.state === "joining"`)
+	waitJS(t, page, "the join form", `document.querySelector("#join-button") && ["joining", "joined"].includes(document.body.dataset.state)`)
+	if eval[string](t, page, `document.body.dataset.state`) == "joined" {
+		return // went straight in (a reload, or a link from an accepted request)
+	}
 	if name != "" {
 		do(t, page, chromedp.SetValue(chromedp.ID("join-name"), name))
 	}
@@ -127,10 +130,9 @@ func TestAgentAndVisitorMeetChatShareFilesAndKeepHistory(t *testing.T) {
 		t.Fatalf("download without token: %d", resp.StatusCode)
 	}
 
-	// A reload shows the history.
+	// A reload goes straight back in and shows the history.
 	do(t, visitor, chromedp.Reload())
-	waitJS(t, visitor, "join form after reload", `document.body.dataset.state === "joining"`)
-	do(t, visitor, chromedp.Click(chromedp.ID("join-button")))
+	waitJS(t, visitor, "back in after reload, without a click", `document.body.dataset.state === "joined"`)
 	waitJS(t, visitor, "history after reload", seesMessage("Dr Alex", "Hello Vera, how can I help?"))
 	waitJS(t, visitor, "own message after reload", seesMessage("Vera", "Hi! I have a question."))
 
@@ -150,7 +152,7 @@ func TestWrongPasswordAndUnknownRoom(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var created struct{ VisitorURL string }
+	var created struct{ VisitorURL, AgentURL string }
 	_ = json.NewDecoder(resp.Body).Decode(&created)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusCreated {
@@ -158,6 +160,17 @@ func TestWrongPasswordAndUnknownRoom(t *testing.T) {
 	}
 
 	browser := newBrowser(t)
+	// The agent's link admits without the room password: the form does
+	// not ask for it.
+	agent := newPage(t, browser)
+	do(t, agent, chromedp.Navigate(created.AgentURL))
+	waitJS(t, agent, "the agent's join form", `document.body.dataset.state === "joining"`)
+	if eval[bool](t, agent, `!document.querySelector("#join-password-field").hidden`) {
+		t.Fatal("the agent link asks for the room password")
+	}
+	do(t, agent, chromedp.Click(chromedp.ID("join-button")))
+	waitJS(t, agent, "the agent in without a password", `document.body.dataset.state === "joined"`)
+
 	page := newPage(t, browser)
 	joinRoom(t, page, srv.URL+"/room/locked", "", "not it")
 	waitJS(t, page, "the wrong-password error", `/password/i.test(document.querySelector("#join-error")?.textContent || "")`)

@@ -62,6 +62,11 @@ type room struct {
 	serial int
 }
 
+// PeerLost tells the room grain (the media actor's parent) that a member's
+// media connection failed and was closed: the member is no longer in the call
+// until its browser joins it again.
+type PeerLost struct{ Member string }
+
 // Messages from Pion's goroutines back into the actor.
 type (
 	trackArrived struct {
@@ -101,6 +106,11 @@ func (r *room) Receive(ctx actor.Context) {
 			session := p.session
 			r.leave(ctx, msg.member)
 			r.fail(ctx, session, "", msg.code, "The media connection was lost; rejoining the call.")
+			// The room drops the member from the call too, so nobody waits
+			// for media that will not come; the browser joins again.
+			if parent := ctx.Parent(); parent != nil {
+				ctx.Send(parent, &PeerLost{Member: msg.member})
+			}
 		}
 	case *iceDeadline:
 		p := r.peers[msg.member]

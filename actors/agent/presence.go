@@ -393,6 +393,9 @@ func (g *grain) accepted(ctx actor.Context, s *socket, r *request, ar *pb.AgentR
 		hint = "call=video"
 	case pb.CallKind_CALL_KIND_AUDIO:
 		hint = "call=audio"
+	default:
+		// A chat: the pages still go straight into the room.
+		hint = "go=1"
 	}
 	visitorPath := "/room/" + id
 	agentLink := agentPath(ar)

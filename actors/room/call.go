@@ -55,6 +55,17 @@ func (g *grain) leaveCall(ctx actor.Context, m *member) {
 	g.broadcastCallState(ctx)
 }
 
+// peerLost drops a member whose media connection failed from the call state,
+// so the others' pages stop showing (and waiting for) a tile that will get no
+// media; the member's browser was told and joins the call again.
+func (g *grain) peerLost(ctx actor.Context, memberID string) {
+	if g.call[memberID] == nil {
+		return
+	}
+	delete(g.call, memberID)
+	g.broadcastCallState(ctx)
+}
+
 func (g *grain) joinCall(ctx actor.Context, m *member, video bool) {
 	if g.call[m.info.MemberId] != nil {
 		return

@@ -149,6 +149,8 @@ func (g *grain) Receive(ctx actor.Context) {
 		g.expire(ctx, msg)
 	case *pb.CallRequest:
 		ctx.Respond(g.onCall(ctx, msg))
+	case *media.PeerLost:
+		g.peerLost(ctx, msg.Member)
 	case *pb.PostChat:
 		m := g.memberBySession(msg.Session)
 		if m == nil {

@@ -351,10 +351,11 @@ function handleFrame(f) {
 
 function applyStatus(s) {
   state.away = s.presence === 'PRESENCE_AWAY';
+  // A switch: on means visitors can reach you; the word says what they see.
   el.presence.dataset.presence = state.away ? 'away' : 'online';
-  el.presence.textContent = state.away ? 'Away' : 'Online';
-  el.presence.setAttribute('aria-pressed', String(state.away));
-  el.presence.title = state.away ? 'Visitors see you as away; click to be online' : 'Visitors see you online; click to be away';
+  el.presence.setAttribute('aria-checked', String(!state.away));
+  $('presence-state').textContent = state.away ? 'away' : 'online';
+  el.presence.title = state.away ? 'Visitors see you as away; switch on to take requests' : 'Visitors can reach you; switch off to be away';
   if (state.ws) setConn(state.away ? 'reconnecting' : 'connected', state.away ? 'Away — visitors see you as away' : 'Online — visitors can reach you');
 }
 

@@ -177,8 +177,11 @@ input[aria-invalid="true"], textarea[aria-invalid="true"] { border-color: #b4231
     hostEl.dataset.presence = p;
     fab.dataset.presence = p;
     const online = p === 'online';
-    const offlineLabel = cfg.offlineText || (cfg.offlineEmail || cfg.offlinePage ? 'Leave us a message' : "We're offline");
-    label.textContent = online ? cfg.text : p === 'connecting' ? cfg.text : offlineLabel;
+    // Away (someone is there but busy) and offline (nobody is) read differently.
+    const canLeave = cfg.offlineEmail || cfg.offlinePage;
+    const offlineLabel = cfg.offlineText || (canLeave ? 'Leave us a message' : "We're offline");
+    const awayLabel = canLeave ? 'Away for a moment: leave a message' : 'Away for a moment';
+    label.textContent = online || p === 'connecting' ? cfg.text : p === 'away' ? awayLabel : offlineLabel;
     fab.title = online ? 'An agent is online' : p === 'away' ? 'The agent is away' : 'No agent is online';
     // The choice between chat and call only makes sense while someone is there.
     if (!online && st.view === 'choose') show('offline');
@@ -220,7 +223,8 @@ input[aria-invalid="true"], textarea[aria-invalid="true"] { border-color: #b4231
       case 'offline':
         return renderOffline();
       case 'note':
-        titleEl.textContent = cfg.text;
+        // After an offline message nobody is there yet: keep saying so.
+        titleEl.textContent = st.noteTitle || cfg.text;
         return [h('p', { class: 'note', text: st.note })];
       default:
         return [];
@@ -253,7 +257,7 @@ input[aria-invalid="true"], textarea[aria-invalid="true"] { border-color: #b4231
   }
 
   function renderOffline() {
-    titleEl.textContent = cfg.offlineText || 'Leave us a message';
+    titleEl.textContent = cfg.offlineText || (st.presence === 'away' ? 'The agent is away: leave a message' : 'Leave us a message');
     if (!cfg.offlineEmail) {
       return [h('p', { class: 'note', text: 'No one is available right now. Please try again later.' })];
     }
@@ -271,6 +275,18 @@ input[aria-invalid="true"], textarea[aria-invalid="true"] { border-color: #b4231
       ...field('lr-off-message', 'Message', message),
       err,
       h('div', { class: 'row' }, send));
+    // A field the person corrects loses its error at once, not at the next Send.
+    for (const el of Object.values(inputs)) {
+      el.addEventListener('input', () => {
+        if (el.getAttribute('aria-invalid') !== 'true') return;
+        const v = el.value.trim();
+        const fixed = el === email ? /^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$/.test(v) : Boolean(v);
+        if (fixed) {
+          el.removeAttribute('aria-invalid');
+          err.textContent = '';
+        }
+      });
+    }
     form.addEventListener('submit', async (ev) => {
       ev.preventDefault();
       for (const el of Object.values(inputs)) el.removeAttribute('aria-invalid');
@@ -307,6 +323,7 @@ input[aria-invalid="true"], textarea[aria-invalid="true"] { border-color: #b4231
           storageSet('liveroom:visitor-name', v.name);
           hostEl.dataset.sent = data && data.mailed ? 'mailed' : 'kept';
           st.note = (data && data.message) || 'Thank you, your message was sent.';
+          st.noteTitle = 'Message sent';
           show('note');
           return;
         }
@@ -403,6 +420,7 @@ input[aria-invalid="true"], textarea[aria-invalid="true"] { border-color: #b4231
       setPresence('offline');
       if (st.view === 'waiting') {
         st.note = 'The connection was lost. Please try again.';
+        st.noteTitle = '';
         show('note');
       }
       retry();
@@ -438,6 +456,7 @@ input[aria-invalid="true"], textarea[aria-invalid="true"] { border-color: #b4231
     } else if (f.declined) {
       st.requestId = '';
       st.note = f.declined.message || 'The agent cannot take your request right now.';
+      st.noteTitle = '';
       show('note');
     }
   }

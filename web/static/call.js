@@ -9,6 +9,17 @@ const $ = (id) => document.getElementById(id);
 
 const MEDIA_RETRY_CODES = new Set(['media_failed', 'ice_timeout']);
 
+// Errors after which trying again later can work: the link dropped, the
+// room was busy or moved. Anything else (no microphone, call refused) ends
+// the attempt.
+const TRANSIENT = new Set(['disconnected', 'timeout', 'unavailable', 'not_joined', 'rate_limited', 'internal', 'not_in_call']);
+
+// A call left with nobody else in it ends by itself after this long, so no
+// page waits forever for someone who is gone.
+const ALONE_LIMIT_MS = 120000;
+// How long a media path may stay disconnected before an ICE restart.
+const ICE_STALL_MS = 4000;
+
 function node(tag, className, text) {
   const n = document.createElement(tag);
   if (className) n.className = className;
@@ -42,13 +53,22 @@ export class Call {
     this.audioMuted = false;
     this.videoOff = false;
     this.facing = 'user';
-    this.retries = 0;
+    this.cameraId = ''; // deviceId of the camera in use, once known
     this.meters = new Map(); // track id -> last {energy, duration} seen
     // Receiving transceivers are reused by the server, so a track id can
     // move between members; ontrack tells us where each one belongs now.
     this.trackStreams = new Map(); // track id -> stream id
     this.meterTimer = 0;
     this.ringing = null; // CallEvent of an unanswered ring
+    // The person's wish to be in the call ({video}), kept across reloads and
+    // reconnects until they hang up: the page rejoins by itself while set.
+    this.want = this.storedIntent();
+    this.rejoinTimer = 0;
+    this.failures = 0;
+    this.aloneTimer = 0;
+    this.watchTimer = 0;
+    this.stalledSince = 0;
+    this.lastIceRestart = 0;
 
     this.el = {
       buttons: $('call-buttons'),
@@ -66,6 +86,7 @@ export class Call {
       mute: $('mute-btn'),
       camera: $('camera-btn'),
       switchCam: $('switch-camera-btn'),
+      cameraMenu: $('camera-menu'),
       screen: $('screen-btn'),
       hangup: $('hangup-btn'),
     };
@@ -79,6 +100,10 @@ export class Call {
     on(this.el.mute, () => this.toggleMute());
     on(this.el.camera, () => this.toggleCamera());
     on(this.el.switchCam, () => this.switchCamera());
+    this.el.cameraMenu?.addEventListener('change', () => {
+      const id = this.el.cameraMenu.value;
+      if (id && id !== this.cameraId) this.useCamera({ deviceId: { exact: id } }).catch((e) => this.showStatus(e.message));
+    });
     on(this.el.screen, () => this.toggleScreen());
     this.el.enableAudio.addEventListener('click', () => this.playAll());
     if (!navigator.mediaDevices?.getDisplayMedia) this.el.screen.hidden = true;
@@ -96,20 +121,48 @@ export class Call {
     this.iceServers = (j.iceServers || []).map((s) => ({ urls: s.urls, username: s.username, credential: s.credential }));
     this.applyState(j.call || {});
     if (j.resumed && this.inCall && this.participants.has(this.memberIdOf())) {
-      // Same membership, same call: keep the connections and only renew
-      // their network paths if the drop broke them.
-      this.restartIce().catch((e) => this.recover(e.message || 'The call could not be resumed.'));
+      // Same membership, same call: keep the connections. A path that
+      // failed is renewed at once; one that is only disconnected often
+      // comes back by itself (the server was paused), so the media watch
+      // gives it a few seconds before restarting ICE.
+      this.stalledSince = 0;
+      this.restartIce(['failed']).catch((e) => this.recover(e.message || 'The call could not be resumed.'));
       return;
     }
-    // A reload or an expired membership means the server dropped our media
-    // with the old socket: rejoin the call if we were in it.
-    const intent = this.storedIntent();
-    if (this.inCall) this.teardown();
-    if (intent && this.participants.size > 0) {
-      this.start(intent.video, 'ACTION_ACCEPT').catch((e) => this.showStatus(e.message));
-    } else if (intent) {
-      this.forgetIntent();
+    // A reload, an expired membership, a restarted server or a room that
+    // moved: the server has no media of ours any more. Whoever wanted to be
+    // in the call is put back in it, without a click.
+    // (A call being started finishes or fails on its own: its requests on
+    // the old socket failed, and a failure joins again.)
+    if (this.inCall && !this.starting) this.teardown();
+    this.failures = 0;
+    this.ensure();
+  }
+
+  /** Puts this page back in the call when the person wants to be in it and
+   *  is not: called on every join and after a failed attempt. */
+  ensure() {
+    clearTimeout(this.rejoinTimer);
+    this.rejoinTimer = 0;
+    if (!this.want || this.inCall || this.starting) return;
+    const wire = this.wire;
+    if (!wire || !wire.connected) {
+      this.showPanel(true);
+      this.showStatus('Reconnecting the call…', 'reconnecting');
+      return; // the next join calls again
     }
+    // RING joins the call when there is one and rings the others when the
+    // call ended meanwhile (a restarted server forgets calls).
+    this.start(this.want.video, 'ACTION_RING').catch((e) => this.showStatus(e.message || String(e)));
+  }
+
+  scheduleRejoin() {
+    clearTimeout(this.rejoinTimer);
+    const delay = Math.min(15000, 1000 * 2 ** Math.min(this.failures, 4));
+    this.failures += 1;
+    this.showPanel(true);
+    this.showStatus('Reconnecting the call…', 'reconnecting');
+    this.rejoinTimer = setTimeout(() => this.ensure(), delay);
   }
 
   /** Returns true when the frame was about the call. */
@@ -133,7 +186,7 @@ export class Call {
       this.recover(f.error.message);
       return true;
     }
-    if (f.error && f.error.code === 'not_in_call' && this.inCall) {
+    if (f.error && f.error.code === 'not_in_call' && (this.inCall || this.want)) {
       // The server lost our media while we were away: call again.
       this.recover(f.error.message);
       return true;
@@ -149,7 +202,10 @@ export class Call {
     const me = this.memberIdOf();
     const from = ev.from || {};
     if (from.memberId === me) return;
-    if (ev.action === 'ACTION_RING' && !this.inCall) {
+    // A page that is in the call, joining it, or about to rejoin it by
+    // itself never shows a prompt: two people calling each other at once
+    // end up in one call (the server joins the second to the first's).
+    if (ev.action === 'ACTION_RING' && !this.inCall && !this.starting && !this.want) {
       this.ringing = ev;
       this.el.incomingText.textContent = `${from.name || 'Someone'} is calling${ev.video ? ' (video)' : ' (audio only)'}…`;
       this.el.incoming.hidden = false;
@@ -165,7 +221,7 @@ export class Call {
     this.participants = new Map(list.map((p) => [p.member.memberId, p]));
     const me = this.memberIdOf();
     const active = list.some((p) => p.member.memberId !== me) || (list.length > 0 && !this.inCall);
-    if (list.length === 0) {
+    if (list.length === 0 || this.participants.has(me) || this.inCall || this.starting) {
       this.el.incoming.hidden = true;
       this.ringing = null;
     }
@@ -180,10 +236,31 @@ export class Call {
       if (!this.participants.has(id)) this.removeTile(tile);
       else this.decorate(tile);
     }
-    const waiting = this.inCall && list.filter((p) => p.member.memberId !== me).length === 0;
-    if (waiting) this.showStatus('Waiting for the others to answer…');
-    else if (this.inCall && this.el.status.dataset.kind === 'waiting') this.showStatus('');
-    if (waiting) this.el.status.dataset.kind = 'waiting';
+    const others = list.filter((p) => p.member.memberId !== me);
+    const waiting = this.inCall && others.length === 0;
+    if (waiting) {
+      const gone = [...(this.lastOthers || [])];
+      this.showStatus(gone.length ? `${gone.join(', ')} left the call; waiting for them to come back…` : 'Waiting for the others to answer…', 'waiting');
+    } else if (this.inCall && this.el.status.dataset.kind === 'waiting') this.showStatus('');
+    if (others.length) this.lastOthers = new Set(others.map((p) => p.member.name || 'Someone'));
+    this.armAlone(waiting);
+  }
+
+  /** Alone in a call for long: end it, so nobody waits forever. */
+  armAlone(alone) {
+    if (!alone) {
+      clearTimeout(this.aloneTimer);
+      this.aloneTimer = 0;
+      return;
+    }
+    if (this.aloneTimer) return;
+    this.aloneTimer = setTimeout(() => {
+      this.aloneTimer = 0;
+      if (!this.inCall || [...this.participants.keys()].some((id) => id !== this.memberIdOf())) return;
+      this.hangup()
+        .then(() => this.showStatus('Nobody else was in the call, so it ended.'))
+        .catch(() => {});
+    }, ALONE_LIMIT_MS);
   }
 
   // ---------- joining and leaving ----------
@@ -196,42 +273,98 @@ export class Call {
     }
   }
 
-  forgetIntent() {
+  async start(video, action) {
+    if (this.inCall || this.starting) return;
+    clearTimeout(this.rejoinTimer);
+    this.starting = true;
+    this.el.incoming.hidden = true;
+    this.ringing = null;
+    this.setWant({ video });
     try {
-      sessionStorage.removeItem(this.intentKey);
+      await this.getLocalMedia(video);
+    } catch (e) {
+      this.starting = false;
+      this.setWant(null);
+      this.teardown();
+      throw e;
+    }
+    try {
+      this.resumePlayback();
+      this.inCall = true;
+      this.video = Boolean(this.cam);
+      this.setWant({ video: this.video });
+      this.showPanel(true);
+      this.addLocalTile();
+      if (this.el.status.dataset.kind === 'reconnecting') this.showStatus('Rejoining the call…', 'reconnecting');
+      // Still listed from before (our media broke while the membership
+      // lived on): leave first, so the server sets up fresh media for us.
+      if (this.participants.has(this.memberIdOf())) await this.wire.request({ call: { action: 'ACTION_HANGUP' } });
+      await this.wire.request({ call: { action, video: this.video } });
+      await this.publish();
+      this.sendState();
+      this.watchDevices();
+      this.watchMedia();
+    } catch (e) {
+      this.teardown();
+      if (this.want && TRANSIENT.has(e.code)) {
+        // The link dropped or the room moved while joining: the next join
+        // (or a timer) tries again.
+        if (this.wire && this.wire.connected) this.scheduleRejoin();
+        else this.ensure();
+        return;
+      }
+      this.setWant(null);
+      throw e;
+    } finally {
+      this.starting = false;
+    }
+  }
+
+  setWant(w) {
+    this.want = w;
+    try {
+      if (w) sessionStorage.setItem(this.intentKey, JSON.stringify(w));
+      else sessionStorage.removeItem(this.intentKey);
     } catch {
       /* storage may be off */
     }
   }
 
-  async start(video, action) {
-    if (this.inCall || this.starting) return;
-    this.starting = true;
-    this.el.incoming.hidden = true;
-    this.ringing = null;
-    try {
-      await this.getLocalMedia(video);
-      this.resumePlayback();
-      this.inCall = true;
-      this.video = Boolean(this.cam);
-      this.showPanel(true);
-      this.addLocalTile();
-      await this.wire.request({ call: { action, video: this.video } });
-      try {
-        sessionStorage.setItem(this.intentKey, JSON.stringify({ video: this.video }));
-      } catch {
-        /* storage may be off */
+  /** Watches the media paths: a path that stays disconnected gets an ICE
+   *  restart (the server came back from a pause, the network changed), and
+   *  one that failed outright makes the page join the call again. */
+  watchMedia() {
+    clearInterval(this.watchTimer);
+    this.stalledSince = 0;
+    this.watchTimer = setInterval(() => {
+      if (!this.inCall) return;
+      const pcs = [this.pub, this.sub].filter(Boolean);
+      if (pcs.some((pc) => pc.connectionState === 'failed')) {
+        this.recover('The call connection failed; reconnecting…');
+        return;
       }
-      await this.publish();
-      this.sendState();
-      this.watchDevices();
-    } catch (e) {
-      this.teardown();
-      this.forgetIntent();
-      throw e;
-    } finally {
-      this.starting = false;
-    }
+      if (pcs.some((pc) => pc.connectionState === 'connected')) this.failures = 0;
+      const stalled = pcs.some((pc) => ['disconnected', 'failed'].includes(pc.iceConnectionState));
+      if (!stalled) {
+        this.stalledSince = 0;
+        if (this.el.status.dataset.kind === 'reconnecting') this.showStatus('');
+        return;
+      }
+      const now = Date.now();
+      // Only time with a working socket counts: an ICE restart needs it.
+      if (!this.wire || !this.wire.connected) {
+        this.stalledSince = 0;
+        this.showStatus('Reconnecting the call…', 'reconnecting');
+        return;
+      }
+      this.stalledSince ||= now;
+      if (now - this.stalledSince < ICE_STALL_MS) return;
+      this.showStatus('Reconnecting the call…', 'reconnecting');
+      if (now - this.lastIceRestart > 10000) {
+        this.lastIceRestart = now;
+        this.restartIce().catch((e) => this.recover(e.message || 'The call could not be resumed.'));
+      }
+    }, 1000);
   }
 
   async getLocalMedia(video) {
@@ -240,7 +373,7 @@ export class Call {
     }
     let stream;
     try {
-      stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: video ? { facingMode: this.facing } : false });
+      stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: video ? this.cameraConstraints() : false });
     } catch (e) {
       if (!video) throw new Error('The microphone is not available: ' + e.message);
       // No camera, or it was refused: an audio call is better than none.
@@ -249,6 +382,7 @@ export class Call {
     }
     this.mic = stream.getAudioTracks()[0] || null;
     this.cam = stream.getVideoTracks()[0] || null;
+    if (this.cam) this.noteCamera();
   }
 
   async decline() {
@@ -259,33 +393,29 @@ export class Call {
   }
 
   async hangup() {
-    this.forgetIntent();
-    const wasIn = this.inCall;
+    this.setWant(null);
+    clearTimeout(this.rejoinTimer);
     this.teardown();
-    if (wasIn) await this.wire.request({ call: { action: 'ACTION_HANGUP' } }).catch(() => {});
+    // Always tell the server: the page may be out of the call only locally
+    // (rejoining) while the server still lists it.
+    await this.wire.request({ call: { action: 'ACTION_HANGUP' } }).catch(() => {});
   }
 
-  /** The server lost our media connection: start the call again, a few times. */
+  /** Our media connection is gone: leave the call on the server and join
+   *  it again (with growing pauses if it keeps failing). */
   recover(message) {
-    if (!this.inCall) return;
-    const video = this.video;
+    // While starting, the start itself fails and retries; after it, the
+    // media watch sees a broken connection.
+    if (this.starting || (!this.inCall && !this.want)) return;
     this.teardown();
-    if (this.retries >= 3) {
-      this.forgetIntent();
-      this.showStatus(message + ' Please call again.');
-      return;
-    }
-    this.retries += 1;
-    this.showStatus(message);
-    this.wire
-      .request({ call: { action: 'ACTION_HANGUP' } })
-      .catch(() => {})
-      .then(() => this.start(video, 'ACTION_RING'))
-      .catch((e) => this.showStatus(e.message));
+    this.showStatus(message, 'reconnecting');
+    const w = this.wire;
+    const hangup = w && w.connected ? w.request({ call: { action: 'ACTION_HANGUP' } }).catch(() => {}) : Promise.resolve();
+    hangup.then(() => this.scheduleRejoin());
   }
 
-  async restartIce() {
-    const broken = (pc) => pc && ['disconnected', 'failed'].includes(pc.iceConnectionState);
+  async restartIce(states = ['disconnected', 'failed']) {
+    const broken = (pc) => pc && states.includes(pc.iceConnectionState);
     if (broken(this.pub)) {
       this.pub.restartIce();
       await this.negotiatePublish();
@@ -295,6 +425,9 @@ export class Call {
 
   teardown() {
     this.inCall = false;
+    clearInterval(this.watchTimer);
+    this.watchTimer = 0;
+    this.armAlone(false);
     for (const pc of [this.pub, this.sub]) if (pc) pc.close();
     this.pub = this.sub = null;
     this.subChain = Promise.resolve();
@@ -307,7 +440,7 @@ export class Call {
     this.meters.clear();
     clearInterval(this.meterTimer);
     this.meterTimer = 0;
-    this.showPanel(false);
+    this.showPanel(Boolean(this.want));
     this.syncButtons();
   }
 
@@ -317,9 +450,10 @@ export class Call {
     document.body.classList.toggle('in-call', on);
   }
 
-  showStatus(text) {
+  showStatus(text, kind) {
     this.el.status.textContent = text || '';
-    delete this.el.status.dataset.kind;
+    if (kind) this.el.status.dataset.kind = kind;
+    else delete this.el.status.dataset.kind;
   }
 
   notifyRing(name) {
@@ -434,8 +568,9 @@ export class Call {
       this.sendState();
       return;
     }
-    const stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: this.facing } });
+    const stream = await navigator.mediaDevices.getUserMedia({ video: this.cameraConstraints() });
     this.cam = stream.getVideoTracks()[0];
+    this.noteCamera();
     this.videoOff = false;
     if (this.senders.camera) {
       await this.senders.camera.replaceTrack(this.cam);
@@ -449,23 +584,74 @@ export class Call {
     this.sendState();
   }
 
+  /** The camera chosen last (by device), else the facing one. */
+  cameraConstraints() {
+    return this.cameraId ? { deviceId: { ideal: this.cameraId } } : { facingMode: this.facing };
+  }
+
+  /** Remembers which camera the track comes from and shows it. */
+  noteCamera() {
+    const s = this.cam ? this.cam.getSettings() : {};
+    if (s.deviceId) this.cameraId = s.deviceId;
+    if (s.facingMode) this.facing = s.facingMode;
+    this.watchDevices();
+  }
+
+  /** "Switch camera": phones flip between front and back; where cameras
+   *  do not say which way they face (webcams, most computers) the next
+   *  camera in the list is taken. */
   async switchCamera() {
     if (!this.inCall || !this.cam || this.videoOff) return;
-    const next = this.facing === 'user' ? 'environment' : 'user';
-    // Phones give one camera at a time: release this one before asking for
-    // the other, or the request fails.
-    this.cam.stop();
-    let stream;
-    try {
-      stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: { exact: next } } });
-    } catch {
-      stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: this.facing } });
+    const cams = await this.videoInputs();
+    const facing = this.cam.getSettings().facingMode;
+    if (facing && cams.length <= 2) {
+      const next = facing === 'user' ? 'environment' : 'user';
+      if (await this.useCamera({ facingMode: { exact: next } }, (t) => t.getSettings().facingMode === next)) return;
     }
-    const track = stream.getVideoTracks()[0];
-    if (track.getSettings().facingMode === next || !track.getSettings().facingMode) this.facing = next;
+    if (cams.length < 2) return;
+    const i = cams.findIndex((d) => d.deviceId === this.cameraId);
+    const next = cams[(i + 1) % cams.length];
+    await this.useCamera({ deviceId: { exact: next.deviceId } }, (t) => t.getSettings().deviceId === next.deviceId);
+  }
+
+  /** Swaps the camera track in place: the sender keeps its place in the
+   *  connection (replaceTrack), so nothing is renegotiated. Returns false,
+   *  with the old camera back, when the new one cannot be had. */
+  async useCamera(video, isRight = () => true) {
+    if (!this.inCall || !this.senders.camera) return false;
+    const previous = this.cameraId;
+    // Phones give one camera at a time: release this one first.
+    if (this.cam) this.cam.stop();
+    let track = null;
+    try {
+      const stream = await navigator.mediaDevices.getUserMedia({ video });
+      track = stream.getVideoTracks()[0];
+      if (!isRight(track)) {
+        track.stop();
+        track = null;
+      }
+    } catch {
+      track = null;
+    }
+    const ok = Boolean(track);
+    if (!track) {
+      const back = await navigator.mediaDevices.getUserMedia({ video: previous ? { deviceId: { ideal: previous } } : { facingMode: this.facing } });
+      track = back.getVideoTracks()[0];
+    }
     this.cam = track;
     await this.senders.camera.replaceTrack(track);
+    this.noteCamera();
     this.addLocalTile();
+    if (!ok) this.showStatus('That camera could not be started; the previous one is back.');
+    return ok;
+  }
+
+  async videoInputs() {
+    try {
+      return (await navigator.mediaDevices.enumerateDevices()).filter((d) => d.kind === 'videoinput' && d.deviceId);
+    } catch {
+      return [];
+    }
   }
 
   async toggleScreen() {
@@ -501,13 +687,25 @@ export class Call {
     this.sendState();
   }
 
+  /** Shows "Switch camera" and the camera menu when there is a choice; the
+   *  menu names the camera in use. */
   async watchDevices() {
-    try {
-      const devices = await navigator.mediaDevices.enumerateDevices();
-      this.el.switchCam.hidden = devices.filter((d) => d.kind === 'videoinput').length < 2;
-    } catch {
-      this.el.switchCam.hidden = true;
-    }
+    const cams = await this.videoInputs();
+    const many = cams.length >= 2 && Boolean(this.cam) && !this.videoOff;
+    this.el.switchCam.hidden = !many;
+    const menu = this.el.cameraMenu;
+    if (!menu) return;
+    menu.hidden = !many;
+    menu.replaceChildren(
+      ...cams.map((d, i) => {
+        const o = document.createElement('option');
+        o.value = d.deviceId;
+        o.textContent = d.label || `Camera ${i + 1}`;
+        return o;
+      }),
+    );
+    if (this.cameraId) menu.value = this.cameraId;
+    this.el.switchCam.title = `In use: ${menu.selectedOptions[0]?.textContent || 'camera'}`;
   }
 
   // ---------- receiving ----------

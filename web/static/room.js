@@ -5,6 +5,7 @@
 
 import { Wire } from '/static/wire.js';
 import { Call } from '/static/call.js';
+import { startCallLayout } from '/static/call-layout.js';
 import { gateSchedule, setupEntry, checkEntry, entryFields, decorateMember, takeCallHint } from '/static/entry.js';
 
 const MAX_TEXT = 4000;
@@ -30,6 +31,7 @@ const el = {
   myRole: $('my-role'),
   myName: $('my-name'),
   conn: $('conn-status'),
+  reconnect: $('reconnect-now'),
   members: $('members'),
   memberCount: $('member-count'),
   messages: $('messages'),
@@ -61,7 +63,7 @@ const room = {
   maxSeq: 0,
   moreOlder: false,
   clientIdsSeen: new Set(),
-  pendingChats: new Map(), // correlation id -> {text, resent}, until the server echoes it
+  pendingChats: new Map(), // correlation id -> {text, tries, li}, until the server echoes it
   wire: null,
 };
 
@@ -230,9 +232,51 @@ function showJoinForm() {
     (isAgent ? info.agentName : info.visitorName) ||
     storageGet('liveroom:name') ||
     '';
+  // The agent's key admits without the room password.
+  if (isAgent) el.joinPasswordField.hidden = true;
   el.joinPanel.hidden = false;
   setState('joining');
-  (el.joinName.value ? (info.hasPassword ? el.joinPassword : el.joinButton) : el.joinName).focus();
+  (el.joinName.value ? (info.hasPassword && !isAgent ? el.joinPassword : el.joinButton) : el.joinName).focus();
+  // Go straight in when nothing is missing and the person already chose to
+  // come: a link from an accepted call request, or a reload of a room this
+  // tab was in. Anything the server refuses shows on the form.
+  if (el.joinName.value && (isAgent || !info.hasPassword) && !entryNeedsInput(info) && (hasCallHint() || wasHere())) {
+    el.joinForm.requestSubmit();
+  }
+}
+
+// An accepted request's links say call=video|audio, or go=1 for a chat.
+function hasCallHint() {
+  const params = new URLSearchParams(location.hash.slice(1));
+  const go = params.get('go') === '1';
+  if (go) {
+    params.delete('go');
+    const rest = params.toString();
+    history.replaceState(null, '', location.pathname + location.search + (rest ? `#${rest}` : ''));
+  }
+  return go || /^(video|audio)$/.test(params.get('call') || '');
+}
+
+function hereKey() {
+  return `liveroom:joined:${room.id}`;
+}
+
+function wasHere() {
+  try {
+    return sessionStorage.getItem(hereKey()) === '1';
+  } catch {
+    return false;
+  }
+}
+
+// The entry form needs the visitor's own input when it shows a field that
+// is still empty or wrong (a name alone is already filled in).
+function entryNeedsInput(info) {
+  if (room.agentKey) return false;
+  const f = info.entryForm || {};
+  if (!f.enabled) return false;
+  const empty = (id) => !$(id).value.trim();
+  return Boolean(f.private || checkEntry() || (f.showEmail && empty('join-email')) || (f.showAvatar && empty('join-avatar')));
 }
 
 // ---------- joining ----------
@@ -276,6 +320,11 @@ el.joinForm.addEventListener('submit', async (ev) => {
     await room.wire.start(); // handleJoined has run by now
     storageSet(nameKey(room.id, Boolean(room.agentKey)), name);
     storageSet('liveroom:name', name);
+    try {
+      sessionStorage.setItem(hereKey(), '1');
+    } catch {
+      /* not fatal */
+    }
   } catch (err) {
     el.joinError.textContent = err.message || 'Could not join the room.';
     if (err.code === 'wrong_password' || err.code === 'password_required') {
@@ -367,12 +416,12 @@ async function fillGap(before, prevMax) {
 function resendPending() {
   for (const [id, p] of room.pendingChats) {
     if (room.clientIdsSeen.has(id)) {
-      room.pendingChats.delete(id);
-    } else if (p.resent) {
-      room.pendingChats.delete(id);
+      dropPending(id);
+    } else if (p.tries >= 2) {
+      dropPending(id);
       giveBack(p.text, 'A message could not be sent; it is back in the box.');
     } else {
-      p.resent = true;
+      p.tries += 1;
       try {
         room.wire.send({ chat: { text: p.text } }, id);
       } catch {
@@ -380,6 +429,27 @@ function resendPending() {
       }
     }
   }
+}
+
+// A message shows at once, marked "sending", until the server's echo (its
+// ack) replaces it; one written while the link is down waits for it.
+function showPending(id, text) {
+  const li = node('li', 'msg own pending');
+  li.dataset.clientId = id;
+  const meta = node('div', 'msg-meta');
+  meta.append(node('span', 'msg-name', room.name || 'You'), node('span', 'msg-sending', 'sending…'));
+  const body = node('div', 'msg-text');
+  appendLinkified(body, text);
+  li.append(meta, body);
+  el.messages.append(li);
+  scrollToBottom();
+  return li;
+}
+
+function dropPending(id) {
+  const p = room.pendingChats.get(id);
+  if (p && p.li) p.li.remove();
+  room.pendingChats.delete(id);
 }
 
 // Put an unsent message back in the composer, unless the user typed anew.
@@ -398,7 +468,7 @@ function giveBack(text, message) {
 function forgetPendingText(text) {
   for (const [id, p] of room.pendingChats) {
     if (p.text === text) {
-      room.pendingChats.delete(id);
+      dropPending(id);
       return;
     }
   }
@@ -430,16 +500,22 @@ function handleFrame(f) {
     const fresh = !room.bySeq.has(num(c.seq));
     insertMessage(c);
     if (stick) scrollToBottom();
-    if (fresh && !mine) noteUnread();
+    if (fresh && !mine) {
+      noteUnread();
+      room.layout.noteMessage();
+    }
   } else if (f.member) {
     handleMemberEvent(f.member);
+  } else if (f.error && f.error.code === 'not_joined') {
+    // The server lost us (wire.js joins again): a refused message stays
+    // pending and goes out after the join.
   } else if (f.error) {
     const id = f.replyTo;
     const message = f.error.message || f.error.code || 'Something went wrong.';
     const p = id && room.pendingChats.get(id);
     if (p) {
       // The server refused a chat message: give the text back.
-      room.pendingChats.delete(id);
+      dropPending(id);
       giveBack(p.text, message);
     } else {
       showChatError(message);
@@ -505,7 +581,17 @@ function renderMembers() {
   });
   el.members.replaceChildren(...items);
   el.memberCount.textContent = `(${items.length})`;
+  markMembersOverflow();
 }
+
+// The phone's member strip scrolls sideways; fade its edge while more
+// members are out of sight.
+function markMembersOverflow() {
+  const m = el.members;
+  m.classList.toggle('more-right', m.scrollWidth - m.scrollLeft - m.clientWidth > 2);
+}
+el.members.addEventListener('scroll', markMembersOverflow, { passive: true });
+window.addEventListener('resize', markMembersOverflow);
 
 // ---------- chat log ----------
 
@@ -595,13 +681,14 @@ function insertMessage(m) {
   const seq = num(m.seq);
   if (m.clientId) {
     room.clientIdsSeen.add(m.clientId);
-    room.pendingChats.delete(m.clientId);
+    dropPending(m.clientId);
   }
   if (!seq || room.bySeq.has(seq)) return;
   const li = renderMessage(m);
   room.bySeq.set(seq, li);
   if (seq > room.maxSeq) {
-    el.messages.append(li); // the common case: newest message
+    // The common case: newest message (still above any of ours being sent).
+    el.messages.insertBefore(li, el.messages.querySelector('.msg.pending'));
   } else {
     let next = null;
     for (const other of el.messages.querySelectorAll('.msg')) {
@@ -644,9 +731,10 @@ el.loadOlder.addEventListener('click', async () => {
 
 // ---------- composer ----------
 
+// While the link is down messages can still be written and sent: they show
+// as "sending" and go out when it is back. Only files wait for the link.
 function setComposerEnabled(on) {
-  el.send.disabled = !on;
-  el.input.placeholder = on ? 'Write a message…' : 'Waiting for the connection…';
+  el.input.placeholder = on ? 'Write a message…' : 'Write a message (sent when the connection is back)…';
   el.fileInput.disabled = !on;
 }
 
@@ -662,6 +750,12 @@ function updateCounter() {
   const n = el.input.value.length;
   el.counter.textContent = n > MAX_TEXT - 500 ? `${n}/${MAX_TEXT}` : '';
   el.counter.classList.toggle('over', n > MAX_TEXT);
+  // Say it instead of cutting a long paste: the person decides what goes.
+  const over = n > MAX_TEXT;
+  if (over) el.chatError.textContent = `This message is ${n.toLocaleString('en')} characters; the limit is ${MAX_TEXT.toLocaleString('en')}. Shorten it by ${(n - MAX_TEXT).toLocaleString('en')} to send it.`;
+  else if (updateCounter.wasOver) el.chatError.textContent = '';
+  updateCounter.wasOver = over;
+  el.send.disabled = over;
   // Grow the textarea with its content, up to the CSS max-height.
   el.input.style.height = 'auto';
   el.input.style.height = `${el.input.scrollHeight}px`;
@@ -672,21 +766,21 @@ function sendChat() {
   const text = el.input.value.replace(/^\s*\n/, '').replace(/\s+$/, '');
   if (!text.trim()) return;
   if (text.length > MAX_TEXT) {
-    showChatError(`Messages can be at most ${MAX_TEXT} characters.`);
+    updateCounter();
     return;
   }
-  if (!room.wire || !room.wire.connected) {
-    showChatError('Not connected — your message is still in the box.');
-    return;
+  if (!room.wire) return;
+  const id = room.wire.nextId();
+  let tries = 0;
+  if (room.wire.connected) {
+    try {
+      room.wire.send({ chat: { text } }, id);
+      tries = 1;
+    } catch {
+      /* sent when the link is back */
+    }
   }
-  let id;
-  try {
-    id = room.wire.send({ chat: { text } });
-  } catch (err) {
-    showChatError(err.message);
-    return;
-  }
-  room.pendingChats.set(id, { text, resent: false });
+  room.pendingChats.set(id, { text, tries, li: showPending(id, text) });
   el.chatError.textContent = '';
   el.input.value = '';
   updateCounter();
@@ -808,9 +902,15 @@ el.view.addEventListener('drop', (ev) => {
 
 // ---------- connection status ----------
 
+let lastStatus = { state: 'connecting' };
+
 function showStatus(s) {
+  lastStatus = s;
   let text;
-  switch (s.state) {
+  let state = s.state;
+  // The browser knows it has no network: never claim to be connected then.
+  if (navigator.onLine === false && state === 'connected') state = 'offline';
+  switch (state) {
     case 'connected':
       text = 'Connected';
       break;
@@ -822,22 +922,37 @@ function showStatus(s) {
       break;
     case 'waiting':
     case 'offline': {
+      if (navigator.onLine === false) {
+        text = 'Offline: waiting for the network…';
+        break;
+      }
       const secs = Math.max(1, Math.round((s.delayMs || 0) / 1000));
-      const why = s.state === 'offline' ? 'offline' : s.reason || 'disconnected';
-      text = `Reconnecting in ${secs}s… (${why})`;
+      text = `Reconnecting in ${secs}s… (${s.reason || 'disconnected'})`;
       break;
     }
     default:
       text = s.reason ? `Disconnected: ${s.reason}` : 'Disconnected';
   }
   el.conn.textContent = text;
-  el.conn.dataset.status = s.state === 'waiting' || s.state === 'offline' ? 'reconnecting' : s.state;
-  if (s.state !== 'connected' && el.view.hidden === false) setComposerEnabled(false);
+  el.conn.dataset.status = state === 'waiting' || state === 'offline' ? 'reconnecting' : state;
+  // Offer to skip the wait whenever we are not connected but still trying.
+  el.reconnect.hidden = !(state === 'waiting' || state === 'offline' || state === 'reconnecting') || !room.wire;
+  if (state !== 'connected' && el.view.hidden === false) setComposerEnabled(false);
 }
+
+el.reconnect.addEventListener('click', () => room.wire && room.wire.reconnectNow());
 
 // Phones drop sockets when asleep or switching networks: when we are back,
 // do not sit out the remaining backoff.
-window.addEventListener('online', () => room.wire && room.wire.wake());
+window.addEventListener('online', () => {
+  showStatus(lastStatus);
+  if (room.wire) room.wire.wake();
+});
+window.addEventListener('offline', () => {
+  showStatus(lastStatus);
+  // An open socket may not notice for a while; ask it now.
+  if (room.wire) room.wire.wake();
+});
 document.addEventListener('visibilitychange', () => {
   if (document.visibilityState === 'visible' && room.wire) room.wire.wake();
 });
@@ -846,5 +961,7 @@ document.addEventListener('visibilitychange', () => {
 // socket at once so the others see us leave; coming back joins again.
 window.addEventListener('pagehide', () => room.wire && room.wire.suspend());
 window.addEventListener('pageshow', (ev) => ev.persisted && room.wire && room.wire.resume());
+
+room.layout = startCallLayout({ panel: $('call-panel'), tiles: $('tiles'), select: $('call-layout') });
 
 init();

@@ -11,10 +11,18 @@ const FATAL_JOIN = new Set(['room_not_found', 'wrong_password', 'password_requir
   'room_not_open', 'room_closed', 'entry_required']);
 
 const BACKOFF_MIN_MS = 1000;
-const BACKOFF_MAX_MS = 15000;
+// Capped low so a page is back within seconds of the network returning
+// (with up to 20% jitter so a restarted server is not hit all at once).
+const BACKOFF_MAX_MS = 8000;
 const JOIN_TIMEOUT_MS = 15000;
-const PING_EVERY_MS = 25000;
-const PING_TIMEOUT_MS = 10000;
+// The server answers pings itself, so they are cheap: often enough that a
+// dead link (a paused or unreachable server) is noticed within ~20 s.
+const PING_EVERY_MS = 10000;
+const PING_TIMEOUT_MS = 8000;
+// Every few pings the room itself is asked (a one-message history read):
+// a room that moved to another node, or a node that lost us, answers
+// not_joined, and the page joins again.
+const ROOM_CHECK_EVERY = 3;
 
 // A random prefix keeps correlation ids unique across reconnects and tabs, so
 // an id echoed back as a message's clientId is unambiguous.
@@ -66,6 +74,7 @@ export class Wire {
     this.retryTimer = 0;
     this.pingTimer = 0;
     this.lastRx = 0;
+    this.lastRejoin = 0;
     this.firstJoin = null; // {resolve, reject} for start()
   }
 
@@ -124,6 +133,32 @@ export class Wire {
       this.connect();
     } else if (this.joined) {
       this.probe(5000);
+    }
+  }
+
+  /** Reconnect at once (the "Reconnect now" button), skipping any backoff. */
+  reconnectNow() {
+    if (this.stopped) return;
+    this.suspended = false;
+    clearTimeout(this.retryTimer);
+    this.dropSocket(4000, 'reconnect');
+    this.connect();
+  }
+
+  /** The server no longer has us in the room (its node died, the room
+   *  moved, the membership expired): join again on a new socket, as the
+   *  same person, with history since the last message we have. */
+  rejoin(reason) {
+    if (this.stopped || !this.joined) return;
+    console.warn('liveroom: rejoining the room:', reason);
+    this.dropSocket(4000, 'rejoin');
+    // Never a tight loop: a second rejoin soon after the last one backs off.
+    const now = Date.now();
+    if (now - this.lastRejoin < 5000) {
+      this.scheduleRetry(reason);
+    } else {
+      this.lastRejoin = now;
+      this.connect();
     }
   }
 
@@ -230,6 +265,11 @@ export class Wire {
       return;
     }
     if (!frame || typeof frame !== 'object') return;
+    if (frame.error && frame.error.code === 'not_joined' && this.joined) {
+      // Whatever was sent is refused until we are in the room again; the
+      // pending request fails and its owner retries after the join.
+      queueMicrotask(() => this.rejoin('not_joined'));
+    }
     const p = frame.replyTo && this.pending.get(frame.replyTo);
     if (p) {
       this.pending.delete(frame.replyTo);
@@ -262,7 +302,7 @@ export class Wire {
   }
 
   scheduleRetry(reason) {
-    // 1s, 2s, 4s… capped at 15s. Up to 20% is shaved off at random so a
+    // 1s, 2s, 4s… capped at 8s. Up to 20% is shaved off at random so a
     // restarted server is not hit by every client in the same instant.
     const base = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** this.attempt);
     const delayMs = Math.round(base * (0.8 + Math.random() * 0.2));
@@ -312,7 +352,18 @@ export class Wire {
 
   startPing() {
     this.stopPing();
-    this.pingTimer = setInterval(() => this.probe(PING_TIMEOUT_MS), PING_EVERY_MS);
+    let n = 0;
+    this.pingTimer = setInterval(() => {
+      n += 1;
+      this.probe(PING_TIMEOUT_MS);
+      if (n % ROOM_CHECK_EVERY === 0) this.checkRoom();
+    }, PING_EVERY_MS);
+  }
+
+  checkRoom() {
+    if (!this.joined) return;
+    // Only the answer's kind matters: not_joined is handled in handleMessage.
+    this.request({ history: { beforeSeq: '1', limit: 1 } }, { timeout: PING_TIMEOUT_MS }).catch(() => {});
   }
 
   probe(timeout) {
