@@ -14,6 +14,9 @@ need() {
 
 # The end-to-end tests drive headless Chromium; LIVEROOM_CHROMIUM names another binary.
 [ -n "${LIVEROOM_CHROMIUM:-}" ] || need chromium chromium
+# Recording tests make VP8/Opus clips, check files and mix them.
+need ffprobe ffmpeg
+need ffmpeg ffmpeg
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
