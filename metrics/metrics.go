@@ -23,6 +23,10 @@ type Metrics struct {
 	FrameErrors   *prometheus.CounterVec
 	StoreLatency  *prometheus.HistogramVec
 	UploadedBytes prometheus.Counter
+	// Recording (issue 13).
+	RecordingsActive prometheus.Gauge
+	RecordedBytes    prometheus.Counter
+	RecordingErrors  prometheus.Counter
 }
 
 // New registers every collector, Go runtime and process ones included.
@@ -50,6 +54,13 @@ func New() *Metrics {
 		UploadedBytes: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "liveroom_uploaded_bytes_total", Help: "Bytes of files uploaded."}),
 	}
+	m.RecordingsActive = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "liveroom_recordings_active", Help: "Call recordings being written on this node."})
+	m.RecordedBytes = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "liveroom_recorded_bytes_total", Help: "Bytes of call recordings written to disk."})
+	m.RecordingErrors = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "liveroom_recording_errors_total", Help: "Recordings stopped by a write error or a full disk."})
+	r.MustRegister(m.RecordingsActive, m.RecordedBytes, m.RecordingErrors)
 	r.MustRegister(m.SocketsOpen, m.RoomsActive, m.FramesIn, m.FramesOut, m.ChatMessages,
 		m.SlowClients, m.FrameErrors, m.StoreLatency, m.UploadedBytes,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -61,7 +61,7 @@ func tokenSecret(cfg config.Config, store persistence.Store) ([]byte, error) {
 
 // newMediaEngine opens the call ports; the UDP port defaults to the number of
 // the HTTP port so that one number (TCP and UDP) is all a firewall needs.
-func newMediaEngine(cfg config.Config, listener net.Listener, log *zap.Logger) (*media.Engine, error) {
+func newMediaEngine(cfg config.Config, listener net.Listener, m *metrics.Metrics, log *zap.Logger) (*media.Engine, error) {
 	udpPort := cfg.WebRTCUDPPort
 	if udpPort == 0 {
 		udpPort = listener.Addr().(*net.TCPAddr).Port
@@ -77,6 +77,7 @@ func newMediaEngine(cfg config.Config, listener net.Listener, log *zap.Logger) (
 		UDPPort: udpPort, TCPPort: cfg.WebRTCTCPPort, PublicIPs: cfg.WebRTCPublicIPs, ICEServers: servers,
 		ICETimeout:       time.Duration(cfg.ICETimeoutSeconds) * time.Second,
 		MaxTracksPerPeer: cfg.MaxTracksPerPeer,
+		Recording:        recordingConfig(cfg, m, log),
 	}, log.Named("media"))
 }
 
@@ -114,7 +115,9 @@ func Run(ctx context.Context, cfg config.Config) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
-	engine, err := newMediaEngine(cfg, listener, log)
+	markInterruptedRecordings(cfg, store, log)
+	go sweepUnsavedRecordings(ctx, cfg, store, log)
+	engine, err := newMediaEngine(cfg, listener, m, log)
 	if err != nil {
 		_ = listener.Close()
 		return err
@@ -129,6 +132,7 @@ func Run(ctx context.Context, cfg config.Config) error {
 			HistoryPage: cfg.HistoryPage, IdleTimeout: time.Duration(cfg.RoomIdleSeconds) * time.Second,
 			ResumeGrace: time.Duration(cfg.ResumeGraceSeconds) * time.Second,
 			TokenTTL:    12 * time.Hour, PasswordCost: cfg.PasswordCost, EntryForm: entryFormDefaults(cfg),
+			Recording: recordingDefaults(cfg), RecordingNode: recordingNode(cfg),
 		}, Media: engine},
 		Agent: agentDeps(cfg, store, log),
 	}, log)
@@ -150,8 +154,8 @@ func Run(ctx context.Context, cfg config.Config) error {
 	handler := web.New(web.Deps{
 		Node: node, Store: store, Signer: signer, Metrics: m, Log: log.Named("web"), WebSocket: ws,
 		FilesDir: filepath.Join(cfg.DataDir, "files"), MaxUploadBytes: cfg.MaxUploadBytes, PublicURL: cfg.PublicURL,
-		ClosedRooms: !cfg.OpenRooms,
-		Agents:      webAgentDeps(cfg, presence),
+		ClosedRooms: !cfg.OpenRooms, RecordingsDir: recordingsDir(cfg),
+		Agents: webAgentDeps(cfg, presence),
 	})
 	httpSrv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: zap.NewStdLog(log.Named("http"))}

@@ -27,13 +27,15 @@ var staticFiles embed.FS
 
 // Deps are what the handlers need.
 type Deps struct {
-	Node           *actors.Node
-	Store          persistence.Store
-	Signer         *access.Signer
-	Metrics        *metrics.Metrics
-	Log            *zap.Logger
-	WebSocket      http.Handler
-	FilesDir       string
+	Node      *actors.Node
+	Store     persistence.Store
+	Signer    *access.Signer
+	Metrics   *metrics.Metrics
+	Log       *zap.Logger
+	WebSocket http.Handler
+	FilesDir  string
+	// RecordingsDir holds call recordings (recordings.go).
+	RecordingsDir  string
 	MaxUploadBytes int64
 	// PublicURL is the base of generated links; empty means from the request.
 	PublicURL string
@@ -60,6 +62,7 @@ func New(d Deps) http.Handler {
 	mux.HandleFunc("GET /files/{room}/{file}", s.download)
 	mux.Handle("GET /ws", d.WebSocket)
 	s.agentRoutes(mux)
+	s.recordingRoutes(mux)
 	mux.HandleFunc("GET /healthz", s.health)
 	mux.Handle("GET /metrics", d.Metrics.Handler())
 	return securityHeaders(mux)

@@ -48,6 +48,7 @@ func (g *grain) leaveCall(ctx actor.Context, m *member) {
 	delete(g.call, m.info.MemberId)
 	g.tellMedia(ctx, m, "", &pb.MediaCommand{Body: &pb.MediaCommand_Leave{Leave: &pb.MediaLeave{}}})
 	g.broadcastCallState(ctx)
+	g.callChanged(ctx, nil)
 }
 
 func (g *grain) joinCall(ctx actor.Context, m *member, video bool) {
@@ -55,8 +56,9 @@ func (g *grain) joinCall(ctx actor.Context, m *member, video bool) {
 		return
 	}
 	g.call[m.info.MemberId] = &callMember{m: m, video: video, media: &pb.MediaState{VideoOff: !video}}
-	g.tellMedia(ctx, m, "", &pb.MediaCommand{Body: &pb.MediaCommand_Join{Join: &pb.MediaJoin{}}})
+	g.tellMedia(ctx, m, "", &pb.MediaCommand{Body: &pb.MediaCommand_Join{Join: &pb.MediaJoin{Name: m.info.Name}}})
 	g.broadcastCallState(ctx)
+	g.callChanged(ctx, m)
 }
 
 var errNotInCall = errorf("not_in_call", "Join the call first.")
@@ -73,6 +75,8 @@ func (g *grain) onCall(ctx actor.Context, req *pb.CallRequest) *pb.RoomReply {
 	}
 	in := g.call[m.info.MemberId]
 	switch b := req.Body.(type) {
+	case *pb.CallRequest_Recording:
+		return g.onRecording(ctx, m, b.Recording)
 	case *pb.CallRequest_Call:
 		switch b.Call.Action {
 		case pb.CallAction_ACTION_RING:

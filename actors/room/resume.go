@@ -89,6 +89,7 @@ func (g *grain) resume(ctx actor.Context, msg *pb.Join, m *member) {
 		AccessToken: g.deps.Signer.Issue(access.Claims{Room: g.id, MemberID: m.info.MemberId, Name: m.info.Name,
 			Role: int32(role)}, g.deps.Settings.TokenTTL),
 		Call: g.callState(), IceServers: g.iceServers(), ResumeToken: token, Resumed: true,
+		Recording: g.recordingState(),
 	}}})
 	ctx.Respond(&pb.RoomReply{})
 }
