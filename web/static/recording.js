@@ -29,12 +29,10 @@ export class Recording {
    * @param {object} o
    * @param {() => import('./wire.js').Wire} o.wire
    * @param {() => string} o.token   this member's access token (downloads)
-   * @param {() => boolean} o.inCall whether this browser is in the call
    */
   constructor(o) {
     this.wireOf = o.wire;
     this.tokenOf = o.token;
-    this.inCallOf = o.inCall;
     this.options = {};
     this.role = '';
     this.state = {};
@@ -81,11 +79,6 @@ export class Recording {
 
   /** Returns true when the frame was only about recording. */
   onFrame(f) {
-    if (f.callState) {
-      // Let the call handle it too; the button follows whether we are in it.
-      queueMicrotask(() => this.syncButton());
-      return false;
-    }
     if (f.recording) {
       this.apply(f.recording);
       return true;
@@ -130,7 +123,8 @@ export class Recording {
   syncButton() {
     const s = this.state.state || 'STATE_IDLE';
     const running = s === 'STATE_WAITING' || s === 'STATE_RECORDING';
-    this.button.hidden = !this.mayRecord() || !(this.inCallOf() || running);
+    // The button sits in the call panel, which only shows during a call.
+    this.button.hidden = !this.mayRecord();
     this.button.textContent = running ? 'Stop recording' : 'Record';
     this.button.setAttribute('aria-pressed', String(running));
     this.button.disabled = s === 'STATE_FINISHING';

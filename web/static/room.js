@@ -263,7 +263,7 @@ el.joinForm.addEventListener('submit', async (ev) => {
   el.joinButton.textContent = 'Joining…';
 
   room.call ||= new Call({ wire: () => room.wire, memberId: () => room.memberId, roomId: room.id });
-  room.recording ||= new Recording({ wire: () => room.wire, token: () => room.token, inCall: () => room.call.inCall });
+  room.recording ||= new Recording({ wire: () => room.wire, token: () => room.token });
   room.wire = new Wire({
     join: joinBody,
     onJoined: handleJoined,
