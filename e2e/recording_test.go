@@ -1,0 +1,273 @@
+package e2e
+
+import (
+	"archive/zip"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/chromedp"
+)
+
+// recordingFlags turn recording on for a test server; the disk floor is low
+// so a nearly full test machine still records.
+var recordingFlags = []string{"--recording=true", "--recording-min-free-mb", "1"}
+
+// recordedCall is a server with recording on and a video call between the
+// agent (Ann) and a visitor (Bob), both decoding each other.
+func recordedCall(t *testing.T, srv *server, visitorLink, agentLink string) (agent, visitor context.Context) {
+	t.Helper()
+	b := newBrowser(t)
+	agent, visitor = newPage(t, b), newPage(t, b)
+	joinAs(t, agent, agentLink, "Ann")
+	visitorID := joinAs(t, visitor, visitorLink, "Bob")
+	do(t, agent, chromedp.Click(chromedp.ID("call-video")))
+	waitJS(t, visitor, "the incoming-call prompt", `!document.querySelector("#incoming-call").hidden`)
+	do(t, visitor, chromedp.Click(chromedp.ID("accept-video")))
+	waitGrowing(t, agent, "visitor video", visitorID, "video", "framesDecoded")
+	return agent, visitor
+}
+
+// downloadsTo lets the page's browser context save downloads into dir.
+func downloadsTo(t *testing.T, page context.Context, dir string) {
+	t.Helper()
+	id := chromedp.FromContext(page).BrowserContextID
+	do(t, page, chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		_, err := chromedp.CallBrowser(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
+			Behavior: browser.SetDownloadBehaviorBehaviorAllow, BrowserContextID: id, DownloadPath: dir,
+		})
+		return err
+	}))
+}
+
+// waitForFile waits for a finished download whose name ends with suffix.
+func waitForFile(t *testing.T, dir, suffix string, within time.Duration) string {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			if strings.HasSuffix(e.Name(), suffix) {
+				return filepath.Join(dir, e.Name())
+			}
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Fatalf("no *%s in %s after %v", suffix, dir, within)
+	return ""
+}
+
+type probe struct {
+	Streams []struct {
+		CodecType string `json:"codec_type"`
+	} `json:"streams"`
+	Format struct {
+		Duration string `json:"duration"`
+	} `json:"format"`
+}
+
+func ffprobeFile(t *testing.T, path string) (kinds map[string]int, seconds float64) {
+	t.Helper()
+	bin, err := exec.LookPath("ffprobe")
+	if err != nil {
+		t.Fatal("ffprobe is needed (Debian package ffmpeg; see scripts/deps.sh)")
+	}
+	out, err := exec.Command(bin, "-v", "error", "-print_format", "json", "-show_streams", "-show_format", path).Output()
+	if err != nil {
+		t.Fatalf("ffprobe %s: %v", path, err)
+	}
+	var p probe
+	if err := json.Unmarshal(out, &p); err != nil {
+		t.Fatal(err)
+	}
+	kinds = map[string]int{}
+	for _, s := range p.Streams {
+		kinds[s.CodecType]++
+	}
+	seconds, _ = strconv.ParseFloat(p.Format.Duration, 64)
+	return kinds, seconds
+}
+
+// unzipOne extracts name from the zip into dir.
+func unzipOne(t *testing.T, zipPath, name, dir string) string {
+	t.Helper()
+	zr, err := zip.OpenReader(zipPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	for _, f := range zr.File {
+		if f.Name != name {
+			continue
+		}
+		src, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer src.Close()
+		out := filepath.Join(dir, filepath.Base(name))
+		dst, err := os.Create(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer dst.Close()
+		if _, err := io.Copy(dst, src); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	t.Fatalf("%s is not in the zip", name)
+	return ""
+}
+
+const indicatorRecording = `(() => { const b = document.querySelector("#recording-indicator");
+	return b && !b.hidden && /Recording \d\d:\d\d/.test(b.textContent); })()`
+
+const indicatorGone = `(() => { const b = document.querySelector("#recording-indicator"); return b && b.hidden; })()`
+
+// The agent records a video call; the visitor sees the indicator; when the
+// agent stops, the recording downloads in the agent's browser and holds a
+// mixed file with video and audio.
+func TestRecordingDownloadsInTheAgentsBrowser(t *testing.T) {
+	srv := startServer(t, t.TempDir(), recordingFlags...)
+	visitorLink, agentLink := createRoomLinks(t, srv, "recorded")
+	agent, visitor := recordedCall(t, srv, visitorLink, agentLink)
+	downloads := t.TempDir()
+	downloadsTo(t, agent, downloads)
+
+	// Visitors may not record unless the room allows it: no button for them,
+	// and the server refuses the frame.
+	if eval[bool](t, visitor, `!document.querySelector("#record-btn").hidden`) {
+		t.Fatal("the visitor is offered a record button")
+	}
+	refused := eval[string](t, visitor, `window.liveroomCall.wireOf().request({recording: {start: true}}).then(() => "accepted", e => e.code || e.message)`)
+	if refused != "not_allowed" {
+		t.Fatalf("a visitor's recording request got %q, want not_allowed", refused)
+	}
+
+	do(t, agent, chromedp.Click(chromedp.ID("record-btn")))
+	waitJS(t, visitor, "the recording indicator at the visitor", indicatorRecording)
+	waitJS(t, agent, "the recording indicator at the agent", indicatorRecording)
+	time.Sleep(8 * time.Second)
+	do(t, agent, chromedp.Click(chromedp.ID("record-btn")))
+	waitJS(t, visitor, "the indicator cleared", indicatorGone)
+
+	zipPath := waitForFile(t, downloads, ".zip", 3*time.Minute)
+	mixed := unzipOne(t, zipPath, "mixed.webm", t.TempDir())
+	kinds, seconds := ffprobeFile(t, mixed)
+	t.Logf("mixed.webm: %v, %.2fs", kinds, seconds)
+	if kinds["video"] != 1 || kinds["audio"] != 1 {
+		t.Fatalf("mixed file has streams %v, want one video and one audio", kinds)
+	}
+	if seconds < 6 || seconds > 12 {
+		t.Fatalf("mixed file lasts %.2fs; about 8s were recorded", seconds)
+	}
+	var m struct {
+		Tracks []struct{ Member, Kind string }
+	}
+	raw, err := os.ReadFile(unzipOne(t, zipPath, "manifest.json", t.TempDir()))
+	if err == nil {
+		err = json.Unmarshal(raw, &m)
+	}
+	if err != nil || len(m.Tracks) < 4 {
+		t.Fatalf("manifest: %v, tracks %+v (want audio and video of both)", err, m.Tracks)
+	}
+}
+
+// With recording_auto_start the recording starts as soon as the call is
+// established, and ends with the call.
+func TestRecordingStartsWithTheCall(t *testing.T) {
+	srv := startServer(t, t.TempDir(), append(recordingFlags, "--recording-auto-start=true", "--recording-download=false")...)
+	visitorLink, agentLink := createRoomLinks(t, srv, "autorec")
+	agent, visitor := recordedCall(t, srv, visitorLink, agentLink)
+	waitJS(t, visitor, "the recording indicator at the visitor", indicatorRecording)
+	time.Sleep(3 * time.Second)
+	do(t, agent, chromedp.Click(chromedp.ID("hangup-btn")))
+	do(t, visitor, chromedp.Click(chromedp.ID("hangup-btn")))
+	waitJS(t, visitor, "the indicator cleared", indicatorGone)
+	// Without recording_download the agent is offered a link.
+	waitJS(t, agent, "the recording link", `!!document.querySelector("#recording-link")`)
+	href := eval[string](t, agent, `document.querySelector("#recording-link").href`)
+	resp, err := http.Get(href)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/zip" {
+		t.Fatalf("recording link: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	// The link carries the agent's token; without it there is nothing.
+	bare, err := http.Get(strings.Split(href, "?")[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	bare.Body.Close()
+	if bare.StatusCode != http.StatusNotFound {
+		t.Fatalf("recording without a token: %d, want 404", bare.StatusCode)
+	}
+}
+
+// Killing the server mid-recording leaves files that play up to where it
+// stopped, and the restarted server lists the recording as interrupted.
+func TestRecordingSurvivesKill9(t *testing.T) {
+	dir := t.TempDir()
+	addAgent(t, dir, "ann", "Ann", "", "secret-pw-1")
+	key := addAPIKey(t, dir, "ann")
+	srv := startServer(t, dir, recordingFlags...)
+	status, room := apiCall(t, srv, "POST", "/api/v1/rooms", key, `{"id":"killed","visitorName":"Bob","agentName":"Ann"}`)
+	if status != http.StatusCreated {
+		t.Fatalf("create room: %d %v", status, room)
+	}
+	agent, visitor := recordedCall(t, srv, room["visitorUrl"].(string), room["agentUrl"].(string))
+	do(t, agent, chromedp.Click(chromedp.ID("record-btn")))
+	waitJS(t, visitor, "the recording indicator", indicatorRecording)
+	time.Sleep(5 * time.Second)
+
+	if err := srv.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-srv.done
+	srv2 := startServer(t, dir, recordingFlags...)
+
+	// Every track written so far is readable.
+	files, _ := filepath.Glob(filepath.Join(dir, "recordings", "killed", "*", "tracks", "*.webm"))
+	if len(files) < 2 {
+		t.Fatalf("track files after the kill: %v", files)
+	}
+	kinds := map[string]int{}
+	for _, f := range files {
+		k, seconds := ffprobeFile(t, f)
+		t.Logf("%s: %v, %.2fs", filepath.Base(f), k, seconds)
+		for kind, n := range k {
+			kinds[kind] += n
+		}
+	}
+	if kinds["video"] < 1 || kinds["audio"] < 1 {
+		t.Fatalf("streams readable after the kill: %v", kinds)
+	}
+
+	c := agentClient(t, srv2, "ann", "secret-pw-1")
+	resp, err := c.Get(srv2.URL + "/api/agent/recordings")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var list struct {
+		Recordings []struct{ Room, State string }
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Recordings) != 1 || list.Recordings[0].State != "interrupted" {
+		t.Fatalf("recordings after restart: %+v, want one interrupted", list.Recordings)
+	}
+}
