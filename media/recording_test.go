@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -372,5 +373,50 @@ func TestRecordingWaitsForATrack(t *testing.T) {
 	done := s.recEvent(t, pb.MediaRecordingEvent_KIND_FINISHED, time.Minute)
 	if done.Mixed || !strings.Contains(done.Note, "ffmpeg") {
 		t.Errorf("without ffmpeg the result should say so: mixed=%v note=%q", done.Mixed, done.Note)
+	}
+}
+
+// TestRecordingStopsWhenTheDiskFills: a recording stops by itself, with the
+// reason, when free space drops below the floor; its files are finished and
+// the call goes on. No recording starts on a full disk.
+func TestRecordingStopsWhenTheDiskFills(t *testing.T) {
+	var free atomic.Uint64
+	free.Store(1 << 40)
+	s := newSFUWith(t, Config{ICETimeout: 15 * time.Second, Recording: recorder.Config{Dir: t.TempDir(),
+		MinFreeBytes: 1 << 20, FreeSpace: func(string) (uint64, error) { return free.Load(), nil }}})
+	payload := make([]byte, 200)
+	vp8Packet(payload, true)
+	sub := s.join("sub", payload)
+	pub := s.join("pub", nil)
+	track, _ := pub.publish(t)
+	stop := make(chan struct{})
+	defer close(stop)
+	go sendRTP(track, payload, stop)
+	sub.answerOffer(t)
+	waitFor(t, "forwarded RTP", func() bool { return sub.matched.Load() >= 20 })
+
+	pub.send(&pb.MediaCommand{Body: &pb.MediaCommand_RecordStart{RecordStart: &pb.MediaRecordStart{RecordingId: "full"}}})
+	s.recEvent(t, pb.MediaRecordingEvent_KIND_STARTED, 20*time.Second)
+	free.Store(0)
+	stopping := s.recEvent(t, pb.MediaRecordingEvent_KIND_STOPPING, 20*time.Second)
+	if !strings.Contains(stopping.Reason, "disk") {
+		t.Fatalf("stopped with reason %q, want the disk named", stopping.Reason)
+	}
+	done := s.recEvent(t, pb.MediaRecordingEvent_KIND_FINISHED, time.Minute)
+	if done.Reason != stopping.Reason || done.Size == 0 {
+		t.Fatalf("finished: reason %q size %d", done.Reason, done.Size)
+	}
+	before := sub.matched.Load()
+	waitFor(t, "forwarding after the recording stopped", func() bool { return sub.matched.Load() > before+20 })
+
+	pub.send(&pb.MediaCommand{Body: &pb.MediaCommand_RecordStart{RecordStart: &pb.MediaRecordStart{RecordingId: "full2"}}})
+	var failed *pb.MediaRecordingEvent
+	select {
+	case failed = <-s.recEvents:
+	case <-time.After(20 * time.Second):
+		t.Fatal("no answer to a start on a full disk")
+	}
+	if failed.Kind != pb.MediaRecordingEvent_KIND_FAILED || !strings.Contains(failed.Reason, "disk") {
+		t.Fatalf("start on a full disk: %v %q", failed.Kind, failed.Reason)
 	}
 }

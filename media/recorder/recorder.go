@@ -34,6 +34,9 @@ type Config struct {
 	FFmpeg string
 	Log    *zap.Logger
 	Hooks  Hooks
+	// FreeSpace reports the free bytes on dir's disk; nil means the
+	// file system's own figure (FreeBytes).
+	FreeSpace func(dir string) (uint64, error)
 }
 
 // Hooks let the caller count what operators watch; each may be nil.
@@ -88,13 +91,16 @@ func Start(cfg Config, room, id string, ev Events) (*Recording, error) {
 	if cfg.Log == nil {
 		cfg.Log = zap.NewNop()
 	}
+	if cfg.FreeSpace == nil {
+		cfg.FreeSpace = FreeBytes
+	}
 	dir := filepath.Join(cfg.Dir, room, id)
 	if err := os.MkdirAll(filepath.Join(dir, "tracks"), 0o750); err != nil {
 		return nil, err
 	}
 	r := &Recording{cfg: cfg, Room: room, ID: id, dir: dir, events: ev, stopCh: make(chan struct{}),
 		log: cfg.Log.With(zap.String("room", room), zap.String("recording", id))}
-	if free, err := FreeBytes(dir); err == nil && free < cfg.MinFreeBytes {
+	if free, err := cfg.FreeSpace(dir); err == nil && free < cfg.MinFreeBytes {
 		_ = os.RemoveAll(dir)
 		return nil, ErrDiskFull
 	}
@@ -121,7 +127,7 @@ func (r *Recording) watch() {
 			return
 		case <-tick.C:
 		}
-		if free, err := FreeBytes(r.dir); err == nil && free < r.cfg.MinFreeBytes {
+		if free, err := r.cfg.FreeSpace(r.dir); err == nil && free < r.cfg.MinFreeBytes {
 			r.fail(ErrDiskFull)
 			return
 		}
