@@ -278,19 +278,49 @@ func TestRecordingSurvivesKill9(t *testing.T) {
 		t.Fatalf("streams readable after the kill: %v", kinds)
 	}
 
+	// The agent page lists it as interrupted; what was recorded is salvaged
+	// into the usual zip, which the agent downloads and then deletes.
+	page := newPage(t, newBrowser(t))
+	loginAgent(t, page, srv2, "ann", "secret-pw-1")
+	waitJS(t, page, "the interrupted recording listed",
+		`[...document.querySelectorAll("#recordings li")].some(li => /interrupted/.test(li.textContent) && li.querySelector("a[download]"))`)
+	href := eval[string](t, page, `document.querySelector("#recordings li a[download]").href`)
 	c := agentClient(t, srv2, "ann", "secret-pw-1")
-	resp, err := c.Get(srv2.URL + "/api/agent/recordings")
+	resp, err := c.Get(href)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	var list struct {
-		Recordings []struct{ Room, State string }
+	zipPath := filepath.Join(t.TempDir(), "rec.zip")
+	out, _ := os.Create(zipPath)
+	_, err = io.Copy(out, resp.Body)
+	resp.Body.Close()
+	out.Close()
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("download of the interrupted recording: %d %v", resp.StatusCode, err)
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
+	zr, err := zip.OpenReader(zipPath)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if len(list.Recordings) != 1 || list.Recordings[0].State != "interrupted" {
-		t.Fatalf("recordings after restart: %+v, want one interrupted", list.Recordings)
+	var names []string
+	for _, f := range zr.File {
+		names = append(names, f.Name)
+	}
+	zr.Close()
+	if !strings.Contains(strings.Join(names, " "), "tracks/") || !strings.Contains(strings.Join(names, " "), "manifest.json") {
+		t.Fatalf("salvaged zip holds %v", names)
+	}
+	if mixed := unzipOne(t, zipPath, "mixed.webm", t.TempDir()); mixed != "" {
+		kinds, seconds := ffprobeFile(t, mixed)
+		t.Logf("salvaged mixed.webm: %v, %.2fs", kinds, seconds)
+		if kinds["video"] != 1 || kinds["audio"] != 1 || seconds < 3 {
+			t.Fatalf("salvaged mix: %v, %.2fs", kinds, seconds)
+		}
+	}
+
+	do(t, page, chromedp.Click(chromedp.CSS(`#recordings li button`)))
+	waitJS(t, page, "the recording gone from the list", `document.querySelectorAll("#recordings li").length === 0`)
+	if left, _ := filepath.Glob(filepath.Join(dir, "recordings", "killed", "*", "*")); len(left) != 0 {
+		t.Fatalf("files left after delete: %v", left)
 	}
 }

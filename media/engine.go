@@ -130,6 +130,9 @@ func registerCodecs(me *webrtc.MediaEngine) error {
 // ICEServers is what browsers put in their RTCPeerConnection configuration.
 func (e *Engine) ICEServers() []*pb.IceServer { return e.cfg.ICEServers }
 
+// RecordingConfig is how this node records calls.
+func (e *Engine) RecordingConfig() recorder.Config { return e.cfg.Recording }
+
 // UDPPort is the port peers reach us on.
 func (e *Engine) UDPPort() int { return e.cfg.UDPPort }
 

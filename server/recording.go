@@ -58,7 +58,10 @@ func recordingDefaults(cfg config.Config) *pb.RecordingOptions {
 // markInterruptedRecordings runs at start: recordings this node was writing
 // when it last stopped are marked interrupted (their files stay readable up
 // to the last cluster written).
-func markInterruptedRecordings(cfg config.Config, store persistence.Store, log *zap.Logger) {
+//
+// Their files are then salvaged in the background into the usual zip, so the
+// agent can download what was recorded.
+func markInterruptedRecordings(ctx context.Context, cfg config.Config, rc recorder.Config, store persistence.Store, log *zap.Logger) {
 	found, err := persistence.MarkInterrupted(store, recordingNode(cfg), time.Now())
 	if err != nil {
 		log.Error("mark interrupted recordings", zap.Error(err))
@@ -67,6 +70,26 @@ func markInterruptedRecordings(cfg config.Config, store persistence.Store, log *
 	for _, r := range found {
 		log.Warn("recording was interrupted by a restart", zap.String("room", r.RoomId), zap.String("recording", r.Id))
 	}
+	if len(found) == 0 {
+		return
+	}
+	go func() {
+		for _, r := range found {
+			sctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+			res, err := recorder.Salvage(sctx, rc, r.RoomId, r.Id)
+			cancel()
+			if err != nil {
+				log.Warn("recording not salvaged", zap.String("recording", r.Id), zap.Error(err))
+				continue
+			}
+			r.Size, r.DurationMs, r.Mixed, r.Note = res.ZipSize, res.Manifest.DurationMs, res.Manifest.Mixed != "", res.Manifest.MixNote
+			r.StartedAtMs = res.Manifest.StartedAt.UnixMilli()
+			if err := persistence.PutRecording(store, r); err != nil {
+				log.Warn("store recording", zap.Error(err))
+			}
+			log.Info("interrupted recording salvaged", zap.String("recording", r.Id), zap.Int64("bytes", r.Size))
+		}
+	}()
 }
 
 // unsavedKeep is how long a recording made without recording_save_server

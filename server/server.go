@@ -115,14 +115,14 @@ func Run(ctx context.Context, cfg config.Config) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
-	markInterruptedRecordings(cfg, store, log)
-	go sweepUnsavedRecordings(ctx, cfg, store, log)
 	engine, err := newMediaEngine(cfg, listener, m, log)
 	if err != nil {
 		_ = listener.Close()
 		return err
 	}
 	defer engine.Close()
+	markInterruptedRecordings(ctx, cfg, engine.RecordingConfig(), store, log)
+	go sweepUnsavedRecordings(ctx, cfg, store, log)
 	node, err := actors.StartNode(actors.NodeConfig{
 		ClusterName: cfg.ClusterName, Host: cfg.ClusterHost, Port: cfg.ClusterPort,
 		Provider: cfg.ClusterProvider, Peers: cfg.ClusterPeers, AutoPort: cfg.ClusterAutoPort,

@@ -102,7 +102,7 @@ func (a *agentWeb) listRecordings(w http.ResponseWriter, r *http.Request, agentI
 		j := recordingJSON{ID: rec.Id, Room: rec.RoomId, State: rec.State, CreatedAtMs: rec.CreatedAtMs,
 			StartedAtMs: rec.StartedAtMs, EndedAtMs: rec.EndedAtMs, DurationMs: rec.DurationMs, Size: rec.Size,
 			By: rec.ByName, Saved: rec.SaveServer, Mixed: rec.Mixed, Note: rec.Note, Error: rec.Error}
-		if rec.State == persistence.RecordingDone {
+		if rec.State == persistence.RecordingDone || rec.State == persistence.RecordingInterrupted && rec.Size > 0 {
 			j.URL = "/recordings/" + rec.RoomId + "/" + rec.Id
 		}
 		out = append(out, j)

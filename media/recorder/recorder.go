@@ -83,6 +83,8 @@ type Recording struct {
 	stopCh  chan struct{}
 	once    sync.Once
 	watchWG sync.WaitGroup
+	// journalMu orders lines of the track journal (salvage.go).
+	journalMu sync.Mutex
 }
 
 // Start creates the recording's folder and starts watching disk space and

@@ -223,6 +223,12 @@ func (t *Track) open(first []byte) error {
 		return err
 	}
 	t.w = ws[0]
+	kind := "audio"
+	if t.video {
+		kind = "video"
+	}
+	t.rec.journal(journalEntry{File: filepath.ToSlash(t.rel), Member: t.info.Member, Name: t.info.Name,
+		Source: t.info.Source, Kind: kind, Codec: t.info.MimeType, StartUnixMs: time.Now().UnixMilli()})
 	return nil
 }
 
