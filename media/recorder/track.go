@@ -21,6 +21,12 @@ import (
 // seconds of a 1 Mbit/s camera. A full queue drops packets for the file only.
 const queueLen = 256
 
+// queued is a packet copy and when it arrived.
+type queued struct {
+	pkt *rtp.Packet
+	at  time.Time
+}
+
 // Track writes one published track to its WebM file.
 type Track struct {
 	rec    *Recording
@@ -30,13 +36,14 @@ type Track struct {
 	serial int
 
 	mu     sync.Mutex
-	ch     chan *rtp.Packet
+	ch     chan queued
 	closed bool
 	halted bool
 	done   chan struct{}
 
 	// Owned by the writer goroutine until done is closed.
 	sb        *samplebuilder.SampleBuilder
+	arrival   map[uint32]time.Time // first arrival of each RTP timestamp not yet written
 	w         webm.BlockWriteCloser
 	file      *countingFile
 	extTS     int64 // unwrapped RTP timestamp of the last sample
@@ -55,7 +62,8 @@ type Track struct {
 var errCodec = errors.New("codec cannot be recorded in WebM")
 
 func newTrack(r *Recording, info TrackInfo, serial int) (*Track, error) {
-	t := &Track{rec: r, info: info, serial: serial, ch: make(chan *rtp.Packet, queueLen), done: make(chan struct{})}
+	t := &Track{rec: r, info: info, serial: serial, ch: make(chan queued, queueLen), done: make(chan struct{}),
+		arrival: map[uint32]time.Time{}}
 	t.rel = r.trackPath(info, serial)
 	switch strings.ToLower(info.MimeType) {
 	case "video/vp8":
@@ -88,7 +96,7 @@ func (t *Track) Push(pkt *rtp.Packet) {
 	cp := &rtp.Packet{Header: pkt.Header, Payload: append([]byte(nil), pkt.Payload...)}
 	cp.Header.CSRC, cp.Header.Extensions = nil, nil
 	select {
-	case t.ch <- cp:
+	case t.ch <- queued{pkt: cp, at: time.Now()}:
 	default:
 		t.dropped++
 	}
@@ -114,8 +122,14 @@ func (t *Track) halt() {
 
 func (t *Track) run() {
 	defer close(t.done)
-	for pkt := range t.ch {
-		t.sb.Push(pkt)
+	for q := range t.ch {
+		if _, seen := t.arrival[q.pkt.Timestamp]; !seen {
+			if len(t.arrival) > 4096 { // samples the builder dropped
+				clear(t.arrival)
+			}
+			t.arrival[q.pkt.Timestamp] = q.at
+		}
+		t.sb.Push(q.pkt)
 		t.drain()
 	}
 	t.sb.Flush()
@@ -138,7 +152,14 @@ func (t *Track) write(s *media.Sample) {
 	if len(s.Data) == 0 {
 		return
 	}
-	now := time.Now()
+	// Time is taken from when the frame arrived, not when the builder let
+	// it go (it holds each frame until the next one comes).
+	now, ok := t.arrival[s.PacketTimestamp]
+	if ok {
+		delete(t.arrival, s.PacketTimestamp)
+	} else {
+		now = time.Now()
+	}
 	key := !t.video || s.Data[0]&0x01 == 0 // VP8: P bit clear on a keyframe
 	if t.w == nil {
 		if !key {
