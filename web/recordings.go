@@ -143,3 +143,22 @@ func (a *agentWeb) deleteRecording(w http.ResponseWriter, r *http.Request, agent
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
+
+// recordingOptionsJSON is a room's recording options in the room API; when
+// given, it replaces the server's defaults for that room (absent fields are
+// false).
+type recordingOptionsJSON struct {
+	Enabled    bool `json:"enabled"`
+	Download   bool `json:"download"`
+	SaveServer bool `json:"saveServer"`
+	AutoStart  bool `json:"autoStart"`
+	Visitors   bool `json:"visitors"`
+}
+
+func (o *recordingOptionsJSON) options() *pb.RecordingOptions {
+	if o == nil {
+		return nil
+	}
+	return &pb.RecordingOptions{Enabled: o.Enabled, Download: o.Download, SaveServer: o.SaveServer,
+		AutoStart: o.AutoStart, Visitors: o.Visitors}
+}
