@@ -324,3 +324,19 @@ func TestRecordingSurvivesKill9(t *testing.T) {
 		t.Fatalf("files left after delete: %v", left)
 	}
 }
+
+// On a disk with less free space than recording_min_free_mb the recording
+// does not start: the agent is told why, nobody sees an indicator, and the
+// call goes on.
+func TestRecordingRefusedOnAFullDisk(t *testing.T) {
+	srv := startServer(t, t.TempDir(), "--recording=true", "--recording-min-free-mb", "1000000000")
+	visitorLink, agentLink := createRoomLinks(t, srv, "fulldisk")
+	agent, visitor := recordedCall(t, srv, visitorLink, agentLink)
+	do(t, agent, chromedp.Click(chromedp.ID("record-btn")))
+	waitJS(t, agent, "the reason at the agent",
+		`(() => { const n = document.querySelector("#recording-notice"); return n && !n.hidden && /disk/.test(n.textContent); })()`)
+	waitJS(t, visitor, "no indicator at the visitor", indicatorGone)
+	waitJS(t, agent, "no indicator at the agent", indicatorGone)
+	memberID := eval[string](t, visitor, `window.liveroomCall.memberIdOf()`)
+	waitGrowing(t, agent, "the call going on", memberID, "video", "framesDecoded")
+}
