@@ -198,6 +198,8 @@ func TestRecordingDownloadsInTheAgentsBrowser(t *testing.T) {
 	if err != nil || len(m.Tracks) < 4 {
 		t.Fatalf("manifest: %v, tracks %+v (want audio and video of both)", err, m.Tracks)
 	}
+	// A clean exit also says the race detector found nothing.
+	srv.stop()
 }
 
 // With recording_auto_start the recording starts as soon as the call is
@@ -231,6 +233,7 @@ func TestRecordingStartsWithTheCall(t *testing.T) {
 	if bare.StatusCode != http.StatusNotFound {
 		t.Fatalf("recording without a token: %d, want 404", bare.StatusCode)
 	}
+	srv.stop()
 }
 
 // Killing the server mid-recording leaves files that play up to where it
