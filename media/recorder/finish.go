@@ -33,6 +33,9 @@ type Manifest struct {
 	MixNote string `json:"mixNote,omitempty"`
 	// StopReason is set when the recording ended by itself.
 	StopReason string `json:"stopReason,omitempty"`
+	// Skipped are published tracks that were not recorded (a codec WebM
+	// cannot hold, such as H.264 from Safari); Codec says which.
+	Skipped []ManifestTrack `json:"skipped,omitempty"`
 }
 
 // ManifestTrack is one recorded track.
@@ -93,8 +96,9 @@ func (r *Recording) manifest() Manifest {
 	r.mu.Lock()
 	t0 := r.t0
 	tracks := append([]*Track(nil), r.tracks...)
+	skipped := append([]ManifestTrack(nil), r.skipped...)
 	r.mu.Unlock()
-	m := Manifest{Room: r.Room, ID: r.ID, StartedAt: t0, EndedAt: time.Now()}
+	m := Manifest{Room: r.Room, ID: r.ID, StartedAt: t0, EndedAt: time.Now(), Skipped: skipped}
 	for _, t := range tracks {
 		if t.file == nil { // never got a (key)frame
 			continue
@@ -214,7 +218,7 @@ func Mix(ctx context.Context, ffmpeg, dir string, tracks []ManifestTrack, out st
 			filters = append(filters, fmt.Sprintf(
 				"[%d:v]scale=%d:%d:force_original_aspect_ratio=decrease,pad=%d:%d:(ow-iw)/2:(oh-ih)/2,setsar=1,fps=25,"+
 					"tpad=start_duration=%.3f:color=black,setpts=PTS-STARTPTS[v%d]",
-				i, cellW, cellH, cellW, cellH, float64(tracks[i].StartMs)/1000, n))
+				i, cellW, cellH, cellW, cellH, float64(max(0, tracks[i].StartMs))/1000, n))
 			layout = append(layout, fmt.Sprintf("%d_%d", (n%cols)*cellW, (n/cols)*cellH))
 		}
 		if len(videos) == 1 {
@@ -231,7 +235,7 @@ func Mix(ctx context.Context, ffmpeg, dir string, tracks []ManifestTrack, out st
 	if len(audios) > 0 {
 		in := ""
 		for n, i := range audios {
-			filters = append(filters, fmt.Sprintf("[%d:a]aresample=48000,adelay=%d:all=1[a%d]", i, tracks[i].StartMs, n))
+			filters = append(filters, fmt.Sprintf("[%d:a]aresample=48000,adelay=%d:all=1[a%d]", i, max(0, tracks[i].StartMs), n))
 			in += fmt.Sprintf("[a%d]", n)
 		}
 		filters = append(filters, fmt.Sprintf("%samix=inputs=%d:duration=longest:normalize=0[aout]", in, len(audios)))

@@ -77,6 +77,7 @@ type Recording struct {
 	mu      sync.Mutex
 	t0      time.Time // first byte written; zero until then
 	tracks  []*Track
+	skipped []ManifestTrack
 	serial  int
 	stopped bool
 	reason  error
@@ -177,20 +178,20 @@ func (r *Recording) fail(reason error) {
 	})
 }
 
-// wrote is called by a track when it wrote its first frame; the recording's
-// clock starts with the first track that does.
-func (r *Recording) wrote(at time.Time) time.Time {
+// wrote is called by a track when it wrote its first frame, with when that
+// frame arrived; the recording's clock starts with the earliest of them
+// (writers run side by side, so the first to report is not always the
+// earliest to arrive).
+func (r *Recording) wrote(at time.Time) {
 	r.mu.Lock()
 	first := r.t0.IsZero()
-	if first {
+	if first || at.Before(r.t0) {
 		r.t0 = at
 	}
-	t0 := r.t0
 	r.mu.Unlock()
 	if first && r.events.FirstByte != nil {
 		r.events.FirstByte(at)
 	}
-	return t0
 }
 
 // TrackInfo describes a published track.
@@ -216,6 +217,7 @@ func (r *Recording) AddTrack(info TrackInfo) *Track {
 	t, err := newTrack(r, info, r.serial)
 	if err != nil {
 		r.log.Info("track not recorded", zap.String("member", info.Member), zap.String("codec", info.MimeType), zap.Error(err))
+		r.skipped = append(r.skipped, ManifestTrack{Member: info.Member, Name: info.Name, Source: info.Source, Codec: info.MimeType})
 		return nil
 	}
 	r.tracks = append(r.tracks, t)

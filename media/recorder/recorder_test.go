@@ -128,3 +128,44 @@ func TestUnknownCodecIsNotRecorded(t *testing.T) {
 		t.Fatalf("safe = %q", got)
 	}
 }
+
+// An audio-only call gives an audio-only mix; a track with a codec WebM
+// cannot hold is named in the manifest as not recorded.
+func TestAudioOnlyMixAndSkippedTrack(t *testing.T) {
+	ffmpeg, err := exec.LookPath("ffmpeg")
+	if err != nil {
+		t.Fatal("ffmpeg is needed (Debian package ffmpeg; see scripts/deps.sh)")
+	}
+	rec, err := Start(Config{Dir: t.TempDir(), FFmpeg: ffmpeg}, "room", "audio", Events{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.AddTrack(TrackInfo{Member: "m2", Name: "Bo", Source: "camera", MimeType: "video/H264", ClockRate: 90000}) != nil {
+		t.Fatal("H.264 accepted")
+	}
+	for i, member := range []string{"m1", "m3"} {
+		tr := rec.AddTrack(TrackInfo{Member: member, Source: "mic", MimeType: "audio/opus", ClockRate: 48000, Channels: 2})
+		for n := 0; n < 100; n++ {
+			tr.Push(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(n + i*1000), Timestamp: uint32(n * 960), Marker: true},
+				Payload: opusSilence})
+		}
+	}
+	if err := rec.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	res, err := rec.Finish(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Manifest.Mixed == "" {
+		t.Fatalf("no mix: %s", res.Manifest.MixNote)
+	}
+	if len(res.Manifest.Skipped) != 1 || res.Manifest.Skipped[0].Member != "m2" {
+		t.Fatalf("skipped tracks: %+v", res.Manifest.Skipped)
+	}
+	out, err := exec.Command("ffprobe", "-v", "error", "-show_entries", "stream=codec_type", "-of", "csv=p=0",
+		filepath.Join(rec.Dir(), res.Manifest.Mixed)).Output()
+	if err != nil || strings.TrimSpace(string(out)) != "audio" {
+		t.Fatalf("mixed streams %q (%v), want audio only", out, err)
+	}
+}

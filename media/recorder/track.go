@@ -52,7 +52,6 @@ type Track struct {
 	lastMs    int64
 	lastWall  time.Time
 	firstWall time.Time
-	t0        time.Time
 	askedKey  time.Time
 	frames    int64
 	dropped   int64
@@ -177,7 +176,7 @@ func (t *Track) write(s *media.Sample) {
 		t.firstWall, t.lastWall = now, now
 		t.lastRaw = s.PacketTimestamp
 		t.extTS, t.firstExt = int64(s.PacketTimestamp), int64(s.PacketTimestamp)
-		t.t0 = t.rec.wrote(now)
+		t.rec.wrote(now)
 	} else {
 		// Unwrap the 32-bit RTP clock.
 		t.extTS += int64(int32(s.PacketTimestamp - t.lastRaw))
