@@ -177,33 +177,38 @@ func (p *participant) publishAV(tb testing.TB, c *clip) *avPublisher {
 			}
 		}
 	}()
+	// Like a browser, the media clock follows the wall clock: on a busy
+	// machine a late tick sends every frame that is due, so the RTP time
+	// never falls behind real time.
 	a.wg.Add(2)
 	go func() {
 		defer a.wg.Done()
-		tick := time.NewTicker(40 * time.Millisecond)
-		defer tick.Stop()
-		for i := 0; ; i++ {
+		start, next, frame := time.Now(), 0, 0
+		for {
 			select {
 			case <-a.stop:
 				return
 			case <-keyframe:
-				i -= i % 25 // jump back to the last keyframe
-			case <-tick.C:
+				frame -= frame % 25 // jump back to the last keyframe
+			case <-time.After(10 * time.Millisecond):
 			}
-			_ = video.WriteSample(media.Sample{Data: c.video[i%len(c.video)], Duration: 40 * time.Millisecond})
+			for ; next <= int(time.Since(start)/(40*time.Millisecond)); next, frame = next+1, frame+1 {
+				_ = video.WriteSample(media.Sample{Data: c.video[frame%len(c.video)], Duration: 40 * time.Millisecond})
+			}
 		}
 	}()
 	go func() {
 		defer a.wg.Done()
-		tick := time.NewTicker(20 * time.Millisecond)
-		defer tick.Stop()
-		for i := 0; ; i++ {
+		start, next := time.Now(), 0
+		for {
 			select {
 			case <-a.stop:
 				return
-			case <-tick.C:
+			case <-time.After(10 * time.Millisecond):
 			}
-			_ = audio.WriteSample(media.Sample{Data: c.audio[i%len(c.audio)], Duration: 20 * time.Millisecond})
+			for ; next <= int(time.Since(start)/(20*time.Millisecond)); next++ {
+				_ = audio.WriteSample(media.Sample{Data: c.audio[next%len(c.audio)], Duration: 20 * time.Millisecond})
+			}
 		}
 	}()
 	return a
