@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -146,6 +147,20 @@ func unzipOne(t *testing.T, zipPath, name, dir string) string {
 	return ""
 }
 
+func getText(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
 const indicatorRecording = `(() => { const b = document.querySelector("#recording-indicator");
 	return b && !b.hidden && /Recording \d\d:\d\d/.test(b.textContent); })()`
 
@@ -197,6 +212,16 @@ func TestRecordingDownloadsInTheAgentsBrowser(t *testing.T) {
 	}
 	if err != nil || len(m.Tracks) < 4 {
 		t.Fatalf("manifest: %v, tracks %+v (want audio and video of both)", err, m.Tracks)
+	}
+	// Operators see what was written and that nothing is recording now.
+	metrics := getText(t, srv.URL+"/metrics")
+	for _, want := range []string{"liveroom_recordings_active 0", "liveroom_recording_errors_total 0"} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if !regexp.MustCompile(`liveroom_recorded_bytes_total [1-9]`).MatchString(metrics) {
+		t.Error("/metrics shows no recorded bytes")
 	}
 	// A clean exit also says the race detector found nothing.
 	srv.stop()
