@@ -239,7 +239,8 @@ func TestRecordingStartsWithTheCall(t *testing.T) {
 	do(t, visitor, chromedp.Click(chromedp.ID("hangup-btn")))
 	waitJS(t, visitor, "the indicator cleared", indicatorGone)
 	// Without recording_download the agent is offered a link.
-	waitJS(t, agent, "the recording link", `!!document.querySelector("#recording-link")`)
+	waitJS(t, agent, "the recording link", `(() => { const a = document.querySelector("#recording-link");
+		return a && a.offsetParent !== null && a.getBoundingClientRect().height > 0; })()`)
 	href := eval[string](t, agent, `document.querySelector("#recording-link").href`)
 	resp, err := http.Get(href)
 	if err != nil {

@@ -47,11 +47,18 @@ export class Recording {
     this.label = node('span', 'rec-label');
     this.badge.append(this.dot, this.label);
 
-    // The recorder's notices: errors, the finished file.
-    this.notice = node('p', 'rec-notice small');
+    // The recorder's notices (errors, the finished file) stay until
+    // dismissed, also after the call ended.
+    this.notice = node('div', 'rec-notice small');
     this.notice.id = 'recording-notice';
     this.notice.setAttribute('role', 'status');
     this.notice.hidden = true;
+    this.noticeText = node('span', 'rec-notice-text');
+    const close = node('button', 'btn btn-quiet btn-small rec-close', '×');
+    close.type = 'button';
+    close.setAttribute('aria-label', 'Dismiss');
+    close.addEventListener('click', () => { this.notice.hidden = true; });
+    this.notice.append(this.noticeText, close);
 
     this.button = node('button', 'btn btn-small rec-button', 'Record');
     this.button.id = 'record-btn';
@@ -59,12 +66,10 @@ export class Recording {
     this.button.hidden = true;
     this.button.addEventListener('click', () => this.toggle());
 
-    const view = document.getElementById('room-view') || document.body;
-    view.prepend(this.badge);
-    const panel = document.getElementById('call-panel');
-    const controls = panel && panel.querySelector('.call-controls');
+    // Badge and notice float above the page, outside its layout.
+    document.body.append(this.badge, this.notice);
+    const controls = document.querySelector('#call-panel .call-controls');
     if (controls) controls.append(this.button);
-    (panel || view).append(this.notice);
   }
 
   onJoined(j) {
@@ -146,7 +151,7 @@ export class Recording {
   }
 
   say(text) {
-    this.notice.replaceChildren(text);
+    this.noticeText.replaceChildren(text);
     this.notice.hidden = !text;
   }
 
@@ -162,7 +167,7 @@ export class Recording {
     parts.push(link);
     // Without a mixed file the zip holds one file per person and track.
     parts.push(d.mixed ? ' (one mixed video and each person\'s tracks).' : ` (each person's tracks${d.note ? `; ${d.note}` : ''})`);
-    this.notice.replaceChildren(...parts);
+    this.noticeText.replaceChildren(...parts);
     this.notice.hidden = false;
     if (d.download) {
       // The browser's own download (with its progress bar) streams the file
