@@ -358,6 +358,17 @@ func TestRecordingWritesEveryTrack(t *testing.T) {
 	if !strings.Contains(mixed.kinds(), "video/vp8") || !strings.Contains(mixed.kinds(), "audio/opus") || !within(mixed.seconds(), 10, 0.1) {
 		t.Errorf("mixed file: %s, %.2fs; want VP8 and Opus, about 10s", mixed.kinds(), mixed.seconds())
 	}
+	// Each person also has one file with both tracks.
+	if len(m.Participants) != 2 {
+		t.Fatalf("participant files: %+v", m.Participants)
+	}
+	for _, p := range m.Participants {
+		pp := ffprobe(t, filepath.Join(base, p.File))
+		t.Logf("%s: %s, %.2fs from %dms", p.File, pp.kinds(), pp.seconds(), p.StartMs)
+		if !strings.Contains(pp.kinds(), "video/vp8") || !strings.Contains(pp.kinds(), "audio/opus") {
+			t.Errorf("%s: %s, want VP8 and Opus", p.File, pp.kinds())
+		}
+	}
 	// And everything is in the one zip.
 	if st, err := os.Stat(filepath.Join(base, "recording.zip")); err != nil || st.Size() != done.Size {
 		t.Fatalf("zip: %v (size %d, event says %d)", err, st.Size(), done.Size)

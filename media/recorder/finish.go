@@ -33,6 +33,9 @@ type Manifest struct {
 	MixNote string `json:"mixNote,omitempty"`
 	// StopReason is set when the recording ended by itself.
 	StopReason string `json:"stopReason,omitempty"`
+	// Participants are one file per person (microphone and camera together,
+	// each at its offset), made with ffmpeg when there is one.
+	Participants []ManifestParticipant `json:"participants,omitempty"`
 	// Skipped are published tracks that were not recorded (a codec WebM
 	// cannot hold, such as H.264 from Safari); Codec says which.
 	Skipped []ManifestTrack `json:"skipped,omitempty"`
@@ -51,6 +54,14 @@ type ManifestTrack struct {
 	Bytes   int64  `json:"bytes"`
 	// DroppedPackets were not written because the disk fell behind.
 	DroppedPackets int64 `json:"droppedPackets,omitempty"`
+}
+
+// ManifestParticipant is one person's combined file.
+type ManifestParticipant struct {
+	Member  string `json:"member"`
+	Name    string `json:"name"`
+	File    string `json:"file"`
+	StartMs int64  `json:"startMs"`
 }
 
 // Result is what a finished recording left on disk.
@@ -80,6 +91,9 @@ func (r *Recording) Finish(ctx context.Context, stopReason error) (Result, error
 		m.MixNote = "The tracks could not be mixed into one file: " + err.Error()
 	} else {
 		m.Mixed = "mixed.webm"
+	}
+	if r.cfg.FFmpeg != "" {
+		m.Participants = joinParticipants(ctx, r.cfg.FFmpeg, r.dir, m.Tracks, r.log)
 	}
 	if err := writeJSON(filepath.Join(r.dir, "manifest.json"), m); err != nil {
 		return Result{Manifest: m}, err
@@ -143,6 +157,9 @@ func packZip(path, dir string, m Manifest) (int64, error) {
 	files := []string{"manifest.json"}
 	if m.Mixed != "" {
 		files = append(files, m.Mixed)
+	}
+	for _, p := range m.Participants {
+		files = append(files, p.File)
 	}
 	for _, t := range m.Tracks {
 		files = append(files, t.File)
@@ -286,4 +303,53 @@ func (l *limitedWriter) Write(p []byte) (int, error) {
 func ManifestJSON(m Manifest) (string, error) {
 	b, err := json.Marshal(m)
 	return string(b), err
+}
+
+// joinParticipants puts each person's first microphone and first camera
+// track into one WebM without re-encoding, each shifted to its offset from
+// the person's first track. A person with one track keeps just that file.
+func joinParticipants(ctx context.Context, ffmpeg, dir string, tracks []ManifestTrack, log *zap.Logger) []ManifestParticipant {
+	type pair struct{ audio, video *ManifestTrack }
+	byMember := map[string]*pair{}
+	var order []string
+	for i := range tracks {
+		t := &tracks[i]
+		if t.Source == "screen" {
+			continue
+		}
+		p := byMember[t.Member]
+		if p == nil {
+			p = &pair{}
+			byMember[t.Member] = p
+			order = append(order, t.Member)
+		}
+		if t.Kind == "audio" && p.audio == nil {
+			p.audio = t
+		} else if t.Kind == "video" && p.video == nil {
+			p.video = t
+		}
+	}
+	var out []ManifestParticipant
+	if err := os.MkdirAll(filepath.Join(dir, "participants"), 0o750); err != nil {
+		return nil
+	}
+	for _, member := range order {
+		p := byMember[member]
+		if p.audio == nil || p.video == nil {
+			continue
+		}
+		start := min(p.audio.StartMs, p.video.StartMs)
+		rel := "participants/" + safe(member) + ".webm"
+		cmd := exec.CommandContext(ctx, ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+			"-itsoffset", fmt.Sprintf("%.3f", float64(p.audio.StartMs-start)/1000), "-i", filepath.Join(dir, filepath.FromSlash(p.audio.File)),
+			"-itsoffset", fmt.Sprintf("%.3f", float64(p.video.StartMs-start)/1000), "-i", filepath.Join(dir, filepath.FromSlash(p.video.File)),
+			"-map", "0:a", "-map", "1:v", "-c", "copy", filepath.Join(dir, filepath.FromSlash(rel)))
+		if err := cmd.Run(); err != nil {
+			log.Info("participant file not made", zap.String("member", member), zap.Error(err))
+			_ = os.Remove(filepath.Join(dir, filepath.FromSlash(rel)))
+			continue
+		}
+		out = append(out, ManifestParticipant{Member: member, Name: p.audio.Name, File: rel, StartMs: start})
+	}
+	return out
 }

@@ -117,6 +117,9 @@ func Salvage(ctx context.Context, cfg Config, room, id string) (Result, error) {
 	} else {
 		m.Mixed = "mixed.webm"
 	}
+	if cfg.FFmpeg != "" {
+		m.Participants = joinParticipants(ctx, cfg.FFmpeg, dir, m.Tracks, cfg.Log)
+	}
 	if err := writeJSON(filepath.Join(dir, "manifest.json"), m); err != nil {
 		return Result{Manifest: m}, err
 	}
