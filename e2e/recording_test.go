@@ -147,6 +147,22 @@ func unzipOne(t *testing.T, zipPath, name, dir string) string {
 	return ""
 }
 
+// waitJSFor is waitJS with a longer deadline, for steps that run ffmpeg.
+func waitJSFor(t *testing.T, page context.Context, within time.Duration, what, js string) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		tctx, cancel := context.WithTimeout(page, 5*time.Second)
+		ok, err := chromedp.Run(tctx, chromedp.Evaluate[bool]("(async () => !!(await ("+js+")))()", chromedp.EvalAwaitPromise))
+		cancel()
+		if err == nil && ok {
+			return
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Fatalf("waiting for %s: not true after %v\npage: %s", what, within, pageText(page))
+}
+
 func getText(t *testing.T, url string) string {
 	t.Helper()
 	resp, err := http.Get(url)
@@ -239,7 +255,8 @@ func TestRecordingStartsWithTheCall(t *testing.T) {
 	do(t, visitor, chromedp.Click(chromedp.ID("hangup-btn")))
 	waitJS(t, visitor, "the indicator cleared", indicatorGone)
 	// Without recording_download the agent is offered a link.
-	waitJS(t, agent, "the recording link", `(() => { const a = document.querySelector("#recording-link");
+	// Finishing runs ffmpeg (mix, participant files): allow a busy machine time.
+	waitJSFor(t, agent, 3*time.Minute, "the recording link", `(() => { const a = document.querySelector("#recording-link");
 		return a && a.offsetParent !== null && a.getBoundingClientRect().height > 0; })()`)
 	href := eval[string](t, agent, `document.querySelector("#recording-link").href`)
 	resp, err := http.Get(href)
@@ -311,7 +328,7 @@ func TestRecordingSurvivesKill9(t *testing.T) {
 	// into the usual zip, which the agent downloads and then deletes.
 	page := newPage(t, newBrowser(t))
 	loginAgent(t, page, srv2, "ann", "secret-pw-1")
-	waitJS(t, page, "the interrupted recording listed",
+	waitJSFor(t, page, 3*time.Minute, "the interrupted recording listed, salvaged",
 		`[...document.querySelectorAll("#recordings li")].some(li => /interrupted/.test(li.textContent) && li.querySelector("a[download]"))`)
 	href := eval[string](t, page, `document.querySelector("#recordings li a[download]").href`)
 	c := agentClient(t, srv2, "ann", "secret-pw-1")
