@@ -27,15 +27,13 @@ var staticFiles embed.FS
 
 // Deps are what the handlers need.
 type Deps struct {
-	Node      *actors.Node
-	Store     persistence.Store
-	Signer    *access.Signer
-	Metrics   *metrics.Metrics
-	Log       *zap.Logger
-	WebSocket http.Handler
-	FilesDir  string
-	// RecordingsDir holds call recordings (recordings.go).
-	RecordingsDir  string
+	Node           *actors.Node
+	Store          persistence.Store
+	Signer         *access.Signer
+	Metrics        *metrics.Metrics
+	Log            *zap.Logger
+	WebSocket      http.Handler
+	FilesDir       string
 	MaxUploadBytes int64
 	// PublicURL is the base of generated links; empty means from the request.
 	PublicURL string
@@ -44,6 +42,8 @@ type Deps struct {
 	ClosedRooms bool
 	// Agents holds what the agent page, the contact button and the keyed API need.
 	Agents AgentDeps
+	// RecordingsDir holds call recordings (recordings.go).
+	RecordingsDir string
 }
 
 type server struct{ Deps }
