@@ -84,6 +84,16 @@ type Config struct {
 	EntryFormShowEmail  bool     `json:"entry_form_show_email" help:"entry form default: ask for an email address (shown to agents only)"`
 	EntryFormShowAvatar bool     `json:"entry_form_show_avatar" help:"entry form default: ask for an avatar image URL (http or https)"`
 
+	// Recording (issue 13): defaults for new rooms, then node-wide limits.
+	Recording           bool   `json:"recording" help:"recording default for new rooms: the agent may record calls on the server"`
+	RecordingDownload   bool   `json:"recording_download" help:"recording default: the recorder's browser downloads the recording when it ends (otherwise it gets a link)"`
+	RecordingSaveServer bool   `json:"recording_save_server" help:"recording default: keep recordings under data_dir/recordings, listed for the agent; otherwise they are removed an hour after they end"`
+	RecordingAutoStart  bool   `json:"recording_auto_start" help:"recording default: start recording when the call is established"`
+	RecordingVisitors   bool   `json:"recording_visitors" help:"recording default: visitors may start and stop recordings too"`
+	RecordingMaxMinutes int    `json:"recording_max_minutes" help:"a recording stops by itself after this many minutes"`
+	RecordingMinFreeMB  int    `json:"recording_min_free_mb" help:"no recording starts, and a running one stops, when the disk has less free space than this many MB"`
+	RecordingFFmpeg     string `json:"recording_ffmpeg" help:"ffmpeg binary that mixes each finished recording into one file (grid video, mixed audio); empty or missing leaves one file per track"`
+
 	// Sources says where each option's value came from ("default", "file
 	// <path>", "env <NAME>", "flag --name"), for the admin panel. It is not an
 	// option itself and must stay the last field.
@@ -138,6 +148,11 @@ func Default() Config {
 		LoginPerMinute:    10,
 		LoginMaxFailures:  5,
 		LoginLockSeconds:  300,
+
+		RecordingDownload:   true,
+		RecordingMaxMinutes: 240,
+		RecordingMinFreeMB:  512,
+		RecordingFFmpeg:     "ffmpeg",
 	}
 }
 
@@ -303,6 +318,7 @@ func (c Config) Validate() error {
 		"agent_session_hours": int64(c.AgentSessionHours), "login_per_minute": int64(c.LoginPerMinute),
 		"login_max_failures": int64(c.LoginMaxFailures), "login_lock_seconds": int64(c.LoginLockSeconds),
 		"ice_timeout_seconds": int64(c.ICETimeoutSeconds), "max_tracks_per_peer": int64(c.MaxTracksPerPeer),
+		"recording_max_minutes": int64(c.RecordingMaxMinutes),
 	}
 	for k, n := range positive {
 		if n <= 0 {
@@ -311,6 +327,9 @@ func (c Config) Validate() error {
 	}
 	if c.PasswordCost < 4 || c.PasswordCost > 14 {
 		errs = append(errs, errors.New("password_cost must be between 4 and 14"))
+	}
+	if c.RecordingMinFreeMB < 0 {
+		errs = append(errs, errors.New("recording_min_free_mb must not be negative"))
 	}
 	if c.RatePerSecond <= 0 {
 		errs = append(errs, errors.New("rate_per_second must be positive"))

@@ -16,6 +16,7 @@ import (
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/zap"
 
+	"liveroom/media/recorder"
 	"liveroom/proto/pb"
 )
 
@@ -33,6 +34,9 @@ type Config struct {
 	ICETimeout time.Duration
 	// MaxTracksPerPeer bounds what one browser may publish.
 	MaxTracksPerPeer int
+	// Recording is where and how calls are recorded; an empty Dir turns
+	// recording off.
+	Recording recorder.Config
 }
 
 // Engine is the node-wide WebRTC API shared by every room's media actor.
@@ -125,6 +129,9 @@ func registerCodecs(me *webrtc.MediaEngine) error {
 
 // ICEServers is what browsers put in their RTCPeerConnection configuration.
 func (e *Engine) ICEServers() []*pb.IceServer { return e.cfg.ICEServers }
+
+// RecordingConfig is how this node records calls.
+func (e *Engine) RecordingConfig() recorder.Config { return e.cfg.Recording }
 
 // UDPPort is the port peers reach us on.
 func (e *Engine) UDPPort() int { return e.cfg.UDPPort }

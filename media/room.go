@@ -7,10 +7,12 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/zap"
 
+	"liveroom/media/recorder"
 	"liveroom/proto/pb"
 )
 
@@ -28,6 +30,7 @@ func (e *Engine) Props(roomID string) *actor.Props {
 // offer glare.
 type peer struct {
 	member  string
+	name    string
 	session *actor.PID
 	pub     *webrtc.PeerConnection
 	sub     *webrtc.PeerConnection
@@ -49,6 +52,9 @@ type forwarded struct {
 	pub               *webrtc.PeerConnection
 	lastPLI           atomic.Int64 // unix ms of the last keyframe request
 	pliPending        atomic.Bool
+	// rec is set while the track is being recorded; forward hands it a copy
+	// of every packet.
+	rec atomic.Pointer[recorder.Track]
 }
 
 type room struct {
@@ -60,6 +66,9 @@ type room struct {
 	peers  map[string]*peer
 	tracks map[string]*forwarded
 	serial int
+	// parent is the room grain; recording events go to it.
+	parent *actor.PID
+	rec    *recording
 }
 
 // PeerLost tells the room grain (the media actor's parent) that a member's
@@ -89,8 +98,9 @@ type (
 func (r *room) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
-		r.self, r.system = ctx.Self(), ctx.ActorSystem()
+		r.self, r.system, r.parent = ctx.Self(), ctx.ActorSystem(), ctx.Parent()
 	case *actor.Stopping:
+		r.stopRecording("")
 		for id := range r.peers {
 			r.leave(ctx, id)
 		}
@@ -100,6 +110,10 @@ func (r *room) Receive(ctx actor.Context) {
 		r.trackArrived(ctx, msg)
 	case *trackEnded:
 		r.trackEnded(ctx, msg.id)
+	case *recordingStopped:
+		if r.rec != nil && r.rec.id == msg.id {
+			r.stopRecording(msg.reason)
+		}
 	case *connectionBad:
 		if p := r.peers[msg.member]; p != nil && (p.pub == msg.pc || p.sub == msg.pc) {
 			r.log.Info("peer connection lost", zap.String("member", msg.member), zap.String("why", msg.code))
@@ -133,7 +147,7 @@ func (r *room) command(ctx actor.Context, c *pb.MediaCommand) {
 		if r.peers[c.MemberId] != nil {
 			return
 		}
-		p := &peer{member: c.MemberId, session: c.Session, sources: map[string]string{}, senders: map[string]*webrtc.RTPSender{}}
+		p := &peer{member: c.MemberId, name: b.Join.GetName(), session: c.Session, sources: map[string]string{}, senders: map[string]*webrtc.RTPSender{}}
 		r.peers[c.MemberId] = p
 		for _, f := range r.tracks {
 			r.subscribe(ctx, p, f)
@@ -172,6 +186,10 @@ func (r *room) command(ctx actor.Context, c *pb.MediaCommand) {
 		}
 		p.iceRestart = true
 		r.negotiate(ctx, p)
+	case *pb.MediaCommand_RecordStart:
+		r.startRecording(b.RecordStart.RecordingId)
+	case *pb.MediaCommand_RecordStop:
+		r.stopRecording("")
 	}
 }
 
@@ -363,6 +381,7 @@ func (r *room) trackArrived(ctx actor.Context, msg *trackArrived) {
 	f := &forwarded{id: id, owner: p.member, source: source, local: local, remote: msg.remote, pub: msg.pc}
 	r.tracks[id] = f
 	p.published++
+	r.record(f)
 	go r.forward(f)
 	for _, q := range r.peers {
 		if q != p {
@@ -378,6 +397,7 @@ func (r *room) trackArrived(ctx actor.Context, msg *trackArrived) {
 // publisher's track ends; Pion writes it to every subscriber bound to it.
 func (r *room) forward(f *forwarded) {
 	buf := make([]byte, 1500)
+	var pkt rtp.Packet
 	for {
 		n, _, err := f.remote.Read(buf)
 		if err != nil {
@@ -387,6 +407,9 @@ func (r *room) forward(f *forwarded) {
 		// A write error only concerns one subscriber (closed or slow); the
 		// others must keep getting packets, so it is not a reason to stop.
 		_, _ = f.local.Write(buf[:n])
+		if t := f.rec.Load(); t != nil && pkt.Unmarshal(buf[:n]) == nil {
+			t.Push(&pkt)
+		}
 	}
 }
 
@@ -483,6 +506,9 @@ func (r *room) trackEnded(ctx actor.Context, id string) {
 		return
 	}
 	delete(r.tracks, id)
+	if t := f.rec.Swap(nil); t != nil {
+		t.End()
+	}
 	if p := r.peers[f.owner]; p != nil && p.pub == f.pub {
 		p.published--
 	}

@@ -38,6 +38,8 @@ type sfu struct {
 	system *actor.ActorSystem
 	room   *actor.PID
 	client *webrtc.API
+	// recEvents gets the media actor's recording events.
+	recEvents chan *pb.MediaRecordingEvent
 }
 
 func newSFU(tb testing.TB) *sfu {
@@ -53,7 +55,22 @@ func newSFUWith(tb testing.TB, cfg Config) *sfu {
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quiet }))
-	s := &sfu{tb: tb, system: system, room: system.Root.Spawn(e.Props("r"))}
+	s := &sfu{tb: tb, system: system, recEvents: make(chan *pb.MediaRecordingEvent, 64)}
+	// The media actor runs under a parent, as under its room grain, which
+	// collects its recording events.
+	ready := make(chan *actor.PID, 1)
+	parent := system.Root.Spawn(actor.PropsFromFunc(func(ctx actor.Context) {
+		switch m := ctx.Message().(type) {
+		case *actor.Started:
+			ready <- ctx.Spawn(e.Props("r"))
+		case *pb.MediaRecordingEvent:
+			select {
+			case s.recEvents <- m:
+			default:
+			}
+		}
+	}))
+	s.room = <-ready
 	me := &webrtc.MediaEngine{}
 	if err := me.RegisterDefaultCodecs(); err != nil {
 		tb.Fatal(err)
@@ -67,7 +84,7 @@ func newSFUWith(tb testing.TB, cfg Config) *sfu {
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	s.client = webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
 	tb.Cleanup(func() {
-		_ = system.Root.StopFuture(s.room).Wait()
+		_ = system.Root.StopFuture(parent).Wait()
 		system.Shutdown()
 		e.Close()
 	})

@@ -27,6 +27,10 @@ type Metrics struct {
 	// AgentPages and CallMembers feed the admin overview too.
 	AgentPages  prometheus.Gauge
 	CallMembers prometheus.Gauge
+	// Recording (issue 13).
+	RecordingsActive prometheus.Gauge
+	RecordedBytes    prometheus.Counter
+	RecordingErrors  prometheus.Counter
 }
 
 // New registers every collector, Go runtime and process ones included.
@@ -58,6 +62,13 @@ func New() *Metrics {
 		CallMembers: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "liveroom_call_members", Help: "Members in calls of rooms held on this node."}),
 	}
+	m.RecordingsActive = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "liveroom_recordings_active", Help: "Call recordings being written on this node."})
+	m.RecordedBytes = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "liveroom_recorded_bytes_total", Help: "Bytes of call recordings written to disk."})
+	m.RecordingErrors = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "liveroom_recording_errors_total", Help: "Recordings stopped by a write error or a full disk."})
+	r.MustRegister(m.RecordingsActive, m.RecordedBytes, m.RecordingErrors)
 	r.MustRegister(m.SocketsOpen, m.RoomsActive, m.FramesIn, m.FramesOut, m.ChatMessages,
 		m.SlowClients, m.FrameErrors, m.StoreLatency, m.UploadedBytes, m.AgentPages, m.CallMembers,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -14,6 +14,10 @@ need() {
 
 # The end-to-end tests drive headless Chromium; LIVEROOM_CHROMIUM names another binary.
 [ -n "${LIVEROOM_CHROMIUM:-}" ] || need chromium chromium
+# Recording tests make VP8/Opus clips, check files and mix them.
+need ffprobe ffmpeg
+need ffmpeg ffmpeg
+
 # The WordPress plugin's tests: Debian's WordPress on MariaDB and PHP's built-in
 # server, PHP_CodeSniffer, node for the block scripts, zip for the plugin package.
 need php php-cli php-mysql

@@ -61,7 +61,7 @@ func tokenSecret(cfg config.Config, store persistence.Store) ([]byte, error) {
 
 // newMediaEngine opens the call ports; the UDP port defaults to the number of
 // the HTTP port so that one number (TCP and UDP) is all a firewall needs.
-func newMediaEngine(cfg config.Config, listener net.Listener, log *zap.Logger) (*media.Engine, error) {
+func newMediaEngine(cfg config.Config, listener net.Listener, m *metrics.Metrics, log *zap.Logger) (*media.Engine, error) {
 	udpPort := cfg.WebRTCUDPPort
 	if udpPort == 0 {
 		udpPort = listener.Addr().(*net.TCPAddr).Port
@@ -77,6 +77,7 @@ func newMediaEngine(cfg config.Config, listener net.Listener, log *zap.Logger) (
 		UDPPort: udpPort, TCPPort: cfg.WebRTCTCPPort, PublicIPs: cfg.WebRTCPublicIPs, ICEServers: servers,
 		ICETimeout:       time.Duration(cfg.ICETimeoutSeconds) * time.Second,
 		MaxTracksPerPeer: cfg.MaxTracksPerPeer,
+		Recording:        recordingConfig(cfg, m, log),
 	}, log.Named("media"))
 }
 
@@ -114,7 +115,7 @@ func Run(ctx context.Context, cfg config.Config) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
-	engine, err := newMediaEngine(cfg, listener, log)
+	engine, err := newMediaEngine(cfg, listener, m, log)
 	if err != nil {
 		_ = listener.Close()
 		return err
@@ -122,6 +123,8 @@ func Run(ctx context.Context, cfg config.Config) error {
 	defer engine.Close()
 	events, stopEvents := startWebhooks(cfg, store, log)
 	defer stopEvents()
+	markInterruptedRecordings(ctx, cfg, engine.RecordingConfig(), store, log)
+	go sweepUnsavedRecordings(ctx, cfg, store, log)
 	node, err := actors.StartNode(actors.NodeConfig{
 		ClusterName: cfg.ClusterName, Host: cfg.ClusterHost, Port: cfg.ClusterPort,
 		Provider: cfg.ClusterProvider, Peers: cfg.ClusterPeers, AutoPort: cfg.ClusterAutoPort,
@@ -131,6 +134,7 @@ func Run(ctx context.Context, cfg config.Config) error {
 			HistoryPage: cfg.HistoryPage, IdleTimeout: time.Duration(cfg.RoomIdleSeconds) * time.Second,
 			ResumeGrace: time.Duration(cfg.ResumeGraceSeconds) * time.Second,
 			TokenTTL:    12 * time.Hour, PasswordCost: cfg.PasswordCost, EntryForm: entryFormDefaults(cfg),
+			Recording: recordingDefaults(cfg), RecordingNode: recordingNode(cfg),
 		}, Media: engine, Events: events},
 		Agent: agentDeps(cfg, store, log, events),
 	}, log)
@@ -154,7 +158,7 @@ func Run(ctx context.Context, cfg config.Config) error {
 	handler := web.New(web.Deps{
 		Node: node, Store: store, Signer: signer, Metrics: m, Log: log.Named("web"), WebSocket: ws,
 		FilesDir: filepath.Join(cfg.DataDir, "files"), MaxUploadBytes: cfg.MaxUploadBytes, PublicURL: cfg.PublicURL,
-		ClosedRooms: !cfg.OpenRooms, EmbedOrigins: cfg.EmbedOrigins,
+		ClosedRooms: !cfg.OpenRooms, EmbedOrigins: cfg.EmbedOrigins, RecordingsDir: recordingsDir(cfg),
 		Agents: webAgentDeps(cfg, presence),
 		Admin:  startAdmin(cfg, node, m, events, stopAdmin),
 	})

@@ -32,6 +32,9 @@ func FuzzDecodeClientFrame(f *testing.F) {
 		`{"id":"7","history":{"beforeSeq":"1e3","limit":1.0}}`,
 		`{"id":null,"chat":null}`,
 		` {"id" : "8" , "ping" : { } } `,
+		`{"id":"9","recording":{"start":true}}`,
+		`{"id":"10","recording":{"start":false}}`,
+		`{"id":"11","recording":{}}`,
 	}
 	invalid := []string{
 		``,
@@ -52,6 +55,8 @@ func FuzzDecodeClientFrame(f *testing.F) {
 		`{"chat":{"text":"\ud800"}}`,
 		"{\"chat\":{\"text\":\"\xff\xfe\"}}",
 		`{"id":"1"}garbage`,
+		`{"recording":{"start":"yes"}}`,
+		`{"recording":true}`,
 		"\x00\x01\x02",
 	}
 	for _, s := range valid {

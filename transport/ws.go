@@ -305,6 +305,8 @@ func frameType(f *pb.ClientFrame) string {
 		return "ice"
 	case *pb.ClientFrame_RestartIce:
 		return "restart_ice"
+	case *pb.ClientFrame_Recording:
+		return "recording"
 	}
 	return "none"
 }
@@ -351,6 +353,12 @@ func (c *connection) dispatch(ctx context.Context, f *pb.ClientFrame) {
 		msg = &pb.CallRequest{Session: c.pid, FrameId: f.Id, Body: &pb.CallRequest_Ice{Ice: b.Ice}}
 	case *pb.ClientFrame_RestartIce:
 		msg = &pb.CallRequest{Session: c.pid, FrameId: f.Id, Body: &pb.CallRequest_RestartIce{RestartIce: b.RestartIce}}
+	case *pb.ClientFrame_Recording:
+		if b.Recording == nil {
+			c.fail(f.Id, "invalid", "Say whether to start or stop recording.")
+			return
+		}
+		msg = &pb.CallRequest{Session: c.pid, FrameId: f.Id, Body: &pb.CallRequest_Recording{Recording: b.Recording}}
 	default:
 		c.fail(f.Id, "bad_frame", "Frame has no known message type.")
 		return
@@ -362,7 +370,7 @@ func (c *connection) dispatch(ctx context.Context, f *pb.ClientFrame) {
 	reply, err := c.srv.node.Tell(ctx, c.room, msg)
 	if c.answer(f.Id, reply, err) {
 		switch f.Body.(type) {
-		case *pb.ClientFrame_Call, *pb.ClientFrame_MediaState, *pb.ClientFrame_RestartIce:
+		case *pb.ClientFrame_Call, *pb.ClientFrame_MediaState, *pb.ClientFrame_RestartIce, *pb.ClientFrame_Recording:
 			c.out.Push(&pb.ServerFrame{ReplyTo: f.Id, Body: &pb.ServerFrame_Ack{Ack: &pb.Ack{}}})
 		}
 	}

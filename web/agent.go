@@ -378,10 +378,11 @@ type createRoomRequest struct {
 	AgentName   string `json:"agentName"`
 	Password    string `json:"password"`
 	// StartsAt is RFC 3339; with DurationMinutes it makes the visitor window.
-	StartsAt        string         `json:"startsAt"`
-	DurationMinutes int64          `json:"durationMinutes"`
-	ShortName       string         `json:"shortName"`
-	EntryForm       *entryFormJSON `json:"entryForm"`
+	StartsAt        string                `json:"startsAt"`
+	DurationMinutes int64                 `json:"durationMinutes"`
+	ShortName       string                `json:"shortName"`
+	EntryForm       *entryFormJSON        `json:"entryForm"`
+	Recording       *recordingOptionsJSON `json:"recording"`
 }
 
 // toCreateRoom validates the request's shape; the room grain checks the rest.
@@ -417,6 +418,7 @@ func (c *createRoomRequest) toCreateRoom(now time.Time) (*pb.CreateRoom, string)
 		m.EntryForm = &pb.EntryForm{Enabled: f.Enabled, Required: f.Required, Private: f.Private,
 			ShowEmail: f.ShowEmail, ShowAvatar: f.ShowAvatar}
 	}
+	m.Recording = c.Recording.options()
 	return m, ""
 }
 

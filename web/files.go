@@ -56,27 +56,36 @@ func SafeFileName(name string) string {
 // the room grain that its holder is still a member of this incarnation of
 // the room (see actors/room/tokens.go). It writes the refusal itself.
 func (s *server) member(w http.ResponseWriter, r *http.Request, token, room, refusal string) (access.Claims, bool) {
-	c, err := s.Signer.Verify(token)
-	if err != nil || c.Room != room || !persistence.ValidID(room) {
-		apiError(w, http.StatusUnauthorized, "unauthorized", refusal)
+	c, refused, err := s.verifyMember(r, token, room)
+	switch {
+	case err != nil:
+		unavailable(w)
 		return c, false
+	case refused == nil:
+		return c, true
+	case refused.Code == "unauthorized":
+		apiError(w, http.StatusUnauthorized, "unauthorized", refusal)
+	default:
+		grainError(w, refused)
+	}
+	return c, false
+}
+
+// verifyMember checks a member token and asks the room grain whether its
+// holder is a member of this generation of the room now. refused is nil when
+// the member may go on; err is set when the grain did not answer.
+func (s *server) verifyMember(r *http.Request, token, room string) (c access.Claims, refused *pb.Error, err error) {
+	c, err = s.Signer.Verify(token)
+	if err != nil || c.Room != room || !persistence.ValidID(room) {
+		return c, &pb.Error{Code: "unauthorized"}, nil
 	}
 	ctx, cancel := requestContext(r)
 	defer cancel()
 	reply, err := s.Node.Tell(ctx, room, &pb.CheckAccess{MemberId: c.MemberID, Generation: c.Generation})
 	if err != nil {
-		unavailable(w)
-		return c, false
+		return c, nil, err
 	}
-	if reply.Error != nil {
-		if reply.Error.Code == "unauthorized" {
-			apiError(w, http.StatusUnauthorized, "unauthorized", refusal)
-		} else {
-			grainError(w, reply.Error)
-		}
-		return c, false
-	}
-	return c, true
+	return c, reply.Error, nil
 }
 
 func (s *server) filePath(room, id string) string {

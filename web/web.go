@@ -46,6 +46,8 @@ type Deps struct {
 	Agents AgentDeps
 	// Admin holds what the admin panel needs.
 	Admin AdminDeps
+	// RecordingsDir holds call recordings (recordings.go).
+	RecordingsDir string
 }
 
 type server struct{ Deps }
@@ -64,6 +66,7 @@ func New(d Deps) http.Handler {
 	mux.HandleFunc("GET /files/{room}/{file}", s.download)
 	mux.Handle("GET /ws", d.WebSocket)
 	s.agentRoutes(mux)
+	s.recordingRoutes(mux)
 	mux.HandleFunc("GET /healthz", s.health)
 	mux.Handle("GET /metrics", d.Metrics.Handler())
 	return securityHeaders(mux)

@@ -53,6 +53,7 @@ func (g *grain) leaveCall(ctx actor.Context, m *member) {
 	}
 	g.tellMedia(ctx, m, "", &pb.MediaCommand{Body: &pb.MediaCommand_Leave{Leave: &pb.MediaLeave{}}})
 	g.broadcastCallState(ctx)
+	g.callChanged(ctx, nil)
 }
 
 // peerLost drops a member whose media connection failed from the call state,
@@ -75,8 +76,9 @@ func (g *grain) joinCall(ctx actor.Context, m *member, video bool) {
 	if len(g.call) == 1 {
 		g.emit(webhook.CallStarted, map[string]string{"memberId": m.info.MemberId})
 	}
-	g.tellMedia(ctx, m, "", &pb.MediaCommand{Body: &pb.MediaCommand_Join{Join: &pb.MediaJoin{}}})
+	g.tellMedia(ctx, m, "", &pb.MediaCommand{Body: &pb.MediaCommand_Join{Join: &pb.MediaJoin{Name: m.info.Name}}})
 	g.broadcastCallState(ctx)
+	g.callChanged(ctx, m)
 }
 
 var errNotInCall = errorf("not_in_call", "Join the call first.")
@@ -93,6 +95,8 @@ func (g *grain) onCall(ctx actor.Context, req *pb.CallRequest) *pb.RoomReply {
 	}
 	in := g.call[m.info.MemberId]
 	switch b := req.Body.(type) {
+	case *pb.CallRequest_Recording:
+		return g.onRecording(ctx, m, b.Recording)
 	case *pb.CallRequest_Call:
 		switch b.Call.Action {
 		case pb.CallAction_ACTION_RING:

@@ -87,6 +87,7 @@ func (g *grain) resume(ctx actor.Context, msg *pb.Join, m *member) {
 		History: history, MoreHistory: more,
 		AccessToken: g.issueToken(m),
 		Call:        g.callState(), IceServers: g.iceServers(), ResumeToken: token, Resumed: true,
+		Recording: g.recordingState(),
 	}}})
 	ctx.Respond(&pb.RoomReply{})
 }

@@ -49,6 +49,10 @@ type Settings struct {
 	PasswordCost int
 	// EntryForm is given to new rooms that do not bring their own.
 	EntryForm *pb.EntryForm
+	// Recording is given to new rooms that do not bring their own;
+	// RecordingNode names this node in the recording index.
+	Recording     *pb.RecordingOptions
+	RecordingNode string
 }
 
 // Deps are what every room grain on a node shares; all of it is safe for
@@ -96,6 +100,11 @@ type grain struct {
 	// call holds the members in the room's call, by member id.
 	call     map[string]*callMember
 	mediaPID *actor.PID
+	// Recordings (recording.go): running or being finished, by id; the
+	// running one; whether this call was already recorded automatically.
+	recs         map[string]*recState
+	activeRec    string
+	autoRecorded bool
 }
 
 // Errors sent back to clients. Codes are part of the wire protocol.
@@ -121,7 +130,9 @@ func (g *grain) Receive(ctx actor.Context) {
 		g.deps.Metrics.CallMembers.Sub(float64(len(g.call)))
 		g.release()
 	case *actor.ReceiveTimeout:
-		if len(g.members) == 0 {
+		// A recording still being finished keeps the room (and its media
+		// actor) until its result is stored.
+		if len(g.members) == 0 && len(g.recs) == 0 {
 			ctx.Poison(ctx.Self())
 		}
 	case *pb.CreateRoom:
@@ -151,6 +162,8 @@ func (g *grain) Receive(ctx actor.Context) {
 		ctx.Respond(g.onCall(ctx, msg))
 	case *media.PeerLost:
 		g.peerLost(ctx, msg.Member)
+	case *pb.MediaRecordingEvent:
+		g.onRecordingEvent(ctx, msg)
 	case *pb.PostChat:
 		m := g.memberBySession(msg.Session)
 		if m == nil {
@@ -251,7 +264,7 @@ func (g *grain) iceServers() []*pb.IceServer {
 func (g *grain) info() *pb.RoomInfo {
 	return &pb.RoomInfo{Id: g.rec.Id, VisitorName: g.rec.VisitorName, AgentName: g.rec.AgentName,
 		HasPassword: g.rec.PasswordHash != "", StartsAtMs: g.rec.StartsAtMs, EndsAtMs: g.rec.EndsAtMs,
-		EntryForm: g.rec.EntryForm}
+		EntryForm: g.rec.EntryForm, Recording: g.recOptions()}
 }
 
 // CleanName trims a display name and checks it: printable, not empty, at most
@@ -319,7 +332,10 @@ func (g *grain) create(msg *pb.CreateRoom) *pb.CreateRoomResult {
 	rec := &pb.RoomRecord{Id: g.id, VisitorName: visitor, AgentName: agent, PasswordHash: msg.PasswordHash,
 		Generation:  randomToken(12),
 		CreatedAtMs: time.Now().UnixMilli(), OwnerAgentId: msg.OwnerAgentId, StartsAtMs: msg.StartsAtMs,
-		EndsAtMs: msg.EndsAtMs, EntryForm: msg.EntryForm, ShortName: msg.ShortName}
+		EndsAtMs: msg.EndsAtMs, EntryForm: msg.EntryForm, ShortName: msg.ShortName, Recording: msg.Recording}
+	if rec.Recording == nil {
+		rec.Recording = g.deps.Settings.Recording
+	}
 	if rec.EntryForm == nil {
 		rec.EntryForm = g.deps.Settings.EntryForm
 	}
@@ -470,6 +486,7 @@ func (g *grain) admit(ctx actor.Context, msg *pb.Join, info *pb.Member) {
 		MemberId: m.info.MemberId, Role: role, Room: g.info(), Members: list,
 		History: history, MoreHistory: more, AccessToken: token,
 		Call: g.callState(), IceServers: g.iceServers(), ResumeToken: resumeToken,
+		Recording: g.recordingState(),
 	}}})
 	g.broadcastMember(ctx, m, pb.MemberEvent_KIND_JOINED)
 	g.log.Debug("member joined", zap.String("member", m.info.MemberId), zap.Stringer("role", role))

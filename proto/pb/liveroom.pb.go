@@ -334,6 +334,119 @@ func (CallAction_Action) EnumDescriptor() ([]byte, []int) {
 	return file_liveroom_proto_rawDescGZIP(), []int{27, 0}
 }
 
+type RecordingState_State int32
+
+const (
+	RecordingState_STATE_IDLE RecordingState_State = 0
+	// Started, but no track has been written yet (nobody publishes).
+	RecordingState_STATE_WAITING   RecordingState_State = 1
+	RecordingState_STATE_RECORDING RecordingState_State = 2
+	// Stopped; the files are being finished.
+	RecordingState_STATE_FINISHING RecordingState_State = 3
+)
+
+// Enum value maps for RecordingState_State.
+var (
+	RecordingState_State_name = map[int32]string{
+		0: "STATE_IDLE",
+		1: "STATE_WAITING",
+		2: "STATE_RECORDING",
+		3: "STATE_FINISHING",
+	}
+	RecordingState_State_value = map[string]int32{
+		"STATE_IDLE":      0,
+		"STATE_WAITING":   1,
+		"STATE_RECORDING": 2,
+		"STATE_FINISHING": 3,
+	}
+)
+
+func (x RecordingState_State) Enum() *RecordingState_State {
+	p := new(RecordingState_State)
+	*p = x
+	return p
+}
+
+func (x RecordingState_State) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RecordingState_State) Descriptor() protoreflect.EnumDescriptor {
+	return file_liveroom_proto_enumTypes[6].Descriptor()
+}
+
+func (RecordingState_State) Type() protoreflect.EnumType {
+	return &file_liveroom_proto_enumTypes[6]
+}
+
+func (x RecordingState_State) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RecordingState_State.Descriptor instead.
+func (RecordingState_State) EnumDescriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{122, 0}
+}
+
+type MediaRecordingEvent_Kind int32
+
+const (
+	MediaRecordingEvent_KIND_UNSPECIFIED MediaRecordingEvent_Kind = 0
+	// The first byte was written.
+	MediaRecordingEvent_KIND_STARTED MediaRecordingEvent_Kind = 1
+	// The recording stopped (asked or by itself) and is being finished.
+	MediaRecordingEvent_KIND_STOPPING MediaRecordingEvent_Kind = 2
+	// Finished: the zip is ready.
+	MediaRecordingEvent_KIND_FINISHED MediaRecordingEvent_Kind = 3
+	// Failed: nothing usable, or the recording could not start.
+	MediaRecordingEvent_KIND_FAILED MediaRecordingEvent_Kind = 4
+)
+
+// Enum value maps for MediaRecordingEvent_Kind.
+var (
+	MediaRecordingEvent_Kind_name = map[int32]string{
+		0: "KIND_UNSPECIFIED",
+		1: "KIND_STARTED",
+		2: "KIND_STOPPING",
+		3: "KIND_FINISHED",
+		4: "KIND_FAILED",
+	}
+	MediaRecordingEvent_Kind_value = map[string]int32{
+		"KIND_UNSPECIFIED": 0,
+		"KIND_STARTED":     1,
+		"KIND_STOPPING":    2,
+		"KIND_FINISHED":    3,
+		"KIND_FAILED":      4,
+	}
+)
+
+func (x MediaRecordingEvent_Kind) Enum() *MediaRecordingEvent_Kind {
+	p := new(MediaRecordingEvent_Kind)
+	*p = x
+	return p
+}
+
+func (x MediaRecordingEvent_Kind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (MediaRecordingEvent_Kind) Descriptor() protoreflect.EnumDescriptor {
+	return file_liveroom_proto_enumTypes[7].Descriptor()
+}
+
+func (MediaRecordingEvent_Kind) Type() protoreflect.EnumType {
+	return &file_liveroom_proto_enumTypes[7]
+}
+
+func (x MediaRecordingEvent_Kind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use MediaRecordingEvent_Kind.Descriptor instead.
+func (MediaRecordingEvent_Kind) EnumDescriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{126, 0}
+}
+
 // RoomRecord is what the store keeps for a room.
 type RoomRecord struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
@@ -355,7 +468,9 @@ type RoomRecord struct {
 	ShortName  string     `protobuf:"bytes,24,opt,name=short_name,json=shortName,proto3" json:"short_name,omitempty"`
 	// Random per creation of the room: access tokens carry it, so a token
 	// of a deleted room never works in a room later made with the same id.
-	Generation    string `protobuf:"bytes,30,opt,name=generation,proto3" json:"generation,omitempty"`
+	Generation string `protobuf:"bytes,30,opt,name=generation,proto3" json:"generation,omitempty"`
+	// Recording options (issue 13).
+	Recording     *RecordingOptions `protobuf:"bytes,80,opt,name=recording,proto3" json:"recording,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -472,6 +587,13 @@ func (x *RoomRecord) GetGeneration() string {
 		return x.Generation
 	}
 	return ""
+}
+
+func (x *RoomRecord) GetRecording() *RecordingOptions {
+	if x != nil {
+		return x.Recording
+	}
+	return nil
 }
 
 type FileRef struct {
@@ -745,6 +867,7 @@ type ClientFrame struct {
 	//	*ClientFrame_SubscribeAnswer
 	//	*ClientFrame_Ice
 	//	*ClientFrame_RestartIce
+	//	*ClientFrame_Recording
 	Body          isClientFrame_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -884,6 +1007,15 @@ func (x *ClientFrame) GetRestartIce() *RestartIce {
 	return nil
 }
 
+func (x *ClientFrame) GetRecording() *RecordingControl {
+	if x != nil {
+		if x, ok := x.Body.(*ClientFrame_Recording); ok {
+			return x.Recording
+		}
+	}
+	return nil
+}
+
 type isClientFrame_Body interface {
 	isClientFrame_Body()
 }
@@ -931,6 +1063,11 @@ type ClientFrame_RestartIce struct {
 	RestartIce *RestartIce `protobuf:"bytes,15,opt,name=restart_ice,json=restartIce,proto3,oneof"`
 }
 
+type ClientFrame_Recording struct {
+	// Recording (issue 13): start or stop recording the call.
+	Recording *RecordingControl `protobuf:"bytes,80,opt,name=recording,proto3,oneof"`
+}
+
 func (*ClientFrame_Join) isClientFrame_Body() {}
 
 func (*ClientFrame_Chat) isClientFrame_Body() {}
@@ -950,6 +1087,8 @@ func (*ClientFrame_SubscribeAnswer) isClientFrame_Body() {}
 func (*ClientFrame_Ice) isClientFrame_Body() {}
 
 func (*ClientFrame_RestartIce) isClientFrame_Body() {}
+
+func (*ClientFrame_Recording) isClientFrame_Body() {}
 
 type JoinRequest struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
@@ -1206,6 +1345,8 @@ type ServerFrame struct {
 	//	*ServerFrame_PublishAnswer
 	//	*ServerFrame_SubscribeOffer
 	//	*ServerFrame_CallState
+	//	*ServerFrame_Recording
+	//	*ServerFrame_RecordingDone
 	Body          isServerFrame_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1354,6 +1495,24 @@ func (x *ServerFrame) GetCallState() *CallState {
 	return nil
 }
 
+func (x *ServerFrame) GetRecording() *RecordingState {
+	if x != nil {
+		if x, ok := x.Body.(*ServerFrame_Recording); ok {
+			return x.Recording
+		}
+	}
+	return nil
+}
+
+func (x *ServerFrame) GetRecordingDone() *RecordingDone {
+	if x != nil {
+		if x, ok := x.Body.(*ServerFrame_RecordingDone); ok {
+			return x.RecordingDone
+		}
+	}
+	return nil
+}
+
 type isServerFrame_Body interface {
 	isServerFrame_Body()
 }
@@ -1404,6 +1563,16 @@ type ServerFrame_CallState struct {
 	CallState *CallState `protobuf:"bytes,13,opt,name=call_state,json=callState,proto3,oneof"`
 }
 
+type ServerFrame_Recording struct {
+	// Recording (issue 13): the room's recording indicator, to everyone.
+	Recording *RecordingState `protobuf:"bytes,80,opt,name=recording,proto3,oneof"`
+}
+
+type ServerFrame_RecordingDone struct {
+	// A finished recording, to the member who recorded it.
+	RecordingDone *RecordingDone `protobuf:"bytes,81,opt,name=recording_done,json=recordingDone,proto3,oneof"`
+}
+
 func (*ServerFrame_Joined) isServerFrame_Body() {}
 
 func (*ServerFrame_Member) isServerFrame_Body() {}
@@ -1426,6 +1595,10 @@ func (*ServerFrame_SubscribeOffer) isServerFrame_Body() {}
 
 func (*ServerFrame_CallState) isServerFrame_Body() {}
 
+func (*ServerFrame_Recording) isServerFrame_Body() {}
+
+func (*ServerFrame_RecordingDone) isServerFrame_Body() {}
+
 type RoomInfo struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -1435,6 +1608,7 @@ type RoomInfo struct {
 	StartsAtMs    int64                  `protobuf:"varint,20,opt,name=starts_at_ms,json=startsAtMs,proto3" json:"starts_at_ms,omitempty"`
 	EndsAtMs      int64                  `protobuf:"varint,21,opt,name=ends_at_ms,json=endsAtMs,proto3" json:"ends_at_ms,omitempty"`
 	EntryForm     *EntryForm             `protobuf:"bytes,22,opt,name=entry_form,json=entryForm,proto3" json:"entry_form,omitempty"`
+	Recording     *RecordingOptions      `protobuf:"bytes,80,opt,name=recording,proto3" json:"recording,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1518,6 +1692,13 @@ func (x *RoomInfo) GetEntryForm() *EntryForm {
 	return nil
 }
 
+func (x *RoomInfo) GetRecording() *RecordingOptions {
+	if x != nil {
+		return x.Recording
+	}
+	return nil
+}
+
 type Joined struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	MemberId string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
@@ -1536,7 +1717,9 @@ type Joined struct {
 	// Send as resume_token when reconnecting after a dropped connection.
 	ResumeToken string `protobuf:"bytes,10,opt,name=resume_token,json=resumeToken,proto3" json:"resume_token,omitempty"`
 	// True when this join continued an earlier membership (resume_token).
-	Resumed       bool `protobuf:"varint,11,opt,name=resumed,proto3" json:"resumed,omitempty"`
+	Resumed bool `protobuf:"varint,11,opt,name=resumed,proto3" json:"resumed,omitempty"`
+	// The room's recording indicator as it is now.
+	Recording     *RecordingState `protobuf:"bytes,80,opt,name=recording,proto3" json:"recording,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1646,6 +1829,13 @@ func (x *Joined) GetResumed() bool {
 		return x.Resumed
 	}
 	return false
+}
+
+func (x *Joined) GetRecording() *RecordingState {
+	if x != nil {
+		return x.Recording
+	}
+	return nil
 }
 
 type MemberEvent struct {
@@ -1883,12 +2073,13 @@ type CreateRoom struct {
 	VisitorName string                 `protobuf:"bytes,2,opt,name=visitor_name,json=visitorName,proto3" json:"visitor_name,omitempty"`
 	AgentName   string                 `protobuf:"bytes,3,opt,name=agent_name,json=agentName,proto3" json:"agent_name,omitempty"`
 	// bcrypt hash of the room password, made by the caller; empty for none.
-	PasswordHash  string     `protobuf:"bytes,4,opt,name=password_hash,json=passwordHash,proto3" json:"password_hash,omitempty"`
-	OwnerAgentId  string     `protobuf:"bytes,20,opt,name=owner_agent_id,json=ownerAgentId,proto3" json:"owner_agent_id,omitempty"`
-	StartsAtMs    int64      `protobuf:"varint,21,opt,name=starts_at_ms,json=startsAtMs,proto3" json:"starts_at_ms,omitempty"`
-	EndsAtMs      int64      `protobuf:"varint,22,opt,name=ends_at_ms,json=endsAtMs,proto3" json:"ends_at_ms,omitempty"`
-	EntryForm     *EntryForm `protobuf:"bytes,23,opt,name=entry_form,json=entryForm,proto3" json:"entry_form,omitempty"`
-	ShortName     string     `protobuf:"bytes,24,opt,name=short_name,json=shortName,proto3" json:"short_name,omitempty"`
+	PasswordHash  string            `protobuf:"bytes,4,opt,name=password_hash,json=passwordHash,proto3" json:"password_hash,omitempty"`
+	OwnerAgentId  string            `protobuf:"bytes,20,opt,name=owner_agent_id,json=ownerAgentId,proto3" json:"owner_agent_id,omitempty"`
+	StartsAtMs    int64             `protobuf:"varint,21,opt,name=starts_at_ms,json=startsAtMs,proto3" json:"starts_at_ms,omitempty"`
+	EndsAtMs      int64             `protobuf:"varint,22,opt,name=ends_at_ms,json=endsAtMs,proto3" json:"ends_at_ms,omitempty"`
+	EntryForm     *EntryForm        `protobuf:"bytes,23,opt,name=entry_form,json=entryForm,proto3" json:"entry_form,omitempty"`
+	ShortName     string            `protobuf:"bytes,24,opt,name=short_name,json=shortName,proto3" json:"short_name,omitempty"`
+	Recording     *RecordingOptions `protobuf:"bytes,80,opt,name=recording,proto3" json:"recording,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1984,6 +2175,13 @@ func (x *CreateRoom) GetShortName() string {
 		return x.ShortName
 	}
 	return ""
+}
+
+func (x *CreateRoom) GetRecording() *RecordingOptions {
+	if x != nil {
+		return x.Recording
+	}
+	return nil
 }
 
 type CreateRoomResult struct {
@@ -2978,6 +3176,7 @@ type CallRequest struct {
 	//	*CallRequest_SubscribeAnswer
 	//	*CallRequest_Ice
 	//	*CallRequest_RestartIce
+	//	*CallRequest_Recording
 	Body          isCallRequest_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -3088,6 +3287,15 @@ func (x *CallRequest) GetRestartIce() *RestartIce {
 	return nil
 }
 
+func (x *CallRequest) GetRecording() *RecordingControl {
+	if x != nil {
+		if x, ok := x.Body.(*CallRequest_Recording); ok {
+			return x.Recording
+		}
+	}
+	return nil
+}
+
 type isCallRequest_Body interface {
 	isCallRequest_Body()
 }
@@ -3116,6 +3324,10 @@ type CallRequest_RestartIce struct {
 	RestartIce *RestartIce `protobuf:"bytes,8,opt,name=restart_ice,json=restartIce,proto3,oneof"`
 }
 
+type CallRequest_Recording struct {
+	Recording *RecordingControl `protobuf:"bytes,80,opt,name=recording,proto3,oneof"`
+}
+
 func (*CallRequest_Call) isCallRequest_Body() {}
 
 func (*CallRequest_MediaState) isCallRequest_Body() {}
@@ -3127,6 +3339,8 @@ func (*CallRequest_SubscribeAnswer) isCallRequest_Body() {}
 func (*CallRequest_Ice) isCallRequest_Body() {}
 
 func (*CallRequest_RestartIce) isCallRequest_Body() {}
+
+func (*CallRequest_Recording) isCallRequest_Body() {}
 
 type RestartIce struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -3179,6 +3393,8 @@ type MediaCommand struct {
 	//	*MediaCommand_Ice
 	//	*MediaCommand_RestartIce
 	//	*MediaCommand_Rebind
+	//	*MediaCommand_RecordStart
+	//	*MediaCommand_RecordStop
 	Body          isMediaCommand_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -3305,6 +3521,24 @@ func (x *MediaCommand) GetRebind() *MediaRebind {
 	return nil
 }
 
+func (x *MediaCommand) GetRecordStart() *MediaRecordStart {
+	if x != nil {
+		if x, ok := x.Body.(*MediaCommand_RecordStart); ok {
+			return x.RecordStart
+		}
+	}
+	return nil
+}
+
+func (x *MediaCommand) GetRecordStop() *MediaRecordStop {
+	if x != nil {
+		if x, ok := x.Body.(*MediaCommand_RecordStop); ok {
+			return x.RecordStop
+		}
+	}
+	return nil
+}
+
 type isMediaCommand_Body interface {
 	isMediaCommand_Body()
 }
@@ -3338,6 +3572,15 @@ type MediaCommand_Rebind struct {
 	Rebind *MediaRebind `protobuf:"bytes,10,opt,name=rebind,proto3,oneof"`
 }
 
+type MediaCommand_RecordStart struct {
+	// Recording (issue 13).
+	RecordStart *MediaRecordStart `protobuf:"bytes,80,opt,name=record_start,json=recordStart,proto3,oneof"`
+}
+
+type MediaCommand_RecordStop struct {
+	RecordStop *MediaRecordStop `protobuf:"bytes,81,opt,name=record_stop,json=recordStop,proto3,oneof"`
+}
+
 func (*MediaCommand_Join) isMediaCommand_Body() {}
 
 func (*MediaCommand_Leave) isMediaCommand_Body() {}
@@ -3351,6 +3594,10 @@ func (*MediaCommand_Ice) isMediaCommand_Body() {}
 func (*MediaCommand_RestartIce) isMediaCommand_Body() {}
 
 func (*MediaCommand_Rebind) isMediaCommand_Body() {}
+
+func (*MediaCommand_RecordStart) isMediaCommand_Body() {}
+
+func (*MediaCommand_RecordStop) isMediaCommand_Body() {}
 
 type MediaRebind struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -3443,7 +3690,9 @@ func (x *MemberAwayExpired) GetEpoch() uint64 {
 }
 
 type MediaJoin struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Display name, for the recording manifest (issue 13).
+	Name          string `protobuf:"bytes,80,opt,name=name,proto3" json:"name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3476,6 +3725,13 @@ func (x *MediaJoin) ProtoReflect() protoreflect.Message {
 // Deprecated: Use MediaJoin.ProtoReflect.Descriptor instead.
 func (*MediaJoin) Descriptor() ([]byte, []int) {
 	return file_liveroom_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *MediaJoin) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
 }
 
 type MediaLeave struct {
@@ -8521,11 +8777,675 @@ func (x *AgentSetTotp) GetCode() string {
 	return ""
 }
 
+// RecordingOptions are a room's recording settings (defaults from the
+// server's recording_* options).
+type RecordingOptions struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Enabled bool                   `protobuf:"varint,1,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	// The recorder's browser downloads the file when the recording ends
+	// (otherwise it is offered as a link).
+	Download bool `protobuf:"varint,2,opt,name=download,proto3" json:"download,omitempty"`
+	// Keep the recording on the server (listed for the agent); otherwise it is
+	// removed once it is no longer needed.
+	SaveServer bool `protobuf:"varint,3,opt,name=save_server,json=saveServer,proto3" json:"save_server,omitempty"`
+	// Start recording when the call is established.
+	AutoStart bool `protobuf:"varint,4,opt,name=auto_start,json=autoStart,proto3" json:"auto_start,omitempty"`
+	// Visitors may start and stop recordings too (agents always may).
+	Visitors      bool `protobuf:"varint,5,opt,name=visitors,proto3" json:"visitors,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordingOptions) Reset() {
+	*x = RecordingOptions{}
+	mi := &file_liveroom_proto_msgTypes[120]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordingOptions) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordingOptions) ProtoMessage() {}
+
+func (x *RecordingOptions) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[120]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordingOptions.ProtoReflect.Descriptor instead.
+func (*RecordingOptions) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{120}
+}
+
+func (x *RecordingOptions) GetEnabled() bool {
+	if x != nil {
+		return x.Enabled
+	}
+	return false
+}
+
+func (x *RecordingOptions) GetDownload() bool {
+	if x != nil {
+		return x.Download
+	}
+	return false
+}
+
+func (x *RecordingOptions) GetSaveServer() bool {
+	if x != nil {
+		return x.SaveServer
+	}
+	return false
+}
+
+func (x *RecordingOptions) GetAutoStart() bool {
+	if x != nil {
+		return x.AutoStart
+	}
+	return false
+}
+
+func (x *RecordingOptions) GetVisitors() bool {
+	if x != nil {
+		return x.Visitors
+	}
+	return false
+}
+
+// RecordingControl asks to start (true) or stop (false) recording the call.
+type RecordingControl struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Start         bool                   `protobuf:"varint,1,opt,name=start,proto3" json:"start,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordingControl) Reset() {
+	*x = RecordingControl{}
+	mi := &file_liveroom_proto_msgTypes[121]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordingControl) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordingControl) ProtoMessage() {}
+
+func (x *RecordingControl) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[121]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordingControl.ProtoReflect.Descriptor instead.
+func (*RecordingControl) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{121}
+}
+
+func (x *RecordingControl) GetStart() bool {
+	if x != nil {
+		return x.Start
+	}
+	return false
+}
+
+// RecordingState is the room's recording indicator.
+type RecordingState struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	State       RecordingState_State   `protobuf:"varint,1,opt,name=state,proto3,enum=liveroom.v1.RecordingState_State" json:"state,omitempty"`
+	RecordingId string                 `protobuf:"bytes,2,opt,name=recording_id,json=recordingId,proto3" json:"recording_id,omitempty"`
+	// When the first byte was written (STATE_RECORDING).
+	StartedAtMs   int64   `protobuf:"varint,3,opt,name=started_at_ms,json=startedAtMs,proto3" json:"started_at_ms,omitempty"`
+	By            *Member `protobuf:"bytes,4,opt,name=by,proto3" json:"by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordingState) Reset() {
+	*x = RecordingState{}
+	mi := &file_liveroom_proto_msgTypes[122]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordingState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordingState) ProtoMessage() {}
+
+func (x *RecordingState) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[122]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordingState.ProtoReflect.Descriptor instead.
+func (*RecordingState) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{122}
+}
+
+func (x *RecordingState) GetState() RecordingState_State {
+	if x != nil {
+		return x.State
+	}
+	return RecordingState_STATE_IDLE
+}
+
+func (x *RecordingState) GetRecordingId() string {
+	if x != nil {
+		return x.RecordingId
+	}
+	return ""
+}
+
+func (x *RecordingState) GetStartedAtMs() int64 {
+	if x != nil {
+		return x.StartedAtMs
+	}
+	return 0
+}
+
+func (x *RecordingState) GetBy() *Member {
+	if x != nil {
+		return x.By
+	}
+	return nil
+}
+
+// RecordingDone tells the recorder where the finished recording is.
+type RecordingDone struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	RecordingId string                 `protobuf:"bytes,1,opt,name=recording_id,json=recordingId,proto3" json:"recording_id,omitempty"`
+	// Path of the download; the page adds its access token.
+	Url  string `protobuf:"bytes,2,opt,name=url,proto3" json:"url,omitempty"`
+	Size int64  `protobuf:"varint,3,opt,name=size,proto3" json:"size,omitempty"`
+	// Download it now (recording_download) rather than offering a link.
+	Download bool `protobuf:"varint,4,opt,name=download,proto3" json:"download,omitempty"`
+	// A mixed file (grid video, mixed audio) is in the zip; otherwise note says why.
+	Mixed      bool   `protobuf:"varint,5,opt,name=mixed,proto3" json:"mixed,omitempty"`
+	Note       string `protobuf:"bytes,6,opt,name=note,proto3" json:"note,omitempty"`
+	DurationMs int64  `protobuf:"varint,7,opt,name=duration_ms,json=durationMs,proto3" json:"duration_ms,omitempty"`
+	// Set when the recording ended by itself (write error, full disk, limit).
+	StopReason    string `protobuf:"bytes,8,opt,name=stop_reason,json=stopReason,proto3" json:"stop_reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordingDone) Reset() {
+	*x = RecordingDone{}
+	mi := &file_liveroom_proto_msgTypes[123]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordingDone) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordingDone) ProtoMessage() {}
+
+func (x *RecordingDone) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[123]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordingDone.ProtoReflect.Descriptor instead.
+func (*RecordingDone) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{123}
+}
+
+func (x *RecordingDone) GetRecordingId() string {
+	if x != nil {
+		return x.RecordingId
+	}
+	return ""
+}
+
+func (x *RecordingDone) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *RecordingDone) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *RecordingDone) GetDownload() bool {
+	if x != nil {
+		return x.Download
+	}
+	return false
+}
+
+func (x *RecordingDone) GetMixed() bool {
+	if x != nil {
+		return x.Mixed
+	}
+	return false
+}
+
+func (x *RecordingDone) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+func (x *RecordingDone) GetDurationMs() int64 {
+	if x != nil {
+		return x.DurationMs
+	}
+	return 0
+}
+
+func (x *RecordingDone) GetStopReason() string {
+	if x != nil {
+		return x.StopReason
+	}
+	return ""
+}
+
+type MediaRecordStart struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RecordingId   string                 `protobuf:"bytes,1,opt,name=recording_id,json=recordingId,proto3" json:"recording_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MediaRecordStart) Reset() {
+	*x = MediaRecordStart{}
+	mi := &file_liveroom_proto_msgTypes[124]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MediaRecordStart) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MediaRecordStart) ProtoMessage() {}
+
+func (x *MediaRecordStart) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[124]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MediaRecordStart.ProtoReflect.Descriptor instead.
+func (*MediaRecordStart) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{124}
+}
+
+func (x *MediaRecordStart) GetRecordingId() string {
+	if x != nil {
+		return x.RecordingId
+	}
+	return ""
+}
+
+type MediaRecordStop struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MediaRecordStop) Reset() {
+	*x = MediaRecordStop{}
+	mi := &file_liveroom_proto_msgTypes[125]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MediaRecordStop) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MediaRecordStop) ProtoMessage() {}
+
+func (x *MediaRecordStop) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[125]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MediaRecordStop.ProtoReflect.Descriptor instead.
+func (*MediaRecordStop) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{125}
+}
+
+// MediaRecordingEvent is what a media actor tells its room grain about the
+// recording it runs.
+type MediaRecordingEvent struct {
+	state       protoimpl.MessageState   `protogen:"open.v1"`
+	Kind        MediaRecordingEvent_Kind `protobuf:"varint,1,opt,name=kind,proto3,enum=liveroom.v1.MediaRecordingEvent_Kind" json:"kind,omitempty"`
+	RecordingId string                   `protobuf:"bytes,2,opt,name=recording_id,json=recordingId,proto3" json:"recording_id,omitempty"`
+	AtMs        int64                    `protobuf:"varint,3,opt,name=at_ms,json=atMs,proto3" json:"at_ms,omitempty"`
+	// Why it stopped by itself (write error, disk, limit); empty when asked.
+	Reason     string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	Size       int64  `protobuf:"varint,5,opt,name=size,proto3" json:"size,omitempty"`
+	DurationMs int64  `protobuf:"varint,6,opt,name=duration_ms,json=durationMs,proto3" json:"duration_ms,omitempty"`
+	Mixed      bool   `protobuf:"varint,7,opt,name=mixed,proto3" json:"mixed,omitempty"`
+	Note       string `protobuf:"bytes,8,opt,name=note,proto3" json:"note,omitempty"`
+	// Manifest as JSON, kept with the record.
+	Manifest      string `protobuf:"bytes,9,opt,name=manifest,proto3" json:"manifest,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MediaRecordingEvent) Reset() {
+	*x = MediaRecordingEvent{}
+	mi := &file_liveroom_proto_msgTypes[126]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MediaRecordingEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MediaRecordingEvent) ProtoMessage() {}
+
+func (x *MediaRecordingEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[126]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MediaRecordingEvent.ProtoReflect.Descriptor instead.
+func (*MediaRecordingEvent) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{126}
+}
+
+func (x *MediaRecordingEvent) GetKind() MediaRecordingEvent_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return MediaRecordingEvent_KIND_UNSPECIFIED
+}
+
+func (x *MediaRecordingEvent) GetRecordingId() string {
+	if x != nil {
+		return x.RecordingId
+	}
+	return ""
+}
+
+func (x *MediaRecordingEvent) GetAtMs() int64 {
+	if x != nil {
+		return x.AtMs
+	}
+	return 0
+}
+
+func (x *MediaRecordingEvent) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *MediaRecordingEvent) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *MediaRecordingEvent) GetDurationMs() int64 {
+	if x != nil {
+		return x.DurationMs
+	}
+	return 0
+}
+
+func (x *MediaRecordingEvent) GetMixed() bool {
+	if x != nil {
+		return x.Mixed
+	}
+	return false
+}
+
+func (x *MediaRecordingEvent) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+func (x *MediaRecordingEvent) GetManifest() string {
+	if x != nil {
+		return x.Manifest
+	}
+	return ""
+}
+
+// RecordingRecord is the recording index entry, stored under
+// recording/<room>/<id>.
+type RecordingRecord struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Id     string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	RoomId string                 `protobuf:"bytes,2,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	// recording, done, failed or interrupted (the server stopped mid-recording).
+	State       string `protobuf:"bytes,3,opt,name=state,proto3" json:"state,omitempty"`
+	CreatedAtMs int64  `protobuf:"varint,4,opt,name=created_at_ms,json=createdAtMs,proto3" json:"created_at_ms,omitempty"`
+	StartedAtMs int64  `protobuf:"varint,5,opt,name=started_at_ms,json=startedAtMs,proto3" json:"started_at_ms,omitempty"`
+	EndedAtMs   int64  `protobuf:"varint,6,opt,name=ended_at_ms,json=endedAtMs,proto3" json:"ended_at_ms,omitempty"`
+	DurationMs  int64  `protobuf:"varint,7,opt,name=duration_ms,json=durationMs,proto3" json:"duration_ms,omitempty"`
+	Size        int64  `protobuf:"varint,8,opt,name=size,proto3" json:"size,omitempty"`
+	ByMember    string `protobuf:"bytes,9,opt,name=by_member,json=byMember,proto3" json:"by_member,omitempty"`
+	ByName      string `protobuf:"bytes,10,opt,name=by_name,json=byName,proto3" json:"by_name,omitempty"`
+	SaveServer  bool   `protobuf:"varint,11,opt,name=save_server,json=saveServer,proto3" json:"save_server,omitempty"`
+	// The node whose disk holds the files (host name and data folder).
+	Node          string `protobuf:"bytes,12,opt,name=node,proto3" json:"node,omitempty"`
+	Mixed         bool   `protobuf:"varint,13,opt,name=mixed,proto3" json:"mixed,omitempty"`
+	Note          string `protobuf:"bytes,14,opt,name=note,proto3" json:"note,omitempty"`
+	Error         string `protobuf:"bytes,15,opt,name=error,proto3" json:"error,omitempty"`
+	OwnerAgentId  string `protobuf:"bytes,16,opt,name=owner_agent_id,json=ownerAgentId,proto3" json:"owner_agent_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordingRecord) Reset() {
+	*x = RecordingRecord{}
+	mi := &file_liveroom_proto_msgTypes[127]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordingRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordingRecord) ProtoMessage() {}
+
+func (x *RecordingRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[127]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordingRecord.ProtoReflect.Descriptor instead.
+func (*RecordingRecord) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{127}
+}
+
+func (x *RecordingRecord) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *RecordingRecord) GetRoomId() string {
+	if x != nil {
+		return x.RoomId
+	}
+	return ""
+}
+
+func (x *RecordingRecord) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *RecordingRecord) GetCreatedAtMs() int64 {
+	if x != nil {
+		return x.CreatedAtMs
+	}
+	return 0
+}
+
+func (x *RecordingRecord) GetStartedAtMs() int64 {
+	if x != nil {
+		return x.StartedAtMs
+	}
+	return 0
+}
+
+func (x *RecordingRecord) GetEndedAtMs() int64 {
+	if x != nil {
+		return x.EndedAtMs
+	}
+	return 0
+}
+
+func (x *RecordingRecord) GetDurationMs() int64 {
+	if x != nil {
+		return x.DurationMs
+	}
+	return 0
+}
+
+func (x *RecordingRecord) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *RecordingRecord) GetByMember() string {
+	if x != nil {
+		return x.ByMember
+	}
+	return ""
+}
+
+func (x *RecordingRecord) GetByName() string {
+	if x != nil {
+		return x.ByName
+	}
+	return ""
+}
+
+func (x *RecordingRecord) GetSaveServer() bool {
+	if x != nil {
+		return x.SaveServer
+	}
+	return false
+}
+
+func (x *RecordingRecord) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *RecordingRecord) GetMixed() bool {
+	if x != nil {
+		return x.Mixed
+	}
+	return false
+}
+
+func (x *RecordingRecord) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+func (x *RecordingRecord) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *RecordingRecord) GetOwnerAgentId() string {
+	if x != nil {
+		return x.OwnerAgentId
+	}
+	return ""
+}
+
 var File_liveroom_proto protoreflect.FileDescriptor
 
 const file_liveroom_proto_rawDesc = "" +
 	"\n" +
-	"\x0eliveroom.proto\x12\vliveroom.v1\x1a\x11actor/actor.proto\"\xa9\x03\n" +
+	"\x0eliveroom.proto\x12\vliveroom.v1\x1a\x11actor/actor.proto\"\xe6\x03\n" +
 	"\n" +
 	"RoomRecord\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
@@ -8546,7 +9466,8 @@ const file_liveroom_proto_rawDesc = "" +
 	"short_name\x18\x18 \x01(\tR\tshortName\x12\x1e\n" +
 	"\n" +
 	"generation\x18\x1e \x01(\tR\n" +
-	"generation\"d\n" +
+	"generation\x12;\n" +
+	"\trecording\x18P \x01(\v2\x1d.liveroom.v1.RecordingOptionsR\trecording\"d\n" +
 	"\aFileRef\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
@@ -8569,7 +9490,7 @@ const file_liveroom_proto_rawDesc = "" +
 	"\x04role\x18\x03 \x01(\x0e2\x11.liveroom.v1.RoleR\x04role\x12\x14\n" +
 	"\x05email\x18\x14 \x01(\tR\x05email\x12\x1d\n" +
 	"\n" +
-	"avatar_url\x18\x15 \x01(\tR\tavatarUrl\"\xb2\x04\n" +
+	"avatar_url\x18\x15 \x01(\tR\tavatarUrl\"\xf1\x04\n" +
 	"\vClientFrame\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12.\n" +
 	"\x04join\x18\x02 \x01(\v2\x18.liveroom.v1.JoinRequestH\x00R\x04join\x12+\n" +
@@ -8584,7 +9505,8 @@ const file_liveroom_proto_rawDesc = "" +
 	"\x10subscribe_answer\x18\r \x01(\v2\x10.liveroom.v1.SdpH\x00R\x0fsubscribeAnswer\x12-\n" +
 	"\x03ice\x18\x0e \x01(\v2\x19.liveroom.v1.IceCandidateH\x00R\x03ice\x12:\n" +
 	"\vrestart_ice\x18\x0f \x01(\v2\x17.liveroom.v1.RestartIceH\x00R\n" +
-	"restartIceB\x06\n" +
+	"restartIce\x12=\n" +
+	"\trecording\x18P \x01(\v2\x1d.liveroom.v1.RecordingControlH\x00R\trecordingB\x06\n" +
 	"\x04body\"\xe6\x01\n" +
 	"\vJoinRequest\x12\x17\n" +
 	"\aroom_id\x18\x01 \x01(\tR\x06roomId\x12\x12\n" +
@@ -8602,7 +9524,7 @@ const file_liveroom_proto_rawDesc = "" +
 	"\n" +
 	"before_seq\x18\x01 \x01(\x04R\tbeforeSeq\x12\x14\n" +
 	"\x05limit\x18\x02 \x01(\rR\x05limit\"\x06\n" +
-	"\x04Ping\"\xcf\x04\n" +
+	"\x04Ping\"\xd1\x05\n" +
 	"\vServerFrame\x12\x19\n" +
 	"\breply_to\x18\x01 \x01(\tR\areplyTo\x12-\n" +
 	"\x06joined\x18\x02 \x01(\v2\x13.liveroom.v1.JoinedH\x00R\x06joined\x122\n" +
@@ -8617,8 +9539,10 @@ const file_liveroom_proto_rawDesc = "" +
 	"\x0epublish_answer\x18\v \x01(\v2\x10.liveroom.v1.SdpH\x00R\rpublishAnswer\x12;\n" +
 	"\x0fsubscribe_offer\x18\f \x01(\v2\x10.liveroom.v1.SdpH\x00R\x0esubscribeOffer\x127\n" +
 	"\n" +
-	"call_state\x18\r \x01(\v2\x16.liveroom.v1.CallStateH\x00R\tcallStateB\x06\n" +
-	"\x04body\"\xf6\x01\n" +
+	"call_state\x18\r \x01(\v2\x16.liveroom.v1.CallStateH\x00R\tcallState\x12;\n" +
+	"\trecording\x18P \x01(\v2\x1b.liveroom.v1.RecordingStateH\x00R\trecording\x12C\n" +
+	"\x0erecording_done\x18Q \x01(\v2\x1a.liveroom.v1.RecordingDoneH\x00R\rrecordingDoneB\x06\n" +
+	"\x04body\"\xb3\x02\n" +
 	"\bRoomInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
 	"\fvisitor_name\x18\x02 \x01(\tR\vvisitorName\x12\x1d\n" +
@@ -8630,7 +9554,8 @@ const file_liveroom_proto_rawDesc = "" +
 	"\n" +
 	"ends_at_ms\x18\x15 \x01(\x03R\bendsAtMs\x125\n" +
 	"\n" +
-	"entry_form\x18\x16 \x01(\v2\x16.liveroom.v1.EntryFormR\tentryForm\"\xc2\x03\n" +
+	"entry_form\x18\x16 \x01(\v2\x16.liveroom.v1.EntryFormR\tentryForm\x12;\n" +
+	"\trecording\x18P \x01(\v2\x1d.liveroom.v1.RecordingOptionsR\trecording\"\xfd\x03\n" +
 	"\x06Joined\x12\x1b\n" +
 	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12%\n" +
 	"\x04role\x18\x02 \x01(\x0e2\x11.liveroom.v1.RoleR\x04role\x12)\n" +
@@ -8644,7 +9569,8 @@ const file_liveroom_proto_rawDesc = "" +
 	"iceServers\x12!\n" +
 	"\fresume_token\x18\n" +
 	" \x01(\tR\vresumeToken\x12\x18\n" +
-	"\aresumed\x18\v \x01(\bR\aresumed\"\xab\x01\n" +
+	"\aresumed\x18\v \x01(\bR\aresumed\x129\n" +
+	"\trecording\x18P \x01(\v2\x1b.liveroom.v1.RecordingStateR\trecording\"\xab\x01\n" +
 	"\vMemberEvent\x121\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x1d.liveroom.v1.MemberEvent.KindR\x04kind\x12+\n" +
 	"\x06member\x18\x02 \x01(\v2\x13.liveroom.v1.MemberR\x06member\"<\n" +
@@ -8659,7 +9585,7 @@ const file_liveroom_proto_rawDesc = "" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\"\x06\n" +
 	"\x04Pong\"\x05\n" +
-	"\x03Ack\"\xbf\x02\n" +
+	"\x03Ack\"\xfc\x02\n" +
 	"\n" +
 	"CreateRoom\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
@@ -8675,7 +9601,8 @@ const file_liveroom_proto_rawDesc = "" +
 	"\n" +
 	"entry_form\x18\x17 \x01(\v2\x16.liveroom.v1.EntryFormR\tentryForm\x12\x1d\n" +
 	"\n" +
-	"short_name\x18\x18 \x01(\tR\tshortName\"\x84\x01\n" +
+	"short_name\x18\x18 \x01(\tR\tshortName\x12;\n" +
+	"\trecording\x18P \x01(\v2\x1d.liveroom.v1.RecordingOptionsR\trecording\"\x84\x01\n" +
 	"\x10CreateRoomResult\x12(\n" +
 	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\x12)\n" +
 	"\x04room\x18\x02 \x01(\v2\x15.liveroom.v1.RoomInfoR\x04room\x12\x1b\n" +
@@ -8757,7 +9684,7 @@ const file_liveroom_proto_rawDesc = "" +
 	"\busername\x18\x02 \x01(\tR\busername\x12\x1e\n" +
 	"\n" +
 	"credential\x18\x03 \x01(\tR\n" +
-	"credential\"\xa4\x03\n" +
+	"credential\"\xe3\x03\n" +
 	"\vCallRequest\x12$\n" +
 	"\asession\x18\x01 \x01(\v2\n" +
 	".actor.PIDR\asession\x12\x19\n" +
@@ -8769,10 +9696,11 @@ const file_liveroom_proto_rawDesc = "" +
 	"\x10subscribe_answer\x18\x06 \x01(\v2\x10.liveroom.v1.SdpH\x00R\x0fsubscribeAnswer\x12-\n" +
 	"\x03ice\x18\a \x01(\v2\x19.liveroom.v1.IceCandidateH\x00R\x03ice\x12:\n" +
 	"\vrestart_ice\x18\b \x01(\v2\x17.liveroom.v1.RestartIceH\x00R\n" +
-	"restartIceB\x06\n" +
+	"restartIce\x12=\n" +
+	"\trecording\x18P \x01(\v2\x1d.liveroom.v1.RecordingControlH\x00R\trecordingB\x06\n" +
 	"\x04body\"\f\n" +
 	"\n" +
-	"RestartIce\"\xea\x03\n" +
+	"RestartIce\"\xef\x04\n" +
 	"\fMediaCommand\x12\x1b\n" +
 	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12$\n" +
 	"\asession\x18\x02 \x01(\v2\n" +
@@ -8786,13 +9714,17 @@ const file_liveroom_proto_rawDesc = "" +
 	"\vrestart_ice\x18\t \x01(\v2\x17.liveroom.v1.RestartIceH\x00R\n" +
 	"restartIce\x122\n" +
 	"\x06rebind\x18\n" +
-	" \x01(\v2\x18.liveroom.v1.MediaRebindH\x00R\x06rebindB\x06\n" +
+	" \x01(\v2\x18.liveroom.v1.MediaRebindH\x00R\x06rebind\x12B\n" +
+	"\frecord_start\x18P \x01(\v2\x1d.liveroom.v1.MediaRecordStartH\x00R\vrecordStart\x12?\n" +
+	"\vrecord_stop\x18Q \x01(\v2\x1c.liveroom.v1.MediaRecordStopH\x00R\n" +
+	"recordStopB\x06\n" +
 	"\x04body\"\r\n" +
 	"\vMediaRebind\"F\n" +
 	"\x11MemberAwayExpired\x12\x1b\n" +
 	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12\x14\n" +
-	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\"\v\n" +
-	"\tMediaJoin\"\f\n" +
+	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\"\x1f\n" +
+	"\tMediaJoin\x12\x12\n" +
+	"\x04name\x18P \x01(\tR\x04name\"\f\n" +
 	"\n" +
 	"MediaLeave\"\x9b\x01\n" +
 	"\tEntryForm\x12\x18\n" +
@@ -9161,7 +10093,79 @@ const file_liveroom_proto_rawDesc = "" +
 	"\x06answer\x18\a \x01(\tR\x06answer\":\n" +
 	"\fAgentSetTotp\x12\x16\n" +
 	"\x06secret\x18\x01 \x01(\fR\x06secret\x12\x12\n" +
-	"\x04code\x18\x02 \x01(\tR\x04code*>\n" +
+	"\x04code\x18\x02 \x01(\tR\x04code\"\xa4\x01\n" +
+	"\x10RecordingOptions\x12\x18\n" +
+	"\aenabled\x18\x01 \x01(\bR\aenabled\x12\x1a\n" +
+	"\bdownload\x18\x02 \x01(\bR\bdownload\x12\x1f\n" +
+	"\vsave_server\x18\x03 \x01(\bR\n" +
+	"saveServer\x12\x1d\n" +
+	"\n" +
+	"auto_start\x18\x04 \x01(\bR\tautoStart\x12\x1a\n" +
+	"\bvisitors\x18\x05 \x01(\bR\bvisitors\"(\n" +
+	"\x10RecordingControl\x12\x14\n" +
+	"\x05start\x18\x01 \x01(\bR\x05start\"\x8b\x02\n" +
+	"\x0eRecordingState\x127\n" +
+	"\x05state\x18\x01 \x01(\x0e2!.liveroom.v1.RecordingState.StateR\x05state\x12!\n" +
+	"\frecording_id\x18\x02 \x01(\tR\vrecordingId\x12\"\n" +
+	"\rstarted_at_ms\x18\x03 \x01(\x03R\vstartedAtMs\x12#\n" +
+	"\x02by\x18\x04 \x01(\v2\x13.liveroom.v1.MemberR\x02by\"T\n" +
+	"\x05State\x12\x0e\n" +
+	"\n" +
+	"STATE_IDLE\x10\x00\x12\x11\n" +
+	"\rSTATE_WAITING\x10\x01\x12\x13\n" +
+	"\x0fSTATE_RECORDING\x10\x02\x12\x13\n" +
+	"\x0fSTATE_FINISHING\x10\x03\"\xe0\x01\n" +
+	"\rRecordingDone\x12!\n" +
+	"\frecording_id\x18\x01 \x01(\tR\vrecordingId\x12\x10\n" +
+	"\x03url\x18\x02 \x01(\tR\x03url\x12\x12\n" +
+	"\x04size\x18\x03 \x01(\x03R\x04size\x12\x1a\n" +
+	"\bdownload\x18\x04 \x01(\bR\bdownload\x12\x14\n" +
+	"\x05mixed\x18\x05 \x01(\bR\x05mixed\x12\x12\n" +
+	"\x04note\x18\x06 \x01(\tR\x04note\x12\x1f\n" +
+	"\vduration_ms\x18\a \x01(\x03R\n" +
+	"durationMs\x12\x1f\n" +
+	"\vstop_reason\x18\b \x01(\tR\n" +
+	"stopReason\"5\n" +
+	"\x10MediaRecordStart\x12!\n" +
+	"\frecording_id\x18\x01 \x01(\tR\vrecordingId\"\x11\n" +
+	"\x0fMediaRecordStop\"\x82\x03\n" +
+	"\x13MediaRecordingEvent\x129\n" +
+	"\x04kind\x18\x01 \x01(\x0e2%.liveroom.v1.MediaRecordingEvent.KindR\x04kind\x12!\n" +
+	"\frecording_id\x18\x02 \x01(\tR\vrecordingId\x12\x13\n" +
+	"\x05at_ms\x18\x03 \x01(\x03R\x04atMs\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\x12\x12\n" +
+	"\x04size\x18\x05 \x01(\x03R\x04size\x12\x1f\n" +
+	"\vduration_ms\x18\x06 \x01(\x03R\n" +
+	"durationMs\x12\x14\n" +
+	"\x05mixed\x18\a \x01(\bR\x05mixed\x12\x12\n" +
+	"\x04note\x18\b \x01(\tR\x04note\x12\x1a\n" +
+	"\bmanifest\x18\t \x01(\tR\bmanifest\"e\n" +
+	"\x04Kind\x12\x14\n" +
+	"\x10KIND_UNSPECIFIED\x10\x00\x12\x10\n" +
+	"\fKIND_STARTED\x10\x01\x12\x11\n" +
+	"\rKIND_STOPPING\x10\x02\x12\x11\n" +
+	"\rKIND_FINISHED\x10\x03\x12\x0f\n" +
+	"\vKIND_FAILED\x10\x04\"\xbe\x03\n" +
+	"\x0fRecordingRecord\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
+	"\aroom_id\x18\x02 \x01(\tR\x06roomId\x12\x14\n" +
+	"\x05state\x18\x03 \x01(\tR\x05state\x12\"\n" +
+	"\rcreated_at_ms\x18\x04 \x01(\x03R\vcreatedAtMs\x12\"\n" +
+	"\rstarted_at_ms\x18\x05 \x01(\x03R\vstartedAtMs\x12\x1e\n" +
+	"\vended_at_ms\x18\x06 \x01(\x03R\tendedAtMs\x12\x1f\n" +
+	"\vduration_ms\x18\a \x01(\x03R\n" +
+	"durationMs\x12\x12\n" +
+	"\x04size\x18\b \x01(\x03R\x04size\x12\x1b\n" +
+	"\tby_member\x18\t \x01(\tR\bbyMember\x12\x17\n" +
+	"\aby_name\x18\n" +
+	" \x01(\tR\x06byName\x12\x1f\n" +
+	"\vsave_server\x18\v \x01(\bR\n" +
+	"saveServer\x12\x12\n" +
+	"\x04node\x18\f \x01(\tR\x04node\x12\x14\n" +
+	"\x05mixed\x18\r \x01(\bR\x05mixed\x12\x12\n" +
+	"\x04note\x18\x0e \x01(\tR\x04note\x12\x14\n" +
+	"\x05error\x18\x0f \x01(\tR\x05error\x12$\n" +
+	"\x0eowner_agent_id\x18\x10 \x01(\tR\fownerAgentId*>\n" +
 	"\x04Role\x12\x14\n" +
 	"\x10ROLE_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
@@ -9194,288 +10198,311 @@ func file_liveroom_proto_rawDescGZIP() []byte {
 	return file_liveroom_proto_rawDescData
 }
 
-var file_liveroom_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_liveroom_proto_msgTypes = make([]protoimpl.MessageInfo, 122)
+var file_liveroom_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
+var file_liveroom_proto_msgTypes = make([]protoimpl.MessageInfo, 130)
 var file_liveroom_proto_goTypes = []any{
-	(Role)(0),                   // 0: liveroom.v1.Role
-	(PeerRole)(0),               // 1: liveroom.v1.PeerRole
-	(Presence)(0),               // 2: liveroom.v1.Presence
-	(CallKind)(0),               // 3: liveroom.v1.CallKind
-	(MemberEvent_Kind)(0),       // 4: liveroom.v1.MemberEvent.Kind
-	(CallAction_Action)(0),      // 5: liveroom.v1.CallAction.Action
-	(*RoomRecord)(nil),          // 6: liveroom.v1.RoomRecord
-	(*FileRef)(nil),             // 7: liveroom.v1.FileRef
-	(*ChatMessage)(nil),         // 8: liveroom.v1.ChatMessage
-	(*Member)(nil),              // 9: liveroom.v1.Member
-	(*ClientFrame)(nil),         // 10: liveroom.v1.ClientFrame
-	(*JoinRequest)(nil),         // 11: liveroom.v1.JoinRequest
-	(*SendChat)(nil),            // 12: liveroom.v1.SendChat
-	(*HistoryRequest)(nil),      // 13: liveroom.v1.HistoryRequest
-	(*Ping)(nil),                // 14: liveroom.v1.Ping
-	(*ServerFrame)(nil),         // 15: liveroom.v1.ServerFrame
-	(*RoomInfo)(nil),            // 16: liveroom.v1.RoomInfo
-	(*Joined)(nil),              // 17: liveroom.v1.Joined
-	(*MemberEvent)(nil),         // 18: liveroom.v1.MemberEvent
-	(*History)(nil),             // 19: liveroom.v1.History
-	(*Error)(nil),               // 20: liveroom.v1.Error
-	(*Pong)(nil),                // 21: liveroom.v1.Pong
-	(*Ack)(nil),                 // 22: liveroom.v1.Ack
-	(*CreateRoom)(nil),          // 23: liveroom.v1.CreateRoom
-	(*CreateRoomResult)(nil),    // 24: liveroom.v1.CreateRoomResult
-	(*GetRoomInfo)(nil),         // 25: liveroom.v1.GetRoomInfo
-	(*GetRoomInfoResult)(nil),   // 26: liveroom.v1.GetRoomInfoResult
-	(*Join)(nil),                // 27: liveroom.v1.Join
-	(*Leave)(nil),               // 28: liveroom.v1.Leave
-	(*PostChat)(nil),            // 29: liveroom.v1.PostChat
-	(*PostFile)(nil),            // 30: liveroom.v1.PostFile
-	(*GetHistory)(nil),          // 31: liveroom.v1.GetHistory
-	(*RoomReply)(nil),           // 32: liveroom.v1.RoomReply
-	(*CallAction)(nil),          // 33: liveroom.v1.CallAction
-	(*MediaState)(nil),          // 34: liveroom.v1.MediaState
-	(*Sdp)(nil),                 // 35: liveroom.v1.Sdp
-	(*IceCandidate)(nil),        // 36: liveroom.v1.IceCandidate
-	(*CallEvent)(nil),           // 37: liveroom.v1.CallEvent
-	(*CallParticipant)(nil),     // 38: liveroom.v1.CallParticipant
-	(*CallState)(nil),           // 39: liveroom.v1.CallState
-	(*IceServer)(nil),           // 40: liveroom.v1.IceServer
-	(*CallRequest)(nil),         // 41: liveroom.v1.CallRequest
-	(*RestartIce)(nil),          // 42: liveroom.v1.RestartIce
-	(*MediaCommand)(nil),        // 43: liveroom.v1.MediaCommand
-	(*MediaRebind)(nil),         // 44: liveroom.v1.MediaRebind
-	(*MemberAwayExpired)(nil),   // 45: liveroom.v1.MemberAwayExpired
-	(*MediaJoin)(nil),           // 46: liveroom.v1.MediaJoin
-	(*MediaLeave)(nil),          // 47: liveroom.v1.MediaLeave
-	(*EntryForm)(nil),           // 48: liveroom.v1.EntryForm
-	(*EntryRecord)(nil),         // 49: liveroom.v1.EntryRecord
-	(*DeleteRoom)(nil),          // 50: liveroom.v1.DeleteRoom
-	(*DeleteRoomResult)(nil),    // 51: liveroom.v1.DeleteRoomResult
-	(*AgentRecord)(nil),         // 52: liveroom.v1.AgentRecord
-	(*AgentSession)(nil),        // 53: liveroom.v1.AgentSession
-	(*AgentRoom)(nil),           // 54: liveroom.v1.AgentRoom
-	(*ApiKeyRecord)(nil),        // 55: liveroom.v1.ApiKeyRecord
-	(*ShortNameRecord)(nil),     // 56: liveroom.v1.ShortNameRecord
-	(*OfflineMessage)(nil),      // 57: liveroom.v1.OfflineMessage
-	(*VisitorClientFrame)(nil),  // 58: liveroom.v1.VisitorClientFrame
-	(*VisitorHello)(nil),        // 59: liveroom.v1.VisitorHello
-	(*VisitorCall)(nil),         // 60: liveroom.v1.VisitorCall
-	(*VisitorCancel)(nil),       // 61: liveroom.v1.VisitorCancel
-	(*VisitorServerFrame)(nil),  // 62: liveroom.v1.VisitorServerFrame
-	(*PresenceUpdate)(nil),      // 63: liveroom.v1.PresenceUpdate
-	(*CallQueued)(nil),          // 64: liveroom.v1.CallQueued
-	(*CallAccepted)(nil),        // 65: liveroom.v1.CallAccepted
-	(*CallDeclined)(nil),        // 66: liveroom.v1.CallDeclined
-	(*AgentClientFrame)(nil),    // 67: liveroom.v1.AgentClientFrame
-	(*AgentWatch)(nil),          // 68: liveroom.v1.AgentWatch
-	(*AgentSetAway)(nil),        // 69: liveroom.v1.AgentSetAway
-	(*AgentAnswer)(nil),         // 70: liveroom.v1.AgentAnswer
-	(*AgentServerFrame)(nil),    // 71: liveroom.v1.AgentServerFrame
-	(*VisitorInfo)(nil),         // 72: liveroom.v1.VisitorInfo
-	(*VisitorLeft)(nil),         // 73: liveroom.v1.VisitorLeft
-	(*ContactRequest)(nil),      // 74: liveroom.v1.ContactRequest
-	(*ContactRequestDone)(nil),  // 75: liveroom.v1.ContactRequestDone
-	(*AgentStatus)(nil),         // 76: liveroom.v1.AgentStatus
-	(*AgentSnapshot)(nil),       // 77: liveroom.v1.AgentSnapshot
-	(*CallAnswered)(nil),        // 78: liveroom.v1.CallAnswered
-	(*AgentVisitorHello)(nil),   // 79: liveroom.v1.AgentVisitorHello
-	(*AgentVisitorCall)(nil),    // 80: liveroom.v1.AgentVisitorCall
-	(*AgentVisitorCancel)(nil),  // 81: liveroom.v1.AgentVisitorCancel
-	(*AgentAttach)(nil),         // 82: liveroom.v1.AgentAttach
-	(*AgentSocketAway)(nil),     // 83: liveroom.v1.AgentSocketAway
-	(*AgentSocketAnswer)(nil),   // 84: liveroom.v1.AgentSocketAnswer
-	(*AgentDetach)(nil),         // 85: liveroom.v1.AgentDetach
-	(*AgentReply)(nil),          // 86: liveroom.v1.AgentReply
-	(*AgentLogin)(nil),          // 87: liveroom.v1.AgentLogin
-	(*AgentLoginResult)(nil),    // 88: liveroom.v1.AgentLoginResult
-	(*AgentCheckSession)(nil),   // 89: liveroom.v1.AgentCheckSession
-	(*AgentLogout)(nil),         // 90: liveroom.v1.AgentLogout
-	(*AgentWho)(nil),            // 91: liveroom.v1.AgentWho
-	(*AgentCreateRoom)(nil),     // 92: liveroom.v1.AgentCreateRoom
-	(*AgentRoomResult)(nil),     // 93: liveroom.v1.AgentRoomResult
-	(*AgentListRooms)(nil),      // 94: liveroom.v1.AgentListRooms
-	(*AgentRoomList)(nil),       // 95: liveroom.v1.AgentRoomList
-	(*AgentGetRoom)(nil),        // 96: liveroom.v1.AgentGetRoom
-	(*AgentDeleteRoom)(nil),     // 97: liveroom.v1.AgentDeleteRoom
-	(*AgentListEntries)(nil),    // 98: liveroom.v1.AgentListEntries
-	(*AgentEntryList)(nil),      // 99: liveroom.v1.AgentEntryList
-	(*AgentStoreOffline)(nil),   // 100: liveroom.v1.AgentStoreOffline
-	(*AgentOfflineResult)(nil),  // 101: liveroom.v1.AgentOfflineResult
-	(*AgentMarkMailed)(nil),     // 102: liveroom.v1.AgentMarkMailed
-	(*AgentListOffline)(nil),    // 103: liveroom.v1.AgentListOffline
-	(*AgentOfflineList)(nil),    // 104: liveroom.v1.AgentOfflineList
-	(*AgentDeleteOffline)(nil),  // 105: liveroom.v1.AgentDeleteOffline
-	(*ShortClaim)(nil),          // 106: liveroom.v1.ShortClaim
-	(*ShortRelease)(nil),        // 107: liveroom.v1.ShortRelease
-	(*ShortResolve)(nil),        // 108: liveroom.v1.ShortResolve
-	(*ShortReply)(nil),          // 109: liveroom.v1.ShortReply
-	(*AgentOverview)(nil),       // 110: liveroom.v1.AgentOverview
-	(*AgentOverviewResult)(nil), // 111: liveroom.v1.AgentOverviewResult
-	(*CheckAccess)(nil),         // 112: liveroom.v1.CheckAccess
-	(*AgentAdminSave)(nil),      // 113: liveroom.v1.AgentAdminSave
-	(*AgentAdminRemove)(nil),    // 114: liveroom.v1.AgentAdminRemove
-	(*AgentAdminStatus)(nil),    // 115: liveroom.v1.AgentAdminStatus
-	(*AgentAdminResult)(nil),    // 116: liveroom.v1.AgentAdminResult
-	(*RoomAdminClose)(nil),      // 117: liveroom.v1.RoomAdminClose
-	(*RoomAdminMembers)(nil),    // 118: liveroom.v1.RoomAdminMembers
-	(*RoomAdminResult)(nil),     // 119: liveroom.v1.RoomAdminResult
-	(*AuditRecord)(nil),         // 120: liveroom.v1.AuditRecord
-	(*WebhookRecord)(nil),       // 121: liveroom.v1.WebhookRecord
-	(*WebhookEvent)(nil),        // 122: liveroom.v1.WebhookEvent
-	(*WebhookJob)(nil),          // 123: liveroom.v1.WebhookJob
-	(*WebhookDelivery)(nil),     // 124: liveroom.v1.WebhookDelivery
-	(*AgentSetTotp)(nil),        // 125: liveroom.v1.AgentSetTotp
-	nil,                         // 126: liveroom.v1.Sdp.SourcesEntry
-	nil,                         // 127: liveroom.v1.WebhookEvent.DataEntry
-	(*actor.PID)(nil),           // 128: actor.PID
+	(Role)(0),                     // 0: liveroom.v1.Role
+	(PeerRole)(0),                 // 1: liveroom.v1.PeerRole
+	(Presence)(0),                 // 2: liveroom.v1.Presence
+	(CallKind)(0),                 // 3: liveroom.v1.CallKind
+	(MemberEvent_Kind)(0),         // 4: liveroom.v1.MemberEvent.Kind
+	(CallAction_Action)(0),        // 5: liveroom.v1.CallAction.Action
+	(RecordingState_State)(0),     // 6: liveroom.v1.RecordingState.State
+	(MediaRecordingEvent_Kind)(0), // 7: liveroom.v1.MediaRecordingEvent.Kind
+	(*RoomRecord)(nil),            // 8: liveroom.v1.RoomRecord
+	(*FileRef)(nil),               // 9: liveroom.v1.FileRef
+	(*ChatMessage)(nil),           // 10: liveroom.v1.ChatMessage
+	(*Member)(nil),                // 11: liveroom.v1.Member
+	(*ClientFrame)(nil),           // 12: liveroom.v1.ClientFrame
+	(*JoinRequest)(nil),           // 13: liveroom.v1.JoinRequest
+	(*SendChat)(nil),              // 14: liveroom.v1.SendChat
+	(*HistoryRequest)(nil),        // 15: liveroom.v1.HistoryRequest
+	(*Ping)(nil),                  // 16: liveroom.v1.Ping
+	(*ServerFrame)(nil),           // 17: liveroom.v1.ServerFrame
+	(*RoomInfo)(nil),              // 18: liveroom.v1.RoomInfo
+	(*Joined)(nil),                // 19: liveroom.v1.Joined
+	(*MemberEvent)(nil),           // 20: liveroom.v1.MemberEvent
+	(*History)(nil),               // 21: liveroom.v1.History
+	(*Error)(nil),                 // 22: liveroom.v1.Error
+	(*Pong)(nil),                  // 23: liveroom.v1.Pong
+	(*Ack)(nil),                   // 24: liveroom.v1.Ack
+	(*CreateRoom)(nil),            // 25: liveroom.v1.CreateRoom
+	(*CreateRoomResult)(nil),      // 26: liveroom.v1.CreateRoomResult
+	(*GetRoomInfo)(nil),           // 27: liveroom.v1.GetRoomInfo
+	(*GetRoomInfoResult)(nil),     // 28: liveroom.v1.GetRoomInfoResult
+	(*Join)(nil),                  // 29: liveroom.v1.Join
+	(*Leave)(nil),                 // 30: liveroom.v1.Leave
+	(*PostChat)(nil),              // 31: liveroom.v1.PostChat
+	(*PostFile)(nil),              // 32: liveroom.v1.PostFile
+	(*GetHistory)(nil),            // 33: liveroom.v1.GetHistory
+	(*RoomReply)(nil),             // 34: liveroom.v1.RoomReply
+	(*CallAction)(nil),            // 35: liveroom.v1.CallAction
+	(*MediaState)(nil),            // 36: liveroom.v1.MediaState
+	(*Sdp)(nil),                   // 37: liveroom.v1.Sdp
+	(*IceCandidate)(nil),          // 38: liveroom.v1.IceCandidate
+	(*CallEvent)(nil),             // 39: liveroom.v1.CallEvent
+	(*CallParticipant)(nil),       // 40: liveroom.v1.CallParticipant
+	(*CallState)(nil),             // 41: liveroom.v1.CallState
+	(*IceServer)(nil),             // 42: liveroom.v1.IceServer
+	(*CallRequest)(nil),           // 43: liveroom.v1.CallRequest
+	(*RestartIce)(nil),            // 44: liveroom.v1.RestartIce
+	(*MediaCommand)(nil),          // 45: liveroom.v1.MediaCommand
+	(*MediaRebind)(nil),           // 46: liveroom.v1.MediaRebind
+	(*MemberAwayExpired)(nil),     // 47: liveroom.v1.MemberAwayExpired
+	(*MediaJoin)(nil),             // 48: liveroom.v1.MediaJoin
+	(*MediaLeave)(nil),            // 49: liveroom.v1.MediaLeave
+	(*EntryForm)(nil),             // 50: liveroom.v1.EntryForm
+	(*EntryRecord)(nil),           // 51: liveroom.v1.EntryRecord
+	(*DeleteRoom)(nil),            // 52: liveroom.v1.DeleteRoom
+	(*DeleteRoomResult)(nil),      // 53: liveroom.v1.DeleteRoomResult
+	(*AgentRecord)(nil),           // 54: liveroom.v1.AgentRecord
+	(*AgentSession)(nil),          // 55: liveroom.v1.AgentSession
+	(*AgentRoom)(nil),             // 56: liveroom.v1.AgentRoom
+	(*ApiKeyRecord)(nil),          // 57: liveroom.v1.ApiKeyRecord
+	(*ShortNameRecord)(nil),       // 58: liveroom.v1.ShortNameRecord
+	(*OfflineMessage)(nil),        // 59: liveroom.v1.OfflineMessage
+	(*VisitorClientFrame)(nil),    // 60: liveroom.v1.VisitorClientFrame
+	(*VisitorHello)(nil),          // 61: liveroom.v1.VisitorHello
+	(*VisitorCall)(nil),           // 62: liveroom.v1.VisitorCall
+	(*VisitorCancel)(nil),         // 63: liveroom.v1.VisitorCancel
+	(*VisitorServerFrame)(nil),    // 64: liveroom.v1.VisitorServerFrame
+	(*PresenceUpdate)(nil),        // 65: liveroom.v1.PresenceUpdate
+	(*CallQueued)(nil),            // 66: liveroom.v1.CallQueued
+	(*CallAccepted)(nil),          // 67: liveroom.v1.CallAccepted
+	(*CallDeclined)(nil),          // 68: liveroom.v1.CallDeclined
+	(*AgentClientFrame)(nil),      // 69: liveroom.v1.AgentClientFrame
+	(*AgentWatch)(nil),            // 70: liveroom.v1.AgentWatch
+	(*AgentSetAway)(nil),          // 71: liveroom.v1.AgentSetAway
+	(*AgentAnswer)(nil),           // 72: liveroom.v1.AgentAnswer
+	(*AgentServerFrame)(nil),      // 73: liveroom.v1.AgentServerFrame
+	(*VisitorInfo)(nil),           // 74: liveroom.v1.VisitorInfo
+	(*VisitorLeft)(nil),           // 75: liveroom.v1.VisitorLeft
+	(*ContactRequest)(nil),        // 76: liveroom.v1.ContactRequest
+	(*ContactRequestDone)(nil),    // 77: liveroom.v1.ContactRequestDone
+	(*AgentStatus)(nil),           // 78: liveroom.v1.AgentStatus
+	(*AgentSnapshot)(nil),         // 79: liveroom.v1.AgentSnapshot
+	(*CallAnswered)(nil),          // 80: liveroom.v1.CallAnswered
+	(*AgentVisitorHello)(nil),     // 81: liveroom.v1.AgentVisitorHello
+	(*AgentVisitorCall)(nil),      // 82: liveroom.v1.AgentVisitorCall
+	(*AgentVisitorCancel)(nil),    // 83: liveroom.v1.AgentVisitorCancel
+	(*AgentAttach)(nil),           // 84: liveroom.v1.AgentAttach
+	(*AgentSocketAway)(nil),       // 85: liveroom.v1.AgentSocketAway
+	(*AgentSocketAnswer)(nil),     // 86: liveroom.v1.AgentSocketAnswer
+	(*AgentDetach)(nil),           // 87: liveroom.v1.AgentDetach
+	(*AgentReply)(nil),            // 88: liveroom.v1.AgentReply
+	(*AgentLogin)(nil),            // 89: liveroom.v1.AgentLogin
+	(*AgentLoginResult)(nil),      // 90: liveroom.v1.AgentLoginResult
+	(*AgentCheckSession)(nil),     // 91: liveroom.v1.AgentCheckSession
+	(*AgentLogout)(nil),           // 92: liveroom.v1.AgentLogout
+	(*AgentWho)(nil),              // 93: liveroom.v1.AgentWho
+	(*AgentCreateRoom)(nil),       // 94: liveroom.v1.AgentCreateRoom
+	(*AgentRoomResult)(nil),       // 95: liveroom.v1.AgentRoomResult
+	(*AgentListRooms)(nil),        // 96: liveroom.v1.AgentListRooms
+	(*AgentRoomList)(nil),         // 97: liveroom.v1.AgentRoomList
+	(*AgentGetRoom)(nil),          // 98: liveroom.v1.AgentGetRoom
+	(*AgentDeleteRoom)(nil),       // 99: liveroom.v1.AgentDeleteRoom
+	(*AgentListEntries)(nil),      // 100: liveroom.v1.AgentListEntries
+	(*AgentEntryList)(nil),        // 101: liveroom.v1.AgentEntryList
+	(*AgentStoreOffline)(nil),     // 102: liveroom.v1.AgentStoreOffline
+	(*AgentOfflineResult)(nil),    // 103: liveroom.v1.AgentOfflineResult
+	(*AgentMarkMailed)(nil),       // 104: liveroom.v1.AgentMarkMailed
+	(*AgentListOffline)(nil),      // 105: liveroom.v1.AgentListOffline
+	(*AgentOfflineList)(nil),      // 106: liveroom.v1.AgentOfflineList
+	(*AgentDeleteOffline)(nil),    // 107: liveroom.v1.AgentDeleteOffline
+	(*ShortClaim)(nil),            // 108: liveroom.v1.ShortClaim
+	(*ShortRelease)(nil),          // 109: liveroom.v1.ShortRelease
+	(*ShortResolve)(nil),          // 110: liveroom.v1.ShortResolve
+	(*ShortReply)(nil),            // 111: liveroom.v1.ShortReply
+	(*AgentOverview)(nil),         // 112: liveroom.v1.AgentOverview
+	(*AgentOverviewResult)(nil),   // 113: liveroom.v1.AgentOverviewResult
+	(*CheckAccess)(nil),           // 114: liveroom.v1.CheckAccess
+	(*AgentAdminSave)(nil),        // 115: liveroom.v1.AgentAdminSave
+	(*AgentAdminRemove)(nil),      // 116: liveroom.v1.AgentAdminRemove
+	(*AgentAdminStatus)(nil),      // 117: liveroom.v1.AgentAdminStatus
+	(*AgentAdminResult)(nil),      // 118: liveroom.v1.AgentAdminResult
+	(*RoomAdminClose)(nil),        // 119: liveroom.v1.RoomAdminClose
+	(*RoomAdminMembers)(nil),      // 120: liveroom.v1.RoomAdminMembers
+	(*RoomAdminResult)(nil),       // 121: liveroom.v1.RoomAdminResult
+	(*AuditRecord)(nil),           // 122: liveroom.v1.AuditRecord
+	(*WebhookRecord)(nil),         // 123: liveroom.v1.WebhookRecord
+	(*WebhookEvent)(nil),          // 124: liveroom.v1.WebhookEvent
+	(*WebhookJob)(nil),            // 125: liveroom.v1.WebhookJob
+	(*WebhookDelivery)(nil),       // 126: liveroom.v1.WebhookDelivery
+	(*AgentSetTotp)(nil),          // 127: liveroom.v1.AgentSetTotp
+	(*RecordingOptions)(nil),      // 128: liveroom.v1.RecordingOptions
+	(*RecordingControl)(nil),      // 129: liveroom.v1.RecordingControl
+	(*RecordingState)(nil),        // 130: liveroom.v1.RecordingState
+	(*RecordingDone)(nil),         // 131: liveroom.v1.RecordingDone
+	(*MediaRecordStart)(nil),      // 132: liveroom.v1.MediaRecordStart
+	(*MediaRecordStop)(nil),       // 133: liveroom.v1.MediaRecordStop
+	(*MediaRecordingEvent)(nil),   // 134: liveroom.v1.MediaRecordingEvent
+	(*RecordingRecord)(nil),       // 135: liveroom.v1.RecordingRecord
+	nil,                           // 136: liveroom.v1.Sdp.SourcesEntry
+	nil,                           // 137: liveroom.v1.WebhookEvent.DataEntry
+	(*actor.PID)(nil),             // 138: actor.PID
 }
 var file_liveroom_proto_depIdxs = []int32{
-	48,  // 0: liveroom.v1.RoomRecord.entry_form:type_name -> liveroom.v1.EntryForm
-	0,   // 1: liveroom.v1.ChatMessage.role:type_name -> liveroom.v1.Role
-	7,   // 2: liveroom.v1.ChatMessage.file:type_name -> liveroom.v1.FileRef
-	0,   // 3: liveroom.v1.Member.role:type_name -> liveroom.v1.Role
-	11,  // 4: liveroom.v1.ClientFrame.join:type_name -> liveroom.v1.JoinRequest
-	12,  // 5: liveroom.v1.ClientFrame.chat:type_name -> liveroom.v1.SendChat
-	13,  // 6: liveroom.v1.ClientFrame.history:type_name -> liveroom.v1.HistoryRequest
-	14,  // 7: liveroom.v1.ClientFrame.ping:type_name -> liveroom.v1.Ping
-	33,  // 8: liveroom.v1.ClientFrame.call:type_name -> liveroom.v1.CallAction
-	34,  // 9: liveroom.v1.ClientFrame.media_state:type_name -> liveroom.v1.MediaState
-	35,  // 10: liveroom.v1.ClientFrame.publish_offer:type_name -> liveroom.v1.Sdp
-	35,  // 11: liveroom.v1.ClientFrame.subscribe_answer:type_name -> liveroom.v1.Sdp
-	36,  // 12: liveroom.v1.ClientFrame.ice:type_name -> liveroom.v1.IceCandidate
-	42,  // 13: liveroom.v1.ClientFrame.restart_ice:type_name -> liveroom.v1.RestartIce
-	17,  // 14: liveroom.v1.ServerFrame.joined:type_name -> liveroom.v1.Joined
-	18,  // 15: liveroom.v1.ServerFrame.member:type_name -> liveroom.v1.MemberEvent
-	8,   // 16: liveroom.v1.ServerFrame.chat:type_name -> liveroom.v1.ChatMessage
-	19,  // 17: liveroom.v1.ServerFrame.history:type_name -> liveroom.v1.History
-	20,  // 18: liveroom.v1.ServerFrame.error:type_name -> liveroom.v1.Error
-	21,  // 19: liveroom.v1.ServerFrame.pong:type_name -> liveroom.v1.Pong
-	22,  // 20: liveroom.v1.ServerFrame.ack:type_name -> liveroom.v1.Ack
-	37,  // 21: liveroom.v1.ServerFrame.call:type_name -> liveroom.v1.CallEvent
-	35,  // 22: liveroom.v1.ServerFrame.publish_answer:type_name -> liveroom.v1.Sdp
-	35,  // 23: liveroom.v1.ServerFrame.subscribe_offer:type_name -> liveroom.v1.Sdp
-	39,  // 24: liveroom.v1.ServerFrame.call_state:type_name -> liveroom.v1.CallState
-	48,  // 25: liveroom.v1.RoomInfo.entry_form:type_name -> liveroom.v1.EntryForm
-	0,   // 26: liveroom.v1.Joined.role:type_name -> liveroom.v1.Role
-	16,  // 27: liveroom.v1.Joined.room:type_name -> liveroom.v1.RoomInfo
-	9,   // 28: liveroom.v1.Joined.members:type_name -> liveroom.v1.Member
-	8,   // 29: liveroom.v1.Joined.history:type_name -> liveroom.v1.ChatMessage
-	39,  // 30: liveroom.v1.Joined.call:type_name -> liveroom.v1.CallState
-	40,  // 31: liveroom.v1.Joined.ice_servers:type_name -> liveroom.v1.IceServer
-	4,   // 32: liveroom.v1.MemberEvent.kind:type_name -> liveroom.v1.MemberEvent.Kind
-	9,   // 33: liveroom.v1.MemberEvent.member:type_name -> liveroom.v1.Member
-	8,   // 34: liveroom.v1.History.messages:type_name -> liveroom.v1.ChatMessage
-	48,  // 35: liveroom.v1.CreateRoom.entry_form:type_name -> liveroom.v1.EntryForm
-	20,  // 36: liveroom.v1.CreateRoomResult.error:type_name -> liveroom.v1.Error
-	16,  // 37: liveroom.v1.CreateRoomResult.room:type_name -> liveroom.v1.RoomInfo
-	20,  // 38: liveroom.v1.GetRoomInfoResult.error:type_name -> liveroom.v1.Error
-	16,  // 39: liveroom.v1.GetRoomInfoResult.room:type_name -> liveroom.v1.RoomInfo
-	128, // 40: liveroom.v1.Join.session:type_name -> actor.PID
-	11,  // 41: liveroom.v1.Join.request:type_name -> liveroom.v1.JoinRequest
-	128, // 42: liveroom.v1.Leave.session:type_name -> actor.PID
-	128, // 43: liveroom.v1.PostChat.session:type_name -> actor.PID
-	0,   // 44: liveroom.v1.PostFile.role:type_name -> liveroom.v1.Role
-	7,   // 45: liveroom.v1.PostFile.file:type_name -> liveroom.v1.FileRef
-	128, // 46: liveroom.v1.GetHistory.session:type_name -> actor.PID
-	13,  // 47: liveroom.v1.GetHistory.request:type_name -> liveroom.v1.HistoryRequest
-	20,  // 48: liveroom.v1.RoomReply.error:type_name -> liveroom.v1.Error
-	8,   // 49: liveroom.v1.RoomReply.chat:type_name -> liveroom.v1.ChatMessage
-	5,   // 50: liveroom.v1.CallAction.action:type_name -> liveroom.v1.CallAction.Action
-	126, // 51: liveroom.v1.Sdp.sources:type_name -> liveroom.v1.Sdp.SourcesEntry
-	1,   // 52: liveroom.v1.IceCandidate.pc:type_name -> liveroom.v1.PeerRole
-	5,   // 53: liveroom.v1.CallEvent.action:type_name -> liveroom.v1.CallAction.Action
-	9,   // 54: liveroom.v1.CallEvent.from:type_name -> liveroom.v1.Member
-	9,   // 55: liveroom.v1.CallParticipant.member:type_name -> liveroom.v1.Member
-	34,  // 56: liveroom.v1.CallParticipant.media:type_name -> liveroom.v1.MediaState
-	38,  // 57: liveroom.v1.CallState.participants:type_name -> liveroom.v1.CallParticipant
-	128, // 58: liveroom.v1.CallRequest.session:type_name -> actor.PID
-	33,  // 59: liveroom.v1.CallRequest.call:type_name -> liveroom.v1.CallAction
-	34,  // 60: liveroom.v1.CallRequest.media_state:type_name -> liveroom.v1.MediaState
-	35,  // 61: liveroom.v1.CallRequest.publish_offer:type_name -> liveroom.v1.Sdp
-	35,  // 62: liveroom.v1.CallRequest.subscribe_answer:type_name -> liveroom.v1.Sdp
-	36,  // 63: liveroom.v1.CallRequest.ice:type_name -> liveroom.v1.IceCandidate
-	42,  // 64: liveroom.v1.CallRequest.restart_ice:type_name -> liveroom.v1.RestartIce
-	128, // 65: liveroom.v1.MediaCommand.session:type_name -> actor.PID
-	46,  // 66: liveroom.v1.MediaCommand.join:type_name -> liveroom.v1.MediaJoin
-	47,  // 67: liveroom.v1.MediaCommand.leave:type_name -> liveroom.v1.MediaLeave
-	35,  // 68: liveroom.v1.MediaCommand.publish_offer:type_name -> liveroom.v1.Sdp
-	35,  // 69: liveroom.v1.MediaCommand.subscribe_answer:type_name -> liveroom.v1.Sdp
-	36,  // 70: liveroom.v1.MediaCommand.ice:type_name -> liveroom.v1.IceCandidate
-	42,  // 71: liveroom.v1.MediaCommand.restart_ice:type_name -> liveroom.v1.RestartIce
-	44,  // 72: liveroom.v1.MediaCommand.rebind:type_name -> liveroom.v1.MediaRebind
-	20,  // 73: liveroom.v1.DeleteRoomResult.error:type_name -> liveroom.v1.Error
-	16,  // 74: liveroom.v1.AgentRoom.room:type_name -> liveroom.v1.RoomInfo
-	59,  // 75: liveroom.v1.VisitorClientFrame.hello:type_name -> liveroom.v1.VisitorHello
-	60,  // 76: liveroom.v1.VisitorClientFrame.call:type_name -> liveroom.v1.VisitorCall
-	61,  // 77: liveroom.v1.VisitorClientFrame.cancel:type_name -> liveroom.v1.VisitorCancel
-	14,  // 78: liveroom.v1.VisitorClientFrame.ping:type_name -> liveroom.v1.Ping
-	3,   // 79: liveroom.v1.VisitorCall.kind:type_name -> liveroom.v1.CallKind
-	63,  // 80: liveroom.v1.VisitorServerFrame.presence:type_name -> liveroom.v1.PresenceUpdate
-	64,  // 81: liveroom.v1.VisitorServerFrame.queued:type_name -> liveroom.v1.CallQueued
-	65,  // 82: liveroom.v1.VisitorServerFrame.accepted:type_name -> liveroom.v1.CallAccepted
-	66,  // 83: liveroom.v1.VisitorServerFrame.declined:type_name -> liveroom.v1.CallDeclined
-	20,  // 84: liveroom.v1.VisitorServerFrame.error:type_name -> liveroom.v1.Error
-	21,  // 85: liveroom.v1.VisitorServerFrame.pong:type_name -> liveroom.v1.Pong
-	2,   // 86: liveroom.v1.PresenceUpdate.presence:type_name -> liveroom.v1.Presence
-	68,  // 87: liveroom.v1.AgentClientFrame.watch:type_name -> liveroom.v1.AgentWatch
-	69,  // 88: liveroom.v1.AgentClientFrame.away:type_name -> liveroom.v1.AgentSetAway
-	70,  // 89: liveroom.v1.AgentClientFrame.answer:type_name -> liveroom.v1.AgentAnswer
-	14,  // 90: liveroom.v1.AgentClientFrame.ping:type_name -> liveroom.v1.Ping
-	77,  // 91: liveroom.v1.AgentServerFrame.snapshot:type_name -> liveroom.v1.AgentSnapshot
-	72,  // 92: liveroom.v1.AgentServerFrame.visitor:type_name -> liveroom.v1.VisitorInfo
-	73,  // 93: liveroom.v1.AgentServerFrame.visitor_left:type_name -> liveroom.v1.VisitorLeft
-	74,  // 94: liveroom.v1.AgentServerFrame.request:type_name -> liveroom.v1.ContactRequest
-	75,  // 95: liveroom.v1.AgentServerFrame.request_done:type_name -> liveroom.v1.ContactRequestDone
-	76,  // 96: liveroom.v1.AgentServerFrame.status:type_name -> liveroom.v1.AgentStatus
-	78,  // 97: liveroom.v1.AgentServerFrame.answered:type_name -> liveroom.v1.CallAnswered
-	20,  // 98: liveroom.v1.AgentServerFrame.error:type_name -> liveroom.v1.Error
-	21,  // 99: liveroom.v1.AgentServerFrame.pong:type_name -> liveroom.v1.Pong
-	3,   // 100: liveroom.v1.ContactRequest.kind:type_name -> liveroom.v1.CallKind
-	2,   // 101: liveroom.v1.AgentStatus.presence:type_name -> liveroom.v1.Presence
-	76,  // 102: liveroom.v1.AgentSnapshot.status:type_name -> liveroom.v1.AgentStatus
-	72,  // 103: liveroom.v1.AgentSnapshot.visitors:type_name -> liveroom.v1.VisitorInfo
-	74,  // 104: liveroom.v1.AgentSnapshot.requests:type_name -> liveroom.v1.ContactRequest
-	128, // 105: liveroom.v1.AgentVisitorHello.session:type_name -> actor.PID
-	59,  // 106: liveroom.v1.AgentVisitorHello.hello:type_name -> liveroom.v1.VisitorHello
-	128, // 107: liveroom.v1.AgentVisitorCall.session:type_name -> actor.PID
-	60,  // 108: liveroom.v1.AgentVisitorCall.call:type_name -> liveroom.v1.VisitorCall
-	128, // 109: liveroom.v1.AgentVisitorCancel.session:type_name -> actor.PID
-	128, // 110: liveroom.v1.AgentAttach.session:type_name -> actor.PID
-	68,  // 111: liveroom.v1.AgentAttach.watch:type_name -> liveroom.v1.AgentWatch
-	128, // 112: liveroom.v1.AgentSocketAway.session:type_name -> actor.PID
-	128, // 113: liveroom.v1.AgentSocketAnswer.session:type_name -> actor.PID
-	70,  // 114: liveroom.v1.AgentSocketAnswer.answer:type_name -> liveroom.v1.AgentAnswer
-	128, // 115: liveroom.v1.AgentDetach.session:type_name -> actor.PID
-	20,  // 116: liveroom.v1.AgentReply.error:type_name -> liveroom.v1.Error
-	20,  // 117: liveroom.v1.AgentLoginResult.error:type_name -> liveroom.v1.Error
-	20,  // 118: liveroom.v1.AgentWho.error:type_name -> liveroom.v1.Error
-	23,  // 119: liveroom.v1.AgentCreateRoom.room:type_name -> liveroom.v1.CreateRoom
-	20,  // 120: liveroom.v1.AgentRoomResult.error:type_name -> liveroom.v1.Error
-	54,  // 121: liveroom.v1.AgentRoomResult.room:type_name -> liveroom.v1.AgentRoom
-	20,  // 122: liveroom.v1.AgentRoomList.error:type_name -> liveroom.v1.Error
-	54,  // 123: liveroom.v1.AgentRoomList.rooms:type_name -> liveroom.v1.AgentRoom
-	20,  // 124: liveroom.v1.AgentEntryList.error:type_name -> liveroom.v1.Error
-	49,  // 125: liveroom.v1.AgentEntryList.entries:type_name -> liveroom.v1.EntryRecord
-	57,  // 126: liveroom.v1.AgentStoreOffline.message:type_name -> liveroom.v1.OfflineMessage
-	20,  // 127: liveroom.v1.AgentOfflineResult.error:type_name -> liveroom.v1.Error
-	57,  // 128: liveroom.v1.AgentOfflineResult.message:type_name -> liveroom.v1.OfflineMessage
-	20,  // 129: liveroom.v1.AgentOfflineList.error:type_name -> liveroom.v1.Error
-	57,  // 130: liveroom.v1.AgentOfflineList.messages:type_name -> liveroom.v1.OfflineMessage
-	20,  // 131: liveroom.v1.ShortReply.error:type_name -> liveroom.v1.Error
-	56,  // 132: liveroom.v1.ShortReply.record:type_name -> liveroom.v1.ShortNameRecord
-	20,  // 133: liveroom.v1.AgentOverviewResult.error:type_name -> liveroom.v1.Error
-	2,   // 134: liveroom.v1.AgentOverviewResult.presence:type_name -> liveroom.v1.Presence
-	20,  // 135: liveroom.v1.AgentAdminResult.error:type_name -> liveroom.v1.Error
-	52,  // 136: liveroom.v1.AgentAdminResult.record:type_name -> liveroom.v1.AgentRecord
-	2,   // 137: liveroom.v1.AgentAdminResult.presence:type_name -> liveroom.v1.Presence
-	20,  // 138: liveroom.v1.RoomAdminResult.error:type_name -> liveroom.v1.Error
-	9,   // 139: liveroom.v1.RoomAdminResult.members:type_name -> liveroom.v1.Member
-	6,   // 140: liveroom.v1.RoomAdminResult.record:type_name -> liveroom.v1.RoomRecord
-	127, // 141: liveroom.v1.WebhookEvent.data:type_name -> liveroom.v1.WebhookEvent.DataEntry
-	122, // 142: liveroom.v1.WebhookJob.event:type_name -> liveroom.v1.WebhookEvent
-	143, // [143:143] is the sub-list for method output_type
-	143, // [143:143] is the sub-list for method input_type
-	143, // [143:143] is the sub-list for extension type_name
-	143, // [143:143] is the sub-list for extension extendee
-	0,   // [0:143] is the sub-list for field type_name
+	50,  // 0: liveroom.v1.RoomRecord.entry_form:type_name -> liveroom.v1.EntryForm
+	128, // 1: liveroom.v1.RoomRecord.recording:type_name -> liveroom.v1.RecordingOptions
+	0,   // 2: liveroom.v1.ChatMessage.role:type_name -> liveroom.v1.Role
+	9,   // 3: liveroom.v1.ChatMessage.file:type_name -> liveroom.v1.FileRef
+	0,   // 4: liveroom.v1.Member.role:type_name -> liveroom.v1.Role
+	13,  // 5: liveroom.v1.ClientFrame.join:type_name -> liveroom.v1.JoinRequest
+	14,  // 6: liveroom.v1.ClientFrame.chat:type_name -> liveroom.v1.SendChat
+	15,  // 7: liveroom.v1.ClientFrame.history:type_name -> liveroom.v1.HistoryRequest
+	16,  // 8: liveroom.v1.ClientFrame.ping:type_name -> liveroom.v1.Ping
+	35,  // 9: liveroom.v1.ClientFrame.call:type_name -> liveroom.v1.CallAction
+	36,  // 10: liveroom.v1.ClientFrame.media_state:type_name -> liveroom.v1.MediaState
+	37,  // 11: liveroom.v1.ClientFrame.publish_offer:type_name -> liveroom.v1.Sdp
+	37,  // 12: liveroom.v1.ClientFrame.subscribe_answer:type_name -> liveroom.v1.Sdp
+	38,  // 13: liveroom.v1.ClientFrame.ice:type_name -> liveroom.v1.IceCandidate
+	44,  // 14: liveroom.v1.ClientFrame.restart_ice:type_name -> liveroom.v1.RestartIce
+	129, // 15: liveroom.v1.ClientFrame.recording:type_name -> liveroom.v1.RecordingControl
+	19,  // 16: liveroom.v1.ServerFrame.joined:type_name -> liveroom.v1.Joined
+	20,  // 17: liveroom.v1.ServerFrame.member:type_name -> liveroom.v1.MemberEvent
+	10,  // 18: liveroom.v1.ServerFrame.chat:type_name -> liveroom.v1.ChatMessage
+	21,  // 19: liveroom.v1.ServerFrame.history:type_name -> liveroom.v1.History
+	22,  // 20: liveroom.v1.ServerFrame.error:type_name -> liveroom.v1.Error
+	23,  // 21: liveroom.v1.ServerFrame.pong:type_name -> liveroom.v1.Pong
+	24,  // 22: liveroom.v1.ServerFrame.ack:type_name -> liveroom.v1.Ack
+	39,  // 23: liveroom.v1.ServerFrame.call:type_name -> liveroom.v1.CallEvent
+	37,  // 24: liveroom.v1.ServerFrame.publish_answer:type_name -> liveroom.v1.Sdp
+	37,  // 25: liveroom.v1.ServerFrame.subscribe_offer:type_name -> liveroom.v1.Sdp
+	41,  // 26: liveroom.v1.ServerFrame.call_state:type_name -> liveroom.v1.CallState
+	130, // 27: liveroom.v1.ServerFrame.recording:type_name -> liveroom.v1.RecordingState
+	131, // 28: liveroom.v1.ServerFrame.recording_done:type_name -> liveroom.v1.RecordingDone
+	50,  // 29: liveroom.v1.RoomInfo.entry_form:type_name -> liveroom.v1.EntryForm
+	128, // 30: liveroom.v1.RoomInfo.recording:type_name -> liveroom.v1.RecordingOptions
+	0,   // 31: liveroom.v1.Joined.role:type_name -> liveroom.v1.Role
+	18,  // 32: liveroom.v1.Joined.room:type_name -> liveroom.v1.RoomInfo
+	11,  // 33: liveroom.v1.Joined.members:type_name -> liveroom.v1.Member
+	10,  // 34: liveroom.v1.Joined.history:type_name -> liveroom.v1.ChatMessage
+	41,  // 35: liveroom.v1.Joined.call:type_name -> liveroom.v1.CallState
+	42,  // 36: liveroom.v1.Joined.ice_servers:type_name -> liveroom.v1.IceServer
+	130, // 37: liveroom.v1.Joined.recording:type_name -> liveroom.v1.RecordingState
+	4,   // 38: liveroom.v1.MemberEvent.kind:type_name -> liveroom.v1.MemberEvent.Kind
+	11,  // 39: liveroom.v1.MemberEvent.member:type_name -> liveroom.v1.Member
+	10,  // 40: liveroom.v1.History.messages:type_name -> liveroom.v1.ChatMessage
+	50,  // 41: liveroom.v1.CreateRoom.entry_form:type_name -> liveroom.v1.EntryForm
+	128, // 42: liveroom.v1.CreateRoom.recording:type_name -> liveroom.v1.RecordingOptions
+	22,  // 43: liveroom.v1.CreateRoomResult.error:type_name -> liveroom.v1.Error
+	18,  // 44: liveroom.v1.CreateRoomResult.room:type_name -> liveroom.v1.RoomInfo
+	22,  // 45: liveroom.v1.GetRoomInfoResult.error:type_name -> liveroom.v1.Error
+	18,  // 46: liveroom.v1.GetRoomInfoResult.room:type_name -> liveroom.v1.RoomInfo
+	138, // 47: liveroom.v1.Join.session:type_name -> actor.PID
+	13,  // 48: liveroom.v1.Join.request:type_name -> liveroom.v1.JoinRequest
+	138, // 49: liveroom.v1.Leave.session:type_name -> actor.PID
+	138, // 50: liveroom.v1.PostChat.session:type_name -> actor.PID
+	0,   // 51: liveroom.v1.PostFile.role:type_name -> liveroom.v1.Role
+	9,   // 52: liveroom.v1.PostFile.file:type_name -> liveroom.v1.FileRef
+	138, // 53: liveroom.v1.GetHistory.session:type_name -> actor.PID
+	15,  // 54: liveroom.v1.GetHistory.request:type_name -> liveroom.v1.HistoryRequest
+	22,  // 55: liveroom.v1.RoomReply.error:type_name -> liveroom.v1.Error
+	10,  // 56: liveroom.v1.RoomReply.chat:type_name -> liveroom.v1.ChatMessage
+	5,   // 57: liveroom.v1.CallAction.action:type_name -> liveroom.v1.CallAction.Action
+	136, // 58: liveroom.v1.Sdp.sources:type_name -> liveroom.v1.Sdp.SourcesEntry
+	1,   // 59: liveroom.v1.IceCandidate.pc:type_name -> liveroom.v1.PeerRole
+	5,   // 60: liveroom.v1.CallEvent.action:type_name -> liveroom.v1.CallAction.Action
+	11,  // 61: liveroom.v1.CallEvent.from:type_name -> liveroom.v1.Member
+	11,  // 62: liveroom.v1.CallParticipant.member:type_name -> liveroom.v1.Member
+	36,  // 63: liveroom.v1.CallParticipant.media:type_name -> liveroom.v1.MediaState
+	40,  // 64: liveroom.v1.CallState.participants:type_name -> liveroom.v1.CallParticipant
+	138, // 65: liveroom.v1.CallRequest.session:type_name -> actor.PID
+	35,  // 66: liveroom.v1.CallRequest.call:type_name -> liveroom.v1.CallAction
+	36,  // 67: liveroom.v1.CallRequest.media_state:type_name -> liveroom.v1.MediaState
+	37,  // 68: liveroom.v1.CallRequest.publish_offer:type_name -> liveroom.v1.Sdp
+	37,  // 69: liveroom.v1.CallRequest.subscribe_answer:type_name -> liveroom.v1.Sdp
+	38,  // 70: liveroom.v1.CallRequest.ice:type_name -> liveroom.v1.IceCandidate
+	44,  // 71: liveroom.v1.CallRequest.restart_ice:type_name -> liveroom.v1.RestartIce
+	129, // 72: liveroom.v1.CallRequest.recording:type_name -> liveroom.v1.RecordingControl
+	138, // 73: liveroom.v1.MediaCommand.session:type_name -> actor.PID
+	48,  // 74: liveroom.v1.MediaCommand.join:type_name -> liveroom.v1.MediaJoin
+	49,  // 75: liveroom.v1.MediaCommand.leave:type_name -> liveroom.v1.MediaLeave
+	37,  // 76: liveroom.v1.MediaCommand.publish_offer:type_name -> liveroom.v1.Sdp
+	37,  // 77: liveroom.v1.MediaCommand.subscribe_answer:type_name -> liveroom.v1.Sdp
+	38,  // 78: liveroom.v1.MediaCommand.ice:type_name -> liveroom.v1.IceCandidate
+	44,  // 79: liveroom.v1.MediaCommand.restart_ice:type_name -> liveroom.v1.RestartIce
+	46,  // 80: liveroom.v1.MediaCommand.rebind:type_name -> liveroom.v1.MediaRebind
+	132, // 81: liveroom.v1.MediaCommand.record_start:type_name -> liveroom.v1.MediaRecordStart
+	133, // 82: liveroom.v1.MediaCommand.record_stop:type_name -> liveroom.v1.MediaRecordStop
+	22,  // 83: liveroom.v1.DeleteRoomResult.error:type_name -> liveroom.v1.Error
+	18,  // 84: liveroom.v1.AgentRoom.room:type_name -> liveroom.v1.RoomInfo
+	61,  // 85: liveroom.v1.VisitorClientFrame.hello:type_name -> liveroom.v1.VisitorHello
+	62,  // 86: liveroom.v1.VisitorClientFrame.call:type_name -> liveroom.v1.VisitorCall
+	63,  // 87: liveroom.v1.VisitorClientFrame.cancel:type_name -> liveroom.v1.VisitorCancel
+	16,  // 88: liveroom.v1.VisitorClientFrame.ping:type_name -> liveroom.v1.Ping
+	3,   // 89: liveroom.v1.VisitorCall.kind:type_name -> liveroom.v1.CallKind
+	65,  // 90: liveroom.v1.VisitorServerFrame.presence:type_name -> liveroom.v1.PresenceUpdate
+	66,  // 91: liveroom.v1.VisitorServerFrame.queued:type_name -> liveroom.v1.CallQueued
+	67,  // 92: liveroom.v1.VisitorServerFrame.accepted:type_name -> liveroom.v1.CallAccepted
+	68,  // 93: liveroom.v1.VisitorServerFrame.declined:type_name -> liveroom.v1.CallDeclined
+	22,  // 94: liveroom.v1.VisitorServerFrame.error:type_name -> liveroom.v1.Error
+	23,  // 95: liveroom.v1.VisitorServerFrame.pong:type_name -> liveroom.v1.Pong
+	2,   // 96: liveroom.v1.PresenceUpdate.presence:type_name -> liveroom.v1.Presence
+	70,  // 97: liveroom.v1.AgentClientFrame.watch:type_name -> liveroom.v1.AgentWatch
+	71,  // 98: liveroom.v1.AgentClientFrame.away:type_name -> liveroom.v1.AgentSetAway
+	72,  // 99: liveroom.v1.AgentClientFrame.answer:type_name -> liveroom.v1.AgentAnswer
+	16,  // 100: liveroom.v1.AgentClientFrame.ping:type_name -> liveroom.v1.Ping
+	79,  // 101: liveroom.v1.AgentServerFrame.snapshot:type_name -> liveroom.v1.AgentSnapshot
+	74,  // 102: liveroom.v1.AgentServerFrame.visitor:type_name -> liveroom.v1.VisitorInfo
+	75,  // 103: liveroom.v1.AgentServerFrame.visitor_left:type_name -> liveroom.v1.VisitorLeft
+	76,  // 104: liveroom.v1.AgentServerFrame.request:type_name -> liveroom.v1.ContactRequest
+	77,  // 105: liveroom.v1.AgentServerFrame.request_done:type_name -> liveroom.v1.ContactRequestDone
+	78,  // 106: liveroom.v1.AgentServerFrame.status:type_name -> liveroom.v1.AgentStatus
+	80,  // 107: liveroom.v1.AgentServerFrame.answered:type_name -> liveroom.v1.CallAnswered
+	22,  // 108: liveroom.v1.AgentServerFrame.error:type_name -> liveroom.v1.Error
+	23,  // 109: liveroom.v1.AgentServerFrame.pong:type_name -> liveroom.v1.Pong
+	3,   // 110: liveroom.v1.ContactRequest.kind:type_name -> liveroom.v1.CallKind
+	2,   // 111: liveroom.v1.AgentStatus.presence:type_name -> liveroom.v1.Presence
+	78,  // 112: liveroom.v1.AgentSnapshot.status:type_name -> liveroom.v1.AgentStatus
+	74,  // 113: liveroom.v1.AgentSnapshot.visitors:type_name -> liveroom.v1.VisitorInfo
+	76,  // 114: liveroom.v1.AgentSnapshot.requests:type_name -> liveroom.v1.ContactRequest
+	138, // 115: liveroom.v1.AgentVisitorHello.session:type_name -> actor.PID
+	61,  // 116: liveroom.v1.AgentVisitorHello.hello:type_name -> liveroom.v1.VisitorHello
+	138, // 117: liveroom.v1.AgentVisitorCall.session:type_name -> actor.PID
+	62,  // 118: liveroom.v1.AgentVisitorCall.call:type_name -> liveroom.v1.VisitorCall
+	138, // 119: liveroom.v1.AgentVisitorCancel.session:type_name -> actor.PID
+	138, // 120: liveroom.v1.AgentAttach.session:type_name -> actor.PID
+	70,  // 121: liveroom.v1.AgentAttach.watch:type_name -> liveroom.v1.AgentWatch
+	138, // 122: liveroom.v1.AgentSocketAway.session:type_name -> actor.PID
+	138, // 123: liveroom.v1.AgentSocketAnswer.session:type_name -> actor.PID
+	72,  // 124: liveroom.v1.AgentSocketAnswer.answer:type_name -> liveroom.v1.AgentAnswer
+	138, // 125: liveroom.v1.AgentDetach.session:type_name -> actor.PID
+	22,  // 126: liveroom.v1.AgentReply.error:type_name -> liveroom.v1.Error
+	22,  // 127: liveroom.v1.AgentLoginResult.error:type_name -> liveroom.v1.Error
+	22,  // 128: liveroom.v1.AgentWho.error:type_name -> liveroom.v1.Error
+	25,  // 129: liveroom.v1.AgentCreateRoom.room:type_name -> liveroom.v1.CreateRoom
+	22,  // 130: liveroom.v1.AgentRoomResult.error:type_name -> liveroom.v1.Error
+	56,  // 131: liveroom.v1.AgentRoomResult.room:type_name -> liveroom.v1.AgentRoom
+	22,  // 132: liveroom.v1.AgentRoomList.error:type_name -> liveroom.v1.Error
+	56,  // 133: liveroom.v1.AgentRoomList.rooms:type_name -> liveroom.v1.AgentRoom
+	22,  // 134: liveroom.v1.AgentEntryList.error:type_name -> liveroom.v1.Error
+	51,  // 135: liveroom.v1.AgentEntryList.entries:type_name -> liveroom.v1.EntryRecord
+	59,  // 136: liveroom.v1.AgentStoreOffline.message:type_name -> liveroom.v1.OfflineMessage
+	22,  // 137: liveroom.v1.AgentOfflineResult.error:type_name -> liveroom.v1.Error
+	59,  // 138: liveroom.v1.AgentOfflineResult.message:type_name -> liveroom.v1.OfflineMessage
+	22,  // 139: liveroom.v1.AgentOfflineList.error:type_name -> liveroom.v1.Error
+	59,  // 140: liveroom.v1.AgentOfflineList.messages:type_name -> liveroom.v1.OfflineMessage
+	22,  // 141: liveroom.v1.ShortReply.error:type_name -> liveroom.v1.Error
+	58,  // 142: liveroom.v1.ShortReply.record:type_name -> liveroom.v1.ShortNameRecord
+	22,  // 143: liveroom.v1.AgentOverviewResult.error:type_name -> liveroom.v1.Error
+	2,   // 144: liveroom.v1.AgentOverviewResult.presence:type_name -> liveroom.v1.Presence
+	22,  // 145: liveroom.v1.AgentAdminResult.error:type_name -> liveroom.v1.Error
+	54,  // 146: liveroom.v1.AgentAdminResult.record:type_name -> liveroom.v1.AgentRecord
+	2,   // 147: liveroom.v1.AgentAdminResult.presence:type_name -> liveroom.v1.Presence
+	22,  // 148: liveroom.v1.RoomAdminResult.error:type_name -> liveroom.v1.Error
+	11,  // 149: liveroom.v1.RoomAdminResult.members:type_name -> liveroom.v1.Member
+	8,   // 150: liveroom.v1.RoomAdminResult.record:type_name -> liveroom.v1.RoomRecord
+	137, // 151: liveroom.v1.WebhookEvent.data:type_name -> liveroom.v1.WebhookEvent.DataEntry
+	124, // 152: liveroom.v1.WebhookJob.event:type_name -> liveroom.v1.WebhookEvent
+	6,   // 153: liveroom.v1.RecordingState.state:type_name -> liveroom.v1.RecordingState.State
+	11,  // 154: liveroom.v1.RecordingState.by:type_name -> liveroom.v1.Member
+	7,   // 155: liveroom.v1.MediaRecordingEvent.kind:type_name -> liveroom.v1.MediaRecordingEvent.Kind
+	156, // [156:156] is the sub-list for method output_type
+	156, // [156:156] is the sub-list for method input_type
+	156, // [156:156] is the sub-list for extension type_name
+	156, // [156:156] is the sub-list for extension extendee
+	0,   // [0:156] is the sub-list for field type_name
 }
 
 func init() { file_liveroom_proto_init() }
@@ -9494,6 +10521,7 @@ func file_liveroom_proto_init() {
 		(*ClientFrame_SubscribeAnswer)(nil),
 		(*ClientFrame_Ice)(nil),
 		(*ClientFrame_RestartIce)(nil),
+		(*ClientFrame_Recording)(nil),
 	}
 	file_liveroom_proto_msgTypes[9].OneofWrappers = []any{
 		(*ServerFrame_Joined)(nil),
@@ -9507,6 +10535,8 @@ func file_liveroom_proto_init() {
 		(*ServerFrame_PublishAnswer)(nil),
 		(*ServerFrame_SubscribeOffer)(nil),
 		(*ServerFrame_CallState)(nil),
+		(*ServerFrame_Recording)(nil),
+		(*ServerFrame_RecordingDone)(nil),
 	}
 	file_liveroom_proto_msgTypes[35].OneofWrappers = []any{
 		(*CallRequest_Call)(nil),
@@ -9515,6 +10545,7 @@ func file_liveroom_proto_init() {
 		(*CallRequest_SubscribeAnswer)(nil),
 		(*CallRequest_Ice)(nil),
 		(*CallRequest_RestartIce)(nil),
+		(*CallRequest_Recording)(nil),
 	}
 	file_liveroom_proto_msgTypes[37].OneofWrappers = []any{
 		(*MediaCommand_Join)(nil),
@@ -9524,6 +10555,8 @@ func file_liveroom_proto_init() {
 		(*MediaCommand_Ice)(nil),
 		(*MediaCommand_RestartIce)(nil),
 		(*MediaCommand_Rebind)(nil),
+		(*MediaCommand_RecordStart)(nil),
+		(*MediaCommand_RecordStop)(nil),
 	}
 	file_liveroom_proto_msgTypes[52].OneofWrappers = []any{
 		(*VisitorClientFrame_Hello)(nil),
@@ -9561,8 +10594,8 @@ func file_liveroom_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_liveroom_proto_rawDesc), len(file_liveroom_proto_rawDesc)),
-			NumEnums:      6,
-			NumMessages:   122,
+			NumEnums:      8,
+			NumMessages:   130,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -6,6 +6,7 @@
 import { Wire } from '/static/wire.js';
 import { Call } from '/static/call.js';
 import { startCallLayout } from '/static/call-layout.js';
+import { Recording } from '/static/recording.js';
 import { gateSchedule, setupEntry, checkEntry, entryFields, decorateMember, takeCallHint } from '/static/entry.js';
 
 const MAX_TEXT = 4000;
@@ -306,6 +307,7 @@ el.joinForm.addEventListener('submit', async (ev) => {
   el.joinButton.textContent = 'Joining…';
 
   room.call ||= new Call({ wire: () => room.wire, memberId: () => room.memberId, roomId: room.id });
+  room.recording ||= new Recording({ wire: () => room.wire, token: () => room.token });
   room.wire = new Wire({
     join: joinBody,
     onJoined: handleJoined,
@@ -362,6 +364,7 @@ async function handleJoined(j, { resumed }) {
 
   setMembers(j.members || [], resumed);
   room.call.onJoined(j);
+  room.recording.onJoined(j);
   const hint = resumed ? '' : takeCallHint();
   if (hint) room.call.start(hint === 'video', 'ACTION_RING').catch((e) => room.call.showStatus(e.message || String(e)));
 
@@ -491,6 +494,7 @@ document.addEventListener('visibilitychange', () => {
 });
 
 function handleFrame(f) {
+  if (room.recording && room.recording.onFrame(f)) return;
   if (room.call && room.call.onFrame(f)) return;
   if (f.chat) {
     const c = f.chat;
