@@ -138,14 +138,17 @@ func Run(ctx context.Context, cfg config.Config) error {
 	}
 	defer node.Stop()
 
+	admission := transport.NewAdmission(cfg.MaxSocketsPerIP, time.Duration(cfg.JoinTimeoutSeconds)*time.Second)
 	ws := transport.NewServer(node, transport.Limits{
 		MaxFrameBytes: cfg.MaxFrameBytes, QueueFrames: cfg.SessionQueue,
 		RatePerSecond: cfg.RatePerSecond, RateBurst: cfg.RateBurst,
 		PingInterval: time.Duration(cfg.PingSeconds) * time.Second,
+		Admission:    admission,
 	}, log.Named("ws"), m)
 	presence := transport.NewPresence(node, transport.Limits{
 		MaxFrameBytes: cfg.MaxFrameBytes, QueueFrames: cfg.SessionQueue,
 		RatePerSecond: cfg.RatePerSecond, RateBurst: cfg.RateBurst,
+		Admission: admission,
 	}, cfg.ButtonOrigins, log.Named("presence"), m)
 	handler := web.New(web.Deps{
 		Node: node, Store: store, Signer: signer, Metrics: m, Log: log.Named("web"), WebSocket: ws,

@@ -39,6 +39,9 @@ type Limits struct {
 	// still there; one that does not answer within it is disconnected, so a
 	// vanished phone does not linger in its room.
 	PingInterval time.Duration
+	// Admission bounds sockets per client address and the time to join;
+	// one value is shared by every endpoint of a node.
+	Admission *Admission
 }
 
 // Server accepts WebSocket connections.
@@ -69,6 +72,12 @@ func (s *Server) Shutdown(ctx context.Context) { s.open.shutdown(ctx) }
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Same-origin only (the library's default): a page elsewhere cannot drive
 	// a member's socket.
+	ip := clientIP(r)
+	if !s.limits.Admission.acquire(ip) {
+		refuseTooMany(w)
+		return
+	}
+	defer s.limits.Admission.release(ip)
 	conn, err := websocket.Accept(w, r, nil)
 	if err != nil {
 		return
@@ -78,10 +87,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.open.remove(conn)
+	join := s.limits.Admission.watchJoin(conn)
+	defer join.stop()
 	s.metrics.SocketsOpen.Inc()
 	defer s.metrics.SocketsOpen.Dec()
 	conn.SetReadLimit(s.limits.MaxFrameBytes)
-	c := &connection{srv: s, conn: conn, log: s.log,
+	c := &connection{srv: s, conn: conn, log: s.log, join: join,
 		limiter: rate.NewLimiter(rate.Limit(s.limits.RatePerSecond), s.limits.RateBurst)}
 	c.run(r.Context())
 }
@@ -94,6 +105,7 @@ type connection struct {
 	out     *session.Outbox
 	pid     *actor.PID
 	room    string // set once joined
+	join    *joinWatch
 	// saidGoodbye is set when the client closed the socket itself.
 	saidGoodbye bool
 	strikes     int
@@ -277,6 +289,7 @@ func (c *connection) dispatch(ctx context.Context, f *pb.ClientFrame) {
 		reply, err := c.srv.node.Tell(ctx, b.Join.RoomId, &pb.Join{Session: c.pid, Request: b.Join, FrameId: f.Id})
 		if c.answer(f.Id, reply, err) {
 			c.room = b.Join.RoomId
+			c.join.markJoined()
 		}
 		return
 	case *pb.ClientFrame_Chat:

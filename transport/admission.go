@@ -1,0 +1,117 @@
+package transport
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// CloseJoinTimeout ends a socket that did not join a room (or, on the
+// presence sockets, say hello or watch) within the join timeout.
+const CloseJoinTimeout websocket.StatusCode = 4408
+
+// Admission is shared by every WebSocket endpoint of a node: it bounds the
+// sockets one client address holds open at once, and how long a socket may
+// stay open without joining. Without it, sockets that never join cost a file
+// descriptor and a few goroutines each, for ever.
+type Admission struct {
+	// MaxPerIP is the most sockets one address may hold; 0 means no bound.
+	MaxPerIP int
+	// JoinTimeout closes a socket that has not joined by then; 0 means never.
+	JoinTimeout time.Duration
+
+	mu    sync.Mutex
+	perIP map[string]int
+}
+
+// NewAdmission returns the limits for one node.
+func NewAdmission(maxPerIP int, joinTimeout time.Duration) *Admission {
+	return &Admission{MaxPerIP: maxPerIP, JoinTimeout: joinTimeout, perIP: map[string]int{}}
+}
+
+// acquire counts a socket for ip, or reports false when ip holds its share.
+// A nil Admission admits everything.
+func (a *Admission) acquire(ip string) bool {
+	if a == nil {
+		return true
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.MaxPerIP > 0 && a.perIP[ip] >= a.MaxPerIP {
+		return false
+	}
+	a.perIP[ip]++
+	return true
+}
+
+// release gives back a socket counted by acquire.
+func (a *Admission) release(ip string) {
+	if a == nil {
+		return
+	}
+	a.mu.Lock()
+	if a.perIP[ip]--; a.perIP[ip] <= 0 {
+		delete(a.perIP, ip)
+	}
+	a.mu.Unlock()
+}
+
+// refuse answers an upgrade from an address that holds too many sockets.
+func refuseTooMany(w http.ResponseWriter) {
+	http.Error(w, "too many connections from your address", http.StatusTooManyRequests)
+}
+
+// joinWatch closes a socket that has not joined within the join timeout.
+type joinWatch struct {
+	once   sync.Once
+	joined chan struct{}
+	timer  *time.Timer
+}
+
+// watchJoin starts the join timer for conn; call joined() once the socket
+// has joined and stop() when it ends.
+func (a *Admission) watchJoin(conn *websocket.Conn) *joinWatch {
+	w := &joinWatch{joined: make(chan struct{})}
+	if a == nil || a.JoinTimeout <= 0 {
+		return w
+	}
+	limit := a.JoinTimeout
+	w.timer = time.AfterFunc(limit, func() {
+		select {
+		case <-w.joined:
+		default:
+			_ = conn.Close(CloseJoinTimeout, fmt.Sprintf("join timeout: nothing joined within %s", limit))
+		}
+	})
+	return w
+}
+
+func (w *joinWatch) markJoined() {
+	w.once.Do(func() {
+		close(w.joined)
+		if w.timer != nil {
+			w.timer.Stop()
+		}
+	})
+}
+
+func (w *joinWatch) stop() {
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+}
+
+// clientIP is the address the connection comes from. Behind a proxy every
+// client has the proxy's address: X-Forwarded-For is not trusted, since any
+// client could set it.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
