@@ -155,9 +155,12 @@ func Run(ctx context.Context, cfg config.Config) error {
 		FilesDir: filepath.Join(cfg.DataDir, "files"), MaxUploadBytes: cfg.MaxUploadBytes, PublicURL: cfg.PublicURL,
 		ClosedRooms: !cfg.OpenRooms,
 		Agents:      webAgentDeps(cfg, presence),
+		BodyStall:   time.Duration(cfg.BodyStallSeconds) * time.Second, Stopping: ctx.Done(),
+		RoomsPerMinute: cfg.RoomsPerIPPerMinute, RoomsPerDay: cfg.RoomsPerIPPerDay,
 	})
 	httpSrv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog: zap.NewStdLog(log.Named("http"))}
+		IdleTimeout: time.Duration(cfg.HTTPIdleSeconds) * time.Second,
+		ErrorLog:    zap.NewStdLog(log.Named("http"))}
 
 	serveErr := make(chan error, 1)
 	go func() {
