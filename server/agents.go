@@ -26,12 +26,13 @@ func entryFormDefaults(cfg config.Config) *pb.EntryForm {
 
 func agentDeps(cfg config.Config, store persistence.Store, log *zap.Logger) agent.Deps {
 	return agent.Deps{Store: store, Log: log.Named("agent"), Settings: agent.Settings{
-		IdleTimeout:  time.Duration(cfg.RoomIdleSeconds) * time.Second,
-		SessionTTL:   time.Duration(cfg.AgentSessionHours) * time.Hour,
-		MaxFailures:  cfg.LoginMaxFailures,
-		LockFor:      time.Duration(cfg.LoginLockSeconds) * time.Second,
-		MaxNameChars: cfg.MaxNameChars,
-		CallTimeout:  time.Duration(cfg.RequestTimeoutMs) * time.Millisecond,
+		IdleTimeout:        time.Duration(cfg.RoomIdleSeconds) * time.Second,
+		SessionTTL:         time.Duration(cfg.AgentSessionHours) * time.Hour,
+		MaxFailures:        cfg.LoginMaxFailures,
+		MaxAccountFailures: cfg.LoginAccountMaxFailures,
+		LockFor:            time.Duration(cfg.LoginLockSeconds) * time.Second,
+		MaxNameChars:       cfg.MaxNameChars,
+		CallTimeout:        time.Duration(cfg.RequestTimeoutMs) * time.Millisecond,
 	}}
 }
 

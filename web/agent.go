@@ -186,7 +186,7 @@ func (a *agentWeb) login(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusUnauthorized, "wrong_login", "The agent id or the password is not correct.")
 		return
 	}
-	res, err := actors.AskAgent[*pb.AgentLoginResult](r.Context(), a.Node, req.AgentID, &pb.AgentLogin{Password: req.Password})
+	res, err := actors.AskAgent[*pb.AgentLoginResult](r.Context(), a.Node, req.AgentID, &pb.AgentLogin{Password: req.Password, ClientAddr: remoteIP(r)})
 	if err != nil {
 		unavailable(w)
 		return

@@ -32,17 +32,6 @@ var errWrongLogin = errorf("wrong_login", "The agent id or the password is not c
 
 type passwordChecked struct{ ok bool }
 
-func (g *grain) recentFailures(now time.Time) int {
-	kept := g.failures[:0]
-	for _, t := range g.failures {
-		if now.Sub(t) < g.deps.Settings.LockFor {
-			kept = append(kept, t)
-		}
-	}
-	g.failures = kept
-	return len(kept)
-}
-
 func lockedError(until time.Time) *pb.Error {
 	wait := "1 minute"
 	if mins := int(time.Until(until).Minutes()) + 1; mins > 1 {
@@ -56,15 +45,9 @@ func (g *grain) login(ctx actor.Context, msg *pb.AgentLogin) {
 		ctx.Respond(&pb.AgentLoginResult{Error: errInternal})
 		return
 	}
-	now := time.Now()
-	if now.Before(g.lockedUntil) {
-		ctx.Respond(&pb.AgentLoginResult{Error: lockedError(g.lockedUntil)})
-		return
-	}
-	// Attempts in flight count as failures until proven otherwise, so a burst
-	// of parallel guesses cannot slip past the limit.
-	if g.recentFailures(now)+g.inflight >= g.deps.Settings.MaxFailures {
-		ctx.Respond(&pb.AgentLoginResult{Error: errorf("rate_limited", "Too many login attempts at once; wait a moment.")})
+	addr := msg.ClientAddr
+	if e := g.logins.begin(addr, time.Now(), g.deps.Settings); e != nil {
+		ctx.Respond(&pb.AgentLoginResult{Error: e})
 		return
 	}
 	var hash []byte
@@ -78,7 +61,6 @@ func (g *grain) login(ctx actor.Context, msg *pb.AgentLogin) {
 	}
 	// bcrypt is slow on purpose: run it off the grain so presence and
 	// requests keep flowing, and finish the login when it is done.
-	g.inflight++
 	future := actor.NewFuture(ctx.ActorSystem(), 10*time.Second)
 	system := ctx.ActorSystem()
 	go func() {
@@ -89,22 +71,17 @@ func (g *grain) login(ctx actor.Context, msg *pb.AgentLogin) {
 		system.Root.Send(future.PID(), &passwordChecked{ok: ok})
 	}()
 	ctx.ReenterAfter(future, func(res interface{}, err error) {
-		g.inflight--
 		r, _ := res.(*passwordChecked)
 		if err != nil || r == nil || !r.ok || g.rec == nil {
-			now := time.Now()
-			g.failures = append(g.failures, now)
-			if g.recentFailures(now) >= g.deps.Settings.MaxFailures {
-				g.lockedUntil = now.Add(g.deps.Settings.LockFor)
-				g.failures = nil
-				g.log.Warn("agent locked after failed logins", zap.Time("until", g.lockedUntil))
-				ctx.Respond(&pb.AgentLoginResult{Error: lockedError(g.lockedUntil)})
+			if e := g.logins.failed(addr, time.Now(), g.deps.Settings); e != nil {
+				g.log.Warn("agent login locked after failed logins", zap.String("ip", addr))
+				ctx.Respond(&pb.AgentLoginResult{Error: e})
 				return
 			}
 			ctx.Respond(&pb.AgentLoginResult{Error: errWrongLogin})
 			return
 		}
-		g.failures = nil
+		g.logins.succeeded(addr)
 		ctx.Respond(g.newSession())
 	})
 }

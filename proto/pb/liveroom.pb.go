@@ -6243,8 +6243,11 @@ func (x *AgentReply) GetError() *Error {
 }
 
 type AgentLogin struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Password      string                 `protobuf:"bytes,1,opt,name=password,proto3" json:"password,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Password string                 `protobuf:"bytes,1,opt,name=password,proto3" json:"password,omitempty"`
+	// The client's address: failed logins lock the account for that address
+	// only (agent ids are public, so anyone could otherwise lock out the owner).
+	ClientAddr    string `protobuf:"bytes,90,opt,name=client_addr,json=clientAddr,proto3" json:"client_addr,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -6282,6 +6285,13 @@ func (*AgentLogin) Descriptor() ([]byte, []int) {
 func (x *AgentLogin) GetPassword() string {
 	if x != nil {
 		return x.Password
+	}
+	return ""
+}
+
+func (x *AgentLogin) GetClientAddr() string {
+	if x != nil {
+		return x.ClientAddr
 	}
 	return ""
 }
@@ -7857,10 +7867,12 @@ const file_liveroom_proto_rawDesc = "" +
 	".actor.PIDR\asession\"6\n" +
 	"\n" +
 	"AgentReply\x12(\n" +
-	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\"(\n" +
+	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\"I\n" +
 	"\n" +
 	"AgentLogin\x12\x1a\n" +
-	"\bpassword\x18\x01 \x01(\tR\bpassword\"v\n" +
+	"\bpassword\x18\x01 \x01(\tR\bpassword\x12\x1f\n" +
+	"\vclient_addr\x18Z \x01(\tR\n" +
+	"clientAddr\"v\n" +
 	"\x10AgentLoginResult\x12(\n" +
 	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\x12\x14\n" +
 	"\x05token\x18\x02 \x01(\tR\x05token\x12\"\n" +
