@@ -12,5 +12,9 @@ if [ -n "$unformatted" ]; then
   echo "gofmt needed on: $unformatted" >&2
   exit 1
 fi
+if ! go mod tidy -diff >/dev/null; then
+  echo "go.mod or go.sum is not tidy: run go mod tidy" >&2
+  exit 1
+fi
 go vet ./...
 go test -race -count=1 -timeout 20m ./...
