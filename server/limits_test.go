@@ -18,6 +18,7 @@ import (
 
 	"liveroom/config"
 	"liveroom/internal/testserver"
+	"liveroom/server"
 )
 
 // memberToken creates room id and joins it over the WebSocket, returning the
@@ -195,5 +196,31 @@ func TestIdleKeepAliveConnectionIsClosed(t *testing.T) {
 	resp.Body.Close()
 	if _, err := r.ReadByte(); err != io.EOF {
 		t.Fatalf("idle connection: %v, want it closed by the server (EOF)", err)
+	}
+}
+
+// A missing TLS file stops the server before it logs that it is serving.
+func TestMissingTLSFileFailsBeforeServing(t *testing.T) {
+	logFile, err := os.CreateTemp(t.TempDir(), "stderr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.Addr = fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))
+	cfg.DataDir = t.TempDir()
+	cfg.TLSCert, cfg.TLSKey = filepath.Join(cfg.DataDir, "missing-cert.pem"), filepath.Join(cfg.DataDir, "missing-key.pem")
+	// The server logs to stderr; catch it.
+	stderr := os.Stderr
+	os.Stderr = logFile
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	runErr := server.Run(ctx, cfg)
+	cancel()
+	os.Stderr = stderr
+	logged, _ := os.ReadFile(logFile.Name())
+	if runErr == nil || !strings.Contains(runErr.Error(), "missing-cert.pem") {
+		t.Fatalf("Run with a missing certificate: %v", runErr)
+	}
+	if strings.Contains(string(logged), "serving") {
+		t.Fatalf("the server said it was serving before failing on the certificate:\n%s", logged)
 	}
 }

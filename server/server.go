@@ -5,6 +5,7 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -88,6 +89,16 @@ func Run(ctx context.Context, cfg config.Config) error {
 	}
 	defer func() { _ = log.Sync() }()
 
+	// A missing or bad certificate is reported before anything starts, not
+	// after "serving" was logged.
+	var tlsConfig *tls.Config
+	if cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			return fmt.Errorf("tls_cert/tls_key: %w", err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return fmt.Errorf("data folder: %w", err)
 	}
@@ -159,13 +170,13 @@ func Run(ctx context.Context, cfg config.Config) error {
 		RoomsPerMinute: cfg.RoomsPerIPPerMinute, RoomsPerDay: cfg.RoomsPerIPPerDay,
 	})
 	httpSrv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout: time.Duration(cfg.HTTPIdleSeconds) * time.Second,
-		ErrorLog:    zap.NewStdLog(log.Named("http"))}
+		IdleTimeout: time.Duration(cfg.HTTPIdleSeconds) * time.Second, TLSConfig: tlsConfig,
+		ErrorLog: zap.NewStdLog(log.Named("http"))}
 
 	serveErr := make(chan error, 1)
 	go func() {
-		if cfg.TLSCert != "" {
-			serveErr <- httpSrv.ServeTLS(listener, cfg.TLSCert, cfg.TLSKey)
+		if tlsConfig != nil {
+			serveErr <- httpSrv.ServeTLS(listener, "", "")
 		} else {
 			serveErr <- httpSrv.Serve(listener)
 		}

@@ -44,24 +44,64 @@ The store is opened directly, so run these while the server is stopped.
 Every server option (--data-dir, --config, --password-cost...) is accepted.
 `
 
+// adminCommands lists each admin command's own flags; every server option
+// (--data-dir, --config, ...) is accepted besides.
+var adminCommands = map[string][]string{
+	"agent add":     {"id", "name", "email", "password-stdin"},
+	"agent passwd":  {"id", "password-stdin"},
+	"agent list":    nil,
+	"agent remove":  {"id"},
+	"apikey add":    {"agent", "name"},
+	"apikey list":   nil,
+	"apikey remove": {"prefix"},
+}
+
+func isHelp(arg string) bool {
+	return arg == "help" || arg == "-h" || arg == "--help" || arg == "-help"
+}
+
 // admin runs `liveroom admin ...` against the store in the data folder.
 func admin(args []string, stdin io.Reader, stdout io.Writer) error {
-	if len(args) < 2 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+	if len(args) == 0 {
 		fmt.Fprint(stdout, adminUsage)
-		if len(args) < 2 {
-			return errors.New("admin needs what and action")
-		}
+		return errors.New("admin needs what and action")
+	}
+	if isHelp(args[0]) || (len(args) > 1 && isHelp(args[1])) {
+		fmt.Fprint(stdout, adminUsage)
 		return nil
 	}
+	if len(args) < 2 {
+		fmt.Fprint(stdout, adminUsage)
+		return fmt.Errorf("admin %s needs an action", args[0])
+	}
 	what, action := args[0], args[1]
-	fs := flag.NewFlagSet("admin "+what+" "+action, flag.ContinueOnError)
-	id := fs.String("id", "", "agent id (1-64 letters, digits, '-' or '_')")
-	name := fs.String("name", "", "agent display name, or API key label")
-	email := fs.String("email", "", "agent email address for offline-form mail")
-	agentID := fs.String("agent", "", "agent the API key acts for")
-	prefix := fs.String("prefix", "", "API key prefix as printed by apikey list")
-	fromStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
-	cfg, err := config.Load(fs, args[2:], os.Getenv)
+	own, known := adminCommands[what+" "+action]
+	if !known {
+		fmt.Fprint(stdout, adminUsage)
+		return fmt.Errorf("unknown admin command %q", what+" "+action)
+	}
+	all := flag.NewFlagSet("admin "+what+" "+action, flag.ContinueOnError)
+	id := all.String("id", "", "agent id (1-64 letters, digits, '-' or '_')")
+	name := all.String("name", "", "agent display name, or API key label")
+	email := all.String("email", "", "agent email address for offline-form mail")
+	agentID := all.String("agent", "", "agent the API key acts for")
+	prefix := all.String("prefix", "", "API key prefix as printed by apikey list")
+	fromStdin := all.Bool("password-stdin", false, "read the password from the first line of standard input")
+	// -h lists the command's own flags, not the fifty server options.
+	ownFlags := flag.NewFlagSet(all.Name(), flag.ContinueOnError)
+	for _, f := range own {
+		ownFlags.Var(all.Lookup(f).Value, f, all.Lookup(f).Usage)
+	}
+	ownFlags.String("data-dir", config.Default().DataDir, "folder of the server's store")
+	all.Usage = func() {
+		out := all.Output()
+		fmt.Fprintf(out, "usage: liveroom admin %s %s [flags]\n\n", what, action)
+		ownFlags.SetOutput(out)
+		ownFlags.PrintDefaults()
+		fmt.Fprintln(out, "\nEvery server option (--config, --password-cost, ...; see liveroom serve -h) is accepted too.")
+	}
+	all.SetOutput(stdout)
+	cfg, err := config.Load(all, args[2:], os.Getenv)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
 	}
@@ -102,26 +142,25 @@ func admin(args []string, stdin io.Reader, stdout io.Writer) error {
 		return apikeyAdd(store, stdout, *agentID, *name)
 	case "apikey list":
 		return apikeyList(store, stdout)
-	case "apikey remove":
+	default: // "apikey remove"
 		return apikeyRemove(store, stdout, *prefix)
 	}
-	fmt.Fprint(stdout, adminUsage)
-	return fmt.Errorf("unknown admin command %q", what+" "+action)
 }
 
+// openStore opens the server's existing store; it never creates one, so a
+// mistyped --data-dir is an error rather than a silent empty store.
 func openStore(cfg config.Config) (*persistence.Pebble, error) {
 	dir := filepath.Join(cfg.DataDir, "store")
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, fmt.Errorf("data folder: %w", err)
+	store, err := persistence.OpenExistingPebble(dir, zap.NewNop())
+	switch {
+	case errors.Is(err, persistence.ErrNoStore):
+		return nil, fmt.Errorf("no Liveroom store in %s: check --data-dir (the server's data_dir); "+
+			"a new server creates its store when it first starts (liveroom serve)", cfg.DataDir)
+	case errors.Is(err, persistence.ErrStoreInUse):
+		return nil, fmt.Errorf("the store in %s is held by a running liveroom server (Pebble allows one process at a time): "+
+			"stop the server, run the admin command, then start the server again", cfg.DataDir)
 	}
-	store, err := persistence.OpenPebble(dir, zap.NewNop(), nil)
-	if err != nil {
-		if strings.Contains(err.Error(), "lock") {
-			return nil, fmt.Errorf("%w\nthe store is in use: stop the server first (admin commands open it directly)", err)
-		}
-		return nil, err
-	}
-	return store, nil
+	return store, err
 }
 
 func loadAgent(store persistence.Store, id string) (*pb.AgentRecord, error) {
