@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"strings"
 	"time"
 
 	"liveroom/proto/pb"
@@ -102,7 +103,7 @@ func (l *loginGuard) begin(addr string, now time.Time, s Settings) *pb.Error {
 	}
 	a := l.addr(addr, now, s.LockFor)
 	if now.Before(a.lockedUntil) {
-		return lockedError(a.lockedUntil)
+		return addrLockedError(a.lockedUntil)
 	}
 	a.failures = keepRecent(a.failures, now, s.LockFor)
 	l.failures = keepRecent(l.failures, now, s.LockFor)
@@ -137,9 +138,17 @@ func (l *loginGuard) failed(addr string, now time.Time, s Settings) *pb.Error {
 		a.lastLock = lock
 		a.lockedUntil = now.Add(lock)
 		a.failures = nil
-		return lockedError(a.lockedUntil)
+		return addrLockedError(a.lockedUntil)
 	}
 	return nil
+}
+
+// addrLockedError says the lock holds for the caller's address: the account
+// itself is open to its owner elsewhere.
+func addrLockedError(until time.Time) *pb.Error {
+	e := lockedError(until)
+	e.Message = strings.Replace(e.Message, "for this account.", "for this account from your address.", 1)
+	return e
 }
 
 // succeeded closes an admitted attempt whose password was right: the address

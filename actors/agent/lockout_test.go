@@ -2,6 +2,7 @@ package agent
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -111,5 +112,17 @@ func TestGuardForgetsIdleAddresses(t *testing.T) {
 	}
 	if len(l.addrs) > maxTrackedAddrs {
 		t.Fatalf("%d addresses tracked, bound %d", len(l.addrs), maxTrackedAddrs)
+	}
+}
+
+// The lock message tells a locked address that the lock is its own.
+func TestGuardAddressLockSaysSo(t *testing.T) {
+	var l loginGuard
+	now := time.Now()
+	fail(t, &l, "203.0.113.9", now, 2)
+	l.begin("203.0.113.9", now, guardSettings)
+	e := l.failed("203.0.113.9", now, guardSettings)
+	if e.GetCode() != "account_locked" || !strings.Contains(e.GetMessage(), "from your address") {
+		t.Fatalf("address lock: %v", e)
 	}
 }
