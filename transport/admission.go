@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -69,37 +70,58 @@ func refuseTooMany(w http.ResponseWriter) {
 type joinWatch struct {
 	once   sync.Once
 	joined chan struct{}
-	timer  *time.Timer
+	// asking counts join requests in flight: a join the grain is still
+	// checking (a bcrypt password on a busy node) gets another period.
+	asking atomic.Int32
+
+	mu    sync.Mutex // guards timer, set after the callback may already run
+	timer *time.Timer
 }
 
-// watchJoin starts the join timer for conn; call joined() once the socket
-// has joined and stop() when it ends.
+// watchJoin starts the join timer for conn; call markJoined once the socket
+// has joined and stop when it ends.
 func (a *Admission) watchJoin(conn *websocket.Conn) *joinWatch {
 	w := &joinWatch{joined: make(chan struct{})}
 	if a == nil || a.JoinTimeout <= 0 {
 		return w
 	}
 	limit := a.JoinTimeout
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	w.timer = time.AfterFunc(limit, func() {
 		select {
 		case <-w.joined:
+			return
 		default:
-			_ = conn.Close(CloseJoinTimeout, fmt.Sprintf("join timeout: nothing joined within %s", limit))
 		}
+		if w.asking.Load() > 0 {
+			w.mu.Lock()
+			w.timer.Reset(limit)
+			w.mu.Unlock()
+			return
+		}
+		_ = conn.Close(CloseJoinTimeout, fmt.Sprintf("join timeout: nothing joined within %s", limit))
 	})
 	return w
+}
+
+// asked brackets a join request: call it when the request is sent and the
+// returned func when its answer is in.
+func (w *joinWatch) asked() (done func()) {
+	w.asking.Add(1)
+	return func() { w.asking.Add(-1) }
 }
 
 func (w *joinWatch) markJoined() {
 	w.once.Do(func() {
 		close(w.joined)
-		if w.timer != nil {
-			w.timer.Stop()
-		}
+		w.stop()
 	})
 }
 
 func (w *joinWatch) stop() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	if w.timer != nil {
 		w.timer.Stop()
 	}

@@ -342,7 +342,10 @@ func (v *visitorHandler) dispatch(ctx context.Context, c *pconn, msg proto.Messa
 			invalid("Page address, title or name is too long.")
 			return
 		}
-		if _, ok := c.ask(ctx, m.AgentId, &pb.AgentVisitorHello{Session: c.pid, Hello: m, FrameId: id, Origin: v.origin}, id); ok {
+		answered := c.join.asked()
+		_, ok := c.ask(ctx, m.AgentId, &pb.AgentVisitorHello{Session: c.pid, Hello: m, FrameId: id, Origin: v.origin}, id)
+		answered()
+		if ok {
 			v.agent = m.AgentId
 			c.join.markJoined()
 		}
@@ -411,7 +414,9 @@ func (a *agentHandler) dispatch(ctx context.Context, c *pconn, msg proto.Message
 			c.fail(id, &pb.Error{Code: "invalid", Message: "Room id must be 1-64 letters, digits, '-' or '_'."})
 			return
 		}
+		answered := c.join.asked()
 		e, ok := c.ask(ctx, a.agentID, &pb.AgentAttach{Session: c.pid, SessionHash: a.hash, Watch: m, FrameId: id}, id)
+		answered()
 		if ok {
 			a.watched = true
 			c.join.markJoined()

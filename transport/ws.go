@@ -286,7 +286,9 @@ func (c *connection) dispatch(ctx context.Context, f *pb.ClientFrame) {
 			c.fail(f.Id, "invalid", "Room id must be 1-64 letters, digits, '-' or '_'.")
 			return
 		}
+		answered := c.join.asked()
 		reply, err := c.srv.node.Tell(ctx, b.Join.RoomId, &pb.Join{Session: c.pid, Request: b.Join, FrameId: f.Id})
+		answered()
 		if c.answer(f.Id, reply, err) {
 			c.room = b.Join.RoomId
 			c.join.markJoined()
