@@ -61,7 +61,7 @@ func (a *Admission) release(ip string) {
 	a.mu.Unlock()
 }
 
-// refuse answers an upgrade from an address that holds too many sockets.
+// refuseTooMany answers an upgrade from an address that holds too many sockets.
 func refuseTooMany(w http.ResponseWriter) {
 	http.Error(w, "too many connections from your address", http.StatusTooManyRequests)
 }
