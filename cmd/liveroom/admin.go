@@ -24,9 +24,7 @@ import (
 	"liveroom/proto/pb"
 )
 
-const adminUsage = `usage: liveroom admin <what> <action> [flags]
-
-  agent add --id ID --name NAME [--email ADDRESS] [--password-stdin]
+const agentUsage = `  agent add --id ID --name NAME [--email ADDRESS] [--password-stdin]
             create an agent account; without --password-stdin a password is
             generated and printed once
   agent passwd --id ID [--password-stdin]
@@ -34,15 +32,34 @@ const adminUsage = `usage: liveroom admin <what> <action> [flags]
   agent list
   agent remove --id ID
             delete the account, its logins and its API keys (rooms stay)
-  apikey add --agent ID [--name LABEL]
+`
+
+const apikeyUsage = `  apikey add --agent ID [--name LABEL]
             create an API key for the agent's rooms; printed once
   apikey list
   apikey remove --prefix PREFIX
             delete the key whose printed prefix is PREFIX
-
-The store is opened directly, so run these while the server is stopped.
-Every server option (--data-dir, --config, --password-cost...) is accepted.
 `
+
+const adminUsageFooter = `
+The store is opened directly, so run these while the server is stopped, on
+a data folder where the server has run once. Every server option
+(--data-dir, --config, --password-cost...) is accepted; "liveroom admin
+agent add -h" lists one command's flags.
+`
+
+const adminUsage = "usage: liveroom admin <what> <action> [flags]\n\n" + agentUsage + apikeyUsage + adminUsageFooter
+
+// usageOf is the help for one group of commands (agent or apikey), or all.
+func usageOf(what string) string {
+	switch what {
+	case "agent":
+		return "usage: liveroom admin agent <action> [flags]\n\n" + agentUsage + adminUsageFooter
+	case "apikey":
+		return "usage: liveroom admin apikey <action> [flags]\n\n" + apikeyUsage + adminUsageFooter
+	}
+	return adminUsage
+}
 
 // adminCommands lists each admin command's own flags; every server option
 // (--data-dir, --config, ...) is accepted besides.
@@ -66,12 +83,16 @@ func admin(args []string, stdin io.Reader, stdout io.Writer) error {
 		fmt.Fprint(stdout, adminUsage)
 		return errors.New("admin needs what and action")
 	}
-	if isHelp(args[0]) || (len(args) > 1 && isHelp(args[1])) {
+	if isHelp(args[0]) {
 		fmt.Fprint(stdout, adminUsage)
 		return nil
 	}
+	if len(args) > 1 && isHelp(args[1]) {
+		fmt.Fprint(stdout, usageOf(args[0]))
+		return nil
+	}
 	if len(args) < 2 {
-		fmt.Fprint(stdout, adminUsage)
+		fmt.Fprint(stdout, usageOf(args[0]))
 		return fmt.Errorf("admin %s needs an action", args[0])
 	}
 	what, action := args[0], args[1]

@@ -39,6 +39,11 @@ func TestAdminHelpAtEveryLevel(t *testing.T) {
 			t.Errorf("admin %v printed %q", args, out.String())
 		}
 	}
+	var group bytes.Buffer
+	if err := admin([]string{"apikey", "-h"}, strings.NewReader(""), &group); err != nil ||
+		!strings.Contains(group.String(), "apikey add") || strings.Contains(group.String(), "agent add") {
+		t.Errorf("admin apikey -h: %v\n%s", err, group.String())
+	}
 	var out bytes.Buffer
 	if err := admin([]string{"agent", "add", "-h"}, strings.NewReader(""), &out); err != nil {
 		t.Fatalf("admin agent add -h: %v", err)
