@@ -41,7 +41,7 @@ func TestAdminHelpAtEveryLevel(t *testing.T) {
 	}
 	var group bytes.Buffer
 	if err := admin([]string{"apikey", "-h"}, strings.NewReader(""), &group); err != nil ||
-		!strings.Contains(group.String(), "apikey add") || strings.Contains(group.String(), "agent add") {
+		!strings.Contains(group.String(), "apikey add") || strings.Contains(group.String(), "agent passwd") {
 		t.Errorf("admin apikey -h: %v\n%s", err, group.String())
 	}
 	var out bytes.Buffer
