@@ -2,7 +2,6 @@ package transport
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -125,15 +124,4 @@ func (w *joinWatch) stop() {
 	if w.timer != nil {
 		w.timer.Stop()
 	}
-}
-
-// clientIP is the address the connection comes from. Behind a proxy every
-// client has the proxy's address: X-Forwarded-For is not trusted, since any
-// client could set it.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }

@@ -17,6 +17,7 @@ import (
 
 	"liveroom/access"
 	"liveroom/actors"
+	"liveroom/internal/clientaddr"
 	"liveroom/metrics"
 	"liveroom/persistence"
 	"liveroom/proto/pb"
@@ -126,7 +127,7 @@ type pconn struct {
 // serve upgrades the request, within the address's share of sockets, and
 // runs the connection until it ends.
 func (p *Presence) serve(w http.ResponseWriter, r *http.Request, opts *websocket.AcceptOptions, h handler) {
-	ip := clientIP(r)
+	ip := clientaddr.Key(r)
 	if !p.limits.Admission.acquire(ip) {
 		refuseTooMany(w)
 		return

@@ -17,6 +17,7 @@ import (
 
 	"liveroom/actors"
 	"liveroom/actors/session"
+	"liveroom/internal/clientaddr"
 	"liveroom/metrics"
 	"liveroom/persistence"
 	"liveroom/proto/pb"
@@ -72,7 +73,7 @@ func (s *Server) Shutdown(ctx context.Context) { s.open.shutdown(ctx) }
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Same-origin only (the library's default): a page elsewhere cannot drive
 	// a member's socket.
-	ip := clientIP(r)
+	ip := clientaddr.Key(r)
 	if !s.limits.Admission.acquire(ip) {
 		refuseTooMany(w)
 		return

@@ -3,6 +3,8 @@ package web
 import (
 	"net/http"
 	"time"
+
+	"liveroom/internal/clientaddr"
 )
 
 // roomCreationLimit bounds the rooms one address may create without logging
@@ -27,7 +29,7 @@ func newRoomCreationLimit(perMinute, perDay int) *roomCreationLimit {
 // allow reports whether r's address may create one more room now; when not,
 // it has written the 429 answer the start page shows.
 func (l *roomCreationLimit) allow(w http.ResponseWriter, r *http.Request) bool {
-	ip := remoteIP(r)
+	ip := clientaddr.Key(r)
 	if l.perMinute != nil && !l.perMinute.allow(ip) {
 		w.Header().Set("Retry-After", "60")
 		apiError(w, http.StatusTooManyRequests, "rate_limited",
