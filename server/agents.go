@@ -26,13 +26,15 @@ func entryFormDefaults(cfg config.Config) *pb.EntryForm {
 
 func agentDeps(cfg config.Config, store persistence.Store, log *zap.Logger) agent.Deps {
 	return agent.Deps{Store: store, Log: log.Named("agent"), Settings: agent.Settings{
-		IdleTimeout:        time.Duration(cfg.RoomIdleSeconds) * time.Second,
-		SessionTTL:         time.Duration(cfg.AgentSessionHours) * time.Hour,
-		MaxFailures:        cfg.LoginMaxFailures,
+		IdleTimeout:  time.Duration(cfg.RoomIdleSeconds) * time.Second,
+		SessionTTL:   time.Duration(cfg.AgentSessionHours) * time.Hour,
+		MaxFailures:  cfg.LoginMaxFailures,
+		LockFor:      time.Duration(cfg.LoginLockSeconds) * time.Second,
+		MaxNameChars: cfg.MaxNameChars,
+		CallTimeout:  time.Duration(cfg.RequestTimeoutMs) * time.Millisecond,
+
+		// Failures from many addresses together lock the account for everyone.
 		MaxAccountFailures: cfg.LoginAccountMaxFailures,
-		LockFor:            time.Duration(cfg.LoginLockSeconds) * time.Second,
-		MaxNameChars:       cfg.MaxNameChars,
-		CallTimeout:        time.Duration(cfg.RequestTimeoutMs) * time.Millisecond,
 	}}
 }
 
