@@ -291,8 +291,8 @@ func (c *connection) dispatch(ctx context.Context, f *pb.ClientFrame) {
 		reply, err := c.srv.node.Tell(ctx, b.Join.RoomId, &pb.Join{Session: c.pid, Request: b.Join, FrameId: f.Id})
 		answered()
 		if c.answer(f.Id, reply, err) {
-			c.room = b.Join.RoomId
 			c.join.markJoined()
+			c.room = b.Join.RoomId
 		}
 		return
 	case *pb.ClientFrame_Chat:
