@@ -19,7 +19,10 @@ type Claims struct {
 	MemberID string `json:"m"`
 	Name     string `json:"n"`
 	Role     int32  `json:"o"`
-	Expires  int64  `json:"e"` // unix seconds
+	// Generation is the room's incarnation (RoomRecord.generation); the
+	// room grain also checks that MemberID is still a member.
+	Generation string `json:"g,omitempty"`
+	Expires    int64  `json:"e"` // unix seconds
 }
 
 // ErrInvalid covers every way a token can be wrong; callers do not need more.

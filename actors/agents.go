@@ -29,6 +29,9 @@ func (cfg NodeConfig) agentDeps() agent.Deps {
 	if d.Settings.IdleTimeout == 0 {
 		d.Settings.IdleTimeout = cfg.Room.Settings.IdleTimeout
 	}
+	if d.Settings.PasswordCost == 0 {
+		d.Settings.PasswordCost = cfg.Room.Settings.PasswordCost
+	}
 	if d.Settings.CallTimeout == 0 {
 		d.Settings.CallTimeout = cfg.RequestTimeout
 	}

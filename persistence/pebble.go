@@ -119,6 +119,16 @@ func (p *Pebble) Delete(key []byte) (err error) {
 	return p.db.Delete(key, pebble.Sync)
 }
 
+// DeleteRange removes every key in [start, end) and syncs. Pebble writes one
+// range tombstone, so the cost does not grow with the number of keys.
+func (p *Pebble) DeleteRange(start, end []byte) (err error) {
+	if err := p.begin(); err != nil {
+		return err
+	}
+	defer func(start time.Time) { p.end("delete_range", start, err) }(time.Now())
+	return p.db.DeleteRange(start, end, pebble.Sync)
+}
+
 // Apply commits the batch atomically and syncs.
 func (p *Pebble) Apply(b *Batch) (err error) {
 	if err := p.begin(); err != nil {

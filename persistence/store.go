@@ -26,6 +26,8 @@ type Store interface {
 	// reverse is set, until fn returns false or limit keys were visited
 	// (limit <= 0 means no limit). The slices are only valid during fn.
 	Scan(start, end []byte, reverse bool, limit int, fn func(key, value []byte) bool) error
+	// DeleteRange removes every key in [start, end) and syncs.
+	DeleteRange(start, end []byte) error
 	// Ping reports whether the store can serve reads.
 	Ping() error
 	Close() error

@@ -14,6 +14,18 @@ need() {
 
 # The end-to-end tests drive headless Chromium; LIVEROOM_CHROMIUM names another binary.
 [ -n "${LIVEROOM_CHROMIUM:-}" ] || need chromium chromium
+# The WordPress plugin's tests: Debian's WordPress on MariaDB and PHP's built-in
+# server, PHP_CodeSniffer, node for the block scripts, zip for the plugin package.
+need php php-cli php-mysql
+command -v php >/dev/null 2>&1 && ! php -r 'exit(extension_loaded("mysqli") ? 0 : 1);' && missing+=(php-mysql)
+[ -f /usr/share/wordpress/wp-settings.php ] || missing+=(wordpress)
+need mariadbd mariadb-server
+need phpcs php-codesniffer
+need node nodejs
+need zip zip
+
+# HOG=1 scripts/test.sh runs the suite beside a CPU hog.
+[ -z "${HOG:-}" ] || need stress-ng stress-ng
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then

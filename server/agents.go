@@ -31,6 +31,7 @@ func agentDeps(cfg config.Config, store persistence.Store, log *zap.Logger) agen
 		MaxFailures:  cfg.LoginMaxFailures,
 		LockFor:      time.Duration(cfg.LoginLockSeconds) * time.Second,
 		MaxNameChars: cfg.MaxNameChars,
+		PasswordCost: cfg.PasswordCost,
 		CallTimeout:  time.Duration(cfg.RequestTimeoutMs) * time.Millisecond,
 
 		// Failures from many addresses together lock the account for everyone.

@@ -164,9 +164,9 @@ func Run(ctx context.Context, cfg config.Config) error {
 	handler := web.New(web.Deps{
 		Node: node, Store: store, Signer: signer, Metrics: m, Log: log.Named("web"), WebSocket: ws,
 		FilesDir: filepath.Join(cfg.DataDir, "files"), MaxUploadBytes: cfg.MaxUploadBytes, PublicURL: cfg.PublicURL,
-		ClosedRooms: !cfg.OpenRooms,
-		Agents:      webAgentDeps(cfg, presence),
-		BodyStall:   time.Duration(cfg.BodyStallSeconds) * time.Second, Stopping: ctx.Done(),
+		ClosedRooms: !cfg.OpenRooms, EmbedOrigins: cfg.EmbedOrigins,
+		Agents:    webAgentDeps(cfg, presence),
+		BodyStall: time.Duration(cfg.BodyStallSeconds) * time.Second, Stopping: ctx.Done(),
 		RoomsPerMinute: cfg.RoomsPerIPPerMinute, RoomsPerDay: cfg.RoomsPerIPPerDay,
 	})
 	httpSrv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second,

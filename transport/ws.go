@@ -7,12 +7,12 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/coder/websocket"
 	"go.uber.org/zap"
-	"golang.org/x/time/rate"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"liveroom/actors"
@@ -93,23 +93,34 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.metrics.SocketsOpen.Inc()
 	defer s.metrics.SocketsOpen.Dec()
 	conn.SetReadLimit(s.limits.MaxFrameBytes)
-	c := &connection{srv: s, conn: conn, log: s.log, join: join,
-		limiter: rate.NewLimiter(rate.Limit(s.limits.RatePerSecond), s.limits.RateBurst)}
+	c := &connection{srv: s, conn: conn, log: s.log, join: join, meter: newMeter(s.limits.RatePerSecond, s.limits.RateBurst)}
 	c.run(r.Context())
 }
 
 type connection struct {
-	srv     *Server
-	conn    *websocket.Conn
-	log     *zap.Logger
-	limiter *rate.Limiter
-	out     *session.Outbox
-	pid     *actor.PID
-	room    string // set once joined
-	join    *joinWatch
+	srv   *Server
+	conn  *websocket.Conn
+	log   *zap.Logger
+	meter *meter
+	out   *session.Outbox
+	pid   *actor.PID
+	room  string // set once joined; read and written by the dispatcher only
+	// joinedRoom is room for the other goroutines' log lines.
+	joinedRoom atomic.Value
+	// join closes the socket if it has not joined in time.
+	join *joinWatch
 	// saidGoodbye is set when the client closed the socket itself.
 	saidGoodbye bool
-	strikes     int
+}
+
+// inboxFrames is how many frames one socket may have on their way to the
+// room; see run.
+const inboxFrames = 8
+
+// roomForLog is the room this connection joined, for any goroutine.
+func (c *connection) roomForLog() string {
+	r, _ := c.joinedRoom.Load().(string)
+	return r
 }
 
 func (c *connection) run(parent context.Context) {
@@ -117,7 +128,7 @@ func (c *connection) run(parent context.Context) {
 	defer cancel()
 	c.out = session.NewOutbox(c.srv.limits.QueueFrames, func() {
 		c.srv.metrics.SlowClients.Inc()
-		c.log.Info("closing slow client", zap.String("room", c.room))
+		c.log.Info("closing slow client", zap.String("room", c.roomForLog()), zap.String("reason", "queue full"))
 		go func() { _ = c.conn.Close(CloseSlowConsumer, "slow consumer: messages were not read in time") }()
 	})
 	root := c.srv.node.System.Root
@@ -132,6 +143,7 @@ func (c *connection) run(parent context.Context) {
 			lcancel()
 		}
 		root.Stop(c.pid)
+		c.out.Release()
 	}()
 
 	writerDone := make(chan struct{})
@@ -146,7 +158,27 @@ func (c *connection) run(parent context.Context) {
 		}
 	}()
 	go c.keepAlive(ctx)
-	c.read(ctx)
+	// Frames go to the room from their own goroutine, so that reading (and
+	// the rate limit, see meter) never waits for a room. The queue is short:
+	// a client that sends ahead gets back-pressure (TCP) soon, so the
+	// answers it has coming never outgrow its own outbox.
+	frames := make(chan *pb.ClientFrame, inboxFrames)
+	dispatched := make(chan struct{})
+	go func() {
+		defer close(dispatched)
+		for f := range frames {
+			if ctx.Err() == nil {
+				c.dispatch(ctx, f)
+			}
+		}
+	}()
+	c.read(ctx, frames)
+	if !c.saidGoodbye {
+		// Gone without a goodbye: what it still had queued is moot.
+		cancel()
+	}
+	close(frames)
+	<-dispatched
 	cancel()
 	<-writerDone
 }
@@ -165,7 +197,7 @@ func (c *connection) keepAlive(ctx context.Context) {
 			cancel()
 			if err != nil {
 				if ctx.Err() == nil {
-					c.log.Info("client did not answer a ping", zap.String("room", c.room))
+					c.log.Info("client did not answer a ping", zap.String("room", c.roomForLog()))
 					_ = c.conn.Close(websocket.StatusPolicyViolation, "no answer to ping")
 				}
 				return
@@ -183,18 +215,26 @@ func (c *connection) write(ctx context.Context) bool {
 			return false
 		case <-c.out.Closed():
 			return true
-		case b := <-c.out.Frames():
-			wctx, cancel := context.WithTimeout(ctx, c.srv.limits.WriteTimeout)
-			err := c.conn.Write(wctx, websocket.MessageText, b)
-			cancel()
-			if err != nil {
+		case <-c.out.Ready():
+			for _, b := range c.out.Take() {
+				wctx, cancel := context.WithTimeout(ctx, c.srv.limits.WriteTimeout)
+				err := c.conn.Write(wctx, websocket.MessageText, b)
+				cancel()
+				if err == nil {
+					c.srv.metrics.FramesOut.Inc()
+					continue
+				}
 				if ctx.Err() != nil {
 					return false
 				}
+				// A client that stopped reading with room left in its queue
+				// ends here rather than in the outbox: the same slow client.
+				c.srv.metrics.SlowClients.Inc()
+				c.log.Info("closing slow client", zap.String("room", c.roomForLog()), zap.String("reason", "write timed out"),
+					zap.Duration("write_timeout", c.srv.limits.WriteTimeout), zap.Error(err))
 				go func() { _ = c.conn.Close(CloseSlowConsumer, "slow consumer: a write timed out") }()
 				return true
 			}
-			c.srv.metrics.FramesOut.Inc()
 		}
 	}
 }
@@ -206,7 +246,7 @@ func (c *connection) fail(id, code, msg string) {
 	c.out.Push(&pb.ServerFrame{ReplyTo: id, Body: &pb.ServerFrame_Error{Error: &pb.Error{Code: code, Message: msg}}})
 }
 
-func (c *connection) read(ctx context.Context) {
+func (c *connection) read(ctx context.Context, frames chan<- *pb.ClientFrame) {
 	for {
 		typ, data, err := c.conn.Read(ctx)
 		if err != nil {
@@ -219,25 +259,41 @@ func (c *connection) read(ctx context.Context) {
 			}
 			return
 		}
-		if !c.limiter.Allow() {
-			c.strikes++
-			c.fail("", "rate_limited", "Too many messages; slow down.")
-			if c.strikes > 2*c.srv.limits.RateBurst {
+		frame := &pb.ClientFrame{}
+		var bad string
+		if typ != websocket.MessageText {
+			bad = "Frames must be JSON text."
+		} else if err := decoder.Unmarshal(data, frame); err != nil {
+			bad = "Frame is not a valid message: " + err.Error()
+		}
+		if !c.meter.allow() {
+			// The frame id (when it decoded) tells the client which frame
+			// was refused, so it can send it again rather than lose it.
+			c.fail(frame.GetId(), "rate_limited", "Too many messages; slow down.")
+			if c.meter.strike() {
+				c.log.Info("closing client over the rate limit", zap.String("room", c.roomForLog()))
 				_ = c.conn.Close(CloseRateLimited, "rate limit exceeded")
 				return
 			}
 			continue
 		}
-		if typ != websocket.MessageText {
-			c.fail("", "bad_frame", "Frames must be JSON text.")
+		if bad != "" {
+			c.fail("", "bad_frame", bad)
 			continue
 		}
-		frame := &pb.ClientFrame{}
-		if err := decoder.Unmarshal(data, frame); err != nil {
-			c.fail("", "bad_frame", "Frame is not a valid message: "+err.Error())
-			continue
+		select {
+		case frames <- frame:
+		default:
+			// The room has not taken the frames before this one yet: wait,
+			// and do not count the wait against the client.
+			start := time.Now()
+			select {
+			case frames <- frame:
+			case <-ctx.Done():
+				return
+			}
+			c.meter.stalled(time.Since(start))
 		}
-		c.dispatch(ctx, frame)
 	}
 }
 
@@ -293,6 +349,7 @@ func (c *connection) dispatch(ctx context.Context, f *pb.ClientFrame) {
 		if c.answer(f.Id, reply, err) {
 			c.join.markJoined()
 			c.room = b.Join.RoomId
+			c.joinedRoom.Store(c.room)
 		}
 		return
 	case *pb.ClientFrame_Chat:

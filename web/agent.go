@@ -69,6 +69,7 @@ func (s *server) agentRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/v1/rooms", a.withKey(a.createRoom))
 	mux.HandleFunc("GET /api/v1/rooms/{id}", a.withKey(a.getRoom))
 	mux.HandleFunc("DELETE /api/v1/rooms/{id}", a.withKey(a.deleteRoom))
+	mux.HandleFunc("GET /api/v1/agent", a.withKey(a.overview))
 
 	mux.HandleFunc("POST /api/visitor/offline", a.offline)
 	mux.HandleFunc("OPTIONS /api/visitor/offline", a.offlinePreflight)

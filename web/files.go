@@ -52,9 +52,28 @@ func SafeFileName(name string) string {
 	return name
 }
 
-func (s *server) member(r *http.Request, token, room string) (access.Claims, bool) {
+// member checks an access token for room: its signature here, then with
+// the room grain that its holder is still a member of this incarnation of
+// the room (see actors/room/tokens.go). It writes the refusal itself.
+func (s *server) member(w http.ResponseWriter, r *http.Request, token, room, refusal string) (access.Claims, bool) {
 	c, err := s.Signer.Verify(token)
-	if err != nil || c.Room != room {
+	if err != nil || c.Room != room || !persistence.ValidID(room) {
+		apiError(w, http.StatusUnauthorized, "unauthorized", refusal)
+		return c, false
+	}
+	ctx, cancel := requestContext(r)
+	defer cancel()
+	reply, err := s.Node.Tell(ctx, room, &pb.CheckAccess{MemberId: c.MemberID, Generation: c.Generation})
+	if err != nil {
+		unavailable(w)
+		return c, false
+	}
+	if reply.Error != nil {
+		if reply.Error.Code == "unauthorized" {
+			apiError(w, http.StatusUnauthorized, "unauthorized", refusal)
+		} else {
+			grainError(w, reply.Error)
+		}
 		return c, false
 	}
 	return c, true
@@ -66,9 +85,9 @@ func (s *server) filePath(room, id string) string {
 
 func (s *server) upload(w http.ResponseWriter, r *http.Request) {
 	room := r.PathValue("id")
-	claims, ok := s.member(r, strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "), room)
-	if !persistence.ValidID(room) || !ok {
-		apiError(w, http.StatusUnauthorized, "unauthorized", "Only members of this room can upload to it.")
+	claims, ok := s.member(w, r, strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "), room,
+		"Only members of this room can upload to it.")
+	if !ok {
 		return
 	}
 	limit := fmt.Sprintf("Files may be at most %d MB.", s.MaxUploadBytes>>20)
@@ -116,7 +135,8 @@ func (s *server) upload(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := requestContext(r)
 	defer cancel()
 	reply, err := s.Node.Tell(ctx, room, &pb.PostFile{MemberId: claims.MemberID, Name: claims.Name,
-		Role: pb.Role(claims.Role), File: &pb.FileRef{Id: id, Name: name, Size: size, ContentType: ctype}})
+		Role: pb.Role(claims.Role), File: &pb.FileRef{Id: id, Name: name, Size: size, ContentType: ctype},
+		Generation: claims.Generation})
 	if err != nil || reply.Error != nil {
 		_ = os.Remove(final)
 		if err != nil {
@@ -144,8 +164,11 @@ func saveStream(path string, body io.Reader) (int64, error) {
 
 func (s *server) download(w http.ResponseWriter, r *http.Request) {
 	room, id := r.PathValue("room"), r.PathValue("file")
-	if _, ok := s.member(r, r.URL.Query().Get("t"), room); !ok || !persistence.ValidID(room) || !persistence.ValidID(id) {
-		apiError(w, http.StatusUnauthorized, "unauthorized", "Only members of this room can download its files.")
+	if !persistence.ValidID(id) {
+		apiError(w, http.StatusNotFound, "file_not_found", "This file does not exist.")
+		return
+	}
+	if _, ok := s.member(w, r, r.URL.Query().Get("t"), room, "Only members of this room can download its files."); !ok {
 		return
 	}
 	raw, err := s.Store.Get(persistence.FileKey(room, id))

@@ -40,6 +40,8 @@ type Deps struct {
 	// ClosedRooms refuses anonymous room creation from the start page;
 	// logged-in agents and API keys still create rooms.
 	ClosedRooms bool
+	// EmbedOrigins may show room pages in an iframe (frame-ancestors).
+	EmbedOrigins []string
 	// Agents holds what the agent page, the contact button and the keyed API need.
 	Agents AgentDeps
 	// BodyStall cuts a request body that sends nothing for this long.
@@ -63,7 +65,7 @@ func New(d Deps) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 	mux.HandleFunc("GET /{$}", s.page("index.html"))
-	mux.HandleFunc("GET /room/{id}", s.page("room.html"))
+	mux.HandleFunc("GET /room/{id}", s.embeddable(s.page("room.html")))
 	mux.HandleFunc("POST /api/rooms", s.createRoom)
 	mux.HandleFunc("GET /api/rooms/{id}", s.roomInfo)
 	mux.HandleFunc("POST /api/rooms/{id}/files", s.upload)

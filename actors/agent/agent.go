@@ -16,6 +16,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/cluster"
 	"go.uber.org/zap"
+	"golang.org/x/crypto/bcrypt"
 	"google.golang.org/protobuf/proto"
 
 	"liveroom/persistence"
@@ -42,6 +43,9 @@ type Settings struct {
 	CallTimeout time.Duration
 	// EntryForm is given to rooms made when a call request is accepted.
 	EntryForm *pb.EntryForm
+	// PasswordCost is the bcrypt work factor agent passwords are hashed
+	// with (password_cost); logins for unknown ids pay the same.
+	PasswordCost int
 	// MaxVisitors and MaxRequests bound what one agent tracks at once.
 	MaxVisitors int
 	MaxRequests int
@@ -77,6 +81,9 @@ func (d *Deps) defaults() {
 	}
 	if s.CallTimeout == 0 {
 		s.CallTimeout = 5 * time.Second
+	}
+	if s.PasswordCost == 0 {
+		s.PasswordCost = bcrypt.DefaultCost
 	}
 	if s.MaxVisitors == 0 {
 		s.MaxVisitors = 2000
@@ -179,6 +186,9 @@ func (g *grain) Receive(ctx actor.Context) {
 		ctx.Respond(g.listOffline())
 	case *pb.AgentDeleteOffline:
 		ctx.Respond(g.deleteOffline(msg))
+
+	case *pb.AgentOverview:
+		ctx.Respond(g.overview())
 	}
 }
 

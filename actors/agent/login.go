@@ -20,13 +20,21 @@ import (
 // maxSessions bounds the logins one agent keeps; the oldest goes first.
 const maxSessions = 20
 
-// dummyHash is compared against when the agent does not exist, so a wrong
-// agent id takes as long as a wrong password and does not reveal which ids
-// exist. Made on first use, not at start-up.
-var dummyHash = sync.OnceValue(func() []byte {
-	h, _ := bcrypt.GenerateFromPassword([]byte("no such agent"), bcrypt.DefaultCost)
-	return h
-})
+// dummyHashes holds, per bcrypt cost, the hash compared against when the
+// agent does not exist, so a wrong agent id takes as long as a wrong
+// password and does not reveal which ids exist. It must be made at the
+// cost real hashes have (password_cost): a dearer dummy gives unknown ids
+// away just as a cheaper one would, and on a busy machine outlasts the
+// request. Made on first use, not at start-up.
+var dummyHashes sync.Map // int -> func() []byte
+
+func dummyHash(cost int) []byte {
+	f, _ := dummyHashes.LoadOrStore(cost, sync.OnceValue(func() []byte {
+		h, _ := bcrypt.GenerateFromPassword([]byte("no such agent"), cost)
+		return h
+	}))
+	return f.(func() []byte)()
+}
 
 var errWrongLogin = errorf("wrong_login", "The agent id or the password is not correct.")
 
@@ -62,10 +70,10 @@ func (g *grain) login(ctx actor.Context, msg *pb.AgentLogin) {
 	// bcrypt is slow on purpose: run it off the grain so presence and
 	// requests keep flowing, and finish the login when it is done.
 	future := actor.NewFuture(ctx.ActorSystem(), 10*time.Second)
-	system := ctx.ActorSystem()
+	system, cost := ctx.ActorSystem(), g.deps.Settings.PasswordCost
 	go func() {
 		if missing {
-			hash = dummyHash()
+			hash = dummyHash(cost)
 		}
 		ok := len(password) > 0 && bcrypt.CompareHashAndPassword(hash, password) == nil
 		system.Root.Send(future.PID(), &passwordChecked{ok: ok})

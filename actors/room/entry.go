@@ -1,7 +1,6 @@
 package room
 
 import (
-	"errors"
 	"net/mail"
 	"net/url"
 	"strings"
@@ -181,20 +180,16 @@ func (g *grain) deleteRoom(ctx actor.Context) *pb.DeleteRoomResult {
 	if g.rec == nil {
 		return &pb.DeleteRoomResult{Error: g.missing()}
 	}
-	var b persistence.Batch
-	b.Delete(persistence.RoomKey(g.id))
-	var errs []error
+	// Range deletes, so a room with a long history costs no more memory to
+	// delete than an empty one. The record goes last: a failure halfway
+	// leaves a room that still exists and can be deleted again.
 	for _, p := range [][]byte{persistence.ChatPrefix(g.id), persistence.FilePrefix(g.id), persistence.EntryPrefix(g.id)} {
-		errs = append(errs, g.deps.Store.Scan(p, persistence.PrefixEnd(p), false, 0, func(k, _ []byte) bool {
-			b.Delete(append([]byte(nil), k...))
-			return true
-		}))
+		if err := g.deps.Store.DeleteRange(p, persistence.PrefixEnd(p)); err != nil {
+			g.log.Error("delete room data", zap.Error(err))
+			return &pb.DeleteRoomResult{Error: errInternal}
+		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		g.log.Error("list room keys", zap.Error(err))
-		return &pb.DeleteRoomResult{Error: errInternal}
-	}
-	if err := g.deps.Store.Apply(&b); err != nil {
+	if err := g.deps.Store.Delete(persistence.RoomKey(g.id)); err != nil {
 		g.log.Error("delete room", zap.Error(err))
 		return &pb.DeleteRoomResult{Error: errInternal}
 	}
@@ -207,6 +202,6 @@ func (g *grain) deleteRoom(ctx actor.Context) *pb.DeleteRoomResult {
 	g.rec = nil
 	g.lastSeq = 0
 	g.armIdle(ctx)
-	g.log.Info("room deleted", zap.Int("keys", b.Len()))
+	g.log.Info("room deleted")
 	return &pb.DeleteRoomResult{}
 }

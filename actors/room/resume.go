@@ -8,7 +8,6 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"go.uber.org/zap"
 
-	"liveroom/access"
 	"liveroom/proto/pb"
 )
 
@@ -86,9 +85,8 @@ func (g *grain) resume(ctx actor.Context, msg *pb.Join, m *member) {
 	ctx.Send(m.pid, &pb.ServerFrame{ReplyTo: msg.FrameId, Body: &pb.ServerFrame_Joined{Joined: &pb.Joined{
 		MemberId: m.info.MemberId, Role: role, Room: g.info(), Members: g.memberList(role),
 		History: history, MoreHistory: more,
-		AccessToken: g.deps.Signer.Issue(access.Claims{Room: g.id, MemberID: m.info.MemberId, Name: m.info.Name,
-			Role: int32(role)}, g.deps.Settings.TokenTTL),
-		Call: g.callState(), IceServers: g.iceServers(), ResumeToken: token, Resumed: true,
+		AccessToken: g.issueToken(m),
+		Call:        g.callState(), IceServers: g.iceServers(), ResumeToken: token, Resumed: true,
 	}}})
 	ctx.Respond(&pb.RoomReply{})
 }

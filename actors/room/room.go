@@ -115,6 +115,7 @@ func (g *grain) Receive(ctx actor.Context) {
 		g.armIdle(ctx)
 	case *actor.Stopped:
 		g.deps.Metrics.RoomsActive.Dec()
+		g.release()
 	case *actor.ReceiveTimeout:
 		if len(g.members) == 0 {
 			ctx.Poison(ctx.Self())
@@ -154,9 +155,11 @@ func (g *grain) Receive(ctx actor.Context) {
 		ctx.Respond(g.post(ctx, &pb.ChatMessage{
 			MemberId: m.info.MemberId, Name: m.info.Name, Role: m.info.Role, Text: text, ClientId: msg.FrameId,
 		}, nil, msg.Session, msg.FrameId))
+	case *pb.CheckAccess:
+		ctx.Respond(&pb.RoomReply{Error: g.checkAccess(msg.MemberId, msg.Generation)})
 	case *pb.PostFile:
-		if g.rec == nil {
-			ctx.Respond(&pb.RoomReply{Error: g.missing()})
+		if perr := g.checkAccess(msg.MemberId, msg.Generation); perr != nil {
+			ctx.Respond(&pb.RoomReply{Error: perr})
 			return
 		}
 		if msg.File == nil || !persistence.ValidID(msg.File.Id) {
@@ -274,6 +277,9 @@ func (g *grain) checkText(s string) (string, *pb.Error) {
 	if utf8.RuneCountInString(s) > g.deps.Settings.MaxChatChars {
 		return "", errorf("too_large", "message is longer than "+itoa(g.deps.Settings.MaxChatChars)+" characters")
 	}
+	if !ValidChatText(s) {
+		return "", errorf("invalid_text", "message holds control or text-direction characters; only line breaks and tabs are allowed")
+	}
 	return s, nil
 }
 
@@ -301,6 +307,7 @@ func (g *grain) create(msg *pb.CreateRoom) *pb.CreateRoomResult {
 		return &pb.CreateRoomResult{Error: perr}
 	}
 	rec := &pb.RoomRecord{Id: g.id, VisitorName: visitor, AgentName: agent, PasswordHash: msg.PasswordHash,
+		Generation:  randomToken(12),
 		CreatedAtMs: time.Now().UnixMilli(), OwnerAgentId: msg.OwnerAgentId, StartsAtMs: msg.StartsAtMs,
 		EndsAtMs: msg.EndsAtMs, EntryForm: msg.EntryForm, ShortName: msg.ShortName}
 	if rec.EntryForm == nil {
@@ -412,7 +419,7 @@ func (g *grain) join(ctx actor.Context, msg *pb.Join) {
 }
 
 func (g *grain) admit(ctx actor.Context, msg *pb.Join, info *pb.Member) {
-	name, role := info.Name, info.Role
+	role := info.Role
 	if g.memberBySession(msg.Session) != nil {
 		ctx.Respond(&pb.RoomReply{Error: errorf("already_joined", "This connection is already in the room.")})
 		return
@@ -443,8 +450,7 @@ func (g *grain) admit(ctx actor.Context, msg *pb.Join, info *pb.Member) {
 	g.armIdle(ctx)
 
 	list := g.memberList(role)
-	token := g.deps.Signer.Issue(access.Claims{Room: g.id, MemberID: m.info.MemberId, Name: name, Role: int32(role)},
-		g.deps.Settings.TokenTTL)
+	token := g.issueToken(m)
 	ctx.Send(m.pid, &pb.ServerFrame{ReplyTo: msg.FrameId, Body: &pb.ServerFrame_Joined{Joined: &pb.Joined{
 		MemberId: m.info.MemberId, Role: role, Room: g.info(), Members: list,
 		History: history, MoreHistory: more, AccessToken: token,
@@ -460,7 +466,7 @@ func (g *grain) remove(ctx actor.Context, pid *actor.PID) {
 		if !m.pid.Equal(pid) {
 			continue
 		}
-		g.members = append(g.members[:i], g.members[i+1:]...)
+		g.members = removeMember(g.members, i)
 		ctx.Unwatch(pid)
 		g.leaveCall(ctx, m)
 		g.broadcastMember(ctx, m, pb.MemberEvent_KIND_LEFT)

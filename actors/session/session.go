@@ -13,22 +13,38 @@ import (
 	"liveroom/proto/pb"
 )
 
-// Outbox is a connection's bounded outbound queue of encoded frames.
+// Outbox is a connection's bounded outbound queue of encoded frames. Its
+// storage grows with what is queued (up to size frames) and is given back
+// when the writer takes it, so thousands of quiet connections cost little.
 type Outbox struct {
-	ch         chan []byte
+	size       int
 	overflowed func()
-	once       sync.Once
-	done       chan struct{}
+
+	mu     sync.Mutex
+	queue  [][]byte
+	closed bool
+
+	ready chan struct{} // holds a token while the queue is not empty
+	done  chan struct{}
 }
 
 // NewOutbox returns a queue of size frames; overflowed runs once, the first
 // time a frame does not fit.
 func NewOutbox(size int, overflowed func()) *Outbox {
-	return &Outbox{ch: make(chan []byte, size), overflowed: overflowed, done: make(chan struct{})}
+	return &Outbox{size: size, overflowed: overflowed, ready: make(chan struct{}, 1), done: make(chan struct{})}
 }
 
-// Frames is read by the connection's writer.
-func (o *Outbox) Frames() <-chan []byte { return o.ch }
+// Ready has a value whenever frames may be waiting; the writer then calls Take.
+func (o *Outbox) Ready() <-chan struct{} { return o.ready }
+
+// Take returns every queued frame, oldest first, and empties the queue.
+func (o *Outbox) Take() [][]byte {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	q := o.queue
+	o.queue = nil
+	return q
+}
 
 // Closed is closed once the outbox overflowed.
 func (o *Outbox) Closed() <-chan struct{} { return o.done }
@@ -50,28 +66,59 @@ func Encode(f *pb.ServerFrame) []byte {
 // Push queues f without ever blocking; it reports false when the queue is
 // full, after which the connection is being closed.
 func (o *Outbox) Push(f *pb.ServerFrame) bool {
-	select {
-	case <-o.done:
+	b := Encode(f)
+	o.mu.Lock()
+	if o.closed {
+		o.mu.Unlock()
 		return false
-	default:
 	}
-	select {
-	case o.ch <- Encode(f):
-		return true
-	default:
-		o.once.Do(func() {
-			close(o.done)
-			o.overflowed()
-		})
+	if len(o.queue) >= o.size {
+		o.closed = true
+		o.queue = nil
+		overflowed := o.overflowed
+		o.overflowed = nil
+		o.mu.Unlock()
+		close(o.done)
+		overflowed()
 		return false
+	}
+	o.queue = append(o.queue, b)
+	o.mu.Unlock()
+	select {
+	case o.ready <- struct{}{}:
+	default: // the writer already has a wake-up pending
+	}
+	return true
+}
+
+// Release drops what the outbox holds (queued frames, the overflow
+// callback and what it refers to) once its connection has ended; later
+// pushes are refused. A stopped session actor may stay referenced for a
+// while by the actor runtime's bookkeeping, and must not keep its socket's
+// buffers alive with it.
+func (o *Outbox) Release() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.closed = true
+	o.queue = nil
+	o.overflowed = nil
+}
+
+// sessionActor feeds frames from grains to its connection's outbox.
+type sessionActor struct{ out *Outbox }
+
+func (s *sessionActor) Receive(ctx actor.Context) {
+	switch f := ctx.Message().(type) {
+	case *pb.ServerFrame:
+		if s.out != nil {
+			s.out.Push(f)
+		}
+	case *actor.Stopped:
+		s.out = nil
 	}
 }
 
 // Props returns the props of a session actor feeding out.
 func Props(out *Outbox) *actor.Props {
-	return actor.PropsFromFunc(func(ctx actor.Context) {
-		if f, ok := ctx.Message().(*pb.ServerFrame); ok {
-			out.Push(f)
-		}
-	})
+	return actor.PropsFromProducer(func() actor.Actor { return &sessionActor{out: out} })
 }

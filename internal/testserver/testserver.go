@@ -16,15 +16,27 @@ import (
 	"liveroom/server"
 )
 
-// FreePort returns a loopback TCP port that was free a moment ago.
+// FreePort returns a port number that was free a moment ago for TCP on
+// 127.0.0.1 and for UDP on every interface: a node serves HTTP on the TCP
+// port and, by default (webrtc_udp_port 0), its call media on the UDP port
+// of the same number on all interfaces.
 func FreePort(tb testing.TB) int {
 	tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
+	for range 100 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		u, err := net.ListenPacket("udp4", fmt.Sprintf(":%d", port))
+		_ = l.Close()
+		if err == nil {
+			_ = u.Close()
+			return port
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	tb.Fatal("no port free for both TCP and UDP after 100 tries")
+	return 0
 }
 
 // WaitHealthy polls base/healthz until it answers 200, failed() reports the
@@ -72,6 +84,9 @@ func Start(tb testing.TB, adjust func(*config.Config)) *Server {
 	cfg.DataDir = tb.TempDir()
 	cfg.LogLevel = "error"
 	cfg.PasswordCost = 4
+	// A grain request may wait out a stalled, busy machine (-race beside a
+	// CPU hog) in a test; in production 5 s says something is wrong.
+	cfg.RequestTimeoutMs = 30000
 	if adjust != nil {
 		adjust(&cfg)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -14,17 +13,14 @@ import (
 	"github.com/coder/websocket"
 
 	"liveroom/config"
+	"liveroom/internal/testserver"
 	"liveroom/server"
 )
 
 func startServer(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	// The server binds UDP on the HTTP port's number too.
+	addr := fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))
 	cfg := config.Default()
 	cfg.Addr, cfg.DataDir, cfg.LogLevel, cfg.PasswordCost = addr, t.TempDir(), "error", 4
 	ctx, cancel := context.WithCancel(context.Background())

@@ -349,10 +349,13 @@ type RoomRecord struct {
 	// clear of fields added elsewhere.
 	OwnerAgentId string `protobuf:"bytes,20,opt,name=owner_agent_id,json=ownerAgentId,proto3" json:"owner_agent_id,omitempty"`
 	// Visitors may join only in [starts_at_ms, ends_at_ms); 0 means unbounded.
-	StartsAtMs    int64      `protobuf:"varint,21,opt,name=starts_at_ms,json=startsAtMs,proto3" json:"starts_at_ms,omitempty"`
-	EndsAtMs      int64      `protobuf:"varint,22,opt,name=ends_at_ms,json=endsAtMs,proto3" json:"ends_at_ms,omitempty"`
-	EntryForm     *EntryForm `protobuf:"bytes,23,opt,name=entry_form,json=entryForm,proto3" json:"entry_form,omitempty"`
-	ShortName     string     `protobuf:"bytes,24,opt,name=short_name,json=shortName,proto3" json:"short_name,omitempty"`
+	StartsAtMs int64      `protobuf:"varint,21,opt,name=starts_at_ms,json=startsAtMs,proto3" json:"starts_at_ms,omitempty"`
+	EndsAtMs   int64      `protobuf:"varint,22,opt,name=ends_at_ms,json=endsAtMs,proto3" json:"ends_at_ms,omitempty"`
+	EntryForm  *EntryForm `protobuf:"bytes,23,opt,name=entry_form,json=entryForm,proto3" json:"entry_form,omitempty"`
+	ShortName  string     `protobuf:"bytes,24,opt,name=short_name,json=shortName,proto3" json:"short_name,omitempty"`
+	// Random per creation of the room: access tokens carry it, so a token
+	// of a deleted room never works in a room later made with the same id.
+	Generation    string `protobuf:"bytes,30,opt,name=generation,proto3" json:"generation,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -460,6 +463,13 @@ func (x *RoomRecord) GetEntryForm() *EntryForm {
 func (x *RoomRecord) GetShortName() string {
 	if x != nil {
 		return x.ShortName
+	}
+	return ""
+}
+
+func (x *RoomRecord) GetGeneration() string {
+	if x != nil {
+		return x.Generation
 	}
 	return ""
 }
@@ -2292,11 +2302,14 @@ func (x *PostChat) GetFrameId() string {
 
 // PostFile announces a file already stored on disk by the upload handler.
 type PostFile struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	MemberId      string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	Role          Role                   `protobuf:"varint,3,opt,name=role,proto3,enum=liveroom.v1.Role" json:"role,omitempty"`
-	File          *FileRef               `protobuf:"bytes,4,opt,name=file,proto3" json:"file,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	MemberId string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	Name     string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Role     Role                   `protobuf:"varint,3,opt,name=role,proto3,enum=liveroom.v1.Role" json:"role,omitempty"`
+	File     *FileRef               `protobuf:"bytes,4,opt,name=file,proto3" json:"file,omitempty"`
+	// The uploader's token's room generation; the grain refuses the file
+	// unless it matches and member_id is still a member.
+	Generation    string `protobuf:"bytes,30,opt,name=generation,proto3" json:"generation,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2357,6 +2370,13 @@ func (x *PostFile) GetFile() *FileRef {
 		return x.File
 	}
 	return nil
+}
+
+func (x *PostFile) GetGeneration() string {
+	if x != nil {
+		return x.Generation
+	}
+	return ""
 }
 
 type GetHistory struct {
@@ -7390,11 +7410,192 @@ func (x *ShortReply) GetRecord() *ShortNameRecord {
 	return nil
 }
 
+// AgentOverview asks an agent grain for what an integration shows about the
+// agent: who it is, whether anyone is there, how many visitors wait.
+type AgentOverview struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentOverview) Reset() {
+	*x = AgentOverview{}
+	mi := &file_liveroom_proto_msgTypes[104]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentOverview) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentOverview) ProtoMessage() {}
+
+func (x *AgentOverview) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[104]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentOverview.ProtoReflect.Descriptor instead.
+func (*AgentOverview) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{104}
+}
+
+type AgentOverviewResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Error *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Id    string                 `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	Name  string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	// As a contact button for the whole agent (no room id) sees it.
+	Presence Presence `protobuf:"varint,4,opt,name=presence,proto3,enum=liveroom.v1.Presence" json:"presence,omitempty"`
+	// Visitors on pages with the button now.
+	Visitors uint32 `protobuf:"varint,5,opt,name=visitors,proto3" json:"visitors,omitempty"`
+	// Call requests not yet answered.
+	Waiting       uint32 `protobuf:"varint,6,opt,name=waiting,proto3" json:"waiting,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentOverviewResult) Reset() {
+	*x = AgentOverviewResult{}
+	mi := &file_liveroom_proto_msgTypes[105]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentOverviewResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentOverviewResult) ProtoMessage() {}
+
+func (x *AgentOverviewResult) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[105]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentOverviewResult.ProtoReflect.Descriptor instead.
+func (*AgentOverviewResult) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{105}
+}
+
+func (x *AgentOverviewResult) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *AgentOverviewResult) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *AgentOverviewResult) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *AgentOverviewResult) GetPresence() Presence {
+	if x != nil {
+		return x.Presence
+	}
+	return Presence_PRESENCE_UNSPECIFIED
+}
+
+func (x *AgentOverviewResult) GetVisitors() uint32 {
+	if x != nil {
+		return x.Visitors
+	}
+	return 0
+}
+
+func (x *AgentOverviewResult) GetWaiting() uint32 {
+	if x != nil {
+		return x.Waiting
+	}
+	return 0
+}
+
+// CheckAccess asks a room grain whether an access token's holder may still
+// use the room's files: the room exists in the token's generation and
+// member_id is a member now. Answered with a RoomReply (error
+// "unauthorized" when not).
+type CheckAccess struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MemberId      string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	Generation    string                 `protobuf:"bytes,2,opt,name=generation,proto3" json:"generation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckAccess) Reset() {
+	*x = CheckAccess{}
+	mi := &file_liveroom_proto_msgTypes[106]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckAccess) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckAccess) ProtoMessage() {}
+
+func (x *CheckAccess) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[106]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckAccess.ProtoReflect.Descriptor instead.
+func (*CheckAccess) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{106}
+}
+
+func (x *CheckAccess) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *CheckAccess) GetGeneration() string {
+	if x != nil {
+		return x.Generation
+	}
+	return ""
+}
+
 var File_liveroom_proto protoreflect.FileDescriptor
 
 const file_liveroom_proto_rawDesc = "" +
 	"\n" +
-	"\x0eliveroom.proto\x12\vliveroom.v1\x1a\x11actor/actor.proto\"\x89\x03\n" +
+	"\x0eliveroom.proto\x12\vliveroom.v1\x1a\x11actor/actor.proto\"\xa9\x03\n" +
 	"\n" +
 	"RoomRecord\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
@@ -7412,7 +7613,10 @@ const file_liveroom_proto_rawDesc = "" +
 	"\n" +
 	"entry_form\x18\x17 \x01(\v2\x16.liveroom.v1.EntryFormR\tentryForm\x12\x1d\n" +
 	"\n" +
-	"short_name\x18\x18 \x01(\tR\tshortName\"d\n" +
+	"short_name\x18\x18 \x01(\tR\tshortName\x12\x1e\n" +
+	"\n" +
+	"generation\x18\x1e \x01(\tR\n" +
+	"generation\"d\n" +
 	"\aFileRef\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
@@ -7562,12 +7766,15 @@ const file_liveroom_proto_rawDesc = "" +
 	"\asession\x18\x01 \x01(\v2\n" +
 	".actor.PIDR\asession\x12\x12\n" +
 	"\x04text\x18\x02 \x01(\tR\x04text\x12\x19\n" +
-	"\bframe_id\x18\x03 \x01(\tR\aframeId\"\x8c\x01\n" +
+	"\bframe_id\x18\x03 \x01(\tR\aframeId\"\xac\x01\n" +
 	"\bPostFile\x12\x1b\n" +
 	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12%\n" +
 	"\x04role\x18\x03 \x01(\x0e2\x11.liveroom.v1.RoleR\x04role\x12(\n" +
-	"\x04file\x18\x04 \x01(\v2\x14.liveroom.v1.FileRefR\x04file\"\x84\x01\n" +
+	"\x04file\x18\x04 \x01(\v2\x14.liveroom.v1.FileRefR\x04file\x12\x1e\n" +
+	"\n" +
+	"generation\x18\x1e \x01(\tR\n" +
+	"generation\"\x84\x01\n" +
 	"\n" +
 	"GetHistory\x12$\n" +
 	"\asession\x18\x01 \x01(\v2\n" +
@@ -7936,7 +8143,20 @@ const file_liveroom_proto_rawDesc = "" +
 	"\n" +
 	"ShortReply\x12(\n" +
 	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\x124\n" +
-	"\x06record\x18\x02 \x01(\v2\x1c.liveroom.v1.ShortNameRecordR\x06record*>\n" +
+	"\x06record\x18\x02 \x01(\v2\x1c.liveroom.v1.ShortNameRecordR\x06record\"\x0f\n" +
+	"\rAgentOverview\"\xcc\x01\n" +
+	"\x13AgentOverviewResult\x12(\n" +
+	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\x121\n" +
+	"\bpresence\x18\x04 \x01(\x0e2\x15.liveroom.v1.PresenceR\bpresence\x12\x1a\n" +
+	"\bvisitors\x18\x05 \x01(\rR\bvisitors\x12\x18\n" +
+	"\awaiting\x18\x06 \x01(\rR\awaiting\"J\n" +
+	"\vCheckAccess\x12\x1b\n" +
+	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12\x1e\n" +
+	"\n" +
+	"generation\x18\x02 \x01(\tR\n" +
+	"generation*>\n" +
 	"\x04Role\x12\x14\n" +
 	"\x10ROLE_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
@@ -7970,120 +8190,123 @@ func file_liveroom_proto_rawDescGZIP() []byte {
 }
 
 var file_liveroom_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_liveroom_proto_msgTypes = make([]protoimpl.MessageInfo, 105)
+var file_liveroom_proto_msgTypes = make([]protoimpl.MessageInfo, 108)
 var file_liveroom_proto_goTypes = []any{
-	(Role)(0),                  // 0: liveroom.v1.Role
-	(PeerRole)(0),              // 1: liveroom.v1.PeerRole
-	(Presence)(0),              // 2: liveroom.v1.Presence
-	(CallKind)(0),              // 3: liveroom.v1.CallKind
-	(MemberEvent_Kind)(0),      // 4: liveroom.v1.MemberEvent.Kind
-	(CallAction_Action)(0),     // 5: liveroom.v1.CallAction.Action
-	(*RoomRecord)(nil),         // 6: liveroom.v1.RoomRecord
-	(*FileRef)(nil),            // 7: liveroom.v1.FileRef
-	(*ChatMessage)(nil),        // 8: liveroom.v1.ChatMessage
-	(*Member)(nil),             // 9: liveroom.v1.Member
-	(*ClientFrame)(nil),        // 10: liveroom.v1.ClientFrame
-	(*JoinRequest)(nil),        // 11: liveroom.v1.JoinRequest
-	(*SendChat)(nil),           // 12: liveroom.v1.SendChat
-	(*HistoryRequest)(nil),     // 13: liveroom.v1.HistoryRequest
-	(*Ping)(nil),               // 14: liveroom.v1.Ping
-	(*ServerFrame)(nil),        // 15: liveroom.v1.ServerFrame
-	(*RoomInfo)(nil),           // 16: liveroom.v1.RoomInfo
-	(*Joined)(nil),             // 17: liveroom.v1.Joined
-	(*MemberEvent)(nil),        // 18: liveroom.v1.MemberEvent
-	(*History)(nil),            // 19: liveroom.v1.History
-	(*Error)(nil),              // 20: liveroom.v1.Error
-	(*Pong)(nil),               // 21: liveroom.v1.Pong
-	(*Ack)(nil),                // 22: liveroom.v1.Ack
-	(*CreateRoom)(nil),         // 23: liveroom.v1.CreateRoom
-	(*CreateRoomResult)(nil),   // 24: liveroom.v1.CreateRoomResult
-	(*GetRoomInfo)(nil),        // 25: liveroom.v1.GetRoomInfo
-	(*GetRoomInfoResult)(nil),  // 26: liveroom.v1.GetRoomInfoResult
-	(*Join)(nil),               // 27: liveroom.v1.Join
-	(*Leave)(nil),              // 28: liveroom.v1.Leave
-	(*PostChat)(nil),           // 29: liveroom.v1.PostChat
-	(*PostFile)(nil),           // 30: liveroom.v1.PostFile
-	(*GetHistory)(nil),         // 31: liveroom.v1.GetHistory
-	(*RoomReply)(nil),          // 32: liveroom.v1.RoomReply
-	(*CallAction)(nil),         // 33: liveroom.v1.CallAction
-	(*MediaState)(nil),         // 34: liveroom.v1.MediaState
-	(*Sdp)(nil),                // 35: liveroom.v1.Sdp
-	(*IceCandidate)(nil),       // 36: liveroom.v1.IceCandidate
-	(*CallEvent)(nil),          // 37: liveroom.v1.CallEvent
-	(*CallParticipant)(nil),    // 38: liveroom.v1.CallParticipant
-	(*CallState)(nil),          // 39: liveroom.v1.CallState
-	(*IceServer)(nil),          // 40: liveroom.v1.IceServer
-	(*CallRequest)(nil),        // 41: liveroom.v1.CallRequest
-	(*RestartIce)(nil),         // 42: liveroom.v1.RestartIce
-	(*MediaCommand)(nil),       // 43: liveroom.v1.MediaCommand
-	(*MediaRebind)(nil),        // 44: liveroom.v1.MediaRebind
-	(*MemberAwayExpired)(nil),  // 45: liveroom.v1.MemberAwayExpired
-	(*MediaJoin)(nil),          // 46: liveroom.v1.MediaJoin
-	(*MediaLeave)(nil),         // 47: liveroom.v1.MediaLeave
-	(*EntryForm)(nil),          // 48: liveroom.v1.EntryForm
-	(*EntryRecord)(nil),        // 49: liveroom.v1.EntryRecord
-	(*DeleteRoom)(nil),         // 50: liveroom.v1.DeleteRoom
-	(*DeleteRoomResult)(nil),   // 51: liveroom.v1.DeleteRoomResult
-	(*AgentRecord)(nil),        // 52: liveroom.v1.AgentRecord
-	(*AgentSession)(nil),       // 53: liveroom.v1.AgentSession
-	(*AgentRoom)(nil),          // 54: liveroom.v1.AgentRoom
-	(*ApiKeyRecord)(nil),       // 55: liveroom.v1.ApiKeyRecord
-	(*ShortNameRecord)(nil),    // 56: liveroom.v1.ShortNameRecord
-	(*OfflineMessage)(nil),     // 57: liveroom.v1.OfflineMessage
-	(*VisitorClientFrame)(nil), // 58: liveroom.v1.VisitorClientFrame
-	(*VisitorHello)(nil),       // 59: liveroom.v1.VisitorHello
-	(*VisitorCall)(nil),        // 60: liveroom.v1.VisitorCall
-	(*VisitorCancel)(nil),      // 61: liveroom.v1.VisitorCancel
-	(*VisitorServerFrame)(nil), // 62: liveroom.v1.VisitorServerFrame
-	(*PresenceUpdate)(nil),     // 63: liveroom.v1.PresenceUpdate
-	(*CallQueued)(nil),         // 64: liveroom.v1.CallQueued
-	(*CallAccepted)(nil),       // 65: liveroom.v1.CallAccepted
-	(*CallDeclined)(nil),       // 66: liveroom.v1.CallDeclined
-	(*AgentClientFrame)(nil),   // 67: liveroom.v1.AgentClientFrame
-	(*AgentWatch)(nil),         // 68: liveroom.v1.AgentWatch
-	(*AgentSetAway)(nil),       // 69: liveroom.v1.AgentSetAway
-	(*AgentAnswer)(nil),        // 70: liveroom.v1.AgentAnswer
-	(*AgentServerFrame)(nil),   // 71: liveroom.v1.AgentServerFrame
-	(*VisitorInfo)(nil),        // 72: liveroom.v1.VisitorInfo
-	(*VisitorLeft)(nil),        // 73: liveroom.v1.VisitorLeft
-	(*ContactRequest)(nil),     // 74: liveroom.v1.ContactRequest
-	(*ContactRequestDone)(nil), // 75: liveroom.v1.ContactRequestDone
-	(*AgentStatus)(nil),        // 76: liveroom.v1.AgentStatus
-	(*AgentSnapshot)(nil),      // 77: liveroom.v1.AgentSnapshot
-	(*CallAnswered)(nil),       // 78: liveroom.v1.CallAnswered
-	(*AgentVisitorHello)(nil),  // 79: liveroom.v1.AgentVisitorHello
-	(*AgentVisitorCall)(nil),   // 80: liveroom.v1.AgentVisitorCall
-	(*AgentVisitorCancel)(nil), // 81: liveroom.v1.AgentVisitorCancel
-	(*AgentAttach)(nil),        // 82: liveroom.v1.AgentAttach
-	(*AgentSocketAway)(nil),    // 83: liveroom.v1.AgentSocketAway
-	(*AgentSocketAnswer)(nil),  // 84: liveroom.v1.AgentSocketAnswer
-	(*AgentDetach)(nil),        // 85: liveroom.v1.AgentDetach
-	(*AgentReply)(nil),         // 86: liveroom.v1.AgentReply
-	(*AgentLogin)(nil),         // 87: liveroom.v1.AgentLogin
-	(*AgentLoginResult)(nil),   // 88: liveroom.v1.AgentLoginResult
-	(*AgentCheckSession)(nil),  // 89: liveroom.v1.AgentCheckSession
-	(*AgentLogout)(nil),        // 90: liveroom.v1.AgentLogout
-	(*AgentWho)(nil),           // 91: liveroom.v1.AgentWho
-	(*AgentCreateRoom)(nil),    // 92: liveroom.v1.AgentCreateRoom
-	(*AgentRoomResult)(nil),    // 93: liveroom.v1.AgentRoomResult
-	(*AgentListRooms)(nil),     // 94: liveroom.v1.AgentListRooms
-	(*AgentRoomList)(nil),      // 95: liveroom.v1.AgentRoomList
-	(*AgentGetRoom)(nil),       // 96: liveroom.v1.AgentGetRoom
-	(*AgentDeleteRoom)(nil),    // 97: liveroom.v1.AgentDeleteRoom
-	(*AgentListEntries)(nil),   // 98: liveroom.v1.AgentListEntries
-	(*AgentEntryList)(nil),     // 99: liveroom.v1.AgentEntryList
-	(*AgentStoreOffline)(nil),  // 100: liveroom.v1.AgentStoreOffline
-	(*AgentOfflineResult)(nil), // 101: liveroom.v1.AgentOfflineResult
-	(*AgentMarkMailed)(nil),    // 102: liveroom.v1.AgentMarkMailed
-	(*AgentListOffline)(nil),   // 103: liveroom.v1.AgentListOffline
-	(*AgentOfflineList)(nil),   // 104: liveroom.v1.AgentOfflineList
-	(*AgentDeleteOffline)(nil), // 105: liveroom.v1.AgentDeleteOffline
-	(*ShortClaim)(nil),         // 106: liveroom.v1.ShortClaim
-	(*ShortRelease)(nil),       // 107: liveroom.v1.ShortRelease
-	(*ShortResolve)(nil),       // 108: liveroom.v1.ShortResolve
-	(*ShortReply)(nil),         // 109: liveroom.v1.ShortReply
-	nil,                        // 110: liveroom.v1.Sdp.SourcesEntry
-	(*actor.PID)(nil),          // 111: actor.PID
+	(Role)(0),                   // 0: liveroom.v1.Role
+	(PeerRole)(0),               // 1: liveroom.v1.PeerRole
+	(Presence)(0),               // 2: liveroom.v1.Presence
+	(CallKind)(0),               // 3: liveroom.v1.CallKind
+	(MemberEvent_Kind)(0),       // 4: liveroom.v1.MemberEvent.Kind
+	(CallAction_Action)(0),      // 5: liveroom.v1.CallAction.Action
+	(*RoomRecord)(nil),          // 6: liveroom.v1.RoomRecord
+	(*FileRef)(nil),             // 7: liveroom.v1.FileRef
+	(*ChatMessage)(nil),         // 8: liveroom.v1.ChatMessage
+	(*Member)(nil),              // 9: liveroom.v1.Member
+	(*ClientFrame)(nil),         // 10: liveroom.v1.ClientFrame
+	(*JoinRequest)(nil),         // 11: liveroom.v1.JoinRequest
+	(*SendChat)(nil),            // 12: liveroom.v1.SendChat
+	(*HistoryRequest)(nil),      // 13: liveroom.v1.HistoryRequest
+	(*Ping)(nil),                // 14: liveroom.v1.Ping
+	(*ServerFrame)(nil),         // 15: liveroom.v1.ServerFrame
+	(*RoomInfo)(nil),            // 16: liveroom.v1.RoomInfo
+	(*Joined)(nil),              // 17: liveroom.v1.Joined
+	(*MemberEvent)(nil),         // 18: liveroom.v1.MemberEvent
+	(*History)(nil),             // 19: liveroom.v1.History
+	(*Error)(nil),               // 20: liveroom.v1.Error
+	(*Pong)(nil),                // 21: liveroom.v1.Pong
+	(*Ack)(nil),                 // 22: liveroom.v1.Ack
+	(*CreateRoom)(nil),          // 23: liveroom.v1.CreateRoom
+	(*CreateRoomResult)(nil),    // 24: liveroom.v1.CreateRoomResult
+	(*GetRoomInfo)(nil),         // 25: liveroom.v1.GetRoomInfo
+	(*GetRoomInfoResult)(nil),   // 26: liveroom.v1.GetRoomInfoResult
+	(*Join)(nil),                // 27: liveroom.v1.Join
+	(*Leave)(nil),               // 28: liveroom.v1.Leave
+	(*PostChat)(nil),            // 29: liveroom.v1.PostChat
+	(*PostFile)(nil),            // 30: liveroom.v1.PostFile
+	(*GetHistory)(nil),          // 31: liveroom.v1.GetHistory
+	(*RoomReply)(nil),           // 32: liveroom.v1.RoomReply
+	(*CallAction)(nil),          // 33: liveroom.v1.CallAction
+	(*MediaState)(nil),          // 34: liveroom.v1.MediaState
+	(*Sdp)(nil),                 // 35: liveroom.v1.Sdp
+	(*IceCandidate)(nil),        // 36: liveroom.v1.IceCandidate
+	(*CallEvent)(nil),           // 37: liveroom.v1.CallEvent
+	(*CallParticipant)(nil),     // 38: liveroom.v1.CallParticipant
+	(*CallState)(nil),           // 39: liveroom.v1.CallState
+	(*IceServer)(nil),           // 40: liveroom.v1.IceServer
+	(*CallRequest)(nil),         // 41: liveroom.v1.CallRequest
+	(*RestartIce)(nil),          // 42: liveroom.v1.RestartIce
+	(*MediaCommand)(nil),        // 43: liveroom.v1.MediaCommand
+	(*MediaRebind)(nil),         // 44: liveroom.v1.MediaRebind
+	(*MemberAwayExpired)(nil),   // 45: liveroom.v1.MemberAwayExpired
+	(*MediaJoin)(nil),           // 46: liveroom.v1.MediaJoin
+	(*MediaLeave)(nil),          // 47: liveroom.v1.MediaLeave
+	(*EntryForm)(nil),           // 48: liveroom.v1.EntryForm
+	(*EntryRecord)(nil),         // 49: liveroom.v1.EntryRecord
+	(*DeleteRoom)(nil),          // 50: liveroom.v1.DeleteRoom
+	(*DeleteRoomResult)(nil),    // 51: liveroom.v1.DeleteRoomResult
+	(*AgentRecord)(nil),         // 52: liveroom.v1.AgentRecord
+	(*AgentSession)(nil),        // 53: liveroom.v1.AgentSession
+	(*AgentRoom)(nil),           // 54: liveroom.v1.AgentRoom
+	(*ApiKeyRecord)(nil),        // 55: liveroom.v1.ApiKeyRecord
+	(*ShortNameRecord)(nil),     // 56: liveroom.v1.ShortNameRecord
+	(*OfflineMessage)(nil),      // 57: liveroom.v1.OfflineMessage
+	(*VisitorClientFrame)(nil),  // 58: liveroom.v1.VisitorClientFrame
+	(*VisitorHello)(nil),        // 59: liveroom.v1.VisitorHello
+	(*VisitorCall)(nil),         // 60: liveroom.v1.VisitorCall
+	(*VisitorCancel)(nil),       // 61: liveroom.v1.VisitorCancel
+	(*VisitorServerFrame)(nil),  // 62: liveroom.v1.VisitorServerFrame
+	(*PresenceUpdate)(nil),      // 63: liveroom.v1.PresenceUpdate
+	(*CallQueued)(nil),          // 64: liveroom.v1.CallQueued
+	(*CallAccepted)(nil),        // 65: liveroom.v1.CallAccepted
+	(*CallDeclined)(nil),        // 66: liveroom.v1.CallDeclined
+	(*AgentClientFrame)(nil),    // 67: liveroom.v1.AgentClientFrame
+	(*AgentWatch)(nil),          // 68: liveroom.v1.AgentWatch
+	(*AgentSetAway)(nil),        // 69: liveroom.v1.AgentSetAway
+	(*AgentAnswer)(nil),         // 70: liveroom.v1.AgentAnswer
+	(*AgentServerFrame)(nil),    // 71: liveroom.v1.AgentServerFrame
+	(*VisitorInfo)(nil),         // 72: liveroom.v1.VisitorInfo
+	(*VisitorLeft)(nil),         // 73: liveroom.v1.VisitorLeft
+	(*ContactRequest)(nil),      // 74: liveroom.v1.ContactRequest
+	(*ContactRequestDone)(nil),  // 75: liveroom.v1.ContactRequestDone
+	(*AgentStatus)(nil),         // 76: liveroom.v1.AgentStatus
+	(*AgentSnapshot)(nil),       // 77: liveroom.v1.AgentSnapshot
+	(*CallAnswered)(nil),        // 78: liveroom.v1.CallAnswered
+	(*AgentVisitorHello)(nil),   // 79: liveroom.v1.AgentVisitorHello
+	(*AgentVisitorCall)(nil),    // 80: liveroom.v1.AgentVisitorCall
+	(*AgentVisitorCancel)(nil),  // 81: liveroom.v1.AgentVisitorCancel
+	(*AgentAttach)(nil),         // 82: liveroom.v1.AgentAttach
+	(*AgentSocketAway)(nil),     // 83: liveroom.v1.AgentSocketAway
+	(*AgentSocketAnswer)(nil),   // 84: liveroom.v1.AgentSocketAnswer
+	(*AgentDetach)(nil),         // 85: liveroom.v1.AgentDetach
+	(*AgentReply)(nil),          // 86: liveroom.v1.AgentReply
+	(*AgentLogin)(nil),          // 87: liveroom.v1.AgentLogin
+	(*AgentLoginResult)(nil),    // 88: liveroom.v1.AgentLoginResult
+	(*AgentCheckSession)(nil),   // 89: liveroom.v1.AgentCheckSession
+	(*AgentLogout)(nil),         // 90: liveroom.v1.AgentLogout
+	(*AgentWho)(nil),            // 91: liveroom.v1.AgentWho
+	(*AgentCreateRoom)(nil),     // 92: liveroom.v1.AgentCreateRoom
+	(*AgentRoomResult)(nil),     // 93: liveroom.v1.AgentRoomResult
+	(*AgentListRooms)(nil),      // 94: liveroom.v1.AgentListRooms
+	(*AgentRoomList)(nil),       // 95: liveroom.v1.AgentRoomList
+	(*AgentGetRoom)(nil),        // 96: liveroom.v1.AgentGetRoom
+	(*AgentDeleteRoom)(nil),     // 97: liveroom.v1.AgentDeleteRoom
+	(*AgentListEntries)(nil),    // 98: liveroom.v1.AgentListEntries
+	(*AgentEntryList)(nil),      // 99: liveroom.v1.AgentEntryList
+	(*AgentStoreOffline)(nil),   // 100: liveroom.v1.AgentStoreOffline
+	(*AgentOfflineResult)(nil),  // 101: liveroom.v1.AgentOfflineResult
+	(*AgentMarkMailed)(nil),     // 102: liveroom.v1.AgentMarkMailed
+	(*AgentListOffline)(nil),    // 103: liveroom.v1.AgentListOffline
+	(*AgentOfflineList)(nil),    // 104: liveroom.v1.AgentOfflineList
+	(*AgentDeleteOffline)(nil),  // 105: liveroom.v1.AgentDeleteOffline
+	(*ShortClaim)(nil),          // 106: liveroom.v1.ShortClaim
+	(*ShortRelease)(nil),        // 107: liveroom.v1.ShortRelease
+	(*ShortResolve)(nil),        // 108: liveroom.v1.ShortResolve
+	(*ShortReply)(nil),          // 109: liveroom.v1.ShortReply
+	(*AgentOverview)(nil),       // 110: liveroom.v1.AgentOverview
+	(*AgentOverviewResult)(nil), // 111: liveroom.v1.AgentOverviewResult
+	(*CheckAccess)(nil),         // 112: liveroom.v1.CheckAccess
+	nil,                         // 113: liveroom.v1.Sdp.SourcesEntry
+	(*actor.PID)(nil),           // 114: actor.PID
 }
 var file_liveroom_proto_depIdxs = []int32{
 	48,  // 0: liveroom.v1.RoomRecord.entry_form:type_name -> liveroom.v1.EntryForm
@@ -8126,32 +8349,32 @@ var file_liveroom_proto_depIdxs = []int32{
 	16,  // 37: liveroom.v1.CreateRoomResult.room:type_name -> liveroom.v1.RoomInfo
 	20,  // 38: liveroom.v1.GetRoomInfoResult.error:type_name -> liveroom.v1.Error
 	16,  // 39: liveroom.v1.GetRoomInfoResult.room:type_name -> liveroom.v1.RoomInfo
-	111, // 40: liveroom.v1.Join.session:type_name -> actor.PID
+	114, // 40: liveroom.v1.Join.session:type_name -> actor.PID
 	11,  // 41: liveroom.v1.Join.request:type_name -> liveroom.v1.JoinRequest
-	111, // 42: liveroom.v1.Leave.session:type_name -> actor.PID
-	111, // 43: liveroom.v1.PostChat.session:type_name -> actor.PID
+	114, // 42: liveroom.v1.Leave.session:type_name -> actor.PID
+	114, // 43: liveroom.v1.PostChat.session:type_name -> actor.PID
 	0,   // 44: liveroom.v1.PostFile.role:type_name -> liveroom.v1.Role
 	7,   // 45: liveroom.v1.PostFile.file:type_name -> liveroom.v1.FileRef
-	111, // 46: liveroom.v1.GetHistory.session:type_name -> actor.PID
+	114, // 46: liveroom.v1.GetHistory.session:type_name -> actor.PID
 	13,  // 47: liveroom.v1.GetHistory.request:type_name -> liveroom.v1.HistoryRequest
 	20,  // 48: liveroom.v1.RoomReply.error:type_name -> liveroom.v1.Error
 	8,   // 49: liveroom.v1.RoomReply.chat:type_name -> liveroom.v1.ChatMessage
 	5,   // 50: liveroom.v1.CallAction.action:type_name -> liveroom.v1.CallAction.Action
-	110, // 51: liveroom.v1.Sdp.sources:type_name -> liveroom.v1.Sdp.SourcesEntry
+	113, // 51: liveroom.v1.Sdp.sources:type_name -> liveroom.v1.Sdp.SourcesEntry
 	1,   // 52: liveroom.v1.IceCandidate.pc:type_name -> liveroom.v1.PeerRole
 	5,   // 53: liveroom.v1.CallEvent.action:type_name -> liveroom.v1.CallAction.Action
 	9,   // 54: liveroom.v1.CallEvent.from:type_name -> liveroom.v1.Member
 	9,   // 55: liveroom.v1.CallParticipant.member:type_name -> liveroom.v1.Member
 	34,  // 56: liveroom.v1.CallParticipant.media:type_name -> liveroom.v1.MediaState
 	38,  // 57: liveroom.v1.CallState.participants:type_name -> liveroom.v1.CallParticipant
-	111, // 58: liveroom.v1.CallRequest.session:type_name -> actor.PID
+	114, // 58: liveroom.v1.CallRequest.session:type_name -> actor.PID
 	33,  // 59: liveroom.v1.CallRequest.call:type_name -> liveroom.v1.CallAction
 	34,  // 60: liveroom.v1.CallRequest.media_state:type_name -> liveroom.v1.MediaState
 	35,  // 61: liveroom.v1.CallRequest.publish_offer:type_name -> liveroom.v1.Sdp
 	35,  // 62: liveroom.v1.CallRequest.subscribe_answer:type_name -> liveroom.v1.Sdp
 	36,  // 63: liveroom.v1.CallRequest.ice:type_name -> liveroom.v1.IceCandidate
 	42,  // 64: liveroom.v1.CallRequest.restart_ice:type_name -> liveroom.v1.RestartIce
-	111, // 65: liveroom.v1.MediaCommand.session:type_name -> actor.PID
+	114, // 65: liveroom.v1.MediaCommand.session:type_name -> actor.PID
 	46,  // 66: liveroom.v1.MediaCommand.join:type_name -> liveroom.v1.MediaJoin
 	47,  // 67: liveroom.v1.MediaCommand.leave:type_name -> liveroom.v1.MediaLeave
 	35,  // 68: liveroom.v1.MediaCommand.publish_offer:type_name -> liveroom.v1.Sdp
@@ -8191,17 +8414,17 @@ var file_liveroom_proto_depIdxs = []int32{
 	76,  // 102: liveroom.v1.AgentSnapshot.status:type_name -> liveroom.v1.AgentStatus
 	72,  // 103: liveroom.v1.AgentSnapshot.visitors:type_name -> liveroom.v1.VisitorInfo
 	74,  // 104: liveroom.v1.AgentSnapshot.requests:type_name -> liveroom.v1.ContactRequest
-	111, // 105: liveroom.v1.AgentVisitorHello.session:type_name -> actor.PID
+	114, // 105: liveroom.v1.AgentVisitorHello.session:type_name -> actor.PID
 	59,  // 106: liveroom.v1.AgentVisitorHello.hello:type_name -> liveroom.v1.VisitorHello
-	111, // 107: liveroom.v1.AgentVisitorCall.session:type_name -> actor.PID
+	114, // 107: liveroom.v1.AgentVisitorCall.session:type_name -> actor.PID
 	60,  // 108: liveroom.v1.AgentVisitorCall.call:type_name -> liveroom.v1.VisitorCall
-	111, // 109: liveroom.v1.AgentVisitorCancel.session:type_name -> actor.PID
-	111, // 110: liveroom.v1.AgentAttach.session:type_name -> actor.PID
+	114, // 109: liveroom.v1.AgentVisitorCancel.session:type_name -> actor.PID
+	114, // 110: liveroom.v1.AgentAttach.session:type_name -> actor.PID
 	68,  // 111: liveroom.v1.AgentAttach.watch:type_name -> liveroom.v1.AgentWatch
-	111, // 112: liveroom.v1.AgentSocketAway.session:type_name -> actor.PID
-	111, // 113: liveroom.v1.AgentSocketAnswer.session:type_name -> actor.PID
+	114, // 112: liveroom.v1.AgentSocketAway.session:type_name -> actor.PID
+	114, // 113: liveroom.v1.AgentSocketAnswer.session:type_name -> actor.PID
 	70,  // 114: liveroom.v1.AgentSocketAnswer.answer:type_name -> liveroom.v1.AgentAnswer
-	111, // 115: liveroom.v1.AgentDetach.session:type_name -> actor.PID
+	114, // 115: liveroom.v1.AgentDetach.session:type_name -> actor.PID
 	20,  // 116: liveroom.v1.AgentReply.error:type_name -> liveroom.v1.Error
 	20,  // 117: liveroom.v1.AgentLoginResult.error:type_name -> liveroom.v1.Error
 	20,  // 118: liveroom.v1.AgentWho.error:type_name -> liveroom.v1.Error
@@ -8219,11 +8442,13 @@ var file_liveroom_proto_depIdxs = []int32{
 	57,  // 130: liveroom.v1.AgentOfflineList.messages:type_name -> liveroom.v1.OfflineMessage
 	20,  // 131: liveroom.v1.ShortReply.error:type_name -> liveroom.v1.Error
 	56,  // 132: liveroom.v1.ShortReply.record:type_name -> liveroom.v1.ShortNameRecord
-	133, // [133:133] is the sub-list for method output_type
-	133, // [133:133] is the sub-list for method input_type
-	133, // [133:133] is the sub-list for extension type_name
-	133, // [133:133] is the sub-list for extension extendee
-	0,   // [0:133] is the sub-list for field type_name
+	20,  // 133: liveroom.v1.AgentOverviewResult.error:type_name -> liveroom.v1.Error
+	2,   // 134: liveroom.v1.AgentOverviewResult.presence:type_name -> liveroom.v1.Presence
+	135, // [135:135] is the sub-list for method output_type
+	135, // [135:135] is the sub-list for method input_type
+	135, // [135:135] is the sub-list for extension type_name
+	135, // [135:135] is the sub-list for extension extendee
+	0,   // [0:135] is the sub-list for field type_name
 }
 
 func init() { file_liveroom_proto_init() }
@@ -8310,7 +8535,7 @@ func file_liveroom_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_liveroom_proto_rawDesc), len(file_liveroom_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   105,
+			NumMessages:   108,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
