@@ -74,8 +74,11 @@ start_server() {
   url="http://127.0.0.1:$port"
   mkdir -p "$work/data-$1"
   # Run from the data folder so no ./liveroom.json of the caller is picked up.
+  # Every simulated member comes from this one address: lift the per-address
+  # bounds on sockets and anonymous room creation.
   (cd "$work/data-$1" && exec "$work/bin/liveroom" serve --addr "127.0.0.1:$port" \
-    --data-dir "$work/data-$1" --log-level warn) >"$results/$1.server.log" 2>&1 &
+    --data-dir "$work/data-$1" --log-level warn \
+    --max-sockets-per-ip 0 --rooms-per-ip-per-minute 0 --rooms-per-ip-per-day 0) >"$results/$1.server.log" 2>&1 &
   server_pid=$!
   for _ in $(seq 1 300); do
     if curl -sf -o /dev/null "$url/healthz"; then

@@ -29,7 +29,7 @@ type Config struct {
 	LogLevel  string `json:"log_level" help:"debug, info, warn or error"`
 	LogFormat string `json:"log_format" help:"json or console"`
 	OpenRooms bool   `json:"open_rooms" help:"anyone may create a room on the start page; false leaves room creation to logged-in agents and API keys"`
-	Secret    string `json:"secret" help:"key that signs member access tokens; empty means one generated and kept in the store (a cluster needs the same value on every node)"`
+	Secret    string `json:"secret" help:"key (at least 16 bytes) that signs member access tokens; empty means one generated and kept in the store (a cluster needs the same value on every node)"`
 
 	PasswordCost       int     `json:"password_cost" help:"bcrypt work factor for room passwords (4-14; each step doubles the time)"`
 	MaxFrameBytes      int64   `json:"max_frame_bytes" help:"largest WebSocket frame accepted from a browser"`
@@ -76,8 +76,8 @@ type Config struct {
 	ShortURLs           bool     `json:"short_urls" help:"serve readable room links /r/NAME (visitor) and /a/NAME (agent, after login)"`
 	AgentSessionHours   int      `json:"agent_session_hours" help:"how long an agent stays logged in"`
 	LoginPerMinute      int      `json:"login_per_minute" help:"login attempts one IP address may make per minute"`
-	LoginMaxFailures    int      `json:"login_max_failures" help:"failed logins within login_lock_seconds that lock an agent account for login_lock_seconds"`
-	LoginLockSeconds    int      `json:"login_lock_seconds" help:"how long an agent account stays locked after too many failed logins"`
+	LoginMaxFailures    int      `json:"login_max_failures" help:"failed logins from one IP address within login_lock_seconds that lock an agent account for that address, for login_lock_seconds and twice as long at each lock after"`
+	LoginLockSeconds    int      `json:"login_lock_seconds" help:"how long an agent account stays locked after too many failed logins (for the failing address; for everyone past login_account_max_failures)"`
 	EntryFormEnabled    bool     `json:"entry_form_enabled" help:"entry form default for new rooms: ask visitors for details before they join"`
 	EntryFormRequired   bool     `json:"entry_form_required" help:"entry form default: every field shown must be filled in"`
 	EntryFormPrivate    bool     `json:"entry_form_private" help:"entry form default: show a password field (mandatory anyway when the room has a password)"`
@@ -93,6 +93,15 @@ type Config struct {
 	RecordingMaxMinutes int    `json:"recording_max_minutes" help:"a recording stops by itself after this many minutes"`
 	RecordingMinFreeMB  int    `json:"recording_min_free_mb" help:"no recording starts, and a running one stops, when the disk has less free space than this many MB"`
 	RecordingFFmpeg     string `json:"recording_ffmpeg" help:"ffmpeg binary that mixes each finished recording into one file (grid video, mixed audio); empty or missing leaves one file per track"`
+
+	// Limits on what one client address may hold or make.
+	MaxSocketsPerIP         int `json:"max_sockets_per_ip" help:"WebSocket connections (room, contact button and agent page together) one IP address may hold open; 0 means no limit"`
+	JoinTimeoutSeconds      int `json:"join_timeout_seconds" help:"seconds a WebSocket may stay open without joining a room (or saying hello, or watching) before it is closed with 4408"`
+	HTTPIdleSeconds         int `json:"http_idle_seconds" help:"seconds an idle keep-alive HTTP connection is kept open"`
+	BodyStallSeconds        int `json:"body_stall_seconds" help:"a request body (such as an upload) that sends nothing for this many seconds is cut; a slow one that keeps moving is not"`
+	RoomsPerIPPerMinute     int `json:"rooms_per_ip_per_minute" help:"rooms one IP address may create per minute without logging in (open_rooms); 0 means no limit"`
+	RoomsPerIPPerDay        int `json:"rooms_per_ip_per_day" help:"rooms one IP address may create per day without logging in (open_rooms); 0 means no limit"`
+	LoginAccountMaxFailures int `json:"login_account_max_failures" help:"failed logins from all addresses within login_lock_seconds that lock an agent account for everyone; high, because agent ids are public"`
 
 	// Sources says where each option's value came from ("default", "file
 	// <path>", "env <NAME>", "flag --name"), for the admin panel. It is not an
@@ -149,10 +158,17 @@ func Default() Config {
 		LoginMaxFailures:  5,
 		LoginLockSeconds:  300,
 
-		RecordingDownload:   true,
-		RecordingMaxMinutes: 240,
-		RecordingMinFreeMB:  512,
-		RecordingFFmpeg:     "ffmpeg",
+		RecordingDownload:       true,
+		RecordingMaxMinutes:     240,
+		RecordingMinFreeMB:      512,
+		RecordingFFmpeg:         "ffmpeg",
+		MaxSocketsPerIP:         50,
+		JoinTimeoutSeconds:      10,
+		HTTPIdleSeconds:         60,
+		BodyStallSeconds:        30,
+		RoomsPerIPPerMinute:     10,
+		RoomsPerIPPerDay:        200,
+		LoginAccountMaxFailures: 100,
 	}
 }
 
@@ -319,6 +335,14 @@ func (c Config) Validate() error {
 		"login_max_failures": int64(c.LoginMaxFailures), "login_lock_seconds": int64(c.LoginLockSeconds),
 		"ice_timeout_seconds": int64(c.ICETimeoutSeconds), "max_tracks_per_peer": int64(c.MaxTracksPerPeer),
 		"recording_max_minutes": int64(c.RecordingMaxMinutes),
+		"join_timeout_seconds":  int64(c.JoinTimeoutSeconds), "http_idle_seconds": int64(c.HTTPIdleSeconds),
+		"body_stall_seconds": int64(c.BodyStallSeconds), "login_account_max_failures": int64(c.LoginAccountMaxFailures),
+	}
+	for k, n := range map[string]int{"max_sockets_per_ip": c.MaxSocketsPerIP,
+		"rooms_per_ip_per_minute": c.RoomsPerIPPerMinute, "rooms_per_ip_per_day": c.RoomsPerIPPerDay} {
+		if n < 0 {
+			errs = append(errs, fmt.Errorf("%s must not be negative (0 means no limit)", k))
+		}
 	}
 	for k, n := range positive {
 		if n <= 0 {
@@ -333,6 +357,9 @@ func (c Config) Validate() error {
 	}
 	if c.RatePerSecond <= 0 {
 		errs = append(errs, errors.New("rate_per_second must be positive"))
+	}
+	if c.Secret != "" && len(c.Secret) < 16 {
+		errs = append(errs, errors.New("secret must be at least 16 bytes"))
 	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data_dir must be set"))

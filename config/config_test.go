@@ -155,7 +155,7 @@ func TestLoadEnvOverridesFile(t *testing.T) {
 		"LIVEROOM_MAX_UPLOAD_BYTES": "12345",
 		"LIVEROOM_RATE_PER_SECOND":  "0.5",
 		"LIVEROOM_CLUSTER_PEERS":    " a:1, b:2,,c:3 ",
-		"LIVEROOM_SECRET":           "s3cret",
+		"LIVEROOM_SECRET":           "s3cret-s3cret-s3cret",
 	}
 	cfg := mustLoad(t, nil, env)
 	if cfg.Addr != ":9100" {
@@ -164,7 +164,7 @@ func TestLoadEnvOverridesFile(t *testing.T) {
 	if cfg.DataDir != "/from/file" || cfg.HistoryPage != 7 {
 		t.Errorf("file values not kept where env is unset: data_dir %q history_page %d", cfg.DataDir, cfg.HistoryPage)
 	}
-	if cfg.MaxUploadBytes != 12345 || cfg.RatePerSecond != 0.5 || cfg.Secret != "s3cret" {
+	if cfg.MaxUploadBytes != 12345 || cfg.RatePerSecond != 0.5 || cfg.Secret != "s3cret-s3cret-s3cret" {
 		t.Errorf("env values not applied: %+v", cfg)
 	}
 	if want := []string{"a:1", "b:2", "c:3"}; !reflect.DeepEqual(cfg.ClusterPeers, want) {
@@ -385,5 +385,19 @@ func TestLoadRecordsWhereEachValueCameFrom(t *testing.T) {
 	}
 	if len(cfg.Sources) != len(Options()) {
 		t.Errorf("%d sources for %d options", len(cfg.Sources), len(Options()))
+	}
+}
+
+// A secret shorter than the signer accepts fails when the options are read,
+// before anything is served.
+func TestShortSecretIsRefused(t *testing.T) {
+	c := Default()
+	c.Secret = "short"
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "secret") {
+		t.Fatalf("Validate with a 5-byte secret: %v", err)
+	}
+	c.Secret = "sixteen-bytes-ok"
+	if err := c.Validate(); err != nil {
+		t.Fatalf("Validate with a 16-byte secret: %v", err)
 	}
 }

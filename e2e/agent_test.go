@@ -11,19 +11,25 @@ import (
 	"net/http"
 	"net/mail"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"go.uber.org/zap"
 
 	"liveroom/internal/smtptest"
+	"liveroom/persistence"
 )
 
 // admin runs `liveroom admin ...` on dataDir (the server must not run on it).
+// admin refuses a folder without a store, so a fresh dataDir first gets one,
+// as a server's first start would make it.
 func admin(t *testing.T, dataDir, stdin string, args ...string) string {
 	t.Helper()
+	ensureStore(t, dataDir)
 	cmd := exec.Command(binary, append(append([]string{"admin"}, args...), "--data-dir", dataDir, "--password-cost", "4")...)
 	cmd.Dir = t.TempDir()
 	cmd.Stdin = strings.NewReader(stdin)
@@ -32,6 +38,18 @@ func admin(t *testing.T, dataDir, stdin string, args ...string) string {
 		t.Fatalf("liveroom admin %v: %v\n%s", args, err, out)
 	}
 	return string(out)
+}
+
+// ensureStore creates an empty store in dataDir unless it has one.
+func ensureStore(t *testing.T, dataDir string) {
+	t.Helper()
+	s, err := persistence.OpenPebble(filepath.Join(dataDir, "store"), zap.NewNop(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func addAgent(t *testing.T, dataDir, id, name, email, password string) {

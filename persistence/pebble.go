@@ -3,7 +3,11 @@ package persistence
 import (
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -19,22 +23,51 @@ type Pebble struct {
 	closed bool
 }
 
+// ErrStoreInUse is returned when another process, such as a running server,
+// holds the store's lock.
+var ErrStoreInUse = errors.New("the store is in use by another process (a running liveroom server holds it)")
+
+// ErrNoStore is returned by OpenExistingPebble when dir holds no store.
+var ErrNoStore = errors.New("no store found")
+
 // OpenPebble opens (creating if needed) a Pebble store in dir.
 func OpenPebble(dir string, log *zap.Logger, observe Observer) (*Pebble, error) {
+	return openPebble(dir, log, observe, false)
+}
+
+// OpenExistingPebble opens the Pebble store in dir and never creates one, so
+// a mistyped folder is reported instead of silently getting an empty store.
+func OpenExistingPebble(dir string, log *zap.Logger) (*Pebble, error) {
+	return openPebble(dir, log, nil, true)
+}
+
+func openPebble(dir string, log *zap.Logger, observe Observer, mustExist bool) (*Pebble, error) {
 	if observe == nil {
 		observe = func(string, time.Duration, error) {}
+	}
+	if mustExist {
+		if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%w in %s", ErrNoStore, dir)
+		}
 	}
 	opts := &pebble.Options{
 		// Pinned so that a Pebble upgrade never rewrites the on-disk format
 		// without us choosing to.
 		FormatMajorVersion: pebble.FormatTableFormatV6,
 		Logger:             pebbleLogger{log.Sugar()},
+		ErrorIfNotExists:   mustExist,
 	}
 	db, err := pebble.Open(dir, opts)
-	if err != nil {
-		return nil, fmt.Errorf("open store in %s: %w", dir, err)
+	switch {
+	case err == nil:
+		return &Pebble{db: db, observe: observe}, nil
+	case errors.Is(err, pebble.ErrDBDoesNotExist):
+		return nil, fmt.Errorf("%w in %s", ErrNoStore, dir)
+	case errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EACCES) || strings.Contains(err.Error(), "lock held"):
+		// Pebble locks its LOCK file (fcntl) for as long as it is open.
+		return nil, fmt.Errorf("%w: %s (%v)", ErrStoreInUse, dir, err)
 	}
-	return &Pebble{db: db, observe: observe}, nil
+	return nil, fmt.Errorf("open store in %s: %w", dir, err)
 }
 
 func (p *Pebble) begin() error {

@@ -16,6 +16,10 @@ if [ -n "$unformatted" ]; then
   echo "gofmt needed on: $unformatted" >&2
   exit 1
 fi
+if ! go mod tidy -diff >/dev/null; then
+  echo "go.mod or go.sum is not tidy: run go mod tidy" >&2
+  exit 1
+fi
 go vet ./...
 if [ -n "${HOG:-}" ]; then
   stress-ng --cpu "${HOG_CPUS:-$(nproc)}" --quiet &
@@ -23,4 +27,4 @@ if [ -n "${HOG:-}" ]; then
   trap 'kill "$hog" 2>/dev/null; wait "$hog" 2>/dev/null || true' EXIT
   echo "running beside stress-ng --cpu ${HOG_CPUS:-$(nproc)} (pid $hog)" >&2
 fi
-go test -race -count=1 -timeout 20m ./...
+go test -race -count=1 -timeout 40m ./...

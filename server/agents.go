@@ -34,6 +34,9 @@ func agentDeps(cfg config.Config, store persistence.Store, log *zap.Logger, even
 		MaxNameChars: cfg.MaxNameChars,
 		PasswordCost: cfg.PasswordCost,
 		CallTimeout:  time.Duration(cfg.RequestTimeoutMs) * time.Millisecond,
+
+		// Failures from many addresses together lock the account for everyone.
+		MaxAccountFailures: cfg.LoginAccountMaxFailures,
 	}}
 }
 

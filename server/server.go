@@ -5,6 +5,7 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -89,6 +90,16 @@ func Run(ctx context.Context, cfg config.Config) error {
 	}
 	defer func() { _ = log.Sync() }()
 
+	// A missing or bad certificate is reported before anything starts, not
+	// after "serving" was logged.
+	var tlsConfig *tls.Config
+	if cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			return fmt.Errorf("tls_cert/tls_key: %w", err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return fmt.Errorf("data folder: %w", err)
 	}
@@ -144,14 +155,17 @@ func Run(ctx context.Context, cfg config.Config) error {
 	}
 	defer node.Stop()
 
+	admission := transport.NewAdmission(cfg.MaxSocketsPerIP, time.Duration(cfg.JoinTimeoutSeconds)*time.Second)
 	ws := transport.NewServer(node, transport.Limits{
 		MaxFrameBytes: cfg.MaxFrameBytes, QueueFrames: cfg.SessionQueue,
 		RatePerSecond: cfg.RatePerSecond, RateBurst: cfg.RateBurst,
 		PingInterval: time.Duration(cfg.PingSeconds) * time.Second,
+		Admission:    admission,
 	}, log.Named("ws"), m)
 	presence := transport.NewPresence(node, transport.Limits{
 		MaxFrameBytes: cfg.MaxFrameBytes, QueueFrames: cfg.SessionQueue,
 		RatePerSecond: cfg.RatePerSecond, RateBurst: cfg.RateBurst,
+		Admission: admission,
 	}, cfg.ButtonOrigins, log.Named("presence"), m)
 	stopAdmin := make(chan struct{})
 	defer close(stopAdmin)
@@ -159,16 +173,19 @@ func Run(ctx context.Context, cfg config.Config) error {
 		Node: node, Store: store, Signer: signer, Metrics: m, Log: log.Named("web"), WebSocket: ws,
 		FilesDir: filepath.Join(cfg.DataDir, "files"), MaxUploadBytes: cfg.MaxUploadBytes, PublicURL: cfg.PublicURL,
 		ClosedRooms: !cfg.OpenRooms, EmbedOrigins: cfg.EmbedOrigins, RecordingsDir: recordingsDir(cfg),
-		Agents: webAgentDeps(cfg, presence),
-		Admin:  startAdmin(cfg, node, m, events, stopAdmin),
+		Agents:    webAgentDeps(cfg, presence),
+		Admin:     startAdmin(cfg, node, m, events, stopAdmin),
+		BodyStall: time.Duration(cfg.BodyStallSeconds) * time.Second, Stopping: ctx.Done(),
+		RoomsPerMinute: cfg.RoomsPerIPPerMinute, RoomsPerDay: cfg.RoomsPerIPPerDay,
 	})
 	httpSrv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout: time.Duration(cfg.HTTPIdleSeconds) * time.Second, TLSConfig: tlsConfig,
 		ErrorLog: zap.NewStdLog(log.Named("http"))}
 
 	serveErr := make(chan error, 1)
 	go func() {
-		if cfg.TLSCert != "" {
-			serveErr <- httpSrv.ServeTLS(listener, cfg.TLSCert, cfg.TLSKey)
+		if tlsConfig != nil {
+			serveErr <- httpSrv.ServeTLS(listener, "", "")
 		} else {
 			serveErr <- httpSrv.Serve(listener)
 		}

@@ -3,7 +3,6 @@ package transport
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -18,6 +17,7 @@ import (
 
 	"liveroom/access"
 	"liveroom/actors"
+	"liveroom/internal/clientaddr"
 	"liveroom/metrics"
 	"liveroom/persistence"
 	"liveroom/proto/pb"
@@ -44,12 +44,8 @@ type Presence struct {
 	// PingEvery is how often idle sockets are probed, so a vanished browser
 	// (no close frame) stops counting as online within about twice this.
 	PingEvery time.Duration
-	// MaxPerIP bounds visitor sockets from one address.
-	MaxPerIP int
 
-	open  sockets
-	mu    sync.Mutex // guards perIP
-	perIP map[string]int
+	open sockets
 }
 
 // NewPresence returns the endpoints for node.
@@ -58,8 +54,7 @@ func NewPresence(node *actors.Node, limits Limits, origins []string, log *zap.Lo
 		limits.WriteTimeout = 10 * time.Second
 	}
 	return &Presence{node: node, limits: limits, origins: origins, log: log, metrics: m,
-		PingEvery: 15 * time.Second, MaxPerIP: 50,
-		perIP: map[string]int{}}
+		PingEvery: 15 * time.Second}
 }
 
 // OriginAllowed reports whether a page at origin may use the button.
@@ -78,44 +73,6 @@ func (p *Presence) OriginAllowed(origin string) bool {
 // Shutdown closes every socket with "going away" and waits for the handlers.
 func (p *Presence) Shutdown(ctx context.Context) { p.open.shutdown(ctx) }
 
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
-// admit registers a socket; ip is counted when not empty.
-func (p *Presence) admit(c *websocket.Conn, ip string) bool {
-	if !p.open.add(c) {
-		return false
-	}
-	if ip != "" {
-		p.mu.Lock()
-		p.perIP[ip]++
-		p.mu.Unlock()
-	}
-	return true
-}
-
-func (p *Presence) release(c *websocket.Conn, ip string) {
-	if ip != "" {
-		p.mu.Lock()
-		if p.perIP[ip]--; p.perIP[ip] <= 0 {
-			delete(p.perIP, ip)
-		}
-		p.mu.Unlock()
-	}
-	p.open.remove(c)
-}
-
-func (p *Presence) ipFull(ip string) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.perIP[ip] >= p.MaxPerIP
-}
-
 // Visitor serves /ws/visitor.
 func (p *Presence) Visitor(w http.ResponseWriter, r *http.Request) {
 	origin := r.Header.Get("Origin")
@@ -123,19 +80,9 @@ func (p *Presence) Visitor(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "this site may not use the contact button", http.StatusForbidden)
 		return
 	}
-	ip := clientIP(r)
-	if p.ipFull(ip) {
-		http.Error(w, "too many connections from your address", http.StatusTooManyRequests)
-		return
-	}
 	// Any origin: the button is embedded on other sites. What the socket may
 	// do is limited by its frame type, not by where it comes from.
-	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
-	if err != nil {
-		return
-	}
-	v := &visitorHandler{origin: origin}
-	p.serve(conn, r, ip, v)
+	p.serve(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true}, &visitorHandler{origin: origin})
 }
 
 // Agent serves /ws/agent.
@@ -152,13 +99,9 @@ func (p *Presence) Agent(w http.ResponseWriter, r *http.Request) {
 	}
 	// Same origin only (the library's default): the login cookie must not
 	// let another site drive the agent's socket.
-	conn, err := websocket.Accept(w, r, nil)
-	if err != nil {
-		return
-	}
 	p.metrics.AgentPages.Inc()
 	defer p.metrics.AgentPages.Dec()
-	p.serve(conn, r, "", &agentHandler{agentID: agentID, hash: hash})
+	p.serve(w, r, nil, &agentHandler{agentID: agentID, hash: hash})
 }
 
 // handler is what differs between the visitor and agent sockets.
@@ -179,19 +122,34 @@ type pconn struct {
 	out     *outbox
 	pid     *actor.PID
 	strikes int
+	// join is told when the socket has said hello or watched.
+	join *joinWatch
 }
 
-func (p *Presence) serve(conn *websocket.Conn, r *http.Request, ip string, h handler) {
-	if !p.admit(conn, ip) {
+// serve upgrades the request, within the address's share of sockets, and
+// runs the connection until it ends.
+func (p *Presence) serve(w http.ResponseWriter, r *http.Request, opts *websocket.AcceptOptions, h handler) {
+	ip := clientaddr.Key(r)
+	if !p.limits.Admission.acquire(ip) {
+		refuseTooMany(w)
+		return
+	}
+	defer p.limits.Admission.release(ip)
+	conn, err := websocket.Accept(w, r, opts)
+	if err != nil {
+		return
+	}
+	if !p.open.add(conn) {
 		_ = conn.Close(websocket.StatusGoingAway, "server shutting down")
 		return
 	}
-	defer p.release(conn, ip)
+	defer p.open.remove(conn)
 	p.metrics.SocketsOpen.Inc()
 	defer p.metrics.SocketsOpen.Dec()
 	conn.SetReadLimit(p.limits.MaxFrameBytes)
-	c := &pconn{p: p, conn: conn, h: h,
+	c := &pconn{p: p, conn: conn, h: h, join: p.limits.Admission.watchJoin(conn),
 		limiter: rate.NewLimiter(rate.Limit(p.limits.RatePerSecond), p.limits.RateBurst)}
+	defer c.join.stop()
 	c.run(r.Context())
 }
 
@@ -392,8 +350,12 @@ func (v *visitorHandler) dispatch(ctx context.Context, c *pconn, msg proto.Messa
 			invalid("Page address, title or name is too long.")
 			return
 		}
-		if _, ok := c.ask(ctx, m.AgentId, &pb.AgentVisitorHello{Session: c.pid, Hello: m, FrameId: id, Origin: v.origin}, id); ok {
+		answered := c.join.asked()
+		_, ok := c.ask(ctx, m.AgentId, &pb.AgentVisitorHello{Session: c.pid, Hello: m, FrameId: id, Origin: v.origin}, id)
+		answered()
+		if ok {
 			v.agent = m.AgentId
+			c.join.markJoined()
 		}
 	case *pb.VisitorCall:
 		c.p.metrics.FramesIn.WithLabelValues("visitor.call").Inc()
@@ -460,9 +422,12 @@ func (a *agentHandler) dispatch(ctx context.Context, c *pconn, msg proto.Message
 			c.fail(id, &pb.Error{Code: "invalid", Message: "Room id must be 1-64 letters, digits, '-' or '_'."})
 			return
 		}
+		answered := c.join.asked()
 		e, ok := c.ask(ctx, a.agentID, &pb.AgentAttach{Session: c.pid, SessionHash: a.hash, Watch: m, FrameId: id}, id)
+		answered()
 		if ok {
 			a.watched = true
+			c.join.markJoined()
 		} else if e.GetCode() == "unauthorized" || e.GetCode() == "agent_not_found" {
 			go func() { _ = c.conn.Close(CloseUnauthorized, "please log in again") }()
 		}

@@ -17,6 +17,7 @@ import (
 
 	"liveroom/actors"
 	"liveroom/actors/session"
+	"liveroom/internal/clientaddr"
 	"liveroom/metrics"
 	"liveroom/persistence"
 	"liveroom/proto/pb"
@@ -39,6 +40,9 @@ type Limits struct {
 	// still there; one that does not answer within it is disconnected, so a
 	// vanished phone does not linger in its room.
 	PingInterval time.Duration
+	// Admission bounds sockets per client address and the time to join;
+	// one value is shared by every endpoint of a node.
+	Admission *Admission
 }
 
 // Server accepts WebSocket connections.
@@ -69,6 +73,12 @@ func (s *Server) Shutdown(ctx context.Context) { s.open.shutdown(ctx) }
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Same-origin only (the library's default): a page elsewhere cannot drive
 	// a member's socket.
+	ip := clientaddr.Key(r)
+	if !s.limits.Admission.acquire(ip) {
+		refuseTooMany(w)
+		return
+	}
+	defer s.limits.Admission.release(ip)
 	conn, err := websocket.Accept(w, r, nil)
 	if err != nil {
 		return
@@ -78,10 +88,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.open.remove(conn)
+	join := s.limits.Admission.watchJoin(conn)
+	defer join.stop()
 	s.metrics.SocketsOpen.Inc()
 	defer s.metrics.SocketsOpen.Dec()
 	conn.SetReadLimit(s.limits.MaxFrameBytes)
-	c := &connection{srv: s, conn: conn, log: s.log, meter: newMeter(s.limits.RatePerSecond, s.limits.RateBurst)}
+	c := &connection{srv: s, conn: conn, log: s.log, join: join, meter: newMeter(s.limits.RatePerSecond, s.limits.RateBurst)}
 	c.run(r.Context())
 }
 
@@ -95,6 +107,8 @@ type connection struct {
 	room  string // set once joined; read and written by the dispatcher only
 	// joinedRoom is room for the other goroutines' log lines.
 	joinedRoom atomic.Value
+	// join closes the socket if it has not joined in time.
+	join *joinWatch
 	// saidGoodbye is set when the client closed the socket itself.
 	saidGoodbye bool
 }
@@ -331,8 +345,11 @@ func (c *connection) dispatch(ctx context.Context, f *pb.ClientFrame) {
 			c.fail(f.Id, "invalid", "Room id must be 1-64 letters, digits, '-' or '_'.")
 			return
 		}
+		answered := c.join.asked()
 		reply, err := c.srv.node.Tell(ctx, b.Join.RoomId, &pb.Join{Session: c.pid, Request: b.Join, FrameId: f.Id})
+		answered()
 		if c.answer(f.Id, reply, err) {
+			c.join.markJoined()
 			c.room = b.Join.RoomId
 			c.joinedRoom.Store(c.room)
 		}

@@ -14,6 +14,7 @@ import (
 
 	"liveroom/access"
 	"liveroom/actors"
+	"liveroom/internal/clientaddr"
 	"liveroom/mail"
 	"liveroom/persistence"
 	"liveroom/proto/pb"
@@ -174,7 +175,7 @@ func (a *agentWeb) login(w http.ResponseWriter, r *http.Request) {
 	if !a.sameOrigin(w, r) {
 		return
 	}
-	if !a.loginLimit.allow(remoteIP(r)) {
+	if !a.loginLimit.allow(clientaddr.Key(r)) {
 		apiError(w, http.StatusTooManyRequests, "rate_limited", "Too many login attempts from your address; wait a minute and try again.")
 		return
 	}
@@ -192,7 +193,7 @@ func (a *agentWeb) login(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusUnauthorized, "wrong_login", "The agent id or the password is not correct.")
 		return
 	}
-	res, err := actors.AskAgent[*pb.AgentLoginResult](r.Context(), a.Node, req.AgentID, &pb.AgentLogin{Password: req.Password, Code: req.Code})
+	res, err := actors.AskAgent[*pb.AgentLoginResult](r.Context(), a.Node, req.AgentID, &pb.AgentLogin{Password: req.Password, Code: req.Code, ClientAddr: clientaddr.Key(r)})
 	if err != nil {
 		unavailable(w)
 		return

@@ -127,6 +127,11 @@ func (s *server) upload(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.Log.Info("upload failed", zap.String("room", room), zap.Error(err))
+		var netErr interface{ Timeout() bool }
+		if errors.As(err, &netErr) && netErr.Timeout() {
+			apiError(w, http.StatusRequestTimeout, "upload_stalled", "The upload stopped sending data; please try again.")
+			return
+		}
 		apiError(w, http.StatusBadRequest, "upload_failed", "The upload did not complete.")
 		return
 	}

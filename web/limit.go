@@ -51,9 +51,10 @@ func (k *keyedLimiter) sweep() {
 	}
 }
 
-// remoteIP is the client's address. A proxy in front means every client has
-// the proxy's address; Liveroom does not trust X-Forwarded-For, which any
-// client could set.
+// remoteIP is the client's address, for logs; limits count by
+// clientaddr.Key, which groups an IPv6 client's /64. A proxy in front means
+// every client has the proxy's address; Liveroom does not trust
+// X-Forwarded-For, which any client could set.
 func remoteIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {

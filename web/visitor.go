@@ -12,6 +12,7 @@ import (
 
 	"liveroom/actors"
 	"liveroom/actors/room"
+	"liveroom/internal/clientaddr"
 	"liveroom/mail"
 	"liveroom/persistence"
 	"liveroom/proto/pb"
@@ -94,7 +95,7 @@ func (a *agentWeb) offline(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Only valid submissions count, so typos do not use up the allowance.
-	if !a.offlineLimit.allow(remoteIP(r)) {
+	if !a.offlineLimit.allow(clientaddr.Key(r)) {
 		apiError(w, http.StatusTooManyRequests, "rate_limited", "You have sent several messages already; please try again later.")
 		return
 	}

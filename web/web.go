@@ -48,13 +48,23 @@ type Deps struct {
 	Admin AdminDeps
 	// RecordingsDir holds call recordings (recordings.go).
 	RecordingsDir string
+	// BodyStall cuts a request body that sends nothing for this long.
+	BodyStall time.Duration
+	// Stopping closes when shutdown begins; bodies still being read are cut.
+	Stopping <-chan struct{}
+	// RoomsPerMinute and RoomsPerDay bound the rooms one address may create
+	// without logging in; 0 means no bound.
+	RoomsPerMinute, RoomsPerDay int
 }
 
-type server struct{ Deps }
+type server struct {
+	Deps
+	roomLimit *roomCreationLimit
+}
 
 // New returns the HTTP handler for everything on the public port.
 func New(d Deps) http.Handler {
-	s := &server{d}
+	s := &server{Deps: d, roomLimit: newRoomCreationLimit(d.RoomsPerMinute, d.RoomsPerDay)}
 	static, _ := fs.Sub(staticFiles, "static")
 	mux := http.NewServeMux()
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
@@ -69,7 +79,15 @@ func New(d Deps) http.Handler {
 	s.recordingRoutes(mux)
 	mux.HandleFunc("GET /healthz", s.health)
 	mux.Handle("GET /metrics", d.Metrics.Handler())
-	return securityHeaders(mux)
+	if d.FilesDir != "" && d.BodyStall > 0 {
+		// Uploads cut off by a crash or a kill left .part files: remove
+		// them now and, for those of the last moments before the restart,
+		// once more when they are surely dead.
+		stale := 2 * d.BodyStall
+		removeUnfinishedUploads(d.FilesDir, stale, d.Log)
+		time.AfterFunc(stale, func() { removeUnfinishedUploads(d.FilesDir, stale, d.Log) })
+	}
+	return securityHeaders(bodyDeadline(d.BodyStall, d.Stopping, mux))
 }
 
 func securityHeaders(next http.Handler) http.Handler {
@@ -173,6 +191,9 @@ func (s *server) createRoom(w http.ResponseWriter, r *http.Request) {
 	if s.ClosedRooms {
 		apiError(w, http.StatusForbidden, "forbidden",
 			"Rooms on this server are created by agents: log in on the agent page.")
+		return
+	}
+	if !s.roomLimit.allow(w, r) {
 		return
 	}
 	var req struct {

@@ -77,7 +77,7 @@ func (g *grain) adminSave(ctx actor.Context, msg *pb.AgentAdminSave) *pb.AgentAd
 		g.endPages(ctx)
 	}
 	g.rec = rec
-	g.failures, g.lockedUntil = nil, time.Time{}
+	g.logins.forgive()
 	g.log.Info("account saved by admin", zap.Bool("created", msg.Create), zap.String("role", rec.Role),
 		zap.Bool("disabled", rec.Disabled))
 	return g.adminStatus()

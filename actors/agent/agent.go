@@ -32,9 +32,12 @@ type Settings struct {
 	// IdleTimeout is how long a grain with no open sockets stays in memory.
 	IdleTimeout time.Duration
 	SessionTTL  time.Duration
-	// MaxFailures failed logins within LockFor lock the account for LockFor.
-	MaxFailures int
-	LockFor     time.Duration
+	// MaxFailures failed logins from one address within LockFor lock the
+	// account for that address (see loginGuard); MaxAccountFailures from
+	// all addresses lock it for everyone.
+	MaxFailures        int
+	MaxAccountFailures int
+	LockFor            time.Duration
 	// MaxNameChars bounds visitor names.
 	MaxNameChars int
 	// CallTimeout bounds requests to room and short-name grains.
@@ -69,6 +72,9 @@ func (d *Deps) defaults() {
 	}
 	if s.MaxFailures == 0 {
 		s.MaxFailures = 5
+	}
+	if s.MaxAccountFailures == 0 {
+		s.MaxAccountFailures = 100
 	}
 	if s.LockFor == 0 {
 		s.LockFor = 5 * time.Minute
@@ -113,9 +119,7 @@ type grain struct {
 	sockets  map[string]*socket  // agent pages, by session PID
 	queue    []*request          // pending call requests, oldest first
 
-	failures    []time.Time // recent failed logins
-	lockedUntil time.Time
-	inflight    int // logins whose password is being checked
+	logins loginGuard // failed-login bookkeeping, per address and account
 }
 
 func errorf(code, msg string) *pb.Error { return &pb.Error{Code: code, Message: msg} }
@@ -138,7 +142,7 @@ func (g *grain) Receive(ctx actor.Context) {
 		g.load()
 		g.armIdle(ctx)
 	case *actor.ReceiveTimeout:
-		if len(g.sockets) == 0 && len(g.visitors) == 0 && g.inflight == 0 && time.Now().After(g.lockedUntil) {
+		if len(g.sockets) == 0 && len(g.visitors) == 0 && !g.logins.live(time.Now(), g.deps.Settings.LockFor) {
 			ctx.Poison(ctx.Self())
 		}
 	case *actor.Terminated:

@@ -40,17 +40,6 @@ var errWrongLogin = errorf("wrong_login", "The agent id or the password is not c
 
 type passwordChecked struct{ ok bool }
 
-func (g *grain) recentFailures(now time.Time) int {
-	kept := g.failures[:0]
-	for _, t := range g.failures {
-		if now.Sub(t) < g.deps.Settings.LockFor {
-			kept = append(kept, t)
-		}
-	}
-	g.failures = kept
-	return len(kept)
-}
-
 func lockedError(until time.Time) *pb.Error {
 	wait := "1 minute"
 	if mins := int(time.Until(until).Minutes()) + 1; mins > 1 {
@@ -64,15 +53,9 @@ func (g *grain) login(ctx actor.Context, msg *pb.AgentLogin) {
 		ctx.Respond(&pb.AgentLoginResult{Error: errInternal})
 		return
 	}
-	now := time.Now()
-	if now.Before(g.lockedUntil) {
-		ctx.Respond(&pb.AgentLoginResult{Error: lockedError(g.lockedUntil)})
-		return
-	}
-	// Attempts in flight count as failures until proven otherwise, so a burst
-	// of parallel guesses cannot slip past the limit.
-	if g.recentFailures(now)+g.inflight >= g.deps.Settings.MaxFailures {
-		ctx.Respond(&pb.AgentLoginResult{Error: errorf("rate_limited", "Too many login attempts at once; wait a moment.")})
+	addr := msg.ClientAddr
+	if e := g.logins.begin(addr, time.Now(), g.deps.Settings); e != nil {
+		ctx.Respond(&pb.AgentLoginResult{Error: e})
 		return
 	}
 	var hash []byte
@@ -86,7 +69,6 @@ func (g *grain) login(ctx actor.Context, msg *pb.AgentLogin) {
 	}
 	// bcrypt is slow on purpose: run it off the grain so presence and
 	// requests keep flowing, and finish the login when it is done.
-	g.inflight++
 	future := actor.NewFuture(ctx.ActorSystem(), 10*time.Second)
 	system, cost := ctx.ActorSystem(), g.deps.Settings.PasswordCost
 	go func() {
@@ -97,7 +79,6 @@ func (g *grain) login(ctx actor.Context, msg *pb.AgentLogin) {
 		system.Root.Send(future.PID(), &passwordChecked{ok: ok})
 	}()
 	ctx.ReenterAfter(future, func(res interface{}, err error) {
-		g.inflight--
 		r, _ := res.(*passwordChecked)
 		passed := err == nil && r != nil && r.ok && g.rec != nil && !g.rec.Disabled
 		if passed && len(g.rec.TotpSecret) > 0 && msg.Code == "" {
@@ -105,19 +86,15 @@ func (g *grain) login(ctx actor.Context, msg *pb.AgentLogin) {
 			return
 		}
 		if !passed || !g.checkCode(msg.Code) {
-			now := time.Now()
-			g.failures = append(g.failures, now)
-			if g.recentFailures(now) >= g.deps.Settings.MaxFailures {
-				g.lockedUntil = now.Add(g.deps.Settings.LockFor)
-				g.failures = nil
-				g.log.Warn("agent locked after failed logins", zap.Time("until", g.lockedUntil))
-				ctx.Respond(&pb.AgentLoginResult{Error: lockedError(g.lockedUntil)})
+			if e := g.logins.failed(addr, time.Now(), g.deps.Settings); e != nil {
+				g.log.Warn("agent login locked after failed logins", zap.String("ip", addr))
+				ctx.Respond(&pb.AgentLoginResult{Error: e})
 				return
 			}
 			ctx.Respond(&pb.AgentLoginResult{Error: errWrongLogin})
 			return
 		}
-		g.failures = nil
+		g.logins.succeeded(addr)
 		ctx.Respond(g.newSession())
 	})
 }

@@ -24,9 +24,7 @@ import (
 	"liveroom/proto/pb"
 )
 
-const adminUsage = `usage: liveroom admin <what> <action> [flags]
-
-  agent add --id ID --name NAME [--email ADDRESS] [--password-stdin]
+const agentUsage = `  agent add --id ID --name NAME [--email ADDRESS] [--password-stdin]
             create an agent account; without --password-stdin a password is
             generated and printed once
   agent passwd --id ID [--password-stdin]
@@ -34,45 +32,112 @@ const adminUsage = `usage: liveroom admin <what> <action> [flags]
   agent list
   agent remove --id ID
             delete the account, its logins and its API keys (rooms stay)
-  apikey add --agent ID [--name LABEL]
+`
+
+const apikeyUsage = `  apikey add --agent ID [--name LABEL]
             create an API key for the agent's rooms; printed once
   apikey list
   apikey remove --prefix PREFIX
             delete the key whose printed prefix is PREFIX
-  admin add --id ID [--name NAME] [--role admin|supervisor] [--password-stdin | --password-env VAR]
+`
+
+const accountUsage = `  admin add --id ID [--name NAME] [--role admin|supervisor] [--password-stdin | --password-env VAR]
             create an admin panel account (role admin by default); without a
             password given, one is generated and printed once
+`
 
+const adminUsageFooter = `
 With --server URL (and an admin's API key in --key or LIVEROOM_ADMIN_KEY) the
 commands go through the running server's admin API, so nothing needs a
 restart; when that server does not answer, the store is opened directly.
 Without --server the store is opened directly, so run them while the server
-is stopped. Every server option (--data-dir, --config, --password-cost...) is
-accepted.
+is stopped, on a data folder where the server has run once. Every server
+option (--data-dir, --config, --password-cost...) is accepted; "liveroom
+admin agent add -h" lists one command's flags.
 `
+
+const adminUsage = "usage: liveroom admin <what> <action> [flags]\n\n" + agentUsage + apikeyUsage + accountUsage + adminUsageFooter
+
+// usageOf is the help for one group of commands (agent or apikey), or all.
+func usageOf(what string) string {
+	switch what {
+	case "agent":
+		return "usage: liveroom admin agent <action> [flags]\n\n" + agentUsage + adminUsageFooter
+	case "apikey":
+		return "usage: liveroom admin apikey <action> [flags]\n\n" + apikeyUsage + adminUsageFooter
+	case "admin":
+		return "usage: liveroom admin admin <action> [flags]\n\n" + accountUsage + adminUsageFooter
+	}
+	return adminUsage
+}
+
+// adminCommands lists each admin command's own flags; every server option
+// (--data-dir, --config, ...) is accepted besides.
+var adminCommands = map[string][]string{
+	"agent add":     {"id", "name", "email", "password-stdin", "password-env", "server", "key"},
+	"agent passwd":  {"id", "password-stdin", "password-env", "server", "key"},
+	"agent list":    {"server", "key"},
+	"agent remove":  {"id", "server", "key"},
+	"apikey add":    {"agent", "name", "server", "key"},
+	"apikey list":   {"server", "key"},
+	"apikey remove": {"prefix", "server", "key"},
+	"admin add":     {"id", "name", "role", "password-stdin", "password-env", "server", "key"},
+}
+
+func isHelp(arg string) bool {
+	return arg == "help" || arg == "-h" || arg == "--help" || arg == "-help"
+}
 
 // admin runs `liveroom admin ...` against the store in the data folder.
 func admin(args []string, stdin io.Reader, stdout io.Writer) error {
-	if len(args) < 2 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+	if len(args) == 0 {
 		fmt.Fprint(stdout, adminUsage)
-		if len(args) < 2 {
-			return errors.New("admin needs what and action")
-		}
+		return errors.New("admin needs what and action")
+	}
+	if isHelp(args[0]) {
+		fmt.Fprint(stdout, adminUsage)
 		return nil
 	}
+	if len(args) > 1 && isHelp(args[1]) {
+		fmt.Fprint(stdout, usageOf(args[0]))
+		return nil
+	}
+	if len(args) < 2 {
+		fmt.Fprint(stdout, usageOf(args[0]))
+		return fmt.Errorf("admin %s needs an action", args[0])
+	}
 	what, action := args[0], args[1]
-	fs := flag.NewFlagSet("admin "+what+" "+action, flag.ContinueOnError)
-	id := fs.String("id", "", "agent id (1-64 letters, digits, '-' or '_')")
-	name := fs.String("name", "", "agent display name, or API key label")
-	email := fs.String("email", "", "agent email address for offline-form mail")
-	agentID := fs.String("agent", "", "agent the API key acts for")
-	prefix := fs.String("prefix", "", "API key prefix as printed by apikey list")
-	fromStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
-	fromEnv := fs.String("password-env", "", "read the password from this environment variable (automated set-ups)")
-	role := fs.String("role", "admin", "admin add: admin (everything) or supervisor (read everything, act on rooms)")
-	serverURL := fs.String("server", "", "base URL of a running server: use its admin API instead of the store")
-	adminKey := fs.String("key", os.Getenv("LIVEROOM_ADMIN_KEY"), "with --server: an admin account's API key (default $LIVEROOM_ADMIN_KEY)")
-	cfg, err := config.Load(fs, args[2:], os.Getenv)
+	own, known := adminCommands[what+" "+action]
+	if !known {
+		fmt.Fprint(stdout, adminUsage)
+		return fmt.Errorf("unknown admin command %q", what+" "+action)
+	}
+	all := flag.NewFlagSet("admin "+what+" "+action, flag.ContinueOnError)
+	id := all.String("id", "", "agent id (1-64 letters, digits, '-' or '_')")
+	name := all.String("name", "", "agent display name, or API key label")
+	email := all.String("email", "", "agent email address for offline-form mail")
+	agentID := all.String("agent", "", "agent the API key acts for")
+	prefix := all.String("prefix", "", "API key prefix as printed by apikey list")
+	fromStdin := all.Bool("password-stdin", false, "read the password from the first line of standard input")
+	fromEnv := all.String("password-env", "", "read the password from this environment variable (automated set-ups)")
+	role := all.String("role", "admin", "admin add: admin (everything) or supervisor (read everything, act on rooms)")
+	serverURL := all.String("server", "", "base URL of a running server: use its admin API instead of the store")
+	adminKey := all.String("key", os.Getenv("LIVEROOM_ADMIN_KEY"), "with --server: an admin account's API key (default $LIVEROOM_ADMIN_KEY)")
+	// -h lists the command's own flags, not the fifty server options.
+	ownFlags := flag.NewFlagSet(all.Name(), flag.ContinueOnError)
+	for _, f := range own {
+		ownFlags.Var(all.Lookup(f).Value, f, all.Lookup(f).Usage)
+	}
+	ownFlags.String("data-dir", config.Default().DataDir, "folder of the server's store")
+	all.Usage = func() {
+		out := all.Output()
+		fmt.Fprintf(out, "usage: liveroom admin %s %s [flags]\n\n", what, action)
+		ownFlags.SetOutput(out)
+		ownFlags.PrintDefaults()
+		fmt.Fprintln(out, "\nEvery server option (--config, --password-cost, ...; see liveroom serve -h) is accepted too.")
+	}
+	all.SetOutput(stdout)
+	cfg, err := config.Load(all, args[2:], os.Getenv)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
 	}
@@ -138,26 +203,25 @@ func admin(args []string, stdin io.Reader, stdout io.Writer) error {
 		return apikeyAdd(store, stdout, *agentID, *name)
 	case "apikey list":
 		return apikeyList(store, stdout)
-	case "apikey remove":
+	default: // "apikey remove"
 		return apikeyRemove(store, stdout, *prefix)
 	}
-	fmt.Fprint(stdout, adminUsage)
-	return fmt.Errorf("unknown admin command %q", what+" "+action)
 }
 
+// openStore opens the server's existing store; it never creates one, so a
+// mistyped --data-dir is an error rather than a silent empty store.
 func openStore(cfg config.Config) (*persistence.Pebble, error) {
 	dir := filepath.Join(cfg.DataDir, "store")
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, fmt.Errorf("data folder: %w", err)
+	store, err := persistence.OpenExistingPebble(dir, zap.NewNop())
+	switch {
+	case errors.Is(err, persistence.ErrNoStore):
+		return nil, fmt.Errorf("no Liveroom store in %s: check --data-dir (the server's data_dir); "+
+			"a new server creates its store when it first starts (liveroom serve)", cfg.DataDir)
+	case errors.Is(err, persistence.ErrStoreInUse):
+		return nil, fmt.Errorf("the store in %s is held by a running liveroom server (Pebble allows one process at a time): "+
+			"stop the server, run the admin command, then start the server again", cfg.DataDir)
 	}
-	store, err := persistence.OpenPebble(dir, zap.NewNop(), nil)
-	if err != nil {
-		if strings.Contains(err.Error(), "lock") {
-			return nil, fmt.Errorf("%w\nthe store is in use: stop the server first (admin commands open it directly)", err)
-		}
-		return nil, err
-	}
-	return store, nil
+	return store, err
 }
 
 func loadAgent(store persistence.Store, id string) (*pb.AgentRecord, error) {

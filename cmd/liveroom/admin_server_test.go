@@ -22,7 +22,7 @@ func runAdmin(t *testing.T, stdin string, args ...string) (string, error) {
 // admin API, so an agent added while the server runs can log in at once;
 // with the server stopped, the same command falls back to the store.
 func TestAdminCLIAgainstARunningServer(t *testing.T) {
-	dir := t.TempDir()
+	dir := newStore(t)
 	t.Setenv("ROOT_PASSWORD", "root-password-1")
 	if out, err := runAdmin(t, "", "admin", "add", "--id", "root", "--password-env", "ROOT_PASSWORD", "--data-dir", dir); err != nil {
 		t.Fatalf("admin add: %v\n%s", err, out)

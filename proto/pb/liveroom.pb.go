@@ -6557,6 +6557,9 @@ func (x *AgentReply) GetError() *Error {
 type AgentLogin struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Password string                 `protobuf:"bytes,1,opt,name=password,proto3" json:"password,omitempty"`
+	// The client's address: failed logins lock the account for that address
+	// only (agent ids are public, so anyone could otherwise lock out the owner).
+	ClientAddr string `protobuf:"bytes,90,opt,name=client_addr,json=clientAddr,proto3" json:"client_addr,omitempty"`
 	// The TOTP code, for accounts with a second factor.
 	Code          string `protobuf:"bytes,110,opt,name=code,proto3" json:"code,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -6596,6 +6599,13 @@ func (*AgentLogin) Descriptor() ([]byte, []int) {
 func (x *AgentLogin) GetPassword() string {
 	if x != nil {
 		return x.Password
+	}
+	return ""
+}
+
+func (x *AgentLogin) GetClientAddr() string {
+	if x != nil {
+		return x.ClientAddr
 	}
 	return ""
 }
@@ -9941,10 +9951,12 @@ const file_liveroom_proto_rawDesc = "" +
 	".actor.PIDR\asession\"6\n" +
 	"\n" +
 	"AgentReply\x12(\n" +
-	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\"<\n" +
+	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\"]\n" +
 	"\n" +
 	"AgentLogin\x12\x1a\n" +
-	"\bpassword\x18\x01 \x01(\tR\bpassword\x12\x12\n" +
+	"\bpassword\x18\x01 \x01(\tR\bpassword\x12\x1f\n" +
+	"\vclient_addr\x18Z \x01(\tR\n" +
+	"clientAddr\x12\x12\n" +
 	"\x04code\x18n \x01(\tR\x04code\"v\n" +
 	"\x10AgentLoginResult\x12(\n" +
 	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\x12\x14\n" +
