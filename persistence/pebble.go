@@ -1,6 +1,7 @@
 package persistence
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"sync"
@@ -17,6 +18,9 @@ type Pebble struct {
 
 	mu     sync.RWMutex // guards closed against calls racing Close
 	closed bool
+	// condMu makes a conditional batch's checks and its commit one step
+	// against every other conditional batch of this process.
+	condMu sync.Mutex
 }
 
 // OpenPebble opens (creating if needed) a Pebble store in dir.
@@ -92,6 +96,15 @@ func (p *Pebble) Apply(b *Batch) (err error) {
 		return err
 	}
 	defer func(start time.Time) { p.end("apply", start, err) }(time.Now())
+	if len(b.checks) > 0 {
+		p.condMu.Lock()
+		defer p.condMu.Unlock()
+		for _, c := range b.checks {
+			if err := p.check(c); err != nil {
+				return err
+			}
+		}
+	}
 	pb := p.db.NewBatch()
 	defer pb.Close()
 	for _, op := range b.ops {
@@ -105,6 +118,36 @@ func (p *Pebble) Apply(b *Batch) (err error) {
 		}
 	}
 	return pb.Commit(pebble.Sync)
+}
+
+func (p *Pebble) check(c batchCheck) error {
+	val, closer, err := p.db.Get(c.key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		if c.absent {
+			return nil
+		}
+		return ErrConflict
+	}
+	if err != nil {
+		return err
+	}
+	same := !c.absent && bytes.Equal(val, c.value)
+	if err := closer.Close(); err != nil {
+		return err
+	}
+	if !same {
+		return ErrConflict
+	}
+	return nil
+}
+
+// DeleteRange removes every key in [start, end) and syncs.
+func (p *Pebble) DeleteRange(start, end []byte) (err error) {
+	if err := p.begin(); err != nil {
+		return err
+	}
+	defer func(start time.Time) { p.end("delete_range", start, err) }(time.Now())
+	return p.db.DeleteRange(start, end, pebble.Sync)
 }
 
 // Scan iterates [start, end).

@@ -14,6 +14,14 @@ need() {
 
 # The end-to-end tests drive headless Chromium; LIVEROOM_CHROMIUM names another binary.
 [ -n "${LIVEROOM_CHROMIUM:-}" ] || need chromium chromium
+# Cluster tests: a real PostgreSQL (initdb/pg_ctl; Debian keeps them in
+# /usr/lib/postgresql/<version>/bin, which the tests also search), etcd and HAProxy.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  need initdb postgresql
+  need pg_ctl postgresql
+fi
+need etcd etcd-server
+need haproxy haproxy
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then

@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"time"
 
 	"go.uber.org/zap"
@@ -92,7 +91,10 @@ func Run(ctx context.Context, cfg config.Config) error {
 		return fmt.Errorf("data folder: %w", err)
 	}
 	m := metrics.New()
-	store, err := persistence.OpenPebble(filepath.Join(cfg.DataDir, "store"), log.Named("pebble"), m.ObserveStore)
+	if cfg.Store == "pebble" && cfg.ClusterProvider != "single" {
+		log.Warn("a cluster with store=pebble keeps each node's rooms, agents and files apart; use store=postgres")
+	}
+	store, err := OpenStore(cfg, log, m.ObserveStore)
 	if err != nil {
 		return err
 	}
@@ -149,7 +151,7 @@ func Run(ctx context.Context, cfg config.Config) error {
 	}, cfg.ButtonOrigins, log.Named("presence"), m)
 	handler := web.New(web.Deps{
 		Node: node, Store: store, Signer: signer, Metrics: m, Log: log.Named("web"), WebSocket: ws,
-		FilesDir: filepath.Join(cfg.DataDir, "files"), MaxUploadBytes: cfg.MaxUploadBytes, PublicURL: cfg.PublicURL,
+		FilesDir: cfg.FilesPath(), MaxUploadBytes: cfg.MaxUploadBytes, PublicURL: cfg.PublicURL,
 		ClosedRooms: !cfg.OpenRooms,
 		Agents:      webAgentDeps(cfg, presence),
 	})

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -22,6 +21,7 @@ import (
 	"liveroom/config"
 	"liveroom/persistence"
 	"liveroom/proto/pb"
+	"liveroom/server"
 )
 
 const adminUsage = `usage: liveroom admin <what> <action> [flags]
@@ -109,14 +109,12 @@ func admin(args []string, stdin io.Reader, stdout io.Writer) error {
 	return fmt.Errorf("unknown admin command %q", what+" "+action)
 }
 
-func openStore(cfg config.Config) (*persistence.Pebble, error) {
-	dir := filepath.Join(cfg.DataDir, "store")
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, fmt.Errorf("data folder: %w", err)
-	}
-	store, err := persistence.OpenPebble(dir, zap.NewNop(), nil)
+func openStore(cfg config.Config) (persistence.Store, error) {
+	// With store=postgres this is the database the running cluster uses:
+	// admin commands work beside it. Pebble is one process's at a time.
+	store, err := server.OpenStore(cfg, zap.NewNop(), nil)
 	if err != nil {
-		if strings.Contains(err.Error(), "lock") {
+		if cfg.Store == "pebble" && strings.Contains(err.Error(), "lock") {
 			return nil, fmt.Errorf("%w\nthe store is in use: stop the server first (admin commands open it directly)", err)
 		}
 		return nil, err
