@@ -83,6 +83,13 @@ func StartNode(cfg NodeConfig, log *zap.Logger) (*Node, error) {
 	default:
 		return nil, fmt.Errorf("unknown cluster provider %q", cfg.Provider)
 	}
+	// Addresses of the members in the latest topology, for grains that must
+	// tell a session on a live node from one on a node that is gone.
+	var live atomic.Pointer[map[string]bool]
+	cfg.Room.Alive = func(address string) bool {
+		m := live.Load()
+		return m != nil && (*m)[address]
+	}
 	remoteCfg := remote.Configure(cfg.Host, cfg.Port)
 	clusterCfg := cluster.Configure(cfg.ClusterName, provider, disthash.New(), remoteCfg,
 		cluster.WithKinds(room.NewKind(cfg.Room), agent.NewKind(cfg.agentDeps()),
@@ -94,6 +101,11 @@ func StartNode(cfg NodeConfig, log *zap.Logger) (*Node, error) {
 	system.EventStream.Subscribe(func(evt interface{}) {
 		if t, ok := evt.(*cluster.ClusterTopology); ok {
 			n.members.Store(int64(len(t.Members)))
+			addrs := make(map[string]bool, len(t.Members))
+			for _, m := range t.Members {
+				addrs[m.Address()] = true
+			}
+			live.Store(&addrs)
 		}
 	})
 	c.StartMember()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"sync"
 	"time"
 
@@ -19,8 +20,9 @@ type Pebble struct {
 	mu     sync.RWMutex // guards closed against calls racing Close
 	closed bool
 	// condMu makes a conditional batch's checks and its commit one step
-	// against every other conditional batch of this process.
-	condMu sync.Mutex
+	// against every other conditional batch of this process that checks a
+	// key of the same stripe (so that rooms do not queue behind each other).
+	condMu [64]sync.Mutex
 }
 
 // OpenPebble opens (creating if needed) a Pebble store in dir.
@@ -97,8 +99,8 @@ func (p *Pebble) Apply(b *Batch) (err error) {
 	}
 	defer func(start time.Time) { p.end("apply", start, err) }(time.Now())
 	if len(b.checks) > 0 {
-		p.condMu.Lock()
-		defer p.condMu.Unlock()
+		unlock := p.lockStripes(b.checks)
+		defer unlock()
 		for _, c := range b.checks {
 			if err := p.check(c); err != nil {
 				return err
@@ -118,6 +120,29 @@ func (p *Pebble) Apply(b *Batch) (err error) {
 		}
 	}
 	return pb.Commit(pebble.Sync)
+}
+
+// lockStripes locks the stripes of the checked keys, in stripe order so that
+// two batches can never wait on each other.
+func (p *Pebble) lockStripes(checks []batchCheck) func() {
+	var want [len(p.condMu)]bool
+	for _, c := range checks {
+		h := fnv.New32a()
+		_, _ = h.Write(c.key)
+		want[h.Sum32()%uint32(len(want))] = true
+	}
+	for i, w := range want {
+		if w {
+			p.condMu[i].Lock()
+		}
+	}
+	return func() {
+		for i, w := range want {
+			if w {
+				p.condMu[i].Unlock()
+			}
+		}
+	}
 }
 
 func (p *Pebble) check(c batchCheck) error {

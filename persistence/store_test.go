@@ -259,3 +259,75 @@ func TestPostgresMigrationsIdempotent(t *testing.T) {
 		t.Fatalf("schema table has %d versions up to %d, want %d", versions, top, SchemaVersion())
 	}
 }
+
+// TestStoreFence runs two activations of one grain: once the second has taken
+// the fence, the first one's writes fail and leave nothing behind, and
+// generations only grow, also across reopening the store.
+func TestStoreFence(t *testing.T) { eachBackend(t, testStoreFence) }
+
+func testStoreFence(t *testing.T, place func(t *testing.T) opener) {
+	open := place(t)
+	s := open(nil)
+	key := FenceKey("room", "r")
+	first, err := TakeFence(s, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Set(ChatKey("r", 1), []byte("msg 1")); err != nil {
+		t.Fatalf("write by the only activation: %v", err)
+	}
+	second, err := TakeFence(s, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.Generation() <= first.Generation() {
+		t.Fatalf("generations %d then %d", first.Generation(), second.Generation())
+	}
+	if err := first.Set(ChatKey("r", 2), []byte("stale")); !errors.Is(err, ErrConflict) {
+		t.Fatalf("write by the superseded activation: %v, want ErrConflict", err)
+	}
+	if err := first.Delete(ChatKey("r", 1)); !errors.Is(err, ErrConflict) {
+		t.Fatalf("delete by the superseded activation: %v, want ErrConflict", err)
+	}
+	wantNotFound(t, s, ChatKey("r", 2))
+	mustGet(t, s, ChatKey("r", 1))
+	if err := second.Set(ChatKey("r", 2), []byte("msg 2")); err != nil {
+		t.Fatalf("write by the current activation: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = open(nil)
+	defer s.Close()
+	third, err := TakeFence(s, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if third.Generation() != second.Generation()+1 {
+		t.Fatalf("after reopen: generation %d, want %d", third.Generation(), second.Generation()+1)
+	}
+
+	// Activations racing to start: each gets its own generation.
+	var wg sync.WaitGroup
+	gens := make([]uint64, 5)
+	for i := range gens {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f, err := TakeFence(s, FenceKey("room", "race"))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			gens[i] = f.Generation()
+		}()
+	}
+	wg.Wait()
+	seen := map[uint64]bool{}
+	for _, g := range gens {
+		if g == 0 || seen[g] {
+			t.Fatalf("racing activations got generations %v", gens)
+		}
+		seen[g] = true
+	}
+}

@@ -136,13 +136,14 @@ func (g *grain) checkEntry(req *pb.JoinRequest) (email, avatar string, perr *pb.
 }
 
 // storeEntry keeps a visitor's entry-form data with the room.
-func (g *grain) storeEntry(m *member) error {
+func (g *grain) storeEntry(b *persistence.Batch, m *member) error {
 	raw, err := proto.Marshal(&pb.EntryRecord{MemberId: m.info.MemberId, Name: m.info.Name, Email: m.email,
 		AvatarUrl: m.info.AvatarUrl, JoinedAtMs: time.Now().UnixMilli()})
 	if err != nil {
 		return err
 	}
-	return g.deps.Store.Set(persistence.EntryKey(g.id, m.info.MemberId), raw)
+	b.Set(persistence.EntryKey(g.id, m.info.MemberId), raw)
+	return nil
 }
 
 // memberFor is what a member with role `to` may see of m: the entry form's
@@ -184,7 +185,7 @@ func (g *grain) deleteRoom(ctx actor.Context) *pb.DeleteRoomResult {
 	var b persistence.Batch
 	b.Delete(persistence.RoomKey(g.id))
 	var errs []error
-	for _, p := range [][]byte{persistence.ChatPrefix(g.id), persistence.FilePrefix(g.id), persistence.EntryPrefix(g.id)} {
+	for _, p := range [][]byte{persistence.ChatPrefix(g.id), persistence.FilePrefix(g.id), persistence.EntryPrefix(g.id), persistence.MemberPrefix(g.id)} {
 		errs = append(errs, g.deps.Store.Scan(p, persistence.PrefixEnd(p), false, 0, func(k, _ []byte) bool {
 			b.Delete(append([]byte(nil), k...))
 			return true
@@ -194,7 +195,7 @@ func (g *grain) deleteRoom(ctx actor.Context) *pb.DeleteRoomResult {
 		g.log.Error("list room keys", zap.Error(err))
 		return &pb.DeleteRoomResult{Error: errInternal}
 	}
-	if err := g.deps.Store.Apply(&b); err != nil {
+	if err := g.write(ctx, &b); err != nil {
 		g.log.Error("delete room", zap.Error(err))
 		return &pb.DeleteRoomResult{Error: errInternal}
 	}

@@ -60,6 +60,9 @@ type Deps struct {
 	Settings Settings
 	// Media is the node's SFU; nil turns calls off.
 	Media *media.Engine
+	// Alive reports whether an actor system address belongs to a member of
+	// the cluster now; nil counts every address as alive.
+	Alive func(address string) bool
 }
 
 // NewKind returns the cluster kind that activates room grains.
@@ -78,8 +81,9 @@ type member struct {
 	resumeHash [32]byte
 	// away is set while the member's connection is gone but may come back;
 	// awayEpoch tells a stale expiry from the current one.
-	away      bool
-	awayEpoch uint64
+	away       bool
+	awayEpoch  uint64
+	joinedAtMs int64
 }
 
 type grain struct {
@@ -93,6 +97,10 @@ type grain struct {
 	// call holds the members in the room's call, by member id.
 	call     map[string]*callMember
 	mediaPID *actor.PID
+	// fence is this activation's claim on the room's records (see members.go);
+	// superseded is set once a newer activation took it.
+	fence      *persistence.Fence
+	superseded bool
 }
 
 // Errors sent back to clients. Codes are part of the wire protocol.
@@ -108,19 +116,22 @@ func (g *grain) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
 		g.deps.Metrics.RoomsActive.Inc()
+		g.deps.Metrics.Cluster.Activations.WithLabelValues(Kind).Inc()
 	case *cluster.ClusterInit:
 		g.id = msg.Identity.Identity
 		g.log = g.deps.Log.With(zap.String("room", g.id))
 		g.load()
+		g.adoptMembers(ctx)
 		g.armIdle(ctx)
 	case *actor.Stopped:
 		g.deps.Metrics.RoomsActive.Dec()
+		g.deps.Metrics.Cluster.Passivations.WithLabelValues(Kind).Inc()
 	case *actor.ReceiveTimeout:
 		if len(g.members) == 0 {
 			ctx.Poison(ctx.Self())
 		}
 	case *pb.CreateRoom:
-		ctx.Respond(g.create(msg))
+		ctx.Respond(g.create(ctx, msg))
 	case *pb.GetRoomInfo:
 		if g.rec == nil {
 			ctx.Respond(&pb.GetRoomInfoResult{Error: g.missing()})
@@ -198,6 +209,15 @@ func (g *grain) load() {
 		return
 	}
 	if !found {
+		// Nothing to fence yet: a room that does not exist takes its fence
+		// when it is created, so looking up unknown ids writes nothing.
+		return
+	}
+	// The fence first: whatever an older activation wrote before it is read
+	// below, and whatever it tries after it is refused.
+	if err := g.takeFence(); err != nil {
+		g.loadErr = err
+		g.log.Error("take room fence", zap.Error(err))
 		return
 	}
 	prefix := persistence.ChatPrefix(g.id)
@@ -208,6 +228,11 @@ func (g *grain) load() {
 	if err != nil {
 		g.loadErr = err
 		g.log.Error("load chat tail", zap.Error(err))
+		return
+	}
+	if g.members, err = g.loadMembers(); err != nil {
+		g.loadErr = err
+		g.log.Error("load members", zap.Error(err))
 		return
 	}
 	g.rec = rec
@@ -277,7 +302,7 @@ func (g *grain) checkText(s string) (string, *pb.Error) {
 	return s, nil
 }
 
-func (g *grain) create(msg *pb.CreateRoom) *pb.CreateRoomResult {
+func (g *grain) create(ctx actor.Context, msg *pb.CreateRoom) *pb.CreateRoomResult {
 	if g.loadErr != nil {
 		return &pb.CreateRoomResult{Error: errInternal}
 	}
@@ -311,7 +336,13 @@ func (g *grain) create(msg *pb.CreateRoom) *pb.CreateRoomResult {
 	rec.AgentKeyHash = sum[:]
 	raw, err := proto.Marshal(rec)
 	if err == nil {
-		err = g.deps.Store.Set(persistence.RoomKey(g.id), raw)
+		var b persistence.Batch
+		b.RequireAbsent(persistence.RoomKey(g.id))
+		b.Set(persistence.RoomKey(g.id), raw)
+		err = g.write(ctx, &b)
+	}
+	if errors.Is(err, persistence.ErrConflict) {
+		return &pb.CreateRoomResult{Error: errorf("room_exists", "A room with this id already exists.")}
 	}
 	if err != nil {
 		g.log.Error("store room", zap.Error(err))
@@ -429,14 +460,20 @@ func (g *grain) admit(ctx actor.Context, msg *pb.Join, info *pb.Member) {
 	}
 	info.MemberId = randomToken(9)
 	resumeToken, resumeHash := newResumeToken()
-	m := &member{pid: msg.Session, info: info, email: info.Email, resumeHash: resumeHash}
+	m := &member{pid: msg.Session, info: info, email: info.Email, resumeHash: resumeHash, joinedAtMs: nowMs()}
 	info.Email = ""
-	if role == pb.Role_ROLE_VISITOR && g.rec.GetEntryForm().GetEnabled() {
-		if err := g.storeEntry(m); err != nil {
-			g.log.Error("store entry", zap.Error(err))
-			ctx.Respond(&pb.RoomReply{Error: errInternal})
-			return
-		}
+	var b persistence.Batch
+	err = g.storeMember(&b, m)
+	if err == nil && role == pb.Role_ROLE_VISITOR && g.rec.GetEntryForm().GetEnabled() {
+		err = g.storeEntry(&b, m)
+	}
+	if err == nil {
+		err = g.write(ctx, &b)
+	}
+	if err != nil {
+		g.log.Error("store member", zap.Error(err))
+		ctx.Respond(&pb.RoomReply{Error: errInternal})
+		return
 	}
 	g.members = append(g.members, m)
 	ctx.Watch(m.pid)
@@ -462,6 +499,7 @@ func (g *grain) remove(ctx actor.Context, pid *actor.PID) {
 		}
 		g.members = append(g.members[:i], g.members[i+1:]...)
 		ctx.Unwatch(pid)
+		g.forgetMember(ctx, m)
 		g.leaveCall(ctx, m)
 		g.broadcastMember(ctx, m, pb.MemberEvent_KIND_LEFT)
 		g.armIdle(ctx)
@@ -497,7 +535,7 @@ func (g *grain) post(ctx actor.Context, msg *pb.ChatMessage, file *pb.FileRef, s
 		}
 		b.Set(persistence.FileKey(g.id, file.Id), fraw)
 	}
-	if err := g.deps.Store.Apply(&b); err != nil {
+	if err := g.write(ctx, &b); err != nil {
 		g.log.Error("store chat", zap.Error(err))
 		return &pb.RoomReply{Error: errInternal}
 	}

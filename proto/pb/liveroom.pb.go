@@ -7380,6 +7380,97 @@ func (x *ShortReply) GetRecord() *ShortNameRecord {
 	return nil
 }
 
+// RoomMemberRecord is a member of a room as stored with it, so that the room
+// re-activated on another node (after its node died or the cluster changed)
+// still knows its members: where their connection's session actor lives, and
+// the resume token that lets one whose node died come back through another.
+type RoomMemberRecord struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Member *Member                `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"`
+	// Entry-form email, kept out of member (which everyone sees).
+	Email string `protobuf:"bytes,2,opt,name=email,proto3" json:"email,omitempty"`
+	// The session actor's PID: actor system address and id.
+	SessionAddress string `protobuf:"bytes,3,opt,name=session_address,json=sessionAddress,proto3" json:"session_address,omitempty"`
+	SessionId      string `protobuf:"bytes,4,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	// SHA-256 of the current resume token.
+	ResumeHash    []byte `protobuf:"bytes,5,opt,name=resume_hash,json=resumeHash,proto3" json:"resume_hash,omitempty"`
+	JoinedAtMs    int64  `protobuf:"varint,6,opt,name=joined_at_ms,json=joinedAtMs,proto3" json:"joined_at_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RoomMemberRecord) Reset() {
+	*x = RoomMemberRecord{}
+	mi := &file_liveroom_proto_msgTypes[104]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RoomMemberRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RoomMemberRecord) ProtoMessage() {}
+
+func (x *RoomMemberRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[104]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RoomMemberRecord.ProtoReflect.Descriptor instead.
+func (*RoomMemberRecord) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{104}
+}
+
+func (x *RoomMemberRecord) GetMember() *Member {
+	if x != nil {
+		return x.Member
+	}
+	return nil
+}
+
+func (x *RoomMemberRecord) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *RoomMemberRecord) GetSessionAddress() string {
+	if x != nil {
+		return x.SessionAddress
+	}
+	return ""
+}
+
+func (x *RoomMemberRecord) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+func (x *RoomMemberRecord) GetResumeHash() []byte {
+	if x != nil {
+		return x.ResumeHash
+	}
+	return nil
+}
+
+func (x *RoomMemberRecord) GetJoinedAtMs() int64 {
+	if x != nil {
+		return x.JoinedAtMs
+	}
+	return 0
+}
+
 var File_liveroom_proto protoreflect.FileDescriptor
 
 const file_liveroom_proto_rawDesc = "" +
@@ -7924,7 +8015,17 @@ const file_liveroom_proto_rawDesc = "" +
 	"\n" +
 	"ShortReply\x12(\n" +
 	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\x124\n" +
-	"\x06record\x18\x02 \x01(\v2\x1c.liveroom.v1.ShortNameRecordR\x06record*>\n" +
+	"\x06record\x18\x02 \x01(\v2\x1c.liveroom.v1.ShortNameRecordR\x06record\"\xe0\x01\n" +
+	"\x10RoomMemberRecord\x12+\n" +
+	"\x06member\x18\x01 \x01(\v2\x13.liveroom.v1.MemberR\x06member\x12\x14\n" +
+	"\x05email\x18\x02 \x01(\tR\x05email\x12'\n" +
+	"\x0fsession_address\x18\x03 \x01(\tR\x0esessionAddress\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\x04 \x01(\tR\tsessionId\x12\x1f\n" +
+	"\vresume_hash\x18\x05 \x01(\fR\n" +
+	"resumeHash\x12 \n" +
+	"\fjoined_at_ms\x18\x06 \x01(\x03R\n" +
+	"joinedAtMs*>\n" +
 	"\x04Role\x12\x14\n" +
 	"\x10ROLE_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
@@ -7958,7 +8059,7 @@ func file_liveroom_proto_rawDescGZIP() []byte {
 }
 
 var file_liveroom_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_liveroom_proto_msgTypes = make([]protoimpl.MessageInfo, 105)
+var file_liveroom_proto_msgTypes = make([]protoimpl.MessageInfo, 106)
 var file_liveroom_proto_goTypes = []any{
 	(Role)(0),                  // 0: liveroom.v1.Role
 	(PeerRole)(0),              // 1: liveroom.v1.PeerRole
@@ -8070,8 +8171,9 @@ var file_liveroom_proto_goTypes = []any{
 	(*ShortRelease)(nil),       // 107: liveroom.v1.ShortRelease
 	(*ShortResolve)(nil),       // 108: liveroom.v1.ShortResolve
 	(*ShortReply)(nil),         // 109: liveroom.v1.ShortReply
-	nil,                        // 110: liveroom.v1.Sdp.SourcesEntry
-	(*actor.PID)(nil),          // 111: actor.PID
+	(*RoomMemberRecord)(nil),   // 110: liveroom.v1.RoomMemberRecord
+	nil,                        // 111: liveroom.v1.Sdp.SourcesEntry
+	(*actor.PID)(nil),          // 112: actor.PID
 }
 var file_liveroom_proto_depIdxs = []int32{
 	48,  // 0: liveroom.v1.RoomRecord.entry_form:type_name -> liveroom.v1.EntryForm
@@ -8114,32 +8216,32 @@ var file_liveroom_proto_depIdxs = []int32{
 	16,  // 37: liveroom.v1.CreateRoomResult.room:type_name -> liveroom.v1.RoomInfo
 	20,  // 38: liveroom.v1.GetRoomInfoResult.error:type_name -> liveroom.v1.Error
 	16,  // 39: liveroom.v1.GetRoomInfoResult.room:type_name -> liveroom.v1.RoomInfo
-	111, // 40: liveroom.v1.Join.session:type_name -> actor.PID
+	112, // 40: liveroom.v1.Join.session:type_name -> actor.PID
 	11,  // 41: liveroom.v1.Join.request:type_name -> liveroom.v1.JoinRequest
-	111, // 42: liveroom.v1.Leave.session:type_name -> actor.PID
-	111, // 43: liveroom.v1.PostChat.session:type_name -> actor.PID
+	112, // 42: liveroom.v1.Leave.session:type_name -> actor.PID
+	112, // 43: liveroom.v1.PostChat.session:type_name -> actor.PID
 	0,   // 44: liveroom.v1.PostFile.role:type_name -> liveroom.v1.Role
 	7,   // 45: liveroom.v1.PostFile.file:type_name -> liveroom.v1.FileRef
-	111, // 46: liveroom.v1.GetHistory.session:type_name -> actor.PID
+	112, // 46: liveroom.v1.GetHistory.session:type_name -> actor.PID
 	13,  // 47: liveroom.v1.GetHistory.request:type_name -> liveroom.v1.HistoryRequest
 	20,  // 48: liveroom.v1.RoomReply.error:type_name -> liveroom.v1.Error
 	8,   // 49: liveroom.v1.RoomReply.chat:type_name -> liveroom.v1.ChatMessage
 	5,   // 50: liveroom.v1.CallAction.action:type_name -> liveroom.v1.CallAction.Action
-	110, // 51: liveroom.v1.Sdp.sources:type_name -> liveroom.v1.Sdp.SourcesEntry
+	111, // 51: liveroom.v1.Sdp.sources:type_name -> liveroom.v1.Sdp.SourcesEntry
 	1,   // 52: liveroom.v1.IceCandidate.pc:type_name -> liveroom.v1.PeerRole
 	5,   // 53: liveroom.v1.CallEvent.action:type_name -> liveroom.v1.CallAction.Action
 	9,   // 54: liveroom.v1.CallEvent.from:type_name -> liveroom.v1.Member
 	9,   // 55: liveroom.v1.CallParticipant.member:type_name -> liveroom.v1.Member
 	34,  // 56: liveroom.v1.CallParticipant.media:type_name -> liveroom.v1.MediaState
 	38,  // 57: liveroom.v1.CallState.participants:type_name -> liveroom.v1.CallParticipant
-	111, // 58: liveroom.v1.CallRequest.session:type_name -> actor.PID
+	112, // 58: liveroom.v1.CallRequest.session:type_name -> actor.PID
 	33,  // 59: liveroom.v1.CallRequest.call:type_name -> liveroom.v1.CallAction
 	34,  // 60: liveroom.v1.CallRequest.media_state:type_name -> liveroom.v1.MediaState
 	35,  // 61: liveroom.v1.CallRequest.publish_offer:type_name -> liveroom.v1.Sdp
 	35,  // 62: liveroom.v1.CallRequest.subscribe_answer:type_name -> liveroom.v1.Sdp
 	36,  // 63: liveroom.v1.CallRequest.ice:type_name -> liveroom.v1.IceCandidate
 	42,  // 64: liveroom.v1.CallRequest.restart_ice:type_name -> liveroom.v1.RestartIce
-	111, // 65: liveroom.v1.MediaCommand.session:type_name -> actor.PID
+	112, // 65: liveroom.v1.MediaCommand.session:type_name -> actor.PID
 	46,  // 66: liveroom.v1.MediaCommand.join:type_name -> liveroom.v1.MediaJoin
 	47,  // 67: liveroom.v1.MediaCommand.leave:type_name -> liveroom.v1.MediaLeave
 	35,  // 68: liveroom.v1.MediaCommand.publish_offer:type_name -> liveroom.v1.Sdp
@@ -8179,17 +8281,17 @@ var file_liveroom_proto_depIdxs = []int32{
 	76,  // 102: liveroom.v1.AgentSnapshot.status:type_name -> liveroom.v1.AgentStatus
 	72,  // 103: liveroom.v1.AgentSnapshot.visitors:type_name -> liveroom.v1.VisitorInfo
 	74,  // 104: liveroom.v1.AgentSnapshot.requests:type_name -> liveroom.v1.ContactRequest
-	111, // 105: liveroom.v1.AgentVisitorHello.session:type_name -> actor.PID
+	112, // 105: liveroom.v1.AgentVisitorHello.session:type_name -> actor.PID
 	59,  // 106: liveroom.v1.AgentVisitorHello.hello:type_name -> liveroom.v1.VisitorHello
-	111, // 107: liveroom.v1.AgentVisitorCall.session:type_name -> actor.PID
+	112, // 107: liveroom.v1.AgentVisitorCall.session:type_name -> actor.PID
 	60,  // 108: liveroom.v1.AgentVisitorCall.call:type_name -> liveroom.v1.VisitorCall
-	111, // 109: liveroom.v1.AgentVisitorCancel.session:type_name -> actor.PID
-	111, // 110: liveroom.v1.AgentAttach.session:type_name -> actor.PID
+	112, // 109: liveroom.v1.AgentVisitorCancel.session:type_name -> actor.PID
+	112, // 110: liveroom.v1.AgentAttach.session:type_name -> actor.PID
 	68,  // 111: liveroom.v1.AgentAttach.watch:type_name -> liveroom.v1.AgentWatch
-	111, // 112: liveroom.v1.AgentSocketAway.session:type_name -> actor.PID
-	111, // 113: liveroom.v1.AgentSocketAnswer.session:type_name -> actor.PID
+	112, // 112: liveroom.v1.AgentSocketAway.session:type_name -> actor.PID
+	112, // 113: liveroom.v1.AgentSocketAnswer.session:type_name -> actor.PID
 	70,  // 114: liveroom.v1.AgentSocketAnswer.answer:type_name -> liveroom.v1.AgentAnswer
-	111, // 115: liveroom.v1.AgentDetach.session:type_name -> actor.PID
+	112, // 115: liveroom.v1.AgentDetach.session:type_name -> actor.PID
 	20,  // 116: liveroom.v1.AgentReply.error:type_name -> liveroom.v1.Error
 	20,  // 117: liveroom.v1.AgentLoginResult.error:type_name -> liveroom.v1.Error
 	20,  // 118: liveroom.v1.AgentWho.error:type_name -> liveroom.v1.Error
@@ -8207,11 +8309,12 @@ var file_liveroom_proto_depIdxs = []int32{
 	57,  // 130: liveroom.v1.AgentOfflineList.messages:type_name -> liveroom.v1.OfflineMessage
 	20,  // 131: liveroom.v1.ShortReply.error:type_name -> liveroom.v1.Error
 	56,  // 132: liveroom.v1.ShortReply.record:type_name -> liveroom.v1.ShortNameRecord
-	133, // [133:133] is the sub-list for method output_type
-	133, // [133:133] is the sub-list for method input_type
-	133, // [133:133] is the sub-list for extension type_name
-	133, // [133:133] is the sub-list for extension extendee
-	0,   // [0:133] is the sub-list for field type_name
+	9,   // 133: liveroom.v1.RoomMemberRecord.member:type_name -> liveroom.v1.Member
+	134, // [134:134] is the sub-list for method output_type
+	134, // [134:134] is the sub-list for method input_type
+	134, // [134:134] is the sub-list for extension type_name
+	134, // [134:134] is the sub-list for extension extendee
+	0,   // [0:134] is the sub-list for field type_name
 }
 
 func init() { file_liveroom_proto_init() }
@@ -8298,7 +8401,7 @@ func file_liveroom_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_liveroom_proto_rawDesc), len(file_liveroom_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   105,
+			NumMessages:   106,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
