@@ -40,7 +40,9 @@ func (n *Node) requestKind(ctx context.Context, identity, kind string, msg inter
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < timeout {
 		timeout = time.Until(dl)
 	}
+	start := time.Now()
 	res, err := n.Cluster.Request(identity, kind, msg, cluster.WithTimeout(timeout))
+	n.observe(identity, kind, start)
 	if err != nil || res == nil {
 		n.log.Warn("grain request failed", zap.String("kind", kind), zap.String("identity", identity), zap.Error(err))
 		return nil, ErrUnavailable

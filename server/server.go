@@ -124,8 +124,8 @@ func Run(ctx context.Context, cfg config.Config) error {
 	defer engine.Close()
 	node, err := actors.StartNode(actors.NodeConfig{
 		ClusterName: cfg.ClusterName, Host: cfg.ClusterHost, Port: cfg.ClusterPort,
-		Provider: cfg.ClusterProvider, Peers: cfg.ClusterPeers, AutoPort: cfg.ClusterAutoPort,
-		RequestTimeout: time.Duration(cfg.RequestTimeoutMs) * time.Millisecond,
+		Provider: cfg.ClusterProvider, Peers: cfg.ClusterPeers, AutoPort: cfg.ClusterAutoPort, EtcdEndpoints: cfg.EtcdEndpoints,
+		RequestTimeout: time.Duration(cfg.RequestTimeoutMs) * time.Millisecond, Metrics: m,
 		Room: room.Deps{Store: store, Signer: signer, Log: log.Named("room"), Metrics: m, Settings: room.Settings{
 			MaxMembers: cfg.RoomMaxMembers, MaxChatChars: cfg.MaxChatChars, MaxNameChars: cfg.MaxNameChars,
 			HistoryPage: cfg.HistoryPage, IdleTimeout: time.Duration(cfg.RoomIdleSeconds) * time.Second,
@@ -169,10 +169,14 @@ func Run(ctx context.Context, cfg config.Config) error {
 	log.Info("liveroom serving", zap.String("addr", listener.Addr().String()),
 		zap.String("data_dir", cfg.DataDir), zap.String("cluster", cfg.ClusterProvider))
 
+	var result error
 	select {
 	case <-ctx.Done():
 	case err := <-serveErr:
 		return fmt.Errorf("http server: %w", err)
+	case <-node.Evicted():
+		log.Error("the cluster dropped this node (paused or cut off longer than its membership lease); rejoining as a new member")
+		result = ErrEvicted
 	}
 	log.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
@@ -182,5 +186,9 @@ func Run(ctx context.Context, cfg config.Config) error {
 	if err := httpSrv.Shutdown(shutdownCtx); err != nil {
 		log.Warn("http shutdown", zap.Error(err))
 	}
-	return nil
+	return result
 }
+
+// ErrEvicted is returned by Run when the cluster dropped this node: the caller
+// runs it again to rejoin as a new member.
+var ErrEvicted = errors.New("dropped from the cluster")
