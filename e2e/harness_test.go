@@ -75,7 +75,13 @@ func freePort(t testing.TB) int { return testserver.FreePort(t) }
 // flags, and waits until /healthz answers ok.
 func startServer(t testing.TB, dataDir string, extra ...string) *server {
 	t.Helper()
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	return startServerOn(t, "127.0.0.1", dataDir, extra...)
+}
+
+// startServerOn is startServer on another loopback address (127.0.0.2, ...).
+func startServerOn(t testing.TB, host, dataDir string, extra ...string) *server {
+	t.Helper()
+	addr := fmt.Sprintf("%s:%d", host, freePort(t))
 	args := append([]string{"serve", "--addr", addr, "--data-dir", dataDir, "--log-level", "debug", "--password-cost", "4"}, extra...)
 	s := &server{t: t, URL: "http://" + addr, DataDir: dataDir, logs: &syncBuffer{}, done: make(chan error, 1)}
 	s.cmd = exec.Command(binary, args...)
