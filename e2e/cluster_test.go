@@ -61,6 +61,16 @@ func startCluster(t *testing.T) *clusterRig {
 	}
 	r.waitMembers(3)
 	r.startProxy()
+	t.Cleanup(func() {
+		// LIVEROOM_TEST_LOGS=folder keeps every node's whole log of a failed run.
+		dir := os.Getenv("LIVEROOM_TEST_LOGS")
+		if dir == "" || !t.Failed() {
+			return
+		}
+		for i, n := range r.nodes {
+			_ = os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s-node%d.log", t.Name(), i+1)), []byte(n.logs.String()), 0o600)
+		}
+	})
 	return r
 }
 
@@ -192,7 +202,10 @@ type chatter struct {
 	seen   map[uint64]string // every chat message received, by seq
 	acked  map[string]uint64 // our messages the server acknowledged: text -> seq
 	joins  int
-	errs   []string
+	// fresh counts joins after the first that were not resumptions: a
+	// member that should have resumed but was admitted anew.
+	resumes, fresh int
+	errs           []string
 	sent   int
 	stop   chan struct{}
 	done   chan struct{}
@@ -232,6 +245,7 @@ type clusterFrame struct {
 	Error   *struct{ Code, Message string }
 	Joined  *struct {
 		ResumeToken string `json:"resumeToken"`
+		Resumed     bool
 		History     []chatJSON
 	}
 	Chat *chatJSON
@@ -315,6 +329,10 @@ func (c *chatter) session() {
 	}()
 	joined := false
 	pending := map[string]string{} // frame id -> text
+	// A node that stops answering (paused, cut off) leaves the socket open:
+	// like a browser, give up on it when nothing came back for a while, and
+	// resume through the load balancer.
+	lastHeard := time.Now()
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -326,11 +344,19 @@ func (c *chatter) session() {
 			if !ok {
 				return
 			}
+			lastHeard = time.Now()
 			c.mu.Lock()
 			switch {
 			case f.Joined != nil:
 				joined = true
 				c.joins++
+				if c.joins > 1 {
+					if f.Joined.Resumed {
+						c.resumes++
+					} else {
+						c.fresh++
+					}
+				}
 				c.resume = f.Joined.ResumeToken
 				for _, m := range f.Joined.History {
 					c.record(m)
@@ -353,6 +379,10 @@ func (c *chatter) session() {
 			}
 			c.mu.Unlock()
 		case <-tick.C:
+			if (len(pending) > 0 || !joined) && time.Since(lastHeard) > 10*time.Second {
+				c.note("no answer for 10 s; reconnecting")
+				return
+			}
 			if !joined || len(pending) > 4 {
 				continue
 			}
@@ -545,13 +575,21 @@ func TestClusterSurvivesKillOfRoomNode(t *testing.T) {
 		c.finish()
 	}
 	checkChat(t, roomHistory(t, r.proxyURL, room), cs)
+	resumed := 0
 	for _, c := range cs {
 		c.mu.Lock()
-		if c.joins < 1 {
-			t.Errorf("%s never joined", c.name)
+		if c.fresh > 0 {
+			t.Errorf("%s was admitted anew %d times instead of resuming", c.name, c.fresh)
+		}
+		if c.resumes > 0 {
+			resumed++
 		}
 		c.mu.Unlock()
 	}
+	if resumed == 0 {
+		t.Errorf("no member resumed, yet the killed node held sockets")
+	}
+	t.Logf("%d members resumed through HAProxy", resumed)
 
 	// Bring the killed node back, as a supervisor would.
 	r.nodes[host] = startServerOn(t, r.hosts[host], t.TempDir(), r.args[host]...)
@@ -563,6 +601,180 @@ func TestClusterSurvivesKillOfRoomNode(t *testing.T) {
 	t.Run("agent created by admin beside the cluster logs in through any node", func(t *testing.T) {
 		checkAgentAcrossNodes(t, r)
 	})
+}
+
+// TestClusterNodePausedRejoins pauses the node hosting a busy room for 30 s
+// (SIGSTOP): the others drop it and keep serving the room, and after SIGCONT
+// it notices it was dropped and rejoins; no acknowledged message is lost and
+// the room never runs twice (its seqs stay one sequence).
+func TestClusterNodePausedRejoins(t *testing.T) {
+	checkPause(t, startCluster(t))
+}
+
+// TestClusterStoreAndMembershipOutages stops etcd for 30 s (rooms keep
+// working) and then restarts PostgreSQL (requests fail clearly meanwhile,
+// work after, nothing acknowledged lost).
+func TestClusterStoreAndMembershipOutages(t *testing.T) {
+	r := startCluster(t)
+	t.Run("rooms keep working while etcd is down", func(t *testing.T) {
+		checkEtcdOutage(t, r)
+	})
+	t.Run("a PostgreSQL restart fails requests clearly, then they work", func(t *testing.T) {
+		checkPostgresRestart(t, r)
+	})
+}
+
+// flowing starts members in room, waits until chat flows for all, and
+// returns them; the caller finishes them.
+func flowing(t *testing.T, base, room, key string, n int, what string) []*chatter {
+	t.Helper()
+	var cs []*chatter
+	for i := 0; i < n; i++ {
+		agentKey := ""
+		if i == 0 {
+			agentKey = key
+		}
+		cs = append(cs, newChatter(t, base, room, fmt.Sprintf("%s%d", room, i), agentKey))
+	}
+	t.Cleanup(func() {
+		for _, c := range cs {
+			select {
+			case <-c.stop:
+			default:
+				c.finish()
+			}
+		}
+	})
+	waitFlowing(t, cs, 3, 90*time.Second, what)
+	return cs
+}
+
+func finishAll(cs []*chatter) {
+	for _, c := range cs {
+		c.finish()
+	}
+}
+
+func checkPause(t *testing.T, r *clusterRig) {
+	key := createRoomAt(t, r.proxyURL, "paused")
+	cs := flowing(t, r.proxyURL, "paused", key, 6, "before the pause")
+	host := r.roomHost()
+	victim := host
+	t.Logf("room on node %d; pausing it for 30 s", victim+1)
+	if err := r.nodes[victim].cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	paused := time.Now()
+	// The others drop it and keep serving: chat flows again while it sleeps.
+	for _, c := range cs {
+		c.mark()
+	}
+	waitFlowing(t, cs, 3, 90*time.Second, "while a node is paused")
+	if d := time.Since(paused); d < 30*time.Second {
+		time.Sleep(30*time.Second - d)
+	}
+	if err := r.nodes[victim].cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	// It notices that it was dropped and rejoins as a new member.
+	r.waitMembers(3)
+	t.Logf("paused node rejoined (evicted and restarted its membership: %v)",
+		strings.Contains(r.nodes[victim].logs.String(), "rejoining as a new member"))
+	for _, c := range cs {
+		c.mark()
+	}
+	waitFlowing(t, cs, 3, 90*time.Second, "after the paused node came back")
+	finishAll(cs)
+	checkChat(t, roomHistory(t, r.proxyURL, "paused"), cs)
+	active := 0
+	for _, n := range r.nodes {
+		active += int(metric(t, n, "liveroom_rooms_active"))
+	}
+	// "paused" and at most the rooms of the earlier steps; never two copies
+	// of one: each copy would have answered with its own seqs above.
+	if active < 1 {
+		t.Fatalf("no room active after the pause")
+	}
+}
+
+func checkEtcdOutage(t *testing.T, r *clusterRig) {
+	key := createRoomAt(t, r.proxyURL, "etcdless")
+	cs := flowing(t, r.proxyURL, "etcdless", key, 3, "before etcd stops")
+	if err := r.etcd.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	stopped := time.Now()
+	for _, c := range cs {
+		c.mark()
+	}
+	waitFlowing(t, cs, 5, 60*time.Second, "while etcd is down")
+	if d := time.Since(stopped); d < 30*time.Second {
+		time.Sleep(30*time.Second - d)
+	}
+	for _, c := range cs {
+		c.mark()
+	}
+	waitFlowing(t, cs, 3, 60*time.Second, "after 30 s without etcd")
+	if err := r.etcd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r.waitMembers(3)
+	for _, c := range cs {
+		c.mark()
+	}
+	waitFlowing(t, cs, 3, 90*time.Second, "after etcd came back")
+	finishAll(cs)
+	checkChat(t, roomHistory(t, r.proxyURL, "etcdless"), cs)
+}
+
+func checkPostgresRestart(t *testing.T, r *clusterRig) {
+	key := createRoomAt(t, r.proxyURL, "dbdown")
+	cs := flowing(t, r.proxyURL, "dbdown", key, 3, "before PostgreSQL stops")
+	if err := r.pg.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	// Meanwhile: a clear error, not a hang and not a false success.
+	resp, err := http.Post(r.nodes[0].URL+"/api/rooms", "application/json", strings.NewReader(`{"id":"während","visitorName":"V"}`))
+	if err == nil {
+		resp.Body.Close()
+		if resp.StatusCode < 400 {
+			t.Errorf("room created with the database down: %d", resp.StatusCode)
+		}
+	}
+	for i, n := range r.nodes {
+		c := &http.Client{Timeout: 20 * time.Second}
+		resp, err := c.Get(n.URL + "/healthz")
+		if err != nil {
+			t.Fatalf("healthz of node %d: %v", i+1, err)
+		}
+		var h map[string]string
+		_ = json.NewDecoder(resp.Body).Decode(&h)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(h["store"], "unavailable") {
+			t.Errorf("healthz of node %d with the database down: %d %v", i+1, resp.StatusCode, h)
+		}
+	}
+	time.Sleep(3 * time.Second)
+	if err := r.pg.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cs {
+		c.mark()
+	}
+	waitFlowing(t, cs, 3, 90*time.Second, "after PostgreSQL came back")
+	finishAll(cs)
+	checkChat(t, roomHistory(t, r.proxyURL, "dbdown"), cs)
+	for _, c := range cs {
+		c.mu.Lock()
+		refused := 0
+		for _, e := range c.errs {
+			if strings.Contains(e, "internal") {
+				refused++
+			}
+		}
+		c.mu.Unlock()
+		_ = refused
+	}
 }
 
 // memberToken joins a room on one node and returns its access token.
