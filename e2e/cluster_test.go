@@ -207,9 +207,9 @@ type chatter struct {
 	resumes, fresh int
 	refused        int
 	errs           []string
-	sent   int
-	stop   chan struct{}
-	done   chan struct{}
+	sent           int
+	stop           chan struct{}
+	done           chan struct{}
 	// after counts acknowledgements since mark was called.
 	after int
 }
@@ -740,7 +740,9 @@ func checkPostgresRestart(t *testing.T, r *clusterRig) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var apiErr struct{ Error struct{ Code, Message string } }
+	var apiErr struct {
+		Error struct{ Code, Message string }
+	}
 	_ = json.NewDecoder(resp.Body).Decode(&apiErr)
 	resp.Body.Close()
 	if resp.StatusCode < 500 || apiErr.Error.Message == "" {
