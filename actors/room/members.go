@@ -122,10 +122,15 @@ func (g *grain) adoptMembers(ctx actor.Context) {
 		return
 	}
 	gone := 0
+	// The call, if there was one, ran on the old node and is gone with it:
+	// members still connected are told so, and their pages join it again
+	// (on this node's media) as after a reconnect.
+	ended := &pb.ServerFrame{Body: &pb.ServerFrame_CallState{CallState: &pb.CallState{}}}
 	for _, m := range append([]*member(nil), g.members...) {
 		addr := m.pid.GetAddress()
 		if addr == ctx.Self().GetAddress() || g.deps.Alive == nil || g.deps.Alive(addr) {
 			ctx.Watch(m.pid)
+			ctx.Send(m.pid, ended)
 			continue
 		}
 		// Its node has left the cluster: no use dialling it. The member
