@@ -509,11 +509,24 @@ func minSeq(m map[uint64]string) uint64 {
 	return min
 }
 
+// createRoomAt creates a room through base. Right after a node joined, the
+// room's grain may be placed on a node still settling in and the API answers
+// 503 (try again), as it would to any client: retry that for a while.
 func createRoomAt(t *testing.T, base, id string) string {
 	t.Helper()
-	resp, err := http.Post(base+"/api/rooms", "application/json", strings.NewReader(`{"id":"`+id+`","visitorName":"V"}`))
-	if err != nil {
-		t.Fatal(err)
+	deadline := time.Now().Add(60 * time.Second)
+	var resp *http.Response
+	for {
+		var err error
+		resp, err = http.Post(base+"/api/rooms", "application/json", strings.NewReader(`{"id":"`+id+`","visitorName":"V"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != http.StatusServiceUnavailable || time.Now().After(deadline) {
+			break
+		}
+		resp.Body.Close()
+		time.Sleep(500 * time.Millisecond)
 	}
 	defer resp.Body.Close()
 	var body struct{ AgentURL string }
