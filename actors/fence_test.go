@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"liveroom/actors"
 	"liveroom/actors/room"
 	"liveroom/persistence"
 	"liveroom/proto/pb"
@@ -72,4 +73,33 @@ func TestRoomSupersededActivationStops(t *testing.T) {
 	if err != nil || info.Error != nil {
 		t.Fatalf("room info: %v %v", err, info.GetError())
 	}
+}
+
+// TestAgentSupersededActivationStops: once another activation took the agent's
+// fence, this one's writes are refused and it stops; the next request
+// activates the agent again from the store, logins intact.
+func TestAgentSupersededActivationStops(t *testing.T) {
+	n := startNode(t, t.TempDir(), room.Settings{})
+	addAgent(t, n, "fay", "Fay", "", "fay-password")
+	hash := login(t, n, "fay", "fay-password")
+	if _, err := persistence.TakeFence(n.store, persistence.FenceKey("agent", "fay")); err != nil {
+		t.Fatal(err)
+	}
+	r := ask[*pb.AgentReply](t, n, "fay", &pb.AgentLogout{SessionHash: hash})
+	if r.Error == nil {
+		t.Fatal("the superseded activation deleted a login session")
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		// A request that reaches the stopping activation times out; retry.
+		who, err := actors.AskAgent[*pb.AgentWho](context.Background(), n.Node, "fay", &pb.AgentCheckSession{SessionHash: hash})
+		if err == nil && who.Error == nil && who.Name == "Fay" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("agent did not come back with its session: %v %v", err, who.GetError())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	mustOK(t, ask[*pb.AgentReply](t, n, "fay", &pb.AgentLogout{SessionHash: hash}))
 }

@@ -106,6 +106,10 @@ type grain struct {
 	failures    []time.Time // recent failed logins
 	lockedUntil time.Time
 	inflight    int // logins whose password is being checked
+
+	// fence is this activation's claim on the agent's records (fence.go).
+	fence      *persistence.Fence
+	superseded bool
 }
 
 func errorf(code, msg string) *pb.Error { return &pb.Error{Code: code, Message: msg} }
@@ -118,6 +122,11 @@ var (
 )
 
 func (g *grain) Receive(ctx actor.Context) {
+	defer func() {
+		if g.superseded {
+			ctx.Stop(ctx.Self())
+		}
+	}()
 	switch msg := ctx.Message().(type) {
 	case *cluster.ClusterInit:
 		g.id = msg.Identity.Identity
@@ -190,6 +199,10 @@ func (g *grain) load() {
 	if !found {
 		return
 	}
+	if err := g.takeFence(); err != nil {
+		g.fail("take agent fence", err)
+		return
+	}
 	g.sessions = map[string]*pb.AgentSession{}
 	g.rooms = map[string]*pb.AgentRoom{}
 	now := time.Now().UnixMilli()
@@ -227,7 +240,7 @@ func (g *grain) load() {
 		for _, k := range expired {
 			b.Delete(k)
 		}
-		if err := g.deps.Store.Apply(&b); err != nil {
+		if err := g.apply(&b); err != nil {
 			g.log.Warn("drop expired sessions", zap.Error(err))
 		}
 	}
