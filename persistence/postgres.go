@@ -52,6 +52,13 @@ func OpenPostgres(url string, log *zap.Logger, observe Observer) (*Postgres, err
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = 5 * time.Second
 	}
+	if !strings.Contains(url, "pool_max_conns") {
+		// pgx's default (4 on a 2-core machine) makes every room of the
+		// node queue behind four connections; each write is one short
+		// transaction, so allow more in flight. pool_max_conns in the URL
+		// overrides this.
+		cfg.MaxConns = 32
+	}
 	cfg.MaxConnIdleTime = time.Minute
 	// A dead connection (database restarted) is found on use; check before
 	// handing one out when it has been idle a while.
