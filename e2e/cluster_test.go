@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/coder/websocket"
 
 	"liveroom/internal/etcdtest"
@@ -923,6 +924,61 @@ func checkAgentAcrossNodes(t *testing.T, r *clusterRig) {
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("login through node %d: %d", i+1, resp.StatusCode)
+		}
+	}
+}
+
+// TestClusterRoomPageSurvivesNodeKill: an agent and a visitor chat in the
+// room page (headless Chromium) through HAProxy; the node hosting the room is
+// killed. Both pages carry on by themselves and chat reaches the other side
+// again, and what was said before is still on screen.
+func TestClusterRoomPageSurvivesNodeKill(t *testing.T) {
+	r := startCluster(t)
+	key := createRoomAt(t, r.proxyURL, "pages")
+	browser := newBrowser(t)
+	agent, visitor := newPage(t, browser), newPage(t, browser)
+	do(t, agent, chromedp.Navigate(r.proxyURL+"/room/pages#agent="+key))
+	waitJS(t, agent, "the agent's join form", `document.querySelector("#join-button") && document.body.dataset.state === "joining"`)
+	do(t, agent, chromedp.SetValue(chromedp.ID("join-name"), "Ann"), chromedp.Click(chromedp.ID("join-button")))
+	joinRoom(t, visitor, r.proxyURL+"/room/pages", "Vic", "")
+	waitJS(t, agent, "the visitor in the member list", seesMember("Vic"))
+	sendChat(t, visitor, "before the kill")
+	waitJS(t, agent, "the first message", seesMessage("Vic", "before the kill"))
+
+	host := r.roomHost()
+	t.Logf("room on node %d; killing it", host+1)
+	if err := r.nodes[host].cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-r.nodes[host].done
+
+	// Each side says something until the other side shows it: a message
+	// sent while the page is still reconnecting may be refused, as a person
+	// would see, and they would say it again.
+	say := func(from, to context.Context, name, text string) {
+		t.Helper()
+		deadline := time.Now().Add(120 * time.Second)
+		for i := 1; ; i++ {
+			msg := fmt.Sprintf("%s %d", text, i)
+			eval[bool](t, from, `(() => { const i = document.querySelector("#chat-input"); i.value = `+jsString(msg)+`;
+				document.querySelector("#chat-send").click(); return true })()`)
+			end := time.Now().Add(8 * time.Second)
+			for time.Now().Before(end) {
+				if eval[bool](t, to, seesMessage(name, msg)) {
+					return
+				}
+				time.Sleep(250 * time.Millisecond)
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%q from %s never arrived after the kill; page says:\n%s", text, name, pageText(to))
+			}
+		}
+	}
+	say(visitor, agent, "Vic", "after the kill")
+	say(agent, visitor, "Ann", "answer")
+	for _, p := range []context.Context{agent, visitor} {
+		if !eval[bool](t, p, seesMessage("Vic", "before the kill")) {
+			t.Fatalf("the message from before the kill is gone from a page:\n%s", pageText(p))
 		}
 	}
 }
