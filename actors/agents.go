@@ -44,7 +44,9 @@ func (n *Node) requestKind(ctx context.Context, identity, kind string, msg inter
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < timeout {
 		timeout = time.Until(dl)
 	}
+	start := time.Now()
 	res, err := n.Cluster.Request(identity, kind, msg, cluster.WithTimeout(timeout))
+	n.observe(identity, kind, start)
 	if err != nil || res == nil {
 		n.log.Warn("grain request failed", zap.String("kind", kind), zap.String("identity", identity), zap.Error(err))
 		return nil, ErrUnavailable
@@ -83,6 +85,3 @@ func (n *Node) HashPassword(password string) (string, *pb.Error, error) {
 func AskRoom[T any](ctx context.Context, n *Node, roomID string, msg interface{}) (T, error) {
 	return typed[T](n.requestKind(ctx, roomID, room.Kind, msg))
 }
-
-// Members is the member count of the latest cluster topology (nodes).
-func (n *Node) Members() int { return int(n.members.Load()) }

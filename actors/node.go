@@ -9,15 +9,18 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/cluster"
 	"github.com/asynkron/protoactor-go/cluster/clusterproviders/automanaged"
+	"github.com/asynkron/protoactor-go/cluster/clusterproviders/etcd"
 	"github.com/asynkron/protoactor-go/cluster/clusterproviders/test"
 	"github.com/asynkron/protoactor-go/cluster/identitylookup/disthash"
 	"github.com/asynkron/protoactor-go/remote"
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 	"go.uber.org/zap/exp/zapslog"
 	"go.uber.org/zap/zapcore"
@@ -26,6 +29,7 @@ import (
 	"liveroom/actors/agent"
 	"liveroom/actors/room"
 	"liveroom/actors/short"
+	"liveroom/metrics"
 	"liveroom/proto/pb"
 )
 
@@ -37,8 +41,10 @@ type NodeConfig struct {
 	// Provider is "single" (one node in this process) or "automanaged".
 	Provider       string
 	Peers          []string
+	EtcdEndpoints  []string
 	AutoPort       int
 	RequestTimeout time.Duration
+	Metrics        *metrics.Metrics
 	Room           room.Deps
 	Agent          agent.Deps
 }
@@ -55,6 +61,10 @@ type Node struct {
 	// from the topology events because protoactor's member list is updated
 	// without a lock its readers could share.
 	members atomic.Int64
+	// evicted is closed when a topology arrives that leaves this node out.
+	evicted     chan struct{}
+	evictedOnce sync.Once
+	metrics     *metrics.Metrics
 }
 
 // StartNode starts the actor system, joins the cluster and registers the grain
@@ -80,8 +90,22 @@ func StartNode(cfg NodeConfig, log *zap.Logger) (*Node, error) {
 		provider = test.NewTestProvider(test.NewInMemAgent())
 	case "automanaged":
 		provider = automanaged.NewWithConfig(2*time.Second, cfg.AutoPort, cfg.Peers...)
+	case "etcd":
+		p, err := etcd.NewWithConfig("/liveroom", clientv3.Config{Endpoints: cfg.EtcdEndpoints,
+			DialTimeout: 5 * time.Second, Logger: log.Named("etcd").WithOptions(zap.IncreaseLevel(zapcore.ErrorLevel))})
+		if err != nil {
+			return nil, fmt.Errorf("etcd: %w", err)
+		}
+		provider = p
 	default:
 		return nil, fmt.Errorf("unknown cluster provider %q", cfg.Provider)
+	}
+	// Addresses of the members in the latest topology, for grains that must
+	// tell a session on a live node from one on a node that is gone.
+	var live atomic.Pointer[map[string]bool]
+	cfg.Room.Alive = func(address string) bool {
+		m := live.Load()
+		return m != nil && (*m)[address]
 	}
 	remoteCfg := remote.Configure(cfg.Host, cfg.Port)
 	clusterCfg := cluster.Configure(cfg.ClusterName, provider, disthash.New(), remoteCfg,
@@ -90,23 +114,50 @@ func StartNode(cfg NodeConfig, log *zap.Logger) (*Node, error) {
 		cluster.WithRequestTimeout(cfg.RequestTimeout))
 	c := cluster.New(system, clusterCfg)
 	n := &Node{System: system, Cluster: c, timeout: cfg.RequestTimeout, log: log,
-		single: cfg.Provider == "single" || cfg.Provider == "", passwordCost: cfg.Room.Settings.PasswordCost}
+		single: cfg.Provider == "single" || cfg.Provider == "", passwordCost: cfg.Room.Settings.PasswordCost,
+		evicted: make(chan struct{}), metrics: cfg.Metrics}
 	system.EventStream.Subscribe(func(evt interface{}) {
 		if t, ok := evt.(*cluster.ClusterTopology); ok {
 			n.members.Store(int64(len(t.Members)))
+			addrs := make(map[string]bool, len(t.Members))
+			for _, m := range t.Members {
+				addrs[m.Address()] = true
+			}
+			live.Store(&addrs)
+			if cfg.Provider == "etcd" && !addrs[system.Address()] {
+				// The etcd provider drops its own node from its member list
+				// when its lease expired (a pause, a cut), and the other
+				// members block its id for good: rejoin as a new member.
+				n.evictedOnce.Do(func() { close(n.evicted) })
+			}
+			if cfg.Metrics != nil {
+				cfg.Metrics.Cluster.Members.Set(float64(len(t.Members)))
+			}
 		}
 	})
 	c.StartMember()
 	return n, nil
 }
 
-// Ready reports whether the cluster has members to place grains on.
+// Evicted is closed when the cluster has dropped this node.
+func (n *Node) Evicted() <-chan struct{} { return n.evicted }
+
+// Ready reports whether the cluster has members to place grains on and
+// still counts this node among them.
 func (n *Node) Ready() error {
 	if n.members.Load() == 0 {
 		return errors.New("cluster has no members yet")
 	}
+	select {
+	case <-n.evicted:
+		return errors.New("dropped from the cluster; rejoining")
+	default:
+	}
 	return nil
 }
+
+// Members is the member count of the latest cluster topology.
+func (n *Node) Members() int { return int(n.members.Load()) }
 
 // Stop leaves the cluster and stops the actor system.
 func (n *Node) Stop() {
@@ -123,7 +174,9 @@ func (n *Node) request(ctx context.Context, roomID string, msg interface{}) (int
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < timeout {
 		timeout = time.Until(dl)
 	}
+	start := time.Now()
 	res, err := n.Cluster.Request(roomID, room.Kind, msg, cluster.WithTimeout(timeout))
+	n.observe(roomID, room.Kind, start)
 	if err != nil || res == nil {
 		n.log.Warn("room request failed", zap.String("room", roomID), zap.Error(err))
 		return nil, ErrUnavailable
@@ -173,4 +226,17 @@ func (n *Node) RoomInfo(ctx context.Context, roomID string) (*pb.GetRoomInfoResu
 // to a room and returns its reply.
 func (n *Node) Tell(ctx context.Context, roomID string, msg interface{}) (*pb.RoomReply, error) {
 	return typed[*pb.RoomReply](n.request(ctx, roomID, msg))
+}
+
+// observe records a grain request's latency, labelled by whether the grain
+// answered from this node or another.
+func (n *Node) observe(id, kind string, start time.Time) {
+	if n.metrics == nil {
+		return
+	}
+	where := "local"
+	if pid, ok := n.Cluster.PidCache.Get(id, kind); ok && pid.Address != n.System.Address() {
+		where = "remote"
+	}
+	n.metrics.Cluster.Requests.WithLabelValues(where).Observe(time.Since(start).Seconds())
 }

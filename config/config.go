@@ -12,6 +12,7 @@ import (
 	"net/mail"
 	"net/url"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
@@ -59,9 +60,13 @@ type Config struct {
 	ClusterName     string   `json:"cluster_name" help:"cluster name; nodes with the same name form one cluster"`
 	ClusterHost     string   `json:"cluster_host" help:"address this node's actor system listens on for other nodes"`
 	ClusterPort     int      `json:"cluster_port" help:"port for actor traffic between nodes; 0 picks a free one (one node only)"`
-	ClusterProvider string   `json:"cluster_provider" help:"single (one node, no network) or automanaged (several nodes from a fixed peer list)"`
+	ClusterProvider string   `json:"cluster_provider" help:"single (one node, no network), automanaged (several nodes from a fixed peer list) or etcd (members registered in etcd)"`
 	ClusterPeers    []string `json:"cluster_peers" help:"automanaged: host:port of every node's membership port, this node included (comma-separated)"`
 	ClusterAutoPort int      `json:"cluster_auto_port" help:"automanaged: this node's membership (health) port"`
+	EtcdEndpoints   []string `json:"etcd_endpoints" help:"etcd: host:port of the etcd servers that hold the member list (comma-separated)"`
+	Store           string   `json:"store" help:"pebble (one node, in data_dir) or postgres (shared by every node of a cluster; also CockroachDB)"`
+	PostgresURL     string   `json:"postgres_url" help:"store=postgres: connection URL, e.g. postgres://liveroom:secret@db:5432/liveroom"`
+	FilesDir        string   `json:"files_dir" help:"folder for uploaded files; empty means data_dir/files (a cluster needs a folder every node shares)"`
 
 	// Agents, contact button, entry form, offline form.
 	SMTPAddr            string   `json:"smtp_addr" help:"host:port of the SMTP server that mails offline-form messages to agents; empty keeps them on the agent page only"`
@@ -147,6 +152,7 @@ func Default() Config {
 		ClusterPort:        0,
 		ClusterProvider:    "single",
 		ClusterAutoPort:    6330,
+		Store:              "pebble",
 
 		SMTPFrom:          "liveroom@localhost",
 		SMTPTLS:           "starttls",
@@ -376,8 +382,24 @@ func (c Config) Validate() error {
 		if c.ClusterPort == 0 {
 			errs = append(errs, errors.New("cluster_port must be fixed for automanaged"))
 		}
+	case "etcd":
+		if len(c.EtcdEndpoints) == 0 {
+			errs = append(errs, errors.New("etcd_endpoints must list the etcd servers for cluster_provider etcd"))
+		}
+		if c.ClusterPort == 0 {
+			errs = append(errs, errors.New("cluster_port must be fixed for etcd"))
+		}
 	default:
-		errs = append(errs, fmt.Errorf("cluster_provider %q: want single or automanaged", c.ClusterProvider))
+		errs = append(errs, fmt.Errorf("cluster_provider %q: want single, automanaged or etcd", c.ClusterProvider))
+	}
+	switch c.Store {
+	case "pebble":
+	case "postgres":
+		if c.PostgresURL == "" {
+			errs = append(errs, errors.New("postgres_url must be set for store postgres"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("store %q: want pebble or postgres", c.Store))
 	}
 	errs = append(errs, c.validateAgents()...)
 	switch c.LogFormat {
@@ -426,4 +448,12 @@ func Values(c Config) map[string]string {
 		out[o.Key] = format(v.Field(i))
 	}
 	return out
+}
+
+// FilesPath is the folder for uploaded files: files_dir, or data_dir/files.
+func (c Config) FilesPath() string {
+	if c.FilesDir != "" {
+		return c.FilesDir
+	}
+	return filepath.Join(c.DataDir, "files")
 }

@@ -78,6 +78,12 @@ func startServer(t testing.TB, dataDir string, extra ...string) *server {
 	return startServerAt(t, fmt.Sprintf("127.0.0.1:%d", freePort(t)), dataDir, extra...)
 }
 
+// startServerOn is startServer on another loopback address (127.0.0.2, ...).
+func startServerOn(t testing.TB, host, dataDir string, extra ...string) *server {
+	t.Helper()
+	return startServerAt(t, fmt.Sprintf("%s:%d", host, freePort(t)), dataDir, extra...)
+}
+
 // startServerAt is startServer on a given address (a restart on the same one).
 func startServerAt(t testing.TB, addr, dataDir string, extra ...string) *server {
 	t.Helper()

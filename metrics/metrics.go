@@ -15,6 +15,7 @@ import (
 // so tests can run several in one process.
 type Metrics struct {
 	Registry      *prometheus.Registry
+	Cluster       *Cluster
 	SocketsOpen   prometheus.Gauge
 	RoomsActive   prometheus.Gauge
 	FramesIn      *prometheus.CounterVec
@@ -72,6 +73,7 @@ func New() *Metrics {
 	r.MustRegister(m.SocketsOpen, m.RoomsActive, m.FramesIn, m.FramesOut, m.ChatMessages,
 		m.SlowClients, m.FrameErrors, m.StoreLatency, m.UploadedBytes, m.AgentPages, m.CallMembers,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.Cluster = newCluster(r)
 	return m
 }
 

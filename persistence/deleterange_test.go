@@ -61,3 +61,14 @@ func TestPebbleDeleteRange(t *testing.T) {
 		t.Errorf("DeleteRange after Close = %v, want ErrClosed", err)
 	}
 }
+
+func newTestStore(t *testing.T) *Pebble {
+	t.Helper()
+	p := openTest(t, t.TempDir())
+	t.Cleanup(func() {
+		if err := p.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return p
+}

@@ -1,8 +1,10 @@
 package persistence
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io/fs"
 	"os"
 	"strings"
@@ -21,6 +23,10 @@ type Pebble struct {
 
 	mu     sync.RWMutex // guards closed against calls racing Close
 	closed bool
+	// condMu makes a conditional batch's checks and its commit one step
+	// against every other conditional batch of this process that checks a
+	// key of the same stripe (so that rooms do not queue behind each other).
+	condMu [64]sync.Mutex
 }
 
 // ErrStoreInUse is returned when another process, such as a running server,
@@ -135,6 +141,15 @@ func (p *Pebble) Apply(b *Batch) (err error) {
 		return err
 	}
 	defer func(start time.Time) { p.end("apply", start, err) }(time.Now())
+	if len(b.checks) > 0 {
+		unlock := p.lockStripes(b.checks)
+		defer unlock()
+		for _, c := range b.checks {
+			if err := p.check(c); err != nil {
+				return err
+			}
+		}
+	}
 	pb := p.db.NewBatch()
 	defer pb.Close()
 	for _, op := range b.ops {
@@ -148,6 +163,50 @@ func (p *Pebble) Apply(b *Batch) (err error) {
 		}
 	}
 	return pb.Commit(pebble.Sync)
+}
+
+// lockStripes locks the stripes of the checked keys, in stripe order so that
+// two batches can never wait on each other.
+func (p *Pebble) lockStripes(checks []batchCheck) func() {
+	var want [len(p.condMu)]bool
+	for _, c := range checks {
+		h := fnv.New32a()
+		_, _ = h.Write(c.key)
+		want[h.Sum32()%uint32(len(want))] = true
+	}
+	for i, w := range want {
+		if w {
+			p.condMu[i].Lock()
+		}
+	}
+	return func() {
+		for i, w := range want {
+			if w {
+				p.condMu[i].Unlock()
+			}
+		}
+	}
+}
+
+func (p *Pebble) check(c batchCheck) error {
+	val, closer, err := p.db.Get(c.key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		if c.absent {
+			return nil
+		}
+		return ErrConflict
+	}
+	if err != nil {
+		return err
+	}
+	same := !c.absent && bytes.Equal(val, c.value)
+	if err := closer.Close(); err != nil {
+		return err
+	}
+	if !same {
+		return ErrConflict
+	}
+	return nil
 }
 
 // Scan iterates [start, end).

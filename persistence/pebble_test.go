@@ -13,24 +13,67 @@ import (
 	"go.uber.org/zap"
 )
 
+// The store contract tests below run against every backend: each test gets a
+// location (a fresh Pebble folder, a fresh PostgreSQL database) and an opener
+// that opens the store there, as often as the test likes.
+type opener func(observe Observer) Store
+
+type backend struct {
+	name string
+	// place makes a fresh empty location and returns its opener.
+	place func(t *testing.T) opener
+}
+
+var backends = []backend{
+	{"pebble", func(t *testing.T) opener {
+		dir := t.TempDir()
+		return func(obs Observer) Store {
+			t.Helper()
+			p, err := OpenPebble(dir, zap.NewNop(), obs)
+			if err != nil {
+				t.Fatalf("OpenPebble(%s): %v", dir, err)
+			}
+			return p
+		}
+	}},
+	{"postgres", func(t *testing.T) opener {
+		url := pgServer(t).Database(t)
+		return func(obs Observer) Store {
+			t.Helper()
+			p, err := OpenPostgres(url, zap.NewNop(), obs)
+			if err != nil {
+				t.Fatalf("OpenPostgres: %v", err)
+			}
+			return p
+		}
+	}},
+}
+
+// eachBackend runs test once per backend, as a subtest named after it.
+func eachBackend(t *testing.T, test func(t *testing.T, place func(t *testing.T) opener)) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) { test(t, b.place) })
+	}
+}
+
+// fresh opens a store in a new location and closes it when the test ends.
+func fresh(t *testing.T, place func(t *testing.T) opener) Store {
+	t.Helper()
+	s := place(t)(nil)
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return s
+}
+
 func openTest(t *testing.T, dir string) *Pebble {
 	t.Helper()
 	p, err := OpenPebble(dir, zap.NewNop(), nil)
 	if err != nil {
 		t.Fatalf("OpenPebble(%s): %v", dir, err)
 	}
-	return p
-}
-
-// newTestStore opens a store in a fresh folder and closes it when the test ends.
-func newTestStore(t *testing.T) *Pebble {
-	t.Helper()
-	p := openTest(t, t.TempDir())
-	t.Cleanup(func() {
-		if err := p.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
 	return p
 }
 
@@ -51,11 +94,16 @@ func wantNotFound(t *testing.T, s Store, key []byte) {
 	}
 }
 
-// Pebble must satisfy the Store interface the rest of the server uses.
-var _ Store = (*Pebble)(nil)
+// Both backends satisfy the Store interface the rest of the server uses.
+var (
+	_ Store = (*Pebble)(nil)
+	_ Store = (*Postgres)(nil)
+)
 
-func TestPebbleGetSetDelete(t *testing.T) {
-	p := newTestStore(t)
+func TestStoreGetSetDelete(t *testing.T) { eachBackend(t, testStoreGetSetDelete) }
+
+func testStoreGetSetDelete(t *testing.T, place func(t *testing.T) opener) {
+	p := fresh(t, place)
 	key := RoomKey("room-1")
 
 	wantNotFound(t, p, key)
@@ -119,8 +167,10 @@ func TestPebbleGetSetDelete(t *testing.T) {
 	}
 }
 
-func TestPebbleApplyBatch(t *testing.T) {
-	p := newTestStore(t)
+func TestStoreApplyBatch(t *testing.T) { eachBackend(t, testStoreApplyBatch) }
+
+func testStoreApplyBatch(t *testing.T, place func(t *testing.T) opener) {
+	p := fresh(t, place)
 	old := FileKey("r1", "old")
 	if err := p.Set(old, []byte("old file")); err != nil {
 		t.Fatalf("Set: %v", err)
@@ -192,8 +242,10 @@ func equalSeqs(a, b []uint64) bool {
 	return true
 }
 
-func TestPebbleScanChatOrder(t *testing.T) {
-	p := newTestStore(t)
+func TestStoreScanChatOrder(t *testing.T) { eachBackend(t, testStoreScanChatOrder) }
+
+func testStoreScanChatOrder(t *testing.T, place func(t *testing.T) opener) {
+	p := fresh(t, place)
 
 	// Written out of order, and chosen so that little-endian or decimal-text
 	// keys would sort differently (2 < 10 < 255 < 256 < 257 < 65536 < 1<<40).
@@ -253,8 +305,10 @@ func TestPebbleScanChatOrder(t *testing.T) {
 	}
 }
 
-func TestPebbleScanStopsAndCopies(t *testing.T) {
-	p := newTestStore(t)
+func TestStoreScanStopsAndCopies(t *testing.T) { eachBackend(t, testStoreScanStopsAndCopies) }
+
+func testStoreScanStopsAndCopies(t *testing.T, place func(t *testing.T) opener) {
+	p := fresh(t, place)
 	for i := uint64(1); i <= 5; i++ {
 		if err := p.Set(ChatKey("r", i), []byte(fmt.Sprintf("msg %d", i))); err != nil {
 			t.Fatal(err)
@@ -300,9 +354,11 @@ func TestPebbleScanStopsAndCopies(t *testing.T) {
 	}
 }
 
-func TestPebbleReopenKeepsData(t *testing.T) {
-	dir := t.TempDir()
-	p := openTest(t, dir)
+func TestStoreReopenKeepsData(t *testing.T) { eachBackend(t, testStoreReopenKeepsData) }
+
+func testStoreReopenKeepsData(t *testing.T, place func(t *testing.T) opener) {
+	open := place(t)
+	p := open(nil)
 	if err := p.Set(RoomKey("r"), []byte("room record")); err != nil {
 		t.Fatal(err)
 	}
@@ -321,7 +377,7 @@ func TestPebbleReopenKeepsData(t *testing.T) {
 		t.Fatalf("Close: %v", err)
 	}
 
-	p2 := openTest(t, dir)
+	p2 := open(nil)
 	defer func() {
 		if err := p2.Close(); err != nil {
 			t.Errorf("Close reopened: %v", err)
@@ -345,8 +401,10 @@ func TestPebbleReopenKeepsData(t *testing.T) {
 	}
 }
 
-func TestPebbleClosed(t *testing.T) {
-	p := openTest(t, t.TempDir())
+func TestStoreClosed(t *testing.T) { eachBackend(t, testStoreClosed) }
+
+func testStoreClosed(t *testing.T, place func(t *testing.T) opener) {
+	p := place(t)(nil)
 	if err := p.Set(MetaKey("k"), []byte("v")); err != nil {
 		t.Fatal(err)
 	}
@@ -384,7 +442,9 @@ func TestPebbleClosed(t *testing.T) {
 	}
 }
 
-func TestPebbleObserver(t *testing.T) {
+func TestStoreObserver(t *testing.T) { eachBackend(t, testStoreObserver) }
+
+func testStoreObserver(t *testing.T, place func(t *testing.T) opener) {
 	var mu sync.Mutex
 	var ops []string
 	obs := func(op string, took time.Duration, err error) {
@@ -395,10 +455,7 @@ func TestPebbleObserver(t *testing.T) {
 		}
 		ops = append(ops, op)
 	}
-	p, err := OpenPebble(t.TempDir(), zap.NewNop(), obs)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := place(t)(obs)
 	_ = p.Set(MetaKey("a"), []byte("1"))
 	_, _ = p.Get(MetaKey("a"))
 	_ = p.Delete(MetaKey("a"))
@@ -435,11 +492,13 @@ func TestOpenPebbleBadDir(t *testing.T) {
 	}
 }
 
-// TestPebbleConcurrentClose runs readers and writers while the store is closed
+// TestStoreConcurrentClose runs readers and writers while the store is closed
 // under them: every call must either succeed or return ErrClosed, nothing may
 // panic or race, and once Close has returned every call must get ErrClosed.
-func TestPebbleConcurrentClose(t *testing.T) {
-	p := openTest(t, t.TempDir())
+func TestStoreConcurrentClose(t *testing.T) { eachBackend(t, testStoreConcurrentClose) }
+
+func testStoreConcurrentClose(t *testing.T, place func(t *testing.T) opener) {
+	p := place(t)(nil)
 	for i := uint64(0); i < 50; i++ {
 		if err := p.Set(ChatKey("r", i), []byte("seed")); err != nil {
 			t.Fatal(err)
@@ -579,7 +638,7 @@ func TestPrefixEnd(t *testing.T) {
 	}
 
 	// A nil end is "no upper bound": scanning [prefix, nil) still works.
-	s := newTestStore(t)
+	s := fresh(t, backends[0].place)
 	high := []byte{0xff, 0xff, 0x01}
 	if err := s.Set(high, []byte("x")); err != nil {
 		t.Fatal(err)

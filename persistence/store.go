@@ -1,6 +1,6 @@
 // Package persistence holds Liveroom's durable state behind a small key-value
-// interface. The embedded default is Pebble on local disk; a cluster-wide store
-// can implement the same interface later.
+// interface. The embedded default is Pebble on local disk; a cluster shares
+// PostgreSQL (or CockroachDB) through the same interface.
 package persistence
 
 import (
@@ -14,28 +14,53 @@ var ErrNotFound = errors.New("persistence: not found")
 // ErrClosed is returned by every call after Close.
 var ErrClosed = errors.New("persistence: store closed")
 
+// ErrConflict is returned by Apply when a condition of the batch (Require,
+// RequireAbsent) did not hold; nothing of the batch was written.
+var ErrConflict = errors.New("persistence: conditional write lost")
+
 // Store is the durable key-value store. Every write is synced to disk before it
 // returns, so a caller may acknowledge what it wrote.
 type Store interface {
 	Get(key []byte) ([]byte, error)
 	Set(key, value []byte) error
 	Delete(key []byte) error
-	// Apply writes all operations of the batch atomically.
+	// Apply writes all operations of the batch atomically. When the batch has
+	// conditions, it writes only if all of them hold at commit time and
+	// returns ErrConflict otherwise.
 	Apply(b *Batch) error
+	// DeleteRange removes every key in [start, end) and syncs.
+	DeleteRange(start, end []byte) error
 	// Scan visits keys in [start, end) in ascending order, or descending when
 	// reverse is set, until fn returns false or limit keys were visited
 	// (limit <= 0 means no limit). The slices are only valid during fn.
 	Scan(start, end []byte, reverse bool, limit int, fn func(key, value []byte) bool) error
-	// DeleteRange removes every key in [start, end) and syncs.
-	DeleteRange(start, end []byte) error
 	// Ping reports whether the store can serve reads.
 	Ping() error
 	Close() error
 }
 
-// Batch collects writes to apply atomically.
+// Batch collects writes to apply atomically, and optionally conditions that
+// must hold for them to be applied (compare-and-set). A key guarded by a
+// condition must only ever be written through batches that check it, so that
+// the check and the write are one step for every writer.
 type Batch struct {
-	ops []batchOp
+	ops    []batchOp
+	checks []batchCheck
+}
+
+type batchCheck struct {
+	key, value []byte
+	absent     bool
+}
+
+// Require makes the batch apply only if key holds exactly value.
+func (b *Batch) Require(key, value []byte) {
+	b.checks = append(b.checks, batchCheck{key: key, value: value})
+}
+
+// RequireAbsent makes the batch apply only if key has no value.
+func (b *Batch) RequireAbsent(key []byte) {
+	b.checks = append(b.checks, batchCheck{key: key, absent: true})
 }
 
 type batchOp struct {

@@ -31,6 +31,15 @@ need zip zip
 # HOG=1 scripts/test.sh runs the suite beside a CPU hog.
 [ -z "${HOG:-}" ] || need stress-ng stress-ng
 
+# Cluster tests: a real PostgreSQL (initdb/pg_ctl; Debian keeps them in
+# /usr/lib/postgresql/<version>/bin, which the tests also search), etcd and HAProxy.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  need initdb postgresql
+  need pg_ctl postgresql
+fi
+need etcd etcd-server
+need haproxy haproxy
+
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
   echo "The tests need these Debian packages: sudo apt-get install -y ${missing[*]}" >&2

@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"time"
 
 	"go.uber.org/zap"
@@ -104,7 +103,10 @@ func Run(ctx context.Context, cfg config.Config) error {
 		return fmt.Errorf("data folder: %w", err)
 	}
 	m := metrics.New()
-	store, err := persistence.OpenPebble(filepath.Join(cfg.DataDir, "store"), log.Named("pebble"), m.ObserveStore)
+	if cfg.Store == "pebble" && cfg.ClusterProvider != "single" {
+		log.Warn("a cluster with store=pebble keeps each node's rooms, agents and files apart; use store=postgres")
+	}
+	store, err := OpenStore(cfg, log, m.ObserveStore)
 	if err != nil {
 		return err
 	}
@@ -138,8 +140,8 @@ func Run(ctx context.Context, cfg config.Config) error {
 	go sweepUnsavedRecordings(ctx, cfg, store, log)
 	node, err := actors.StartNode(actors.NodeConfig{
 		ClusterName: cfg.ClusterName, Host: cfg.ClusterHost, Port: cfg.ClusterPort,
-		Provider: cfg.ClusterProvider, Peers: cfg.ClusterPeers, AutoPort: cfg.ClusterAutoPort,
-		RequestTimeout: time.Duration(cfg.RequestTimeoutMs) * time.Millisecond,
+		Provider: cfg.ClusterProvider, Peers: cfg.ClusterPeers, AutoPort: cfg.ClusterAutoPort, EtcdEndpoints: cfg.EtcdEndpoints,
+		RequestTimeout: time.Duration(cfg.RequestTimeoutMs) * time.Millisecond, Metrics: m,
 		Room: room.Deps{Store: store, Signer: signer, Log: log.Named("room"), Metrics: m, Settings: room.Settings{
 			MaxMembers: cfg.RoomMaxMembers, MaxChatChars: cfg.MaxChatChars, MaxNameChars: cfg.MaxNameChars,
 			HistoryPage: cfg.HistoryPage, IdleTimeout: time.Duration(cfg.RoomIdleSeconds) * time.Second,
@@ -171,7 +173,7 @@ func Run(ctx context.Context, cfg config.Config) error {
 	defer close(stopAdmin)
 	handler := web.New(web.Deps{
 		Node: node, Store: store, Signer: signer, Metrics: m, Log: log.Named("web"), WebSocket: ws,
-		FilesDir: filepath.Join(cfg.DataDir, "files"), MaxUploadBytes: cfg.MaxUploadBytes, PublicURL: cfg.PublicURL,
+		FilesDir: cfg.FilesPath(), MaxUploadBytes: cfg.MaxUploadBytes, PublicURL: cfg.PublicURL,
 		ClosedRooms: !cfg.OpenRooms, EmbedOrigins: cfg.EmbedOrigins, RecordingsDir: recordingsDir(cfg),
 		Agents:    webAgentDeps(cfg, presence),
 		Admin:     startAdmin(cfg, node, m, events, stopAdmin),
@@ -193,10 +195,14 @@ func Run(ctx context.Context, cfg config.Config) error {
 	log.Info("liveroom serving", zap.String("addr", listener.Addr().String()),
 		zap.String("data_dir", cfg.DataDir), zap.String("cluster", cfg.ClusterProvider))
 
+	var result error
 	select {
 	case <-ctx.Done():
 	case err := <-serveErr:
 		return fmt.Errorf("http server: %w", err)
+	case <-node.Evicted():
+		log.Error("the cluster dropped this node (paused or cut off longer than its membership lease); rejoining as a new member")
+		result = ErrEvicted
 	}
 	log.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
@@ -206,5 +212,9 @@ func Run(ctx context.Context, cfg config.Config) error {
 	if err := httpSrv.Shutdown(shutdownCtx); err != nil {
 		log.Warn("http shutdown", zap.Error(err))
 	}
-	return nil
+	return result
 }
+
+// ErrEvicted is returned by Run when the cluster dropped this node: the caller
+// runs it again to rejoin as a new member.
+var ErrEvicted = errors.New("dropped from the cluster")

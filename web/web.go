@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"io/fs"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -259,6 +260,7 @@ func (s *server) health(w http.ResponseWriter, r *http.Request) {
 	if err := s.Store.Ping(); err != nil {
 		checks["store"], status = err.Error(), http.StatusServiceUnavailable
 	}
+	checks["members"] = strconv.Itoa(s.Node.Members())
 	writeJSON(w, status, checks)
 }
 

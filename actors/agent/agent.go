@@ -120,6 +120,10 @@ type grain struct {
 	queue    []*request          // pending call requests, oldest first
 
 	logins loginGuard // failed-login bookkeeping, per address and account
+
+	// fence is this activation's claim on the agent's records (fence.go).
+	fence      *persistence.Fence
+	superseded bool
 }
 
 func errorf(code, msg string) *pb.Error { return &pb.Error{Code: code, Message: msg} }
@@ -132,6 +136,11 @@ var (
 )
 
 func (g *grain) Receive(ctx actor.Context) {
+	defer func() {
+		if g.superseded {
+			ctx.Stop(ctx.Self())
+		}
+	}()
 	switch msg := ctx.Message().(type) {
 	case *cluster.ClusterInit:
 		g.id = msg.Identity.Identity
@@ -215,6 +224,10 @@ func (g *grain) load() {
 	if !found {
 		return
 	}
+	if err := g.takeFence(); err != nil {
+		g.fail("take agent fence", err)
+		return
+	}
 	g.sessions = map[string]*pb.AgentSession{}
 	g.rooms = map[string]*pb.AgentRoom{}
 	now := time.Now().UnixMilli()
@@ -252,7 +265,7 @@ func (g *grain) load() {
 		for _, k := range expired {
 			b.Delete(k)
 		}
-		if err := g.deps.Store.Apply(&b); err != nil {
+		if err := g.apply(&b); err != nil {
 			g.log.Warn("drop expired sessions", zap.Error(err))
 		}
 	}

@@ -114,7 +114,7 @@ func (g *grain) newSession() *pb.AgentLoginResult {
 	for _, h := range drop {
 		b.Delete(persistence.AgentSessionKey(g.id, h))
 	}
-	if err := g.deps.Store.Apply(&b); err != nil {
+	if err := g.apply(&b); err != nil {
 		g.log.Error("store session", zap.Error(err))
 		return &pb.AgentLoginResult{Error: errInternal}
 	}
@@ -157,7 +157,7 @@ func (g *grain) logout(hash []byte) *pb.AgentReply {
 	if g.rec == nil || g.sessions[h] == nil {
 		return &pb.AgentReply{}
 	}
-	if err := g.deps.Store.Delete(persistence.AgentSessionKey(g.id, h)); err != nil {
+	if err := g.del(persistence.AgentSessionKey(g.id, h)); err != nil {
 		g.log.Error("delete session", zap.Error(err))
 		return &pb.AgentReply{Error: errInternal}
 	}

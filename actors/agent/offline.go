@@ -75,7 +75,7 @@ func (g *grain) storeOffline(msg *pb.AgentStoreOffline) *pb.AgentOfflineResult {
 func (g *grain) putOffline(m *pb.OfflineMessage) error {
 	raw, err := proto.Marshal(m)
 	if err == nil {
-		err = g.deps.Store.Set(persistence.OfflineKey(g.id, m.Id), raw)
+		err = g.set(persistence.OfflineKey(g.id, m.Id), raw)
 	}
 	if err != nil {
 		g.log.Error("store offline message", zap.Error(err))
@@ -147,7 +147,7 @@ func (g *grain) deleteOffline(msg *pb.AgentDeleteOffline) *pb.AgentReply {
 	if _, perr := g.getOffline(msg.Id); perr != nil {
 		return &pb.AgentReply{Error: perr}
 	}
-	if err := g.deps.Store.Delete(persistence.OfflineKey(g.id, msg.Id)); err != nil {
+	if err := g.del(persistence.OfflineKey(g.id, msg.Id)); err != nil {
 		g.log.Error("delete offline message", zap.Error(err))
 		return &pb.AgentReply{Error: errInternal}
 	}

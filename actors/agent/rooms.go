@@ -22,7 +22,7 @@ func (g *grain) indexRoom(info *pb.RoomInfo, shortName, agentKey string) (*pb.Ag
 	ar := &pb.AgentRoom{Room: info, ShortName: shortName, AgentKey: agentKey, CreatedAtMs: time.Now().UnixMilli()}
 	raw, err := proto.Marshal(ar)
 	if err == nil {
-		err = g.deps.Store.Set(persistence.AgentRoomKey(g.id, info.Id), raw)
+		err = g.set(persistence.AgentRoomKey(g.id, info.Id), raw)
 	}
 	if err != nil {
 		g.log.Error("store room index", zap.Error(err))
@@ -171,7 +171,7 @@ func (g *grain) deleteRoom(ctx actor.Context, msg *pb.AgentDeleteRoom) {
 				ctx.Respond(&pb.AgentReply{Error: perr})
 				return
 			}
-			if err := g.deps.Store.Delete(persistence.AgentRoomKey(g.id, id)); err != nil {
+			if err := g.del(persistence.AgentRoomKey(g.id, id)); err != nil {
 				g.log.Error("delete room index", zap.Error(err))
 				ctx.Respond(&pb.AgentReply{Error: errInternal})
 				return

@@ -136,13 +136,14 @@ func (g *grain) checkEntry(req *pb.JoinRequest) (email, avatar string, perr *pb.
 }
 
 // storeEntry keeps a visitor's entry-form data with the room.
-func (g *grain) storeEntry(m *member) error {
+func (g *grain) storeEntry(b *persistence.Batch, m *member) error {
 	raw, err := proto.Marshal(&pb.EntryRecord{MemberId: m.info.MemberId, Name: m.info.Name, Email: m.email,
 		AvatarUrl: m.info.AvatarUrl, JoinedAtMs: time.Now().UnixMilli()})
 	if err != nil {
 		return err
 	}
-	return g.deps.Store.Set(persistence.EntryKey(g.id, m.info.MemberId), raw)
+	b.Set(persistence.EntryKey(g.id, m.info.MemberId), raw)
+	return nil
 }
 
 // memberFor is what a member with role `to` may see of m: the entry form's
@@ -182,15 +183,23 @@ func (g *grain) deleteRoom(ctx actor.Context) *pb.DeleteRoomResult {
 		return &pb.DeleteRoomResult{Error: g.missing()}
 	}
 	// Range deletes, so a room with a long history costs no more memory to
-	// delete than an empty one. The record goes last: a failure halfway
-	// leaves a room that still exists and can be deleted again.
-	for _, p := range [][]byte{persistence.ChatPrefix(g.id), persistence.FilePrefix(g.id), persistence.EntryPrefix(g.id)} {
+	// delete than an empty one. An empty fenced write first makes sure this
+	// activation still owns the room (a superseded one must not delete what
+	// the newer one keeps); the record goes last, so a failure halfway leaves
+	// a room that still exists and can be deleted again.
+	if err := g.write(ctx, &persistence.Batch{}); err != nil {
+		g.log.Error("delete room", zap.Error(err))
+		return &pb.DeleteRoomResult{Error: errInternal}
+	}
+	for _, p := range [][]byte{persistence.ChatPrefix(g.id), persistence.FilePrefix(g.id), persistence.EntryPrefix(g.id), persistence.MemberPrefix(g.id)} {
 		if err := g.deps.Store.DeleteRange(p, persistence.PrefixEnd(p)); err != nil {
 			g.log.Error("delete room data", zap.Error(err))
 			return &pb.DeleteRoomResult{Error: errInternal}
 		}
 	}
-	if err := g.deps.Store.Delete(persistence.RoomKey(g.id)); err != nil {
+	var b persistence.Batch
+	b.Delete(persistence.RoomKey(g.id))
+	if err := g.write(ctx, &b); err != nil {
 		g.log.Error("delete room", zap.Error(err))
 		return &pb.DeleteRoomResult{Error: errInternal}
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"go.uber.org/zap"
 
+	"liveroom/persistence"
 	"liveroom/proto/pb"
 )
 
@@ -39,9 +40,14 @@ func (g *grain) away(ctx actor.Context, pid *actor.PID) {
 	if m == nil {
 		return
 	}
+	g.markAway(ctx, m)
+}
+
+// markAway starts m's resume grace, or removes it when there is none.
+func (g *grain) markAway(ctx actor.Context, m *member) {
 	grace := g.deps.Settings.ResumeGrace
 	if grace <= 0 {
-		g.remove(ctx, pid)
+		g.remove(ctx, m.pid)
 		return
 	}
 	m.away = true
@@ -69,6 +75,20 @@ func (g *grain) resume(ctx actor.Context, msg *pb.Join, m *member) {
 		ctx.Respond(&pb.RoomReply{Error: errInternal})
 		return
 	}
+	// The new session and token are stored before anyone relies on them, so
+	// the room can move to another node and still know this member.
+	token, hash := newResumeToken()
+	moved := *m
+	moved.pid, moved.resumeHash = msg.Session, hash
+	var b persistence.Batch
+	if err = g.storeMember(&b, &moved); err == nil {
+		err = g.write(ctx, &b)
+	}
+	if err != nil {
+		g.log.Error("store member", zap.Error(err))
+		ctx.Respond(&pb.RoomReply{Error: errInternal})
+		return
+	}
 	if !m.away {
 		// The old socket is not known dead yet; from now on it is ignored.
 		ctx.Unwatch(m.pid)
@@ -76,7 +96,6 @@ func (g *grain) resume(ctx actor.Context, msg *pb.Join, m *member) {
 	m.pid, m.away = msg.Session, false
 	m.awayEpoch++ // a pending expiry no longer applies
 	ctx.Watch(m.pid)
-	token, hash := newResumeToken()
 	m.resumeHash = hash
 	if g.call[m.info.MemberId] != nil {
 		g.tellMedia(ctx, m, "", &pb.MediaCommand{Body: &pb.MediaCommand_Rebind{Rebind: &pb.MediaRebind{}}})

@@ -67,6 +67,9 @@ type Deps struct {
 	Media *media.Engine
 	// Events queues webhook events; nil sends none.
 	Events *webhook.Emitter
+	// Alive reports whether an actor system address belongs to a member of
+	// the cluster now; nil counts every address as alive.
+	Alive func(address string) bool
 }
 
 // NewKind returns the cluster kind that activates room grains.
@@ -85,8 +88,9 @@ type member struct {
 	resumeHash [32]byte
 	// away is set while the member's connection is gone but may come back;
 	// awayEpoch tells a stale expiry from the current one.
-	away      bool
-	awayEpoch uint64
+	away       bool
+	awayEpoch  uint64
+	joinedAtMs int64
 }
 
 type grain struct {
@@ -105,6 +109,10 @@ type grain struct {
 	recs         map[string]*recState
 	activeRec    string
 	autoRecorded bool
+	// fence is this activation's claim on the room's records (see members.go);
+	// superseded is set once a newer activation took it.
+	fence      *persistence.Fence
+	superseded bool
 }
 
 // Errors sent back to clients. Codes are part of the wire protocol.
@@ -120,13 +128,16 @@ func (g *grain) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
 		g.deps.Metrics.RoomsActive.Inc()
+		g.deps.Metrics.Cluster.Activations.WithLabelValues(Kind).Inc()
 	case *cluster.ClusterInit:
 		g.id = msg.Identity.Identity
 		g.log = g.deps.Log.With(zap.String("room", g.id))
 		g.load()
+		g.adoptMembers(ctx)
 		g.armIdle(ctx)
 	case *actor.Stopped:
 		g.deps.Metrics.RoomsActive.Dec()
+		g.deps.Metrics.Cluster.Passivations.WithLabelValues(Kind).Inc()
 		g.deps.Metrics.CallMembers.Sub(float64(len(g.call)))
 		g.release()
 	case *actor.ReceiveTimeout:
@@ -136,7 +147,7 @@ func (g *grain) Receive(ctx actor.Context) {
 			ctx.Poison(ctx.Self())
 		}
 	case *pb.CreateRoom:
-		ctx.Respond(g.create(msg))
+		ctx.Respond(g.create(ctx, msg))
 	case *pb.GetRoomInfo:
 		if g.rec == nil {
 			ctx.Respond(&pb.GetRoomInfoResult{Error: g.missing()})
@@ -224,6 +235,15 @@ func (g *grain) load() {
 		return
 	}
 	if !found {
+		// Nothing to fence yet: a room that does not exist takes its fence
+		// when it is created, so looking up unknown ids writes nothing.
+		return
+	}
+	// The fence first: whatever an older activation wrote before it is read
+	// below, and whatever it tries after it is refused.
+	if err := g.takeFence(); err != nil {
+		g.loadErr = err
+		g.log.Error("take room fence", zap.Error(err))
 		return
 	}
 	prefix := persistence.ChatPrefix(g.id)
@@ -234,6 +254,11 @@ func (g *grain) load() {
 	if err != nil {
 		g.loadErr = err
 		g.log.Error("load chat tail", zap.Error(err))
+		return
+	}
+	if g.members, err = g.loadMembers(); err != nil {
+		g.loadErr = err
+		g.log.Error("load members", zap.Error(err))
 		return
 	}
 	g.rec = rec
@@ -306,7 +331,7 @@ func (g *grain) checkText(s string) (string, *pb.Error) {
 	return s, nil
 }
 
-func (g *grain) create(msg *pb.CreateRoom) *pb.CreateRoomResult {
+func (g *grain) create(ctx actor.Context, msg *pb.CreateRoom) *pb.CreateRoomResult {
 	if g.loadErr != nil {
 		return &pb.CreateRoomResult{Error: errInternal}
 	}
@@ -344,7 +369,13 @@ func (g *grain) create(msg *pb.CreateRoom) *pb.CreateRoomResult {
 	rec.AgentKeyHash = sum[:]
 	raw, err := proto.Marshal(rec)
 	if err == nil {
-		err = g.deps.Store.Set(persistence.RoomKey(g.id), raw)
+		var b persistence.Batch
+		b.RequireAbsent(persistence.RoomKey(g.id))
+		b.Set(persistence.RoomKey(g.id), raw)
+		err = g.write(ctx, &b)
+	}
+	if errors.Is(err, persistence.ErrConflict) {
+		return &pb.CreateRoomResult{Error: errorf("room_exists", "A room with this id already exists.")}
 	}
 	if err != nil {
 		g.log.Error("store room", zap.Error(err))
@@ -463,14 +494,20 @@ func (g *grain) admit(ctx actor.Context, msg *pb.Join, info *pb.Member) {
 	}
 	info.MemberId = randomToken(9)
 	resumeToken, resumeHash := newResumeToken()
-	m := &member{pid: msg.Session, info: info, email: info.Email, resumeHash: resumeHash}
+	m := &member{pid: msg.Session, info: info, email: info.Email, resumeHash: resumeHash, joinedAtMs: nowMs()}
 	info.Email = ""
-	if role == pb.Role_ROLE_VISITOR && g.rec.GetEntryForm().GetEnabled() {
-		if err := g.storeEntry(m); err != nil {
-			g.log.Error("store entry", zap.Error(err))
-			ctx.Respond(&pb.RoomReply{Error: errInternal})
-			return
-		}
+	var b persistence.Batch
+	err = g.storeMember(&b, m)
+	if err == nil && role == pb.Role_ROLE_VISITOR && g.rec.GetEntryForm().GetEnabled() {
+		err = g.storeEntry(&b, m)
+	}
+	if err == nil {
+		err = g.write(ctx, &b)
+	}
+	if err != nil {
+		g.log.Error("store member", zap.Error(err))
+		ctx.Respond(&pb.RoomReply{Error: errInternal})
+		return
 	}
 	g.members = append(g.members, m)
 	g.emitMember(webhook.MemberJoined, m)
@@ -500,6 +537,7 @@ func (g *grain) remove(ctx actor.Context, pid *actor.PID) {
 		}
 		g.members = removeMember(g.members, i)
 		ctx.Unwatch(pid)
+		g.forgetMember(ctx, m)
 		g.leaveCall(ctx, m)
 		g.emitMember(webhook.MemberLeft, m)
 		if len(g.members) == 0 {
@@ -539,7 +577,7 @@ func (g *grain) post(ctx actor.Context, msg *pb.ChatMessage, file *pb.FileRef, s
 		}
 		b.Set(persistence.FileKey(g.id, file.Id), fraw)
 	}
-	if err := g.deps.Store.Apply(&b); err != nil {
+	if err := g.write(ctx, &b); err != nil {
 		g.log.Error("store chat", zap.Error(err))
 		return &pb.RoomReply{Error: errInternal}
 	}

@@ -22,6 +22,7 @@ import (
 	"liveroom/config"
 	"liveroom/persistence"
 	"liveroom/proto/pb"
+	"liveroom/server"
 )
 
 const agentUsage = `  agent add --id ID --name NAME [--email ADDRESS] [--password-stdin]
@@ -208,9 +209,14 @@ func admin(args []string, stdin io.Reader, stdout io.Writer) error {
 	}
 }
 
-// openStore opens the server's existing store; it never creates one, so a
+// openStore opens the server's existing store. With store=postgres that is
+// the database the running cluster uses, so admin commands work beside it.
+// Pebble is one process's at a time, and is never created here, so a
 // mistyped --data-dir is an error rather than a silent empty store.
-func openStore(cfg config.Config) (*persistence.Pebble, error) {
+func openStore(cfg config.Config) (persistence.Store, error) {
+	if cfg.Store == "postgres" {
+		return server.OpenStore(cfg, zap.NewNop(), nil)
+	}
 	dir := filepath.Join(cfg.DataDir, "store")
 	store, err := persistence.OpenExistingPebble(dir, zap.NewNop())
 	switch {
@@ -220,8 +226,10 @@ func openStore(cfg config.Config) (*persistence.Pebble, error) {
 	case errors.Is(err, persistence.ErrStoreInUse):
 		return nil, fmt.Errorf("the store in %s is held by a running liveroom server (Pebble allows one process at a time): "+
 			"stop the server, run the admin command, then start the server again", cfg.DataDir)
+	case err != nil:
+		return nil, err
 	}
-	return store, err
+	return store, nil
 }
 
 func loadAgent(store persistence.Store, id string) (*pb.AgentRecord, error) {

@@ -23,5 +23,13 @@ func serve(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return server.Run(ctx, cfg)
+	for {
+		err := server.Run(ctx, cfg)
+		// A node the cluster dropped (paused or cut off for longer than its
+		// membership lease) cannot come back under its old member id: start
+		// it again, as a new member, in this same process.
+		if !errors.Is(err, server.ErrEvicted) || ctx.Err() != nil {
+			return err
+		}
+	}
 }

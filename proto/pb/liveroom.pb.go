@@ -9451,6 +9451,97 @@ func (x *RecordingRecord) GetOwnerAgentId() string {
 	return ""
 }
 
+// RoomMemberRecord is a member of a room as stored with it, so that the room
+// re-activated on another node (after its node died or the cluster changed)
+// still knows its members: where their connection's session actor lives, and
+// the resume token that lets one whose node died come back through another.
+type RoomMemberRecord struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Member *Member                `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"`
+	// Entry-form email, kept out of member (which everyone sees).
+	Email string `protobuf:"bytes,2,opt,name=email,proto3" json:"email,omitempty"`
+	// The session actor's PID: actor system address and id.
+	SessionAddress string `protobuf:"bytes,3,opt,name=session_address,json=sessionAddress,proto3" json:"session_address,omitempty"`
+	SessionId      string `protobuf:"bytes,4,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	// SHA-256 of the current resume token.
+	ResumeHash    []byte `protobuf:"bytes,5,opt,name=resume_hash,json=resumeHash,proto3" json:"resume_hash,omitempty"`
+	JoinedAtMs    int64  `protobuf:"varint,6,opt,name=joined_at_ms,json=joinedAtMs,proto3" json:"joined_at_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RoomMemberRecord) Reset() {
+	*x = RoomMemberRecord{}
+	mi := &file_liveroom_proto_msgTypes[128]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RoomMemberRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RoomMemberRecord) ProtoMessage() {}
+
+func (x *RoomMemberRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[128]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RoomMemberRecord.ProtoReflect.Descriptor instead.
+func (*RoomMemberRecord) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{128}
+}
+
+func (x *RoomMemberRecord) GetMember() *Member {
+	if x != nil {
+		return x.Member
+	}
+	return nil
+}
+
+func (x *RoomMemberRecord) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *RoomMemberRecord) GetSessionAddress() string {
+	if x != nil {
+		return x.SessionAddress
+	}
+	return ""
+}
+
+func (x *RoomMemberRecord) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+func (x *RoomMemberRecord) GetResumeHash() []byte {
+	if x != nil {
+		return x.ResumeHash
+	}
+	return nil
+}
+
+func (x *RoomMemberRecord) GetJoinedAtMs() int64 {
+	if x != nil {
+		return x.JoinedAtMs
+	}
+	return 0
+}
+
 var File_liveroom_proto protoreflect.FileDescriptor
 
 const file_liveroom_proto_rawDesc = "" +
@@ -10177,7 +10268,17 @@ const file_liveroom_proto_rawDesc = "" +
 	"\x05mixed\x18\r \x01(\bR\x05mixed\x12\x12\n" +
 	"\x04note\x18\x0e \x01(\tR\x04note\x12\x14\n" +
 	"\x05error\x18\x0f \x01(\tR\x05error\x12$\n" +
-	"\x0eowner_agent_id\x18\x10 \x01(\tR\fownerAgentId*>\n" +
+	"\x0eowner_agent_id\x18\x10 \x01(\tR\fownerAgentId\"\xe0\x01\n" +
+	"\x10RoomMemberRecord\x12+\n" +
+	"\x06member\x18\x01 \x01(\v2\x13.liveroom.v1.MemberR\x06member\x12\x14\n" +
+	"\x05email\x18\x02 \x01(\tR\x05email\x12'\n" +
+	"\x0fsession_address\x18\x03 \x01(\tR\x0esessionAddress\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\x04 \x01(\tR\tsessionId\x12\x1f\n" +
+	"\vresume_hash\x18\x05 \x01(\fR\n" +
+	"resumeHash\x12 \n" +
+	"\fjoined_at_ms\x18\x06 \x01(\x03R\n" +
+	"joinedAtMs*>\n" +
 	"\x04Role\x12\x14\n" +
 	"\x10ROLE_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
@@ -10211,7 +10312,7 @@ func file_liveroom_proto_rawDescGZIP() []byte {
 }
 
 var file_liveroom_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
-var file_liveroom_proto_msgTypes = make([]protoimpl.MessageInfo, 130)
+var file_liveroom_proto_msgTypes = make([]protoimpl.MessageInfo, 131)
 var file_liveroom_proto_goTypes = []any{
 	(Role)(0),                     // 0: liveroom.v1.Role
 	(PeerRole)(0),                 // 1: liveroom.v1.PeerRole
@@ -10349,9 +10450,10 @@ var file_liveroom_proto_goTypes = []any{
 	(*MediaRecordStop)(nil),       // 133: liveroom.v1.MediaRecordStop
 	(*MediaRecordingEvent)(nil),   // 134: liveroom.v1.MediaRecordingEvent
 	(*RecordingRecord)(nil),       // 135: liveroom.v1.RecordingRecord
-	nil,                           // 136: liveroom.v1.Sdp.SourcesEntry
-	nil,                           // 137: liveroom.v1.WebhookEvent.DataEntry
-	(*actor.PID)(nil),             // 138: actor.PID
+	(*RoomMemberRecord)(nil),      // 136: liveroom.v1.RoomMemberRecord
+	nil,                           // 137: liveroom.v1.Sdp.SourcesEntry
+	nil,                           // 138: liveroom.v1.WebhookEvent.DataEntry
+	(*actor.PID)(nil),             // 139: actor.PID
 }
 var file_liveroom_proto_depIdxs = []int32{
 	50,  // 0: liveroom.v1.RoomRecord.entry_form:type_name -> liveroom.v1.EntryForm
@@ -10401,25 +10503,25 @@ var file_liveroom_proto_depIdxs = []int32{
 	18,  // 44: liveroom.v1.CreateRoomResult.room:type_name -> liveroom.v1.RoomInfo
 	22,  // 45: liveroom.v1.GetRoomInfoResult.error:type_name -> liveroom.v1.Error
 	18,  // 46: liveroom.v1.GetRoomInfoResult.room:type_name -> liveroom.v1.RoomInfo
-	138, // 47: liveroom.v1.Join.session:type_name -> actor.PID
+	139, // 47: liveroom.v1.Join.session:type_name -> actor.PID
 	13,  // 48: liveroom.v1.Join.request:type_name -> liveroom.v1.JoinRequest
-	138, // 49: liveroom.v1.Leave.session:type_name -> actor.PID
-	138, // 50: liveroom.v1.PostChat.session:type_name -> actor.PID
+	139, // 49: liveroom.v1.Leave.session:type_name -> actor.PID
+	139, // 50: liveroom.v1.PostChat.session:type_name -> actor.PID
 	0,   // 51: liveroom.v1.PostFile.role:type_name -> liveroom.v1.Role
 	9,   // 52: liveroom.v1.PostFile.file:type_name -> liveroom.v1.FileRef
-	138, // 53: liveroom.v1.GetHistory.session:type_name -> actor.PID
+	139, // 53: liveroom.v1.GetHistory.session:type_name -> actor.PID
 	15,  // 54: liveroom.v1.GetHistory.request:type_name -> liveroom.v1.HistoryRequest
 	22,  // 55: liveroom.v1.RoomReply.error:type_name -> liveroom.v1.Error
 	10,  // 56: liveroom.v1.RoomReply.chat:type_name -> liveroom.v1.ChatMessage
 	5,   // 57: liveroom.v1.CallAction.action:type_name -> liveroom.v1.CallAction.Action
-	136, // 58: liveroom.v1.Sdp.sources:type_name -> liveroom.v1.Sdp.SourcesEntry
+	137, // 58: liveroom.v1.Sdp.sources:type_name -> liveroom.v1.Sdp.SourcesEntry
 	1,   // 59: liveroom.v1.IceCandidate.pc:type_name -> liveroom.v1.PeerRole
 	5,   // 60: liveroom.v1.CallEvent.action:type_name -> liveroom.v1.CallAction.Action
 	11,  // 61: liveroom.v1.CallEvent.from:type_name -> liveroom.v1.Member
 	11,  // 62: liveroom.v1.CallParticipant.member:type_name -> liveroom.v1.Member
 	36,  // 63: liveroom.v1.CallParticipant.media:type_name -> liveroom.v1.MediaState
 	40,  // 64: liveroom.v1.CallState.participants:type_name -> liveroom.v1.CallParticipant
-	138, // 65: liveroom.v1.CallRequest.session:type_name -> actor.PID
+	139, // 65: liveroom.v1.CallRequest.session:type_name -> actor.PID
 	35,  // 66: liveroom.v1.CallRequest.call:type_name -> liveroom.v1.CallAction
 	36,  // 67: liveroom.v1.CallRequest.media_state:type_name -> liveroom.v1.MediaState
 	37,  // 68: liveroom.v1.CallRequest.publish_offer:type_name -> liveroom.v1.Sdp
@@ -10427,7 +10529,7 @@ var file_liveroom_proto_depIdxs = []int32{
 	38,  // 70: liveroom.v1.CallRequest.ice:type_name -> liveroom.v1.IceCandidate
 	44,  // 71: liveroom.v1.CallRequest.restart_ice:type_name -> liveroom.v1.RestartIce
 	129, // 72: liveroom.v1.CallRequest.recording:type_name -> liveroom.v1.RecordingControl
-	138, // 73: liveroom.v1.MediaCommand.session:type_name -> actor.PID
+	139, // 73: liveroom.v1.MediaCommand.session:type_name -> actor.PID
 	48,  // 74: liveroom.v1.MediaCommand.join:type_name -> liveroom.v1.MediaJoin
 	49,  // 75: liveroom.v1.MediaCommand.leave:type_name -> liveroom.v1.MediaLeave
 	37,  // 76: liveroom.v1.MediaCommand.publish_offer:type_name -> liveroom.v1.Sdp
@@ -10469,17 +10571,17 @@ var file_liveroom_proto_depIdxs = []int32{
 	78,  // 112: liveroom.v1.AgentSnapshot.status:type_name -> liveroom.v1.AgentStatus
 	74,  // 113: liveroom.v1.AgentSnapshot.visitors:type_name -> liveroom.v1.VisitorInfo
 	76,  // 114: liveroom.v1.AgentSnapshot.requests:type_name -> liveroom.v1.ContactRequest
-	138, // 115: liveroom.v1.AgentVisitorHello.session:type_name -> actor.PID
+	139, // 115: liveroom.v1.AgentVisitorHello.session:type_name -> actor.PID
 	61,  // 116: liveroom.v1.AgentVisitorHello.hello:type_name -> liveroom.v1.VisitorHello
-	138, // 117: liveroom.v1.AgentVisitorCall.session:type_name -> actor.PID
+	139, // 117: liveroom.v1.AgentVisitorCall.session:type_name -> actor.PID
 	62,  // 118: liveroom.v1.AgentVisitorCall.call:type_name -> liveroom.v1.VisitorCall
-	138, // 119: liveroom.v1.AgentVisitorCancel.session:type_name -> actor.PID
-	138, // 120: liveroom.v1.AgentAttach.session:type_name -> actor.PID
+	139, // 119: liveroom.v1.AgentVisitorCancel.session:type_name -> actor.PID
+	139, // 120: liveroom.v1.AgentAttach.session:type_name -> actor.PID
 	70,  // 121: liveroom.v1.AgentAttach.watch:type_name -> liveroom.v1.AgentWatch
-	138, // 122: liveroom.v1.AgentSocketAway.session:type_name -> actor.PID
-	138, // 123: liveroom.v1.AgentSocketAnswer.session:type_name -> actor.PID
+	139, // 122: liveroom.v1.AgentSocketAway.session:type_name -> actor.PID
+	139, // 123: liveroom.v1.AgentSocketAnswer.session:type_name -> actor.PID
 	72,  // 124: liveroom.v1.AgentSocketAnswer.answer:type_name -> liveroom.v1.AgentAnswer
-	138, // 125: liveroom.v1.AgentDetach.session:type_name -> actor.PID
+	139, // 125: liveroom.v1.AgentDetach.session:type_name -> actor.PID
 	22,  // 126: liveroom.v1.AgentReply.error:type_name -> liveroom.v1.Error
 	22,  // 127: liveroom.v1.AgentLoginResult.error:type_name -> liveroom.v1.Error
 	22,  // 128: liveroom.v1.AgentWho.error:type_name -> liveroom.v1.Error
@@ -10505,16 +10607,17 @@ var file_liveroom_proto_depIdxs = []int32{
 	22,  // 148: liveroom.v1.RoomAdminResult.error:type_name -> liveroom.v1.Error
 	11,  // 149: liveroom.v1.RoomAdminResult.members:type_name -> liveroom.v1.Member
 	8,   // 150: liveroom.v1.RoomAdminResult.record:type_name -> liveroom.v1.RoomRecord
-	137, // 151: liveroom.v1.WebhookEvent.data:type_name -> liveroom.v1.WebhookEvent.DataEntry
+	138, // 151: liveroom.v1.WebhookEvent.data:type_name -> liveroom.v1.WebhookEvent.DataEntry
 	124, // 152: liveroom.v1.WebhookJob.event:type_name -> liveroom.v1.WebhookEvent
 	6,   // 153: liveroom.v1.RecordingState.state:type_name -> liveroom.v1.RecordingState.State
 	11,  // 154: liveroom.v1.RecordingState.by:type_name -> liveroom.v1.Member
 	7,   // 155: liveroom.v1.MediaRecordingEvent.kind:type_name -> liveroom.v1.MediaRecordingEvent.Kind
-	156, // [156:156] is the sub-list for method output_type
-	156, // [156:156] is the sub-list for method input_type
-	156, // [156:156] is the sub-list for extension type_name
-	156, // [156:156] is the sub-list for extension extendee
-	0,   // [0:156] is the sub-list for field type_name
+	11,  // 156: liveroom.v1.RoomMemberRecord.member:type_name -> liveroom.v1.Member
+	157, // [157:157] is the sub-list for method output_type
+	157, // [157:157] is the sub-list for method input_type
+	157, // [157:157] is the sub-list for extension type_name
+	157, // [157:157] is the sub-list for extension extendee
+	0,   // [0:157] is the sub-list for field type_name
 }
 
 func init() { file_liveroom_proto_init() }
@@ -10607,7 +10710,7 @@ func file_liveroom_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_liveroom_proto_rawDesc), len(file_liveroom_proto_rawDesc)),
 			NumEnums:      8,
-			NumMessages:   130,
+			NumMessages:   131,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,0 +1,105 @@
+package actors_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"liveroom/actors"
+	"liveroom/actors/room"
+	"liveroom/persistence"
+	"liveroom/proto/pb"
+)
+
+// TestRoomSupersededActivationStops stands in for a topology change: while a
+// room's grain runs, another activation takes the room's fence (as a grain
+// re-activated on another node would). The running grain's next write is
+// refused and it stops without writing; the next request activates the room
+// again from the store, with its members (same sessions, still watched) and
+// its chat seq going on from where it was, never repeating.
+func TestRoomSupersededActivationStops(t *testing.T) {
+	n := startNode(t, t.TempDir(), room.Settings{})
+	key := createRoom(t, n, "fenced", "")
+	agent, visitor := newClient(t, n), newClient(t, n)
+	mustJoin(t, n, agent, &pb.JoinRequest{RoomId: "fenced", Name: "Ann", AgentKey: key})
+	mustJoin(t, n, visitor, &pb.JoinRequest{RoomId: "fenced", Name: "Vic"})
+	say(t, n, "fenced", visitor, "one")
+	say(t, n, "fenced", visitor, "two")
+
+	if _, err := persistence.TakeFence(n.store, persistence.FenceKey(room.Kind, "fenced")); err != nil {
+		t.Fatal(err)
+	}
+	reply, err := n.Tell(context.Background(), "fenced", &pb.PostChat{Session: visitor.pid, Text: "lost", FrameId: "lost"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reply.Error == nil {
+		t.Fatalf("the superseded activation accepted a message: %v", reply.Chat)
+	}
+	if _, err := n.store.Get(persistence.ChatKey("fenced", 3)); err != persistence.ErrNotFound {
+		t.Fatalf("the superseded activation wrote seq 3: %v", err)
+	}
+
+	// The next request reaches a new activation that knows both members.
+	var chat *pb.ChatMessage
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		reply, err = n.Tell(context.Background(), "fenced", &pb.PostChat{Session: visitor.pid, Text: "three", FrameId: "three"})
+		if err == nil && reply.Error == nil {
+			chat = reply.Chat
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("room did not come back: %v %v", err, reply.GetError())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if chat.Seq != 3 {
+		t.Fatalf("first message of the new activation has seq %d, want 3", chat.Seq)
+	}
+	for {
+		m := agent.nextChat()
+		if m.Text == "three" {
+			if m.Seq != 3 {
+				t.Fatalf("agent got seq %d", m.Seq)
+			}
+			break
+		}
+		if m.Seq > 2 {
+			t.Fatalf("agent got unexpected %q seq %d", m.Text, m.Seq)
+		}
+	}
+	info, err := n.RoomInfo(context.Background(), "fenced")
+	if err != nil || info.Error != nil {
+		t.Fatalf("room info: %v %v", err, info.GetError())
+	}
+}
+
+// TestAgentSupersededActivationStops: once another activation took the agent's
+// fence, this one's writes are refused and it stops; the next request
+// activates the agent again from the store, logins intact.
+func TestAgentSupersededActivationStops(t *testing.T) {
+	n := startNode(t, t.TempDir(), room.Settings{})
+	addAgent(t, n, "fay", "Fay", "", "fay-password")
+	hash := login(t, n, "fay", "fay-password")
+	if _, err := persistence.TakeFence(n.store, persistence.FenceKey("agent", "fay")); err != nil {
+		t.Fatal(err)
+	}
+	r := ask[*pb.AgentReply](t, n, "fay", &pb.AgentLogout{SessionHash: hash})
+	if r.Error == nil {
+		t.Fatal("the superseded activation deleted a login session")
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		// A request that reaches the stopping activation times out; retry.
+		who, err := actors.AskAgent[*pb.AgentWho](context.Background(), n.Node, "fay", &pb.AgentCheckSession{SessionHash: hash})
+		if err == nil && who.Error == nil && who.Name == "Fay" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("agent did not come back with its session: %v %v", err, who.GetError())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	mustOK(t, ask[*pb.AgentReply](t, n, "fay", &pb.AgentLogout{SessionHash: hash}))
+}
