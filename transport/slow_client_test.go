@@ -17,7 +17,7 @@ import (
 // a slow client all the same.
 func TestWriteTimeoutCountsSlowClient(t *testing.T) {
 	e := startEndpoint(t, transport.Limits{MaxFrameBytes: 1 << 20, QueueFrames: 100000,
-		RatePerSecond: 1000, RateBurst: 1000, WriteTimeout: 300 * time.Millisecond, PingInterval: time.Hour},
+		RatePerSecond: 1000, RateBurst: 1000, WriteTimeout: 2 * time.Second, PingInterval: time.Hour},
 		room.Settings{MaxMembers: 10, MaxChatChars: 64000, MaxNameChars: 64, HistoryPage: 1,
 			IdleTimeout: time.Minute, TokenTTL: time.Hour}, nil)
 	e.createRoom(t, "slow")
@@ -25,7 +25,8 @@ func TestWriteTimeoutCountsSlowClient(t *testing.T) {
 	stuck.join("slow", "Stuck")
 	talker := e.dial(t, 0)
 	talker.join("slow", "Talker")
-	go func() { // the talker reads its own echoes so it is never the slow one
+	go func() { // the talker reads its own echoes so it is never the slow one (the 2 s
+		// write timeout leaves room for a busy machine to schedule this reader)
 		for {
 			if _, err := talker.read(time.Minute); err != nil {
 				return
