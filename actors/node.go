@@ -26,6 +26,7 @@ import (
 	"liveroom/actors/agent"
 	"liveroom/actors/room"
 	"liveroom/actors/short"
+	"liveroom/actors/whiteboard"
 	"liveroom/proto/pb"
 )
 
@@ -41,6 +42,7 @@ type NodeConfig struct {
 	RequestTimeout time.Duration
 	Room           room.Deps
 	Agent          agent.Deps
+	Whiteboard     whiteboard.Deps
 }
 
 // Node is this process's actor system and cluster membership.
@@ -86,7 +88,8 @@ func StartNode(cfg NodeConfig, log *zap.Logger) (*Node, error) {
 	remoteCfg := remote.Configure(cfg.Host, cfg.Port)
 	clusterCfg := cluster.Configure(cfg.ClusterName, provider, disthash.New(), remoteCfg,
 		cluster.WithKinds(room.NewKind(cfg.Room), agent.NewKind(cfg.agentDeps()),
-			short.NewKind(short.Deps{Store: cfg.Room.Store, Log: cfg.Room.Log.Named("short")})),
+			short.NewKind(short.Deps{Store: cfg.Room.Store, Log: cfg.Room.Log.Named("short")}),
+			whiteboard.NewKind(cfg.whiteboardDeps())),
 		cluster.WithRequestTimeout(cfg.RequestTimeout))
 	c := cluster.New(system, clusterCfg)
 	n := &Node{System: system, Cluster: c, timeout: cfg.RequestTimeout, log: log,

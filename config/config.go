@@ -82,6 +82,15 @@ type Config struct {
 	EntryFormPrivate    bool     `json:"entry_form_private" help:"entry form default: show a password field (mandatory anyway when the room has a password)"`
 	EntryFormShowEmail  bool     `json:"entry_form_show_email" help:"entry form default: ask for an email address (shown to agents only)"`
 	EntryFormShowAvatar bool     `json:"entry_form_show_avatar" help:"entry form default: ask for an avatar image URL (http or https)"`
+
+	// Whiteboard (issue 12).
+	Whiteboard            bool  `json:"whiteboard" help:"new rooms have a shared whiteboard the agent can open"`
+	WhiteboardVisitors    bool  `json:"whiteboard_visitors" help:"visitors may draw on the whiteboard too (the agent can switch this live); false keeps it agent-only"`
+	WhiteboardImageBytes  int64 `json:"whiteboard_image_bytes" help:"largest image (PNG, JPEG or GIF) a member may place on the whiteboard"`
+	WhiteboardPDFBytes    int64 `json:"whiteboard_pdf_bytes" help:"largest PDF the agent may open on the whiteboard"`
+	WhiteboardPDFPages    int   `json:"whiteboard_pdf_pages" help:"most pages of a PDF shown on the whiteboard; longer files are refused"`
+	WhiteboardPDFSeconds  int   `json:"whiteboard_pdf_seconds" help:"longest time rendering one PDF may take before it is given up"`
+	WhiteboardSnapshotOps int   `json:"whiteboard_snapshot_ops" help:"board operations between two stored snapshots of a whiteboard (loading replays at most this many)"`
 }
 
 // Default returns the embedded one-node configuration.
@@ -123,6 +132,13 @@ func Default() Config {
 		LoginPerMinute:    10,
 		LoginMaxFailures:  5,
 		LoginLockSeconds:  300,
+
+		Whiteboard:            true,
+		WhiteboardImageBytes:  10 << 20,
+		WhiteboardPDFBytes:    30 << 20,
+		WhiteboardPDFPages:    50,
+		WhiteboardPDFSeconds:  60,
+		WhiteboardSnapshotOps: 256,
 	}
 }
 
@@ -270,6 +286,9 @@ func (c Config) Validate() error {
 		"agent_session_hours": int64(c.AgentSessionHours), "login_per_minute": int64(c.LoginPerMinute),
 		"login_max_failures": int64(c.LoginMaxFailures), "login_lock_seconds": int64(c.LoginLockSeconds),
 		"ice_timeout_seconds": int64(c.ICETimeoutSeconds), "max_tracks_per_peer": int64(c.MaxTracksPerPeer),
+		"whiteboard_image_bytes": c.WhiteboardImageBytes, "whiteboard_pdf_bytes": c.WhiteboardPDFBytes,
+		"whiteboard_pdf_pages": int64(c.WhiteboardPDFPages), "whiteboard_pdf_seconds": int64(c.WhiteboardPDFSeconds),
+		"whiteboard_snapshot_ops": int64(c.WhiteboardSnapshotOps),
 	}
 	for k, n := range positive {
 		if n <= 0 {

@@ -23,6 +23,7 @@ type Metrics struct {
 	FrameErrors   *prometheus.CounterVec
 	StoreLatency  *prometheus.HistogramVec
 	UploadedBytes prometheus.Counter
+	Whiteboard    Whiteboard
 }
 
 // New registers every collector, Go runtime and process ones included.
@@ -49,9 +50,11 @@ func New() *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2.5, 12)}, []string{"op"}),
 		UploadedBytes: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "liveroom_uploaded_bytes_total", Help: "Bytes of files uploaded."}),
+		Whiteboard: newWhiteboard(),
 	}
 	r.MustRegister(m.SocketsOpen, m.RoomsActive, m.FramesIn, m.FramesOut, m.ChatMessages,
 		m.SlowClients, m.FrameErrors, m.StoreLatency, m.UploadedBytes,
+		m.Whiteboard.Ops, m.Whiteboard.Boards, m.Whiteboard.Snapshot, m.Whiteboard.Load,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

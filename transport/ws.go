@@ -250,6 +250,8 @@ func frameType(f *pb.ClientFrame) string {
 		return "ice"
 	case *pb.ClientFrame_RestartIce:
 		return "restart_ice"
+	case *pb.ClientFrame_Wb:
+		return "wb"
 	}
 	return "none"
 }
@@ -295,6 +297,9 @@ func (c *connection) dispatch(ctx context.Context, f *pb.ClientFrame) {
 		msg = &pb.CallRequest{Session: c.pid, FrameId: f.Id, Body: &pb.CallRequest_Ice{Ice: b.Ice}}
 	case *pb.ClientFrame_RestartIce:
 		msg = &pb.CallRequest{Session: c.pid, FrameId: f.Id, Body: &pb.CallRequest_RestartIce{RestartIce: b.RestartIce}}
+	case *pb.ClientFrame_Wb:
+		c.whiteboard(ctx, f.Id, b.Wb)
+		return
 	default:
 		c.fail(f.Id, "bad_frame", "Frame has no known message type.")
 		return

@@ -48,6 +48,8 @@ type Settings struct {
 	PasswordCost int
 	// EntryForm is given to new rooms that do not bring their own.
 	EntryForm *pb.EntryForm
+	// Whiteboard is given to new rooms (and to rooms stored without it).
+	Whiteboard *pb.WhiteboardSettings
 }
 
 // Deps are what every room grain on a node shares; all of it is safe for
@@ -140,6 +142,8 @@ func (g *grain) Receive(ctx actor.Context) {
 		g.expire(ctx, msg)
 	case *pb.CallRequest:
 		ctx.Respond(g.onCall(ctx, msg))
+	case *pb.WbWho:
+		ctx.Respond(g.whiteboardWho(msg))
 	case *pb.PostChat:
 		m := g.memberBySession(msg.Session)
 		if m == nil {
@@ -238,7 +242,7 @@ func (g *grain) iceServers() []*pb.IceServer {
 func (g *grain) info() *pb.RoomInfo {
 	return &pb.RoomInfo{Id: g.rec.Id, VisitorName: g.rec.VisitorName, AgentName: g.rec.AgentName,
 		HasPassword: g.rec.PasswordHash != "", StartsAtMs: g.rec.StartsAtMs, EndsAtMs: g.rec.EndsAtMs,
-		EntryForm: g.rec.EntryForm}
+		EntryForm: g.rec.EntryForm, Whiteboard: g.whiteboard()}
 }
 
 // CleanName trims a display name and checks it: printable, not empty, at most
@@ -306,6 +310,7 @@ func (g *grain) create(msg *pb.CreateRoom) *pb.CreateRoomResult {
 	if rec.EntryForm == nil {
 		rec.EntryForm = g.deps.Settings.EntryForm
 	}
+	rec.Whiteboard = g.deps.Settings.Whiteboard
 	key := randomToken(24)
 	sum := sha256.Sum256([]byte(key))
 	rec.AgentKeyHash = sum[:]
