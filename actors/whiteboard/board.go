@@ -351,26 +351,24 @@ func (b *Board) Apply(op *pb.WbOp, lim Limits) {
 		op.Ids = ids
 		b.setDeleted(ids, true)
 		b.remember(op, lim)
-	case pb.WbOpKind_WB_OP_UNDO:
+	case pb.WbOpKind_WB_OP_UNDO, pb.WbOpKind_WB_OP_REDO:
+		op.Target, op.Ids, op.Restored = 0, nil, nil
 		h := b.history[op.MemberId]
-		if h == nil || len(h.Done) == 0 {
+		if h == nil {
 			return
 		}
-		t := h.Done[len(h.Done)-1]
-		h.Done = h.Done[:len(h.Done)-1]
-		h.Undone = append(h.Undone, t)
-		op.Target = t.Seq
-		b.revert(t)
-	case pb.WbOpKind_WB_OP_REDO:
-		h := b.history[op.MemberId]
-		if h == nil || len(h.Undone) == 0 {
+		from, to := &h.Done, &h.Undone
+		if op.Kind == pb.WbOpKind_WB_OP_REDO {
+			from, to = to, from
+		}
+		if len(*from) == 0 {
 			return
 		}
-		t := h.Undone[len(h.Undone)-1]
-		h.Undone = h.Undone[:len(h.Undone)-1]
-		h.Done = append(h.Done, t)
+		t := (*from)[len(*from)-1]
+		*from = (*from)[:len(*from)-1]
+		*to = append(*to, t)
 		op.Target = t.Seq
-		b.redo(t)
+		op.Ids, op.Restored = b.undo(t, op.Kind == pb.WbOpKind_WB_OP_REDO)
 	case pb.WbOpKind_WB_OP_PAGE_ADD:
 		b.pages = append(b.pages, &pb.WbPage{})
 		b.page = uint32(len(b.pages) - 1)
@@ -403,17 +401,23 @@ func (b *Board) live(ids []uint64) []uint64 {
 	return out
 }
 
-func (b *Board) setDeleted(ids []uint64, deleted bool) {
+// setDeleted marks elements erased or brings them back, and returns those
+// it changed.
+func (b *Board) setDeleted(ids []uint64, deleted bool) []*pb.WbElement {
+	var changed []*pb.WbElement
 	for _, id := range ids {
 		if i, ok := b.index[id]; ok && b.elems[i].Deleted != deleted {
 			e := proto.Clone(b.elems[i]).(*pb.WbElement)
 			e.Deleted = deleted
 			b.elems[i] = e
+			changed = append(changed, e)
 		}
 	}
+	return changed
 }
 
-func (b *Board) shift(ids []uint64, dx, dy int32) {
+func (b *Board) shift(ids []uint64, dx, dy int32) []*pb.WbElement {
+	var moved []*pb.WbElement
 	for _, id := range ids {
 		i, ok := b.index[id]
 		if !ok {
@@ -428,7 +432,9 @@ func (b *Board) shift(ids []uint64, dx, dy int32) {
 			}
 		}
 		b.elems[i] = e
+		moved = append(moved, e)
 	}
+	return moved
 }
 
 // remember puts op on its member's undo stack and forgets what was undone.
@@ -446,26 +452,37 @@ func (b *Board) remember(op *pb.WbOp, lim Limits) {
 	h.Undone = nil
 }
 
-func (b *Board) revert(t *pb.WbOp) {
+// undo reverts t (or makes it again when redo is set) and returns its
+// effect for clients: the ids that go and the elements that come back or
+// moved (live ones only; clients hold no erased elements).
+func (b *Board) undo(t *pb.WbOp, redo bool) (gone []uint64, back []*pb.WbElement) {
 	switch t.Kind {
 	case pb.WbOpKind_WB_OP_ADD:
-		b.setDeleted([]uint64{t.Element.GetId()}, true)
+		ids := []uint64{t.Element.GetId()}
+		if redo {
+			return nil, b.setDeleted(ids, false)
+		}
+		b.setDeleted(ids, true)
+		return ids, nil
 	case pb.WbOpKind_WB_OP_ERASE, pb.WbOpKind_WB_OP_CLEAR:
-		b.setDeleted(t.Ids, false)
+		if redo {
+			b.setDeleted(t.Ids, true)
+			return t.Ids, nil
+		}
+		return nil, b.setDeleted(t.Ids, false)
 	case pb.WbOpKind_WB_OP_MOVE:
-		b.shift(t.Ids, -t.Dx, -t.Dy)
+		dx, dy := -t.Dx, -t.Dy
+		if redo {
+			dx, dy = t.Dx, t.Dy
+		}
+		for _, e := range b.shift(t.Ids, dx, dy) {
+			if !e.Deleted {
+				back = append(back, e)
+			}
+		}
+		return nil, back
 	}
-}
-
-func (b *Board) redo(t *pb.WbOp) {
-	switch t.Kind {
-	case pb.WbOpKind_WB_OP_ADD:
-		b.setDeleted([]uint64{t.Element.GetId()}, false)
-	case pb.WbOpKind_WB_OP_ERASE, pb.WbOpKind_WB_OP_CLEAR:
-		b.setDeleted(t.Ids, true)
-	case pb.WbOpKind_WB_OP_MOVE:
-		b.shift(t.Ids, t.Dx, t.Dy)
-	}
+	return nil, nil
 }
 
 // CheckLive says whether a live (unstored) stroke or laser frame is well formed.
@@ -491,4 +508,76 @@ func (b *Board) CheckLive(l *pb.WbLive, lim Limits) *pb.Error {
 		return errorf("invalid", "Bad live frame.")
 	}
 	return nil
+}
+
+// Mirror is a client's copy of a board: it applies the ops the server sends
+// (filled in by the server) without any history, the way the browser does.
+type Mirror struct {
+	Seq   uint64
+	Open  bool
+	Page  uint32
+	Pages int
+	Elems map[uint64]*pb.WbElement
+}
+
+// NewMirror starts a mirror from a board view.
+func NewMirror(v *pb.WbBoard) *Mirror {
+	m := &Mirror{Seq: v.GetSeq(), Open: v.GetOpen(), Page: v.GetPage(), Pages: len(v.GetPages()), Elems: map[uint64]*pb.WbElement{}}
+	if m.Pages == 0 {
+		m.Pages = 1
+	}
+	for _, e := range v.GetElements() {
+		m.Elems[e.Id] = e
+	}
+	return m
+}
+
+// Apply applies one server op; it reports false when the op is not the next.
+func (m *Mirror) Apply(op *pb.WbOp) bool {
+	if op.Seq != m.Seq+1 {
+		return false
+	}
+	m.Seq = op.Seq
+	switch op.Kind {
+	case pb.WbOpKind_WB_OP_ADD:
+		m.Elems[op.Element.Id] = op.Element
+	case pb.WbOpKind_WB_OP_ERASE, pb.WbOpKind_WB_OP_CLEAR:
+		for _, id := range op.Ids {
+			delete(m.Elems, id)
+		}
+	case pb.WbOpKind_WB_OP_MOVE:
+		for _, id := range op.Ids {
+			if e, ok := m.Elems[id]; ok {
+				e = proto.Clone(e).(*pb.WbElement)
+				for j := range e.Points {
+					if j%2 == 0 {
+						e.Points[j] += op.Dx
+					} else {
+						e.Points[j] += op.Dy
+					}
+				}
+				m.Elems[id] = e
+			}
+		}
+	case pb.WbOpKind_WB_OP_UNDO, pb.WbOpKind_WB_OP_REDO:
+		for _, id := range op.Ids {
+			delete(m.Elems, id)
+		}
+		for _, e := range op.Restored {
+			m.Elems[e.Id] = e
+		}
+	case pb.WbOpKind_WB_OP_PAGE_ADD:
+		m.Pages++
+		m.Page = uint32(m.Pages - 1)
+	case pb.WbOpKind_WB_OP_PAGES_ADD:
+		m.Page = uint32(m.Pages)
+		m.Pages += len(op.Pages)
+	case pb.WbOpKind_WB_OP_PAGE_GO:
+		m.Page = op.Page
+	case pb.WbOpKind_WB_OP_OPEN:
+		m.Open = true
+	case pb.WbOpKind_WB_OP_CLOSE:
+		m.Open = false
+	}
+	return true
 }

@@ -281,7 +281,7 @@ func (g *grain) op(ctx actor.Context, who Who, op *pb.WbOp, sender *actor.PID, f
 	op.Seq = g.board.Seq() + 1
 	op.MemberId = who.MemberID
 	op.AtMs = time.Now().UnixMilli()
-	op.Target = 0
+	op.Target, op.Restored = 0, nil
 	if op.Kind != pb.WbOpKind_WB_OP_PAGES_ADD {
 		op.Pages = nil
 	}

@@ -7818,22 +7818,26 @@ func (x *WbPage) GetBackgroundH() uint32 {
 
 // WbOp is one change to the board. Clients send kind and its fields; the
 // server fills seq, member_id, at_ms and, for erase/clear, the ids it removed,
-// and for undo/redo the seq of the op undone or redone.
+// and for undo/redo the seq of the op undone or redone and its effect (ids
+// removed, elements restored), so a client applies every op without history.
 type WbOp struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Seq           uint64                 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
-	Kind          WbOpKind               `protobuf:"varint,2,opt,name=kind,proto3,enum=liveroom.v1.WbOpKind" json:"kind,omitempty"`
-	Element       *WbElement             `protobuf:"bytes,3,opt,name=element,proto3" json:"element,omitempty"`
-	Ids           []uint64               `protobuf:"varint,4,rep,packed,name=ids,proto3" json:"ids,omitempty"`
-	Dx            int32                  `protobuf:"zigzag32,5,opt,name=dx,proto3" json:"dx,omitempty"`
-	Dy            int32                  `protobuf:"zigzag32,6,opt,name=dy,proto3" json:"dy,omitempty"`
-	Page          uint32                 `protobuf:"varint,7,opt,name=page,proto3" json:"page,omitempty"`
-	AllPages      bool                   `protobuf:"varint,8,opt,name=all_pages,json=allPages,proto3" json:"all_pages,omitempty"`
-	Target        uint64                 `protobuf:"varint,9,opt,name=target,proto3" json:"target,omitempty"`
-	Visitors      bool                   `protobuf:"varint,10,opt,name=visitors,proto3" json:"visitors,omitempty"`
-	Pages         []*WbPage              `protobuf:"bytes,11,rep,name=pages,proto3" json:"pages,omitempty"`
-	MemberId      string                 `protobuf:"bytes,12,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
-	AtMs          int64                  `protobuf:"varint,13,opt,name=at_ms,json=atMs,proto3" json:"at_ms,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Seq      uint64                 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
+	Kind     WbOpKind               `protobuf:"varint,2,opt,name=kind,proto3,enum=liveroom.v1.WbOpKind" json:"kind,omitempty"`
+	Element  *WbElement             `protobuf:"bytes,3,opt,name=element,proto3" json:"element,omitempty"`
+	Ids      []uint64               `protobuf:"varint,4,rep,packed,name=ids,proto3" json:"ids,omitempty"`
+	Dx       int32                  `protobuf:"zigzag32,5,opt,name=dx,proto3" json:"dx,omitempty"`
+	Dy       int32                  `protobuf:"zigzag32,6,opt,name=dy,proto3" json:"dy,omitempty"`
+	Page     uint32                 `protobuf:"varint,7,opt,name=page,proto3" json:"page,omitempty"`
+	AllPages bool                   `protobuf:"varint,8,opt,name=all_pages,json=allPages,proto3" json:"all_pages,omitempty"`
+	Target   uint64                 `protobuf:"varint,9,opt,name=target,proto3" json:"target,omitempty"`
+	Visitors bool                   `protobuf:"varint,10,opt,name=visitors,proto3" json:"visitors,omitempty"`
+	Pages    []*WbPage              `protobuf:"bytes,11,rep,name=pages,proto3" json:"pages,omitempty"`
+	MemberId string                 `protobuf:"bytes,12,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	AtMs     int64                  `protobuf:"varint,13,opt,name=at_ms,json=atMs,proto3" json:"at_ms,omitempty"`
+	// Undo and redo (set by the server): elements that come back or changed,
+	// to be put in place by id; ids lists the elements that go.
+	Restored      []*WbElement `protobuf:"bytes,14,rep,name=restored,proto3" json:"restored,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -7957,6 +7961,13 @@ func (x *WbOp) GetAtMs() int64 {
 		return x.AtMs
 	}
 	return 0
+}
+
+func (x *WbOp) GetRestored() []*WbElement {
+	if x != nil {
+		return x.Restored
+	}
+	return nil
 }
 
 // WbHistory is one member's undo and redo stacks (most recent last).
@@ -9546,7 +9557,7 @@ const file_liveroom_proto_rawDesc = "" +
 	"\x06WbPage\x12#\n" +
 	"\rbackground_id\x18\x01 \x01(\tR\fbackgroundId\x12!\n" +
 	"\fbackground_w\x18\x02 \x01(\rR\vbackgroundW\x12!\n" +
-	"\fbackground_h\x18\x03 \x01(\rR\vbackgroundH\"\xe9\x02\n" +
+	"\fbackground_h\x18\x03 \x01(\rR\vbackgroundH\"\x9d\x03\n" +
 	"\x04WbOp\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12)\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x15.liveroom.v1.WbOpKindR\x04kind\x120\n" +
@@ -9561,7 +9572,8 @@ const file_liveroom_proto_rawDesc = "" +
 	" \x01(\bR\bvisitors\x12)\n" +
 	"\x05pages\x18\v \x03(\v2\x13.liveroom.v1.WbPageR\x05pages\x12\x1b\n" +
 	"\tmember_id\x18\f \x01(\tR\bmemberId\x12\x13\n" +
-	"\x05at_ms\x18\r \x01(\x03R\x04atMs\"z\n" +
+	"\x05at_ms\x18\r \x01(\x03R\x04atMs\x122\n" +
+	"\brestored\x18\x0e \x03(\v2\x16.liveroom.v1.WbElementR\brestored\"z\n" +
 	"\tWbHistory\x12\x1b\n" +
 	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12%\n" +
 	"\x04done\x18\x02 \x03(\v2\x11.liveroom.v1.WbOpR\x04done\x12)\n" +
@@ -9974,37 +9986,38 @@ var file_liveroom_proto_depIdxs = []int32{
 	5,   // 138: liveroom.v1.WbOp.kind:type_name -> liveroom.v1.WbOpKind
 	113, // 139: liveroom.v1.WbOp.element:type_name -> liveroom.v1.WbElement
 	114, // 140: liveroom.v1.WbOp.pages:type_name -> liveroom.v1.WbPage
-	115, // 141: liveroom.v1.WbHistory.done:type_name -> liveroom.v1.WbOp
-	115, // 142: liveroom.v1.WbHistory.undone:type_name -> liveroom.v1.WbOp
-	114, // 143: liveroom.v1.WbBoard.pages:type_name -> liveroom.v1.WbPage
-	113, // 144: liveroom.v1.WbBoard.elements:type_name -> liveroom.v1.WbElement
-	116, // 145: liveroom.v1.WbBoard.history:type_name -> liveroom.v1.WbHistory
-	4,   // 146: liveroom.v1.WbLive.shape:type_name -> liveroom.v1.WbShape
-	120, // 147: liveroom.v1.WbClient.sync:type_name -> liveroom.v1.WbSync
-	115, // 148: liveroom.v1.WbClient.op:type_name -> liveroom.v1.WbOp
-	119, // 149: liveroom.v1.WbClient.live:type_name -> liveroom.v1.WbLive
-	112, // 150: liveroom.v1.WbState.settings:type_name -> liveroom.v1.WhiteboardSettings
-	117, // 151: liveroom.v1.WbState.board:type_name -> liveroom.v1.WbBoard
-	115, // 152: liveroom.v1.WbState.ops:type_name -> liveroom.v1.WbOp
-	0,   // 153: liveroom.v1.WbState.role:type_name -> liveroom.v1.Role
-	122, // 154: liveroom.v1.WbServer.state:type_name -> liveroom.v1.WbState
-	115, // 155: liveroom.v1.WbServer.op:type_name -> liveroom.v1.WbOp
-	119, // 156: liveroom.v1.WbServer.live:type_name -> liveroom.v1.WbLive
-	131, // 157: liveroom.v1.WbRequest.session:type_name -> actor.PID
-	121, // 158: liveroom.v1.WbRequest.body:type_name -> liveroom.v1.WbClient
-	22,  // 159: liveroom.v1.WbReply.error:type_name -> liveroom.v1.Error
-	131, // 160: liveroom.v1.WbWho.session:type_name -> actor.PID
-	22,  // 161: liveroom.v1.WbWhoReply.error:type_name -> liveroom.v1.Error
-	0,   // 162: liveroom.v1.WbWhoReply.role:type_name -> liveroom.v1.Role
-	112, // 163: liveroom.v1.WbWhoReply.settings:type_name -> liveroom.v1.WhiteboardSettings
-	0,   // 164: liveroom.v1.WbAddPages.role:type_name -> liveroom.v1.Role
-	114, // 165: liveroom.v1.WbAddPages.pages:type_name -> liveroom.v1.WbPage
-	0,   // 166: liveroom.v1.WbCheckMember.role:type_name -> liveroom.v1.Role
-	167, // [167:167] is the sub-list for method output_type
-	167, // [167:167] is the sub-list for method input_type
-	167, // [167:167] is the sub-list for extension type_name
-	167, // [167:167] is the sub-list for extension extendee
-	0,   // [0:167] is the sub-list for field type_name
+	113, // 141: liveroom.v1.WbOp.restored:type_name -> liveroom.v1.WbElement
+	115, // 142: liveroom.v1.WbHistory.done:type_name -> liveroom.v1.WbOp
+	115, // 143: liveroom.v1.WbHistory.undone:type_name -> liveroom.v1.WbOp
+	114, // 144: liveroom.v1.WbBoard.pages:type_name -> liveroom.v1.WbPage
+	113, // 145: liveroom.v1.WbBoard.elements:type_name -> liveroom.v1.WbElement
+	116, // 146: liveroom.v1.WbBoard.history:type_name -> liveroom.v1.WbHistory
+	4,   // 147: liveroom.v1.WbLive.shape:type_name -> liveroom.v1.WbShape
+	120, // 148: liveroom.v1.WbClient.sync:type_name -> liveroom.v1.WbSync
+	115, // 149: liveroom.v1.WbClient.op:type_name -> liveroom.v1.WbOp
+	119, // 150: liveroom.v1.WbClient.live:type_name -> liveroom.v1.WbLive
+	112, // 151: liveroom.v1.WbState.settings:type_name -> liveroom.v1.WhiteboardSettings
+	117, // 152: liveroom.v1.WbState.board:type_name -> liveroom.v1.WbBoard
+	115, // 153: liveroom.v1.WbState.ops:type_name -> liveroom.v1.WbOp
+	0,   // 154: liveroom.v1.WbState.role:type_name -> liveroom.v1.Role
+	122, // 155: liveroom.v1.WbServer.state:type_name -> liveroom.v1.WbState
+	115, // 156: liveroom.v1.WbServer.op:type_name -> liveroom.v1.WbOp
+	119, // 157: liveroom.v1.WbServer.live:type_name -> liveroom.v1.WbLive
+	131, // 158: liveroom.v1.WbRequest.session:type_name -> actor.PID
+	121, // 159: liveroom.v1.WbRequest.body:type_name -> liveroom.v1.WbClient
+	22,  // 160: liveroom.v1.WbReply.error:type_name -> liveroom.v1.Error
+	131, // 161: liveroom.v1.WbWho.session:type_name -> actor.PID
+	22,  // 162: liveroom.v1.WbWhoReply.error:type_name -> liveroom.v1.Error
+	0,   // 163: liveroom.v1.WbWhoReply.role:type_name -> liveroom.v1.Role
+	112, // 164: liveroom.v1.WbWhoReply.settings:type_name -> liveroom.v1.WhiteboardSettings
+	0,   // 165: liveroom.v1.WbAddPages.role:type_name -> liveroom.v1.Role
+	114, // 166: liveroom.v1.WbAddPages.pages:type_name -> liveroom.v1.WbPage
+	0,   // 167: liveroom.v1.WbCheckMember.role:type_name -> liveroom.v1.Role
+	168, // [168:168] is the sub-list for method output_type
+	168, // [168:168] is the sub-list for method input_type
+	168, // [168:168] is the sub-list for extension type_name
+	168, // [168:168] is the sub-list for extension extendee
+	0,   // [0:168] is the sub-list for field type_name
 }
 
 func init() { file_liveroom_proto_init() }
