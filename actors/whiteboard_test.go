@@ -260,9 +260,9 @@ func TestWhiteboardModesAndCatchUp(t *testing.T) {
 		t.Fatalf("visitor drew on an agent-only board: %v", r.Error)
 	}
 	for _, bad := range []*pb.WbOp{
-		pen(0, 1),                        // odd number of coordinates
-		pen(7, 1, 1, 2, 2),               // no such page
-		pen(0, 1, 1, 2, 2000000),         // outside the board
+		pen(0, 1),                // odd number of coordinates
+		pen(7, 1, 1, 2, 2),       // no such page
+		pen(0, 1, 1, 2, 2000000), // outside the board
 		{Kind: pb.WbOpKind_WB_OP_ADD, Element: &pb.WbElement{Shape: pb.WbShape_WB_SHAPE_PEN, Points: []int32{1, 1}, Color: "red", Width: 2}},
 		{Kind: pb.WbOpKind_WB_OP_ADD, Element: &pb.WbElement{Shape: pb.WbShape_WB_SHAPE_TEXT, Points: []int32{1, 1}, Color: "#000000", Width: 20, Text: "\x00"}},
 		{Kind: pb.WbOpKind_WB_OP_ADD, Element: &pb.WbElement{Shape: pb.WbShape_WB_SHAPE_IMAGE, Points: []int32{1, 1, 9, 9}, ImageId: "nope"}},

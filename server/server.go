@@ -22,6 +22,7 @@ import (
 	"liveroom/config"
 	"liveroom/media"
 	"liveroom/metrics"
+	"liveroom/pdfrender"
 	"liveroom/persistence"
 	"liveroom/proto/pb"
 	"liveroom/transport"
@@ -129,8 +130,10 @@ func Run(ctx context.Context, cfg config.Config) error {
 			HistoryPage: cfg.HistoryPage, IdleTimeout: time.Duration(cfg.RoomIdleSeconds) * time.Second,
 			ResumeGrace: time.Duration(cfg.ResumeGraceSeconds) * time.Second,
 			TokenTTL:    12 * time.Hour, PasswordCost: cfg.PasswordCost, EntryForm: entryFormDefaults(cfg),
+			Whiteboard: &pb.WhiteboardSettings{Enabled: cfg.Whiteboard, Visitors: cfg.WhiteboardVisitors},
 		}, Media: engine},
-		Agent: agentDeps(cfg, store, log),
+		Whiteboard: whiteboardDeps(cfg, store, log, m),
+		Agent:      agentDeps(cfg, store, log),
 	}, log)
 	if err != nil {
 		_ = listener.Close()
@@ -138,6 +141,8 @@ func Run(ctx context.Context, cfg config.Config) error {
 	}
 	defer node.Stop()
 
+	pdfs := pdfrender.New(filepath.Join(cfg.DataDir, "cache", "pdfium"), log.Named("pdf"))
+	defer pdfs.Close()
 	ws := transport.NewServer(node, transport.Limits{
 		MaxFrameBytes: cfg.MaxFrameBytes, QueueFrames: cfg.SessionQueue,
 		RatePerSecond: cfg.RatePerSecond, RateBurst: cfg.RateBurst,
@@ -152,6 +157,7 @@ func Run(ctx context.Context, cfg config.Config) error {
 		FilesDir: filepath.Join(cfg.DataDir, "files"), MaxUploadBytes: cfg.MaxUploadBytes, PublicURL: cfg.PublicURL,
 		ClosedRooms: !cfg.OpenRooms,
 		Agents:      webAgentDeps(cfg, presence),
+		Whiteboard:  webWhiteboardDeps(cfg, pdfs),
 	})
 	httpSrv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: zap.NewStdLog(log.Named("http"))}

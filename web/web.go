@@ -42,6 +42,8 @@ type Deps struct {
 	ClosedRooms bool
 	// Agents holds what the agent page, the contact button and the keyed API need.
 	Agents AgentDeps
+	// Whiteboard holds the limits of whiteboard images and PDFs.
+	Whiteboard WhiteboardDeps
 }
 
 type server struct{ Deps }
@@ -60,6 +62,7 @@ func New(d Deps) http.Handler {
 	mux.HandleFunc("GET /files/{room}/{file}", s.download)
 	mux.Handle("GET /ws", d.WebSocket)
 	s.agentRoutes(mux)
+	s.whiteboardRoutes(mux)
 	mux.HandleFunc("GET /healthz", s.health)
 	mux.Handle("GET /metrics", d.Metrics.Handler())
 	return securityHeaders(mux)
