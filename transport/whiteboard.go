@@ -8,7 +8,7 @@ import (
 
 // whiteboard forwards a whiteboard frame to the room's whiteboard grain. The
 // grain answers sync and op frames itself (state, or the op with replyTo);
-// a refusal comes back here as an error frame.
+// live frames have no answer; a refusal comes back here as an error frame.
 func (c *connection) whiteboard(ctx context.Context, id string, body *pb.WbClient) {
 	if c.room == "" {
 		c.fail(id, "not_joined", "Join a room first.")
@@ -25,9 +25,5 @@ func (c *connection) whiteboard(ctx context.Context, id string, body *pb.WbClien
 	}
 	if reply.Error != nil {
 		c.fail(id, reply.Error.Code, reply.Error.Message)
-		return
-	}
-	if _, live := body.Body.(*pb.WbClient_Live); live && id != "" {
-		c.out.Push(&pb.ServerFrame{ReplyTo: id, Body: &pb.ServerFrame_Ack{Ack: &pb.Ack{}}})
 	}
 }
