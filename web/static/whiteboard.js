@@ -537,6 +537,7 @@ export class Whiteboard {
     );
     this.imageInput = node('input', 'visually-hidden');
     this.imageInput.type = 'file';
+    this.imageInput.id = 'wb-image-input';
     this.imageInput.accept = 'image/png,image/jpeg,image/gif';
     this.imageInput.addEventListener('change', () => {
       const f = this.imageInput.files[0];
@@ -548,6 +549,8 @@ export class Whiteboard {
     const pageGroup = node('div', 'wb-group wb-pages');
     this.prevBtn = button('‹', 'Previous page', () => this.goPage(this.board.page - 1));
     this.nextBtn = button('›', 'Next page', () => this.goPage(this.board.page + 1));
+    this.prevBtn.id = 'wb-prev';
+    this.nextBtn.id = 'wb-next';
     this.pageSelect = node('select', 'wb-page-select');
     this.pageSelect.title = 'Pages';
     this.pageSelect.addEventListener('change', () => this.goPage(num(this.pageSelect.value)));
@@ -557,6 +560,7 @@ export class Whiteboard {
     const agentGroup = node('div', 'wb-group wb-agent');
     this.pdfInput = node('input', 'visually-hidden');
     this.pdfInput.type = 'file';
+    this.pdfInput.id = 'wb-pdf-input';
     this.pdfInput.accept = 'application/pdf,.pdf';
     this.pdfInput.addEventListener('change', () => {
       const f = this.pdfInput.files[0];
@@ -566,6 +570,7 @@ export class Whiteboard {
     const modeLabel = node('label', 'wb-mode');
     this.modeBox = node('input');
     this.modeBox.type = 'checkbox';
+    this.modeBox.id = 'wb-visitors';
     this.modeBox.addEventListener('change', () => this.send({ kind: 'WB_OP_MODE', visitors: this.modeBox.checked }));
     modeLabel.append(this.modeBox, ' Visitors draw');
     agentGroup.append(
@@ -1214,7 +1219,15 @@ export class Whiteboard {
     this.download(pdfFromJpegs(pages), `whiteboard-${this.roomOf().id}.pdf`);
   }
 
-  // ----- for tests: what this member's board holds -----
+  // ----- for tests: what this member's board holds and shows -----
+
+  /** The colour [r, g, b] this screen shows at board point (x, y). */
+  pixelAt(x, y) {
+    const p = this.toCanvas(x, y);
+    const dpr = window.devicePixelRatio || 1;
+    const d = this.ctx.getImageData(Math.round(p.x * dpr), Math.round(p.y * dpr), 1, 1).data;
+    return [d[0], d[1], d[2]];
+  }
 
   snapshot() {
     return {
