@@ -84,13 +84,14 @@ type Config struct {
 	EntryFormShowAvatar bool     `json:"entry_form_show_avatar" help:"entry form default: ask for an avatar image URL (http or https)"`
 
 	// Whiteboard (issue 12).
-	Whiteboard            bool  `json:"whiteboard" help:"new rooms have a shared whiteboard the agent can open"`
-	WhiteboardVisitors    bool  `json:"whiteboard_visitors" help:"visitors may draw on the whiteboard too (the agent can switch this live); false keeps it agent-only"`
-	WhiteboardImageBytes  int64 `json:"whiteboard_image_bytes" help:"largest image (PNG, JPEG or GIF) a member may place on the whiteboard"`
-	WhiteboardPDFBytes    int64 `json:"whiteboard_pdf_bytes" help:"largest PDF the agent may open on the whiteboard"`
-	WhiteboardPDFPages    int   `json:"whiteboard_pdf_pages" help:"most pages of a PDF shown on the whiteboard; longer files are refused"`
-	WhiteboardPDFSeconds  int   `json:"whiteboard_pdf_seconds" help:"longest time rendering one PDF may take before it is given up"`
-	WhiteboardSnapshotOps int   `json:"whiteboard_snapshot_ops" help:"board operations between two stored snapshots of a whiteboard (loading replays at most this many)"`
+	Whiteboard            bool   `json:"whiteboard" help:"new rooms have a shared whiteboard the agent can open"`
+	WhiteboardVisitors    bool   `json:"whiteboard_visitors" help:"visitors may draw on the whiteboard too (the agent can switch this live); false keeps it agent-only"`
+	WhiteboardImageBytes  int64  `json:"whiteboard_image_bytes" help:"largest image (PNG, JPEG or GIF) a member may place on the whiteboard"`
+	WhiteboardPDFBytes    int64  `json:"whiteboard_pdf_bytes" help:"largest PDF the agent may open on the whiteboard"`
+	WhiteboardPDFPages    int    `json:"whiteboard_pdf_pages" help:"most pages of a PDF shown on the whiteboard; longer files are refused"`
+	WhiteboardPDFSeconds  int    `json:"whiteboard_pdf_seconds" help:"longest time rendering one PDF may take before it is given up"`
+	WhiteboardPDFCache    string `json:"whiteboard_pdf_cache" help:"folder for the compiled PDF engine (compiled on the first PDF, seconds of CPU); empty means data_dir/cache/pdfium"`
+	WhiteboardSnapshotOps int    `json:"whiteboard_snapshot_ops" help:"board operations between two stored snapshots of a whiteboard (loading replays at most this many)"`
 }
 
 // Default returns the embedded one-node configuration.

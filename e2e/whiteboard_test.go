@@ -121,9 +121,19 @@ func waitLong(t *testing.T, ctx context.Context, what, js string, d time.Duratio
 	t.Fatalf("waiting for %s: not true after %v\npage: %s", what, d, pageText(ctx))
 }
 
+// pdfCache is where the compiled PDF engine is kept between test runs (the
+// pdfrender tests share it): compiling it under -race takes minutes.
+func pdfCache() string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		dir = os.TempDir()
+	}
+	return filepath.Join(dir, "liveroom-test", "pdfium")
+}
+
 func TestWhiteboardSharedLiveAndPersisted(t *testing.T) {
 	dataDir := t.TempDir()
-	srv := startServer(t, dataDir)
+	srv := startServer(t, dataDir, "--whiteboard-pdf-cache", pdfCache())
 	visitorLink, agentLink := createRoomLinks(t, srv, "board")
 	browser := newBrowser(t)
 	agent, visitor := newPage(t, browser), newPage(t, browser)
@@ -239,7 +249,7 @@ func TestWhiteboardSharedLiveAndPersisted(t *testing.T) {
 
 	// After a server restart the board is still there.
 	srv.stop()
-	srv2 := startServer(t, dataDir)
+	srv2 := startServer(t, dataDir, "--whiteboard-pdf-cache", pdfCache())
 	after := newPage(t, browser)
 	do(t, after, chromedp.EmulateViewport(1280, 900))
 	joinAs(t, after, srv2.URL+strings.TrimPrefix(visitorLink, srv.URL), "Max")

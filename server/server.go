@@ -141,7 +141,7 @@ func Run(ctx context.Context, cfg config.Config) error {
 	}
 	defer node.Stop()
 
-	pdfs := pdfrender.New(filepath.Join(cfg.DataDir, "cache", "pdfium"), log.Named("pdf"))
+	pdfs := pdfrender.New(pdfCacheDir(cfg), log.Named("pdf"))
 	defer pdfs.Close()
 	ws := transport.NewServer(node, transport.Limits{
 		MaxFrameBytes: cfg.MaxFrameBytes, QueueFrames: cfg.SessionQueue,

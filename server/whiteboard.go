@@ -1,6 +1,7 @@
 package server
 
 import (
+	"path/filepath"
 	"time"
 
 	"go.uber.org/zap"
@@ -28,4 +29,12 @@ func webWhiteboardDeps(cfg config.Config, pdfs *pdfrender.Renderer) web.Whiteboa
 	return web.WhiteboardDeps{ImageBytes: cfg.WhiteboardImageBytes, PDFBytes: cfg.WhiteboardPDFBytes,
 		PDFPages: cfg.WhiteboardPDFPages, PDFTimeout: time.Duration(cfg.WhiteboardPDFSeconds) * time.Second,
 		Renderer: pdfs}
+}
+
+// pdfCacheDir is where the compiled PDF engine is kept between runs.
+func pdfCacheDir(cfg config.Config) string {
+	if cfg.WhiteboardPDFCache != "" {
+		return cfg.WhiteboardPDFCache
+	}
+	return filepath.Join(cfg.DataDir, "cache", "pdfium")
 }
