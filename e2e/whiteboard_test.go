@@ -211,6 +211,26 @@ func TestWhiteboardSharedLiveAndPersisted(t *testing.T) {
 	}
 	sameBoard(t, visitor, "the visitor", want)
 
+	// Uploads that are not images, too large, or not from a member get a
+	// clear refusal; a visitor cannot open a PDF.
+	refusals := eval[[]string](t, visitor, `(async () => {
+		const r = `+wbJS+`.roomOf();
+		const post = async (path, body, token) => {
+			const res = await fetch("/api/rooms/" + r.id + "/wb/" + path, {method: "POST", body,
+				headers: token ? {Authorization: "Bearer " + token} : {}});
+			return res.status + " " + ((await res.json()).error || {}).code;
+		};
+		return [
+			await post("images", new Blob(["GIF89a but nothing more"]), r.token),
+			await post("images", new Blob([new Uint8Array(11 << 20)]), r.token),
+			await post("images", new Blob(["x"]), ""),
+			await post("pdf", new Blob(["%PDF-1.4"]), r.token),
+		];
+	})()`)
+	if !reflect.DeepEqual(refusals, []string{"415 not_an_image", "413 too_large", "401 unauthorized", "403 forbidden"}) {
+		t.Fatalf("upload refusals: %v", refusals)
+	}
+
 	// A PDF: its pages become board pages; the agent turns to the second
 	// page of the PDF and the visitor sees that page's green rectangle.
 	pdf := filepath.Join(t.TempDir(), "slides.pdf")
