@@ -79,14 +79,17 @@ func (r *Renderer) instance() (pdfium.Pdfium, error) {
 }
 
 // Render renders up to maxPages pages of data, each width pixels wide,
-// within ctx's deadline. A file with more pages is refused whole.
-func (r *Renderer) Render(ctx context.Context, data []byte, maxPages, width int) ([]Page, error) {
+// within limit (counted once the engine is ready: compiling it on first use
+// is not the file's fault) and ctx. A file with more pages is refused whole.
+func (r *Renderer) Render(ctx context.Context, data []byte, maxPages, width int, limit time.Duration) ([]Page, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	inst, err := r.instance()
 	if err != nil {
 		return nil, err
 	}
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
 	type result struct {
 		pages []Page
 		err   error

@@ -29,7 +29,7 @@ func TestRenderPagesAndRefuseBadFiles(t *testing.T) {
 	defer r.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	pages, err := r.Render(ctx, pdftest.Pages(3), 10, 600)
+	pages, err := r.Render(ctx, pdftest.Pages(3), 10, 600, 5*time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,21 +54,21 @@ func TestRenderPagesAndRefuseBadFiles(t *testing.T) {
 			t.Fatalf("page %d corner is not white: %d,%d,%d", i, r>>8, g>>8, b>>8)
 		}
 	}
-	if _, err := r.Render(ctx, pdftest.Pages(12), 10, 100); !errors.Is(err, ErrTooManyPages) {
+	if _, err := r.Render(ctx, pdftest.Pages(12), 10, 100, 5*time.Minute); !errors.Is(err, ErrTooManyPages) {
 		t.Fatalf("12 pages with a limit of 10: %v", err)
 	}
 	for _, bad := range [][]byte{[]byte("%PDF-1.4 nothing else"), []byte("GIF89a"), pdftest.Pages(2)[:200]} {
-		if _, err := r.Render(ctx, bad, 10, 100); !errors.Is(err, ErrBroken) && !errors.Is(err, ErrNoPages) {
+		if _, err := r.Render(ctx, bad, 10, 100, 5*time.Minute); !errors.Is(err, ErrBroken) && !errors.Is(err, ErrNoPages) {
 			t.Fatalf("broken file: %v", err)
 		}
 	}
 	// A render past its deadline is given up, and the engine still works after.
 	expired, cancel2 := context.WithCancel(context.Background())
 	cancel2()
-	if _, err := r.Render(expired, pdftest.Pages(40), 50, 2000); !errors.Is(err, ErrTimeout) && err != nil {
+	if _, err := r.Render(expired, pdftest.Pages(40), 50, 2000, 5*time.Minute); !errors.Is(err, ErrTimeout) && err != nil {
 		t.Fatalf("expired deadline: %v", err)
 	}
-	if pages, err := r.Render(ctx, pdftest.Pages(1), 10, 100); err != nil || len(pages) != 1 {
+	if pages, err := r.Render(ctx, pdftest.Pages(1), 10, 100, 5*time.Minute); err != nil || len(pages) != 1 {
 		t.Fatalf("after a timeout: %v", err)
 	}
 }

@@ -2,7 +2,6 @@ package web
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"image"
@@ -193,10 +192,8 @@ func (s *server) wbUploadPDF(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Rendering runs here, on the request's goroutine, never in the grain.
-	rctx, cancel := context.WithTimeout(r.Context(), s.Whiteboard.PDFTimeout)
-	defer cancel()
 	start := time.Now()
-	pages, err := s.Whiteboard.Renderer.Render(rctx, data, s.Whiteboard.PDFPages, pdfPageWidth)
+	pages, err := s.Whiteboard.Renderer.Render(r.Context(), data, s.Whiteboard.PDFPages, pdfPageWidth, s.Whiteboard.PDFTimeout)
 	if err != nil {
 		s.Log.Info("PDF refused", zap.String("room", room), zap.Error(err), zap.Duration("took", time.Since(start)))
 		code := "pdf_broken"
