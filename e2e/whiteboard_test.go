@@ -276,3 +276,68 @@ func TestWhiteboardSharedLiveAndPersisted(t *testing.T) {
 	sameBoard(t, after, "a member after the restart", final.Elements)
 	waitJS(t, after, "the PDF page after the restart", pixelIs(800, 533, [3]int{0, 153, 0}, 40))
 }
+
+// touch sends one touch event with the given fingers (page CSS pixels).
+func touch(t *testing.T, page context.Context, typ input.DispatchTouchEventType, fingers ...[2]float64) {
+	t.Helper()
+	pts := []*input.TouchPoint{}
+	for i, f := range fingers {
+		id := float64(i + 1)
+		pts = append(pts, &input.TouchPoint{X: f[0], Y: f[1], ID: &id})
+	}
+	tctx, cancel := context.WithTimeout(page, 10*time.Second)
+	defer cancel()
+	if _, err := chromedp.Call(tctx, input.DispatchTouchEvent, input.DispatchTouchEventParams{Type: typ, TouchPoints: pts}); err != nil {
+		t.Fatalf("touch: %v", err)
+	}
+}
+
+// TestWhiteboardOnAPhone: on a phone the board fits the screen, a finger
+// draws a stroke the agent sees, and two fingers pinch to zoom.
+func TestWhiteboardOnAPhone(t *testing.T) {
+	srv := startServer(t, t.TempDir(), "--whiteboard-visitors", "true")
+	visitorLink, agentLink := createRoomLinks(t, srv, "phoneboard")
+	browser := newBrowser(t)
+	agent := newPage(t, browser)
+	joinAs(t, agent, agentLink, "Ann")
+	visitor := phone(t, browser)
+	joinAs(t, visitor, visitorLink, "Vic")
+	waitJS(t, agent, "the whiteboard button", `!document.querySelector("#wb-toggle").hidden`)
+	do(t, agent, chromedp.Click(chromedp.ID("wb-toggle")))
+	waitJS(t, visitor, "the board on the phone", wbJS+`.snapshot().shown && `+wbJS+`.snapshot().canDraw`)
+	size := eval[[]float64](t, visitor, `(() => { const r = `+wbJS+`.canvas.getBoundingClientRect();
+		return [r.left, r.right, r.width, r.height, document.documentElement.scrollWidth, innerWidth]; })()`)
+	if size[0] < 0 || size[1] > size[5]+1 || size[2] < 300 || size[3] < 200 || size[4] > size[5]+1 {
+		t.Fatalf("board on a 390 px phone: left %v right %v, %vx%v, page width %v of %v", size[0], size[1], size[2], size[3], size[4], size[5])
+	}
+	shot(t, visitor, "whiteboard-phone")
+
+	// One finger draws.
+	var path [][2]float64
+	for _, p := range [][2]int{{300, 300}, {500, 400}, {700, 300}, {900, 500}} {
+		x, y := clientXY(t, visitor, p[0], p[1])
+		path = append(path, [2]float64{x, y})
+	}
+	touch(t, visitor, input.DispatchTouchEventTypeTouchStart, path[0])
+	for _, p := range path[1:] {
+		touch(t, visitor, input.DispatchTouchEventTypeTouchMove, p)
+	}
+	touch(t, visitor, input.DispatchTouchEventTypeTouchEnd)
+	waitJS(t, agent, "the phone's stroke on the agent's board", wbJS+`.snapshot().elements.some(e => e.shape === "WB_SHAPE_PEN")`)
+	sameBoard(t, visitor, "the phone", board(t, agent).Elements)
+
+	// Two fingers moving apart zoom in on the phone only.
+	before := eval[float64](t, visitor, wbJS+`.view.scale`)
+	cx, cy := clientXY(t, visitor, 800, 500)
+	touch(t, visitor, input.DispatchTouchEventTypeTouchStart, [2]float64{cx - 20, cy}, [2]float64{cx + 20, cy})
+	for d := 30.0; d <= 90; d += 20 {
+		touch(t, visitor, input.DispatchTouchEventTypeTouchMove, [2]float64{cx - d, cy}, [2]float64{cx + d, cy})
+	}
+	touch(t, visitor, input.DispatchTouchEventTypeTouchEnd)
+	if after := eval[float64](t, visitor, wbJS+`.view.scale`); after < before*1.5 {
+		t.Fatalf("pinch: scale %v -> %v", before, after)
+	}
+	if n := len(board(t, agent).Elements); n != 1 {
+		t.Fatalf("the pinch drew something: %d elements", n)
+	}
+}
