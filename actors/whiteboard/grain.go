@@ -221,6 +221,10 @@ func (g *grain) request(ctx actor.Context, msg *pb.WbRequest) {
 }
 
 func (g *grain) handle(ctx actor.Context, a *attached, msg *pb.WbRequest) {
+	if g.board == nil {
+		ctx.Respond(&pb.WbReply{Error: errInternal})
+		return
+	}
 	switch b := msg.Body.Body.(type) {
 	case *pb.WbClient_Sync:
 		g.sync(ctx, a, msg.FrameId, b.Sync.GetSinceSeq())
@@ -288,11 +292,11 @@ func (g *grain) op(ctx actor.Context, who Who, op *pb.WbOp, sender *actor.PID, f
 	g.board.Apply(op, lim)
 	if err := g.persist(op); err != nil {
 		g.log.Error("store whiteboard op", zap.Error(err))
-		// The board in memory is ahead of the store: rebuild it from there.
+		// The board in memory is ahead of the store: rebuild it from there
+		// (if that fails too, the grain refuses everything rather than
+		// number new ops from a board that is not the stored one).
+		g.board = nil
 		g.load()
-		if g.board == nil {
-			g.board = NewBoard()
-		}
 		return &pb.WbReply{Error: errInternal}
 	}
 	g.recent = append(g.recent, op)
