@@ -30,6 +30,7 @@ import (
 	"liveroom/actors/room"
 	"liveroom/actors/short"
 	"liveroom/metrics"
+	"liveroom/actors/whiteboard"
 	"liveroom/proto/pb"
 )
 
@@ -47,6 +48,7 @@ type NodeConfig struct {
 	Metrics        *metrics.Metrics
 	Room           room.Deps
 	Agent          agent.Deps
+	Whiteboard     whiteboard.Deps
 }
 
 // Node is this process's actor system and cluster membership.
@@ -110,7 +112,8 @@ func StartNode(cfg NodeConfig, log *zap.Logger) (*Node, error) {
 	remoteCfg := remote.Configure(cfg.Host, cfg.Port)
 	clusterCfg := cluster.Configure(cfg.ClusterName, provider, disthash.New(), remoteCfg,
 		cluster.WithKinds(room.NewKind(cfg.Room), agent.NewKind(cfg.agentDeps()),
-			short.NewKind(short.Deps{Store: cfg.Room.Store, Log: cfg.Room.Log.Named("short")})),
+			short.NewKind(short.Deps{Store: cfg.Room.Store, Log: cfg.Room.Log.Named("short")}),
+			whiteboard.NewKind(cfg.whiteboardDeps())),
 		cluster.WithRequestTimeout(cfg.RequestTimeout))
 	c := cluster.New(system, clusterCfg)
 	n := &Node{System: system, Cluster: c, timeout: cfg.RequestTimeout, log: log,

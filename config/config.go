@@ -108,6 +108,16 @@ type Config struct {
 	RoomsPerIPPerDay        int `json:"rooms_per_ip_per_day" help:"rooms one IP address may create per day without logging in (open_rooms); 0 means no limit"`
 	LoginAccountMaxFailures int `json:"login_account_max_failures" help:"failed logins from all addresses within login_lock_seconds that lock an agent account for everyone; high, because agent ids are public"`
 
+	// Whiteboard (issue 12).
+	Whiteboard            bool   `json:"whiteboard" help:"new rooms have a shared whiteboard the agent can open"`
+	WhiteboardVisitors    bool   `json:"whiteboard_visitors" help:"visitors may draw on the whiteboard too (the agent can switch this live); false keeps it agent-only"`
+	WhiteboardImageBytes  int64  `json:"whiteboard_image_bytes" help:"largest image (PNG, JPEG or GIF) a member may place on the whiteboard"`
+	WhiteboardPDFBytes    int64  `json:"whiteboard_pdf_bytes" help:"largest PDF the agent may open on the whiteboard"`
+	WhiteboardPDFPages    int    `json:"whiteboard_pdf_pages" help:"most pages of a PDF shown on the whiteboard; longer files are refused"`
+	WhiteboardPDFSeconds  int    `json:"whiteboard_pdf_seconds" help:"longest time rendering one PDF may take before it is given up"`
+	WhiteboardPDFCache    string `json:"whiteboard_pdf_cache" help:"folder for the compiled PDF engine (compiled on the first PDF, seconds of CPU); empty means data_dir/cache/pdfium"`
+	WhiteboardSnapshotOps int    `json:"whiteboard_snapshot_ops" help:"board operations between two stored snapshots of a whiteboard (loading replays at most this many)"`
+
 	// Sources says where each option's value came from ("default", "file
 	// <path>", "env <NAME>", "flag --name"), for the admin panel. It is not an
 	// option itself and must stay the last field.
@@ -175,6 +185,12 @@ func Default() Config {
 		RoomsPerIPPerMinute:     10,
 		RoomsPerIPPerDay:        200,
 		LoginAccountMaxFailures: 100,
+		Whiteboard:              true,
+		WhiteboardImageBytes:    10 << 20,
+		WhiteboardPDFBytes:      30 << 20,
+		WhiteboardPDFPages:      50,
+		WhiteboardPDFSeconds:    60,
+		WhiteboardSnapshotOps:   256,
 	}
 }
 
@@ -343,6 +359,9 @@ func (c Config) Validate() error {
 		"recording_max_minutes": int64(c.RecordingMaxMinutes),
 		"join_timeout_seconds":  int64(c.JoinTimeoutSeconds), "http_idle_seconds": int64(c.HTTPIdleSeconds),
 		"body_stall_seconds": int64(c.BodyStallSeconds), "login_account_max_failures": int64(c.LoginAccountMaxFailures),
+		"whiteboard_image_bytes": c.WhiteboardImageBytes, "whiteboard_pdf_bytes": c.WhiteboardPDFBytes,
+		"whiteboard_pdf_pages": int64(c.WhiteboardPDFPages), "whiteboard_pdf_seconds": int64(c.WhiteboardPDFSeconds),
+		"whiteboard_snapshot_ops": int64(c.WhiteboardSnapshotOps),
 	}
 	for k, n := range map[string]int{"max_sockets_per_ip": c.MaxSocketsPerIP,
 		"rooms_per_ip_per_minute": c.RoomsPerIPPerMinute, "rooms_per_ip_per_day": c.RoomsPerIPPerDay} {

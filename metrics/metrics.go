@@ -32,6 +32,7 @@ type Metrics struct {
 	RecordingsActive prometheus.Gauge
 	RecordedBytes    prometheus.Counter
 	RecordingErrors  prometheus.Counter
+	Whiteboard       Whiteboard
 }
 
 // New registers every collector, Go runtime and process ones included.
@@ -62,6 +63,7 @@ func New() *Metrics {
 			Name: "liveroom_agent_pages_open", Help: "Agent pages connected to this node."}),
 		CallMembers: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "liveroom_call_members", Help: "Members in calls of rooms held on this node."}),
+		Whiteboard: newWhiteboard(),
 	}
 	m.RecordingsActive = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "liveroom_recordings_active", Help: "Call recordings being written on this node."})
@@ -72,6 +74,7 @@ func New() *Metrics {
 	r.MustRegister(m.RecordingsActive, m.RecordedBytes, m.RecordingErrors)
 	r.MustRegister(m.SocketsOpen, m.RoomsActive, m.FramesIn, m.FramesOut, m.ChatMessages,
 		m.SlowClients, m.FrameErrors, m.StoreLatency, m.UploadedBytes, m.AgentPages, m.CallMembers,
+		m.Whiteboard.Ops, m.Whiteboard.Boards, m.Whiteboard.Snapshot, m.Whiteboard.Load,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.Cluster = newCluster(r)
 	return m

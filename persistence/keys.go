@@ -18,6 +18,7 @@ import (
 //	offline/<agent>/<hex ms>-<id>      offline-form message for the agent
 //	apikey/<sha256 hex>    API key
 //	short/<name>           short name of a room
+//	wb/<room>/...          the room's whiteboard (see wbkeys.go)
 //
 // Room, agent and short-name ids never contain '/', which keeps the prefixes
 // unambiguous.

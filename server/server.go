@@ -22,6 +22,7 @@ import (
 	"liveroom/config"
 	"liveroom/media"
 	"liveroom/metrics"
+	"liveroom/pdfrender"
 	"liveroom/persistence"
 	"liveroom/proto/pb"
 	"liveroom/transport"
@@ -148,8 +149,10 @@ func Run(ctx context.Context, cfg config.Config) error {
 			ResumeGrace: time.Duration(cfg.ResumeGraceSeconds) * time.Second,
 			TokenTTL:    12 * time.Hour, PasswordCost: cfg.PasswordCost, EntryForm: entryFormDefaults(cfg),
 			Recording: recordingDefaults(cfg), RecordingNode: recordingNode(cfg),
+			Whiteboard: &pb.WhiteboardSettings{Enabled: cfg.Whiteboard, Visitors: cfg.WhiteboardVisitors},
 		}, Media: engine, Events: events},
-		Agent: agentDeps(cfg, store, log, events),
+		Whiteboard: whiteboardDeps(cfg, store, log, m),
+		Agent:      agentDeps(cfg, store, log, events),
 	}, log)
 	if err != nil {
 		_ = listener.Close()
@@ -158,6 +161,8 @@ func Run(ctx context.Context, cfg config.Config) error {
 	defer node.Stop()
 
 	admission := transport.NewAdmission(cfg.MaxSocketsPerIP, time.Duration(cfg.JoinTimeoutSeconds)*time.Second)
+	pdfs := pdfrender.New(pdfCacheDir(cfg), log.Named("pdf"))
+	defer pdfs.Close()
 	ws := transport.NewServer(node, transport.Limits{
 		MaxFrameBytes: cfg.MaxFrameBytes, QueueFrames: cfg.SessionQueue,
 		RatePerSecond: cfg.RatePerSecond, RateBurst: cfg.RateBurst,
@@ -179,6 +184,7 @@ func Run(ctx context.Context, cfg config.Config) error {
 		Admin:     startAdmin(cfg, node, m, events, stopAdmin),
 		BodyStall: time.Duration(cfg.BodyStallSeconds) * time.Second, Stopping: ctx.Done(),
 		RoomsPerMinute: cfg.RoomsPerIPPerMinute, RoomsPerDay: cfg.RoomsPerIPPerDay,
+		Whiteboard: webWhiteboardDeps(cfg, pdfs),
 	})
 	httpSrv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout: time.Duration(cfg.HTTPIdleSeconds) * time.Second, TLSConfig: tlsConfig,

@@ -321,6 +321,8 @@ func frameType(f *pb.ClientFrame) string {
 		return "restart_ice"
 	case *pb.ClientFrame_Recording:
 		return "recording"
+	case *pb.ClientFrame_Wb:
+		return "wb"
 	}
 	return "none"
 }
@@ -376,6 +378,9 @@ func (c *connection) dispatch(ctx context.Context, f *pb.ClientFrame) {
 			return
 		}
 		msg = &pb.CallRequest{Session: c.pid, FrameId: f.Id, Body: &pb.CallRequest_Recording{Recording: b.Recording}}
+	case *pb.ClientFrame_Wb:
+		c.whiteboard(ctx, f.Id, b.Wb)
+		return
 	default:
 		c.fail(f.Id, "bad_frame", "Frame has no known message type.")
 		return

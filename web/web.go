@@ -56,6 +56,8 @@ type Deps struct {
 	// RoomsPerMinute and RoomsPerDay bound the rooms one address may create
 	// without logging in; 0 means no bound.
 	RoomsPerMinute, RoomsPerDay int
+	// Whiteboard holds the limits of whiteboard images and PDFs.
+	Whiteboard WhiteboardDeps
 }
 
 type server struct {
@@ -78,6 +80,7 @@ func New(d Deps) http.Handler {
 	mux.Handle("GET /ws", d.WebSocket)
 	s.agentRoutes(mux)
 	s.recordingRoutes(mux)
+	s.whiteboardRoutes(mux)
 	mux.HandleFunc("GET /healthz", s.health)
 	mux.Handle("GET /metrics", d.Metrics.Handler())
 	if d.FilesDir != "" && d.BodyStall > 0 {

@@ -53,6 +53,8 @@ type Settings struct {
 	// RecordingNode names this node in the recording index.
 	Recording     *pb.RecordingOptions
 	RecordingNode string
+	// Whiteboard is given to new rooms (and to rooms stored without it).
+	Whiteboard *pb.WhiteboardSettings
 }
 
 // Deps are what every room grain on a node shares; all of it is safe for
@@ -175,6 +177,8 @@ func (g *grain) Receive(ctx actor.Context) {
 		g.peerLost(ctx, msg.Member)
 	case *pb.MediaRecordingEvent:
 		g.onRecordingEvent(ctx, msg)
+	case *pb.WbWho:
+		ctx.Respond(g.whiteboardWho(msg))
 	case *pb.PostChat:
 		m := g.memberBySession(msg.Session)
 		if m == nil {
@@ -289,7 +293,8 @@ func (g *grain) iceServers() []*pb.IceServer {
 func (g *grain) info() *pb.RoomInfo {
 	return &pb.RoomInfo{Id: g.rec.Id, VisitorName: g.rec.VisitorName, AgentName: g.rec.AgentName,
 		HasPassword: g.rec.PasswordHash != "", StartsAtMs: g.rec.StartsAtMs, EndsAtMs: g.rec.EndsAtMs,
-		EntryForm: g.rec.EntryForm, Recording: g.recOptions()}
+		EntryForm: g.rec.EntryForm, Recording: g.recOptions(),
+		Whiteboard: g.whiteboard()}
 }
 
 // CleanName trims a display name and checks it: printable, not empty, at most
@@ -364,6 +369,7 @@ func (g *grain) create(ctx actor.Context, msg *pb.CreateRoom) *pb.CreateRoomResu
 	if rec.EntryForm == nil {
 		rec.EntryForm = g.deps.Settings.EntryForm
 	}
+	rec.Whiteboard = g.deps.Settings.Whiteboard
 	key := randomToken(24)
 	sum := sha256.Sum256([]byte(key))
 	rec.AgentKeyHash = sum[:]

@@ -229,6 +229,150 @@ func (CallKind) EnumDescriptor() ([]byte, []int) {
 	return file_liveroom_proto_rawDescGZIP(), []int{3}
 }
 
+type WbShape int32
+
+const (
+	WbShape_WB_SHAPE_UNSPECIFIED WbShape = 0
+	WbShape_WB_SHAPE_PEN         WbShape = 1
+	WbShape_WB_SHAPE_LINE        WbShape = 2
+	WbShape_WB_SHAPE_ARROW       WbShape = 3
+	WbShape_WB_SHAPE_RECT        WbShape = 4
+	WbShape_WB_SHAPE_ELLIPSE     WbShape = 5
+	WbShape_WB_SHAPE_TEXT        WbShape = 6
+	WbShape_WB_SHAPE_IMAGE       WbShape = 7
+)
+
+// Enum value maps for WbShape.
+var (
+	WbShape_name = map[int32]string{
+		0: "WB_SHAPE_UNSPECIFIED",
+		1: "WB_SHAPE_PEN",
+		2: "WB_SHAPE_LINE",
+		3: "WB_SHAPE_ARROW",
+		4: "WB_SHAPE_RECT",
+		5: "WB_SHAPE_ELLIPSE",
+		6: "WB_SHAPE_TEXT",
+		7: "WB_SHAPE_IMAGE",
+	}
+	WbShape_value = map[string]int32{
+		"WB_SHAPE_UNSPECIFIED": 0,
+		"WB_SHAPE_PEN":         1,
+		"WB_SHAPE_LINE":        2,
+		"WB_SHAPE_ARROW":       3,
+		"WB_SHAPE_RECT":        4,
+		"WB_SHAPE_ELLIPSE":     5,
+		"WB_SHAPE_TEXT":        6,
+		"WB_SHAPE_IMAGE":       7,
+	}
+)
+
+func (x WbShape) Enum() *WbShape {
+	p := new(WbShape)
+	*p = x
+	return p
+}
+
+func (x WbShape) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (WbShape) Descriptor() protoreflect.EnumDescriptor {
+	return file_liveroom_proto_enumTypes[4].Descriptor()
+}
+
+func (WbShape) Type() protoreflect.EnumType {
+	return &file_liveroom_proto_enumTypes[4]
+}
+
+func (x WbShape) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use WbShape.Descriptor instead.
+func (WbShape) EnumDescriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{4}
+}
+
+type WbOpKind int32
+
+const (
+	WbOpKind_WB_OP_UNSPECIFIED WbOpKind = 0
+	WbOpKind_WB_OP_ADD         WbOpKind = 1
+	WbOpKind_WB_OP_ERASE       WbOpKind = 2
+	WbOpKind_WB_OP_MOVE        WbOpKind = 3
+	WbOpKind_WB_OP_CLEAR       WbOpKind = 4
+	WbOpKind_WB_OP_UNDO        WbOpKind = 5
+	WbOpKind_WB_OP_REDO        WbOpKind = 6
+	WbOpKind_WB_OP_PAGE_ADD    WbOpKind = 7
+	WbOpKind_WB_OP_PAGE_GO     WbOpKind = 8
+	WbOpKind_WB_OP_OPEN        WbOpKind = 9
+	WbOpKind_WB_OP_CLOSE       WbOpKind = 10
+	WbOpKind_WB_OP_MODE        WbOpKind = 11
+	// Pages with backgrounds (a PDF), appended and turned to; sent by the server.
+	WbOpKind_WB_OP_PAGES_ADD WbOpKind = 12
+)
+
+// Enum value maps for WbOpKind.
+var (
+	WbOpKind_name = map[int32]string{
+		0:  "WB_OP_UNSPECIFIED",
+		1:  "WB_OP_ADD",
+		2:  "WB_OP_ERASE",
+		3:  "WB_OP_MOVE",
+		4:  "WB_OP_CLEAR",
+		5:  "WB_OP_UNDO",
+		6:  "WB_OP_REDO",
+		7:  "WB_OP_PAGE_ADD",
+		8:  "WB_OP_PAGE_GO",
+		9:  "WB_OP_OPEN",
+		10: "WB_OP_CLOSE",
+		11: "WB_OP_MODE",
+		12: "WB_OP_PAGES_ADD",
+	}
+	WbOpKind_value = map[string]int32{
+		"WB_OP_UNSPECIFIED": 0,
+		"WB_OP_ADD":         1,
+		"WB_OP_ERASE":       2,
+		"WB_OP_MOVE":        3,
+		"WB_OP_CLEAR":       4,
+		"WB_OP_UNDO":        5,
+		"WB_OP_REDO":        6,
+		"WB_OP_PAGE_ADD":    7,
+		"WB_OP_PAGE_GO":     8,
+		"WB_OP_OPEN":        9,
+		"WB_OP_CLOSE":       10,
+		"WB_OP_MODE":        11,
+		"WB_OP_PAGES_ADD":   12,
+	}
+)
+
+func (x WbOpKind) Enum() *WbOpKind {
+	p := new(WbOpKind)
+	*p = x
+	return p
+}
+
+func (x WbOpKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (WbOpKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_liveroom_proto_enumTypes[5].Descriptor()
+}
+
+func (WbOpKind) Type() protoreflect.EnumType {
+	return &file_liveroom_proto_enumTypes[5]
+}
+
+func (x WbOpKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use WbOpKind.Descriptor instead.
+func (WbOpKind) EnumDescriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{5}
+}
+
 type MemberEvent_Kind int32
 
 const (
@@ -262,11 +406,11 @@ func (x MemberEvent_Kind) String() string {
 }
 
 func (MemberEvent_Kind) Descriptor() protoreflect.EnumDescriptor {
-	return file_liveroom_proto_enumTypes[4].Descriptor()
+	return file_liveroom_proto_enumTypes[6].Descriptor()
 }
 
 func (MemberEvent_Kind) Type() protoreflect.EnumType {
-	return &file_liveroom_proto_enumTypes[4]
+	return &file_liveroom_proto_enumTypes[6]
 }
 
 func (x MemberEvent_Kind) Number() protoreflect.EnumNumber {
@@ -318,11 +462,11 @@ func (x CallAction_Action) String() string {
 }
 
 func (CallAction_Action) Descriptor() protoreflect.EnumDescriptor {
-	return file_liveroom_proto_enumTypes[5].Descriptor()
+	return file_liveroom_proto_enumTypes[7].Descriptor()
 }
 
 func (CallAction_Action) Type() protoreflect.EnumType {
-	return &file_liveroom_proto_enumTypes[5]
+	return &file_liveroom_proto_enumTypes[7]
 }
 
 func (x CallAction_Action) Number() protoreflect.EnumNumber {
@@ -372,11 +516,11 @@ func (x RecordingState_State) String() string {
 }
 
 func (RecordingState_State) Descriptor() protoreflect.EnumDescriptor {
-	return file_liveroom_proto_enumTypes[6].Descriptor()
+	return file_liveroom_proto_enumTypes[8].Descriptor()
 }
 
 func (RecordingState_State) Type() protoreflect.EnumType {
-	return &file_liveroom_proto_enumTypes[6]
+	return &file_liveroom_proto_enumTypes[8]
 }
 
 func (x RecordingState_State) Number() protoreflect.EnumNumber {
@@ -431,11 +575,11 @@ func (x MediaRecordingEvent_Kind) String() string {
 }
 
 func (MediaRecordingEvent_Kind) Descriptor() protoreflect.EnumDescriptor {
-	return file_liveroom_proto_enumTypes[7].Descriptor()
+	return file_liveroom_proto_enumTypes[9].Descriptor()
 }
 
 func (MediaRecordingEvent_Kind) Type() protoreflect.EnumType {
-	return &file_liveroom_proto_enumTypes[7]
+	return &file_liveroom_proto_enumTypes[9]
 }
 
 func (x MediaRecordingEvent_Kind) Number() protoreflect.EnumNumber {
@@ -470,7 +614,9 @@ type RoomRecord struct {
 	// of a deleted room never works in a room later made with the same id.
 	Generation string `protobuf:"bytes,30,opt,name=generation,proto3" json:"generation,omitempty"`
 	// Recording options (issue 13).
-	Recording     *RecordingOptions `protobuf:"bytes,80,opt,name=recording,proto3" json:"recording,omitempty"`
+	Recording *RecordingOptions `protobuf:"bytes,80,opt,name=recording,proto3" json:"recording,omitempty"`
+	// Whiteboard (issue 12, fields 60-79): given from the config at creation.
+	Whiteboard    *WhiteboardSettings `protobuf:"bytes,60,opt,name=whiteboard,proto3" json:"whiteboard,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -592,6 +738,13 @@ func (x *RoomRecord) GetGeneration() string {
 func (x *RoomRecord) GetRecording() *RecordingOptions {
 	if x != nil {
 		return x.Recording
+	}
+	return nil
+}
+
+func (x *RoomRecord) GetWhiteboard() *WhiteboardSettings {
+	if x != nil {
+		return x.Whiteboard
 	}
 	return nil
 }
@@ -868,6 +1021,7 @@ type ClientFrame struct {
 	//	*ClientFrame_Ice
 	//	*ClientFrame_RestartIce
 	//	*ClientFrame_Recording
+	//	*ClientFrame_Wb
 	Body          isClientFrame_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1016,6 +1170,15 @@ func (x *ClientFrame) GetRecording() *RecordingControl {
 	return nil
 }
 
+func (x *ClientFrame) GetWb() *WbClient {
+	if x != nil {
+		if x, ok := x.Body.(*ClientFrame_Wb); ok {
+			return x.Wb
+		}
+	}
+	return nil
+}
+
 type isClientFrame_Body interface {
 	isClientFrame_Body()
 }
@@ -1068,6 +1231,11 @@ type ClientFrame_Recording struct {
 	Recording *RecordingControl `protobuf:"bytes,80,opt,name=recording,proto3,oneof"`
 }
 
+type ClientFrame_Wb struct {
+	// Whiteboard (issue 12, 60-79).
+	Wb *WbClient `protobuf:"bytes,60,opt,name=wb,proto3,oneof"`
+}
+
 func (*ClientFrame_Join) isClientFrame_Body() {}
 
 func (*ClientFrame_Chat) isClientFrame_Body() {}
@@ -1089,6 +1257,8 @@ func (*ClientFrame_Ice) isClientFrame_Body() {}
 func (*ClientFrame_RestartIce) isClientFrame_Body() {}
 
 func (*ClientFrame_Recording) isClientFrame_Body() {}
+
+func (*ClientFrame_Wb) isClientFrame_Body() {}
 
 type JoinRequest struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
@@ -1347,6 +1517,7 @@ type ServerFrame struct {
 	//	*ServerFrame_CallState
 	//	*ServerFrame_Recording
 	//	*ServerFrame_RecordingDone
+	//	*ServerFrame_Wb
 	Body          isServerFrame_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1513,6 +1684,15 @@ func (x *ServerFrame) GetRecordingDone() *RecordingDone {
 	return nil
 }
 
+func (x *ServerFrame) GetWb() *WbServer {
+	if x != nil {
+		if x, ok := x.Body.(*ServerFrame_Wb); ok {
+			return x.Wb
+		}
+	}
+	return nil
+}
+
 type isServerFrame_Body interface {
 	isServerFrame_Body()
 }
@@ -1573,6 +1753,11 @@ type ServerFrame_RecordingDone struct {
 	RecordingDone *RecordingDone `protobuf:"bytes,81,opt,name=recording_done,json=recordingDone,proto3,oneof"`
 }
 
+type ServerFrame_Wb struct {
+	// Whiteboard (issue 12, 60-79).
+	Wb *WbServer `protobuf:"bytes,60,opt,name=wb,proto3,oneof"`
+}
+
 func (*ServerFrame_Joined) isServerFrame_Body() {}
 
 func (*ServerFrame_Member) isServerFrame_Body() {}
@@ -1599,16 +1784,20 @@ func (*ServerFrame_Recording) isServerFrame_Body() {}
 
 func (*ServerFrame_RecordingDone) isServerFrame_Body() {}
 
+func (*ServerFrame_Wb) isServerFrame_Body() {}
+
 type RoomInfo struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	VisitorName   string                 `protobuf:"bytes,2,opt,name=visitor_name,json=visitorName,proto3" json:"visitor_name,omitempty"`
-	AgentName     string                 `protobuf:"bytes,3,opt,name=agent_name,json=agentName,proto3" json:"agent_name,omitempty"`
-	HasPassword   bool                   `protobuf:"varint,4,opt,name=has_password,json=hasPassword,proto3" json:"has_password,omitempty"`
-	StartsAtMs    int64                  `protobuf:"varint,20,opt,name=starts_at_ms,json=startsAtMs,proto3" json:"starts_at_ms,omitempty"`
-	EndsAtMs      int64                  `protobuf:"varint,21,opt,name=ends_at_ms,json=endsAtMs,proto3" json:"ends_at_ms,omitempty"`
-	EntryForm     *EntryForm             `protobuf:"bytes,22,opt,name=entry_form,json=entryForm,proto3" json:"entry_form,omitempty"`
-	Recording     *RecordingOptions      `protobuf:"bytes,80,opt,name=recording,proto3" json:"recording,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Id          string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	VisitorName string                 `protobuf:"bytes,2,opt,name=visitor_name,json=visitorName,proto3" json:"visitor_name,omitempty"`
+	AgentName   string                 `protobuf:"bytes,3,opt,name=agent_name,json=agentName,proto3" json:"agent_name,omitempty"`
+	HasPassword bool                   `protobuf:"varint,4,opt,name=has_password,json=hasPassword,proto3" json:"has_password,omitempty"`
+	StartsAtMs  int64                  `protobuf:"varint,20,opt,name=starts_at_ms,json=startsAtMs,proto3" json:"starts_at_ms,omitempty"`
+	EndsAtMs    int64                  `protobuf:"varint,21,opt,name=ends_at_ms,json=endsAtMs,proto3" json:"ends_at_ms,omitempty"`
+	EntryForm   *EntryForm             `protobuf:"bytes,22,opt,name=entry_form,json=entryForm,proto3" json:"entry_form,omitempty"`
+	Recording   *RecordingOptions      `protobuf:"bytes,80,opt,name=recording,proto3" json:"recording,omitempty"`
+	// Whiteboard (issue 12, 60-79).
+	Whiteboard    *WhiteboardSettings `protobuf:"bytes,60,opt,name=whiteboard,proto3" json:"whiteboard,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1695,6 +1884,13 @@ func (x *RoomInfo) GetEntryForm() *EntryForm {
 func (x *RoomInfo) GetRecording() *RecordingOptions {
 	if x != nil {
 		return x.Recording
+	}
+	return nil
+}
+
+func (x *RoomInfo) GetWhiteboard() *WhiteboardSettings {
+	if x != nil {
+		return x.Whiteboard
 	}
 	return nil
 }
@@ -9542,11 +9738,1421 @@ func (x *RoomMemberRecord) GetJoinedAtMs() int64 {
 	return 0
 }
 
+// WhiteboardSettings say whether a room has a whiteboard and who may draw.
+type WhiteboardSettings struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Enabled bool                   `protobuf:"varint,1,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	// Visitors may draw too; otherwise only the agent.
+	Visitors      bool `protobuf:"varint,2,opt,name=visitors,proto3" json:"visitors,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WhiteboardSettings) Reset() {
+	*x = WhiteboardSettings{}
+	mi := &file_liveroom_proto_msgTypes[129]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WhiteboardSettings) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WhiteboardSettings) ProtoMessage() {}
+
+func (x *WhiteboardSettings) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[129]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WhiteboardSettings.ProtoReflect.Descriptor instead.
+func (*WhiteboardSettings) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{129}
+}
+
+func (x *WhiteboardSettings) GetEnabled() bool {
+	if x != nil {
+		return x.Enabled
+	}
+	return false
+}
+
+func (x *WhiteboardSettings) GetVisitors() bool {
+	if x != nil {
+		return x.Visitors
+	}
+	return false
+}
+
+// WbElement is one thing drawn on a page.
+type WbElement struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The seq of the op that added it (set by the server).
+	Id    uint64  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Page  uint32  `protobuf:"varint,2,opt,name=page,proto3" json:"page,omitempty"`
+	Shape WbShape `protobuf:"varint,3,opt,name=shape,proto3,enum=liveroom.v1.WbShape" json:"shape,omitempty"`
+	// x,y pairs in board units: a stroke's points; two corners for line,
+	// arrow, rectangle, ellipse and image; one anchor for text.
+	Points []int32 `protobuf:"zigzag32,4,rep,packed,name=points,proto3" json:"points,omitempty"`
+	// #rrggbb
+	Color string `protobuf:"bytes,5,opt,name=color,proto3" json:"color,omitempty"`
+	// Stroke width, or font size for text.
+	Width uint32 `protobuf:"varint,6,opt,name=width,proto3" json:"width,omitempty"`
+	Text  string `protobuf:"bytes,7,opt,name=text,proto3" json:"text,omitempty"`
+	// A board image of this room (WbImage.id).
+	ImageId string `protobuf:"bytes,8,opt,name=image_id,json=imageId,proto3" json:"image_id,omitempty"`
+	// Member id of the author (set by the server).
+	Author string `protobuf:"bytes,9,opt,name=author,proto3" json:"author,omitempty"`
+	// Erased or cleared; kept so that an undo can bring it back.
+	Deleted       bool `protobuf:"varint,10,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WbElement) Reset() {
+	*x = WbElement{}
+	mi := &file_liveroom_proto_msgTypes[130]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WbElement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WbElement) ProtoMessage() {}
+
+func (x *WbElement) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[130]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WbElement.ProtoReflect.Descriptor instead.
+func (*WbElement) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{130}
+}
+
+func (x *WbElement) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *WbElement) GetPage() uint32 {
+	if x != nil {
+		return x.Page
+	}
+	return 0
+}
+
+func (x *WbElement) GetShape() WbShape {
+	if x != nil {
+		return x.Shape
+	}
+	return WbShape_WB_SHAPE_UNSPECIFIED
+}
+
+func (x *WbElement) GetPoints() []int32 {
+	if x != nil {
+		return x.Points
+	}
+	return nil
+}
+
+func (x *WbElement) GetColor() string {
+	if x != nil {
+		return x.Color
+	}
+	return ""
+}
+
+func (x *WbElement) GetWidth() uint32 {
+	if x != nil {
+		return x.Width
+	}
+	return 0
+}
+
+func (x *WbElement) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *WbElement) GetImageId() string {
+	if x != nil {
+		return x.ImageId
+	}
+	return ""
+}
+
+func (x *WbElement) GetAuthor() string {
+	if x != nil {
+		return x.Author
+	}
+	return ""
+}
+
+func (x *WbElement) GetDeleted() bool {
+	if x != nil {
+		return x.Deleted
+	}
+	return false
+}
+
+// WbPage is one page of the board; a PDF page has its rendering as background.
+type WbPage struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	BackgroundId  string                 `protobuf:"bytes,1,opt,name=background_id,json=backgroundId,proto3" json:"background_id,omitempty"`
+	BackgroundW   uint32                 `protobuf:"varint,2,opt,name=background_w,json=backgroundW,proto3" json:"background_w,omitempty"`
+	BackgroundH   uint32                 `protobuf:"varint,3,opt,name=background_h,json=backgroundH,proto3" json:"background_h,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WbPage) Reset() {
+	*x = WbPage{}
+	mi := &file_liveroom_proto_msgTypes[131]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WbPage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WbPage) ProtoMessage() {}
+
+func (x *WbPage) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[131]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WbPage.ProtoReflect.Descriptor instead.
+func (*WbPage) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{131}
+}
+
+func (x *WbPage) GetBackgroundId() string {
+	if x != nil {
+		return x.BackgroundId
+	}
+	return ""
+}
+
+func (x *WbPage) GetBackgroundW() uint32 {
+	if x != nil {
+		return x.BackgroundW
+	}
+	return 0
+}
+
+func (x *WbPage) GetBackgroundH() uint32 {
+	if x != nil {
+		return x.BackgroundH
+	}
+	return 0
+}
+
+// WbOp is one change to the board. Clients send kind and its fields; the
+// server fills seq, member_id, at_ms and, for erase/clear, the ids it removed,
+// and for undo/redo the seq of the op undone or redone and its effect (ids
+// removed, elements restored), so a client applies every op without history.
+type WbOp struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Seq      uint64                 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
+	Kind     WbOpKind               `protobuf:"varint,2,opt,name=kind,proto3,enum=liveroom.v1.WbOpKind" json:"kind,omitempty"`
+	Element  *WbElement             `protobuf:"bytes,3,opt,name=element,proto3" json:"element,omitempty"`
+	Ids      []uint64               `protobuf:"varint,4,rep,packed,name=ids,proto3" json:"ids,omitempty"`
+	Dx       int32                  `protobuf:"zigzag32,5,opt,name=dx,proto3" json:"dx,omitempty"`
+	Dy       int32                  `protobuf:"zigzag32,6,opt,name=dy,proto3" json:"dy,omitempty"`
+	Page     uint32                 `protobuf:"varint,7,opt,name=page,proto3" json:"page,omitempty"`
+	AllPages bool                   `protobuf:"varint,8,opt,name=all_pages,json=allPages,proto3" json:"all_pages,omitempty"`
+	Target   uint64                 `protobuf:"varint,9,opt,name=target,proto3" json:"target,omitempty"`
+	Visitors bool                   `protobuf:"varint,10,opt,name=visitors,proto3" json:"visitors,omitempty"`
+	Pages    []*WbPage              `protobuf:"bytes,11,rep,name=pages,proto3" json:"pages,omitempty"`
+	MemberId string                 `protobuf:"bytes,12,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	AtMs     int64                  `protobuf:"varint,13,opt,name=at_ms,json=atMs,proto3" json:"at_ms,omitempty"`
+	// Undo and redo (set by the server): elements that come back or changed,
+	// to be put in place by id; ids lists the elements that go.
+	Restored      []*WbElement `protobuf:"bytes,14,rep,name=restored,proto3" json:"restored,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WbOp) Reset() {
+	*x = WbOp{}
+	mi := &file_liveroom_proto_msgTypes[132]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WbOp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WbOp) ProtoMessage() {}
+
+func (x *WbOp) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[132]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WbOp.ProtoReflect.Descriptor instead.
+func (*WbOp) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{132}
+}
+
+func (x *WbOp) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *WbOp) GetKind() WbOpKind {
+	if x != nil {
+		return x.Kind
+	}
+	return WbOpKind_WB_OP_UNSPECIFIED
+}
+
+func (x *WbOp) GetElement() *WbElement {
+	if x != nil {
+		return x.Element
+	}
+	return nil
+}
+
+func (x *WbOp) GetIds() []uint64 {
+	if x != nil {
+		return x.Ids
+	}
+	return nil
+}
+
+func (x *WbOp) GetDx() int32 {
+	if x != nil {
+		return x.Dx
+	}
+	return 0
+}
+
+func (x *WbOp) GetDy() int32 {
+	if x != nil {
+		return x.Dy
+	}
+	return 0
+}
+
+func (x *WbOp) GetPage() uint32 {
+	if x != nil {
+		return x.Page
+	}
+	return 0
+}
+
+func (x *WbOp) GetAllPages() bool {
+	if x != nil {
+		return x.AllPages
+	}
+	return false
+}
+
+func (x *WbOp) GetTarget() uint64 {
+	if x != nil {
+		return x.Target
+	}
+	return 0
+}
+
+func (x *WbOp) GetVisitors() bool {
+	if x != nil {
+		return x.Visitors
+	}
+	return false
+}
+
+func (x *WbOp) GetPages() []*WbPage {
+	if x != nil {
+		return x.Pages
+	}
+	return nil
+}
+
+func (x *WbOp) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *WbOp) GetAtMs() int64 {
+	if x != nil {
+		return x.AtMs
+	}
+	return 0
+}
+
+func (x *WbOp) GetRestored() []*WbElement {
+	if x != nil {
+		return x.Restored
+	}
+	return nil
+}
+
+// WbHistory is one member's undo and redo stacks (most recent last).
+type WbHistory struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MemberId      string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	Done          []*WbOp                `protobuf:"bytes,2,rep,name=done,proto3" json:"done,omitempty"`
+	Undone        []*WbOp                `protobuf:"bytes,3,rep,name=undone,proto3" json:"undone,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WbHistory) Reset() {
+	*x = WbHistory{}
+	mi := &file_liveroom_proto_msgTypes[133]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WbHistory) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WbHistory) ProtoMessage() {}
+
+func (x *WbHistory) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[133]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WbHistory.ProtoReflect.Descriptor instead.
+func (*WbHistory) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{133}
+}
+
+func (x *WbHistory) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *WbHistory) GetDone() []*WbOp {
+	if x != nil {
+		return x.Done
+	}
+	return nil
+}
+
+func (x *WbHistory) GetUndone() []*WbOp {
+	if x != nil {
+		return x.Undone
+	}
+	return nil
+}
+
+// WbBoard is the whole board after op seq: the stored snapshot, and what a
+// client gets on sync (without deleted elements and histories).
+type WbBoard struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Seq      uint64                 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
+	Open     bool                   `protobuf:"varint,2,opt,name=open,proto3" json:"open,omitempty"`
+	Visitors bool                   `protobuf:"varint,3,opt,name=visitors,proto3" json:"visitors,omitempty"`
+	// visitors was set by the agent; otherwise the room's setting applies.
+	ModeSet       bool         `protobuf:"varint,4,opt,name=mode_set,json=modeSet,proto3" json:"mode_set,omitempty"`
+	Page          uint32       `protobuf:"varint,5,opt,name=page,proto3" json:"page,omitempty"`
+	Pages         []*WbPage    `protobuf:"bytes,6,rep,name=pages,proto3" json:"pages,omitempty"`
+	Elements      []*WbElement `protobuf:"bytes,7,rep,name=elements,proto3" json:"elements,omitempty"`
+	History       []*WbHistory `protobuf:"bytes,8,rep,name=history,proto3" json:"history,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WbBoard) Reset() {
+	*x = WbBoard{}
+	mi := &file_liveroom_proto_msgTypes[134]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WbBoard) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WbBoard) ProtoMessage() {}
+
+func (x *WbBoard) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[134]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WbBoard.ProtoReflect.Descriptor instead.
+func (*WbBoard) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{134}
+}
+
+func (x *WbBoard) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *WbBoard) GetOpen() bool {
+	if x != nil {
+		return x.Open
+	}
+	return false
+}
+
+func (x *WbBoard) GetVisitors() bool {
+	if x != nil {
+		return x.Visitors
+	}
+	return false
+}
+
+func (x *WbBoard) GetModeSet() bool {
+	if x != nil {
+		return x.ModeSet
+	}
+	return false
+}
+
+func (x *WbBoard) GetPage() uint32 {
+	if x != nil {
+		return x.Page
+	}
+	return 0
+}
+
+func (x *WbBoard) GetPages() []*WbPage {
+	if x != nil {
+		return x.Pages
+	}
+	return nil
+}
+
+func (x *WbBoard) GetElements() []*WbElement {
+	if x != nil {
+		return x.Elements
+	}
+	return nil
+}
+
+func (x *WbBoard) GetHistory() []*WbHistory {
+	if x != nil {
+		return x.History
+	}
+	return nil
+}
+
+// WbImage is an image placed on a board (an upload or a rendered PDF page).
+type WbImage struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	ContentType   string                 `protobuf:"bytes,2,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	Width         uint32                 `protobuf:"varint,3,opt,name=width,proto3" json:"width,omitempty"`
+	Height        uint32                 `protobuf:"varint,4,opt,name=height,proto3" json:"height,omitempty"`
+	Size          int64                  `protobuf:"varint,5,opt,name=size,proto3" json:"size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WbImage) Reset() {
+	*x = WbImage{}
+	mi := &file_liveroom_proto_msgTypes[135]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WbImage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WbImage) ProtoMessage() {}
+
+func (x *WbImage) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[135]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WbImage.ProtoReflect.Descriptor instead.
+func (*WbImage) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{135}
+}
+
+func (x *WbImage) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *WbImage) GetContentType() string {
+	if x != nil {
+		return x.ContentType
+	}
+	return ""
+}
+
+func (x *WbImage) GetWidth() uint32 {
+	if x != nil {
+		return x.Width
+	}
+	return 0
+}
+
+func (x *WbImage) GetHeight() uint32 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+func (x *WbImage) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+// WbLive is drawn live but not stored: a stroke in progress, or the laser.
+type WbLive struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Page   uint32                 `protobuf:"varint,1,opt,name=page,proto3" json:"page,omitempty"`
+	Points []int32                `protobuf:"zigzag32,2,rep,packed,name=points,proto3" json:"points,omitempty"`
+	Color  string                 `protobuf:"bytes,3,opt,name=color,proto3" json:"color,omitempty"`
+	Width  uint32                 `protobuf:"varint,4,opt,name=width,proto3" json:"width,omitempty"`
+	Shape  WbShape                `protobuf:"varint,5,opt,name=shape,proto3,enum=liveroom.v1.WbShape" json:"shape,omitempty"`
+	Laser  bool                   `protobuf:"varint,6,opt,name=laser,proto3" json:"laser,omitempty"`
+	// The stroke or laser ended; clear it.
+	End bool `protobuf:"varint,7,opt,name=end,proto3" json:"end,omitempty"`
+	// Set by the server.
+	MemberId      string `protobuf:"bytes,8,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WbLive) Reset() {
+	*x = WbLive{}
+	mi := &file_liveroom_proto_msgTypes[136]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WbLive) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WbLive) ProtoMessage() {}
+
+func (x *WbLive) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[136]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WbLive.ProtoReflect.Descriptor instead.
+func (*WbLive) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{136}
+}
+
+func (x *WbLive) GetPage() uint32 {
+	if x != nil {
+		return x.Page
+	}
+	return 0
+}
+
+func (x *WbLive) GetPoints() []int32 {
+	if x != nil {
+		return x.Points
+	}
+	return nil
+}
+
+func (x *WbLive) GetColor() string {
+	if x != nil {
+		return x.Color
+	}
+	return ""
+}
+
+func (x *WbLive) GetWidth() uint32 {
+	if x != nil {
+		return x.Width
+	}
+	return 0
+}
+
+func (x *WbLive) GetShape() WbShape {
+	if x != nil {
+		return x.Shape
+	}
+	return WbShape_WB_SHAPE_UNSPECIFIED
+}
+
+func (x *WbLive) GetLaser() bool {
+	if x != nil {
+		return x.Laser
+	}
+	return false
+}
+
+func (x *WbLive) GetEnd() bool {
+	if x != nil {
+		return x.End
+	}
+	return false
+}
+
+func (x *WbLive) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+// WbSync attaches the connection to its room's board: the answer is the
+// board (state), then every op as it happens.
+type WbSync struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Highest op seq the client holds; when the server still has every op
+	// after it, only those are sent.
+	SinceSeq      uint64 `protobuf:"varint,1,opt,name=since_seq,json=sinceSeq,proto3" json:"since_seq,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WbSync) Reset() {
+	*x = WbSync{}
+	mi := &file_liveroom_proto_msgTypes[137]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WbSync) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WbSync) ProtoMessage() {}
+
+func (x *WbSync) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[137]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WbSync.ProtoReflect.Descriptor instead.
+func (*WbSync) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{137}
+}
+
+func (x *WbSync) GetSinceSeq() uint64 {
+	if x != nil {
+		return x.SinceSeq
+	}
+	return 0
+}
+
+type WbClient struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Body:
+	//
+	//	*WbClient_Sync
+	//	*WbClient_Op
+	//	*WbClient_Live
+	Body          isWbClient_Body `protobuf_oneof:"body"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WbClient) Reset() {
+	*x = WbClient{}
+	mi := &file_liveroom_proto_msgTypes[138]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WbClient) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WbClient) ProtoMessage() {}
+
+func (x *WbClient) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[138]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WbClient.ProtoReflect.Descriptor instead.
+func (*WbClient) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{138}
+}
+
+func (x *WbClient) GetBody() isWbClient_Body {
+	if x != nil {
+		return x.Body
+	}
+	return nil
+}
+
+func (x *WbClient) GetSync() *WbSync {
+	if x != nil {
+		if x, ok := x.Body.(*WbClient_Sync); ok {
+			return x.Sync
+		}
+	}
+	return nil
+}
+
+func (x *WbClient) GetOp() *WbOp {
+	if x != nil {
+		if x, ok := x.Body.(*WbClient_Op); ok {
+			return x.Op
+		}
+	}
+	return nil
+}
+
+func (x *WbClient) GetLive() *WbLive {
+	if x != nil {
+		if x, ok := x.Body.(*WbClient_Live); ok {
+			return x.Live
+		}
+	}
+	return nil
+}
+
+type isWbClient_Body interface {
+	isWbClient_Body()
+}
+
+type WbClient_Sync struct {
+	Sync *WbSync `protobuf:"bytes,1,opt,name=sync,proto3,oneof"`
+}
+
+type WbClient_Op struct {
+	Op *WbOp `protobuf:"bytes,2,opt,name=op,proto3,oneof"`
+}
+
+type WbClient_Live struct {
+	Live *WbLive `protobuf:"bytes,3,opt,name=live,proto3,oneof"`
+}
+
+func (*WbClient_Sync) isWbClient_Body() {}
+
+func (*WbClient_Op) isWbClient_Body() {}
+
+func (*WbClient_Live) isWbClient_Body() {}
+
+// WbState answers sync: either the whole board, or only the ops after
+// since_seq (board absent).
+type WbState struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Settings      *WhiteboardSettings    `protobuf:"bytes,1,opt,name=settings,proto3" json:"settings,omitempty"`
+	Board         *WbBoard               `protobuf:"bytes,2,opt,name=board,proto3" json:"board,omitempty"`
+	Ops           []*WbOp                `protobuf:"bytes,3,rep,name=ops,proto3" json:"ops,omitempty"`
+	MemberId      string                 `protobuf:"bytes,4,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	Role          Role                   `protobuf:"varint,5,opt,name=role,proto3,enum=liveroom.v1.Role" json:"role,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WbState) Reset() {
+	*x = WbState{}
+	mi := &file_liveroom_proto_msgTypes[139]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WbState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WbState) ProtoMessage() {}
+
+func (x *WbState) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[139]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WbState.ProtoReflect.Descriptor instead.
+func (*WbState) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{139}
+}
+
+func (x *WbState) GetSettings() *WhiteboardSettings {
+	if x != nil {
+		return x.Settings
+	}
+	return nil
+}
+
+func (x *WbState) GetBoard() *WbBoard {
+	if x != nil {
+		return x.Board
+	}
+	return nil
+}
+
+func (x *WbState) GetOps() []*WbOp {
+	if x != nil {
+		return x.Ops
+	}
+	return nil
+}
+
+func (x *WbState) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *WbState) GetRole() Role {
+	if x != nil {
+		return x.Role
+	}
+	return Role_ROLE_UNSPECIFIED
+}
+
+type WbServer struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Body:
+	//
+	//	*WbServer_State
+	//	*WbServer_Op
+	//	*WbServer_Live
+	Body          isWbServer_Body `protobuf_oneof:"body"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WbServer) Reset() {
+	*x = WbServer{}
+	mi := &file_liveroom_proto_msgTypes[140]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WbServer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WbServer) ProtoMessage() {}
+
+func (x *WbServer) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[140]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WbServer.ProtoReflect.Descriptor instead.
+func (*WbServer) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{140}
+}
+
+func (x *WbServer) GetBody() isWbServer_Body {
+	if x != nil {
+		return x.Body
+	}
+	return nil
+}
+
+func (x *WbServer) GetState() *WbState {
+	if x != nil {
+		if x, ok := x.Body.(*WbServer_State); ok {
+			return x.State
+		}
+	}
+	return nil
+}
+
+func (x *WbServer) GetOp() *WbOp {
+	if x != nil {
+		if x, ok := x.Body.(*WbServer_Op); ok {
+			return x.Op
+		}
+	}
+	return nil
+}
+
+func (x *WbServer) GetLive() *WbLive {
+	if x != nil {
+		if x, ok := x.Body.(*WbServer_Live); ok {
+			return x.Live
+		}
+	}
+	return nil
+}
+
+type isWbServer_Body interface {
+	isWbServer_Body()
+}
+
+type WbServer_State struct {
+	State *WbState `protobuf:"bytes,1,opt,name=state,proto3,oneof"`
+}
+
+type WbServer_Op struct {
+	Op *WbOp `protobuf:"bytes,2,opt,name=op,proto3,oneof"`
+}
+
+type WbServer_Live struct {
+	Live *WbLive `protobuf:"bytes,3,opt,name=live,proto3,oneof"`
+}
+
+func (*WbServer_State) isWbServer_Body() {}
+
+func (*WbServer_Op) isWbServer_Body() {}
+
+func (*WbServer_Live) isWbServer_Body() {}
+
+// WbRequest carries a whiteboard frame from a connection to its board.
+type WbRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Session       *actor.PID             `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
+	FrameId       string                 `protobuf:"bytes,2,opt,name=frame_id,json=frameId,proto3" json:"frame_id,omitempty"`
+	Body          *WbClient              `protobuf:"bytes,3,opt,name=body,proto3" json:"body,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WbRequest) Reset() {
+	*x = WbRequest{}
+	mi := &file_liveroom_proto_msgTypes[141]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WbRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WbRequest) ProtoMessage() {}
+
+func (x *WbRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[141]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WbRequest.ProtoReflect.Descriptor instead.
+func (*WbRequest) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{141}
+}
+
+func (x *WbRequest) GetSession() *actor.PID {
+	if x != nil {
+		return x.Session
+	}
+	return nil
+}
+
+func (x *WbRequest) GetFrameId() string {
+	if x != nil {
+		return x.FrameId
+	}
+	return ""
+}
+
+func (x *WbRequest) GetBody() *WbClient {
+	if x != nil {
+		return x.Body
+	}
+	return nil
+}
+
+type WbReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Seq           uint64                 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WbReply) Reset() {
+	*x = WbReply{}
+	mi := &file_liveroom_proto_msgTypes[142]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WbReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WbReply) ProtoMessage() {}
+
+func (x *WbReply) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[142]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WbReply.ProtoReflect.Descriptor instead.
+func (*WbReply) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{142}
+}
+
+func (x *WbReply) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *WbReply) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+// WbWho asks the room grain who a connection is (whiteboard grain -> room
+// grain, one way only: the room grain never asks the whiteboard grain).
+type WbWho struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Session       *actor.PID             `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WbWho) Reset() {
+	*x = WbWho{}
+	mi := &file_liveroom_proto_msgTypes[143]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WbWho) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WbWho) ProtoMessage() {}
+
+func (x *WbWho) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[143]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WbWho.ProtoReflect.Descriptor instead.
+func (*WbWho) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{143}
+}
+
+func (x *WbWho) GetSession() *actor.PID {
+	if x != nil {
+		return x.Session
+	}
+	return nil
+}
+
+type WbWhoReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	MemberId      string                 `protobuf:"bytes,2,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	Role          Role                   `protobuf:"varint,3,opt,name=role,proto3,enum=liveroom.v1.Role" json:"role,omitempty"`
+	Settings      *WhiteboardSettings    `protobuf:"bytes,4,opt,name=settings,proto3" json:"settings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WbWhoReply) Reset() {
+	*x = WbWhoReply{}
+	mi := &file_liveroom_proto_msgTypes[144]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WbWhoReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WbWhoReply) ProtoMessage() {}
+
+func (x *WbWhoReply) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[144]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WbWhoReply.ProtoReflect.Descriptor instead.
+func (*WbWhoReply) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{144}
+}
+
+func (x *WbWhoReply) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *WbWhoReply) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *WbWhoReply) GetRole() Role {
+	if x != nil {
+		return x.Role
+	}
+	return Role_ROLE_UNSPECIFIED
+}
+
+func (x *WbWhoReply) GetSettings() *WhiteboardSettings {
+	if x != nil {
+		return x.Settings
+	}
+	return nil
+}
+
+// WbAddPages appends rendered PDF pages for a member (from the HTTP upload,
+// which checked the member's token).
+type WbAddPages struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MemberId      string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	Role          Role                   `protobuf:"varint,2,opt,name=role,proto3,enum=liveroom.v1.Role" json:"role,omitempty"`
+	Pages         []*WbPage              `protobuf:"bytes,3,rep,name=pages,proto3" json:"pages,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WbAddPages) Reset() {
+	*x = WbAddPages{}
+	mi := &file_liveroom_proto_msgTypes[145]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WbAddPages) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WbAddPages) ProtoMessage() {}
+
+func (x *WbAddPages) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[145]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WbAddPages.ProtoReflect.Descriptor instead.
+func (*WbAddPages) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{145}
+}
+
+func (x *WbAddPages) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *WbAddPages) GetRole() Role {
+	if x != nil {
+		return x.Role
+	}
+	return Role_ROLE_UNSPECIFIED
+}
+
+func (x *WbAddPages) GetPages() []*WbPage {
+	if x != nil {
+		return x.Pages
+	}
+	return nil
+}
+
+// WbCheckImage asks whether a member may place images (from the HTTP upload).
+type WbCheckMember struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MemberId      string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	Role          Role                   `protobuf:"varint,2,opt,name=role,proto3,enum=liveroom.v1.Role" json:"role,omitempty"`
+	AgentOnly     bool                   `protobuf:"varint,3,opt,name=agent_only,json=agentOnly,proto3" json:"agent_only,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WbCheckMember) Reset() {
+	*x = WbCheckMember{}
+	mi := &file_liveroom_proto_msgTypes[146]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WbCheckMember) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WbCheckMember) ProtoMessage() {}
+
+func (x *WbCheckMember) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[146]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WbCheckMember.ProtoReflect.Descriptor instead.
+func (*WbCheckMember) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{146}
+}
+
+func (x *WbCheckMember) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *WbCheckMember) GetRole() Role {
+	if x != nil {
+		return x.Role
+	}
+	return Role_ROLE_UNSPECIFIED
+}
+
+func (x *WbCheckMember) GetAgentOnly() bool {
+	if x != nil {
+		return x.AgentOnly
+	}
+	return false
+}
+
 var File_liveroom_proto protoreflect.FileDescriptor
 
 const file_liveroom_proto_rawDesc = "" +
 	"\n" +
-	"\x0eliveroom.proto\x12\vliveroom.v1\x1a\x11actor/actor.proto\"\xe6\x03\n" +
+	"\x0eliveroom.proto\x12\vliveroom.v1\x1a\x11actor/actor.proto\"\xa7\x04\n" +
 	"\n" +
 	"RoomRecord\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
@@ -9568,7 +11174,10 @@ const file_liveroom_proto_rawDesc = "" +
 	"\n" +
 	"generation\x18\x1e \x01(\tR\n" +
 	"generation\x12;\n" +
-	"\trecording\x18P \x01(\v2\x1d.liveroom.v1.RecordingOptionsR\trecording\"d\n" +
+	"\trecording\x18P \x01(\v2\x1d.liveroom.v1.RecordingOptionsR\trecording\x12?\n" +
+	"\n" +
+	"whiteboard\x18< \x01(\v2\x1f.liveroom.v1.WhiteboardSettingsR\n" +
+	"whiteboard\"d\n" +
 	"\aFileRef\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
@@ -9591,7 +11200,7 @@ const file_liveroom_proto_rawDesc = "" +
 	"\x04role\x18\x03 \x01(\x0e2\x11.liveroom.v1.RoleR\x04role\x12\x14\n" +
 	"\x05email\x18\x14 \x01(\tR\x05email\x12\x1d\n" +
 	"\n" +
-	"avatar_url\x18\x15 \x01(\tR\tavatarUrl\"\xf1\x04\n" +
+	"avatar_url\x18\x15 \x01(\tR\tavatarUrl\"\x9a\x05\n" +
 	"\vClientFrame\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12.\n" +
 	"\x04join\x18\x02 \x01(\v2\x18.liveroom.v1.JoinRequestH\x00R\x04join\x12+\n" +
@@ -9607,7 +11216,8 @@ const file_liveroom_proto_rawDesc = "" +
 	"\x03ice\x18\x0e \x01(\v2\x19.liveroom.v1.IceCandidateH\x00R\x03ice\x12:\n" +
 	"\vrestart_ice\x18\x0f \x01(\v2\x17.liveroom.v1.RestartIceH\x00R\n" +
 	"restartIce\x12=\n" +
-	"\trecording\x18P \x01(\v2\x1d.liveroom.v1.RecordingControlH\x00R\trecordingB\x06\n" +
+	"\trecording\x18P \x01(\v2\x1d.liveroom.v1.RecordingControlH\x00R\trecording\x12'\n" +
+	"\x02wb\x18< \x01(\v2\x15.liveroom.v1.WbClientH\x00R\x02wbB\x06\n" +
 	"\x04body\"\xe6\x01\n" +
 	"\vJoinRequest\x12\x17\n" +
 	"\aroom_id\x18\x01 \x01(\tR\x06roomId\x12\x12\n" +
@@ -9625,7 +11235,7 @@ const file_liveroom_proto_rawDesc = "" +
 	"\n" +
 	"before_seq\x18\x01 \x01(\x04R\tbeforeSeq\x12\x14\n" +
 	"\x05limit\x18\x02 \x01(\rR\x05limit\"\x06\n" +
-	"\x04Ping\"\xd1\x05\n" +
+	"\x04Ping\"\xfa\x05\n" +
 	"\vServerFrame\x12\x19\n" +
 	"\breply_to\x18\x01 \x01(\tR\areplyTo\x12-\n" +
 	"\x06joined\x18\x02 \x01(\v2\x13.liveroom.v1.JoinedH\x00R\x06joined\x122\n" +
@@ -9642,8 +11252,9 @@ const file_liveroom_proto_rawDesc = "" +
 	"\n" +
 	"call_state\x18\r \x01(\v2\x16.liveroom.v1.CallStateH\x00R\tcallState\x12;\n" +
 	"\trecording\x18P \x01(\v2\x1b.liveroom.v1.RecordingStateH\x00R\trecording\x12C\n" +
-	"\x0erecording_done\x18Q \x01(\v2\x1a.liveroom.v1.RecordingDoneH\x00R\rrecordingDoneB\x06\n" +
-	"\x04body\"\xb3\x02\n" +
+	"\x0erecording_done\x18Q \x01(\v2\x1a.liveroom.v1.RecordingDoneH\x00R\rrecordingDone\x12'\n" +
+	"\x02wb\x18< \x01(\v2\x15.liveroom.v1.WbServerH\x00R\x02wbB\x06\n" +
+	"\x04body\"\xf4\x02\n" +
 	"\bRoomInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
 	"\fvisitor_name\x18\x02 \x01(\tR\vvisitorName\x12\x1d\n" +
@@ -9656,7 +11267,10 @@ const file_liveroom_proto_rawDesc = "" +
 	"ends_at_ms\x18\x15 \x01(\x03R\bendsAtMs\x125\n" +
 	"\n" +
 	"entry_form\x18\x16 \x01(\v2\x16.liveroom.v1.EntryFormR\tentryForm\x12;\n" +
-	"\trecording\x18P \x01(\v2\x1d.liveroom.v1.RecordingOptionsR\trecording\"\xfd\x03\n" +
+	"\trecording\x18P \x01(\v2\x1d.liveroom.v1.RecordingOptionsR\trecording\x12?\n" +
+	"\n" +
+	"whiteboard\x18< \x01(\v2\x1f.liveroom.v1.WhiteboardSettingsR\n" +
+	"whiteboard\"\xfd\x03\n" +
 	"\x06Joined\x12\x1b\n" +
 	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12%\n" +
 	"\x04role\x18\x02 \x01(\x0e2\x11.liveroom.v1.RoleR\x04role\x12)\n" +
@@ -10278,7 +11892,115 @@ const file_liveroom_proto_rawDesc = "" +
 	"\vresume_hash\x18\x05 \x01(\fR\n" +
 	"resumeHash\x12 \n" +
 	"\fjoined_at_ms\x18\x06 \x01(\x03R\n" +
-	"joinedAtMs*>\n" +
+	"joinedAtMs\"J\n" +
+	"\x12WhiteboardSettings\x12\x18\n" +
+	"\aenabled\x18\x01 \x01(\bR\aenabled\x12\x1a\n" +
+	"\bvisitors\x18\x02 \x01(\bR\bvisitors\"\x80\x02\n" +
+	"\tWbElement\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x12\n" +
+	"\x04page\x18\x02 \x01(\rR\x04page\x12*\n" +
+	"\x05shape\x18\x03 \x01(\x0e2\x14.liveroom.v1.WbShapeR\x05shape\x12\x16\n" +
+	"\x06points\x18\x04 \x03(\x11R\x06points\x12\x14\n" +
+	"\x05color\x18\x05 \x01(\tR\x05color\x12\x14\n" +
+	"\x05width\x18\x06 \x01(\rR\x05width\x12\x12\n" +
+	"\x04text\x18\a \x01(\tR\x04text\x12\x19\n" +
+	"\bimage_id\x18\b \x01(\tR\aimageId\x12\x16\n" +
+	"\x06author\x18\t \x01(\tR\x06author\x12\x18\n" +
+	"\adeleted\x18\n" +
+	" \x01(\bR\adeleted\"s\n" +
+	"\x06WbPage\x12#\n" +
+	"\rbackground_id\x18\x01 \x01(\tR\fbackgroundId\x12!\n" +
+	"\fbackground_w\x18\x02 \x01(\rR\vbackgroundW\x12!\n" +
+	"\fbackground_h\x18\x03 \x01(\rR\vbackgroundH\"\x9d\x03\n" +
+	"\x04WbOp\x12\x10\n" +
+	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12)\n" +
+	"\x04kind\x18\x02 \x01(\x0e2\x15.liveroom.v1.WbOpKindR\x04kind\x120\n" +
+	"\aelement\x18\x03 \x01(\v2\x16.liveroom.v1.WbElementR\aelement\x12\x10\n" +
+	"\x03ids\x18\x04 \x03(\x04R\x03ids\x12\x0e\n" +
+	"\x02dx\x18\x05 \x01(\x11R\x02dx\x12\x0e\n" +
+	"\x02dy\x18\x06 \x01(\x11R\x02dy\x12\x12\n" +
+	"\x04page\x18\a \x01(\rR\x04page\x12\x1b\n" +
+	"\tall_pages\x18\b \x01(\bR\ballPages\x12\x16\n" +
+	"\x06target\x18\t \x01(\x04R\x06target\x12\x1a\n" +
+	"\bvisitors\x18\n" +
+	" \x01(\bR\bvisitors\x12)\n" +
+	"\x05pages\x18\v \x03(\v2\x13.liveroom.v1.WbPageR\x05pages\x12\x1b\n" +
+	"\tmember_id\x18\f \x01(\tR\bmemberId\x12\x13\n" +
+	"\x05at_ms\x18\r \x01(\x03R\x04atMs\x122\n" +
+	"\brestored\x18\x0e \x03(\v2\x16.liveroom.v1.WbElementR\brestored\"z\n" +
+	"\tWbHistory\x12\x1b\n" +
+	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12%\n" +
+	"\x04done\x18\x02 \x03(\v2\x11.liveroom.v1.WbOpR\x04done\x12)\n" +
+	"\x06undone\x18\x03 \x03(\v2\x11.liveroom.v1.WbOpR\x06undone\"\x8b\x02\n" +
+	"\aWbBoard\x12\x10\n" +
+	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x12\n" +
+	"\x04open\x18\x02 \x01(\bR\x04open\x12\x1a\n" +
+	"\bvisitors\x18\x03 \x01(\bR\bvisitors\x12\x19\n" +
+	"\bmode_set\x18\x04 \x01(\bR\amodeSet\x12\x12\n" +
+	"\x04page\x18\x05 \x01(\rR\x04page\x12)\n" +
+	"\x05pages\x18\x06 \x03(\v2\x13.liveroom.v1.WbPageR\x05pages\x122\n" +
+	"\belements\x18\a \x03(\v2\x16.liveroom.v1.WbElementR\belements\x120\n" +
+	"\ahistory\x18\b \x03(\v2\x16.liveroom.v1.WbHistoryR\ahistory\"~\n" +
+	"\aWbImage\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
+	"\fcontent_type\x18\x02 \x01(\tR\vcontentType\x12\x14\n" +
+	"\x05width\x18\x03 \x01(\rR\x05width\x12\x16\n" +
+	"\x06height\x18\x04 \x01(\rR\x06height\x12\x12\n" +
+	"\x04size\x18\x05 \x01(\x03R\x04size\"\xd1\x01\n" +
+	"\x06WbLive\x12\x12\n" +
+	"\x04page\x18\x01 \x01(\rR\x04page\x12\x16\n" +
+	"\x06points\x18\x02 \x03(\x11R\x06points\x12\x14\n" +
+	"\x05color\x18\x03 \x01(\tR\x05color\x12\x14\n" +
+	"\x05width\x18\x04 \x01(\rR\x05width\x12*\n" +
+	"\x05shape\x18\x05 \x01(\x0e2\x14.liveroom.v1.WbShapeR\x05shape\x12\x14\n" +
+	"\x05laser\x18\x06 \x01(\bR\x05laser\x12\x10\n" +
+	"\x03end\x18\a \x01(\bR\x03end\x12\x1b\n" +
+	"\tmember_id\x18\b \x01(\tR\bmemberId\"%\n" +
+	"\x06WbSync\x12\x1b\n" +
+	"\tsince_seq\x18\x01 \x01(\x04R\bsinceSeq\"\x8d\x01\n" +
+	"\bWbClient\x12)\n" +
+	"\x04sync\x18\x01 \x01(\v2\x13.liveroom.v1.WbSyncH\x00R\x04sync\x12#\n" +
+	"\x02op\x18\x02 \x01(\v2\x11.liveroom.v1.WbOpH\x00R\x02op\x12)\n" +
+	"\x04live\x18\x03 \x01(\v2\x13.liveroom.v1.WbLiveH\x00R\x04liveB\x06\n" +
+	"\x04body\"\xdb\x01\n" +
+	"\aWbState\x12;\n" +
+	"\bsettings\x18\x01 \x01(\v2\x1f.liveroom.v1.WhiteboardSettingsR\bsettings\x12*\n" +
+	"\x05board\x18\x02 \x01(\v2\x14.liveroom.v1.WbBoardR\x05board\x12#\n" +
+	"\x03ops\x18\x03 \x03(\v2\x11.liveroom.v1.WbOpR\x03ops\x12\x1b\n" +
+	"\tmember_id\x18\x04 \x01(\tR\bmemberId\x12%\n" +
+	"\x04role\x18\x05 \x01(\x0e2\x11.liveroom.v1.RoleR\x04role\"\x90\x01\n" +
+	"\bWbServer\x12,\n" +
+	"\x05state\x18\x01 \x01(\v2\x14.liveroom.v1.WbStateH\x00R\x05state\x12#\n" +
+	"\x02op\x18\x02 \x01(\v2\x11.liveroom.v1.WbOpH\x00R\x02op\x12)\n" +
+	"\x04live\x18\x03 \x01(\v2\x13.liveroom.v1.WbLiveH\x00R\x04liveB\x06\n" +
+	"\x04body\"w\n" +
+	"\tWbRequest\x12$\n" +
+	"\asession\x18\x01 \x01(\v2\n" +
+	".actor.PIDR\asession\x12\x19\n" +
+	"\bframe_id\x18\x02 \x01(\tR\aframeId\x12)\n" +
+	"\x04body\x18\x03 \x01(\v2\x15.liveroom.v1.WbClientR\x04body\"E\n" +
+	"\aWbReply\x12(\n" +
+	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\x12\x10\n" +
+	"\x03seq\x18\x02 \x01(\x04R\x03seq\"-\n" +
+	"\x05WbWho\x12$\n" +
+	"\asession\x18\x01 \x01(\v2\n" +
+	".actor.PIDR\asession\"\xb7\x01\n" +
+	"\n" +
+	"WbWhoReply\x12(\n" +
+	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\x12\x1b\n" +
+	"\tmember_id\x18\x02 \x01(\tR\bmemberId\x12%\n" +
+	"\x04role\x18\x03 \x01(\x0e2\x11.liveroom.v1.RoleR\x04role\x12;\n" +
+	"\bsettings\x18\x04 \x01(\v2\x1f.liveroom.v1.WhiteboardSettingsR\bsettings\"{\n" +
+	"\n" +
+	"WbAddPages\x12\x1b\n" +
+	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12%\n" +
+	"\x04role\x18\x02 \x01(\x0e2\x11.liveroom.v1.RoleR\x04role\x12)\n" +
+	"\x05pages\x18\x03 \x03(\v2\x13.liveroom.v1.WbPageR\x05pages\"r\n" +
+	"\rWbCheckMember\x12\x1b\n" +
+	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12%\n" +
+	"\x04role\x18\x02 \x01(\x0e2\x11.liveroom.v1.RoleR\x04role\x12\x1d\n" +
+	"\n" +
+	"agent_only\x18\x03 \x01(\bR\tagentOnly*>\n" +
 	"\x04Role\x12\x14\n" +
 	"\x10ROLE_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
@@ -10297,7 +12019,36 @@ const file_liveroom_proto_rawDesc = "" +
 	"\x15CALL_KIND_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eCALL_KIND_CHAT\x10\x01\x12\x13\n" +
 	"\x0fCALL_KIND_VIDEO\x10\x02\x12\x13\n" +
-	"\x0fCALL_KIND_AUDIO\x10\x03B\x16Z\x14liveroom/proto/pb;pbb\x06proto3"
+	"\x0fCALL_KIND_AUDIO\x10\x03*\xac\x01\n" +
+	"\aWbShape\x12\x18\n" +
+	"\x14WB_SHAPE_UNSPECIFIED\x10\x00\x12\x10\n" +
+	"\fWB_SHAPE_PEN\x10\x01\x12\x11\n" +
+	"\rWB_SHAPE_LINE\x10\x02\x12\x12\n" +
+	"\x0eWB_SHAPE_ARROW\x10\x03\x12\x11\n" +
+	"\rWB_SHAPE_RECT\x10\x04\x12\x14\n" +
+	"\x10WB_SHAPE_ELLIPSE\x10\x05\x12\x11\n" +
+	"\rWB_SHAPE_TEXT\x10\x06\x12\x12\n" +
+	"\x0eWB_SHAPE_IMAGE\x10\a*\xef\x01\n" +
+	"\bWbOpKind\x12\x15\n" +
+	"\x11WB_OP_UNSPECIFIED\x10\x00\x12\r\n" +
+	"\tWB_OP_ADD\x10\x01\x12\x0f\n" +
+	"\vWB_OP_ERASE\x10\x02\x12\x0e\n" +
+	"\n" +
+	"WB_OP_MOVE\x10\x03\x12\x0f\n" +
+	"\vWB_OP_CLEAR\x10\x04\x12\x0e\n" +
+	"\n" +
+	"WB_OP_UNDO\x10\x05\x12\x0e\n" +
+	"\n" +
+	"WB_OP_REDO\x10\x06\x12\x12\n" +
+	"\x0eWB_OP_PAGE_ADD\x10\a\x12\x11\n" +
+	"\rWB_OP_PAGE_GO\x10\b\x12\x0e\n" +
+	"\n" +
+	"WB_OP_OPEN\x10\t\x12\x0f\n" +
+	"\vWB_OP_CLOSE\x10\n" +
+	"\x12\x0e\n" +
+	"\n" +
+	"WB_OP_MODE\x10\v\x12\x13\n" +
+	"\x0fWB_OP_PAGES_ADD\x10\fB\x16Z\x14liveroom/proto/pb;pbb\x06proto3"
 
 var (
 	file_liveroom_proto_rawDescOnce sync.Once
@@ -10311,313 +12062,368 @@ func file_liveroom_proto_rawDescGZIP() []byte {
 	return file_liveroom_proto_rawDescData
 }
 
-var file_liveroom_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
-var file_liveroom_proto_msgTypes = make([]protoimpl.MessageInfo, 131)
+var file_liveroom_proto_enumTypes = make([]protoimpl.EnumInfo, 10)
+var file_liveroom_proto_msgTypes = make([]protoimpl.MessageInfo, 149)
 var file_liveroom_proto_goTypes = []any{
 	(Role)(0),                     // 0: liveroom.v1.Role
 	(PeerRole)(0),                 // 1: liveroom.v1.PeerRole
 	(Presence)(0),                 // 2: liveroom.v1.Presence
 	(CallKind)(0),                 // 3: liveroom.v1.CallKind
-	(MemberEvent_Kind)(0),         // 4: liveroom.v1.MemberEvent.Kind
-	(CallAction_Action)(0),        // 5: liveroom.v1.CallAction.Action
-	(RecordingState_State)(0),     // 6: liveroom.v1.RecordingState.State
-	(MediaRecordingEvent_Kind)(0), // 7: liveroom.v1.MediaRecordingEvent.Kind
-	(*RoomRecord)(nil),            // 8: liveroom.v1.RoomRecord
-	(*FileRef)(nil),               // 9: liveroom.v1.FileRef
-	(*ChatMessage)(nil),           // 10: liveroom.v1.ChatMessage
-	(*Member)(nil),                // 11: liveroom.v1.Member
-	(*ClientFrame)(nil),           // 12: liveroom.v1.ClientFrame
-	(*JoinRequest)(nil),           // 13: liveroom.v1.JoinRequest
-	(*SendChat)(nil),              // 14: liveroom.v1.SendChat
-	(*HistoryRequest)(nil),        // 15: liveroom.v1.HistoryRequest
-	(*Ping)(nil),                  // 16: liveroom.v1.Ping
-	(*ServerFrame)(nil),           // 17: liveroom.v1.ServerFrame
-	(*RoomInfo)(nil),              // 18: liveroom.v1.RoomInfo
-	(*Joined)(nil),                // 19: liveroom.v1.Joined
-	(*MemberEvent)(nil),           // 20: liveroom.v1.MemberEvent
-	(*History)(nil),               // 21: liveroom.v1.History
-	(*Error)(nil),                 // 22: liveroom.v1.Error
-	(*Pong)(nil),                  // 23: liveroom.v1.Pong
-	(*Ack)(nil),                   // 24: liveroom.v1.Ack
-	(*CreateRoom)(nil),            // 25: liveroom.v1.CreateRoom
-	(*CreateRoomResult)(nil),      // 26: liveroom.v1.CreateRoomResult
-	(*GetRoomInfo)(nil),           // 27: liveroom.v1.GetRoomInfo
-	(*GetRoomInfoResult)(nil),     // 28: liveroom.v1.GetRoomInfoResult
-	(*Join)(nil),                  // 29: liveroom.v1.Join
-	(*Leave)(nil),                 // 30: liveroom.v1.Leave
-	(*PostChat)(nil),              // 31: liveroom.v1.PostChat
-	(*PostFile)(nil),              // 32: liveroom.v1.PostFile
-	(*GetHistory)(nil),            // 33: liveroom.v1.GetHistory
-	(*RoomReply)(nil),             // 34: liveroom.v1.RoomReply
-	(*CallAction)(nil),            // 35: liveroom.v1.CallAction
-	(*MediaState)(nil),            // 36: liveroom.v1.MediaState
-	(*Sdp)(nil),                   // 37: liveroom.v1.Sdp
-	(*IceCandidate)(nil),          // 38: liveroom.v1.IceCandidate
-	(*CallEvent)(nil),             // 39: liveroom.v1.CallEvent
-	(*CallParticipant)(nil),       // 40: liveroom.v1.CallParticipant
-	(*CallState)(nil),             // 41: liveroom.v1.CallState
-	(*IceServer)(nil),             // 42: liveroom.v1.IceServer
-	(*CallRequest)(nil),           // 43: liveroom.v1.CallRequest
-	(*RestartIce)(nil),            // 44: liveroom.v1.RestartIce
-	(*MediaCommand)(nil),          // 45: liveroom.v1.MediaCommand
-	(*MediaRebind)(nil),           // 46: liveroom.v1.MediaRebind
-	(*MemberAwayExpired)(nil),     // 47: liveroom.v1.MemberAwayExpired
-	(*MediaJoin)(nil),             // 48: liveroom.v1.MediaJoin
-	(*MediaLeave)(nil),            // 49: liveroom.v1.MediaLeave
-	(*EntryForm)(nil),             // 50: liveroom.v1.EntryForm
-	(*EntryRecord)(nil),           // 51: liveroom.v1.EntryRecord
-	(*DeleteRoom)(nil),            // 52: liveroom.v1.DeleteRoom
-	(*DeleteRoomResult)(nil),      // 53: liveroom.v1.DeleteRoomResult
-	(*AgentRecord)(nil),           // 54: liveroom.v1.AgentRecord
-	(*AgentSession)(nil),          // 55: liveroom.v1.AgentSession
-	(*AgentRoom)(nil),             // 56: liveroom.v1.AgentRoom
-	(*ApiKeyRecord)(nil),          // 57: liveroom.v1.ApiKeyRecord
-	(*ShortNameRecord)(nil),       // 58: liveroom.v1.ShortNameRecord
-	(*OfflineMessage)(nil),        // 59: liveroom.v1.OfflineMessage
-	(*VisitorClientFrame)(nil),    // 60: liveroom.v1.VisitorClientFrame
-	(*VisitorHello)(nil),          // 61: liveroom.v1.VisitorHello
-	(*VisitorCall)(nil),           // 62: liveroom.v1.VisitorCall
-	(*VisitorCancel)(nil),         // 63: liveroom.v1.VisitorCancel
-	(*VisitorServerFrame)(nil),    // 64: liveroom.v1.VisitorServerFrame
-	(*PresenceUpdate)(nil),        // 65: liveroom.v1.PresenceUpdate
-	(*CallQueued)(nil),            // 66: liveroom.v1.CallQueued
-	(*CallAccepted)(nil),          // 67: liveroom.v1.CallAccepted
-	(*CallDeclined)(nil),          // 68: liveroom.v1.CallDeclined
-	(*AgentClientFrame)(nil),      // 69: liveroom.v1.AgentClientFrame
-	(*AgentWatch)(nil),            // 70: liveroom.v1.AgentWatch
-	(*AgentSetAway)(nil),          // 71: liveroom.v1.AgentSetAway
-	(*AgentAnswer)(nil),           // 72: liveroom.v1.AgentAnswer
-	(*AgentServerFrame)(nil),      // 73: liveroom.v1.AgentServerFrame
-	(*VisitorInfo)(nil),           // 74: liveroom.v1.VisitorInfo
-	(*VisitorLeft)(nil),           // 75: liveroom.v1.VisitorLeft
-	(*ContactRequest)(nil),        // 76: liveroom.v1.ContactRequest
-	(*ContactRequestDone)(nil),    // 77: liveroom.v1.ContactRequestDone
-	(*AgentStatus)(nil),           // 78: liveroom.v1.AgentStatus
-	(*AgentSnapshot)(nil),         // 79: liveroom.v1.AgentSnapshot
-	(*CallAnswered)(nil),          // 80: liveroom.v1.CallAnswered
-	(*AgentVisitorHello)(nil),     // 81: liveroom.v1.AgentVisitorHello
-	(*AgentVisitorCall)(nil),      // 82: liveroom.v1.AgentVisitorCall
-	(*AgentVisitorCancel)(nil),    // 83: liveroom.v1.AgentVisitorCancel
-	(*AgentAttach)(nil),           // 84: liveroom.v1.AgentAttach
-	(*AgentSocketAway)(nil),       // 85: liveroom.v1.AgentSocketAway
-	(*AgentSocketAnswer)(nil),     // 86: liveroom.v1.AgentSocketAnswer
-	(*AgentDetach)(nil),           // 87: liveroom.v1.AgentDetach
-	(*AgentReply)(nil),            // 88: liveroom.v1.AgentReply
-	(*AgentLogin)(nil),            // 89: liveroom.v1.AgentLogin
-	(*AgentLoginResult)(nil),      // 90: liveroom.v1.AgentLoginResult
-	(*AgentCheckSession)(nil),     // 91: liveroom.v1.AgentCheckSession
-	(*AgentLogout)(nil),           // 92: liveroom.v1.AgentLogout
-	(*AgentWho)(nil),              // 93: liveroom.v1.AgentWho
-	(*AgentCreateRoom)(nil),       // 94: liveroom.v1.AgentCreateRoom
-	(*AgentRoomResult)(nil),       // 95: liveroom.v1.AgentRoomResult
-	(*AgentListRooms)(nil),        // 96: liveroom.v1.AgentListRooms
-	(*AgentRoomList)(nil),         // 97: liveroom.v1.AgentRoomList
-	(*AgentGetRoom)(nil),          // 98: liveroom.v1.AgentGetRoom
-	(*AgentDeleteRoom)(nil),       // 99: liveroom.v1.AgentDeleteRoom
-	(*AgentListEntries)(nil),      // 100: liveroom.v1.AgentListEntries
-	(*AgentEntryList)(nil),        // 101: liveroom.v1.AgentEntryList
-	(*AgentStoreOffline)(nil),     // 102: liveroom.v1.AgentStoreOffline
-	(*AgentOfflineResult)(nil),    // 103: liveroom.v1.AgentOfflineResult
-	(*AgentMarkMailed)(nil),       // 104: liveroom.v1.AgentMarkMailed
-	(*AgentListOffline)(nil),      // 105: liveroom.v1.AgentListOffline
-	(*AgentOfflineList)(nil),      // 106: liveroom.v1.AgentOfflineList
-	(*AgentDeleteOffline)(nil),    // 107: liveroom.v1.AgentDeleteOffline
-	(*ShortClaim)(nil),            // 108: liveroom.v1.ShortClaim
-	(*ShortRelease)(nil),          // 109: liveroom.v1.ShortRelease
-	(*ShortResolve)(nil),          // 110: liveroom.v1.ShortResolve
-	(*ShortReply)(nil),            // 111: liveroom.v1.ShortReply
-	(*AgentOverview)(nil),         // 112: liveroom.v1.AgentOverview
-	(*AgentOverviewResult)(nil),   // 113: liveroom.v1.AgentOverviewResult
-	(*CheckAccess)(nil),           // 114: liveroom.v1.CheckAccess
-	(*AgentAdminSave)(nil),        // 115: liveroom.v1.AgentAdminSave
-	(*AgentAdminRemove)(nil),      // 116: liveroom.v1.AgentAdminRemove
-	(*AgentAdminStatus)(nil),      // 117: liveroom.v1.AgentAdminStatus
-	(*AgentAdminResult)(nil),      // 118: liveroom.v1.AgentAdminResult
-	(*RoomAdminClose)(nil),        // 119: liveroom.v1.RoomAdminClose
-	(*RoomAdminMembers)(nil),      // 120: liveroom.v1.RoomAdminMembers
-	(*RoomAdminResult)(nil),       // 121: liveroom.v1.RoomAdminResult
-	(*AuditRecord)(nil),           // 122: liveroom.v1.AuditRecord
-	(*WebhookRecord)(nil),         // 123: liveroom.v1.WebhookRecord
-	(*WebhookEvent)(nil),          // 124: liveroom.v1.WebhookEvent
-	(*WebhookJob)(nil),            // 125: liveroom.v1.WebhookJob
-	(*WebhookDelivery)(nil),       // 126: liveroom.v1.WebhookDelivery
-	(*AgentSetTotp)(nil),          // 127: liveroom.v1.AgentSetTotp
-	(*RecordingOptions)(nil),      // 128: liveroom.v1.RecordingOptions
-	(*RecordingControl)(nil),      // 129: liveroom.v1.RecordingControl
-	(*RecordingState)(nil),        // 130: liveroom.v1.RecordingState
-	(*RecordingDone)(nil),         // 131: liveroom.v1.RecordingDone
-	(*MediaRecordStart)(nil),      // 132: liveroom.v1.MediaRecordStart
-	(*MediaRecordStop)(nil),       // 133: liveroom.v1.MediaRecordStop
-	(*MediaRecordingEvent)(nil),   // 134: liveroom.v1.MediaRecordingEvent
-	(*RecordingRecord)(nil),       // 135: liveroom.v1.RecordingRecord
-	(*RoomMemberRecord)(nil),      // 136: liveroom.v1.RoomMemberRecord
-	nil,                           // 137: liveroom.v1.Sdp.SourcesEntry
-	nil,                           // 138: liveroom.v1.WebhookEvent.DataEntry
-	(*actor.PID)(nil),             // 139: actor.PID
+	(WbShape)(0),                  // 4: liveroom.v1.WbShape
+	(WbOpKind)(0),                 // 5: liveroom.v1.WbOpKind
+	(MemberEvent_Kind)(0),         // 6: liveroom.v1.MemberEvent.Kind
+	(CallAction_Action)(0),        // 7: liveroom.v1.CallAction.Action
+	(RecordingState_State)(0),     // 8: liveroom.v1.RecordingState.State
+	(MediaRecordingEvent_Kind)(0), // 9: liveroom.v1.MediaRecordingEvent.Kind
+	(*RoomRecord)(nil),            // 10: liveroom.v1.RoomRecord
+	(*FileRef)(nil),               // 11: liveroom.v1.FileRef
+	(*ChatMessage)(nil),           // 12: liveroom.v1.ChatMessage
+	(*Member)(nil),                // 13: liveroom.v1.Member
+	(*ClientFrame)(nil),           // 14: liveroom.v1.ClientFrame
+	(*JoinRequest)(nil),           // 15: liveroom.v1.JoinRequest
+	(*SendChat)(nil),              // 16: liveroom.v1.SendChat
+	(*HistoryRequest)(nil),        // 17: liveroom.v1.HistoryRequest
+	(*Ping)(nil),                  // 18: liveroom.v1.Ping
+	(*ServerFrame)(nil),           // 19: liveroom.v1.ServerFrame
+	(*RoomInfo)(nil),              // 20: liveroom.v1.RoomInfo
+	(*Joined)(nil),                // 21: liveroom.v1.Joined
+	(*MemberEvent)(nil),           // 22: liveroom.v1.MemberEvent
+	(*History)(nil),               // 23: liveroom.v1.History
+	(*Error)(nil),                 // 24: liveroom.v1.Error
+	(*Pong)(nil),                  // 25: liveroom.v1.Pong
+	(*Ack)(nil),                   // 26: liveroom.v1.Ack
+	(*CreateRoom)(nil),            // 27: liveroom.v1.CreateRoom
+	(*CreateRoomResult)(nil),      // 28: liveroom.v1.CreateRoomResult
+	(*GetRoomInfo)(nil),           // 29: liveroom.v1.GetRoomInfo
+	(*GetRoomInfoResult)(nil),     // 30: liveroom.v1.GetRoomInfoResult
+	(*Join)(nil),                  // 31: liveroom.v1.Join
+	(*Leave)(nil),                 // 32: liveroom.v1.Leave
+	(*PostChat)(nil),              // 33: liveroom.v1.PostChat
+	(*PostFile)(nil),              // 34: liveroom.v1.PostFile
+	(*GetHistory)(nil),            // 35: liveroom.v1.GetHistory
+	(*RoomReply)(nil),             // 36: liveroom.v1.RoomReply
+	(*CallAction)(nil),            // 37: liveroom.v1.CallAction
+	(*MediaState)(nil),            // 38: liveroom.v1.MediaState
+	(*Sdp)(nil),                   // 39: liveroom.v1.Sdp
+	(*IceCandidate)(nil),          // 40: liveroom.v1.IceCandidate
+	(*CallEvent)(nil),             // 41: liveroom.v1.CallEvent
+	(*CallParticipant)(nil),       // 42: liveroom.v1.CallParticipant
+	(*CallState)(nil),             // 43: liveroom.v1.CallState
+	(*IceServer)(nil),             // 44: liveroom.v1.IceServer
+	(*CallRequest)(nil),           // 45: liveroom.v1.CallRequest
+	(*RestartIce)(nil),            // 46: liveroom.v1.RestartIce
+	(*MediaCommand)(nil),          // 47: liveroom.v1.MediaCommand
+	(*MediaRebind)(nil),           // 48: liveroom.v1.MediaRebind
+	(*MemberAwayExpired)(nil),     // 49: liveroom.v1.MemberAwayExpired
+	(*MediaJoin)(nil),             // 50: liveroom.v1.MediaJoin
+	(*MediaLeave)(nil),            // 51: liveroom.v1.MediaLeave
+	(*EntryForm)(nil),             // 52: liveroom.v1.EntryForm
+	(*EntryRecord)(nil),           // 53: liveroom.v1.EntryRecord
+	(*DeleteRoom)(nil),            // 54: liveroom.v1.DeleteRoom
+	(*DeleteRoomResult)(nil),      // 55: liveroom.v1.DeleteRoomResult
+	(*AgentRecord)(nil),           // 56: liveroom.v1.AgentRecord
+	(*AgentSession)(nil),          // 57: liveroom.v1.AgentSession
+	(*AgentRoom)(nil),             // 58: liveroom.v1.AgentRoom
+	(*ApiKeyRecord)(nil),          // 59: liveroom.v1.ApiKeyRecord
+	(*ShortNameRecord)(nil),       // 60: liveroom.v1.ShortNameRecord
+	(*OfflineMessage)(nil),        // 61: liveroom.v1.OfflineMessage
+	(*VisitorClientFrame)(nil),    // 62: liveroom.v1.VisitorClientFrame
+	(*VisitorHello)(nil),          // 63: liveroom.v1.VisitorHello
+	(*VisitorCall)(nil),           // 64: liveroom.v1.VisitorCall
+	(*VisitorCancel)(nil),         // 65: liveroom.v1.VisitorCancel
+	(*VisitorServerFrame)(nil),    // 66: liveroom.v1.VisitorServerFrame
+	(*PresenceUpdate)(nil),        // 67: liveroom.v1.PresenceUpdate
+	(*CallQueued)(nil),            // 68: liveroom.v1.CallQueued
+	(*CallAccepted)(nil),          // 69: liveroom.v1.CallAccepted
+	(*CallDeclined)(nil),          // 70: liveroom.v1.CallDeclined
+	(*AgentClientFrame)(nil),      // 71: liveroom.v1.AgentClientFrame
+	(*AgentWatch)(nil),            // 72: liveroom.v1.AgentWatch
+	(*AgentSetAway)(nil),          // 73: liveroom.v1.AgentSetAway
+	(*AgentAnswer)(nil),           // 74: liveroom.v1.AgentAnswer
+	(*AgentServerFrame)(nil),      // 75: liveroom.v1.AgentServerFrame
+	(*VisitorInfo)(nil),           // 76: liveroom.v1.VisitorInfo
+	(*VisitorLeft)(nil),           // 77: liveroom.v1.VisitorLeft
+	(*ContactRequest)(nil),        // 78: liveroom.v1.ContactRequest
+	(*ContactRequestDone)(nil),    // 79: liveroom.v1.ContactRequestDone
+	(*AgentStatus)(nil),           // 80: liveroom.v1.AgentStatus
+	(*AgentSnapshot)(nil),         // 81: liveroom.v1.AgentSnapshot
+	(*CallAnswered)(nil),          // 82: liveroom.v1.CallAnswered
+	(*AgentVisitorHello)(nil),     // 83: liveroom.v1.AgentVisitorHello
+	(*AgentVisitorCall)(nil),      // 84: liveroom.v1.AgentVisitorCall
+	(*AgentVisitorCancel)(nil),    // 85: liveroom.v1.AgentVisitorCancel
+	(*AgentAttach)(nil),           // 86: liveroom.v1.AgentAttach
+	(*AgentSocketAway)(nil),       // 87: liveroom.v1.AgentSocketAway
+	(*AgentSocketAnswer)(nil),     // 88: liveroom.v1.AgentSocketAnswer
+	(*AgentDetach)(nil),           // 89: liveroom.v1.AgentDetach
+	(*AgentReply)(nil),            // 90: liveroom.v1.AgentReply
+	(*AgentLogin)(nil),            // 91: liveroom.v1.AgentLogin
+	(*AgentLoginResult)(nil),      // 92: liveroom.v1.AgentLoginResult
+	(*AgentCheckSession)(nil),     // 93: liveroom.v1.AgentCheckSession
+	(*AgentLogout)(nil),           // 94: liveroom.v1.AgentLogout
+	(*AgentWho)(nil),              // 95: liveroom.v1.AgentWho
+	(*AgentCreateRoom)(nil),       // 96: liveroom.v1.AgentCreateRoom
+	(*AgentRoomResult)(nil),       // 97: liveroom.v1.AgentRoomResult
+	(*AgentListRooms)(nil),        // 98: liveroom.v1.AgentListRooms
+	(*AgentRoomList)(nil),         // 99: liveroom.v1.AgentRoomList
+	(*AgentGetRoom)(nil),          // 100: liveroom.v1.AgentGetRoom
+	(*AgentDeleteRoom)(nil),       // 101: liveroom.v1.AgentDeleteRoom
+	(*AgentListEntries)(nil),      // 102: liveroom.v1.AgentListEntries
+	(*AgentEntryList)(nil),        // 103: liveroom.v1.AgentEntryList
+	(*AgentStoreOffline)(nil),     // 104: liveroom.v1.AgentStoreOffline
+	(*AgentOfflineResult)(nil),    // 105: liveroom.v1.AgentOfflineResult
+	(*AgentMarkMailed)(nil),       // 106: liveroom.v1.AgentMarkMailed
+	(*AgentListOffline)(nil),      // 107: liveroom.v1.AgentListOffline
+	(*AgentOfflineList)(nil),      // 108: liveroom.v1.AgentOfflineList
+	(*AgentDeleteOffline)(nil),    // 109: liveroom.v1.AgentDeleteOffline
+	(*ShortClaim)(nil),            // 110: liveroom.v1.ShortClaim
+	(*ShortRelease)(nil),          // 111: liveroom.v1.ShortRelease
+	(*ShortResolve)(nil),          // 112: liveroom.v1.ShortResolve
+	(*ShortReply)(nil),            // 113: liveroom.v1.ShortReply
+	(*AgentOverview)(nil),         // 114: liveroom.v1.AgentOverview
+	(*AgentOverviewResult)(nil),   // 115: liveroom.v1.AgentOverviewResult
+	(*CheckAccess)(nil),           // 116: liveroom.v1.CheckAccess
+	(*AgentAdminSave)(nil),        // 117: liveroom.v1.AgentAdminSave
+	(*AgentAdminRemove)(nil),      // 118: liveroom.v1.AgentAdminRemove
+	(*AgentAdminStatus)(nil),      // 119: liveroom.v1.AgentAdminStatus
+	(*AgentAdminResult)(nil),      // 120: liveroom.v1.AgentAdminResult
+	(*RoomAdminClose)(nil),        // 121: liveroom.v1.RoomAdminClose
+	(*RoomAdminMembers)(nil),      // 122: liveroom.v1.RoomAdminMembers
+	(*RoomAdminResult)(nil),       // 123: liveroom.v1.RoomAdminResult
+	(*AuditRecord)(nil),           // 124: liveroom.v1.AuditRecord
+	(*WebhookRecord)(nil),         // 125: liveroom.v1.WebhookRecord
+	(*WebhookEvent)(nil),          // 126: liveroom.v1.WebhookEvent
+	(*WebhookJob)(nil),            // 127: liveroom.v1.WebhookJob
+	(*WebhookDelivery)(nil),       // 128: liveroom.v1.WebhookDelivery
+	(*AgentSetTotp)(nil),          // 129: liveroom.v1.AgentSetTotp
+	(*RecordingOptions)(nil),      // 130: liveroom.v1.RecordingOptions
+	(*RecordingControl)(nil),      // 131: liveroom.v1.RecordingControl
+	(*RecordingState)(nil),        // 132: liveroom.v1.RecordingState
+	(*RecordingDone)(nil),         // 133: liveroom.v1.RecordingDone
+	(*MediaRecordStart)(nil),      // 134: liveroom.v1.MediaRecordStart
+	(*MediaRecordStop)(nil),       // 135: liveroom.v1.MediaRecordStop
+	(*MediaRecordingEvent)(nil),   // 136: liveroom.v1.MediaRecordingEvent
+	(*RecordingRecord)(nil),       // 137: liveroom.v1.RecordingRecord
+	(*RoomMemberRecord)(nil),      // 138: liveroom.v1.RoomMemberRecord
+	(*WhiteboardSettings)(nil),    // 139: liveroom.v1.WhiteboardSettings
+	(*WbElement)(nil),             // 140: liveroom.v1.WbElement
+	(*WbPage)(nil),                // 141: liveroom.v1.WbPage
+	(*WbOp)(nil),                  // 142: liveroom.v1.WbOp
+	(*WbHistory)(nil),             // 143: liveroom.v1.WbHistory
+	(*WbBoard)(nil),               // 144: liveroom.v1.WbBoard
+	(*WbImage)(nil),               // 145: liveroom.v1.WbImage
+	(*WbLive)(nil),                // 146: liveroom.v1.WbLive
+	(*WbSync)(nil),                // 147: liveroom.v1.WbSync
+	(*WbClient)(nil),              // 148: liveroom.v1.WbClient
+	(*WbState)(nil),               // 149: liveroom.v1.WbState
+	(*WbServer)(nil),              // 150: liveroom.v1.WbServer
+	(*WbRequest)(nil),             // 151: liveroom.v1.WbRequest
+	(*WbReply)(nil),               // 152: liveroom.v1.WbReply
+	(*WbWho)(nil),                 // 153: liveroom.v1.WbWho
+	(*WbWhoReply)(nil),            // 154: liveroom.v1.WbWhoReply
+	(*WbAddPages)(nil),            // 155: liveroom.v1.WbAddPages
+	(*WbCheckMember)(nil),         // 156: liveroom.v1.WbCheckMember
+	nil,                           // 157: liveroom.v1.Sdp.SourcesEntry
+	nil,                           // 158: liveroom.v1.WebhookEvent.DataEntry
+	(*actor.PID)(nil),             // 159: actor.PID
 }
 var file_liveroom_proto_depIdxs = []int32{
-	50,  // 0: liveroom.v1.RoomRecord.entry_form:type_name -> liveroom.v1.EntryForm
-	128, // 1: liveroom.v1.RoomRecord.recording:type_name -> liveroom.v1.RecordingOptions
-	0,   // 2: liveroom.v1.ChatMessage.role:type_name -> liveroom.v1.Role
-	9,   // 3: liveroom.v1.ChatMessage.file:type_name -> liveroom.v1.FileRef
-	0,   // 4: liveroom.v1.Member.role:type_name -> liveroom.v1.Role
-	13,  // 5: liveroom.v1.ClientFrame.join:type_name -> liveroom.v1.JoinRequest
-	14,  // 6: liveroom.v1.ClientFrame.chat:type_name -> liveroom.v1.SendChat
-	15,  // 7: liveroom.v1.ClientFrame.history:type_name -> liveroom.v1.HistoryRequest
-	16,  // 8: liveroom.v1.ClientFrame.ping:type_name -> liveroom.v1.Ping
-	35,  // 9: liveroom.v1.ClientFrame.call:type_name -> liveroom.v1.CallAction
-	36,  // 10: liveroom.v1.ClientFrame.media_state:type_name -> liveroom.v1.MediaState
-	37,  // 11: liveroom.v1.ClientFrame.publish_offer:type_name -> liveroom.v1.Sdp
-	37,  // 12: liveroom.v1.ClientFrame.subscribe_answer:type_name -> liveroom.v1.Sdp
-	38,  // 13: liveroom.v1.ClientFrame.ice:type_name -> liveroom.v1.IceCandidate
-	44,  // 14: liveroom.v1.ClientFrame.restart_ice:type_name -> liveroom.v1.RestartIce
-	129, // 15: liveroom.v1.ClientFrame.recording:type_name -> liveroom.v1.RecordingControl
-	19,  // 16: liveroom.v1.ServerFrame.joined:type_name -> liveroom.v1.Joined
-	20,  // 17: liveroom.v1.ServerFrame.member:type_name -> liveroom.v1.MemberEvent
-	10,  // 18: liveroom.v1.ServerFrame.chat:type_name -> liveroom.v1.ChatMessage
-	21,  // 19: liveroom.v1.ServerFrame.history:type_name -> liveroom.v1.History
-	22,  // 20: liveroom.v1.ServerFrame.error:type_name -> liveroom.v1.Error
-	23,  // 21: liveroom.v1.ServerFrame.pong:type_name -> liveroom.v1.Pong
-	24,  // 22: liveroom.v1.ServerFrame.ack:type_name -> liveroom.v1.Ack
-	39,  // 23: liveroom.v1.ServerFrame.call:type_name -> liveroom.v1.CallEvent
-	37,  // 24: liveroom.v1.ServerFrame.publish_answer:type_name -> liveroom.v1.Sdp
-	37,  // 25: liveroom.v1.ServerFrame.subscribe_offer:type_name -> liveroom.v1.Sdp
-	41,  // 26: liveroom.v1.ServerFrame.call_state:type_name -> liveroom.v1.CallState
-	130, // 27: liveroom.v1.ServerFrame.recording:type_name -> liveroom.v1.RecordingState
-	131, // 28: liveroom.v1.ServerFrame.recording_done:type_name -> liveroom.v1.RecordingDone
-	50,  // 29: liveroom.v1.RoomInfo.entry_form:type_name -> liveroom.v1.EntryForm
-	128, // 30: liveroom.v1.RoomInfo.recording:type_name -> liveroom.v1.RecordingOptions
-	0,   // 31: liveroom.v1.Joined.role:type_name -> liveroom.v1.Role
-	18,  // 32: liveroom.v1.Joined.room:type_name -> liveroom.v1.RoomInfo
-	11,  // 33: liveroom.v1.Joined.members:type_name -> liveroom.v1.Member
-	10,  // 34: liveroom.v1.Joined.history:type_name -> liveroom.v1.ChatMessage
-	41,  // 35: liveroom.v1.Joined.call:type_name -> liveroom.v1.CallState
-	42,  // 36: liveroom.v1.Joined.ice_servers:type_name -> liveroom.v1.IceServer
-	130, // 37: liveroom.v1.Joined.recording:type_name -> liveroom.v1.RecordingState
-	4,   // 38: liveroom.v1.MemberEvent.kind:type_name -> liveroom.v1.MemberEvent.Kind
-	11,  // 39: liveroom.v1.MemberEvent.member:type_name -> liveroom.v1.Member
-	10,  // 40: liveroom.v1.History.messages:type_name -> liveroom.v1.ChatMessage
-	50,  // 41: liveroom.v1.CreateRoom.entry_form:type_name -> liveroom.v1.EntryForm
-	128, // 42: liveroom.v1.CreateRoom.recording:type_name -> liveroom.v1.RecordingOptions
-	22,  // 43: liveroom.v1.CreateRoomResult.error:type_name -> liveroom.v1.Error
-	18,  // 44: liveroom.v1.CreateRoomResult.room:type_name -> liveroom.v1.RoomInfo
-	22,  // 45: liveroom.v1.GetRoomInfoResult.error:type_name -> liveroom.v1.Error
-	18,  // 46: liveroom.v1.GetRoomInfoResult.room:type_name -> liveroom.v1.RoomInfo
-	139, // 47: liveroom.v1.Join.session:type_name -> actor.PID
-	13,  // 48: liveroom.v1.Join.request:type_name -> liveroom.v1.JoinRequest
-	139, // 49: liveroom.v1.Leave.session:type_name -> actor.PID
-	139, // 50: liveroom.v1.PostChat.session:type_name -> actor.PID
-	0,   // 51: liveroom.v1.PostFile.role:type_name -> liveroom.v1.Role
-	9,   // 52: liveroom.v1.PostFile.file:type_name -> liveroom.v1.FileRef
-	139, // 53: liveroom.v1.GetHistory.session:type_name -> actor.PID
-	15,  // 54: liveroom.v1.GetHistory.request:type_name -> liveroom.v1.HistoryRequest
-	22,  // 55: liveroom.v1.RoomReply.error:type_name -> liveroom.v1.Error
-	10,  // 56: liveroom.v1.RoomReply.chat:type_name -> liveroom.v1.ChatMessage
-	5,   // 57: liveroom.v1.CallAction.action:type_name -> liveroom.v1.CallAction.Action
-	137, // 58: liveroom.v1.Sdp.sources:type_name -> liveroom.v1.Sdp.SourcesEntry
-	1,   // 59: liveroom.v1.IceCandidate.pc:type_name -> liveroom.v1.PeerRole
-	5,   // 60: liveroom.v1.CallEvent.action:type_name -> liveroom.v1.CallAction.Action
-	11,  // 61: liveroom.v1.CallEvent.from:type_name -> liveroom.v1.Member
-	11,  // 62: liveroom.v1.CallParticipant.member:type_name -> liveroom.v1.Member
-	36,  // 63: liveroom.v1.CallParticipant.media:type_name -> liveroom.v1.MediaState
-	40,  // 64: liveroom.v1.CallState.participants:type_name -> liveroom.v1.CallParticipant
-	139, // 65: liveroom.v1.CallRequest.session:type_name -> actor.PID
-	35,  // 66: liveroom.v1.CallRequest.call:type_name -> liveroom.v1.CallAction
-	36,  // 67: liveroom.v1.CallRequest.media_state:type_name -> liveroom.v1.MediaState
-	37,  // 68: liveroom.v1.CallRequest.publish_offer:type_name -> liveroom.v1.Sdp
-	37,  // 69: liveroom.v1.CallRequest.subscribe_answer:type_name -> liveroom.v1.Sdp
-	38,  // 70: liveroom.v1.CallRequest.ice:type_name -> liveroom.v1.IceCandidate
-	44,  // 71: liveroom.v1.CallRequest.restart_ice:type_name -> liveroom.v1.RestartIce
-	129, // 72: liveroom.v1.CallRequest.recording:type_name -> liveroom.v1.RecordingControl
-	139, // 73: liveroom.v1.MediaCommand.session:type_name -> actor.PID
-	48,  // 74: liveroom.v1.MediaCommand.join:type_name -> liveroom.v1.MediaJoin
-	49,  // 75: liveroom.v1.MediaCommand.leave:type_name -> liveroom.v1.MediaLeave
-	37,  // 76: liveroom.v1.MediaCommand.publish_offer:type_name -> liveroom.v1.Sdp
-	37,  // 77: liveroom.v1.MediaCommand.subscribe_answer:type_name -> liveroom.v1.Sdp
-	38,  // 78: liveroom.v1.MediaCommand.ice:type_name -> liveroom.v1.IceCandidate
-	44,  // 79: liveroom.v1.MediaCommand.restart_ice:type_name -> liveroom.v1.RestartIce
-	46,  // 80: liveroom.v1.MediaCommand.rebind:type_name -> liveroom.v1.MediaRebind
-	132, // 81: liveroom.v1.MediaCommand.record_start:type_name -> liveroom.v1.MediaRecordStart
-	133, // 82: liveroom.v1.MediaCommand.record_stop:type_name -> liveroom.v1.MediaRecordStop
-	22,  // 83: liveroom.v1.DeleteRoomResult.error:type_name -> liveroom.v1.Error
-	18,  // 84: liveroom.v1.AgentRoom.room:type_name -> liveroom.v1.RoomInfo
-	61,  // 85: liveroom.v1.VisitorClientFrame.hello:type_name -> liveroom.v1.VisitorHello
-	62,  // 86: liveroom.v1.VisitorClientFrame.call:type_name -> liveroom.v1.VisitorCall
-	63,  // 87: liveroom.v1.VisitorClientFrame.cancel:type_name -> liveroom.v1.VisitorCancel
-	16,  // 88: liveroom.v1.VisitorClientFrame.ping:type_name -> liveroom.v1.Ping
-	3,   // 89: liveroom.v1.VisitorCall.kind:type_name -> liveroom.v1.CallKind
-	65,  // 90: liveroom.v1.VisitorServerFrame.presence:type_name -> liveroom.v1.PresenceUpdate
-	66,  // 91: liveroom.v1.VisitorServerFrame.queued:type_name -> liveroom.v1.CallQueued
-	67,  // 92: liveroom.v1.VisitorServerFrame.accepted:type_name -> liveroom.v1.CallAccepted
-	68,  // 93: liveroom.v1.VisitorServerFrame.declined:type_name -> liveroom.v1.CallDeclined
-	22,  // 94: liveroom.v1.VisitorServerFrame.error:type_name -> liveroom.v1.Error
-	23,  // 95: liveroom.v1.VisitorServerFrame.pong:type_name -> liveroom.v1.Pong
-	2,   // 96: liveroom.v1.PresenceUpdate.presence:type_name -> liveroom.v1.Presence
-	70,  // 97: liveroom.v1.AgentClientFrame.watch:type_name -> liveroom.v1.AgentWatch
-	71,  // 98: liveroom.v1.AgentClientFrame.away:type_name -> liveroom.v1.AgentSetAway
-	72,  // 99: liveroom.v1.AgentClientFrame.answer:type_name -> liveroom.v1.AgentAnswer
-	16,  // 100: liveroom.v1.AgentClientFrame.ping:type_name -> liveroom.v1.Ping
-	79,  // 101: liveroom.v1.AgentServerFrame.snapshot:type_name -> liveroom.v1.AgentSnapshot
-	74,  // 102: liveroom.v1.AgentServerFrame.visitor:type_name -> liveroom.v1.VisitorInfo
-	75,  // 103: liveroom.v1.AgentServerFrame.visitor_left:type_name -> liveroom.v1.VisitorLeft
-	76,  // 104: liveroom.v1.AgentServerFrame.request:type_name -> liveroom.v1.ContactRequest
-	77,  // 105: liveroom.v1.AgentServerFrame.request_done:type_name -> liveroom.v1.ContactRequestDone
-	78,  // 106: liveroom.v1.AgentServerFrame.status:type_name -> liveroom.v1.AgentStatus
-	80,  // 107: liveroom.v1.AgentServerFrame.answered:type_name -> liveroom.v1.CallAnswered
-	22,  // 108: liveroom.v1.AgentServerFrame.error:type_name -> liveroom.v1.Error
-	23,  // 109: liveroom.v1.AgentServerFrame.pong:type_name -> liveroom.v1.Pong
-	3,   // 110: liveroom.v1.ContactRequest.kind:type_name -> liveroom.v1.CallKind
-	2,   // 111: liveroom.v1.AgentStatus.presence:type_name -> liveroom.v1.Presence
-	78,  // 112: liveroom.v1.AgentSnapshot.status:type_name -> liveroom.v1.AgentStatus
-	74,  // 113: liveroom.v1.AgentSnapshot.visitors:type_name -> liveroom.v1.VisitorInfo
-	76,  // 114: liveroom.v1.AgentSnapshot.requests:type_name -> liveroom.v1.ContactRequest
-	139, // 115: liveroom.v1.AgentVisitorHello.session:type_name -> actor.PID
-	61,  // 116: liveroom.v1.AgentVisitorHello.hello:type_name -> liveroom.v1.VisitorHello
-	139, // 117: liveroom.v1.AgentVisitorCall.session:type_name -> actor.PID
-	62,  // 118: liveroom.v1.AgentVisitorCall.call:type_name -> liveroom.v1.VisitorCall
-	139, // 119: liveroom.v1.AgentVisitorCancel.session:type_name -> actor.PID
-	139, // 120: liveroom.v1.AgentAttach.session:type_name -> actor.PID
-	70,  // 121: liveroom.v1.AgentAttach.watch:type_name -> liveroom.v1.AgentWatch
-	139, // 122: liveroom.v1.AgentSocketAway.session:type_name -> actor.PID
-	139, // 123: liveroom.v1.AgentSocketAnswer.session:type_name -> actor.PID
-	72,  // 124: liveroom.v1.AgentSocketAnswer.answer:type_name -> liveroom.v1.AgentAnswer
-	139, // 125: liveroom.v1.AgentDetach.session:type_name -> actor.PID
-	22,  // 126: liveroom.v1.AgentReply.error:type_name -> liveroom.v1.Error
-	22,  // 127: liveroom.v1.AgentLoginResult.error:type_name -> liveroom.v1.Error
-	22,  // 128: liveroom.v1.AgentWho.error:type_name -> liveroom.v1.Error
-	25,  // 129: liveroom.v1.AgentCreateRoom.room:type_name -> liveroom.v1.CreateRoom
-	22,  // 130: liveroom.v1.AgentRoomResult.error:type_name -> liveroom.v1.Error
-	56,  // 131: liveroom.v1.AgentRoomResult.room:type_name -> liveroom.v1.AgentRoom
-	22,  // 132: liveroom.v1.AgentRoomList.error:type_name -> liveroom.v1.Error
-	56,  // 133: liveroom.v1.AgentRoomList.rooms:type_name -> liveroom.v1.AgentRoom
-	22,  // 134: liveroom.v1.AgentEntryList.error:type_name -> liveroom.v1.Error
-	51,  // 135: liveroom.v1.AgentEntryList.entries:type_name -> liveroom.v1.EntryRecord
-	59,  // 136: liveroom.v1.AgentStoreOffline.message:type_name -> liveroom.v1.OfflineMessage
-	22,  // 137: liveroom.v1.AgentOfflineResult.error:type_name -> liveroom.v1.Error
-	59,  // 138: liveroom.v1.AgentOfflineResult.message:type_name -> liveroom.v1.OfflineMessage
-	22,  // 139: liveroom.v1.AgentOfflineList.error:type_name -> liveroom.v1.Error
-	59,  // 140: liveroom.v1.AgentOfflineList.messages:type_name -> liveroom.v1.OfflineMessage
-	22,  // 141: liveroom.v1.ShortReply.error:type_name -> liveroom.v1.Error
-	58,  // 142: liveroom.v1.ShortReply.record:type_name -> liveroom.v1.ShortNameRecord
-	22,  // 143: liveroom.v1.AgentOverviewResult.error:type_name -> liveroom.v1.Error
-	2,   // 144: liveroom.v1.AgentOverviewResult.presence:type_name -> liveroom.v1.Presence
-	22,  // 145: liveroom.v1.AgentAdminResult.error:type_name -> liveroom.v1.Error
-	54,  // 146: liveroom.v1.AgentAdminResult.record:type_name -> liveroom.v1.AgentRecord
-	2,   // 147: liveroom.v1.AgentAdminResult.presence:type_name -> liveroom.v1.Presence
-	22,  // 148: liveroom.v1.RoomAdminResult.error:type_name -> liveroom.v1.Error
-	11,  // 149: liveroom.v1.RoomAdminResult.members:type_name -> liveroom.v1.Member
-	8,   // 150: liveroom.v1.RoomAdminResult.record:type_name -> liveroom.v1.RoomRecord
-	138, // 151: liveroom.v1.WebhookEvent.data:type_name -> liveroom.v1.WebhookEvent.DataEntry
-	124, // 152: liveroom.v1.WebhookJob.event:type_name -> liveroom.v1.WebhookEvent
-	6,   // 153: liveroom.v1.RecordingState.state:type_name -> liveroom.v1.RecordingState.State
-	11,  // 154: liveroom.v1.RecordingState.by:type_name -> liveroom.v1.Member
-	7,   // 155: liveroom.v1.MediaRecordingEvent.kind:type_name -> liveroom.v1.MediaRecordingEvent.Kind
-	11,  // 156: liveroom.v1.RoomMemberRecord.member:type_name -> liveroom.v1.Member
-	157, // [157:157] is the sub-list for method output_type
-	157, // [157:157] is the sub-list for method input_type
-	157, // [157:157] is the sub-list for extension type_name
-	157, // [157:157] is the sub-list for extension extendee
-	0,   // [0:157] is the sub-list for field type_name
+	52,  // 0: liveroom.v1.RoomRecord.entry_form:type_name -> liveroom.v1.EntryForm
+	130, // 1: liveroom.v1.RoomRecord.recording:type_name -> liveroom.v1.RecordingOptions
+	139, // 2: liveroom.v1.RoomRecord.whiteboard:type_name -> liveroom.v1.WhiteboardSettings
+	0,   // 3: liveroom.v1.ChatMessage.role:type_name -> liveroom.v1.Role
+	11,  // 4: liveroom.v1.ChatMessage.file:type_name -> liveroom.v1.FileRef
+	0,   // 5: liveroom.v1.Member.role:type_name -> liveroom.v1.Role
+	15,  // 6: liveroom.v1.ClientFrame.join:type_name -> liveroom.v1.JoinRequest
+	16,  // 7: liveroom.v1.ClientFrame.chat:type_name -> liveroom.v1.SendChat
+	17,  // 8: liveroom.v1.ClientFrame.history:type_name -> liveroom.v1.HistoryRequest
+	18,  // 9: liveroom.v1.ClientFrame.ping:type_name -> liveroom.v1.Ping
+	37,  // 10: liveroom.v1.ClientFrame.call:type_name -> liveroom.v1.CallAction
+	38,  // 11: liveroom.v1.ClientFrame.media_state:type_name -> liveroom.v1.MediaState
+	39,  // 12: liveroom.v1.ClientFrame.publish_offer:type_name -> liveroom.v1.Sdp
+	39,  // 13: liveroom.v1.ClientFrame.subscribe_answer:type_name -> liveroom.v1.Sdp
+	40,  // 14: liveroom.v1.ClientFrame.ice:type_name -> liveroom.v1.IceCandidate
+	46,  // 15: liveroom.v1.ClientFrame.restart_ice:type_name -> liveroom.v1.RestartIce
+	131, // 16: liveroom.v1.ClientFrame.recording:type_name -> liveroom.v1.RecordingControl
+	148, // 17: liveroom.v1.ClientFrame.wb:type_name -> liveroom.v1.WbClient
+	21,  // 18: liveroom.v1.ServerFrame.joined:type_name -> liveroom.v1.Joined
+	22,  // 19: liveroom.v1.ServerFrame.member:type_name -> liveroom.v1.MemberEvent
+	12,  // 20: liveroom.v1.ServerFrame.chat:type_name -> liveroom.v1.ChatMessage
+	23,  // 21: liveroom.v1.ServerFrame.history:type_name -> liveroom.v1.History
+	24,  // 22: liveroom.v1.ServerFrame.error:type_name -> liveroom.v1.Error
+	25,  // 23: liveroom.v1.ServerFrame.pong:type_name -> liveroom.v1.Pong
+	26,  // 24: liveroom.v1.ServerFrame.ack:type_name -> liveroom.v1.Ack
+	41,  // 25: liveroom.v1.ServerFrame.call:type_name -> liveroom.v1.CallEvent
+	39,  // 26: liveroom.v1.ServerFrame.publish_answer:type_name -> liveroom.v1.Sdp
+	39,  // 27: liveroom.v1.ServerFrame.subscribe_offer:type_name -> liveroom.v1.Sdp
+	43,  // 28: liveroom.v1.ServerFrame.call_state:type_name -> liveroom.v1.CallState
+	132, // 29: liveroom.v1.ServerFrame.recording:type_name -> liveroom.v1.RecordingState
+	133, // 30: liveroom.v1.ServerFrame.recording_done:type_name -> liveroom.v1.RecordingDone
+	150, // 31: liveroom.v1.ServerFrame.wb:type_name -> liveroom.v1.WbServer
+	52,  // 32: liveroom.v1.RoomInfo.entry_form:type_name -> liveroom.v1.EntryForm
+	130, // 33: liveroom.v1.RoomInfo.recording:type_name -> liveroom.v1.RecordingOptions
+	139, // 34: liveroom.v1.RoomInfo.whiteboard:type_name -> liveroom.v1.WhiteboardSettings
+	0,   // 35: liveroom.v1.Joined.role:type_name -> liveroom.v1.Role
+	20,  // 36: liveroom.v1.Joined.room:type_name -> liveroom.v1.RoomInfo
+	13,  // 37: liveroom.v1.Joined.members:type_name -> liveroom.v1.Member
+	12,  // 38: liveroom.v1.Joined.history:type_name -> liveroom.v1.ChatMessage
+	43,  // 39: liveroom.v1.Joined.call:type_name -> liveroom.v1.CallState
+	44,  // 40: liveroom.v1.Joined.ice_servers:type_name -> liveroom.v1.IceServer
+	132, // 41: liveroom.v1.Joined.recording:type_name -> liveroom.v1.RecordingState
+	6,   // 42: liveroom.v1.MemberEvent.kind:type_name -> liveroom.v1.MemberEvent.Kind
+	13,  // 43: liveroom.v1.MemberEvent.member:type_name -> liveroom.v1.Member
+	12,  // 44: liveroom.v1.History.messages:type_name -> liveroom.v1.ChatMessage
+	52,  // 45: liveroom.v1.CreateRoom.entry_form:type_name -> liveroom.v1.EntryForm
+	130, // 46: liveroom.v1.CreateRoom.recording:type_name -> liveroom.v1.RecordingOptions
+	24,  // 47: liveroom.v1.CreateRoomResult.error:type_name -> liveroom.v1.Error
+	20,  // 48: liveroom.v1.CreateRoomResult.room:type_name -> liveroom.v1.RoomInfo
+	24,  // 49: liveroom.v1.GetRoomInfoResult.error:type_name -> liveroom.v1.Error
+	20,  // 50: liveroom.v1.GetRoomInfoResult.room:type_name -> liveroom.v1.RoomInfo
+	159, // 51: liveroom.v1.Join.session:type_name -> actor.PID
+	15,  // 52: liveroom.v1.Join.request:type_name -> liveroom.v1.JoinRequest
+	159, // 53: liveroom.v1.Leave.session:type_name -> actor.PID
+	159, // 54: liveroom.v1.PostChat.session:type_name -> actor.PID
+	0,   // 55: liveroom.v1.PostFile.role:type_name -> liveroom.v1.Role
+	11,  // 56: liveroom.v1.PostFile.file:type_name -> liveroom.v1.FileRef
+	159, // 57: liveroom.v1.GetHistory.session:type_name -> actor.PID
+	17,  // 58: liveroom.v1.GetHistory.request:type_name -> liveroom.v1.HistoryRequest
+	24,  // 59: liveroom.v1.RoomReply.error:type_name -> liveroom.v1.Error
+	12,  // 60: liveroom.v1.RoomReply.chat:type_name -> liveroom.v1.ChatMessage
+	7,   // 61: liveroom.v1.CallAction.action:type_name -> liveroom.v1.CallAction.Action
+	157, // 62: liveroom.v1.Sdp.sources:type_name -> liveroom.v1.Sdp.SourcesEntry
+	1,   // 63: liveroom.v1.IceCandidate.pc:type_name -> liveroom.v1.PeerRole
+	7,   // 64: liveroom.v1.CallEvent.action:type_name -> liveroom.v1.CallAction.Action
+	13,  // 65: liveroom.v1.CallEvent.from:type_name -> liveroom.v1.Member
+	13,  // 66: liveroom.v1.CallParticipant.member:type_name -> liveroom.v1.Member
+	38,  // 67: liveroom.v1.CallParticipant.media:type_name -> liveroom.v1.MediaState
+	42,  // 68: liveroom.v1.CallState.participants:type_name -> liveroom.v1.CallParticipant
+	159, // 69: liveroom.v1.CallRequest.session:type_name -> actor.PID
+	37,  // 70: liveroom.v1.CallRequest.call:type_name -> liveroom.v1.CallAction
+	38,  // 71: liveroom.v1.CallRequest.media_state:type_name -> liveroom.v1.MediaState
+	39,  // 72: liveroom.v1.CallRequest.publish_offer:type_name -> liveroom.v1.Sdp
+	39,  // 73: liveroom.v1.CallRequest.subscribe_answer:type_name -> liveroom.v1.Sdp
+	40,  // 74: liveroom.v1.CallRequest.ice:type_name -> liveroom.v1.IceCandidate
+	46,  // 75: liveroom.v1.CallRequest.restart_ice:type_name -> liveroom.v1.RestartIce
+	131, // 76: liveroom.v1.CallRequest.recording:type_name -> liveroom.v1.RecordingControl
+	159, // 77: liveroom.v1.MediaCommand.session:type_name -> actor.PID
+	50,  // 78: liveroom.v1.MediaCommand.join:type_name -> liveroom.v1.MediaJoin
+	51,  // 79: liveroom.v1.MediaCommand.leave:type_name -> liveroom.v1.MediaLeave
+	39,  // 80: liveroom.v1.MediaCommand.publish_offer:type_name -> liveroom.v1.Sdp
+	39,  // 81: liveroom.v1.MediaCommand.subscribe_answer:type_name -> liveroom.v1.Sdp
+	40,  // 82: liveroom.v1.MediaCommand.ice:type_name -> liveroom.v1.IceCandidate
+	46,  // 83: liveroom.v1.MediaCommand.restart_ice:type_name -> liveroom.v1.RestartIce
+	48,  // 84: liveroom.v1.MediaCommand.rebind:type_name -> liveroom.v1.MediaRebind
+	134, // 85: liveroom.v1.MediaCommand.record_start:type_name -> liveroom.v1.MediaRecordStart
+	135, // 86: liveroom.v1.MediaCommand.record_stop:type_name -> liveroom.v1.MediaRecordStop
+	24,  // 87: liveroom.v1.DeleteRoomResult.error:type_name -> liveroom.v1.Error
+	20,  // 88: liveroom.v1.AgentRoom.room:type_name -> liveroom.v1.RoomInfo
+	63,  // 89: liveroom.v1.VisitorClientFrame.hello:type_name -> liveroom.v1.VisitorHello
+	64,  // 90: liveroom.v1.VisitorClientFrame.call:type_name -> liveroom.v1.VisitorCall
+	65,  // 91: liveroom.v1.VisitorClientFrame.cancel:type_name -> liveroom.v1.VisitorCancel
+	18,  // 92: liveroom.v1.VisitorClientFrame.ping:type_name -> liveroom.v1.Ping
+	3,   // 93: liveroom.v1.VisitorCall.kind:type_name -> liveroom.v1.CallKind
+	67,  // 94: liveroom.v1.VisitorServerFrame.presence:type_name -> liveroom.v1.PresenceUpdate
+	68,  // 95: liveroom.v1.VisitorServerFrame.queued:type_name -> liveroom.v1.CallQueued
+	69,  // 96: liveroom.v1.VisitorServerFrame.accepted:type_name -> liveroom.v1.CallAccepted
+	70,  // 97: liveroom.v1.VisitorServerFrame.declined:type_name -> liveroom.v1.CallDeclined
+	24,  // 98: liveroom.v1.VisitorServerFrame.error:type_name -> liveroom.v1.Error
+	25,  // 99: liveroom.v1.VisitorServerFrame.pong:type_name -> liveroom.v1.Pong
+	2,   // 100: liveroom.v1.PresenceUpdate.presence:type_name -> liveroom.v1.Presence
+	72,  // 101: liveroom.v1.AgentClientFrame.watch:type_name -> liveroom.v1.AgentWatch
+	73,  // 102: liveroom.v1.AgentClientFrame.away:type_name -> liveroom.v1.AgentSetAway
+	74,  // 103: liveroom.v1.AgentClientFrame.answer:type_name -> liveroom.v1.AgentAnswer
+	18,  // 104: liveroom.v1.AgentClientFrame.ping:type_name -> liveroom.v1.Ping
+	81,  // 105: liveroom.v1.AgentServerFrame.snapshot:type_name -> liveroom.v1.AgentSnapshot
+	76,  // 106: liveroom.v1.AgentServerFrame.visitor:type_name -> liveroom.v1.VisitorInfo
+	77,  // 107: liveroom.v1.AgentServerFrame.visitor_left:type_name -> liveroom.v1.VisitorLeft
+	78,  // 108: liveroom.v1.AgentServerFrame.request:type_name -> liveroom.v1.ContactRequest
+	79,  // 109: liveroom.v1.AgentServerFrame.request_done:type_name -> liveroom.v1.ContactRequestDone
+	80,  // 110: liveroom.v1.AgentServerFrame.status:type_name -> liveroom.v1.AgentStatus
+	82,  // 111: liveroom.v1.AgentServerFrame.answered:type_name -> liveroom.v1.CallAnswered
+	24,  // 112: liveroom.v1.AgentServerFrame.error:type_name -> liveroom.v1.Error
+	25,  // 113: liveroom.v1.AgentServerFrame.pong:type_name -> liveroom.v1.Pong
+	3,   // 114: liveroom.v1.ContactRequest.kind:type_name -> liveroom.v1.CallKind
+	2,   // 115: liveroom.v1.AgentStatus.presence:type_name -> liveroom.v1.Presence
+	80,  // 116: liveroom.v1.AgentSnapshot.status:type_name -> liveroom.v1.AgentStatus
+	76,  // 117: liveroom.v1.AgentSnapshot.visitors:type_name -> liveroom.v1.VisitorInfo
+	78,  // 118: liveroom.v1.AgentSnapshot.requests:type_name -> liveroom.v1.ContactRequest
+	159, // 119: liveroom.v1.AgentVisitorHello.session:type_name -> actor.PID
+	63,  // 120: liveroom.v1.AgentVisitorHello.hello:type_name -> liveroom.v1.VisitorHello
+	159, // 121: liveroom.v1.AgentVisitorCall.session:type_name -> actor.PID
+	64,  // 122: liveroom.v1.AgentVisitorCall.call:type_name -> liveroom.v1.VisitorCall
+	159, // 123: liveroom.v1.AgentVisitorCancel.session:type_name -> actor.PID
+	159, // 124: liveroom.v1.AgentAttach.session:type_name -> actor.PID
+	72,  // 125: liveroom.v1.AgentAttach.watch:type_name -> liveroom.v1.AgentWatch
+	159, // 126: liveroom.v1.AgentSocketAway.session:type_name -> actor.PID
+	159, // 127: liveroom.v1.AgentSocketAnswer.session:type_name -> actor.PID
+	74,  // 128: liveroom.v1.AgentSocketAnswer.answer:type_name -> liveroom.v1.AgentAnswer
+	159, // 129: liveroom.v1.AgentDetach.session:type_name -> actor.PID
+	24,  // 130: liveroom.v1.AgentReply.error:type_name -> liveroom.v1.Error
+	24,  // 131: liveroom.v1.AgentLoginResult.error:type_name -> liveroom.v1.Error
+	24,  // 132: liveroom.v1.AgentWho.error:type_name -> liveroom.v1.Error
+	27,  // 133: liveroom.v1.AgentCreateRoom.room:type_name -> liveroom.v1.CreateRoom
+	24,  // 134: liveroom.v1.AgentRoomResult.error:type_name -> liveroom.v1.Error
+	58,  // 135: liveroom.v1.AgentRoomResult.room:type_name -> liveroom.v1.AgentRoom
+	24,  // 136: liveroom.v1.AgentRoomList.error:type_name -> liveroom.v1.Error
+	58,  // 137: liveroom.v1.AgentRoomList.rooms:type_name -> liveroom.v1.AgentRoom
+	24,  // 138: liveroom.v1.AgentEntryList.error:type_name -> liveroom.v1.Error
+	53,  // 139: liveroom.v1.AgentEntryList.entries:type_name -> liveroom.v1.EntryRecord
+	61,  // 140: liveroom.v1.AgentStoreOffline.message:type_name -> liveroom.v1.OfflineMessage
+	24,  // 141: liveroom.v1.AgentOfflineResult.error:type_name -> liveroom.v1.Error
+	61,  // 142: liveroom.v1.AgentOfflineResult.message:type_name -> liveroom.v1.OfflineMessage
+	24,  // 143: liveroom.v1.AgentOfflineList.error:type_name -> liveroom.v1.Error
+	61,  // 144: liveroom.v1.AgentOfflineList.messages:type_name -> liveroom.v1.OfflineMessage
+	24,  // 145: liveroom.v1.ShortReply.error:type_name -> liveroom.v1.Error
+	60,  // 146: liveroom.v1.ShortReply.record:type_name -> liveroom.v1.ShortNameRecord
+	24,  // 147: liveroom.v1.AgentOverviewResult.error:type_name -> liveroom.v1.Error
+	2,   // 148: liveroom.v1.AgentOverviewResult.presence:type_name -> liveroom.v1.Presence
+	24,  // 149: liveroom.v1.AgentAdminResult.error:type_name -> liveroom.v1.Error
+	56,  // 150: liveroom.v1.AgentAdminResult.record:type_name -> liveroom.v1.AgentRecord
+	2,   // 151: liveroom.v1.AgentAdminResult.presence:type_name -> liveroom.v1.Presence
+	24,  // 152: liveroom.v1.RoomAdminResult.error:type_name -> liveroom.v1.Error
+	13,  // 153: liveroom.v1.RoomAdminResult.members:type_name -> liveroom.v1.Member
+	10,  // 154: liveroom.v1.RoomAdminResult.record:type_name -> liveroom.v1.RoomRecord
+	158, // 155: liveroom.v1.WebhookEvent.data:type_name -> liveroom.v1.WebhookEvent.DataEntry
+	126, // 156: liveroom.v1.WebhookJob.event:type_name -> liveroom.v1.WebhookEvent
+	8,   // 157: liveroom.v1.RecordingState.state:type_name -> liveroom.v1.RecordingState.State
+	13,  // 158: liveroom.v1.RecordingState.by:type_name -> liveroom.v1.Member
+	9,   // 159: liveroom.v1.MediaRecordingEvent.kind:type_name -> liveroom.v1.MediaRecordingEvent.Kind
+	13,  // 160: liveroom.v1.RoomMemberRecord.member:type_name -> liveroom.v1.Member
+	4,   // 161: liveroom.v1.WbElement.shape:type_name -> liveroom.v1.WbShape
+	5,   // 162: liveroom.v1.WbOp.kind:type_name -> liveroom.v1.WbOpKind
+	140, // 163: liveroom.v1.WbOp.element:type_name -> liveroom.v1.WbElement
+	141, // 164: liveroom.v1.WbOp.pages:type_name -> liveroom.v1.WbPage
+	140, // 165: liveroom.v1.WbOp.restored:type_name -> liveroom.v1.WbElement
+	142, // 166: liveroom.v1.WbHistory.done:type_name -> liveroom.v1.WbOp
+	142, // 167: liveroom.v1.WbHistory.undone:type_name -> liveroom.v1.WbOp
+	141, // 168: liveroom.v1.WbBoard.pages:type_name -> liveroom.v1.WbPage
+	140, // 169: liveroom.v1.WbBoard.elements:type_name -> liveroom.v1.WbElement
+	143, // 170: liveroom.v1.WbBoard.history:type_name -> liveroom.v1.WbHistory
+	4,   // 171: liveroom.v1.WbLive.shape:type_name -> liveroom.v1.WbShape
+	147, // 172: liveroom.v1.WbClient.sync:type_name -> liveroom.v1.WbSync
+	142, // 173: liveroom.v1.WbClient.op:type_name -> liveroom.v1.WbOp
+	146, // 174: liveroom.v1.WbClient.live:type_name -> liveroom.v1.WbLive
+	139, // 175: liveroom.v1.WbState.settings:type_name -> liveroom.v1.WhiteboardSettings
+	144, // 176: liveroom.v1.WbState.board:type_name -> liveroom.v1.WbBoard
+	142, // 177: liveroom.v1.WbState.ops:type_name -> liveroom.v1.WbOp
+	0,   // 178: liveroom.v1.WbState.role:type_name -> liveroom.v1.Role
+	149, // 179: liveroom.v1.WbServer.state:type_name -> liveroom.v1.WbState
+	142, // 180: liveroom.v1.WbServer.op:type_name -> liveroom.v1.WbOp
+	146, // 181: liveroom.v1.WbServer.live:type_name -> liveroom.v1.WbLive
+	159, // 182: liveroom.v1.WbRequest.session:type_name -> actor.PID
+	148, // 183: liveroom.v1.WbRequest.body:type_name -> liveroom.v1.WbClient
+	24,  // 184: liveroom.v1.WbReply.error:type_name -> liveroom.v1.Error
+	159, // 185: liveroom.v1.WbWho.session:type_name -> actor.PID
+	24,  // 186: liveroom.v1.WbWhoReply.error:type_name -> liveroom.v1.Error
+	0,   // 187: liveroom.v1.WbWhoReply.role:type_name -> liveroom.v1.Role
+	139, // 188: liveroom.v1.WbWhoReply.settings:type_name -> liveroom.v1.WhiteboardSettings
+	0,   // 189: liveroom.v1.WbAddPages.role:type_name -> liveroom.v1.Role
+	141, // 190: liveroom.v1.WbAddPages.pages:type_name -> liveroom.v1.WbPage
+	0,   // 191: liveroom.v1.WbCheckMember.role:type_name -> liveroom.v1.Role
+	192, // [192:192] is the sub-list for method output_type
+	192, // [192:192] is the sub-list for method input_type
+	192, // [192:192] is the sub-list for extension type_name
+	192, // [192:192] is the sub-list for extension extendee
+	0,   // [0:192] is the sub-list for field type_name
 }
 
 func init() { file_liveroom_proto_init() }
@@ -10637,6 +12443,7 @@ func file_liveroom_proto_init() {
 		(*ClientFrame_Ice)(nil),
 		(*ClientFrame_RestartIce)(nil),
 		(*ClientFrame_Recording)(nil),
+		(*ClientFrame_Wb)(nil),
 	}
 	file_liveroom_proto_msgTypes[9].OneofWrappers = []any{
 		(*ServerFrame_Joined)(nil),
@@ -10652,6 +12459,7 @@ func file_liveroom_proto_init() {
 		(*ServerFrame_CallState)(nil),
 		(*ServerFrame_Recording)(nil),
 		(*ServerFrame_RecordingDone)(nil),
+		(*ServerFrame_Wb)(nil),
 	}
 	file_liveroom_proto_msgTypes[35].OneofWrappers = []any{
 		(*CallRequest_Call)(nil),
@@ -10704,13 +12512,23 @@ func file_liveroom_proto_init() {
 		(*AgentServerFrame_Error)(nil),
 		(*AgentServerFrame_Pong)(nil),
 	}
+	file_liveroom_proto_msgTypes[138].OneofWrappers = []any{
+		(*WbClient_Sync)(nil),
+		(*WbClient_Op)(nil),
+		(*WbClient_Live)(nil),
+	}
+	file_liveroom_proto_msgTypes[140].OneofWrappers = []any{
+		(*WbServer_State)(nil),
+		(*WbServer_Op)(nil),
+		(*WbServer_Live)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_liveroom_proto_rawDesc), len(file_liveroom_proto_rawDesc)),
-			NumEnums:      8,
-			NumMessages:   131,
+			NumEnums:      10,
+			NumMessages:   149,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -7,6 +7,7 @@ import { Wire } from '/static/wire.js';
 import { Call } from '/static/call.js';
 import { startCallLayout } from '/static/call-layout.js';
 import { Recording } from '/static/recording.js';
+import { Whiteboard } from '/static/whiteboard.js';
 import { gateSchedule, setupEntry, checkEntry, entryFields, decorateMember, takeCallHint } from '/static/entry.js';
 
 const MAX_TEXT = 4000;
@@ -365,6 +366,8 @@ async function handleJoined(j, { resumed }) {
   setMembers(j.members || [], resumed);
   room.call.onJoined(j);
   room.recording.onJoined(j);
+  room.whiteboard ||= new Whiteboard({ wire: () => room.wire, room: () => room });
+  room.whiteboard.onJoined(j);
   const hint = resumed ? '' : takeCallHint();
   if (hint) room.call.start(hint === 'video', 'ACTION_RING').catch((e) => room.call.showStatus(e.message || String(e)));
 
@@ -496,6 +499,7 @@ document.addEventListener('visibilitychange', () => {
 function handleFrame(f) {
   if (room.recording && room.recording.onFrame(f)) return;
   if (room.call && room.call.onFrame(f)) return;
+  if (room.whiteboard && room.whiteboard.onFrame(f)) return;
   if (f.chat) {
     const c = f.chat;
     const mine = room.pendingChats.has(c.clientId) || room.myIds.has(c.memberId);
