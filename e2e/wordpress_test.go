@@ -164,6 +164,9 @@ func TestWordPressPluginButtonRoomsAndSettings(t *testing.T) {
 	do(t, visitor, chromedp.Evaluate[chromedp.Void](btn(`(b.querySelector("#lr-name").value = "Wendy", b.querySelector(".chat").click())`)))
 	waitJS(t, visitor, "waiting in line", btn(`host.dataset.view === "waiting"`))
 	waitJS(t, agentPage, "the request", `document.querySelector("#requests li.request .item-name")?.textContent === "Wendy"`)
+	// Accepting opens the room in a new tab, which goes straight in. Here a
+	// popup blocker stops that tab, so the agent uses the page's link.
+	eval[bool](t, agentPage, `(window.open = () => null, true)`)
 	do(t, agentPage, chromedp.Click(chromedp.CSS(`#requests li.request button.accept`)))
 	waitJS(t, agentPage, "the room link", `document.querySelector("#requests a.open-room")`)
 	agentLink := eval[string](t, agentPage, `document.querySelector("#requests a.open-room").href`)
