@@ -24,6 +24,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"liveroom/actors/agent"
+	"liveroom/actors/broadcast"
 	"liveroom/actors/room"
 	"liveroom/actors/short"
 	"liveroom/proto/pb"
@@ -41,6 +42,8 @@ type NodeConfig struct {
 	RequestTimeout time.Duration
 	Room           room.Deps
 	Agent          agent.Deps
+	// Broadcast is nil when broadcasts are off.
+	Broadcast *broadcast.Deps
 }
 
 // Node is this process's actor system and cluster membership.
@@ -84,9 +87,13 @@ func StartNode(cfg NodeConfig, log *zap.Logger) (*Node, error) {
 		return nil, fmt.Errorf("unknown cluster provider %q", cfg.Provider)
 	}
 	remoteCfg := remote.Configure(cfg.Host, cfg.Port)
+	kinds := []*cluster.Kind{room.NewKind(cfg.Room), agent.NewKind(cfg.agentDeps()),
+		short.NewKind(short.Deps{Store: cfg.Room.Store, Log: cfg.Room.Log.Named("short")})}
+	if cfg.Broadcast != nil {
+		kinds = append(kinds, broadcast.NewKind(*cfg.Broadcast))
+	}
 	clusterCfg := cluster.Configure(cfg.ClusterName, provider, disthash.New(), remoteCfg,
-		cluster.WithKinds(room.NewKind(cfg.Room), agent.NewKind(cfg.agentDeps()),
-			short.NewKind(short.Deps{Store: cfg.Room.Store, Log: cfg.Room.Log.Named("short")})),
+		cluster.WithKinds(kinds...),
 		cluster.WithRequestTimeout(cfg.RequestTimeout))
 	c := cluster.New(system, clusterCfg)
 	n := &Node{System: system, Cluster: c, timeout: cfg.RequestTimeout, log: log,

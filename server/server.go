@@ -130,7 +130,8 @@ func Run(ctx context.Context, cfg config.Config) error {
 			ResumeGrace: time.Duration(cfg.ResumeGraceSeconds) * time.Second,
 			TokenTTL:    12 * time.Hour, PasswordCost: cfg.PasswordCost, EntryForm: entryFormDefaults(cfg),
 		}, Media: engine},
-		Agent: agentDeps(cfg, store, log),
+		Agent:     agentDeps(cfg, store, log),
+		Broadcast: broadcastDeps(cfg, store, engine, m, log),
 	}, log)
 	if err != nil {
 		_ = listener.Close()
@@ -151,7 +152,8 @@ func Run(ctx context.Context, cfg config.Config) error {
 		Node: node, Store: store, Signer: signer, Metrics: m, Log: log.Named("web"), WebSocket: ws,
 		FilesDir: filepath.Join(cfg.DataDir, "files"), MaxUploadBytes: cfg.MaxUploadBytes, PublicURL: cfg.PublicURL,
 		ClosedRooms: !cfg.OpenRooms, EmbedOrigins: cfg.EmbedOrigins,
-		Agents: webAgentDeps(cfg, presence),
+		Agents:     webAgentDeps(cfg, presence),
+		Broadcasts: cfg.Broadcasts,
 	})
 	httpSrv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: zap.NewStdLog(log.Named("http"))}

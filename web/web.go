@@ -44,6 +44,8 @@ type Deps struct {
 	EmbedOrigins []string
 	// Agents holds what the agent page, the contact button and the keyed API need.
 	Agents AgentDeps
+	// Broadcasts serves the broadcast pages and API.
+	Broadcasts bool
 }
 
 type server struct{ Deps }

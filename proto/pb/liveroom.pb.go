@@ -229,6 +229,161 @@ func (CallKind) EnumDescriptor() ([]byte, []int) {
 	return file_liveroom_proto_rawDescGZIP(), []int{3}
 }
 
+type BroadcastPhase int32
+
+const (
+	BroadcastPhase_BROADCAST_PHASE_WAITING BroadcastPhase = 0
+	BroadcastPhase_BROADCAST_PHASE_LIVE    BroadcastPhase = 1
+	BroadcastPhase_BROADCAST_PHASE_ENDED   BroadcastPhase = 2
+)
+
+// Enum value maps for BroadcastPhase.
+var (
+	BroadcastPhase_name = map[int32]string{
+		0: "BROADCAST_PHASE_WAITING",
+		1: "BROADCAST_PHASE_LIVE",
+		2: "BROADCAST_PHASE_ENDED",
+	}
+	BroadcastPhase_value = map[string]int32{
+		"BROADCAST_PHASE_WAITING": 0,
+		"BROADCAST_PHASE_LIVE":    1,
+		"BROADCAST_PHASE_ENDED":   2,
+	}
+)
+
+func (x BroadcastPhase) Enum() *BroadcastPhase {
+	p := new(BroadcastPhase)
+	*p = x
+	return p
+}
+
+func (x BroadcastPhase) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (BroadcastPhase) Descriptor() protoreflect.EnumDescriptor {
+	return file_liveroom_proto_enumTypes[4].Descriptor()
+}
+
+func (BroadcastPhase) Type() protoreflect.EnumType {
+	return &file_liveroom_proto_enumTypes[4]
+}
+
+func (x BroadcastPhase) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use BroadcastPhase.Descriptor instead.
+func (BroadcastPhase) EnumDescriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{4}
+}
+
+type BroadcastRole int32
+
+const (
+	BroadcastRole_BROADCAST_ROLE_UNSPECIFIED BroadcastRole = 0
+	BroadcastRole_BROADCAST_ROLE_BROADCASTER BroadcastRole = 1
+	BroadcastRole_BROADCAST_ROLE_VIEWER      BroadcastRole = 2
+)
+
+// Enum value maps for BroadcastRole.
+var (
+	BroadcastRole_name = map[int32]string{
+		0: "BROADCAST_ROLE_UNSPECIFIED",
+		1: "BROADCAST_ROLE_BROADCASTER",
+		2: "BROADCAST_ROLE_VIEWER",
+	}
+	BroadcastRole_value = map[string]int32{
+		"BROADCAST_ROLE_UNSPECIFIED": 0,
+		"BROADCAST_ROLE_BROADCASTER": 1,
+		"BROADCAST_ROLE_VIEWER":      2,
+	}
+)
+
+func (x BroadcastRole) Enum() *BroadcastRole {
+	p := new(BroadcastRole)
+	*p = x
+	return p
+}
+
+func (x BroadcastRole) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (BroadcastRole) Descriptor() protoreflect.EnumDescriptor {
+	return file_liveroom_proto_enumTypes[5].Descriptor()
+}
+
+func (BroadcastRole) Type() protoreflect.EnumType {
+	return &file_liveroom_proto_enumTypes[5]
+}
+
+func (x BroadcastRole) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use BroadcastRole.Descriptor instead.
+func (BroadcastRole) EnumDescriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{5}
+}
+
+type BroadcastAction int32
+
+const (
+	BroadcastAction_BROADCAST_ACTION_UNSPECIFIED BroadcastAction = 0
+	// This broadcaster starts sending (the broadcast is live while any does).
+	BroadcastAction_BROADCAST_ACTION_GO_LIVE BroadcastAction = 1
+	// This broadcaster stops; the broadcast ends when no broadcaster is live.
+	BroadcastAction_BROADCAST_ACTION_STOP     BroadcastAction = 2
+	BroadcastAction_BROADCAST_ACTION_CHAT_ON  BroadcastAction = 3
+	BroadcastAction_BROADCAST_ACTION_CHAT_OFF BroadcastAction = 4
+)
+
+// Enum value maps for BroadcastAction.
+var (
+	BroadcastAction_name = map[int32]string{
+		0: "BROADCAST_ACTION_UNSPECIFIED",
+		1: "BROADCAST_ACTION_GO_LIVE",
+		2: "BROADCAST_ACTION_STOP",
+		3: "BROADCAST_ACTION_CHAT_ON",
+		4: "BROADCAST_ACTION_CHAT_OFF",
+	}
+	BroadcastAction_value = map[string]int32{
+		"BROADCAST_ACTION_UNSPECIFIED": 0,
+		"BROADCAST_ACTION_GO_LIVE":     1,
+		"BROADCAST_ACTION_STOP":        2,
+		"BROADCAST_ACTION_CHAT_ON":     3,
+		"BROADCAST_ACTION_CHAT_OFF":    4,
+	}
+)
+
+func (x BroadcastAction) Enum() *BroadcastAction {
+	p := new(BroadcastAction)
+	*p = x
+	return p
+}
+
+func (x BroadcastAction) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (BroadcastAction) Descriptor() protoreflect.EnumDescriptor {
+	return file_liveroom_proto_enumTypes[6].Descriptor()
+}
+
+func (BroadcastAction) Type() protoreflect.EnumType {
+	return &file_liveroom_proto_enumTypes[6]
+}
+
+func (x BroadcastAction) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use BroadcastAction.Descriptor instead.
+func (BroadcastAction) EnumDescriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{6}
+}
+
 type MemberEvent_Kind int32
 
 const (
@@ -262,11 +417,11 @@ func (x MemberEvent_Kind) String() string {
 }
 
 func (MemberEvent_Kind) Descriptor() protoreflect.EnumDescriptor {
-	return file_liveroom_proto_enumTypes[4].Descriptor()
+	return file_liveroom_proto_enumTypes[7].Descriptor()
 }
 
 func (MemberEvent_Kind) Type() protoreflect.EnumType {
-	return &file_liveroom_proto_enumTypes[4]
+	return &file_liveroom_proto_enumTypes[7]
 }
 
 func (x MemberEvent_Kind) Number() protoreflect.EnumNumber {
@@ -318,11 +473,11 @@ func (x CallAction_Action) String() string {
 }
 
 func (CallAction_Action) Descriptor() protoreflect.EnumDescriptor {
-	return file_liveroom_proto_enumTypes[5].Descriptor()
+	return file_liveroom_proto_enumTypes[8].Descriptor()
 }
 
 func (CallAction_Action) Type() protoreflect.EnumType {
-	return &file_liveroom_proto_enumTypes[5]
+	return &file_liveroom_proto_enumTypes[8]
 }
 
 func (x CallAction_Action) Number() protoreflect.EnumNumber {
@@ -735,6 +890,8 @@ type ClientFrame struct {
 	//	*ClientFrame_SubscribeAnswer
 	//	*ClientFrame_Ice
 	//	*ClientFrame_RestartIce
+	//	*ClientFrame_BroadcastJoin
+	//	*ClientFrame_BroadcastControl
 	Body          isClientFrame_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -874,6 +1031,24 @@ func (x *ClientFrame) GetRestartIce() *RestartIce {
 	return nil
 }
 
+func (x *ClientFrame) GetBroadcastJoin() *BroadcastJoin {
+	if x != nil {
+		if x, ok := x.Body.(*ClientFrame_BroadcastJoin); ok {
+			return x.BroadcastJoin
+		}
+	}
+	return nil
+}
+
+func (x *ClientFrame) GetBroadcastControl() *BroadcastControl {
+	if x != nil {
+		if x, ok := x.Body.(*ClientFrame_BroadcastControl); ok {
+			return x.BroadcastControl
+		}
+	}
+	return nil
+}
+
 type isClientFrame_Body interface {
 	isClientFrame_Body()
 }
@@ -921,6 +1096,15 @@ type ClientFrame_RestartIce struct {
 	RestartIce *RestartIce `protobuf:"bytes,15,opt,name=restart_ice,json=restartIce,proto3,oneof"`
 }
 
+type ClientFrame_BroadcastJoin struct {
+	// Broadcasts (130-149).
+	BroadcastJoin *BroadcastJoin `protobuf:"bytes,130,opt,name=broadcast_join,json=broadcastJoin,proto3,oneof"`
+}
+
+type ClientFrame_BroadcastControl struct {
+	BroadcastControl *BroadcastControl `protobuf:"bytes,131,opt,name=broadcast_control,json=broadcastControl,proto3,oneof"`
+}
+
 func (*ClientFrame_Join) isClientFrame_Body() {}
 
 func (*ClientFrame_Chat) isClientFrame_Body() {}
@@ -940,6 +1124,10 @@ func (*ClientFrame_SubscribeAnswer) isClientFrame_Body() {}
 func (*ClientFrame_Ice) isClientFrame_Body() {}
 
 func (*ClientFrame_RestartIce) isClientFrame_Body() {}
+
+func (*ClientFrame_BroadcastJoin) isClientFrame_Body() {}
+
+func (*ClientFrame_BroadcastControl) isClientFrame_Body() {}
 
 type JoinRequest struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
@@ -1196,6 +1384,8 @@ type ServerFrame struct {
 	//	*ServerFrame_PublishAnswer
 	//	*ServerFrame_SubscribeOffer
 	//	*ServerFrame_CallState
+	//	*ServerFrame_BroadcastJoined
+	//	*ServerFrame_BroadcastState
 	Body          isServerFrame_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1344,6 +1534,24 @@ func (x *ServerFrame) GetCallState() *CallState {
 	return nil
 }
 
+func (x *ServerFrame) GetBroadcastJoined() *BroadcastJoined {
+	if x != nil {
+		if x, ok := x.Body.(*ServerFrame_BroadcastJoined); ok {
+			return x.BroadcastJoined
+		}
+	}
+	return nil
+}
+
+func (x *ServerFrame) GetBroadcastState() *BroadcastState {
+	if x != nil {
+		if x, ok := x.Body.(*ServerFrame_BroadcastState); ok {
+			return x.BroadcastState
+		}
+	}
+	return nil
+}
+
 type isServerFrame_Body interface {
 	isServerFrame_Body()
 }
@@ -1394,6 +1602,15 @@ type ServerFrame_CallState struct {
 	CallState *CallState `protobuf:"bytes,13,opt,name=call_state,json=callState,proto3,oneof"`
 }
 
+type ServerFrame_BroadcastJoined struct {
+	// Broadcasts (130-149).
+	BroadcastJoined *BroadcastJoined `protobuf:"bytes,130,opt,name=broadcast_joined,json=broadcastJoined,proto3,oneof"`
+}
+
+type ServerFrame_BroadcastState struct {
+	BroadcastState *BroadcastState `protobuf:"bytes,131,opt,name=broadcast_state,json=broadcastState,proto3,oneof"`
+}
+
 func (*ServerFrame_Joined) isServerFrame_Body() {}
 
 func (*ServerFrame_Member) isServerFrame_Body() {}
@@ -1415,6 +1632,10 @@ func (*ServerFrame_PublishAnswer) isServerFrame_Body() {}
 func (*ServerFrame_SubscribeOffer) isServerFrame_Body() {}
 
 func (*ServerFrame_CallState) isServerFrame_Body() {}
+
+func (*ServerFrame_BroadcastJoined) isServerFrame_Body() {}
+
+func (*ServerFrame_BroadcastState) isServerFrame_Body() {}
 
 type RoomInfo struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -3423,7 +3644,9 @@ func (x *MemberAwayExpired) GetEpoch() uint64 {
 }
 
 type MediaJoin struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A broadcast viewer: it only receives, and an offer to send is refused.
+	ReceiveOnly   bool `protobuf:"varint,130,opt,name=receive_only,json=receiveOnly,proto3" json:"receive_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3456,6 +3679,13 @@ func (x *MediaJoin) ProtoReflect() protoreflect.Message {
 // Deprecated: Use MediaJoin.ProtoReflect.Descriptor instead.
 func (*MediaJoin) Descriptor() ([]byte, []int) {
 	return file_liveroom_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *MediaJoin) GetReceiveOnly() bool {
+	if x != nil {
+		return x.ReceiveOnly
+	}
+	return false
 }
 
 type MediaLeave struct {
@@ -7505,6 +7735,1080 @@ func (x *AgentOverviewResult) GetWaiting() uint32 {
 	return 0
 }
 
+// BroadcastRecord is what the store keeps for a broadcast.
+type BroadcastRecord struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Title string                 `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	// bcrypt hash of the viewers' password; empty for none.
+	PasswordHash string `protobuf:"bytes,3,opt,name=password_hash,json=passwordHash,proto3" json:"password_hash,omitempty"`
+	// SHA-256 of the broadcaster key (the key itself is only in the link).
+	BroadcasterKeyHash []byte `protobuf:"bytes,4,opt,name=broadcaster_key_hash,json=broadcasterKeyHash,proto3" json:"broadcaster_key_hash,omitempty"`
+	OwnerAgentId       string `protobuf:"bytes,5,opt,name=owner_agent_id,json=ownerAgentId,proto3" json:"owner_agent_id,omitempty"`
+	CreatedAtMs        int64  `protobuf:"varint,6,opt,name=created_at_ms,json=createdAtMs,proto3" json:"created_at_ms,omitempty"`
+	// Viewers may join only inside [starts_at_ms, ends_at_ms) when set.
+	StartsAtMs       int64          `protobuf:"varint,7,opt,name=starts_at_ms,json=startsAtMs,proto3" json:"starts_at_ms,omitempty"`
+	EndsAtMs         int64          `protobuf:"varint,8,opt,name=ends_at_ms,json=endsAtMs,proto3" json:"ends_at_ms,omitempty"`
+	ChatEnabled      bool           `protobuf:"varint,9,opt,name=chat_enabled,json=chatEnabled,proto3" json:"chat_enabled,omitempty"`
+	Phase            BroadcastPhase `protobuf:"varint,10,opt,name=phase,proto3,enum=liveroom.v1.BroadcastPhase" json:"phase,omitempty"`
+	PhaseChangedAtMs int64          `protobuf:"varint,11,opt,name=phase_changed_at_ms,json=phaseChangedAtMs,proto3" json:"phase_changed_at_ms,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *BroadcastRecord) Reset() {
+	*x = BroadcastRecord{}
+	mi := &file_liveroom_proto_msgTypes[106]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BroadcastRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BroadcastRecord) ProtoMessage() {}
+
+func (x *BroadcastRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[106]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BroadcastRecord.ProtoReflect.Descriptor instead.
+func (*BroadcastRecord) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{106}
+}
+
+func (x *BroadcastRecord) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *BroadcastRecord) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *BroadcastRecord) GetPasswordHash() string {
+	if x != nil {
+		return x.PasswordHash
+	}
+	return ""
+}
+
+func (x *BroadcastRecord) GetBroadcasterKeyHash() []byte {
+	if x != nil {
+		return x.BroadcasterKeyHash
+	}
+	return nil
+}
+
+func (x *BroadcastRecord) GetOwnerAgentId() string {
+	if x != nil {
+		return x.OwnerAgentId
+	}
+	return ""
+}
+
+func (x *BroadcastRecord) GetCreatedAtMs() int64 {
+	if x != nil {
+		return x.CreatedAtMs
+	}
+	return 0
+}
+
+func (x *BroadcastRecord) GetStartsAtMs() int64 {
+	if x != nil {
+		return x.StartsAtMs
+	}
+	return 0
+}
+
+func (x *BroadcastRecord) GetEndsAtMs() int64 {
+	if x != nil {
+		return x.EndsAtMs
+	}
+	return 0
+}
+
+func (x *BroadcastRecord) GetChatEnabled() bool {
+	if x != nil {
+		return x.ChatEnabled
+	}
+	return false
+}
+
+func (x *BroadcastRecord) GetPhase() BroadcastPhase {
+	if x != nil {
+		return x.Phase
+	}
+	return BroadcastPhase_BROADCAST_PHASE_WAITING
+}
+
+func (x *BroadcastRecord) GetPhaseChangedAtMs() int64 {
+	if x != nil {
+		return x.PhaseChangedAtMs
+	}
+	return 0
+}
+
+// BroadcastJoin is the first frame of a broadcast page's socket.
+type BroadcastJoin struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	BroadcastId string                 `protobuf:"bytes,1,opt,name=broadcast_id,json=broadcastId,proto3" json:"broadcast_id,omitempty"`
+	Name        string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Password    string                 `protobuf:"bytes,3,opt,name=password,proto3" json:"password,omitempty"`
+	// From the broadcaster link; a valid key makes this connection a broadcaster.
+	BroadcasterKey string `protobuf:"bytes,4,opt,name=broadcaster_key,json=broadcasterKey,proto3" json:"broadcaster_key,omitempty"`
+	// From an earlier broadcast_joined frame: continue as the same member.
+	ResumeToken   string `protobuf:"bytes,5,opt,name=resume_token,json=resumeToken,proto3" json:"resume_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BroadcastJoin) Reset() {
+	*x = BroadcastJoin{}
+	mi := &file_liveroom_proto_msgTypes[107]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BroadcastJoin) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BroadcastJoin) ProtoMessage() {}
+
+func (x *BroadcastJoin) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[107]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BroadcastJoin.ProtoReflect.Descriptor instead.
+func (*BroadcastJoin) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{107}
+}
+
+func (x *BroadcastJoin) GetBroadcastId() string {
+	if x != nil {
+		return x.BroadcastId
+	}
+	return ""
+}
+
+func (x *BroadcastJoin) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *BroadcastJoin) GetPassword() string {
+	if x != nil {
+		return x.Password
+	}
+	return ""
+}
+
+func (x *BroadcastJoin) GetBroadcasterKey() string {
+	if x != nil {
+		return x.BroadcasterKey
+	}
+	return ""
+}
+
+func (x *BroadcastJoin) GetResumeToken() string {
+	if x != nil {
+		return x.ResumeToken
+	}
+	return ""
+}
+
+type BroadcastControl struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Action        BroadcastAction        `protobuf:"varint,1,opt,name=action,proto3,enum=liveroom.v1.BroadcastAction" json:"action,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BroadcastControl) Reset() {
+	*x = BroadcastControl{}
+	mi := &file_liveroom_proto_msgTypes[108]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BroadcastControl) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BroadcastControl) ProtoMessage() {}
+
+func (x *BroadcastControl) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[108]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BroadcastControl.ProtoReflect.Descriptor instead.
+func (*BroadcastControl) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{108}
+}
+
+func (x *BroadcastControl) GetAction() BroadcastAction {
+	if x != nil {
+		return x.Action
+	}
+	return BroadcastAction_BROADCAST_ACTION_UNSPECIFIED
+}
+
+type BroadcastInfo struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Title         string                 `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	HasPassword   bool                   `protobuf:"varint,3,opt,name=has_password,json=hasPassword,proto3" json:"has_password,omitempty"`
+	StartsAtMs    int64                  `protobuf:"varint,4,opt,name=starts_at_ms,json=startsAtMs,proto3" json:"starts_at_ms,omitempty"`
+	EndsAtMs      int64                  `protobuf:"varint,5,opt,name=ends_at_ms,json=endsAtMs,proto3" json:"ends_at_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BroadcastInfo) Reset() {
+	*x = BroadcastInfo{}
+	mi := &file_liveroom_proto_msgTypes[109]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BroadcastInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BroadcastInfo) ProtoMessage() {}
+
+func (x *BroadcastInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[109]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BroadcastInfo.ProtoReflect.Descriptor instead.
+func (*BroadcastInfo) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{109}
+}
+
+func (x *BroadcastInfo) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *BroadcastInfo) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *BroadcastInfo) GetHasPassword() bool {
+	if x != nil {
+		return x.HasPassword
+	}
+	return false
+}
+
+func (x *BroadcastInfo) GetStartsAtMs() int64 {
+	if x != nil {
+		return x.StartsAtMs
+	}
+	return 0
+}
+
+func (x *BroadcastInfo) GetEndsAtMs() int64 {
+	if x != nil {
+		return x.EndsAtMs
+	}
+	return 0
+}
+
+type BroadcasterInfo struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MemberId      string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Live          bool                   `protobuf:"varint,3,opt,name=live,proto3" json:"live,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BroadcasterInfo) Reset() {
+	*x = BroadcasterInfo{}
+	mi := &file_liveroom_proto_msgTypes[110]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BroadcasterInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BroadcasterInfo) ProtoMessage() {}
+
+func (x *BroadcasterInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[110]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BroadcasterInfo.ProtoReflect.Descriptor instead.
+func (*BroadcasterInfo) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{110}
+}
+
+func (x *BroadcasterInfo) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *BroadcasterInfo) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *BroadcasterInfo) GetLive() bool {
+	if x != nil {
+		return x.Live
+	}
+	return false
+}
+
+// BroadcastState goes to everyone in the broadcast whenever it changes.
+type BroadcastState struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Phase         BroadcastPhase         `protobuf:"varint,1,opt,name=phase,proto3,enum=liveroom.v1.BroadcastPhase" json:"phase,omitempty"`
+	Viewers       uint32                 `protobuf:"varint,2,opt,name=viewers,proto3" json:"viewers,omitempty"`
+	Broadcasters  []*BroadcasterInfo     `protobuf:"bytes,3,rep,name=broadcasters,proto3" json:"broadcasters,omitempty"`
+	ChatEnabled   bool                   `protobuf:"varint,4,opt,name=chat_enabled,json=chatEnabled,proto3" json:"chat_enabled,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BroadcastState) Reset() {
+	*x = BroadcastState{}
+	mi := &file_liveroom_proto_msgTypes[111]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BroadcastState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BroadcastState) ProtoMessage() {}
+
+func (x *BroadcastState) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[111]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BroadcastState.ProtoReflect.Descriptor instead.
+func (*BroadcastState) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{111}
+}
+
+func (x *BroadcastState) GetPhase() BroadcastPhase {
+	if x != nil {
+		return x.Phase
+	}
+	return BroadcastPhase_BROADCAST_PHASE_WAITING
+}
+
+func (x *BroadcastState) GetViewers() uint32 {
+	if x != nil {
+		return x.Viewers
+	}
+	return 0
+}
+
+func (x *BroadcastState) GetBroadcasters() []*BroadcasterInfo {
+	if x != nil {
+		return x.Broadcasters
+	}
+	return nil
+}
+
+func (x *BroadcastState) GetChatEnabled() bool {
+	if x != nil {
+		return x.ChatEnabled
+	}
+	return false
+}
+
+type BroadcastJoined struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MemberId      string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	Role          BroadcastRole          `protobuf:"varint,2,opt,name=role,proto3,enum=liveroom.v1.BroadcastRole" json:"role,omitempty"`
+	Broadcast     *BroadcastInfo         `protobuf:"bytes,3,opt,name=broadcast,proto3" json:"broadcast,omitempty"`
+	State         *BroadcastState        `protobuf:"bytes,4,opt,name=state,proto3" json:"state,omitempty"`
+	IceServers    []*IceServer           `protobuf:"bytes,5,rep,name=ice_servers,json=iceServers,proto3" json:"ice_servers,omitempty"`
+	ResumeToken   string                 `protobuf:"bytes,6,opt,name=resume_token,json=resumeToken,proto3" json:"resume_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BroadcastJoined) Reset() {
+	*x = BroadcastJoined{}
+	mi := &file_liveroom_proto_msgTypes[112]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BroadcastJoined) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BroadcastJoined) ProtoMessage() {}
+
+func (x *BroadcastJoined) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[112]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BroadcastJoined.ProtoReflect.Descriptor instead.
+func (*BroadcastJoined) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{112}
+}
+
+func (x *BroadcastJoined) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *BroadcastJoined) GetRole() BroadcastRole {
+	if x != nil {
+		return x.Role
+	}
+	return BroadcastRole_BROADCAST_ROLE_UNSPECIFIED
+}
+
+func (x *BroadcastJoined) GetBroadcast() *BroadcastInfo {
+	if x != nil {
+		return x.Broadcast
+	}
+	return nil
+}
+
+func (x *BroadcastJoined) GetState() *BroadcastState {
+	if x != nil {
+		return x.State
+	}
+	return nil
+}
+
+func (x *BroadcastJoined) GetIceServers() []*IceServer {
+	if x != nil {
+		return x.IceServers
+	}
+	return nil
+}
+
+func (x *BroadcastJoined) GetResumeToken() string {
+	if x != nil {
+		return x.ResumeToken
+	}
+	return ""
+}
+
+// CreateBroadcast asks a broadcast grain (identity = id) to create itself.
+type CreateBroadcast struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Title         string                 `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	PasswordHash  string                 `protobuf:"bytes,3,opt,name=password_hash,json=passwordHash,proto3" json:"password_hash,omitempty"`
+	OwnerAgentId  string                 `protobuf:"bytes,4,opt,name=owner_agent_id,json=ownerAgentId,proto3" json:"owner_agent_id,omitempty"`
+	StartsAtMs    int64                  `protobuf:"varint,5,opt,name=starts_at_ms,json=startsAtMs,proto3" json:"starts_at_ms,omitempty"`
+	EndsAtMs      int64                  `protobuf:"varint,6,opt,name=ends_at_ms,json=endsAtMs,proto3" json:"ends_at_ms,omitempty"`
+	ChatEnabled   bool                   `protobuf:"varint,7,opt,name=chat_enabled,json=chatEnabled,proto3" json:"chat_enabled,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateBroadcast) Reset() {
+	*x = CreateBroadcast{}
+	mi := &file_liveroom_proto_msgTypes[113]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateBroadcast) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateBroadcast) ProtoMessage() {}
+
+func (x *CreateBroadcast) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[113]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateBroadcast.ProtoReflect.Descriptor instead.
+func (*CreateBroadcast) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{113}
+}
+
+func (x *CreateBroadcast) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *CreateBroadcast) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *CreateBroadcast) GetPasswordHash() string {
+	if x != nil {
+		return x.PasswordHash
+	}
+	return ""
+}
+
+func (x *CreateBroadcast) GetOwnerAgentId() string {
+	if x != nil {
+		return x.OwnerAgentId
+	}
+	return ""
+}
+
+func (x *CreateBroadcast) GetStartsAtMs() int64 {
+	if x != nil {
+		return x.StartsAtMs
+	}
+	return 0
+}
+
+func (x *CreateBroadcast) GetEndsAtMs() int64 {
+	if x != nil {
+		return x.EndsAtMs
+	}
+	return 0
+}
+
+func (x *CreateBroadcast) GetChatEnabled() bool {
+	if x != nil {
+		return x.ChatEnabled
+	}
+	return false
+}
+
+type CreateBroadcastResult struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Error          *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Broadcast      *BroadcastInfo         `protobuf:"bytes,2,opt,name=broadcast,proto3" json:"broadcast,omitempty"`
+	BroadcasterKey string                 `protobuf:"bytes,3,opt,name=broadcaster_key,json=broadcasterKey,proto3" json:"broadcaster_key,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *CreateBroadcastResult) Reset() {
+	*x = CreateBroadcastResult{}
+	mi := &file_liveroom_proto_msgTypes[114]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateBroadcastResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateBroadcastResult) ProtoMessage() {}
+
+func (x *CreateBroadcastResult) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[114]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateBroadcastResult.ProtoReflect.Descriptor instead.
+func (*CreateBroadcastResult) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{114}
+}
+
+func (x *CreateBroadcastResult) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *CreateBroadcastResult) GetBroadcast() *BroadcastInfo {
+	if x != nil {
+		return x.Broadcast
+	}
+	return nil
+}
+
+func (x *CreateBroadcastResult) GetBroadcasterKey() string {
+	if x != nil {
+		return x.BroadcasterKey
+	}
+	return ""
+}
+
+type GetBroadcastInfo struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetBroadcastInfo) Reset() {
+	*x = GetBroadcastInfo{}
+	mi := &file_liveroom_proto_msgTypes[115]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetBroadcastInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetBroadcastInfo) ProtoMessage() {}
+
+func (x *GetBroadcastInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[115]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetBroadcastInfo.ProtoReflect.Descriptor instead.
+func (*GetBroadcastInfo) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{115}
+}
+
+type GetBroadcastInfoResult struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Broadcast     *BroadcastInfo         `protobuf:"bytes,2,opt,name=broadcast,proto3" json:"broadcast,omitempty"`
+	State         *BroadcastState        `protobuf:"bytes,3,opt,name=state,proto3" json:"state,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetBroadcastInfoResult) Reset() {
+	*x = GetBroadcastInfoResult{}
+	mi := &file_liveroom_proto_msgTypes[116]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetBroadcastInfoResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetBroadcastInfoResult) ProtoMessage() {}
+
+func (x *GetBroadcastInfoResult) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[116]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetBroadcastInfoResult.ProtoReflect.Descriptor instead.
+func (*GetBroadcastInfoResult) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{116}
+}
+
+func (x *GetBroadcastInfoResult) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *GetBroadcastInfoResult) GetBroadcast() *BroadcastInfo {
+	if x != nil {
+		return x.Broadcast
+	}
+	return nil
+}
+
+func (x *GetBroadcastInfoResult) GetState() *BroadcastState {
+	if x != nil {
+		return x.State
+	}
+	return nil
+}
+
+// BroadcastRequest carries one frame of a broadcast member to its grain.
+type BroadcastRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Session *actor.PID             `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
+	FrameId string                 `protobuf:"bytes,2,opt,name=frame_id,json=frameId,proto3" json:"frame_id,omitempty"`
+	// Types that are valid to be assigned to Body:
+	//
+	//	*BroadcastRequest_Join
+	//	*BroadcastRequest_Control
+	//	*BroadcastRequest_Chat
+	//	*BroadcastRequest_PublishOffer
+	//	*BroadcastRequest_SubscribeAnswer
+	//	*BroadcastRequest_Ice
+	//	*BroadcastRequest_RestartIce
+	//	*BroadcastRequest_Leave
+	Body          isBroadcastRequest_Body `protobuf_oneof:"body"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BroadcastRequest) Reset() {
+	*x = BroadcastRequest{}
+	mi := &file_liveroom_proto_msgTypes[117]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BroadcastRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BroadcastRequest) ProtoMessage() {}
+
+func (x *BroadcastRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[117]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BroadcastRequest.ProtoReflect.Descriptor instead.
+func (*BroadcastRequest) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{117}
+}
+
+func (x *BroadcastRequest) GetSession() *actor.PID {
+	if x != nil {
+		return x.Session
+	}
+	return nil
+}
+
+func (x *BroadcastRequest) GetFrameId() string {
+	if x != nil {
+		return x.FrameId
+	}
+	return ""
+}
+
+func (x *BroadcastRequest) GetBody() isBroadcastRequest_Body {
+	if x != nil {
+		return x.Body
+	}
+	return nil
+}
+
+func (x *BroadcastRequest) GetJoin() *BroadcastJoin {
+	if x != nil {
+		if x, ok := x.Body.(*BroadcastRequest_Join); ok {
+			return x.Join
+		}
+	}
+	return nil
+}
+
+func (x *BroadcastRequest) GetControl() *BroadcastControl {
+	if x != nil {
+		if x, ok := x.Body.(*BroadcastRequest_Control); ok {
+			return x.Control
+		}
+	}
+	return nil
+}
+
+func (x *BroadcastRequest) GetChat() *SendChat {
+	if x != nil {
+		if x, ok := x.Body.(*BroadcastRequest_Chat); ok {
+			return x.Chat
+		}
+	}
+	return nil
+}
+
+func (x *BroadcastRequest) GetPublishOffer() *Sdp {
+	if x != nil {
+		if x, ok := x.Body.(*BroadcastRequest_PublishOffer); ok {
+			return x.PublishOffer
+		}
+	}
+	return nil
+}
+
+func (x *BroadcastRequest) GetSubscribeAnswer() *Sdp {
+	if x != nil {
+		if x, ok := x.Body.(*BroadcastRequest_SubscribeAnswer); ok {
+			return x.SubscribeAnswer
+		}
+	}
+	return nil
+}
+
+func (x *BroadcastRequest) GetIce() *IceCandidate {
+	if x != nil {
+		if x, ok := x.Body.(*BroadcastRequest_Ice); ok {
+			return x.Ice
+		}
+	}
+	return nil
+}
+
+func (x *BroadcastRequest) GetRestartIce() *RestartIce {
+	if x != nil {
+		if x, ok := x.Body.(*BroadcastRequest_RestartIce); ok {
+			return x.RestartIce
+		}
+	}
+	return nil
+}
+
+func (x *BroadcastRequest) GetLeave() *BroadcastLeave {
+	if x != nil {
+		if x, ok := x.Body.(*BroadcastRequest_Leave); ok {
+			return x.Leave
+		}
+	}
+	return nil
+}
+
+type isBroadcastRequest_Body interface {
+	isBroadcastRequest_Body()
+}
+
+type BroadcastRequest_Join struct {
+	Join *BroadcastJoin `protobuf:"bytes,3,opt,name=join,proto3,oneof"`
+}
+
+type BroadcastRequest_Control struct {
+	Control *BroadcastControl `protobuf:"bytes,4,opt,name=control,proto3,oneof"`
+}
+
+type BroadcastRequest_Chat struct {
+	Chat *SendChat `protobuf:"bytes,5,opt,name=chat,proto3,oneof"`
+}
+
+type BroadcastRequest_PublishOffer struct {
+	PublishOffer *Sdp `protobuf:"bytes,6,opt,name=publish_offer,json=publishOffer,proto3,oneof"`
+}
+
+type BroadcastRequest_SubscribeAnswer struct {
+	SubscribeAnswer *Sdp `protobuf:"bytes,7,opt,name=subscribe_answer,json=subscribeAnswer,proto3,oneof"`
+}
+
+type BroadcastRequest_Ice struct {
+	Ice *IceCandidate `protobuf:"bytes,8,opt,name=ice,proto3,oneof"`
+}
+
+type BroadcastRequest_RestartIce struct {
+	RestartIce *RestartIce `protobuf:"bytes,9,opt,name=restart_ice,json=restartIce,proto3,oneof"`
+}
+
+type BroadcastRequest_Leave struct {
+	Leave *BroadcastLeave `protobuf:"bytes,10,opt,name=leave,proto3,oneof"`
+}
+
+func (*BroadcastRequest_Join) isBroadcastRequest_Body() {}
+
+func (*BroadcastRequest_Control) isBroadcastRequest_Body() {}
+
+func (*BroadcastRequest_Chat) isBroadcastRequest_Body() {}
+
+func (*BroadcastRequest_PublishOffer) isBroadcastRequest_Body() {}
+
+func (*BroadcastRequest_SubscribeAnswer) isBroadcastRequest_Body() {}
+
+func (*BroadcastRequest_Ice) isBroadcastRequest_Body() {}
+
+func (*BroadcastRequest_RestartIce) isBroadcastRequest_Body() {}
+
+func (*BroadcastRequest_Leave) isBroadcastRequest_Body() {}
+
+type BroadcastLeave struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BroadcastLeave) Reset() {
+	*x = BroadcastLeave{}
+	mi := &file_liveroom_proto_msgTypes[118]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BroadcastLeave) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BroadcastLeave) ProtoMessage() {}
+
+func (x *BroadcastLeave) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[118]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BroadcastLeave.ProtoReflect.Descriptor instead.
+func (*BroadcastLeave) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{118}
+}
+
+// BroadcastAwayExpired tells a broadcast grain that a member whose
+// connection dropped did not come back within the grace period.
+type BroadcastAwayExpired struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MemberId      string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	Epoch         uint64                 `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BroadcastAwayExpired) Reset() {
+	*x = BroadcastAwayExpired{}
+	mi := &file_liveroom_proto_msgTypes[119]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BroadcastAwayExpired) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BroadcastAwayExpired) ProtoMessage() {}
+
+func (x *BroadcastAwayExpired) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[119]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BroadcastAwayExpired.ProtoReflect.Descriptor instead.
+func (*BroadcastAwayExpired) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{119}
+}
+
+func (x *BroadcastAwayExpired) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *BroadcastAwayExpired) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
 var File_liveroom_proto protoreflect.FileDescriptor
 
 const file_liveroom_proto_rawDesc = "" +
@@ -7550,7 +8854,7 @@ const file_liveroom_proto_rawDesc = "" +
 	"\x04role\x18\x03 \x01(\x0e2\x11.liveroom.v1.RoleR\x04role\x12\x14\n" +
 	"\x05email\x18\x14 \x01(\tR\x05email\x12\x1d\n" +
 	"\n" +
-	"avatar_url\x18\x15 \x01(\tR\tavatarUrl\"\xb2\x04\n" +
+	"avatar_url\x18\x15 \x01(\tR\tavatarUrl\"\xc7\x05\n" +
 	"\vClientFrame\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12.\n" +
 	"\x04join\x18\x02 \x01(\v2\x18.liveroom.v1.JoinRequestH\x00R\x04join\x12+\n" +
@@ -7565,7 +8869,9 @@ const file_liveroom_proto_rawDesc = "" +
 	"\x10subscribe_answer\x18\r \x01(\v2\x10.liveroom.v1.SdpH\x00R\x0fsubscribeAnswer\x12-\n" +
 	"\x03ice\x18\x0e \x01(\v2\x19.liveroom.v1.IceCandidateH\x00R\x03ice\x12:\n" +
 	"\vrestart_ice\x18\x0f \x01(\v2\x17.liveroom.v1.RestartIceH\x00R\n" +
-	"restartIceB\x06\n" +
+	"restartIce\x12D\n" +
+	"\x0ebroadcast_join\x18\x82\x01 \x01(\v2\x1a.liveroom.v1.BroadcastJoinH\x00R\rbroadcastJoin\x12M\n" +
+	"\x11broadcast_control\x18\x83\x01 \x01(\v2\x1d.liveroom.v1.BroadcastControlH\x00R\x10broadcastControlB\x06\n" +
 	"\x04body\"\xe6\x01\n" +
 	"\vJoinRequest\x12\x17\n" +
 	"\aroom_id\x18\x01 \x01(\tR\x06roomId\x12\x12\n" +
@@ -7583,7 +8889,7 @@ const file_liveroom_proto_rawDesc = "" +
 	"\n" +
 	"before_seq\x18\x01 \x01(\x04R\tbeforeSeq\x12\x14\n" +
 	"\x05limit\x18\x02 \x01(\rR\x05limit\"\x06\n" +
-	"\x04Ping\"\xcf\x04\n" +
+	"\x04Ping\"\xe4\x05\n" +
 	"\vServerFrame\x12\x19\n" +
 	"\breply_to\x18\x01 \x01(\tR\areplyTo\x12-\n" +
 	"\x06joined\x18\x02 \x01(\v2\x13.liveroom.v1.JoinedH\x00R\x06joined\x122\n" +
@@ -7598,7 +8904,9 @@ const file_liveroom_proto_rawDesc = "" +
 	"\x0epublish_answer\x18\v \x01(\v2\x10.liveroom.v1.SdpH\x00R\rpublishAnswer\x12;\n" +
 	"\x0fsubscribe_offer\x18\f \x01(\v2\x10.liveroom.v1.SdpH\x00R\x0esubscribeOffer\x127\n" +
 	"\n" +
-	"call_state\x18\r \x01(\v2\x16.liveroom.v1.CallStateH\x00R\tcallStateB\x06\n" +
+	"call_state\x18\r \x01(\v2\x16.liveroom.v1.CallStateH\x00R\tcallState\x12J\n" +
+	"\x10broadcast_joined\x18\x82\x01 \x01(\v2\x1c.liveroom.v1.BroadcastJoinedH\x00R\x0fbroadcastJoined\x12G\n" +
+	"\x0fbroadcast_state\x18\x83\x01 \x01(\v2\x1b.liveroom.v1.BroadcastStateH\x00R\x0ebroadcastStateB\x06\n" +
 	"\x04body\"\xf6\x01\n" +
 	"\bRoomInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
@@ -7769,8 +9077,9 @@ const file_liveroom_proto_rawDesc = "" +
 	"\vMediaRebind\"F\n" +
 	"\x11MemberAwayExpired\x12\x1b\n" +
 	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12\x14\n" +
-	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\"\v\n" +
-	"\tMediaJoin\"\f\n" +
+	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\"/\n" +
+	"\tMediaJoin\x12\"\n" +
+	"\freceive_only\x18\x82\x01 \x01(\bR\vreceiveOnly\"\f\n" +
 	"\n" +
 	"MediaLeave\"\x9b\x01\n" +
 	"\tEntryForm\x12\x18\n" +
@@ -8057,7 +9366,93 @@ const file_liveroom_proto_rawDesc = "" +
 	"\x04name\x18\x03 \x01(\tR\x04name\x121\n" +
 	"\bpresence\x18\x04 \x01(\x0e2\x15.liveroom.v1.PresenceR\bpresence\x12\x1a\n" +
 	"\bvisitors\x18\x05 \x01(\rR\bvisitors\x12\x18\n" +
-	"\awaiting\x18\x06 \x01(\rR\awaiting*>\n" +
+	"\awaiting\x18\x06 \x01(\rR\awaiting\"\x9d\x03\n" +
+	"\x0fBroadcastRecord\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
+	"\x05title\x18\x02 \x01(\tR\x05title\x12#\n" +
+	"\rpassword_hash\x18\x03 \x01(\tR\fpasswordHash\x120\n" +
+	"\x14broadcaster_key_hash\x18\x04 \x01(\fR\x12broadcasterKeyHash\x12$\n" +
+	"\x0eowner_agent_id\x18\x05 \x01(\tR\fownerAgentId\x12\"\n" +
+	"\rcreated_at_ms\x18\x06 \x01(\x03R\vcreatedAtMs\x12 \n" +
+	"\fstarts_at_ms\x18\a \x01(\x03R\n" +
+	"startsAtMs\x12\x1c\n" +
+	"\n" +
+	"ends_at_ms\x18\b \x01(\x03R\bendsAtMs\x12!\n" +
+	"\fchat_enabled\x18\t \x01(\bR\vchatEnabled\x121\n" +
+	"\x05phase\x18\n" +
+	" \x01(\x0e2\x1b.liveroom.v1.BroadcastPhaseR\x05phase\x12-\n" +
+	"\x13phase_changed_at_ms\x18\v \x01(\x03R\x10phaseChangedAtMs\"\xae\x01\n" +
+	"\rBroadcastJoin\x12!\n" +
+	"\fbroadcast_id\x18\x01 \x01(\tR\vbroadcastId\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1a\n" +
+	"\bpassword\x18\x03 \x01(\tR\bpassword\x12'\n" +
+	"\x0fbroadcaster_key\x18\x04 \x01(\tR\x0ebroadcasterKey\x12!\n" +
+	"\fresume_token\x18\x05 \x01(\tR\vresumeToken\"H\n" +
+	"\x10BroadcastControl\x124\n" +
+	"\x06action\x18\x01 \x01(\x0e2\x1c.liveroom.v1.BroadcastActionR\x06action\"\x98\x01\n" +
+	"\rBroadcastInfo\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
+	"\x05title\x18\x02 \x01(\tR\x05title\x12!\n" +
+	"\fhas_password\x18\x03 \x01(\bR\vhasPassword\x12 \n" +
+	"\fstarts_at_ms\x18\x04 \x01(\x03R\n" +
+	"startsAtMs\x12\x1c\n" +
+	"\n" +
+	"ends_at_ms\x18\x05 \x01(\x03R\bendsAtMs\"V\n" +
+	"\x0fBroadcasterInfo\x12\x1b\n" +
+	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
+	"\x04live\x18\x03 \x01(\bR\x04live\"\xc2\x01\n" +
+	"\x0eBroadcastState\x121\n" +
+	"\x05phase\x18\x01 \x01(\x0e2\x1b.liveroom.v1.BroadcastPhaseR\x05phase\x12\x18\n" +
+	"\aviewers\x18\x02 \x01(\rR\aviewers\x12@\n" +
+	"\fbroadcasters\x18\x03 \x03(\v2\x1c.liveroom.v1.BroadcasterInfoR\fbroadcasters\x12!\n" +
+	"\fchat_enabled\x18\x04 \x01(\bR\vchatEnabled\"\xa7\x02\n" +
+	"\x0fBroadcastJoined\x12\x1b\n" +
+	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12.\n" +
+	"\x04role\x18\x02 \x01(\x0e2\x1a.liveroom.v1.BroadcastRoleR\x04role\x128\n" +
+	"\tbroadcast\x18\x03 \x01(\v2\x1a.liveroom.v1.BroadcastInfoR\tbroadcast\x121\n" +
+	"\x05state\x18\x04 \x01(\v2\x1b.liveroom.v1.BroadcastStateR\x05state\x127\n" +
+	"\vice_servers\x18\x05 \x03(\v2\x16.liveroom.v1.IceServerR\n" +
+	"iceServers\x12!\n" +
+	"\fresume_token\x18\x06 \x01(\tR\vresumeToken\"\xe5\x01\n" +
+	"\x0fCreateBroadcast\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
+	"\x05title\x18\x02 \x01(\tR\x05title\x12#\n" +
+	"\rpassword_hash\x18\x03 \x01(\tR\fpasswordHash\x12$\n" +
+	"\x0eowner_agent_id\x18\x04 \x01(\tR\fownerAgentId\x12 \n" +
+	"\fstarts_at_ms\x18\x05 \x01(\x03R\n" +
+	"startsAtMs\x12\x1c\n" +
+	"\n" +
+	"ends_at_ms\x18\x06 \x01(\x03R\bendsAtMs\x12!\n" +
+	"\fchat_enabled\x18\a \x01(\bR\vchatEnabled\"\xa4\x01\n" +
+	"\x15CreateBroadcastResult\x12(\n" +
+	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\x128\n" +
+	"\tbroadcast\x18\x02 \x01(\v2\x1a.liveroom.v1.BroadcastInfoR\tbroadcast\x12'\n" +
+	"\x0fbroadcaster_key\x18\x03 \x01(\tR\x0ebroadcasterKey\"\x12\n" +
+	"\x10GetBroadcastInfo\"\xaf\x01\n" +
+	"\x16GetBroadcastInfoResult\x12(\n" +
+	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\x128\n" +
+	"\tbroadcast\x18\x02 \x01(\v2\x1a.liveroom.v1.BroadcastInfoR\tbroadcast\x121\n" +
+	"\x05state\x18\x03 \x01(\v2\x1b.liveroom.v1.BroadcastStateR\x05state\"\x8d\x04\n" +
+	"\x10BroadcastRequest\x12$\n" +
+	"\asession\x18\x01 \x01(\v2\n" +
+	".actor.PIDR\asession\x12\x19\n" +
+	"\bframe_id\x18\x02 \x01(\tR\aframeId\x120\n" +
+	"\x04join\x18\x03 \x01(\v2\x1a.liveroom.v1.BroadcastJoinH\x00R\x04join\x129\n" +
+	"\acontrol\x18\x04 \x01(\v2\x1d.liveroom.v1.BroadcastControlH\x00R\acontrol\x12+\n" +
+	"\x04chat\x18\x05 \x01(\v2\x15.liveroom.v1.SendChatH\x00R\x04chat\x127\n" +
+	"\rpublish_offer\x18\x06 \x01(\v2\x10.liveroom.v1.SdpH\x00R\fpublishOffer\x12=\n" +
+	"\x10subscribe_answer\x18\a \x01(\v2\x10.liveroom.v1.SdpH\x00R\x0fsubscribeAnswer\x12-\n" +
+	"\x03ice\x18\b \x01(\v2\x19.liveroom.v1.IceCandidateH\x00R\x03ice\x12:\n" +
+	"\vrestart_ice\x18\t \x01(\v2\x17.liveroom.v1.RestartIceH\x00R\n" +
+	"restartIce\x123\n" +
+	"\x05leave\x18\n" +
+	" \x01(\v2\x1b.liveroom.v1.BroadcastLeaveH\x00R\x05leaveB\x06\n" +
+	"\x04body\"\x10\n" +
+	"\x0eBroadcastLeave\"I\n" +
+	"\x14BroadcastAwayExpired\x12\x1b\n" +
+	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12\x14\n" +
+	"\x05epoch\x18\x02 \x01(\x04R\x05epoch*>\n" +
 	"\x04Role\x12\x14\n" +
 	"\x10ROLE_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
@@ -8076,7 +9471,21 @@ const file_liveroom_proto_rawDesc = "" +
 	"\x15CALL_KIND_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eCALL_KIND_CHAT\x10\x01\x12\x13\n" +
 	"\x0fCALL_KIND_VIDEO\x10\x02\x12\x13\n" +
-	"\x0fCALL_KIND_AUDIO\x10\x03B\x16Z\x14liveroom/proto/pb;pbb\x06proto3"
+	"\x0fCALL_KIND_AUDIO\x10\x03*b\n" +
+	"\x0eBroadcastPhase\x12\x1b\n" +
+	"\x17BROADCAST_PHASE_WAITING\x10\x00\x12\x18\n" +
+	"\x14BROADCAST_PHASE_LIVE\x10\x01\x12\x19\n" +
+	"\x15BROADCAST_PHASE_ENDED\x10\x02*j\n" +
+	"\rBroadcastRole\x12\x1e\n" +
+	"\x1aBROADCAST_ROLE_UNSPECIFIED\x10\x00\x12\x1e\n" +
+	"\x1aBROADCAST_ROLE_BROADCASTER\x10\x01\x12\x19\n" +
+	"\x15BROADCAST_ROLE_VIEWER\x10\x02*\xa9\x01\n" +
+	"\x0fBroadcastAction\x12 \n" +
+	"\x1cBROADCAST_ACTION_UNSPECIFIED\x10\x00\x12\x1c\n" +
+	"\x18BROADCAST_ACTION_GO_LIVE\x10\x01\x12\x19\n" +
+	"\x15BROADCAST_ACTION_STOP\x10\x02\x12\x1c\n" +
+	"\x18BROADCAST_ACTION_CHAT_ON\x10\x03\x12\x1d\n" +
+	"\x19BROADCAST_ACTION_CHAT_OFF\x10\x04B\x16Z\x14liveroom/proto/pb;pbb\x06proto3"
 
 var (
 	file_liveroom_proto_rawDescOnce sync.Once
@@ -8090,265 +9499,308 @@ func file_liveroom_proto_rawDescGZIP() []byte {
 	return file_liveroom_proto_rawDescData
 }
 
-var file_liveroom_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_liveroom_proto_msgTypes = make([]protoimpl.MessageInfo, 107)
+var file_liveroom_proto_enumTypes = make([]protoimpl.EnumInfo, 9)
+var file_liveroom_proto_msgTypes = make([]protoimpl.MessageInfo, 121)
 var file_liveroom_proto_goTypes = []any{
-	(Role)(0),                   // 0: liveroom.v1.Role
-	(PeerRole)(0),               // 1: liveroom.v1.PeerRole
-	(Presence)(0),               // 2: liveroom.v1.Presence
-	(CallKind)(0),               // 3: liveroom.v1.CallKind
-	(MemberEvent_Kind)(0),       // 4: liveroom.v1.MemberEvent.Kind
-	(CallAction_Action)(0),      // 5: liveroom.v1.CallAction.Action
-	(*RoomRecord)(nil),          // 6: liveroom.v1.RoomRecord
-	(*FileRef)(nil),             // 7: liveroom.v1.FileRef
-	(*ChatMessage)(nil),         // 8: liveroom.v1.ChatMessage
-	(*Member)(nil),              // 9: liveroom.v1.Member
-	(*ClientFrame)(nil),         // 10: liveroom.v1.ClientFrame
-	(*JoinRequest)(nil),         // 11: liveroom.v1.JoinRequest
-	(*SendChat)(nil),            // 12: liveroom.v1.SendChat
-	(*HistoryRequest)(nil),      // 13: liveroom.v1.HistoryRequest
-	(*Ping)(nil),                // 14: liveroom.v1.Ping
-	(*ServerFrame)(nil),         // 15: liveroom.v1.ServerFrame
-	(*RoomInfo)(nil),            // 16: liveroom.v1.RoomInfo
-	(*Joined)(nil),              // 17: liveroom.v1.Joined
-	(*MemberEvent)(nil),         // 18: liveroom.v1.MemberEvent
-	(*History)(nil),             // 19: liveroom.v1.History
-	(*Error)(nil),               // 20: liveroom.v1.Error
-	(*Pong)(nil),                // 21: liveroom.v1.Pong
-	(*Ack)(nil),                 // 22: liveroom.v1.Ack
-	(*CreateRoom)(nil),          // 23: liveroom.v1.CreateRoom
-	(*CreateRoomResult)(nil),    // 24: liveroom.v1.CreateRoomResult
-	(*GetRoomInfo)(nil),         // 25: liveroom.v1.GetRoomInfo
-	(*GetRoomInfoResult)(nil),   // 26: liveroom.v1.GetRoomInfoResult
-	(*Join)(nil),                // 27: liveroom.v1.Join
-	(*Leave)(nil),               // 28: liveroom.v1.Leave
-	(*PostChat)(nil),            // 29: liveroom.v1.PostChat
-	(*PostFile)(nil),            // 30: liveroom.v1.PostFile
-	(*GetHistory)(nil),          // 31: liveroom.v1.GetHistory
-	(*RoomReply)(nil),           // 32: liveroom.v1.RoomReply
-	(*CallAction)(nil),          // 33: liveroom.v1.CallAction
-	(*MediaState)(nil),          // 34: liveroom.v1.MediaState
-	(*Sdp)(nil),                 // 35: liveroom.v1.Sdp
-	(*IceCandidate)(nil),        // 36: liveroom.v1.IceCandidate
-	(*CallEvent)(nil),           // 37: liveroom.v1.CallEvent
-	(*CallParticipant)(nil),     // 38: liveroom.v1.CallParticipant
-	(*CallState)(nil),           // 39: liveroom.v1.CallState
-	(*IceServer)(nil),           // 40: liveroom.v1.IceServer
-	(*CallRequest)(nil),         // 41: liveroom.v1.CallRequest
-	(*RestartIce)(nil),          // 42: liveroom.v1.RestartIce
-	(*MediaCommand)(nil),        // 43: liveroom.v1.MediaCommand
-	(*MediaRebind)(nil),         // 44: liveroom.v1.MediaRebind
-	(*MemberAwayExpired)(nil),   // 45: liveroom.v1.MemberAwayExpired
-	(*MediaJoin)(nil),           // 46: liveroom.v1.MediaJoin
-	(*MediaLeave)(nil),          // 47: liveroom.v1.MediaLeave
-	(*EntryForm)(nil),           // 48: liveroom.v1.EntryForm
-	(*EntryRecord)(nil),         // 49: liveroom.v1.EntryRecord
-	(*DeleteRoom)(nil),          // 50: liveroom.v1.DeleteRoom
-	(*DeleteRoomResult)(nil),    // 51: liveroom.v1.DeleteRoomResult
-	(*AgentRecord)(nil),         // 52: liveroom.v1.AgentRecord
-	(*AgentSession)(nil),        // 53: liveroom.v1.AgentSession
-	(*AgentRoom)(nil),           // 54: liveroom.v1.AgentRoom
-	(*ApiKeyRecord)(nil),        // 55: liveroom.v1.ApiKeyRecord
-	(*ShortNameRecord)(nil),     // 56: liveroom.v1.ShortNameRecord
-	(*OfflineMessage)(nil),      // 57: liveroom.v1.OfflineMessage
-	(*VisitorClientFrame)(nil),  // 58: liveroom.v1.VisitorClientFrame
-	(*VisitorHello)(nil),        // 59: liveroom.v1.VisitorHello
-	(*VisitorCall)(nil),         // 60: liveroom.v1.VisitorCall
-	(*VisitorCancel)(nil),       // 61: liveroom.v1.VisitorCancel
-	(*VisitorServerFrame)(nil),  // 62: liveroom.v1.VisitorServerFrame
-	(*PresenceUpdate)(nil),      // 63: liveroom.v1.PresenceUpdate
-	(*CallQueued)(nil),          // 64: liveroom.v1.CallQueued
-	(*CallAccepted)(nil),        // 65: liveroom.v1.CallAccepted
-	(*CallDeclined)(nil),        // 66: liveroom.v1.CallDeclined
-	(*AgentClientFrame)(nil),    // 67: liveroom.v1.AgentClientFrame
-	(*AgentWatch)(nil),          // 68: liveroom.v1.AgentWatch
-	(*AgentSetAway)(nil),        // 69: liveroom.v1.AgentSetAway
-	(*AgentAnswer)(nil),         // 70: liveroom.v1.AgentAnswer
-	(*AgentServerFrame)(nil),    // 71: liveroom.v1.AgentServerFrame
-	(*VisitorInfo)(nil),         // 72: liveroom.v1.VisitorInfo
-	(*VisitorLeft)(nil),         // 73: liveroom.v1.VisitorLeft
-	(*ContactRequest)(nil),      // 74: liveroom.v1.ContactRequest
-	(*ContactRequestDone)(nil),  // 75: liveroom.v1.ContactRequestDone
-	(*AgentStatus)(nil),         // 76: liveroom.v1.AgentStatus
-	(*AgentSnapshot)(nil),       // 77: liveroom.v1.AgentSnapshot
-	(*CallAnswered)(nil),        // 78: liveroom.v1.CallAnswered
-	(*AgentVisitorHello)(nil),   // 79: liveroom.v1.AgentVisitorHello
-	(*AgentVisitorCall)(nil),    // 80: liveroom.v1.AgentVisitorCall
-	(*AgentVisitorCancel)(nil),  // 81: liveroom.v1.AgentVisitorCancel
-	(*AgentAttach)(nil),         // 82: liveroom.v1.AgentAttach
-	(*AgentSocketAway)(nil),     // 83: liveroom.v1.AgentSocketAway
-	(*AgentSocketAnswer)(nil),   // 84: liveroom.v1.AgentSocketAnswer
-	(*AgentDetach)(nil),         // 85: liveroom.v1.AgentDetach
-	(*AgentReply)(nil),          // 86: liveroom.v1.AgentReply
-	(*AgentLogin)(nil),          // 87: liveroom.v1.AgentLogin
-	(*AgentLoginResult)(nil),    // 88: liveroom.v1.AgentLoginResult
-	(*AgentCheckSession)(nil),   // 89: liveroom.v1.AgentCheckSession
-	(*AgentLogout)(nil),         // 90: liveroom.v1.AgentLogout
-	(*AgentWho)(nil),            // 91: liveroom.v1.AgentWho
-	(*AgentCreateRoom)(nil),     // 92: liveroom.v1.AgentCreateRoom
-	(*AgentRoomResult)(nil),     // 93: liveroom.v1.AgentRoomResult
-	(*AgentListRooms)(nil),      // 94: liveroom.v1.AgentListRooms
-	(*AgentRoomList)(nil),       // 95: liveroom.v1.AgentRoomList
-	(*AgentGetRoom)(nil),        // 96: liveroom.v1.AgentGetRoom
-	(*AgentDeleteRoom)(nil),     // 97: liveroom.v1.AgentDeleteRoom
-	(*AgentListEntries)(nil),    // 98: liveroom.v1.AgentListEntries
-	(*AgentEntryList)(nil),      // 99: liveroom.v1.AgentEntryList
-	(*AgentStoreOffline)(nil),   // 100: liveroom.v1.AgentStoreOffline
-	(*AgentOfflineResult)(nil),  // 101: liveroom.v1.AgentOfflineResult
-	(*AgentMarkMailed)(nil),     // 102: liveroom.v1.AgentMarkMailed
-	(*AgentListOffline)(nil),    // 103: liveroom.v1.AgentListOffline
-	(*AgentOfflineList)(nil),    // 104: liveroom.v1.AgentOfflineList
-	(*AgentDeleteOffline)(nil),  // 105: liveroom.v1.AgentDeleteOffline
-	(*ShortClaim)(nil),          // 106: liveroom.v1.ShortClaim
-	(*ShortRelease)(nil),        // 107: liveroom.v1.ShortRelease
-	(*ShortResolve)(nil),        // 108: liveroom.v1.ShortResolve
-	(*ShortReply)(nil),          // 109: liveroom.v1.ShortReply
-	(*AgentOverview)(nil),       // 110: liveroom.v1.AgentOverview
-	(*AgentOverviewResult)(nil), // 111: liveroom.v1.AgentOverviewResult
-	nil,                         // 112: liveroom.v1.Sdp.SourcesEntry
-	(*actor.PID)(nil),           // 113: actor.PID
+	(Role)(0),                      // 0: liveroom.v1.Role
+	(PeerRole)(0),                  // 1: liveroom.v1.PeerRole
+	(Presence)(0),                  // 2: liveroom.v1.Presence
+	(CallKind)(0),                  // 3: liveroom.v1.CallKind
+	(BroadcastPhase)(0),            // 4: liveroom.v1.BroadcastPhase
+	(BroadcastRole)(0),             // 5: liveroom.v1.BroadcastRole
+	(BroadcastAction)(0),           // 6: liveroom.v1.BroadcastAction
+	(MemberEvent_Kind)(0),          // 7: liveroom.v1.MemberEvent.Kind
+	(CallAction_Action)(0),         // 8: liveroom.v1.CallAction.Action
+	(*RoomRecord)(nil),             // 9: liveroom.v1.RoomRecord
+	(*FileRef)(nil),                // 10: liveroom.v1.FileRef
+	(*ChatMessage)(nil),            // 11: liveroom.v1.ChatMessage
+	(*Member)(nil),                 // 12: liveroom.v1.Member
+	(*ClientFrame)(nil),            // 13: liveroom.v1.ClientFrame
+	(*JoinRequest)(nil),            // 14: liveroom.v1.JoinRequest
+	(*SendChat)(nil),               // 15: liveroom.v1.SendChat
+	(*HistoryRequest)(nil),         // 16: liveroom.v1.HistoryRequest
+	(*Ping)(nil),                   // 17: liveroom.v1.Ping
+	(*ServerFrame)(nil),            // 18: liveroom.v1.ServerFrame
+	(*RoomInfo)(nil),               // 19: liveroom.v1.RoomInfo
+	(*Joined)(nil),                 // 20: liveroom.v1.Joined
+	(*MemberEvent)(nil),            // 21: liveroom.v1.MemberEvent
+	(*History)(nil),                // 22: liveroom.v1.History
+	(*Error)(nil),                  // 23: liveroom.v1.Error
+	(*Pong)(nil),                   // 24: liveroom.v1.Pong
+	(*Ack)(nil),                    // 25: liveroom.v1.Ack
+	(*CreateRoom)(nil),             // 26: liveroom.v1.CreateRoom
+	(*CreateRoomResult)(nil),       // 27: liveroom.v1.CreateRoomResult
+	(*GetRoomInfo)(nil),            // 28: liveroom.v1.GetRoomInfo
+	(*GetRoomInfoResult)(nil),      // 29: liveroom.v1.GetRoomInfoResult
+	(*Join)(nil),                   // 30: liveroom.v1.Join
+	(*Leave)(nil),                  // 31: liveroom.v1.Leave
+	(*PostChat)(nil),               // 32: liveroom.v1.PostChat
+	(*PostFile)(nil),               // 33: liveroom.v1.PostFile
+	(*GetHistory)(nil),             // 34: liveroom.v1.GetHistory
+	(*RoomReply)(nil),              // 35: liveroom.v1.RoomReply
+	(*CallAction)(nil),             // 36: liveroom.v1.CallAction
+	(*MediaState)(nil),             // 37: liveroom.v1.MediaState
+	(*Sdp)(nil),                    // 38: liveroom.v1.Sdp
+	(*IceCandidate)(nil),           // 39: liveroom.v1.IceCandidate
+	(*CallEvent)(nil),              // 40: liveroom.v1.CallEvent
+	(*CallParticipant)(nil),        // 41: liveroom.v1.CallParticipant
+	(*CallState)(nil),              // 42: liveroom.v1.CallState
+	(*IceServer)(nil),              // 43: liveroom.v1.IceServer
+	(*CallRequest)(nil),            // 44: liveroom.v1.CallRequest
+	(*RestartIce)(nil),             // 45: liveroom.v1.RestartIce
+	(*MediaCommand)(nil),           // 46: liveroom.v1.MediaCommand
+	(*MediaRebind)(nil),            // 47: liveroom.v1.MediaRebind
+	(*MemberAwayExpired)(nil),      // 48: liveroom.v1.MemberAwayExpired
+	(*MediaJoin)(nil),              // 49: liveroom.v1.MediaJoin
+	(*MediaLeave)(nil),             // 50: liveroom.v1.MediaLeave
+	(*EntryForm)(nil),              // 51: liveroom.v1.EntryForm
+	(*EntryRecord)(nil),            // 52: liveroom.v1.EntryRecord
+	(*DeleteRoom)(nil),             // 53: liveroom.v1.DeleteRoom
+	(*DeleteRoomResult)(nil),       // 54: liveroom.v1.DeleteRoomResult
+	(*AgentRecord)(nil),            // 55: liveroom.v1.AgentRecord
+	(*AgentSession)(nil),           // 56: liveroom.v1.AgentSession
+	(*AgentRoom)(nil),              // 57: liveroom.v1.AgentRoom
+	(*ApiKeyRecord)(nil),           // 58: liveroom.v1.ApiKeyRecord
+	(*ShortNameRecord)(nil),        // 59: liveroom.v1.ShortNameRecord
+	(*OfflineMessage)(nil),         // 60: liveroom.v1.OfflineMessage
+	(*VisitorClientFrame)(nil),     // 61: liveroom.v1.VisitorClientFrame
+	(*VisitorHello)(nil),           // 62: liveroom.v1.VisitorHello
+	(*VisitorCall)(nil),            // 63: liveroom.v1.VisitorCall
+	(*VisitorCancel)(nil),          // 64: liveroom.v1.VisitorCancel
+	(*VisitorServerFrame)(nil),     // 65: liveroom.v1.VisitorServerFrame
+	(*PresenceUpdate)(nil),         // 66: liveroom.v1.PresenceUpdate
+	(*CallQueued)(nil),             // 67: liveroom.v1.CallQueued
+	(*CallAccepted)(nil),           // 68: liveroom.v1.CallAccepted
+	(*CallDeclined)(nil),           // 69: liveroom.v1.CallDeclined
+	(*AgentClientFrame)(nil),       // 70: liveroom.v1.AgentClientFrame
+	(*AgentWatch)(nil),             // 71: liveroom.v1.AgentWatch
+	(*AgentSetAway)(nil),           // 72: liveroom.v1.AgentSetAway
+	(*AgentAnswer)(nil),            // 73: liveroom.v1.AgentAnswer
+	(*AgentServerFrame)(nil),       // 74: liveroom.v1.AgentServerFrame
+	(*VisitorInfo)(nil),            // 75: liveroom.v1.VisitorInfo
+	(*VisitorLeft)(nil),            // 76: liveroom.v1.VisitorLeft
+	(*ContactRequest)(nil),         // 77: liveroom.v1.ContactRequest
+	(*ContactRequestDone)(nil),     // 78: liveroom.v1.ContactRequestDone
+	(*AgentStatus)(nil),            // 79: liveroom.v1.AgentStatus
+	(*AgentSnapshot)(nil),          // 80: liveroom.v1.AgentSnapshot
+	(*CallAnswered)(nil),           // 81: liveroom.v1.CallAnswered
+	(*AgentVisitorHello)(nil),      // 82: liveroom.v1.AgentVisitorHello
+	(*AgentVisitorCall)(nil),       // 83: liveroom.v1.AgentVisitorCall
+	(*AgentVisitorCancel)(nil),     // 84: liveroom.v1.AgentVisitorCancel
+	(*AgentAttach)(nil),            // 85: liveroom.v1.AgentAttach
+	(*AgentSocketAway)(nil),        // 86: liveroom.v1.AgentSocketAway
+	(*AgentSocketAnswer)(nil),      // 87: liveroom.v1.AgentSocketAnswer
+	(*AgentDetach)(nil),            // 88: liveroom.v1.AgentDetach
+	(*AgentReply)(nil),             // 89: liveroom.v1.AgentReply
+	(*AgentLogin)(nil),             // 90: liveroom.v1.AgentLogin
+	(*AgentLoginResult)(nil),       // 91: liveroom.v1.AgentLoginResult
+	(*AgentCheckSession)(nil),      // 92: liveroom.v1.AgentCheckSession
+	(*AgentLogout)(nil),            // 93: liveroom.v1.AgentLogout
+	(*AgentWho)(nil),               // 94: liveroom.v1.AgentWho
+	(*AgentCreateRoom)(nil),        // 95: liveroom.v1.AgentCreateRoom
+	(*AgentRoomResult)(nil),        // 96: liveroom.v1.AgentRoomResult
+	(*AgentListRooms)(nil),         // 97: liveroom.v1.AgentListRooms
+	(*AgentRoomList)(nil),          // 98: liveroom.v1.AgentRoomList
+	(*AgentGetRoom)(nil),           // 99: liveroom.v1.AgentGetRoom
+	(*AgentDeleteRoom)(nil),        // 100: liveroom.v1.AgentDeleteRoom
+	(*AgentListEntries)(nil),       // 101: liveroom.v1.AgentListEntries
+	(*AgentEntryList)(nil),         // 102: liveroom.v1.AgentEntryList
+	(*AgentStoreOffline)(nil),      // 103: liveroom.v1.AgentStoreOffline
+	(*AgentOfflineResult)(nil),     // 104: liveroom.v1.AgentOfflineResult
+	(*AgentMarkMailed)(nil),        // 105: liveroom.v1.AgentMarkMailed
+	(*AgentListOffline)(nil),       // 106: liveroom.v1.AgentListOffline
+	(*AgentOfflineList)(nil),       // 107: liveroom.v1.AgentOfflineList
+	(*AgentDeleteOffline)(nil),     // 108: liveroom.v1.AgentDeleteOffline
+	(*ShortClaim)(nil),             // 109: liveroom.v1.ShortClaim
+	(*ShortRelease)(nil),           // 110: liveroom.v1.ShortRelease
+	(*ShortResolve)(nil),           // 111: liveroom.v1.ShortResolve
+	(*ShortReply)(nil),             // 112: liveroom.v1.ShortReply
+	(*AgentOverview)(nil),          // 113: liveroom.v1.AgentOverview
+	(*AgentOverviewResult)(nil),    // 114: liveroom.v1.AgentOverviewResult
+	(*BroadcastRecord)(nil),        // 115: liveroom.v1.BroadcastRecord
+	(*BroadcastJoin)(nil),          // 116: liveroom.v1.BroadcastJoin
+	(*BroadcastControl)(nil),       // 117: liveroom.v1.BroadcastControl
+	(*BroadcastInfo)(nil),          // 118: liveroom.v1.BroadcastInfo
+	(*BroadcasterInfo)(nil),        // 119: liveroom.v1.BroadcasterInfo
+	(*BroadcastState)(nil),         // 120: liveroom.v1.BroadcastState
+	(*BroadcastJoined)(nil),        // 121: liveroom.v1.BroadcastJoined
+	(*CreateBroadcast)(nil),        // 122: liveroom.v1.CreateBroadcast
+	(*CreateBroadcastResult)(nil),  // 123: liveroom.v1.CreateBroadcastResult
+	(*GetBroadcastInfo)(nil),       // 124: liveroom.v1.GetBroadcastInfo
+	(*GetBroadcastInfoResult)(nil), // 125: liveroom.v1.GetBroadcastInfoResult
+	(*BroadcastRequest)(nil),       // 126: liveroom.v1.BroadcastRequest
+	(*BroadcastLeave)(nil),         // 127: liveroom.v1.BroadcastLeave
+	(*BroadcastAwayExpired)(nil),   // 128: liveroom.v1.BroadcastAwayExpired
+	nil,                            // 129: liveroom.v1.Sdp.SourcesEntry
+	(*actor.PID)(nil),              // 130: actor.PID
 }
 var file_liveroom_proto_depIdxs = []int32{
-	48,  // 0: liveroom.v1.RoomRecord.entry_form:type_name -> liveroom.v1.EntryForm
+	51,  // 0: liveroom.v1.RoomRecord.entry_form:type_name -> liveroom.v1.EntryForm
 	0,   // 1: liveroom.v1.ChatMessage.role:type_name -> liveroom.v1.Role
-	7,   // 2: liveroom.v1.ChatMessage.file:type_name -> liveroom.v1.FileRef
+	10,  // 2: liveroom.v1.ChatMessage.file:type_name -> liveroom.v1.FileRef
 	0,   // 3: liveroom.v1.Member.role:type_name -> liveroom.v1.Role
-	11,  // 4: liveroom.v1.ClientFrame.join:type_name -> liveroom.v1.JoinRequest
-	12,  // 5: liveroom.v1.ClientFrame.chat:type_name -> liveroom.v1.SendChat
-	13,  // 6: liveroom.v1.ClientFrame.history:type_name -> liveroom.v1.HistoryRequest
-	14,  // 7: liveroom.v1.ClientFrame.ping:type_name -> liveroom.v1.Ping
-	33,  // 8: liveroom.v1.ClientFrame.call:type_name -> liveroom.v1.CallAction
-	34,  // 9: liveroom.v1.ClientFrame.media_state:type_name -> liveroom.v1.MediaState
-	35,  // 10: liveroom.v1.ClientFrame.publish_offer:type_name -> liveroom.v1.Sdp
-	35,  // 11: liveroom.v1.ClientFrame.subscribe_answer:type_name -> liveroom.v1.Sdp
-	36,  // 12: liveroom.v1.ClientFrame.ice:type_name -> liveroom.v1.IceCandidate
-	42,  // 13: liveroom.v1.ClientFrame.restart_ice:type_name -> liveroom.v1.RestartIce
-	17,  // 14: liveroom.v1.ServerFrame.joined:type_name -> liveroom.v1.Joined
-	18,  // 15: liveroom.v1.ServerFrame.member:type_name -> liveroom.v1.MemberEvent
-	8,   // 16: liveroom.v1.ServerFrame.chat:type_name -> liveroom.v1.ChatMessage
-	19,  // 17: liveroom.v1.ServerFrame.history:type_name -> liveroom.v1.History
-	20,  // 18: liveroom.v1.ServerFrame.error:type_name -> liveroom.v1.Error
-	21,  // 19: liveroom.v1.ServerFrame.pong:type_name -> liveroom.v1.Pong
-	22,  // 20: liveroom.v1.ServerFrame.ack:type_name -> liveroom.v1.Ack
-	37,  // 21: liveroom.v1.ServerFrame.call:type_name -> liveroom.v1.CallEvent
-	35,  // 22: liveroom.v1.ServerFrame.publish_answer:type_name -> liveroom.v1.Sdp
-	35,  // 23: liveroom.v1.ServerFrame.subscribe_offer:type_name -> liveroom.v1.Sdp
-	39,  // 24: liveroom.v1.ServerFrame.call_state:type_name -> liveroom.v1.CallState
-	48,  // 25: liveroom.v1.RoomInfo.entry_form:type_name -> liveroom.v1.EntryForm
-	0,   // 26: liveroom.v1.Joined.role:type_name -> liveroom.v1.Role
-	16,  // 27: liveroom.v1.Joined.room:type_name -> liveroom.v1.RoomInfo
-	9,   // 28: liveroom.v1.Joined.members:type_name -> liveroom.v1.Member
-	8,   // 29: liveroom.v1.Joined.history:type_name -> liveroom.v1.ChatMessage
-	39,  // 30: liveroom.v1.Joined.call:type_name -> liveroom.v1.CallState
-	40,  // 31: liveroom.v1.Joined.ice_servers:type_name -> liveroom.v1.IceServer
-	4,   // 32: liveroom.v1.MemberEvent.kind:type_name -> liveroom.v1.MemberEvent.Kind
-	9,   // 33: liveroom.v1.MemberEvent.member:type_name -> liveroom.v1.Member
-	8,   // 34: liveroom.v1.History.messages:type_name -> liveroom.v1.ChatMessage
-	48,  // 35: liveroom.v1.CreateRoom.entry_form:type_name -> liveroom.v1.EntryForm
-	20,  // 36: liveroom.v1.CreateRoomResult.error:type_name -> liveroom.v1.Error
-	16,  // 37: liveroom.v1.CreateRoomResult.room:type_name -> liveroom.v1.RoomInfo
-	20,  // 38: liveroom.v1.GetRoomInfoResult.error:type_name -> liveroom.v1.Error
-	16,  // 39: liveroom.v1.GetRoomInfoResult.room:type_name -> liveroom.v1.RoomInfo
-	113, // 40: liveroom.v1.Join.session:type_name -> actor.PID
-	11,  // 41: liveroom.v1.Join.request:type_name -> liveroom.v1.JoinRequest
-	113, // 42: liveroom.v1.Leave.session:type_name -> actor.PID
-	113, // 43: liveroom.v1.PostChat.session:type_name -> actor.PID
-	0,   // 44: liveroom.v1.PostFile.role:type_name -> liveroom.v1.Role
-	7,   // 45: liveroom.v1.PostFile.file:type_name -> liveroom.v1.FileRef
-	113, // 46: liveroom.v1.GetHistory.session:type_name -> actor.PID
-	13,  // 47: liveroom.v1.GetHistory.request:type_name -> liveroom.v1.HistoryRequest
-	20,  // 48: liveroom.v1.RoomReply.error:type_name -> liveroom.v1.Error
-	8,   // 49: liveroom.v1.RoomReply.chat:type_name -> liveroom.v1.ChatMessage
-	5,   // 50: liveroom.v1.CallAction.action:type_name -> liveroom.v1.CallAction.Action
-	112, // 51: liveroom.v1.Sdp.sources:type_name -> liveroom.v1.Sdp.SourcesEntry
-	1,   // 52: liveroom.v1.IceCandidate.pc:type_name -> liveroom.v1.PeerRole
-	5,   // 53: liveroom.v1.CallEvent.action:type_name -> liveroom.v1.CallAction.Action
-	9,   // 54: liveroom.v1.CallEvent.from:type_name -> liveroom.v1.Member
-	9,   // 55: liveroom.v1.CallParticipant.member:type_name -> liveroom.v1.Member
-	34,  // 56: liveroom.v1.CallParticipant.media:type_name -> liveroom.v1.MediaState
-	38,  // 57: liveroom.v1.CallState.participants:type_name -> liveroom.v1.CallParticipant
-	113, // 58: liveroom.v1.CallRequest.session:type_name -> actor.PID
-	33,  // 59: liveroom.v1.CallRequest.call:type_name -> liveroom.v1.CallAction
-	34,  // 60: liveroom.v1.CallRequest.media_state:type_name -> liveroom.v1.MediaState
-	35,  // 61: liveroom.v1.CallRequest.publish_offer:type_name -> liveroom.v1.Sdp
-	35,  // 62: liveroom.v1.CallRequest.subscribe_answer:type_name -> liveroom.v1.Sdp
-	36,  // 63: liveroom.v1.CallRequest.ice:type_name -> liveroom.v1.IceCandidate
-	42,  // 64: liveroom.v1.CallRequest.restart_ice:type_name -> liveroom.v1.RestartIce
-	113, // 65: liveroom.v1.MediaCommand.session:type_name -> actor.PID
-	46,  // 66: liveroom.v1.MediaCommand.join:type_name -> liveroom.v1.MediaJoin
-	47,  // 67: liveroom.v1.MediaCommand.leave:type_name -> liveroom.v1.MediaLeave
-	35,  // 68: liveroom.v1.MediaCommand.publish_offer:type_name -> liveroom.v1.Sdp
-	35,  // 69: liveroom.v1.MediaCommand.subscribe_answer:type_name -> liveroom.v1.Sdp
-	36,  // 70: liveroom.v1.MediaCommand.ice:type_name -> liveroom.v1.IceCandidate
-	42,  // 71: liveroom.v1.MediaCommand.restart_ice:type_name -> liveroom.v1.RestartIce
-	44,  // 72: liveroom.v1.MediaCommand.rebind:type_name -> liveroom.v1.MediaRebind
-	20,  // 73: liveroom.v1.DeleteRoomResult.error:type_name -> liveroom.v1.Error
-	16,  // 74: liveroom.v1.AgentRoom.room:type_name -> liveroom.v1.RoomInfo
-	59,  // 75: liveroom.v1.VisitorClientFrame.hello:type_name -> liveroom.v1.VisitorHello
-	60,  // 76: liveroom.v1.VisitorClientFrame.call:type_name -> liveroom.v1.VisitorCall
-	61,  // 77: liveroom.v1.VisitorClientFrame.cancel:type_name -> liveroom.v1.VisitorCancel
-	14,  // 78: liveroom.v1.VisitorClientFrame.ping:type_name -> liveroom.v1.Ping
-	3,   // 79: liveroom.v1.VisitorCall.kind:type_name -> liveroom.v1.CallKind
-	63,  // 80: liveroom.v1.VisitorServerFrame.presence:type_name -> liveroom.v1.PresenceUpdate
-	64,  // 81: liveroom.v1.VisitorServerFrame.queued:type_name -> liveroom.v1.CallQueued
-	65,  // 82: liveroom.v1.VisitorServerFrame.accepted:type_name -> liveroom.v1.CallAccepted
-	66,  // 83: liveroom.v1.VisitorServerFrame.declined:type_name -> liveroom.v1.CallDeclined
-	20,  // 84: liveroom.v1.VisitorServerFrame.error:type_name -> liveroom.v1.Error
-	21,  // 85: liveroom.v1.VisitorServerFrame.pong:type_name -> liveroom.v1.Pong
-	2,   // 86: liveroom.v1.PresenceUpdate.presence:type_name -> liveroom.v1.Presence
-	68,  // 87: liveroom.v1.AgentClientFrame.watch:type_name -> liveroom.v1.AgentWatch
-	69,  // 88: liveroom.v1.AgentClientFrame.away:type_name -> liveroom.v1.AgentSetAway
-	70,  // 89: liveroom.v1.AgentClientFrame.answer:type_name -> liveroom.v1.AgentAnswer
-	14,  // 90: liveroom.v1.AgentClientFrame.ping:type_name -> liveroom.v1.Ping
-	77,  // 91: liveroom.v1.AgentServerFrame.snapshot:type_name -> liveroom.v1.AgentSnapshot
-	72,  // 92: liveroom.v1.AgentServerFrame.visitor:type_name -> liveroom.v1.VisitorInfo
-	73,  // 93: liveroom.v1.AgentServerFrame.visitor_left:type_name -> liveroom.v1.VisitorLeft
-	74,  // 94: liveroom.v1.AgentServerFrame.request:type_name -> liveroom.v1.ContactRequest
-	75,  // 95: liveroom.v1.AgentServerFrame.request_done:type_name -> liveroom.v1.ContactRequestDone
-	76,  // 96: liveroom.v1.AgentServerFrame.status:type_name -> liveroom.v1.AgentStatus
-	78,  // 97: liveroom.v1.AgentServerFrame.answered:type_name -> liveroom.v1.CallAnswered
-	20,  // 98: liveroom.v1.AgentServerFrame.error:type_name -> liveroom.v1.Error
-	21,  // 99: liveroom.v1.AgentServerFrame.pong:type_name -> liveroom.v1.Pong
-	3,   // 100: liveroom.v1.ContactRequest.kind:type_name -> liveroom.v1.CallKind
-	2,   // 101: liveroom.v1.AgentStatus.presence:type_name -> liveroom.v1.Presence
-	76,  // 102: liveroom.v1.AgentSnapshot.status:type_name -> liveroom.v1.AgentStatus
-	72,  // 103: liveroom.v1.AgentSnapshot.visitors:type_name -> liveroom.v1.VisitorInfo
-	74,  // 104: liveroom.v1.AgentSnapshot.requests:type_name -> liveroom.v1.ContactRequest
-	113, // 105: liveroom.v1.AgentVisitorHello.session:type_name -> actor.PID
-	59,  // 106: liveroom.v1.AgentVisitorHello.hello:type_name -> liveroom.v1.VisitorHello
-	113, // 107: liveroom.v1.AgentVisitorCall.session:type_name -> actor.PID
-	60,  // 108: liveroom.v1.AgentVisitorCall.call:type_name -> liveroom.v1.VisitorCall
-	113, // 109: liveroom.v1.AgentVisitorCancel.session:type_name -> actor.PID
-	113, // 110: liveroom.v1.AgentAttach.session:type_name -> actor.PID
-	68,  // 111: liveroom.v1.AgentAttach.watch:type_name -> liveroom.v1.AgentWatch
-	113, // 112: liveroom.v1.AgentSocketAway.session:type_name -> actor.PID
-	113, // 113: liveroom.v1.AgentSocketAnswer.session:type_name -> actor.PID
-	70,  // 114: liveroom.v1.AgentSocketAnswer.answer:type_name -> liveroom.v1.AgentAnswer
-	113, // 115: liveroom.v1.AgentDetach.session:type_name -> actor.PID
-	20,  // 116: liveroom.v1.AgentReply.error:type_name -> liveroom.v1.Error
-	20,  // 117: liveroom.v1.AgentLoginResult.error:type_name -> liveroom.v1.Error
-	20,  // 118: liveroom.v1.AgentWho.error:type_name -> liveroom.v1.Error
-	23,  // 119: liveroom.v1.AgentCreateRoom.room:type_name -> liveroom.v1.CreateRoom
-	20,  // 120: liveroom.v1.AgentRoomResult.error:type_name -> liveroom.v1.Error
-	54,  // 121: liveroom.v1.AgentRoomResult.room:type_name -> liveroom.v1.AgentRoom
-	20,  // 122: liveroom.v1.AgentRoomList.error:type_name -> liveroom.v1.Error
-	54,  // 123: liveroom.v1.AgentRoomList.rooms:type_name -> liveroom.v1.AgentRoom
-	20,  // 124: liveroom.v1.AgentEntryList.error:type_name -> liveroom.v1.Error
-	49,  // 125: liveroom.v1.AgentEntryList.entries:type_name -> liveroom.v1.EntryRecord
-	57,  // 126: liveroom.v1.AgentStoreOffline.message:type_name -> liveroom.v1.OfflineMessage
-	20,  // 127: liveroom.v1.AgentOfflineResult.error:type_name -> liveroom.v1.Error
-	57,  // 128: liveroom.v1.AgentOfflineResult.message:type_name -> liveroom.v1.OfflineMessage
-	20,  // 129: liveroom.v1.AgentOfflineList.error:type_name -> liveroom.v1.Error
-	57,  // 130: liveroom.v1.AgentOfflineList.messages:type_name -> liveroom.v1.OfflineMessage
-	20,  // 131: liveroom.v1.ShortReply.error:type_name -> liveroom.v1.Error
-	56,  // 132: liveroom.v1.ShortReply.record:type_name -> liveroom.v1.ShortNameRecord
-	20,  // 133: liveroom.v1.AgentOverviewResult.error:type_name -> liveroom.v1.Error
-	2,   // 134: liveroom.v1.AgentOverviewResult.presence:type_name -> liveroom.v1.Presence
-	135, // [135:135] is the sub-list for method output_type
-	135, // [135:135] is the sub-list for method input_type
-	135, // [135:135] is the sub-list for extension type_name
-	135, // [135:135] is the sub-list for extension extendee
-	0,   // [0:135] is the sub-list for field type_name
+	14,  // 4: liveroom.v1.ClientFrame.join:type_name -> liveroom.v1.JoinRequest
+	15,  // 5: liveroom.v1.ClientFrame.chat:type_name -> liveroom.v1.SendChat
+	16,  // 6: liveroom.v1.ClientFrame.history:type_name -> liveroom.v1.HistoryRequest
+	17,  // 7: liveroom.v1.ClientFrame.ping:type_name -> liveroom.v1.Ping
+	36,  // 8: liveroom.v1.ClientFrame.call:type_name -> liveroom.v1.CallAction
+	37,  // 9: liveroom.v1.ClientFrame.media_state:type_name -> liveroom.v1.MediaState
+	38,  // 10: liveroom.v1.ClientFrame.publish_offer:type_name -> liveroom.v1.Sdp
+	38,  // 11: liveroom.v1.ClientFrame.subscribe_answer:type_name -> liveroom.v1.Sdp
+	39,  // 12: liveroom.v1.ClientFrame.ice:type_name -> liveroom.v1.IceCandidate
+	45,  // 13: liveroom.v1.ClientFrame.restart_ice:type_name -> liveroom.v1.RestartIce
+	116, // 14: liveroom.v1.ClientFrame.broadcast_join:type_name -> liveroom.v1.BroadcastJoin
+	117, // 15: liveroom.v1.ClientFrame.broadcast_control:type_name -> liveroom.v1.BroadcastControl
+	20,  // 16: liveroom.v1.ServerFrame.joined:type_name -> liveroom.v1.Joined
+	21,  // 17: liveroom.v1.ServerFrame.member:type_name -> liveroom.v1.MemberEvent
+	11,  // 18: liveroom.v1.ServerFrame.chat:type_name -> liveroom.v1.ChatMessage
+	22,  // 19: liveroom.v1.ServerFrame.history:type_name -> liveroom.v1.History
+	23,  // 20: liveroom.v1.ServerFrame.error:type_name -> liveroom.v1.Error
+	24,  // 21: liveroom.v1.ServerFrame.pong:type_name -> liveroom.v1.Pong
+	25,  // 22: liveroom.v1.ServerFrame.ack:type_name -> liveroom.v1.Ack
+	40,  // 23: liveroom.v1.ServerFrame.call:type_name -> liveroom.v1.CallEvent
+	38,  // 24: liveroom.v1.ServerFrame.publish_answer:type_name -> liveroom.v1.Sdp
+	38,  // 25: liveroom.v1.ServerFrame.subscribe_offer:type_name -> liveroom.v1.Sdp
+	42,  // 26: liveroom.v1.ServerFrame.call_state:type_name -> liveroom.v1.CallState
+	121, // 27: liveroom.v1.ServerFrame.broadcast_joined:type_name -> liveroom.v1.BroadcastJoined
+	120, // 28: liveroom.v1.ServerFrame.broadcast_state:type_name -> liveroom.v1.BroadcastState
+	51,  // 29: liveroom.v1.RoomInfo.entry_form:type_name -> liveroom.v1.EntryForm
+	0,   // 30: liveroom.v1.Joined.role:type_name -> liveroom.v1.Role
+	19,  // 31: liveroom.v1.Joined.room:type_name -> liveroom.v1.RoomInfo
+	12,  // 32: liveroom.v1.Joined.members:type_name -> liveroom.v1.Member
+	11,  // 33: liveroom.v1.Joined.history:type_name -> liveroom.v1.ChatMessage
+	42,  // 34: liveroom.v1.Joined.call:type_name -> liveroom.v1.CallState
+	43,  // 35: liveroom.v1.Joined.ice_servers:type_name -> liveroom.v1.IceServer
+	7,   // 36: liveroom.v1.MemberEvent.kind:type_name -> liveroom.v1.MemberEvent.Kind
+	12,  // 37: liveroom.v1.MemberEvent.member:type_name -> liveroom.v1.Member
+	11,  // 38: liveroom.v1.History.messages:type_name -> liveroom.v1.ChatMessage
+	51,  // 39: liveroom.v1.CreateRoom.entry_form:type_name -> liveroom.v1.EntryForm
+	23,  // 40: liveroom.v1.CreateRoomResult.error:type_name -> liveroom.v1.Error
+	19,  // 41: liveroom.v1.CreateRoomResult.room:type_name -> liveroom.v1.RoomInfo
+	23,  // 42: liveroom.v1.GetRoomInfoResult.error:type_name -> liveroom.v1.Error
+	19,  // 43: liveroom.v1.GetRoomInfoResult.room:type_name -> liveroom.v1.RoomInfo
+	130, // 44: liveroom.v1.Join.session:type_name -> actor.PID
+	14,  // 45: liveroom.v1.Join.request:type_name -> liveroom.v1.JoinRequest
+	130, // 46: liveroom.v1.Leave.session:type_name -> actor.PID
+	130, // 47: liveroom.v1.PostChat.session:type_name -> actor.PID
+	0,   // 48: liveroom.v1.PostFile.role:type_name -> liveroom.v1.Role
+	10,  // 49: liveroom.v1.PostFile.file:type_name -> liveroom.v1.FileRef
+	130, // 50: liveroom.v1.GetHistory.session:type_name -> actor.PID
+	16,  // 51: liveroom.v1.GetHistory.request:type_name -> liveroom.v1.HistoryRequest
+	23,  // 52: liveroom.v1.RoomReply.error:type_name -> liveroom.v1.Error
+	11,  // 53: liveroom.v1.RoomReply.chat:type_name -> liveroom.v1.ChatMessage
+	8,   // 54: liveroom.v1.CallAction.action:type_name -> liveroom.v1.CallAction.Action
+	129, // 55: liveroom.v1.Sdp.sources:type_name -> liveroom.v1.Sdp.SourcesEntry
+	1,   // 56: liveroom.v1.IceCandidate.pc:type_name -> liveroom.v1.PeerRole
+	8,   // 57: liveroom.v1.CallEvent.action:type_name -> liveroom.v1.CallAction.Action
+	12,  // 58: liveroom.v1.CallEvent.from:type_name -> liveroom.v1.Member
+	12,  // 59: liveroom.v1.CallParticipant.member:type_name -> liveroom.v1.Member
+	37,  // 60: liveroom.v1.CallParticipant.media:type_name -> liveroom.v1.MediaState
+	41,  // 61: liveroom.v1.CallState.participants:type_name -> liveroom.v1.CallParticipant
+	130, // 62: liveroom.v1.CallRequest.session:type_name -> actor.PID
+	36,  // 63: liveroom.v1.CallRequest.call:type_name -> liveroom.v1.CallAction
+	37,  // 64: liveroom.v1.CallRequest.media_state:type_name -> liveroom.v1.MediaState
+	38,  // 65: liveroom.v1.CallRequest.publish_offer:type_name -> liveroom.v1.Sdp
+	38,  // 66: liveroom.v1.CallRequest.subscribe_answer:type_name -> liveroom.v1.Sdp
+	39,  // 67: liveroom.v1.CallRequest.ice:type_name -> liveroom.v1.IceCandidate
+	45,  // 68: liveroom.v1.CallRequest.restart_ice:type_name -> liveroom.v1.RestartIce
+	130, // 69: liveroom.v1.MediaCommand.session:type_name -> actor.PID
+	49,  // 70: liveroom.v1.MediaCommand.join:type_name -> liveroom.v1.MediaJoin
+	50,  // 71: liveroom.v1.MediaCommand.leave:type_name -> liveroom.v1.MediaLeave
+	38,  // 72: liveroom.v1.MediaCommand.publish_offer:type_name -> liveroom.v1.Sdp
+	38,  // 73: liveroom.v1.MediaCommand.subscribe_answer:type_name -> liveroom.v1.Sdp
+	39,  // 74: liveroom.v1.MediaCommand.ice:type_name -> liveroom.v1.IceCandidate
+	45,  // 75: liveroom.v1.MediaCommand.restart_ice:type_name -> liveroom.v1.RestartIce
+	47,  // 76: liveroom.v1.MediaCommand.rebind:type_name -> liveroom.v1.MediaRebind
+	23,  // 77: liveroom.v1.DeleteRoomResult.error:type_name -> liveroom.v1.Error
+	19,  // 78: liveroom.v1.AgentRoom.room:type_name -> liveroom.v1.RoomInfo
+	62,  // 79: liveroom.v1.VisitorClientFrame.hello:type_name -> liveroom.v1.VisitorHello
+	63,  // 80: liveroom.v1.VisitorClientFrame.call:type_name -> liveroom.v1.VisitorCall
+	64,  // 81: liveroom.v1.VisitorClientFrame.cancel:type_name -> liveroom.v1.VisitorCancel
+	17,  // 82: liveroom.v1.VisitorClientFrame.ping:type_name -> liveroom.v1.Ping
+	3,   // 83: liveroom.v1.VisitorCall.kind:type_name -> liveroom.v1.CallKind
+	66,  // 84: liveroom.v1.VisitorServerFrame.presence:type_name -> liveroom.v1.PresenceUpdate
+	67,  // 85: liveroom.v1.VisitorServerFrame.queued:type_name -> liveroom.v1.CallQueued
+	68,  // 86: liveroom.v1.VisitorServerFrame.accepted:type_name -> liveroom.v1.CallAccepted
+	69,  // 87: liveroom.v1.VisitorServerFrame.declined:type_name -> liveroom.v1.CallDeclined
+	23,  // 88: liveroom.v1.VisitorServerFrame.error:type_name -> liveroom.v1.Error
+	24,  // 89: liveroom.v1.VisitorServerFrame.pong:type_name -> liveroom.v1.Pong
+	2,   // 90: liveroom.v1.PresenceUpdate.presence:type_name -> liveroom.v1.Presence
+	71,  // 91: liveroom.v1.AgentClientFrame.watch:type_name -> liveroom.v1.AgentWatch
+	72,  // 92: liveroom.v1.AgentClientFrame.away:type_name -> liveroom.v1.AgentSetAway
+	73,  // 93: liveroom.v1.AgentClientFrame.answer:type_name -> liveroom.v1.AgentAnswer
+	17,  // 94: liveroom.v1.AgentClientFrame.ping:type_name -> liveroom.v1.Ping
+	80,  // 95: liveroom.v1.AgentServerFrame.snapshot:type_name -> liveroom.v1.AgentSnapshot
+	75,  // 96: liveroom.v1.AgentServerFrame.visitor:type_name -> liveroom.v1.VisitorInfo
+	76,  // 97: liveroom.v1.AgentServerFrame.visitor_left:type_name -> liveroom.v1.VisitorLeft
+	77,  // 98: liveroom.v1.AgentServerFrame.request:type_name -> liveroom.v1.ContactRequest
+	78,  // 99: liveroom.v1.AgentServerFrame.request_done:type_name -> liveroom.v1.ContactRequestDone
+	79,  // 100: liveroom.v1.AgentServerFrame.status:type_name -> liveroom.v1.AgentStatus
+	81,  // 101: liveroom.v1.AgentServerFrame.answered:type_name -> liveroom.v1.CallAnswered
+	23,  // 102: liveroom.v1.AgentServerFrame.error:type_name -> liveroom.v1.Error
+	24,  // 103: liveroom.v1.AgentServerFrame.pong:type_name -> liveroom.v1.Pong
+	3,   // 104: liveroom.v1.ContactRequest.kind:type_name -> liveroom.v1.CallKind
+	2,   // 105: liveroom.v1.AgentStatus.presence:type_name -> liveroom.v1.Presence
+	79,  // 106: liveroom.v1.AgentSnapshot.status:type_name -> liveroom.v1.AgentStatus
+	75,  // 107: liveroom.v1.AgentSnapshot.visitors:type_name -> liveroom.v1.VisitorInfo
+	77,  // 108: liveroom.v1.AgentSnapshot.requests:type_name -> liveroom.v1.ContactRequest
+	130, // 109: liveroom.v1.AgentVisitorHello.session:type_name -> actor.PID
+	62,  // 110: liveroom.v1.AgentVisitorHello.hello:type_name -> liveroom.v1.VisitorHello
+	130, // 111: liveroom.v1.AgentVisitorCall.session:type_name -> actor.PID
+	63,  // 112: liveroom.v1.AgentVisitorCall.call:type_name -> liveroom.v1.VisitorCall
+	130, // 113: liveroom.v1.AgentVisitorCancel.session:type_name -> actor.PID
+	130, // 114: liveroom.v1.AgentAttach.session:type_name -> actor.PID
+	71,  // 115: liveroom.v1.AgentAttach.watch:type_name -> liveroom.v1.AgentWatch
+	130, // 116: liveroom.v1.AgentSocketAway.session:type_name -> actor.PID
+	130, // 117: liveroom.v1.AgentSocketAnswer.session:type_name -> actor.PID
+	73,  // 118: liveroom.v1.AgentSocketAnswer.answer:type_name -> liveroom.v1.AgentAnswer
+	130, // 119: liveroom.v1.AgentDetach.session:type_name -> actor.PID
+	23,  // 120: liveroom.v1.AgentReply.error:type_name -> liveroom.v1.Error
+	23,  // 121: liveroom.v1.AgentLoginResult.error:type_name -> liveroom.v1.Error
+	23,  // 122: liveroom.v1.AgentWho.error:type_name -> liveroom.v1.Error
+	26,  // 123: liveroom.v1.AgentCreateRoom.room:type_name -> liveroom.v1.CreateRoom
+	23,  // 124: liveroom.v1.AgentRoomResult.error:type_name -> liveroom.v1.Error
+	57,  // 125: liveroom.v1.AgentRoomResult.room:type_name -> liveroom.v1.AgentRoom
+	23,  // 126: liveroom.v1.AgentRoomList.error:type_name -> liveroom.v1.Error
+	57,  // 127: liveroom.v1.AgentRoomList.rooms:type_name -> liveroom.v1.AgentRoom
+	23,  // 128: liveroom.v1.AgentEntryList.error:type_name -> liveroom.v1.Error
+	52,  // 129: liveroom.v1.AgentEntryList.entries:type_name -> liveroom.v1.EntryRecord
+	60,  // 130: liveroom.v1.AgentStoreOffline.message:type_name -> liveroom.v1.OfflineMessage
+	23,  // 131: liveroom.v1.AgentOfflineResult.error:type_name -> liveroom.v1.Error
+	60,  // 132: liveroom.v1.AgentOfflineResult.message:type_name -> liveroom.v1.OfflineMessage
+	23,  // 133: liveroom.v1.AgentOfflineList.error:type_name -> liveroom.v1.Error
+	60,  // 134: liveroom.v1.AgentOfflineList.messages:type_name -> liveroom.v1.OfflineMessage
+	23,  // 135: liveroom.v1.ShortReply.error:type_name -> liveroom.v1.Error
+	59,  // 136: liveroom.v1.ShortReply.record:type_name -> liveroom.v1.ShortNameRecord
+	23,  // 137: liveroom.v1.AgentOverviewResult.error:type_name -> liveroom.v1.Error
+	2,   // 138: liveroom.v1.AgentOverviewResult.presence:type_name -> liveroom.v1.Presence
+	4,   // 139: liveroom.v1.BroadcastRecord.phase:type_name -> liveroom.v1.BroadcastPhase
+	6,   // 140: liveroom.v1.BroadcastControl.action:type_name -> liveroom.v1.BroadcastAction
+	4,   // 141: liveroom.v1.BroadcastState.phase:type_name -> liveroom.v1.BroadcastPhase
+	119, // 142: liveroom.v1.BroadcastState.broadcasters:type_name -> liveroom.v1.BroadcasterInfo
+	5,   // 143: liveroom.v1.BroadcastJoined.role:type_name -> liveroom.v1.BroadcastRole
+	118, // 144: liveroom.v1.BroadcastJoined.broadcast:type_name -> liveroom.v1.BroadcastInfo
+	120, // 145: liveroom.v1.BroadcastJoined.state:type_name -> liveroom.v1.BroadcastState
+	43,  // 146: liveroom.v1.BroadcastJoined.ice_servers:type_name -> liveroom.v1.IceServer
+	23,  // 147: liveroom.v1.CreateBroadcastResult.error:type_name -> liveroom.v1.Error
+	118, // 148: liveroom.v1.CreateBroadcastResult.broadcast:type_name -> liveroom.v1.BroadcastInfo
+	23,  // 149: liveroom.v1.GetBroadcastInfoResult.error:type_name -> liveroom.v1.Error
+	118, // 150: liveroom.v1.GetBroadcastInfoResult.broadcast:type_name -> liveroom.v1.BroadcastInfo
+	120, // 151: liveroom.v1.GetBroadcastInfoResult.state:type_name -> liveroom.v1.BroadcastState
+	130, // 152: liveroom.v1.BroadcastRequest.session:type_name -> actor.PID
+	116, // 153: liveroom.v1.BroadcastRequest.join:type_name -> liveroom.v1.BroadcastJoin
+	117, // 154: liveroom.v1.BroadcastRequest.control:type_name -> liveroom.v1.BroadcastControl
+	15,  // 155: liveroom.v1.BroadcastRequest.chat:type_name -> liveroom.v1.SendChat
+	38,  // 156: liveroom.v1.BroadcastRequest.publish_offer:type_name -> liveroom.v1.Sdp
+	38,  // 157: liveroom.v1.BroadcastRequest.subscribe_answer:type_name -> liveroom.v1.Sdp
+	39,  // 158: liveroom.v1.BroadcastRequest.ice:type_name -> liveroom.v1.IceCandidate
+	45,  // 159: liveroom.v1.BroadcastRequest.restart_ice:type_name -> liveroom.v1.RestartIce
+	127, // 160: liveroom.v1.BroadcastRequest.leave:type_name -> liveroom.v1.BroadcastLeave
+	161, // [161:161] is the sub-list for method output_type
+	161, // [161:161] is the sub-list for method input_type
+	161, // [161:161] is the sub-list for extension type_name
+	161, // [161:161] is the sub-list for extension extendee
+	0,   // [0:161] is the sub-list for field type_name
 }
 
 func init() { file_liveroom_proto_init() }
@@ -8367,6 +9819,8 @@ func file_liveroom_proto_init() {
 		(*ClientFrame_SubscribeAnswer)(nil),
 		(*ClientFrame_Ice)(nil),
 		(*ClientFrame_RestartIce)(nil),
+		(*ClientFrame_BroadcastJoin)(nil),
+		(*ClientFrame_BroadcastControl)(nil),
 	}
 	file_liveroom_proto_msgTypes[9].OneofWrappers = []any{
 		(*ServerFrame_Joined)(nil),
@@ -8380,6 +9834,8 @@ func file_liveroom_proto_init() {
 		(*ServerFrame_PublishAnswer)(nil),
 		(*ServerFrame_SubscribeOffer)(nil),
 		(*ServerFrame_CallState)(nil),
+		(*ServerFrame_BroadcastJoined)(nil),
+		(*ServerFrame_BroadcastState)(nil),
 	}
 	file_liveroom_proto_msgTypes[35].OneofWrappers = []any{
 		(*CallRequest_Call)(nil),
@@ -8429,13 +9885,23 @@ func file_liveroom_proto_init() {
 		(*AgentServerFrame_Error)(nil),
 		(*AgentServerFrame_Pong)(nil),
 	}
+	file_liveroom_proto_msgTypes[117].OneofWrappers = []any{
+		(*BroadcastRequest_Join)(nil),
+		(*BroadcastRequest_Control)(nil),
+		(*BroadcastRequest_Chat)(nil),
+		(*BroadcastRequest_PublishOffer)(nil),
+		(*BroadcastRequest_SubscribeAnswer)(nil),
+		(*BroadcastRequest_Ice)(nil),
+		(*BroadcastRequest_RestartIce)(nil),
+		(*BroadcastRequest_Leave)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_liveroom_proto_rawDesc), len(file_liveroom_proto_rawDesc)),
-			NumEnums:      6,
-			NumMessages:   107,
+			NumEnums:      9,
+			NumMessages:   121,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

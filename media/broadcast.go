@@ -1,0 +1,61 @@
+package media
+
+import (
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/pion/sdp/v3"
+	"go.uber.org/zap"
+
+	"liveroom/proto/pb"
+)
+
+// BroadcastProps returns the media actor of one broadcast: the room's
+// forwarding (every published track goes to every other peer) with
+// receive-only viewers. A viewer's offer to send anything is refused, so a
+// viewer link can never put media in front of the audience.
+func (e *Engine) BroadcastProps(broadcastID string) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor {
+		return &broadcastMedia{
+			room: room{e: e, id: broadcastID, log: e.log.With(zap.String("broadcast", broadcastID)),
+				peers: map[string]*peer{}, tracks: map[string]*forwarded{}},
+			viewers: map[string]bool{},
+		}
+	})
+}
+
+type broadcastMedia struct {
+	room
+	viewers map[string]bool
+}
+
+func (b *broadcastMedia) Receive(ctx actor.Context) {
+	if c, ok := ctx.Message().(*pb.MediaCommand); ok {
+		switch body := c.Body.(type) {
+		case *pb.MediaCommand_Join:
+			if b.peers[c.MemberId] == nil {
+				if body.Join.GetReceiveOnly() {
+					b.viewers[c.MemberId] = true
+				} else {
+					delete(b.viewers, c.MemberId)
+				}
+			}
+		case *pb.MediaCommand_Leave:
+			delete(b.viewers, c.MemberId)
+		case *pb.MediaCommand_PublishOffer:
+			if b.viewers[c.MemberId] && offersToSend(body.PublishOffer.GetSdp()) {
+				b.fail(ctx, c.Session, c.FrameId, "receive_only", "Viewers cannot send media.")
+				return
+			}
+		}
+	}
+	b.room.Receive(ctx)
+}
+
+// offersToSend reports whether an offer has a section that sends media, or
+// cannot be read (which is refused the same way).
+func offersToSend(raw string) bool {
+	d := &sdp.SessionDescription{}
+	if d.UnmarshalString(raw) != nil {
+		return true
+	}
+	return sendingSections(d) > 0
+}
