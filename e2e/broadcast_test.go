@@ -1,0 +1,132 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// waitLong polls a JavaScript expression like waitJS, with a deadline fit
+// for many pages with video on a busy machine.
+func waitLong(t *testing.T, ctx context.Context, what, js string) {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	var lastErr error
+	for time.Now().Before(deadline) {
+		tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		ok, err := chromedp.Run(tctx, chromedp.Evaluate[bool]("(async () => !!(await ("+js+")))()", chromedp.EvalAwaitPromise))
+		cancel()
+		if err == nil && ok {
+			return
+		}
+		lastErr = err
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Fatalf("waiting for %s: not true after 90s (last error %v)\npage: %s", what, lastErr, pageText(ctx))
+}
+
+// decoding waits until the viewer decodes at least n video tracks and each
+// of them keeps decoding.
+func decoding(t *testing.T, page context.Context, what string, n int) {
+	t.Helper()
+	stats := `window.liveroomViewer.stats().then(s => s.filter(x => x.framesDecoded > 5))`
+	waitLong(t, page, what, stats+`.then(s => s.length >= `+fmt.Sprint(n)+`)`)
+	first := eval[map[string]float64](t, page, stats+`.then(s => Object.fromEntries(s.map(x => [x.mid, x.framesDecoded])))`)
+	waitLong(t, page, what+" (still growing)", stats+`.then(s => { const first = `+mapJS(first)+`;
+		return Object.keys(first).every(mid => s.some(x => x.mid === mid && x.framesDecoded > first[mid])); })`)
+}
+
+func mapJS(m map[string]float64) string {
+	out := "{"
+	for k, v := range m {
+		out += jsString(k) + ":" + fmt.Sprint(v) + ","
+	}
+	return out + "}"
+}
+
+func TestBroadcastOneBroadcasterFiveViewersSecondBroadcasterEnded(t *testing.T) {
+	dir := t.TempDir()
+	addAgent(t, dir, "lena", "Lena", "", "secret-pass")
+	key := addAPIKey(t, dir, "lena")
+	srv := startServer(t, dir, "--broadcast-max-viewers", "5")
+
+	if code, _ := apiCall(t, srv, "POST", "/api/v1/broadcasts", "", `{"id":"physics"}`); code != 401 {
+		t.Fatalf("create without a key: %d, want 401", code)
+	}
+	code, b := apiCall(t, srv, "POST", "/api/v1/broadcasts", key, `{"id":"physics","title":"Physics 101"}`)
+	if code != 201 {
+		t.Fatalf("create broadcast: %d %v", code, b)
+	}
+	broadcasterURL, viewerURL := b["broadcasterUrl"].(string), b["viewerUrl"].(string)
+	if code, _ := apiCall(t, srv, "POST", "/api/v1/broadcasts", key, `{"id":"physics"}`); code != 409 {
+		t.Fatalf("same id again: %d, want 409", code)
+	}
+
+	browser := newBrowser(t)
+	host := newPage(t, browser)
+	do(t, host, chromedp.Navigate(broadcasterURL))
+	waitLong(t, host, "the broadcaster page with its preview",
+		`!document.querySelector("#live").hidden && document.querySelector("#preview").srcObject !== null`)
+
+	viewers := make([]context.Context, 5)
+	for i := range viewers {
+		viewers[i] = newPage(t, browser)
+		do(t, viewers[i], chromedp.Navigate(viewerURL))
+		waitLong(t, viewers[i], "viewer waiting", `document.body.dataset.phase === "waiting" &&
+			document.querySelector("#waiting").textContent.includes("Waiting for the broadcast to start")`)
+	}
+	waitLong(t, host, "5 watching", `document.querySelector("#viewer-count").textContent === "5"`)
+
+	// The sixth is one too many.
+	extra := newPage(t, browser)
+	do(t, extra, chromedp.Navigate(viewerURL))
+	waitLong(t, extra, "the full page", `document.body.dataset.error === "broadcast_full" &&
+		document.querySelector("#notice-title").textContent.includes("full")`)
+
+	// A viewer may not send media.
+	refused := eval[string](t, viewers[0], `(async () => {
+		const pc = new RTCPeerConnection();
+		pc.addTransceiver("video", { direction: "sendonly" });
+		await pc.setLocalDescription(await pc.createOffer());
+		try { await window.liveroomViewer.o.wire().request({ publishOffer: { sdp: pc.localDescription.sdp } }); return "accepted"; }
+		catch (e) { return e.code; } finally { pc.close(); }
+	})()`)
+	if refused != "receive_only" {
+		t.Fatalf("a viewer's offer to send: %q, want receive_only", refused)
+	}
+
+	do(t, host, chromedp.Click(chromedp.ID("go-live")))
+	for i, v := range viewers {
+		waitLong(t, v, "live", `document.body.dataset.phase === "live"`)
+		decoding(t, v, fmt.Sprintf("viewer %d decodes the broadcaster", i+1), 1)
+	}
+
+	// A second device joins with the same broadcaster link.
+	host2 := newPage(t, browser)
+	do(t, host2, chromedp.Navigate(broadcasterURL))
+	waitLong(t, host2, "the second broadcaster's preview",
+		`!document.querySelector("#live").hidden && document.querySelector("#preview").srcObject !== null`)
+	do(t, host2, chromedp.Click(chromedp.ID("go-live")))
+	for i, v := range viewers {
+		waitLong(t, v, "two tiles", `document.querySelectorAll("#tiles video").length === 2`)
+		decoding(t, v, fmt.Sprintf("viewer %d decodes both broadcasters", i+1), 2)
+	}
+
+	// One stops: still live. Both stop: ended.
+	do(t, host2, chromedp.Click(chromedp.ID("stop")))
+	waitLong(t, viewers[0], "one tile again", `document.querySelectorAll("#tiles video").length === 1 &&
+		document.body.dataset.phase === "live"`)
+	do(t, host, chromedp.Click(chromedp.ID("stop")))
+	for _, v := range viewers {
+		waitLong(t, v, "the ended notice", `document.body.dataset.phase === "ended" &&
+			document.querySelector("#waiting").textContent.includes("ended")`)
+	}
+
+	code, info := apiCall(t, srv, "GET", "/api/broadcasts/physics", "", "")
+	if code != 200 || info["phase"] != "ended" || info["title"] != "Physics 101" {
+		t.Fatalf("broadcast info: %d %v", code, info)
+	}
+}
