@@ -3,9 +3,11 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 )
 
@@ -127,6 +129,43 @@ func TestBroadcastOneBroadcasterFiveViewersSecondBroadcasterEnded(t *testing.T) 
 
 	code, info := apiCall(t, srv, "GET", "/api/broadcasts/physics", "", "")
 	if code != 200 || info["phase"] != "ended" || info["title"] != "Physics 101" {
+		t.Fatalf("broadcast info: %d %v", code, info)
+	}
+}
+
+func TestAgentPageNewBroadcastOpensBroadcasterTabAndShowsViewerLink(t *testing.T) {
+	dir := t.TempDir()
+	addAgent(t, dir, "omar", "Omar", "", "omar-password")
+	srv := startServer(t, dir)
+	browser := newBrowser(t)
+	page := newPage(t, browser)
+	loginAgent(t, page, srv, "omar", "omar-password")
+
+	opened := chromedp.WaitNewTarget(page, func(i *target.Info) bool { return strings.Contains(i.URL, "/broadcast/") })
+	do(t, page, chromedp.SetValue(chromedp.ID("broadcast-title"), "Town hall"),
+		chromedp.Click(chromedp.ID("broadcast-button")))
+	waitJS(t, page, "the broadcast links", `!document.querySelector("#broadcast-created").hidden &&
+		document.querySelector("#broadcast-viewer").textContent.includes("/watch/")`)
+	var tab target.ID
+	select {
+	case tab = <-opened:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no broadcaster tab opened")
+	}
+	hostTab, cancel := chromedp.NewContext(page, chromedp.WithTargetID(tab))
+	defer cancel()
+	waitLong(t, hostTab, "the broadcaster page in the new tab", `!document.querySelector("#live").hidden &&
+		document.querySelector("#live-title").textContent === "Town hall"`)
+
+	cancel()
+
+	viewerURL := eval[string](t, page, `document.querySelector("#broadcast-viewer").href`)
+	viewer := newPage(t, browser)
+	do(t, viewer, chromedp.Navigate(viewerURL))
+	waitLong(t, viewer, "the viewer waiting", `document.body.dataset.phase === "waiting" &&
+		document.title === "Town hall"`)
+	id := viewerURL[strings.LastIndex(viewerURL, "/")+1:]
+	if code, info := apiCall(t, srv, "GET", "/api/broadcasts/"+id, "", ""); code != 200 || info["viewers"] != float64(1) {
 		t.Fatalf("broadcast info: %d %v", code, info)
 	}
 }
