@@ -3,6 +3,7 @@ package media
 import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/pion/sdp/v3"
+	"github.com/pion/webrtc/v4"
 	"go.uber.org/zap"
 
 	"liveroom/proto/pb"
@@ -17,7 +18,7 @@ func (e *Engine) BroadcastProps(broadcastID string) *actor.Props {
 		return &broadcastMedia{
 			room: room{e: e, id: broadcastID, log: e.log.With(zap.String("broadcast", broadcastID)),
 				peers: map[string]*peer{}, tracks: map[string]*forwarded{}},
-			viewers: map[string]bool{},
+			viewers: map[string]bool{}, whep: map[string]*peer{},
 		}
 	})
 }
@@ -25,6 +26,8 @@ func (e *Engine) BroadcastProps(broadcastID string) *actor.Props {
 type broadcastMedia struct {
 	room
 	viewers map[string]bool
+	// whep holds WHEP players: answered once, never renegotiated.
+	whep map[string]*peer
 }
 
 func (b *broadcastMedia) Receive(ctx actor.Context) {
@@ -40,11 +43,37 @@ func (b *broadcastMedia) Receive(ctx actor.Context) {
 			}
 		case *pb.MediaCommand_Leave:
 			delete(b.viewers, c.MemberId)
+			if b.whep[c.MemberId] != nil {
+				b.closeWHEP(c.MemberId)
+				return
+			}
+		case *pb.MediaCommand_WhepOffer:
+			b.whepOffer(ctx, c, body.WhepOffer)
+			return
 		case *pb.MediaCommand_PublishOffer:
 			if b.viewers[c.MemberId] && offersToSend(body.PublishOffer.GetSdp()) {
 				b.fail(ctx, c.Session, c.FrameId, "receive_only", "Viewers cannot send media.")
 				return
 			}
+		}
+	}
+	switch msg := ctx.Message().(type) {
+	case *connectionBad:
+		if q := b.whep[msg.member]; q != nil && q.sub == msg.pc {
+			b.closeWHEP(msg.member)
+			b.fail(ctx, q.session, "", msg.code, "The media connection was lost.")
+			return
+		}
+	case *iceDeadline:
+		if q := b.whep[msg.member]; q != nil && q.sub == msg.pc {
+			if s := msg.pc.ICEConnectionState(); s != webrtc.ICEConnectionStateConnected && s != webrtc.ICEConnectionStateCompleted {
+				ctx.Send(b.self, &connectionBad{member: msg.member, pc: msg.pc, code: "ice_timeout"})
+			}
+			return
+		}
+	case *actor.Stopping:
+		for id := range b.whep {
+			b.closeWHEP(id)
 		}
 	}
 	b.room.Receive(ctx)

@@ -39,11 +39,14 @@ type peer struct {
 	awaitingAnswer, renegotiate bool
 	// iceRestart makes the next subscribe offer carry fresh ICE credentials.
 	iceRestart bool
+	// sendOnly peers (a WHIP publisher) are never offered other tracks.
+	sendOnly bool
 }
 
 // forwarded is a published track and its fan-out copy.
 type forwarded struct {
 	id, owner, source string
+	serial            int
 	local             *webrtc.TrackLocalStaticRTP
 	remote            *webrtc.TrackRemote
 	pub               *webrtc.PeerConnection
@@ -123,7 +126,8 @@ func (r *room) command(ctx actor.Context, c *pb.MediaCommand) {
 		if r.peers[c.MemberId] != nil {
 			return
 		}
-		p := &peer{member: c.MemberId, session: c.Session, sources: map[string]string{}, senders: map[string]*webrtc.RTPSender{}}
+		p := &peer{member: c.MemberId, session: c.Session, sources: map[string]string{}, senders: map[string]*webrtc.RTPSender{},
+			sendOnly: b.Join.GetSendOnly()}
 		r.peers[c.MemberId] = p
 		for _, f := range r.tracks {
 			r.subscribe(ctx, p, f)
@@ -350,7 +354,7 @@ func (r *room) trackArrived(ctx actor.Context, msg *trackArrived) {
 		r.log.Error("local track", zap.Error(err))
 		return
 	}
-	f := &forwarded{id: id, owner: p.member, source: source, local: local, remote: msg.remote, pub: msg.pc}
+	f := &forwarded{id: id, owner: p.member, source: source, serial: r.serial, local: local, remote: msg.remote, pub: msg.pc}
 	r.tracks[id] = f
 	p.published++
 	go r.forward(f)
@@ -409,6 +413,9 @@ func (f *forwarded) sendPLI() {
 }
 
 func (r *room) subscribe(ctx actor.Context, q *peer, f *forwarded) {
+	if q.sendOnly {
+		return
+	}
 	if q.sub == nil {
 		pc, err := r.newConnection(ctx, q.member)
 		if err != nil {

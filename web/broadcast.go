@@ -20,6 +20,12 @@ func (a *agentWeb) broadcastRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/broadcasts/{id}", a.broadcastInfo)
 	mux.HandleFunc("POST /api/agent/broadcasts", a.withAgent(a.createBroadcast))
 	mux.HandleFunc("POST /api/v1/broadcasts", a.withKey(a.createBroadcast))
+	mux.HandleFunc("POST /whip/{id}", a.whipPost)
+	mux.HandleFunc("POST /whep/{id}", a.whepPost)
+	mux.HandleFunc("DELETE /whip/{id}/{resource}", a.httpMediaDelete)
+	mux.HandleFunc("DELETE /whep/{id}/{resource}", a.httpMediaDelete)
+	mux.HandleFunc("PATCH /whip/{id}/{resource}", trickleNotSupported)
+	mux.HandleFunc("PATCH /whep/{id}/{resource}", trickleNotSupported)
 }
 
 // createBroadcastRequest is the body of POST /api/agent/broadcasts and

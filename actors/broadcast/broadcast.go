@@ -89,6 +89,8 @@ type member struct {
 	away       bool
 	awayEpoch  uint64
 	inMedia    bool
+	// whip and whep members came over HTTP (WHIP publisher, WHEP player).
+	whip, whep bool
 }
 
 type grain struct {
@@ -357,6 +359,11 @@ func (g *grain) memberRequest(ctx actor.Context, req *pb.BroadcastRequest, m *me
 			return &pb.RoomReply{Error: errorf("not_in_call", "No media connection is open.")}
 		}
 		g.tellMedia(ctx, m, req.FrameId, &pb.MediaCommand{Body: &pb.MediaCommand_Ice{Ice: b.Ice}})
+	case *pb.BroadcastRequest_WhepOffer:
+		if !m.whep || !m.inMedia {
+			return &pb.RoomReply{Error: errorf("invalid", "Only a WHEP player sends that.")}
+		}
+		g.tellMedia(ctx, m, req.FrameId, &pb.MediaCommand{Body: &pb.MediaCommand_WhepOffer{WhepOffer: b.WhepOffer}})
 	case *pb.BroadcastRequest_RestartIce:
 		if !m.inMedia {
 			return &pb.RoomReply{Error: errorf("not_in_call", "No media connection is open.")}
@@ -396,6 +403,10 @@ func (g *grain) join(ctx actor.Context, req *pb.BroadcastRequest, j *pb.Broadcas
 			name = "Broadcaster"
 		}
 		g.admit(ctx, req, name, pb.BroadcastRole_BROADCAST_ROLE_BROADCASTER)
+		return
+	}
+	if j.GetWhip() {
+		ctx.Respond(&pb.RoomReply{Error: errorf("wrong_broadcaster_key", "This broadcaster key is not valid.")})
 		return
 	}
 	if j.GetBroadcasterKey() != "" {
@@ -461,13 +472,21 @@ func (g *grain) admit(ctx actor.Context, req *pb.BroadcastRequest, name string, 
 		return
 	}
 	token, hash := newResumeToken()
-	m := &member{id: randomToken(9), name: name, role: role, pid: req.Session, resumeHash: hash}
+	j := req.GetJoin()
+	m := &member{id: randomToken(9), name: name, role: role, pid: req.Session, resumeHash: hash,
+		whip: j.GetWhip() && role == pb.BroadcastRole_BROADCAST_ROLE_BROADCASTER,
+		whep: j.GetWhep() && role == pb.BroadcastRole_BROADCAST_ROLE_VIEWER}
 	g.members = append(g.members, m)
 	ctx.Watch(m.pid)
 	g.armIdle(ctx)
 	if role == pb.BroadcastRole_BROADCAST_ROLE_VIEWER {
 		g.countViewer(1)
-		g.joinMedia(ctx, m, true)
+		if m.whep {
+			// A WHEP player's media start with its offer.
+			m.inMedia = g.deps.Media != nil
+		} else {
+			g.joinMedia(ctx, m, true)
+		}
 	}
 	g.sendJoined(ctx, req.FrameId, m, token)
 	g.broadcastState(ctx)
@@ -658,7 +677,8 @@ func (g *grain) joinMedia(ctx actor.Context, m *member, receiveOnly bool) {
 		return
 	}
 	m.inMedia = true
-	g.tellMedia(ctx, m, "", &pb.MediaCommand{Body: &pb.MediaCommand_Join{Join: &pb.MediaJoin{ReceiveOnly: receiveOnly}}})
+	g.tellMedia(ctx, m, "", &pb.MediaCommand{Body: &pb.MediaCommand_Join{Join: &pb.MediaJoin{
+		ReceiveOnly: receiveOnly, SendOnly: m.whip}}})
 }
 
 func (g *grain) leaveMedia(ctx actor.Context, m *member) {

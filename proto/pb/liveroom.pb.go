@@ -3380,6 +3380,7 @@ type MediaCommand struct {
 	//	*MediaCommand_Ice
 	//	*MediaCommand_RestartIce
 	//	*MediaCommand_Rebind
+	//	*MediaCommand_WhepOffer
 	Body          isMediaCommand_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -3506,6 +3507,15 @@ func (x *MediaCommand) GetRebind() *MediaRebind {
 	return nil
 }
 
+func (x *MediaCommand) GetWhepOffer() *Sdp {
+	if x != nil {
+		if x, ok := x.Body.(*MediaCommand_WhepOffer); ok {
+			return x.WhepOffer
+		}
+	}
+	return nil
+}
+
 type isMediaCommand_Body interface {
 	isMediaCommand_Body()
 }
@@ -3539,6 +3549,12 @@ type MediaCommand_Rebind struct {
 	Rebind *MediaRebind `protobuf:"bytes,10,opt,name=rebind,proto3,oneof"`
 }
 
+type MediaCommand_WhepOffer struct {
+	// A WHEP player's offer (it offers, the server answers with the
+	// broadcast's current tracks).
+	WhepOffer *Sdp `protobuf:"bytes,130,opt,name=whep_offer,json=whepOffer,proto3,oneof"`
+}
+
 func (*MediaCommand_Join) isMediaCommand_Body() {}
 
 func (*MediaCommand_Leave) isMediaCommand_Body() {}
@@ -3552,6 +3568,8 @@ func (*MediaCommand_Ice) isMediaCommand_Body() {}
 func (*MediaCommand_RestartIce) isMediaCommand_Body() {}
 
 func (*MediaCommand_Rebind) isMediaCommand_Body() {}
+
+func (*MediaCommand_WhepOffer) isMediaCommand_Body() {}
 
 type MediaRebind struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -3646,7 +3664,9 @@ func (x *MemberAwayExpired) GetEpoch() uint64 {
 type MediaJoin struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// A broadcast viewer: it only receives, and an offer to send is refused.
-	ReceiveOnly   bool `protobuf:"varint,130,opt,name=receive_only,json=receiveOnly,proto3" json:"receive_only,omitempty"`
+	ReceiveOnly bool `protobuf:"varint,130,opt,name=receive_only,json=receiveOnly,proto3" json:"receive_only,omitempty"`
+	// A WHIP publisher: it only sends, and is never offered other tracks.
+	SendOnly      bool `protobuf:"varint,131,opt,name=send_only,json=sendOnly,proto3" json:"send_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3684,6 +3704,13 @@ func (*MediaJoin) Descriptor() ([]byte, []int) {
 func (x *MediaJoin) GetReceiveOnly() bool {
 	if x != nil {
 		return x.ReceiveOnly
+	}
+	return false
+}
+
+func (x *MediaJoin) GetSendOnly() bool {
+	if x != nil {
+		return x.SendOnly
 	}
 	return false
 }
@@ -7872,7 +7899,11 @@ type BroadcastJoin struct {
 	// From the broadcaster link; a valid key makes this connection a broadcaster.
 	BroadcasterKey string `protobuf:"bytes,4,opt,name=broadcaster_key,json=broadcasterKey,proto3" json:"broadcaster_key,omitempty"`
 	// From an earlier broadcast_joined frame: continue as the same member.
-	ResumeToken   string `protobuf:"bytes,5,opt,name=resume_token,json=resumeToken,proto3" json:"resume_token,omitempty"`
+	ResumeToken string `protobuf:"bytes,5,opt,name=resume_token,json=resumeToken,proto3" json:"resume_token,omitempty"`
+	// Joined over WHIP (a broadcaster that only sends) or WHEP (a viewer that
+	// offers), not from a page.
+	Whip          bool `protobuf:"varint,6,opt,name=whip,proto3" json:"whip,omitempty"`
+	Whep          bool `protobuf:"varint,7,opt,name=whep,proto3" json:"whep,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -7940,6 +7971,20 @@ func (x *BroadcastJoin) GetResumeToken() string {
 		return x.ResumeToken
 	}
 	return ""
+}
+
+func (x *BroadcastJoin) GetWhip() bool {
+	if x != nil {
+		return x.Whip
+	}
+	return false
+}
+
+func (x *BroadcastJoin) GetWhep() bool {
+	if x != nil {
+		return x.Whep
+	}
+	return false
 }
 
 type BroadcastControl struct {
@@ -8539,6 +8584,7 @@ type BroadcastRequest struct {
 	//	*BroadcastRequest_Ice
 	//	*BroadcastRequest_RestartIce
 	//	*BroadcastRequest_Leave
+	//	*BroadcastRequest_WhepOffer
 	Body          isBroadcastRequest_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -8667,6 +8713,15 @@ func (x *BroadcastRequest) GetLeave() *BroadcastLeave {
 	return nil
 }
 
+func (x *BroadcastRequest) GetWhepOffer() *Sdp {
+	if x != nil {
+		if x, ok := x.Body.(*BroadcastRequest_WhepOffer); ok {
+			return x.WhepOffer
+		}
+	}
+	return nil
+}
+
 type isBroadcastRequest_Body interface {
 	isBroadcastRequest_Body()
 }
@@ -8703,6 +8758,10 @@ type BroadcastRequest_Leave struct {
 	Leave *BroadcastLeave `protobuf:"bytes,10,opt,name=leave,proto3,oneof"`
 }
 
+type BroadcastRequest_WhepOffer struct {
+	WhepOffer *Sdp `protobuf:"bytes,11,opt,name=whep_offer,json=whepOffer,proto3,oneof"`
+}
+
 func (*BroadcastRequest_Join) isBroadcastRequest_Body() {}
 
 func (*BroadcastRequest_Control) isBroadcastRequest_Body() {}
@@ -8718,6 +8777,8 @@ func (*BroadcastRequest_Ice) isBroadcastRequest_Body() {}
 func (*BroadcastRequest_RestartIce) isBroadcastRequest_Body() {}
 
 func (*BroadcastRequest_Leave) isBroadcastRequest_Body() {}
+
+func (*BroadcastRequest_WhepOffer) isBroadcastRequest_Body() {}
 
 type BroadcastLeave struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -9058,7 +9119,7 @@ const file_liveroom_proto_rawDesc = "" +
 	"restartIceB\x06\n" +
 	"\x04body\"\f\n" +
 	"\n" +
-	"RestartIce\"\xea\x03\n" +
+	"RestartIce\"\x9e\x04\n" +
 	"\fMediaCommand\x12\x1b\n" +
 	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12$\n" +
 	"\asession\x18\x02 \x01(\v2\n" +
@@ -9072,14 +9133,17 @@ const file_liveroom_proto_rawDesc = "" +
 	"\vrestart_ice\x18\t \x01(\v2\x17.liveroom.v1.RestartIceH\x00R\n" +
 	"restartIce\x122\n" +
 	"\x06rebind\x18\n" +
-	" \x01(\v2\x18.liveroom.v1.MediaRebindH\x00R\x06rebindB\x06\n" +
+	" \x01(\v2\x18.liveroom.v1.MediaRebindH\x00R\x06rebind\x122\n" +
+	"\n" +
+	"whep_offer\x18\x82\x01 \x01(\v2\x10.liveroom.v1.SdpH\x00R\twhepOfferB\x06\n" +
 	"\x04body\"\r\n" +
 	"\vMediaRebind\"F\n" +
 	"\x11MemberAwayExpired\x12\x1b\n" +
 	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12\x14\n" +
-	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\"/\n" +
+	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\"M\n" +
 	"\tMediaJoin\x12\"\n" +
-	"\freceive_only\x18\x82\x01 \x01(\bR\vreceiveOnly\"\f\n" +
+	"\freceive_only\x18\x82\x01 \x01(\bR\vreceiveOnly\x12\x1c\n" +
+	"\tsend_only\x18\x83\x01 \x01(\bR\bsendOnly\"\f\n" +
 	"\n" +
 	"MediaLeave\"\x9b\x01\n" +
 	"\tEntryForm\x12\x18\n" +
@@ -9381,13 +9445,15 @@ const file_liveroom_proto_rawDesc = "" +
 	"\fchat_enabled\x18\t \x01(\bR\vchatEnabled\x121\n" +
 	"\x05phase\x18\n" +
 	" \x01(\x0e2\x1b.liveroom.v1.BroadcastPhaseR\x05phase\x12-\n" +
-	"\x13phase_changed_at_ms\x18\v \x01(\x03R\x10phaseChangedAtMs\"\xae\x01\n" +
+	"\x13phase_changed_at_ms\x18\v \x01(\x03R\x10phaseChangedAtMs\"\xd6\x01\n" +
 	"\rBroadcastJoin\x12!\n" +
 	"\fbroadcast_id\x18\x01 \x01(\tR\vbroadcastId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1a\n" +
 	"\bpassword\x18\x03 \x01(\tR\bpassword\x12'\n" +
 	"\x0fbroadcaster_key\x18\x04 \x01(\tR\x0ebroadcasterKey\x12!\n" +
-	"\fresume_token\x18\x05 \x01(\tR\vresumeToken\"H\n" +
+	"\fresume_token\x18\x05 \x01(\tR\vresumeToken\x12\x12\n" +
+	"\x04whip\x18\x06 \x01(\bR\x04whip\x12\x12\n" +
+	"\x04whep\x18\a \x01(\bR\x04whep\"H\n" +
 	"\x10BroadcastControl\x124\n" +
 	"\x06action\x18\x01 \x01(\x0e2\x1c.liveroom.v1.BroadcastActionR\x06action\"\x98\x01\n" +
 	"\rBroadcastInfo\x12\x0e\n" +
@@ -9433,7 +9499,7 @@ const file_liveroom_proto_rawDesc = "" +
 	"\x16GetBroadcastInfoResult\x12(\n" +
 	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\x128\n" +
 	"\tbroadcast\x18\x02 \x01(\v2\x1a.liveroom.v1.BroadcastInfoR\tbroadcast\x121\n" +
-	"\x05state\x18\x03 \x01(\v2\x1b.liveroom.v1.BroadcastStateR\x05state\"\x8d\x04\n" +
+	"\x05state\x18\x03 \x01(\v2\x1b.liveroom.v1.BroadcastStateR\x05state\"\xc0\x04\n" +
 	"\x10BroadcastRequest\x12$\n" +
 	"\asession\x18\x01 \x01(\v2\n" +
 	".actor.PIDR\asession\x12\x19\n" +
@@ -9447,7 +9513,9 @@ const file_liveroom_proto_rawDesc = "" +
 	"\vrestart_ice\x18\t \x01(\v2\x17.liveroom.v1.RestartIceH\x00R\n" +
 	"restartIce\x123\n" +
 	"\x05leave\x18\n" +
-	" \x01(\v2\x1b.liveroom.v1.BroadcastLeaveH\x00R\x05leaveB\x06\n" +
+	" \x01(\v2\x1b.liveroom.v1.BroadcastLeaveH\x00R\x05leave\x121\n" +
+	"\n" +
+	"whep_offer\x18\v \x01(\v2\x10.liveroom.v1.SdpH\x00R\twhepOfferB\x06\n" +
 	"\x04body\"\x10\n" +
 	"\x0eBroadcastLeave\"I\n" +
 	"\x14BroadcastAwayExpired\x12\x1b\n" +
@@ -9712,95 +9780,97 @@ var file_liveroom_proto_depIdxs = []int32{
 	39,  // 74: liveroom.v1.MediaCommand.ice:type_name -> liveroom.v1.IceCandidate
 	45,  // 75: liveroom.v1.MediaCommand.restart_ice:type_name -> liveroom.v1.RestartIce
 	47,  // 76: liveroom.v1.MediaCommand.rebind:type_name -> liveroom.v1.MediaRebind
-	23,  // 77: liveroom.v1.DeleteRoomResult.error:type_name -> liveroom.v1.Error
-	19,  // 78: liveroom.v1.AgentRoom.room:type_name -> liveroom.v1.RoomInfo
-	62,  // 79: liveroom.v1.VisitorClientFrame.hello:type_name -> liveroom.v1.VisitorHello
-	63,  // 80: liveroom.v1.VisitorClientFrame.call:type_name -> liveroom.v1.VisitorCall
-	64,  // 81: liveroom.v1.VisitorClientFrame.cancel:type_name -> liveroom.v1.VisitorCancel
-	17,  // 82: liveroom.v1.VisitorClientFrame.ping:type_name -> liveroom.v1.Ping
-	3,   // 83: liveroom.v1.VisitorCall.kind:type_name -> liveroom.v1.CallKind
-	66,  // 84: liveroom.v1.VisitorServerFrame.presence:type_name -> liveroom.v1.PresenceUpdate
-	67,  // 85: liveroom.v1.VisitorServerFrame.queued:type_name -> liveroom.v1.CallQueued
-	68,  // 86: liveroom.v1.VisitorServerFrame.accepted:type_name -> liveroom.v1.CallAccepted
-	69,  // 87: liveroom.v1.VisitorServerFrame.declined:type_name -> liveroom.v1.CallDeclined
-	23,  // 88: liveroom.v1.VisitorServerFrame.error:type_name -> liveroom.v1.Error
-	24,  // 89: liveroom.v1.VisitorServerFrame.pong:type_name -> liveroom.v1.Pong
-	2,   // 90: liveroom.v1.PresenceUpdate.presence:type_name -> liveroom.v1.Presence
-	71,  // 91: liveroom.v1.AgentClientFrame.watch:type_name -> liveroom.v1.AgentWatch
-	72,  // 92: liveroom.v1.AgentClientFrame.away:type_name -> liveroom.v1.AgentSetAway
-	73,  // 93: liveroom.v1.AgentClientFrame.answer:type_name -> liveroom.v1.AgentAnswer
-	17,  // 94: liveroom.v1.AgentClientFrame.ping:type_name -> liveroom.v1.Ping
-	80,  // 95: liveroom.v1.AgentServerFrame.snapshot:type_name -> liveroom.v1.AgentSnapshot
-	75,  // 96: liveroom.v1.AgentServerFrame.visitor:type_name -> liveroom.v1.VisitorInfo
-	76,  // 97: liveroom.v1.AgentServerFrame.visitor_left:type_name -> liveroom.v1.VisitorLeft
-	77,  // 98: liveroom.v1.AgentServerFrame.request:type_name -> liveroom.v1.ContactRequest
-	78,  // 99: liveroom.v1.AgentServerFrame.request_done:type_name -> liveroom.v1.ContactRequestDone
-	79,  // 100: liveroom.v1.AgentServerFrame.status:type_name -> liveroom.v1.AgentStatus
-	81,  // 101: liveroom.v1.AgentServerFrame.answered:type_name -> liveroom.v1.CallAnswered
-	23,  // 102: liveroom.v1.AgentServerFrame.error:type_name -> liveroom.v1.Error
-	24,  // 103: liveroom.v1.AgentServerFrame.pong:type_name -> liveroom.v1.Pong
-	3,   // 104: liveroom.v1.ContactRequest.kind:type_name -> liveroom.v1.CallKind
-	2,   // 105: liveroom.v1.AgentStatus.presence:type_name -> liveroom.v1.Presence
-	79,  // 106: liveroom.v1.AgentSnapshot.status:type_name -> liveroom.v1.AgentStatus
-	75,  // 107: liveroom.v1.AgentSnapshot.visitors:type_name -> liveroom.v1.VisitorInfo
-	77,  // 108: liveroom.v1.AgentSnapshot.requests:type_name -> liveroom.v1.ContactRequest
-	130, // 109: liveroom.v1.AgentVisitorHello.session:type_name -> actor.PID
-	62,  // 110: liveroom.v1.AgentVisitorHello.hello:type_name -> liveroom.v1.VisitorHello
-	130, // 111: liveroom.v1.AgentVisitorCall.session:type_name -> actor.PID
-	63,  // 112: liveroom.v1.AgentVisitorCall.call:type_name -> liveroom.v1.VisitorCall
-	130, // 113: liveroom.v1.AgentVisitorCancel.session:type_name -> actor.PID
-	130, // 114: liveroom.v1.AgentAttach.session:type_name -> actor.PID
-	71,  // 115: liveroom.v1.AgentAttach.watch:type_name -> liveroom.v1.AgentWatch
-	130, // 116: liveroom.v1.AgentSocketAway.session:type_name -> actor.PID
-	130, // 117: liveroom.v1.AgentSocketAnswer.session:type_name -> actor.PID
-	73,  // 118: liveroom.v1.AgentSocketAnswer.answer:type_name -> liveroom.v1.AgentAnswer
-	130, // 119: liveroom.v1.AgentDetach.session:type_name -> actor.PID
-	23,  // 120: liveroom.v1.AgentReply.error:type_name -> liveroom.v1.Error
-	23,  // 121: liveroom.v1.AgentLoginResult.error:type_name -> liveroom.v1.Error
-	23,  // 122: liveroom.v1.AgentWho.error:type_name -> liveroom.v1.Error
-	26,  // 123: liveroom.v1.AgentCreateRoom.room:type_name -> liveroom.v1.CreateRoom
-	23,  // 124: liveroom.v1.AgentRoomResult.error:type_name -> liveroom.v1.Error
-	57,  // 125: liveroom.v1.AgentRoomResult.room:type_name -> liveroom.v1.AgentRoom
-	23,  // 126: liveroom.v1.AgentRoomList.error:type_name -> liveroom.v1.Error
-	57,  // 127: liveroom.v1.AgentRoomList.rooms:type_name -> liveroom.v1.AgentRoom
-	23,  // 128: liveroom.v1.AgentEntryList.error:type_name -> liveroom.v1.Error
-	52,  // 129: liveroom.v1.AgentEntryList.entries:type_name -> liveroom.v1.EntryRecord
-	60,  // 130: liveroom.v1.AgentStoreOffline.message:type_name -> liveroom.v1.OfflineMessage
-	23,  // 131: liveroom.v1.AgentOfflineResult.error:type_name -> liveroom.v1.Error
-	60,  // 132: liveroom.v1.AgentOfflineResult.message:type_name -> liveroom.v1.OfflineMessage
-	23,  // 133: liveroom.v1.AgentOfflineList.error:type_name -> liveroom.v1.Error
-	60,  // 134: liveroom.v1.AgentOfflineList.messages:type_name -> liveroom.v1.OfflineMessage
-	23,  // 135: liveroom.v1.ShortReply.error:type_name -> liveroom.v1.Error
-	59,  // 136: liveroom.v1.ShortReply.record:type_name -> liveroom.v1.ShortNameRecord
-	23,  // 137: liveroom.v1.AgentOverviewResult.error:type_name -> liveroom.v1.Error
-	2,   // 138: liveroom.v1.AgentOverviewResult.presence:type_name -> liveroom.v1.Presence
-	4,   // 139: liveroom.v1.BroadcastRecord.phase:type_name -> liveroom.v1.BroadcastPhase
-	6,   // 140: liveroom.v1.BroadcastControl.action:type_name -> liveroom.v1.BroadcastAction
-	4,   // 141: liveroom.v1.BroadcastState.phase:type_name -> liveroom.v1.BroadcastPhase
-	119, // 142: liveroom.v1.BroadcastState.broadcasters:type_name -> liveroom.v1.BroadcasterInfo
-	5,   // 143: liveroom.v1.BroadcastJoined.role:type_name -> liveroom.v1.BroadcastRole
-	118, // 144: liveroom.v1.BroadcastJoined.broadcast:type_name -> liveroom.v1.BroadcastInfo
-	120, // 145: liveroom.v1.BroadcastJoined.state:type_name -> liveroom.v1.BroadcastState
-	43,  // 146: liveroom.v1.BroadcastJoined.ice_servers:type_name -> liveroom.v1.IceServer
-	23,  // 147: liveroom.v1.CreateBroadcastResult.error:type_name -> liveroom.v1.Error
-	118, // 148: liveroom.v1.CreateBroadcastResult.broadcast:type_name -> liveroom.v1.BroadcastInfo
-	23,  // 149: liveroom.v1.GetBroadcastInfoResult.error:type_name -> liveroom.v1.Error
-	118, // 150: liveroom.v1.GetBroadcastInfoResult.broadcast:type_name -> liveroom.v1.BroadcastInfo
-	120, // 151: liveroom.v1.GetBroadcastInfoResult.state:type_name -> liveroom.v1.BroadcastState
-	130, // 152: liveroom.v1.BroadcastRequest.session:type_name -> actor.PID
-	116, // 153: liveroom.v1.BroadcastRequest.join:type_name -> liveroom.v1.BroadcastJoin
-	117, // 154: liveroom.v1.BroadcastRequest.control:type_name -> liveroom.v1.BroadcastControl
-	15,  // 155: liveroom.v1.BroadcastRequest.chat:type_name -> liveroom.v1.SendChat
-	38,  // 156: liveroom.v1.BroadcastRequest.publish_offer:type_name -> liveroom.v1.Sdp
-	38,  // 157: liveroom.v1.BroadcastRequest.subscribe_answer:type_name -> liveroom.v1.Sdp
-	39,  // 158: liveroom.v1.BroadcastRequest.ice:type_name -> liveroom.v1.IceCandidate
-	45,  // 159: liveroom.v1.BroadcastRequest.restart_ice:type_name -> liveroom.v1.RestartIce
-	127, // 160: liveroom.v1.BroadcastRequest.leave:type_name -> liveroom.v1.BroadcastLeave
-	161, // [161:161] is the sub-list for method output_type
-	161, // [161:161] is the sub-list for method input_type
-	161, // [161:161] is the sub-list for extension type_name
-	161, // [161:161] is the sub-list for extension extendee
-	0,   // [0:161] is the sub-list for field type_name
+	38,  // 77: liveroom.v1.MediaCommand.whep_offer:type_name -> liveroom.v1.Sdp
+	23,  // 78: liveroom.v1.DeleteRoomResult.error:type_name -> liveroom.v1.Error
+	19,  // 79: liveroom.v1.AgentRoom.room:type_name -> liveroom.v1.RoomInfo
+	62,  // 80: liveroom.v1.VisitorClientFrame.hello:type_name -> liveroom.v1.VisitorHello
+	63,  // 81: liveroom.v1.VisitorClientFrame.call:type_name -> liveroom.v1.VisitorCall
+	64,  // 82: liveroom.v1.VisitorClientFrame.cancel:type_name -> liveroom.v1.VisitorCancel
+	17,  // 83: liveroom.v1.VisitorClientFrame.ping:type_name -> liveroom.v1.Ping
+	3,   // 84: liveroom.v1.VisitorCall.kind:type_name -> liveroom.v1.CallKind
+	66,  // 85: liveroom.v1.VisitorServerFrame.presence:type_name -> liveroom.v1.PresenceUpdate
+	67,  // 86: liveroom.v1.VisitorServerFrame.queued:type_name -> liveroom.v1.CallQueued
+	68,  // 87: liveroom.v1.VisitorServerFrame.accepted:type_name -> liveroom.v1.CallAccepted
+	69,  // 88: liveroom.v1.VisitorServerFrame.declined:type_name -> liveroom.v1.CallDeclined
+	23,  // 89: liveroom.v1.VisitorServerFrame.error:type_name -> liveroom.v1.Error
+	24,  // 90: liveroom.v1.VisitorServerFrame.pong:type_name -> liveroom.v1.Pong
+	2,   // 91: liveroom.v1.PresenceUpdate.presence:type_name -> liveroom.v1.Presence
+	71,  // 92: liveroom.v1.AgentClientFrame.watch:type_name -> liveroom.v1.AgentWatch
+	72,  // 93: liveroom.v1.AgentClientFrame.away:type_name -> liveroom.v1.AgentSetAway
+	73,  // 94: liveroom.v1.AgentClientFrame.answer:type_name -> liveroom.v1.AgentAnswer
+	17,  // 95: liveroom.v1.AgentClientFrame.ping:type_name -> liveroom.v1.Ping
+	80,  // 96: liveroom.v1.AgentServerFrame.snapshot:type_name -> liveroom.v1.AgentSnapshot
+	75,  // 97: liveroom.v1.AgentServerFrame.visitor:type_name -> liveroom.v1.VisitorInfo
+	76,  // 98: liveroom.v1.AgentServerFrame.visitor_left:type_name -> liveroom.v1.VisitorLeft
+	77,  // 99: liveroom.v1.AgentServerFrame.request:type_name -> liveroom.v1.ContactRequest
+	78,  // 100: liveroom.v1.AgentServerFrame.request_done:type_name -> liveroom.v1.ContactRequestDone
+	79,  // 101: liveroom.v1.AgentServerFrame.status:type_name -> liveroom.v1.AgentStatus
+	81,  // 102: liveroom.v1.AgentServerFrame.answered:type_name -> liveroom.v1.CallAnswered
+	23,  // 103: liveroom.v1.AgentServerFrame.error:type_name -> liveroom.v1.Error
+	24,  // 104: liveroom.v1.AgentServerFrame.pong:type_name -> liveroom.v1.Pong
+	3,   // 105: liveroom.v1.ContactRequest.kind:type_name -> liveroom.v1.CallKind
+	2,   // 106: liveroom.v1.AgentStatus.presence:type_name -> liveroom.v1.Presence
+	79,  // 107: liveroom.v1.AgentSnapshot.status:type_name -> liveroom.v1.AgentStatus
+	75,  // 108: liveroom.v1.AgentSnapshot.visitors:type_name -> liveroom.v1.VisitorInfo
+	77,  // 109: liveroom.v1.AgentSnapshot.requests:type_name -> liveroom.v1.ContactRequest
+	130, // 110: liveroom.v1.AgentVisitorHello.session:type_name -> actor.PID
+	62,  // 111: liveroom.v1.AgentVisitorHello.hello:type_name -> liveroom.v1.VisitorHello
+	130, // 112: liveroom.v1.AgentVisitorCall.session:type_name -> actor.PID
+	63,  // 113: liveroom.v1.AgentVisitorCall.call:type_name -> liveroom.v1.VisitorCall
+	130, // 114: liveroom.v1.AgentVisitorCancel.session:type_name -> actor.PID
+	130, // 115: liveroom.v1.AgentAttach.session:type_name -> actor.PID
+	71,  // 116: liveroom.v1.AgentAttach.watch:type_name -> liveroom.v1.AgentWatch
+	130, // 117: liveroom.v1.AgentSocketAway.session:type_name -> actor.PID
+	130, // 118: liveroom.v1.AgentSocketAnswer.session:type_name -> actor.PID
+	73,  // 119: liveroom.v1.AgentSocketAnswer.answer:type_name -> liveroom.v1.AgentAnswer
+	130, // 120: liveroom.v1.AgentDetach.session:type_name -> actor.PID
+	23,  // 121: liveroom.v1.AgentReply.error:type_name -> liveroom.v1.Error
+	23,  // 122: liveroom.v1.AgentLoginResult.error:type_name -> liveroom.v1.Error
+	23,  // 123: liveroom.v1.AgentWho.error:type_name -> liveroom.v1.Error
+	26,  // 124: liveroom.v1.AgentCreateRoom.room:type_name -> liveroom.v1.CreateRoom
+	23,  // 125: liveroom.v1.AgentRoomResult.error:type_name -> liveroom.v1.Error
+	57,  // 126: liveroom.v1.AgentRoomResult.room:type_name -> liveroom.v1.AgentRoom
+	23,  // 127: liveroom.v1.AgentRoomList.error:type_name -> liveroom.v1.Error
+	57,  // 128: liveroom.v1.AgentRoomList.rooms:type_name -> liveroom.v1.AgentRoom
+	23,  // 129: liveroom.v1.AgentEntryList.error:type_name -> liveroom.v1.Error
+	52,  // 130: liveroom.v1.AgentEntryList.entries:type_name -> liveroom.v1.EntryRecord
+	60,  // 131: liveroom.v1.AgentStoreOffline.message:type_name -> liveroom.v1.OfflineMessage
+	23,  // 132: liveroom.v1.AgentOfflineResult.error:type_name -> liveroom.v1.Error
+	60,  // 133: liveroom.v1.AgentOfflineResult.message:type_name -> liveroom.v1.OfflineMessage
+	23,  // 134: liveroom.v1.AgentOfflineList.error:type_name -> liveroom.v1.Error
+	60,  // 135: liveroom.v1.AgentOfflineList.messages:type_name -> liveroom.v1.OfflineMessage
+	23,  // 136: liveroom.v1.ShortReply.error:type_name -> liveroom.v1.Error
+	59,  // 137: liveroom.v1.ShortReply.record:type_name -> liveroom.v1.ShortNameRecord
+	23,  // 138: liveroom.v1.AgentOverviewResult.error:type_name -> liveroom.v1.Error
+	2,   // 139: liveroom.v1.AgentOverviewResult.presence:type_name -> liveroom.v1.Presence
+	4,   // 140: liveroom.v1.BroadcastRecord.phase:type_name -> liveroom.v1.BroadcastPhase
+	6,   // 141: liveroom.v1.BroadcastControl.action:type_name -> liveroom.v1.BroadcastAction
+	4,   // 142: liveroom.v1.BroadcastState.phase:type_name -> liveroom.v1.BroadcastPhase
+	119, // 143: liveroom.v1.BroadcastState.broadcasters:type_name -> liveroom.v1.BroadcasterInfo
+	5,   // 144: liveroom.v1.BroadcastJoined.role:type_name -> liveroom.v1.BroadcastRole
+	118, // 145: liveroom.v1.BroadcastJoined.broadcast:type_name -> liveroom.v1.BroadcastInfo
+	120, // 146: liveroom.v1.BroadcastJoined.state:type_name -> liveroom.v1.BroadcastState
+	43,  // 147: liveroom.v1.BroadcastJoined.ice_servers:type_name -> liveroom.v1.IceServer
+	23,  // 148: liveroom.v1.CreateBroadcastResult.error:type_name -> liveroom.v1.Error
+	118, // 149: liveroom.v1.CreateBroadcastResult.broadcast:type_name -> liveroom.v1.BroadcastInfo
+	23,  // 150: liveroom.v1.GetBroadcastInfoResult.error:type_name -> liveroom.v1.Error
+	118, // 151: liveroom.v1.GetBroadcastInfoResult.broadcast:type_name -> liveroom.v1.BroadcastInfo
+	120, // 152: liveroom.v1.GetBroadcastInfoResult.state:type_name -> liveroom.v1.BroadcastState
+	130, // 153: liveroom.v1.BroadcastRequest.session:type_name -> actor.PID
+	116, // 154: liveroom.v1.BroadcastRequest.join:type_name -> liveroom.v1.BroadcastJoin
+	117, // 155: liveroom.v1.BroadcastRequest.control:type_name -> liveroom.v1.BroadcastControl
+	15,  // 156: liveroom.v1.BroadcastRequest.chat:type_name -> liveroom.v1.SendChat
+	38,  // 157: liveroom.v1.BroadcastRequest.publish_offer:type_name -> liveroom.v1.Sdp
+	38,  // 158: liveroom.v1.BroadcastRequest.subscribe_answer:type_name -> liveroom.v1.Sdp
+	39,  // 159: liveroom.v1.BroadcastRequest.ice:type_name -> liveroom.v1.IceCandidate
+	45,  // 160: liveroom.v1.BroadcastRequest.restart_ice:type_name -> liveroom.v1.RestartIce
+	127, // 161: liveroom.v1.BroadcastRequest.leave:type_name -> liveroom.v1.BroadcastLeave
+	38,  // 162: liveroom.v1.BroadcastRequest.whep_offer:type_name -> liveroom.v1.Sdp
+	163, // [163:163] is the sub-list for method output_type
+	163, // [163:163] is the sub-list for method input_type
+	163, // [163:163] is the sub-list for extension type_name
+	163, // [163:163] is the sub-list for extension extendee
+	0,   // [0:163] is the sub-list for field type_name
 }
 
 func init() { file_liveroom_proto_init() }
@@ -9853,6 +9923,7 @@ func file_liveroom_proto_init() {
 		(*MediaCommand_Ice)(nil),
 		(*MediaCommand_RestartIce)(nil),
 		(*MediaCommand_Rebind)(nil),
+		(*MediaCommand_WhepOffer)(nil),
 	}
 	file_liveroom_proto_msgTypes[52].OneofWrappers = []any{
 		(*VisitorClientFrame_Hello)(nil),
@@ -9894,6 +9965,7 @@ func file_liveroom_proto_init() {
 		(*BroadcastRequest_Ice)(nil),
 		(*BroadcastRequest_RestartIce)(nil),
 		(*BroadcastRequest_Leave)(nil),
+		(*BroadcastRequest_WhepOffer)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
