@@ -1,6 +1,8 @@
 package media
 
 import (
+	"time"
+
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
@@ -17,7 +19,7 @@ func (e *Engine) BroadcastProps(broadcastID string) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &broadcastMedia{
 			room: room{e: e, id: broadcastID, log: e.log.With(zap.String("broadcast", broadcastID)),
-				peers: map[string]*peer{}, tracks: map[string]*forwarded{}},
+				peers: map[string]*peer{}, tracks: map[string]*forwarded{}, stripExtensions: true},
 			viewers: map[string]bool{}, whep: map[string]*peer{},
 		}
 	})
@@ -28,6 +30,8 @@ type broadcastMedia struct {
 	viewers map[string]bool
 	// whep holds WHEP players: answered once, never renegotiated.
 	whep map[string]*peer
+	// firstTrack is when the broadcast last went from no tracks to some.
+	firstTrack time.Time
 }
 
 func (b *broadcastMedia) Receive(ctx actor.Context) {
@@ -70,6 +74,10 @@ func (b *broadcastMedia) Receive(ctx actor.Context) {
 				ctx.Send(b.self, &connectionBad{member: msg.member, pc: msg.pc, code: "ice_timeout"})
 			}
 			return
+		}
+	case *trackArrived:
+		if len(b.tracks) == 0 {
+			b.firstTrack = time.Now()
 		}
 	case *actor.Stopping:
 		for id := range b.whep {

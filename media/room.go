@@ -7,6 +7,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/zap"
@@ -63,6 +64,11 @@ type room struct {
 	peers  map[string]*peer
 	tracks map[string]*forwarded
 	serial int
+	// stripExtensions drops the publisher's RTP header extensions before
+	// forwarding: their ids belong to the publisher's negotiation, and a
+	// subscriber that demultiplexes by the mid extension (a WHEP player)
+	// would route the packets to the wrong track.
+	stripExtensions bool
 }
 
 // Messages from Pion's goroutines back into the actor.
@@ -377,6 +383,14 @@ func (r *room) forward(f *forwarded) {
 		if err != nil {
 			r.system.Root.Send(r.self, &trackEnded{id: f.id})
 			return
+		}
+		if r.stripExtensions {
+			var p rtp.Packet
+			if p.Unmarshal(buf[:n]) == nil {
+				p.Header.Extension, p.Header.Extensions, p.Header.ExtensionProfile = false, nil, 0
+				_ = f.local.WriteRTP(&p)
+				continue
+			}
 		}
 		// A write error only concerns one subscriber (closed or slow); the
 		// others must keep getting packets, so it is not a reason to stop.

@@ -2,6 +2,7 @@ package media
 
 import (
 	"sort"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/pion/webrtc/v4"
@@ -41,6 +42,14 @@ func (b *broadcastMedia) whepOffer(ctx actor.Context, c *pb.MediaCommand, offer 
 	for _, t := range pc.GetTransceivers() {
 		wanted[t.Kind()]++
 	}
+	// A publisher's tracks arrive one by one: a player that wants video
+	// retries until there is some, unless the broadcast is audio only.
+	if wanted[webrtc.RTPCodecTypeVideo] > 0 && !b.hasKind(webrtc.RTPCodecTypeVideo) &&
+		time.Since(b.firstTrack) < audioOnlyAfter {
+		b.closeWHEP(c.MemberId)
+		b.fail(ctx, c.Session, c.FrameId, "not_live", "The broadcast's video has not started yet.")
+		return
+	}
 	for _, f := range b.oldestTracks() {
 		kind := f.local.Kind()
 		if wanted[kind] == 0 {
@@ -61,6 +70,19 @@ func (b *broadcastMedia) whepOffer(ctx actor.Context, c *pb.MediaCommand, offer 
 	b.log.Debug("whep player connected", zap.String("member", c.MemberId), zap.Int("tracks", len(q.senders)))
 	ctx.Send(c.Session, &pb.ServerFrame{ReplyTo: c.FrameId, Body: &pb.ServerFrame_PublishAnswer{
 		PublishAnswer: &pb.Sdp{Sdp: pc.LocalDescription().SDP}}})
+}
+
+// audioOnlyAfter is how long a broadcast may have tracks but no video before
+// WHEP players are given its audio alone.
+const audioOnlyAfter = 5 * time.Second
+
+func (b *broadcastMedia) hasKind(k webrtc.RTPCodecType) bool {
+	for _, f := range b.tracks {
+		if f.local.Kind() == k {
+			return true
+		}
+	}
+	return false
 }
 
 // oldestTracks lists forwarded tracks in the order they were published.
