@@ -146,25 +146,35 @@ func TestAgentPageNewBroadcastOpensBroadcasterTabAndShowsViewerLink(t *testing.T
 		chromedp.Click(chromedp.ID("broadcast-button")))
 	waitJS(t, page, "the broadcast links", `!document.querySelector("#broadcast-created").hidden &&
 		document.querySelector("#broadcast-viewer").textContent.includes("/watch/")`)
-	var tab target.ID
 	select {
-	case tab = <-opened:
+	case <-opened:
 	case <-time.After(30 * time.Second):
 		t.Fatal("no broadcaster tab opened")
 	}
-	hostTab, cancel := chromedp.NewContext(page, chromedp.WithTargetID(tab))
-	defer cancel()
-	waitLong(t, hostTab, "the broadcaster page in the new tab", `!document.querySelector("#live").hidden &&
-		document.querySelector("#live-title").textContent === "Town hall"`)
-
-	cancel()
-
 	viewerURL := eval[string](t, page, `document.querySelector("#broadcast-viewer").href`)
+	id := viewerURL[strings.LastIndex(viewerURL, "/")+1:]
+	// The new tab joined as a broadcaster (it holds the key from the link).
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		code, info := apiCall(t, srv, "GET", "/api/broadcasts/"+id, "", "")
+		if code == 200 && info["broadcasters"] == float64(1) && info["title"] == "Town hall" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the broadcaster tab did not join: %d %v", code, info)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+
+	// The viewer is on a phone.
 	viewer := newPage(t, browser)
-	do(t, viewer, chromedp.Navigate(viewerURL))
+	do(t, viewer, chromedp.EmulateViewport(390, 780, chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulatePortrait),
+		chromedp.Navigate(viewerURL))
 	waitLong(t, viewer, "the viewer waiting", `document.body.dataset.phase === "waiting" &&
 		document.title === "Town hall"`)
-	id := viewerURL[strings.LastIndex(viewerURL, "/")+1:]
+	waitLong(t, viewer, "the phone layout: stage on top, chat below, nothing wider than the screen", fitsWidth+` &&
+		document.querySelector(".live-stage").getBoundingClientRect().bottom <= document.querySelector("#chat").getBoundingClientRect().top + 1 &&
+		document.querySelector("#chat-input").getBoundingClientRect().width > 200`)
 	if code, info := apiCall(t, srv, "GET", "/api/broadcasts/"+id, "", ""); code != 200 || info["viewers"] != float64(1) {
 		t.Fatalf("broadcast info: %d %v", code, info)
 	}

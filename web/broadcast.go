@@ -50,6 +50,7 @@ type broadcastJSON struct {
 	BroadcasterURL string `json:"broadcasterUrl,omitempty"`
 	Phase          string `json:"phase,omitempty"`
 	Viewers        uint32 `json:"viewers"`
+	Broadcasters   int    `json:"broadcasters"`
 }
 
 func (c *createBroadcastRequest) toCreate(now time.Time) (*pb.CreateBroadcast, string) {
@@ -152,5 +153,6 @@ func (a *agentWeb) broadcastInfo(w http.ResponseWriter, r *http.Request) {
 	}
 	v := broadcastView(res.Broadcast)
 	v.Phase, v.Viewers = phaseNames[res.State.GetPhase()], res.State.GetViewers()
+	v.Broadcasters = len(res.State.GetBroadcasters())
 	writeJSON(w, http.StatusOK, v)
 }
