@@ -177,7 +177,7 @@ export class Receiver {
     const out = [];
     (await this.pc.getStats()).forEach((r) => {
       if (r.type === 'inbound-rtp' && r.kind === 'video') {
-        out.push({ trackIdentifier: r.trackIdentifier, mid: r.mid, framesDecoded: r.framesDecoded || 0 });
+        out.push({ trackIdentifier: r.trackIdentifier, mid: r.mid, ssrc: r.ssrc, framesDecoded: r.framesDecoded || 0 });
       }
     });
     return out;
