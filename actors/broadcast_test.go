@@ -193,3 +193,38 @@ func TestBroadcastGrainRolesLimitsChatPhaseAndRestart(t *testing.T) {
 		t.Fatalf("after restart: %v %v", err, info)
 	}
 }
+
+func TestBroadcastNodeViewerLimitSpansBroadcasts(t *testing.T) {
+	n := startBroadcastNode(t, t.TempDir(), broadcast.Settings{MaxViewers: 10, MaxNodeViewers: 1,
+		MaxChatChars: 100, MaxNameChars: 64, IdleTimeout: time.Minute})
+	ctx := context.Background()
+	join := func(id string, c *client) *pb.Error {
+		reply, err := n.TellBroadcast(ctx, id, &pb.BroadcastRequest{Session: c.pid, FrameId: "j",
+			Body: &pb.BroadcastRequest_Join{Join: &pb.BroadcastJoin{BroadcastId: id}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return reply.Error
+	}
+	for _, id := range []string{"one", "two"} {
+		if res, err := n.CreateBroadcast(ctx, &pb.CreateBroadcast{Id: id}); err != nil || res.Error != nil {
+			t.Fatalf("create %s: %v %v", id, err, res.GetError())
+		}
+	}
+	first := newClient(t, n)
+	if perr := join("one", first); perr != nil {
+		t.Fatalf("first viewer: %v", perr)
+	}
+	if perr := join("two", newClient(t, n)); perr.GetCode() != "broadcast_full" {
+		t.Fatalf("second viewer on the node: %v", perr)
+	}
+	// The first leaves; the node has room again.
+	reply, _ := n.TellBroadcast(ctx, "one", &pb.BroadcastRequest{Session: first.pid,
+		Body: &pb.BroadcastRequest_Leave{Leave: &pb.BroadcastLeave{}}})
+	if reply.GetError() != nil {
+		t.Fatal(reply.Error)
+	}
+	if perr := join("two", newClient(t, n)); perr != nil {
+		t.Fatalf("after the first left: %v", perr)
+	}
+}
