@@ -179,3 +179,33 @@ func TestAgentPageNewBroadcastOpensBroadcasterTabAndShowsViewerLink(t *testing.T
 		t.Fatalf("broadcast info: %d %v", code, info)
 	}
 }
+
+func TestBroadcastViewerChatSwitchedByBroadcaster(t *testing.T) {
+	dir := t.TempDir()
+	addAgent(t, dir, "kai", "Kai", "", "kai-password")
+	key := addAPIKey(t, dir, "kai")
+	srv := startServer(t, dir)
+	_, broadcasterURL := createBroadcast(t, srv, key, "qa")
+
+	browser := newBrowser(t)
+	host, viewer := newPage(t, browser), newPage(t, browser)
+	do(t, host, chromedp.Navigate(broadcasterURL))
+	waitLong(t, host, "the broadcaster page", `!document.querySelector("#live").hidden`)
+	do(t, viewer, chromedp.Navigate(srv.URL+"/watch/qa"))
+	waitLong(t, viewer, "the viewer's chat", `!document.querySelector("#live").hidden && !document.querySelector("#chat").hidden`)
+
+	do(t, viewer, chromedp.SetValue(chromedp.ID("chat-input"), "<b>Hello</b> from the back row"),
+		chromedp.Click(`#chat-form button`))
+	waitLong(t, host, "the viewer's message, as text", `[...document.querySelectorAll("#chat-list li")].some(li =>
+		li.textContent.includes("<b>Hello</b> from the back row")) && !document.querySelector("#chat-list b")`)
+
+	do(t, host, chromedp.Click(chromedp.ID("chat-toggle")))
+	waitLong(t, viewer, "chat switched off", `document.querySelector("#chat").hidden`)
+	refused := eval[string](t, viewer, `window.liveroomViewer.o.wire().request({ chat: { text: "still here?" } })
+		.then(() => "accepted", e => e.code)`)
+	if refused != "chat_off" {
+		t.Fatalf("chat while off: %q", refused)
+	}
+	do(t, host, chromedp.Click(chromedp.ID("chat-toggle")))
+	waitLong(t, viewer, "chat back on", `!document.querySelector("#chat").hidden && !document.querySelector("#chat-input").disabled`)
+}
