@@ -27,10 +27,11 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"liveroom/actors/agent"
+	"liveroom/actors/broadcast"
 	"liveroom/actors/room"
 	"liveroom/actors/short"
-	"liveroom/metrics"
 	"liveroom/actors/whiteboard"
+	"liveroom/metrics"
 	"liveroom/proto/pb"
 )
 
@@ -49,6 +50,8 @@ type NodeConfig struct {
 	Room           room.Deps
 	Agent          agent.Deps
 	Whiteboard     whiteboard.Deps
+	// Broadcast is nil when broadcasts are off.
+	Broadcast *broadcast.Deps
 }
 
 // Node is this process's actor system and cluster membership.
@@ -110,10 +113,14 @@ func StartNode(cfg NodeConfig, log *zap.Logger) (*Node, error) {
 		return m != nil && (*m)[address]
 	}
 	remoteCfg := remote.Configure(cfg.Host, cfg.Port)
+	kinds := []*cluster.Kind{room.NewKind(cfg.Room), agent.NewKind(cfg.agentDeps()),
+		short.NewKind(short.Deps{Store: cfg.Room.Store, Log: cfg.Room.Log.Named("short")}),
+		whiteboard.NewKind(cfg.whiteboardDeps())}
+	if cfg.Broadcast != nil {
+		kinds = append(kinds, broadcast.NewKind(*cfg.Broadcast))
+	}
 	clusterCfg := cluster.Configure(cfg.ClusterName, provider, disthash.New(), remoteCfg,
-		cluster.WithKinds(room.NewKind(cfg.Room), agent.NewKind(cfg.agentDeps()),
-			short.NewKind(short.Deps{Store: cfg.Room.Store, Log: cfg.Room.Log.Named("short")}),
-			whiteboard.NewKind(cfg.whiteboardDeps())),
+		cluster.WithKinds(kinds...),
 		cluster.WithRequestTimeout(cfg.RequestTimeout))
 	c := cluster.New(system, clusterCfg)
 	n := &Node{System: system, Cluster: c, timeout: cfg.RequestTimeout, log: log,

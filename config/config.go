@@ -57,6 +57,10 @@ type Config struct {
 	ICETimeoutSeconds int      `json:"ice_timeout_seconds" help:"a call connection that has not connected within this many seconds is dropped"`
 	MaxTracksPerPeer  int      `json:"max_tracks_per_peer" help:"tracks one browser may send in a call (microphone, camera, screen)"`
 
+	Broadcasts           bool `json:"broadcasts" help:"one-to-many broadcasts (broadcaster and viewer pages, /api/v1/broadcasts)"`
+	BroadcastMaxViewers  int  `json:"broadcast_max_viewers" help:"viewers one broadcast admits at once; more see a \"full\" page"`
+	BroadcastNodeViewers int  `json:"broadcast_node_viewers" help:"viewers of all broadcasts hosted on one node; 0 means no node limit"`
+
 	ClusterName     string   `json:"cluster_name" help:"cluster name; nodes with the same name form one cluster"`
 	ClusterHost     string   `json:"cluster_host" help:"address this node's actor system listens on for other nodes"`
 	ClusterPort     int      `json:"cluster_port" help:"port for actor traffic between nodes; 0 picks a free one (one node only)"`
@@ -136,33 +140,35 @@ func Secret(key string) bool {
 // Default returns the embedded one-node configuration.
 func Default() Config {
 	return Config{
-		Addr:               ":8080",
-		DataDir:            "./data",
-		LogLevel:           "info",
-		LogFormat:          "json",
-		OpenRooms:          true,
-		PasswordCost:       10,
-		MaxFrameBytes:      64 << 10,
-		MaxChatChars:       4000,
-		MaxNameChars:       64,
-		MaxUploadBytes:     100 << 20,
-		RoomMaxMembers:     20,
-		HistoryPage:        50,
-		SessionQueue:       256,
-		RatePerSecond:      20,
-		RateBurst:          40,
-		PingSeconds:        20,
-		ResumeGraceSeconds: 15,
-		RoomIdleSeconds:    120,
-		RequestTimeoutMs:   5000,
-		ICETimeoutSeconds:  20,
-		MaxTracksPerPeer:   3,
-		ClusterName:        "liveroom",
-		ClusterHost:        "127.0.0.1",
-		ClusterPort:        0,
-		ClusterProvider:    "single",
-		ClusterAutoPort:    6330,
-		Store:              "pebble",
+		Addr:                ":8080",
+		DataDir:             "./data",
+		LogLevel:            "info",
+		LogFormat:           "json",
+		OpenRooms:           true,
+		PasswordCost:        10,
+		MaxFrameBytes:       64 << 10,
+		MaxChatChars:        4000,
+		MaxNameChars:        64,
+		MaxUploadBytes:      100 << 20,
+		RoomMaxMembers:      20,
+		HistoryPage:         50,
+		SessionQueue:        256,
+		RatePerSecond:       20,
+		RateBurst:           40,
+		PingSeconds:         20,
+		ResumeGraceSeconds:  15,
+		RoomIdleSeconds:     120,
+		RequestTimeoutMs:    5000,
+		ICETimeoutSeconds:   20,
+		MaxTracksPerPeer:    3,
+		Broadcasts:          true,
+		BroadcastMaxViewers: 500,
+		ClusterName:         "liveroom",
+		ClusterHost:         "127.0.0.1",
+		ClusterPort:         0,
+		ClusterProvider:     "single",
+		ClusterAutoPort:     6330,
+		Store:               "pebble",
 
 		SMTPFrom:          "liveroom@localhost",
 		SMTPTLS:           "starttls",

@@ -42,11 +42,14 @@ type peer struct {
 	awaitingAnswer, renegotiate bool
 	// iceRestart makes the next subscribe offer carry fresh ICE credentials.
 	iceRestart bool
+	// sendOnly peers (a WHIP publisher) are never offered other tracks.
+	sendOnly bool
 }
 
 // forwarded is a published track and its fan-out copy.
 type forwarded struct {
 	id, owner, source string
+	serial            int
 	local             *webrtc.TrackLocalStaticRTP
 	remote            *webrtc.TrackRemote
 	pub               *webrtc.PeerConnection
@@ -69,6 +72,11 @@ type room struct {
 	// parent is the room grain; recording events go to it.
 	parent *actor.PID
 	rec    *recording
+	// stripExtensions drops the publisher's RTP header extensions before
+	// forwarding: their ids belong to the publisher's negotiation, and a
+	// subscriber that demultiplexes by the mid extension (a WHEP player)
+	// would route the packets to the wrong track.
+	stripExtensions bool
 }
 
 // PeerLost tells the room grain (the media actor's parent) that a member's
@@ -147,7 +155,8 @@ func (r *room) command(ctx actor.Context, c *pb.MediaCommand) {
 		if r.peers[c.MemberId] != nil {
 			return
 		}
-		p := &peer{member: c.MemberId, name: b.Join.GetName(), session: c.Session, sources: map[string]string{}, senders: map[string]*webrtc.RTPSender{}}
+		p := &peer{member: c.MemberId, name: b.Join.GetName(), session: c.Session, sources: map[string]string{}, senders: map[string]*webrtc.RTPSender{},
+			sendOnly: b.Join.GetSendOnly()}
 		r.peers[c.MemberId] = p
 		for _, f := range r.tracks {
 			r.subscribe(ctx, p, f)
@@ -378,7 +387,7 @@ func (r *room) trackArrived(ctx actor.Context, msg *trackArrived) {
 		r.log.Error("local track", zap.Error(err))
 		return
 	}
-	f := &forwarded{id: id, owner: p.member, source: source, local: local, remote: msg.remote, pub: msg.pc}
+	f := &forwarded{id: id, owner: p.member, source: source, serial: r.serial, local: local, remote: msg.remote, pub: msg.pc}
 	r.tracks[id] = f
 	p.published++
 	r.record(f)
@@ -403,6 +412,14 @@ func (r *room) forward(f *forwarded) {
 		if err != nil {
 			r.system.Root.Send(r.self, &trackEnded{id: f.id})
 			return
+		}
+		if r.stripExtensions {
+			var p rtp.Packet
+			if p.Unmarshal(buf[:n]) == nil {
+				p.Header.Extension, p.Header.Extensions, p.Header.ExtensionProfile = false, nil, 0
+				_ = f.local.WriteRTP(&p)
+				continue
+			}
 		}
 		// A write error only concerns one subscriber (closed or slow); the
 		// others must keep getting packets, so it is not a reason to stop.
@@ -442,6 +459,9 @@ func (f *forwarded) sendPLI() {
 }
 
 func (r *room) subscribe(ctx actor.Context, q *peer, f *forwarded) {
+	if q.sendOnly {
+		return
+	}
 	if q.sub == nil {
 		pc, err := r.newConnection(ctx, q.member)
 		if err != nil {

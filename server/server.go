@@ -153,6 +153,7 @@ func Run(ctx context.Context, cfg config.Config) error {
 		}, Media: engine, Events: events},
 		Whiteboard: whiteboardDeps(cfg, store, log, m),
 		Agent:      agentDeps(cfg, store, log, events),
+		Broadcast:  broadcastDeps(cfg, store, engine, m, log),
 	}, log)
 	if err != nil {
 		_ = listener.Close()
@@ -185,6 +186,7 @@ func Run(ctx context.Context, cfg config.Config) error {
 		BodyStall: time.Duration(cfg.BodyStallSeconds) * time.Second, Stopping: ctx.Done(),
 		RoomsPerMinute: cfg.RoomsPerIPPerMinute, RoomsPerDay: cfg.RoomsPerIPPerDay,
 		Whiteboard: webWhiteboardDeps(cfg, pdfs),
+		Broadcasts: cfg.Broadcasts,
 	})
 	httpSrv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout: time.Duration(cfg.HTTPIdleSeconds) * time.Second, TLSConfig: tlsConfig,

@@ -35,6 +35,10 @@ func FuzzDecodeClientFrame(f *testing.F) {
 		`{"id":"9","recording":{"start":true}}`,
 		`{"id":"10","recording":{"start":false}}`,
 		`{"id":"11","recording":{}}`,
+		// Broadcasts.
+		`{"id":"b1","broadcastJoin":{"broadcastId":"talk","name":"Ann","password":"pw","broadcasterKey":"k","resumeToken":"t"}}`,
+		`{"id":"b2","broadcastControl":{"action":"BROADCAST_ACTION_GO_LIVE"}}`,
+		`{"id":"b3","broadcastControl":{"action":4}}`,
 	}
 	invalid := []string{
 		``,
@@ -48,6 +52,8 @@ func FuzzDecodeClientFrame(f *testing.F) {
 		`{"id":"x","id":"y"}`,
 		`{"unknown":true}`,
 		`{"join":{"roomId":"r","extra":1}}`,
+		`{"broadcastJoin":{"broadcastId":"b"},"join":{}}`,
+		`{"broadcastControl":{"action":"BROADCAST_ACTION_NOPE"}}`,
 		`{"history":{"limit":-1}}`,
 		`{"history":{"limit":4294967296}}`,
 		`{"history":{"beforeSeq":"18446744073709551616"}}`,

@@ -109,6 +109,9 @@ type connection struct {
 	joinedRoom atomic.Value
 	// join closes the socket if it has not joined in time.
 	join *joinWatch
+	// broadcast is set once joined to a broadcast (instead of a room); like
+	// room, the dispatcher's.
+	broadcast string
 	// saidGoodbye is set when the client closed the socket itself.
 	saidGoodbye bool
 }
@@ -140,6 +143,11 @@ func (c *connection) run(parent context.Context) {
 			// termination, which keeps the member for the resume grace period.
 			lctx, lcancel := context.WithTimeout(context.Background(), 2*time.Second)
 			_, _ = c.srv.node.Tell(lctx, c.room, &pb.Leave{Session: c.pid})
+			lcancel()
+		}
+		if c.broadcast != "" && c.saidGoodbye {
+			lctx, lcancel := context.WithTimeout(context.Background(), 2*time.Second)
+			c.leaveBroadcast(lctx)
 			lcancel()
 		}
 		root.Stop(c.pid)
@@ -323,6 +331,10 @@ func frameType(f *pb.ClientFrame) string {
 		return "recording"
 	case *pb.ClientFrame_Wb:
 		return "wb"
+	case *pb.ClientFrame_BroadcastJoin:
+		return "broadcast_join"
+	case *pb.ClientFrame_BroadcastControl:
+		return "broadcast_control"
 	}
 	return "none"
 }
@@ -333,13 +345,16 @@ func (c *connection) dispatch(ctx context.Context, f *pb.ClientFrame) {
 		c.fail("", "bad_frame", "Frame id is longer than 64 characters.")
 		return
 	}
+	if c.dispatchBroadcast(ctx, f) {
+		return
+	}
 	var msg interface{}
 	switch b := f.Body.(type) {
 	case *pb.ClientFrame_Ping:
 		c.out.Push(&pb.ServerFrame{ReplyTo: f.Id, Body: &pb.ServerFrame_Pong{Pong: &pb.Pong{}}})
 		return
 	case *pb.ClientFrame_Join:
-		if c.room != "" {
+		if c.room != "" || c.broadcast != "" {
 			c.fail(f.Id, "already_joined", "This connection is already in a room.")
 			return
 		}

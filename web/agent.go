@@ -70,6 +70,9 @@ func (s *server) agentRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/rooms/{id}", a.withKey(a.getRoom))
 	mux.HandleFunc("DELETE /api/v1/rooms/{id}", a.withKey(a.deleteRoom))
 	mux.HandleFunc("GET /api/v1/agent", a.withKey(a.overview))
+	if s.Broadcasts {
+		a.broadcastRoutes(mux)
+	}
 
 	mux.HandleFunc("POST /api/visitor/offline", a.offline)
 	mux.HandleFunc("OPTIONS /api/visitor/offline", a.offlinePreflight)

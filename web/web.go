@@ -58,6 +58,8 @@ type Deps struct {
 	RoomsPerMinute, RoomsPerDay int
 	// Whiteboard holds the limits of whiteboard images and PDFs.
 	Whiteboard WhiteboardDeps
+	// Broadcasts serves the broadcast pages and API.
+	Broadcasts bool
 }
 
 type server struct {

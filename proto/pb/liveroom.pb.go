@@ -373,6 +373,161 @@ func (WbOpKind) EnumDescriptor() ([]byte, []int) {
 	return file_liveroom_proto_rawDescGZIP(), []int{5}
 }
 
+type BroadcastPhase int32
+
+const (
+	BroadcastPhase_BROADCAST_PHASE_WAITING BroadcastPhase = 0
+	BroadcastPhase_BROADCAST_PHASE_LIVE    BroadcastPhase = 1
+	BroadcastPhase_BROADCAST_PHASE_ENDED   BroadcastPhase = 2
+)
+
+// Enum value maps for BroadcastPhase.
+var (
+	BroadcastPhase_name = map[int32]string{
+		0: "BROADCAST_PHASE_WAITING",
+		1: "BROADCAST_PHASE_LIVE",
+		2: "BROADCAST_PHASE_ENDED",
+	}
+	BroadcastPhase_value = map[string]int32{
+		"BROADCAST_PHASE_WAITING": 0,
+		"BROADCAST_PHASE_LIVE":    1,
+		"BROADCAST_PHASE_ENDED":   2,
+	}
+)
+
+func (x BroadcastPhase) Enum() *BroadcastPhase {
+	p := new(BroadcastPhase)
+	*p = x
+	return p
+}
+
+func (x BroadcastPhase) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (BroadcastPhase) Descriptor() protoreflect.EnumDescriptor {
+	return file_liveroom_proto_enumTypes[6].Descriptor()
+}
+
+func (BroadcastPhase) Type() protoreflect.EnumType {
+	return &file_liveroom_proto_enumTypes[6]
+}
+
+func (x BroadcastPhase) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use BroadcastPhase.Descriptor instead.
+func (BroadcastPhase) EnumDescriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{6}
+}
+
+type BroadcastRole int32
+
+const (
+	BroadcastRole_BROADCAST_ROLE_UNSPECIFIED BroadcastRole = 0
+	BroadcastRole_BROADCAST_ROLE_BROADCASTER BroadcastRole = 1
+	BroadcastRole_BROADCAST_ROLE_VIEWER      BroadcastRole = 2
+)
+
+// Enum value maps for BroadcastRole.
+var (
+	BroadcastRole_name = map[int32]string{
+		0: "BROADCAST_ROLE_UNSPECIFIED",
+		1: "BROADCAST_ROLE_BROADCASTER",
+		2: "BROADCAST_ROLE_VIEWER",
+	}
+	BroadcastRole_value = map[string]int32{
+		"BROADCAST_ROLE_UNSPECIFIED": 0,
+		"BROADCAST_ROLE_BROADCASTER": 1,
+		"BROADCAST_ROLE_VIEWER":      2,
+	}
+)
+
+func (x BroadcastRole) Enum() *BroadcastRole {
+	p := new(BroadcastRole)
+	*p = x
+	return p
+}
+
+func (x BroadcastRole) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (BroadcastRole) Descriptor() protoreflect.EnumDescriptor {
+	return file_liveroom_proto_enumTypes[7].Descriptor()
+}
+
+func (BroadcastRole) Type() protoreflect.EnumType {
+	return &file_liveroom_proto_enumTypes[7]
+}
+
+func (x BroadcastRole) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use BroadcastRole.Descriptor instead.
+func (BroadcastRole) EnumDescriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{7}
+}
+
+type BroadcastAction int32
+
+const (
+	BroadcastAction_BROADCAST_ACTION_UNSPECIFIED BroadcastAction = 0
+	// This broadcaster starts sending (the broadcast is live while any does).
+	BroadcastAction_BROADCAST_ACTION_GO_LIVE BroadcastAction = 1
+	// This broadcaster stops; the broadcast ends when no broadcaster is live.
+	BroadcastAction_BROADCAST_ACTION_STOP     BroadcastAction = 2
+	BroadcastAction_BROADCAST_ACTION_CHAT_ON  BroadcastAction = 3
+	BroadcastAction_BROADCAST_ACTION_CHAT_OFF BroadcastAction = 4
+)
+
+// Enum value maps for BroadcastAction.
+var (
+	BroadcastAction_name = map[int32]string{
+		0: "BROADCAST_ACTION_UNSPECIFIED",
+		1: "BROADCAST_ACTION_GO_LIVE",
+		2: "BROADCAST_ACTION_STOP",
+		3: "BROADCAST_ACTION_CHAT_ON",
+		4: "BROADCAST_ACTION_CHAT_OFF",
+	}
+	BroadcastAction_value = map[string]int32{
+		"BROADCAST_ACTION_UNSPECIFIED": 0,
+		"BROADCAST_ACTION_GO_LIVE":     1,
+		"BROADCAST_ACTION_STOP":        2,
+		"BROADCAST_ACTION_CHAT_ON":     3,
+		"BROADCAST_ACTION_CHAT_OFF":    4,
+	}
+)
+
+func (x BroadcastAction) Enum() *BroadcastAction {
+	p := new(BroadcastAction)
+	*p = x
+	return p
+}
+
+func (x BroadcastAction) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (BroadcastAction) Descriptor() protoreflect.EnumDescriptor {
+	return file_liveroom_proto_enumTypes[8].Descriptor()
+}
+
+func (BroadcastAction) Type() protoreflect.EnumType {
+	return &file_liveroom_proto_enumTypes[8]
+}
+
+func (x BroadcastAction) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use BroadcastAction.Descriptor instead.
+func (BroadcastAction) EnumDescriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{8}
+}
+
 type MemberEvent_Kind int32
 
 const (
@@ -406,11 +561,11 @@ func (x MemberEvent_Kind) String() string {
 }
 
 func (MemberEvent_Kind) Descriptor() protoreflect.EnumDescriptor {
-	return file_liveroom_proto_enumTypes[6].Descriptor()
+	return file_liveroom_proto_enumTypes[9].Descriptor()
 }
 
 func (MemberEvent_Kind) Type() protoreflect.EnumType {
-	return &file_liveroom_proto_enumTypes[6]
+	return &file_liveroom_proto_enumTypes[9]
 }
 
 func (x MemberEvent_Kind) Number() protoreflect.EnumNumber {
@@ -462,11 +617,11 @@ func (x CallAction_Action) String() string {
 }
 
 func (CallAction_Action) Descriptor() protoreflect.EnumDescriptor {
-	return file_liveroom_proto_enumTypes[7].Descriptor()
+	return file_liveroom_proto_enumTypes[10].Descriptor()
 }
 
 func (CallAction_Action) Type() protoreflect.EnumType {
-	return &file_liveroom_proto_enumTypes[7]
+	return &file_liveroom_proto_enumTypes[10]
 }
 
 func (x CallAction_Action) Number() protoreflect.EnumNumber {
@@ -516,11 +671,11 @@ func (x RecordingState_State) String() string {
 }
 
 func (RecordingState_State) Descriptor() protoreflect.EnumDescriptor {
-	return file_liveroom_proto_enumTypes[8].Descriptor()
+	return file_liveroom_proto_enumTypes[11].Descriptor()
 }
 
 func (RecordingState_State) Type() protoreflect.EnumType {
-	return &file_liveroom_proto_enumTypes[8]
+	return &file_liveroom_proto_enumTypes[11]
 }
 
 func (x RecordingState_State) Number() protoreflect.EnumNumber {
@@ -575,11 +730,11 @@ func (x MediaRecordingEvent_Kind) String() string {
 }
 
 func (MediaRecordingEvent_Kind) Descriptor() protoreflect.EnumDescriptor {
-	return file_liveroom_proto_enumTypes[9].Descriptor()
+	return file_liveroom_proto_enumTypes[12].Descriptor()
 }
 
 func (MediaRecordingEvent_Kind) Type() protoreflect.EnumType {
-	return &file_liveroom_proto_enumTypes[9]
+	return &file_liveroom_proto_enumTypes[12]
 }
 
 func (x MediaRecordingEvent_Kind) Number() protoreflect.EnumNumber {
@@ -1022,6 +1177,8 @@ type ClientFrame struct {
 	//	*ClientFrame_RestartIce
 	//	*ClientFrame_Recording
 	//	*ClientFrame_Wb
+	//	*ClientFrame_BroadcastJoin
+	//	*ClientFrame_BroadcastControl
 	Body          isClientFrame_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1179,6 +1336,24 @@ func (x *ClientFrame) GetWb() *WbClient {
 	return nil
 }
 
+func (x *ClientFrame) GetBroadcastJoin() *BroadcastJoin {
+	if x != nil {
+		if x, ok := x.Body.(*ClientFrame_BroadcastJoin); ok {
+			return x.BroadcastJoin
+		}
+	}
+	return nil
+}
+
+func (x *ClientFrame) GetBroadcastControl() *BroadcastControl {
+	if x != nil {
+		if x, ok := x.Body.(*ClientFrame_BroadcastControl); ok {
+			return x.BroadcastControl
+		}
+	}
+	return nil
+}
+
 type isClientFrame_Body interface {
 	isClientFrame_Body()
 }
@@ -1236,6 +1411,15 @@ type ClientFrame_Wb struct {
 	Wb *WbClient `protobuf:"bytes,60,opt,name=wb,proto3,oneof"`
 }
 
+type ClientFrame_BroadcastJoin struct {
+	// Broadcasts (130-149).
+	BroadcastJoin *BroadcastJoin `protobuf:"bytes,130,opt,name=broadcast_join,json=broadcastJoin,proto3,oneof"`
+}
+
+type ClientFrame_BroadcastControl struct {
+	BroadcastControl *BroadcastControl `protobuf:"bytes,131,opt,name=broadcast_control,json=broadcastControl,proto3,oneof"`
+}
+
 func (*ClientFrame_Join) isClientFrame_Body() {}
 
 func (*ClientFrame_Chat) isClientFrame_Body() {}
@@ -1259,6 +1443,10 @@ func (*ClientFrame_RestartIce) isClientFrame_Body() {}
 func (*ClientFrame_Recording) isClientFrame_Body() {}
 
 func (*ClientFrame_Wb) isClientFrame_Body() {}
+
+func (*ClientFrame_BroadcastJoin) isClientFrame_Body() {}
+
+func (*ClientFrame_BroadcastControl) isClientFrame_Body() {}
 
 type JoinRequest struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
@@ -1518,6 +1706,8 @@ type ServerFrame struct {
 	//	*ServerFrame_Recording
 	//	*ServerFrame_RecordingDone
 	//	*ServerFrame_Wb
+	//	*ServerFrame_BroadcastJoined
+	//	*ServerFrame_BroadcastState
 	Body          isServerFrame_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1693,6 +1883,24 @@ func (x *ServerFrame) GetWb() *WbServer {
 	return nil
 }
 
+func (x *ServerFrame) GetBroadcastJoined() *BroadcastJoined {
+	if x != nil {
+		if x, ok := x.Body.(*ServerFrame_BroadcastJoined); ok {
+			return x.BroadcastJoined
+		}
+	}
+	return nil
+}
+
+func (x *ServerFrame) GetBroadcastState() *BroadcastState {
+	if x != nil {
+		if x, ok := x.Body.(*ServerFrame_BroadcastState); ok {
+			return x.BroadcastState
+		}
+	}
+	return nil
+}
+
 type isServerFrame_Body interface {
 	isServerFrame_Body()
 }
@@ -1758,6 +1966,15 @@ type ServerFrame_Wb struct {
 	Wb *WbServer `protobuf:"bytes,60,opt,name=wb,proto3,oneof"`
 }
 
+type ServerFrame_BroadcastJoined struct {
+	// Broadcasts (130-149).
+	BroadcastJoined *BroadcastJoined `protobuf:"bytes,130,opt,name=broadcast_joined,json=broadcastJoined,proto3,oneof"`
+}
+
+type ServerFrame_BroadcastState struct {
+	BroadcastState *BroadcastState `protobuf:"bytes,131,opt,name=broadcast_state,json=broadcastState,proto3,oneof"`
+}
+
 func (*ServerFrame_Joined) isServerFrame_Body() {}
 
 func (*ServerFrame_Member) isServerFrame_Body() {}
@@ -1785,6 +2002,10 @@ func (*ServerFrame_Recording) isServerFrame_Body() {}
 func (*ServerFrame_RecordingDone) isServerFrame_Body() {}
 
 func (*ServerFrame_Wb) isServerFrame_Body() {}
+
+func (*ServerFrame_BroadcastJoined) isServerFrame_Body() {}
+
+func (*ServerFrame_BroadcastState) isServerFrame_Body() {}
 
 type RoomInfo struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
@@ -3591,6 +3812,7 @@ type MediaCommand struct {
 	//	*MediaCommand_Rebind
 	//	*MediaCommand_RecordStart
 	//	*MediaCommand_RecordStop
+	//	*MediaCommand_WhepOffer
 	Body          isMediaCommand_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -3735,6 +3957,15 @@ func (x *MediaCommand) GetRecordStop() *MediaRecordStop {
 	return nil
 }
 
+func (x *MediaCommand) GetWhepOffer() *Sdp {
+	if x != nil {
+		if x, ok := x.Body.(*MediaCommand_WhepOffer); ok {
+			return x.WhepOffer
+		}
+	}
+	return nil
+}
+
 type isMediaCommand_Body interface {
 	isMediaCommand_Body()
 }
@@ -3777,6 +4008,12 @@ type MediaCommand_RecordStop struct {
 	RecordStop *MediaRecordStop `protobuf:"bytes,81,opt,name=record_stop,json=recordStop,proto3,oneof"`
 }
 
+type MediaCommand_WhepOffer struct {
+	// A WHEP player's offer (it offers, the server answers with the
+	// broadcast's current tracks).
+	WhepOffer *Sdp `protobuf:"bytes,130,opt,name=whep_offer,json=whepOffer,proto3,oneof"`
+}
+
 func (*MediaCommand_Join) isMediaCommand_Body() {}
 
 func (*MediaCommand_Leave) isMediaCommand_Body() {}
@@ -3794,6 +4031,8 @@ func (*MediaCommand_Rebind) isMediaCommand_Body() {}
 func (*MediaCommand_RecordStart) isMediaCommand_Body() {}
 
 func (*MediaCommand_RecordStop) isMediaCommand_Body() {}
+
+func (*MediaCommand_WhepOffer) isMediaCommand_Body() {}
 
 type MediaRebind struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -3888,7 +4127,11 @@ func (x *MemberAwayExpired) GetEpoch() uint64 {
 type MediaJoin struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Display name, for the recording manifest (issue 13).
-	Name          string `protobuf:"bytes,80,opt,name=name,proto3" json:"name,omitempty"`
+	Name string `protobuf:"bytes,80,opt,name=name,proto3" json:"name,omitempty"`
+	// A broadcast viewer: it only receives, and an offer to send is refused.
+	ReceiveOnly bool `protobuf:"varint,130,opt,name=receive_only,json=receiveOnly,proto3" json:"receive_only,omitempty"`
+	// A WHIP publisher: it only sends, and is never offered other tracks.
+	SendOnly      bool `protobuf:"varint,131,opt,name=send_only,json=sendOnly,proto3" json:"send_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3928,6 +4171,20 @@ func (x *MediaJoin) GetName() string {
 		return x.Name
 	}
 	return ""
+}
+
+func (x *MediaJoin) GetReceiveOnly() bool {
+	if x != nil {
+		return x.ReceiveOnly
+	}
+	return false
+}
+
+func (x *MediaJoin) GetSendOnly() bool {
+	if x != nil {
+		return x.SendOnly
+	}
+	return false
 }
 
 type MediaLeave struct {
@@ -11148,6 +11405,1114 @@ func (x *WbCheckMember) GetAgentOnly() bool {
 	return false
 }
 
+// BroadcastRecord is what the store keeps for a broadcast.
+type BroadcastRecord struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Title string                 `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	// bcrypt hash of the viewers' password; empty for none.
+	PasswordHash string `protobuf:"bytes,3,opt,name=password_hash,json=passwordHash,proto3" json:"password_hash,omitempty"`
+	// SHA-256 of the broadcaster key (the key itself is only in the link).
+	BroadcasterKeyHash []byte `protobuf:"bytes,4,opt,name=broadcaster_key_hash,json=broadcasterKeyHash,proto3" json:"broadcaster_key_hash,omitempty"`
+	OwnerAgentId       string `protobuf:"bytes,5,opt,name=owner_agent_id,json=ownerAgentId,proto3" json:"owner_agent_id,omitempty"`
+	CreatedAtMs        int64  `protobuf:"varint,6,opt,name=created_at_ms,json=createdAtMs,proto3" json:"created_at_ms,omitempty"`
+	// Viewers may join only inside [starts_at_ms, ends_at_ms) when set.
+	StartsAtMs       int64          `protobuf:"varint,7,opt,name=starts_at_ms,json=startsAtMs,proto3" json:"starts_at_ms,omitempty"`
+	EndsAtMs         int64          `protobuf:"varint,8,opt,name=ends_at_ms,json=endsAtMs,proto3" json:"ends_at_ms,omitempty"`
+	ChatEnabled      bool           `protobuf:"varint,9,opt,name=chat_enabled,json=chatEnabled,proto3" json:"chat_enabled,omitempty"`
+	Phase            BroadcastPhase `protobuf:"varint,10,opt,name=phase,proto3,enum=liveroom.v1.BroadcastPhase" json:"phase,omitempty"`
+	PhaseChangedAtMs int64          `protobuf:"varint,11,opt,name=phase_changed_at_ms,json=phaseChangedAtMs,proto3" json:"phase_changed_at_ms,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *BroadcastRecord) Reset() {
+	*x = BroadcastRecord{}
+	mi := &file_liveroom_proto_msgTypes[147]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BroadcastRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BroadcastRecord) ProtoMessage() {}
+
+func (x *BroadcastRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[147]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BroadcastRecord.ProtoReflect.Descriptor instead.
+func (*BroadcastRecord) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{147}
+}
+
+func (x *BroadcastRecord) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *BroadcastRecord) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *BroadcastRecord) GetPasswordHash() string {
+	if x != nil {
+		return x.PasswordHash
+	}
+	return ""
+}
+
+func (x *BroadcastRecord) GetBroadcasterKeyHash() []byte {
+	if x != nil {
+		return x.BroadcasterKeyHash
+	}
+	return nil
+}
+
+func (x *BroadcastRecord) GetOwnerAgentId() string {
+	if x != nil {
+		return x.OwnerAgentId
+	}
+	return ""
+}
+
+func (x *BroadcastRecord) GetCreatedAtMs() int64 {
+	if x != nil {
+		return x.CreatedAtMs
+	}
+	return 0
+}
+
+func (x *BroadcastRecord) GetStartsAtMs() int64 {
+	if x != nil {
+		return x.StartsAtMs
+	}
+	return 0
+}
+
+func (x *BroadcastRecord) GetEndsAtMs() int64 {
+	if x != nil {
+		return x.EndsAtMs
+	}
+	return 0
+}
+
+func (x *BroadcastRecord) GetChatEnabled() bool {
+	if x != nil {
+		return x.ChatEnabled
+	}
+	return false
+}
+
+func (x *BroadcastRecord) GetPhase() BroadcastPhase {
+	if x != nil {
+		return x.Phase
+	}
+	return BroadcastPhase_BROADCAST_PHASE_WAITING
+}
+
+func (x *BroadcastRecord) GetPhaseChangedAtMs() int64 {
+	if x != nil {
+		return x.PhaseChangedAtMs
+	}
+	return 0
+}
+
+// BroadcastJoin is the first frame of a broadcast page's socket.
+type BroadcastJoin struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	BroadcastId string                 `protobuf:"bytes,1,opt,name=broadcast_id,json=broadcastId,proto3" json:"broadcast_id,omitempty"`
+	Name        string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Password    string                 `protobuf:"bytes,3,opt,name=password,proto3" json:"password,omitempty"`
+	// From the broadcaster link; a valid key makes this connection a broadcaster.
+	BroadcasterKey string `protobuf:"bytes,4,opt,name=broadcaster_key,json=broadcasterKey,proto3" json:"broadcaster_key,omitempty"`
+	// From an earlier broadcast_joined frame: continue as the same member.
+	ResumeToken string `protobuf:"bytes,5,opt,name=resume_token,json=resumeToken,proto3" json:"resume_token,omitempty"`
+	// Joined over WHIP (a broadcaster that only sends) or WHEP (a viewer that
+	// offers), not from a page.
+	Whip          bool `protobuf:"varint,6,opt,name=whip,proto3" json:"whip,omitempty"`
+	Whep          bool `protobuf:"varint,7,opt,name=whep,proto3" json:"whep,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BroadcastJoin) Reset() {
+	*x = BroadcastJoin{}
+	mi := &file_liveroom_proto_msgTypes[148]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BroadcastJoin) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BroadcastJoin) ProtoMessage() {}
+
+func (x *BroadcastJoin) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[148]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BroadcastJoin.ProtoReflect.Descriptor instead.
+func (*BroadcastJoin) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{148}
+}
+
+func (x *BroadcastJoin) GetBroadcastId() string {
+	if x != nil {
+		return x.BroadcastId
+	}
+	return ""
+}
+
+func (x *BroadcastJoin) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *BroadcastJoin) GetPassword() string {
+	if x != nil {
+		return x.Password
+	}
+	return ""
+}
+
+func (x *BroadcastJoin) GetBroadcasterKey() string {
+	if x != nil {
+		return x.BroadcasterKey
+	}
+	return ""
+}
+
+func (x *BroadcastJoin) GetResumeToken() string {
+	if x != nil {
+		return x.ResumeToken
+	}
+	return ""
+}
+
+func (x *BroadcastJoin) GetWhip() bool {
+	if x != nil {
+		return x.Whip
+	}
+	return false
+}
+
+func (x *BroadcastJoin) GetWhep() bool {
+	if x != nil {
+		return x.Whep
+	}
+	return false
+}
+
+type BroadcastControl struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Action        BroadcastAction        `protobuf:"varint,1,opt,name=action,proto3,enum=liveroom.v1.BroadcastAction" json:"action,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BroadcastControl) Reset() {
+	*x = BroadcastControl{}
+	mi := &file_liveroom_proto_msgTypes[149]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BroadcastControl) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BroadcastControl) ProtoMessage() {}
+
+func (x *BroadcastControl) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[149]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BroadcastControl.ProtoReflect.Descriptor instead.
+func (*BroadcastControl) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{149}
+}
+
+func (x *BroadcastControl) GetAction() BroadcastAction {
+	if x != nil {
+		return x.Action
+	}
+	return BroadcastAction_BROADCAST_ACTION_UNSPECIFIED
+}
+
+type BroadcastInfo struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Title         string                 `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	HasPassword   bool                   `protobuf:"varint,3,opt,name=has_password,json=hasPassword,proto3" json:"has_password,omitempty"`
+	StartsAtMs    int64                  `protobuf:"varint,4,opt,name=starts_at_ms,json=startsAtMs,proto3" json:"starts_at_ms,omitempty"`
+	EndsAtMs      int64                  `protobuf:"varint,5,opt,name=ends_at_ms,json=endsAtMs,proto3" json:"ends_at_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BroadcastInfo) Reset() {
+	*x = BroadcastInfo{}
+	mi := &file_liveroom_proto_msgTypes[150]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BroadcastInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BroadcastInfo) ProtoMessage() {}
+
+func (x *BroadcastInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[150]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BroadcastInfo.ProtoReflect.Descriptor instead.
+func (*BroadcastInfo) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{150}
+}
+
+func (x *BroadcastInfo) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *BroadcastInfo) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *BroadcastInfo) GetHasPassword() bool {
+	if x != nil {
+		return x.HasPassword
+	}
+	return false
+}
+
+func (x *BroadcastInfo) GetStartsAtMs() int64 {
+	if x != nil {
+		return x.StartsAtMs
+	}
+	return 0
+}
+
+func (x *BroadcastInfo) GetEndsAtMs() int64 {
+	if x != nil {
+		return x.EndsAtMs
+	}
+	return 0
+}
+
+type BroadcasterInfo struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MemberId      string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Live          bool                   `protobuf:"varint,3,opt,name=live,proto3" json:"live,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BroadcasterInfo) Reset() {
+	*x = BroadcasterInfo{}
+	mi := &file_liveroom_proto_msgTypes[151]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BroadcasterInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BroadcasterInfo) ProtoMessage() {}
+
+func (x *BroadcasterInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[151]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BroadcasterInfo.ProtoReflect.Descriptor instead.
+func (*BroadcasterInfo) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{151}
+}
+
+func (x *BroadcasterInfo) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *BroadcasterInfo) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *BroadcasterInfo) GetLive() bool {
+	if x != nil {
+		return x.Live
+	}
+	return false
+}
+
+// BroadcastState goes to everyone in the broadcast whenever it changes.
+type BroadcastState struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Phase         BroadcastPhase         `protobuf:"varint,1,opt,name=phase,proto3,enum=liveroom.v1.BroadcastPhase" json:"phase,omitempty"`
+	Viewers       uint32                 `protobuf:"varint,2,opt,name=viewers,proto3" json:"viewers,omitempty"`
+	Broadcasters  []*BroadcasterInfo     `protobuf:"bytes,3,rep,name=broadcasters,proto3" json:"broadcasters,omitempty"`
+	ChatEnabled   bool                   `protobuf:"varint,4,opt,name=chat_enabled,json=chatEnabled,proto3" json:"chat_enabled,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BroadcastState) Reset() {
+	*x = BroadcastState{}
+	mi := &file_liveroom_proto_msgTypes[152]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BroadcastState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BroadcastState) ProtoMessage() {}
+
+func (x *BroadcastState) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[152]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BroadcastState.ProtoReflect.Descriptor instead.
+func (*BroadcastState) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{152}
+}
+
+func (x *BroadcastState) GetPhase() BroadcastPhase {
+	if x != nil {
+		return x.Phase
+	}
+	return BroadcastPhase_BROADCAST_PHASE_WAITING
+}
+
+func (x *BroadcastState) GetViewers() uint32 {
+	if x != nil {
+		return x.Viewers
+	}
+	return 0
+}
+
+func (x *BroadcastState) GetBroadcasters() []*BroadcasterInfo {
+	if x != nil {
+		return x.Broadcasters
+	}
+	return nil
+}
+
+func (x *BroadcastState) GetChatEnabled() bool {
+	if x != nil {
+		return x.ChatEnabled
+	}
+	return false
+}
+
+type BroadcastJoined struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MemberId      string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	Role          BroadcastRole          `protobuf:"varint,2,opt,name=role,proto3,enum=liveroom.v1.BroadcastRole" json:"role,omitempty"`
+	Broadcast     *BroadcastInfo         `protobuf:"bytes,3,opt,name=broadcast,proto3" json:"broadcast,omitempty"`
+	State         *BroadcastState        `protobuf:"bytes,4,opt,name=state,proto3" json:"state,omitempty"`
+	IceServers    []*IceServer           `protobuf:"bytes,5,rep,name=ice_servers,json=iceServers,proto3" json:"ice_servers,omitempty"`
+	ResumeToken   string                 `protobuf:"bytes,6,opt,name=resume_token,json=resumeToken,proto3" json:"resume_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BroadcastJoined) Reset() {
+	*x = BroadcastJoined{}
+	mi := &file_liveroom_proto_msgTypes[153]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BroadcastJoined) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BroadcastJoined) ProtoMessage() {}
+
+func (x *BroadcastJoined) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[153]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BroadcastJoined.ProtoReflect.Descriptor instead.
+func (*BroadcastJoined) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{153}
+}
+
+func (x *BroadcastJoined) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *BroadcastJoined) GetRole() BroadcastRole {
+	if x != nil {
+		return x.Role
+	}
+	return BroadcastRole_BROADCAST_ROLE_UNSPECIFIED
+}
+
+func (x *BroadcastJoined) GetBroadcast() *BroadcastInfo {
+	if x != nil {
+		return x.Broadcast
+	}
+	return nil
+}
+
+func (x *BroadcastJoined) GetState() *BroadcastState {
+	if x != nil {
+		return x.State
+	}
+	return nil
+}
+
+func (x *BroadcastJoined) GetIceServers() []*IceServer {
+	if x != nil {
+		return x.IceServers
+	}
+	return nil
+}
+
+func (x *BroadcastJoined) GetResumeToken() string {
+	if x != nil {
+		return x.ResumeToken
+	}
+	return ""
+}
+
+// CreateBroadcast asks a broadcast grain (identity = id) to create itself.
+type CreateBroadcast struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Title         string                 `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	PasswordHash  string                 `protobuf:"bytes,3,opt,name=password_hash,json=passwordHash,proto3" json:"password_hash,omitempty"`
+	OwnerAgentId  string                 `protobuf:"bytes,4,opt,name=owner_agent_id,json=ownerAgentId,proto3" json:"owner_agent_id,omitempty"`
+	StartsAtMs    int64                  `protobuf:"varint,5,opt,name=starts_at_ms,json=startsAtMs,proto3" json:"starts_at_ms,omitempty"`
+	EndsAtMs      int64                  `protobuf:"varint,6,opt,name=ends_at_ms,json=endsAtMs,proto3" json:"ends_at_ms,omitempty"`
+	ChatEnabled   bool                   `protobuf:"varint,7,opt,name=chat_enabled,json=chatEnabled,proto3" json:"chat_enabled,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateBroadcast) Reset() {
+	*x = CreateBroadcast{}
+	mi := &file_liveroom_proto_msgTypes[154]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateBroadcast) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateBroadcast) ProtoMessage() {}
+
+func (x *CreateBroadcast) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[154]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateBroadcast.ProtoReflect.Descriptor instead.
+func (*CreateBroadcast) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{154}
+}
+
+func (x *CreateBroadcast) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *CreateBroadcast) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *CreateBroadcast) GetPasswordHash() string {
+	if x != nil {
+		return x.PasswordHash
+	}
+	return ""
+}
+
+func (x *CreateBroadcast) GetOwnerAgentId() string {
+	if x != nil {
+		return x.OwnerAgentId
+	}
+	return ""
+}
+
+func (x *CreateBroadcast) GetStartsAtMs() int64 {
+	if x != nil {
+		return x.StartsAtMs
+	}
+	return 0
+}
+
+func (x *CreateBroadcast) GetEndsAtMs() int64 {
+	if x != nil {
+		return x.EndsAtMs
+	}
+	return 0
+}
+
+func (x *CreateBroadcast) GetChatEnabled() bool {
+	if x != nil {
+		return x.ChatEnabled
+	}
+	return false
+}
+
+type CreateBroadcastResult struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Error          *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Broadcast      *BroadcastInfo         `protobuf:"bytes,2,opt,name=broadcast,proto3" json:"broadcast,omitempty"`
+	BroadcasterKey string                 `protobuf:"bytes,3,opt,name=broadcaster_key,json=broadcasterKey,proto3" json:"broadcaster_key,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *CreateBroadcastResult) Reset() {
+	*x = CreateBroadcastResult{}
+	mi := &file_liveroom_proto_msgTypes[155]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateBroadcastResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateBroadcastResult) ProtoMessage() {}
+
+func (x *CreateBroadcastResult) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[155]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateBroadcastResult.ProtoReflect.Descriptor instead.
+func (*CreateBroadcastResult) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{155}
+}
+
+func (x *CreateBroadcastResult) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *CreateBroadcastResult) GetBroadcast() *BroadcastInfo {
+	if x != nil {
+		return x.Broadcast
+	}
+	return nil
+}
+
+func (x *CreateBroadcastResult) GetBroadcasterKey() string {
+	if x != nil {
+		return x.BroadcasterKey
+	}
+	return ""
+}
+
+type GetBroadcastInfo struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetBroadcastInfo) Reset() {
+	*x = GetBroadcastInfo{}
+	mi := &file_liveroom_proto_msgTypes[156]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetBroadcastInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetBroadcastInfo) ProtoMessage() {}
+
+func (x *GetBroadcastInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[156]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetBroadcastInfo.ProtoReflect.Descriptor instead.
+func (*GetBroadcastInfo) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{156}
+}
+
+type GetBroadcastInfoResult struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Broadcast     *BroadcastInfo         `protobuf:"bytes,2,opt,name=broadcast,proto3" json:"broadcast,omitempty"`
+	State         *BroadcastState        `protobuf:"bytes,3,opt,name=state,proto3" json:"state,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetBroadcastInfoResult) Reset() {
+	*x = GetBroadcastInfoResult{}
+	mi := &file_liveroom_proto_msgTypes[157]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetBroadcastInfoResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetBroadcastInfoResult) ProtoMessage() {}
+
+func (x *GetBroadcastInfoResult) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[157]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetBroadcastInfoResult.ProtoReflect.Descriptor instead.
+func (*GetBroadcastInfoResult) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{157}
+}
+
+func (x *GetBroadcastInfoResult) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *GetBroadcastInfoResult) GetBroadcast() *BroadcastInfo {
+	if x != nil {
+		return x.Broadcast
+	}
+	return nil
+}
+
+func (x *GetBroadcastInfoResult) GetState() *BroadcastState {
+	if x != nil {
+		return x.State
+	}
+	return nil
+}
+
+// BroadcastRequest carries one frame of a broadcast member to its grain.
+type BroadcastRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Session *actor.PID             `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
+	FrameId string                 `protobuf:"bytes,2,opt,name=frame_id,json=frameId,proto3" json:"frame_id,omitempty"`
+	// Types that are valid to be assigned to Body:
+	//
+	//	*BroadcastRequest_Join
+	//	*BroadcastRequest_Control
+	//	*BroadcastRequest_Chat
+	//	*BroadcastRequest_PublishOffer
+	//	*BroadcastRequest_SubscribeAnswer
+	//	*BroadcastRequest_Ice
+	//	*BroadcastRequest_RestartIce
+	//	*BroadcastRequest_Leave
+	//	*BroadcastRequest_WhepOffer
+	Body          isBroadcastRequest_Body `protobuf_oneof:"body"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BroadcastRequest) Reset() {
+	*x = BroadcastRequest{}
+	mi := &file_liveroom_proto_msgTypes[158]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BroadcastRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BroadcastRequest) ProtoMessage() {}
+
+func (x *BroadcastRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[158]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BroadcastRequest.ProtoReflect.Descriptor instead.
+func (*BroadcastRequest) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{158}
+}
+
+func (x *BroadcastRequest) GetSession() *actor.PID {
+	if x != nil {
+		return x.Session
+	}
+	return nil
+}
+
+func (x *BroadcastRequest) GetFrameId() string {
+	if x != nil {
+		return x.FrameId
+	}
+	return ""
+}
+
+func (x *BroadcastRequest) GetBody() isBroadcastRequest_Body {
+	if x != nil {
+		return x.Body
+	}
+	return nil
+}
+
+func (x *BroadcastRequest) GetJoin() *BroadcastJoin {
+	if x != nil {
+		if x, ok := x.Body.(*BroadcastRequest_Join); ok {
+			return x.Join
+		}
+	}
+	return nil
+}
+
+func (x *BroadcastRequest) GetControl() *BroadcastControl {
+	if x != nil {
+		if x, ok := x.Body.(*BroadcastRequest_Control); ok {
+			return x.Control
+		}
+	}
+	return nil
+}
+
+func (x *BroadcastRequest) GetChat() *SendChat {
+	if x != nil {
+		if x, ok := x.Body.(*BroadcastRequest_Chat); ok {
+			return x.Chat
+		}
+	}
+	return nil
+}
+
+func (x *BroadcastRequest) GetPublishOffer() *Sdp {
+	if x != nil {
+		if x, ok := x.Body.(*BroadcastRequest_PublishOffer); ok {
+			return x.PublishOffer
+		}
+	}
+	return nil
+}
+
+func (x *BroadcastRequest) GetSubscribeAnswer() *Sdp {
+	if x != nil {
+		if x, ok := x.Body.(*BroadcastRequest_SubscribeAnswer); ok {
+			return x.SubscribeAnswer
+		}
+	}
+	return nil
+}
+
+func (x *BroadcastRequest) GetIce() *IceCandidate {
+	if x != nil {
+		if x, ok := x.Body.(*BroadcastRequest_Ice); ok {
+			return x.Ice
+		}
+	}
+	return nil
+}
+
+func (x *BroadcastRequest) GetRestartIce() *RestartIce {
+	if x != nil {
+		if x, ok := x.Body.(*BroadcastRequest_RestartIce); ok {
+			return x.RestartIce
+		}
+	}
+	return nil
+}
+
+func (x *BroadcastRequest) GetLeave() *BroadcastLeave {
+	if x != nil {
+		if x, ok := x.Body.(*BroadcastRequest_Leave); ok {
+			return x.Leave
+		}
+	}
+	return nil
+}
+
+func (x *BroadcastRequest) GetWhepOffer() *Sdp {
+	if x != nil {
+		if x, ok := x.Body.(*BroadcastRequest_WhepOffer); ok {
+			return x.WhepOffer
+		}
+	}
+	return nil
+}
+
+type isBroadcastRequest_Body interface {
+	isBroadcastRequest_Body()
+}
+
+type BroadcastRequest_Join struct {
+	Join *BroadcastJoin `protobuf:"bytes,3,opt,name=join,proto3,oneof"`
+}
+
+type BroadcastRequest_Control struct {
+	Control *BroadcastControl `protobuf:"bytes,4,opt,name=control,proto3,oneof"`
+}
+
+type BroadcastRequest_Chat struct {
+	Chat *SendChat `protobuf:"bytes,5,opt,name=chat,proto3,oneof"`
+}
+
+type BroadcastRequest_PublishOffer struct {
+	PublishOffer *Sdp `protobuf:"bytes,6,opt,name=publish_offer,json=publishOffer,proto3,oneof"`
+}
+
+type BroadcastRequest_SubscribeAnswer struct {
+	SubscribeAnswer *Sdp `protobuf:"bytes,7,opt,name=subscribe_answer,json=subscribeAnswer,proto3,oneof"`
+}
+
+type BroadcastRequest_Ice struct {
+	Ice *IceCandidate `protobuf:"bytes,8,opt,name=ice,proto3,oneof"`
+}
+
+type BroadcastRequest_RestartIce struct {
+	RestartIce *RestartIce `protobuf:"bytes,9,opt,name=restart_ice,json=restartIce,proto3,oneof"`
+}
+
+type BroadcastRequest_Leave struct {
+	Leave *BroadcastLeave `protobuf:"bytes,10,opt,name=leave,proto3,oneof"`
+}
+
+type BroadcastRequest_WhepOffer struct {
+	WhepOffer *Sdp `protobuf:"bytes,11,opt,name=whep_offer,json=whepOffer,proto3,oneof"`
+}
+
+func (*BroadcastRequest_Join) isBroadcastRequest_Body() {}
+
+func (*BroadcastRequest_Control) isBroadcastRequest_Body() {}
+
+func (*BroadcastRequest_Chat) isBroadcastRequest_Body() {}
+
+func (*BroadcastRequest_PublishOffer) isBroadcastRequest_Body() {}
+
+func (*BroadcastRequest_SubscribeAnswer) isBroadcastRequest_Body() {}
+
+func (*BroadcastRequest_Ice) isBroadcastRequest_Body() {}
+
+func (*BroadcastRequest_RestartIce) isBroadcastRequest_Body() {}
+
+func (*BroadcastRequest_Leave) isBroadcastRequest_Body() {}
+
+func (*BroadcastRequest_WhepOffer) isBroadcastRequest_Body() {}
+
+type BroadcastLeave struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BroadcastLeave) Reset() {
+	*x = BroadcastLeave{}
+	mi := &file_liveroom_proto_msgTypes[159]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BroadcastLeave) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BroadcastLeave) ProtoMessage() {}
+
+func (x *BroadcastLeave) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[159]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BroadcastLeave.ProtoReflect.Descriptor instead.
+func (*BroadcastLeave) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{159}
+}
+
+// BroadcastAwayExpired tells a broadcast grain that a member whose
+// connection dropped did not come back within the grace period.
+type BroadcastAwayExpired struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MemberId      string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	Epoch         uint64                 `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BroadcastAwayExpired) Reset() {
+	*x = BroadcastAwayExpired{}
+	mi := &file_liveroom_proto_msgTypes[160]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BroadcastAwayExpired) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BroadcastAwayExpired) ProtoMessage() {}
+
+func (x *BroadcastAwayExpired) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[160]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BroadcastAwayExpired.ProtoReflect.Descriptor instead.
+func (*BroadcastAwayExpired) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{160}
+}
+
+func (x *BroadcastAwayExpired) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *BroadcastAwayExpired) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
 var File_liveroom_proto protoreflect.FileDescriptor
 
 const file_liveroom_proto_rawDesc = "" +
@@ -11200,7 +12565,7 @@ const file_liveroom_proto_rawDesc = "" +
 	"\x04role\x18\x03 \x01(\x0e2\x11.liveroom.v1.RoleR\x04role\x12\x14\n" +
 	"\x05email\x18\x14 \x01(\tR\x05email\x12\x1d\n" +
 	"\n" +
-	"avatar_url\x18\x15 \x01(\tR\tavatarUrl\"\x9a\x05\n" +
+	"avatar_url\x18\x15 \x01(\tR\tavatarUrl\"\xaf\x06\n" +
 	"\vClientFrame\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12.\n" +
 	"\x04join\x18\x02 \x01(\v2\x18.liveroom.v1.JoinRequestH\x00R\x04join\x12+\n" +
@@ -11217,7 +12582,9 @@ const file_liveroom_proto_rawDesc = "" +
 	"\vrestart_ice\x18\x0f \x01(\v2\x17.liveroom.v1.RestartIceH\x00R\n" +
 	"restartIce\x12=\n" +
 	"\trecording\x18P \x01(\v2\x1d.liveroom.v1.RecordingControlH\x00R\trecording\x12'\n" +
-	"\x02wb\x18< \x01(\v2\x15.liveroom.v1.WbClientH\x00R\x02wbB\x06\n" +
+	"\x02wb\x18< \x01(\v2\x15.liveroom.v1.WbClientH\x00R\x02wb\x12D\n" +
+	"\x0ebroadcast_join\x18\x82\x01 \x01(\v2\x1a.liveroom.v1.BroadcastJoinH\x00R\rbroadcastJoin\x12M\n" +
+	"\x11broadcast_control\x18\x83\x01 \x01(\v2\x1d.liveroom.v1.BroadcastControlH\x00R\x10broadcastControlB\x06\n" +
 	"\x04body\"\xe6\x01\n" +
 	"\vJoinRequest\x12\x17\n" +
 	"\aroom_id\x18\x01 \x01(\tR\x06roomId\x12\x12\n" +
@@ -11235,7 +12602,7 @@ const file_liveroom_proto_rawDesc = "" +
 	"\n" +
 	"before_seq\x18\x01 \x01(\x04R\tbeforeSeq\x12\x14\n" +
 	"\x05limit\x18\x02 \x01(\rR\x05limit\"\x06\n" +
-	"\x04Ping\"\xfa\x05\n" +
+	"\x04Ping\"\x8f\a\n" +
 	"\vServerFrame\x12\x19\n" +
 	"\breply_to\x18\x01 \x01(\tR\areplyTo\x12-\n" +
 	"\x06joined\x18\x02 \x01(\v2\x13.liveroom.v1.JoinedH\x00R\x06joined\x122\n" +
@@ -11253,7 +12620,9 @@ const file_liveroom_proto_rawDesc = "" +
 	"call_state\x18\r \x01(\v2\x16.liveroom.v1.CallStateH\x00R\tcallState\x12;\n" +
 	"\trecording\x18P \x01(\v2\x1b.liveroom.v1.RecordingStateH\x00R\trecording\x12C\n" +
 	"\x0erecording_done\x18Q \x01(\v2\x1a.liveroom.v1.RecordingDoneH\x00R\rrecordingDone\x12'\n" +
-	"\x02wb\x18< \x01(\v2\x15.liveroom.v1.WbServerH\x00R\x02wbB\x06\n" +
+	"\x02wb\x18< \x01(\v2\x15.liveroom.v1.WbServerH\x00R\x02wb\x12J\n" +
+	"\x10broadcast_joined\x18\x82\x01 \x01(\v2\x1c.liveroom.v1.BroadcastJoinedH\x00R\x0fbroadcastJoined\x12G\n" +
+	"\x0fbroadcast_state\x18\x83\x01 \x01(\v2\x1b.liveroom.v1.BroadcastStateH\x00R\x0ebroadcastStateB\x06\n" +
 	"\x04body\"\xf4\x02\n" +
 	"\bRoomInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
@@ -11415,7 +12784,7 @@ const file_liveroom_proto_rawDesc = "" +
 	"\trecording\x18P \x01(\v2\x1d.liveroom.v1.RecordingControlH\x00R\trecordingB\x06\n" +
 	"\x04body\"\f\n" +
 	"\n" +
-	"RestartIce\"\xef\x04\n" +
+	"RestartIce\"\xa3\x05\n" +
 	"\fMediaCommand\x12\x1b\n" +
 	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12$\n" +
 	"\asession\x18\x02 \x01(\v2\n" +
@@ -11432,14 +12801,18 @@ const file_liveroom_proto_rawDesc = "" +
 	" \x01(\v2\x18.liveroom.v1.MediaRebindH\x00R\x06rebind\x12B\n" +
 	"\frecord_start\x18P \x01(\v2\x1d.liveroom.v1.MediaRecordStartH\x00R\vrecordStart\x12?\n" +
 	"\vrecord_stop\x18Q \x01(\v2\x1c.liveroom.v1.MediaRecordStopH\x00R\n" +
-	"recordStopB\x06\n" +
+	"recordStop\x122\n" +
+	"\n" +
+	"whep_offer\x18\x82\x01 \x01(\v2\x10.liveroom.v1.SdpH\x00R\twhepOfferB\x06\n" +
 	"\x04body\"\r\n" +
 	"\vMediaRebind\"F\n" +
 	"\x11MemberAwayExpired\x12\x1b\n" +
 	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12\x14\n" +
-	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\"\x1f\n" +
+	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\"a\n" +
 	"\tMediaJoin\x12\x12\n" +
-	"\x04name\x18P \x01(\tR\x04name\"\f\n" +
+	"\x04name\x18P \x01(\tR\x04name\x12\"\n" +
+	"\freceive_only\x18\x82\x01 \x01(\bR\vreceiveOnly\x12\x1c\n" +
+	"\tsend_only\x18\x83\x01 \x01(\bR\bsendOnly\"\f\n" +
 	"\n" +
 	"MediaLeave\"\x9b\x01\n" +
 	"\tEntryForm\x12\x18\n" +
@@ -12000,7 +13373,97 @@ const file_liveroom_proto_rawDesc = "" +
 	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12%\n" +
 	"\x04role\x18\x02 \x01(\x0e2\x11.liveroom.v1.RoleR\x04role\x12\x1d\n" +
 	"\n" +
-	"agent_only\x18\x03 \x01(\bR\tagentOnly*>\n" +
+	"agent_only\x18\x03 \x01(\bR\tagentOnly\"\x9d\x03\n" +
+	"\x0fBroadcastRecord\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
+	"\x05title\x18\x02 \x01(\tR\x05title\x12#\n" +
+	"\rpassword_hash\x18\x03 \x01(\tR\fpasswordHash\x120\n" +
+	"\x14broadcaster_key_hash\x18\x04 \x01(\fR\x12broadcasterKeyHash\x12$\n" +
+	"\x0eowner_agent_id\x18\x05 \x01(\tR\fownerAgentId\x12\"\n" +
+	"\rcreated_at_ms\x18\x06 \x01(\x03R\vcreatedAtMs\x12 \n" +
+	"\fstarts_at_ms\x18\a \x01(\x03R\n" +
+	"startsAtMs\x12\x1c\n" +
+	"\n" +
+	"ends_at_ms\x18\b \x01(\x03R\bendsAtMs\x12!\n" +
+	"\fchat_enabled\x18\t \x01(\bR\vchatEnabled\x121\n" +
+	"\x05phase\x18\n" +
+	" \x01(\x0e2\x1b.liveroom.v1.BroadcastPhaseR\x05phase\x12-\n" +
+	"\x13phase_changed_at_ms\x18\v \x01(\x03R\x10phaseChangedAtMs\"\xd6\x01\n" +
+	"\rBroadcastJoin\x12!\n" +
+	"\fbroadcast_id\x18\x01 \x01(\tR\vbroadcastId\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1a\n" +
+	"\bpassword\x18\x03 \x01(\tR\bpassword\x12'\n" +
+	"\x0fbroadcaster_key\x18\x04 \x01(\tR\x0ebroadcasterKey\x12!\n" +
+	"\fresume_token\x18\x05 \x01(\tR\vresumeToken\x12\x12\n" +
+	"\x04whip\x18\x06 \x01(\bR\x04whip\x12\x12\n" +
+	"\x04whep\x18\a \x01(\bR\x04whep\"H\n" +
+	"\x10BroadcastControl\x124\n" +
+	"\x06action\x18\x01 \x01(\x0e2\x1c.liveroom.v1.BroadcastActionR\x06action\"\x98\x01\n" +
+	"\rBroadcastInfo\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
+	"\x05title\x18\x02 \x01(\tR\x05title\x12!\n" +
+	"\fhas_password\x18\x03 \x01(\bR\vhasPassword\x12 \n" +
+	"\fstarts_at_ms\x18\x04 \x01(\x03R\n" +
+	"startsAtMs\x12\x1c\n" +
+	"\n" +
+	"ends_at_ms\x18\x05 \x01(\x03R\bendsAtMs\"V\n" +
+	"\x0fBroadcasterInfo\x12\x1b\n" +
+	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
+	"\x04live\x18\x03 \x01(\bR\x04live\"\xc2\x01\n" +
+	"\x0eBroadcastState\x121\n" +
+	"\x05phase\x18\x01 \x01(\x0e2\x1b.liveroom.v1.BroadcastPhaseR\x05phase\x12\x18\n" +
+	"\aviewers\x18\x02 \x01(\rR\aviewers\x12@\n" +
+	"\fbroadcasters\x18\x03 \x03(\v2\x1c.liveroom.v1.BroadcasterInfoR\fbroadcasters\x12!\n" +
+	"\fchat_enabled\x18\x04 \x01(\bR\vchatEnabled\"\xa7\x02\n" +
+	"\x0fBroadcastJoined\x12\x1b\n" +
+	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12.\n" +
+	"\x04role\x18\x02 \x01(\x0e2\x1a.liveroom.v1.BroadcastRoleR\x04role\x128\n" +
+	"\tbroadcast\x18\x03 \x01(\v2\x1a.liveroom.v1.BroadcastInfoR\tbroadcast\x121\n" +
+	"\x05state\x18\x04 \x01(\v2\x1b.liveroom.v1.BroadcastStateR\x05state\x127\n" +
+	"\vice_servers\x18\x05 \x03(\v2\x16.liveroom.v1.IceServerR\n" +
+	"iceServers\x12!\n" +
+	"\fresume_token\x18\x06 \x01(\tR\vresumeToken\"\xe5\x01\n" +
+	"\x0fCreateBroadcast\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
+	"\x05title\x18\x02 \x01(\tR\x05title\x12#\n" +
+	"\rpassword_hash\x18\x03 \x01(\tR\fpasswordHash\x12$\n" +
+	"\x0eowner_agent_id\x18\x04 \x01(\tR\fownerAgentId\x12 \n" +
+	"\fstarts_at_ms\x18\x05 \x01(\x03R\n" +
+	"startsAtMs\x12\x1c\n" +
+	"\n" +
+	"ends_at_ms\x18\x06 \x01(\x03R\bendsAtMs\x12!\n" +
+	"\fchat_enabled\x18\a \x01(\bR\vchatEnabled\"\xa4\x01\n" +
+	"\x15CreateBroadcastResult\x12(\n" +
+	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\x128\n" +
+	"\tbroadcast\x18\x02 \x01(\v2\x1a.liveroom.v1.BroadcastInfoR\tbroadcast\x12'\n" +
+	"\x0fbroadcaster_key\x18\x03 \x01(\tR\x0ebroadcasterKey\"\x12\n" +
+	"\x10GetBroadcastInfo\"\xaf\x01\n" +
+	"\x16GetBroadcastInfoResult\x12(\n" +
+	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\x128\n" +
+	"\tbroadcast\x18\x02 \x01(\v2\x1a.liveroom.v1.BroadcastInfoR\tbroadcast\x121\n" +
+	"\x05state\x18\x03 \x01(\v2\x1b.liveroom.v1.BroadcastStateR\x05state\"\xc0\x04\n" +
+	"\x10BroadcastRequest\x12$\n" +
+	"\asession\x18\x01 \x01(\v2\n" +
+	".actor.PIDR\asession\x12\x19\n" +
+	"\bframe_id\x18\x02 \x01(\tR\aframeId\x120\n" +
+	"\x04join\x18\x03 \x01(\v2\x1a.liveroom.v1.BroadcastJoinH\x00R\x04join\x129\n" +
+	"\acontrol\x18\x04 \x01(\v2\x1d.liveroom.v1.BroadcastControlH\x00R\acontrol\x12+\n" +
+	"\x04chat\x18\x05 \x01(\v2\x15.liveroom.v1.SendChatH\x00R\x04chat\x127\n" +
+	"\rpublish_offer\x18\x06 \x01(\v2\x10.liveroom.v1.SdpH\x00R\fpublishOffer\x12=\n" +
+	"\x10subscribe_answer\x18\a \x01(\v2\x10.liveroom.v1.SdpH\x00R\x0fsubscribeAnswer\x12-\n" +
+	"\x03ice\x18\b \x01(\v2\x19.liveroom.v1.IceCandidateH\x00R\x03ice\x12:\n" +
+	"\vrestart_ice\x18\t \x01(\v2\x17.liveroom.v1.RestartIceH\x00R\n" +
+	"restartIce\x123\n" +
+	"\x05leave\x18\n" +
+	" \x01(\v2\x1b.liveroom.v1.BroadcastLeaveH\x00R\x05leave\x121\n" +
+	"\n" +
+	"whep_offer\x18\v \x01(\v2\x10.liveroom.v1.SdpH\x00R\twhepOfferB\x06\n" +
+	"\x04body\"\x10\n" +
+	"\x0eBroadcastLeave\"I\n" +
+	"\x14BroadcastAwayExpired\x12\x1b\n" +
+	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12\x14\n" +
+	"\x05epoch\x18\x02 \x01(\x04R\x05epoch*>\n" +
 	"\x04Role\x12\x14\n" +
 	"\x10ROLE_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
@@ -12048,7 +13511,21 @@ const file_liveroom_proto_rawDesc = "" +
 	"\x12\x0e\n" +
 	"\n" +
 	"WB_OP_MODE\x10\v\x12\x13\n" +
-	"\x0fWB_OP_PAGES_ADD\x10\fB\x16Z\x14liveroom/proto/pb;pbb\x06proto3"
+	"\x0fWB_OP_PAGES_ADD\x10\f*b\n" +
+	"\x0eBroadcastPhase\x12\x1b\n" +
+	"\x17BROADCAST_PHASE_WAITING\x10\x00\x12\x18\n" +
+	"\x14BROADCAST_PHASE_LIVE\x10\x01\x12\x19\n" +
+	"\x15BROADCAST_PHASE_ENDED\x10\x02*j\n" +
+	"\rBroadcastRole\x12\x1e\n" +
+	"\x1aBROADCAST_ROLE_UNSPECIFIED\x10\x00\x12\x1e\n" +
+	"\x1aBROADCAST_ROLE_BROADCASTER\x10\x01\x12\x19\n" +
+	"\x15BROADCAST_ROLE_VIEWER\x10\x02*\xa9\x01\n" +
+	"\x0fBroadcastAction\x12 \n" +
+	"\x1cBROADCAST_ACTION_UNSPECIFIED\x10\x00\x12\x1c\n" +
+	"\x18BROADCAST_ACTION_GO_LIVE\x10\x01\x12\x19\n" +
+	"\x15BROADCAST_ACTION_STOP\x10\x02\x12\x1c\n" +
+	"\x18BROADCAST_ACTION_CHAT_ON\x10\x03\x12\x1d\n" +
+	"\x19BROADCAST_ACTION_CHAT_OFF\x10\x04B\x16Z\x14liveroom/proto/pb;pbb\x06proto3"
 
 var (
 	file_liveroom_proto_rawDescOnce sync.Once
@@ -12062,368 +13539,413 @@ func file_liveroom_proto_rawDescGZIP() []byte {
 	return file_liveroom_proto_rawDescData
 }
 
-var file_liveroom_proto_enumTypes = make([]protoimpl.EnumInfo, 10)
-var file_liveroom_proto_msgTypes = make([]protoimpl.MessageInfo, 149)
+var file_liveroom_proto_enumTypes = make([]protoimpl.EnumInfo, 13)
+var file_liveroom_proto_msgTypes = make([]protoimpl.MessageInfo, 163)
 var file_liveroom_proto_goTypes = []any{
-	(Role)(0),                     // 0: liveroom.v1.Role
-	(PeerRole)(0),                 // 1: liveroom.v1.PeerRole
-	(Presence)(0),                 // 2: liveroom.v1.Presence
-	(CallKind)(0),                 // 3: liveroom.v1.CallKind
-	(WbShape)(0),                  // 4: liveroom.v1.WbShape
-	(WbOpKind)(0),                 // 5: liveroom.v1.WbOpKind
-	(MemberEvent_Kind)(0),         // 6: liveroom.v1.MemberEvent.Kind
-	(CallAction_Action)(0),        // 7: liveroom.v1.CallAction.Action
-	(RecordingState_State)(0),     // 8: liveroom.v1.RecordingState.State
-	(MediaRecordingEvent_Kind)(0), // 9: liveroom.v1.MediaRecordingEvent.Kind
-	(*RoomRecord)(nil),            // 10: liveroom.v1.RoomRecord
-	(*FileRef)(nil),               // 11: liveroom.v1.FileRef
-	(*ChatMessage)(nil),           // 12: liveroom.v1.ChatMessage
-	(*Member)(nil),                // 13: liveroom.v1.Member
-	(*ClientFrame)(nil),           // 14: liveroom.v1.ClientFrame
-	(*JoinRequest)(nil),           // 15: liveroom.v1.JoinRequest
-	(*SendChat)(nil),              // 16: liveroom.v1.SendChat
-	(*HistoryRequest)(nil),        // 17: liveroom.v1.HistoryRequest
-	(*Ping)(nil),                  // 18: liveroom.v1.Ping
-	(*ServerFrame)(nil),           // 19: liveroom.v1.ServerFrame
-	(*RoomInfo)(nil),              // 20: liveroom.v1.RoomInfo
-	(*Joined)(nil),                // 21: liveroom.v1.Joined
-	(*MemberEvent)(nil),           // 22: liveroom.v1.MemberEvent
-	(*History)(nil),               // 23: liveroom.v1.History
-	(*Error)(nil),                 // 24: liveroom.v1.Error
-	(*Pong)(nil),                  // 25: liveroom.v1.Pong
-	(*Ack)(nil),                   // 26: liveroom.v1.Ack
-	(*CreateRoom)(nil),            // 27: liveroom.v1.CreateRoom
-	(*CreateRoomResult)(nil),      // 28: liveroom.v1.CreateRoomResult
-	(*GetRoomInfo)(nil),           // 29: liveroom.v1.GetRoomInfo
-	(*GetRoomInfoResult)(nil),     // 30: liveroom.v1.GetRoomInfoResult
-	(*Join)(nil),                  // 31: liveroom.v1.Join
-	(*Leave)(nil),                 // 32: liveroom.v1.Leave
-	(*PostChat)(nil),              // 33: liveroom.v1.PostChat
-	(*PostFile)(nil),              // 34: liveroom.v1.PostFile
-	(*GetHistory)(nil),            // 35: liveroom.v1.GetHistory
-	(*RoomReply)(nil),             // 36: liveroom.v1.RoomReply
-	(*CallAction)(nil),            // 37: liveroom.v1.CallAction
-	(*MediaState)(nil),            // 38: liveroom.v1.MediaState
-	(*Sdp)(nil),                   // 39: liveroom.v1.Sdp
-	(*IceCandidate)(nil),          // 40: liveroom.v1.IceCandidate
-	(*CallEvent)(nil),             // 41: liveroom.v1.CallEvent
-	(*CallParticipant)(nil),       // 42: liveroom.v1.CallParticipant
-	(*CallState)(nil),             // 43: liveroom.v1.CallState
-	(*IceServer)(nil),             // 44: liveroom.v1.IceServer
-	(*CallRequest)(nil),           // 45: liveroom.v1.CallRequest
-	(*RestartIce)(nil),            // 46: liveroom.v1.RestartIce
-	(*MediaCommand)(nil),          // 47: liveroom.v1.MediaCommand
-	(*MediaRebind)(nil),           // 48: liveroom.v1.MediaRebind
-	(*MemberAwayExpired)(nil),     // 49: liveroom.v1.MemberAwayExpired
-	(*MediaJoin)(nil),             // 50: liveroom.v1.MediaJoin
-	(*MediaLeave)(nil),            // 51: liveroom.v1.MediaLeave
-	(*EntryForm)(nil),             // 52: liveroom.v1.EntryForm
-	(*EntryRecord)(nil),           // 53: liveroom.v1.EntryRecord
-	(*DeleteRoom)(nil),            // 54: liveroom.v1.DeleteRoom
-	(*DeleteRoomResult)(nil),      // 55: liveroom.v1.DeleteRoomResult
-	(*AgentRecord)(nil),           // 56: liveroom.v1.AgentRecord
-	(*AgentSession)(nil),          // 57: liveroom.v1.AgentSession
-	(*AgentRoom)(nil),             // 58: liveroom.v1.AgentRoom
-	(*ApiKeyRecord)(nil),          // 59: liveroom.v1.ApiKeyRecord
-	(*ShortNameRecord)(nil),       // 60: liveroom.v1.ShortNameRecord
-	(*OfflineMessage)(nil),        // 61: liveroom.v1.OfflineMessage
-	(*VisitorClientFrame)(nil),    // 62: liveroom.v1.VisitorClientFrame
-	(*VisitorHello)(nil),          // 63: liveroom.v1.VisitorHello
-	(*VisitorCall)(nil),           // 64: liveroom.v1.VisitorCall
-	(*VisitorCancel)(nil),         // 65: liveroom.v1.VisitorCancel
-	(*VisitorServerFrame)(nil),    // 66: liveroom.v1.VisitorServerFrame
-	(*PresenceUpdate)(nil),        // 67: liveroom.v1.PresenceUpdate
-	(*CallQueued)(nil),            // 68: liveroom.v1.CallQueued
-	(*CallAccepted)(nil),          // 69: liveroom.v1.CallAccepted
-	(*CallDeclined)(nil),          // 70: liveroom.v1.CallDeclined
-	(*AgentClientFrame)(nil),      // 71: liveroom.v1.AgentClientFrame
-	(*AgentWatch)(nil),            // 72: liveroom.v1.AgentWatch
-	(*AgentSetAway)(nil),          // 73: liveroom.v1.AgentSetAway
-	(*AgentAnswer)(nil),           // 74: liveroom.v1.AgentAnswer
-	(*AgentServerFrame)(nil),      // 75: liveroom.v1.AgentServerFrame
-	(*VisitorInfo)(nil),           // 76: liveroom.v1.VisitorInfo
-	(*VisitorLeft)(nil),           // 77: liveroom.v1.VisitorLeft
-	(*ContactRequest)(nil),        // 78: liveroom.v1.ContactRequest
-	(*ContactRequestDone)(nil),    // 79: liveroom.v1.ContactRequestDone
-	(*AgentStatus)(nil),           // 80: liveroom.v1.AgentStatus
-	(*AgentSnapshot)(nil),         // 81: liveroom.v1.AgentSnapshot
-	(*CallAnswered)(nil),          // 82: liveroom.v1.CallAnswered
-	(*AgentVisitorHello)(nil),     // 83: liveroom.v1.AgentVisitorHello
-	(*AgentVisitorCall)(nil),      // 84: liveroom.v1.AgentVisitorCall
-	(*AgentVisitorCancel)(nil),    // 85: liveroom.v1.AgentVisitorCancel
-	(*AgentAttach)(nil),           // 86: liveroom.v1.AgentAttach
-	(*AgentSocketAway)(nil),       // 87: liveroom.v1.AgentSocketAway
-	(*AgentSocketAnswer)(nil),     // 88: liveroom.v1.AgentSocketAnswer
-	(*AgentDetach)(nil),           // 89: liveroom.v1.AgentDetach
-	(*AgentReply)(nil),            // 90: liveroom.v1.AgentReply
-	(*AgentLogin)(nil),            // 91: liveroom.v1.AgentLogin
-	(*AgentLoginResult)(nil),      // 92: liveroom.v1.AgentLoginResult
-	(*AgentCheckSession)(nil),     // 93: liveroom.v1.AgentCheckSession
-	(*AgentLogout)(nil),           // 94: liveroom.v1.AgentLogout
-	(*AgentWho)(nil),              // 95: liveroom.v1.AgentWho
-	(*AgentCreateRoom)(nil),       // 96: liveroom.v1.AgentCreateRoom
-	(*AgentRoomResult)(nil),       // 97: liveroom.v1.AgentRoomResult
-	(*AgentListRooms)(nil),        // 98: liveroom.v1.AgentListRooms
-	(*AgentRoomList)(nil),         // 99: liveroom.v1.AgentRoomList
-	(*AgentGetRoom)(nil),          // 100: liveroom.v1.AgentGetRoom
-	(*AgentDeleteRoom)(nil),       // 101: liveroom.v1.AgentDeleteRoom
-	(*AgentListEntries)(nil),      // 102: liveroom.v1.AgentListEntries
-	(*AgentEntryList)(nil),        // 103: liveroom.v1.AgentEntryList
-	(*AgentStoreOffline)(nil),     // 104: liveroom.v1.AgentStoreOffline
-	(*AgentOfflineResult)(nil),    // 105: liveroom.v1.AgentOfflineResult
-	(*AgentMarkMailed)(nil),       // 106: liveroom.v1.AgentMarkMailed
-	(*AgentListOffline)(nil),      // 107: liveroom.v1.AgentListOffline
-	(*AgentOfflineList)(nil),      // 108: liveroom.v1.AgentOfflineList
-	(*AgentDeleteOffline)(nil),    // 109: liveroom.v1.AgentDeleteOffline
-	(*ShortClaim)(nil),            // 110: liveroom.v1.ShortClaim
-	(*ShortRelease)(nil),          // 111: liveroom.v1.ShortRelease
-	(*ShortResolve)(nil),          // 112: liveroom.v1.ShortResolve
-	(*ShortReply)(nil),            // 113: liveroom.v1.ShortReply
-	(*AgentOverview)(nil),         // 114: liveroom.v1.AgentOverview
-	(*AgentOverviewResult)(nil),   // 115: liveroom.v1.AgentOverviewResult
-	(*CheckAccess)(nil),           // 116: liveroom.v1.CheckAccess
-	(*AgentAdminSave)(nil),        // 117: liveroom.v1.AgentAdminSave
-	(*AgentAdminRemove)(nil),      // 118: liveroom.v1.AgentAdminRemove
-	(*AgentAdminStatus)(nil),      // 119: liveroom.v1.AgentAdminStatus
-	(*AgentAdminResult)(nil),      // 120: liveroom.v1.AgentAdminResult
-	(*RoomAdminClose)(nil),        // 121: liveroom.v1.RoomAdminClose
-	(*RoomAdminMembers)(nil),      // 122: liveroom.v1.RoomAdminMembers
-	(*RoomAdminResult)(nil),       // 123: liveroom.v1.RoomAdminResult
-	(*AuditRecord)(nil),           // 124: liveroom.v1.AuditRecord
-	(*WebhookRecord)(nil),         // 125: liveroom.v1.WebhookRecord
-	(*WebhookEvent)(nil),          // 126: liveroom.v1.WebhookEvent
-	(*WebhookJob)(nil),            // 127: liveroom.v1.WebhookJob
-	(*WebhookDelivery)(nil),       // 128: liveroom.v1.WebhookDelivery
-	(*AgentSetTotp)(nil),          // 129: liveroom.v1.AgentSetTotp
-	(*RecordingOptions)(nil),      // 130: liveroom.v1.RecordingOptions
-	(*RecordingControl)(nil),      // 131: liveroom.v1.RecordingControl
-	(*RecordingState)(nil),        // 132: liveroom.v1.RecordingState
-	(*RecordingDone)(nil),         // 133: liveroom.v1.RecordingDone
-	(*MediaRecordStart)(nil),      // 134: liveroom.v1.MediaRecordStart
-	(*MediaRecordStop)(nil),       // 135: liveroom.v1.MediaRecordStop
-	(*MediaRecordingEvent)(nil),   // 136: liveroom.v1.MediaRecordingEvent
-	(*RecordingRecord)(nil),       // 137: liveroom.v1.RecordingRecord
-	(*RoomMemberRecord)(nil),      // 138: liveroom.v1.RoomMemberRecord
-	(*WhiteboardSettings)(nil),    // 139: liveroom.v1.WhiteboardSettings
-	(*WbElement)(nil),             // 140: liveroom.v1.WbElement
-	(*WbPage)(nil),                // 141: liveroom.v1.WbPage
-	(*WbOp)(nil),                  // 142: liveroom.v1.WbOp
-	(*WbHistory)(nil),             // 143: liveroom.v1.WbHistory
-	(*WbBoard)(nil),               // 144: liveroom.v1.WbBoard
-	(*WbImage)(nil),               // 145: liveroom.v1.WbImage
-	(*WbLive)(nil),                // 146: liveroom.v1.WbLive
-	(*WbSync)(nil),                // 147: liveroom.v1.WbSync
-	(*WbClient)(nil),              // 148: liveroom.v1.WbClient
-	(*WbState)(nil),               // 149: liveroom.v1.WbState
-	(*WbServer)(nil),              // 150: liveroom.v1.WbServer
-	(*WbRequest)(nil),             // 151: liveroom.v1.WbRequest
-	(*WbReply)(nil),               // 152: liveroom.v1.WbReply
-	(*WbWho)(nil),                 // 153: liveroom.v1.WbWho
-	(*WbWhoReply)(nil),            // 154: liveroom.v1.WbWhoReply
-	(*WbAddPages)(nil),            // 155: liveroom.v1.WbAddPages
-	(*WbCheckMember)(nil),         // 156: liveroom.v1.WbCheckMember
-	nil,                           // 157: liveroom.v1.Sdp.SourcesEntry
-	nil,                           // 158: liveroom.v1.WebhookEvent.DataEntry
-	(*actor.PID)(nil),             // 159: actor.PID
+	(Role)(0),                      // 0: liveroom.v1.Role
+	(PeerRole)(0),                  // 1: liveroom.v1.PeerRole
+	(Presence)(0),                  // 2: liveroom.v1.Presence
+	(CallKind)(0),                  // 3: liveroom.v1.CallKind
+	(WbShape)(0),                   // 4: liveroom.v1.WbShape
+	(WbOpKind)(0),                  // 5: liveroom.v1.WbOpKind
+	(BroadcastPhase)(0),            // 6: liveroom.v1.BroadcastPhase
+	(BroadcastRole)(0),             // 7: liveroom.v1.BroadcastRole
+	(BroadcastAction)(0),           // 8: liveroom.v1.BroadcastAction
+	(MemberEvent_Kind)(0),          // 9: liveroom.v1.MemberEvent.Kind
+	(CallAction_Action)(0),         // 10: liveroom.v1.CallAction.Action
+	(RecordingState_State)(0),      // 11: liveroom.v1.RecordingState.State
+	(MediaRecordingEvent_Kind)(0),  // 12: liveroom.v1.MediaRecordingEvent.Kind
+	(*RoomRecord)(nil),             // 13: liveroom.v1.RoomRecord
+	(*FileRef)(nil),                // 14: liveroom.v1.FileRef
+	(*ChatMessage)(nil),            // 15: liveroom.v1.ChatMessage
+	(*Member)(nil),                 // 16: liveroom.v1.Member
+	(*ClientFrame)(nil),            // 17: liveroom.v1.ClientFrame
+	(*JoinRequest)(nil),            // 18: liveroom.v1.JoinRequest
+	(*SendChat)(nil),               // 19: liveroom.v1.SendChat
+	(*HistoryRequest)(nil),         // 20: liveroom.v1.HistoryRequest
+	(*Ping)(nil),                   // 21: liveroom.v1.Ping
+	(*ServerFrame)(nil),            // 22: liveroom.v1.ServerFrame
+	(*RoomInfo)(nil),               // 23: liveroom.v1.RoomInfo
+	(*Joined)(nil),                 // 24: liveroom.v1.Joined
+	(*MemberEvent)(nil),            // 25: liveroom.v1.MemberEvent
+	(*History)(nil),                // 26: liveroom.v1.History
+	(*Error)(nil),                  // 27: liveroom.v1.Error
+	(*Pong)(nil),                   // 28: liveroom.v1.Pong
+	(*Ack)(nil),                    // 29: liveroom.v1.Ack
+	(*CreateRoom)(nil),             // 30: liveroom.v1.CreateRoom
+	(*CreateRoomResult)(nil),       // 31: liveroom.v1.CreateRoomResult
+	(*GetRoomInfo)(nil),            // 32: liveroom.v1.GetRoomInfo
+	(*GetRoomInfoResult)(nil),      // 33: liveroom.v1.GetRoomInfoResult
+	(*Join)(nil),                   // 34: liveroom.v1.Join
+	(*Leave)(nil),                  // 35: liveroom.v1.Leave
+	(*PostChat)(nil),               // 36: liveroom.v1.PostChat
+	(*PostFile)(nil),               // 37: liveroom.v1.PostFile
+	(*GetHistory)(nil),             // 38: liveroom.v1.GetHistory
+	(*RoomReply)(nil),              // 39: liveroom.v1.RoomReply
+	(*CallAction)(nil),             // 40: liveroom.v1.CallAction
+	(*MediaState)(nil),             // 41: liveroom.v1.MediaState
+	(*Sdp)(nil),                    // 42: liveroom.v1.Sdp
+	(*IceCandidate)(nil),           // 43: liveroom.v1.IceCandidate
+	(*CallEvent)(nil),              // 44: liveroom.v1.CallEvent
+	(*CallParticipant)(nil),        // 45: liveroom.v1.CallParticipant
+	(*CallState)(nil),              // 46: liveroom.v1.CallState
+	(*IceServer)(nil),              // 47: liveroom.v1.IceServer
+	(*CallRequest)(nil),            // 48: liveroom.v1.CallRequest
+	(*RestartIce)(nil),             // 49: liveroom.v1.RestartIce
+	(*MediaCommand)(nil),           // 50: liveroom.v1.MediaCommand
+	(*MediaRebind)(nil),            // 51: liveroom.v1.MediaRebind
+	(*MemberAwayExpired)(nil),      // 52: liveroom.v1.MemberAwayExpired
+	(*MediaJoin)(nil),              // 53: liveroom.v1.MediaJoin
+	(*MediaLeave)(nil),             // 54: liveroom.v1.MediaLeave
+	(*EntryForm)(nil),              // 55: liveroom.v1.EntryForm
+	(*EntryRecord)(nil),            // 56: liveroom.v1.EntryRecord
+	(*DeleteRoom)(nil),             // 57: liveroom.v1.DeleteRoom
+	(*DeleteRoomResult)(nil),       // 58: liveroom.v1.DeleteRoomResult
+	(*AgentRecord)(nil),            // 59: liveroom.v1.AgentRecord
+	(*AgentSession)(nil),           // 60: liveroom.v1.AgentSession
+	(*AgentRoom)(nil),              // 61: liveroom.v1.AgentRoom
+	(*ApiKeyRecord)(nil),           // 62: liveroom.v1.ApiKeyRecord
+	(*ShortNameRecord)(nil),        // 63: liveroom.v1.ShortNameRecord
+	(*OfflineMessage)(nil),         // 64: liveroom.v1.OfflineMessage
+	(*VisitorClientFrame)(nil),     // 65: liveroom.v1.VisitorClientFrame
+	(*VisitorHello)(nil),           // 66: liveroom.v1.VisitorHello
+	(*VisitorCall)(nil),            // 67: liveroom.v1.VisitorCall
+	(*VisitorCancel)(nil),          // 68: liveroom.v1.VisitorCancel
+	(*VisitorServerFrame)(nil),     // 69: liveroom.v1.VisitorServerFrame
+	(*PresenceUpdate)(nil),         // 70: liveroom.v1.PresenceUpdate
+	(*CallQueued)(nil),             // 71: liveroom.v1.CallQueued
+	(*CallAccepted)(nil),           // 72: liveroom.v1.CallAccepted
+	(*CallDeclined)(nil),           // 73: liveroom.v1.CallDeclined
+	(*AgentClientFrame)(nil),       // 74: liveroom.v1.AgentClientFrame
+	(*AgentWatch)(nil),             // 75: liveroom.v1.AgentWatch
+	(*AgentSetAway)(nil),           // 76: liveroom.v1.AgentSetAway
+	(*AgentAnswer)(nil),            // 77: liveroom.v1.AgentAnswer
+	(*AgentServerFrame)(nil),       // 78: liveroom.v1.AgentServerFrame
+	(*VisitorInfo)(nil),            // 79: liveroom.v1.VisitorInfo
+	(*VisitorLeft)(nil),            // 80: liveroom.v1.VisitorLeft
+	(*ContactRequest)(nil),         // 81: liveroom.v1.ContactRequest
+	(*ContactRequestDone)(nil),     // 82: liveroom.v1.ContactRequestDone
+	(*AgentStatus)(nil),            // 83: liveroom.v1.AgentStatus
+	(*AgentSnapshot)(nil),          // 84: liveroom.v1.AgentSnapshot
+	(*CallAnswered)(nil),           // 85: liveroom.v1.CallAnswered
+	(*AgentVisitorHello)(nil),      // 86: liveroom.v1.AgentVisitorHello
+	(*AgentVisitorCall)(nil),       // 87: liveroom.v1.AgentVisitorCall
+	(*AgentVisitorCancel)(nil),     // 88: liveroom.v1.AgentVisitorCancel
+	(*AgentAttach)(nil),            // 89: liveroom.v1.AgentAttach
+	(*AgentSocketAway)(nil),        // 90: liveroom.v1.AgentSocketAway
+	(*AgentSocketAnswer)(nil),      // 91: liveroom.v1.AgentSocketAnswer
+	(*AgentDetach)(nil),            // 92: liveroom.v1.AgentDetach
+	(*AgentReply)(nil),             // 93: liveroom.v1.AgentReply
+	(*AgentLogin)(nil),             // 94: liveroom.v1.AgentLogin
+	(*AgentLoginResult)(nil),       // 95: liveroom.v1.AgentLoginResult
+	(*AgentCheckSession)(nil),      // 96: liveroom.v1.AgentCheckSession
+	(*AgentLogout)(nil),            // 97: liveroom.v1.AgentLogout
+	(*AgentWho)(nil),               // 98: liveroom.v1.AgentWho
+	(*AgentCreateRoom)(nil),        // 99: liveroom.v1.AgentCreateRoom
+	(*AgentRoomResult)(nil),        // 100: liveroom.v1.AgentRoomResult
+	(*AgentListRooms)(nil),         // 101: liveroom.v1.AgentListRooms
+	(*AgentRoomList)(nil),          // 102: liveroom.v1.AgentRoomList
+	(*AgentGetRoom)(nil),           // 103: liveroom.v1.AgentGetRoom
+	(*AgentDeleteRoom)(nil),        // 104: liveroom.v1.AgentDeleteRoom
+	(*AgentListEntries)(nil),       // 105: liveroom.v1.AgentListEntries
+	(*AgentEntryList)(nil),         // 106: liveroom.v1.AgentEntryList
+	(*AgentStoreOffline)(nil),      // 107: liveroom.v1.AgentStoreOffline
+	(*AgentOfflineResult)(nil),     // 108: liveroom.v1.AgentOfflineResult
+	(*AgentMarkMailed)(nil),        // 109: liveroom.v1.AgentMarkMailed
+	(*AgentListOffline)(nil),       // 110: liveroom.v1.AgentListOffline
+	(*AgentOfflineList)(nil),       // 111: liveroom.v1.AgentOfflineList
+	(*AgentDeleteOffline)(nil),     // 112: liveroom.v1.AgentDeleteOffline
+	(*ShortClaim)(nil),             // 113: liveroom.v1.ShortClaim
+	(*ShortRelease)(nil),           // 114: liveroom.v1.ShortRelease
+	(*ShortResolve)(nil),           // 115: liveroom.v1.ShortResolve
+	(*ShortReply)(nil),             // 116: liveroom.v1.ShortReply
+	(*AgentOverview)(nil),          // 117: liveroom.v1.AgentOverview
+	(*AgentOverviewResult)(nil),    // 118: liveroom.v1.AgentOverviewResult
+	(*CheckAccess)(nil),            // 119: liveroom.v1.CheckAccess
+	(*AgentAdminSave)(nil),         // 120: liveroom.v1.AgentAdminSave
+	(*AgentAdminRemove)(nil),       // 121: liveroom.v1.AgentAdminRemove
+	(*AgentAdminStatus)(nil),       // 122: liveroom.v1.AgentAdminStatus
+	(*AgentAdminResult)(nil),       // 123: liveroom.v1.AgentAdminResult
+	(*RoomAdminClose)(nil),         // 124: liveroom.v1.RoomAdminClose
+	(*RoomAdminMembers)(nil),       // 125: liveroom.v1.RoomAdminMembers
+	(*RoomAdminResult)(nil),        // 126: liveroom.v1.RoomAdminResult
+	(*AuditRecord)(nil),            // 127: liveroom.v1.AuditRecord
+	(*WebhookRecord)(nil),          // 128: liveroom.v1.WebhookRecord
+	(*WebhookEvent)(nil),           // 129: liveroom.v1.WebhookEvent
+	(*WebhookJob)(nil),             // 130: liveroom.v1.WebhookJob
+	(*WebhookDelivery)(nil),        // 131: liveroom.v1.WebhookDelivery
+	(*AgentSetTotp)(nil),           // 132: liveroom.v1.AgentSetTotp
+	(*RecordingOptions)(nil),       // 133: liveroom.v1.RecordingOptions
+	(*RecordingControl)(nil),       // 134: liveroom.v1.RecordingControl
+	(*RecordingState)(nil),         // 135: liveroom.v1.RecordingState
+	(*RecordingDone)(nil),          // 136: liveroom.v1.RecordingDone
+	(*MediaRecordStart)(nil),       // 137: liveroom.v1.MediaRecordStart
+	(*MediaRecordStop)(nil),        // 138: liveroom.v1.MediaRecordStop
+	(*MediaRecordingEvent)(nil),    // 139: liveroom.v1.MediaRecordingEvent
+	(*RecordingRecord)(nil),        // 140: liveroom.v1.RecordingRecord
+	(*RoomMemberRecord)(nil),       // 141: liveroom.v1.RoomMemberRecord
+	(*WhiteboardSettings)(nil),     // 142: liveroom.v1.WhiteboardSettings
+	(*WbElement)(nil),              // 143: liveroom.v1.WbElement
+	(*WbPage)(nil),                 // 144: liveroom.v1.WbPage
+	(*WbOp)(nil),                   // 145: liveroom.v1.WbOp
+	(*WbHistory)(nil),              // 146: liveroom.v1.WbHistory
+	(*WbBoard)(nil),                // 147: liveroom.v1.WbBoard
+	(*WbImage)(nil),                // 148: liveroom.v1.WbImage
+	(*WbLive)(nil),                 // 149: liveroom.v1.WbLive
+	(*WbSync)(nil),                 // 150: liveroom.v1.WbSync
+	(*WbClient)(nil),               // 151: liveroom.v1.WbClient
+	(*WbState)(nil),                // 152: liveroom.v1.WbState
+	(*WbServer)(nil),               // 153: liveroom.v1.WbServer
+	(*WbRequest)(nil),              // 154: liveroom.v1.WbRequest
+	(*WbReply)(nil),                // 155: liveroom.v1.WbReply
+	(*WbWho)(nil),                  // 156: liveroom.v1.WbWho
+	(*WbWhoReply)(nil),             // 157: liveroom.v1.WbWhoReply
+	(*WbAddPages)(nil),             // 158: liveroom.v1.WbAddPages
+	(*WbCheckMember)(nil),          // 159: liveroom.v1.WbCheckMember
+	(*BroadcastRecord)(nil),        // 160: liveroom.v1.BroadcastRecord
+	(*BroadcastJoin)(nil),          // 161: liveroom.v1.BroadcastJoin
+	(*BroadcastControl)(nil),       // 162: liveroom.v1.BroadcastControl
+	(*BroadcastInfo)(nil),          // 163: liveroom.v1.BroadcastInfo
+	(*BroadcasterInfo)(nil),        // 164: liveroom.v1.BroadcasterInfo
+	(*BroadcastState)(nil),         // 165: liveroom.v1.BroadcastState
+	(*BroadcastJoined)(nil),        // 166: liveroom.v1.BroadcastJoined
+	(*CreateBroadcast)(nil),        // 167: liveroom.v1.CreateBroadcast
+	(*CreateBroadcastResult)(nil),  // 168: liveroom.v1.CreateBroadcastResult
+	(*GetBroadcastInfo)(nil),       // 169: liveroom.v1.GetBroadcastInfo
+	(*GetBroadcastInfoResult)(nil), // 170: liveroom.v1.GetBroadcastInfoResult
+	(*BroadcastRequest)(nil),       // 171: liveroom.v1.BroadcastRequest
+	(*BroadcastLeave)(nil),         // 172: liveroom.v1.BroadcastLeave
+	(*BroadcastAwayExpired)(nil),   // 173: liveroom.v1.BroadcastAwayExpired
+	nil,                            // 174: liveroom.v1.Sdp.SourcesEntry
+	nil,                            // 175: liveroom.v1.WebhookEvent.DataEntry
+	(*actor.PID)(nil),              // 176: actor.PID
 }
 var file_liveroom_proto_depIdxs = []int32{
-	52,  // 0: liveroom.v1.RoomRecord.entry_form:type_name -> liveroom.v1.EntryForm
-	130, // 1: liveroom.v1.RoomRecord.recording:type_name -> liveroom.v1.RecordingOptions
-	139, // 2: liveroom.v1.RoomRecord.whiteboard:type_name -> liveroom.v1.WhiteboardSettings
+	55,  // 0: liveroom.v1.RoomRecord.entry_form:type_name -> liveroom.v1.EntryForm
+	133, // 1: liveroom.v1.RoomRecord.recording:type_name -> liveroom.v1.RecordingOptions
+	142, // 2: liveroom.v1.RoomRecord.whiteboard:type_name -> liveroom.v1.WhiteboardSettings
 	0,   // 3: liveroom.v1.ChatMessage.role:type_name -> liveroom.v1.Role
-	11,  // 4: liveroom.v1.ChatMessage.file:type_name -> liveroom.v1.FileRef
+	14,  // 4: liveroom.v1.ChatMessage.file:type_name -> liveroom.v1.FileRef
 	0,   // 5: liveroom.v1.Member.role:type_name -> liveroom.v1.Role
-	15,  // 6: liveroom.v1.ClientFrame.join:type_name -> liveroom.v1.JoinRequest
-	16,  // 7: liveroom.v1.ClientFrame.chat:type_name -> liveroom.v1.SendChat
-	17,  // 8: liveroom.v1.ClientFrame.history:type_name -> liveroom.v1.HistoryRequest
-	18,  // 9: liveroom.v1.ClientFrame.ping:type_name -> liveroom.v1.Ping
-	37,  // 10: liveroom.v1.ClientFrame.call:type_name -> liveroom.v1.CallAction
-	38,  // 11: liveroom.v1.ClientFrame.media_state:type_name -> liveroom.v1.MediaState
-	39,  // 12: liveroom.v1.ClientFrame.publish_offer:type_name -> liveroom.v1.Sdp
-	39,  // 13: liveroom.v1.ClientFrame.subscribe_answer:type_name -> liveroom.v1.Sdp
-	40,  // 14: liveroom.v1.ClientFrame.ice:type_name -> liveroom.v1.IceCandidate
-	46,  // 15: liveroom.v1.ClientFrame.restart_ice:type_name -> liveroom.v1.RestartIce
-	131, // 16: liveroom.v1.ClientFrame.recording:type_name -> liveroom.v1.RecordingControl
-	148, // 17: liveroom.v1.ClientFrame.wb:type_name -> liveroom.v1.WbClient
-	21,  // 18: liveroom.v1.ServerFrame.joined:type_name -> liveroom.v1.Joined
-	22,  // 19: liveroom.v1.ServerFrame.member:type_name -> liveroom.v1.MemberEvent
-	12,  // 20: liveroom.v1.ServerFrame.chat:type_name -> liveroom.v1.ChatMessage
-	23,  // 21: liveroom.v1.ServerFrame.history:type_name -> liveroom.v1.History
-	24,  // 22: liveroom.v1.ServerFrame.error:type_name -> liveroom.v1.Error
-	25,  // 23: liveroom.v1.ServerFrame.pong:type_name -> liveroom.v1.Pong
-	26,  // 24: liveroom.v1.ServerFrame.ack:type_name -> liveroom.v1.Ack
-	41,  // 25: liveroom.v1.ServerFrame.call:type_name -> liveroom.v1.CallEvent
-	39,  // 26: liveroom.v1.ServerFrame.publish_answer:type_name -> liveroom.v1.Sdp
-	39,  // 27: liveroom.v1.ServerFrame.subscribe_offer:type_name -> liveroom.v1.Sdp
-	43,  // 28: liveroom.v1.ServerFrame.call_state:type_name -> liveroom.v1.CallState
-	132, // 29: liveroom.v1.ServerFrame.recording:type_name -> liveroom.v1.RecordingState
-	133, // 30: liveroom.v1.ServerFrame.recording_done:type_name -> liveroom.v1.RecordingDone
-	150, // 31: liveroom.v1.ServerFrame.wb:type_name -> liveroom.v1.WbServer
-	52,  // 32: liveroom.v1.RoomInfo.entry_form:type_name -> liveroom.v1.EntryForm
-	130, // 33: liveroom.v1.RoomInfo.recording:type_name -> liveroom.v1.RecordingOptions
-	139, // 34: liveroom.v1.RoomInfo.whiteboard:type_name -> liveroom.v1.WhiteboardSettings
-	0,   // 35: liveroom.v1.Joined.role:type_name -> liveroom.v1.Role
-	20,  // 36: liveroom.v1.Joined.room:type_name -> liveroom.v1.RoomInfo
-	13,  // 37: liveroom.v1.Joined.members:type_name -> liveroom.v1.Member
-	12,  // 38: liveroom.v1.Joined.history:type_name -> liveroom.v1.ChatMessage
-	43,  // 39: liveroom.v1.Joined.call:type_name -> liveroom.v1.CallState
-	44,  // 40: liveroom.v1.Joined.ice_servers:type_name -> liveroom.v1.IceServer
-	132, // 41: liveroom.v1.Joined.recording:type_name -> liveroom.v1.RecordingState
-	6,   // 42: liveroom.v1.MemberEvent.kind:type_name -> liveroom.v1.MemberEvent.Kind
-	13,  // 43: liveroom.v1.MemberEvent.member:type_name -> liveroom.v1.Member
-	12,  // 44: liveroom.v1.History.messages:type_name -> liveroom.v1.ChatMessage
-	52,  // 45: liveroom.v1.CreateRoom.entry_form:type_name -> liveroom.v1.EntryForm
-	130, // 46: liveroom.v1.CreateRoom.recording:type_name -> liveroom.v1.RecordingOptions
-	24,  // 47: liveroom.v1.CreateRoomResult.error:type_name -> liveroom.v1.Error
-	20,  // 48: liveroom.v1.CreateRoomResult.room:type_name -> liveroom.v1.RoomInfo
-	24,  // 49: liveroom.v1.GetRoomInfoResult.error:type_name -> liveroom.v1.Error
-	20,  // 50: liveroom.v1.GetRoomInfoResult.room:type_name -> liveroom.v1.RoomInfo
-	159, // 51: liveroom.v1.Join.session:type_name -> actor.PID
-	15,  // 52: liveroom.v1.Join.request:type_name -> liveroom.v1.JoinRequest
-	159, // 53: liveroom.v1.Leave.session:type_name -> actor.PID
-	159, // 54: liveroom.v1.PostChat.session:type_name -> actor.PID
-	0,   // 55: liveroom.v1.PostFile.role:type_name -> liveroom.v1.Role
-	11,  // 56: liveroom.v1.PostFile.file:type_name -> liveroom.v1.FileRef
-	159, // 57: liveroom.v1.GetHistory.session:type_name -> actor.PID
-	17,  // 58: liveroom.v1.GetHistory.request:type_name -> liveroom.v1.HistoryRequest
-	24,  // 59: liveroom.v1.RoomReply.error:type_name -> liveroom.v1.Error
-	12,  // 60: liveroom.v1.RoomReply.chat:type_name -> liveroom.v1.ChatMessage
-	7,   // 61: liveroom.v1.CallAction.action:type_name -> liveroom.v1.CallAction.Action
-	157, // 62: liveroom.v1.Sdp.sources:type_name -> liveroom.v1.Sdp.SourcesEntry
-	1,   // 63: liveroom.v1.IceCandidate.pc:type_name -> liveroom.v1.PeerRole
-	7,   // 64: liveroom.v1.CallEvent.action:type_name -> liveroom.v1.CallAction.Action
-	13,  // 65: liveroom.v1.CallEvent.from:type_name -> liveroom.v1.Member
-	13,  // 66: liveroom.v1.CallParticipant.member:type_name -> liveroom.v1.Member
-	38,  // 67: liveroom.v1.CallParticipant.media:type_name -> liveroom.v1.MediaState
-	42,  // 68: liveroom.v1.CallState.participants:type_name -> liveroom.v1.CallParticipant
-	159, // 69: liveroom.v1.CallRequest.session:type_name -> actor.PID
-	37,  // 70: liveroom.v1.CallRequest.call:type_name -> liveroom.v1.CallAction
-	38,  // 71: liveroom.v1.CallRequest.media_state:type_name -> liveroom.v1.MediaState
-	39,  // 72: liveroom.v1.CallRequest.publish_offer:type_name -> liveroom.v1.Sdp
-	39,  // 73: liveroom.v1.CallRequest.subscribe_answer:type_name -> liveroom.v1.Sdp
-	40,  // 74: liveroom.v1.CallRequest.ice:type_name -> liveroom.v1.IceCandidate
-	46,  // 75: liveroom.v1.CallRequest.restart_ice:type_name -> liveroom.v1.RestartIce
-	131, // 76: liveroom.v1.CallRequest.recording:type_name -> liveroom.v1.RecordingControl
-	159, // 77: liveroom.v1.MediaCommand.session:type_name -> actor.PID
-	50,  // 78: liveroom.v1.MediaCommand.join:type_name -> liveroom.v1.MediaJoin
-	51,  // 79: liveroom.v1.MediaCommand.leave:type_name -> liveroom.v1.MediaLeave
-	39,  // 80: liveroom.v1.MediaCommand.publish_offer:type_name -> liveroom.v1.Sdp
-	39,  // 81: liveroom.v1.MediaCommand.subscribe_answer:type_name -> liveroom.v1.Sdp
-	40,  // 82: liveroom.v1.MediaCommand.ice:type_name -> liveroom.v1.IceCandidate
-	46,  // 83: liveroom.v1.MediaCommand.restart_ice:type_name -> liveroom.v1.RestartIce
-	48,  // 84: liveroom.v1.MediaCommand.rebind:type_name -> liveroom.v1.MediaRebind
-	134, // 85: liveroom.v1.MediaCommand.record_start:type_name -> liveroom.v1.MediaRecordStart
-	135, // 86: liveroom.v1.MediaCommand.record_stop:type_name -> liveroom.v1.MediaRecordStop
-	24,  // 87: liveroom.v1.DeleteRoomResult.error:type_name -> liveroom.v1.Error
-	20,  // 88: liveroom.v1.AgentRoom.room:type_name -> liveroom.v1.RoomInfo
-	63,  // 89: liveroom.v1.VisitorClientFrame.hello:type_name -> liveroom.v1.VisitorHello
-	64,  // 90: liveroom.v1.VisitorClientFrame.call:type_name -> liveroom.v1.VisitorCall
-	65,  // 91: liveroom.v1.VisitorClientFrame.cancel:type_name -> liveroom.v1.VisitorCancel
-	18,  // 92: liveroom.v1.VisitorClientFrame.ping:type_name -> liveroom.v1.Ping
-	3,   // 93: liveroom.v1.VisitorCall.kind:type_name -> liveroom.v1.CallKind
-	67,  // 94: liveroom.v1.VisitorServerFrame.presence:type_name -> liveroom.v1.PresenceUpdate
-	68,  // 95: liveroom.v1.VisitorServerFrame.queued:type_name -> liveroom.v1.CallQueued
-	69,  // 96: liveroom.v1.VisitorServerFrame.accepted:type_name -> liveroom.v1.CallAccepted
-	70,  // 97: liveroom.v1.VisitorServerFrame.declined:type_name -> liveroom.v1.CallDeclined
-	24,  // 98: liveroom.v1.VisitorServerFrame.error:type_name -> liveroom.v1.Error
-	25,  // 99: liveroom.v1.VisitorServerFrame.pong:type_name -> liveroom.v1.Pong
-	2,   // 100: liveroom.v1.PresenceUpdate.presence:type_name -> liveroom.v1.Presence
-	72,  // 101: liveroom.v1.AgentClientFrame.watch:type_name -> liveroom.v1.AgentWatch
-	73,  // 102: liveroom.v1.AgentClientFrame.away:type_name -> liveroom.v1.AgentSetAway
-	74,  // 103: liveroom.v1.AgentClientFrame.answer:type_name -> liveroom.v1.AgentAnswer
-	18,  // 104: liveroom.v1.AgentClientFrame.ping:type_name -> liveroom.v1.Ping
-	81,  // 105: liveroom.v1.AgentServerFrame.snapshot:type_name -> liveroom.v1.AgentSnapshot
-	76,  // 106: liveroom.v1.AgentServerFrame.visitor:type_name -> liveroom.v1.VisitorInfo
-	77,  // 107: liveroom.v1.AgentServerFrame.visitor_left:type_name -> liveroom.v1.VisitorLeft
-	78,  // 108: liveroom.v1.AgentServerFrame.request:type_name -> liveroom.v1.ContactRequest
-	79,  // 109: liveroom.v1.AgentServerFrame.request_done:type_name -> liveroom.v1.ContactRequestDone
-	80,  // 110: liveroom.v1.AgentServerFrame.status:type_name -> liveroom.v1.AgentStatus
-	82,  // 111: liveroom.v1.AgentServerFrame.answered:type_name -> liveroom.v1.CallAnswered
-	24,  // 112: liveroom.v1.AgentServerFrame.error:type_name -> liveroom.v1.Error
-	25,  // 113: liveroom.v1.AgentServerFrame.pong:type_name -> liveroom.v1.Pong
-	3,   // 114: liveroom.v1.ContactRequest.kind:type_name -> liveroom.v1.CallKind
-	2,   // 115: liveroom.v1.AgentStatus.presence:type_name -> liveroom.v1.Presence
-	80,  // 116: liveroom.v1.AgentSnapshot.status:type_name -> liveroom.v1.AgentStatus
-	76,  // 117: liveroom.v1.AgentSnapshot.visitors:type_name -> liveroom.v1.VisitorInfo
-	78,  // 118: liveroom.v1.AgentSnapshot.requests:type_name -> liveroom.v1.ContactRequest
-	159, // 119: liveroom.v1.AgentVisitorHello.session:type_name -> actor.PID
-	63,  // 120: liveroom.v1.AgentVisitorHello.hello:type_name -> liveroom.v1.VisitorHello
-	159, // 121: liveroom.v1.AgentVisitorCall.session:type_name -> actor.PID
-	64,  // 122: liveroom.v1.AgentVisitorCall.call:type_name -> liveroom.v1.VisitorCall
-	159, // 123: liveroom.v1.AgentVisitorCancel.session:type_name -> actor.PID
-	159, // 124: liveroom.v1.AgentAttach.session:type_name -> actor.PID
-	72,  // 125: liveroom.v1.AgentAttach.watch:type_name -> liveroom.v1.AgentWatch
-	159, // 126: liveroom.v1.AgentSocketAway.session:type_name -> actor.PID
-	159, // 127: liveroom.v1.AgentSocketAnswer.session:type_name -> actor.PID
-	74,  // 128: liveroom.v1.AgentSocketAnswer.answer:type_name -> liveroom.v1.AgentAnswer
-	159, // 129: liveroom.v1.AgentDetach.session:type_name -> actor.PID
-	24,  // 130: liveroom.v1.AgentReply.error:type_name -> liveroom.v1.Error
-	24,  // 131: liveroom.v1.AgentLoginResult.error:type_name -> liveroom.v1.Error
-	24,  // 132: liveroom.v1.AgentWho.error:type_name -> liveroom.v1.Error
-	27,  // 133: liveroom.v1.AgentCreateRoom.room:type_name -> liveroom.v1.CreateRoom
-	24,  // 134: liveroom.v1.AgentRoomResult.error:type_name -> liveroom.v1.Error
-	58,  // 135: liveroom.v1.AgentRoomResult.room:type_name -> liveroom.v1.AgentRoom
-	24,  // 136: liveroom.v1.AgentRoomList.error:type_name -> liveroom.v1.Error
-	58,  // 137: liveroom.v1.AgentRoomList.rooms:type_name -> liveroom.v1.AgentRoom
-	24,  // 138: liveroom.v1.AgentEntryList.error:type_name -> liveroom.v1.Error
-	53,  // 139: liveroom.v1.AgentEntryList.entries:type_name -> liveroom.v1.EntryRecord
-	61,  // 140: liveroom.v1.AgentStoreOffline.message:type_name -> liveroom.v1.OfflineMessage
-	24,  // 141: liveroom.v1.AgentOfflineResult.error:type_name -> liveroom.v1.Error
-	61,  // 142: liveroom.v1.AgentOfflineResult.message:type_name -> liveroom.v1.OfflineMessage
-	24,  // 143: liveroom.v1.AgentOfflineList.error:type_name -> liveroom.v1.Error
-	61,  // 144: liveroom.v1.AgentOfflineList.messages:type_name -> liveroom.v1.OfflineMessage
-	24,  // 145: liveroom.v1.ShortReply.error:type_name -> liveroom.v1.Error
-	60,  // 146: liveroom.v1.ShortReply.record:type_name -> liveroom.v1.ShortNameRecord
-	24,  // 147: liveroom.v1.AgentOverviewResult.error:type_name -> liveroom.v1.Error
-	2,   // 148: liveroom.v1.AgentOverviewResult.presence:type_name -> liveroom.v1.Presence
-	24,  // 149: liveroom.v1.AgentAdminResult.error:type_name -> liveroom.v1.Error
-	56,  // 150: liveroom.v1.AgentAdminResult.record:type_name -> liveroom.v1.AgentRecord
-	2,   // 151: liveroom.v1.AgentAdminResult.presence:type_name -> liveroom.v1.Presence
-	24,  // 152: liveroom.v1.RoomAdminResult.error:type_name -> liveroom.v1.Error
-	13,  // 153: liveroom.v1.RoomAdminResult.members:type_name -> liveroom.v1.Member
-	10,  // 154: liveroom.v1.RoomAdminResult.record:type_name -> liveroom.v1.RoomRecord
-	158, // 155: liveroom.v1.WebhookEvent.data:type_name -> liveroom.v1.WebhookEvent.DataEntry
-	126, // 156: liveroom.v1.WebhookJob.event:type_name -> liveroom.v1.WebhookEvent
-	8,   // 157: liveroom.v1.RecordingState.state:type_name -> liveroom.v1.RecordingState.State
-	13,  // 158: liveroom.v1.RecordingState.by:type_name -> liveroom.v1.Member
-	9,   // 159: liveroom.v1.MediaRecordingEvent.kind:type_name -> liveroom.v1.MediaRecordingEvent.Kind
-	13,  // 160: liveroom.v1.RoomMemberRecord.member:type_name -> liveroom.v1.Member
-	4,   // 161: liveroom.v1.WbElement.shape:type_name -> liveroom.v1.WbShape
-	5,   // 162: liveroom.v1.WbOp.kind:type_name -> liveroom.v1.WbOpKind
-	140, // 163: liveroom.v1.WbOp.element:type_name -> liveroom.v1.WbElement
-	141, // 164: liveroom.v1.WbOp.pages:type_name -> liveroom.v1.WbPage
-	140, // 165: liveroom.v1.WbOp.restored:type_name -> liveroom.v1.WbElement
-	142, // 166: liveroom.v1.WbHistory.done:type_name -> liveroom.v1.WbOp
-	142, // 167: liveroom.v1.WbHistory.undone:type_name -> liveroom.v1.WbOp
-	141, // 168: liveroom.v1.WbBoard.pages:type_name -> liveroom.v1.WbPage
-	140, // 169: liveroom.v1.WbBoard.elements:type_name -> liveroom.v1.WbElement
-	143, // 170: liveroom.v1.WbBoard.history:type_name -> liveroom.v1.WbHistory
-	4,   // 171: liveroom.v1.WbLive.shape:type_name -> liveroom.v1.WbShape
-	147, // 172: liveroom.v1.WbClient.sync:type_name -> liveroom.v1.WbSync
-	142, // 173: liveroom.v1.WbClient.op:type_name -> liveroom.v1.WbOp
-	146, // 174: liveroom.v1.WbClient.live:type_name -> liveroom.v1.WbLive
-	139, // 175: liveroom.v1.WbState.settings:type_name -> liveroom.v1.WhiteboardSettings
-	144, // 176: liveroom.v1.WbState.board:type_name -> liveroom.v1.WbBoard
-	142, // 177: liveroom.v1.WbState.ops:type_name -> liveroom.v1.WbOp
-	0,   // 178: liveroom.v1.WbState.role:type_name -> liveroom.v1.Role
-	149, // 179: liveroom.v1.WbServer.state:type_name -> liveroom.v1.WbState
-	142, // 180: liveroom.v1.WbServer.op:type_name -> liveroom.v1.WbOp
-	146, // 181: liveroom.v1.WbServer.live:type_name -> liveroom.v1.WbLive
-	159, // 182: liveroom.v1.WbRequest.session:type_name -> actor.PID
-	148, // 183: liveroom.v1.WbRequest.body:type_name -> liveroom.v1.WbClient
-	24,  // 184: liveroom.v1.WbReply.error:type_name -> liveroom.v1.Error
-	159, // 185: liveroom.v1.WbWho.session:type_name -> actor.PID
-	24,  // 186: liveroom.v1.WbWhoReply.error:type_name -> liveroom.v1.Error
-	0,   // 187: liveroom.v1.WbWhoReply.role:type_name -> liveroom.v1.Role
-	139, // 188: liveroom.v1.WbWhoReply.settings:type_name -> liveroom.v1.WhiteboardSettings
-	0,   // 189: liveroom.v1.WbAddPages.role:type_name -> liveroom.v1.Role
-	141, // 190: liveroom.v1.WbAddPages.pages:type_name -> liveroom.v1.WbPage
-	0,   // 191: liveroom.v1.WbCheckMember.role:type_name -> liveroom.v1.Role
-	192, // [192:192] is the sub-list for method output_type
-	192, // [192:192] is the sub-list for method input_type
-	192, // [192:192] is the sub-list for extension type_name
-	192, // [192:192] is the sub-list for extension extendee
-	0,   // [0:192] is the sub-list for field type_name
+	18,  // 6: liveroom.v1.ClientFrame.join:type_name -> liveroom.v1.JoinRequest
+	19,  // 7: liveroom.v1.ClientFrame.chat:type_name -> liveroom.v1.SendChat
+	20,  // 8: liveroom.v1.ClientFrame.history:type_name -> liveroom.v1.HistoryRequest
+	21,  // 9: liveroom.v1.ClientFrame.ping:type_name -> liveroom.v1.Ping
+	40,  // 10: liveroom.v1.ClientFrame.call:type_name -> liveroom.v1.CallAction
+	41,  // 11: liveroom.v1.ClientFrame.media_state:type_name -> liveroom.v1.MediaState
+	42,  // 12: liveroom.v1.ClientFrame.publish_offer:type_name -> liveroom.v1.Sdp
+	42,  // 13: liveroom.v1.ClientFrame.subscribe_answer:type_name -> liveroom.v1.Sdp
+	43,  // 14: liveroom.v1.ClientFrame.ice:type_name -> liveroom.v1.IceCandidate
+	49,  // 15: liveroom.v1.ClientFrame.restart_ice:type_name -> liveroom.v1.RestartIce
+	134, // 16: liveroom.v1.ClientFrame.recording:type_name -> liveroom.v1.RecordingControl
+	151, // 17: liveroom.v1.ClientFrame.wb:type_name -> liveroom.v1.WbClient
+	161, // 18: liveroom.v1.ClientFrame.broadcast_join:type_name -> liveroom.v1.BroadcastJoin
+	162, // 19: liveroom.v1.ClientFrame.broadcast_control:type_name -> liveroom.v1.BroadcastControl
+	24,  // 20: liveroom.v1.ServerFrame.joined:type_name -> liveroom.v1.Joined
+	25,  // 21: liveroom.v1.ServerFrame.member:type_name -> liveroom.v1.MemberEvent
+	15,  // 22: liveroom.v1.ServerFrame.chat:type_name -> liveroom.v1.ChatMessage
+	26,  // 23: liveroom.v1.ServerFrame.history:type_name -> liveroom.v1.History
+	27,  // 24: liveroom.v1.ServerFrame.error:type_name -> liveroom.v1.Error
+	28,  // 25: liveroom.v1.ServerFrame.pong:type_name -> liveroom.v1.Pong
+	29,  // 26: liveroom.v1.ServerFrame.ack:type_name -> liveroom.v1.Ack
+	44,  // 27: liveroom.v1.ServerFrame.call:type_name -> liveroom.v1.CallEvent
+	42,  // 28: liveroom.v1.ServerFrame.publish_answer:type_name -> liveroom.v1.Sdp
+	42,  // 29: liveroom.v1.ServerFrame.subscribe_offer:type_name -> liveroom.v1.Sdp
+	46,  // 30: liveroom.v1.ServerFrame.call_state:type_name -> liveroom.v1.CallState
+	135, // 31: liveroom.v1.ServerFrame.recording:type_name -> liveroom.v1.RecordingState
+	136, // 32: liveroom.v1.ServerFrame.recording_done:type_name -> liveroom.v1.RecordingDone
+	153, // 33: liveroom.v1.ServerFrame.wb:type_name -> liveroom.v1.WbServer
+	166, // 34: liveroom.v1.ServerFrame.broadcast_joined:type_name -> liveroom.v1.BroadcastJoined
+	165, // 35: liveroom.v1.ServerFrame.broadcast_state:type_name -> liveroom.v1.BroadcastState
+	55,  // 36: liveroom.v1.RoomInfo.entry_form:type_name -> liveroom.v1.EntryForm
+	133, // 37: liveroom.v1.RoomInfo.recording:type_name -> liveroom.v1.RecordingOptions
+	142, // 38: liveroom.v1.RoomInfo.whiteboard:type_name -> liveroom.v1.WhiteboardSettings
+	0,   // 39: liveroom.v1.Joined.role:type_name -> liveroom.v1.Role
+	23,  // 40: liveroom.v1.Joined.room:type_name -> liveroom.v1.RoomInfo
+	16,  // 41: liveroom.v1.Joined.members:type_name -> liveroom.v1.Member
+	15,  // 42: liveroom.v1.Joined.history:type_name -> liveroom.v1.ChatMessage
+	46,  // 43: liveroom.v1.Joined.call:type_name -> liveroom.v1.CallState
+	47,  // 44: liveroom.v1.Joined.ice_servers:type_name -> liveroom.v1.IceServer
+	135, // 45: liveroom.v1.Joined.recording:type_name -> liveroom.v1.RecordingState
+	9,   // 46: liveroom.v1.MemberEvent.kind:type_name -> liveroom.v1.MemberEvent.Kind
+	16,  // 47: liveroom.v1.MemberEvent.member:type_name -> liveroom.v1.Member
+	15,  // 48: liveroom.v1.History.messages:type_name -> liveroom.v1.ChatMessage
+	55,  // 49: liveroom.v1.CreateRoom.entry_form:type_name -> liveroom.v1.EntryForm
+	133, // 50: liveroom.v1.CreateRoom.recording:type_name -> liveroom.v1.RecordingOptions
+	27,  // 51: liveroom.v1.CreateRoomResult.error:type_name -> liveroom.v1.Error
+	23,  // 52: liveroom.v1.CreateRoomResult.room:type_name -> liveroom.v1.RoomInfo
+	27,  // 53: liveroom.v1.GetRoomInfoResult.error:type_name -> liveroom.v1.Error
+	23,  // 54: liveroom.v1.GetRoomInfoResult.room:type_name -> liveroom.v1.RoomInfo
+	176, // 55: liveroom.v1.Join.session:type_name -> actor.PID
+	18,  // 56: liveroom.v1.Join.request:type_name -> liveroom.v1.JoinRequest
+	176, // 57: liveroom.v1.Leave.session:type_name -> actor.PID
+	176, // 58: liveroom.v1.PostChat.session:type_name -> actor.PID
+	0,   // 59: liveroom.v1.PostFile.role:type_name -> liveroom.v1.Role
+	14,  // 60: liveroom.v1.PostFile.file:type_name -> liveroom.v1.FileRef
+	176, // 61: liveroom.v1.GetHistory.session:type_name -> actor.PID
+	20,  // 62: liveroom.v1.GetHistory.request:type_name -> liveroom.v1.HistoryRequest
+	27,  // 63: liveroom.v1.RoomReply.error:type_name -> liveroom.v1.Error
+	15,  // 64: liveroom.v1.RoomReply.chat:type_name -> liveroom.v1.ChatMessage
+	10,  // 65: liveroom.v1.CallAction.action:type_name -> liveroom.v1.CallAction.Action
+	174, // 66: liveroom.v1.Sdp.sources:type_name -> liveroom.v1.Sdp.SourcesEntry
+	1,   // 67: liveroom.v1.IceCandidate.pc:type_name -> liveroom.v1.PeerRole
+	10,  // 68: liveroom.v1.CallEvent.action:type_name -> liveroom.v1.CallAction.Action
+	16,  // 69: liveroom.v1.CallEvent.from:type_name -> liveroom.v1.Member
+	16,  // 70: liveroom.v1.CallParticipant.member:type_name -> liveroom.v1.Member
+	41,  // 71: liveroom.v1.CallParticipant.media:type_name -> liveroom.v1.MediaState
+	45,  // 72: liveroom.v1.CallState.participants:type_name -> liveroom.v1.CallParticipant
+	176, // 73: liveroom.v1.CallRequest.session:type_name -> actor.PID
+	40,  // 74: liveroom.v1.CallRequest.call:type_name -> liveroom.v1.CallAction
+	41,  // 75: liveroom.v1.CallRequest.media_state:type_name -> liveroom.v1.MediaState
+	42,  // 76: liveroom.v1.CallRequest.publish_offer:type_name -> liveroom.v1.Sdp
+	42,  // 77: liveroom.v1.CallRequest.subscribe_answer:type_name -> liveroom.v1.Sdp
+	43,  // 78: liveroom.v1.CallRequest.ice:type_name -> liveroom.v1.IceCandidate
+	49,  // 79: liveroom.v1.CallRequest.restart_ice:type_name -> liveroom.v1.RestartIce
+	134, // 80: liveroom.v1.CallRequest.recording:type_name -> liveroom.v1.RecordingControl
+	176, // 81: liveroom.v1.MediaCommand.session:type_name -> actor.PID
+	53,  // 82: liveroom.v1.MediaCommand.join:type_name -> liveroom.v1.MediaJoin
+	54,  // 83: liveroom.v1.MediaCommand.leave:type_name -> liveroom.v1.MediaLeave
+	42,  // 84: liveroom.v1.MediaCommand.publish_offer:type_name -> liveroom.v1.Sdp
+	42,  // 85: liveroom.v1.MediaCommand.subscribe_answer:type_name -> liveroom.v1.Sdp
+	43,  // 86: liveroom.v1.MediaCommand.ice:type_name -> liveroom.v1.IceCandidate
+	49,  // 87: liveroom.v1.MediaCommand.restart_ice:type_name -> liveroom.v1.RestartIce
+	51,  // 88: liveroom.v1.MediaCommand.rebind:type_name -> liveroom.v1.MediaRebind
+	137, // 89: liveroom.v1.MediaCommand.record_start:type_name -> liveroom.v1.MediaRecordStart
+	138, // 90: liveroom.v1.MediaCommand.record_stop:type_name -> liveroom.v1.MediaRecordStop
+	42,  // 91: liveroom.v1.MediaCommand.whep_offer:type_name -> liveroom.v1.Sdp
+	27,  // 92: liveroom.v1.DeleteRoomResult.error:type_name -> liveroom.v1.Error
+	23,  // 93: liveroom.v1.AgentRoom.room:type_name -> liveroom.v1.RoomInfo
+	66,  // 94: liveroom.v1.VisitorClientFrame.hello:type_name -> liveroom.v1.VisitorHello
+	67,  // 95: liveroom.v1.VisitorClientFrame.call:type_name -> liveroom.v1.VisitorCall
+	68,  // 96: liveroom.v1.VisitorClientFrame.cancel:type_name -> liveroom.v1.VisitorCancel
+	21,  // 97: liveroom.v1.VisitorClientFrame.ping:type_name -> liveroom.v1.Ping
+	3,   // 98: liveroom.v1.VisitorCall.kind:type_name -> liveroom.v1.CallKind
+	70,  // 99: liveroom.v1.VisitorServerFrame.presence:type_name -> liveroom.v1.PresenceUpdate
+	71,  // 100: liveroom.v1.VisitorServerFrame.queued:type_name -> liveroom.v1.CallQueued
+	72,  // 101: liveroom.v1.VisitorServerFrame.accepted:type_name -> liveroom.v1.CallAccepted
+	73,  // 102: liveroom.v1.VisitorServerFrame.declined:type_name -> liveroom.v1.CallDeclined
+	27,  // 103: liveroom.v1.VisitorServerFrame.error:type_name -> liveroom.v1.Error
+	28,  // 104: liveroom.v1.VisitorServerFrame.pong:type_name -> liveroom.v1.Pong
+	2,   // 105: liveroom.v1.PresenceUpdate.presence:type_name -> liveroom.v1.Presence
+	75,  // 106: liveroom.v1.AgentClientFrame.watch:type_name -> liveroom.v1.AgentWatch
+	76,  // 107: liveroom.v1.AgentClientFrame.away:type_name -> liveroom.v1.AgentSetAway
+	77,  // 108: liveroom.v1.AgentClientFrame.answer:type_name -> liveroom.v1.AgentAnswer
+	21,  // 109: liveroom.v1.AgentClientFrame.ping:type_name -> liveroom.v1.Ping
+	84,  // 110: liveroom.v1.AgentServerFrame.snapshot:type_name -> liveroom.v1.AgentSnapshot
+	79,  // 111: liveroom.v1.AgentServerFrame.visitor:type_name -> liveroom.v1.VisitorInfo
+	80,  // 112: liveroom.v1.AgentServerFrame.visitor_left:type_name -> liveroom.v1.VisitorLeft
+	81,  // 113: liveroom.v1.AgentServerFrame.request:type_name -> liveroom.v1.ContactRequest
+	82,  // 114: liveroom.v1.AgentServerFrame.request_done:type_name -> liveroom.v1.ContactRequestDone
+	83,  // 115: liveroom.v1.AgentServerFrame.status:type_name -> liveroom.v1.AgentStatus
+	85,  // 116: liveroom.v1.AgentServerFrame.answered:type_name -> liveroom.v1.CallAnswered
+	27,  // 117: liveroom.v1.AgentServerFrame.error:type_name -> liveroom.v1.Error
+	28,  // 118: liveroom.v1.AgentServerFrame.pong:type_name -> liveroom.v1.Pong
+	3,   // 119: liveroom.v1.ContactRequest.kind:type_name -> liveroom.v1.CallKind
+	2,   // 120: liveroom.v1.AgentStatus.presence:type_name -> liveroom.v1.Presence
+	83,  // 121: liveroom.v1.AgentSnapshot.status:type_name -> liveroom.v1.AgentStatus
+	79,  // 122: liveroom.v1.AgentSnapshot.visitors:type_name -> liveroom.v1.VisitorInfo
+	81,  // 123: liveroom.v1.AgentSnapshot.requests:type_name -> liveroom.v1.ContactRequest
+	176, // 124: liveroom.v1.AgentVisitorHello.session:type_name -> actor.PID
+	66,  // 125: liveroom.v1.AgentVisitorHello.hello:type_name -> liveroom.v1.VisitorHello
+	176, // 126: liveroom.v1.AgentVisitorCall.session:type_name -> actor.PID
+	67,  // 127: liveroom.v1.AgentVisitorCall.call:type_name -> liveroom.v1.VisitorCall
+	176, // 128: liveroom.v1.AgentVisitorCancel.session:type_name -> actor.PID
+	176, // 129: liveroom.v1.AgentAttach.session:type_name -> actor.PID
+	75,  // 130: liveroom.v1.AgentAttach.watch:type_name -> liveroom.v1.AgentWatch
+	176, // 131: liveroom.v1.AgentSocketAway.session:type_name -> actor.PID
+	176, // 132: liveroom.v1.AgentSocketAnswer.session:type_name -> actor.PID
+	77,  // 133: liveroom.v1.AgentSocketAnswer.answer:type_name -> liveroom.v1.AgentAnswer
+	176, // 134: liveroom.v1.AgentDetach.session:type_name -> actor.PID
+	27,  // 135: liveroom.v1.AgentReply.error:type_name -> liveroom.v1.Error
+	27,  // 136: liveroom.v1.AgentLoginResult.error:type_name -> liveroom.v1.Error
+	27,  // 137: liveroom.v1.AgentWho.error:type_name -> liveroom.v1.Error
+	30,  // 138: liveroom.v1.AgentCreateRoom.room:type_name -> liveroom.v1.CreateRoom
+	27,  // 139: liveroom.v1.AgentRoomResult.error:type_name -> liveroom.v1.Error
+	61,  // 140: liveroom.v1.AgentRoomResult.room:type_name -> liveroom.v1.AgentRoom
+	27,  // 141: liveroom.v1.AgentRoomList.error:type_name -> liveroom.v1.Error
+	61,  // 142: liveroom.v1.AgentRoomList.rooms:type_name -> liveroom.v1.AgentRoom
+	27,  // 143: liveroom.v1.AgentEntryList.error:type_name -> liveroom.v1.Error
+	56,  // 144: liveroom.v1.AgentEntryList.entries:type_name -> liveroom.v1.EntryRecord
+	64,  // 145: liveroom.v1.AgentStoreOffline.message:type_name -> liveroom.v1.OfflineMessage
+	27,  // 146: liveroom.v1.AgentOfflineResult.error:type_name -> liveroom.v1.Error
+	64,  // 147: liveroom.v1.AgentOfflineResult.message:type_name -> liveroom.v1.OfflineMessage
+	27,  // 148: liveroom.v1.AgentOfflineList.error:type_name -> liveroom.v1.Error
+	64,  // 149: liveroom.v1.AgentOfflineList.messages:type_name -> liveroom.v1.OfflineMessage
+	27,  // 150: liveroom.v1.ShortReply.error:type_name -> liveroom.v1.Error
+	63,  // 151: liveroom.v1.ShortReply.record:type_name -> liveroom.v1.ShortNameRecord
+	27,  // 152: liveroom.v1.AgentOverviewResult.error:type_name -> liveroom.v1.Error
+	2,   // 153: liveroom.v1.AgentOverviewResult.presence:type_name -> liveroom.v1.Presence
+	27,  // 154: liveroom.v1.AgentAdminResult.error:type_name -> liveroom.v1.Error
+	59,  // 155: liveroom.v1.AgentAdminResult.record:type_name -> liveroom.v1.AgentRecord
+	2,   // 156: liveroom.v1.AgentAdminResult.presence:type_name -> liveroom.v1.Presence
+	27,  // 157: liveroom.v1.RoomAdminResult.error:type_name -> liveroom.v1.Error
+	16,  // 158: liveroom.v1.RoomAdminResult.members:type_name -> liveroom.v1.Member
+	13,  // 159: liveroom.v1.RoomAdminResult.record:type_name -> liveroom.v1.RoomRecord
+	175, // 160: liveroom.v1.WebhookEvent.data:type_name -> liveroom.v1.WebhookEvent.DataEntry
+	129, // 161: liveroom.v1.WebhookJob.event:type_name -> liveroom.v1.WebhookEvent
+	11,  // 162: liveroom.v1.RecordingState.state:type_name -> liveroom.v1.RecordingState.State
+	16,  // 163: liveroom.v1.RecordingState.by:type_name -> liveroom.v1.Member
+	12,  // 164: liveroom.v1.MediaRecordingEvent.kind:type_name -> liveroom.v1.MediaRecordingEvent.Kind
+	16,  // 165: liveroom.v1.RoomMemberRecord.member:type_name -> liveroom.v1.Member
+	4,   // 166: liveroom.v1.WbElement.shape:type_name -> liveroom.v1.WbShape
+	5,   // 167: liveroom.v1.WbOp.kind:type_name -> liveroom.v1.WbOpKind
+	143, // 168: liveroom.v1.WbOp.element:type_name -> liveroom.v1.WbElement
+	144, // 169: liveroom.v1.WbOp.pages:type_name -> liveroom.v1.WbPage
+	143, // 170: liveroom.v1.WbOp.restored:type_name -> liveroom.v1.WbElement
+	145, // 171: liveroom.v1.WbHistory.done:type_name -> liveroom.v1.WbOp
+	145, // 172: liveroom.v1.WbHistory.undone:type_name -> liveroom.v1.WbOp
+	144, // 173: liveroom.v1.WbBoard.pages:type_name -> liveroom.v1.WbPage
+	143, // 174: liveroom.v1.WbBoard.elements:type_name -> liveroom.v1.WbElement
+	146, // 175: liveroom.v1.WbBoard.history:type_name -> liveroom.v1.WbHistory
+	4,   // 176: liveroom.v1.WbLive.shape:type_name -> liveroom.v1.WbShape
+	150, // 177: liveroom.v1.WbClient.sync:type_name -> liveroom.v1.WbSync
+	145, // 178: liveroom.v1.WbClient.op:type_name -> liveroom.v1.WbOp
+	149, // 179: liveroom.v1.WbClient.live:type_name -> liveroom.v1.WbLive
+	142, // 180: liveroom.v1.WbState.settings:type_name -> liveroom.v1.WhiteboardSettings
+	147, // 181: liveroom.v1.WbState.board:type_name -> liveroom.v1.WbBoard
+	145, // 182: liveroom.v1.WbState.ops:type_name -> liveroom.v1.WbOp
+	0,   // 183: liveroom.v1.WbState.role:type_name -> liveroom.v1.Role
+	152, // 184: liveroom.v1.WbServer.state:type_name -> liveroom.v1.WbState
+	145, // 185: liveroom.v1.WbServer.op:type_name -> liveroom.v1.WbOp
+	149, // 186: liveroom.v1.WbServer.live:type_name -> liveroom.v1.WbLive
+	176, // 187: liveroom.v1.WbRequest.session:type_name -> actor.PID
+	151, // 188: liveroom.v1.WbRequest.body:type_name -> liveroom.v1.WbClient
+	27,  // 189: liveroom.v1.WbReply.error:type_name -> liveroom.v1.Error
+	176, // 190: liveroom.v1.WbWho.session:type_name -> actor.PID
+	27,  // 191: liveroom.v1.WbWhoReply.error:type_name -> liveroom.v1.Error
+	0,   // 192: liveroom.v1.WbWhoReply.role:type_name -> liveroom.v1.Role
+	142, // 193: liveroom.v1.WbWhoReply.settings:type_name -> liveroom.v1.WhiteboardSettings
+	0,   // 194: liveroom.v1.WbAddPages.role:type_name -> liveroom.v1.Role
+	144, // 195: liveroom.v1.WbAddPages.pages:type_name -> liveroom.v1.WbPage
+	0,   // 196: liveroom.v1.WbCheckMember.role:type_name -> liveroom.v1.Role
+	6,   // 197: liveroom.v1.BroadcastRecord.phase:type_name -> liveroom.v1.BroadcastPhase
+	8,   // 198: liveroom.v1.BroadcastControl.action:type_name -> liveroom.v1.BroadcastAction
+	6,   // 199: liveroom.v1.BroadcastState.phase:type_name -> liveroom.v1.BroadcastPhase
+	164, // 200: liveroom.v1.BroadcastState.broadcasters:type_name -> liveroom.v1.BroadcasterInfo
+	7,   // 201: liveroom.v1.BroadcastJoined.role:type_name -> liveroom.v1.BroadcastRole
+	163, // 202: liveroom.v1.BroadcastJoined.broadcast:type_name -> liveroom.v1.BroadcastInfo
+	165, // 203: liveroom.v1.BroadcastJoined.state:type_name -> liveroom.v1.BroadcastState
+	47,  // 204: liveroom.v1.BroadcastJoined.ice_servers:type_name -> liveroom.v1.IceServer
+	27,  // 205: liveroom.v1.CreateBroadcastResult.error:type_name -> liveroom.v1.Error
+	163, // 206: liveroom.v1.CreateBroadcastResult.broadcast:type_name -> liveroom.v1.BroadcastInfo
+	27,  // 207: liveroom.v1.GetBroadcastInfoResult.error:type_name -> liveroom.v1.Error
+	163, // 208: liveroom.v1.GetBroadcastInfoResult.broadcast:type_name -> liveroom.v1.BroadcastInfo
+	165, // 209: liveroom.v1.GetBroadcastInfoResult.state:type_name -> liveroom.v1.BroadcastState
+	176, // 210: liveroom.v1.BroadcastRequest.session:type_name -> actor.PID
+	161, // 211: liveroom.v1.BroadcastRequest.join:type_name -> liveroom.v1.BroadcastJoin
+	162, // 212: liveroom.v1.BroadcastRequest.control:type_name -> liveroom.v1.BroadcastControl
+	19,  // 213: liveroom.v1.BroadcastRequest.chat:type_name -> liveroom.v1.SendChat
+	42,  // 214: liveroom.v1.BroadcastRequest.publish_offer:type_name -> liveroom.v1.Sdp
+	42,  // 215: liveroom.v1.BroadcastRequest.subscribe_answer:type_name -> liveroom.v1.Sdp
+	43,  // 216: liveroom.v1.BroadcastRequest.ice:type_name -> liveroom.v1.IceCandidate
+	49,  // 217: liveroom.v1.BroadcastRequest.restart_ice:type_name -> liveroom.v1.RestartIce
+	172, // 218: liveroom.v1.BroadcastRequest.leave:type_name -> liveroom.v1.BroadcastLeave
+	42,  // 219: liveroom.v1.BroadcastRequest.whep_offer:type_name -> liveroom.v1.Sdp
+	220, // [220:220] is the sub-list for method output_type
+	220, // [220:220] is the sub-list for method input_type
+	220, // [220:220] is the sub-list for extension type_name
+	220, // [220:220] is the sub-list for extension extendee
+	0,   // [0:220] is the sub-list for field type_name
 }
 
 func init() { file_liveroom_proto_init() }
@@ -12444,6 +13966,8 @@ func file_liveroom_proto_init() {
 		(*ClientFrame_RestartIce)(nil),
 		(*ClientFrame_Recording)(nil),
 		(*ClientFrame_Wb)(nil),
+		(*ClientFrame_BroadcastJoin)(nil),
+		(*ClientFrame_BroadcastControl)(nil),
 	}
 	file_liveroom_proto_msgTypes[9].OneofWrappers = []any{
 		(*ServerFrame_Joined)(nil),
@@ -12460,6 +13984,8 @@ func file_liveroom_proto_init() {
 		(*ServerFrame_Recording)(nil),
 		(*ServerFrame_RecordingDone)(nil),
 		(*ServerFrame_Wb)(nil),
+		(*ServerFrame_BroadcastJoined)(nil),
+		(*ServerFrame_BroadcastState)(nil),
 	}
 	file_liveroom_proto_msgTypes[35].OneofWrappers = []any{
 		(*CallRequest_Call)(nil),
@@ -12480,6 +14006,7 @@ func file_liveroom_proto_init() {
 		(*MediaCommand_Rebind)(nil),
 		(*MediaCommand_RecordStart)(nil),
 		(*MediaCommand_RecordStop)(nil),
+		(*MediaCommand_WhepOffer)(nil),
 	}
 	file_liveroom_proto_msgTypes[52].OneofWrappers = []any{
 		(*VisitorClientFrame_Hello)(nil),
@@ -12522,13 +14049,24 @@ func file_liveroom_proto_init() {
 		(*WbServer_Op)(nil),
 		(*WbServer_Live)(nil),
 	}
+	file_liveroom_proto_msgTypes[158].OneofWrappers = []any{
+		(*BroadcastRequest_Join)(nil),
+		(*BroadcastRequest_Control)(nil),
+		(*BroadcastRequest_Chat)(nil),
+		(*BroadcastRequest_PublishOffer)(nil),
+		(*BroadcastRequest_SubscribeAnswer)(nil),
+		(*BroadcastRequest_Ice)(nil),
+		(*BroadcastRequest_RestartIce)(nil),
+		(*BroadcastRequest_Leave)(nil),
+		(*BroadcastRequest_WhepOffer)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_liveroom_proto_rawDesc), len(file_liveroom_proto_rawDesc)),
-			NumEnums:      10,
-			NumMessages:   149,
+			NumEnums:      13,
+			NumMessages:   163,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

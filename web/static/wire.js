@@ -8,7 +8,8 @@
 
 // Join errors that retrying cannot fix: stop and let the page explain.
 const FATAL_JOIN = new Set(['room_not_found', 'wrong_password', 'password_required', 'wrong_agent_key', 'room_full',
-  'room_not_open', 'room_closed', 'entry_required']);
+  'room_not_open', 'room_closed', 'entry_required',
+  'broadcast_not_found', 'broadcast_full', 'broadcast_not_open', 'broadcast_closed', 'wrong_broadcaster_key']);
 
 const BACKOFF_MIN_MS = 1000;
 // Capped low so a page is back within seconds of the network returning
@@ -61,6 +62,9 @@ export class Wire {
     this.onFrame = o.onFrame || (() => {});
     this.onStatus = o.onStatus || (() => {});
     this.onFatal = o.onFatal || (() => {});
+    // A broadcast page joins with broadcastJoin and is answered broadcastJoined.
+    this.joinField = o.joinField || 'join';
+    this.joinedField = o.joinedField || 'joined';
 
     this.prefix = randomPrefix();
     this.counter = 0;
@@ -221,7 +225,7 @@ export class Wire {
   async handleOpen() {
     let joinedFrame;
     try {
-      joinedFrame = await this.request({ join: this.makeJoin() }, { timeout: JOIN_TIMEOUT_MS });
+      joinedFrame = await this.request({ [this.joinField]: this.makeJoin() }, { timeout: JOIN_TIMEOUT_MS });
     } catch (err) {
       if (err.code === 'disconnected') return; // handleClose already ran
       const fatal = FATAL_JOIN.has(err.code);
@@ -237,7 +241,7 @@ export class Wire {
       }
       return;
     }
-    const j = joinedFrame.joined || {};
+    const j = joinedFrame[this.joinedField] || {};
     const resumed = this.everJoined;
     this.everJoined = true;
     this.joined = true;
