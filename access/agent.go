@@ -3,6 +3,7 @@ package access
 import (
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
 	"strings"
@@ -24,6 +25,12 @@ func NewSecretToken(n int) string {
 func Hash(token string) []byte {
 	sum := sha256.Sum256([]byte(token))
 	return sum[:]
+}
+
+// MatchesHash reports, in constant time, whether token's SHA-256 is hash.
+// An empty token never matches.
+func MatchesHash(token string, hash []byte) bool {
+	return token != "" && subtle.ConstantTimeCompare(Hash(token), hash) == 1
 }
 
 // HashHex is Hash in lower-case hex, for store keys.

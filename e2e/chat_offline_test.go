@@ -23,7 +23,7 @@ func TestChatWhileTheLinkIsDown(t *testing.T) {
 	joinAs(t, visitor, visitorLink, "Bob")
 
 	proxy.Cut()
-	waitJSWithin(t, visitor, "the page saying it lost the link, with Reconnect now", `document.querySelector("#conn-status").dataset.status !== "connected" &&
+	waitLong(t, visitor, "the page saying it lost the link, with Reconnect now", `document.querySelector("#conn-status").dataset.status !== "connected" &&
 		!/^Connected/.test(document.querySelector("#conn-status").textContent) && !document.querySelector("#reconnect-now").hidden`, 60*time.Second)
 	sendChat(t, visitor, "written while cut off")
 	waitJS(t, visitor, "the message shown at once as sending", `[...document.querySelectorAll("#messages .msg.pending")].some(m =>
@@ -31,7 +31,7 @@ func TestChatWhileTheLinkIsDown(t *testing.T) {
 	proxy.Restore()
 	// A person would press the button now rather than sit out the backoff.
 	do(t, visitor, chromedp.Evaluate[chromedp.Void](`document.querySelector("#reconnect-now").click()`))
-	waitJSWithin(t, agent, "the message at the agent", seesMessage("Bob", "written while cut off"), 60*time.Second)
+	waitLong(t, agent, "the message at the agent", seesMessage("Bob", "written while cut off"), 60*time.Second)
 	waitJS(t, visitor, "the message marked sent", `!document.querySelector("#messages .msg.pending") && `+seesMessage("Bob", "written while cut off"))
 	if n := eval[int](t, visitor, `[...document.querySelectorAll("#messages .msg")].filter(m => m.querySelector(".msg-text").textContent === "written while cut off").length`); n != 1 {
 		t.Fatalf("the message shows %d times", n)
@@ -60,5 +60,5 @@ func TestChatWhileTheLinkIsDown(t *testing.T) {
 	offline(true)
 	waitJS(t, visitor, "offline shown", `!navigator.onLine && /offline/i.test(document.querySelector("#conn-status").textContent)`)
 	offline(false)
-	waitJSWithin(t, visitor, "connected again", `navigator.onLine && document.querySelector("#conn-status").textContent === "Connected"`, 60*time.Second)
+	waitLong(t, visitor, "connected again", `navigator.onLine && document.querySelector("#conn-status").textContent === "Connected"`, 60*time.Second)
 }

@@ -130,22 +130,6 @@ func (p *cutProxy) Restore() {
 	p.during = map[net.Conn]bool{}
 }
 
-// waitJSWithin polls a JavaScript expression until it is true or d passes.
-func waitJSWithin(t *testing.T, ctx context.Context, what, js string, d time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		tctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		ok, err := chromedp.Run(tctx, chromedp.Evaluate[bool]("(async () => !!(await ("+js+")))()", chromedp.EvalAwaitPromise))
-		cancel()
-		if err == nil && ok {
-			return
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	t.Fatalf("waiting for %s: not true after %v\npage: %s", what, d, pageText(ctx))
-}
-
 // framesFrom is the number of video frames page has decoded from whoever is
 // now behind other (its member id may have changed by rejoining).
 func framesFrom(t *testing.T, page, other context.Context) float64 {
@@ -218,16 +202,16 @@ func TestCallComesBackAfterLongConnectionCut(t *testing.T) {
 	proxy.Cut()
 	cut := time.Now()
 	// The page notices the dead link by itself (no close event arrives).
-	waitJSWithin(t, visitor, "the page saying it lost the link", `document.querySelector("#conn-status").dataset.status !== "connected"`, 40*time.Second)
+	waitLong(t, visitor, "the page saying it lost the link", `document.querySelector("#conn-status").dataset.status !== "connected"`, 40*time.Second)
 	// The agent is told who is gone instead of waiting silently.
-	waitJSWithin(t, agent, "the agent told that Bob left the call", `/Bob left the call/.test(document.querySelector("#call-status").textContent)`, 40*time.Second)
+	waitLong(t, agent, "the agent told that Bob left the call", `/Bob left the call/.test(document.querySelector("#call-status").textContent)`, 40*time.Second)
 	if rest := 25*time.Second - time.Since(cut); rest > 0 {
 		time.Sleep(rest)
 	}
 	proxy.Restore()
 	back := time.Now()
 
-	waitJSWithin(t, visitor, "the visitor back in the room", `document.body.dataset.state === "joined" && window.liveroomCall.wire.connected`, 60*time.Second)
+	waitLong(t, visitor, "the visitor back in the room", `document.body.dataset.state === "joined" && window.liveroomCall.wire.connected`, 60*time.Second)
 	took := waitFramesBothWays(t, agent, visitor, 90*time.Second)
 	t.Logf("recovery after a 25 s cut: frames both ways %v after the link came back (%v in the frame wait)", time.Since(back), took)
 	if id := eval[string](t, visitor, `window.liveroomCall.memberIdOf()`); id == oldID {
@@ -271,7 +255,7 @@ func pausedCall(t *testing.T, roomID string, pause time.Duration) {
 	took2 := waitFramesBothWays(t, agent, visitor, 60*time.Second)
 	t.Logf("recovery after a %v server pause: frames both ways %v after SIGCONT (waits %v, %v)", pause, time.Since(back), took, took2)
 	for _, page := range []context.Context{agent, visitor} {
-		waitJSWithin(t, page, "in the call with no prompt, connected", inCallAndNoPrompt+` && document.querySelector("#conn-status").dataset.status === "connected"`, 60*time.Second)
+		waitLong(t, page, "in the call with no prompt, connected", inCallAndNoPrompt+` && document.querySelector("#conn-status").dataset.status === "connected"`, 60*time.Second)
 	}
 }
 

@@ -436,13 +436,8 @@ func (a *agentWeb) createRoom(w http.ResponseWriter, r *http.Request, agentID st
 		apiError(w, http.StatusBadRequest, "invalid", problem)
 		return
 	}
-	hash, perr, err := a.Node.HashPassword(req.Password)
-	if err != nil {
-		apiError(w, http.StatusInternalServerError, "internal", "The password could not be hashed.")
-		return
-	}
-	if perr != nil {
-		grainError(w, perr)
+	hash, ok := hashPassword(w, a.Node, req.Password)
+	if !ok {
 		return
 	}
 	m.PasswordHash = hash
@@ -595,4 +590,19 @@ func authVia(r *http.Request) string {
 		return "API key"
 	}
 	return "agent page"
+}
+
+// hashPassword hashes a room or broadcast password off the grains (bcrypt is
+// slow on purpose) and answers the request itself when it cannot.
+func hashPassword(w http.ResponseWriter, node *actors.Node, password string) (string, bool) {
+	hash, perr, err := node.HashPassword(password)
+	if err != nil {
+		apiError(w, http.StatusInternalServerError, "internal", "The password could not be hashed.")
+		return "", false
+	}
+	if perr != nil {
+		grainError(w, perr)
+		return "", false
+	}
+	return hash, true
 }

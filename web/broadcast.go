@@ -90,13 +90,8 @@ func (a *agentWeb) createBroadcast(w http.ResponseWriter, r *http.Request, agent
 		apiError(w, http.StatusBadRequest, "invalid", problem)
 		return
 	}
-	hash, perr, err := a.Node.HashPassword(req.Password)
-	if err != nil {
-		apiError(w, http.StatusInternalServerError, "internal", "The password could not be hashed.")
-		return
-	}
-	if perr != nil {
-		grainError(w, perr)
+	hash, ok := hashPassword(w, a.Node, req.Password)
+	if !ok {
 		return
 	}
 	m.PasswordHash, m.OwnerAgentId = hash, agentID

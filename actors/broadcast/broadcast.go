@@ -25,6 +25,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 	"google.golang.org/protobuf/proto"
 
+	"liveroom/access"
 	"liveroom/media"
 	"liveroom/persistence"
 	"liveroom/proto/pb"
@@ -263,9 +264,8 @@ func (g *grain) create(msg *pb.CreateBroadcast) *pb.CreateBroadcastResult {
 		return &pb.CreateBroadcastResult{Error: errorf("invalid", "the broadcast must end after it starts")}
 	}
 	key := randomToken(24)
-	sum := sha256.Sum256([]byte(key))
 	now := time.Now().UnixMilli()
-	g.rec = &pb.BroadcastRecord{Id: g.id, Title: title, PasswordHash: msg.PasswordHash, BroadcasterKeyHash: sum[:],
+	g.rec = &pb.BroadcastRecord{Id: g.id, Title: title, PasswordHash: msg.PasswordHash, BroadcasterKeyHash: access.Hash(key),
 		OwnerAgentId: msg.OwnerAgentId, CreatedAtMs: now, StartsAtMs: msg.StartsAtMs, EndsAtMs: msg.EndsAtMs,
 		ChatEnabled: msg.ChatEnabled, PhaseChangedAtMs: now}
 	if err := g.save(); err != nil {
@@ -277,11 +277,7 @@ func (g *grain) create(msg *pb.CreateBroadcast) *pb.CreateBroadcastResult {
 }
 
 func (g *grain) isBroadcasterKey(key string) bool {
-	if key == "" || g.rec == nil {
-		return false
-	}
-	sum := sha256.Sum256([]byte(key))
-	return subtle.ConstantTimeCompare(sum[:], g.rec.BroadcasterKeyHash) == 1
+	return g.rec != nil && access.MatchesHash(key, g.rec.BroadcasterKeyHash)
 }
 
 func (g *grain) bySession(pid *actor.PID) *member {

@@ -6,8 +6,6 @@ package room
 
 import (
 	"crypto/rand"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"strconv"
@@ -371,8 +369,7 @@ func (g *grain) create(ctx actor.Context, msg *pb.CreateRoom) *pb.CreateRoomResu
 	}
 	rec.Whiteboard = g.deps.Settings.Whiteboard
 	key := randomToken(24)
-	sum := sha256.Sum256([]byte(key))
-	rec.AgentKeyHash = sum[:]
+	rec.AgentKeyHash = access.Hash(key)
 	raw, err := proto.Marshal(rec)
 	if err == nil {
 		var b persistence.Batch
@@ -394,11 +391,7 @@ func (g *grain) create(ctx actor.Context, msg *pb.CreateRoom) *pb.CreateRoomResu
 }
 
 func (g *grain) isAgentKey(key string) bool {
-	if key == "" || g.rec == nil {
-		return false
-	}
-	sum := sha256.Sum256([]byte(key))
-	return subtle.ConstantTimeCompare(sum[:], g.rec.AgentKeyHash) == 1
+	return g.rec != nil && access.MatchesHash(key, g.rec.AgentKeyHash)
 }
 
 func (g *grain) memberBySession(pid *actor.PID) *member {
