@@ -82,6 +82,9 @@ func TestAdminRecordings(t *testing.T) {
 		ByMember: "m1", ByName: "Agent Ann", SaveServer: true, OwnerAgentId: "agent1", Node: "elsewhere"}, zip)
 	seedRecording(t, dir, &pb.RecordingRecord{Id: "rec2", RoomId: "room2", State: persistence.RecordingActive,
 		CreatedAtMs: now, ByName: "Visitor Vic", SaveServer: true, OwnerAgentId: "agent1", Node: "elsewhere"}, nil)
+	seedRecording(t, dir, &pb.RecordingRecord{Id: "rec3", RoomId: "room1", State: persistence.RecordingDone,
+		CreatedAtMs: now, DurationMs: 1000, Size: 3, ByName: "Agent Ann", SaveServer: true, OwnerAgentId: "agent1",
+		Node: "elsewhere"}, []byte("zip"))
 	srv := testserver.Start(t, func(c *config.Config) { c.DataDir = dir })
 	admin := &caller{name: "admin", client: loggedIn(t, srv.URL, "root", "root-password")}
 	for _, a := range []string{`{"id":"sup","role":"supervisor","password":"sup-password"}`, `{"id":"agent1","password":"agent1-password"}`} {
@@ -144,6 +147,18 @@ func TestAdminRecordings(t *testing.T) {
 	}
 	if mine, _ := listRecordings(t, owner, srv.URL+"/api/agent/recordings"); mine["rec1"].ID != "" || mine["rec2"].ID == "" {
 		t.Fatalf("the owner's list after: %+v", mine)
+	}
+	// The agent page's delete is the same removal, limited to the owner's.
+	for _, c := range []struct {
+		path string
+		want int
+	}{{"room1/rec1", 404}, {"room2/rec2", 409}, {"room1/rec3", 204}} {
+		if status, body := owner.do(t, "DELETE", srv.URL+"/api/agent/recordings/"+c.path, ""); status != c.want {
+			t.Fatalf("owner deleting %s: %d %s, want %d", c.path, status, body, c.want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "recordings", "room1", "rec3")); !os.IsNotExist(err) {
+		t.Fatalf("the owner's deleted recording is still on disk: %v", err)
 	}
 	if status, _ := sup.do(t, "GET", srv.URL+r1.URL, ""); status != http.StatusNotFound {
 		t.Fatalf("download after delete: %d", status)
