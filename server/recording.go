@@ -14,6 +14,7 @@ import (
 	"liveroom/metrics"
 	"liveroom/persistence"
 	"liveroom/proto/pb"
+	"liveroom/webhook"
 )
 
 // recordingsDir is where this node writes call recordings.
@@ -61,7 +62,9 @@ func recordingDefaults(cfg config.Config) *pb.RecordingOptions {
 //
 // Their files are then salvaged in the background into the usual zip, so the
 // agent can download what was recorded.
-func markInterruptedRecordings(ctx context.Context, cfg config.Config, rc recorder.Config, store persistence.Store, log *zap.Logger) {
+// A salvaged one is announced to webhook receivers like a finished one.
+func markInterruptedRecordings(ctx context.Context, cfg config.Config, rc recorder.Config, store persistence.Store,
+	events *webhook.Emitter, log *zap.Logger) {
 	found, err := persistence.MarkInterrupted(store, recordingNode(cfg), time.Now())
 	if err != nil {
 		log.Error("mark interrupted recordings", zap.Error(err))
@@ -86,7 +89,9 @@ func markInterruptedRecordings(ctx context.Context, cfg config.Config, rc record
 			r.StartedAtMs = res.Manifest.StartedAt.UnixMilli()
 			if err := persistence.PutRecording(store, r); err != nil {
 				log.Warn("store recording", zap.Error(err))
+				continue
 			}
+			events.Emit(webhook.RecordingReady, r.RoomId, r.OwnerAgentId, webhook.RecordingReadyData(r))
 			log.Info("interrupted recording salvaged", zap.String("recording", r.Id), zap.Int64("bytes", r.Size))
 		}
 	}()

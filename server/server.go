@@ -137,7 +137,7 @@ func Run(ctx context.Context, cfg config.Config) error {
 	defer engine.Close()
 	events, stopEvents := startWebhooks(cfg, store, log)
 	defer stopEvents()
-	markInterruptedRecordings(ctx, cfg, engine.RecordingConfig(), store, log)
+	markInterruptedRecordings(ctx, cfg, engine.RecordingConfig(), store, events, log)
 	go sweepUnsavedRecordings(ctx, cfg, store, log)
 	node, err := actors.StartNode(actors.NodeConfig{
 		ClusterName: cfg.ClusterName, Host: cfg.ClusterHost, Port: cfg.ClusterPort,

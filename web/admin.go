@@ -86,6 +86,7 @@ func (a *agentWeb) adminRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/admin/files", d.with(needSupervisor, d.listFiles))
 	mux.HandleFunc("GET /api/admin/files/{room}/{file}", d.with(needSupervisor, d.downloadFile))
 	mux.HandleFunc("DELETE /api/admin/files/{room}/{file}", d.with(needSupervisor, d.deleteFile))
+	d.recordingRoutes(mux)
 
 	mux.HandleFunc("GET /api/admin/offline", d.with(needSupervisor, d.listOfflineAll))
 	mux.HandleFunc("GET /api/admin/entries", d.with(needSupervisor, d.listEntries))

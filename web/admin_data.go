@@ -266,8 +266,13 @@ func (d *adminWeb) listFiles(w http.ResponseWriter, r *http.Request, who *adminW
 		apiError(w, http.StatusInternalServerError, "internal", "The files could not be read.")
 		return
 	}
-	used, count := diskUsed(d.FilesDir)
-	writeJSON(w, http.StatusOK, map[string]any{"files": out, "next": next, "diskBytes": used, "diskFiles": count})
+	// Disk used counts call recordings too: they share the data folder and
+	// are usually the larger part.
+	upBytes, upFiles := diskUsed(d.FilesDir)
+	recBytes, recFiles := diskUsed(d.RecordingsDir)
+	writeJSON(w, http.StatusOK, map[string]any{"files": out, "next": next, "diskBytes": upBytes + recBytes,
+		"diskFiles": upFiles + recFiles, "uploadBytes": upBytes, "uploadFiles": upFiles,
+		"recordingBytes": recBytes, "recordingFiles": recFiles})
 }
 
 // diskUsed adds up the sizes of the files under dir.

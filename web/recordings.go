@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -61,6 +62,11 @@ func (s *server) downloadRecording(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusNotFound, "recording_not_found", "There is no recording here for you.")
 		return
 	}
+	s.serveRecording(w, r, rec)
+}
+
+// serveRecording sends a recording's zip to a caller already allowed to have it.
+func (s *server) serveRecording(w http.ResponseWriter, r *http.Request, rec *pb.RecordingRecord) {
 	f, err := os.Open(filepath.Join(s.recordingDir(rec.RoomId, rec.Id), "recording.zip"))
 	if err != nil {
 		apiError(w, http.StatusNotFound, "recording_not_found", "This recording is no longer on the server.")
@@ -92,22 +98,39 @@ type recordingJSON struct {
 	URL         string `json:"url,omitempty"`
 }
 
-// listRecordings lists the recordings of the agent's rooms, newest last.
-func (a *agentWeb) listRecordings(w http.ResponseWriter, r *http.Request, agentID string) {
+// downloadable says whether a recording has a zip to fetch.
+func downloadable(rec *pb.RecordingRecord) bool {
+	return rec.State == persistence.RecordingDone || rec.State == persistence.RecordingInterrupted && rec.Size > 0
+}
+
+// maxListedRecordings bounds one list of recordings.
+const maxListedRecordings = 1000
+
+// recordingsWhere lists the recordings of a room ("" for every room) that
+// are not deleted and that keep accepts, newest last; a downloadable one's
+// URL is urlBase/<room>/<id> (the agent page and the admin panel download
+// through different routes).
+func (s *server) recordingsWhere(room, urlBase string, keep func(*pb.RecordingRecord) bool) ([]recordingJSON, error) {
 	out := []recordingJSON{}
-	err := persistence.ListRecordings(a.Store, "", func(rec *pb.RecordingRecord) bool {
-		if rec.OwnerAgentId != agentID || rec.State == persistence.RecordingDeleted {
+	err := persistence.ListRecordings(s.Store, room, func(rec *pb.RecordingRecord) bool {
+		if rec.State == persistence.RecordingDeleted || !keep(rec) {
 			return true
 		}
 		j := recordingJSON{ID: rec.Id, Room: rec.RoomId, State: rec.State, CreatedAtMs: rec.CreatedAtMs,
 			StartedAtMs: rec.StartedAtMs, EndedAtMs: rec.EndedAtMs, DurationMs: rec.DurationMs, Size: rec.Size,
 			By: rec.ByName, Saved: rec.SaveServer, Mixed: rec.Mixed, Note: rec.Note, Error: rec.Error}
-		if rec.State == persistence.RecordingDone || rec.State == persistence.RecordingInterrupted && rec.Size > 0 {
-			j.URL = "/recordings/" + rec.RoomId + "/" + rec.Id
+		if downloadable(rec) {
+			j.URL = urlBase + "/" + rec.RoomId + "/" + rec.Id
 		}
 		out = append(out, j)
-		return len(out) < 1000
+		return len(out) < maxListedRecordings
 	})
+	return out, err
+}
+
+// listRecordings lists the recordings of the agent's rooms, newest last.
+func (a *agentWeb) listRecordings(w http.ResponseWriter, r *http.Request, agentID string) {
+	out, err := a.recordingsWhere("", "/recordings", func(rec *pb.RecordingRecord) bool { return rec.OwnerAgentId == agentID })
 	if err != nil {
 		apiError(w, http.StatusInternalServerError, "internal", "The recordings could not be listed.")
 		return
@@ -115,8 +138,33 @@ func (a *agentWeb) listRecordings(w http.ResponseWriter, r *http.Request, agentI
 	writeJSON(w, http.StatusOK, map[string]any{"recordings": out})
 }
 
-// deleteRecording removes a finished recording's files; its index entry
+// errRecordingRunning refuses to delete a recording still being written.
+var errRecordingRunning = errors.New("recording running")
+
+// removeRecording removes a finished recording's files; its index entry
 // stays, marked deleted, so the list tells what happened.
+func (s *server) removeRecording(rec *pb.RecordingRecord) error {
+	if rec.State == persistence.RecordingActive {
+		return errRecordingRunning
+	}
+	if err := os.RemoveAll(s.recordingDir(rec.RoomId, rec.Id)); err != nil {
+		s.Log.Warn("remove recording", zap.String("recording", rec.Id), zap.Error(err))
+		return err
+	}
+	rec.State = persistence.RecordingDeleted
+	return persistence.PutRecording(s.Store, rec)
+}
+
+// writeRemoveError answers a failed removeRecording.
+func writeRemoveError(w http.ResponseWriter, err error) {
+	if errors.Is(err, errRecordingRunning) {
+		apiError(w, http.StatusConflict, "recording_running", "Stop the recording before deleting it.")
+		return
+	}
+	apiError(w, http.StatusInternalServerError, "internal", "The recording could not be removed.")
+}
+
+// deleteRecording removes one of the agent's recordings.
 func (a *agentWeb) deleteRecording(w http.ResponseWriter, r *http.Request, agentID string) {
 	rec, found, err := a.getRecording(r.PathValue("room"), r.PathValue("id"))
 	if err != nil {
@@ -127,18 +175,8 @@ func (a *agentWeb) deleteRecording(w http.ResponseWriter, r *http.Request, agent
 		apiError(w, http.StatusNotFound, "recording_not_found", "This recording is not in your list.")
 		return
 	}
-	if rec.State == persistence.RecordingActive {
-		apiError(w, http.StatusConflict, "recording_running", "Stop the recording before deleting it.")
-		return
-	}
-	if err := os.RemoveAll(a.recordingDir(rec.RoomId, rec.Id)); err != nil {
-		a.Log.Warn("remove recording", zap.String("recording", rec.Id), zap.Error(err))
-		apiError(w, http.StatusInternalServerError, "internal", "The recording could not be removed.")
-		return
-	}
-	rec.State = persistence.RecordingDeleted
-	if err := persistence.PutRecording(a.Store, rec); err != nil {
-		apiError(w, http.StatusInternalServerError, "internal", "The recording could not be removed.")
+	if err := a.removeRecording(rec); err != nil {
+		writeRemoveError(w, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -13,6 +13,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -258,4 +259,19 @@ func SaveHook(s persistence.Store, h *pb.WebhookRecord) error {
 		return err
 	}
 	return s.Set(HookKey(h.Id), raw)
+}
+
+// RecordingReadyData is the data of a recording.ready event: what a
+// receiver needs to fetch the zip. downloadPath is the room owner's route
+// (their login); adminPath takes an admin or supervisor API key.
+func RecordingReadyData(rec *pb.RecordingRecord) map[string]string {
+	return map[string]string{
+		"recordingId":  rec.Id,
+		"size":         strconv.FormatInt(rec.Size, 10),
+		"durationMs":   strconv.FormatInt(rec.DurationMs, 10),
+		"downloadPath": "/recordings/" + rec.RoomId + "/" + rec.Id,
+		"adminPath":    "/api/admin/recordings/" + rec.RoomId + "/" + rec.Id,
+		"state":        rec.State,
+		"by":           rec.ByName,
+	}
 }

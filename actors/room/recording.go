@@ -8,6 +8,7 @@ import (
 
 	"liveroom/persistence"
 	"liveroom/proto/pb"
+	"liveroom/webhook"
 )
 
 // recState is one recording the grain knows of: the running one, or one
@@ -177,6 +178,8 @@ func (g *grain) onRecordingEvent(ctx actor.Context, ev *pb.MediaRecordingEvent) 
 				Download: g.recOptions().Download, Mixed: rec.Mixed, Note: rec.Note, DurationMs: rec.DurationMs,
 				StopReason: ev.Reason}}})
 		}
+		// The zip is written and indexed: receivers may fetch it now.
+		g.emit(webhook.RecordingReady, webhook.RecordingReadyData(rec))
 		g.log.Info("recording finished", zap.String("recording", rec.Id), zap.Int64("bytes", rec.Size))
 	case pb.MediaRecordingEvent_KIND_FAILED:
 		delete(g.recs, rec.Id)

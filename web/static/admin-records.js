@@ -1,7 +1,7 @@
-// admin-records.js — files and disk use, offline messages and entry forms
+// admin-records.js — files, call recordings and disk use, offline messages and entry forms
 // across agents, the audit log, and the effective settings.
 
-import { api, node, link, table, when, bytes, pager } from './admin-ui.js';
+import { api, node, link, table, when, bytes, pager, confirmButton, showError } from './admin-ui.js';
 import { fileColumns } from './admin-rooms.js';
 
 const $ = (id) => document.getElementById(id);
@@ -9,13 +9,46 @@ const enc = encodeURIComponent;
 
 const loadFiles = pager($('files-more'), async (cursor, append) => {
   const res = await api('GET', `/api/admin/files${cursor ? `?cursor=${enc(cursor)}` : ''}`);
-  $('files-disk').textContent = `Disk used by uploads: ${bytes(res.diskBytes)} in ${res.diskFiles} files.`;
+  $('files-disk').textContent = `Disk used: ${bytes(res.diskBytes)} in ${res.diskFiles} files ` +
+    `(uploads ${bytes(res.uploadBytes)}, call recordings ${bytes(res.recordingBytes)}).`;
   table($('files-table'), fileColumns(() => loadFiles()), res.files, { append });
   return res.next;
 });
 
+function duration(ms) {
+  if (!ms) return '';
+  const s = Math.round(ms / 1000);
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+}
+
+async function loadRecordings() {
+  const res = await api('GET', '/api/admin/recordings');
+  const reload = () => Promise.all([loadRecordings(), loadFiles()]);
+  table($('recordings-table'), [
+    { title: 'Room', cell: (r) => r.room },
+    { title: 'Recording', cell: (r) => r.id },
+    { title: 'State', cell: (r) => (r.error ? `${r.state}: ${r.error}` : r.state) },
+    { title: 'Size', cell: (r) => (r.size ? bytes(r.size) : '') },
+    { title: 'Length', cell: (r) => duration(r.durationMs) },
+    { title: 'Made', cell: (r) => when(r.createdAtMs) },
+    { title: 'Recorded by', cell: (r) => r.by },
+    {
+      title: '', className: 'actions',
+      cell: (r) => [
+        ...(r.url ? [link(r.url, 'Download', true)] : []),
+        ...(r.state === 'recording' ? [] : [confirmButton('Delete', r.id, async () => {
+          try {
+            await api('DELETE', `/api/admin/recordings/${enc(r.room)}/${enc(r.id)}?confirm=${enc(r.id)}`);
+            await reload();
+          } catch (e) { showError(e); }
+        })]),
+      ],
+    },
+  ], res.recordings, { rowId: (r) => r.id });
+}
+
 export async function showFiles() {
-  await loadFiles();
+  await Promise.all([loadFiles(), loadRecordings().catch(showError)]);
 }
 
 export async function showRecords() {
