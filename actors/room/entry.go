@@ -191,7 +191,8 @@ func (g *grain) deleteRoom(ctx actor.Context) *pb.DeleteRoomResult {
 		g.log.Error("delete room", zap.Error(err))
 		return &pb.DeleteRoomResult{Error: errInternal}
 	}
-	for _, p := range [][]byte{persistence.ChatPrefix(g.id), persistence.FilePrefix(g.id), persistence.EntryPrefix(g.id), persistence.MemberPrefix(g.id)} {
+	for _, p := range [][]byte{persistence.ChatPrefix(g.id), persistence.FilePrefix(g.id), persistence.EntryPrefix(g.id),
+		persistence.MemberPrefix(g.id), persistence.WbPrefix(g.id)} {
 		if err := g.deps.Store.DeleteRange(p, persistence.PrefixEnd(p)); err != nil {
 			g.log.Error("delete room data", zap.Error(err))
 			return &pb.DeleteRoomResult{Error: errInternal}
@@ -212,6 +213,9 @@ func (g *grain) deleteRoom(ctx actor.Context) *pb.DeleteRoomResult {
 		ctx.Send(m.pid, gone)
 	}
 	g.members = nil
+	// The board's grain may hold the board in memory and connections that
+	// still have it: tell it the room is gone (see whiteboardGone).
+	g.whiteboardGone(ctx, g.rec.GetGeneration())
 	g.rec = nil
 	g.lastSeq = 0
 	g.armIdle(ctx)

@@ -1,6 +1,15 @@
 package room
 
-import "liveroom/proto/pb"
+import (
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/cluster"
+
+	"liveroom/proto/pb"
+)
+
+// WhiteboardKind is the cluster kind of whiteboard grains (defined here
+// because the whiteboard package imports this one).
+const WhiteboardKind = "whiteboard"
 
 // whiteboard returns the room's whiteboard settings.
 func (g *grain) whiteboard() *pb.WhiteboardSettings {
@@ -24,5 +33,31 @@ func (g *grain) whiteboardWho(msg *pb.WbWho) *pb.WbWhoReply {
 	if m == nil || m.away {
 		return &pb.WbWhoReply{Error: errNotJoined}
 	}
-	return &pb.WbWhoReply{MemberId: m.info.MemberId, Role: m.info.Role, Settings: g.whiteboard()}
+	return &pb.WbWhoReply{MemberId: m.info.MemberId, Role: m.info.Role, Settings: g.whiteboard(),
+		Generation: g.rec.Generation}
+}
+
+// whiteboardGone tells the room's whiteboard grain, one way, that the room of
+// generation was deleted; deleteRoom has already removed the board's keys.
+// Without it the grain would keep the old board in memory, and connections
+// that had it could go on drawing (and storing) after the delete.
+//
+// It is a one-way message, never a request, so the room still never waits on
+// the whiteboard grain (which asks the room, WbWho). Finding the grain's PID
+// may ask the cluster, so that runs off the room's turn. Should the message be
+// lost (a node going away), the whiteboard grain still notices the change:
+// every WbWho reply carries the room's generation, and a board kept for
+// another generation is dropped before a member of the new room sees it.
+func (g *grain) whiteboardGone(ctx actor.Context, generation string) {
+	system, id := ctx.ActorSystem(), g.id
+	msg := &pb.WbRoomDeleted{Generation: generation}
+	go func() {
+		c := cluster.GetCluster(system)
+		if c == nil {
+			return
+		}
+		if pid := c.Get(id, WhiteboardKind); pid != nil {
+			system.Root.Send(pid, msg)
+		}
+	}()
 }

@@ -7,6 +7,13 @@
 // Who a connection is comes from the room grain (WbWho): the whiteboard grain
 // asks, the room grain answers and never asks back, so there is no request
 // cycle between the two.
+//
+// A board belongs to one generation of its room (RoomRecord.generation). When
+// the room is deleted, the room grain removes the board's keys and tells this
+// grain one way (WbRoomDeleted), and the grain drops the board and every
+// connection that had it. WbWho replies carry the generation too, so should
+// that message be lost, the first member of a room made again under the same
+// id still never sees the old board (see adopt).
 package whiteboard
 
 import (
@@ -25,7 +32,7 @@ import (
 )
 
 // Kind is the cluster kind name of whiteboard grains.
-const Kind = "whiteboard"
+const Kind = room.WhiteboardKind
 
 // Settings tune the grain.
 type Settings struct {
@@ -84,6 +91,13 @@ type grain struct {
 	sessions map[string]*attached
 	// recent are the latest ops in seq order, for catch-up.
 	recent []*pb.WbOp
+	// gen is the room generation the board belongs to; "" while none is
+	// known. genRead says the room's record was read (so an empty gen means
+	// the room did not exist). gone is the generation last deleted, so that
+	// a WbWho answer that raced the delete cannot attach to it again.
+	gen     string
+	genRead bool
+	gone    string
 }
 
 var errInternal = errorf("internal", "The whiteboard could not store that; please try again.")
@@ -114,6 +128,8 @@ func (g *grain) Receive(ctx actor.Context) {
 		ctx.Respond(g.addPages(ctx, msg))
 	case *pb.WbCheckMember:
 		ctx.Respond(g.checkMember(msg))
+	case *pb.WbRoomDeleted:
+		g.roomDeleted(ctx, msg.Generation)
 	}
 }
 
@@ -141,9 +157,73 @@ func (g *grain) load() {
 	rec := &pb.RoomRecord{}
 	// Read-only look at the room's record for its default mode; the room
 	// grain stays the record's only writer.
-	if found, err := persistence.GetRecord(g.deps.Store, persistence.RoomKey(g.id), rec); err == nil && found && rec.Whiteboard != nil {
+	found, err := persistence.GetRecord(g.deps.Store, persistence.RoomKey(g.id), rec)
+	if err != nil {
+		return
+	}
+	g.gen, g.genRead = rec.Generation, true
+	if found && rec.Whiteboard != nil {
 		g.settings = rec.Whiteboard
 	}
+}
+
+// roomDeleted drops the board of the room generation that was deleted.
+func (g *grain) roomDeleted(ctx actor.Context, generation string) {
+	if g.gen != "" && g.gen != generation {
+		// A late message about an older room: the board already belongs to
+		// the room made since.
+		return
+	}
+	g.gone = generation
+	if err := g.reset(ctx); err != nil {
+		return
+	}
+	g.gen, g.genRead = "", true
+}
+
+// adopt checks the room generation a WbWho answer names against the board's.
+// A board kept for another generation belonged to a deleted room (the
+// WbRoomDeleted message did not get here): it is dropped before the new
+// room's member is attached. So is anything stored while no room existed.
+func (g *grain) adopt(ctx actor.Context, generation string) *pb.Error {
+	switch {
+	case generation == "" || generation == g.gen:
+		return nil
+	case generation == g.gone:
+		return errorf("room_deleted", "This room was deleted.")
+	case g.gen == "" && !g.genRead:
+		// The record could not be read at load: nothing says the board is
+		// not this room's.
+		g.gen = generation
+		return nil
+	}
+	if err := g.reset(ctx); err != nil {
+		return errInternal
+	}
+	g.gen = generation
+	return nil
+}
+
+// reset forgets the board and its connections and removes what is stored of
+// it (the room grain's range delete already did; this also takes ops this
+// grain stored after it, from connections that still had the board).
+func (g *grain) reset(ctx actor.Context) error {
+	for _, s := range g.sessions {
+		ctx.Unwatch(s.pid)
+	}
+	g.sessions = map[string]*attached{}
+	g.recent, g.settings = nil, nil
+	g.armIdle(ctx)
+	p := persistence.WbPrefix(g.id)
+	if err := g.deps.Store.DeleteRange(p, persistence.PrefixEnd(p)); err != nil {
+		// Refuse everything rather than serve a board that may be the old one.
+		g.board = nil
+		g.log.Error("drop the deleted room's whiteboard", zap.Error(err))
+		return err
+	}
+	g.board, g.loadErr = NewBoard(), nil
+	g.log.Info("whiteboard of a deleted room dropped", zap.String("generation", g.gen))
+	return nil
 }
 
 func (g *grain) roomSettings() *pb.WhiteboardSettings {
@@ -197,6 +277,10 @@ func (g *grain) request(ctx actor.Context, msg *pb.WbRequest) {
 		}
 		if w.reply.Error != nil {
 			ctx.Respond(&pb.WbReply{Error: w.reply.Error})
+			return
+		}
+		if perr := g.adopt(ctx, w.reply.Generation); perr != nil {
+			ctx.Respond(&pb.WbReply{Error: perr})
 			return
 		}
 		if w.reply.Settings != nil {

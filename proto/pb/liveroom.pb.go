@@ -11215,11 +11215,14 @@ func (x *WbWho) GetSession() *actor.PID {
 }
 
 type WbWhoReply struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
-	MemberId      string                 `protobuf:"bytes,2,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
-	Role          Role                   `protobuf:"varint,3,opt,name=role,proto3,enum=liveroom.v1.Role" json:"role,omitempty"`
-	Settings      *WhiteboardSettings    `protobuf:"bytes,4,opt,name=settings,proto3" json:"settings,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Error    *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	MemberId string                 `protobuf:"bytes,2,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	Role     Role                   `protobuf:"varint,3,opt,name=role,proto3,enum=liveroom.v1.Role" json:"role,omitempty"`
+	Settings *WhiteboardSettings    `protobuf:"bytes,4,opt,name=settings,proto3" json:"settings,omitempty"`
+	// The room's generation (RoomRecord.generation): a board kept for another
+	// generation belonged to a deleted room and is dropped (wbdelete, 150-154).
+	Generation    string `protobuf:"bytes,150,opt,name=generation,proto3" json:"generation,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -11280,6 +11283,13 @@ func (x *WbWhoReply) GetSettings() *WhiteboardSettings {
 		return x.Settings
 	}
 	return nil
+}
+
+func (x *WbWhoReply) GetGeneration() string {
+	if x != nil {
+		return x.Generation
+	}
+	return ""
 }
 
 // WbAddPages appends rendered PDF pages for a member (from the HTTP upload,
@@ -12513,6 +12523,52 @@ func (x *BroadcastAwayExpired) GetEpoch() uint64 {
 	return 0
 }
 
+// WbRoomDeleted tells a room's whiteboard grain, one way, that the room of
+// the given generation was deleted: the grain drops its board and connections.
+type WbRoomDeleted struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Generation    string                 `protobuf:"bytes,1,opt,name=generation,proto3" json:"generation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WbRoomDeleted) Reset() {
+	*x = WbRoomDeleted{}
+	mi := &file_liveroom_proto_msgTypes[161]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WbRoomDeleted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WbRoomDeleted) ProtoMessage() {}
+
+func (x *WbRoomDeleted) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[161]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WbRoomDeleted.ProtoReflect.Descriptor instead.
+func (*WbRoomDeleted) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{161}
+}
+
+func (x *WbRoomDeleted) GetGeneration() string {
+	if x != nil {
+		return x.Generation
+	}
+	return ""
+}
+
 var File_liveroom_proto protoreflect.FileDescriptor
 
 const file_liveroom_proto_rawDesc = "" +
@@ -13357,13 +13413,16 @@ const file_liveroom_proto_rawDesc = "" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\"-\n" +
 	"\x05WbWho\x12$\n" +
 	"\asession\x18\x01 \x01(\v2\n" +
-	".actor.PIDR\asession\"\xb7\x01\n" +
+	".actor.PIDR\asession\"\xd8\x01\n" +
 	"\n" +
 	"WbWhoReply\x12(\n" +
 	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\x12\x1b\n" +
 	"\tmember_id\x18\x02 \x01(\tR\bmemberId\x12%\n" +
 	"\x04role\x18\x03 \x01(\x0e2\x11.liveroom.v1.RoleR\x04role\x12;\n" +
-	"\bsettings\x18\x04 \x01(\v2\x1f.liveroom.v1.WhiteboardSettingsR\bsettings\"{\n" +
+	"\bsettings\x18\x04 \x01(\v2\x1f.liveroom.v1.WhiteboardSettingsR\bsettings\x12\x1f\n" +
+	"\n" +
+	"generation\x18\x96\x01 \x01(\tR\n" +
+	"generation\"{\n" +
 	"\n" +
 	"WbAddPages\x12\x1b\n" +
 	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12%\n" +
@@ -13463,7 +13522,11 @@ const file_liveroom_proto_rawDesc = "" +
 	"\x0eBroadcastLeave\"I\n" +
 	"\x14BroadcastAwayExpired\x12\x1b\n" +
 	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12\x14\n" +
-	"\x05epoch\x18\x02 \x01(\x04R\x05epoch*>\n" +
+	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\"/\n" +
+	"\rWbRoomDeleted\x12\x1e\n" +
+	"\n" +
+	"generation\x18\x01 \x01(\tR\n" +
+	"generation*>\n" +
 	"\x04Role\x12\x14\n" +
 	"\x10ROLE_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
@@ -13540,7 +13603,7 @@ func file_liveroom_proto_rawDescGZIP() []byte {
 }
 
 var file_liveroom_proto_enumTypes = make([]protoimpl.EnumInfo, 13)
-var file_liveroom_proto_msgTypes = make([]protoimpl.MessageInfo, 163)
+var file_liveroom_proto_msgTypes = make([]protoimpl.MessageInfo, 164)
 var file_liveroom_proto_goTypes = []any{
 	(Role)(0),                      // 0: liveroom.v1.Role
 	(PeerRole)(0),                  // 1: liveroom.v1.PeerRole
@@ -13716,9 +13779,10 @@ var file_liveroom_proto_goTypes = []any{
 	(*BroadcastRequest)(nil),       // 171: liveroom.v1.BroadcastRequest
 	(*BroadcastLeave)(nil),         // 172: liveroom.v1.BroadcastLeave
 	(*BroadcastAwayExpired)(nil),   // 173: liveroom.v1.BroadcastAwayExpired
-	nil,                            // 174: liveroom.v1.Sdp.SourcesEntry
-	nil,                            // 175: liveroom.v1.WebhookEvent.DataEntry
-	(*actor.PID)(nil),              // 176: actor.PID
+	(*WbRoomDeleted)(nil),          // 174: liveroom.v1.WbRoomDeleted
+	nil,                            // 175: liveroom.v1.Sdp.SourcesEntry
+	nil,                            // 176: liveroom.v1.WebhookEvent.DataEntry
+	(*actor.PID)(nil),              // 177: actor.PID
 }
 var file_liveroom_proto_depIdxs = []int32{
 	55,  // 0: liveroom.v1.RoomRecord.entry_form:type_name -> liveroom.v1.EntryForm
@@ -13776,25 +13840,25 @@ var file_liveroom_proto_depIdxs = []int32{
 	23,  // 52: liveroom.v1.CreateRoomResult.room:type_name -> liveroom.v1.RoomInfo
 	27,  // 53: liveroom.v1.GetRoomInfoResult.error:type_name -> liveroom.v1.Error
 	23,  // 54: liveroom.v1.GetRoomInfoResult.room:type_name -> liveroom.v1.RoomInfo
-	176, // 55: liveroom.v1.Join.session:type_name -> actor.PID
+	177, // 55: liveroom.v1.Join.session:type_name -> actor.PID
 	18,  // 56: liveroom.v1.Join.request:type_name -> liveroom.v1.JoinRequest
-	176, // 57: liveroom.v1.Leave.session:type_name -> actor.PID
-	176, // 58: liveroom.v1.PostChat.session:type_name -> actor.PID
+	177, // 57: liveroom.v1.Leave.session:type_name -> actor.PID
+	177, // 58: liveroom.v1.PostChat.session:type_name -> actor.PID
 	0,   // 59: liveroom.v1.PostFile.role:type_name -> liveroom.v1.Role
 	14,  // 60: liveroom.v1.PostFile.file:type_name -> liveroom.v1.FileRef
-	176, // 61: liveroom.v1.GetHistory.session:type_name -> actor.PID
+	177, // 61: liveroom.v1.GetHistory.session:type_name -> actor.PID
 	20,  // 62: liveroom.v1.GetHistory.request:type_name -> liveroom.v1.HistoryRequest
 	27,  // 63: liveroom.v1.RoomReply.error:type_name -> liveroom.v1.Error
 	15,  // 64: liveroom.v1.RoomReply.chat:type_name -> liveroom.v1.ChatMessage
 	10,  // 65: liveroom.v1.CallAction.action:type_name -> liveroom.v1.CallAction.Action
-	174, // 66: liveroom.v1.Sdp.sources:type_name -> liveroom.v1.Sdp.SourcesEntry
+	175, // 66: liveroom.v1.Sdp.sources:type_name -> liveroom.v1.Sdp.SourcesEntry
 	1,   // 67: liveroom.v1.IceCandidate.pc:type_name -> liveroom.v1.PeerRole
 	10,  // 68: liveroom.v1.CallEvent.action:type_name -> liveroom.v1.CallAction.Action
 	16,  // 69: liveroom.v1.CallEvent.from:type_name -> liveroom.v1.Member
 	16,  // 70: liveroom.v1.CallParticipant.member:type_name -> liveroom.v1.Member
 	41,  // 71: liveroom.v1.CallParticipant.media:type_name -> liveroom.v1.MediaState
 	45,  // 72: liveroom.v1.CallState.participants:type_name -> liveroom.v1.CallParticipant
-	176, // 73: liveroom.v1.CallRequest.session:type_name -> actor.PID
+	177, // 73: liveroom.v1.CallRequest.session:type_name -> actor.PID
 	40,  // 74: liveroom.v1.CallRequest.call:type_name -> liveroom.v1.CallAction
 	41,  // 75: liveroom.v1.CallRequest.media_state:type_name -> liveroom.v1.MediaState
 	42,  // 76: liveroom.v1.CallRequest.publish_offer:type_name -> liveroom.v1.Sdp
@@ -13802,7 +13866,7 @@ var file_liveroom_proto_depIdxs = []int32{
 	43,  // 78: liveroom.v1.CallRequest.ice:type_name -> liveroom.v1.IceCandidate
 	49,  // 79: liveroom.v1.CallRequest.restart_ice:type_name -> liveroom.v1.RestartIce
 	134, // 80: liveroom.v1.CallRequest.recording:type_name -> liveroom.v1.RecordingControl
-	176, // 81: liveroom.v1.MediaCommand.session:type_name -> actor.PID
+	177, // 81: liveroom.v1.MediaCommand.session:type_name -> actor.PID
 	53,  // 82: liveroom.v1.MediaCommand.join:type_name -> liveroom.v1.MediaJoin
 	54,  // 83: liveroom.v1.MediaCommand.leave:type_name -> liveroom.v1.MediaLeave
 	42,  // 84: liveroom.v1.MediaCommand.publish_offer:type_name -> liveroom.v1.Sdp
@@ -13845,17 +13909,17 @@ var file_liveroom_proto_depIdxs = []int32{
 	83,  // 121: liveroom.v1.AgentSnapshot.status:type_name -> liveroom.v1.AgentStatus
 	79,  // 122: liveroom.v1.AgentSnapshot.visitors:type_name -> liveroom.v1.VisitorInfo
 	81,  // 123: liveroom.v1.AgentSnapshot.requests:type_name -> liveroom.v1.ContactRequest
-	176, // 124: liveroom.v1.AgentVisitorHello.session:type_name -> actor.PID
+	177, // 124: liveroom.v1.AgentVisitorHello.session:type_name -> actor.PID
 	66,  // 125: liveroom.v1.AgentVisitorHello.hello:type_name -> liveroom.v1.VisitorHello
-	176, // 126: liveroom.v1.AgentVisitorCall.session:type_name -> actor.PID
+	177, // 126: liveroom.v1.AgentVisitorCall.session:type_name -> actor.PID
 	67,  // 127: liveroom.v1.AgentVisitorCall.call:type_name -> liveroom.v1.VisitorCall
-	176, // 128: liveroom.v1.AgentVisitorCancel.session:type_name -> actor.PID
-	176, // 129: liveroom.v1.AgentAttach.session:type_name -> actor.PID
+	177, // 128: liveroom.v1.AgentVisitorCancel.session:type_name -> actor.PID
+	177, // 129: liveroom.v1.AgentAttach.session:type_name -> actor.PID
 	75,  // 130: liveroom.v1.AgentAttach.watch:type_name -> liveroom.v1.AgentWatch
-	176, // 131: liveroom.v1.AgentSocketAway.session:type_name -> actor.PID
-	176, // 132: liveroom.v1.AgentSocketAnswer.session:type_name -> actor.PID
+	177, // 131: liveroom.v1.AgentSocketAway.session:type_name -> actor.PID
+	177, // 132: liveroom.v1.AgentSocketAnswer.session:type_name -> actor.PID
 	77,  // 133: liveroom.v1.AgentSocketAnswer.answer:type_name -> liveroom.v1.AgentAnswer
-	176, // 134: liveroom.v1.AgentDetach.session:type_name -> actor.PID
+	177, // 134: liveroom.v1.AgentDetach.session:type_name -> actor.PID
 	27,  // 135: liveroom.v1.AgentReply.error:type_name -> liveroom.v1.Error
 	27,  // 136: liveroom.v1.AgentLoginResult.error:type_name -> liveroom.v1.Error
 	27,  // 137: liveroom.v1.AgentWho.error:type_name -> liveroom.v1.Error
@@ -13881,7 +13945,7 @@ var file_liveroom_proto_depIdxs = []int32{
 	27,  // 157: liveroom.v1.RoomAdminResult.error:type_name -> liveroom.v1.Error
 	16,  // 158: liveroom.v1.RoomAdminResult.members:type_name -> liveroom.v1.Member
 	13,  // 159: liveroom.v1.RoomAdminResult.record:type_name -> liveroom.v1.RoomRecord
-	175, // 160: liveroom.v1.WebhookEvent.data:type_name -> liveroom.v1.WebhookEvent.DataEntry
+	176, // 160: liveroom.v1.WebhookEvent.data:type_name -> liveroom.v1.WebhookEvent.DataEntry
 	129, // 161: liveroom.v1.WebhookJob.event:type_name -> liveroom.v1.WebhookEvent
 	11,  // 162: liveroom.v1.RecordingState.state:type_name -> liveroom.v1.RecordingState.State
 	16,  // 163: liveroom.v1.RecordingState.by:type_name -> liveroom.v1.Member
@@ -13908,10 +13972,10 @@ var file_liveroom_proto_depIdxs = []int32{
 	152, // 184: liveroom.v1.WbServer.state:type_name -> liveroom.v1.WbState
 	145, // 185: liveroom.v1.WbServer.op:type_name -> liveroom.v1.WbOp
 	149, // 186: liveroom.v1.WbServer.live:type_name -> liveroom.v1.WbLive
-	176, // 187: liveroom.v1.WbRequest.session:type_name -> actor.PID
+	177, // 187: liveroom.v1.WbRequest.session:type_name -> actor.PID
 	151, // 188: liveroom.v1.WbRequest.body:type_name -> liveroom.v1.WbClient
 	27,  // 189: liveroom.v1.WbReply.error:type_name -> liveroom.v1.Error
-	176, // 190: liveroom.v1.WbWho.session:type_name -> actor.PID
+	177, // 190: liveroom.v1.WbWho.session:type_name -> actor.PID
 	27,  // 191: liveroom.v1.WbWhoReply.error:type_name -> liveroom.v1.Error
 	0,   // 192: liveroom.v1.WbWhoReply.role:type_name -> liveroom.v1.Role
 	142, // 193: liveroom.v1.WbWhoReply.settings:type_name -> liveroom.v1.WhiteboardSettings
@@ -13931,7 +13995,7 @@ var file_liveroom_proto_depIdxs = []int32{
 	27,  // 207: liveroom.v1.GetBroadcastInfoResult.error:type_name -> liveroom.v1.Error
 	163, // 208: liveroom.v1.GetBroadcastInfoResult.broadcast:type_name -> liveroom.v1.BroadcastInfo
 	165, // 209: liveroom.v1.GetBroadcastInfoResult.state:type_name -> liveroom.v1.BroadcastState
-	176, // 210: liveroom.v1.BroadcastRequest.session:type_name -> actor.PID
+	177, // 210: liveroom.v1.BroadcastRequest.session:type_name -> actor.PID
 	161, // 211: liveroom.v1.BroadcastRequest.join:type_name -> liveroom.v1.BroadcastJoin
 	162, // 212: liveroom.v1.BroadcastRequest.control:type_name -> liveroom.v1.BroadcastControl
 	19,  // 213: liveroom.v1.BroadcastRequest.chat:type_name -> liveroom.v1.SendChat
@@ -14066,7 +14130,7 @@ func file_liveroom_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_liveroom_proto_rawDesc), len(file_liveroom_proto_rawDesc)),
 			NumEnums:      13,
-			NumMessages:   163,
+			NumMessages:   164,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
