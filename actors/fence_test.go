@@ -42,9 +42,13 @@ func TestRoomSupersededActivationStops(t *testing.T) {
 
 	// The next request reaches a new activation that knows both members.
 	var chat *pb.ChatMessage
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		reply, err = n.Tell(context.Background(), "fenced", &pb.PostChat{Session: visitor.pid, Text: "three", FrameId: "three"})
+		// A short wait each: a request that reaches the stopping activation
+		// times out, and one such wait must not use up the whole deadline.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		reply, err = n.Tell(ctx, "fenced", &pb.PostChat{Session: visitor.pid, Text: "three", FrameId: "three"})
+		cancel()
 		if err == nil && reply.Error == nil {
 			chat = reply.Chat
 			break

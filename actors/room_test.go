@@ -14,6 +14,7 @@ import (
 	"liveroom/access"
 	"liveroom/actors"
 	"liveroom/actors/room"
+	"liveroom/internal/remotewait"
 	"liveroom/metrics"
 	"liveroom/persistence"
 	"liveroom/proto/pb"
@@ -55,6 +56,9 @@ func (n *testNode) stop() {
 	n.Node.Stop()
 	_ = n.store.Close()
 	n.store = nil
+	// The next node this test binary starts must not meet this one's remote
+	// still dialling (see remotewait).
+	remotewait.Idle(30 * time.Second)
 }
 
 // client stands in for a socket's session actor and keeps what it receives.

@@ -46,11 +46,11 @@ func (g *grain) away(ctx actor.Context, pid *actor.PID) {
 // markAway starts m's resume grace, or removes it when there is none.
 func (g *grain) markAway(ctx actor.Context, m *member) {
 	grace := g.deps.Settings.ResumeGrace
+	m.away = true
 	if grace <= 0 {
 		g.remove(ctx, m.pid)
 		return
 	}
-	m.away = true
 	m.awayEpoch++
 	msg := &pb.MemberAwayExpired{MemberId: m.info.MemberId, Epoch: m.awayEpoch}
 	self, system := ctx.Self(), ctx.ActorSystem()

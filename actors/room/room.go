@@ -535,7 +535,12 @@ func (g *grain) remove(ctx actor.Context, pid *actor.PID) {
 			continue
 		}
 		g.members = removeMember(g.members, i)
-		ctx.Unwatch(pid)
+		if !m.away {
+			// An away member's session is already gone (its termination
+			// ended the watch, or it sat on a node that left and was never
+			// watched): unwatching would only dial a dead address.
+			ctx.Unwatch(pid)
+		}
 		g.forgetMember(ctx, m)
 		g.leaveCall(ctx, m)
 		g.emitMember(webhook.MemberLeft, m)

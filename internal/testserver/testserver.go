@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"liveroom/config"
+	"liveroom/internal/remotewait"
 	"liveroom/server"
 )
 
@@ -103,6 +104,9 @@ func Start(tb testing.TB, adjust func(*config.Config)) *Server {
 			case <-time.After(30 * time.Second):
 				runErr = fmt.Errorf("server did not stop within 30s")
 			}
+			// The next node this test binary starts must not meet this
+			// one's remote still dialling (see remotewait).
+			remotewait.Idle(30 * time.Second)
 		})
 		return runErr
 	}}
