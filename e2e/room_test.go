@@ -21,8 +21,12 @@ func joinRoom(t *testing.T, page context.Context, link, name, password string) {
 	t.Helper()
 	do(t, page, chromedp.Navigate(link))
 	waitJS(t, page, "the join form", `document.querySelector("#join-button") && ["joining", "joined"].includes(document.body.dataset.state)`)
-	if eval[string](t, page, `document.body.dataset.state`) == "joined" {
-		return // went straight in (a reload, or a link from an accepted request)
+	// A reload or a link from an accepted request goes straight in: the page
+	// submits its own form (the button is disabled while that join is under
+	// way, and the form hides once it is done), so there is nothing to click.
+	if eval[bool](t, page, `document.body.dataset.state === "joined" || document.querySelector("#join-button").disabled`) {
+		waitJS(t, page, "in the room without a click", `document.body.dataset.state === "joined"`)
+		return
 	}
 	if name != "" {
 		do(t, page, chromedp.SetValue(chromedp.ID("join-name"), name))

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,6 +33,9 @@ type callMember struct {
 	mu     sync.Mutex
 	n      int
 	frames chan map[string]json.RawMessage
+	// closing is set when the test is over: frames still arriving then
+	// meet a closed peer, which is no failure.
+	closing atomic.Bool
 }
 
 func (m *callMember) send(body map[string]any) error {
@@ -62,6 +66,7 @@ func joinCall(t *testing.T, base, room, action string) *callMember {
 	}
 	m.peer = mediapeer.New(api, mediapeer.Options{Video: true, VideoBitrate: 300_000, FPS: 15}, m.send)
 	t.Cleanup(func() {
+		m.closing.Store(true)
 		m.peer.Close()
 		_ = conn.CloseNow()
 	})
@@ -74,7 +79,7 @@ func joinCall(t *testing.T, base, room, action string) *callMember {
 			}
 			var f mediapeer.Frame
 			if json.Unmarshal(b, &f) == nil && (f.PublishAnswer != nil || f.SubscribeOffer != nil) {
-				if err := m.peer.OnFrame(f); err != nil {
+				if err := m.peer.OnFrame(f); err != nil && !m.closing.Load() {
 					t.Errorf("media: %v", err)
 				}
 				continue
