@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"liveroom/access"
+	"liveroom/actors/passcheck"
 	"liveroom/persistence"
 	"liveroom/proto/pb"
 )
@@ -38,8 +39,6 @@ func dummyHash(cost int) []byte {
 
 var errWrongLogin = errorf("wrong_login", "The agent id or the password is not correct.")
 
-type passwordChecked struct{ ok bool }
-
 func lockedError(until time.Time) *pb.Error {
 	wait := "1 minute"
 	if mins := int(time.Until(until).Minutes()) + 1; mins > 1 {
@@ -62,25 +61,15 @@ func (g *grain) login(ctx actor.Context, msg *pb.AgentLogin) {
 	if g.rec != nil {
 		hash = []byte(g.rec.PasswordHash)
 	}
-	missing := hash == nil
-	password := []byte(msg.Password)
-	if len(password) > 72 {
-		password = password[:0] // bcrypt refuses longer input; such a password never matches
-	}
-	// bcrypt is slow on purpose: run it off the grain so presence and
-	// requests keep flowing, and finish the login when it is done.
-	future := actor.NewFuture(ctx.ActorSystem(), 10*time.Second)
-	system, cost := ctx.ActorSystem(), g.deps.Settings.PasswordCost
-	go func() {
-		if missing {
-			hash = dummyHash(cost)
+	cost := g.deps.Settings.PasswordCost
+	stored := func() []byte {
+		if hash == nil {
+			return dummyHash(cost) // an unknown id costs what a wrong password costs
 		}
-		ok := len(password) > 0 && bcrypt.CompareHashAndPassword(hash, password) == nil
-		system.Root.Send(future.PID(), &passwordChecked{ok: ok})
-	}()
-	ctx.ReenterAfter(future, func(res interface{}, err error) {
-		r, _ := res.(*passwordChecked)
-		passed := err == nil && r != nil && r.ok && g.rec != nil && !g.rec.Disabled
+		return hash
+	}
+	passcheck.Check(ctx, stored, []byte(msg.Password), func(ok bool) {
+		passed := ok && g.rec != nil && !g.rec.Disabled
 		if passed && len(g.rec.TotpSecret) > 0 && msg.Code == "" {
 			ctx.Respond(&pb.AgentLoginResult{Error: errTotpRequired})
 			return

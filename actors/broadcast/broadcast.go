@@ -26,6 +26,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"liveroom/access"
+	"liveroom/actors/passcheck"
 	"liveroom/media"
 	"liveroom/persistence"
 	"liveroom/proto/pb"
@@ -371,9 +372,6 @@ func (g *grain) memberRequest(ctx actor.Context, req *pb.BroadcastRequest, m *me
 	return &pb.RoomReply{}
 }
 
-// passwordChecked carries a bcrypt result back into the grain.
-type passwordChecked struct{ ok bool }
-
 func (g *grain) join(ctx actor.Context, req *pb.BroadcastRequest, j *pb.BroadcastJoin) {
 	if tok := j.GetResumeToken(); tok != "" && len(tok) <= 64 {
 		if m := g.byResume(tok); m != nil {
@@ -434,15 +432,9 @@ func (g *grain) join(ctx actor.Context, req *pb.BroadcastRequest, j *pb.Broadcas
 		return
 	}
 	// bcrypt is slow on purpose: run it off the grain.
-	hash, password := []byte(g.rec.PasswordHash), []byte(j.GetPassword())
-	future := actor.NewFuture(ctx.ActorSystem(), 10*time.Second)
-	system := ctx.ActorSystem()
-	go func() {
-		ok := bcrypt.CompareHashAndPassword(hash, password) == nil
-		system.Root.Send(future.PID(), &passwordChecked{ok: ok})
-	}()
-	ctx.ReenterAfter(future, func(res interface{}, err error) {
-		if r, _ := res.(*passwordChecked); err != nil || r == nil || !r.ok {
+	hash := []byte(g.rec.PasswordHash)
+	passcheck.Check(ctx, func() []byte { return hash }, []byte(j.GetPassword()), func(ok bool) {
+		if !ok {
 			ctx.Respond(&pb.RoomReply{Error: errorf("wrong_password", "The password is not correct.")})
 			return
 		}

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"liveroom/access"
+	"liveroom/actors/passcheck"
 	"liveroom/media"
 	"liveroom/metrics"
 	"liveroom/persistence"
@@ -403,9 +404,6 @@ func (g *grain) memberBySession(pid *actor.PID) *member {
 	return nil
 }
 
-// passwordChecked carries a bcrypt result back into the grain.
-type passwordChecked struct{ ok bool }
-
 func (g *grain) join(ctx actor.Context, msg *pb.Join) {
 	req := msg.GetRequest()
 	if g.rec == nil {
@@ -459,15 +457,9 @@ func (g *grain) join(ctx actor.Context, msg *pb.Join) {
 	}
 	// bcrypt is deliberately slow; run it off the grain so other members'
 	// messages keep flowing, and finish the join when it is done.
-	hash, password := []byte(g.rec.PasswordHash), []byte(req.GetPassword())
-	future := actor.NewFuture(ctx.ActorSystem(), 10*time.Second)
-	system := ctx.ActorSystem()
-	go func() {
-		ok := bcrypt.CompareHashAndPassword(hash, password) == nil
-		system.Root.Send(future.PID(), &passwordChecked{ok: ok})
-	}()
-	ctx.ReenterAfter(future, func(res interface{}, err error) {
-		if r, _ := res.(*passwordChecked); err != nil || r == nil || !r.ok {
+	hash := []byte(g.rec.PasswordHash)
+	passcheck.Check(ctx, func() []byte { return hash }, []byte(req.GetPassword()), func(ok bool) {
+		if !ok {
 			ctx.Respond(&pb.RoomReply{Error: errorf("wrong_password", "The password is not correct.")})
 			return
 		}
