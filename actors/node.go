@@ -21,6 +21,8 @@ import (
 	"github.com/asynkron/protoactor-go/cluster/identitylookup/disthash"
 	"github.com/asynkron/protoactor-go/remote"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 	"go.uber.org/zap"
 	"go.uber.org/zap/exp/zapslog"
 	"go.uber.org/zap/zapcore"
@@ -112,7 +114,13 @@ func StartNode(cfg NodeConfig, log *zap.Logger) (*Node, error) {
 		m := live.Load()
 		return m != nil && (*m)[address]
 	}
-	remoteCfg := remote.Configure(cfg.Host, cfg.Port)
+	// protoactor's endpoint writer dials again on each failed attempt without
+	// closing the connection it gave up on, and grpc keeps such a connection
+	// reconnecting to a dead node for good. With an idle timeout a connection
+	// that carries no stream (a live one always carries the writer's) stops.
+	remoteCfg := remote.Configure(cfg.Host, cfg.Port, remote.WithDialOptions(
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithIdleTimeout(2*time.Second)))
 	kinds := []*cluster.Kind{room.NewKind(cfg.Room), agent.NewKind(cfg.agentDeps()),
 		short.NewKind(short.Deps{Store: cfg.Room.Store, Log: cfg.Room.Log.Named("short")}),
 		whiteboard.NewKind(cfg.whiteboardDeps())}

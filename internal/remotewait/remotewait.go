@@ -14,8 +14,10 @@ import (
 	"time"
 )
 
-// Idle waits until no goroutine is setting up a remote endpoint writer, or
-// until limit passes.
+// Idle waits until no goroutine is setting up a remote endpoint writer or
+// (re)connecting a grpc connection, or until limit passes. Connections that
+// protoactor gave up on go idle after the dial option's idle timeout (see
+// actors.StartNode), so this ends within seconds.
 func Idle(limit time.Duration) {
 	deadline := time.Now().Add(limit)
 	buf := make([]byte, 1<<20)
@@ -28,7 +30,9 @@ func Idle(limit time.Duration) {
 			}
 			buf = make([]byte, 2*len(buf))
 		}
-		if !bytes.Contains(buf, []byte("remote.(*endpointWriter).initialize")) || time.Now().After(deadline) {
+		busy := bytes.Contains(buf, []byte("remote.(*endpointWriter).initialize")) ||
+			bytes.Contains(buf, []byte("grpc.(*addrConn)"))
+		if !busy || time.Now().After(deadline) {
 			return
 		}
 		buf = buf[:cap(buf)]
