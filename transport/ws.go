@@ -227,12 +227,16 @@ func (c *connection) write(ctx context.Context) bool {
 			for _, b := range c.out.Take() {
 				wctx, cancel := context.WithTimeout(ctx, c.srv.limits.WriteTimeout)
 				err := c.conn.Write(wctx, websocket.MessageText, b)
+				timedOut := errors.Is(wctx.Err(), context.DeadlineExceeded)
 				cancel()
 				if err == nil {
 					c.srv.metrics.FramesOut.Inc()
 					continue
 				}
-				if ctx.Err() != nil {
+				// A timed-out write makes the library close the socket, which
+				// can end the reader, and so ctx, before this write returns:
+				// the deadline, not ctx, tells a slow client from a closed one.
+				if !timedOut && ctx.Err() != nil {
 					return false
 				}
 				// A client that stopped reading with room left in its queue
