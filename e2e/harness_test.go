@@ -156,6 +156,13 @@ func chromiumPath(t testing.TB) string {
 // newBrowser starts headless Chromium with fake camera and microphone.
 func newBrowser(t testing.TB) context.Context {
 	t.Helper()
+	return startChromium(t, true)
+}
+
+// startChromium starts headless Chromium with fakeDevices as the value of
+// its fake-device flag (true, or "device-count=N" for several cameras).
+func startChromium(t testing.TB, fakeDevices any) context.Context {
+	t.Helper()
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromiumPath(t)),
 		chromedp.UserDataDir(t.TempDir()),
@@ -163,7 +170,7 @@ func newBrowser(t testing.TB) context.Context {
 		chromedp.Flag("no-sandbox", true),
 		chromedp.Flag("disable-gpu", true),
 		chromedp.Flag("use-fake-ui-for-media-stream", true),
-		chromedp.Flag("use-fake-device-for-media-stream", true),
+		chromedp.Flag("use-fake-device-for-media-stream", fakeDevices),
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
