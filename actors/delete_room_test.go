@@ -28,6 +28,11 @@ func TestDeleteRoomDeletesByRange(t *testing.T) {
 	c2 := newClient(t, n)
 	mustJoin(t, n, c2, &pb.JoinRequest{RoomId: "big-2", Name: "Vic"})
 	say(t, n, "big-2", c2, "stays")
+	for _, r := range []string{"big", "big-2"} {
+		if err := persistence.PutRecording(n.store, &pb.RecordingRecord{Id: "rec", RoomId: r, State: persistence.RecordingDone}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	before := counting.largestBatch()
 
 	res, err := n.Cluster.Request("big", room.Kind, &pb.DeleteRoom{})
@@ -40,7 +45,8 @@ func TestDeleteRoomDeletesByRange(t *testing.T) {
 	if got := counting.largestBatch(); got > before {
 		t.Errorf("deleting the room wrote a batch of %d operations; want range deletes", got)
 	}
-	for _, p := range [][]byte{persistence.ChatPrefix("big"), persistence.FilePrefix("big"), persistence.EntryPrefix("big")} {
+	for _, p := range [][]byte{persistence.ChatPrefix("big"), persistence.FilePrefix("big"), persistence.EntryPrefix("big"),
+		persistence.RecordingPrefix("big")} {
 		_ = n.store.Scan(p, persistence.PrefixEnd(p), false, 0, func(k, _ []byte) bool {
 			t.Errorf("key %q left after delete", k)
 			return false
@@ -54,5 +60,8 @@ func TestDeleteRoomDeletesByRange(t *testing.T) {
 	_ = n.store.Scan(p, persistence.PrefixEnd(p), false, 0, func(_, _ []byte) bool { left++; return true })
 	if left != 1 {
 		t.Errorf("room big-2 has %d messages, want 1", left)
+	}
+	if _, err := n.store.Get(persistence.RecordingKey("big-2", "rec")); err != nil {
+		t.Errorf("room big-2's recording: %v", err)
 	}
 }

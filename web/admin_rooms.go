@@ -5,7 +5,6 @@ import (
 	"strings"
 	"time"
 
-	"go.uber.org/zap"
 
 	"liveroom/actors"
 	"liveroom/persistence"
@@ -191,9 +190,7 @@ func (d *adminWeb) roomDelete(w http.ResponseWriter, r *http.Request, who *admin
 			return
 		}
 	}
-	if err := removeAll(d.filePath(id, "")); err != nil {
-		d.Log.Warn("remove room files", zap.String("room", id), zap.Error(err))
-	}
+	d.removeRoomFiles(id)
 	d.auditAs(r, who, "room.delete", id, "owner="+rec.OwnerAgentId)
 	w.WriteHeader(http.StatusNoContent)
 }

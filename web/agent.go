@@ -459,10 +459,7 @@ func (a *agentWeb) deleteRoom(w http.ResponseWriter, r *http.Request, agentID st
 	if !ok {
 		return
 	}
-	// The room's data is gone from the store; its uploaded files go too.
-	if err := removeAll(a.filePath(id, "")); err != nil {
-		a.Log.Warn("remove room files", zap.String("room", id), zap.Error(err))
-	}
+	a.removeRoomFiles(id)
 	a.audit(r, agentID, "", "room.delete", id, authVia(r))
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -28,6 +28,24 @@ func (s *server) recordingDir(room, id string) string {
 	return filepath.Join(s.RecordingsDir, room, id)
 }
 
+// removeRoomFiles removes what a deleted room kept on disk: its uploads,
+// whiteboard images and recordings. The store's part went with the room.
+func (s *server) removeRoomFiles(room string) {
+	if room == "" {
+		return
+	}
+	for _, d := range []struct{ base, dir string }{
+		{s.FilesDir, s.filePath(room, "")}, {s.RecordingsDir, s.recordingDir(room, "")},
+	} {
+		if d.base == "" {
+			continue // not configured: never a path relative to the working folder
+		}
+		if err := removeAll(d.dir); err != nil {
+			s.Log.Warn("remove room files", zap.String("room", room), zap.String("dir", d.dir), zap.Error(err))
+		}
+	}
+}
+
 func (s *server) getRecording(room, id string) (*pb.RecordingRecord, bool, error) {
 	if !persistence.ValidID(room) || !persistence.ValidID(id) {
 		return nil, false, nil

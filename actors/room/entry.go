@@ -192,7 +192,7 @@ func (g *grain) deleteRoom(ctx actor.Context) *pb.DeleteRoomResult {
 		return &pb.DeleteRoomResult{Error: errInternal}
 	}
 	for _, p := range [][]byte{persistence.ChatPrefix(g.id), persistence.FilePrefix(g.id), persistence.EntryPrefix(g.id),
-		persistence.MemberPrefix(g.id), persistence.WbPrefix(g.id)} {
+		persistence.MemberPrefix(g.id), persistence.WbPrefix(g.id), persistence.RecordingPrefix(g.id)} {
 		if err := g.deps.Store.DeleteRange(p, persistence.PrefixEnd(p)); err != nil {
 			g.log.Error("delete room data", zap.Error(err))
 			return &pb.DeleteRoomResult{Error: errInternal}
