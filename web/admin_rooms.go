@@ -5,7 +5,6 @@ import (
 	"strings"
 	"time"
 
-
 	"liveroom/actors"
 	"liveroom/persistence"
 	"liveroom/proto/pb"
