@@ -405,3 +405,35 @@ func apiCall(t *testing.T, srv *server, method, path, key, body string) (int, ma
 	}
 	return resp.StatusCode, out
 }
+
+// The agent page's room form starts from the server's recording defaults,
+// and what the agent changes there is the new room's recording options.
+func TestAgentPageRoomFormRecordingOptions(t *testing.T) {
+	dataDir := t.TempDir()
+	addAgent(t, dataDir, "ada", "Ada Host", "", "ada-password-1")
+	key := addAPIKey(t, dataDir, "ada")
+	srv := startServer(t, dataDir, "--recording=true", "--recording-save-server=true", "--recording-auto-start=false",
+		"--recording-download=false")
+	page := newPage(t, newBrowser(t))
+	loginAgent(t, page, srv, "ada", "ada-password-1")
+	boxes := `["new-rec-enabled","new-rec-autostart","new-rec-save","new-rec-download","new-rec-visitors"]
+		.map((id) => document.getElementById(id).checked).join(",")`
+	if got := eval[string](t, page, boxes); got != "true,false,true,false,false" {
+		t.Fatalf("recording boxes start as %s, want the server's defaults", got)
+	}
+	do(t, page,
+		chromedp.SetValue(chromedp.ID("new-room-id"), "taped"),
+		chromedp.Click(chromedp.ID("new-rec-autostart")),
+		chromedp.Click(chromedp.ID("new-rec-save")),
+		chromedp.Click(chromedp.ID("create-button")))
+	waitJS(t, page, "the new room in the list with its recording tag",
+		`[...document.querySelectorAll("#rooms li")].some((li) => li.textContent.includes("taped") && li.textContent.includes("records calls"))`)
+	if got := eval[string](t, page, boxes); got != "true,false,true,false,false" {
+		t.Fatalf("recording boxes after creating: %s, want the defaults again", got)
+	}
+	status, res := apiCall(t, srv, "GET", "/api/v1/rooms/taped", key, "")
+	rec, _ := res["recording"].(map[string]any)
+	if status != http.StatusOK || rec["enabled"] != true || rec["autoStart"] != true || rec["saveServer"] != false {
+		t.Fatalf("room: %d %v", status, res)
+	}
+}

@@ -255,7 +255,7 @@ func (a *agentWeb) me(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"id": who.Id, "name": who.Name, "email": who.Email,
-		"shortUrls": a.Agents.ShortURLs})
+		"shortUrls": a.Agents.ShortURLs, "recordingDefaults": recordingOptionsView(a.RecordingDefaults)})
 }
 
 // agentHandler is a handler that acts for one agent, already authenticated.

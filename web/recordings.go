@@ -211,6 +211,14 @@ type recordingOptionsJSON struct {
 	Visitors   bool `json:"visitors"`
 }
 
+func recordingOptionsView(o *pb.RecordingOptions) *recordingOptionsJSON {
+	if o == nil {
+		return nil
+	}
+	return &recordingOptionsJSON{Enabled: o.Enabled, Download: o.Download, SaveServer: o.SaveServer,
+		AutoStart: o.AutoStart, Visitors: o.Visitors}
+}
+
 func (o *recordingOptionsJSON) options() *pb.RecordingOptions {
 	if o == nil {
 		return nil

@@ -49,6 +49,9 @@ type Deps struct {
 	Admin AdminDeps
 	// RecordingsDir holds call recordings (recordings.go).
 	RecordingsDir string
+	// RecordingDefaults are the recording options of rooms created without
+	// their own; the agent page's room form starts from them.
+	RecordingDefaults *pb.RecordingOptions
 	// BodyStall cuts a request body that sends nothing for this long.
 	BodyStall time.Duration
 	// Stopping closes when shutdown begins; bodies still being read are cut.
@@ -186,11 +189,15 @@ type roomJSON struct {
 	EndsAtMs   int64          `json:"endsAtMs,omitempty"`
 	NowMs      int64          `json:"nowMs"`
 	EntryForm  *entryFormJSON `json:"entryForm,omitempty"`
+	// Recording is the room's recording options (the server's defaults when
+	// the room was created without its own).
+	Recording *recordingOptionsJSON `json:"recording,omitempty"`
 }
 
 func roomView(r *pb.RoomInfo) roomJSON {
 	return roomJSON{ID: r.Id, VisitorName: r.VisitorName, AgentName: r.AgentName, HasPassword: r.HasPassword,
-		StartsAtMs: r.StartsAtMs, EndsAtMs: r.EndsAtMs, NowMs: time.Now().UnixMilli(), EntryForm: entryFormView(r.EntryForm)}
+		StartsAtMs: r.StartsAtMs, EndsAtMs: r.EndsAtMs, NowMs: time.Now().UnixMilli(), EntryForm: entryFormView(r.EntryForm),
+		Recording: recordingOptionsView(r.Recording)}
 }
 
 func (s *server) createRoom(w http.ResponseWriter, r *http.Request) {

@@ -215,6 +215,7 @@ async function startDashboard() {
   el.loginPanel.hidden = true;
   el.dash.hidden = false;
   el.agentName.textContent = state.me.name || state.me.id;
+  resetRecordingOptions();
   document.title = `${state.me.name || state.me.id} · Liveroom agent`;
   setupNotifications();
   await Promise.all([loadRooms(), loadOffline()]);
@@ -541,6 +542,7 @@ function renderRooms() {
       if (r.visitorName) head.append(node('span', 'small', `for ${r.visitorName}`));
       if (r.hasPassword) head.append(node('span', 'tag', 'password'));
       if (r.entryForm) head.append(node('span', 'tag', 'entry form'));
+      if (r.recording?.enabled) head.append(node('span', 'tag', r.recording.autoStart ? 'records calls' : 'recording'));
       li.append(head);
       const w = windowText(r);
       if (w) li.append(node('span', 'small muted room-window', w));
@@ -633,6 +635,7 @@ el.createForm.addEventListener('submit', async (ev) => {
       showAvatar: $('new-entry-avatar').checked,
     };
   }
+  body.recording = Object.fromEntries(Object.entries(recordingBoxes).map(([k, id]) => [k, $(id).checked]));
   el.createError.textContent = '';
   el.createButton.disabled = true;
   try {
@@ -646,6 +649,7 @@ el.createForm.addEventListener('submit', async (ev) => {
     ag.textContent = r.shortAgentUrl || r.agentUrl;
     el.created.hidden = false;
     for (const id of ['new-room-id', 'new-visitor-name', 'new-short-name', 'new-password', 'new-start', 'new-duration']) $(id).value = '';
+    resetRecordingOptions();
     await loadRooms();
   } catch (err) {
     el.createError.textContent = err.message;
@@ -653,6 +657,18 @@ el.createForm.addEventListener('submit', async (ev) => {
     el.createButton.disabled = false;
   }
 });
+
+// The room form's recording boxes, by the API's option names; they start
+// from the server's defaults for new rooms.
+const recordingBoxes = {
+  enabled: 'new-rec-enabled', autoStart: 'new-rec-autostart', saveServer: 'new-rec-save',
+  download: 'new-rec-download', visitors: 'new-rec-visitors',
+};
+
+function resetRecordingOptions() {
+  const defaults = state.me?.recordingDefaults || {};
+  for (const [k, id] of Object.entries(recordingBoxes)) $(id).checked = !!defaults[k];
+}
 
 // ---------- offline messages ----------
 
