@@ -1,6 +1,7 @@
 package whiteboard
 
 import (
+	"slices"
 	"strconv"
 	"unicode"
 	"unicode/utf8"
@@ -171,8 +172,8 @@ func (b *Board) Check(op *pb.WbOp, who Who, roomVisitors bool, lim Limits, image
 	}
 	switch k {
 	case pb.WbOpKind_WB_OP_ADD:
-		if len(b.elems) >= lim.MaxElements {
-			return errorf("board_full", "The whiteboard is full; clear it first.")
+		if len(b.elems) >= lim.MaxElements && !b.anyErased() {
+			return errorf("board_full", "The whiteboard is full; erase or clear something first.")
 		}
 		return b.checkElement(op.Element, lim, imageOK)
 	case pb.WbOpKind_WB_OP_ERASE, pb.WbOpKind_WB_OP_MOVE:
@@ -327,6 +328,9 @@ func (b *Board) Apply(op *pb.WbOp, lim Limits) {
 	b.seq = op.Seq
 	switch op.Kind {
 	case pb.WbOpKind_WB_OP_ADD:
+		if len(b.elems) >= lim.MaxElements {
+			b.dropErased()
+		}
 		e := proto.Clone(op.Element).(*pb.WbElement)
 		e.Id, e.Author, e.Deleted = op.Seq, op.MemberId, false
 		op.Element = e
@@ -385,6 +389,55 @@ func (b *Board) Apply(op *pb.WbOp, lim Limits) {
 		b.open = false
 	case pb.WbOpKind_WB_OP_MODE:
 		b.visitors, b.modeSet = op.Visitors, true
+	}
+}
+
+func (b *Board) anyErased() bool {
+	for _, e := range b.elems {
+		if e.Deleted {
+			return true
+		}
+	}
+	return false
+}
+
+// dropErased makes room on a full board: erased elements go for good, and
+// so does every undo or redo step that would need one of them. Erased
+// elements otherwise stay for undo, so a board's whole life would count
+// against MaxElements. It runs inside Apply, so the log replays the same.
+func (b *Board) dropErased() {
+	erased := map[uint64]bool{}
+	kept := make([]*pb.WbElement, 0, len(b.elems))
+	for _, e := range b.elems {
+		if e.Deleted {
+			erased[e.Id] = true
+		} else {
+			kept = append(kept, e)
+		}
+	}
+	if len(erased) == 0 {
+		return
+	}
+	needsErased := func(op *pb.WbOp) bool {
+		if op.Element != nil && erased[op.Element.Id] {
+			return true
+		}
+		for _, id := range op.Ids {
+			if erased[id] {
+				return true
+			}
+		}
+		return false
+	}
+	for _, id := range b.order {
+		h := b.history[id]
+		h.Done = slices.DeleteFunc(slices.Clone(h.Done), needsErased)
+		h.Undone = slices.DeleteFunc(slices.Clone(h.Undone), needsErased)
+	}
+	b.elems = kept
+	clear(b.index)
+	for i, e := range b.elems {
+		b.index[e.Id] = i
 	}
 }
 
