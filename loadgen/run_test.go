@@ -21,9 +21,11 @@ func smallRun(servers ...string) loadgen.Config {
 	cfg.Ramp = 500
 	cfg.Duration = loadgen.Duration(2 * time.Second)
 	cfg.MsgRate = 2
-	cfg.ConnectTimeout = loadgen.Duration(3 * time.Second)
-	cfg.JoinTimeout = loadgen.Duration(5 * time.Second)
-	cfg.DrainTimeout = loadgen.Duration(5 * time.Second)
+	// Generous: on a busy machine acknowledgements take seconds, and the
+	// tests check what arrives, not how fast.
+	cfg.ConnectTimeout = loadgen.Duration(30 * time.Second)
+	cfg.JoinTimeout = loadgen.Duration(30 * time.Second)
+	cfg.DrainTimeout = loadgen.Duration(60 * time.Second)
 	return cfg
 }
 
@@ -63,7 +65,7 @@ func TestEveryMessageReachesEveryOtherMember(t *testing.T) {
 	// 50 sessions from one address: lift the per-address socket bound.
 	srv := testserver.Start(t, func(c *config.Config) { c.MaxSocketsPerIP = 0 })
 	cfg := smallRun(srv.URL)
-	rep := runWithin(t, 30*time.Second, cfg, nil)
+	rep := runWithin(t, 3*time.Minute, cfg, nil)
 	t.Log("\n" + text(rep))
 
 	if err := rep.Err(); err != nil || !rep.Passed {
@@ -118,7 +120,7 @@ func TestRefusedJoinsAreCountedByCode(t *testing.T) {
 	cfg.Rooms, cfg.RoomSize, cfg.MsgRate = 2, 6, 0
 	cfg.Duration = loadgen.Duration(200 * time.Millisecond)
 	cfg.MaxFailureRatio = 0.5
-	rep := runWithin(t, 30*time.Second, cfg, nil)
+	rep := runWithin(t, 3*time.Minute, cfg, nil)
 	if rep.Sessions.Connected != 8 || rep.Sessions.Failed != 4 || rep.Errors["join_refused:room_full"] != 4 {
 		t.Fatalf("sessions %+v errors %v", rep.Sessions, rep.Errors)
 	}
@@ -187,26 +189,23 @@ func TestSilentServerTimesOutInsteadOfHanging(t *testing.T) {
 func TestServerStoppingMidRunIsReportedAndDoesNotHang(t *testing.T) {
 	srv := testserver.Start(t, nil)
 	cfg := smallRun(srv.URL)
-	cfg.Duration = loadgen.Duration(20 * time.Second)
+	cfg.Duration = loadgen.Duration(10 * time.Minute)
 	// Stop the server once every session has joined and chat is flowing;
-	// the run must then end early, not wait out its 20 s.
+	// the run must then end early (runWithin's limit), not wait out its
+	// 10 minutes.
 	var once sync.Once
 	stopOnHold := func(line string) {
 		if strings.Contains(line, "hold ]") && strings.Contains(line, "acked") && !strings.Contains(line, "acked 0 ") {
 			once.Do(func() { go func() { _ = srv.Stop() }() })
 		}
 	}
-	start := time.Now()
-	rep := runWithin(t, 30*time.Second, cfg, stopOnHold)
+	rep := runWithin(t, 3*time.Minute, cfg, stopOnHold)
 	t.Log("\n" + text(rep))
 	if rep.Err() == nil {
 		t.Fatal("a run whose server went away passed")
 	}
 	if rep.Sessions.Connected != 50 || rep.Sessions.Dropped != 50 || rep.Errors["closed:1001"] != 50 {
 		t.Fatalf("sessions %+v errors %v", rep.Sessions, rep.Errors)
-	}
-	if took := time.Since(start); took > 10*time.Second {
-		t.Fatalf("the run went on for %s after its server stopped", took)
 	}
 }
 

@@ -24,9 +24,15 @@ type recordingStopped struct {
 }
 
 // finishLimit bounds the mixing step for a recording of the given length:
-// ffmpeg gets a minute plus twice the recording's length, then it is killed
-// and the per-track files are the result.
-func finishLimit(d time.Duration) time.Duration { return time.Minute + 2*d }
+// ffmpeg gets the allowance (a minute by default) plus twice the
+// recording's length, then it is killed and the per-track files are the
+// result.
+func finishLimit(allowance, d time.Duration) time.Duration {
+	if allowance <= 0 {
+		allowance = time.Minute
+	}
+	return allowance + 2*d
+}
 
 func (r *room) event(ev *pb.MediaRecordingEvent) {
 	if r.parent != nil {
@@ -113,7 +119,7 @@ func (r *room) stopRecording(reason string) {
 		if t0 := rec.r.Started(); !t0.IsZero() {
 			length = time.Since(t0)
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), finishLimit(length))
+		ctx, cancel := context.WithTimeout(context.Background(), finishLimit(r.e.cfg.Recording.MixAllowance, length))
 		defer cancel()
 		res, err := rec.r.Finish(ctx, why)
 		if err != nil {

@@ -32,8 +32,12 @@ type Config struct {
 	// FFmpeg is the path of the ffmpeg binary for the mixed file; empty
 	// means none is made.
 	FFmpeg string
-	Log    *zap.Logger
-	Hooks  Hooks
+	// MixAllowance is what ffmpeg gets for the mixed file on top of twice
+	// the recording's length before it is killed (the per-track files are
+	// then the result); 0 means a minute.
+	MixAllowance time.Duration
+	Log          *zap.Logger
+	Hooks        Hooks
 	// FreeSpace reports the free bytes on dir's disk; nil means the
 	// file system's own figure (FreeBytes).
 	FreeSpace func(dir string) (uint64, error)
