@@ -149,6 +149,9 @@ func (g *grain) Receive(ctx actor.Context) {
 		g.byPID = map[string]*visitor{}
 		g.sockets = map[string]*socket{}
 		g.load()
+		if g.rec != nil {
+			g.restorePresence(ctx)
+		}
 		g.armIdle(ctx)
 	case *actor.ReceiveTimeout:
 		if len(g.sockets) == 0 && len(g.visitors) == 0 && !g.logins.live(time.Now(), g.deps.Settings.LockFor) {
