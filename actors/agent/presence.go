@@ -124,6 +124,7 @@ func (g *grain) visitorHello(ctx actor.Context, msg *pb.AgentVisitorHello) *pb.A
 	info := &pb.VisitorInfo{
 		VisitorId: randomID(9), RoomId: h.RoomId, PageTitle: cleanText(h.PageTitle, maxTitleChars),
 		SinceMs: time.Now().UnixMilli(), Origin: cleanText(msg.Origin, 200),
+		Session: msg.VisitorSession, // filled by the socket's node, not the browser
 	}
 	if u, ok := room.CleanHTTPURL(h.PageUrl); ok {
 		info.PageUrl = u
