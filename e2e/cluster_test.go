@@ -655,8 +655,14 @@ func TestClusterSurvivesKillOfRoomNode(t *testing.T) {
 	t.Run("file uploaded through one node downloads through another", func(t *testing.T) {
 		checkFileAcrossNodes(t, r)
 	})
+	t.Run("whiteboard image put up through node 1 is served by node 3", func(t *testing.T) {
+		checkWhiteboardImageAcrossNodes(t, r)
+	})
 	t.Run("agent created by admin beside the cluster logs in through any node", func(t *testing.T) {
 		checkAgentAcrossNodes(t, r)
+	})
+	t.Run("agent presence survives the kill of the agent grain's node", func(t *testing.T) {
+		checkAgentPresenceAcrossKill(t, r)
 	})
 }
 
