@@ -34,6 +34,9 @@ func (cfg NodeConfig) agentDeps() agent.Deps {
 	if d.Settings.PasswordCost == 0 {
 		d.Settings.PasswordCost = cfg.Room.Settings.PasswordCost
 	}
+	if d.Metrics == nil && cfg.Room.Metrics != nil {
+		d.Metrics = cfg.Room.Metrics.Cluster
+	}
 	if d.Settings.CallTimeout == 0 {
 		d.Settings.CallTimeout = cfg.RequestTimeout
 	}

@@ -54,7 +54,7 @@ func startCluster(t *testing.T) *clusterRig {
 	for _, host := range r.hosts {
 		args := []string{"--store", "postgres", "--postgres-url", r.pgURL, "--secret", clusterSecret,
 			"--files-dir", r.files, "--cluster-provider", "etcd", "--etcd-endpoints", r.etcd.Endpoint,
-			"--cluster-name", r.name, "--cluster-host", host, "--cluster-port", strconv.Itoa(freePort(t)),
+			"--cluster-name", r.name, "--cluster-host", host, "--cluster-port", strconv.Itoa(testserver.FreePortOn(t, host)),
 			"--resume-grace-seconds", "60", "--request-timeout-ms", "4000", "--history-page", "2000",
 			"--rate-per-second", "50", "--rate-burst", "100", "--log-level", "info"}
 		r.args = append(r.args, args)

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 	"google.golang.org/protobuf/proto"
 
+	"liveroom/metrics"
 	"liveroom/persistence"
 	"liveroom/proto/pb"
 	"liveroom/webhook"
@@ -60,6 +61,9 @@ type Deps struct {
 	Settings Settings
 	// Events queues webhook events; nil sends none.
 	Events *webhook.Emitter
+	// Metrics counts activations, passivations and superseded activations
+	// (liveroom_grain_*_total{kind="agent"}); nil counts nothing.
+	Metrics *metrics.Cluster
 }
 
 func (d *Deps) defaults() {
@@ -142,6 +146,14 @@ func (g *grain) Receive(ctx actor.Context) {
 		}
 	}()
 	switch msg := ctx.Message().(type) {
+	case *actor.Started:
+		if m := g.deps.Metrics; m != nil {
+			m.Activations.WithLabelValues(Kind).Inc()
+		}
+	case *actor.Stopped:
+		if m := g.deps.Metrics; m != nil {
+			m.Passivations.WithLabelValues(Kind).Inc()
+		}
 	case *cluster.ClusterInit:
 		g.id = msg.Identity.Identity
 		g.log = g.deps.Log.With(zap.String("agent", g.id))
