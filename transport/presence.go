@@ -2,6 +2,8 @@ package transport
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"net/http"
 	"strings"
@@ -164,7 +166,7 @@ func (c *pconn) run(parent context.Context) {
 	root := c.p.node.System.Root
 	// The grains send frames to this actor, which only queues them; the agent
 	// grain watches it, so closing the socket is what tells the grain.
-	c.pid = root.Spawn(actor.PropsFromFunc(func(actx actor.Context) {
+	c.pid = root.SpawnPrefix(actor.PropsFromFunc(func(actx actor.Context) {
 		switch m := actx.Message().(type) {
 		case *pb.VisitorServerFrame, *pb.AgentServerFrame:
 			c.out.push(m.(proto.Message))
@@ -174,7 +176,7 @@ func (c *pconn) run(parent context.Context) {
 				go func() { _ = c.conn.Close(CloseUnauthorized, "please log in again") }()
 			}
 		}
-	}))
+	}), incarnation)
 	defer root.Stop(c.pid)
 
 	writerDone := make(chan struct{})
@@ -280,6 +282,17 @@ func (c *pconn) ask(ctx context.Context, agentID string, msg interface{}, id str
 }
 
 var presenceDecoder = protojson.UnmarshalOptions{}
+
+// incarnation prefixes the ids of this process's presence socket actors.
+// Agent and visitor session grains keep those PIDs in the store and watch
+// them again after moving; protoactor numbers actors from 1 in every
+// process, so without it a node restarted on the same address could hand
+// a stored PID to another page's socket.
+var incarnation = func() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails on Linux
+	return "p" + hex.EncodeToString(b)
+}()
 
 // ---------- visitor ----------
 
