@@ -34,6 +34,9 @@ func (cfg NodeConfig) agentDeps() agent.Deps {
 	if d.Settings.PasswordCost == 0 {
 		d.Settings.PasswordCost = cfg.Room.Settings.PasswordCost
 	}
+	if d.Alive == nil {
+		d.Alive = cfg.Room.Alive
+	}
 	if d.Metrics == nil && cfg.Room.Metrics != nil {
 		d.Metrics = cfg.Room.Metrics.Cluster
 	}

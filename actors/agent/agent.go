@@ -61,6 +61,10 @@ type Deps struct {
 	Settings Settings
 	// Events queues webhook events; nil sends none.
 	Events *webhook.Emitter
+	// Alive reports whether a node address is in the current member list;
+	// a re-activation drops the stored pages whose socket was on a node that
+	// is gone (nil keeps them all, to end when their Terminated comes).
+	Alive func(address string) bool
 	// Metrics counts activations, passivations and superseded activations
 	// (liveroom_grain_*_total{kind="agent"}); nil counts nothing.
 	Metrics *metrics.Cluster

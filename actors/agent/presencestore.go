@@ -18,10 +18,10 @@ import (
 // agent's fence. When the node holding the grain dies or pauses, the agent
 // re-activates elsewhere, reads them back and watches the pages' sockets
 // again: pages on live nodes carry on as before (visitors stay listed,
-// requests stay queued in their order, presence stays online), and the
-// sockets of pages that closed meanwhile, or that were on the dead node,
-// end as usual when their Terminated arrives (remote delivers it once the
-// socket's node cannot be reached).
+// requests stay queued in their order, presence stays online); pages whose
+// socket was on a node that left the member list are dropped at once (they
+// reconnect elsewhere and say hello again), and those that closed meanwhile
+// end as usual when their Terminated arrives.
 
 func (g *grain) saveVisitor(v *visitor) error {
 	rec := &pb.AgentPresenceVisitor{Session: v.pid, Info: v.info}
@@ -64,13 +64,19 @@ func (g *grain) logged(what string, err error) error {
 // its sockets again.
 func (g *grain) restorePresence(ctx actor.Context) {
 	prefix := persistence.AgentPresencePrefix(g.id)
+	// A socket on a node that has left the cluster is gone with it: its
+	// page reconnects through another node and says hello again.
+	gone := func(pid *actor.PID) bool {
+		a := pid.GetAddress()
+		return a != ctx.Self().GetAddress() && g.deps.Alive != nil && !g.deps.Alive(a)
+	}
 	var bad [][]byte
 	err := scan(g.deps.Store, prefix, func(k, v []byte) error {
 		rest := string(k[len(prefix):])
 		switch {
 		case strings.HasPrefix(rest, "v/"):
 			rec := &pb.AgentPresenceVisitor{}
-			if proto.Unmarshal(v, rec) != nil || rec.Session == nil || rec.Info == nil ||
+			if proto.Unmarshal(v, rec) != nil || rec.Session == nil || rec.Info == nil || gone(rec.Session) ||
 				len(g.visitors) >= g.deps.Settings.MaxVisitors || g.byPID[pidKey(rec.Session)] != nil {
 				bad = append(bad, append([]byte(nil), k...))
 				return nil
@@ -84,7 +90,7 @@ func (g *grain) restorePresence(ctx actor.Context) {
 			g.byPID[pidKey(vis.pid)] = vis
 		case strings.HasPrefix(rest, "p/"):
 			rec := &pb.AgentPresencePage{}
-			if proto.Unmarshal(v, rec) != nil || rec.Session == nil {
+			if proto.Unmarshal(v, rec) != nil || rec.Session == nil || gone(rec.Session) {
 				bad = append(bad, append([]byte(nil), k...))
 				return nil
 			}
@@ -102,7 +108,7 @@ func (g *grain) restorePresence(ctx actor.Context) {
 		for _, k := range bad {
 			b.Delete(k)
 		}
-		_ = g.logged("drop unreadable presence", errors.Join(g.apply(&b)))
+		_ = g.logged("drop presence of gone or unreadable sockets", errors.Join(g.apply(&b)))
 	}
 	sort.SliceStable(g.queue, func(i, j int) bool { return g.queue[i].info.AtMs < g.queue[j].info.AtMs })
 	for _, v := range g.visitors {
