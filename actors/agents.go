@@ -11,6 +11,7 @@ import (
 	"liveroom/actors/agent"
 	"liveroom/actors/room"
 	"liveroom/actors/short"
+	"liveroom/actors/visitor"
 	"liveroom/proto/pb"
 )
 
@@ -32,6 +33,12 @@ func (cfg NodeConfig) agentDeps() agent.Deps {
 	}
 	if d.Settings.PasswordCost == 0 {
 		d.Settings.PasswordCost = cfg.Room.Settings.PasswordCost
+	}
+	if d.Alive == nil {
+		d.Alive = cfg.Room.Alive
+	}
+	if d.Metrics == nil && cfg.Room.Metrics != nil {
+		d.Metrics = cfg.Room.Metrics.Cluster
 	}
 	if d.Settings.CallTimeout == 0 {
 		d.Settings.CallTimeout = cfg.RequestTimeout
@@ -57,6 +64,11 @@ func (n *Node) requestKind(ctx context.Context, identity, kind string, msg inter
 // AskAgent sends msg to the agent grain agentID and returns its answer as T.
 func AskAgent[T any](ctx context.Context, n *Node, agentID string, msg interface{}) (T, error) {
 	return typed[T](n.requestKind(ctx, agentID, agent.Kind, msg))
+}
+
+// VisitorSession sends msg to the visitor session grain key.
+func (n *Node) VisitorSession(ctx context.Context, key string, msg interface{}) (*pb.VisitorSessionReply, error) {
+	return typed[*pb.VisitorSessionReply](n.requestKind(ctx, key, visitor.Kind, msg))
 }
 
 // ResolveShort returns the room a short name stands for.

@@ -2,11 +2,16 @@ package actors_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/asynkron/protoactor-go/cluster"
+	"google.golang.org/protobuf/proto"
+
 	"liveroom/actors"
 	"liveroom/actors/room"
+	"liveroom/actors/short"
 	"liveroom/persistence"
 	"liveroom/proto/pb"
 )
@@ -110,4 +115,92 @@ func TestAgentSupersededActivationStops(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	mustOK(t, ask[*pb.AgentReply](t, n, "fay", &pb.AgentLogout{SessionHash: hash}))
+}
+
+// shortAsk sends msg to the short-name grain name.
+func shortAsk(ctx context.Context, n *testNode, name string, msg interface{}) (*pb.ShortReply, error) {
+	res, err := n.Cluster.Request(name, short.Kind, msg, cluster.WithTimeout(5*time.Second))
+	if err != nil {
+		return nil, err
+	}
+	r, ok := res.(*pb.ShortReply)
+	if !ok {
+		return nil, fmt.Errorf("answer %T", res)
+	}
+	return r, nil
+}
+
+// TestShortSupersededActivationStops: a short-name grain whose fence another
+// activation took can neither free nor re-give its name; it stops, and the
+// next request finds the name still held by its room.
+func TestShortSupersededActivationStops(t *testing.T) {
+	n := startNode(t, t.TempDir(), room.Settings{})
+	ctx := context.Background()
+	r, err := shortAsk(ctx, n, "promo", &pb.ShortClaim{RoomId: "room-a", AgentId: "ann"})
+	if err != nil || r.Error != nil {
+		t.Fatalf("claim: %v %v", err, r.GetError())
+	}
+	if _, err := persistence.TakeFence(n.store, persistence.FenceKey(short.Kind, "promo")); err != nil {
+		t.Fatal(err)
+	}
+	r, err = shortAsk(ctx, n, "promo", &pb.ShortRelease{RoomId: "room-a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Error == nil {
+		t.Fatal("the superseded activation freed the name")
+	}
+	rec := &pb.ShortNameRecord{}
+	if found, err := persistence.GetRecord(n.store, persistence.ShortKey("promo"), rec); err != nil || !found || rec.RoomId != "room-a" {
+		t.Fatalf("record after refused release: %v %v %v", found, err, rec)
+	}
+
+	// A new activation serves the name from the store and keeps it for
+	// its room.
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		r, err = shortAsk(ctx, n, "promo", &pb.ShortClaim{RoomId: "room-b", AgentId: "bob"})
+		if err == nil && r.GetError().GetCode() == "short_name_taken" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("short name did not come back: %v %v", err, r.GetError())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	r, err = shortAsk(ctx, n, "promo", &pb.ShortResolve{})
+	if err != nil || r.GetRecord().GetRoomId() != "room-a" {
+		t.Fatalf("resolve: %v %v", err, r)
+	}
+	r, err = shortAsk(ctx, n, "promo", &pb.ShortRelease{RoomId: "room-a"})
+	if err != nil || r.Error != nil {
+		t.Fatalf("release by the new activation: %v %v", err, r.GetError())
+	}
+	if found, _ := persistence.GetRecord(n.store, persistence.ShortKey("promo"), rec); found {
+		t.Fatal("name still held after release")
+	}
+}
+
+// TestShortClaimFencedWhenFree: an activation that loaded a free name and
+// then lost its fence (a newer activation claimed the name meanwhile) does
+// not hand the name to a second room.
+func TestShortClaimFencedWhenFree(t *testing.T) {
+	n := startNode(t, t.TempDir(), room.Settings{})
+	ctx := context.Background()
+	if r, err := shortAsk(ctx, n, "free", &pb.ShortResolve{}); err != nil || r.GetError().GetCode() != "not_found" {
+		t.Fatalf("resolve: %v %v", err, r)
+	}
+	// Another activation claims the name behind this one's back.
+	f, err := persistence.TakeFence(n.store, persistence.FenceKey(short.Kind, "free"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := proto.Marshal(&pb.ShortNameRecord{RoomId: "room-a", AgentId: "ann"})
+	if err := f.Set(persistence.ShortKey("free"), raw); err != nil {
+		t.Fatal(err)
+	}
+	r, err := shortAsk(ctx, n, "free", &pb.ShortClaim{RoomId: "room-b", AgentId: "bob"})
+	if err != nil || r.GetError().GetCode() != "short_name_taken" {
+		t.Fatalf("claim of a name claimed elsewhere: %v %v", err, r)
+	}
 }

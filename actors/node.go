@@ -32,6 +32,7 @@ import (
 	"liveroom/actors/broadcast"
 	"liveroom/actors/room"
 	"liveroom/actors/short"
+	"liveroom/actors/visitor"
 	"liveroom/actors/whiteboard"
 	"liveroom/metrics"
 	"liveroom/proto/pb"
@@ -123,7 +124,9 @@ func StartNode(cfg NodeConfig, log *zap.Logger) (*Node, error) {
 		grpc.WithIdleTimeout(2*time.Second)))
 	kinds := []*cluster.Kind{room.NewKind(cfg.Room), agent.NewKind(cfg.agentDeps()),
 		short.NewKind(short.Deps{Store: cfg.Room.Store, Log: cfg.Room.Log.Named("short")}),
-		whiteboard.NewKind(cfg.whiteboardDeps())}
+		whiteboard.NewKind(cfg.whiteboardDeps()),
+		visitor.NewKind(visitor.Deps{Store: cfg.Room.Store, Log: cfg.Room.Log.Named("visitor"),
+			MaxNameChars: cfg.Room.Settings.MaxNameChars})}
 	if cfg.Broadcast != nil {
 		kinds = append(kinds, broadcast.NewKind(*cfg.Broadcast))
 	}

@@ -70,7 +70,8 @@ type Config struct {
 	EtcdEndpoints   []string `json:"etcd_endpoints" help:"etcd: host:port of the etcd servers that hold the member list (comma-separated)"`
 	Store           string   `json:"store" help:"pebble (one node, in data_dir) or postgres (shared by every node of a cluster; also CockroachDB)"`
 	PostgresURL     string   `json:"postgres_url" help:"store=postgres: connection URL, e.g. postgres://liveroom:secret@db:5432/liveroom"`
-	FilesDir        string   `json:"files_dir" help:"folder for uploaded files; empty means data_dir/files (a cluster needs a folder every node shares)"`
+	FilesDir        string   `json:"files_dir" help:"folder for uploaded files and whiteboard images; empty means data_dir/files (a cluster needs a folder every node shares)"`
+	RecordingsDir   string   `json:"recordings_dir" help:"folder for call recordings; empty means files_dir/.recordings when files_dir is set (shared by a cluster's nodes), else data_dir/recordings"`
 
 	// Agents, contact button, entry form, offline form.
 	SMTPAddr            string   `json:"smtp_addr" help:"host:port of the SMTP server that mails offline-form messages to agents; empty keeps them on the agent page only"`
@@ -473,6 +474,20 @@ func Values(c Config) map[string]string {
 		out[o.Key] = format(v.Field(i))
 	}
 	return out
+}
+
+// RecordingsPath is the folder for call recordings: recordings_dir; or, with
+// a files_dir (which a cluster's nodes share), its .recordings folder (no
+// room id starts with a dot, so it never meets a room's files); else
+// data_dir/recordings.
+func (c Config) RecordingsPath() string {
+	switch {
+	case c.RecordingsDir != "":
+		return c.RecordingsDir
+	case c.FilesDir != "":
+		return filepath.Join(c.FilesDir, ".recordings")
+	}
+	return filepath.Join(c.DataDir, "recordings")
 }
 
 // FilesPath is the folder for uploaded files: files_dir, or data_dir/files.

@@ -401,3 +401,20 @@ func TestShortSecretIsRefused(t *testing.T) {
 		t.Fatalf("Validate with a 16-byte secret: %v", err)
 	}
 }
+
+// Recordings go where every node of a cluster reaches them when files_dir is
+// shared, never among a room's files, and stay in data_dir on one node.
+func TestRecordingsPath(t *testing.T) {
+	c := Config{DataDir: "/d"}
+	if got := c.RecordingsPath(); got != filepath.Join("/d", "recordings") {
+		t.Fatalf("one node: %s", got)
+	}
+	c.FilesDir = "/shared"
+	if got := c.RecordingsPath(); got != filepath.Join("/shared", ".recordings") {
+		t.Fatalf("with files_dir: %s", got)
+	}
+	c.RecordingsDir = "/rec"
+	if got := c.RecordingsPath(); got != "/rec" {
+		t.Fatalf("recordings_dir: %s", got)
+	}
+}

@@ -54,7 +54,7 @@ func startCluster(t *testing.T) *clusterRig {
 	for _, host := range r.hosts {
 		args := []string{"--store", "postgres", "--postgres-url", r.pgURL, "--secret", clusterSecret,
 			"--files-dir", r.files, "--cluster-provider", "etcd", "--etcd-endpoints", r.etcd.Endpoint,
-			"--cluster-name", r.name, "--cluster-host", host, "--cluster-port", strconv.Itoa(freePort(t)),
+			"--cluster-name", r.name, "--cluster-host", host, "--cluster-port", strconv.Itoa(testserver.FreePortOn(t, host)),
 			"--resume-grace-seconds", "60", "--request-timeout-ms", "4000", "--history-page", "2000",
 			"--rate-per-second", "50", "--rate-burst", "100", "--log-level", "info"}
 		r.args = append(r.args, args)
@@ -655,8 +655,14 @@ func TestClusterSurvivesKillOfRoomNode(t *testing.T) {
 	t.Run("file uploaded through one node downloads through another", func(t *testing.T) {
 		checkFileAcrossNodes(t, r)
 	})
+	t.Run("whiteboard image put up through node 1 is served by node 3", func(t *testing.T) {
+		checkWhiteboardImageAcrossNodes(t, r)
+	})
 	t.Run("agent created by admin beside the cluster logs in through any node", func(t *testing.T) {
 		checkAgentAcrossNodes(t, r)
+	})
+	t.Run("agent presence survives the kill of the agent grain's node", func(t *testing.T) {
+		checkAgentPresenceAcrossKill(t, r)
 	})
 }
 

@@ -81,7 +81,7 @@ func startServer(t testing.TB, dataDir string, extra ...string) *server {
 // startServerOn is startServer on another loopback address (127.0.0.2, ...).
 func startServerOn(t testing.TB, host, dataDir string, extra ...string) *server {
 	t.Helper()
-	return startServerAt(t, fmt.Sprintf("%s:%d", host, freePort(t)), dataDir, extra...)
+	return startServerAt(t, fmt.Sprintf("%s:%d", host, testserver.FreePortOn(t, host)), dataDir, extra...)
 }
 
 // startServerAt is startServer on a given address (a restart on the same one).

@@ -46,3 +46,21 @@ func APIKeyPrefix() []byte { return []byte("apikey/") }
 
 // ShortKey is the key of a short name.
 func ShortKey(name string) []byte { return []byte("short/" + name) }
+
+// AgentPresencePrefix is the prefix of what an agent grain tracks live (the
+// visitor pages and agent pages open now), kept so that an activation on
+// another node carries on with it.
+func AgentPresencePrefix(agentID string) []byte { return []byte("agentpres/" + agentID + "/") }
+
+// AgentPresenceVisitorKey is the key of one visitor page an agent tracks.
+func AgentPresenceVisitorKey(agentID, visitorID string) []byte {
+	return []byte("agentpres/" + agentID + "/v/" + visitorID)
+}
+
+// AgentPresencePageKey is the key of one open agent page, by its socket.
+func AgentPresencePageKey(agentID, socket string) []byte {
+	return []byte("agentpres/" + agentID + "/p/" + socket)
+}
+
+// VisitorSessionKey is the key of a visitor session (visitor session grain).
+func VisitorSessionKey(key string) []byte { return []byte("visitorsess/" + key) }

@@ -16,6 +16,10 @@ import (
 //	agentsession/<agent>/<sha256 hex>  agent login session
 //	agentroom/<agent>/<room>           a room in the agent's list
 //	offline/<agent>/<hex ms>-<id>      offline-form message for the agent
+//	agentpres/<agent>/v/<visitor>      a visitor page the agent grain tracks
+//	agentpres/<agent>/p/<socket>       an open agent page
+//	visitorsess/<key>      a visitor session (pages, requests) across page loads
+//	fence/<kind>/<id>      the activation generation of a grain (fence.go)
 //	apikey/<sha256 hex>    API key
 //	short/<name>           short name of a room
 //	wb/<room>/...          the room's whiteboard (see wbkeys.go)

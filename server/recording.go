@@ -17,8 +17,10 @@ import (
 	"liveroom/webhook"
 )
 
-// recordingsDir is where this node writes call recordings.
-func recordingsDir(cfg config.Config) string { return filepath.Join(cfg.DataDir, "recordings") }
+// recordingsDir is where this node writes call recordings: a folder every
+// node of a cluster shares when files_dir is (see config.RecordingsPath), so
+// any node serves any recording.
+func recordingsDir(cfg config.Config) string { return cfg.RecordingsPath() }
 
 // recordingNode names this node in the recording index: its files are on
 // this host's disk under this data folder, and a restart keeps the name.

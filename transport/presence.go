@@ -2,6 +2,8 @@ package transport
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"net/http"
 	"strings"
@@ -17,6 +19,7 @@ import (
 
 	"liveroom/access"
 	"liveroom/actors"
+	"liveroom/actors/visitor"
 	"liveroom/internal/clientaddr"
 	"liveroom/metrics"
 	"liveroom/persistence"
@@ -163,7 +166,7 @@ func (c *pconn) run(parent context.Context) {
 	root := c.p.node.System.Root
 	// The grains send frames to this actor, which only queues them; the agent
 	// grain watches it, so closing the socket is what tells the grain.
-	c.pid = root.Spawn(actor.PropsFromFunc(func(actx actor.Context) {
+	c.pid = root.SpawnPrefix(actor.PropsFromFunc(func(actx actor.Context) {
 		switch m := actx.Message().(type) {
 		case *pb.VisitorServerFrame, *pb.AgentServerFrame:
 			c.out.push(m.(proto.Message))
@@ -173,7 +176,7 @@ func (c *pconn) run(parent context.Context) {
 				go func() { _ = c.conn.Close(CloseUnauthorized, "please log in again") }()
 			}
 		}
-	}))
+	}), incarnation)
 	defer root.Stop(c.pid)
 
 	writerDone := make(chan struct{})
@@ -280,6 +283,17 @@ func (c *pconn) ask(ctx context.Context, agentID string, msg interface{}, id str
 
 var presenceDecoder = protojson.UnmarshalOptions{}
 
+// incarnation prefixes the ids of this process's presence socket actors.
+// Agent and visitor session grains keep those PIDs in the store and watch
+// them again after moving; protoactor numbers actors from 1 in every
+// process, so without it a node restarted on the same address could hand
+// a stored PID to another page's socket.
+var incarnation = func() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails on Linux
+	return "p" + hex.EncodeToString(b)
+}()
+
 // ---------- visitor ----------
 
 // Bounds on what a page may tell about itself; the grain tidies the rest.
@@ -292,6 +306,9 @@ const (
 type visitorHandler struct {
 	origin string
 	agent  string // set once hello was accepted
+	// session is the visitor session grain's key (the button's cookie id),
+	// "" when the page sent none; page is the page's address.
+	session, page string
 }
 
 func (v *visitorHandler) kind() string { return "visitor" }
@@ -350,11 +367,22 @@ func (v *visitorHandler) dispatch(ctx context.Context, c *pconn, msg proto.Messa
 			invalid("Page address, title or name is too long.")
 			return
 		}
+		if m.SessionKey != "" && !visitor.ValidKey(m.SessionKey) {
+			invalid("Session key must be 16-64 letters, digits, '-' or '_'.")
+			return
+		}
 		answered := c.join.asked()
-		_, ok := c.ask(ctx, m.AgentId, &pb.AgentVisitorHello{Session: c.pid, Hello: m, FrameId: id, Origin: v.origin}, id)
+		hello := &pb.AgentVisitorHello{Session: c.pid, Hello: m, FrameId: id, Origin: v.origin}
+		if m.SessionKey != "" {
+			hello.VisitorSession = v.openSession(ctx, c, m)
+			if m.Name == "" && hello.VisitorSession.GetName() != "" {
+				m.Name = hello.VisitorSession.GetName() // the name given on an earlier page
+			}
+		}
+		_, ok := c.ask(ctx, m.AgentId, hello, id)
 		answered()
 		if ok {
-			v.agent = m.AgentId
+			v.agent, v.session, v.page = m.AgentId, m.SessionKey, m.PageUrl
 			c.join.markJoined()
 		}
 	case *pb.VisitorCall:
@@ -367,7 +395,9 @@ func (v *visitorHandler) dispatch(ctx context.Context, c *pconn, msg proto.Messa
 			invalid("Name is too long.")
 			return
 		}
-		c.ask(ctx, v.agent, &pb.AgentVisitorCall{Session: c.pid, Call: m, FrameId: id}, id)
+		if _, ok := c.ask(ctx, v.agent, &pb.AgentVisitorCall{Session: c.pid, Call: m, FrameId: id}, id); ok && v.session != "" {
+			v.noteRequest(ctx, c, m)
+		}
 	case *pb.VisitorCancel:
 		c.p.metrics.FramesIn.WithLabelValues("visitor.cancel").Inc()
 		if v.agent == "" {
@@ -375,6 +405,29 @@ func (v *visitorHandler) dispatch(ctx context.Context, c *pconn, msg proto.Messa
 			return
 		}
 		c.ask(ctx, v.agent, &pb.AgentVisitorCancel{Session: c.pid, FrameId: id}, id)
+	}
+}
+
+// openSession tells the visitor's session grain that this page opened (the
+// grain watches the socket to see it close) and returns what the agent is
+// shown of the visitor. A session that cannot answer leaves the page
+// working without it.
+func (v *visitorHandler) openSession(ctx context.Context, c *pconn, m *pb.VisitorHello) *pb.VisitorSessionSummary {
+	r, err := c.p.node.VisitorSession(ctx, m.SessionKey, &pb.VisitorSessionOpen{Session: c.pid, AgentId: m.AgentId,
+		PageUrl: m.PageUrl, PageTitle: m.PageTitle, Name: m.Name})
+	if err != nil || r.Error != nil {
+		c.p.log.Warn("visitor session", zap.Error(err), zap.Any("error", r.GetError()))
+		return nil
+	}
+	return r.Summary
+}
+
+// noteRequest adds an accepted call request to the visitor's session.
+func (v *visitorHandler) noteRequest(ctx context.Context, c *pconn, m *pb.VisitorCall) {
+	r, err := c.p.node.VisitorSession(ctx, v.session, &pb.VisitorSessionRequest{AgentId: v.agent, Kind: m.Kind,
+		Name: m.Name, PageUrl: v.page})
+	if err != nil || r.Error != nil {
+		c.p.log.Warn("visitor session", zap.Error(err), zap.Any("error", r.GetError()))
 	}
 }
 

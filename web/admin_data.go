@@ -277,7 +277,10 @@ func (d *adminWeb) listFiles(w http.ResponseWriter, r *http.Request, who *adminW
 
 // diskUsed adds up the sizes of the files under dir.
 func diskUsed(dir string) (bytes int64, files int) {
-	_ = filepath.WalkDir(dir, func(_ string, e fs.DirEntry, err error) error {
+	_ = filepath.WalkDir(dir, func(path string, e fs.DirEntry, err error) error {
+		if err == nil && e.IsDir() && path != dir && strings.HasPrefix(e.Name(), ".") {
+			return filepath.SkipDir // not a room's (recordings in files_dir/.recordings count apart)
+		}
 		if err != nil || e.IsDir() {
 			return nil
 		}

@@ -96,6 +96,9 @@ func (b *stallingBody) cut() {
 func removeUnfinishedUploads(dir string, olderThan time.Duration, log *zap.Logger) {
 	cutoff := time.Now().Add(-olderThan)
 	_ = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() && path != dir && strings.HasPrefix(d.Name(), ".") {
+			return filepath.SkipDir // not a room's: recordings (.recordings) finish their own files
+		}
 		if err != nil || d.IsDir() || !strings.HasSuffix(d.Name(), ".part") {
 			return nil
 		}

@@ -105,6 +105,12 @@ func (g *grain) adminRemove(ctx actor.Context) *pb.AgentAdminResult {
 		return nil
 	})
 	if err == nil {
+		err = scan(g.deps.Store, persistence.AgentPresencePrefix(g.id), func(k, _ []byte) error {
+			b.Delete(append([]byte(nil), k...))
+			return nil
+		})
+	}
+	if err == nil {
 		err = g.deps.Store.Apply(&b)
 	}
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 	"google.golang.org/protobuf/proto"
 
+	"liveroom/metrics"
 	"liveroom/persistence"
 	"liveroom/proto/pb"
 	"liveroom/webhook"
@@ -60,6 +61,13 @@ type Deps struct {
 	Settings Settings
 	// Events queues webhook events; nil sends none.
 	Events *webhook.Emitter
+	// Alive reports whether a node address is in the current member list;
+	// a re-activation drops the stored pages whose socket was on a node that
+	// is gone (nil keeps them all, to end when their Terminated comes).
+	Alive func(address string) bool
+	// Metrics counts activations, passivations and superseded activations
+	// (liveroom_grain_*_total{kind="agent"}); nil counts nothing.
+	Metrics *metrics.Cluster
 }
 
 func (d *Deps) defaults() {
@@ -142,6 +150,14 @@ func (g *grain) Receive(ctx actor.Context) {
 		}
 	}()
 	switch msg := ctx.Message().(type) {
+	case *actor.Started:
+		if m := g.deps.Metrics; m != nil {
+			m.Activations.WithLabelValues(Kind).Inc()
+		}
+	case *actor.Stopped:
+		if m := g.deps.Metrics; m != nil {
+			m.Passivations.WithLabelValues(Kind).Inc()
+		}
 	case *cluster.ClusterInit:
 		g.id = msg.Identity.Identity
 		g.log = g.deps.Log.With(zap.String("agent", g.id))
@@ -149,6 +165,9 @@ func (g *grain) Receive(ctx actor.Context) {
 		g.byPID = map[string]*visitor{}
 		g.sockets = map[string]*socket{}
 		g.load()
+		if g.rec != nil {
+			g.restorePresence(ctx)
+		}
 		g.armIdle(ctx)
 	case *actor.ReceiveTimeout:
 		if len(g.sockets) == 0 && len(g.visitors) == 0 && !g.logins.live(time.Now(), g.deps.Settings.LockFor) {

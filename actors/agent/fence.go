@@ -30,6 +30,9 @@ func (g *grain) apply(b *persistence.Batch) error {
 	err := g.fence.Apply(b)
 	if errors.Is(err, persistence.ErrConflict) && !g.superseded {
 		g.superseded = true
+		if m := g.deps.Metrics; m != nil {
+			m.Superseded.WithLabelValues(Kind).Inc()
+		}
 		g.log.Warn("a newer activation of this agent took over; stopping this one",
 			zap.Uint64("generation", g.fence.Generation()))
 	}

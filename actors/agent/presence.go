@@ -10,6 +10,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/cluster"
 	"go.uber.org/zap"
+	"google.golang.org/protobuf/proto"
 
 	"liveroom/actors/room"
 	"liveroom/proto/pb"
@@ -123,6 +124,7 @@ func (g *grain) visitorHello(ctx actor.Context, msg *pb.AgentVisitorHello) *pb.A
 	info := &pb.VisitorInfo{
 		VisitorId: randomID(9), RoomId: h.RoomId, PageTitle: cleanText(h.PageTitle, maxTitleChars),
 		SinceMs: time.Now().UnixMilli(), Origin: cleanText(msg.Origin, 200),
+		Session: msg.VisitorSession, // filled by the socket's node, not the browser
 	}
 	if u, ok := room.CleanHTTPURL(h.PageUrl); ok {
 		info.PageUrl = u
@@ -131,6 +133,9 @@ func (g *grain) visitorHello(ctx actor.Context, msg *pb.AgentVisitorHello) *pb.A
 		info.Name = name
 	}
 	v := &visitor{pid: msg.Session, info: info, sent: g.presenceFor(h.RoomId)}
+	if g.saveVisitor(v) != nil {
+		return &pb.AgentReply{Error: errInternal}
+	}
 	g.visitors[info.VisitorId] = v
 	g.byPID[pidKey(v.pid)] = v
 	ctx.Watch(v.pid)
@@ -165,6 +170,7 @@ func (g *grain) visitorCall(ctx actor.Context, msg *pb.AgentVisitorCall) *pb.Age
 			return &pb.AgentReply{Error: errorf("invalid", "Your name must be 1 to 64 printable characters.")}
 		}
 		if name != v.info.Name {
+			v.info = proto.Clone(v.info).(*pb.VisitorInfo)
 			v.info.Name = name
 			g.toSockets(ctx, v.info.RoomId, &pb.AgentServerFrame{Body: &pb.AgentServerFrame_Visitor{Visitor: v.info}})
 		}
@@ -174,6 +180,10 @@ func (g *grain) visitorCall(ctx actor.Context, msg *pb.AgentVisitorCall) *pb.Age
 		RoomId: v.info.RoomId, PageUrl: v.info.PageUrl, AtMs: time.Now().UnixMilli(),
 	}}
 	v.request = r
+	if g.saveVisitor(v) != nil {
+		v.request = nil
+		return &pb.AgentReply{Error: errInternal}
+	}
 	g.queue = append(g.queue, r)
 	g.toVisitor(ctx, v, &pb.VisitorServerFrame{ReplyTo: msg.FrameId, Body: &pb.VisitorServerFrame_Queued{
 		Queued: &pb.CallQueued{RequestId: r.info.RequestId, Position: g.position(r)}}})
@@ -207,6 +217,9 @@ func (g *grain) dequeue(ctx actor.Context, r *request, reason string) {
 	}
 	if r.visitor.request == r {
 		r.visitor.request = nil
+		if g.visitors[r.visitor.info.VisitorId] == r.visitor {
+			_ = g.saveVisitor(r.visitor)
+		}
 	}
 	g.toSockets(ctx, r.info.RoomId, &pb.AgentServerFrame{Body: &pb.AgentServerFrame_RequestDone{
 		RequestDone: &pb.ContactRequestDone{RequestId: r.info.RequestId, Reason: reason}}})
@@ -248,12 +261,14 @@ func (g *grain) gone(ctx actor.Context, pid *actor.PID) {
 		}
 		delete(g.byPID, key)
 		delete(g.visitors, v.info.VisitorId)
+		g.dropVisitor(v)
 		g.toSockets(ctx, v.info.RoomId, &pb.AgentServerFrame{Body: &pb.AgentServerFrame_VisitorLeft{
 			VisitorLeft: &pb.VisitorLeft{VisitorId: v.info.VisitorId}}})
 	}
 	if s := g.sockets[key]; s != nil {
 		ctx.Unwatch(pid)
 		delete(g.sockets, key)
+		g.dropPage(s)
 		g.pushPresence(ctx)
 		g.log.Info("agent page closed", zap.Int("pages", len(g.sockets)))
 	}
@@ -284,13 +299,21 @@ func (g *grain) attach(ctx actor.Context, msg *pb.AgentAttach) *pb.AgentReply {
 	}
 	key := pidKey(msg.Session)
 	s := g.sockets[key]
-	if s == nil {
-		s = &socket{pid: msg.Session}
+	if s == nil || s.scope != scope {
+		next := &socket{pid: msg.Session, scope: scope}
+		if s != nil {
+			next.away = s.away
+		}
+		if g.savePage(next) != nil {
+			return &pb.AgentReply{Error: errInternal}
+		}
+		if s == nil {
+			ctx.Watch(next.pid)
+			g.log.Info("agent page open", zap.Int("pages", len(g.sockets)+1))
+		}
+		s = next
 		g.sockets[key] = s
-		ctx.Watch(s.pid)
-		g.log.Info("agent page open", zap.Int("pages", len(g.sockets)))
 	}
-	s.scope = scope
 	snap := &pb.AgentSnapshot{AgentId: g.id, AgentName: g.rec.Name, Status: g.status(s), NowMs: time.Now().UnixMilli()}
 	for _, v := range g.visitors {
 		if s.covers(v.info.RoomId) {
@@ -313,7 +336,10 @@ func (g *grain) setAway(ctx actor.Context, msg *pb.AgentSocketAway) *pb.AgentRep
 	if s == nil {
 		return &pb.AgentReply{Error: errorf("not_joined", "Watch first.")}
 	}
-	s.away = msg.Away
+	if s.away != msg.Away {
+		s.away = msg.Away
+		_ = g.savePage(s)
+	}
 	ctx.Send(s.pid, &pb.AgentServerFrame{ReplyTo: msg.FrameId, Body: &pb.AgentServerFrame_Status{Status: g.status(s)}})
 	g.pushPresence(ctx)
 	return &pb.AgentReply{}

@@ -4,6 +4,7 @@
 package short
 
 import (
+	"errors"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -36,6 +37,16 @@ type grain struct {
 	name    string
 	rec     *pb.ShortNameRecord
 	loadErr error
+
+	// fence is this activation's claim on the name's record. Like room and
+	// agent grains, a short-name grain can briefly run twice during a
+	// topology change; each activation that writes first takes the next
+	// generation of the name's fence and writes only under it, so an older
+	// activation (a paused node waking up) can neither give the name to a
+	// second room nor free a name the newer one gave out. Its write fails
+	// and it stops after the message at hand.
+	fence      *persistence.Fence
+	superseded bool
 }
 
 func errorf(code, msg string) *pb.Error { return &pb.Error{Code: code, Message: msg} }
@@ -46,6 +57,11 @@ var (
 )
 
 func (g *grain) Receive(ctx actor.Context) {
+	defer func() {
+		if g.superseded {
+			ctx.Stop(ctx.Self())
+		}
+	}()
 	switch msg := ctx.Message().(type) {
 	case *cluster.ClusterInit:
 		g.name = msg.Identity.Identity
@@ -70,17 +86,49 @@ func (g *grain) Receive(ctx actor.Context) {
 	}
 }
 
+// load reads the name's record. A name in use is fenced at once: its
+// activation may release it. A free name is fenced only when it is claimed
+// (most activations just resolve a name, and need not write).
 func (g *grain) load() {
-	rec := &pb.ShortNameRecord{}
-	found, err := persistence.GetRecord(g.deps.Store, persistence.ShortKey(g.name), rec)
+	rec, err := g.read()
+	if err == nil && rec != nil {
+		err = g.takeFence()
+	}
 	if err != nil {
 		g.loadErr = err
 		g.deps.Log.Error("load short name", zap.String("name", g.name), zap.Error(err))
 		return
 	}
-	if found {
-		g.rec = rec
+	g.rec = rec
+}
+
+func (g *grain) read() (*pb.ShortNameRecord, error) {
+	rec := &pb.ShortNameRecord{}
+	found, err := persistence.GetRecord(g.deps.Store, persistence.ShortKey(g.name), rec)
+	if err != nil || !found {
+		return nil, err
 	}
+	return rec, nil
+}
+
+func (g *grain) takeFence() error {
+	f, err := persistence.TakeFence(g.deps.Store, persistence.FenceKey(Kind, g.name))
+	if err == nil {
+		g.fence = f
+	}
+	return err
+}
+
+// apply writes b under the fence; once a newer activation took it, the
+// write fails and this activation stops.
+func (g *grain) apply(b *persistence.Batch) error {
+	err := g.fence.Apply(b)
+	if errors.Is(err, persistence.ErrConflict) && !g.superseded {
+		g.superseded = true
+		g.deps.Log.Warn("a newer activation of this short name took over; stopping this one",
+			zap.String("name", g.name), zap.Uint64("generation", g.fence.Generation()))
+	}
+	return err
 }
 
 func (g *grain) claim(msg *pb.ShortClaim) *pb.ShortReply {
@@ -96,10 +144,30 @@ func (g *grain) claim(msg *pb.ShortClaim) *pb.ShortReply {
 		}
 		return &pb.ShortReply{Error: errorf("short_name_taken", "This short name is already in use.")}
 	}
+	if g.fence == nil {
+		// The first write of this activation: fence, then read again, as
+		// another activation may have claimed the name since load.
+		err := g.takeFence()
+		var cur *pb.ShortNameRecord
+		if err == nil {
+			cur, err = g.read()
+		}
+		if err != nil {
+			g.fence = nil
+			g.deps.Log.Error("fence short name", zap.String("name", g.name), zap.Error(err))
+			return &pb.ShortReply{Error: errInternal}
+		}
+		if cur != nil {
+			g.rec = cur
+			return g.claim(msg)
+		}
+	}
 	rec := &pb.ShortNameRecord{RoomId: msg.RoomId, AgentId: msg.AgentId}
 	raw, err := proto.Marshal(rec)
 	if err == nil {
-		err = g.deps.Store.Set(persistence.ShortKey(g.name), raw)
+		var b persistence.Batch
+		b.Set(persistence.ShortKey(g.name), raw)
+		err = g.apply(&b)
 	}
 	if err != nil {
 		g.deps.Log.Error("store short name", zap.String("name", g.name), zap.Error(err))
@@ -116,7 +184,9 @@ func (g *grain) release(msg *pb.ShortRelease) *pb.ShortReply {
 	if g.rec == nil || g.rec.RoomId != msg.RoomId {
 		return &pb.ShortReply{} // already free, or someone else's: nothing to do
 	}
-	if err := g.deps.Store.Delete(persistence.ShortKey(g.name)); err != nil {
+	var b persistence.Batch
+	b.Delete(persistence.ShortKey(g.name))
+	if err := g.apply(&b); err != nil {
 		g.deps.Log.Error("delete short name", zap.String("name", g.name), zap.Error(err))
 		return &pb.ShortReply{Error: errInternal}
 	}

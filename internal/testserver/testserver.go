@@ -23,8 +23,16 @@ import (
 // of the same number on all interfaces.
 func FreePort(tb testing.TB) int {
 	tb.Helper()
+	return FreePortOn(tb, "127.0.0.1")
+}
+
+// FreePortOn is FreePort for TCP on host (another loopback address such as
+// 127.0.0.2, where other programs' connections may hold ports that are free
+// on 127.0.0.1).
+func FreePortOn(tb testing.TB, host string) int {
+	tb.Helper()
 	for range 100 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 		if err != nil {
 			tb.Fatal(err)
 		}

@@ -5067,10 +5067,14 @@ type VisitorHello struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	AgentId string                 `protobuf:"bytes,1,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
 	// Optional: one room of that agent.
-	RoomId        string `protobuf:"bytes,2,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
-	PageUrl       string `protobuf:"bytes,3,opt,name=page_url,json=pageUrl,proto3" json:"page_url,omitempty"`
-	PageTitle     string `protobuf:"bytes,4,opt,name=page_title,json=pageTitle,proto3" json:"page_title,omitempty"`
-	Name          string `protobuf:"bytes,5,opt,name=name,proto3" json:"name,omitempty"`
+	RoomId    string `protobuf:"bytes,2,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	PageUrl   string `protobuf:"bytes,3,opt,name=page_url,json=pageUrl,proto3" json:"page_url,omitempty"`
+	PageTitle string `protobuf:"bytes,4,opt,name=page_title,json=pageTitle,proto3" json:"page_title,omitempty"`
+	Name      string `protobuf:"bytes,5,opt,name=name,proto3" json:"name,omitempty"`
+	// The visitor's first-party cookie id (set by button.js on the site):
+	// the key of its visitor session grain. Optional; 16-64 letters, digits,
+	// '-' or '_'.
+	SessionKey    string `protobuf:"bytes,220,opt,name=session_key,json=sessionKey,proto3" json:"session_key,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -5136,6 +5140,13 @@ func (x *VisitorHello) GetPageTitle() string {
 func (x *VisitorHello) GetName() string {
 	if x != nil {
 		return x.Name
+	}
+	return ""
+}
+
+func (x *VisitorHello) GetSessionKey() string {
+	if x != nil {
+		return x.SessionKey
 	}
 	return ""
 }
@@ -6068,7 +6079,10 @@ type VisitorInfo struct {
 	// When the page was opened (server clock).
 	SinceMs int64 `protobuf:"varint,6,opt,name=since_ms,json=sinceMs,proto3" json:"since_ms,omitempty"`
 	// The Origin the page's browser reported.
-	Origin        string `protobuf:"bytes,7,opt,name=origin,proto3" json:"origin,omitempty"`
+	Origin string `protobuf:"bytes,7,opt,name=origin,proto3" json:"origin,omitempty"`
+	// The visitor's session across page loads, tabs and nodes (visitor
+	// session grain), when its page sent a session key.
+	Session       *VisitorSessionSummary `protobuf:"bytes,220,opt,name=session,proto3" json:"session,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -6150,6 +6164,13 @@ func (x *VisitorInfo) GetOrigin() string {
 		return x.Origin
 	}
 	return ""
+}
+
+func (x *VisitorInfo) GetSession() *VisitorSessionSummary {
+	if x != nil {
+		return x.Session
+	}
+	return nil
 }
 
 type VisitorLeft struct {
@@ -6549,13 +6570,16 @@ func (x *CallAnswered) GetVisitorPath() string {
 }
 
 type AgentVisitorHello struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Session       *actor.PID             `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
-	Hello         *VisitorHello          `protobuf:"bytes,2,opt,name=hello,proto3" json:"hello,omitempty"`
-	FrameId       string                 `protobuf:"bytes,3,opt,name=frame_id,json=frameId,proto3" json:"frame_id,omitempty"`
-	Origin        string                 `protobuf:"bytes,4,opt,name=origin,proto3" json:"origin,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Session *actor.PID             `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
+	Hello   *VisitorHello          `protobuf:"bytes,2,opt,name=hello,proto3" json:"hello,omitempty"`
+	FrameId string                 `protobuf:"bytes,3,opt,name=frame_id,json=frameId,proto3" json:"frame_id,omitempty"`
+	Origin  string                 `protobuf:"bytes,4,opt,name=origin,proto3" json:"origin,omitempty"`
+	// What the visitor session grain knows about this visitor (filled by the
+	// node that holds the socket, never by the browser).
+	VisitorSession *VisitorSessionSummary `protobuf:"bytes,220,opt,name=visitor_session,json=visitorSession,proto3" json:"visitor_session,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *AgentVisitorHello) Reset() {
@@ -6614,6 +6638,13 @@ func (x *AgentVisitorHello) GetOrigin() string {
 		return x.Origin
 	}
 	return ""
+}
+
+func (x *AgentVisitorHello) GetVisitorSession() *VisitorSessionSummary {
+	if x != nil {
+		return x.VisitorSession
+	}
+	return nil
 }
 
 type AgentVisitorCall struct {
@@ -12569,6 +12600,768 @@ func (x *WbRoomDeleted) GetGeneration() string {
 	return ""
 }
 
+// AgentPresenceVisitor is one visitor page an agent grain tracks
+// (agentpres/<agent>/v/<visitor id>): an activation on another node reads it
+// back, watches the page's socket again and keeps its call request.
+type AgentPresenceVisitor struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Session *actor.PID             `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
+	Info    *VisitorInfo           `protobuf:"bytes,2,opt,name=info,proto3" json:"info,omitempty"`
+	// Its pending call request, if any.
+	Request       *ContactRequest `protobuf:"bytes,3,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentPresenceVisitor) Reset() {
+	*x = AgentPresenceVisitor{}
+	mi := &file_liveroom_proto_msgTypes[162]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentPresenceVisitor) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentPresenceVisitor) ProtoMessage() {}
+
+func (x *AgentPresenceVisitor) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[162]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentPresenceVisitor.ProtoReflect.Descriptor instead.
+func (*AgentPresenceVisitor) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{162}
+}
+
+func (x *AgentPresenceVisitor) GetSession() *actor.PID {
+	if x != nil {
+		return x.Session
+	}
+	return nil
+}
+
+func (x *AgentPresenceVisitor) GetInfo() *VisitorInfo {
+	if x != nil {
+		return x.Info
+	}
+	return nil
+}
+
+func (x *AgentPresenceVisitor) GetRequest() *ContactRequest {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+// AgentPresencePage is one open agent page (agentpres/<agent>/p/<socket>).
+type AgentPresencePage struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Session *actor.PID             `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
+	// "" watches every room of the agent.
+	Scope         string `protobuf:"bytes,2,opt,name=scope,proto3" json:"scope,omitempty"`
+	Away          bool   `protobuf:"varint,3,opt,name=away,proto3" json:"away,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentPresencePage) Reset() {
+	*x = AgentPresencePage{}
+	mi := &file_liveroom_proto_msgTypes[163]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentPresencePage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentPresencePage) ProtoMessage() {}
+
+func (x *AgentPresencePage) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[163]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentPresencePage.ProtoReflect.Descriptor instead.
+func (*AgentPresencePage) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{163}
+}
+
+func (x *AgentPresencePage) GetSession() *actor.PID {
+	if x != nil {
+		return x.Session
+	}
+	return nil
+}
+
+func (x *AgentPresencePage) GetScope() string {
+	if x != nil {
+		return x.Scope
+	}
+	return ""
+}
+
+func (x *AgentPresencePage) GetAway() bool {
+	if x != nil {
+		return x.Away
+	}
+	return false
+}
+
+// VisitorPage is one page load of a visitor.
+type VisitorPage struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	PageUrl   string                 `protobuf:"bytes,1,opt,name=page_url,json=pageUrl,proto3" json:"page_url,omitempty"`
+	PageTitle string                 `protobuf:"bytes,2,opt,name=page_title,json=pageTitle,proto3" json:"page_title,omitempty"`
+	OpenedMs  int64                  `protobuf:"varint,3,opt,name=opened_ms,json=openedMs,proto3" json:"opened_ms,omitempty"`
+	// 0 while the page is open.
+	ClosedMs      int64  `protobuf:"varint,4,opt,name=closed_ms,json=closedMs,proto3" json:"closed_ms,omitempty"`
+	AgentId       string `protobuf:"bytes,5,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VisitorPage) Reset() {
+	*x = VisitorPage{}
+	mi := &file_liveroom_proto_msgTypes[164]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VisitorPage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VisitorPage) ProtoMessage() {}
+
+func (x *VisitorPage) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[164]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VisitorPage.ProtoReflect.Descriptor instead.
+func (*VisitorPage) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{164}
+}
+
+func (x *VisitorPage) GetPageUrl() string {
+	if x != nil {
+		return x.PageUrl
+	}
+	return ""
+}
+
+func (x *VisitorPage) GetPageTitle() string {
+	if x != nil {
+		return x.PageTitle
+	}
+	return ""
+}
+
+func (x *VisitorPage) GetOpenedMs() int64 {
+	if x != nil {
+		return x.OpenedMs
+	}
+	return 0
+}
+
+func (x *VisitorPage) GetClosedMs() int64 {
+	if x != nil {
+		return x.ClosedMs
+	}
+	return 0
+}
+
+func (x *VisitorPage) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+// VisitorPastRequest is a call request the visitor made.
+type VisitorPastRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AgentId       string                 `protobuf:"bytes,1,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	Kind          CallKind               `protobuf:"varint,2,opt,name=kind,proto3,enum=liveroom.v1.CallKind" json:"kind,omitempty"`
+	AtMs          int64                  `protobuf:"varint,3,opt,name=at_ms,json=atMs,proto3" json:"at_ms,omitempty"`
+	PageUrl       string                 `protobuf:"bytes,4,opt,name=page_url,json=pageUrl,proto3" json:"page_url,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VisitorPastRequest) Reset() {
+	*x = VisitorPastRequest{}
+	mi := &file_liveroom_proto_msgTypes[165]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VisitorPastRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VisitorPastRequest) ProtoMessage() {}
+
+func (x *VisitorPastRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[165]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VisitorPastRequest.ProtoReflect.Descriptor instead.
+func (*VisitorPastRequest) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{165}
+}
+
+func (x *VisitorPastRequest) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+func (x *VisitorPastRequest) GetKind() CallKind {
+	if x != nil {
+		return x.Kind
+	}
+	return CallKind_CALL_KIND_UNSPECIFIED
+}
+
+func (x *VisitorPastRequest) GetAtMs() int64 {
+	if x != nil {
+		return x.AtMs
+	}
+	return 0
+}
+
+func (x *VisitorPastRequest) GetPageUrl() string {
+	if x != nil {
+		return x.PageUrl
+	}
+	return ""
+}
+
+// VisitorPageView is a page load as the grain keeps it: with the page's
+// socket while it is open, so a re-activation can watch it again.
+type VisitorPageView struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Page          *VisitorPage           `protobuf:"bytes,1,opt,name=page,proto3" json:"page,omitempty"`
+	Session       *actor.PID             `protobuf:"bytes,2,opt,name=session,proto3" json:"session,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VisitorPageView) Reset() {
+	*x = VisitorPageView{}
+	mi := &file_liveroom_proto_msgTypes[166]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VisitorPageView) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VisitorPageView) ProtoMessage() {}
+
+func (x *VisitorPageView) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[166]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VisitorPageView.ProtoReflect.Descriptor instead.
+func (*VisitorPageView) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{166}
+}
+
+func (x *VisitorPageView) GetPage() *VisitorPage {
+	if x != nil {
+		return x.Page
+	}
+	return nil
+}
+
+func (x *VisitorPageView) GetSession() *actor.PID {
+	if x != nil {
+		return x.Session
+	}
+	return nil
+}
+
+// VisitorSessionRecord is a visitor session (visitorsess/<key>).
+type VisitorSessionRecord struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Name        string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	FirstSeenMs int64                  `protobuf:"varint,2,opt,name=first_seen_ms,json=firstSeenMs,proto3" json:"first_seen_ms,omitempty"`
+	LastSeenMs  int64                  `protobuf:"varint,3,opt,name=last_seen_ms,json=lastSeenMs,proto3" json:"last_seen_ms,omitempty"`
+	// The latest page loads, oldest first (bounded).
+	Pages []*VisitorPageView `protobuf:"bytes,4,rep,name=pages,proto3" json:"pages,omitempty"`
+	// The latest call requests, oldest first (bounded).
+	Requests []*VisitorPastRequest `protobuf:"bytes,5,rep,name=requests,proto3" json:"requests,omitempty"`
+	// Time with at least one page open, up to active_since_ms.
+	TimeOnSiteMs int64 `protobuf:"varint,6,opt,name=time_on_site_ms,json=timeOnSiteMs,proto3" json:"time_on_site_ms,omitempty"`
+	// When the open pages went from none to some; 0 while none is open.
+	ActiveSinceMs int64 `protobuf:"varint,7,opt,name=active_since_ms,json=activeSinceMs,proto3" json:"active_since_ms,omitempty"`
+	// Page loads ever, including those no longer in pages.
+	PageLoads     uint32 `protobuf:"varint,8,opt,name=page_loads,json=pageLoads,proto3" json:"page_loads,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VisitorSessionRecord) Reset() {
+	*x = VisitorSessionRecord{}
+	mi := &file_liveroom_proto_msgTypes[167]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VisitorSessionRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VisitorSessionRecord) ProtoMessage() {}
+
+func (x *VisitorSessionRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[167]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VisitorSessionRecord.ProtoReflect.Descriptor instead.
+func (*VisitorSessionRecord) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{167}
+}
+
+func (x *VisitorSessionRecord) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *VisitorSessionRecord) GetFirstSeenMs() int64 {
+	if x != nil {
+		return x.FirstSeenMs
+	}
+	return 0
+}
+
+func (x *VisitorSessionRecord) GetLastSeenMs() int64 {
+	if x != nil {
+		return x.LastSeenMs
+	}
+	return 0
+}
+
+func (x *VisitorSessionRecord) GetPages() []*VisitorPageView {
+	if x != nil {
+		return x.Pages
+	}
+	return nil
+}
+
+func (x *VisitorSessionRecord) GetRequests() []*VisitorPastRequest {
+	if x != nil {
+		return x.Requests
+	}
+	return nil
+}
+
+func (x *VisitorSessionRecord) GetTimeOnSiteMs() int64 {
+	if x != nil {
+		return x.TimeOnSiteMs
+	}
+	return 0
+}
+
+func (x *VisitorSessionRecord) GetActiveSinceMs() int64 {
+	if x != nil {
+		return x.ActiveSinceMs
+	}
+	return 0
+}
+
+func (x *VisitorSessionRecord) GetPageLoads() uint32 {
+	if x != nil {
+		return x.PageLoads
+	}
+	return 0
+}
+
+// VisitorSessionSummary is what an agent page is shown of a visitor session.
+type VisitorSessionSummary struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Name        string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	FirstSeenMs int64                  `protobuf:"varint,2,opt,name=first_seen_ms,json=firstSeenMs,proto3" json:"first_seen_ms,omitempty"`
+	Pages       []*VisitorPage         `protobuf:"bytes,3,rep,name=pages,proto3" json:"pages,omitempty"`
+	Requests    []*VisitorPastRequest  `protobuf:"bytes,4,rep,name=requests,proto3" json:"requests,omitempty"`
+	// Time with at least one page open, as of now_ms.
+	TimeOnSiteMs  int64  `protobuf:"varint,5,opt,name=time_on_site_ms,json=timeOnSiteMs,proto3" json:"time_on_site_ms,omitempty"`
+	PageLoads     uint32 `protobuf:"varint,6,opt,name=page_loads,json=pageLoads,proto3" json:"page_loads,omitempty"`
+	NowMs         int64  `protobuf:"varint,7,opt,name=now_ms,json=nowMs,proto3" json:"now_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VisitorSessionSummary) Reset() {
+	*x = VisitorSessionSummary{}
+	mi := &file_liveroom_proto_msgTypes[168]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VisitorSessionSummary) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VisitorSessionSummary) ProtoMessage() {}
+
+func (x *VisitorSessionSummary) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[168]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VisitorSessionSummary.ProtoReflect.Descriptor instead.
+func (*VisitorSessionSummary) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{168}
+}
+
+func (x *VisitorSessionSummary) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *VisitorSessionSummary) GetFirstSeenMs() int64 {
+	if x != nil {
+		return x.FirstSeenMs
+	}
+	return 0
+}
+
+func (x *VisitorSessionSummary) GetPages() []*VisitorPage {
+	if x != nil {
+		return x.Pages
+	}
+	return nil
+}
+
+func (x *VisitorSessionSummary) GetRequests() []*VisitorPastRequest {
+	if x != nil {
+		return x.Requests
+	}
+	return nil
+}
+
+func (x *VisitorSessionSummary) GetTimeOnSiteMs() int64 {
+	if x != nil {
+		return x.TimeOnSiteMs
+	}
+	return 0
+}
+
+func (x *VisitorSessionSummary) GetPageLoads() uint32 {
+	if x != nil {
+		return x.PageLoads
+	}
+	return 0
+}
+
+func (x *VisitorSessionSummary) GetNowMs() int64 {
+	if x != nil {
+		return x.NowMs
+	}
+	return 0
+}
+
+// VisitorSessionOpen tells the session grain a page of the visitor opened;
+// the grain watches session and counts the page closed when it stops.
+type VisitorSessionOpen struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Session       *actor.PID             `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
+	AgentId       string                 `protobuf:"bytes,2,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	PageUrl       string                 `protobuf:"bytes,3,opt,name=page_url,json=pageUrl,proto3" json:"page_url,omitempty"`
+	PageTitle     string                 `protobuf:"bytes,4,opt,name=page_title,json=pageTitle,proto3" json:"page_title,omitempty"`
+	Name          string                 `protobuf:"bytes,5,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VisitorSessionOpen) Reset() {
+	*x = VisitorSessionOpen{}
+	mi := &file_liveroom_proto_msgTypes[169]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VisitorSessionOpen) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VisitorSessionOpen) ProtoMessage() {}
+
+func (x *VisitorSessionOpen) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[169]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VisitorSessionOpen.ProtoReflect.Descriptor instead.
+func (*VisitorSessionOpen) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{169}
+}
+
+func (x *VisitorSessionOpen) GetSession() *actor.PID {
+	if x != nil {
+		return x.Session
+	}
+	return nil
+}
+
+func (x *VisitorSessionOpen) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+func (x *VisitorSessionOpen) GetPageUrl() string {
+	if x != nil {
+		return x.PageUrl
+	}
+	return ""
+}
+
+func (x *VisitorSessionOpen) GetPageTitle() string {
+	if x != nil {
+		return x.PageTitle
+	}
+	return ""
+}
+
+func (x *VisitorSessionOpen) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// VisitorSessionRequest records a call request the visitor made.
+type VisitorSessionRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AgentId       string                 `protobuf:"bytes,1,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	Kind          CallKind               `protobuf:"varint,2,opt,name=kind,proto3,enum=liveroom.v1.CallKind" json:"kind,omitempty"`
+	Name          string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	PageUrl       string                 `protobuf:"bytes,4,opt,name=page_url,json=pageUrl,proto3" json:"page_url,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VisitorSessionRequest) Reset() {
+	*x = VisitorSessionRequest{}
+	mi := &file_liveroom_proto_msgTypes[170]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VisitorSessionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VisitorSessionRequest) ProtoMessage() {}
+
+func (x *VisitorSessionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[170]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VisitorSessionRequest.ProtoReflect.Descriptor instead.
+func (*VisitorSessionRequest) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{170}
+}
+
+func (x *VisitorSessionRequest) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+func (x *VisitorSessionRequest) GetKind() CallKind {
+	if x != nil {
+		return x.Kind
+	}
+	return CallKind_CALL_KIND_UNSPECIFIED
+}
+
+func (x *VisitorSessionRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *VisitorSessionRequest) GetPageUrl() string {
+	if x != nil {
+		return x.PageUrl
+	}
+	return ""
+}
+
+type VisitorSessionGet struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VisitorSessionGet) Reset() {
+	*x = VisitorSessionGet{}
+	mi := &file_liveroom_proto_msgTypes[171]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VisitorSessionGet) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VisitorSessionGet) ProtoMessage() {}
+
+func (x *VisitorSessionGet) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[171]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VisitorSessionGet.ProtoReflect.Descriptor instead.
+func (*VisitorSessionGet) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{171}
+}
+
+type VisitorSessionReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Summary       *VisitorSessionSummary `protobuf:"bytes,2,opt,name=summary,proto3" json:"summary,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VisitorSessionReply) Reset() {
+	*x = VisitorSessionReply{}
+	mi := &file_liveroom_proto_msgTypes[172]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VisitorSessionReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VisitorSessionReply) ProtoMessage() {}
+
+func (x *VisitorSessionReply) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[172]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VisitorSessionReply.ProtoReflect.Descriptor instead.
+func (*VisitorSessionReply) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{172}
+}
+
+func (x *VisitorSessionReply) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *VisitorSessionReply) GetSummary() *VisitorSessionSummary {
+	if x != nil {
+		return x.Summary
+	}
+	return nil
+}
+
 var File_liveroom_proto protoreflect.FileDescriptor
 
 const file_liveroom_proto_rawDesc = "" +
@@ -12938,14 +13731,16 @@ const file_liveroom_proto_rawDesc = "" +
 	"\x04call\x18\x03 \x01(\v2\x18.liveroom.v1.VisitorCallH\x00R\x04call\x124\n" +
 	"\x06cancel\x18\x04 \x01(\v2\x1a.liveroom.v1.VisitorCancelH\x00R\x06cancel\x12'\n" +
 	"\x04ping\x18\x05 \x01(\v2\x11.liveroom.v1.PingH\x00R\x04pingB\x06\n" +
-	"\x04body\"\x90\x01\n" +
+	"\x04body\"\xb2\x01\n" +
 	"\fVisitorHello\x12\x19\n" +
 	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12\x17\n" +
 	"\aroom_id\x18\x02 \x01(\tR\x06roomId\x12\x19\n" +
 	"\bpage_url\x18\x03 \x01(\tR\apageUrl\x12\x1d\n" +
 	"\n" +
 	"page_title\x18\x04 \x01(\tR\tpageTitle\x12\x12\n" +
-	"\x04name\x18\x05 \x01(\tR\x04name\"L\n" +
+	"\x04name\x18\x05 \x01(\tR\x04name\x12 \n" +
+	"\vsession_key\x18\xdc\x01 \x01(\tR\n" +
+	"sessionKey\"L\n" +
 	"\vVisitorCall\x12)\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x15.liveroom.v1.CallKindR\x04kind\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\"\x0f\n" +
@@ -13003,7 +13798,7 @@ const file_liveroom_proto_rawDesc = "" +
 	"\x05error\x18\t \x01(\v2\x12.liveroom.v1.ErrorH\x00R\x05error\x12'\n" +
 	"\x04pong\x18\n" +
 	" \x01(\v2\x11.liveroom.v1.PongH\x00R\x04pongB\x06\n" +
-	"\x04body\"\xc6\x01\n" +
+	"\x04body\"\x85\x02\n" +
 	"\vVisitorInfo\x12\x1d\n" +
 	"\n" +
 	"visitor_id\x18\x01 \x01(\tR\tvisitorId\x12\x17\n" +
@@ -13013,7 +13808,8 @@ const file_liveroom_proto_rawDesc = "" +
 	"page_title\x18\x04 \x01(\tR\tpageTitle\x12\x12\n" +
 	"\x04name\x18\x05 \x01(\tR\x04name\x12\x19\n" +
 	"\bsince_ms\x18\x06 \x01(\x03R\asinceMs\x12\x16\n" +
-	"\x06origin\x18\a \x01(\tR\x06origin\",\n" +
+	"\x06origin\x18\a \x01(\tR\x06origin\x12=\n" +
+	"\asession\x18\xdc\x01 \x01(\v2\".liveroom.v1.VisitorSessionSummaryR\asession\",\n" +
 	"\vVisitorLeft\x12\x1d\n" +
 	"\n" +
 	"visitor_id\x18\x01 \x01(\tR\tvisitorId\"\xd6\x01\n" +
@@ -13048,13 +13844,14 @@ const file_liveroom_proto_rawDesc = "" +
 	"\aroom_id\x18\x02 \x01(\tR\x06roomId\x12\x1d\n" +
 	"\n" +
 	"agent_path\x18\x03 \x01(\tR\tagentPath\x12!\n" +
-	"\fvisitor_path\x18\x04 \x01(\tR\vvisitorPath\"\x9d\x01\n" +
+	"\fvisitor_path\x18\x04 \x01(\tR\vvisitorPath\"\xeb\x01\n" +
 	"\x11AgentVisitorHello\x12$\n" +
 	"\asession\x18\x01 \x01(\v2\n" +
 	".actor.PIDR\asession\x12/\n" +
 	"\x05hello\x18\x02 \x01(\v2\x19.liveroom.v1.VisitorHelloR\x05hello\x12\x19\n" +
 	"\bframe_id\x18\x03 \x01(\tR\aframeId\x12\x16\n" +
-	"\x06origin\x18\x04 \x01(\tR\x06origin\"\x81\x01\n" +
+	"\x06origin\x18\x04 \x01(\tR\x06origin\x12L\n" +
+	"\x0fvisitor_session\x18\xdc\x01 \x01(\v2\".liveroom.v1.VisitorSessionSummaryR\x0evisitorSession\"\x81\x01\n" +
 	"\x10AgentVisitorCall\x12$\n" +
 	"\asession\x18\x01 \x01(\v2\n" +
 	".actor.PIDR\asession\x12,\n" +
@@ -13526,7 +14323,70 @@ const file_liveroom_proto_rawDesc = "" +
 	"\rWbRoomDeleted\x12\x1e\n" +
 	"\n" +
 	"generation\x18\x01 \x01(\tR\n" +
-	"generation*>\n" +
+	"generation\"\xa1\x01\n" +
+	"\x14AgentPresenceVisitor\x12$\n" +
+	"\asession\x18\x01 \x01(\v2\n" +
+	".actor.PIDR\asession\x12,\n" +
+	"\x04info\x18\x02 \x01(\v2\x18.liveroom.v1.VisitorInfoR\x04info\x125\n" +
+	"\arequest\x18\x03 \x01(\v2\x1b.liveroom.v1.ContactRequestR\arequest\"c\n" +
+	"\x11AgentPresencePage\x12$\n" +
+	"\asession\x18\x01 \x01(\v2\n" +
+	".actor.PIDR\asession\x12\x14\n" +
+	"\x05scope\x18\x02 \x01(\tR\x05scope\x12\x12\n" +
+	"\x04away\x18\x03 \x01(\bR\x04away\"\x9c\x01\n" +
+	"\vVisitorPage\x12\x19\n" +
+	"\bpage_url\x18\x01 \x01(\tR\apageUrl\x12\x1d\n" +
+	"\n" +
+	"page_title\x18\x02 \x01(\tR\tpageTitle\x12\x1b\n" +
+	"\topened_ms\x18\x03 \x01(\x03R\bopenedMs\x12\x1b\n" +
+	"\tclosed_ms\x18\x04 \x01(\x03R\bclosedMs\x12\x19\n" +
+	"\bagent_id\x18\x05 \x01(\tR\aagentId\"\x8a\x01\n" +
+	"\x12VisitorPastRequest\x12\x19\n" +
+	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12)\n" +
+	"\x04kind\x18\x02 \x01(\x0e2\x15.liveroom.v1.CallKindR\x04kind\x12\x13\n" +
+	"\x05at_ms\x18\x03 \x01(\x03R\x04atMs\x12\x19\n" +
+	"\bpage_url\x18\x04 \x01(\tR\apageUrl\"e\n" +
+	"\x0fVisitorPageView\x12,\n" +
+	"\x04page\x18\x01 \x01(\v2\x18.liveroom.v1.VisitorPageR\x04page\x12$\n" +
+	"\asession\x18\x02 \x01(\v2\n" +
+	".actor.PIDR\asession\"\xcf\x02\n" +
+	"\x14VisitorSessionRecord\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\"\n" +
+	"\rfirst_seen_ms\x18\x02 \x01(\x03R\vfirstSeenMs\x12 \n" +
+	"\flast_seen_ms\x18\x03 \x01(\x03R\n" +
+	"lastSeenMs\x122\n" +
+	"\x05pages\x18\x04 \x03(\v2\x1c.liveroom.v1.VisitorPageViewR\x05pages\x12;\n" +
+	"\brequests\x18\x05 \x03(\v2\x1f.liveroom.v1.VisitorPastRequestR\brequests\x12%\n" +
+	"\x0ftime_on_site_ms\x18\x06 \x01(\x03R\ftimeOnSiteMs\x12&\n" +
+	"\x0factive_since_ms\x18\a \x01(\x03R\ractiveSinceMs\x12\x1d\n" +
+	"\n" +
+	"page_loads\x18\b \x01(\rR\tpageLoads\"\x99\x02\n" +
+	"\x15VisitorSessionSummary\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\"\n" +
+	"\rfirst_seen_ms\x18\x02 \x01(\x03R\vfirstSeenMs\x12.\n" +
+	"\x05pages\x18\x03 \x03(\v2\x18.liveroom.v1.VisitorPageR\x05pages\x12;\n" +
+	"\brequests\x18\x04 \x03(\v2\x1f.liveroom.v1.VisitorPastRequestR\brequests\x12%\n" +
+	"\x0ftime_on_site_ms\x18\x05 \x01(\x03R\ftimeOnSiteMs\x12\x1d\n" +
+	"\n" +
+	"page_loads\x18\x06 \x01(\rR\tpageLoads\x12\x15\n" +
+	"\x06now_ms\x18\a \x01(\x03R\x05nowMs\"\xa3\x01\n" +
+	"\x12VisitorSessionOpen\x12$\n" +
+	"\asession\x18\x01 \x01(\v2\n" +
+	".actor.PIDR\asession\x12\x19\n" +
+	"\bagent_id\x18\x02 \x01(\tR\aagentId\x12\x19\n" +
+	"\bpage_url\x18\x03 \x01(\tR\apageUrl\x12\x1d\n" +
+	"\n" +
+	"page_title\x18\x04 \x01(\tR\tpageTitle\x12\x12\n" +
+	"\x04name\x18\x05 \x01(\tR\x04name\"\x8c\x01\n" +
+	"\x15VisitorSessionRequest\x12\x19\n" +
+	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12)\n" +
+	"\x04kind\x18\x02 \x01(\x0e2\x15.liveroom.v1.CallKindR\x04kind\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\x12\x19\n" +
+	"\bpage_url\x18\x04 \x01(\tR\apageUrl\"\x13\n" +
+	"\x11VisitorSessionGet\"}\n" +
+	"\x13VisitorSessionReply\x12(\n" +
+	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\x12<\n" +
+	"\asummary\x18\x02 \x01(\v2\".liveroom.v1.VisitorSessionSummaryR\asummary*>\n" +
 	"\x04Role\x12\x14\n" +
 	"\x10ROLE_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
@@ -13603,7 +14463,7 @@ func file_liveroom_proto_rawDescGZIP() []byte {
 }
 
 var file_liveroom_proto_enumTypes = make([]protoimpl.EnumInfo, 13)
-var file_liveroom_proto_msgTypes = make([]protoimpl.MessageInfo, 164)
+var file_liveroom_proto_msgTypes = make([]protoimpl.MessageInfo, 175)
 var file_liveroom_proto_goTypes = []any{
 	(Role)(0),                      // 0: liveroom.v1.Role
 	(PeerRole)(0),                  // 1: liveroom.v1.PeerRole
@@ -13780,9 +14640,20 @@ var file_liveroom_proto_goTypes = []any{
 	(*BroadcastLeave)(nil),         // 172: liveroom.v1.BroadcastLeave
 	(*BroadcastAwayExpired)(nil),   // 173: liveroom.v1.BroadcastAwayExpired
 	(*WbRoomDeleted)(nil),          // 174: liveroom.v1.WbRoomDeleted
-	nil,                            // 175: liveroom.v1.Sdp.SourcesEntry
-	nil,                            // 176: liveroom.v1.WebhookEvent.DataEntry
-	(*actor.PID)(nil),              // 177: actor.PID
+	(*AgentPresenceVisitor)(nil),   // 175: liveroom.v1.AgentPresenceVisitor
+	(*AgentPresencePage)(nil),      // 176: liveroom.v1.AgentPresencePage
+	(*VisitorPage)(nil),            // 177: liveroom.v1.VisitorPage
+	(*VisitorPastRequest)(nil),     // 178: liveroom.v1.VisitorPastRequest
+	(*VisitorPageView)(nil),        // 179: liveroom.v1.VisitorPageView
+	(*VisitorSessionRecord)(nil),   // 180: liveroom.v1.VisitorSessionRecord
+	(*VisitorSessionSummary)(nil),  // 181: liveroom.v1.VisitorSessionSummary
+	(*VisitorSessionOpen)(nil),     // 182: liveroom.v1.VisitorSessionOpen
+	(*VisitorSessionRequest)(nil),  // 183: liveroom.v1.VisitorSessionRequest
+	(*VisitorSessionGet)(nil),      // 184: liveroom.v1.VisitorSessionGet
+	(*VisitorSessionReply)(nil),    // 185: liveroom.v1.VisitorSessionReply
+	nil,                            // 186: liveroom.v1.Sdp.SourcesEntry
+	nil,                            // 187: liveroom.v1.WebhookEvent.DataEntry
+	(*actor.PID)(nil),              // 188: actor.PID
 }
 var file_liveroom_proto_depIdxs = []int32{
 	55,  // 0: liveroom.v1.RoomRecord.entry_form:type_name -> liveroom.v1.EntryForm
@@ -13840,25 +14711,25 @@ var file_liveroom_proto_depIdxs = []int32{
 	23,  // 52: liveroom.v1.CreateRoomResult.room:type_name -> liveroom.v1.RoomInfo
 	27,  // 53: liveroom.v1.GetRoomInfoResult.error:type_name -> liveroom.v1.Error
 	23,  // 54: liveroom.v1.GetRoomInfoResult.room:type_name -> liveroom.v1.RoomInfo
-	177, // 55: liveroom.v1.Join.session:type_name -> actor.PID
+	188, // 55: liveroom.v1.Join.session:type_name -> actor.PID
 	18,  // 56: liveroom.v1.Join.request:type_name -> liveroom.v1.JoinRequest
-	177, // 57: liveroom.v1.Leave.session:type_name -> actor.PID
-	177, // 58: liveroom.v1.PostChat.session:type_name -> actor.PID
+	188, // 57: liveroom.v1.Leave.session:type_name -> actor.PID
+	188, // 58: liveroom.v1.PostChat.session:type_name -> actor.PID
 	0,   // 59: liveroom.v1.PostFile.role:type_name -> liveroom.v1.Role
 	14,  // 60: liveroom.v1.PostFile.file:type_name -> liveroom.v1.FileRef
-	177, // 61: liveroom.v1.GetHistory.session:type_name -> actor.PID
+	188, // 61: liveroom.v1.GetHistory.session:type_name -> actor.PID
 	20,  // 62: liveroom.v1.GetHistory.request:type_name -> liveroom.v1.HistoryRequest
 	27,  // 63: liveroom.v1.RoomReply.error:type_name -> liveroom.v1.Error
 	15,  // 64: liveroom.v1.RoomReply.chat:type_name -> liveroom.v1.ChatMessage
 	10,  // 65: liveroom.v1.CallAction.action:type_name -> liveroom.v1.CallAction.Action
-	175, // 66: liveroom.v1.Sdp.sources:type_name -> liveroom.v1.Sdp.SourcesEntry
+	186, // 66: liveroom.v1.Sdp.sources:type_name -> liveroom.v1.Sdp.SourcesEntry
 	1,   // 67: liveroom.v1.IceCandidate.pc:type_name -> liveroom.v1.PeerRole
 	10,  // 68: liveroom.v1.CallEvent.action:type_name -> liveroom.v1.CallAction.Action
 	16,  // 69: liveroom.v1.CallEvent.from:type_name -> liveroom.v1.Member
 	16,  // 70: liveroom.v1.CallParticipant.member:type_name -> liveroom.v1.Member
 	41,  // 71: liveroom.v1.CallParticipant.media:type_name -> liveroom.v1.MediaState
 	45,  // 72: liveroom.v1.CallState.participants:type_name -> liveroom.v1.CallParticipant
-	177, // 73: liveroom.v1.CallRequest.session:type_name -> actor.PID
+	188, // 73: liveroom.v1.CallRequest.session:type_name -> actor.PID
 	40,  // 74: liveroom.v1.CallRequest.call:type_name -> liveroom.v1.CallAction
 	41,  // 75: liveroom.v1.CallRequest.media_state:type_name -> liveroom.v1.MediaState
 	42,  // 76: liveroom.v1.CallRequest.publish_offer:type_name -> liveroom.v1.Sdp
@@ -13866,7 +14737,7 @@ var file_liveroom_proto_depIdxs = []int32{
 	43,  // 78: liveroom.v1.CallRequest.ice:type_name -> liveroom.v1.IceCandidate
 	49,  // 79: liveroom.v1.CallRequest.restart_ice:type_name -> liveroom.v1.RestartIce
 	134, // 80: liveroom.v1.CallRequest.recording:type_name -> liveroom.v1.RecordingControl
-	177, // 81: liveroom.v1.MediaCommand.session:type_name -> actor.PID
+	188, // 81: liveroom.v1.MediaCommand.session:type_name -> actor.PID
 	53,  // 82: liveroom.v1.MediaCommand.join:type_name -> liveroom.v1.MediaJoin
 	54,  // 83: liveroom.v1.MediaCommand.leave:type_name -> liveroom.v1.MediaLeave
 	42,  // 84: liveroom.v1.MediaCommand.publish_offer:type_name -> liveroom.v1.Sdp
@@ -13904,112 +14775,129 @@ var file_liveroom_proto_depIdxs = []int32{
 	85,  // 116: liveroom.v1.AgentServerFrame.answered:type_name -> liveroom.v1.CallAnswered
 	27,  // 117: liveroom.v1.AgentServerFrame.error:type_name -> liveroom.v1.Error
 	28,  // 118: liveroom.v1.AgentServerFrame.pong:type_name -> liveroom.v1.Pong
-	3,   // 119: liveroom.v1.ContactRequest.kind:type_name -> liveroom.v1.CallKind
-	2,   // 120: liveroom.v1.AgentStatus.presence:type_name -> liveroom.v1.Presence
-	83,  // 121: liveroom.v1.AgentSnapshot.status:type_name -> liveroom.v1.AgentStatus
-	79,  // 122: liveroom.v1.AgentSnapshot.visitors:type_name -> liveroom.v1.VisitorInfo
-	81,  // 123: liveroom.v1.AgentSnapshot.requests:type_name -> liveroom.v1.ContactRequest
-	177, // 124: liveroom.v1.AgentVisitorHello.session:type_name -> actor.PID
-	66,  // 125: liveroom.v1.AgentVisitorHello.hello:type_name -> liveroom.v1.VisitorHello
-	177, // 126: liveroom.v1.AgentVisitorCall.session:type_name -> actor.PID
-	67,  // 127: liveroom.v1.AgentVisitorCall.call:type_name -> liveroom.v1.VisitorCall
-	177, // 128: liveroom.v1.AgentVisitorCancel.session:type_name -> actor.PID
-	177, // 129: liveroom.v1.AgentAttach.session:type_name -> actor.PID
-	75,  // 130: liveroom.v1.AgentAttach.watch:type_name -> liveroom.v1.AgentWatch
-	177, // 131: liveroom.v1.AgentSocketAway.session:type_name -> actor.PID
-	177, // 132: liveroom.v1.AgentSocketAnswer.session:type_name -> actor.PID
-	77,  // 133: liveroom.v1.AgentSocketAnswer.answer:type_name -> liveroom.v1.AgentAnswer
-	177, // 134: liveroom.v1.AgentDetach.session:type_name -> actor.PID
-	27,  // 135: liveroom.v1.AgentReply.error:type_name -> liveroom.v1.Error
-	27,  // 136: liveroom.v1.AgentLoginResult.error:type_name -> liveroom.v1.Error
-	27,  // 137: liveroom.v1.AgentWho.error:type_name -> liveroom.v1.Error
-	30,  // 138: liveroom.v1.AgentCreateRoom.room:type_name -> liveroom.v1.CreateRoom
-	27,  // 139: liveroom.v1.AgentRoomResult.error:type_name -> liveroom.v1.Error
-	61,  // 140: liveroom.v1.AgentRoomResult.room:type_name -> liveroom.v1.AgentRoom
-	27,  // 141: liveroom.v1.AgentRoomList.error:type_name -> liveroom.v1.Error
-	61,  // 142: liveroom.v1.AgentRoomList.rooms:type_name -> liveroom.v1.AgentRoom
-	27,  // 143: liveroom.v1.AgentEntryList.error:type_name -> liveroom.v1.Error
-	56,  // 144: liveroom.v1.AgentEntryList.entries:type_name -> liveroom.v1.EntryRecord
-	64,  // 145: liveroom.v1.AgentStoreOffline.message:type_name -> liveroom.v1.OfflineMessage
-	27,  // 146: liveroom.v1.AgentOfflineResult.error:type_name -> liveroom.v1.Error
-	64,  // 147: liveroom.v1.AgentOfflineResult.message:type_name -> liveroom.v1.OfflineMessage
-	27,  // 148: liveroom.v1.AgentOfflineList.error:type_name -> liveroom.v1.Error
-	64,  // 149: liveroom.v1.AgentOfflineList.messages:type_name -> liveroom.v1.OfflineMessage
-	27,  // 150: liveroom.v1.ShortReply.error:type_name -> liveroom.v1.Error
-	63,  // 151: liveroom.v1.ShortReply.record:type_name -> liveroom.v1.ShortNameRecord
-	27,  // 152: liveroom.v1.AgentOverviewResult.error:type_name -> liveroom.v1.Error
-	2,   // 153: liveroom.v1.AgentOverviewResult.presence:type_name -> liveroom.v1.Presence
-	27,  // 154: liveroom.v1.AgentAdminResult.error:type_name -> liveroom.v1.Error
-	59,  // 155: liveroom.v1.AgentAdminResult.record:type_name -> liveroom.v1.AgentRecord
-	2,   // 156: liveroom.v1.AgentAdminResult.presence:type_name -> liveroom.v1.Presence
-	27,  // 157: liveroom.v1.RoomAdminResult.error:type_name -> liveroom.v1.Error
-	16,  // 158: liveroom.v1.RoomAdminResult.members:type_name -> liveroom.v1.Member
-	13,  // 159: liveroom.v1.RoomAdminResult.record:type_name -> liveroom.v1.RoomRecord
-	176, // 160: liveroom.v1.WebhookEvent.data:type_name -> liveroom.v1.WebhookEvent.DataEntry
-	129, // 161: liveroom.v1.WebhookJob.event:type_name -> liveroom.v1.WebhookEvent
-	11,  // 162: liveroom.v1.RecordingState.state:type_name -> liveroom.v1.RecordingState.State
-	16,  // 163: liveroom.v1.RecordingState.by:type_name -> liveroom.v1.Member
-	12,  // 164: liveroom.v1.MediaRecordingEvent.kind:type_name -> liveroom.v1.MediaRecordingEvent.Kind
-	16,  // 165: liveroom.v1.RoomMemberRecord.member:type_name -> liveroom.v1.Member
-	4,   // 166: liveroom.v1.WbElement.shape:type_name -> liveroom.v1.WbShape
-	5,   // 167: liveroom.v1.WbOp.kind:type_name -> liveroom.v1.WbOpKind
-	143, // 168: liveroom.v1.WbOp.element:type_name -> liveroom.v1.WbElement
-	144, // 169: liveroom.v1.WbOp.pages:type_name -> liveroom.v1.WbPage
-	143, // 170: liveroom.v1.WbOp.restored:type_name -> liveroom.v1.WbElement
-	145, // 171: liveroom.v1.WbHistory.done:type_name -> liveroom.v1.WbOp
-	145, // 172: liveroom.v1.WbHistory.undone:type_name -> liveroom.v1.WbOp
-	144, // 173: liveroom.v1.WbBoard.pages:type_name -> liveroom.v1.WbPage
-	143, // 174: liveroom.v1.WbBoard.elements:type_name -> liveroom.v1.WbElement
-	146, // 175: liveroom.v1.WbBoard.history:type_name -> liveroom.v1.WbHistory
-	4,   // 176: liveroom.v1.WbLive.shape:type_name -> liveroom.v1.WbShape
-	150, // 177: liveroom.v1.WbClient.sync:type_name -> liveroom.v1.WbSync
-	145, // 178: liveroom.v1.WbClient.op:type_name -> liveroom.v1.WbOp
-	149, // 179: liveroom.v1.WbClient.live:type_name -> liveroom.v1.WbLive
-	142, // 180: liveroom.v1.WbState.settings:type_name -> liveroom.v1.WhiteboardSettings
-	147, // 181: liveroom.v1.WbState.board:type_name -> liveroom.v1.WbBoard
-	145, // 182: liveroom.v1.WbState.ops:type_name -> liveroom.v1.WbOp
-	0,   // 183: liveroom.v1.WbState.role:type_name -> liveroom.v1.Role
-	152, // 184: liveroom.v1.WbServer.state:type_name -> liveroom.v1.WbState
-	145, // 185: liveroom.v1.WbServer.op:type_name -> liveroom.v1.WbOp
-	149, // 186: liveroom.v1.WbServer.live:type_name -> liveroom.v1.WbLive
-	177, // 187: liveroom.v1.WbRequest.session:type_name -> actor.PID
-	151, // 188: liveroom.v1.WbRequest.body:type_name -> liveroom.v1.WbClient
-	27,  // 189: liveroom.v1.WbReply.error:type_name -> liveroom.v1.Error
-	177, // 190: liveroom.v1.WbWho.session:type_name -> actor.PID
-	27,  // 191: liveroom.v1.WbWhoReply.error:type_name -> liveroom.v1.Error
-	0,   // 192: liveroom.v1.WbWhoReply.role:type_name -> liveroom.v1.Role
-	142, // 193: liveroom.v1.WbWhoReply.settings:type_name -> liveroom.v1.WhiteboardSettings
-	0,   // 194: liveroom.v1.WbAddPages.role:type_name -> liveroom.v1.Role
-	144, // 195: liveroom.v1.WbAddPages.pages:type_name -> liveroom.v1.WbPage
-	0,   // 196: liveroom.v1.WbCheckMember.role:type_name -> liveroom.v1.Role
-	6,   // 197: liveroom.v1.BroadcastRecord.phase:type_name -> liveroom.v1.BroadcastPhase
-	8,   // 198: liveroom.v1.BroadcastControl.action:type_name -> liveroom.v1.BroadcastAction
-	6,   // 199: liveroom.v1.BroadcastState.phase:type_name -> liveroom.v1.BroadcastPhase
-	164, // 200: liveroom.v1.BroadcastState.broadcasters:type_name -> liveroom.v1.BroadcasterInfo
-	7,   // 201: liveroom.v1.BroadcastJoined.role:type_name -> liveroom.v1.BroadcastRole
-	163, // 202: liveroom.v1.BroadcastJoined.broadcast:type_name -> liveroom.v1.BroadcastInfo
-	165, // 203: liveroom.v1.BroadcastJoined.state:type_name -> liveroom.v1.BroadcastState
-	47,  // 204: liveroom.v1.BroadcastJoined.ice_servers:type_name -> liveroom.v1.IceServer
-	27,  // 205: liveroom.v1.CreateBroadcastResult.error:type_name -> liveroom.v1.Error
-	163, // 206: liveroom.v1.CreateBroadcastResult.broadcast:type_name -> liveroom.v1.BroadcastInfo
-	27,  // 207: liveroom.v1.GetBroadcastInfoResult.error:type_name -> liveroom.v1.Error
-	163, // 208: liveroom.v1.GetBroadcastInfoResult.broadcast:type_name -> liveroom.v1.BroadcastInfo
-	165, // 209: liveroom.v1.GetBroadcastInfoResult.state:type_name -> liveroom.v1.BroadcastState
-	177, // 210: liveroom.v1.BroadcastRequest.session:type_name -> actor.PID
-	161, // 211: liveroom.v1.BroadcastRequest.join:type_name -> liveroom.v1.BroadcastJoin
-	162, // 212: liveroom.v1.BroadcastRequest.control:type_name -> liveroom.v1.BroadcastControl
-	19,  // 213: liveroom.v1.BroadcastRequest.chat:type_name -> liveroom.v1.SendChat
-	42,  // 214: liveroom.v1.BroadcastRequest.publish_offer:type_name -> liveroom.v1.Sdp
-	42,  // 215: liveroom.v1.BroadcastRequest.subscribe_answer:type_name -> liveroom.v1.Sdp
-	43,  // 216: liveroom.v1.BroadcastRequest.ice:type_name -> liveroom.v1.IceCandidate
-	49,  // 217: liveroom.v1.BroadcastRequest.restart_ice:type_name -> liveroom.v1.RestartIce
-	172, // 218: liveroom.v1.BroadcastRequest.leave:type_name -> liveroom.v1.BroadcastLeave
-	42,  // 219: liveroom.v1.BroadcastRequest.whep_offer:type_name -> liveroom.v1.Sdp
-	220, // [220:220] is the sub-list for method output_type
-	220, // [220:220] is the sub-list for method input_type
-	220, // [220:220] is the sub-list for extension type_name
-	220, // [220:220] is the sub-list for extension extendee
-	0,   // [0:220] is the sub-list for field type_name
+	181, // 119: liveroom.v1.VisitorInfo.session:type_name -> liveroom.v1.VisitorSessionSummary
+	3,   // 120: liveroom.v1.ContactRequest.kind:type_name -> liveroom.v1.CallKind
+	2,   // 121: liveroom.v1.AgentStatus.presence:type_name -> liveroom.v1.Presence
+	83,  // 122: liveroom.v1.AgentSnapshot.status:type_name -> liveroom.v1.AgentStatus
+	79,  // 123: liveroom.v1.AgentSnapshot.visitors:type_name -> liveroom.v1.VisitorInfo
+	81,  // 124: liveroom.v1.AgentSnapshot.requests:type_name -> liveroom.v1.ContactRequest
+	188, // 125: liveroom.v1.AgentVisitorHello.session:type_name -> actor.PID
+	66,  // 126: liveroom.v1.AgentVisitorHello.hello:type_name -> liveroom.v1.VisitorHello
+	181, // 127: liveroom.v1.AgentVisitorHello.visitor_session:type_name -> liveroom.v1.VisitorSessionSummary
+	188, // 128: liveroom.v1.AgentVisitorCall.session:type_name -> actor.PID
+	67,  // 129: liveroom.v1.AgentVisitorCall.call:type_name -> liveroom.v1.VisitorCall
+	188, // 130: liveroom.v1.AgentVisitorCancel.session:type_name -> actor.PID
+	188, // 131: liveroom.v1.AgentAttach.session:type_name -> actor.PID
+	75,  // 132: liveroom.v1.AgentAttach.watch:type_name -> liveroom.v1.AgentWatch
+	188, // 133: liveroom.v1.AgentSocketAway.session:type_name -> actor.PID
+	188, // 134: liveroom.v1.AgentSocketAnswer.session:type_name -> actor.PID
+	77,  // 135: liveroom.v1.AgentSocketAnswer.answer:type_name -> liveroom.v1.AgentAnswer
+	188, // 136: liveroom.v1.AgentDetach.session:type_name -> actor.PID
+	27,  // 137: liveroom.v1.AgentReply.error:type_name -> liveroom.v1.Error
+	27,  // 138: liveroom.v1.AgentLoginResult.error:type_name -> liveroom.v1.Error
+	27,  // 139: liveroom.v1.AgentWho.error:type_name -> liveroom.v1.Error
+	30,  // 140: liveroom.v1.AgentCreateRoom.room:type_name -> liveroom.v1.CreateRoom
+	27,  // 141: liveroom.v1.AgentRoomResult.error:type_name -> liveroom.v1.Error
+	61,  // 142: liveroom.v1.AgentRoomResult.room:type_name -> liveroom.v1.AgentRoom
+	27,  // 143: liveroom.v1.AgentRoomList.error:type_name -> liveroom.v1.Error
+	61,  // 144: liveroom.v1.AgentRoomList.rooms:type_name -> liveroom.v1.AgentRoom
+	27,  // 145: liveroom.v1.AgentEntryList.error:type_name -> liveroom.v1.Error
+	56,  // 146: liveroom.v1.AgentEntryList.entries:type_name -> liveroom.v1.EntryRecord
+	64,  // 147: liveroom.v1.AgentStoreOffline.message:type_name -> liveroom.v1.OfflineMessage
+	27,  // 148: liveroom.v1.AgentOfflineResult.error:type_name -> liveroom.v1.Error
+	64,  // 149: liveroom.v1.AgentOfflineResult.message:type_name -> liveroom.v1.OfflineMessage
+	27,  // 150: liveroom.v1.AgentOfflineList.error:type_name -> liveroom.v1.Error
+	64,  // 151: liveroom.v1.AgentOfflineList.messages:type_name -> liveroom.v1.OfflineMessage
+	27,  // 152: liveroom.v1.ShortReply.error:type_name -> liveroom.v1.Error
+	63,  // 153: liveroom.v1.ShortReply.record:type_name -> liveroom.v1.ShortNameRecord
+	27,  // 154: liveroom.v1.AgentOverviewResult.error:type_name -> liveroom.v1.Error
+	2,   // 155: liveroom.v1.AgentOverviewResult.presence:type_name -> liveroom.v1.Presence
+	27,  // 156: liveroom.v1.AgentAdminResult.error:type_name -> liveroom.v1.Error
+	59,  // 157: liveroom.v1.AgentAdminResult.record:type_name -> liveroom.v1.AgentRecord
+	2,   // 158: liveroom.v1.AgentAdminResult.presence:type_name -> liveroom.v1.Presence
+	27,  // 159: liveroom.v1.RoomAdminResult.error:type_name -> liveroom.v1.Error
+	16,  // 160: liveroom.v1.RoomAdminResult.members:type_name -> liveroom.v1.Member
+	13,  // 161: liveroom.v1.RoomAdminResult.record:type_name -> liveroom.v1.RoomRecord
+	187, // 162: liveroom.v1.WebhookEvent.data:type_name -> liveroom.v1.WebhookEvent.DataEntry
+	129, // 163: liveroom.v1.WebhookJob.event:type_name -> liveroom.v1.WebhookEvent
+	11,  // 164: liveroom.v1.RecordingState.state:type_name -> liveroom.v1.RecordingState.State
+	16,  // 165: liveroom.v1.RecordingState.by:type_name -> liveroom.v1.Member
+	12,  // 166: liveroom.v1.MediaRecordingEvent.kind:type_name -> liveroom.v1.MediaRecordingEvent.Kind
+	16,  // 167: liveroom.v1.RoomMemberRecord.member:type_name -> liveroom.v1.Member
+	4,   // 168: liveroom.v1.WbElement.shape:type_name -> liveroom.v1.WbShape
+	5,   // 169: liveroom.v1.WbOp.kind:type_name -> liveroom.v1.WbOpKind
+	143, // 170: liveroom.v1.WbOp.element:type_name -> liveroom.v1.WbElement
+	144, // 171: liveroom.v1.WbOp.pages:type_name -> liveroom.v1.WbPage
+	143, // 172: liveroom.v1.WbOp.restored:type_name -> liveroom.v1.WbElement
+	145, // 173: liveroom.v1.WbHistory.done:type_name -> liveroom.v1.WbOp
+	145, // 174: liveroom.v1.WbHistory.undone:type_name -> liveroom.v1.WbOp
+	144, // 175: liveroom.v1.WbBoard.pages:type_name -> liveroom.v1.WbPage
+	143, // 176: liveroom.v1.WbBoard.elements:type_name -> liveroom.v1.WbElement
+	146, // 177: liveroom.v1.WbBoard.history:type_name -> liveroom.v1.WbHistory
+	4,   // 178: liveroom.v1.WbLive.shape:type_name -> liveroom.v1.WbShape
+	150, // 179: liveroom.v1.WbClient.sync:type_name -> liveroom.v1.WbSync
+	145, // 180: liveroom.v1.WbClient.op:type_name -> liveroom.v1.WbOp
+	149, // 181: liveroom.v1.WbClient.live:type_name -> liveroom.v1.WbLive
+	142, // 182: liveroom.v1.WbState.settings:type_name -> liveroom.v1.WhiteboardSettings
+	147, // 183: liveroom.v1.WbState.board:type_name -> liveroom.v1.WbBoard
+	145, // 184: liveroom.v1.WbState.ops:type_name -> liveroom.v1.WbOp
+	0,   // 185: liveroom.v1.WbState.role:type_name -> liveroom.v1.Role
+	152, // 186: liveroom.v1.WbServer.state:type_name -> liveroom.v1.WbState
+	145, // 187: liveroom.v1.WbServer.op:type_name -> liveroom.v1.WbOp
+	149, // 188: liveroom.v1.WbServer.live:type_name -> liveroom.v1.WbLive
+	188, // 189: liveroom.v1.WbRequest.session:type_name -> actor.PID
+	151, // 190: liveroom.v1.WbRequest.body:type_name -> liveroom.v1.WbClient
+	27,  // 191: liveroom.v1.WbReply.error:type_name -> liveroom.v1.Error
+	188, // 192: liveroom.v1.WbWho.session:type_name -> actor.PID
+	27,  // 193: liveroom.v1.WbWhoReply.error:type_name -> liveroom.v1.Error
+	0,   // 194: liveroom.v1.WbWhoReply.role:type_name -> liveroom.v1.Role
+	142, // 195: liveroom.v1.WbWhoReply.settings:type_name -> liveroom.v1.WhiteboardSettings
+	0,   // 196: liveroom.v1.WbAddPages.role:type_name -> liveroom.v1.Role
+	144, // 197: liveroom.v1.WbAddPages.pages:type_name -> liveroom.v1.WbPage
+	0,   // 198: liveroom.v1.WbCheckMember.role:type_name -> liveroom.v1.Role
+	6,   // 199: liveroom.v1.BroadcastRecord.phase:type_name -> liveroom.v1.BroadcastPhase
+	8,   // 200: liveroom.v1.BroadcastControl.action:type_name -> liveroom.v1.BroadcastAction
+	6,   // 201: liveroom.v1.BroadcastState.phase:type_name -> liveroom.v1.BroadcastPhase
+	164, // 202: liveroom.v1.BroadcastState.broadcasters:type_name -> liveroom.v1.BroadcasterInfo
+	7,   // 203: liveroom.v1.BroadcastJoined.role:type_name -> liveroom.v1.BroadcastRole
+	163, // 204: liveroom.v1.BroadcastJoined.broadcast:type_name -> liveroom.v1.BroadcastInfo
+	165, // 205: liveroom.v1.BroadcastJoined.state:type_name -> liveroom.v1.BroadcastState
+	47,  // 206: liveroom.v1.BroadcastJoined.ice_servers:type_name -> liveroom.v1.IceServer
+	27,  // 207: liveroom.v1.CreateBroadcastResult.error:type_name -> liveroom.v1.Error
+	163, // 208: liveroom.v1.CreateBroadcastResult.broadcast:type_name -> liveroom.v1.BroadcastInfo
+	27,  // 209: liveroom.v1.GetBroadcastInfoResult.error:type_name -> liveroom.v1.Error
+	163, // 210: liveroom.v1.GetBroadcastInfoResult.broadcast:type_name -> liveroom.v1.BroadcastInfo
+	165, // 211: liveroom.v1.GetBroadcastInfoResult.state:type_name -> liveroom.v1.BroadcastState
+	188, // 212: liveroom.v1.BroadcastRequest.session:type_name -> actor.PID
+	161, // 213: liveroom.v1.BroadcastRequest.join:type_name -> liveroom.v1.BroadcastJoin
+	162, // 214: liveroom.v1.BroadcastRequest.control:type_name -> liveroom.v1.BroadcastControl
+	19,  // 215: liveroom.v1.BroadcastRequest.chat:type_name -> liveroom.v1.SendChat
+	42,  // 216: liveroom.v1.BroadcastRequest.publish_offer:type_name -> liveroom.v1.Sdp
+	42,  // 217: liveroom.v1.BroadcastRequest.subscribe_answer:type_name -> liveroom.v1.Sdp
+	43,  // 218: liveroom.v1.BroadcastRequest.ice:type_name -> liveroom.v1.IceCandidate
+	49,  // 219: liveroom.v1.BroadcastRequest.restart_ice:type_name -> liveroom.v1.RestartIce
+	172, // 220: liveroom.v1.BroadcastRequest.leave:type_name -> liveroom.v1.BroadcastLeave
+	42,  // 221: liveroom.v1.BroadcastRequest.whep_offer:type_name -> liveroom.v1.Sdp
+	188, // 222: liveroom.v1.AgentPresenceVisitor.session:type_name -> actor.PID
+	79,  // 223: liveroom.v1.AgentPresenceVisitor.info:type_name -> liveroom.v1.VisitorInfo
+	81,  // 224: liveroom.v1.AgentPresenceVisitor.request:type_name -> liveroom.v1.ContactRequest
+	188, // 225: liveroom.v1.AgentPresencePage.session:type_name -> actor.PID
+	3,   // 226: liveroom.v1.VisitorPastRequest.kind:type_name -> liveroom.v1.CallKind
+	177, // 227: liveroom.v1.VisitorPageView.page:type_name -> liveroom.v1.VisitorPage
+	188, // 228: liveroom.v1.VisitorPageView.session:type_name -> actor.PID
+	179, // 229: liveroom.v1.VisitorSessionRecord.pages:type_name -> liveroom.v1.VisitorPageView
+	178, // 230: liveroom.v1.VisitorSessionRecord.requests:type_name -> liveroom.v1.VisitorPastRequest
+	177, // 231: liveroom.v1.VisitorSessionSummary.pages:type_name -> liveroom.v1.VisitorPage
+	178, // 232: liveroom.v1.VisitorSessionSummary.requests:type_name -> liveroom.v1.VisitorPastRequest
+	188, // 233: liveroom.v1.VisitorSessionOpen.session:type_name -> actor.PID
+	3,   // 234: liveroom.v1.VisitorSessionRequest.kind:type_name -> liveroom.v1.CallKind
+	27,  // 235: liveroom.v1.VisitorSessionReply.error:type_name -> liveroom.v1.Error
+	181, // 236: liveroom.v1.VisitorSessionReply.summary:type_name -> liveroom.v1.VisitorSessionSummary
+	237, // [237:237] is the sub-list for method output_type
+	237, // [237:237] is the sub-list for method input_type
+	237, // [237:237] is the sub-list for extension type_name
+	237, // [237:237] is the sub-list for extension extendee
+	0,   // [0:237] is the sub-list for field type_name
 }
 
 func init() { file_liveroom_proto_init() }
@@ -14130,7 +15018,7 @@ func file_liveroom_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_liveroom_proto_rawDesc), len(file_liveroom_proto_rawDesc)),
 			NumEnums:      13,
-			NumMessages:   164,
+			NumMessages:   175,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

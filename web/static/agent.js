@@ -389,11 +389,35 @@ function renderVisitors() {
       if (v.pageTitle) li.append(node('span', 'visitor-title small', v.pageTitle));
       if (v.pageUrl) li.append(link(v.pageUrl, v.pageUrl, 'visitor-page item-url'));
       else if (v.origin) li.append(node('span', 'visitor-page item-url', v.origin));
+      if (v.session) li.append(sessionView(v.session));
       return li;
     }),
   );
   el.visitorsEmpty.hidden = list.length > 0;
   el.visitorCount.textContent = list.length ? `(${list.length})` : '';
+}
+
+// sessionView shows what the visitor did on the site before and besides
+// this page (its visitor session: other page loads and tabs, earlier
+// requests), newest page first.
+function sessionView(s) {
+  const box = node('div', 'visitor-session small');
+  const loads = num(s.pageLoads);
+  const facts = [`${loads} page ${loads === 1 ? 'load' : 'loads'}`, `${duration(num(s.timeOnSiteMs))} on site`];
+  const asked = (s.requests || []).length;
+  if (asked) facts.push(`${asked} ${asked === 1 ? 'request' : 'requests'}`);
+  box.append(node('span', 'muted', facts.join(' · ')));
+  const list = node('ol', 'visitor-pages');
+  for (const p of (s.pages || []).slice().reverse()) {
+    const item = node('li', 'visitor-session-page');
+    const text = p.pageTitle || p.pageUrl || 'a page';
+    item.append(p.pageUrl ? link(p.pageUrl, text, 'item-url') : node('span', '', text));
+    const closed = num(p.closedMs);
+    item.append(node('span', 'muted', closed ? ` ${duration(closed - num(p.openedMs))}` : ' open'));
+    list.append(item);
+  }
+  box.append(list);
+  return box;
 }
 
 function renderRequests() {

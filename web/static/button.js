@@ -66,6 +66,28 @@
     }
   }
 
+  // The visitor's session id: a first-party cookie on this site (a year),
+  // so the agent sees the same visitor across page loads and tabs. It is a
+  // random id and nothing else; the server keeps what the visitor did under it.
+  const SESSION_COOKIE = 'liveroom_vid';
+  const SESSION_RE = /^[A-Za-z0-9_-]{16,64}$/;
+  function sessionKey() {
+    try {
+      for (const part of document.cookie.split(';')) {
+        const [k, v] = part.trim().split('=');
+        if (k === SESSION_COOKIE && SESSION_RE.test(v || '')) return v;
+      }
+      const bytes = crypto.getRandomValues(new Uint8Array(16));
+      const id = btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+      const secure = location.protocol === 'https:' ? '; Secure' : '';
+      document.cookie = `${SESSION_COOKIE}=${id}; Path=/; Max-Age=31536000; SameSite=Lax${secure}`;
+      // Cookies switched off: no session (each page counts as a new visitor).
+      return document.cookie.includes(`${SESSION_COOKIE}=${id}`) ? id : '';
+    } catch {
+      return '';
+    }
+  }
+
   // ---------- DOM ----------
 
   const CSS = `
@@ -388,6 +410,8 @@ input[aria-invalid="true"], textarea[aria-invalid="true"] { border-color: #b4231
       if (cfg.roomId) hello.roomId = cfg.roomId;
       const name = storageGet('liveroom:visitor-name');
       if (name) hello.name = name.slice(0, 64);
+      const key = sessionKey();
+      if (key) hello.sessionKey = key;
       send({ hello }, (f) => {
         if (f.error) {
           console.warn('liveroom button:', f.error.message || f.error.code);
@@ -474,6 +498,20 @@ input[aria-invalid="true"], textarea[aria-invalid="true"] { border-color: #b4231
     if (st.requestId) send({ cancel: {} });
     st.requestId = '';
   }
+
+  // Leaving the page (or going into the back/forward cache) closes the
+  // socket at once, so the agent sees the visitor move on to the next page
+  // instead of both until a ping goes unanswered; coming back out of that
+  // cache connects again.
+  addEventListener('pagehide', () => {
+    const ws = st.ws;
+    st.ws = null; // no reconnect from onclose
+    st.ready = false;
+    if (ws) ws.close(1000, 'page left');
+  });
+  addEventListener('pageshow', (e) => {
+    if (e.persisted && !st.ws) connect();
+  });
 
   setPresence('connecting');
   connect();
