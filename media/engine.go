@@ -41,10 +41,13 @@ type Config struct {
 
 // Engine is the node-wide WebRTC API shared by every room's media actor.
 type Engine struct {
-	api    *webrtc.API
-	cfg    Config
-	log    *zap.Logger
-	udp    *ice.MultiUDPMuxDefault
+	api *webrtc.API
+	cfg Config
+	log *zap.Logger
+	udp *ice.MultiUDPMuxDefault
+	// out is the UDP sockets under udp: forwarding holds them around the
+	// fan-out of a packet so its copies leave in one system call.
+	out    batchGroup
 	tcpLis net.Listener
 	tcp    ice.TCPMux
 }
@@ -70,12 +73,11 @@ func NewEngine(cfg Config, log *zap.Logger) (*Engine, error) {
 	e := &Engine{cfg: cfg, log: log}
 
 	se := webrtc.SettingEngine{}
-	udp, err := ice.NewMultiUDPMuxFromPort(cfg.UDPPort,
-		ice.UDPMuxFromPortWithLoopback(), ice.UDPMuxFromPortWithNetworks(ice.NetworkTypeUDP4))
+	udp, out, err := listenUDP(cfg.UDPPort, log)
 	if err != nil {
 		return nil, fmt.Errorf("webrtc UDP port %d: %w", cfg.UDPPort, err)
 	}
-	e.udp = udp
+	e.udp, e.out = udp, out
 	se.SetICEUDPMux(udp)
 	// Peers on this machine (tests, a laptop demo) reach us over loopback.
 	se.SetIncludeLoopbackCandidate(true)
@@ -102,6 +104,53 @@ func NewEngine(cfg Config, log *zap.Logger) (*Engine, error) {
 	}
 	e.api = webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
 	return e, nil
+}
+
+// listenUDP opens the port on every up IPv4 address, loopback included (as
+// ice.NewMultiUDPMuxFromPort does), each socket wrapped in a batchConn, and
+// puts one ICE mux on each.
+func listenUDP(port int, log *zap.Logger) (*ice.MultiUDPMuxDefault, batchGroup, error) {
+	ifaces, err := net.Interfaces()
+	if err != nil {
+		return nil, nil, err
+	}
+	var out batchGroup
+	fail := func(err error) (*ice.MultiUDPMuxDefault, batchGroup, error) {
+		for _, c := range out {
+			_ = c.Close()
+		}
+		return nil, nil, err
+	}
+	for _, ifc := range ifaces {
+		if ifc.Flags&net.FlagUp == 0 {
+			continue
+		}
+		addrs, err := ifc.Addrs()
+		if err != nil {
+			continue
+		}
+		for _, a := range addrs {
+			ipn, ok := a.(*net.IPNet)
+			if !ok || ipn.IP.To4() == nil {
+				continue
+			}
+			c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: ipn.IP.To4(), Port: port})
+			if err != nil {
+				return fail(err)
+			}
+			bc := newBatchConn(c)
+			bc.onError = func(err error) { log.Debug("udp batch send", zap.Error(err)) }
+			out = append(out, bc)
+		}
+	}
+	if len(out) == 0 {
+		return nil, nil, errors.New("no IPv4 address to listen on")
+	}
+	muxes := make([]ice.UDPMux, len(out))
+	for i, c := range out {
+		muxes[i] = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: c})
+	}
+	return ice.NewMultiUDPMuxDefault(muxes...), out, nil
 }
 
 // registerCodecs limits negotiation to what every current browser can decode,

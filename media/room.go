@@ -417,13 +417,17 @@ func (r *room) forward(f *forwarded) {
 			var p rtp.Packet
 			if p.Unmarshal(buf[:n]) == nil {
 				p.Header.Extension, p.Header.Extensions, p.Header.ExtensionProfile = false, nil, 0
+				r.e.out.hold()
 				_ = f.local.WriteRTP(&p)
+				r.e.out.release()
 				continue
 			}
 		}
 		// A write error only concerns one subscriber (closed or slow); the
 		// others must keep getting packets, so it is not a reason to stop.
+		r.e.out.hold()
 		_, _ = f.local.Write(buf[:n])
+		r.e.out.release()
 		if t := f.rec.Load(); t != nil && pkt.Unmarshal(buf[:n]) == nil {
 			t.Push(&pkt)
 		}
