@@ -9,10 +9,12 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/zap"
 
@@ -47,14 +49,19 @@ type Engine struct {
 	udp *ice.MultiUDPMuxDefault
 	// out is the UDP sockets under udp: forwarding holds them around the
 	// fan-out of a packet so its copies leave in one system call.
-	out    batchGroup
-	tcpLis net.Listener
-	tcp    ice.TCPMux
+	out batchGroup
+	// Forwarding counters: packets read from publishers, copies written to
+	// subscribers, and copies sent again on a subscriber's NACK.
+	packetsIn, packetsOut, packetsResent atomic.Uint64
+	tcpLis                               net.Listener
+	tcp                                  ice.TCPMux
 }
 
 // NewEngine opens the UDP (and TCP) ports and builds the Pion API with the
-// codecs we forward and the default interceptors: NACK generator and
-// responder, RTCP sender/receiver reports, TWCC feedback.
+// codecs we forward and the interceptors browsers need: NACKs for what
+// publishers lose, RTCP sender and receiver reports, TWCC feedback to
+// publishers. Subscribers' NACKs are answered by the fan-out track from one
+// history per published track, not by Pion's per-subscriber NACK responder.
 func NewEngine(cfg Config, log *zap.Logger) (*Engine, error) {
 	if cfg.ICETimeout <= 0 {
 		cfg.ICETimeout = 20 * time.Second
@@ -66,8 +73,8 @@ func NewEngine(cfg Config, log *zap.Logger) (*Engine, error) {
 	if err := registerCodecs(me); err != nil {
 		return nil, err
 	}
-	ir := &interceptor.Registry{}
-	if err := webrtc.RegisterDefaultInterceptors(me, ir); err != nil {
+	ir, err := interceptors(me)
+	if err != nil {
 		return nil, err
 	}
 	e := &Engine{cfg: cfg, log: log}
@@ -151,6 +158,35 @@ func listenUDP(port int, log *zap.Logger) (*ice.MultiUDPMuxDefault, batchGroup, 
 		muxes[i] = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: c})
 	}
 	return ice.NewMultiUDPMuxDefault(muxes...), out, nil
+}
+
+// interceptors is webrtc.RegisterDefaultInterceptors without the NACK
+// responder (see fanout) and the stats interceptor, whose per-packet
+// bookkeeping only feeds GetStats, which the SFU never calls.
+func interceptors(me *webrtc.MediaEngine) (*interceptor.Registry, error) {
+	ir := &interceptor.Registry{}
+	gen, err := nack.NewGeneratorInterceptor()
+	if err != nil {
+		return nil, err
+	}
+	ir.Add(gen)
+	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
+		return nil, err
+	}
+	if err := webrtc.ConfigureSimulcastExtensionHeaders(me); err != nil {
+		return nil, err
+	}
+	if err := webrtc.ConfigureTWCCSender(me, ir); err != nil {
+		return nil, err
+	}
+	return ir, nil
+}
+
+// ForwardStats returns the node's forwarding counters since it started:
+// RTP packets read from publishers, copies written to subscribers, and
+// copies sent again for subscribers' NACKs.
+func (e *Engine) ForwardStats() (in, out, resent uint64) {
+	return e.packetsIn.Load(), e.packetsOut.Load(), e.packetsResent.Load()
 }
 
 // registerCodecs limits negotiation to what every current browser can decode,
