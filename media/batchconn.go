@@ -93,21 +93,28 @@ func (c *batchConn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
 }
 
 func (c *batchConn) WriteToAddrPort(b []byte, to netip.AddrPort) (int, error) {
-	c.mu.Lock()
-	if c.holds == 0 || len(b) > slotSize {
-		c.mu.Unlock()
-		if len(b) > slotSize {
-			c.flush() // keep the order of what was queued before it
+	for {
+		c.mu.Lock()
+		if c.holds == 0 || len(b) > slotSize {
+			c.mu.Unlock()
+			if len(b) > slotSize {
+				c.flush() // keep the order of what was queued before it
+			}
+			return c.WriteToUDPAddrPort(b, to)
 		}
-		return c.WriteToUDPAddrPort(b, to)
-	}
-	c.fill.add(b, to)
-	full := c.fill.n == maxBatch
-	c.mu.Unlock()
-	if full {
+		if c.fill.n < maxBatch {
+			c.fill.add(b, to)
+			full := c.fill.n == maxBatch
+			c.mu.Unlock()
+			if full {
+				c.flush()
+			}
+			return len(b), nil
+		}
+		// Another writer filled the queue and is about to send it.
+		c.mu.Unlock()
 		c.flush()
 	}
-	return len(b), nil
 }
 
 // WriteTo is the net.PacketConn write; it takes the same path.
