@@ -12,7 +12,8 @@ import (
 // forwarding loop holds it (hold ... release around the fan-out of one
 // packet), writes are queued, and release sends everything queued in one
 // sendmmsg instead of one sendto per subscriber. Writes made while nobody
-// holds it leave at once, as before.
+// holds it leave at once, as before (through the queue, so that packets
+// always leave in the order they were written).
 //
 // A write from another goroutine (DTLS, STUN, RTCP) that arrives while a
 // fan-out is running waits for the end of that fan-out: at most the time it
@@ -93,20 +94,22 @@ func (c *batchConn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
 }
 
 func (c *batchConn) WriteToAddrPort(b []byte, to netip.AddrPort) (int, error) {
+	if len(b) > slotSize {
+		// Too big for a slot: sent on its own, after what is queued.
+		c.sendMu.Lock()
+		defer c.sendMu.Unlock()
+		c.sendQueued()
+		return c.WriteToUDPAddrPort(b, to)
+	}
 	for {
 		c.mu.Lock()
-		if c.holds == 0 || len(b) > slotSize {
-			c.mu.Unlock()
-			if len(b) > slotSize {
-				c.flush() // keep the order of what was queued before it
-			}
-			return c.WriteToUDPAddrPort(b, to)
-		}
 		if c.fill.n < maxBatch {
 			c.fill.add(b, to)
-			full := c.fill.n == maxBatch
+			// Unheld writes leave at once; they still go through the queue
+			// so that they never overtake a packet queued before them.
+			send := c.holds == 0 || c.fill.n == maxBatch
 			c.mu.Unlock()
-			if full {
+			if send {
 				c.flush()
 			}
 			return len(b), nil
@@ -146,7 +149,12 @@ func (c *batchConn) release() {
 // flush sends the queue. Writers keep filling the other queue meanwhile.
 func (c *batchConn) flush() {
 	c.sendMu.Lock()
-	defer c.sendMu.Unlock()
+	c.sendQueued()
+	c.sendMu.Unlock()
+}
+
+// sendQueued does flush's work; the caller holds sendMu.
+func (c *batchConn) sendQueued() {
 	c.mu.Lock()
 	q := c.fill
 	c.fill, c.spare = c.spare, q

@@ -1,7 +1,11 @@
 package media
 
 import (
+	"encoding/binary"
+	"math/rand/v2"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,11 +45,16 @@ type binding struct {
 	ssrc uint32
 	pt   uint8
 	ws   webrtc.TrackLocalWriter
+	// rtxSSRC and rtxPT are the subscriber's retransmission stream (RFC
+	// 4588) when it negotiated one; 0 otherwise.
+	rtxSSRC uint32
+	rtxPT   uint8
 	// Retransmissions allowed in the current second, against a subscriber
 	// that asks for more than any real loss needs.
 	resendMu     sync.Mutex
 	resendWindow int64
 	resends      int
+	rtxSeq       uint16
 }
 
 // maxResendsPerSecond bounds NACK answers per subscriber stream: a 2.5 Mbit/s
@@ -74,10 +83,26 @@ func (f *fanout) Bind(c webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, er
 		return codec, err
 	}
 	f.mu.Lock()
-	subs := append(slices.Clone(*f.subs.Load()), &binding{id: c.ID(), ssrc: uint32(c.SSRC()), pt: uint8(codec.PayloadType), ws: c.WriteStream()})
+	b := &binding{id: c.ID(), ssrc: uint32(c.SSRC()), pt: uint8(codec.PayloadType), ws: c.WriteStream(),
+		rtxSeq: uint16(rand.Uint32())}
+	if rtx := rtxPayloadType(codec.PayloadType, c.CodecParameters()); rtx != 0 && c.SSRCRetransmission() != 0 {
+		b.rtxSSRC, b.rtxPT = uint32(c.SSRCRetransmission()), rtx
+	}
+	subs := append(slices.Clone(*f.subs.Load()), b)
 	f.subs.Store(&subs)
 	f.mu.Unlock()
 	return codec, nil
+}
+
+// rtxPayloadType finds the negotiated RTX payload type for pt ("apt=pt").
+func rtxPayloadType(pt webrtc.PayloadType, codecs []webrtc.RTPCodecParameters) uint8 {
+	want := "apt=" + strconv.Itoa(int(pt))
+	for _, c := range codecs {
+		if strings.EqualFold(c.MimeType, webrtc.MimeTypeRTX) && c.SDPFmtpLine == want {
+			return uint8(c.PayloadType)
+		}
+	}
+	return 0
 }
 
 // Unbind is called by Pion when that connection stops sending it.
@@ -125,8 +150,11 @@ func (f *fanout) write(pkt []byte, stripExtensions bool) int {
 }
 
 // resend answers a subscriber's NACK from the history: the packets it lost
-// go to it alone, with its SSRC and payload type. It returns how many
-// packets were sent again.
+// go to it alone, on its retransmission stream when it has one (a packet
+// sent again on the media stream itself would be dropped by SRTP replay
+// protection if the first copy did arrive after all), else with its SSRC
+// and payload type. buf is the caller's, 2*slotSize+2 bytes. It
+// returns how many packets were sent again.
 func (f *fanout) resend(n *rtcp.TransportLayerNack, buf []byte, stripExtensions bool) int {
 	if f.hist == nil {
 		return 0
@@ -144,12 +172,13 @@ func (f *fanout) resend(n *rtcp.TransportLayerNack, buf []byte, stripExtensions 
 	var h rtp.Header
 	for _, pair := range n.Nacks {
 		pair.Range(func(seq uint16) bool {
-			if !b.allowResend() {
-				return false
-			}
-			pkt := f.hist.get(seq, buf)
+			pkt := f.hist.get(seq, buf[:slotSize])
 			if pkt == nil {
 				return true
+			}
+			rtxSeq, ok := b.allowResend()
+			if !ok {
+				return false
 			}
 			hl, err := h.Unmarshal(pkt)
 			if err != nil {
@@ -165,6 +194,18 @@ func (f *fanout) resend(n *rtcp.TransportLayerNack, buf []byte, stripExtensions 
 				h.Extension, h.ExtensionProfile, h.Extensions = false, 0, h.Extensions[:0]
 			}
 			h.SSRC, h.PayloadType = b.ssrc, b.pt
+			if b.rtxSSRC != 0 {
+				// RFC 4588: the original sequence number, then the payload,
+				// on the RTX stream's own sequence; no padding.
+				// The header (its extensions point into pkt) stays where it
+				// is; the RTX payload is built in the rest of buf.
+				rtx := buf[slotSize : slotSize+2+len(payload)]
+				binary.BigEndian.PutUint16(rtx, h.SequenceNumber)
+				copy(rtx[2:], payload)
+				payload = rtx
+				h.SSRC, h.PayloadType, h.SequenceNumber = b.rtxSSRC, b.rtxPT, rtxSeq
+				h.Padding, h.PaddingSize = false, 0
+			}
 			if _, err := b.ws.WriteRTP(&h, payload); err == nil {
 				sent++
 			}
@@ -174,7 +215,9 @@ func (f *fanout) resend(n *rtcp.TransportLayerNack, buf []byte, stripExtensions 
 	return sent
 }
 
-func (b *binding) allowResend() bool {
+// allowResend counts one retransmission against the subscriber's budget
+// and hands out its next RTX sequence number.
+func (b *binding) allowResend() (rtxSeq uint16, ok bool) {
 	b.resendMu.Lock()
 	defer b.resendMu.Unlock()
 	now := time.Now().Unix()
@@ -182,10 +225,11 @@ func (b *binding) allowResend() bool {
 		b.resendWindow, b.resends = now, 0
 	}
 	if b.resends >= maxResendsPerSecond {
-		return false
+		return 0, false
 	}
 	b.resends++
-	return true
+	b.rtxSeq++
+	return b.rtxSeq, true
 }
 
 // history keeps the last histSize packets of a video track as the

@@ -486,7 +486,7 @@ func (r *room) subscribe(ctx actor.Context, q *peer, f *forwarded) {
 					f.keyframe()
 				case *rtcp.TransportLayerNack:
 					if buf == nil {
-						buf = make([]byte, slotSize)
+						buf = make([]byte, 2*slotSize+2)
 					}
 					r.e.out.hold()
 					n := f.local.resend(pk, buf, strip)
