@@ -117,3 +117,32 @@ func TestBatchConnConcurrentWriters(t *testing.T) {
 		next[w]++
 	}
 }
+
+// A packet goes again to a subscriber a bounded number of times, and not
+// twice within resendGap (the marks are moved back in time instead of
+// sleeping).
+func TestResendsPerPacketAreBounded(t *testing.T) {
+	b := &binding{}
+	const seq = 700
+	age := func() { b.resent[seq%histSize].at -= 10 * resendGap.Milliseconds() }
+	if _, ok, _ := b.allowResend(seq); !ok {
+		t.Fatal("first resend refused")
+	}
+	if _, ok, stop := b.allowResend(seq); ok || stop {
+		t.Fatalf("resend at once allowed (ok %v, stop %v)", ok, stop)
+	}
+	for i := 2; i <= maxResendsPerPacket; i++ {
+		age()
+		if _, ok, _ := b.allowResend(seq); !ok {
+			t.Fatalf("resend %d refused", i)
+		}
+	}
+	age()
+	if _, ok, _ := b.allowResend(seq); ok {
+		t.Fatal("resend beyond the limit allowed")
+	}
+	// Another packet in the same slot starts afresh.
+	if _, ok, _ := b.allowResend(seq + histSize); !ok {
+		t.Fatal("a newer packet in the same slot refused")
+	}
+}

@@ -55,7 +55,25 @@ type binding struct {
 	resendWindow int64
 	resends      int
 	rtxSeq       uint16
+	// resent remembers, per history slot, when and how often that packet
+	// was sent again to this subscriber; made on its first NACK.
+	resent *[histSize]resendMark
 }
+
+type resendMark struct {
+	seq   uint16
+	times uint8
+	at    int64 // unix ms
+}
+
+// A packet goes again to one subscriber at most maxResendsPerPacket times,
+// resendGap apart: a receiver that keeps asking for a packet it did get
+// (Pion's NACK generator does, for packets it got on the RTX stream) is not
+// fed the same packet every time it asks.
+const (
+	maxResendsPerPacket = 3
+	resendGap           = 100 * time.Millisecond
+)
 
 // maxResendsPerSecond bounds NACK answers per subscriber stream: a 2.5 Mbit/s
 // screen share is about 250 packets a second, so this is several times what
@@ -176,9 +194,12 @@ func (f *fanout) resend(n *rtcp.TransportLayerNack, buf []byte, stripExtensions 
 			if pkt == nil {
 				return true
 			}
-			rtxSeq, ok := b.allowResend()
-			if !ok {
+			rtxSeq, ok, stop := b.allowResend(seq)
+			if stop {
 				return false
+			}
+			if !ok {
+				return true
 			}
 			hl, err := h.Unmarshal(pkt)
 			if err != nil {
@@ -215,21 +236,33 @@ func (f *fanout) resend(n *rtcp.TransportLayerNack, buf []byte, stripExtensions 
 	return sent
 }
 
-// allowResend counts one retransmission against the subscriber's budget
-// and hands out its next RTX sequence number.
-func (b *binding) allowResend() (rtxSeq uint16, ok bool) {
+// allowResend decides whether packet seq goes again to the subscriber: ok
+// when it does (and then rtxSeq is the RTX sequence number to use), stop
+// when the subscriber's budget for this second is spent.
+func (b *binding) allowResend(seq uint16) (rtxSeq uint16, ok, stop bool) {
 	b.resendMu.Lock()
 	defer b.resendMu.Unlock()
-	now := time.Now().Unix()
-	if now != b.resendWindow {
+	nowMs := time.Now().UnixMilli()
+	if now := nowMs / 1000; now != b.resendWindow {
 		b.resendWindow, b.resends = now, 0
 	}
 	if b.resends >= maxResendsPerSecond {
-		return 0, false
+		return 0, false, true
 	}
+	if b.resent == nil {
+		b.resent = &[histSize]resendMark{}
+	}
+	m := &b.resent[seq%histSize]
+	if m.seq != seq || m.times == 0 {
+		*m = resendMark{seq: seq}
+	} else if m.times >= maxResendsPerPacket || nowMs-m.at < resendGap.Milliseconds() {
+		return 0, false, false
+	}
+	m.times++
+	m.at = nowMs
 	b.resends++
 	b.rtxSeq++
-	return b.rtxSeq, true
+	return b.rtxSeq, true, false
 }
 
 // history keeps the last histSize packets of a video track as the
