@@ -162,7 +162,7 @@ for i in $(seq 1 "$repeat"); do
       c1=$(cpu_ticks "$pid")
       stop_server
       packets=$(jq '.media.packets_received // 0' "$work/$name-$i.json")
-      loss=$(jq -r '.media.loss_ratio * 100 | tostring + " %"' "$work/$name-$i.json")
+      loss=$(jq -r '(.media.loss_ratio * 100000 | round) / 1000 | tostring + " %"' "$work/$name-$i.json")
       tool=$(jq -r '.media | "\(.peers) peers, \(.remote_tracks) tracks, \(.nacks_received) NACKs"' "$work/$name-$i.json")
       ;;
     esac

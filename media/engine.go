@@ -165,7 +165,7 @@ func listenUDP(port int, log *zap.Logger) (*ice.MultiUDPMuxDefault, batchGroup, 
 // bookkeeping only feeds GetStats, which the SFU never calls.
 func interceptors(me *webrtc.MediaEngine) (*interceptor.Registry, error) {
 	ir := &interceptor.Registry{}
-	gen, err := nack.NewGeneratorInterceptor()
+	gen, err := nack.NewGeneratorInterceptor(nack.GeneratorMaxNacksPerPacket(nackTries))
 	if err != nil {
 		return nil, err
 	}
@@ -181,6 +181,12 @@ func interceptors(me *webrtc.MediaEngine) (*interceptor.Registry, error) {
 	}
 	return ir, nil
 }
+
+// nackTries bounds how often the SFU asks a publisher for one lost packet.
+// Pion's generator never sees packets that come again on the RTX stream (they
+// bypass the main stream's interceptors), so unbounded it would keep asking
+// every 100 ms, and the browser keep resending, for packets it already has.
+const nackTries = 5
 
 // ForwardStats returns the node's forwarding counters since it started:
 // RTP packets read from publishers, copies written to subscribers, and

@@ -106,6 +106,8 @@ type participant struct {
 	// onPacket, when set before the first offer is answered, sees every
 	// received packet.
 	onPacket func(*webrtc.TrackRemote, *rtp.Packet)
+	// onRTCP, when set before publish, sees the RTCP the publisher gets.
+	onRTCP func(rtcp.Packet)
 }
 
 func (s *sfu) join(id string, want []byte) *participant {
@@ -214,6 +216,9 @@ func (p *participant) publish(tb testing.TB) (*webrtc.TrackLocalStaticRTP, *atom
 			for _, pk := range pkts {
 				if _, ok := pk.(*rtcp.PictureLossIndication); ok {
 					plis.Add(1)
+				}
+				if p.onRTCP != nil {
+					p.onRTCP(pk)
 				}
 			}
 		}
@@ -560,5 +565,59 @@ func TestNACKedPacketsAreSentAgain(t *testing.T) {
 		if n != 1 {
 			t.Fatalf("b got packet %d %d times", seq, n)
 		}
+	}
+}
+
+// A packet the publisher never sends is asked for a bounded number of times
+// (Pion's NACK generator would otherwise ask every 100 ms until it leaves the
+// receive log, also for packets that did come again on the RTX stream).
+func TestLostPublisherPacketIsAskedForABoundedNumberOfTimes(t *testing.T) {
+	s := newSFU(t)
+	payload := []byte("liveroom-vp8-payload-0123456789")
+	sub := s.join("sub", payload)
+	pub := s.join("pub", nil)
+	const lost = 50
+	var asked atomic.Int64
+	pub.onRTCP = func(pk rtcp.Packet) {
+		if n, ok := pk.(*rtcp.TransportLayerNack); ok {
+			for _, pair := range n.Nacks {
+				for _, seq := range pair.PacketList() {
+					if seq == lost {
+						asked.Add(1)
+					}
+				}
+			}
+		}
+	}
+	track, _ := pub.publish(t)
+	var sent atomic.Int64
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		pkt := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96}, Payload: payload}
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				pkt.SequenceNumber++
+				pkt.Timestamp += 900
+				if pkt.SequenceNumber != lost {
+					_ = track.WriteRTP(pkt)
+				}
+				sent.Add(1)
+			}
+		}
+	}()
+	sub.answerOffer(t)
+	waitFor(t, "a NACK for the packet never sent", func() bool { return asked.Load() > 0 })
+	// Give the generator (every 100 ms) time for many more rounds: 2 s of
+	// packets.
+	from := sent.Load()
+	waitFor(t, "200 more packets", func() bool { return sent.Load() >= from+200 })
+	if n := asked.Load(); n > nackTries {
+		t.Fatalf("the lost packet was asked for %d times, want at most %d", n, nackTries)
 	}
 }
