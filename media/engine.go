@@ -9,10 +9,12 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/zap"
 
@@ -41,17 +43,25 @@ type Config struct {
 
 // Engine is the node-wide WebRTC API shared by every room's media actor.
 type Engine struct {
-	api    *webrtc.API
-	cfg    Config
-	log    *zap.Logger
-	udp    *ice.MultiUDPMuxDefault
-	tcpLis net.Listener
-	tcp    ice.TCPMux
+	api *webrtc.API
+	cfg Config
+	log *zap.Logger
+	udp *ice.MultiUDPMuxDefault
+	// out is the UDP sockets under udp: forwarding holds them around the
+	// fan-out of a packet so its copies leave in one system call.
+	out batchGroup
+	// Forwarding counters: packets read from publishers, copies written to
+	// subscribers, and copies sent again on a subscriber's NACK.
+	packetsIn, packetsOut, packetsResent atomic.Uint64
+	tcpLis                               net.Listener
+	tcp                                  ice.TCPMux
 }
 
 // NewEngine opens the UDP (and TCP) ports and builds the Pion API with the
-// codecs we forward and the default interceptors: NACK generator and
-// responder, RTCP sender/receiver reports, TWCC feedback.
+// codecs we forward and the interceptors browsers need: NACKs for what
+// publishers lose, RTCP sender and receiver reports, TWCC feedback to
+// publishers. Subscribers' NACKs are answered by the fan-out track from one
+// history per published track, not by Pion's per-subscriber NACK responder.
 func NewEngine(cfg Config, log *zap.Logger) (*Engine, error) {
 	if cfg.ICETimeout <= 0 {
 		cfg.ICETimeout = 20 * time.Second
@@ -63,19 +73,18 @@ func NewEngine(cfg Config, log *zap.Logger) (*Engine, error) {
 	if err := registerCodecs(me); err != nil {
 		return nil, err
 	}
-	ir := &interceptor.Registry{}
-	if err := webrtc.RegisterDefaultInterceptors(me, ir); err != nil {
+	ir, err := interceptors(me)
+	if err != nil {
 		return nil, err
 	}
 	e := &Engine{cfg: cfg, log: log}
 
 	se := webrtc.SettingEngine{}
-	udp, err := ice.NewMultiUDPMuxFromPort(cfg.UDPPort,
-		ice.UDPMuxFromPortWithLoopback(), ice.UDPMuxFromPortWithNetworks(ice.NetworkTypeUDP4))
+	udp, out, err := listenUDP(cfg.UDPPort, log)
 	if err != nil {
 		return nil, fmt.Errorf("webrtc UDP port %d: %w", cfg.UDPPort, err)
 	}
-	e.udp = udp
+	e.udp, e.out = udp, out
 	se.SetICEUDPMux(udp)
 	// Peers on this machine (tests, a laptop demo) reach us over loopback.
 	se.SetIncludeLoopbackCandidate(true)
@@ -102,6 +111,88 @@ func NewEngine(cfg Config, log *zap.Logger) (*Engine, error) {
 	}
 	e.api = webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
 	return e, nil
+}
+
+// listenUDP opens the port on every up IPv4 address, loopback included (as
+// ice.NewMultiUDPMuxFromPort does), each socket wrapped in a batchConn, and
+// puts one ICE mux on each.
+func listenUDP(port int, log *zap.Logger) (*ice.MultiUDPMuxDefault, batchGroup, error) {
+	ifaces, err := net.Interfaces()
+	if err != nil {
+		return nil, nil, err
+	}
+	var out batchGroup
+	fail := func(err error) (*ice.MultiUDPMuxDefault, batchGroup, error) {
+		for _, c := range out {
+			_ = c.Close()
+		}
+		return nil, nil, err
+	}
+	for _, ifc := range ifaces {
+		if ifc.Flags&net.FlagUp == 0 {
+			continue
+		}
+		addrs, err := ifc.Addrs()
+		if err != nil {
+			continue
+		}
+		for _, a := range addrs {
+			ipn, ok := a.(*net.IPNet)
+			if !ok || ipn.IP.To4() == nil {
+				continue
+			}
+			c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: ipn.IP.To4(), Port: port})
+			if err != nil {
+				return fail(err)
+			}
+			bc := newBatchConn(c)
+			bc.onError = func(err error) { log.Debug("udp batch send", zap.Error(err)) }
+			out = append(out, bc)
+		}
+	}
+	if len(out) == 0 {
+		return nil, nil, errors.New("no IPv4 address to listen on")
+	}
+	muxes := make([]ice.UDPMux, len(out))
+	for i, c := range out {
+		muxes[i] = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: c})
+	}
+	return ice.NewMultiUDPMuxDefault(muxes...), out, nil
+}
+
+// interceptors is webrtc.RegisterDefaultInterceptors without the NACK
+// responder (see fanout) and the stats interceptor, whose per-packet
+// bookkeeping only feeds GetStats, which the SFU never calls.
+func interceptors(me *webrtc.MediaEngine) (*interceptor.Registry, error) {
+	ir := &interceptor.Registry{}
+	gen, err := nack.NewGeneratorInterceptor(nack.GeneratorMaxNacksPerPacket(nackTries))
+	if err != nil {
+		return nil, err
+	}
+	ir.Add(gen)
+	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
+		return nil, err
+	}
+	if err := webrtc.ConfigureSimulcastExtensionHeaders(me); err != nil {
+		return nil, err
+	}
+	if err := webrtc.ConfigureTWCCSender(me, ir); err != nil {
+		return nil, err
+	}
+	return ir, nil
+}
+
+// nackTries bounds how often the SFU asks a publisher for one lost packet.
+// Pion's generator never sees packets that come again on the RTX stream (they
+// bypass the main stream's interceptors), so unbounded it would keep asking
+// every 100 ms, and the browser keep resending, for packets it already has.
+const nackTries = 5
+
+// ForwardStats returns the node's forwarding counters since it started:
+// RTP packets read from publishers, copies written to subscribers, and
+// copies sent again for subscribers' NACKs.
+func (e *Engine) ForwardStats() (in, out, resent uint64) {
+	return e.packetsIn.Load(), e.packetsOut.Load(), e.packetsResent.Load()
 }
 
 // registerCodecs limits negotiation to what every current browser can decode,

@@ -50,7 +50,7 @@ type peer struct {
 type forwarded struct {
 	id, owner, source string
 	serial            int
-	local             *webrtc.TrackLocalStaticRTP
+	local             *fanout
 	remote            *webrtc.TrackRemote
 	pub               *webrtc.PeerConnection
 	lastPLI           atomic.Int64 // unix ms of the last keyframe request
@@ -382,7 +382,7 @@ func (r *room) trackArrived(ctx actor.Context, msg *trackArrived) {
 	}
 	r.serial++
 	id := p.member + ":" + source + ":" + itoa(r.serial)
-	local, err := webrtc.NewTrackLocalStaticRTP(msg.remote.Codec().RTPCodecCapability, id, p.member+":"+group)
+	local, err := newFanout(msg.remote.Codec().RTPCodecCapability, id, p.member+":"+group, msg.remote.Kind())
 	if err != nil {
 		r.log.Error("local track", zap.Error(err))
 		return
@@ -402,10 +402,11 @@ func (r *room) trackArrived(ctx actor.Context, msg *trackArrived) {
 		zap.String("codec", msg.remote.Codec().MimeType))
 }
 
-// forward copies the publisher's RTP to the fan-out track until the
-// publisher's track ends; Pion writes it to every subscriber bound to it.
+// forward copies the publisher's RTP to every subscriber of the track until
+// the publisher's track ends. The copies of one packet are queued while it
+// holds the node's sockets and leave together when it releases them.
 func (r *room) forward(f *forwarded) {
-	buf := make([]byte, 1500)
+	buf := make([]byte, slotSize)
 	var pkt rtp.Packet
 	for {
 		n, _, err := f.remote.Read(buf)
@@ -413,17 +414,11 @@ func (r *room) forward(f *forwarded) {
 			r.system.Root.Send(r.self, &trackEnded{id: f.id})
 			return
 		}
-		if r.stripExtensions {
-			var p rtp.Packet
-			if p.Unmarshal(buf[:n]) == nil {
-				p.Header.Extension, p.Header.Extensions, p.Header.ExtensionProfile = false, nil, 0
-				_ = f.local.WriteRTP(&p)
-				continue
-			}
-		}
-		// A write error only concerns one subscriber (closed or slow); the
-		// others must keep getting packets, so it is not a reason to stop.
-		_, _ = f.local.Write(buf[:n])
+		r.e.out.hold()
+		copies := f.local.write(buf[:n], r.stripExtensions)
+		r.e.out.release()
+		r.e.packetsIn.Add(1)
+		r.e.packetsOut.Add(uint64(copies))
 		if t := f.rec.Load(); t != nil && pkt.Unmarshal(buf[:n]) == nil {
 			t.Push(&pkt)
 		}
@@ -475,18 +470,28 @@ func (r *room) subscribe(ctx actor.Context, q *peer, f *forwarded) {
 		return
 	}
 	q.senders[f.id] = sender
-	// Read the subscriber's RTCP so interceptors see NACKs and we see
-	// keyframe requests, which go on to the publisher.
+	// Read the subscriber's RTCP: keyframe requests go on to the publisher,
+	// NACKs are answered from the track's history.
+	strip := r.stripExtensions
 	go func() {
+		var buf []byte
 		for {
 			pkts, _, err := sender.ReadRTCP()
 			if err != nil {
 				return
 			}
 			for _, pk := range pkts {
-				switch pk.(type) {
+				switch pk := pk.(type) {
 				case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
 					f.keyframe()
+				case *rtcp.TransportLayerNack:
+					if buf == nil {
+						buf = make([]byte, 2*slotSize+2)
+					}
+					r.e.out.hold()
+					n := f.local.resend(pk, buf, strip)
+					r.e.out.release()
+					r.e.packetsResent.Add(uint64(n))
 				}
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -102,6 +103,11 @@ type participant struct {
 	// matched counts received RTP packets whose payload is the publisher's.
 	matched atomic.Int64
 	want    []byte
+	// onPacket, when set before the first offer is answered, sees every
+	// received packet.
+	onPacket func(*webrtc.TrackRemote, *rtp.Packet)
+	// onRTCP, when set before publish, sees the RTCP the publisher gets.
+	onRTCP func(rtcp.Packet)
 }
 
 func (s *sfu) join(id string, want []byte) *participant {
@@ -165,6 +171,9 @@ func (p *participant) answerOffer(tb testing.TB) string {
 				if bytes.Equal(pkt.Payload, p.want) {
 					p.matched.Add(1)
 				}
+				if p.onPacket != nil {
+					p.onPacket(tr, pkt)
+				}
 			}
 		})
 		p.sub = pc
@@ -207,6 +216,9 @@ func (p *participant) publish(tb testing.TB) (*webrtc.TrackLocalStaticRTP, *atom
 			for _, pk := range pkts {
 				if _, ok := pk.(*rtcp.PictureLossIndication); ok {
 					plis.Add(1)
+				}
+				if p.onRTCP != nil {
+					p.onRTCP(pk)
 				}
 			}
 		}
@@ -486,5 +498,126 @@ func TestTCPFallbackIsOffered(t *testing.T) {
 	}
 	if !tcp || !udp {
 		t.Fatalf("want UDP and passive TCP candidates on port %d", port)
+	}
+}
+
+// A subscriber's NACK is answered with the packet it names, sent to that
+// subscriber alone, from the history the SFU keeps per published track.
+func TestNACKedPacketsAreSentAgain(t *testing.T) {
+	s := newSFU(t)
+	payload := []byte("liveroom-vp8-payload-0123456789")
+	type seen struct {
+		sync.Mutex
+		ssrc  webrtc.SSRC
+		count map[uint16]int
+	}
+	subs := []*participant{s.join("a", payload), s.join("b", payload)}
+	got := []*seen{{count: map[uint16]int{}}, {count: map[uint16]int{}}}
+	for i, sub := range subs {
+		g := got[i]
+		sub.onPacket = func(tr *webrtc.TrackRemote, pkt *rtp.Packet) {
+			g.Lock()
+			g.ssrc = tr.SSRC()
+			g.count[pkt.SequenceNumber]++
+			g.Unlock()
+		}
+	}
+	pub := s.join("pub", nil)
+	track, _ := pub.publish(t)
+	stop := make(chan struct{})
+	defer close(stop)
+	go sendRTP(track, payload, stop)
+	for _, sub := range subs {
+		sub.answerOffer(t)
+	}
+	for _, sub := range subs {
+		waitFor(t, "RTP at "+sub.id, func() bool { return sub.matched.Load() >= 20 })
+	}
+	a := got[0]
+	a.Lock()
+	var seqs []uint16
+	for seq := range a.count {
+		if len(seqs) < 3 {
+			seqs = append(seqs, seq)
+		}
+	}
+	ssrc := a.ssrc
+	a.Unlock()
+	if err := subs[0].sub.WriteRTCP([]rtcp.Packet{&rtcp.TransportLayerNack{
+		MediaSSRC: uint32(ssrc), Nacks: rtcp.NackPairsFromSequenceNumbers(seqs)}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the NACKed packets again at a", func() bool {
+		a.Lock()
+		defer a.Unlock()
+		for _, seq := range seqs {
+			if a.count[seq] < 2 {
+				return false
+			}
+		}
+		return true
+	})
+	// b asked for nothing and got every packet once.
+	b := got[1]
+	b.Lock()
+	defer b.Unlock()
+	for seq, n := range b.count {
+		if n != 1 {
+			t.Fatalf("b got packet %d %d times", seq, n)
+		}
+	}
+}
+
+// A packet the publisher never sends is asked for a bounded number of times
+// (Pion's NACK generator would otherwise ask every 100 ms until it leaves the
+// receive log, also for packets that did come again on the RTX stream).
+func TestLostPublisherPacketIsAskedForABoundedNumberOfTimes(t *testing.T) {
+	s := newSFU(t)
+	payload := []byte("liveroom-vp8-payload-0123456789")
+	sub := s.join("sub", payload)
+	pub := s.join("pub", nil)
+	const lost = 50
+	var asked atomic.Int64
+	pub.onRTCP = func(pk rtcp.Packet) {
+		if n, ok := pk.(*rtcp.TransportLayerNack); ok {
+			for _, pair := range n.Nacks {
+				for _, seq := range pair.PacketList() {
+					if seq == lost {
+						asked.Add(1)
+					}
+				}
+			}
+		}
+	}
+	track, _ := pub.publish(t)
+	var sent atomic.Int64
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		pkt := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96}, Payload: payload}
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				pkt.SequenceNumber++
+				pkt.Timestamp += 900
+				if pkt.SequenceNumber != lost {
+					_ = track.WriteRTP(pkt)
+				}
+				sent.Add(1)
+			}
+		}
+	}()
+	sub.answerOffer(t)
+	waitFor(t, "a NACK for the packet never sent", func() bool { return asked.Load() > 0 })
+	// Give the generator (every 100 ms) time for many more rounds: 2 s of
+	// packets.
+	from := sent.Load()
+	waitFor(t, "200 more packets", func() bool { return sent.Load() >= from+200 })
+	if n := asked.Load(); n > nackTries {
+		t.Fatalf("the lost packet was asked for %d times, want at most %d", n, nackTries)
 	}
 }

@@ -102,3 +102,22 @@ func Read(c prometheus.Metric) float64 {
 	}
 	return m.GetCounter().GetValue()
 }
+
+// WatchForwarding exports the SFU's forwarding counters: RTP packets read
+// from publishers, copies written to subscribers (the figure to divide the
+// server's CPU time by), and copies sent again on subscribers' NACKs.
+func (m *Metrics) WatchForwarding(stats func() (in, out, resent uint64)) {
+	pick := func(i int) func() float64 {
+		return func() float64 {
+			in, out, resent := stats()
+			return float64([]uint64{in, out, resent}[i])
+		}
+	}
+	m.Registry.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "liveroom_sfu_packets_in_total",
+			Help: "RTP packets the SFU read from publishers."}, pick(0)),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "liveroom_sfu_packets_out_total",
+			Help: "RTP packets the SFU wrote to subscribers (one per packet and subscriber)."}, pick(1)),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "liveroom_sfu_packets_resent_total",
+			Help: "RTP packets the SFU sent again because a subscriber reported them lost (NACK)."}, pick(2)))
+}

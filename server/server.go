@@ -135,6 +135,7 @@ func Run(ctx context.Context, cfg config.Config) error {
 		return err
 	}
 	defer engine.Close()
+	m.WatchForwarding(engine.ForwardStats)
 	events, stopEvents := startWebhooks(cfg, store, log)
 	defer stopEvents()
 	markInterruptedRecordings(ctx, cfg, engine.RecordingConfig(), store, events, log)
