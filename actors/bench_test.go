@@ -1,6 +1,7 @@
 package actors_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"testing"
@@ -9,6 +10,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"liveroom/actors/room"
+	"liveroom/actors/session"
 	"liveroom/proto/pb"
 )
 
@@ -23,7 +25,7 @@ func BenchmarkChatFanout(b *testing.B) {
 			createRoom(b, n, "bench", "")
 			counters := make([]*counter, size)
 			for i := range counters {
-				counters[i] = newCounter(n)
+				counters[i] = newCounter(b, n)
 				if e := join(b, n, &client{tb: b, pid: counters[i].pid}, &pb.JoinRequest{RoomId: "bench", Name: fmt.Sprint("m", i)}); e != nil {
 					b.Fatal(e)
 				}
@@ -54,13 +56,28 @@ type counter struct {
 	msgs chan struct{}
 }
 
-func newCounter(n *testNode) *counter {
+// newCounter is a real session actor and outbox, as a socket has, with a
+// reader in place of the socket's writer that counts chat frames.
+func newCounter(b testing.TB, n *testNode) *counter {
 	c := &counter{msgs: make(chan struct{}, 1<<20)}
-	c.pid = n.System.Root.Spawn(actor.PropsFromFunc(func(ctx actor.Context) {
-		if f, ok := ctx.Message().(*pb.ServerFrame); ok && f.GetChat() != nil {
-			c.msgs <- struct{}{}
+	out := session.NewOutbox(1<<20, func() {})
+	c.pid = n.System.Root.Spawn(session.Props(out))
+	done := make(chan struct{})
+	b.Cleanup(func() { close(done) })
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-out.Ready():
+				for _, f := range out.Take() {
+					if bytes.Contains(f, []byte(`"chat"`)) {
+						c.msgs <- struct{}{}
+					}
+				}
+			}
 		}
-	}))
+	}()
 	return c
 }
 

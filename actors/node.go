@@ -31,6 +31,7 @@ import (
 	"liveroom/actors/agent"
 	"liveroom/actors/broadcast"
 	"liveroom/actors/room"
+	"liveroom/actors/session"
 	"liveroom/actors/short"
 	"liveroom/actors/whiteboard"
 	"liveroom/metrics"
@@ -154,6 +155,10 @@ func StartNode(cfg NodeConfig, log *zap.Logger) (*Node, error) {
 		}
 	})
 	c.StartMember()
+	if err := session.StartFanOut(system, cfg.Metrics); err != nil {
+		n.Stop()
+		return nil, fmt.Errorf("fan-out actor: %w", err)
+	}
 	return n, nil
 }
 

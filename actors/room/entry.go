@@ -182,6 +182,11 @@ func (g *grain) deleteRoom(ctx actor.Context) *pb.DeleteRoomResult {
 	if g.rec == nil {
 		return &pb.DeleteRoomResult{Error: g.missing()}
 	}
+	// No chat write may land after the range deletes below; messages
+	// queued behind it are refused once the room is gone, or written if
+	// deleting fails.
+	g.settleChat(ctx)
+	defer g.startChat(ctx)
 	// Range deletes, so a room with a long history costs no more memory to
 	// delete than an empty one. An empty fenced write first makes sure this
 	// activation still owns the room (a superseded one must not delete what
@@ -218,6 +223,7 @@ func (g *grain) deleteRoom(ctx actor.Context) *pb.DeleteRoomResult {
 	g.whiteboardGone(ctx, g.rec.GetGeneration())
 	g.rec = nil
 	g.lastSeq = 0
+	g.failChat(ctx, errNotFound)
 	g.armIdle(ctx)
 	g.log.Info("room deleted")
 	return &pb.DeleteRoomResult{}
