@@ -116,6 +116,13 @@ func (g *grain) startChat(ctx actor.Context) {
 	}()
 }
 
+// send sends one frame to a member's session. Everything this grain sends
+// a session goes through session.Send or session.Deliver, which keep it in
+// order across nodes.
+func (g *grain) send(ctx actor.Context, pid *actor.PID, f *pb.ServerFrame) {
+	session.Send(ctx, pid, f, g.deps.Metrics)
+}
+
 // chatWritten handles the end of a batch's write.
 func (g *grain) chatWritten(ctx actor.Context, msg *chatStored) {
 	if msg.batch != g.chatFlight {
@@ -179,16 +186,19 @@ func (g *grain) finishChat(ctx actor.Context, b *chatBatch, err error) {
 		own[m] = append(f, session.Encode(&pb.ServerFrame{ReplyTo: p.frameID, Body: &pb.ServerFrame_Chat{Chat: p.msg}}))
 	}
 	pids := make([]*actor.PID, 0, len(g.members))
+	var personal map[*actor.PID][][]byte
 	for _, m := range g.members {
 		if f, ok := own[m]; ok {
-			// Frames after this member's last post of the batch.
-			f = append(f, frames[len(f):]...)
-			session.Deliver(ctx, f, []*actor.PID{m.pid}, g.deps.Metrics)
+			if personal == nil {
+				personal = map[*actor.PID][][]byte{}
+			}
+			// With the frames after this member's last post of the batch.
+			personal[m.pid] = append(f, frames[len(f):]...)
 			continue
 		}
 		pids = append(pids, m.pid)
 	}
-	session.Deliver(ctx, frames, pids, g.deps.Metrics)
+	session.Deliver(ctx, frames, pids, personal, g.deps.Metrics)
 	for _, p := range b.posts {
 		if p.reply != nil {
 			ctx.Send(p.reply, &pb.RoomReply{Chat: p.msg})

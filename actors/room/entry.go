@@ -170,7 +170,7 @@ func (g *grain) memberList(to pb.Role) []*pb.Member {
 func (g *grain) broadcastMember(ctx actor.Context, m *member, kind pb.MemberEvent_Kind) {
 	for _, o := range g.members {
 		if o != m {
-			ctx.Send(o.pid, &pb.ServerFrame{Body: &pb.ServerFrame_Member{Member: &pb.MemberEvent{
+			g.send(ctx, o.pid, &pb.ServerFrame{Body: &pb.ServerFrame_Member{Member: &pb.MemberEvent{
 				Kind: kind, Member: memberFor(m, o.info.Role)}}})
 		}
 	}
@@ -215,7 +215,7 @@ func (g *grain) deleteRoom(ctx actor.Context) *pb.DeleteRoomResult {
 	gone := &pb.ServerFrame{Body: &pb.ServerFrame_Error{Error: errorf("room_deleted", "This room was deleted.")}}
 	for _, m := range g.members {
 		ctx.Unwatch(m.pid)
-		ctx.Send(m.pid, gone)
+		g.send(ctx, m.pid, gone)
 	}
 	g.members = nil
 	// The board's grain may hold the board in memory and connections that

@@ -22,6 +22,7 @@ import (
 
 	"liveroom/access"
 	"liveroom/actors/passcheck"
+	"liveroom/actors/session"
 	"liveroom/media"
 	"liveroom/metrics"
 	"liveroom/persistence"
@@ -231,7 +232,7 @@ func (g *grain) Receive(ctx actor.Context) {
 			ctx.Respond(&pb.RoomReply{Error: errInternal})
 			return
 		}
-		ctx.Send(msg.Session, &pb.ServerFrame{ReplyTo: msg.FrameId,
+		g.send(ctx, msg.Session, &pb.ServerFrame{ReplyTo: msg.FrameId,
 			Body: &pb.ServerFrame_History{History: &pb.History{Messages: msgs, More: more}}})
 		ctx.Respond(&pb.RoomReply{})
 	}
@@ -520,7 +521,7 @@ func (g *grain) admit(ctx actor.Context, msg *pb.Join, info *pb.Member) {
 
 	list := g.memberList(role)
 	token := g.issueToken(m)
-	ctx.Send(m.pid, &pb.ServerFrame{ReplyTo: msg.FrameId, Body: &pb.ServerFrame_Joined{Joined: &pb.Joined{
+	g.send(ctx, m.pid, &pb.ServerFrame{ReplyTo: msg.FrameId, Body: &pb.ServerFrame_Joined{Joined: &pb.Joined{
 		MemberId: m.info.MemberId, Role: role, Room: g.info(), Members: list,
 		History: history, MoreHistory: more, AccessToken: token,
 		Call: g.callState(), IceServers: g.iceServers(), ResumeToken: resumeToken,
@@ -555,12 +556,16 @@ func (g *grain) remove(ctx actor.Context, pid *actor.PID) {
 	}
 }
 
-// broadcast sends f to every member but except.
+// broadcast sends f to every member but except, encoded once.
 func (g *grain) broadcast(ctx actor.Context, except *member, f *pb.ServerFrame) {
+	pids := make([]*actor.PID, 0, len(g.members))
 	for _, m := range g.members {
 		if m != except {
-			ctx.Send(m.pid, f)
+			pids = append(pids, m.pid)
 		}
+	}
+	if len(pids) > 0 {
+		session.Deliver(ctx, [][]byte{session.Encode(f)}, pids, nil, g.deps.Metrics)
 	}
 }
 

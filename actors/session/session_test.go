@@ -76,19 +76,27 @@ func TestFanOutHandsFramesToSessions(t *testing.T) {
 	}
 	ids = append(ids, gone.Id)
 	frames := [][]byte{[]byte(`{"chat":{"seq":"1"}}`), []byte(`{"chat":{"seq":"2"}}`)}
-	system.Root.Send(actor.NewPID(system.Address(), FanOutName), &pb.NodeFanOut{Frames: frames, Sessions: ids, SentUnixNano: 1})
+	// The last session posted the second message: it gets its own list.
+	own := [][]byte{frames[0], []byte(`{"replyTo":"x","chat":{"seq":"2"}}`)}
+	system.Root.Send(actor.NewPID(system.Address(), FanOutName), &pb.NodeFanOut{Frames: frames,
+		Sessions: append(ids[:2:2], ids[3]), SentUnixNano: 1,
+		Personal: []*pb.PersonalFrames{{Session: ids[2], Frames: own}}})
 	for i, o := range outs {
+		want := frames
+		if i == 2 {
+			want = own
+		}
 		var got [][]byte
 		deadline := time.After(30 * time.Second)
-		for len(got) < len(frames) {
+		for len(got) < len(want) {
 			select {
 			case <-o.Ready():
 				got = append(got, o.Take()...)
 			case <-deadline:
-				t.Fatalf("session %d got %d of %d frames", i, len(got), len(frames))
+				t.Fatalf("session %d got %d of %d frames", i, len(got), len(want))
 			}
 		}
-		if len(got) != len(frames) || &got[0][0] != &frames[0][0] || string(got[1]) != string(frames[1]) {
+		if len(got) != len(want) || &got[0][0] != &want[0][0] || string(got[1]) != string(want[1]) {
 			t.Fatalf("session %d got %q", i, got)
 		}
 	}

@@ -630,7 +630,7 @@ func (x CallAction_Action) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use CallAction_Action.Descriptor instead.
 func (CallAction_Action) EnumDescriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{29, 0}
+	return file_liveroom_proto_rawDescGZIP(), []int{30, 0}
 }
 
 type RecordingState_State int32
@@ -684,7 +684,7 @@ func (x RecordingState_State) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use RecordingState_State.Descriptor instead.
 func (RecordingState_State) EnumDescriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{124, 0}
+	return file_liveroom_proto_rawDescGZIP(), []int{125, 0}
 }
 
 type MediaRecordingEvent_Kind int32
@@ -743,7 +743,7 @@ func (x MediaRecordingEvent_Kind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use MediaRecordingEvent_Kind.Descriptor instead.
 func (MediaRecordingEvent_Kind) EnumDescriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{128, 0}
+	return file_liveroom_proto_rawDescGZIP(), []int{129, 0}
 }
 
 // RoomRecord is what the store keeps for a room.
@@ -3156,7 +3156,9 @@ func (x *EncodedFrames) GetFrames() [][]byte {
 
 // NodeFanOut goes from a grain to the fan-out actor of another node once per
 // node, instead of once per member there: that actor hands frames (wire
-// form, in order) to each of the listed session actors of its node.
+// form, in order) to each of the listed session actors of its node. Every
+// frame a room grain sends to a session on another node goes this way, so
+// they all pass one mailbox there and keep their order.
 type NodeFanOut struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Frames [][]byte               `protobuf:"bytes,1,rep,name=frames,proto3" json:"frames,omitempty"`
@@ -3164,7 +3166,10 @@ type NodeFanOut struct {
 	Sessions []string `protobuf:"bytes,2,rep,name=sessions,proto3" json:"sessions,omitempty"`
 	// When the grain sent it (Unix nanoseconds, its clock), for the
 	// cross-node latency metric.
-	SentUnixNano  int64 `protobuf:"varint,3,opt,name=sent_unix_nano,json=sentUnixNano,proto3" json:"sent_unix_nano,omitempty"`
+	SentUnixNano int64 `protobuf:"varint,3,opt,name=sent_unix_nano,json=sentUnixNano,proto3" json:"sent_unix_nano,omitempty"`
+	// Sessions that get their own list instead of frames (a member's own
+	// messages come back as the answers to its frames).
+	Personal      []*PersonalFrames `protobuf:"bytes,4,rep,name=personal,proto3" json:"personal,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3220,6 +3225,65 @@ func (x *NodeFanOut) GetSentUnixNano() int64 {
 	return 0
 }
 
+func (x *NodeFanOut) GetPersonal() []*PersonalFrames {
+	if x != nil {
+		return x.Personal
+	}
+	return nil
+}
+
+type PersonalFrames struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Session       string                 `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
+	Frames        [][]byte               `protobuf:"bytes,2,rep,name=frames,proto3" json:"frames,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PersonalFrames) Reset() {
+	*x = PersonalFrames{}
+	mi := &file_liveroom_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PersonalFrames) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PersonalFrames) ProtoMessage() {}
+
+func (x *PersonalFrames) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PersonalFrames.ProtoReflect.Descriptor instead.
+func (*PersonalFrames) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *PersonalFrames) GetSession() string {
+	if x != nil {
+		return x.Session
+	}
+	return ""
+}
+
+func (x *PersonalFrames) GetFrames() [][]byte {
+	if x != nil {
+		return x.Frames
+	}
+	return nil
+}
+
 // CallAction is a member's move in the room's call.
 type CallAction struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
@@ -3232,7 +3296,7 @@ type CallAction struct {
 
 func (x *CallAction) Reset() {
 	*x = CallAction{}
-	mi := &file_liveroom_proto_msgTypes[29]
+	mi := &file_liveroom_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3244,7 +3308,7 @@ func (x *CallAction) String() string {
 func (*CallAction) ProtoMessage() {}
 
 func (x *CallAction) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[29]
+	mi := &file_liveroom_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3257,7 +3321,7 @@ func (x *CallAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallAction.ProtoReflect.Descriptor instead.
 func (*CallAction) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{29}
+	return file_liveroom_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *CallAction) GetAction() CallAction_Action {
@@ -3286,7 +3350,7 @@ type MediaState struct {
 
 func (x *MediaState) Reset() {
 	*x = MediaState{}
-	mi := &file_liveroom_proto_msgTypes[30]
+	mi := &file_liveroom_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3298,7 +3362,7 @@ func (x *MediaState) String() string {
 func (*MediaState) ProtoMessage() {}
 
 func (x *MediaState) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[30]
+	mi := &file_liveroom_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3311,7 +3375,7 @@ func (x *MediaState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MediaState.ProtoReflect.Descriptor instead.
 func (*MediaState) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{30}
+	return file_liveroom_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *MediaState) GetAudioMuted() bool {
@@ -3347,7 +3411,7 @@ type Sdp struct {
 
 func (x *Sdp) Reset() {
 	*x = Sdp{}
-	mi := &file_liveroom_proto_msgTypes[31]
+	mi := &file_liveroom_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3359,7 +3423,7 @@ func (x *Sdp) String() string {
 func (*Sdp) ProtoMessage() {}
 
 func (x *Sdp) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[31]
+	mi := &file_liveroom_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3372,7 +3436,7 @@ func (x *Sdp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Sdp.ProtoReflect.Descriptor instead.
 func (*Sdp) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{31}
+	return file_liveroom_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *Sdp) GetSdp() string {
@@ -3403,7 +3467,7 @@ type IceCandidate struct {
 
 func (x *IceCandidate) Reset() {
 	*x = IceCandidate{}
-	mi := &file_liveroom_proto_msgTypes[32]
+	mi := &file_liveroom_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3415,7 +3479,7 @@ func (x *IceCandidate) String() string {
 func (*IceCandidate) ProtoMessage() {}
 
 func (x *IceCandidate) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[32]
+	mi := &file_liveroom_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3428,7 +3492,7 @@ func (x *IceCandidate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IceCandidate.ProtoReflect.Descriptor instead.
 func (*IceCandidate) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{32}
+	return file_liveroom_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *IceCandidate) GetPc() PeerRole {
@@ -3478,7 +3542,7 @@ type CallEvent struct {
 
 func (x *CallEvent) Reset() {
 	*x = CallEvent{}
-	mi := &file_liveroom_proto_msgTypes[33]
+	mi := &file_liveroom_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3490,7 +3554,7 @@ func (x *CallEvent) String() string {
 func (*CallEvent) ProtoMessage() {}
 
 func (x *CallEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[33]
+	mi := &file_liveroom_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3503,7 +3567,7 @@ func (x *CallEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallEvent.ProtoReflect.Descriptor instead.
 func (*CallEvent) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{33}
+	return file_liveroom_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *CallEvent) GetAction() CallAction_Action {
@@ -3538,7 +3602,7 @@ type CallParticipant struct {
 
 func (x *CallParticipant) Reset() {
 	*x = CallParticipant{}
-	mi := &file_liveroom_proto_msgTypes[34]
+	mi := &file_liveroom_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3550,7 +3614,7 @@ func (x *CallParticipant) String() string {
 func (*CallParticipant) ProtoMessage() {}
 
 func (x *CallParticipant) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[34]
+	mi := &file_liveroom_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3563,7 +3627,7 @@ func (x *CallParticipant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallParticipant.ProtoReflect.Descriptor instead.
 func (*CallParticipant) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{34}
+	return file_liveroom_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *CallParticipant) GetMember() *Member {
@@ -3598,7 +3662,7 @@ type CallState struct {
 
 func (x *CallState) Reset() {
 	*x = CallState{}
-	mi := &file_liveroom_proto_msgTypes[35]
+	mi := &file_liveroom_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3610,7 +3674,7 @@ func (x *CallState) String() string {
 func (*CallState) ProtoMessage() {}
 
 func (x *CallState) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[35]
+	mi := &file_liveroom_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3623,7 +3687,7 @@ func (x *CallState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallState.ProtoReflect.Descriptor instead.
 func (*CallState) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{35}
+	return file_liveroom_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *CallState) GetParticipants() []*CallParticipant {
@@ -3644,7 +3708,7 @@ type IceServer struct {
 
 func (x *IceServer) Reset() {
 	*x = IceServer{}
-	mi := &file_liveroom_proto_msgTypes[36]
+	mi := &file_liveroom_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3656,7 +3720,7 @@ func (x *IceServer) String() string {
 func (*IceServer) ProtoMessage() {}
 
 func (x *IceServer) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[36]
+	mi := &file_liveroom_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3669,7 +3733,7 @@ func (x *IceServer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IceServer.ProtoReflect.Descriptor instead.
 func (*IceServer) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{36}
+	return file_liveroom_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *IceServer) GetUrls() []string {
@@ -3714,7 +3778,7 @@ type CallRequest struct {
 
 func (x *CallRequest) Reset() {
 	*x = CallRequest{}
-	mi := &file_liveroom_proto_msgTypes[37]
+	mi := &file_liveroom_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3726,7 +3790,7 @@ func (x *CallRequest) String() string {
 func (*CallRequest) ProtoMessage() {}
 
 func (x *CallRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[37]
+	mi := &file_liveroom_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3739,7 +3803,7 @@ func (x *CallRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallRequest.ProtoReflect.Descriptor instead.
 func (*CallRequest) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{37}
+	return file_liveroom_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *CallRequest) GetSession() *actor.PID {
@@ -3880,7 +3944,7 @@ type RestartIce struct {
 
 func (x *RestartIce) Reset() {
 	*x = RestartIce{}
-	mi := &file_liveroom_proto_msgTypes[38]
+	mi := &file_liveroom_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3892,7 +3956,7 @@ func (x *RestartIce) String() string {
 func (*RestartIce) ProtoMessage() {}
 
 func (x *RestartIce) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[38]
+	mi := &file_liveroom_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3905,7 +3969,7 @@ func (x *RestartIce) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RestartIce.ProtoReflect.Descriptor instead.
 func (*RestartIce) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{38}
+	return file_liveroom_proto_rawDescGZIP(), []int{39}
 }
 
 // MediaCommand is what a room grain tells its media actor.
@@ -3933,7 +3997,7 @@ type MediaCommand struct {
 
 func (x *MediaCommand) Reset() {
 	*x = MediaCommand{}
-	mi := &file_liveroom_proto_msgTypes[39]
+	mi := &file_liveroom_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3945,7 +4009,7 @@ func (x *MediaCommand) String() string {
 func (*MediaCommand) ProtoMessage() {}
 
 func (x *MediaCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[39]
+	mi := &file_liveroom_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3958,7 +4022,7 @@ func (x *MediaCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MediaCommand.ProtoReflect.Descriptor instead.
 func (*MediaCommand) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{39}
+	return file_liveroom_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *MediaCommand) GetMemberId() string {
@@ -4155,7 +4219,7 @@ type MediaRebind struct {
 
 func (x *MediaRebind) Reset() {
 	*x = MediaRebind{}
-	mi := &file_liveroom_proto_msgTypes[40]
+	mi := &file_liveroom_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4167,7 +4231,7 @@ func (x *MediaRebind) String() string {
 func (*MediaRebind) ProtoMessage() {}
 
 func (x *MediaRebind) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[40]
+	mi := &file_liveroom_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4180,7 +4244,7 @@ func (x *MediaRebind) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MediaRebind.ProtoReflect.Descriptor instead.
 func (*MediaRebind) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{40}
+	return file_liveroom_proto_rawDescGZIP(), []int{41}
 }
 
 // MemberAwayExpired tells a room grain that a member whose connection
@@ -4195,7 +4259,7 @@ type MemberAwayExpired struct {
 
 func (x *MemberAwayExpired) Reset() {
 	*x = MemberAwayExpired{}
-	mi := &file_liveroom_proto_msgTypes[41]
+	mi := &file_liveroom_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4207,7 +4271,7 @@ func (x *MemberAwayExpired) String() string {
 func (*MemberAwayExpired) ProtoMessage() {}
 
 func (x *MemberAwayExpired) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[41]
+	mi := &file_liveroom_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4220,7 +4284,7 @@ func (x *MemberAwayExpired) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MemberAwayExpired.ProtoReflect.Descriptor instead.
 func (*MemberAwayExpired) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{41}
+	return file_liveroom_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *MemberAwayExpired) GetMemberId() string {
@@ -4251,7 +4315,7 @@ type MediaJoin struct {
 
 func (x *MediaJoin) Reset() {
 	*x = MediaJoin{}
-	mi := &file_liveroom_proto_msgTypes[42]
+	mi := &file_liveroom_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4263,7 +4327,7 @@ func (x *MediaJoin) String() string {
 func (*MediaJoin) ProtoMessage() {}
 
 func (x *MediaJoin) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[42]
+	mi := &file_liveroom_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4276,7 +4340,7 @@ func (x *MediaJoin) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MediaJoin.ProtoReflect.Descriptor instead.
 func (*MediaJoin) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{42}
+	return file_liveroom_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *MediaJoin) GetName() string {
@@ -4308,7 +4372,7 @@ type MediaLeave struct {
 
 func (x *MediaLeave) Reset() {
 	*x = MediaLeave{}
-	mi := &file_liveroom_proto_msgTypes[43]
+	mi := &file_liveroom_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4320,7 +4384,7 @@ func (x *MediaLeave) String() string {
 func (*MediaLeave) ProtoMessage() {}
 
 func (x *MediaLeave) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[43]
+	mi := &file_liveroom_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4333,7 +4397,7 @@ func (x *MediaLeave) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MediaLeave.ProtoReflect.Descriptor instead.
 func (*MediaLeave) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{43}
+	return file_liveroom_proto_rawDescGZIP(), []int{44}
 }
 
 // EntryForm is what a room asks of visitors before they join.
@@ -4352,7 +4416,7 @@ type EntryForm struct {
 
 func (x *EntryForm) Reset() {
 	*x = EntryForm{}
-	mi := &file_liveroom_proto_msgTypes[44]
+	mi := &file_liveroom_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4364,7 +4428,7 @@ func (x *EntryForm) String() string {
 func (*EntryForm) ProtoMessage() {}
 
 func (x *EntryForm) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[44]
+	mi := &file_liveroom_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4377,7 +4441,7 @@ func (x *EntryForm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EntryForm.ProtoReflect.Descriptor instead.
 func (*EntryForm) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{44}
+	return file_liveroom_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *EntryForm) GetEnabled() bool {
@@ -4430,7 +4494,7 @@ type EntryRecord struct {
 
 func (x *EntryRecord) Reset() {
 	*x = EntryRecord{}
-	mi := &file_liveroom_proto_msgTypes[45]
+	mi := &file_liveroom_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4442,7 +4506,7 @@ func (x *EntryRecord) String() string {
 func (*EntryRecord) ProtoMessage() {}
 
 func (x *EntryRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[45]
+	mi := &file_liveroom_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4455,7 +4519,7 @@ func (x *EntryRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EntryRecord.ProtoReflect.Descriptor instead.
 func (*EntryRecord) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{45}
+	return file_liveroom_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *EntryRecord) GetMemberId() string {
@@ -4502,7 +4566,7 @@ type DeleteRoom struct {
 
 func (x *DeleteRoom) Reset() {
 	*x = DeleteRoom{}
-	mi := &file_liveroom_proto_msgTypes[46]
+	mi := &file_liveroom_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4514,7 +4578,7 @@ func (x *DeleteRoom) String() string {
 func (*DeleteRoom) ProtoMessage() {}
 
 func (x *DeleteRoom) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[46]
+	mi := &file_liveroom_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4527,7 +4591,7 @@ func (x *DeleteRoom) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRoom.ProtoReflect.Descriptor instead.
 func (*DeleteRoom) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{46}
+	return file_liveroom_proto_rawDescGZIP(), []int{47}
 }
 
 type DeleteRoomResult struct {
@@ -4539,7 +4603,7 @@ type DeleteRoomResult struct {
 
 func (x *DeleteRoomResult) Reset() {
 	*x = DeleteRoomResult{}
-	mi := &file_liveroom_proto_msgTypes[47]
+	mi := &file_liveroom_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4551,7 +4615,7 @@ func (x *DeleteRoomResult) String() string {
 func (*DeleteRoomResult) ProtoMessage() {}
 
 func (x *DeleteRoomResult) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[47]
+	mi := &file_liveroom_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4564,7 +4628,7 @@ func (x *DeleteRoomResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRoomResult.ProtoReflect.Descriptor instead.
 func (*DeleteRoomResult) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{47}
+	return file_liveroom_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *DeleteRoomResult) GetError() *Error {
@@ -4597,7 +4661,7 @@ type AgentRecord struct {
 
 func (x *AgentRecord) Reset() {
 	*x = AgentRecord{}
-	mi := &file_liveroom_proto_msgTypes[48]
+	mi := &file_liveroom_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4609,7 +4673,7 @@ func (x *AgentRecord) String() string {
 func (*AgentRecord) ProtoMessage() {}
 
 func (x *AgentRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[48]
+	mi := &file_liveroom_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4622,7 +4686,7 @@ func (x *AgentRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentRecord.ProtoReflect.Descriptor instead.
 func (*AgentRecord) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{48}
+	return file_liveroom_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *AgentRecord) GetId() string {
@@ -4699,7 +4763,7 @@ type AgentSession struct {
 
 func (x *AgentSession) Reset() {
 	*x = AgentSession{}
-	mi := &file_liveroom_proto_msgTypes[49]
+	mi := &file_liveroom_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4711,7 +4775,7 @@ func (x *AgentSession) String() string {
 func (*AgentSession) ProtoMessage() {}
 
 func (x *AgentSession) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[49]
+	mi := &file_liveroom_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4724,7 +4788,7 @@ func (x *AgentSession) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentSession.ProtoReflect.Descriptor instead.
 func (*AgentSession) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{49}
+	return file_liveroom_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *AgentSession) GetCreatedAtMs() int64 {
@@ -4755,7 +4819,7 @@ type AgentRoom struct {
 
 func (x *AgentRoom) Reset() {
 	*x = AgentRoom{}
-	mi := &file_liveroom_proto_msgTypes[50]
+	mi := &file_liveroom_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4767,7 +4831,7 @@ func (x *AgentRoom) String() string {
 func (*AgentRoom) ProtoMessage() {}
 
 func (x *AgentRoom) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[50]
+	mi := &file_liveroom_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4780,7 +4844,7 @@ func (x *AgentRoom) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentRoom.ProtoReflect.Descriptor instead.
 func (*AgentRoom) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{50}
+	return file_liveroom_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *AgentRoom) GetRoom() *RoomInfo {
@@ -4826,7 +4890,7 @@ type ApiKeyRecord struct {
 
 func (x *ApiKeyRecord) Reset() {
 	*x = ApiKeyRecord{}
-	mi := &file_liveroom_proto_msgTypes[51]
+	mi := &file_liveroom_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4838,7 +4902,7 @@ func (x *ApiKeyRecord) String() string {
 func (*ApiKeyRecord) ProtoMessage() {}
 
 func (x *ApiKeyRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[51]
+	mi := &file_liveroom_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4851,7 +4915,7 @@ func (x *ApiKeyRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApiKeyRecord.ProtoReflect.Descriptor instead.
 func (*ApiKeyRecord) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{51}
+	return file_liveroom_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *ApiKeyRecord) GetAgentId() string {
@@ -4893,7 +4957,7 @@ type ShortNameRecord struct {
 
 func (x *ShortNameRecord) Reset() {
 	*x = ShortNameRecord{}
-	mi := &file_liveroom_proto_msgTypes[52]
+	mi := &file_liveroom_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4905,7 +4969,7 @@ func (x *ShortNameRecord) String() string {
 func (*ShortNameRecord) ProtoMessage() {}
 
 func (x *ShortNameRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[52]
+	mi := &file_liveroom_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4918,7 +4982,7 @@ func (x *ShortNameRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShortNameRecord.ProtoReflect.Descriptor instead.
 func (*ShortNameRecord) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{52}
+	return file_liveroom_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *ShortNameRecord) GetRoomId() string {
@@ -4955,7 +5019,7 @@ type OfflineMessage struct {
 
 func (x *OfflineMessage) Reset() {
 	*x = OfflineMessage{}
-	mi := &file_liveroom_proto_msgTypes[53]
+	mi := &file_liveroom_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4967,7 +5031,7 @@ func (x *OfflineMessage) String() string {
 func (*OfflineMessage) ProtoMessage() {}
 
 func (x *OfflineMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[53]
+	mi := &file_liveroom_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4980,7 +5044,7 @@ func (x *OfflineMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OfflineMessage.ProtoReflect.Descriptor instead.
 func (*OfflineMessage) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{53}
+	return file_liveroom_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *OfflineMessage) GetId() string {
@@ -5069,7 +5133,7 @@ type VisitorClientFrame struct {
 
 func (x *VisitorClientFrame) Reset() {
 	*x = VisitorClientFrame{}
-	mi := &file_liveroom_proto_msgTypes[54]
+	mi := &file_liveroom_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5081,7 +5145,7 @@ func (x *VisitorClientFrame) String() string {
 func (*VisitorClientFrame) ProtoMessage() {}
 
 func (x *VisitorClientFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[54]
+	mi := &file_liveroom_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5094,7 +5158,7 @@ func (x *VisitorClientFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VisitorClientFrame.ProtoReflect.Descriptor instead.
 func (*VisitorClientFrame) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{54}
+	return file_liveroom_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *VisitorClientFrame) GetId() string {
@@ -5190,7 +5254,7 @@ type VisitorHello struct {
 
 func (x *VisitorHello) Reset() {
 	*x = VisitorHello{}
-	mi := &file_liveroom_proto_msgTypes[55]
+	mi := &file_liveroom_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5202,7 +5266,7 @@ func (x *VisitorHello) String() string {
 func (*VisitorHello) ProtoMessage() {}
 
 func (x *VisitorHello) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[55]
+	mi := &file_liveroom_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5215,7 +5279,7 @@ func (x *VisitorHello) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VisitorHello.ProtoReflect.Descriptor instead.
 func (*VisitorHello) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{55}
+	return file_liveroom_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *VisitorHello) GetAgentId() string {
@@ -5263,7 +5327,7 @@ type VisitorCall struct {
 
 func (x *VisitorCall) Reset() {
 	*x = VisitorCall{}
-	mi := &file_liveroom_proto_msgTypes[56]
+	mi := &file_liveroom_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5275,7 +5339,7 @@ func (x *VisitorCall) String() string {
 func (*VisitorCall) ProtoMessage() {}
 
 func (x *VisitorCall) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[56]
+	mi := &file_liveroom_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5288,7 +5352,7 @@ func (x *VisitorCall) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VisitorCall.ProtoReflect.Descriptor instead.
 func (*VisitorCall) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{56}
+	return file_liveroom_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *VisitorCall) GetKind() CallKind {
@@ -5313,7 +5377,7 @@ type VisitorCancel struct {
 
 func (x *VisitorCancel) Reset() {
 	*x = VisitorCancel{}
-	mi := &file_liveroom_proto_msgTypes[57]
+	mi := &file_liveroom_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5325,7 +5389,7 @@ func (x *VisitorCancel) String() string {
 func (*VisitorCancel) ProtoMessage() {}
 
 func (x *VisitorCancel) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[57]
+	mi := &file_liveroom_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5338,7 +5402,7 @@ func (x *VisitorCancel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VisitorCancel.ProtoReflect.Descriptor instead.
 func (*VisitorCancel) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{57}
+	return file_liveroom_proto_rawDescGZIP(), []int{58}
 }
 
 type VisitorServerFrame struct {
@@ -5359,7 +5423,7 @@ type VisitorServerFrame struct {
 
 func (x *VisitorServerFrame) Reset() {
 	*x = VisitorServerFrame{}
-	mi := &file_liveroom_proto_msgTypes[58]
+	mi := &file_liveroom_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5371,7 +5435,7 @@ func (x *VisitorServerFrame) String() string {
 func (*VisitorServerFrame) ProtoMessage() {}
 
 func (x *VisitorServerFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[58]
+	mi := &file_liveroom_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5384,7 +5448,7 @@ func (x *VisitorServerFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VisitorServerFrame.ProtoReflect.Descriptor instead.
 func (*VisitorServerFrame) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{58}
+	return file_liveroom_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *VisitorServerFrame) GetReplyTo() string {
@@ -5504,7 +5568,7 @@ type PresenceUpdate struct {
 
 func (x *PresenceUpdate) Reset() {
 	*x = PresenceUpdate{}
-	mi := &file_liveroom_proto_msgTypes[59]
+	mi := &file_liveroom_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5516,7 +5580,7 @@ func (x *PresenceUpdate) String() string {
 func (*PresenceUpdate) ProtoMessage() {}
 
 func (x *PresenceUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[59]
+	mi := &file_liveroom_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5529,7 +5593,7 @@ func (x *PresenceUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PresenceUpdate.ProtoReflect.Descriptor instead.
 func (*PresenceUpdate) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{59}
+	return file_liveroom_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *PresenceUpdate) GetPresence() Presence {
@@ -5550,7 +5614,7 @@ type CallQueued struct {
 
 func (x *CallQueued) Reset() {
 	*x = CallQueued{}
-	mi := &file_liveroom_proto_msgTypes[60]
+	mi := &file_liveroom_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5562,7 +5626,7 @@ func (x *CallQueued) String() string {
 func (*CallQueued) ProtoMessage() {}
 
 func (x *CallQueued) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[60]
+	mi := &file_liveroom_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5575,7 +5639,7 @@ func (x *CallQueued) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallQueued.ProtoReflect.Descriptor instead.
 func (*CallQueued) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{60}
+	return file_liveroom_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *CallQueued) GetRequestId() string {
@@ -5604,7 +5668,7 @@ type CallAccepted struct {
 
 func (x *CallAccepted) Reset() {
 	*x = CallAccepted{}
-	mi := &file_liveroom_proto_msgTypes[61]
+	mi := &file_liveroom_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5616,7 +5680,7 @@ func (x *CallAccepted) String() string {
 func (*CallAccepted) ProtoMessage() {}
 
 func (x *CallAccepted) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[61]
+	mi := &file_liveroom_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5629,7 +5693,7 @@ func (x *CallAccepted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallAccepted.ProtoReflect.Descriptor instead.
 func (*CallAccepted) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{61}
+	return file_liveroom_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *CallAccepted) GetRequestId() string {
@@ -5663,7 +5727,7 @@ type CallDeclined struct {
 
 func (x *CallDeclined) Reset() {
 	*x = CallDeclined{}
-	mi := &file_liveroom_proto_msgTypes[62]
+	mi := &file_liveroom_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5675,7 +5739,7 @@ func (x *CallDeclined) String() string {
 func (*CallDeclined) ProtoMessage() {}
 
 func (x *CallDeclined) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[62]
+	mi := &file_liveroom_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5688,7 +5752,7 @@ func (x *CallDeclined) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallDeclined.ProtoReflect.Descriptor instead.
 func (*CallDeclined) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{62}
+	return file_liveroom_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *CallDeclined) GetRequestId() string {
@@ -5721,7 +5785,7 @@ type AgentClientFrame struct {
 
 func (x *AgentClientFrame) Reset() {
 	*x = AgentClientFrame{}
-	mi := &file_liveroom_proto_msgTypes[63]
+	mi := &file_liveroom_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5733,7 +5797,7 @@ func (x *AgentClientFrame) String() string {
 func (*AgentClientFrame) ProtoMessage() {}
 
 func (x *AgentClientFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[63]
+	mi := &file_liveroom_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5746,7 +5810,7 @@ func (x *AgentClientFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentClientFrame.ProtoReflect.Descriptor instead.
 func (*AgentClientFrame) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{63}
+	return file_liveroom_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *AgentClientFrame) GetId() string {
@@ -5837,7 +5901,7 @@ type AgentWatch struct {
 
 func (x *AgentWatch) Reset() {
 	*x = AgentWatch{}
-	mi := &file_liveroom_proto_msgTypes[64]
+	mi := &file_liveroom_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5849,7 +5913,7 @@ func (x *AgentWatch) String() string {
 func (*AgentWatch) ProtoMessage() {}
 
 func (x *AgentWatch) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[64]
+	mi := &file_liveroom_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5862,7 +5926,7 @@ func (x *AgentWatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentWatch.ProtoReflect.Descriptor instead.
 func (*AgentWatch) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{64}
+	return file_liveroom_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *AgentWatch) GetRoomId() string {
@@ -5881,7 +5945,7 @@ type AgentSetAway struct {
 
 func (x *AgentSetAway) Reset() {
 	*x = AgentSetAway{}
-	mi := &file_liveroom_proto_msgTypes[65]
+	mi := &file_liveroom_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5893,7 +5957,7 @@ func (x *AgentSetAway) String() string {
 func (*AgentSetAway) ProtoMessage() {}
 
 func (x *AgentSetAway) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[65]
+	mi := &file_liveroom_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5906,7 +5970,7 @@ func (x *AgentSetAway) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentSetAway.ProtoReflect.Descriptor instead.
 func (*AgentSetAway) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{65}
+	return file_liveroom_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *AgentSetAway) GetAway() bool {
@@ -5926,7 +5990,7 @@ type AgentAnswer struct {
 
 func (x *AgentAnswer) Reset() {
 	*x = AgentAnswer{}
-	mi := &file_liveroom_proto_msgTypes[66]
+	mi := &file_liveroom_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5938,7 +6002,7 @@ func (x *AgentAnswer) String() string {
 func (*AgentAnswer) ProtoMessage() {}
 
 func (x *AgentAnswer) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[66]
+	mi := &file_liveroom_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5951,7 +6015,7 @@ func (x *AgentAnswer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentAnswer.ProtoReflect.Descriptor instead.
 func (*AgentAnswer) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{66}
+	return file_liveroom_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *AgentAnswer) GetRequestId() string {
@@ -5989,7 +6053,7 @@ type AgentServerFrame struct {
 
 func (x *AgentServerFrame) Reset() {
 	*x = AgentServerFrame{}
-	mi := &file_liveroom_proto_msgTypes[67]
+	mi := &file_liveroom_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6001,7 +6065,7 @@ func (x *AgentServerFrame) String() string {
 func (*AgentServerFrame) ProtoMessage() {}
 
 func (x *AgentServerFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[67]
+	mi := &file_liveroom_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6014,7 +6078,7 @@ func (x *AgentServerFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentServerFrame.ProtoReflect.Descriptor instead.
 func (*AgentServerFrame) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{67}
+	return file_liveroom_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *AgentServerFrame) GetReplyTo() string {
@@ -6188,7 +6252,7 @@ type VisitorInfo struct {
 
 func (x *VisitorInfo) Reset() {
 	*x = VisitorInfo{}
-	mi := &file_liveroom_proto_msgTypes[68]
+	mi := &file_liveroom_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6200,7 +6264,7 @@ func (x *VisitorInfo) String() string {
 func (*VisitorInfo) ProtoMessage() {}
 
 func (x *VisitorInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[68]
+	mi := &file_liveroom_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6213,7 +6277,7 @@ func (x *VisitorInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VisitorInfo.ProtoReflect.Descriptor instead.
 func (*VisitorInfo) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{68}
+	return file_liveroom_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *VisitorInfo) GetVisitorId() string {
@@ -6274,7 +6338,7 @@ type VisitorLeft struct {
 
 func (x *VisitorLeft) Reset() {
 	*x = VisitorLeft{}
-	mi := &file_liveroom_proto_msgTypes[69]
+	mi := &file_liveroom_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6286,7 +6350,7 @@ func (x *VisitorLeft) String() string {
 func (*VisitorLeft) ProtoMessage() {}
 
 func (x *VisitorLeft) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[69]
+	mi := &file_liveroom_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6299,7 +6363,7 @@ func (x *VisitorLeft) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VisitorLeft.ProtoReflect.Descriptor instead.
 func (*VisitorLeft) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{69}
+	return file_liveroom_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *VisitorLeft) GetVisitorId() string {
@@ -6324,7 +6388,7 @@ type ContactRequest struct {
 
 func (x *ContactRequest) Reset() {
 	*x = ContactRequest{}
-	mi := &file_liveroom_proto_msgTypes[70]
+	mi := &file_liveroom_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6336,7 +6400,7 @@ func (x *ContactRequest) String() string {
 func (*ContactRequest) ProtoMessage() {}
 
 func (x *ContactRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[70]
+	mi := &file_liveroom_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6349,7 +6413,7 @@ func (x *ContactRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContactRequest.ProtoReflect.Descriptor instead.
 func (*ContactRequest) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{70}
+	return file_liveroom_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *ContactRequest) GetRequestId() string {
@@ -6412,7 +6476,7 @@ type ContactRequestDone struct {
 
 func (x *ContactRequestDone) Reset() {
 	*x = ContactRequestDone{}
-	mi := &file_liveroom_proto_msgTypes[71]
+	mi := &file_liveroom_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6424,7 +6488,7 @@ func (x *ContactRequestDone) String() string {
 func (*ContactRequestDone) ProtoMessage() {}
 
 func (x *ContactRequestDone) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[71]
+	mi := &file_liveroom_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6437,7 +6501,7 @@ func (x *ContactRequestDone) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContactRequestDone.ProtoReflect.Descriptor instead.
 func (*ContactRequestDone) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{71}
+	return file_liveroom_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *ContactRequestDone) GetRequestId() string {
@@ -6465,7 +6529,7 @@ type AgentStatus struct {
 
 func (x *AgentStatus) Reset() {
 	*x = AgentStatus{}
-	mi := &file_liveroom_proto_msgTypes[72]
+	mi := &file_liveroom_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6477,7 +6541,7 @@ func (x *AgentStatus) String() string {
 func (*AgentStatus) ProtoMessage() {}
 
 func (x *AgentStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[72]
+	mi := &file_liveroom_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6490,7 +6554,7 @@ func (x *AgentStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentStatus.ProtoReflect.Descriptor instead.
 func (*AgentStatus) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{72}
+	return file_liveroom_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *AgentStatus) GetPresence() Presence {
@@ -6522,7 +6586,7 @@ type AgentSnapshot struct {
 
 func (x *AgentSnapshot) Reset() {
 	*x = AgentSnapshot{}
-	mi := &file_liveroom_proto_msgTypes[73]
+	mi := &file_liveroom_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6534,7 +6598,7 @@ func (x *AgentSnapshot) String() string {
 func (*AgentSnapshot) ProtoMessage() {}
 
 func (x *AgentSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[73]
+	mi := &file_liveroom_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6547,7 +6611,7 @@ func (x *AgentSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentSnapshot.ProtoReflect.Descriptor instead.
 func (*AgentSnapshot) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{73}
+	return file_liveroom_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *AgentSnapshot) GetAgentId() string {
@@ -6605,7 +6669,7 @@ type CallAnswered struct {
 
 func (x *CallAnswered) Reset() {
 	*x = CallAnswered{}
-	mi := &file_liveroom_proto_msgTypes[74]
+	mi := &file_liveroom_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6617,7 +6681,7 @@ func (x *CallAnswered) String() string {
 func (*CallAnswered) ProtoMessage() {}
 
 func (x *CallAnswered) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[74]
+	mi := &file_liveroom_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6630,7 +6694,7 @@ func (x *CallAnswered) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallAnswered.ProtoReflect.Descriptor instead.
 func (*CallAnswered) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{74}
+	return file_liveroom_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *CallAnswered) GetRequestId() string {
@@ -6673,7 +6737,7 @@ type AgentVisitorHello struct {
 
 func (x *AgentVisitorHello) Reset() {
 	*x = AgentVisitorHello{}
-	mi := &file_liveroom_proto_msgTypes[75]
+	mi := &file_liveroom_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6685,7 +6749,7 @@ func (x *AgentVisitorHello) String() string {
 func (*AgentVisitorHello) ProtoMessage() {}
 
 func (x *AgentVisitorHello) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[75]
+	mi := &file_liveroom_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6698,7 +6762,7 @@ func (x *AgentVisitorHello) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentVisitorHello.ProtoReflect.Descriptor instead.
 func (*AgentVisitorHello) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{75}
+	return file_liveroom_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *AgentVisitorHello) GetSession() *actor.PID {
@@ -6740,7 +6804,7 @@ type AgentVisitorCall struct {
 
 func (x *AgentVisitorCall) Reset() {
 	*x = AgentVisitorCall{}
-	mi := &file_liveroom_proto_msgTypes[76]
+	mi := &file_liveroom_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6752,7 +6816,7 @@ func (x *AgentVisitorCall) String() string {
 func (*AgentVisitorCall) ProtoMessage() {}
 
 func (x *AgentVisitorCall) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[76]
+	mi := &file_liveroom_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6765,7 +6829,7 @@ func (x *AgentVisitorCall) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentVisitorCall.ProtoReflect.Descriptor instead.
 func (*AgentVisitorCall) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{76}
+	return file_liveroom_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *AgentVisitorCall) GetSession() *actor.PID {
@@ -6799,7 +6863,7 @@ type AgentVisitorCancel struct {
 
 func (x *AgentVisitorCancel) Reset() {
 	*x = AgentVisitorCancel{}
-	mi := &file_liveroom_proto_msgTypes[77]
+	mi := &file_liveroom_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6811,7 +6875,7 @@ func (x *AgentVisitorCancel) String() string {
 func (*AgentVisitorCancel) ProtoMessage() {}
 
 func (x *AgentVisitorCancel) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[77]
+	mi := &file_liveroom_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6824,7 +6888,7 @@ func (x *AgentVisitorCancel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentVisitorCancel.ProtoReflect.Descriptor instead.
 func (*AgentVisitorCancel) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{77}
+	return file_liveroom_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *AgentVisitorCancel) GetSession() *actor.PID {
@@ -6854,7 +6918,7 @@ type AgentAttach struct {
 
 func (x *AgentAttach) Reset() {
 	*x = AgentAttach{}
-	mi := &file_liveroom_proto_msgTypes[78]
+	mi := &file_liveroom_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6866,7 +6930,7 @@ func (x *AgentAttach) String() string {
 func (*AgentAttach) ProtoMessage() {}
 
 func (x *AgentAttach) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[78]
+	mi := &file_liveroom_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6879,7 +6943,7 @@ func (x *AgentAttach) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentAttach.ProtoReflect.Descriptor instead.
 func (*AgentAttach) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{78}
+	return file_liveroom_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *AgentAttach) GetSession() *actor.PID {
@@ -6921,7 +6985,7 @@ type AgentSocketAway struct {
 
 func (x *AgentSocketAway) Reset() {
 	*x = AgentSocketAway{}
-	mi := &file_liveroom_proto_msgTypes[79]
+	mi := &file_liveroom_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6933,7 +6997,7 @@ func (x *AgentSocketAway) String() string {
 func (*AgentSocketAway) ProtoMessage() {}
 
 func (x *AgentSocketAway) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[79]
+	mi := &file_liveroom_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6946,7 +7010,7 @@ func (x *AgentSocketAway) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentSocketAway.ProtoReflect.Descriptor instead.
 func (*AgentSocketAway) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{79}
+	return file_liveroom_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *AgentSocketAway) GetSession() *actor.PID {
@@ -6981,7 +7045,7 @@ type AgentSocketAnswer struct {
 
 func (x *AgentSocketAnswer) Reset() {
 	*x = AgentSocketAnswer{}
-	mi := &file_liveroom_proto_msgTypes[80]
+	mi := &file_liveroom_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6993,7 +7057,7 @@ func (x *AgentSocketAnswer) String() string {
 func (*AgentSocketAnswer) ProtoMessage() {}
 
 func (x *AgentSocketAnswer) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[80]
+	mi := &file_liveroom_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7006,7 +7070,7 @@ func (x *AgentSocketAnswer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentSocketAnswer.ProtoReflect.Descriptor instead.
 func (*AgentSocketAnswer) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{80}
+	return file_liveroom_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *AgentSocketAnswer) GetSession() *actor.PID {
@@ -7040,7 +7104,7 @@ type AgentDetach struct {
 
 func (x *AgentDetach) Reset() {
 	*x = AgentDetach{}
-	mi := &file_liveroom_proto_msgTypes[81]
+	mi := &file_liveroom_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7052,7 +7116,7 @@ func (x *AgentDetach) String() string {
 func (*AgentDetach) ProtoMessage() {}
 
 func (x *AgentDetach) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[81]
+	mi := &file_liveroom_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7065,7 +7129,7 @@ func (x *AgentDetach) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentDetach.ProtoReflect.Descriptor instead.
 func (*AgentDetach) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{81}
+	return file_liveroom_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *AgentDetach) GetSession() *actor.PID {
@@ -7085,7 +7149,7 @@ type AgentReply struct {
 
 func (x *AgentReply) Reset() {
 	*x = AgentReply{}
-	mi := &file_liveroom_proto_msgTypes[82]
+	mi := &file_liveroom_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7097,7 +7161,7 @@ func (x *AgentReply) String() string {
 func (*AgentReply) ProtoMessage() {}
 
 func (x *AgentReply) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[82]
+	mi := &file_liveroom_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7110,7 +7174,7 @@ func (x *AgentReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentReply.ProtoReflect.Descriptor instead.
 func (*AgentReply) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{82}
+	return file_liveroom_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *AgentReply) GetError() *Error {
@@ -7134,7 +7198,7 @@ type AgentLogin struct {
 
 func (x *AgentLogin) Reset() {
 	*x = AgentLogin{}
-	mi := &file_liveroom_proto_msgTypes[83]
+	mi := &file_liveroom_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7146,7 +7210,7 @@ func (x *AgentLogin) String() string {
 func (*AgentLogin) ProtoMessage() {}
 
 func (x *AgentLogin) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[83]
+	mi := &file_liveroom_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7159,7 +7223,7 @@ func (x *AgentLogin) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentLogin.ProtoReflect.Descriptor instead.
 func (*AgentLogin) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{83}
+	return file_liveroom_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *AgentLogin) GetPassword() string {
@@ -7195,7 +7259,7 @@ type AgentLoginResult struct {
 
 func (x *AgentLoginResult) Reset() {
 	*x = AgentLoginResult{}
-	mi := &file_liveroom_proto_msgTypes[84]
+	mi := &file_liveroom_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7207,7 +7271,7 @@ func (x *AgentLoginResult) String() string {
 func (*AgentLoginResult) ProtoMessage() {}
 
 func (x *AgentLoginResult) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[84]
+	mi := &file_liveroom_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7220,7 +7284,7 @@ func (x *AgentLoginResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentLoginResult.ProtoReflect.Descriptor instead.
 func (*AgentLoginResult) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{84}
+	return file_liveroom_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *AgentLoginResult) GetError() *Error {
@@ -7253,7 +7317,7 @@ type AgentCheckSession struct {
 
 func (x *AgentCheckSession) Reset() {
 	*x = AgentCheckSession{}
-	mi := &file_liveroom_proto_msgTypes[85]
+	mi := &file_liveroom_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7265,7 +7329,7 @@ func (x *AgentCheckSession) String() string {
 func (*AgentCheckSession) ProtoMessage() {}
 
 func (x *AgentCheckSession) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[85]
+	mi := &file_liveroom_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7278,7 +7342,7 @@ func (x *AgentCheckSession) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentCheckSession.ProtoReflect.Descriptor instead.
 func (*AgentCheckSession) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{85}
+	return file_liveroom_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *AgentCheckSession) GetSessionHash() []byte {
@@ -7297,7 +7361,7 @@ type AgentLogout struct {
 
 func (x *AgentLogout) Reset() {
 	*x = AgentLogout{}
-	mi := &file_liveroom_proto_msgTypes[86]
+	mi := &file_liveroom_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7309,7 +7373,7 @@ func (x *AgentLogout) String() string {
 func (*AgentLogout) ProtoMessage() {}
 
 func (x *AgentLogout) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[86]
+	mi := &file_liveroom_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7322,7 +7386,7 @@ func (x *AgentLogout) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentLogout.ProtoReflect.Descriptor instead.
 func (*AgentLogout) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{86}
+	return file_liveroom_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *AgentLogout) GetSessionHash() []byte {
@@ -7346,7 +7410,7 @@ type AgentWho struct {
 
 func (x *AgentWho) Reset() {
 	*x = AgentWho{}
-	mi := &file_liveroom_proto_msgTypes[87]
+	mi := &file_liveroom_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7358,7 +7422,7 @@ func (x *AgentWho) String() string {
 func (*AgentWho) ProtoMessage() {}
 
 func (x *AgentWho) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[87]
+	mi := &file_liveroom_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7371,7 +7435,7 @@ func (x *AgentWho) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentWho.ProtoReflect.Descriptor instead.
 func (*AgentWho) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{87}
+	return file_liveroom_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *AgentWho) GetError() *Error {
@@ -7426,7 +7490,7 @@ type AgentCreateRoom struct {
 
 func (x *AgentCreateRoom) Reset() {
 	*x = AgentCreateRoom{}
-	mi := &file_liveroom_proto_msgTypes[88]
+	mi := &file_liveroom_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7438,7 +7502,7 @@ func (x *AgentCreateRoom) String() string {
 func (*AgentCreateRoom) ProtoMessage() {}
 
 func (x *AgentCreateRoom) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[88]
+	mi := &file_liveroom_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7451,7 +7515,7 @@ func (x *AgentCreateRoom) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentCreateRoom.ProtoReflect.Descriptor instead.
 func (*AgentCreateRoom) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{88}
+	return file_liveroom_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *AgentCreateRoom) GetRoom() *CreateRoom {
@@ -7471,7 +7535,7 @@ type AgentRoomResult struct {
 
 func (x *AgentRoomResult) Reset() {
 	*x = AgentRoomResult{}
-	mi := &file_liveroom_proto_msgTypes[89]
+	mi := &file_liveroom_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7483,7 +7547,7 @@ func (x *AgentRoomResult) String() string {
 func (*AgentRoomResult) ProtoMessage() {}
 
 func (x *AgentRoomResult) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[89]
+	mi := &file_liveroom_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7496,7 +7560,7 @@ func (x *AgentRoomResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentRoomResult.ProtoReflect.Descriptor instead.
 func (*AgentRoomResult) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{89}
+	return file_liveroom_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *AgentRoomResult) GetError() *Error {
@@ -7521,7 +7585,7 @@ type AgentListRooms struct {
 
 func (x *AgentListRooms) Reset() {
 	*x = AgentListRooms{}
-	mi := &file_liveroom_proto_msgTypes[90]
+	mi := &file_liveroom_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7533,7 +7597,7 @@ func (x *AgentListRooms) String() string {
 func (*AgentListRooms) ProtoMessage() {}
 
 func (x *AgentListRooms) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[90]
+	mi := &file_liveroom_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7546,7 +7610,7 @@ func (x *AgentListRooms) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentListRooms.ProtoReflect.Descriptor instead.
 func (*AgentListRooms) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{90}
+	return file_liveroom_proto_rawDescGZIP(), []int{91}
 }
 
 type AgentRoomList struct {
@@ -7559,7 +7623,7 @@ type AgentRoomList struct {
 
 func (x *AgentRoomList) Reset() {
 	*x = AgentRoomList{}
-	mi := &file_liveroom_proto_msgTypes[91]
+	mi := &file_liveroom_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7571,7 +7635,7 @@ func (x *AgentRoomList) String() string {
 func (*AgentRoomList) ProtoMessage() {}
 
 func (x *AgentRoomList) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[91]
+	mi := &file_liveroom_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7584,7 +7648,7 @@ func (x *AgentRoomList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentRoomList.ProtoReflect.Descriptor instead.
 func (*AgentRoomList) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{91}
+	return file_liveroom_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *AgentRoomList) GetError() *Error {
@@ -7612,7 +7676,7 @@ type AgentGetRoom struct {
 
 func (x *AgentGetRoom) Reset() {
 	*x = AgentGetRoom{}
-	mi := &file_liveroom_proto_msgTypes[92]
+	mi := &file_liveroom_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7624,7 +7688,7 @@ func (x *AgentGetRoom) String() string {
 func (*AgentGetRoom) ProtoMessage() {}
 
 func (x *AgentGetRoom) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[92]
+	mi := &file_liveroom_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7637,7 +7701,7 @@ func (x *AgentGetRoom) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentGetRoom.ProtoReflect.Descriptor instead.
 func (*AgentGetRoom) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{92}
+	return file_liveroom_proto_rawDescGZIP(), []int{93}
 }
 
 func (x *AgentGetRoom) GetRoomId() string {
@@ -7663,7 +7727,7 @@ type AgentDeleteRoom struct {
 
 func (x *AgentDeleteRoom) Reset() {
 	*x = AgentDeleteRoom{}
-	mi := &file_liveroom_proto_msgTypes[93]
+	mi := &file_liveroom_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7675,7 +7739,7 @@ func (x *AgentDeleteRoom) String() string {
 func (*AgentDeleteRoom) ProtoMessage() {}
 
 func (x *AgentDeleteRoom) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[93]
+	mi := &file_liveroom_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7688,7 +7752,7 @@ func (x *AgentDeleteRoom) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentDeleteRoom.ProtoReflect.Descriptor instead.
 func (*AgentDeleteRoom) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{93}
+	return file_liveroom_proto_rawDescGZIP(), []int{94}
 }
 
 func (x *AgentDeleteRoom) GetRoomId() string {
@@ -7707,7 +7771,7 @@ type AgentListEntries struct {
 
 func (x *AgentListEntries) Reset() {
 	*x = AgentListEntries{}
-	mi := &file_liveroom_proto_msgTypes[94]
+	mi := &file_liveroom_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7719,7 +7783,7 @@ func (x *AgentListEntries) String() string {
 func (*AgentListEntries) ProtoMessage() {}
 
 func (x *AgentListEntries) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[94]
+	mi := &file_liveroom_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7732,7 +7796,7 @@ func (x *AgentListEntries) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentListEntries.ProtoReflect.Descriptor instead.
 func (*AgentListEntries) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{94}
+	return file_liveroom_proto_rawDescGZIP(), []int{95}
 }
 
 func (x *AgentListEntries) GetRoomId() string {
@@ -7752,7 +7816,7 @@ type AgentEntryList struct {
 
 func (x *AgentEntryList) Reset() {
 	*x = AgentEntryList{}
-	mi := &file_liveroom_proto_msgTypes[95]
+	mi := &file_liveroom_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7764,7 +7828,7 @@ func (x *AgentEntryList) String() string {
 func (*AgentEntryList) ProtoMessage() {}
 
 func (x *AgentEntryList) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[95]
+	mi := &file_liveroom_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7777,7 +7841,7 @@ func (x *AgentEntryList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentEntryList.ProtoReflect.Descriptor instead.
 func (*AgentEntryList) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{95}
+	return file_liveroom_proto_rawDescGZIP(), []int{96}
 }
 
 func (x *AgentEntryList) GetError() *Error {
@@ -7806,7 +7870,7 @@ type AgentStoreOffline struct {
 
 func (x *AgentStoreOffline) Reset() {
 	*x = AgentStoreOffline{}
-	mi := &file_liveroom_proto_msgTypes[96]
+	mi := &file_liveroom_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7818,7 +7882,7 @@ func (x *AgentStoreOffline) String() string {
 func (*AgentStoreOffline) ProtoMessage() {}
 
 func (x *AgentStoreOffline) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[96]
+	mi := &file_liveroom_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7831,7 +7895,7 @@ func (x *AgentStoreOffline) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentStoreOffline.ProtoReflect.Descriptor instead.
 func (*AgentStoreOffline) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{96}
+	return file_liveroom_proto_rawDescGZIP(), []int{97}
 }
 
 func (x *AgentStoreOffline) GetMessage() *OfflineMessage {
@@ -7861,7 +7925,7 @@ type AgentOfflineResult struct {
 
 func (x *AgentOfflineResult) Reset() {
 	*x = AgentOfflineResult{}
-	mi := &file_liveroom_proto_msgTypes[97]
+	mi := &file_liveroom_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7873,7 +7937,7 @@ func (x *AgentOfflineResult) String() string {
 func (*AgentOfflineResult) ProtoMessage() {}
 
 func (x *AgentOfflineResult) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[97]
+	mi := &file_liveroom_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7886,7 +7950,7 @@ func (x *AgentOfflineResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentOfflineResult.ProtoReflect.Descriptor instead.
 func (*AgentOfflineResult) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{97}
+	return file_liveroom_proto_rawDescGZIP(), []int{98}
 }
 
 func (x *AgentOfflineResult) GetError() *Error {
@@ -7928,7 +7992,7 @@ type AgentMarkMailed struct {
 
 func (x *AgentMarkMailed) Reset() {
 	*x = AgentMarkMailed{}
-	mi := &file_liveroom_proto_msgTypes[98]
+	mi := &file_liveroom_proto_msgTypes[99]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7940,7 +8004,7 @@ func (x *AgentMarkMailed) String() string {
 func (*AgentMarkMailed) ProtoMessage() {}
 
 func (x *AgentMarkMailed) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[98]
+	mi := &file_liveroom_proto_msgTypes[99]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7953,7 +8017,7 @@ func (x *AgentMarkMailed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentMarkMailed.ProtoReflect.Descriptor instead.
 func (*AgentMarkMailed) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{98}
+	return file_liveroom_proto_rawDescGZIP(), []int{99}
 }
 
 func (x *AgentMarkMailed) GetId() string {
@@ -7985,7 +8049,7 @@ type AgentListOffline struct {
 
 func (x *AgentListOffline) Reset() {
 	*x = AgentListOffline{}
-	mi := &file_liveroom_proto_msgTypes[99]
+	mi := &file_liveroom_proto_msgTypes[100]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7997,7 +8061,7 @@ func (x *AgentListOffline) String() string {
 func (*AgentListOffline) ProtoMessage() {}
 
 func (x *AgentListOffline) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[99]
+	mi := &file_liveroom_proto_msgTypes[100]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8010,7 +8074,7 @@ func (x *AgentListOffline) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentListOffline.ProtoReflect.Descriptor instead.
 func (*AgentListOffline) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{99}
+	return file_liveroom_proto_rawDescGZIP(), []int{100}
 }
 
 type AgentOfflineList struct {
@@ -8023,7 +8087,7 @@ type AgentOfflineList struct {
 
 func (x *AgentOfflineList) Reset() {
 	*x = AgentOfflineList{}
-	mi := &file_liveroom_proto_msgTypes[100]
+	mi := &file_liveroom_proto_msgTypes[101]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8035,7 +8099,7 @@ func (x *AgentOfflineList) String() string {
 func (*AgentOfflineList) ProtoMessage() {}
 
 func (x *AgentOfflineList) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[100]
+	mi := &file_liveroom_proto_msgTypes[101]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8048,7 +8112,7 @@ func (x *AgentOfflineList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentOfflineList.ProtoReflect.Descriptor instead.
 func (*AgentOfflineList) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{100}
+	return file_liveroom_proto_rawDescGZIP(), []int{101}
 }
 
 func (x *AgentOfflineList) GetError() *Error {
@@ -8074,7 +8138,7 @@ type AgentDeleteOffline struct {
 
 func (x *AgentDeleteOffline) Reset() {
 	*x = AgentDeleteOffline{}
-	mi := &file_liveroom_proto_msgTypes[101]
+	mi := &file_liveroom_proto_msgTypes[102]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8086,7 +8150,7 @@ func (x *AgentDeleteOffline) String() string {
 func (*AgentDeleteOffline) ProtoMessage() {}
 
 func (x *AgentDeleteOffline) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[101]
+	mi := &file_liveroom_proto_msgTypes[102]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8099,7 +8163,7 @@ func (x *AgentDeleteOffline) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentDeleteOffline.ProtoReflect.Descriptor instead.
 func (*AgentDeleteOffline) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{101}
+	return file_liveroom_proto_rawDescGZIP(), []int{102}
 }
 
 func (x *AgentDeleteOffline) GetId() string {
@@ -8119,7 +8183,7 @@ type ShortClaim struct {
 
 func (x *ShortClaim) Reset() {
 	*x = ShortClaim{}
-	mi := &file_liveroom_proto_msgTypes[102]
+	mi := &file_liveroom_proto_msgTypes[103]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8131,7 +8195,7 @@ func (x *ShortClaim) String() string {
 func (*ShortClaim) ProtoMessage() {}
 
 func (x *ShortClaim) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[102]
+	mi := &file_liveroom_proto_msgTypes[103]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8144,7 +8208,7 @@ func (x *ShortClaim) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShortClaim.ProtoReflect.Descriptor instead.
 func (*ShortClaim) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{102}
+	return file_liveroom_proto_rawDescGZIP(), []int{103}
 }
 
 func (x *ShortClaim) GetRoomId() string {
@@ -8170,7 +8234,7 @@ type ShortRelease struct {
 
 func (x *ShortRelease) Reset() {
 	*x = ShortRelease{}
-	mi := &file_liveroom_proto_msgTypes[103]
+	mi := &file_liveroom_proto_msgTypes[104]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8182,7 +8246,7 @@ func (x *ShortRelease) String() string {
 func (*ShortRelease) ProtoMessage() {}
 
 func (x *ShortRelease) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[103]
+	mi := &file_liveroom_proto_msgTypes[104]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8195,7 +8259,7 @@ func (x *ShortRelease) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShortRelease.ProtoReflect.Descriptor instead.
 func (*ShortRelease) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{103}
+	return file_liveroom_proto_rawDescGZIP(), []int{104}
 }
 
 func (x *ShortRelease) GetRoomId() string {
@@ -8213,7 +8277,7 @@ type ShortResolve struct {
 
 func (x *ShortResolve) Reset() {
 	*x = ShortResolve{}
-	mi := &file_liveroom_proto_msgTypes[104]
+	mi := &file_liveroom_proto_msgTypes[105]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8225,7 +8289,7 @@ func (x *ShortResolve) String() string {
 func (*ShortResolve) ProtoMessage() {}
 
 func (x *ShortResolve) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[104]
+	mi := &file_liveroom_proto_msgTypes[105]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8238,7 +8302,7 @@ func (x *ShortResolve) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShortResolve.ProtoReflect.Descriptor instead.
 func (*ShortResolve) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{104}
+	return file_liveroom_proto_rawDescGZIP(), []int{105}
 }
 
 type ShortReply struct {
@@ -8251,7 +8315,7 @@ type ShortReply struct {
 
 func (x *ShortReply) Reset() {
 	*x = ShortReply{}
-	mi := &file_liveroom_proto_msgTypes[105]
+	mi := &file_liveroom_proto_msgTypes[106]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8263,7 +8327,7 @@ func (x *ShortReply) String() string {
 func (*ShortReply) ProtoMessage() {}
 
 func (x *ShortReply) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[105]
+	mi := &file_liveroom_proto_msgTypes[106]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8276,7 +8340,7 @@ func (x *ShortReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShortReply.ProtoReflect.Descriptor instead.
 func (*ShortReply) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{105}
+	return file_liveroom_proto_rawDescGZIP(), []int{106}
 }
 
 func (x *ShortReply) GetError() *Error {
@@ -8303,7 +8367,7 @@ type AgentOverview struct {
 
 func (x *AgentOverview) Reset() {
 	*x = AgentOverview{}
-	mi := &file_liveroom_proto_msgTypes[106]
+	mi := &file_liveroom_proto_msgTypes[107]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8315,7 +8379,7 @@ func (x *AgentOverview) String() string {
 func (*AgentOverview) ProtoMessage() {}
 
 func (x *AgentOverview) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[106]
+	mi := &file_liveroom_proto_msgTypes[107]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8328,7 +8392,7 @@ func (x *AgentOverview) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentOverview.ProtoReflect.Descriptor instead.
 func (*AgentOverview) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{106}
+	return file_liveroom_proto_rawDescGZIP(), []int{107}
 }
 
 type AgentOverviewResult struct {
@@ -8348,7 +8412,7 @@ type AgentOverviewResult struct {
 
 func (x *AgentOverviewResult) Reset() {
 	*x = AgentOverviewResult{}
-	mi := &file_liveroom_proto_msgTypes[107]
+	mi := &file_liveroom_proto_msgTypes[108]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8360,7 +8424,7 @@ func (x *AgentOverviewResult) String() string {
 func (*AgentOverviewResult) ProtoMessage() {}
 
 func (x *AgentOverviewResult) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[107]
+	mi := &file_liveroom_proto_msgTypes[108]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8373,7 +8437,7 @@ func (x *AgentOverviewResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentOverviewResult.ProtoReflect.Descriptor instead.
 func (*AgentOverviewResult) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{107}
+	return file_liveroom_proto_rawDescGZIP(), []int{108}
 }
 
 func (x *AgentOverviewResult) GetError() *Error {
@@ -8432,7 +8496,7 @@ type CheckAccess struct {
 
 func (x *CheckAccess) Reset() {
 	*x = CheckAccess{}
-	mi := &file_liveroom_proto_msgTypes[108]
+	mi := &file_liveroom_proto_msgTypes[109]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8444,7 +8508,7 @@ func (x *CheckAccess) String() string {
 func (*CheckAccess) ProtoMessage() {}
 
 func (x *CheckAccess) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[108]
+	mi := &file_liveroom_proto_msgTypes[109]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8457,7 +8521,7 @@ func (x *CheckAccess) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckAccess.ProtoReflect.Descriptor instead.
 func (*CheckAccess) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{108}
+	return file_liveroom_proto_rawDescGZIP(), []int{109}
 }
 
 func (x *CheckAccess) GetMemberId() string {
@@ -8494,7 +8558,7 @@ type AgentAdminSave struct {
 
 func (x *AgentAdminSave) Reset() {
 	*x = AgentAdminSave{}
-	mi := &file_liveroom_proto_msgTypes[109]
+	mi := &file_liveroom_proto_msgTypes[110]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8506,7 +8570,7 @@ func (x *AgentAdminSave) String() string {
 func (*AgentAdminSave) ProtoMessage() {}
 
 func (x *AgentAdminSave) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[109]
+	mi := &file_liveroom_proto_msgTypes[110]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8519,7 +8583,7 @@ func (x *AgentAdminSave) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentAdminSave.ProtoReflect.Descriptor instead.
 func (*AgentAdminSave) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{109}
+	return file_liveroom_proto_rawDescGZIP(), []int{110}
 }
 
 func (x *AgentAdminSave) GetCreate() bool {
@@ -8579,7 +8643,7 @@ type AgentAdminRemove struct {
 
 func (x *AgentAdminRemove) Reset() {
 	*x = AgentAdminRemove{}
-	mi := &file_liveroom_proto_msgTypes[110]
+	mi := &file_liveroom_proto_msgTypes[111]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8591,7 +8655,7 @@ func (x *AgentAdminRemove) String() string {
 func (*AgentAdminRemove) ProtoMessage() {}
 
 func (x *AgentAdminRemove) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[110]
+	mi := &file_liveroom_proto_msgTypes[111]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8604,7 +8668,7 @@ func (x *AgentAdminRemove) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentAdminRemove.ProtoReflect.Descriptor instead.
 func (*AgentAdminRemove) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{110}
+	return file_liveroom_proto_rawDescGZIP(), []int{111}
 }
 
 type AgentAdminStatus struct {
@@ -8615,7 +8679,7 @@ type AgentAdminStatus struct {
 
 func (x *AgentAdminStatus) Reset() {
 	*x = AgentAdminStatus{}
-	mi := &file_liveroom_proto_msgTypes[111]
+	mi := &file_liveroom_proto_msgTypes[112]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8627,7 +8691,7 @@ func (x *AgentAdminStatus) String() string {
 func (*AgentAdminStatus) ProtoMessage() {}
 
 func (x *AgentAdminStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[111]
+	mi := &file_liveroom_proto_msgTypes[112]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8640,7 +8704,7 @@ func (x *AgentAdminStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentAdminStatus.ProtoReflect.Descriptor instead.
 func (*AgentAdminStatus) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{111}
+	return file_liveroom_proto_rawDescGZIP(), []int{112}
 }
 
 type AgentAdminResult struct {
@@ -8658,7 +8722,7 @@ type AgentAdminResult struct {
 
 func (x *AgentAdminResult) Reset() {
 	*x = AgentAdminResult{}
-	mi := &file_liveroom_proto_msgTypes[112]
+	mi := &file_liveroom_proto_msgTypes[113]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8670,7 +8734,7 @@ func (x *AgentAdminResult) String() string {
 func (*AgentAdminResult) ProtoMessage() {}
 
 func (x *AgentAdminResult) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[112]
+	mi := &file_liveroom_proto_msgTypes[113]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8683,7 +8747,7 @@ func (x *AgentAdminResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentAdminResult.ProtoReflect.Descriptor instead.
 func (*AgentAdminResult) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{112}
+	return file_liveroom_proto_rawDescGZIP(), []int{113}
 }
 
 func (x *AgentAdminResult) GetError() *Error {
@@ -8737,7 +8801,7 @@ type RoomAdminClose struct {
 
 func (x *RoomAdminClose) Reset() {
 	*x = RoomAdminClose{}
-	mi := &file_liveroom_proto_msgTypes[113]
+	mi := &file_liveroom_proto_msgTypes[114]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8749,7 +8813,7 @@ func (x *RoomAdminClose) String() string {
 func (*RoomAdminClose) ProtoMessage() {}
 
 func (x *RoomAdminClose) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[113]
+	mi := &file_liveroom_proto_msgTypes[114]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8762,7 +8826,7 @@ func (x *RoomAdminClose) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoomAdminClose.ProtoReflect.Descriptor instead.
 func (*RoomAdminClose) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{113}
+	return file_liveroom_proto_rawDescGZIP(), []int{114}
 }
 
 // RoomAdminMembers lists who is in the room now.
@@ -8774,7 +8838,7 @@ type RoomAdminMembers struct {
 
 func (x *RoomAdminMembers) Reset() {
 	*x = RoomAdminMembers{}
-	mi := &file_liveroom_proto_msgTypes[114]
+	mi := &file_liveroom_proto_msgTypes[115]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8786,7 +8850,7 @@ func (x *RoomAdminMembers) String() string {
 func (*RoomAdminMembers) ProtoMessage() {}
 
 func (x *RoomAdminMembers) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[114]
+	mi := &file_liveroom_proto_msgTypes[115]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8799,7 +8863,7 @@ func (x *RoomAdminMembers) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoomAdminMembers.ProtoReflect.Descriptor instead.
 func (*RoomAdminMembers) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{114}
+	return file_liveroom_proto_rawDescGZIP(), []int{115}
 }
 
 type RoomAdminResult struct {
@@ -8814,7 +8878,7 @@ type RoomAdminResult struct {
 
 func (x *RoomAdminResult) Reset() {
 	*x = RoomAdminResult{}
-	mi := &file_liveroom_proto_msgTypes[115]
+	mi := &file_liveroom_proto_msgTypes[116]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8826,7 +8890,7 @@ func (x *RoomAdminResult) String() string {
 func (*RoomAdminResult) ProtoMessage() {}
 
 func (x *RoomAdminResult) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[115]
+	mi := &file_liveroom_proto_msgTypes[116]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8839,7 +8903,7 @@ func (x *RoomAdminResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoomAdminResult.ProtoReflect.Descriptor instead.
 func (*RoomAdminResult) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{115}
+	return file_liveroom_proto_rawDescGZIP(), []int{116}
 }
 
 func (x *RoomAdminResult) GetError() *Error {
@@ -8887,7 +8951,7 @@ type AuditRecord struct {
 
 func (x *AuditRecord) Reset() {
 	*x = AuditRecord{}
-	mi := &file_liveroom_proto_msgTypes[116]
+	mi := &file_liveroom_proto_msgTypes[117]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8899,7 +8963,7 @@ func (x *AuditRecord) String() string {
 func (*AuditRecord) ProtoMessage() {}
 
 func (x *AuditRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[116]
+	mi := &file_liveroom_proto_msgTypes[117]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8912,7 +8976,7 @@ func (x *AuditRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditRecord.ProtoReflect.Descriptor instead.
 func (*AuditRecord) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{116}
+	return file_liveroom_proto_rawDescGZIP(), []int{117}
 }
 
 func (x *AuditRecord) GetAtMs() int64 {
@@ -8981,7 +9045,7 @@ type WebhookRecord struct {
 
 func (x *WebhookRecord) Reset() {
 	*x = WebhookRecord{}
-	mi := &file_liveroom_proto_msgTypes[117]
+	mi := &file_liveroom_proto_msgTypes[118]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8993,7 +9057,7 @@ func (x *WebhookRecord) String() string {
 func (*WebhookRecord) ProtoMessage() {}
 
 func (x *WebhookRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[117]
+	mi := &file_liveroom_proto_msgTypes[118]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9006,7 +9070,7 @@ func (x *WebhookRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookRecord.ProtoReflect.Descriptor instead.
 func (*WebhookRecord) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{117}
+	return file_liveroom_proto_rawDescGZIP(), []int{118}
 }
 
 func (x *WebhookRecord) GetId() string {
@@ -9066,7 +9130,7 @@ type WebhookEvent struct {
 
 func (x *WebhookEvent) Reset() {
 	*x = WebhookEvent{}
-	mi := &file_liveroom_proto_msgTypes[118]
+	mi := &file_liveroom_proto_msgTypes[119]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9078,7 +9142,7 @@ func (x *WebhookEvent) String() string {
 func (*WebhookEvent) ProtoMessage() {}
 
 func (x *WebhookEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[118]
+	mi := &file_liveroom_proto_msgTypes[119]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9091,7 +9155,7 @@ func (x *WebhookEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookEvent.ProtoReflect.Descriptor instead.
 func (*WebhookEvent) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{118}
+	return file_liveroom_proto_rawDescGZIP(), []int{119}
 }
 
 func (x *WebhookEvent) GetId() string {
@@ -9150,7 +9214,7 @@ type WebhookJob struct {
 
 func (x *WebhookJob) Reset() {
 	*x = WebhookJob{}
-	mi := &file_liveroom_proto_msgTypes[119]
+	mi := &file_liveroom_proto_msgTypes[120]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9162,7 +9226,7 @@ func (x *WebhookJob) String() string {
 func (*WebhookJob) ProtoMessage() {}
 
 func (x *WebhookJob) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[119]
+	mi := &file_liveroom_proto_msgTypes[120]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9175,7 +9239,7 @@ func (x *WebhookJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookJob.ProtoReflect.Descriptor instead.
 func (*WebhookJob) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{119}
+	return file_liveroom_proto_rawDescGZIP(), []int{120}
 }
 
 func (x *WebhookJob) GetEvent() *WebhookEvent {
@@ -9222,7 +9286,7 @@ type WebhookDelivery struct {
 
 func (x *WebhookDelivery) Reset() {
 	*x = WebhookDelivery{}
-	mi := &file_liveroom_proto_msgTypes[120]
+	mi := &file_liveroom_proto_msgTypes[121]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9234,7 +9298,7 @@ func (x *WebhookDelivery) String() string {
 func (*WebhookDelivery) ProtoMessage() {}
 
 func (x *WebhookDelivery) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[120]
+	mi := &file_liveroom_proto_msgTypes[121]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9247,7 +9311,7 @@ func (x *WebhookDelivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookDelivery.ProtoReflect.Descriptor instead.
 func (*WebhookDelivery) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{120}
+	return file_liveroom_proto_rawDescGZIP(), []int{121}
 }
 
 func (x *WebhookDelivery) GetEventId() string {
@@ -9311,7 +9375,7 @@ type AgentSetTotp struct {
 
 func (x *AgentSetTotp) Reset() {
 	*x = AgentSetTotp{}
-	mi := &file_liveroom_proto_msgTypes[121]
+	mi := &file_liveroom_proto_msgTypes[122]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9323,7 +9387,7 @@ func (x *AgentSetTotp) String() string {
 func (*AgentSetTotp) ProtoMessage() {}
 
 func (x *AgentSetTotp) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[121]
+	mi := &file_liveroom_proto_msgTypes[122]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9336,7 +9400,7 @@ func (x *AgentSetTotp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentSetTotp.ProtoReflect.Descriptor instead.
 func (*AgentSetTotp) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{121}
+	return file_liveroom_proto_rawDescGZIP(), []int{122}
 }
 
 func (x *AgentSetTotp) GetSecret() []byte {
@@ -9374,7 +9438,7 @@ type RecordingOptions struct {
 
 func (x *RecordingOptions) Reset() {
 	*x = RecordingOptions{}
-	mi := &file_liveroom_proto_msgTypes[122]
+	mi := &file_liveroom_proto_msgTypes[123]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9386,7 +9450,7 @@ func (x *RecordingOptions) String() string {
 func (*RecordingOptions) ProtoMessage() {}
 
 func (x *RecordingOptions) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[122]
+	mi := &file_liveroom_proto_msgTypes[123]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9399,7 +9463,7 @@ func (x *RecordingOptions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordingOptions.ProtoReflect.Descriptor instead.
 func (*RecordingOptions) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{122}
+	return file_liveroom_proto_rawDescGZIP(), []int{123}
 }
 
 func (x *RecordingOptions) GetEnabled() bool {
@@ -9447,7 +9511,7 @@ type RecordingControl struct {
 
 func (x *RecordingControl) Reset() {
 	*x = RecordingControl{}
-	mi := &file_liveroom_proto_msgTypes[123]
+	mi := &file_liveroom_proto_msgTypes[124]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9459,7 +9523,7 @@ func (x *RecordingControl) String() string {
 func (*RecordingControl) ProtoMessage() {}
 
 func (x *RecordingControl) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[123]
+	mi := &file_liveroom_proto_msgTypes[124]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9472,7 +9536,7 @@ func (x *RecordingControl) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordingControl.ProtoReflect.Descriptor instead.
 func (*RecordingControl) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{123}
+	return file_liveroom_proto_rawDescGZIP(), []int{124}
 }
 
 func (x *RecordingControl) GetStart() bool {
@@ -9496,7 +9560,7 @@ type RecordingState struct {
 
 func (x *RecordingState) Reset() {
 	*x = RecordingState{}
-	mi := &file_liveroom_proto_msgTypes[124]
+	mi := &file_liveroom_proto_msgTypes[125]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9508,7 +9572,7 @@ func (x *RecordingState) String() string {
 func (*RecordingState) ProtoMessage() {}
 
 func (x *RecordingState) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[124]
+	mi := &file_liveroom_proto_msgTypes[125]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9521,7 +9585,7 @@ func (x *RecordingState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordingState.ProtoReflect.Descriptor instead.
 func (*RecordingState) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{124}
+	return file_liveroom_proto_rawDescGZIP(), []int{125}
 }
 
 func (x *RecordingState) GetState() RecordingState_State {
@@ -9573,7 +9637,7 @@ type RecordingDone struct {
 
 func (x *RecordingDone) Reset() {
 	*x = RecordingDone{}
-	mi := &file_liveroom_proto_msgTypes[125]
+	mi := &file_liveroom_proto_msgTypes[126]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9585,7 +9649,7 @@ func (x *RecordingDone) String() string {
 func (*RecordingDone) ProtoMessage() {}
 
 func (x *RecordingDone) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[125]
+	mi := &file_liveroom_proto_msgTypes[126]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9598,7 +9662,7 @@ func (x *RecordingDone) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordingDone.ProtoReflect.Descriptor instead.
 func (*RecordingDone) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{125}
+	return file_liveroom_proto_rawDescGZIP(), []int{126}
 }
 
 func (x *RecordingDone) GetRecordingId() string {
@@ -9666,7 +9730,7 @@ type MediaRecordStart struct {
 
 func (x *MediaRecordStart) Reset() {
 	*x = MediaRecordStart{}
-	mi := &file_liveroom_proto_msgTypes[126]
+	mi := &file_liveroom_proto_msgTypes[127]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9678,7 +9742,7 @@ func (x *MediaRecordStart) String() string {
 func (*MediaRecordStart) ProtoMessage() {}
 
 func (x *MediaRecordStart) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[126]
+	mi := &file_liveroom_proto_msgTypes[127]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9691,7 +9755,7 @@ func (x *MediaRecordStart) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MediaRecordStart.ProtoReflect.Descriptor instead.
 func (*MediaRecordStart) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{126}
+	return file_liveroom_proto_rawDescGZIP(), []int{127}
 }
 
 func (x *MediaRecordStart) GetRecordingId() string {
@@ -9709,7 +9773,7 @@ type MediaRecordStop struct {
 
 func (x *MediaRecordStop) Reset() {
 	*x = MediaRecordStop{}
-	mi := &file_liveroom_proto_msgTypes[127]
+	mi := &file_liveroom_proto_msgTypes[128]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9721,7 +9785,7 @@ func (x *MediaRecordStop) String() string {
 func (*MediaRecordStop) ProtoMessage() {}
 
 func (x *MediaRecordStop) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[127]
+	mi := &file_liveroom_proto_msgTypes[128]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9734,7 +9798,7 @@ func (x *MediaRecordStop) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MediaRecordStop.ProtoReflect.Descriptor instead.
 func (*MediaRecordStop) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{127}
+	return file_liveroom_proto_rawDescGZIP(), []int{128}
 }
 
 // MediaRecordingEvent is what a media actor tells its room grain about the
@@ -9758,7 +9822,7 @@ type MediaRecordingEvent struct {
 
 func (x *MediaRecordingEvent) Reset() {
 	*x = MediaRecordingEvent{}
-	mi := &file_liveroom_proto_msgTypes[128]
+	mi := &file_liveroom_proto_msgTypes[129]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9770,7 +9834,7 @@ func (x *MediaRecordingEvent) String() string {
 func (*MediaRecordingEvent) ProtoMessage() {}
 
 func (x *MediaRecordingEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[128]
+	mi := &file_liveroom_proto_msgTypes[129]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9783,7 +9847,7 @@ func (x *MediaRecordingEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MediaRecordingEvent.ProtoReflect.Descriptor instead.
 func (*MediaRecordingEvent) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{128}
+	return file_liveroom_proto_rawDescGZIP(), []int{129}
 }
 
 func (x *MediaRecordingEvent) GetKind() MediaRecordingEvent_Kind {
@@ -9877,7 +9941,7 @@ type RecordingRecord struct {
 
 func (x *RecordingRecord) Reset() {
 	*x = RecordingRecord{}
-	mi := &file_liveroom_proto_msgTypes[129]
+	mi := &file_liveroom_proto_msgTypes[130]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9889,7 +9953,7 @@ func (x *RecordingRecord) String() string {
 func (*RecordingRecord) ProtoMessage() {}
 
 func (x *RecordingRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[129]
+	mi := &file_liveroom_proto_msgTypes[130]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9902,7 +9966,7 @@ func (x *RecordingRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordingRecord.ProtoReflect.Descriptor instead.
 func (*RecordingRecord) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{129}
+	return file_liveroom_proto_rawDescGZIP(), []int{130}
 }
 
 func (x *RecordingRecord) GetId() string {
@@ -10038,7 +10102,7 @@ type RoomMemberRecord struct {
 
 func (x *RoomMemberRecord) Reset() {
 	*x = RoomMemberRecord{}
-	mi := &file_liveroom_proto_msgTypes[130]
+	mi := &file_liveroom_proto_msgTypes[131]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10050,7 +10114,7 @@ func (x *RoomMemberRecord) String() string {
 func (*RoomMemberRecord) ProtoMessage() {}
 
 func (x *RoomMemberRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[130]
+	mi := &file_liveroom_proto_msgTypes[131]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10063,7 +10127,7 @@ func (x *RoomMemberRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoomMemberRecord.ProtoReflect.Descriptor instead.
 func (*RoomMemberRecord) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{130}
+	return file_liveroom_proto_rawDescGZIP(), []int{131}
 }
 
 func (x *RoomMemberRecord) GetMember() *Member {
@@ -10120,7 +10184,7 @@ type WhiteboardSettings struct {
 
 func (x *WhiteboardSettings) Reset() {
 	*x = WhiteboardSettings{}
-	mi := &file_liveroom_proto_msgTypes[131]
+	mi := &file_liveroom_proto_msgTypes[132]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10132,7 +10196,7 @@ func (x *WhiteboardSettings) String() string {
 func (*WhiteboardSettings) ProtoMessage() {}
 
 func (x *WhiteboardSettings) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[131]
+	mi := &file_liveroom_proto_msgTypes[132]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10145,7 +10209,7 @@ func (x *WhiteboardSettings) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WhiteboardSettings.ProtoReflect.Descriptor instead.
 func (*WhiteboardSettings) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{131}
+	return file_liveroom_proto_rawDescGZIP(), []int{132}
 }
 
 func (x *WhiteboardSettings) GetEnabled() bool {
@@ -10189,7 +10253,7 @@ type WbElement struct {
 
 func (x *WbElement) Reset() {
 	*x = WbElement{}
-	mi := &file_liveroom_proto_msgTypes[132]
+	mi := &file_liveroom_proto_msgTypes[133]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10201,7 +10265,7 @@ func (x *WbElement) String() string {
 func (*WbElement) ProtoMessage() {}
 
 func (x *WbElement) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[132]
+	mi := &file_liveroom_proto_msgTypes[133]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10214,7 +10278,7 @@ func (x *WbElement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WbElement.ProtoReflect.Descriptor instead.
 func (*WbElement) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{132}
+	return file_liveroom_proto_rawDescGZIP(), []int{133}
 }
 
 func (x *WbElement) GetId() uint64 {
@@ -10299,7 +10363,7 @@ type WbPage struct {
 
 func (x *WbPage) Reset() {
 	*x = WbPage{}
-	mi := &file_liveroom_proto_msgTypes[133]
+	mi := &file_liveroom_proto_msgTypes[134]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10311,7 +10375,7 @@ func (x *WbPage) String() string {
 func (*WbPage) ProtoMessage() {}
 
 func (x *WbPage) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[133]
+	mi := &file_liveroom_proto_msgTypes[134]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10324,7 +10388,7 @@ func (x *WbPage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WbPage.ProtoReflect.Descriptor instead.
 func (*WbPage) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{133}
+	return file_liveroom_proto_rawDescGZIP(), []int{134}
 }
 
 func (x *WbPage) GetBackgroundId() string {
@@ -10376,7 +10440,7 @@ type WbOp struct {
 
 func (x *WbOp) Reset() {
 	*x = WbOp{}
-	mi := &file_liveroom_proto_msgTypes[134]
+	mi := &file_liveroom_proto_msgTypes[135]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10388,7 +10452,7 @@ func (x *WbOp) String() string {
 func (*WbOp) ProtoMessage() {}
 
 func (x *WbOp) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[134]
+	mi := &file_liveroom_proto_msgTypes[135]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10401,7 +10465,7 @@ func (x *WbOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WbOp.ProtoReflect.Descriptor instead.
 func (*WbOp) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{134}
+	return file_liveroom_proto_rawDescGZIP(), []int{135}
 }
 
 func (x *WbOp) GetSeq() uint64 {
@@ -10514,7 +10578,7 @@ type WbHistory struct {
 
 func (x *WbHistory) Reset() {
 	*x = WbHistory{}
-	mi := &file_liveroom_proto_msgTypes[135]
+	mi := &file_liveroom_proto_msgTypes[136]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10526,7 +10590,7 @@ func (x *WbHistory) String() string {
 func (*WbHistory) ProtoMessage() {}
 
 func (x *WbHistory) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[135]
+	mi := &file_liveroom_proto_msgTypes[136]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10539,7 +10603,7 @@ func (x *WbHistory) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WbHistory.ProtoReflect.Descriptor instead.
 func (*WbHistory) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{135}
+	return file_liveroom_proto_rawDescGZIP(), []int{136}
 }
 
 func (x *WbHistory) GetMemberId() string {
@@ -10582,7 +10646,7 @@ type WbBoard struct {
 
 func (x *WbBoard) Reset() {
 	*x = WbBoard{}
-	mi := &file_liveroom_proto_msgTypes[136]
+	mi := &file_liveroom_proto_msgTypes[137]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10594,7 +10658,7 @@ func (x *WbBoard) String() string {
 func (*WbBoard) ProtoMessage() {}
 
 func (x *WbBoard) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[136]
+	mi := &file_liveroom_proto_msgTypes[137]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10607,7 +10671,7 @@ func (x *WbBoard) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WbBoard.ProtoReflect.Descriptor instead.
 func (*WbBoard) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{136}
+	return file_liveroom_proto_rawDescGZIP(), []int{137}
 }
 
 func (x *WbBoard) GetSeq() uint64 {
@@ -10680,7 +10744,7 @@ type WbImage struct {
 
 func (x *WbImage) Reset() {
 	*x = WbImage{}
-	mi := &file_liveroom_proto_msgTypes[137]
+	mi := &file_liveroom_proto_msgTypes[138]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10692,7 +10756,7 @@ func (x *WbImage) String() string {
 func (*WbImage) ProtoMessage() {}
 
 func (x *WbImage) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[137]
+	mi := &file_liveroom_proto_msgTypes[138]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10705,7 +10769,7 @@ func (x *WbImage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WbImage.ProtoReflect.Descriptor instead.
 func (*WbImage) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{137}
+	return file_liveroom_proto_rawDescGZIP(), []int{138}
 }
 
 func (x *WbImage) GetId() string {
@@ -10762,7 +10826,7 @@ type WbLive struct {
 
 func (x *WbLive) Reset() {
 	*x = WbLive{}
-	mi := &file_liveroom_proto_msgTypes[138]
+	mi := &file_liveroom_proto_msgTypes[139]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10774,7 +10838,7 @@ func (x *WbLive) String() string {
 func (*WbLive) ProtoMessage() {}
 
 func (x *WbLive) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[138]
+	mi := &file_liveroom_proto_msgTypes[139]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10787,7 +10851,7 @@ func (x *WbLive) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WbLive.ProtoReflect.Descriptor instead.
 func (*WbLive) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{138}
+	return file_liveroom_proto_rawDescGZIP(), []int{139}
 }
 
 func (x *WbLive) GetPage() uint32 {
@@ -10859,7 +10923,7 @@ type WbSync struct {
 
 func (x *WbSync) Reset() {
 	*x = WbSync{}
-	mi := &file_liveroom_proto_msgTypes[139]
+	mi := &file_liveroom_proto_msgTypes[140]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10871,7 +10935,7 @@ func (x *WbSync) String() string {
 func (*WbSync) ProtoMessage() {}
 
 func (x *WbSync) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[139]
+	mi := &file_liveroom_proto_msgTypes[140]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10884,7 +10948,7 @@ func (x *WbSync) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WbSync.ProtoReflect.Descriptor instead.
 func (*WbSync) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{139}
+	return file_liveroom_proto_rawDescGZIP(), []int{140}
 }
 
 func (x *WbSync) GetSinceSeq() uint64 {
@@ -10908,7 +10972,7 @@ type WbClient struct {
 
 func (x *WbClient) Reset() {
 	*x = WbClient{}
-	mi := &file_liveroom_proto_msgTypes[140]
+	mi := &file_liveroom_proto_msgTypes[141]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10920,7 +10984,7 @@ func (x *WbClient) String() string {
 func (*WbClient) ProtoMessage() {}
 
 func (x *WbClient) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[140]
+	mi := &file_liveroom_proto_msgTypes[141]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10933,7 +10997,7 @@ func (x *WbClient) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WbClient.ProtoReflect.Descriptor instead.
 func (*WbClient) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{140}
+	return file_liveroom_proto_rawDescGZIP(), []int{141}
 }
 
 func (x *WbClient) GetBody() isWbClient_Body {
@@ -11007,7 +11071,7 @@ type WbState struct {
 
 func (x *WbState) Reset() {
 	*x = WbState{}
-	mi := &file_liveroom_proto_msgTypes[141]
+	mi := &file_liveroom_proto_msgTypes[142]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -11019,7 +11083,7 @@ func (x *WbState) String() string {
 func (*WbState) ProtoMessage() {}
 
 func (x *WbState) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[141]
+	mi := &file_liveroom_proto_msgTypes[142]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -11032,7 +11096,7 @@ func (x *WbState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WbState.ProtoReflect.Descriptor instead.
 func (*WbState) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{141}
+	return file_liveroom_proto_rawDescGZIP(), []int{142}
 }
 
 func (x *WbState) GetSettings() *WhiteboardSettings {
@@ -11084,7 +11148,7 @@ type WbServer struct {
 
 func (x *WbServer) Reset() {
 	*x = WbServer{}
-	mi := &file_liveroom_proto_msgTypes[142]
+	mi := &file_liveroom_proto_msgTypes[143]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -11096,7 +11160,7 @@ func (x *WbServer) String() string {
 func (*WbServer) ProtoMessage() {}
 
 func (x *WbServer) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[142]
+	mi := &file_liveroom_proto_msgTypes[143]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -11109,7 +11173,7 @@ func (x *WbServer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WbServer.ProtoReflect.Descriptor instead.
 func (*WbServer) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{142}
+	return file_liveroom_proto_rawDescGZIP(), []int{143}
 }
 
 func (x *WbServer) GetBody() isWbServer_Body {
@@ -11180,7 +11244,7 @@ type WbRequest struct {
 
 func (x *WbRequest) Reset() {
 	*x = WbRequest{}
-	mi := &file_liveroom_proto_msgTypes[143]
+	mi := &file_liveroom_proto_msgTypes[144]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -11192,7 +11256,7 @@ func (x *WbRequest) String() string {
 func (*WbRequest) ProtoMessage() {}
 
 func (x *WbRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[143]
+	mi := &file_liveroom_proto_msgTypes[144]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -11205,7 +11269,7 @@ func (x *WbRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WbRequest.ProtoReflect.Descriptor instead.
 func (*WbRequest) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{143}
+	return file_liveroom_proto_rawDescGZIP(), []int{144}
 }
 
 func (x *WbRequest) GetSession() *actor.PID {
@@ -11239,7 +11303,7 @@ type WbReply struct {
 
 func (x *WbReply) Reset() {
 	*x = WbReply{}
-	mi := &file_liveroom_proto_msgTypes[144]
+	mi := &file_liveroom_proto_msgTypes[145]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -11251,7 +11315,7 @@ func (x *WbReply) String() string {
 func (*WbReply) ProtoMessage() {}
 
 func (x *WbReply) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[144]
+	mi := &file_liveroom_proto_msgTypes[145]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -11264,7 +11328,7 @@ func (x *WbReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WbReply.ProtoReflect.Descriptor instead.
 func (*WbReply) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{144}
+	return file_liveroom_proto_rawDescGZIP(), []int{145}
 }
 
 func (x *WbReply) GetError() *Error {
@@ -11292,7 +11356,7 @@ type WbWho struct {
 
 func (x *WbWho) Reset() {
 	*x = WbWho{}
-	mi := &file_liveroom_proto_msgTypes[145]
+	mi := &file_liveroom_proto_msgTypes[146]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -11304,7 +11368,7 @@ func (x *WbWho) String() string {
 func (*WbWho) ProtoMessage() {}
 
 func (x *WbWho) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[145]
+	mi := &file_liveroom_proto_msgTypes[146]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -11317,7 +11381,7 @@ func (x *WbWho) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WbWho.ProtoReflect.Descriptor instead.
 func (*WbWho) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{145}
+	return file_liveroom_proto_rawDescGZIP(), []int{146}
 }
 
 func (x *WbWho) GetSession() *actor.PID {
@@ -11342,7 +11406,7 @@ type WbWhoReply struct {
 
 func (x *WbWhoReply) Reset() {
 	*x = WbWhoReply{}
-	mi := &file_liveroom_proto_msgTypes[146]
+	mi := &file_liveroom_proto_msgTypes[147]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -11354,7 +11418,7 @@ func (x *WbWhoReply) String() string {
 func (*WbWhoReply) ProtoMessage() {}
 
 func (x *WbWhoReply) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[146]
+	mi := &file_liveroom_proto_msgTypes[147]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -11367,7 +11431,7 @@ func (x *WbWhoReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WbWhoReply.ProtoReflect.Descriptor instead.
 func (*WbWhoReply) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{146}
+	return file_liveroom_proto_rawDescGZIP(), []int{147}
 }
 
 func (x *WbWhoReply) GetError() *Error {
@@ -11418,7 +11482,7 @@ type WbAddPages struct {
 
 func (x *WbAddPages) Reset() {
 	*x = WbAddPages{}
-	mi := &file_liveroom_proto_msgTypes[147]
+	mi := &file_liveroom_proto_msgTypes[148]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -11430,7 +11494,7 @@ func (x *WbAddPages) String() string {
 func (*WbAddPages) ProtoMessage() {}
 
 func (x *WbAddPages) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[147]
+	mi := &file_liveroom_proto_msgTypes[148]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -11443,7 +11507,7 @@ func (x *WbAddPages) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WbAddPages.ProtoReflect.Descriptor instead.
 func (*WbAddPages) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{147}
+	return file_liveroom_proto_rawDescGZIP(), []int{148}
 }
 
 func (x *WbAddPages) GetMemberId() string {
@@ -11479,7 +11543,7 @@ type WbCheckMember struct {
 
 func (x *WbCheckMember) Reset() {
 	*x = WbCheckMember{}
-	mi := &file_liveroom_proto_msgTypes[148]
+	mi := &file_liveroom_proto_msgTypes[149]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -11491,7 +11555,7 @@ func (x *WbCheckMember) String() string {
 func (*WbCheckMember) ProtoMessage() {}
 
 func (x *WbCheckMember) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[148]
+	mi := &file_liveroom_proto_msgTypes[149]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -11504,7 +11568,7 @@ func (x *WbCheckMember) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WbCheckMember.ProtoReflect.Descriptor instead.
 func (*WbCheckMember) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{148}
+	return file_liveroom_proto_rawDescGZIP(), []int{149}
 }
 
 func (x *WbCheckMember) GetMemberId() string {
@@ -11551,7 +11615,7 @@ type BroadcastRecord struct {
 
 func (x *BroadcastRecord) Reset() {
 	*x = BroadcastRecord{}
-	mi := &file_liveroom_proto_msgTypes[149]
+	mi := &file_liveroom_proto_msgTypes[150]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -11563,7 +11627,7 @@ func (x *BroadcastRecord) String() string {
 func (*BroadcastRecord) ProtoMessage() {}
 
 func (x *BroadcastRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[149]
+	mi := &file_liveroom_proto_msgTypes[150]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -11576,7 +11640,7 @@ func (x *BroadcastRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BroadcastRecord.ProtoReflect.Descriptor instead.
 func (*BroadcastRecord) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{149}
+	return file_liveroom_proto_rawDescGZIP(), []int{150}
 }
 
 func (x *BroadcastRecord) GetId() string {
@@ -11676,7 +11740,7 @@ type BroadcastJoin struct {
 
 func (x *BroadcastJoin) Reset() {
 	*x = BroadcastJoin{}
-	mi := &file_liveroom_proto_msgTypes[150]
+	mi := &file_liveroom_proto_msgTypes[151]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -11688,7 +11752,7 @@ func (x *BroadcastJoin) String() string {
 func (*BroadcastJoin) ProtoMessage() {}
 
 func (x *BroadcastJoin) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[150]
+	mi := &file_liveroom_proto_msgTypes[151]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -11701,7 +11765,7 @@ func (x *BroadcastJoin) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BroadcastJoin.ProtoReflect.Descriptor instead.
 func (*BroadcastJoin) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{150}
+	return file_liveroom_proto_rawDescGZIP(), []int{151}
 }
 
 func (x *BroadcastJoin) GetBroadcastId() string {
@@ -11762,7 +11826,7 @@ type BroadcastControl struct {
 
 func (x *BroadcastControl) Reset() {
 	*x = BroadcastControl{}
-	mi := &file_liveroom_proto_msgTypes[151]
+	mi := &file_liveroom_proto_msgTypes[152]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -11774,7 +11838,7 @@ func (x *BroadcastControl) String() string {
 func (*BroadcastControl) ProtoMessage() {}
 
 func (x *BroadcastControl) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[151]
+	mi := &file_liveroom_proto_msgTypes[152]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -11787,7 +11851,7 @@ func (x *BroadcastControl) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BroadcastControl.ProtoReflect.Descriptor instead.
 func (*BroadcastControl) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{151}
+	return file_liveroom_proto_rawDescGZIP(), []int{152}
 }
 
 func (x *BroadcastControl) GetAction() BroadcastAction {
@@ -11810,7 +11874,7 @@ type BroadcastInfo struct {
 
 func (x *BroadcastInfo) Reset() {
 	*x = BroadcastInfo{}
-	mi := &file_liveroom_proto_msgTypes[152]
+	mi := &file_liveroom_proto_msgTypes[153]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -11822,7 +11886,7 @@ func (x *BroadcastInfo) String() string {
 func (*BroadcastInfo) ProtoMessage() {}
 
 func (x *BroadcastInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[152]
+	mi := &file_liveroom_proto_msgTypes[153]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -11835,7 +11899,7 @@ func (x *BroadcastInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BroadcastInfo.ProtoReflect.Descriptor instead.
 func (*BroadcastInfo) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{152}
+	return file_liveroom_proto_rawDescGZIP(), []int{153}
 }
 
 func (x *BroadcastInfo) GetId() string {
@@ -11884,7 +11948,7 @@ type BroadcasterInfo struct {
 
 func (x *BroadcasterInfo) Reset() {
 	*x = BroadcasterInfo{}
-	mi := &file_liveroom_proto_msgTypes[153]
+	mi := &file_liveroom_proto_msgTypes[154]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -11896,7 +11960,7 @@ func (x *BroadcasterInfo) String() string {
 func (*BroadcasterInfo) ProtoMessage() {}
 
 func (x *BroadcasterInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[153]
+	mi := &file_liveroom_proto_msgTypes[154]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -11909,7 +11973,7 @@ func (x *BroadcasterInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BroadcasterInfo.ProtoReflect.Descriptor instead.
 func (*BroadcasterInfo) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{153}
+	return file_liveroom_proto_rawDescGZIP(), []int{154}
 }
 
 func (x *BroadcasterInfo) GetMemberId() string {
@@ -11946,7 +12010,7 @@ type BroadcastState struct {
 
 func (x *BroadcastState) Reset() {
 	*x = BroadcastState{}
-	mi := &file_liveroom_proto_msgTypes[154]
+	mi := &file_liveroom_proto_msgTypes[155]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -11958,7 +12022,7 @@ func (x *BroadcastState) String() string {
 func (*BroadcastState) ProtoMessage() {}
 
 func (x *BroadcastState) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[154]
+	mi := &file_liveroom_proto_msgTypes[155]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -11971,7 +12035,7 @@ func (x *BroadcastState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BroadcastState.ProtoReflect.Descriptor instead.
 func (*BroadcastState) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{154}
+	return file_liveroom_proto_rawDescGZIP(), []int{155}
 }
 
 func (x *BroadcastState) GetPhase() BroadcastPhase {
@@ -12016,7 +12080,7 @@ type BroadcastJoined struct {
 
 func (x *BroadcastJoined) Reset() {
 	*x = BroadcastJoined{}
-	mi := &file_liveroom_proto_msgTypes[155]
+	mi := &file_liveroom_proto_msgTypes[156]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -12028,7 +12092,7 @@ func (x *BroadcastJoined) String() string {
 func (*BroadcastJoined) ProtoMessage() {}
 
 func (x *BroadcastJoined) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[155]
+	mi := &file_liveroom_proto_msgTypes[156]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -12041,7 +12105,7 @@ func (x *BroadcastJoined) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BroadcastJoined.ProtoReflect.Descriptor instead.
 func (*BroadcastJoined) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{155}
+	return file_liveroom_proto_rawDescGZIP(), []int{156}
 }
 
 func (x *BroadcastJoined) GetMemberId() string {
@@ -12102,7 +12166,7 @@ type CreateBroadcast struct {
 
 func (x *CreateBroadcast) Reset() {
 	*x = CreateBroadcast{}
-	mi := &file_liveroom_proto_msgTypes[156]
+	mi := &file_liveroom_proto_msgTypes[157]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -12114,7 +12178,7 @@ func (x *CreateBroadcast) String() string {
 func (*CreateBroadcast) ProtoMessage() {}
 
 func (x *CreateBroadcast) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[156]
+	mi := &file_liveroom_proto_msgTypes[157]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -12127,7 +12191,7 @@ func (x *CreateBroadcast) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateBroadcast.ProtoReflect.Descriptor instead.
 func (*CreateBroadcast) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{156}
+	return file_liveroom_proto_rawDescGZIP(), []int{157}
 }
 
 func (x *CreateBroadcast) GetId() string {
@@ -12190,7 +12254,7 @@ type CreateBroadcastResult struct {
 
 func (x *CreateBroadcastResult) Reset() {
 	*x = CreateBroadcastResult{}
-	mi := &file_liveroom_proto_msgTypes[157]
+	mi := &file_liveroom_proto_msgTypes[158]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -12202,7 +12266,7 @@ func (x *CreateBroadcastResult) String() string {
 func (*CreateBroadcastResult) ProtoMessage() {}
 
 func (x *CreateBroadcastResult) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[157]
+	mi := &file_liveroom_proto_msgTypes[158]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -12215,7 +12279,7 @@ func (x *CreateBroadcastResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateBroadcastResult.ProtoReflect.Descriptor instead.
 func (*CreateBroadcastResult) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{157}
+	return file_liveroom_proto_rawDescGZIP(), []int{158}
 }
 
 func (x *CreateBroadcastResult) GetError() *Error {
@@ -12247,7 +12311,7 @@ type GetBroadcastInfo struct {
 
 func (x *GetBroadcastInfo) Reset() {
 	*x = GetBroadcastInfo{}
-	mi := &file_liveroom_proto_msgTypes[158]
+	mi := &file_liveroom_proto_msgTypes[159]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -12259,7 +12323,7 @@ func (x *GetBroadcastInfo) String() string {
 func (*GetBroadcastInfo) ProtoMessage() {}
 
 func (x *GetBroadcastInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[158]
+	mi := &file_liveroom_proto_msgTypes[159]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -12272,7 +12336,7 @@ func (x *GetBroadcastInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBroadcastInfo.ProtoReflect.Descriptor instead.
 func (*GetBroadcastInfo) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{158}
+	return file_liveroom_proto_rawDescGZIP(), []int{159}
 }
 
 type GetBroadcastInfoResult struct {
@@ -12286,7 +12350,7 @@ type GetBroadcastInfoResult struct {
 
 func (x *GetBroadcastInfoResult) Reset() {
 	*x = GetBroadcastInfoResult{}
-	mi := &file_liveroom_proto_msgTypes[159]
+	mi := &file_liveroom_proto_msgTypes[160]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -12298,7 +12362,7 @@ func (x *GetBroadcastInfoResult) String() string {
 func (*GetBroadcastInfoResult) ProtoMessage() {}
 
 func (x *GetBroadcastInfoResult) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[159]
+	mi := &file_liveroom_proto_msgTypes[160]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -12311,7 +12375,7 @@ func (x *GetBroadcastInfoResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBroadcastInfoResult.ProtoReflect.Descriptor instead.
 func (*GetBroadcastInfoResult) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{159}
+	return file_liveroom_proto_rawDescGZIP(), []int{160}
 }
 
 func (x *GetBroadcastInfoResult) GetError() *Error {
@@ -12358,7 +12422,7 @@ type BroadcastRequest struct {
 
 func (x *BroadcastRequest) Reset() {
 	*x = BroadcastRequest{}
-	mi := &file_liveroom_proto_msgTypes[160]
+	mi := &file_liveroom_proto_msgTypes[161]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -12370,7 +12434,7 @@ func (x *BroadcastRequest) String() string {
 func (*BroadcastRequest) ProtoMessage() {}
 
 func (x *BroadcastRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[160]
+	mi := &file_liveroom_proto_msgTypes[161]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -12383,7 +12447,7 @@ func (x *BroadcastRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BroadcastRequest.ProtoReflect.Descriptor instead.
 func (*BroadcastRequest) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{160}
+	return file_liveroom_proto_rawDescGZIP(), []int{161}
 }
 
 func (x *BroadcastRequest) GetSession() *actor.PID {
@@ -12554,7 +12618,7 @@ type BroadcastLeave struct {
 
 func (x *BroadcastLeave) Reset() {
 	*x = BroadcastLeave{}
-	mi := &file_liveroom_proto_msgTypes[161]
+	mi := &file_liveroom_proto_msgTypes[162]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -12566,7 +12630,7 @@ func (x *BroadcastLeave) String() string {
 func (*BroadcastLeave) ProtoMessage() {}
 
 func (x *BroadcastLeave) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[161]
+	mi := &file_liveroom_proto_msgTypes[162]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -12579,7 +12643,7 @@ func (x *BroadcastLeave) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BroadcastLeave.ProtoReflect.Descriptor instead.
 func (*BroadcastLeave) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{161}
+	return file_liveroom_proto_rawDescGZIP(), []int{162}
 }
 
 // BroadcastAwayExpired tells a broadcast grain that a member whose
@@ -12594,7 +12658,7 @@ type BroadcastAwayExpired struct {
 
 func (x *BroadcastAwayExpired) Reset() {
 	*x = BroadcastAwayExpired{}
-	mi := &file_liveroom_proto_msgTypes[162]
+	mi := &file_liveroom_proto_msgTypes[163]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -12606,7 +12670,7 @@ func (x *BroadcastAwayExpired) String() string {
 func (*BroadcastAwayExpired) ProtoMessage() {}
 
 func (x *BroadcastAwayExpired) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[162]
+	mi := &file_liveroom_proto_msgTypes[163]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -12619,7 +12683,7 @@ func (x *BroadcastAwayExpired) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BroadcastAwayExpired.ProtoReflect.Descriptor instead.
 func (*BroadcastAwayExpired) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{162}
+	return file_liveroom_proto_rawDescGZIP(), []int{163}
 }
 
 func (x *BroadcastAwayExpired) GetMemberId() string {
@@ -12647,7 +12711,7 @@ type WbRoomDeleted struct {
 
 func (x *WbRoomDeleted) Reset() {
 	*x = WbRoomDeleted{}
-	mi := &file_liveroom_proto_msgTypes[163]
+	mi := &file_liveroom_proto_msgTypes[164]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -12659,7 +12723,7 @@ func (x *WbRoomDeleted) String() string {
 func (*WbRoomDeleted) ProtoMessage() {}
 
 func (x *WbRoomDeleted) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[163]
+	mi := &file_liveroom_proto_msgTypes[164]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -12672,7 +12736,7 @@ func (x *WbRoomDeleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WbRoomDeleted.ProtoReflect.Descriptor instead.
 func (*WbRoomDeleted) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{163}
+	return file_liveroom_proto_rawDescGZIP(), []int{164}
 }
 
 func (x *WbRoomDeleted) GetGeneration() string {
@@ -12895,12 +12959,16 @@ const file_liveroom_proto_rawDesc = "" +
 	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\x12,\n" +
 	"\x04chat\x18\x02 \x01(\v2\x18.liveroom.v1.ChatMessageR\x04chat\"'\n" +
 	"\rEncodedFrames\x12\x16\n" +
-	"\x06frames\x18\x01 \x03(\fR\x06frames\"f\n" +
+	"\x06frames\x18\x01 \x03(\fR\x06frames\"\x9f\x01\n" +
 	"\n" +
 	"NodeFanOut\x12\x16\n" +
 	"\x06frames\x18\x01 \x03(\fR\x06frames\x12\x1a\n" +
 	"\bsessions\x18\x02 \x03(\tR\bsessions\x12$\n" +
-	"\x0esent_unix_nano\x18\x03 \x01(\x03R\fsentUnixNano\"\xc7\x01\n" +
+	"\x0esent_unix_nano\x18\x03 \x01(\x03R\fsentUnixNano\x127\n" +
+	"\bpersonal\x18\x04 \x03(\v2\x1b.liveroom.v1.PersonalFramesR\bpersonal\"B\n" +
+	"\x0ePersonalFrames\x12\x18\n" +
+	"\asession\x18\x01 \x01(\tR\asession\x12\x16\n" +
+	"\x06frames\x18\x02 \x03(\fR\x06frames\"\xc7\x01\n" +
 	"\n" +
 	"CallAction\x126\n" +
 	"\x06action\x18\x01 \x01(\x0e2\x1e.liveroom.v1.CallAction.ActionR\x06action\x12\x14\n" +
@@ -13723,7 +13791,7 @@ func file_liveroom_proto_rawDescGZIP() []byte {
 }
 
 var file_liveroom_proto_enumTypes = make([]protoimpl.EnumInfo, 13)
-var file_liveroom_proto_msgTypes = make([]protoimpl.MessageInfo, 166)
+var file_liveroom_proto_msgTypes = make([]protoimpl.MessageInfo, 167)
 var file_liveroom_proto_goTypes = []any{
 	(Role)(0),                      // 0: liveroom.v1.Role
 	(PeerRole)(0),                  // 1: liveroom.v1.PeerRole
@@ -13767,149 +13835,150 @@ var file_liveroom_proto_goTypes = []any{
 	(*RoomReply)(nil),              // 39: liveroom.v1.RoomReply
 	(*EncodedFrames)(nil),          // 40: liveroom.v1.EncodedFrames
 	(*NodeFanOut)(nil),             // 41: liveroom.v1.NodeFanOut
-	(*CallAction)(nil),             // 42: liveroom.v1.CallAction
-	(*MediaState)(nil),             // 43: liveroom.v1.MediaState
-	(*Sdp)(nil),                    // 44: liveroom.v1.Sdp
-	(*IceCandidate)(nil),           // 45: liveroom.v1.IceCandidate
-	(*CallEvent)(nil),              // 46: liveroom.v1.CallEvent
-	(*CallParticipant)(nil),        // 47: liveroom.v1.CallParticipant
-	(*CallState)(nil),              // 48: liveroom.v1.CallState
-	(*IceServer)(nil),              // 49: liveroom.v1.IceServer
-	(*CallRequest)(nil),            // 50: liveroom.v1.CallRequest
-	(*RestartIce)(nil),             // 51: liveroom.v1.RestartIce
-	(*MediaCommand)(nil),           // 52: liveroom.v1.MediaCommand
-	(*MediaRebind)(nil),            // 53: liveroom.v1.MediaRebind
-	(*MemberAwayExpired)(nil),      // 54: liveroom.v1.MemberAwayExpired
-	(*MediaJoin)(nil),              // 55: liveroom.v1.MediaJoin
-	(*MediaLeave)(nil),             // 56: liveroom.v1.MediaLeave
-	(*EntryForm)(nil),              // 57: liveroom.v1.EntryForm
-	(*EntryRecord)(nil),            // 58: liveroom.v1.EntryRecord
-	(*DeleteRoom)(nil),             // 59: liveroom.v1.DeleteRoom
-	(*DeleteRoomResult)(nil),       // 60: liveroom.v1.DeleteRoomResult
-	(*AgentRecord)(nil),            // 61: liveroom.v1.AgentRecord
-	(*AgentSession)(nil),           // 62: liveroom.v1.AgentSession
-	(*AgentRoom)(nil),              // 63: liveroom.v1.AgentRoom
-	(*ApiKeyRecord)(nil),           // 64: liveroom.v1.ApiKeyRecord
-	(*ShortNameRecord)(nil),        // 65: liveroom.v1.ShortNameRecord
-	(*OfflineMessage)(nil),         // 66: liveroom.v1.OfflineMessage
-	(*VisitorClientFrame)(nil),     // 67: liveroom.v1.VisitorClientFrame
-	(*VisitorHello)(nil),           // 68: liveroom.v1.VisitorHello
-	(*VisitorCall)(nil),            // 69: liveroom.v1.VisitorCall
-	(*VisitorCancel)(nil),          // 70: liveroom.v1.VisitorCancel
-	(*VisitorServerFrame)(nil),     // 71: liveroom.v1.VisitorServerFrame
-	(*PresenceUpdate)(nil),         // 72: liveroom.v1.PresenceUpdate
-	(*CallQueued)(nil),             // 73: liveroom.v1.CallQueued
-	(*CallAccepted)(nil),           // 74: liveroom.v1.CallAccepted
-	(*CallDeclined)(nil),           // 75: liveroom.v1.CallDeclined
-	(*AgentClientFrame)(nil),       // 76: liveroom.v1.AgentClientFrame
-	(*AgentWatch)(nil),             // 77: liveroom.v1.AgentWatch
-	(*AgentSetAway)(nil),           // 78: liveroom.v1.AgentSetAway
-	(*AgentAnswer)(nil),            // 79: liveroom.v1.AgentAnswer
-	(*AgentServerFrame)(nil),       // 80: liveroom.v1.AgentServerFrame
-	(*VisitorInfo)(nil),            // 81: liveroom.v1.VisitorInfo
-	(*VisitorLeft)(nil),            // 82: liveroom.v1.VisitorLeft
-	(*ContactRequest)(nil),         // 83: liveroom.v1.ContactRequest
-	(*ContactRequestDone)(nil),     // 84: liveroom.v1.ContactRequestDone
-	(*AgentStatus)(nil),            // 85: liveroom.v1.AgentStatus
-	(*AgentSnapshot)(nil),          // 86: liveroom.v1.AgentSnapshot
-	(*CallAnswered)(nil),           // 87: liveroom.v1.CallAnswered
-	(*AgentVisitorHello)(nil),      // 88: liveroom.v1.AgentVisitorHello
-	(*AgentVisitorCall)(nil),       // 89: liveroom.v1.AgentVisitorCall
-	(*AgentVisitorCancel)(nil),     // 90: liveroom.v1.AgentVisitorCancel
-	(*AgentAttach)(nil),            // 91: liveroom.v1.AgentAttach
-	(*AgentSocketAway)(nil),        // 92: liveroom.v1.AgentSocketAway
-	(*AgentSocketAnswer)(nil),      // 93: liveroom.v1.AgentSocketAnswer
-	(*AgentDetach)(nil),            // 94: liveroom.v1.AgentDetach
-	(*AgentReply)(nil),             // 95: liveroom.v1.AgentReply
-	(*AgentLogin)(nil),             // 96: liveroom.v1.AgentLogin
-	(*AgentLoginResult)(nil),       // 97: liveroom.v1.AgentLoginResult
-	(*AgentCheckSession)(nil),      // 98: liveroom.v1.AgentCheckSession
-	(*AgentLogout)(nil),            // 99: liveroom.v1.AgentLogout
-	(*AgentWho)(nil),               // 100: liveroom.v1.AgentWho
-	(*AgentCreateRoom)(nil),        // 101: liveroom.v1.AgentCreateRoom
-	(*AgentRoomResult)(nil),        // 102: liveroom.v1.AgentRoomResult
-	(*AgentListRooms)(nil),         // 103: liveroom.v1.AgentListRooms
-	(*AgentRoomList)(nil),          // 104: liveroom.v1.AgentRoomList
-	(*AgentGetRoom)(nil),           // 105: liveroom.v1.AgentGetRoom
-	(*AgentDeleteRoom)(nil),        // 106: liveroom.v1.AgentDeleteRoom
-	(*AgentListEntries)(nil),       // 107: liveroom.v1.AgentListEntries
-	(*AgentEntryList)(nil),         // 108: liveroom.v1.AgentEntryList
-	(*AgentStoreOffline)(nil),      // 109: liveroom.v1.AgentStoreOffline
-	(*AgentOfflineResult)(nil),     // 110: liveroom.v1.AgentOfflineResult
-	(*AgentMarkMailed)(nil),        // 111: liveroom.v1.AgentMarkMailed
-	(*AgentListOffline)(nil),       // 112: liveroom.v1.AgentListOffline
-	(*AgentOfflineList)(nil),       // 113: liveroom.v1.AgentOfflineList
-	(*AgentDeleteOffline)(nil),     // 114: liveroom.v1.AgentDeleteOffline
-	(*ShortClaim)(nil),             // 115: liveroom.v1.ShortClaim
-	(*ShortRelease)(nil),           // 116: liveroom.v1.ShortRelease
-	(*ShortResolve)(nil),           // 117: liveroom.v1.ShortResolve
-	(*ShortReply)(nil),             // 118: liveroom.v1.ShortReply
-	(*AgentOverview)(nil),          // 119: liveroom.v1.AgentOverview
-	(*AgentOverviewResult)(nil),    // 120: liveroom.v1.AgentOverviewResult
-	(*CheckAccess)(nil),            // 121: liveroom.v1.CheckAccess
-	(*AgentAdminSave)(nil),         // 122: liveroom.v1.AgentAdminSave
-	(*AgentAdminRemove)(nil),       // 123: liveroom.v1.AgentAdminRemove
-	(*AgentAdminStatus)(nil),       // 124: liveroom.v1.AgentAdminStatus
-	(*AgentAdminResult)(nil),       // 125: liveroom.v1.AgentAdminResult
-	(*RoomAdminClose)(nil),         // 126: liveroom.v1.RoomAdminClose
-	(*RoomAdminMembers)(nil),       // 127: liveroom.v1.RoomAdminMembers
-	(*RoomAdminResult)(nil),        // 128: liveroom.v1.RoomAdminResult
-	(*AuditRecord)(nil),            // 129: liveroom.v1.AuditRecord
-	(*WebhookRecord)(nil),          // 130: liveroom.v1.WebhookRecord
-	(*WebhookEvent)(nil),           // 131: liveroom.v1.WebhookEvent
-	(*WebhookJob)(nil),             // 132: liveroom.v1.WebhookJob
-	(*WebhookDelivery)(nil),        // 133: liveroom.v1.WebhookDelivery
-	(*AgentSetTotp)(nil),           // 134: liveroom.v1.AgentSetTotp
-	(*RecordingOptions)(nil),       // 135: liveroom.v1.RecordingOptions
-	(*RecordingControl)(nil),       // 136: liveroom.v1.RecordingControl
-	(*RecordingState)(nil),         // 137: liveroom.v1.RecordingState
-	(*RecordingDone)(nil),          // 138: liveroom.v1.RecordingDone
-	(*MediaRecordStart)(nil),       // 139: liveroom.v1.MediaRecordStart
-	(*MediaRecordStop)(nil),        // 140: liveroom.v1.MediaRecordStop
-	(*MediaRecordingEvent)(nil),    // 141: liveroom.v1.MediaRecordingEvent
-	(*RecordingRecord)(nil),        // 142: liveroom.v1.RecordingRecord
-	(*RoomMemberRecord)(nil),       // 143: liveroom.v1.RoomMemberRecord
-	(*WhiteboardSettings)(nil),     // 144: liveroom.v1.WhiteboardSettings
-	(*WbElement)(nil),              // 145: liveroom.v1.WbElement
-	(*WbPage)(nil),                 // 146: liveroom.v1.WbPage
-	(*WbOp)(nil),                   // 147: liveroom.v1.WbOp
-	(*WbHistory)(nil),              // 148: liveroom.v1.WbHistory
-	(*WbBoard)(nil),                // 149: liveroom.v1.WbBoard
-	(*WbImage)(nil),                // 150: liveroom.v1.WbImage
-	(*WbLive)(nil),                 // 151: liveroom.v1.WbLive
-	(*WbSync)(nil),                 // 152: liveroom.v1.WbSync
-	(*WbClient)(nil),               // 153: liveroom.v1.WbClient
-	(*WbState)(nil),                // 154: liveroom.v1.WbState
-	(*WbServer)(nil),               // 155: liveroom.v1.WbServer
-	(*WbRequest)(nil),              // 156: liveroom.v1.WbRequest
-	(*WbReply)(nil),                // 157: liveroom.v1.WbReply
-	(*WbWho)(nil),                  // 158: liveroom.v1.WbWho
-	(*WbWhoReply)(nil),             // 159: liveroom.v1.WbWhoReply
-	(*WbAddPages)(nil),             // 160: liveroom.v1.WbAddPages
-	(*WbCheckMember)(nil),          // 161: liveroom.v1.WbCheckMember
-	(*BroadcastRecord)(nil),        // 162: liveroom.v1.BroadcastRecord
-	(*BroadcastJoin)(nil),          // 163: liveroom.v1.BroadcastJoin
-	(*BroadcastControl)(nil),       // 164: liveroom.v1.BroadcastControl
-	(*BroadcastInfo)(nil),          // 165: liveroom.v1.BroadcastInfo
-	(*BroadcasterInfo)(nil),        // 166: liveroom.v1.BroadcasterInfo
-	(*BroadcastState)(nil),         // 167: liveroom.v1.BroadcastState
-	(*BroadcastJoined)(nil),        // 168: liveroom.v1.BroadcastJoined
-	(*CreateBroadcast)(nil),        // 169: liveroom.v1.CreateBroadcast
-	(*CreateBroadcastResult)(nil),  // 170: liveroom.v1.CreateBroadcastResult
-	(*GetBroadcastInfo)(nil),       // 171: liveroom.v1.GetBroadcastInfo
-	(*GetBroadcastInfoResult)(nil), // 172: liveroom.v1.GetBroadcastInfoResult
-	(*BroadcastRequest)(nil),       // 173: liveroom.v1.BroadcastRequest
-	(*BroadcastLeave)(nil),         // 174: liveroom.v1.BroadcastLeave
-	(*BroadcastAwayExpired)(nil),   // 175: liveroom.v1.BroadcastAwayExpired
-	(*WbRoomDeleted)(nil),          // 176: liveroom.v1.WbRoomDeleted
-	nil,                            // 177: liveroom.v1.Sdp.SourcesEntry
-	nil,                            // 178: liveroom.v1.WebhookEvent.DataEntry
-	(*actor.PID)(nil),              // 179: actor.PID
+	(*PersonalFrames)(nil),         // 42: liveroom.v1.PersonalFrames
+	(*CallAction)(nil),             // 43: liveroom.v1.CallAction
+	(*MediaState)(nil),             // 44: liveroom.v1.MediaState
+	(*Sdp)(nil),                    // 45: liveroom.v1.Sdp
+	(*IceCandidate)(nil),           // 46: liveroom.v1.IceCandidate
+	(*CallEvent)(nil),              // 47: liveroom.v1.CallEvent
+	(*CallParticipant)(nil),        // 48: liveroom.v1.CallParticipant
+	(*CallState)(nil),              // 49: liveroom.v1.CallState
+	(*IceServer)(nil),              // 50: liveroom.v1.IceServer
+	(*CallRequest)(nil),            // 51: liveroom.v1.CallRequest
+	(*RestartIce)(nil),             // 52: liveroom.v1.RestartIce
+	(*MediaCommand)(nil),           // 53: liveroom.v1.MediaCommand
+	(*MediaRebind)(nil),            // 54: liveroom.v1.MediaRebind
+	(*MemberAwayExpired)(nil),      // 55: liveroom.v1.MemberAwayExpired
+	(*MediaJoin)(nil),              // 56: liveroom.v1.MediaJoin
+	(*MediaLeave)(nil),             // 57: liveroom.v1.MediaLeave
+	(*EntryForm)(nil),              // 58: liveroom.v1.EntryForm
+	(*EntryRecord)(nil),            // 59: liveroom.v1.EntryRecord
+	(*DeleteRoom)(nil),             // 60: liveroom.v1.DeleteRoom
+	(*DeleteRoomResult)(nil),       // 61: liveroom.v1.DeleteRoomResult
+	(*AgentRecord)(nil),            // 62: liveroom.v1.AgentRecord
+	(*AgentSession)(nil),           // 63: liveroom.v1.AgentSession
+	(*AgentRoom)(nil),              // 64: liveroom.v1.AgentRoom
+	(*ApiKeyRecord)(nil),           // 65: liveroom.v1.ApiKeyRecord
+	(*ShortNameRecord)(nil),        // 66: liveroom.v1.ShortNameRecord
+	(*OfflineMessage)(nil),         // 67: liveroom.v1.OfflineMessage
+	(*VisitorClientFrame)(nil),     // 68: liveroom.v1.VisitorClientFrame
+	(*VisitorHello)(nil),           // 69: liveroom.v1.VisitorHello
+	(*VisitorCall)(nil),            // 70: liveroom.v1.VisitorCall
+	(*VisitorCancel)(nil),          // 71: liveroom.v1.VisitorCancel
+	(*VisitorServerFrame)(nil),     // 72: liveroom.v1.VisitorServerFrame
+	(*PresenceUpdate)(nil),         // 73: liveroom.v1.PresenceUpdate
+	(*CallQueued)(nil),             // 74: liveroom.v1.CallQueued
+	(*CallAccepted)(nil),           // 75: liveroom.v1.CallAccepted
+	(*CallDeclined)(nil),           // 76: liveroom.v1.CallDeclined
+	(*AgentClientFrame)(nil),       // 77: liveroom.v1.AgentClientFrame
+	(*AgentWatch)(nil),             // 78: liveroom.v1.AgentWatch
+	(*AgentSetAway)(nil),           // 79: liveroom.v1.AgentSetAway
+	(*AgentAnswer)(nil),            // 80: liveroom.v1.AgentAnswer
+	(*AgentServerFrame)(nil),       // 81: liveroom.v1.AgentServerFrame
+	(*VisitorInfo)(nil),            // 82: liveroom.v1.VisitorInfo
+	(*VisitorLeft)(nil),            // 83: liveroom.v1.VisitorLeft
+	(*ContactRequest)(nil),         // 84: liveroom.v1.ContactRequest
+	(*ContactRequestDone)(nil),     // 85: liveroom.v1.ContactRequestDone
+	(*AgentStatus)(nil),            // 86: liveroom.v1.AgentStatus
+	(*AgentSnapshot)(nil),          // 87: liveroom.v1.AgentSnapshot
+	(*CallAnswered)(nil),           // 88: liveroom.v1.CallAnswered
+	(*AgentVisitorHello)(nil),      // 89: liveroom.v1.AgentVisitorHello
+	(*AgentVisitorCall)(nil),       // 90: liveroom.v1.AgentVisitorCall
+	(*AgentVisitorCancel)(nil),     // 91: liveroom.v1.AgentVisitorCancel
+	(*AgentAttach)(nil),            // 92: liveroom.v1.AgentAttach
+	(*AgentSocketAway)(nil),        // 93: liveroom.v1.AgentSocketAway
+	(*AgentSocketAnswer)(nil),      // 94: liveroom.v1.AgentSocketAnswer
+	(*AgentDetach)(nil),            // 95: liveroom.v1.AgentDetach
+	(*AgentReply)(nil),             // 96: liveroom.v1.AgentReply
+	(*AgentLogin)(nil),             // 97: liveroom.v1.AgentLogin
+	(*AgentLoginResult)(nil),       // 98: liveroom.v1.AgentLoginResult
+	(*AgentCheckSession)(nil),      // 99: liveroom.v1.AgentCheckSession
+	(*AgentLogout)(nil),            // 100: liveroom.v1.AgentLogout
+	(*AgentWho)(nil),               // 101: liveroom.v1.AgentWho
+	(*AgentCreateRoom)(nil),        // 102: liveroom.v1.AgentCreateRoom
+	(*AgentRoomResult)(nil),        // 103: liveroom.v1.AgentRoomResult
+	(*AgentListRooms)(nil),         // 104: liveroom.v1.AgentListRooms
+	(*AgentRoomList)(nil),          // 105: liveroom.v1.AgentRoomList
+	(*AgentGetRoom)(nil),           // 106: liveroom.v1.AgentGetRoom
+	(*AgentDeleteRoom)(nil),        // 107: liveroom.v1.AgentDeleteRoom
+	(*AgentListEntries)(nil),       // 108: liveroom.v1.AgentListEntries
+	(*AgentEntryList)(nil),         // 109: liveroom.v1.AgentEntryList
+	(*AgentStoreOffline)(nil),      // 110: liveroom.v1.AgentStoreOffline
+	(*AgentOfflineResult)(nil),     // 111: liveroom.v1.AgentOfflineResult
+	(*AgentMarkMailed)(nil),        // 112: liveroom.v1.AgentMarkMailed
+	(*AgentListOffline)(nil),       // 113: liveroom.v1.AgentListOffline
+	(*AgentOfflineList)(nil),       // 114: liveroom.v1.AgentOfflineList
+	(*AgentDeleteOffline)(nil),     // 115: liveroom.v1.AgentDeleteOffline
+	(*ShortClaim)(nil),             // 116: liveroom.v1.ShortClaim
+	(*ShortRelease)(nil),           // 117: liveroom.v1.ShortRelease
+	(*ShortResolve)(nil),           // 118: liveroom.v1.ShortResolve
+	(*ShortReply)(nil),             // 119: liveroom.v1.ShortReply
+	(*AgentOverview)(nil),          // 120: liveroom.v1.AgentOverview
+	(*AgentOverviewResult)(nil),    // 121: liveroom.v1.AgentOverviewResult
+	(*CheckAccess)(nil),            // 122: liveroom.v1.CheckAccess
+	(*AgentAdminSave)(nil),         // 123: liveroom.v1.AgentAdminSave
+	(*AgentAdminRemove)(nil),       // 124: liveroom.v1.AgentAdminRemove
+	(*AgentAdminStatus)(nil),       // 125: liveroom.v1.AgentAdminStatus
+	(*AgentAdminResult)(nil),       // 126: liveroom.v1.AgentAdminResult
+	(*RoomAdminClose)(nil),         // 127: liveroom.v1.RoomAdminClose
+	(*RoomAdminMembers)(nil),       // 128: liveroom.v1.RoomAdminMembers
+	(*RoomAdminResult)(nil),        // 129: liveroom.v1.RoomAdminResult
+	(*AuditRecord)(nil),            // 130: liveroom.v1.AuditRecord
+	(*WebhookRecord)(nil),          // 131: liveroom.v1.WebhookRecord
+	(*WebhookEvent)(nil),           // 132: liveroom.v1.WebhookEvent
+	(*WebhookJob)(nil),             // 133: liveroom.v1.WebhookJob
+	(*WebhookDelivery)(nil),        // 134: liveroom.v1.WebhookDelivery
+	(*AgentSetTotp)(nil),           // 135: liveroom.v1.AgentSetTotp
+	(*RecordingOptions)(nil),       // 136: liveroom.v1.RecordingOptions
+	(*RecordingControl)(nil),       // 137: liveroom.v1.RecordingControl
+	(*RecordingState)(nil),         // 138: liveroom.v1.RecordingState
+	(*RecordingDone)(nil),          // 139: liveroom.v1.RecordingDone
+	(*MediaRecordStart)(nil),       // 140: liveroom.v1.MediaRecordStart
+	(*MediaRecordStop)(nil),        // 141: liveroom.v1.MediaRecordStop
+	(*MediaRecordingEvent)(nil),    // 142: liveroom.v1.MediaRecordingEvent
+	(*RecordingRecord)(nil),        // 143: liveroom.v1.RecordingRecord
+	(*RoomMemberRecord)(nil),       // 144: liveroom.v1.RoomMemberRecord
+	(*WhiteboardSettings)(nil),     // 145: liveroom.v1.WhiteboardSettings
+	(*WbElement)(nil),              // 146: liveroom.v1.WbElement
+	(*WbPage)(nil),                 // 147: liveroom.v1.WbPage
+	(*WbOp)(nil),                   // 148: liveroom.v1.WbOp
+	(*WbHistory)(nil),              // 149: liveroom.v1.WbHistory
+	(*WbBoard)(nil),                // 150: liveroom.v1.WbBoard
+	(*WbImage)(nil),                // 151: liveroom.v1.WbImage
+	(*WbLive)(nil),                 // 152: liveroom.v1.WbLive
+	(*WbSync)(nil),                 // 153: liveroom.v1.WbSync
+	(*WbClient)(nil),               // 154: liveroom.v1.WbClient
+	(*WbState)(nil),                // 155: liveroom.v1.WbState
+	(*WbServer)(nil),               // 156: liveroom.v1.WbServer
+	(*WbRequest)(nil),              // 157: liveroom.v1.WbRequest
+	(*WbReply)(nil),                // 158: liveroom.v1.WbReply
+	(*WbWho)(nil),                  // 159: liveroom.v1.WbWho
+	(*WbWhoReply)(nil),             // 160: liveroom.v1.WbWhoReply
+	(*WbAddPages)(nil),             // 161: liveroom.v1.WbAddPages
+	(*WbCheckMember)(nil),          // 162: liveroom.v1.WbCheckMember
+	(*BroadcastRecord)(nil),        // 163: liveroom.v1.BroadcastRecord
+	(*BroadcastJoin)(nil),          // 164: liveroom.v1.BroadcastJoin
+	(*BroadcastControl)(nil),       // 165: liveroom.v1.BroadcastControl
+	(*BroadcastInfo)(nil),          // 166: liveroom.v1.BroadcastInfo
+	(*BroadcasterInfo)(nil),        // 167: liveroom.v1.BroadcasterInfo
+	(*BroadcastState)(nil),         // 168: liveroom.v1.BroadcastState
+	(*BroadcastJoined)(nil),        // 169: liveroom.v1.BroadcastJoined
+	(*CreateBroadcast)(nil),        // 170: liveroom.v1.CreateBroadcast
+	(*CreateBroadcastResult)(nil),  // 171: liveroom.v1.CreateBroadcastResult
+	(*GetBroadcastInfo)(nil),       // 172: liveroom.v1.GetBroadcastInfo
+	(*GetBroadcastInfoResult)(nil), // 173: liveroom.v1.GetBroadcastInfoResult
+	(*BroadcastRequest)(nil),       // 174: liveroom.v1.BroadcastRequest
+	(*BroadcastLeave)(nil),         // 175: liveroom.v1.BroadcastLeave
+	(*BroadcastAwayExpired)(nil),   // 176: liveroom.v1.BroadcastAwayExpired
+	(*WbRoomDeleted)(nil),          // 177: liveroom.v1.WbRoomDeleted
+	nil,                            // 178: liveroom.v1.Sdp.SourcesEntry
+	nil,                            // 179: liveroom.v1.WebhookEvent.DataEntry
+	(*actor.PID)(nil),              // 180: actor.PID
 }
 var file_liveroom_proto_depIdxs = []int32{
-	57,  // 0: liveroom.v1.RoomRecord.entry_form:type_name -> liveroom.v1.EntryForm
-	135, // 1: liveroom.v1.RoomRecord.recording:type_name -> liveroom.v1.RecordingOptions
-	144, // 2: liveroom.v1.RoomRecord.whiteboard:type_name -> liveroom.v1.WhiteboardSettings
+	58,  // 0: liveroom.v1.RoomRecord.entry_form:type_name -> liveroom.v1.EntryForm
+	136, // 1: liveroom.v1.RoomRecord.recording:type_name -> liveroom.v1.RecordingOptions
+	145, // 2: liveroom.v1.RoomRecord.whiteboard:type_name -> liveroom.v1.WhiteboardSettings
 	0,   // 3: liveroom.v1.ChatMessage.role:type_name -> liveroom.v1.Role
 	14,  // 4: liveroom.v1.ChatMessage.file:type_name -> liveroom.v1.FileRef
 	0,   // 5: liveroom.v1.Member.role:type_name -> liveroom.v1.Role
@@ -13917,16 +13986,16 @@ var file_liveroom_proto_depIdxs = []int32{
 	19,  // 7: liveroom.v1.ClientFrame.chat:type_name -> liveroom.v1.SendChat
 	20,  // 8: liveroom.v1.ClientFrame.history:type_name -> liveroom.v1.HistoryRequest
 	21,  // 9: liveroom.v1.ClientFrame.ping:type_name -> liveroom.v1.Ping
-	42,  // 10: liveroom.v1.ClientFrame.call:type_name -> liveroom.v1.CallAction
-	43,  // 11: liveroom.v1.ClientFrame.media_state:type_name -> liveroom.v1.MediaState
-	44,  // 12: liveroom.v1.ClientFrame.publish_offer:type_name -> liveroom.v1.Sdp
-	44,  // 13: liveroom.v1.ClientFrame.subscribe_answer:type_name -> liveroom.v1.Sdp
-	45,  // 14: liveroom.v1.ClientFrame.ice:type_name -> liveroom.v1.IceCandidate
-	51,  // 15: liveroom.v1.ClientFrame.restart_ice:type_name -> liveroom.v1.RestartIce
-	136, // 16: liveroom.v1.ClientFrame.recording:type_name -> liveroom.v1.RecordingControl
-	153, // 17: liveroom.v1.ClientFrame.wb:type_name -> liveroom.v1.WbClient
-	163, // 18: liveroom.v1.ClientFrame.broadcast_join:type_name -> liveroom.v1.BroadcastJoin
-	164, // 19: liveroom.v1.ClientFrame.broadcast_control:type_name -> liveroom.v1.BroadcastControl
+	43,  // 10: liveroom.v1.ClientFrame.call:type_name -> liveroom.v1.CallAction
+	44,  // 11: liveroom.v1.ClientFrame.media_state:type_name -> liveroom.v1.MediaState
+	45,  // 12: liveroom.v1.ClientFrame.publish_offer:type_name -> liveroom.v1.Sdp
+	45,  // 13: liveroom.v1.ClientFrame.subscribe_answer:type_name -> liveroom.v1.Sdp
+	46,  // 14: liveroom.v1.ClientFrame.ice:type_name -> liveroom.v1.IceCandidate
+	52,  // 15: liveroom.v1.ClientFrame.restart_ice:type_name -> liveroom.v1.RestartIce
+	137, // 16: liveroom.v1.ClientFrame.recording:type_name -> liveroom.v1.RecordingControl
+	154, // 17: liveroom.v1.ClientFrame.wb:type_name -> liveroom.v1.WbClient
+	164, // 18: liveroom.v1.ClientFrame.broadcast_join:type_name -> liveroom.v1.BroadcastJoin
+	165, // 19: liveroom.v1.ClientFrame.broadcast_control:type_name -> liveroom.v1.BroadcastControl
 	24,  // 20: liveroom.v1.ServerFrame.joined:type_name -> liveroom.v1.Joined
 	25,  // 21: liveroom.v1.ServerFrame.member:type_name -> liveroom.v1.MemberEvent
 	15,  // 22: liveroom.v1.ServerFrame.chat:type_name -> liveroom.v1.ChatMessage
@@ -13934,204 +14003,205 @@ var file_liveroom_proto_depIdxs = []int32{
 	27,  // 24: liveroom.v1.ServerFrame.error:type_name -> liveroom.v1.Error
 	28,  // 25: liveroom.v1.ServerFrame.pong:type_name -> liveroom.v1.Pong
 	29,  // 26: liveroom.v1.ServerFrame.ack:type_name -> liveroom.v1.Ack
-	46,  // 27: liveroom.v1.ServerFrame.call:type_name -> liveroom.v1.CallEvent
-	44,  // 28: liveroom.v1.ServerFrame.publish_answer:type_name -> liveroom.v1.Sdp
-	44,  // 29: liveroom.v1.ServerFrame.subscribe_offer:type_name -> liveroom.v1.Sdp
-	48,  // 30: liveroom.v1.ServerFrame.call_state:type_name -> liveroom.v1.CallState
-	137, // 31: liveroom.v1.ServerFrame.recording:type_name -> liveroom.v1.RecordingState
-	138, // 32: liveroom.v1.ServerFrame.recording_done:type_name -> liveroom.v1.RecordingDone
-	155, // 33: liveroom.v1.ServerFrame.wb:type_name -> liveroom.v1.WbServer
-	168, // 34: liveroom.v1.ServerFrame.broadcast_joined:type_name -> liveroom.v1.BroadcastJoined
-	167, // 35: liveroom.v1.ServerFrame.broadcast_state:type_name -> liveroom.v1.BroadcastState
-	57,  // 36: liveroom.v1.RoomInfo.entry_form:type_name -> liveroom.v1.EntryForm
-	135, // 37: liveroom.v1.RoomInfo.recording:type_name -> liveroom.v1.RecordingOptions
-	144, // 38: liveroom.v1.RoomInfo.whiteboard:type_name -> liveroom.v1.WhiteboardSettings
+	47,  // 27: liveroom.v1.ServerFrame.call:type_name -> liveroom.v1.CallEvent
+	45,  // 28: liveroom.v1.ServerFrame.publish_answer:type_name -> liveroom.v1.Sdp
+	45,  // 29: liveroom.v1.ServerFrame.subscribe_offer:type_name -> liveroom.v1.Sdp
+	49,  // 30: liveroom.v1.ServerFrame.call_state:type_name -> liveroom.v1.CallState
+	138, // 31: liveroom.v1.ServerFrame.recording:type_name -> liveroom.v1.RecordingState
+	139, // 32: liveroom.v1.ServerFrame.recording_done:type_name -> liveroom.v1.RecordingDone
+	156, // 33: liveroom.v1.ServerFrame.wb:type_name -> liveroom.v1.WbServer
+	169, // 34: liveroom.v1.ServerFrame.broadcast_joined:type_name -> liveroom.v1.BroadcastJoined
+	168, // 35: liveroom.v1.ServerFrame.broadcast_state:type_name -> liveroom.v1.BroadcastState
+	58,  // 36: liveroom.v1.RoomInfo.entry_form:type_name -> liveroom.v1.EntryForm
+	136, // 37: liveroom.v1.RoomInfo.recording:type_name -> liveroom.v1.RecordingOptions
+	145, // 38: liveroom.v1.RoomInfo.whiteboard:type_name -> liveroom.v1.WhiteboardSettings
 	0,   // 39: liveroom.v1.Joined.role:type_name -> liveroom.v1.Role
 	23,  // 40: liveroom.v1.Joined.room:type_name -> liveroom.v1.RoomInfo
 	16,  // 41: liveroom.v1.Joined.members:type_name -> liveroom.v1.Member
 	15,  // 42: liveroom.v1.Joined.history:type_name -> liveroom.v1.ChatMessage
-	48,  // 43: liveroom.v1.Joined.call:type_name -> liveroom.v1.CallState
-	49,  // 44: liveroom.v1.Joined.ice_servers:type_name -> liveroom.v1.IceServer
-	137, // 45: liveroom.v1.Joined.recording:type_name -> liveroom.v1.RecordingState
+	49,  // 43: liveroom.v1.Joined.call:type_name -> liveroom.v1.CallState
+	50,  // 44: liveroom.v1.Joined.ice_servers:type_name -> liveroom.v1.IceServer
+	138, // 45: liveroom.v1.Joined.recording:type_name -> liveroom.v1.RecordingState
 	9,   // 46: liveroom.v1.MemberEvent.kind:type_name -> liveroom.v1.MemberEvent.Kind
 	16,  // 47: liveroom.v1.MemberEvent.member:type_name -> liveroom.v1.Member
 	15,  // 48: liveroom.v1.History.messages:type_name -> liveroom.v1.ChatMessage
-	57,  // 49: liveroom.v1.CreateRoom.entry_form:type_name -> liveroom.v1.EntryForm
-	135, // 50: liveroom.v1.CreateRoom.recording:type_name -> liveroom.v1.RecordingOptions
+	58,  // 49: liveroom.v1.CreateRoom.entry_form:type_name -> liveroom.v1.EntryForm
+	136, // 50: liveroom.v1.CreateRoom.recording:type_name -> liveroom.v1.RecordingOptions
 	27,  // 51: liveroom.v1.CreateRoomResult.error:type_name -> liveroom.v1.Error
 	23,  // 52: liveroom.v1.CreateRoomResult.room:type_name -> liveroom.v1.RoomInfo
 	27,  // 53: liveroom.v1.GetRoomInfoResult.error:type_name -> liveroom.v1.Error
 	23,  // 54: liveroom.v1.GetRoomInfoResult.room:type_name -> liveroom.v1.RoomInfo
-	179, // 55: liveroom.v1.Join.session:type_name -> actor.PID
+	180, // 55: liveroom.v1.Join.session:type_name -> actor.PID
 	18,  // 56: liveroom.v1.Join.request:type_name -> liveroom.v1.JoinRequest
-	179, // 57: liveroom.v1.Leave.session:type_name -> actor.PID
-	179, // 58: liveroom.v1.PostChat.session:type_name -> actor.PID
+	180, // 57: liveroom.v1.Leave.session:type_name -> actor.PID
+	180, // 58: liveroom.v1.PostChat.session:type_name -> actor.PID
 	0,   // 59: liveroom.v1.PostFile.role:type_name -> liveroom.v1.Role
 	14,  // 60: liveroom.v1.PostFile.file:type_name -> liveroom.v1.FileRef
-	179, // 61: liveroom.v1.GetHistory.session:type_name -> actor.PID
+	180, // 61: liveroom.v1.GetHistory.session:type_name -> actor.PID
 	20,  // 62: liveroom.v1.GetHistory.request:type_name -> liveroom.v1.HistoryRequest
 	27,  // 63: liveroom.v1.RoomReply.error:type_name -> liveroom.v1.Error
 	15,  // 64: liveroom.v1.RoomReply.chat:type_name -> liveroom.v1.ChatMessage
-	10,  // 65: liveroom.v1.CallAction.action:type_name -> liveroom.v1.CallAction.Action
-	177, // 66: liveroom.v1.Sdp.sources:type_name -> liveroom.v1.Sdp.SourcesEntry
-	1,   // 67: liveroom.v1.IceCandidate.pc:type_name -> liveroom.v1.PeerRole
-	10,  // 68: liveroom.v1.CallEvent.action:type_name -> liveroom.v1.CallAction.Action
-	16,  // 69: liveroom.v1.CallEvent.from:type_name -> liveroom.v1.Member
-	16,  // 70: liveroom.v1.CallParticipant.member:type_name -> liveroom.v1.Member
-	43,  // 71: liveroom.v1.CallParticipant.media:type_name -> liveroom.v1.MediaState
-	47,  // 72: liveroom.v1.CallState.participants:type_name -> liveroom.v1.CallParticipant
-	179, // 73: liveroom.v1.CallRequest.session:type_name -> actor.PID
-	42,  // 74: liveroom.v1.CallRequest.call:type_name -> liveroom.v1.CallAction
-	43,  // 75: liveroom.v1.CallRequest.media_state:type_name -> liveroom.v1.MediaState
-	44,  // 76: liveroom.v1.CallRequest.publish_offer:type_name -> liveroom.v1.Sdp
-	44,  // 77: liveroom.v1.CallRequest.subscribe_answer:type_name -> liveroom.v1.Sdp
-	45,  // 78: liveroom.v1.CallRequest.ice:type_name -> liveroom.v1.IceCandidate
-	51,  // 79: liveroom.v1.CallRequest.restart_ice:type_name -> liveroom.v1.RestartIce
-	136, // 80: liveroom.v1.CallRequest.recording:type_name -> liveroom.v1.RecordingControl
-	179, // 81: liveroom.v1.MediaCommand.session:type_name -> actor.PID
-	55,  // 82: liveroom.v1.MediaCommand.join:type_name -> liveroom.v1.MediaJoin
-	56,  // 83: liveroom.v1.MediaCommand.leave:type_name -> liveroom.v1.MediaLeave
-	44,  // 84: liveroom.v1.MediaCommand.publish_offer:type_name -> liveroom.v1.Sdp
-	44,  // 85: liveroom.v1.MediaCommand.subscribe_answer:type_name -> liveroom.v1.Sdp
-	45,  // 86: liveroom.v1.MediaCommand.ice:type_name -> liveroom.v1.IceCandidate
-	51,  // 87: liveroom.v1.MediaCommand.restart_ice:type_name -> liveroom.v1.RestartIce
-	53,  // 88: liveroom.v1.MediaCommand.rebind:type_name -> liveroom.v1.MediaRebind
-	139, // 89: liveroom.v1.MediaCommand.record_start:type_name -> liveroom.v1.MediaRecordStart
-	140, // 90: liveroom.v1.MediaCommand.record_stop:type_name -> liveroom.v1.MediaRecordStop
-	44,  // 91: liveroom.v1.MediaCommand.whep_offer:type_name -> liveroom.v1.Sdp
-	27,  // 92: liveroom.v1.DeleteRoomResult.error:type_name -> liveroom.v1.Error
-	23,  // 93: liveroom.v1.AgentRoom.room:type_name -> liveroom.v1.RoomInfo
-	68,  // 94: liveroom.v1.VisitorClientFrame.hello:type_name -> liveroom.v1.VisitorHello
-	69,  // 95: liveroom.v1.VisitorClientFrame.call:type_name -> liveroom.v1.VisitorCall
-	70,  // 96: liveroom.v1.VisitorClientFrame.cancel:type_name -> liveroom.v1.VisitorCancel
-	21,  // 97: liveroom.v1.VisitorClientFrame.ping:type_name -> liveroom.v1.Ping
-	3,   // 98: liveroom.v1.VisitorCall.kind:type_name -> liveroom.v1.CallKind
-	72,  // 99: liveroom.v1.VisitorServerFrame.presence:type_name -> liveroom.v1.PresenceUpdate
-	73,  // 100: liveroom.v1.VisitorServerFrame.queued:type_name -> liveroom.v1.CallQueued
-	74,  // 101: liveroom.v1.VisitorServerFrame.accepted:type_name -> liveroom.v1.CallAccepted
-	75,  // 102: liveroom.v1.VisitorServerFrame.declined:type_name -> liveroom.v1.CallDeclined
-	27,  // 103: liveroom.v1.VisitorServerFrame.error:type_name -> liveroom.v1.Error
-	28,  // 104: liveroom.v1.VisitorServerFrame.pong:type_name -> liveroom.v1.Pong
-	2,   // 105: liveroom.v1.PresenceUpdate.presence:type_name -> liveroom.v1.Presence
-	77,  // 106: liveroom.v1.AgentClientFrame.watch:type_name -> liveroom.v1.AgentWatch
-	78,  // 107: liveroom.v1.AgentClientFrame.away:type_name -> liveroom.v1.AgentSetAway
-	79,  // 108: liveroom.v1.AgentClientFrame.answer:type_name -> liveroom.v1.AgentAnswer
-	21,  // 109: liveroom.v1.AgentClientFrame.ping:type_name -> liveroom.v1.Ping
-	86,  // 110: liveroom.v1.AgentServerFrame.snapshot:type_name -> liveroom.v1.AgentSnapshot
-	81,  // 111: liveroom.v1.AgentServerFrame.visitor:type_name -> liveroom.v1.VisitorInfo
-	82,  // 112: liveroom.v1.AgentServerFrame.visitor_left:type_name -> liveroom.v1.VisitorLeft
-	83,  // 113: liveroom.v1.AgentServerFrame.request:type_name -> liveroom.v1.ContactRequest
-	84,  // 114: liveroom.v1.AgentServerFrame.request_done:type_name -> liveroom.v1.ContactRequestDone
-	85,  // 115: liveroom.v1.AgentServerFrame.status:type_name -> liveroom.v1.AgentStatus
-	87,  // 116: liveroom.v1.AgentServerFrame.answered:type_name -> liveroom.v1.CallAnswered
-	27,  // 117: liveroom.v1.AgentServerFrame.error:type_name -> liveroom.v1.Error
-	28,  // 118: liveroom.v1.AgentServerFrame.pong:type_name -> liveroom.v1.Pong
-	3,   // 119: liveroom.v1.ContactRequest.kind:type_name -> liveroom.v1.CallKind
-	2,   // 120: liveroom.v1.AgentStatus.presence:type_name -> liveroom.v1.Presence
-	85,  // 121: liveroom.v1.AgentSnapshot.status:type_name -> liveroom.v1.AgentStatus
-	81,  // 122: liveroom.v1.AgentSnapshot.visitors:type_name -> liveroom.v1.VisitorInfo
-	83,  // 123: liveroom.v1.AgentSnapshot.requests:type_name -> liveroom.v1.ContactRequest
-	179, // 124: liveroom.v1.AgentVisitorHello.session:type_name -> actor.PID
-	68,  // 125: liveroom.v1.AgentVisitorHello.hello:type_name -> liveroom.v1.VisitorHello
-	179, // 126: liveroom.v1.AgentVisitorCall.session:type_name -> actor.PID
-	69,  // 127: liveroom.v1.AgentVisitorCall.call:type_name -> liveroom.v1.VisitorCall
-	179, // 128: liveroom.v1.AgentVisitorCancel.session:type_name -> actor.PID
-	179, // 129: liveroom.v1.AgentAttach.session:type_name -> actor.PID
-	77,  // 130: liveroom.v1.AgentAttach.watch:type_name -> liveroom.v1.AgentWatch
-	179, // 131: liveroom.v1.AgentSocketAway.session:type_name -> actor.PID
-	179, // 132: liveroom.v1.AgentSocketAnswer.session:type_name -> actor.PID
-	79,  // 133: liveroom.v1.AgentSocketAnswer.answer:type_name -> liveroom.v1.AgentAnswer
-	179, // 134: liveroom.v1.AgentDetach.session:type_name -> actor.PID
-	27,  // 135: liveroom.v1.AgentReply.error:type_name -> liveroom.v1.Error
-	27,  // 136: liveroom.v1.AgentLoginResult.error:type_name -> liveroom.v1.Error
-	27,  // 137: liveroom.v1.AgentWho.error:type_name -> liveroom.v1.Error
-	30,  // 138: liveroom.v1.AgentCreateRoom.room:type_name -> liveroom.v1.CreateRoom
-	27,  // 139: liveroom.v1.AgentRoomResult.error:type_name -> liveroom.v1.Error
-	63,  // 140: liveroom.v1.AgentRoomResult.room:type_name -> liveroom.v1.AgentRoom
-	27,  // 141: liveroom.v1.AgentRoomList.error:type_name -> liveroom.v1.Error
-	63,  // 142: liveroom.v1.AgentRoomList.rooms:type_name -> liveroom.v1.AgentRoom
-	27,  // 143: liveroom.v1.AgentEntryList.error:type_name -> liveroom.v1.Error
-	58,  // 144: liveroom.v1.AgentEntryList.entries:type_name -> liveroom.v1.EntryRecord
-	66,  // 145: liveroom.v1.AgentStoreOffline.message:type_name -> liveroom.v1.OfflineMessage
-	27,  // 146: liveroom.v1.AgentOfflineResult.error:type_name -> liveroom.v1.Error
-	66,  // 147: liveroom.v1.AgentOfflineResult.message:type_name -> liveroom.v1.OfflineMessage
-	27,  // 148: liveroom.v1.AgentOfflineList.error:type_name -> liveroom.v1.Error
-	66,  // 149: liveroom.v1.AgentOfflineList.messages:type_name -> liveroom.v1.OfflineMessage
-	27,  // 150: liveroom.v1.ShortReply.error:type_name -> liveroom.v1.Error
-	65,  // 151: liveroom.v1.ShortReply.record:type_name -> liveroom.v1.ShortNameRecord
-	27,  // 152: liveroom.v1.AgentOverviewResult.error:type_name -> liveroom.v1.Error
-	2,   // 153: liveroom.v1.AgentOverviewResult.presence:type_name -> liveroom.v1.Presence
-	27,  // 154: liveroom.v1.AgentAdminResult.error:type_name -> liveroom.v1.Error
-	61,  // 155: liveroom.v1.AgentAdminResult.record:type_name -> liveroom.v1.AgentRecord
-	2,   // 156: liveroom.v1.AgentAdminResult.presence:type_name -> liveroom.v1.Presence
-	27,  // 157: liveroom.v1.RoomAdminResult.error:type_name -> liveroom.v1.Error
-	16,  // 158: liveroom.v1.RoomAdminResult.members:type_name -> liveroom.v1.Member
-	13,  // 159: liveroom.v1.RoomAdminResult.record:type_name -> liveroom.v1.RoomRecord
-	178, // 160: liveroom.v1.WebhookEvent.data:type_name -> liveroom.v1.WebhookEvent.DataEntry
-	131, // 161: liveroom.v1.WebhookJob.event:type_name -> liveroom.v1.WebhookEvent
-	11,  // 162: liveroom.v1.RecordingState.state:type_name -> liveroom.v1.RecordingState.State
-	16,  // 163: liveroom.v1.RecordingState.by:type_name -> liveroom.v1.Member
-	12,  // 164: liveroom.v1.MediaRecordingEvent.kind:type_name -> liveroom.v1.MediaRecordingEvent.Kind
-	16,  // 165: liveroom.v1.RoomMemberRecord.member:type_name -> liveroom.v1.Member
-	4,   // 166: liveroom.v1.WbElement.shape:type_name -> liveroom.v1.WbShape
-	5,   // 167: liveroom.v1.WbOp.kind:type_name -> liveroom.v1.WbOpKind
-	145, // 168: liveroom.v1.WbOp.element:type_name -> liveroom.v1.WbElement
-	146, // 169: liveroom.v1.WbOp.pages:type_name -> liveroom.v1.WbPage
-	145, // 170: liveroom.v1.WbOp.restored:type_name -> liveroom.v1.WbElement
-	147, // 171: liveroom.v1.WbHistory.done:type_name -> liveroom.v1.WbOp
-	147, // 172: liveroom.v1.WbHistory.undone:type_name -> liveroom.v1.WbOp
-	146, // 173: liveroom.v1.WbBoard.pages:type_name -> liveroom.v1.WbPage
-	145, // 174: liveroom.v1.WbBoard.elements:type_name -> liveroom.v1.WbElement
-	148, // 175: liveroom.v1.WbBoard.history:type_name -> liveroom.v1.WbHistory
-	4,   // 176: liveroom.v1.WbLive.shape:type_name -> liveroom.v1.WbShape
-	152, // 177: liveroom.v1.WbClient.sync:type_name -> liveroom.v1.WbSync
-	147, // 178: liveroom.v1.WbClient.op:type_name -> liveroom.v1.WbOp
-	151, // 179: liveroom.v1.WbClient.live:type_name -> liveroom.v1.WbLive
-	144, // 180: liveroom.v1.WbState.settings:type_name -> liveroom.v1.WhiteboardSettings
-	149, // 181: liveroom.v1.WbState.board:type_name -> liveroom.v1.WbBoard
-	147, // 182: liveroom.v1.WbState.ops:type_name -> liveroom.v1.WbOp
-	0,   // 183: liveroom.v1.WbState.role:type_name -> liveroom.v1.Role
-	154, // 184: liveroom.v1.WbServer.state:type_name -> liveroom.v1.WbState
-	147, // 185: liveroom.v1.WbServer.op:type_name -> liveroom.v1.WbOp
-	151, // 186: liveroom.v1.WbServer.live:type_name -> liveroom.v1.WbLive
-	179, // 187: liveroom.v1.WbRequest.session:type_name -> actor.PID
-	153, // 188: liveroom.v1.WbRequest.body:type_name -> liveroom.v1.WbClient
-	27,  // 189: liveroom.v1.WbReply.error:type_name -> liveroom.v1.Error
-	179, // 190: liveroom.v1.WbWho.session:type_name -> actor.PID
-	27,  // 191: liveroom.v1.WbWhoReply.error:type_name -> liveroom.v1.Error
-	0,   // 192: liveroom.v1.WbWhoReply.role:type_name -> liveroom.v1.Role
-	144, // 193: liveroom.v1.WbWhoReply.settings:type_name -> liveroom.v1.WhiteboardSettings
-	0,   // 194: liveroom.v1.WbAddPages.role:type_name -> liveroom.v1.Role
-	146, // 195: liveroom.v1.WbAddPages.pages:type_name -> liveroom.v1.WbPage
-	0,   // 196: liveroom.v1.WbCheckMember.role:type_name -> liveroom.v1.Role
-	6,   // 197: liveroom.v1.BroadcastRecord.phase:type_name -> liveroom.v1.BroadcastPhase
-	8,   // 198: liveroom.v1.BroadcastControl.action:type_name -> liveroom.v1.BroadcastAction
-	6,   // 199: liveroom.v1.BroadcastState.phase:type_name -> liveroom.v1.BroadcastPhase
-	166, // 200: liveroom.v1.BroadcastState.broadcasters:type_name -> liveroom.v1.BroadcasterInfo
-	7,   // 201: liveroom.v1.BroadcastJoined.role:type_name -> liveroom.v1.BroadcastRole
-	165, // 202: liveroom.v1.BroadcastJoined.broadcast:type_name -> liveroom.v1.BroadcastInfo
-	167, // 203: liveroom.v1.BroadcastJoined.state:type_name -> liveroom.v1.BroadcastState
-	49,  // 204: liveroom.v1.BroadcastJoined.ice_servers:type_name -> liveroom.v1.IceServer
-	27,  // 205: liveroom.v1.CreateBroadcastResult.error:type_name -> liveroom.v1.Error
-	165, // 206: liveroom.v1.CreateBroadcastResult.broadcast:type_name -> liveroom.v1.BroadcastInfo
-	27,  // 207: liveroom.v1.GetBroadcastInfoResult.error:type_name -> liveroom.v1.Error
-	165, // 208: liveroom.v1.GetBroadcastInfoResult.broadcast:type_name -> liveroom.v1.BroadcastInfo
-	167, // 209: liveroom.v1.GetBroadcastInfoResult.state:type_name -> liveroom.v1.BroadcastState
-	179, // 210: liveroom.v1.BroadcastRequest.session:type_name -> actor.PID
-	163, // 211: liveroom.v1.BroadcastRequest.join:type_name -> liveroom.v1.BroadcastJoin
-	164, // 212: liveroom.v1.BroadcastRequest.control:type_name -> liveroom.v1.BroadcastControl
-	19,  // 213: liveroom.v1.BroadcastRequest.chat:type_name -> liveroom.v1.SendChat
-	44,  // 214: liveroom.v1.BroadcastRequest.publish_offer:type_name -> liveroom.v1.Sdp
-	44,  // 215: liveroom.v1.BroadcastRequest.subscribe_answer:type_name -> liveroom.v1.Sdp
-	45,  // 216: liveroom.v1.BroadcastRequest.ice:type_name -> liveroom.v1.IceCandidate
-	51,  // 217: liveroom.v1.BroadcastRequest.restart_ice:type_name -> liveroom.v1.RestartIce
-	174, // 218: liveroom.v1.BroadcastRequest.leave:type_name -> liveroom.v1.BroadcastLeave
-	44,  // 219: liveroom.v1.BroadcastRequest.whep_offer:type_name -> liveroom.v1.Sdp
-	220, // [220:220] is the sub-list for method output_type
-	220, // [220:220] is the sub-list for method input_type
-	220, // [220:220] is the sub-list for extension type_name
-	220, // [220:220] is the sub-list for extension extendee
-	0,   // [0:220] is the sub-list for field type_name
+	42,  // 65: liveroom.v1.NodeFanOut.personal:type_name -> liveroom.v1.PersonalFrames
+	10,  // 66: liveroom.v1.CallAction.action:type_name -> liveroom.v1.CallAction.Action
+	178, // 67: liveroom.v1.Sdp.sources:type_name -> liveroom.v1.Sdp.SourcesEntry
+	1,   // 68: liveroom.v1.IceCandidate.pc:type_name -> liveroom.v1.PeerRole
+	10,  // 69: liveroom.v1.CallEvent.action:type_name -> liveroom.v1.CallAction.Action
+	16,  // 70: liveroom.v1.CallEvent.from:type_name -> liveroom.v1.Member
+	16,  // 71: liveroom.v1.CallParticipant.member:type_name -> liveroom.v1.Member
+	44,  // 72: liveroom.v1.CallParticipant.media:type_name -> liveroom.v1.MediaState
+	48,  // 73: liveroom.v1.CallState.participants:type_name -> liveroom.v1.CallParticipant
+	180, // 74: liveroom.v1.CallRequest.session:type_name -> actor.PID
+	43,  // 75: liveroom.v1.CallRequest.call:type_name -> liveroom.v1.CallAction
+	44,  // 76: liveroom.v1.CallRequest.media_state:type_name -> liveroom.v1.MediaState
+	45,  // 77: liveroom.v1.CallRequest.publish_offer:type_name -> liveroom.v1.Sdp
+	45,  // 78: liveroom.v1.CallRequest.subscribe_answer:type_name -> liveroom.v1.Sdp
+	46,  // 79: liveroom.v1.CallRequest.ice:type_name -> liveroom.v1.IceCandidate
+	52,  // 80: liveroom.v1.CallRequest.restart_ice:type_name -> liveroom.v1.RestartIce
+	137, // 81: liveroom.v1.CallRequest.recording:type_name -> liveroom.v1.RecordingControl
+	180, // 82: liveroom.v1.MediaCommand.session:type_name -> actor.PID
+	56,  // 83: liveroom.v1.MediaCommand.join:type_name -> liveroom.v1.MediaJoin
+	57,  // 84: liveroom.v1.MediaCommand.leave:type_name -> liveroom.v1.MediaLeave
+	45,  // 85: liveroom.v1.MediaCommand.publish_offer:type_name -> liveroom.v1.Sdp
+	45,  // 86: liveroom.v1.MediaCommand.subscribe_answer:type_name -> liveroom.v1.Sdp
+	46,  // 87: liveroom.v1.MediaCommand.ice:type_name -> liveroom.v1.IceCandidate
+	52,  // 88: liveroom.v1.MediaCommand.restart_ice:type_name -> liveroom.v1.RestartIce
+	54,  // 89: liveroom.v1.MediaCommand.rebind:type_name -> liveroom.v1.MediaRebind
+	140, // 90: liveroom.v1.MediaCommand.record_start:type_name -> liveroom.v1.MediaRecordStart
+	141, // 91: liveroom.v1.MediaCommand.record_stop:type_name -> liveroom.v1.MediaRecordStop
+	45,  // 92: liveroom.v1.MediaCommand.whep_offer:type_name -> liveroom.v1.Sdp
+	27,  // 93: liveroom.v1.DeleteRoomResult.error:type_name -> liveroom.v1.Error
+	23,  // 94: liveroom.v1.AgentRoom.room:type_name -> liveroom.v1.RoomInfo
+	69,  // 95: liveroom.v1.VisitorClientFrame.hello:type_name -> liveroom.v1.VisitorHello
+	70,  // 96: liveroom.v1.VisitorClientFrame.call:type_name -> liveroom.v1.VisitorCall
+	71,  // 97: liveroom.v1.VisitorClientFrame.cancel:type_name -> liveroom.v1.VisitorCancel
+	21,  // 98: liveroom.v1.VisitorClientFrame.ping:type_name -> liveroom.v1.Ping
+	3,   // 99: liveroom.v1.VisitorCall.kind:type_name -> liveroom.v1.CallKind
+	73,  // 100: liveroom.v1.VisitorServerFrame.presence:type_name -> liveroom.v1.PresenceUpdate
+	74,  // 101: liveroom.v1.VisitorServerFrame.queued:type_name -> liveroom.v1.CallQueued
+	75,  // 102: liveroom.v1.VisitorServerFrame.accepted:type_name -> liveroom.v1.CallAccepted
+	76,  // 103: liveroom.v1.VisitorServerFrame.declined:type_name -> liveroom.v1.CallDeclined
+	27,  // 104: liveroom.v1.VisitorServerFrame.error:type_name -> liveroom.v1.Error
+	28,  // 105: liveroom.v1.VisitorServerFrame.pong:type_name -> liveroom.v1.Pong
+	2,   // 106: liveroom.v1.PresenceUpdate.presence:type_name -> liveroom.v1.Presence
+	78,  // 107: liveroom.v1.AgentClientFrame.watch:type_name -> liveroom.v1.AgentWatch
+	79,  // 108: liveroom.v1.AgentClientFrame.away:type_name -> liveroom.v1.AgentSetAway
+	80,  // 109: liveroom.v1.AgentClientFrame.answer:type_name -> liveroom.v1.AgentAnswer
+	21,  // 110: liveroom.v1.AgentClientFrame.ping:type_name -> liveroom.v1.Ping
+	87,  // 111: liveroom.v1.AgentServerFrame.snapshot:type_name -> liveroom.v1.AgentSnapshot
+	82,  // 112: liveroom.v1.AgentServerFrame.visitor:type_name -> liveroom.v1.VisitorInfo
+	83,  // 113: liveroom.v1.AgentServerFrame.visitor_left:type_name -> liveroom.v1.VisitorLeft
+	84,  // 114: liveroom.v1.AgentServerFrame.request:type_name -> liveroom.v1.ContactRequest
+	85,  // 115: liveroom.v1.AgentServerFrame.request_done:type_name -> liveroom.v1.ContactRequestDone
+	86,  // 116: liveroom.v1.AgentServerFrame.status:type_name -> liveroom.v1.AgentStatus
+	88,  // 117: liveroom.v1.AgentServerFrame.answered:type_name -> liveroom.v1.CallAnswered
+	27,  // 118: liveroom.v1.AgentServerFrame.error:type_name -> liveroom.v1.Error
+	28,  // 119: liveroom.v1.AgentServerFrame.pong:type_name -> liveroom.v1.Pong
+	3,   // 120: liveroom.v1.ContactRequest.kind:type_name -> liveroom.v1.CallKind
+	2,   // 121: liveroom.v1.AgentStatus.presence:type_name -> liveroom.v1.Presence
+	86,  // 122: liveroom.v1.AgentSnapshot.status:type_name -> liveroom.v1.AgentStatus
+	82,  // 123: liveroom.v1.AgentSnapshot.visitors:type_name -> liveroom.v1.VisitorInfo
+	84,  // 124: liveroom.v1.AgentSnapshot.requests:type_name -> liveroom.v1.ContactRequest
+	180, // 125: liveroom.v1.AgentVisitorHello.session:type_name -> actor.PID
+	69,  // 126: liveroom.v1.AgentVisitorHello.hello:type_name -> liveroom.v1.VisitorHello
+	180, // 127: liveroom.v1.AgentVisitorCall.session:type_name -> actor.PID
+	70,  // 128: liveroom.v1.AgentVisitorCall.call:type_name -> liveroom.v1.VisitorCall
+	180, // 129: liveroom.v1.AgentVisitorCancel.session:type_name -> actor.PID
+	180, // 130: liveroom.v1.AgentAttach.session:type_name -> actor.PID
+	78,  // 131: liveroom.v1.AgentAttach.watch:type_name -> liveroom.v1.AgentWatch
+	180, // 132: liveroom.v1.AgentSocketAway.session:type_name -> actor.PID
+	180, // 133: liveroom.v1.AgentSocketAnswer.session:type_name -> actor.PID
+	80,  // 134: liveroom.v1.AgentSocketAnswer.answer:type_name -> liveroom.v1.AgentAnswer
+	180, // 135: liveroom.v1.AgentDetach.session:type_name -> actor.PID
+	27,  // 136: liveroom.v1.AgentReply.error:type_name -> liveroom.v1.Error
+	27,  // 137: liveroom.v1.AgentLoginResult.error:type_name -> liveroom.v1.Error
+	27,  // 138: liveroom.v1.AgentWho.error:type_name -> liveroom.v1.Error
+	30,  // 139: liveroom.v1.AgentCreateRoom.room:type_name -> liveroom.v1.CreateRoom
+	27,  // 140: liveroom.v1.AgentRoomResult.error:type_name -> liveroom.v1.Error
+	64,  // 141: liveroom.v1.AgentRoomResult.room:type_name -> liveroom.v1.AgentRoom
+	27,  // 142: liveroom.v1.AgentRoomList.error:type_name -> liveroom.v1.Error
+	64,  // 143: liveroom.v1.AgentRoomList.rooms:type_name -> liveroom.v1.AgentRoom
+	27,  // 144: liveroom.v1.AgentEntryList.error:type_name -> liveroom.v1.Error
+	59,  // 145: liveroom.v1.AgentEntryList.entries:type_name -> liveroom.v1.EntryRecord
+	67,  // 146: liveroom.v1.AgentStoreOffline.message:type_name -> liveroom.v1.OfflineMessage
+	27,  // 147: liveroom.v1.AgentOfflineResult.error:type_name -> liveroom.v1.Error
+	67,  // 148: liveroom.v1.AgentOfflineResult.message:type_name -> liveroom.v1.OfflineMessage
+	27,  // 149: liveroom.v1.AgentOfflineList.error:type_name -> liveroom.v1.Error
+	67,  // 150: liveroom.v1.AgentOfflineList.messages:type_name -> liveroom.v1.OfflineMessage
+	27,  // 151: liveroom.v1.ShortReply.error:type_name -> liveroom.v1.Error
+	66,  // 152: liveroom.v1.ShortReply.record:type_name -> liveroom.v1.ShortNameRecord
+	27,  // 153: liveroom.v1.AgentOverviewResult.error:type_name -> liveroom.v1.Error
+	2,   // 154: liveroom.v1.AgentOverviewResult.presence:type_name -> liveroom.v1.Presence
+	27,  // 155: liveroom.v1.AgentAdminResult.error:type_name -> liveroom.v1.Error
+	62,  // 156: liveroom.v1.AgentAdminResult.record:type_name -> liveroom.v1.AgentRecord
+	2,   // 157: liveroom.v1.AgentAdminResult.presence:type_name -> liveroom.v1.Presence
+	27,  // 158: liveroom.v1.RoomAdminResult.error:type_name -> liveroom.v1.Error
+	16,  // 159: liveroom.v1.RoomAdminResult.members:type_name -> liveroom.v1.Member
+	13,  // 160: liveroom.v1.RoomAdminResult.record:type_name -> liveroom.v1.RoomRecord
+	179, // 161: liveroom.v1.WebhookEvent.data:type_name -> liveroom.v1.WebhookEvent.DataEntry
+	132, // 162: liveroom.v1.WebhookJob.event:type_name -> liveroom.v1.WebhookEvent
+	11,  // 163: liveroom.v1.RecordingState.state:type_name -> liveroom.v1.RecordingState.State
+	16,  // 164: liveroom.v1.RecordingState.by:type_name -> liveroom.v1.Member
+	12,  // 165: liveroom.v1.MediaRecordingEvent.kind:type_name -> liveroom.v1.MediaRecordingEvent.Kind
+	16,  // 166: liveroom.v1.RoomMemberRecord.member:type_name -> liveroom.v1.Member
+	4,   // 167: liveroom.v1.WbElement.shape:type_name -> liveroom.v1.WbShape
+	5,   // 168: liveroom.v1.WbOp.kind:type_name -> liveroom.v1.WbOpKind
+	146, // 169: liveroom.v1.WbOp.element:type_name -> liveroom.v1.WbElement
+	147, // 170: liveroom.v1.WbOp.pages:type_name -> liveroom.v1.WbPage
+	146, // 171: liveroom.v1.WbOp.restored:type_name -> liveroom.v1.WbElement
+	148, // 172: liveroom.v1.WbHistory.done:type_name -> liveroom.v1.WbOp
+	148, // 173: liveroom.v1.WbHistory.undone:type_name -> liveroom.v1.WbOp
+	147, // 174: liveroom.v1.WbBoard.pages:type_name -> liveroom.v1.WbPage
+	146, // 175: liveroom.v1.WbBoard.elements:type_name -> liveroom.v1.WbElement
+	149, // 176: liveroom.v1.WbBoard.history:type_name -> liveroom.v1.WbHistory
+	4,   // 177: liveroom.v1.WbLive.shape:type_name -> liveroom.v1.WbShape
+	153, // 178: liveroom.v1.WbClient.sync:type_name -> liveroom.v1.WbSync
+	148, // 179: liveroom.v1.WbClient.op:type_name -> liveroom.v1.WbOp
+	152, // 180: liveroom.v1.WbClient.live:type_name -> liveroom.v1.WbLive
+	145, // 181: liveroom.v1.WbState.settings:type_name -> liveroom.v1.WhiteboardSettings
+	150, // 182: liveroom.v1.WbState.board:type_name -> liveroom.v1.WbBoard
+	148, // 183: liveroom.v1.WbState.ops:type_name -> liveroom.v1.WbOp
+	0,   // 184: liveroom.v1.WbState.role:type_name -> liveroom.v1.Role
+	155, // 185: liveroom.v1.WbServer.state:type_name -> liveroom.v1.WbState
+	148, // 186: liveroom.v1.WbServer.op:type_name -> liveroom.v1.WbOp
+	152, // 187: liveroom.v1.WbServer.live:type_name -> liveroom.v1.WbLive
+	180, // 188: liveroom.v1.WbRequest.session:type_name -> actor.PID
+	154, // 189: liveroom.v1.WbRequest.body:type_name -> liveroom.v1.WbClient
+	27,  // 190: liveroom.v1.WbReply.error:type_name -> liveroom.v1.Error
+	180, // 191: liveroom.v1.WbWho.session:type_name -> actor.PID
+	27,  // 192: liveroom.v1.WbWhoReply.error:type_name -> liveroom.v1.Error
+	0,   // 193: liveroom.v1.WbWhoReply.role:type_name -> liveroom.v1.Role
+	145, // 194: liveroom.v1.WbWhoReply.settings:type_name -> liveroom.v1.WhiteboardSettings
+	0,   // 195: liveroom.v1.WbAddPages.role:type_name -> liveroom.v1.Role
+	147, // 196: liveroom.v1.WbAddPages.pages:type_name -> liveroom.v1.WbPage
+	0,   // 197: liveroom.v1.WbCheckMember.role:type_name -> liveroom.v1.Role
+	6,   // 198: liveroom.v1.BroadcastRecord.phase:type_name -> liveroom.v1.BroadcastPhase
+	8,   // 199: liveroom.v1.BroadcastControl.action:type_name -> liveroom.v1.BroadcastAction
+	6,   // 200: liveroom.v1.BroadcastState.phase:type_name -> liveroom.v1.BroadcastPhase
+	167, // 201: liveroom.v1.BroadcastState.broadcasters:type_name -> liveroom.v1.BroadcasterInfo
+	7,   // 202: liveroom.v1.BroadcastJoined.role:type_name -> liveroom.v1.BroadcastRole
+	166, // 203: liveroom.v1.BroadcastJoined.broadcast:type_name -> liveroom.v1.BroadcastInfo
+	168, // 204: liveroom.v1.BroadcastJoined.state:type_name -> liveroom.v1.BroadcastState
+	50,  // 205: liveroom.v1.BroadcastJoined.ice_servers:type_name -> liveroom.v1.IceServer
+	27,  // 206: liveroom.v1.CreateBroadcastResult.error:type_name -> liveroom.v1.Error
+	166, // 207: liveroom.v1.CreateBroadcastResult.broadcast:type_name -> liveroom.v1.BroadcastInfo
+	27,  // 208: liveroom.v1.GetBroadcastInfoResult.error:type_name -> liveroom.v1.Error
+	166, // 209: liveroom.v1.GetBroadcastInfoResult.broadcast:type_name -> liveroom.v1.BroadcastInfo
+	168, // 210: liveroom.v1.GetBroadcastInfoResult.state:type_name -> liveroom.v1.BroadcastState
+	180, // 211: liveroom.v1.BroadcastRequest.session:type_name -> actor.PID
+	164, // 212: liveroom.v1.BroadcastRequest.join:type_name -> liveroom.v1.BroadcastJoin
+	165, // 213: liveroom.v1.BroadcastRequest.control:type_name -> liveroom.v1.BroadcastControl
+	19,  // 214: liveroom.v1.BroadcastRequest.chat:type_name -> liveroom.v1.SendChat
+	45,  // 215: liveroom.v1.BroadcastRequest.publish_offer:type_name -> liveroom.v1.Sdp
+	45,  // 216: liveroom.v1.BroadcastRequest.subscribe_answer:type_name -> liveroom.v1.Sdp
+	46,  // 217: liveroom.v1.BroadcastRequest.ice:type_name -> liveroom.v1.IceCandidate
+	52,  // 218: liveroom.v1.BroadcastRequest.restart_ice:type_name -> liveroom.v1.RestartIce
+	175, // 219: liveroom.v1.BroadcastRequest.leave:type_name -> liveroom.v1.BroadcastLeave
+	45,  // 220: liveroom.v1.BroadcastRequest.whep_offer:type_name -> liveroom.v1.Sdp
+	221, // [221:221] is the sub-list for method output_type
+	221, // [221:221] is the sub-list for method input_type
+	221, // [221:221] is the sub-list for extension type_name
+	221, // [221:221] is the sub-list for extension extendee
+	0,   // [0:221] is the sub-list for field type_name
 }
 
 func init() { file_liveroom_proto_init() }
@@ -14173,7 +14243,7 @@ func file_liveroom_proto_init() {
 		(*ServerFrame_BroadcastJoined)(nil),
 		(*ServerFrame_BroadcastState)(nil),
 	}
-	file_liveroom_proto_msgTypes[37].OneofWrappers = []any{
+	file_liveroom_proto_msgTypes[38].OneofWrappers = []any{
 		(*CallRequest_Call)(nil),
 		(*CallRequest_MediaState)(nil),
 		(*CallRequest_PublishOffer)(nil),
@@ -14182,7 +14252,7 @@ func file_liveroom_proto_init() {
 		(*CallRequest_RestartIce)(nil),
 		(*CallRequest_Recording)(nil),
 	}
-	file_liveroom_proto_msgTypes[39].OneofWrappers = []any{
+	file_liveroom_proto_msgTypes[40].OneofWrappers = []any{
 		(*MediaCommand_Join)(nil),
 		(*MediaCommand_Leave)(nil),
 		(*MediaCommand_PublishOffer)(nil),
@@ -14194,13 +14264,13 @@ func file_liveroom_proto_init() {
 		(*MediaCommand_RecordStop)(nil),
 		(*MediaCommand_WhepOffer)(nil),
 	}
-	file_liveroom_proto_msgTypes[54].OneofWrappers = []any{
+	file_liveroom_proto_msgTypes[55].OneofWrappers = []any{
 		(*VisitorClientFrame_Hello)(nil),
 		(*VisitorClientFrame_Call)(nil),
 		(*VisitorClientFrame_Cancel)(nil),
 		(*VisitorClientFrame_Ping)(nil),
 	}
-	file_liveroom_proto_msgTypes[58].OneofWrappers = []any{
+	file_liveroom_proto_msgTypes[59].OneofWrappers = []any{
 		(*VisitorServerFrame_Presence)(nil),
 		(*VisitorServerFrame_Queued)(nil),
 		(*VisitorServerFrame_Accepted)(nil),
@@ -14208,13 +14278,13 @@ func file_liveroom_proto_init() {
 		(*VisitorServerFrame_Error)(nil),
 		(*VisitorServerFrame_Pong)(nil),
 	}
-	file_liveroom_proto_msgTypes[63].OneofWrappers = []any{
+	file_liveroom_proto_msgTypes[64].OneofWrappers = []any{
 		(*AgentClientFrame_Watch)(nil),
 		(*AgentClientFrame_Away)(nil),
 		(*AgentClientFrame_Answer)(nil),
 		(*AgentClientFrame_Ping)(nil),
 	}
-	file_liveroom_proto_msgTypes[67].OneofWrappers = []any{
+	file_liveroom_proto_msgTypes[68].OneofWrappers = []any{
 		(*AgentServerFrame_Snapshot)(nil),
 		(*AgentServerFrame_Visitor)(nil),
 		(*AgentServerFrame_VisitorLeft)(nil),
@@ -14225,17 +14295,17 @@ func file_liveroom_proto_init() {
 		(*AgentServerFrame_Error)(nil),
 		(*AgentServerFrame_Pong)(nil),
 	}
-	file_liveroom_proto_msgTypes[140].OneofWrappers = []any{
+	file_liveroom_proto_msgTypes[141].OneofWrappers = []any{
 		(*WbClient_Sync)(nil),
 		(*WbClient_Op)(nil),
 		(*WbClient_Live)(nil),
 	}
-	file_liveroom_proto_msgTypes[142].OneofWrappers = []any{
+	file_liveroom_proto_msgTypes[143].OneofWrappers = []any{
 		(*WbServer_State)(nil),
 		(*WbServer_Op)(nil),
 		(*WbServer_Live)(nil),
 	}
-	file_liveroom_proto_msgTypes[160].OneofWrappers = []any{
+	file_liveroom_proto_msgTypes[161].OneofWrappers = []any{
 		(*BroadcastRequest_Join)(nil),
 		(*BroadcastRequest_Control)(nil),
 		(*BroadcastRequest_Chat)(nil),
@@ -14252,7 +14322,7 @@ func file_liveroom_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_liveroom_proto_rawDesc), len(file_liveroom_proto_rawDesc)),
 			NumEnums:      13,
-			NumMessages:   166,
+			NumMessages:   167,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
