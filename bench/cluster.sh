@@ -76,7 +76,8 @@ etcd --name b --data-dir "$work/etcd" --listen-client-urls "http://127.0.0.1:$et
   --log-level error >"$work/etcd.log" 2>&1 &
 pids+=($!)
 
-node_args=(--secret bench-secret-0123456789abcdef --rate-per-second 20 --rate-burst 40 --log-level warn --files-dir "$work/files")
+node_args=(--secret bench-secret-0123456789abcdef --rate-per-second 20 --rate-burst 40 --log-level warn --files-dir "$work/files"
+  --max-sockets-per-ip 0 --rooms-per-ip-per-minute 0 --rooms-per-ip-per-day 0)
 
 wait_healthy() {
   for _ in $(seq 1 300); do
