@@ -40,7 +40,18 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# A port nobody listens on, and not one handed out before (the kernel may
+# give a closed port out again at once; $(...) runs in a subshell, hence the file).
+free_port() {
+  local p
+  while :; do
+    p=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    grep -qx "$p" "$work/ports" 2>/dev/null && continue
+    echo "$p" >>"$work/ports"
+    echo "$p"
+    return
+  done
+}
 
 pgbin=$(dirname "$(command -v initdb 2>/dev/null || ls /usr/lib/postgresql/*/bin/initdb | sort -V | tail -1)")
 # PostgreSQL refuses to run as root.
