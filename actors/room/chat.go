@@ -75,6 +75,7 @@ func (g *grain) startChat(ctx actor.Context) {
 		if err := g.takeFence(); err != nil {
 			g.log.Error("store chat", zap.Error(err))
 			g.answerChat(ctx, posts, errInternal)
+			g.failChat(ctx, errInternal)
 			return
 		}
 	}
