@@ -42,10 +42,10 @@ trap cleanup EXIT
 
 # A port nobody listens on, and not one handed out before (the kernel may
 # give a closed port out again at once; $(...) runs in a subshell, hence the file).
-free_port() {
+free_port() { # [host]
   local p
   while :; do
-    p=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    p=$(python3 -c 'import socket, sys; s=socket.socket(); s.bind((sys.argv[1], 0)); print(s.getsockname()[1])' "${1:-127.0.0.1}")
     grep -qx "$p" "$work/ports" 2>/dev/null && continue
     echo "$p" >>"$work/ports"
     echo "$p"
@@ -192,10 +192,10 @@ servers=""
 i=0
 for host in $(seq -f "127.0.0.%g" 1 "$nodes"); do
   i=$((i + 1))
-  port=$(free_port)
+  port=$(free_port "$host")
   "$work/liveroom" serve --addr "$host:$port" --data-dir "$work/d$i" --store postgres --postgres-url "$url3" \
     --cluster-provider etcd --etcd-endpoints "127.0.0.1:$etcd_port" --cluster-host "$host" \
-    --cluster-port "$(free_port)" "${node_args[@]}" >"$work/node$i.log" 2>&1 &
+    --cluster-port "$(free_port "$host")" "${node_args[@]}" >"$work/node$i.log" 2>&1 &
   pids+=($!)
   node_pids+=($!)
   urls+=("http://$host:$port")
