@@ -1,14 +1,17 @@
 package actors_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
 	"liveroom/actors/room"
+	"liveroom/actors/session"
 	"liveroom/proto/pb"
 )
 
@@ -23,7 +26,7 @@ func BenchmarkChatFanout(b *testing.B) {
 			createRoom(b, n, "bench", "")
 			counters := make([]*counter, size)
 			for i := range counters {
-				counters[i] = newCounter(n)
+				counters[i] = newCounter(b, n)
 				if e := join(b, n, &client{tb: b, pid: counters[i].pid}, &pb.JoinRequest{RoomId: "bench", Name: fmt.Sprint("m", i)}); e != nil {
 					b.Fatal(e)
 				}
@@ -54,13 +57,28 @@ type counter struct {
 	msgs chan struct{}
 }
 
-func newCounter(n *testNode) *counter {
+// newCounter is a real session actor and outbox, as a socket has, with a
+// reader in place of the socket's writer that counts chat frames.
+func newCounter(b testing.TB, n *testNode) *counter {
 	c := &counter{msgs: make(chan struct{}, 1<<20)}
-	c.pid = n.System.Root.Spawn(actor.PropsFromFunc(func(ctx actor.Context) {
-		if f, ok := ctx.Message().(*pb.ServerFrame); ok && f.GetChat() != nil {
-			c.msgs <- struct{}{}
+	out := session.NewOutbox(1<<20, func() {})
+	c.pid = n.System.Root.Spawn(session.Props(out))
+	done := make(chan struct{})
+	b.Cleanup(func() { close(done) })
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-out.Ready():
+				for _, f := range out.Take() {
+					if bytes.Contains(f, []byte(`"chat"`)) {
+						c.msgs <- struct{}{}
+					}
+				}
+			}
 		}
-	}))
+	}()
 	return c
 }
 
@@ -79,4 +97,52 @@ func (c *counter) wait(b *testing.B, want int) {
 			b.Fatalf("member got %d of %d messages", i, want)
 		}
 	}
+}
+
+// BenchmarkChatConcurrentPosters has every member of a room of 20 post at
+// once (b.N messages in all, each member waiting for its answer before its
+// next, as a socket does), the way a busy room does: with the room's writes
+// in group commits, messages that arrive during one synced write go
+// together in the next.
+func BenchmarkChatConcurrentPosters(b *testing.B) {
+	const size = 20
+	n := startNode(b, b.TempDir(), room.Settings{})
+	createRoom(b, n, "busy", "")
+	counters := make([]*counter, size)
+	for i := range counters {
+		counters[i] = newCounter(b, n)
+		if e := join(b, n, &client{tb: b, pid: counters[i].pid}, &pb.JoinRequest{RoomId: "busy", Name: fmt.Sprint("m", i)}); e != nil {
+			b.Fatal(e)
+		}
+	}
+	for _, c := range counters {
+		c.reset()
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	for i, c := range counters {
+		share := b.N / size
+		if i < b.N%size {
+			share++
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range share {
+				reply, err := n.Tell(context.Background(), "busy", &pb.PostChat{Session: c.pid, Text: "hello everyone"})
+				if err != nil || reply.Error != nil {
+					b.Error(err, reply.GetError())
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for _, c := range counters {
+		c.wait(b, b.N)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+	b.ReportMetric(float64(b.N*size)/b.Elapsed().Seconds(), "deliveries/s")
 }

@@ -31,6 +31,7 @@ import (
 	"liveroom/actors/agent"
 	"liveroom/actors/broadcast"
 	"liveroom/actors/room"
+	"liveroom/actors/session"
 	"liveroom/actors/short"
 	"liveroom/actors/visitor"
 	"liveroom/actors/whiteboard"
@@ -157,6 +158,10 @@ func StartNode(cfg NodeConfig, log *zap.Logger) (*Node, error) {
 		}
 	})
 	c.StartMember()
+	if err := session.StartFanOut(system, cfg.Metrics); err != nil {
+		n.Stop()
+		return nil, fmt.Errorf("fan-out actor: %w", err)
+	}
 	return n, nil
 }
 

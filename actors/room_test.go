@@ -10,6 +10,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"go.uber.org/zap"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	"liveroom/access"
 	"liveroom/actors"
@@ -72,12 +73,31 @@ type client struct {
 func newClient(tb testing.TB, n *testNode) *client {
 	c := &client{tb: tb, frames: make(chan *pb.ServerFrame, 10000)}
 	c.pid = n.System.Root.Spawn(actor.PropsFromFunc(func(ctx actor.Context) {
-		if f, ok := ctx.Message().(*pb.ServerFrame); ok {
+		for _, f := range serverFrames(tb, ctx.Message()) {
 			c.count.Add(1)
 			c.frames <- f
 		}
 	}))
 	return c
+}
+
+// serverFrames returns the frames a session actor would queue for msg:
+// grains send frames as messages or already encoded for the wire.
+func serverFrames(tb testing.TB, msg interface{}) []*pb.ServerFrame {
+	switch m := msg.(type) {
+	case *pb.ServerFrame:
+		return []*pb.ServerFrame{m}
+	case *pb.EncodedFrames:
+		out := make([]*pb.ServerFrame, len(m.Frames))
+		for i, b := range m.Frames {
+			out[i] = &pb.ServerFrame{}
+			if err := protojson.Unmarshal(b, out[i]); err != nil {
+				tb.Errorf("encoded frame %q: %v", b, err)
+			}
+		}
+		return out
+	}
+	return nil
 }
 
 func (c *client) next() *pb.ServerFrame {

@@ -609,8 +609,17 @@ func TestClusterSurvivesKillOfRoomNode(t *testing.T) {
 		}
 	}()
 	waitFlowing(t, cs, 5, 60*time.Second, "before the kill")
+	var fanSent, fanReceived float64
 	for i, n := range r.nodes {
 		t.Logf("node %d holds %v sockets", i+1, metric(t, n, "liveroom_sockets_open"))
+		fanSent += metric(t, n, `liveroom_fanout_messages_total{direction="sent"}`)
+		fanReceived += metric(t, n, `liveroom_fanout_messages_total{direction="received"}`)
+	}
+	// The members sit on more than one node (the balancer takes turns), so
+	// chat reaches the others through their nodes' fan-out actors.
+	t.Logf("fan-out messages between nodes: %v sent, %v received", fanSent, fanReceived)
+	if fanReceived == 0 {
+		t.Errorf("no chat crossed to another node's fan-out actor")
 	}
 
 	host := r.roomHost()

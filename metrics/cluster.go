@@ -11,6 +11,11 @@ type Cluster struct {
 	Superseded   *prometheus.CounterVec
 	Requests     *prometheus.HistogramVec
 	Members      prometheus.Gauge
+	// Node-local fan-out (actors/session): frames for members on another
+	// node cross to it once per node and are handed out there.
+	FanOutMessages   *prometheus.CounterVec
+	FanOutDeliveries prometheus.Counter
+	FanOutLatency    prometheus.Histogram
 }
 
 func newCluster(r *prometheus.Registry) *Cluster {
@@ -26,7 +31,15 @@ func newCluster(r *prometheus.Registry) *Cluster {
 			Buckets: prometheus.ExponentialBuckets(0.0002, 2.5, 12)}, []string{"where"}),
 		Members: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "liveroom_cluster_members", Help: "Members of the cluster in this node's latest topology."}),
+		FanOutMessages: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "liveroom_fanout_messages_total", Help: "Fan-out messages (frames for the sessions of one node) sent by this node's grains to other nodes, and received by this node from other nodes' grains."}, []string{"direction"}),
+		FanOutDeliveries: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "liveroom_fanout_deliveries_total", Help: "Frames handed to this node's sessions for grains on other nodes (frames times sessions)."}),
+		FanOutLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "liveroom_fanout_latency_seconds", Help: "Time from a grain on another node sending a fan-out message to its arrival here (wall clocks of both nodes).",
+			Buckets: prometheus.ExponentialBuckets(0.0002, 2.5, 12)}),
 	}
-	r.MustRegister(c.Activations, c.Passivations, c.Superseded, c.Requests, c.Members)
+	r.MustRegister(c.Activations, c.Passivations, c.Superseded, c.Requests, c.Members,
+		c.FanOutMessages, c.FanOutDeliveries, c.FanOutLatency)
 	return c
 }

@@ -79,7 +79,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.limits.Admission.release(ip)
-	conn, err := websocket.Accept(w, r, nil)
+	cw := &corkWriter{ResponseWriter: w}
+	conn, err := websocket.Accept(cw, r, nil)
 	if err != nil {
 		return
 	}
@@ -93,7 +94,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.metrics.SocketsOpen.Inc()
 	defer s.metrics.SocketsOpen.Dec()
 	conn.SetReadLimit(s.limits.MaxFrameBytes)
-	c := &connection{srv: s, conn: conn, log: s.log, join: join, meter: newMeter(s.limits.RatePerSecond, s.limits.RateBurst)}
+	c := &connection{srv: s, conn: conn, log: s.log, join: join, meter: newMeter(s.limits.RatePerSecond, s.limits.RateBurst), cork: cw.conn}
 	c.run(r.Context())
 }
 
@@ -114,6 +115,8 @@ type connection struct {
 	broadcast string
 	// saidGoodbye is set when the client closed the socket itself.
 	saidGoodbye bool
+	// cork gathers the frames of one outbox batch into one socket write.
+	cork *corkConn
 }
 
 // inboxFrames is how many frames one socket may have on their way to the
@@ -224,15 +227,23 @@ func (c *connection) write(ctx context.Context) bool {
 		case <-c.out.Closed():
 			return true
 		case <-c.out.Ready():
-			for _, b := range c.out.Take() {
+			frames := c.out.Take()
+			if len(frames) > 1 {
+				c.cork.cork()
+			}
+			for i, b := range frames {
 				wctx, cancel := context.WithTimeout(ctx, c.srv.limits.WriteTimeout)
 				err := c.conn.Write(wctx, websocket.MessageText, b)
 				timedOut := errors.Is(wctx.Err(), context.DeadlineExceeded)
 				cancel()
+				if err == nil && i == len(frames)-1 {
+					err = c.cork.flush(c.srv.limits.WriteTimeout)
+				}
 				if err == nil {
 					c.srv.metrics.FramesOut.Inc()
 					continue
 				}
+				_ = c.cork.flush(0)
 				// A timed-out write makes the library close the socket, which
 				// can end the reader, and so ctx, before this write returns:
 				// the deadline, not ctx, tells a slow client from a closed one.

@@ -45,7 +45,7 @@ func (g *grain) adminClose(ctx actor.Context) *pb.RoomAdminResult {
 	closed := &pb.ServerFrame{Body: &pb.ServerFrame_Error{Error: errorf("room_closed", "An administrator closed this room.")}}
 	for _, m := range append([]*member(nil), g.members...) {
 		if m.pid != nil {
-			ctx.Send(m.pid, closed)
+			g.send(ctx, m.pid, closed)
 			g.remove(ctx, m.pid)
 		}
 	}

@@ -115,7 +115,7 @@ func (g *grain) onCall(ctx actor.Context, req *pb.CallRequest) *pb.RoomReply {
 		case pb.CallAction_ACTION_DECLINE:
 			ev := &pb.ServerFrame{Body: &pb.ServerFrame_Call{Call: &pb.CallEvent{Action: pb.CallAction_ACTION_DECLINE, From: m.info}}}
 			for _, c := range g.call {
-				ctx.Send(c.m.pid, ev)
+				g.send(ctx, c.m.pid, ev)
 			}
 		case pb.CallAction_ACTION_HANGUP:
 			g.leaveCall(ctx, m)

@@ -170,7 +170,7 @@ func (g *grain) memberList(to pb.Role) []*pb.Member {
 func (g *grain) broadcastMember(ctx actor.Context, m *member, kind pb.MemberEvent_Kind) {
 	for _, o := range g.members {
 		if o != m {
-			ctx.Send(o.pid, &pb.ServerFrame{Body: &pb.ServerFrame_Member{Member: &pb.MemberEvent{
+			g.send(ctx, o.pid, &pb.ServerFrame{Body: &pb.ServerFrame_Member{Member: &pb.MemberEvent{
 				Kind: kind, Member: memberFor(m, o.info.Role)}}})
 		}
 	}
@@ -182,6 +182,11 @@ func (g *grain) deleteRoom(ctx actor.Context) *pb.DeleteRoomResult {
 	if g.rec == nil {
 		return &pb.DeleteRoomResult{Error: g.missing()}
 	}
+	// No chat write may land after the range deletes below; messages
+	// queued behind it are refused once the room is gone, or written if
+	// deleting fails.
+	g.settleChat(ctx)
+	defer g.startChat(ctx)
 	// Range deletes, so a room with a long history costs no more memory to
 	// delete than an empty one. An empty fenced write first makes sure this
 	// activation still owns the room (a superseded one must not delete what
@@ -210,7 +215,7 @@ func (g *grain) deleteRoom(ctx actor.Context) *pb.DeleteRoomResult {
 	gone := &pb.ServerFrame{Body: &pb.ServerFrame_Error{Error: errorf("room_deleted", "This room was deleted.")}}
 	for _, m := range g.members {
 		ctx.Unwatch(m.pid)
-		ctx.Send(m.pid, gone)
+		g.send(ctx, m.pid, gone)
 	}
 	g.members = nil
 	// The board's grain may hold the board in memory and connections that
@@ -218,6 +223,7 @@ func (g *grain) deleteRoom(ctx actor.Context) *pb.DeleteRoomResult {
 	g.whiteboardGone(ctx, g.rec.GetGeneration())
 	g.rec = nil
 	g.lastSeq = 0
+	g.failChat(ctx, errNotFound)
 	g.armIdle(ctx)
 	g.log.Info("room deleted")
 	return &pb.DeleteRoomResult{}

@@ -130,7 +130,7 @@ func (g *grain) adoptMembers(ctx actor.Context) {
 		addr := m.pid.GetAddress()
 		if addr == ctx.Self().GetAddress() || g.deps.Alive == nil || g.deps.Alive(addr) {
 			ctx.Watch(m.pid)
-			ctx.Send(m.pid, ended)
+			g.send(ctx, m.pid, ended)
 			continue
 		}
 		// Its node has left the cluster: no use dialling it. The member

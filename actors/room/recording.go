@@ -123,7 +123,7 @@ func (g *grain) callChanged(ctx actor.Context, joined *member) {
 		}
 	}
 	if perr := g.startRecording(ctx, by); perr != nil {
-		ctx.Send(by.pid, &pb.ServerFrame{Body: &pb.ServerFrame_Error{Error: perr}})
+		g.send(ctx, by.pid, &pb.ServerFrame{Body: &pb.ServerFrame_Error{Error: perr}})
 	}
 }
 
@@ -160,7 +160,7 @@ func (g *grain) onRecordingEvent(ctx actor.Context, ev *pb.MediaRecordingEvent) 
 	case pb.MediaRecordingEvent_KIND_STOPPING:
 		rs.state = pb.RecordingState_STATE_FINISHING
 		if m := g.recipient(rs); m != nil && ev.Reason != "" {
-			ctx.Send(m.pid, &pb.ServerFrame{Body: &pb.ServerFrame_Error{Error: errorf("recording_stopped",
+			g.send(ctx, m.pid, &pb.ServerFrame{Body: &pb.ServerFrame_Error{Error: errorf("recording_stopped",
 				"The recording stopped: "+ev.Reason+".")}})
 		}
 		if g.activeRec == rec.Id {
@@ -173,7 +173,7 @@ func (g *grain) onRecordingEvent(ctx actor.Context, ev *pb.MediaRecordingEvent) 
 		rec.Size, rec.Mixed, rec.Note, rec.Error = ev.Size, ev.Mixed, ev.Note, ev.Reason
 		g.saveRecording(rec)
 		if m := g.recipient(rs); m != nil {
-			ctx.Send(m.pid, &pb.ServerFrame{Body: &pb.ServerFrame_RecordingDone{RecordingDone: &pb.RecordingDone{
+			g.send(ctx, m.pid, &pb.ServerFrame{Body: &pb.ServerFrame_RecordingDone{RecordingDone: &pb.RecordingDone{
 				RecordingId: rec.Id, Url: "/recordings/" + g.id + "/" + rec.Id, Size: rec.Size,
 				Download: g.recOptions().Download, Mixed: rec.Mixed, Note: rec.Note, DurationMs: rec.DurationMs,
 				StopReason: ev.Reason}}})
@@ -186,7 +186,7 @@ func (g *grain) onRecordingEvent(ctx actor.Context, ev *pb.MediaRecordingEvent) 
 		rec.State, rec.EndedAtMs, rec.Error = persistence.RecordingFailed, time.Now().UnixMilli(), ev.Reason
 		g.saveRecording(rec)
 		if m := g.recipient(rs); m != nil {
-			ctx.Send(m.pid, &pb.ServerFrame{Body: &pb.ServerFrame_Error{Error: errorf("recording_failed", ev.Reason)}})
+			g.send(ctx, m.pid, &pb.ServerFrame{Body: &pb.ServerFrame_Error{Error: errorf("recording_failed", ev.Reason)}})
 		}
 		if g.activeRec == rec.Id {
 			g.activeRec = ""

@@ -101,7 +101,7 @@ func (g *grain) resume(ctx actor.Context, msg *pb.Join, m *member) {
 		g.tellMedia(ctx, m, "", &pb.MediaCommand{Body: &pb.MediaCommand_Rebind{Rebind: &pb.MediaRebind{}}})
 	}
 	role := m.info.Role
-	ctx.Send(m.pid, &pb.ServerFrame{ReplyTo: msg.FrameId, Body: &pb.ServerFrame_Joined{Joined: &pb.Joined{
+	g.send(ctx, m.pid, &pb.ServerFrame{ReplyTo: msg.FrameId, Body: &pb.ServerFrame_Joined{Joined: &pb.Joined{
 		MemberId: m.info.MemberId, Role: role, Room: g.info(), Members: g.memberList(role),
 		History: history, MoreHistory: more,
 		AccessToken: g.issueToken(m),

@@ -22,6 +22,7 @@ import (
 
 	"liveroom/access"
 	"liveroom/actors/passcheck"
+	"liveroom/actors/session"
 	"liveroom/media"
 	"liveroom/metrics"
 	"liveroom/persistence"
@@ -114,6 +115,10 @@ type grain struct {
 	// superseded is set once a newer activation took it.
 	fence      *persistence.Fence
 	superseded bool
+	// Chat group commit (chat.go): the batch being written, and the
+	// messages that wait for the next one.
+	chatFlight *chatBatch
+	chatQueue  []*chatPost
 }
 
 // Errors sent back to clients. Codes are part of the wire protocol.
@@ -137,6 +142,10 @@ func (g *grain) Receive(ctx actor.Context) {
 		g.adoptMembers(ctx)
 		g.armIdle(ctx)
 	case *actor.Stopped:
+		// A write under way is answered (it may well be stored); what
+		// waits for one is refused, and its senders may try again.
+		g.settleChat(ctx)
+		g.failChat(ctx, errInternal)
 		g.deps.Metrics.RoomsActive.Dec()
 		g.deps.Metrics.Cluster.Passivations.WithLabelValues(Kind).Inc()
 		g.deps.Metrics.CallMembers.Sub(float64(len(g.call)))
@@ -147,6 +156,8 @@ func (g *grain) Receive(ctx actor.Context) {
 		if len(g.members) == 0 && len(g.recs) == 0 {
 			ctx.Poison(ctx.Self())
 		}
+	case *chatStored:
+		g.chatWritten(ctx, msg)
 	case *pb.CreateRoom:
 		ctx.Respond(g.create(ctx, msg))
 	case *pb.GetRoomInfo:
@@ -189,9 +200,9 @@ func (g *grain) Receive(ctx actor.Context) {
 			ctx.Respond(&pb.RoomReply{Error: perr})
 			return
 		}
-		ctx.Respond(g.post(ctx, &pb.ChatMessage{
+		g.post(ctx, &pb.ChatMessage{
 			MemberId: m.info.MemberId, Name: m.info.Name, Role: m.info.Role, Text: text, ClientId: msg.FrameId,
-		}, nil, msg.Session, msg.FrameId))
+		}, nil, msg.Session, msg.FrameId)
 	case *pb.CheckAccess:
 		ctx.Respond(&pb.RoomReply{Error: g.checkAccess(msg.MemberId, msg.Generation)})
 	case *pb.PostFile:
@@ -203,9 +214,9 @@ func (g *grain) Receive(ctx actor.Context) {
 			ctx.Respond(&pb.RoomReply{Error: errorf("invalid", "file reference is missing")})
 			return
 		}
-		ctx.Respond(g.post(ctx, &pb.ChatMessage{
+		g.post(ctx, &pb.ChatMessage{
 			MemberId: msg.MemberId, Name: msg.Name, Role: msg.Role, File: msg.File,
-		}, msg.File, nil, ""))
+		}, msg.File, nil, "")
 	case *pb.GetHistory:
 		if g.memberBySession(msg.Session) == nil {
 			ctx.Respond(&pb.RoomReply{Error: errNotJoined})
@@ -221,7 +232,7 @@ func (g *grain) Receive(ctx actor.Context) {
 			ctx.Respond(&pb.RoomReply{Error: errInternal})
 			return
 		}
-		ctx.Send(msg.Session, &pb.ServerFrame{ReplyTo: msg.FrameId,
+		g.send(ctx, msg.Session, &pb.ServerFrame{ReplyTo: msg.FrameId,
 			Body: &pb.ServerFrame_History{History: &pb.History{Messages: msgs, More: more}}})
 		ctx.Respond(&pb.RoomReply{})
 	}
@@ -510,7 +521,7 @@ func (g *grain) admit(ctx actor.Context, msg *pb.Join, info *pb.Member) {
 
 	list := g.memberList(role)
 	token := g.issueToken(m)
-	ctx.Send(m.pid, &pb.ServerFrame{ReplyTo: msg.FrameId, Body: &pb.ServerFrame_Joined{Joined: &pb.Joined{
+	g.send(ctx, m.pid, &pb.ServerFrame{ReplyTo: msg.FrameId, Body: &pb.ServerFrame_Joined{Joined: &pb.Joined{
 		MemberId: m.info.MemberId, Role: role, Room: g.info(), Members: list,
 		History: history, MoreHistory: more, AccessToken: token,
 		Call: g.callState(), IceServers: g.iceServers(), ResumeToken: resumeToken,
@@ -545,49 +556,17 @@ func (g *grain) remove(ctx actor.Context, pid *actor.PID) {
 	}
 }
 
-// broadcast sends f to every member but except.
+// broadcast sends f to every member but except, encoded once.
 func (g *grain) broadcast(ctx actor.Context, except *member, f *pb.ServerFrame) {
+	pids := make([]*actor.PID, 0, len(g.members))
 	for _, m := range g.members {
 		if m != except {
-			ctx.Send(m.pid, f)
+			pids = append(pids, m.pid)
 		}
 	}
-}
-
-// post stores a chat message (and a file's metadata with it) and only then
-// fans it out; the sender's copy answers its frame.
-func (g *grain) post(ctx actor.Context, msg *pb.ChatMessage, file *pb.FileRef, sender *actor.PID, frameID string) *pb.RoomReply {
-	msg.RoomId = g.id
-	msg.Seq = g.lastSeq + 1
-	msg.SentAtMs = time.Now().UnixMilli()
-	raw, err := proto.Marshal(msg)
-	if err != nil {
-		return &pb.RoomReply{Error: errInternal}
+	if len(pids) > 0 {
+		session.Deliver(ctx, [][]byte{session.Encode(f)}, pids, nil, g.deps.Metrics)
 	}
-	var b persistence.Batch
-	b.Set(persistence.ChatKey(g.id, msg.Seq), raw)
-	if file != nil {
-		fraw, err := proto.Marshal(file)
-		if err != nil {
-			return &pb.RoomReply{Error: errInternal}
-		}
-		b.Set(persistence.FileKey(g.id, file.Id), fraw)
-	}
-	if err := g.write(ctx, &b); err != nil {
-		g.log.Error("store chat", zap.Error(err))
-		return &pb.RoomReply{Error: errInternal}
-	}
-	g.lastSeq = msg.Seq
-	g.deps.Metrics.ChatMessages.Inc()
-	plain := &pb.ServerFrame{Body: &pb.ServerFrame_Chat{Chat: msg}}
-	for _, m := range g.members {
-		if sender != nil && m.pid.Equal(sender) {
-			ctx.Send(m.pid, &pb.ServerFrame{ReplyTo: frameID, Body: plain.Body})
-			continue
-		}
-		ctx.Send(m.pid, plain)
-	}
-	return &pb.RoomReply{Chat: msg}
 }
 
 // joinHistory returns what a joining member needs: everything after lastSeq

@@ -66,13 +66,19 @@ func Encode(f *pb.ServerFrame) []byte {
 // Push queues f without ever blocking; it reports false when the queue is
 // full, after which the connection is being closed.
 func (o *Outbox) Push(f *pb.ServerFrame) bool {
-	b := Encode(f)
+	return o.PushEncoded(Encode(f))
+}
+
+// PushEncoded queues frames already in wire form, in order, like Push. The
+// slices are shared, not copied: a frame going to many connections is
+// encoded once, and nobody may change it after.
+func (o *Outbox) PushEncoded(frames ...[]byte) bool {
 	o.mu.Lock()
 	if o.closed {
 		o.mu.Unlock()
 		return false
 	}
-	if len(o.queue) >= o.size {
+	if len(o.queue)+len(frames) > o.size {
 		o.closed = true
 		o.queue = nil
 		overflowed := o.overflowed
@@ -82,7 +88,7 @@ func (o *Outbox) Push(f *pb.ServerFrame) bool {
 		overflowed()
 		return false
 	}
-	o.queue = append(o.queue, b)
+	o.queue = append(o.queue, frames...)
 	o.mu.Unlock()
 	select {
 	case o.ready <- struct{}{}:
@@ -112,6 +118,10 @@ func (s *sessionActor) Receive(ctx actor.Context) {
 	case *pb.ServerFrame:
 		if s.out != nil {
 			s.out.Push(f)
+		}
+	case *pb.EncodedFrames:
+		if s.out != nil && len(f.Frames) > 0 {
+			s.out.PushEncoded(f.Frames...)
 		}
 	case *actor.Stopped:
 		s.out = nil

@@ -2,7 +2,11 @@ package session
 
 import (
 	"testing"
+	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
+
+	"liveroom/metrics"
 	"liveroom/proto/pb"
 )
 
@@ -46,5 +50,68 @@ func TestOutboxQueuesInOrderAndOverflowsOnce(t *testing.T) {
 	o.Release()
 	if o.overflowed != nil || o.queue != nil {
 		t.Error("Release kept references")
+	}
+}
+
+// TestFanOutHandsFramesToSessions: a fan-out message for this node reaches
+// each listed session actor's outbox, frames in order and shared, not
+// copied; a session that is gone is skipped.
+func TestFanOutHandsFramesToSessions(t *testing.T) {
+	system := actor.NewActorSystem()
+	if err := StartFanOut(system, metrics.New()); err != nil {
+		t.Fatal(err)
+	}
+	if err := StartFanOut(system, nil); err == nil {
+		t.Error("a second fan-out actor started under the same name")
+	}
+	outs := make([]*Outbox, 3)
+	ids := make([]string, 0, len(outs)+1)
+	for i := range outs {
+		outs[i] = NewOutbox(10, func() {})
+		ids = append(ids, system.Root.Spawn(Props(outs[i])).Id)
+	}
+	gone := system.Root.Spawn(Props(NewOutbox(10, func() {})))
+	if err := system.Root.StopFuture(gone).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	ids = append(ids, gone.Id)
+	frames := [][]byte{[]byte(`{"chat":{"seq":"1"}}`), []byte(`{"chat":{"seq":"2"}}`)}
+	// The last session posted the second message: it gets its own list.
+	own := [][]byte{frames[0], []byte(`{"replyTo":"x","chat":{"seq":"2"}}`)}
+	system.Root.Send(actor.NewPID(system.Address(), FanOutName), &pb.NodeFanOut{Frames: frames,
+		Sessions: append(ids[:2:2], ids[3]), SentUnixNano: 1,
+		Personal: []*pb.PersonalFrames{{Session: ids[2], Frames: own}}})
+	for i, o := range outs {
+		want := frames
+		if i == 2 {
+			want = own
+		}
+		var got [][]byte
+		deadline := time.After(30 * time.Second)
+		for len(got) < len(want) {
+			select {
+			case <-o.Ready():
+				got = append(got, o.Take()...)
+			case <-deadline:
+				t.Fatalf("session %d got %d of %d frames", i, len(got), len(want))
+			}
+		}
+		if len(got) != len(want) || &got[0][0] != &want[0][0] || string(got[1]) != string(want[1]) {
+			t.Fatalf("session %d got %q", i, got)
+		}
+	}
+}
+
+func TestPushEncodedOverflowsAsPush(t *testing.T) {
+	overflows := 0
+	o := NewOutbox(3, func() { overflows++ })
+	if !o.PushEncoded([]byte("a"), []byte("b")) {
+		t.Fatal("two frames refused by a queue of 3")
+	}
+	if o.PushEncoded([]byte("c"), []byte("d")) {
+		t.Fatal("four frames fit in a queue of 3")
+	}
+	if overflows != 1 || o.PushEncoded([]byte("e")) {
+		t.Fatalf("overflowed %d times; pushes after the overflow must be refused", overflows)
 	}
 }

@@ -630,7 +630,7 @@ func (x CallAction_Action) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use CallAction_Action.Descriptor instead.
 func (CallAction_Action) EnumDescriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{27, 0}
+	return file_liveroom_proto_rawDescGZIP(), []int{30, 0}
 }
 
 type RecordingState_State int32
@@ -684,7 +684,7 @@ func (x RecordingState_State) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use RecordingState_State.Descriptor instead.
 func (RecordingState_State) EnumDescriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{122, 0}
+	return file_liveroom_proto_rawDescGZIP(), []int{125, 0}
 }
 
 type MediaRecordingEvent_Kind int32
@@ -743,7 +743,7 @@ func (x MediaRecordingEvent_Kind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use MediaRecordingEvent_Kind.Descriptor instead.
 func (MediaRecordingEvent_Kind) EnumDescriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{126, 0}
+	return file_liveroom_proto_rawDescGZIP(), []int{129, 0}
 }
 
 // RoomRecord is what the store keeps for a room.
@@ -3107,6 +3107,183 @@ func (x *RoomReply) GetChat() *ChatMessage {
 	return nil
 }
 
+// EncodedFrames carries server frames already in their wire form
+// (protojson) to a session actor, which queues them as they are: a frame
+// that goes to many members is encoded once, not once per member.
+type EncodedFrames struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Frames        [][]byte               `protobuf:"bytes,1,rep,name=frames,proto3" json:"frames,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EncodedFrames) Reset() {
+	*x = EncodedFrames{}
+	mi := &file_liveroom_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EncodedFrames) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EncodedFrames) ProtoMessage() {}
+
+func (x *EncodedFrames) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EncodedFrames.ProtoReflect.Descriptor instead.
+func (*EncodedFrames) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *EncodedFrames) GetFrames() [][]byte {
+	if x != nil {
+		return x.Frames
+	}
+	return nil
+}
+
+// NodeFanOut goes from a grain to the fan-out actor of another node once per
+// node, instead of once per member there: that actor hands frames (wire
+// form, in order) to each of the listed session actors of its node. Every
+// frame a room grain sends to a session on another node goes this way, so
+// they all pass one mailbox there and keep their order.
+type NodeFanOut struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Frames [][]byte               `protobuf:"bytes,1,rep,name=frames,proto3" json:"frames,omitempty"`
+	// Ids of session actors on the receiving node.
+	Sessions []string `protobuf:"bytes,2,rep,name=sessions,proto3" json:"sessions,omitempty"`
+	// When the grain sent it (Unix nanoseconds, its clock), for the
+	// cross-node latency metric.
+	SentUnixNano int64 `protobuf:"varint,3,opt,name=sent_unix_nano,json=sentUnixNano,proto3" json:"sent_unix_nano,omitempty"`
+	// Sessions that get their own list instead of frames (a member's own
+	// messages come back as the answers to its frames).
+	Personal      []*PersonalFrames `protobuf:"bytes,4,rep,name=personal,proto3" json:"personal,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NodeFanOut) Reset() {
+	*x = NodeFanOut{}
+	mi := &file_liveroom_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NodeFanOut) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NodeFanOut) ProtoMessage() {}
+
+func (x *NodeFanOut) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NodeFanOut.ProtoReflect.Descriptor instead.
+func (*NodeFanOut) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *NodeFanOut) GetFrames() [][]byte {
+	if x != nil {
+		return x.Frames
+	}
+	return nil
+}
+
+func (x *NodeFanOut) GetSessions() []string {
+	if x != nil {
+		return x.Sessions
+	}
+	return nil
+}
+
+func (x *NodeFanOut) GetSentUnixNano() int64 {
+	if x != nil {
+		return x.SentUnixNano
+	}
+	return 0
+}
+
+func (x *NodeFanOut) GetPersonal() []*PersonalFrames {
+	if x != nil {
+		return x.Personal
+	}
+	return nil
+}
+
+type PersonalFrames struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Session       string                 `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
+	Frames        [][]byte               `protobuf:"bytes,2,rep,name=frames,proto3" json:"frames,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PersonalFrames) Reset() {
+	*x = PersonalFrames{}
+	mi := &file_liveroom_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PersonalFrames) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PersonalFrames) ProtoMessage() {}
+
+func (x *PersonalFrames) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PersonalFrames.ProtoReflect.Descriptor instead.
+func (*PersonalFrames) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *PersonalFrames) GetSession() string {
+	if x != nil {
+		return x.Session
+	}
+	return ""
+}
+
+func (x *PersonalFrames) GetFrames() [][]byte {
+	if x != nil {
+		return x.Frames
+	}
+	return nil
+}
+
 // CallAction is a member's move in the room's call.
 type CallAction struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
@@ -3119,7 +3296,7 @@ type CallAction struct {
 
 func (x *CallAction) Reset() {
 	*x = CallAction{}
-	mi := &file_liveroom_proto_msgTypes[27]
+	mi := &file_liveroom_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3131,7 +3308,7 @@ func (x *CallAction) String() string {
 func (*CallAction) ProtoMessage() {}
 
 func (x *CallAction) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[27]
+	mi := &file_liveroom_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3144,7 +3321,7 @@ func (x *CallAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallAction.ProtoReflect.Descriptor instead.
 func (*CallAction) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{27}
+	return file_liveroom_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *CallAction) GetAction() CallAction_Action {
@@ -3173,7 +3350,7 @@ type MediaState struct {
 
 func (x *MediaState) Reset() {
 	*x = MediaState{}
-	mi := &file_liveroom_proto_msgTypes[28]
+	mi := &file_liveroom_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3185,7 +3362,7 @@ func (x *MediaState) String() string {
 func (*MediaState) ProtoMessage() {}
 
 func (x *MediaState) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[28]
+	mi := &file_liveroom_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3198,7 +3375,7 @@ func (x *MediaState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MediaState.ProtoReflect.Descriptor instead.
 func (*MediaState) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{28}
+	return file_liveroom_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *MediaState) GetAudioMuted() bool {
@@ -3234,7 +3411,7 @@ type Sdp struct {
 
 func (x *Sdp) Reset() {
 	*x = Sdp{}
-	mi := &file_liveroom_proto_msgTypes[29]
+	mi := &file_liveroom_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3246,7 +3423,7 @@ func (x *Sdp) String() string {
 func (*Sdp) ProtoMessage() {}
 
 func (x *Sdp) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[29]
+	mi := &file_liveroom_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3259,7 +3436,7 @@ func (x *Sdp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Sdp.ProtoReflect.Descriptor instead.
 func (*Sdp) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{29}
+	return file_liveroom_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *Sdp) GetSdp() string {
@@ -3290,7 +3467,7 @@ type IceCandidate struct {
 
 func (x *IceCandidate) Reset() {
 	*x = IceCandidate{}
-	mi := &file_liveroom_proto_msgTypes[30]
+	mi := &file_liveroom_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3302,7 +3479,7 @@ func (x *IceCandidate) String() string {
 func (*IceCandidate) ProtoMessage() {}
 
 func (x *IceCandidate) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[30]
+	mi := &file_liveroom_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3315,7 +3492,7 @@ func (x *IceCandidate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IceCandidate.ProtoReflect.Descriptor instead.
 func (*IceCandidate) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{30}
+	return file_liveroom_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *IceCandidate) GetPc() PeerRole {
@@ -3365,7 +3542,7 @@ type CallEvent struct {
 
 func (x *CallEvent) Reset() {
 	*x = CallEvent{}
-	mi := &file_liveroom_proto_msgTypes[31]
+	mi := &file_liveroom_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3377,7 +3554,7 @@ func (x *CallEvent) String() string {
 func (*CallEvent) ProtoMessage() {}
 
 func (x *CallEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[31]
+	mi := &file_liveroom_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3390,7 +3567,7 @@ func (x *CallEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallEvent.ProtoReflect.Descriptor instead.
 func (*CallEvent) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{31}
+	return file_liveroom_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *CallEvent) GetAction() CallAction_Action {
@@ -3425,7 +3602,7 @@ type CallParticipant struct {
 
 func (x *CallParticipant) Reset() {
 	*x = CallParticipant{}
-	mi := &file_liveroom_proto_msgTypes[32]
+	mi := &file_liveroom_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3437,7 +3614,7 @@ func (x *CallParticipant) String() string {
 func (*CallParticipant) ProtoMessage() {}
 
 func (x *CallParticipant) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[32]
+	mi := &file_liveroom_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3450,7 +3627,7 @@ func (x *CallParticipant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallParticipant.ProtoReflect.Descriptor instead.
 func (*CallParticipant) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{32}
+	return file_liveroom_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *CallParticipant) GetMember() *Member {
@@ -3485,7 +3662,7 @@ type CallState struct {
 
 func (x *CallState) Reset() {
 	*x = CallState{}
-	mi := &file_liveroom_proto_msgTypes[33]
+	mi := &file_liveroom_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3497,7 +3674,7 @@ func (x *CallState) String() string {
 func (*CallState) ProtoMessage() {}
 
 func (x *CallState) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[33]
+	mi := &file_liveroom_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3510,7 +3687,7 @@ func (x *CallState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallState.ProtoReflect.Descriptor instead.
 func (*CallState) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{33}
+	return file_liveroom_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *CallState) GetParticipants() []*CallParticipant {
@@ -3531,7 +3708,7 @@ type IceServer struct {
 
 func (x *IceServer) Reset() {
 	*x = IceServer{}
-	mi := &file_liveroom_proto_msgTypes[34]
+	mi := &file_liveroom_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3543,7 +3720,7 @@ func (x *IceServer) String() string {
 func (*IceServer) ProtoMessage() {}
 
 func (x *IceServer) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[34]
+	mi := &file_liveroom_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3556,7 +3733,7 @@ func (x *IceServer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IceServer.ProtoReflect.Descriptor instead.
 func (*IceServer) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{34}
+	return file_liveroom_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *IceServer) GetUrls() []string {
@@ -3601,7 +3778,7 @@ type CallRequest struct {
 
 func (x *CallRequest) Reset() {
 	*x = CallRequest{}
-	mi := &file_liveroom_proto_msgTypes[35]
+	mi := &file_liveroom_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3613,7 +3790,7 @@ func (x *CallRequest) String() string {
 func (*CallRequest) ProtoMessage() {}
 
 func (x *CallRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[35]
+	mi := &file_liveroom_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3626,7 +3803,7 @@ func (x *CallRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallRequest.ProtoReflect.Descriptor instead.
 func (*CallRequest) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{35}
+	return file_liveroom_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *CallRequest) GetSession() *actor.PID {
@@ -3767,7 +3944,7 @@ type RestartIce struct {
 
 func (x *RestartIce) Reset() {
 	*x = RestartIce{}
-	mi := &file_liveroom_proto_msgTypes[36]
+	mi := &file_liveroom_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3779,7 +3956,7 @@ func (x *RestartIce) String() string {
 func (*RestartIce) ProtoMessage() {}
 
 func (x *RestartIce) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[36]
+	mi := &file_liveroom_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3792,7 +3969,7 @@ func (x *RestartIce) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RestartIce.ProtoReflect.Descriptor instead.
 func (*RestartIce) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{36}
+	return file_liveroom_proto_rawDescGZIP(), []int{39}
 }
 
 // MediaCommand is what a room grain tells its media actor.
@@ -3820,7 +3997,7 @@ type MediaCommand struct {
 
 func (x *MediaCommand) Reset() {
 	*x = MediaCommand{}
-	mi := &file_liveroom_proto_msgTypes[37]
+	mi := &file_liveroom_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3832,7 +4009,7 @@ func (x *MediaCommand) String() string {
 func (*MediaCommand) ProtoMessage() {}
 
 func (x *MediaCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[37]
+	mi := &file_liveroom_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3845,7 +4022,7 @@ func (x *MediaCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MediaCommand.ProtoReflect.Descriptor instead.
 func (*MediaCommand) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{37}
+	return file_liveroom_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *MediaCommand) GetMemberId() string {
@@ -4042,7 +4219,7 @@ type MediaRebind struct {
 
 func (x *MediaRebind) Reset() {
 	*x = MediaRebind{}
-	mi := &file_liveroom_proto_msgTypes[38]
+	mi := &file_liveroom_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4054,7 +4231,7 @@ func (x *MediaRebind) String() string {
 func (*MediaRebind) ProtoMessage() {}
 
 func (x *MediaRebind) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[38]
+	mi := &file_liveroom_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4067,7 +4244,7 @@ func (x *MediaRebind) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MediaRebind.ProtoReflect.Descriptor instead.
 func (*MediaRebind) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{38}
+	return file_liveroom_proto_rawDescGZIP(), []int{41}
 }
 
 // MemberAwayExpired tells a room grain that a member whose connection
@@ -4082,7 +4259,7 @@ type MemberAwayExpired struct {
 
 func (x *MemberAwayExpired) Reset() {
 	*x = MemberAwayExpired{}
-	mi := &file_liveroom_proto_msgTypes[39]
+	mi := &file_liveroom_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4094,7 +4271,7 @@ func (x *MemberAwayExpired) String() string {
 func (*MemberAwayExpired) ProtoMessage() {}
 
 func (x *MemberAwayExpired) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[39]
+	mi := &file_liveroom_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4107,7 +4284,7 @@ func (x *MemberAwayExpired) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MemberAwayExpired.ProtoReflect.Descriptor instead.
 func (*MemberAwayExpired) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{39}
+	return file_liveroom_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *MemberAwayExpired) GetMemberId() string {
@@ -4138,7 +4315,7 @@ type MediaJoin struct {
 
 func (x *MediaJoin) Reset() {
 	*x = MediaJoin{}
-	mi := &file_liveroom_proto_msgTypes[40]
+	mi := &file_liveroom_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4150,7 +4327,7 @@ func (x *MediaJoin) String() string {
 func (*MediaJoin) ProtoMessage() {}
 
 func (x *MediaJoin) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[40]
+	mi := &file_liveroom_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4163,7 +4340,7 @@ func (x *MediaJoin) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MediaJoin.ProtoReflect.Descriptor instead.
 func (*MediaJoin) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{40}
+	return file_liveroom_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *MediaJoin) GetName() string {
@@ -4195,7 +4372,7 @@ type MediaLeave struct {
 
 func (x *MediaLeave) Reset() {
 	*x = MediaLeave{}
-	mi := &file_liveroom_proto_msgTypes[41]
+	mi := &file_liveroom_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4207,7 +4384,7 @@ func (x *MediaLeave) String() string {
 func (*MediaLeave) ProtoMessage() {}
 
 func (x *MediaLeave) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[41]
+	mi := &file_liveroom_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4220,7 +4397,7 @@ func (x *MediaLeave) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MediaLeave.ProtoReflect.Descriptor instead.
 func (*MediaLeave) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{41}
+	return file_liveroom_proto_rawDescGZIP(), []int{44}
 }
 
 // EntryForm is what a room asks of visitors before they join.
@@ -4239,7 +4416,7 @@ type EntryForm struct {
 
 func (x *EntryForm) Reset() {
 	*x = EntryForm{}
-	mi := &file_liveroom_proto_msgTypes[42]
+	mi := &file_liveroom_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4251,7 +4428,7 @@ func (x *EntryForm) String() string {
 func (*EntryForm) ProtoMessage() {}
 
 func (x *EntryForm) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[42]
+	mi := &file_liveroom_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4264,7 +4441,7 @@ func (x *EntryForm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EntryForm.ProtoReflect.Descriptor instead.
 func (*EntryForm) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{42}
+	return file_liveroom_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *EntryForm) GetEnabled() bool {
@@ -4317,7 +4494,7 @@ type EntryRecord struct {
 
 func (x *EntryRecord) Reset() {
 	*x = EntryRecord{}
-	mi := &file_liveroom_proto_msgTypes[43]
+	mi := &file_liveroom_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4329,7 +4506,7 @@ func (x *EntryRecord) String() string {
 func (*EntryRecord) ProtoMessage() {}
 
 func (x *EntryRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[43]
+	mi := &file_liveroom_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4342,7 +4519,7 @@ func (x *EntryRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EntryRecord.ProtoReflect.Descriptor instead.
 func (*EntryRecord) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{43}
+	return file_liveroom_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *EntryRecord) GetMemberId() string {
@@ -4389,7 +4566,7 @@ type DeleteRoom struct {
 
 func (x *DeleteRoom) Reset() {
 	*x = DeleteRoom{}
-	mi := &file_liveroom_proto_msgTypes[44]
+	mi := &file_liveroom_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4401,7 +4578,7 @@ func (x *DeleteRoom) String() string {
 func (*DeleteRoom) ProtoMessage() {}
 
 func (x *DeleteRoom) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[44]
+	mi := &file_liveroom_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4414,7 +4591,7 @@ func (x *DeleteRoom) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRoom.ProtoReflect.Descriptor instead.
 func (*DeleteRoom) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{44}
+	return file_liveroom_proto_rawDescGZIP(), []int{47}
 }
 
 type DeleteRoomResult struct {
@@ -4426,7 +4603,7 @@ type DeleteRoomResult struct {
 
 func (x *DeleteRoomResult) Reset() {
 	*x = DeleteRoomResult{}
-	mi := &file_liveroom_proto_msgTypes[45]
+	mi := &file_liveroom_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4438,7 +4615,7 @@ func (x *DeleteRoomResult) String() string {
 func (*DeleteRoomResult) ProtoMessage() {}
 
 func (x *DeleteRoomResult) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[45]
+	mi := &file_liveroom_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4451,7 +4628,7 @@ func (x *DeleteRoomResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRoomResult.ProtoReflect.Descriptor instead.
 func (*DeleteRoomResult) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{45}
+	return file_liveroom_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *DeleteRoomResult) GetError() *Error {
@@ -4484,7 +4661,7 @@ type AgentRecord struct {
 
 func (x *AgentRecord) Reset() {
 	*x = AgentRecord{}
-	mi := &file_liveroom_proto_msgTypes[46]
+	mi := &file_liveroom_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4496,7 +4673,7 @@ func (x *AgentRecord) String() string {
 func (*AgentRecord) ProtoMessage() {}
 
 func (x *AgentRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[46]
+	mi := &file_liveroom_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4509,7 +4686,7 @@ func (x *AgentRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentRecord.ProtoReflect.Descriptor instead.
 func (*AgentRecord) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{46}
+	return file_liveroom_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *AgentRecord) GetId() string {
@@ -4586,7 +4763,7 @@ type AgentSession struct {
 
 func (x *AgentSession) Reset() {
 	*x = AgentSession{}
-	mi := &file_liveroom_proto_msgTypes[47]
+	mi := &file_liveroom_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4598,7 +4775,7 @@ func (x *AgentSession) String() string {
 func (*AgentSession) ProtoMessage() {}
 
 func (x *AgentSession) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[47]
+	mi := &file_liveroom_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4611,7 +4788,7 @@ func (x *AgentSession) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentSession.ProtoReflect.Descriptor instead.
 func (*AgentSession) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{47}
+	return file_liveroom_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *AgentSession) GetCreatedAtMs() int64 {
@@ -4642,7 +4819,7 @@ type AgentRoom struct {
 
 func (x *AgentRoom) Reset() {
 	*x = AgentRoom{}
-	mi := &file_liveroom_proto_msgTypes[48]
+	mi := &file_liveroom_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4654,7 +4831,7 @@ func (x *AgentRoom) String() string {
 func (*AgentRoom) ProtoMessage() {}
 
 func (x *AgentRoom) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[48]
+	mi := &file_liveroom_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4667,7 +4844,7 @@ func (x *AgentRoom) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentRoom.ProtoReflect.Descriptor instead.
 func (*AgentRoom) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{48}
+	return file_liveroom_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *AgentRoom) GetRoom() *RoomInfo {
@@ -4713,7 +4890,7 @@ type ApiKeyRecord struct {
 
 func (x *ApiKeyRecord) Reset() {
 	*x = ApiKeyRecord{}
-	mi := &file_liveroom_proto_msgTypes[49]
+	mi := &file_liveroom_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4725,7 +4902,7 @@ func (x *ApiKeyRecord) String() string {
 func (*ApiKeyRecord) ProtoMessage() {}
 
 func (x *ApiKeyRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[49]
+	mi := &file_liveroom_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4738,7 +4915,7 @@ func (x *ApiKeyRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApiKeyRecord.ProtoReflect.Descriptor instead.
 func (*ApiKeyRecord) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{49}
+	return file_liveroom_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *ApiKeyRecord) GetAgentId() string {
@@ -4780,7 +4957,7 @@ type ShortNameRecord struct {
 
 func (x *ShortNameRecord) Reset() {
 	*x = ShortNameRecord{}
-	mi := &file_liveroom_proto_msgTypes[50]
+	mi := &file_liveroom_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4792,7 +4969,7 @@ func (x *ShortNameRecord) String() string {
 func (*ShortNameRecord) ProtoMessage() {}
 
 func (x *ShortNameRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[50]
+	mi := &file_liveroom_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4805,7 +4982,7 @@ func (x *ShortNameRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShortNameRecord.ProtoReflect.Descriptor instead.
 func (*ShortNameRecord) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{50}
+	return file_liveroom_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *ShortNameRecord) GetRoomId() string {
@@ -4842,7 +5019,7 @@ type OfflineMessage struct {
 
 func (x *OfflineMessage) Reset() {
 	*x = OfflineMessage{}
-	mi := &file_liveroom_proto_msgTypes[51]
+	mi := &file_liveroom_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4854,7 +5031,7 @@ func (x *OfflineMessage) String() string {
 func (*OfflineMessage) ProtoMessage() {}
 
 func (x *OfflineMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[51]
+	mi := &file_liveroom_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4867,7 +5044,7 @@ func (x *OfflineMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OfflineMessage.ProtoReflect.Descriptor instead.
 func (*OfflineMessage) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{51}
+	return file_liveroom_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *OfflineMessage) GetId() string {
@@ -4956,7 +5133,7 @@ type VisitorClientFrame struct {
 
 func (x *VisitorClientFrame) Reset() {
 	*x = VisitorClientFrame{}
-	mi := &file_liveroom_proto_msgTypes[52]
+	mi := &file_liveroom_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4968,7 +5145,7 @@ func (x *VisitorClientFrame) String() string {
 func (*VisitorClientFrame) ProtoMessage() {}
 
 func (x *VisitorClientFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[52]
+	mi := &file_liveroom_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4981,7 +5158,7 @@ func (x *VisitorClientFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VisitorClientFrame.ProtoReflect.Descriptor instead.
 func (*VisitorClientFrame) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{52}
+	return file_liveroom_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *VisitorClientFrame) GetId() string {
@@ -5081,7 +5258,7 @@ type VisitorHello struct {
 
 func (x *VisitorHello) Reset() {
 	*x = VisitorHello{}
-	mi := &file_liveroom_proto_msgTypes[53]
+	mi := &file_liveroom_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5093,7 +5270,7 @@ func (x *VisitorHello) String() string {
 func (*VisitorHello) ProtoMessage() {}
 
 func (x *VisitorHello) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[53]
+	mi := &file_liveroom_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5106,7 +5283,7 @@ func (x *VisitorHello) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VisitorHello.ProtoReflect.Descriptor instead.
 func (*VisitorHello) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{53}
+	return file_liveroom_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *VisitorHello) GetAgentId() string {
@@ -5161,7 +5338,7 @@ type VisitorCall struct {
 
 func (x *VisitorCall) Reset() {
 	*x = VisitorCall{}
-	mi := &file_liveroom_proto_msgTypes[54]
+	mi := &file_liveroom_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5173,7 +5350,7 @@ func (x *VisitorCall) String() string {
 func (*VisitorCall) ProtoMessage() {}
 
 func (x *VisitorCall) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[54]
+	mi := &file_liveroom_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5186,7 +5363,7 @@ func (x *VisitorCall) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VisitorCall.ProtoReflect.Descriptor instead.
 func (*VisitorCall) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{54}
+	return file_liveroom_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *VisitorCall) GetKind() CallKind {
@@ -5211,7 +5388,7 @@ type VisitorCancel struct {
 
 func (x *VisitorCancel) Reset() {
 	*x = VisitorCancel{}
-	mi := &file_liveroom_proto_msgTypes[55]
+	mi := &file_liveroom_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5223,7 +5400,7 @@ func (x *VisitorCancel) String() string {
 func (*VisitorCancel) ProtoMessage() {}
 
 func (x *VisitorCancel) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[55]
+	mi := &file_liveroom_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5236,7 +5413,7 @@ func (x *VisitorCancel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VisitorCancel.ProtoReflect.Descriptor instead.
 func (*VisitorCancel) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{55}
+	return file_liveroom_proto_rawDescGZIP(), []int{58}
 }
 
 type VisitorServerFrame struct {
@@ -5257,7 +5434,7 @@ type VisitorServerFrame struct {
 
 func (x *VisitorServerFrame) Reset() {
 	*x = VisitorServerFrame{}
-	mi := &file_liveroom_proto_msgTypes[56]
+	mi := &file_liveroom_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5269,7 +5446,7 @@ func (x *VisitorServerFrame) String() string {
 func (*VisitorServerFrame) ProtoMessage() {}
 
 func (x *VisitorServerFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[56]
+	mi := &file_liveroom_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5282,7 +5459,7 @@ func (x *VisitorServerFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VisitorServerFrame.ProtoReflect.Descriptor instead.
 func (*VisitorServerFrame) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{56}
+	return file_liveroom_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *VisitorServerFrame) GetReplyTo() string {
@@ -5402,7 +5579,7 @@ type PresenceUpdate struct {
 
 func (x *PresenceUpdate) Reset() {
 	*x = PresenceUpdate{}
-	mi := &file_liveroom_proto_msgTypes[57]
+	mi := &file_liveroom_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5414,7 +5591,7 @@ func (x *PresenceUpdate) String() string {
 func (*PresenceUpdate) ProtoMessage() {}
 
 func (x *PresenceUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[57]
+	mi := &file_liveroom_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5427,7 +5604,7 @@ func (x *PresenceUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PresenceUpdate.ProtoReflect.Descriptor instead.
 func (*PresenceUpdate) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{57}
+	return file_liveroom_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *PresenceUpdate) GetPresence() Presence {
@@ -5448,7 +5625,7 @@ type CallQueued struct {
 
 func (x *CallQueued) Reset() {
 	*x = CallQueued{}
-	mi := &file_liveroom_proto_msgTypes[58]
+	mi := &file_liveroom_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5460,7 +5637,7 @@ func (x *CallQueued) String() string {
 func (*CallQueued) ProtoMessage() {}
 
 func (x *CallQueued) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[58]
+	mi := &file_liveroom_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5473,7 +5650,7 @@ func (x *CallQueued) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallQueued.ProtoReflect.Descriptor instead.
 func (*CallQueued) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{58}
+	return file_liveroom_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *CallQueued) GetRequestId() string {
@@ -5502,7 +5679,7 @@ type CallAccepted struct {
 
 func (x *CallAccepted) Reset() {
 	*x = CallAccepted{}
-	mi := &file_liveroom_proto_msgTypes[59]
+	mi := &file_liveroom_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5514,7 +5691,7 @@ func (x *CallAccepted) String() string {
 func (*CallAccepted) ProtoMessage() {}
 
 func (x *CallAccepted) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[59]
+	mi := &file_liveroom_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5527,7 +5704,7 @@ func (x *CallAccepted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallAccepted.ProtoReflect.Descriptor instead.
 func (*CallAccepted) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{59}
+	return file_liveroom_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *CallAccepted) GetRequestId() string {
@@ -5561,7 +5738,7 @@ type CallDeclined struct {
 
 func (x *CallDeclined) Reset() {
 	*x = CallDeclined{}
-	mi := &file_liveroom_proto_msgTypes[60]
+	mi := &file_liveroom_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5573,7 +5750,7 @@ func (x *CallDeclined) String() string {
 func (*CallDeclined) ProtoMessage() {}
 
 func (x *CallDeclined) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[60]
+	mi := &file_liveroom_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5586,7 +5763,7 @@ func (x *CallDeclined) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallDeclined.ProtoReflect.Descriptor instead.
 func (*CallDeclined) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{60}
+	return file_liveroom_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *CallDeclined) GetRequestId() string {
@@ -5619,7 +5796,7 @@ type AgentClientFrame struct {
 
 func (x *AgentClientFrame) Reset() {
 	*x = AgentClientFrame{}
-	mi := &file_liveroom_proto_msgTypes[61]
+	mi := &file_liveroom_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5631,7 +5808,7 @@ func (x *AgentClientFrame) String() string {
 func (*AgentClientFrame) ProtoMessage() {}
 
 func (x *AgentClientFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[61]
+	mi := &file_liveroom_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5644,7 +5821,7 @@ func (x *AgentClientFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentClientFrame.ProtoReflect.Descriptor instead.
 func (*AgentClientFrame) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{61}
+	return file_liveroom_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *AgentClientFrame) GetId() string {
@@ -5735,7 +5912,7 @@ type AgentWatch struct {
 
 func (x *AgentWatch) Reset() {
 	*x = AgentWatch{}
-	mi := &file_liveroom_proto_msgTypes[62]
+	mi := &file_liveroom_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5747,7 +5924,7 @@ func (x *AgentWatch) String() string {
 func (*AgentWatch) ProtoMessage() {}
 
 func (x *AgentWatch) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[62]
+	mi := &file_liveroom_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5760,7 +5937,7 @@ func (x *AgentWatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentWatch.ProtoReflect.Descriptor instead.
 func (*AgentWatch) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{62}
+	return file_liveroom_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *AgentWatch) GetRoomId() string {
@@ -5779,7 +5956,7 @@ type AgentSetAway struct {
 
 func (x *AgentSetAway) Reset() {
 	*x = AgentSetAway{}
-	mi := &file_liveroom_proto_msgTypes[63]
+	mi := &file_liveroom_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5791,7 +5968,7 @@ func (x *AgentSetAway) String() string {
 func (*AgentSetAway) ProtoMessage() {}
 
 func (x *AgentSetAway) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[63]
+	mi := &file_liveroom_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5804,7 +5981,7 @@ func (x *AgentSetAway) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentSetAway.ProtoReflect.Descriptor instead.
 func (*AgentSetAway) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{63}
+	return file_liveroom_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *AgentSetAway) GetAway() bool {
@@ -5824,7 +6001,7 @@ type AgentAnswer struct {
 
 func (x *AgentAnswer) Reset() {
 	*x = AgentAnswer{}
-	mi := &file_liveroom_proto_msgTypes[64]
+	mi := &file_liveroom_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5836,7 +6013,7 @@ func (x *AgentAnswer) String() string {
 func (*AgentAnswer) ProtoMessage() {}
 
 func (x *AgentAnswer) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[64]
+	mi := &file_liveroom_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5849,7 +6026,7 @@ func (x *AgentAnswer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentAnswer.ProtoReflect.Descriptor instead.
 func (*AgentAnswer) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{64}
+	return file_liveroom_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *AgentAnswer) GetRequestId() string {
@@ -5887,7 +6064,7 @@ type AgentServerFrame struct {
 
 func (x *AgentServerFrame) Reset() {
 	*x = AgentServerFrame{}
-	mi := &file_liveroom_proto_msgTypes[65]
+	mi := &file_liveroom_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5899,7 +6076,7 @@ func (x *AgentServerFrame) String() string {
 func (*AgentServerFrame) ProtoMessage() {}
 
 func (x *AgentServerFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[65]
+	mi := &file_liveroom_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5912,7 +6089,7 @@ func (x *AgentServerFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentServerFrame.ProtoReflect.Descriptor instead.
 func (*AgentServerFrame) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{65}
+	return file_liveroom_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *AgentServerFrame) GetReplyTo() string {
@@ -6089,7 +6266,7 @@ type VisitorInfo struct {
 
 func (x *VisitorInfo) Reset() {
 	*x = VisitorInfo{}
-	mi := &file_liveroom_proto_msgTypes[66]
+	mi := &file_liveroom_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6101,7 +6278,7 @@ func (x *VisitorInfo) String() string {
 func (*VisitorInfo) ProtoMessage() {}
 
 func (x *VisitorInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[66]
+	mi := &file_liveroom_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6114,7 +6291,7 @@ func (x *VisitorInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VisitorInfo.ProtoReflect.Descriptor instead.
 func (*VisitorInfo) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{66}
+	return file_liveroom_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *VisitorInfo) GetVisitorId() string {
@@ -6182,7 +6359,7 @@ type VisitorLeft struct {
 
 func (x *VisitorLeft) Reset() {
 	*x = VisitorLeft{}
-	mi := &file_liveroom_proto_msgTypes[67]
+	mi := &file_liveroom_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6194,7 +6371,7 @@ func (x *VisitorLeft) String() string {
 func (*VisitorLeft) ProtoMessage() {}
 
 func (x *VisitorLeft) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[67]
+	mi := &file_liveroom_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6207,7 +6384,7 @@ func (x *VisitorLeft) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VisitorLeft.ProtoReflect.Descriptor instead.
 func (*VisitorLeft) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{67}
+	return file_liveroom_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *VisitorLeft) GetVisitorId() string {
@@ -6232,7 +6409,7 @@ type ContactRequest struct {
 
 func (x *ContactRequest) Reset() {
 	*x = ContactRequest{}
-	mi := &file_liveroom_proto_msgTypes[68]
+	mi := &file_liveroom_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6244,7 +6421,7 @@ func (x *ContactRequest) String() string {
 func (*ContactRequest) ProtoMessage() {}
 
 func (x *ContactRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[68]
+	mi := &file_liveroom_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6257,7 +6434,7 @@ func (x *ContactRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContactRequest.ProtoReflect.Descriptor instead.
 func (*ContactRequest) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{68}
+	return file_liveroom_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *ContactRequest) GetRequestId() string {
@@ -6320,7 +6497,7 @@ type ContactRequestDone struct {
 
 func (x *ContactRequestDone) Reset() {
 	*x = ContactRequestDone{}
-	mi := &file_liveroom_proto_msgTypes[69]
+	mi := &file_liveroom_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6332,7 +6509,7 @@ func (x *ContactRequestDone) String() string {
 func (*ContactRequestDone) ProtoMessage() {}
 
 func (x *ContactRequestDone) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[69]
+	mi := &file_liveroom_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6345,7 +6522,7 @@ func (x *ContactRequestDone) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContactRequestDone.ProtoReflect.Descriptor instead.
 func (*ContactRequestDone) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{69}
+	return file_liveroom_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *ContactRequestDone) GetRequestId() string {
@@ -6373,7 +6550,7 @@ type AgentStatus struct {
 
 func (x *AgentStatus) Reset() {
 	*x = AgentStatus{}
-	mi := &file_liveroom_proto_msgTypes[70]
+	mi := &file_liveroom_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6385,7 +6562,7 @@ func (x *AgentStatus) String() string {
 func (*AgentStatus) ProtoMessage() {}
 
 func (x *AgentStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[70]
+	mi := &file_liveroom_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6398,7 +6575,7 @@ func (x *AgentStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentStatus.ProtoReflect.Descriptor instead.
 func (*AgentStatus) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{70}
+	return file_liveroom_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *AgentStatus) GetPresence() Presence {
@@ -6430,7 +6607,7 @@ type AgentSnapshot struct {
 
 func (x *AgentSnapshot) Reset() {
 	*x = AgentSnapshot{}
-	mi := &file_liveroom_proto_msgTypes[71]
+	mi := &file_liveroom_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6442,7 +6619,7 @@ func (x *AgentSnapshot) String() string {
 func (*AgentSnapshot) ProtoMessage() {}
 
 func (x *AgentSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[71]
+	mi := &file_liveroom_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6455,7 +6632,7 @@ func (x *AgentSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentSnapshot.ProtoReflect.Descriptor instead.
 func (*AgentSnapshot) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{71}
+	return file_liveroom_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *AgentSnapshot) GetAgentId() string {
@@ -6513,7 +6690,7 @@ type CallAnswered struct {
 
 func (x *CallAnswered) Reset() {
 	*x = CallAnswered{}
-	mi := &file_liveroom_proto_msgTypes[72]
+	mi := &file_liveroom_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6525,7 +6702,7 @@ func (x *CallAnswered) String() string {
 func (*CallAnswered) ProtoMessage() {}
 
 func (x *CallAnswered) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[72]
+	mi := &file_liveroom_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6538,7 +6715,7 @@ func (x *CallAnswered) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallAnswered.ProtoReflect.Descriptor instead.
 func (*CallAnswered) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{72}
+	return file_liveroom_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *CallAnswered) GetRequestId() string {
@@ -6584,7 +6761,7 @@ type AgentVisitorHello struct {
 
 func (x *AgentVisitorHello) Reset() {
 	*x = AgentVisitorHello{}
-	mi := &file_liveroom_proto_msgTypes[73]
+	mi := &file_liveroom_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6596,7 +6773,7 @@ func (x *AgentVisitorHello) String() string {
 func (*AgentVisitorHello) ProtoMessage() {}
 
 func (x *AgentVisitorHello) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[73]
+	mi := &file_liveroom_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6609,7 +6786,7 @@ func (x *AgentVisitorHello) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentVisitorHello.ProtoReflect.Descriptor instead.
 func (*AgentVisitorHello) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{73}
+	return file_liveroom_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *AgentVisitorHello) GetSession() *actor.PID {
@@ -6658,7 +6835,7 @@ type AgentVisitorCall struct {
 
 func (x *AgentVisitorCall) Reset() {
 	*x = AgentVisitorCall{}
-	mi := &file_liveroom_proto_msgTypes[74]
+	mi := &file_liveroom_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6670,7 +6847,7 @@ func (x *AgentVisitorCall) String() string {
 func (*AgentVisitorCall) ProtoMessage() {}
 
 func (x *AgentVisitorCall) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[74]
+	mi := &file_liveroom_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6683,7 +6860,7 @@ func (x *AgentVisitorCall) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentVisitorCall.ProtoReflect.Descriptor instead.
 func (*AgentVisitorCall) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{74}
+	return file_liveroom_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *AgentVisitorCall) GetSession() *actor.PID {
@@ -6717,7 +6894,7 @@ type AgentVisitorCancel struct {
 
 func (x *AgentVisitorCancel) Reset() {
 	*x = AgentVisitorCancel{}
-	mi := &file_liveroom_proto_msgTypes[75]
+	mi := &file_liveroom_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6729,7 +6906,7 @@ func (x *AgentVisitorCancel) String() string {
 func (*AgentVisitorCancel) ProtoMessage() {}
 
 func (x *AgentVisitorCancel) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[75]
+	mi := &file_liveroom_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6742,7 +6919,7 @@ func (x *AgentVisitorCancel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentVisitorCancel.ProtoReflect.Descriptor instead.
 func (*AgentVisitorCancel) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{75}
+	return file_liveroom_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *AgentVisitorCancel) GetSession() *actor.PID {
@@ -6772,7 +6949,7 @@ type AgentAttach struct {
 
 func (x *AgentAttach) Reset() {
 	*x = AgentAttach{}
-	mi := &file_liveroom_proto_msgTypes[76]
+	mi := &file_liveroom_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6784,7 +6961,7 @@ func (x *AgentAttach) String() string {
 func (*AgentAttach) ProtoMessage() {}
 
 func (x *AgentAttach) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[76]
+	mi := &file_liveroom_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6797,7 +6974,7 @@ func (x *AgentAttach) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentAttach.ProtoReflect.Descriptor instead.
 func (*AgentAttach) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{76}
+	return file_liveroom_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *AgentAttach) GetSession() *actor.PID {
@@ -6839,7 +7016,7 @@ type AgentSocketAway struct {
 
 func (x *AgentSocketAway) Reset() {
 	*x = AgentSocketAway{}
-	mi := &file_liveroom_proto_msgTypes[77]
+	mi := &file_liveroom_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6851,7 +7028,7 @@ func (x *AgentSocketAway) String() string {
 func (*AgentSocketAway) ProtoMessage() {}
 
 func (x *AgentSocketAway) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[77]
+	mi := &file_liveroom_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6864,7 +7041,7 @@ func (x *AgentSocketAway) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentSocketAway.ProtoReflect.Descriptor instead.
 func (*AgentSocketAway) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{77}
+	return file_liveroom_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *AgentSocketAway) GetSession() *actor.PID {
@@ -6899,7 +7076,7 @@ type AgentSocketAnswer struct {
 
 func (x *AgentSocketAnswer) Reset() {
 	*x = AgentSocketAnswer{}
-	mi := &file_liveroom_proto_msgTypes[78]
+	mi := &file_liveroom_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6911,7 +7088,7 @@ func (x *AgentSocketAnswer) String() string {
 func (*AgentSocketAnswer) ProtoMessage() {}
 
 func (x *AgentSocketAnswer) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[78]
+	mi := &file_liveroom_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6924,7 +7101,7 @@ func (x *AgentSocketAnswer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentSocketAnswer.ProtoReflect.Descriptor instead.
 func (*AgentSocketAnswer) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{78}
+	return file_liveroom_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *AgentSocketAnswer) GetSession() *actor.PID {
@@ -6958,7 +7135,7 @@ type AgentDetach struct {
 
 func (x *AgentDetach) Reset() {
 	*x = AgentDetach{}
-	mi := &file_liveroom_proto_msgTypes[79]
+	mi := &file_liveroom_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6970,7 +7147,7 @@ func (x *AgentDetach) String() string {
 func (*AgentDetach) ProtoMessage() {}
 
 func (x *AgentDetach) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[79]
+	mi := &file_liveroom_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6983,7 +7160,7 @@ func (x *AgentDetach) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentDetach.ProtoReflect.Descriptor instead.
 func (*AgentDetach) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{79}
+	return file_liveroom_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *AgentDetach) GetSession() *actor.PID {
@@ -7003,7 +7180,7 @@ type AgentReply struct {
 
 func (x *AgentReply) Reset() {
 	*x = AgentReply{}
-	mi := &file_liveroom_proto_msgTypes[80]
+	mi := &file_liveroom_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7015,7 +7192,7 @@ func (x *AgentReply) String() string {
 func (*AgentReply) ProtoMessage() {}
 
 func (x *AgentReply) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[80]
+	mi := &file_liveroom_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7028,7 +7205,7 @@ func (x *AgentReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentReply.ProtoReflect.Descriptor instead.
 func (*AgentReply) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{80}
+	return file_liveroom_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *AgentReply) GetError() *Error {
@@ -7052,7 +7229,7 @@ type AgentLogin struct {
 
 func (x *AgentLogin) Reset() {
 	*x = AgentLogin{}
-	mi := &file_liveroom_proto_msgTypes[81]
+	mi := &file_liveroom_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7064,7 +7241,7 @@ func (x *AgentLogin) String() string {
 func (*AgentLogin) ProtoMessage() {}
 
 func (x *AgentLogin) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[81]
+	mi := &file_liveroom_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7077,7 +7254,7 @@ func (x *AgentLogin) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentLogin.ProtoReflect.Descriptor instead.
 func (*AgentLogin) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{81}
+	return file_liveroom_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *AgentLogin) GetPassword() string {
@@ -7113,7 +7290,7 @@ type AgentLoginResult struct {
 
 func (x *AgentLoginResult) Reset() {
 	*x = AgentLoginResult{}
-	mi := &file_liveroom_proto_msgTypes[82]
+	mi := &file_liveroom_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7125,7 +7302,7 @@ func (x *AgentLoginResult) String() string {
 func (*AgentLoginResult) ProtoMessage() {}
 
 func (x *AgentLoginResult) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[82]
+	mi := &file_liveroom_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7138,7 +7315,7 @@ func (x *AgentLoginResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentLoginResult.ProtoReflect.Descriptor instead.
 func (*AgentLoginResult) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{82}
+	return file_liveroom_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *AgentLoginResult) GetError() *Error {
@@ -7171,7 +7348,7 @@ type AgentCheckSession struct {
 
 func (x *AgentCheckSession) Reset() {
 	*x = AgentCheckSession{}
-	mi := &file_liveroom_proto_msgTypes[83]
+	mi := &file_liveroom_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7183,7 +7360,7 @@ func (x *AgentCheckSession) String() string {
 func (*AgentCheckSession) ProtoMessage() {}
 
 func (x *AgentCheckSession) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[83]
+	mi := &file_liveroom_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7196,7 +7373,7 @@ func (x *AgentCheckSession) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentCheckSession.ProtoReflect.Descriptor instead.
 func (*AgentCheckSession) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{83}
+	return file_liveroom_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *AgentCheckSession) GetSessionHash() []byte {
@@ -7215,7 +7392,7 @@ type AgentLogout struct {
 
 func (x *AgentLogout) Reset() {
 	*x = AgentLogout{}
-	mi := &file_liveroom_proto_msgTypes[84]
+	mi := &file_liveroom_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7227,7 +7404,7 @@ func (x *AgentLogout) String() string {
 func (*AgentLogout) ProtoMessage() {}
 
 func (x *AgentLogout) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[84]
+	mi := &file_liveroom_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7240,7 +7417,7 @@ func (x *AgentLogout) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentLogout.ProtoReflect.Descriptor instead.
 func (*AgentLogout) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{84}
+	return file_liveroom_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *AgentLogout) GetSessionHash() []byte {
@@ -7264,7 +7441,7 @@ type AgentWho struct {
 
 func (x *AgentWho) Reset() {
 	*x = AgentWho{}
-	mi := &file_liveroom_proto_msgTypes[85]
+	mi := &file_liveroom_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7276,7 +7453,7 @@ func (x *AgentWho) String() string {
 func (*AgentWho) ProtoMessage() {}
 
 func (x *AgentWho) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[85]
+	mi := &file_liveroom_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7289,7 +7466,7 @@ func (x *AgentWho) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentWho.ProtoReflect.Descriptor instead.
 func (*AgentWho) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{85}
+	return file_liveroom_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *AgentWho) GetError() *Error {
@@ -7344,7 +7521,7 @@ type AgentCreateRoom struct {
 
 func (x *AgentCreateRoom) Reset() {
 	*x = AgentCreateRoom{}
-	mi := &file_liveroom_proto_msgTypes[86]
+	mi := &file_liveroom_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7356,7 +7533,7 @@ func (x *AgentCreateRoom) String() string {
 func (*AgentCreateRoom) ProtoMessage() {}
 
 func (x *AgentCreateRoom) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[86]
+	mi := &file_liveroom_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7369,7 +7546,7 @@ func (x *AgentCreateRoom) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentCreateRoom.ProtoReflect.Descriptor instead.
 func (*AgentCreateRoom) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{86}
+	return file_liveroom_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *AgentCreateRoom) GetRoom() *CreateRoom {
@@ -7389,7 +7566,7 @@ type AgentRoomResult struct {
 
 func (x *AgentRoomResult) Reset() {
 	*x = AgentRoomResult{}
-	mi := &file_liveroom_proto_msgTypes[87]
+	mi := &file_liveroom_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7401,7 +7578,7 @@ func (x *AgentRoomResult) String() string {
 func (*AgentRoomResult) ProtoMessage() {}
 
 func (x *AgentRoomResult) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[87]
+	mi := &file_liveroom_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7414,7 +7591,7 @@ func (x *AgentRoomResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentRoomResult.ProtoReflect.Descriptor instead.
 func (*AgentRoomResult) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{87}
+	return file_liveroom_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *AgentRoomResult) GetError() *Error {
@@ -7439,7 +7616,7 @@ type AgentListRooms struct {
 
 func (x *AgentListRooms) Reset() {
 	*x = AgentListRooms{}
-	mi := &file_liveroom_proto_msgTypes[88]
+	mi := &file_liveroom_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7451,7 +7628,7 @@ func (x *AgentListRooms) String() string {
 func (*AgentListRooms) ProtoMessage() {}
 
 func (x *AgentListRooms) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[88]
+	mi := &file_liveroom_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7464,7 +7641,7 @@ func (x *AgentListRooms) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentListRooms.ProtoReflect.Descriptor instead.
 func (*AgentListRooms) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{88}
+	return file_liveroom_proto_rawDescGZIP(), []int{91}
 }
 
 type AgentRoomList struct {
@@ -7477,7 +7654,7 @@ type AgentRoomList struct {
 
 func (x *AgentRoomList) Reset() {
 	*x = AgentRoomList{}
-	mi := &file_liveroom_proto_msgTypes[89]
+	mi := &file_liveroom_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7489,7 +7666,7 @@ func (x *AgentRoomList) String() string {
 func (*AgentRoomList) ProtoMessage() {}
 
 func (x *AgentRoomList) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[89]
+	mi := &file_liveroom_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7502,7 +7679,7 @@ func (x *AgentRoomList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentRoomList.ProtoReflect.Descriptor instead.
 func (*AgentRoomList) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{89}
+	return file_liveroom_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *AgentRoomList) GetError() *Error {
@@ -7530,7 +7707,7 @@ type AgentGetRoom struct {
 
 func (x *AgentGetRoom) Reset() {
 	*x = AgentGetRoom{}
-	mi := &file_liveroom_proto_msgTypes[90]
+	mi := &file_liveroom_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7542,7 +7719,7 @@ func (x *AgentGetRoom) String() string {
 func (*AgentGetRoom) ProtoMessage() {}
 
 func (x *AgentGetRoom) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[90]
+	mi := &file_liveroom_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7555,7 +7732,7 @@ func (x *AgentGetRoom) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentGetRoom.ProtoReflect.Descriptor instead.
 func (*AgentGetRoom) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{90}
+	return file_liveroom_proto_rawDescGZIP(), []int{93}
 }
 
 func (x *AgentGetRoom) GetRoomId() string {
@@ -7581,7 +7758,7 @@ type AgentDeleteRoom struct {
 
 func (x *AgentDeleteRoom) Reset() {
 	*x = AgentDeleteRoom{}
-	mi := &file_liveroom_proto_msgTypes[91]
+	mi := &file_liveroom_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7593,7 +7770,7 @@ func (x *AgentDeleteRoom) String() string {
 func (*AgentDeleteRoom) ProtoMessage() {}
 
 func (x *AgentDeleteRoom) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[91]
+	mi := &file_liveroom_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7606,7 +7783,7 @@ func (x *AgentDeleteRoom) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentDeleteRoom.ProtoReflect.Descriptor instead.
 func (*AgentDeleteRoom) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{91}
+	return file_liveroom_proto_rawDescGZIP(), []int{94}
 }
 
 func (x *AgentDeleteRoom) GetRoomId() string {
@@ -7625,7 +7802,7 @@ type AgentListEntries struct {
 
 func (x *AgentListEntries) Reset() {
 	*x = AgentListEntries{}
-	mi := &file_liveroom_proto_msgTypes[92]
+	mi := &file_liveroom_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7637,7 +7814,7 @@ func (x *AgentListEntries) String() string {
 func (*AgentListEntries) ProtoMessage() {}
 
 func (x *AgentListEntries) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[92]
+	mi := &file_liveroom_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7650,7 +7827,7 @@ func (x *AgentListEntries) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentListEntries.ProtoReflect.Descriptor instead.
 func (*AgentListEntries) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{92}
+	return file_liveroom_proto_rawDescGZIP(), []int{95}
 }
 
 func (x *AgentListEntries) GetRoomId() string {
@@ -7670,7 +7847,7 @@ type AgentEntryList struct {
 
 func (x *AgentEntryList) Reset() {
 	*x = AgentEntryList{}
-	mi := &file_liveroom_proto_msgTypes[93]
+	mi := &file_liveroom_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7682,7 +7859,7 @@ func (x *AgentEntryList) String() string {
 func (*AgentEntryList) ProtoMessage() {}
 
 func (x *AgentEntryList) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[93]
+	mi := &file_liveroom_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7695,7 +7872,7 @@ func (x *AgentEntryList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentEntryList.ProtoReflect.Descriptor instead.
 func (*AgentEntryList) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{93}
+	return file_liveroom_proto_rawDescGZIP(), []int{96}
 }
 
 func (x *AgentEntryList) GetError() *Error {
@@ -7724,7 +7901,7 @@ type AgentStoreOffline struct {
 
 func (x *AgentStoreOffline) Reset() {
 	*x = AgentStoreOffline{}
-	mi := &file_liveroom_proto_msgTypes[94]
+	mi := &file_liveroom_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7736,7 +7913,7 @@ func (x *AgentStoreOffline) String() string {
 func (*AgentStoreOffline) ProtoMessage() {}
 
 func (x *AgentStoreOffline) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[94]
+	mi := &file_liveroom_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7749,7 +7926,7 @@ func (x *AgentStoreOffline) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentStoreOffline.ProtoReflect.Descriptor instead.
 func (*AgentStoreOffline) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{94}
+	return file_liveroom_proto_rawDescGZIP(), []int{97}
 }
 
 func (x *AgentStoreOffline) GetMessage() *OfflineMessage {
@@ -7779,7 +7956,7 @@ type AgentOfflineResult struct {
 
 func (x *AgentOfflineResult) Reset() {
 	*x = AgentOfflineResult{}
-	mi := &file_liveroom_proto_msgTypes[95]
+	mi := &file_liveroom_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7791,7 +7968,7 @@ func (x *AgentOfflineResult) String() string {
 func (*AgentOfflineResult) ProtoMessage() {}
 
 func (x *AgentOfflineResult) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[95]
+	mi := &file_liveroom_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7804,7 +7981,7 @@ func (x *AgentOfflineResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentOfflineResult.ProtoReflect.Descriptor instead.
 func (*AgentOfflineResult) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{95}
+	return file_liveroom_proto_rawDescGZIP(), []int{98}
 }
 
 func (x *AgentOfflineResult) GetError() *Error {
@@ -7846,7 +8023,7 @@ type AgentMarkMailed struct {
 
 func (x *AgentMarkMailed) Reset() {
 	*x = AgentMarkMailed{}
-	mi := &file_liveroom_proto_msgTypes[96]
+	mi := &file_liveroom_proto_msgTypes[99]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7858,7 +8035,7 @@ func (x *AgentMarkMailed) String() string {
 func (*AgentMarkMailed) ProtoMessage() {}
 
 func (x *AgentMarkMailed) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[96]
+	mi := &file_liveroom_proto_msgTypes[99]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7871,7 +8048,7 @@ func (x *AgentMarkMailed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentMarkMailed.ProtoReflect.Descriptor instead.
 func (*AgentMarkMailed) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{96}
+	return file_liveroom_proto_rawDescGZIP(), []int{99}
 }
 
 func (x *AgentMarkMailed) GetId() string {
@@ -7903,7 +8080,7 @@ type AgentListOffline struct {
 
 func (x *AgentListOffline) Reset() {
 	*x = AgentListOffline{}
-	mi := &file_liveroom_proto_msgTypes[97]
+	mi := &file_liveroom_proto_msgTypes[100]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7915,7 +8092,7 @@ func (x *AgentListOffline) String() string {
 func (*AgentListOffline) ProtoMessage() {}
 
 func (x *AgentListOffline) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[97]
+	mi := &file_liveroom_proto_msgTypes[100]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7928,7 +8105,7 @@ func (x *AgentListOffline) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentListOffline.ProtoReflect.Descriptor instead.
 func (*AgentListOffline) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{97}
+	return file_liveroom_proto_rawDescGZIP(), []int{100}
 }
 
 type AgentOfflineList struct {
@@ -7941,7 +8118,7 @@ type AgentOfflineList struct {
 
 func (x *AgentOfflineList) Reset() {
 	*x = AgentOfflineList{}
-	mi := &file_liveroom_proto_msgTypes[98]
+	mi := &file_liveroom_proto_msgTypes[101]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7953,7 +8130,7 @@ func (x *AgentOfflineList) String() string {
 func (*AgentOfflineList) ProtoMessage() {}
 
 func (x *AgentOfflineList) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[98]
+	mi := &file_liveroom_proto_msgTypes[101]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7966,7 +8143,7 @@ func (x *AgentOfflineList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentOfflineList.ProtoReflect.Descriptor instead.
 func (*AgentOfflineList) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{98}
+	return file_liveroom_proto_rawDescGZIP(), []int{101}
 }
 
 func (x *AgentOfflineList) GetError() *Error {
@@ -7992,7 +8169,7 @@ type AgentDeleteOffline struct {
 
 func (x *AgentDeleteOffline) Reset() {
 	*x = AgentDeleteOffline{}
-	mi := &file_liveroom_proto_msgTypes[99]
+	mi := &file_liveroom_proto_msgTypes[102]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8004,7 +8181,7 @@ func (x *AgentDeleteOffline) String() string {
 func (*AgentDeleteOffline) ProtoMessage() {}
 
 func (x *AgentDeleteOffline) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[99]
+	mi := &file_liveroom_proto_msgTypes[102]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8017,7 +8194,7 @@ func (x *AgentDeleteOffline) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentDeleteOffline.ProtoReflect.Descriptor instead.
 func (*AgentDeleteOffline) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{99}
+	return file_liveroom_proto_rawDescGZIP(), []int{102}
 }
 
 func (x *AgentDeleteOffline) GetId() string {
@@ -8037,7 +8214,7 @@ type ShortClaim struct {
 
 func (x *ShortClaim) Reset() {
 	*x = ShortClaim{}
-	mi := &file_liveroom_proto_msgTypes[100]
+	mi := &file_liveroom_proto_msgTypes[103]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8049,7 +8226,7 @@ func (x *ShortClaim) String() string {
 func (*ShortClaim) ProtoMessage() {}
 
 func (x *ShortClaim) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[100]
+	mi := &file_liveroom_proto_msgTypes[103]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8062,7 +8239,7 @@ func (x *ShortClaim) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShortClaim.ProtoReflect.Descriptor instead.
 func (*ShortClaim) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{100}
+	return file_liveroom_proto_rawDescGZIP(), []int{103}
 }
 
 func (x *ShortClaim) GetRoomId() string {
@@ -8088,7 +8265,7 @@ type ShortRelease struct {
 
 func (x *ShortRelease) Reset() {
 	*x = ShortRelease{}
-	mi := &file_liveroom_proto_msgTypes[101]
+	mi := &file_liveroom_proto_msgTypes[104]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8100,7 +8277,7 @@ func (x *ShortRelease) String() string {
 func (*ShortRelease) ProtoMessage() {}
 
 func (x *ShortRelease) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[101]
+	mi := &file_liveroom_proto_msgTypes[104]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8113,7 +8290,7 @@ func (x *ShortRelease) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShortRelease.ProtoReflect.Descriptor instead.
 func (*ShortRelease) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{101}
+	return file_liveroom_proto_rawDescGZIP(), []int{104}
 }
 
 func (x *ShortRelease) GetRoomId() string {
@@ -8131,7 +8308,7 @@ type ShortResolve struct {
 
 func (x *ShortResolve) Reset() {
 	*x = ShortResolve{}
-	mi := &file_liveroom_proto_msgTypes[102]
+	mi := &file_liveroom_proto_msgTypes[105]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8143,7 +8320,7 @@ func (x *ShortResolve) String() string {
 func (*ShortResolve) ProtoMessage() {}
 
 func (x *ShortResolve) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[102]
+	mi := &file_liveroom_proto_msgTypes[105]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8156,7 +8333,7 @@ func (x *ShortResolve) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShortResolve.ProtoReflect.Descriptor instead.
 func (*ShortResolve) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{102}
+	return file_liveroom_proto_rawDescGZIP(), []int{105}
 }
 
 type ShortReply struct {
@@ -8169,7 +8346,7 @@ type ShortReply struct {
 
 func (x *ShortReply) Reset() {
 	*x = ShortReply{}
-	mi := &file_liveroom_proto_msgTypes[103]
+	mi := &file_liveroom_proto_msgTypes[106]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8181,7 +8358,7 @@ func (x *ShortReply) String() string {
 func (*ShortReply) ProtoMessage() {}
 
 func (x *ShortReply) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[103]
+	mi := &file_liveroom_proto_msgTypes[106]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8194,7 +8371,7 @@ func (x *ShortReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShortReply.ProtoReflect.Descriptor instead.
 func (*ShortReply) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{103}
+	return file_liveroom_proto_rawDescGZIP(), []int{106}
 }
 
 func (x *ShortReply) GetError() *Error {
@@ -8221,7 +8398,7 @@ type AgentOverview struct {
 
 func (x *AgentOverview) Reset() {
 	*x = AgentOverview{}
-	mi := &file_liveroom_proto_msgTypes[104]
+	mi := &file_liveroom_proto_msgTypes[107]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8233,7 +8410,7 @@ func (x *AgentOverview) String() string {
 func (*AgentOverview) ProtoMessage() {}
 
 func (x *AgentOverview) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[104]
+	mi := &file_liveroom_proto_msgTypes[107]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8246,7 +8423,7 @@ func (x *AgentOverview) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentOverview.ProtoReflect.Descriptor instead.
 func (*AgentOverview) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{104}
+	return file_liveroom_proto_rawDescGZIP(), []int{107}
 }
 
 type AgentOverviewResult struct {
@@ -8266,7 +8443,7 @@ type AgentOverviewResult struct {
 
 func (x *AgentOverviewResult) Reset() {
 	*x = AgentOverviewResult{}
-	mi := &file_liveroom_proto_msgTypes[105]
+	mi := &file_liveroom_proto_msgTypes[108]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8278,7 +8455,7 @@ func (x *AgentOverviewResult) String() string {
 func (*AgentOverviewResult) ProtoMessage() {}
 
 func (x *AgentOverviewResult) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[105]
+	mi := &file_liveroom_proto_msgTypes[108]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8291,7 +8468,7 @@ func (x *AgentOverviewResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentOverviewResult.ProtoReflect.Descriptor instead.
 func (*AgentOverviewResult) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{105}
+	return file_liveroom_proto_rawDescGZIP(), []int{108}
 }
 
 func (x *AgentOverviewResult) GetError() *Error {
@@ -8350,7 +8527,7 @@ type CheckAccess struct {
 
 func (x *CheckAccess) Reset() {
 	*x = CheckAccess{}
-	mi := &file_liveroom_proto_msgTypes[106]
+	mi := &file_liveroom_proto_msgTypes[109]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8362,7 +8539,7 @@ func (x *CheckAccess) String() string {
 func (*CheckAccess) ProtoMessage() {}
 
 func (x *CheckAccess) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[106]
+	mi := &file_liveroom_proto_msgTypes[109]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8375,7 +8552,7 @@ func (x *CheckAccess) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckAccess.ProtoReflect.Descriptor instead.
 func (*CheckAccess) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{106}
+	return file_liveroom_proto_rawDescGZIP(), []int{109}
 }
 
 func (x *CheckAccess) GetMemberId() string {
@@ -8412,7 +8589,7 @@ type AgentAdminSave struct {
 
 func (x *AgentAdminSave) Reset() {
 	*x = AgentAdminSave{}
-	mi := &file_liveroom_proto_msgTypes[107]
+	mi := &file_liveroom_proto_msgTypes[110]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8424,7 +8601,7 @@ func (x *AgentAdminSave) String() string {
 func (*AgentAdminSave) ProtoMessage() {}
 
 func (x *AgentAdminSave) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[107]
+	mi := &file_liveroom_proto_msgTypes[110]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8437,7 +8614,7 @@ func (x *AgentAdminSave) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentAdminSave.ProtoReflect.Descriptor instead.
 func (*AgentAdminSave) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{107}
+	return file_liveroom_proto_rawDescGZIP(), []int{110}
 }
 
 func (x *AgentAdminSave) GetCreate() bool {
@@ -8497,7 +8674,7 @@ type AgentAdminRemove struct {
 
 func (x *AgentAdminRemove) Reset() {
 	*x = AgentAdminRemove{}
-	mi := &file_liveroom_proto_msgTypes[108]
+	mi := &file_liveroom_proto_msgTypes[111]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8509,7 +8686,7 @@ func (x *AgentAdminRemove) String() string {
 func (*AgentAdminRemove) ProtoMessage() {}
 
 func (x *AgentAdminRemove) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[108]
+	mi := &file_liveroom_proto_msgTypes[111]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8522,7 +8699,7 @@ func (x *AgentAdminRemove) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentAdminRemove.ProtoReflect.Descriptor instead.
 func (*AgentAdminRemove) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{108}
+	return file_liveroom_proto_rawDescGZIP(), []int{111}
 }
 
 type AgentAdminStatus struct {
@@ -8533,7 +8710,7 @@ type AgentAdminStatus struct {
 
 func (x *AgentAdminStatus) Reset() {
 	*x = AgentAdminStatus{}
-	mi := &file_liveroom_proto_msgTypes[109]
+	mi := &file_liveroom_proto_msgTypes[112]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8545,7 +8722,7 @@ func (x *AgentAdminStatus) String() string {
 func (*AgentAdminStatus) ProtoMessage() {}
 
 func (x *AgentAdminStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[109]
+	mi := &file_liveroom_proto_msgTypes[112]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8558,7 +8735,7 @@ func (x *AgentAdminStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentAdminStatus.ProtoReflect.Descriptor instead.
 func (*AgentAdminStatus) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{109}
+	return file_liveroom_proto_rawDescGZIP(), []int{112}
 }
 
 type AgentAdminResult struct {
@@ -8576,7 +8753,7 @@ type AgentAdminResult struct {
 
 func (x *AgentAdminResult) Reset() {
 	*x = AgentAdminResult{}
-	mi := &file_liveroom_proto_msgTypes[110]
+	mi := &file_liveroom_proto_msgTypes[113]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8588,7 +8765,7 @@ func (x *AgentAdminResult) String() string {
 func (*AgentAdminResult) ProtoMessage() {}
 
 func (x *AgentAdminResult) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[110]
+	mi := &file_liveroom_proto_msgTypes[113]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8601,7 +8778,7 @@ func (x *AgentAdminResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentAdminResult.ProtoReflect.Descriptor instead.
 func (*AgentAdminResult) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{110}
+	return file_liveroom_proto_rawDescGZIP(), []int{113}
 }
 
 func (x *AgentAdminResult) GetError() *Error {
@@ -8655,7 +8832,7 @@ type RoomAdminClose struct {
 
 func (x *RoomAdminClose) Reset() {
 	*x = RoomAdminClose{}
-	mi := &file_liveroom_proto_msgTypes[111]
+	mi := &file_liveroom_proto_msgTypes[114]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8667,7 +8844,7 @@ func (x *RoomAdminClose) String() string {
 func (*RoomAdminClose) ProtoMessage() {}
 
 func (x *RoomAdminClose) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[111]
+	mi := &file_liveroom_proto_msgTypes[114]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8680,7 +8857,7 @@ func (x *RoomAdminClose) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoomAdminClose.ProtoReflect.Descriptor instead.
 func (*RoomAdminClose) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{111}
+	return file_liveroom_proto_rawDescGZIP(), []int{114}
 }
 
 // RoomAdminMembers lists who is in the room now.
@@ -8692,7 +8869,7 @@ type RoomAdminMembers struct {
 
 func (x *RoomAdminMembers) Reset() {
 	*x = RoomAdminMembers{}
-	mi := &file_liveroom_proto_msgTypes[112]
+	mi := &file_liveroom_proto_msgTypes[115]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8704,7 +8881,7 @@ func (x *RoomAdminMembers) String() string {
 func (*RoomAdminMembers) ProtoMessage() {}
 
 func (x *RoomAdminMembers) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[112]
+	mi := &file_liveroom_proto_msgTypes[115]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8717,7 +8894,7 @@ func (x *RoomAdminMembers) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoomAdminMembers.ProtoReflect.Descriptor instead.
 func (*RoomAdminMembers) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{112}
+	return file_liveroom_proto_rawDescGZIP(), []int{115}
 }
 
 type RoomAdminResult struct {
@@ -8732,7 +8909,7 @@ type RoomAdminResult struct {
 
 func (x *RoomAdminResult) Reset() {
 	*x = RoomAdminResult{}
-	mi := &file_liveroom_proto_msgTypes[113]
+	mi := &file_liveroom_proto_msgTypes[116]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8744,7 +8921,7 @@ func (x *RoomAdminResult) String() string {
 func (*RoomAdminResult) ProtoMessage() {}
 
 func (x *RoomAdminResult) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[113]
+	mi := &file_liveroom_proto_msgTypes[116]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8757,7 +8934,7 @@ func (x *RoomAdminResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoomAdminResult.ProtoReflect.Descriptor instead.
 func (*RoomAdminResult) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{113}
+	return file_liveroom_proto_rawDescGZIP(), []int{116}
 }
 
 func (x *RoomAdminResult) GetError() *Error {
@@ -8805,7 +8982,7 @@ type AuditRecord struct {
 
 func (x *AuditRecord) Reset() {
 	*x = AuditRecord{}
-	mi := &file_liveroom_proto_msgTypes[114]
+	mi := &file_liveroom_proto_msgTypes[117]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8817,7 +8994,7 @@ func (x *AuditRecord) String() string {
 func (*AuditRecord) ProtoMessage() {}
 
 func (x *AuditRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[114]
+	mi := &file_liveroom_proto_msgTypes[117]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8830,7 +9007,7 @@ func (x *AuditRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditRecord.ProtoReflect.Descriptor instead.
 func (*AuditRecord) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{114}
+	return file_liveroom_proto_rawDescGZIP(), []int{117}
 }
 
 func (x *AuditRecord) GetAtMs() int64 {
@@ -8899,7 +9076,7 @@ type WebhookRecord struct {
 
 func (x *WebhookRecord) Reset() {
 	*x = WebhookRecord{}
-	mi := &file_liveroom_proto_msgTypes[115]
+	mi := &file_liveroom_proto_msgTypes[118]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8911,7 +9088,7 @@ func (x *WebhookRecord) String() string {
 func (*WebhookRecord) ProtoMessage() {}
 
 func (x *WebhookRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[115]
+	mi := &file_liveroom_proto_msgTypes[118]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8924,7 +9101,7 @@ func (x *WebhookRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookRecord.ProtoReflect.Descriptor instead.
 func (*WebhookRecord) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{115}
+	return file_liveroom_proto_rawDescGZIP(), []int{118}
 }
 
 func (x *WebhookRecord) GetId() string {
@@ -8984,7 +9161,7 @@ type WebhookEvent struct {
 
 func (x *WebhookEvent) Reset() {
 	*x = WebhookEvent{}
-	mi := &file_liveroom_proto_msgTypes[116]
+	mi := &file_liveroom_proto_msgTypes[119]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8996,7 +9173,7 @@ func (x *WebhookEvent) String() string {
 func (*WebhookEvent) ProtoMessage() {}
 
 func (x *WebhookEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[116]
+	mi := &file_liveroom_proto_msgTypes[119]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9009,7 +9186,7 @@ func (x *WebhookEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookEvent.ProtoReflect.Descriptor instead.
 func (*WebhookEvent) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{116}
+	return file_liveroom_proto_rawDescGZIP(), []int{119}
 }
 
 func (x *WebhookEvent) GetId() string {
@@ -9068,7 +9245,7 @@ type WebhookJob struct {
 
 func (x *WebhookJob) Reset() {
 	*x = WebhookJob{}
-	mi := &file_liveroom_proto_msgTypes[117]
+	mi := &file_liveroom_proto_msgTypes[120]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9080,7 +9257,7 @@ func (x *WebhookJob) String() string {
 func (*WebhookJob) ProtoMessage() {}
 
 func (x *WebhookJob) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[117]
+	mi := &file_liveroom_proto_msgTypes[120]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9093,7 +9270,7 @@ func (x *WebhookJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookJob.ProtoReflect.Descriptor instead.
 func (*WebhookJob) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{117}
+	return file_liveroom_proto_rawDescGZIP(), []int{120}
 }
 
 func (x *WebhookJob) GetEvent() *WebhookEvent {
@@ -9140,7 +9317,7 @@ type WebhookDelivery struct {
 
 func (x *WebhookDelivery) Reset() {
 	*x = WebhookDelivery{}
-	mi := &file_liveroom_proto_msgTypes[118]
+	mi := &file_liveroom_proto_msgTypes[121]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9152,7 +9329,7 @@ func (x *WebhookDelivery) String() string {
 func (*WebhookDelivery) ProtoMessage() {}
 
 func (x *WebhookDelivery) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[118]
+	mi := &file_liveroom_proto_msgTypes[121]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9165,7 +9342,7 @@ func (x *WebhookDelivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookDelivery.ProtoReflect.Descriptor instead.
 func (*WebhookDelivery) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{118}
+	return file_liveroom_proto_rawDescGZIP(), []int{121}
 }
 
 func (x *WebhookDelivery) GetEventId() string {
@@ -9229,7 +9406,7 @@ type AgentSetTotp struct {
 
 func (x *AgentSetTotp) Reset() {
 	*x = AgentSetTotp{}
-	mi := &file_liveroom_proto_msgTypes[119]
+	mi := &file_liveroom_proto_msgTypes[122]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9241,7 +9418,7 @@ func (x *AgentSetTotp) String() string {
 func (*AgentSetTotp) ProtoMessage() {}
 
 func (x *AgentSetTotp) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[119]
+	mi := &file_liveroom_proto_msgTypes[122]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9254,7 +9431,7 @@ func (x *AgentSetTotp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentSetTotp.ProtoReflect.Descriptor instead.
 func (*AgentSetTotp) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{119}
+	return file_liveroom_proto_rawDescGZIP(), []int{122}
 }
 
 func (x *AgentSetTotp) GetSecret() []byte {
@@ -9292,7 +9469,7 @@ type RecordingOptions struct {
 
 func (x *RecordingOptions) Reset() {
 	*x = RecordingOptions{}
-	mi := &file_liveroom_proto_msgTypes[120]
+	mi := &file_liveroom_proto_msgTypes[123]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9304,7 +9481,7 @@ func (x *RecordingOptions) String() string {
 func (*RecordingOptions) ProtoMessage() {}
 
 func (x *RecordingOptions) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[120]
+	mi := &file_liveroom_proto_msgTypes[123]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9317,7 +9494,7 @@ func (x *RecordingOptions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordingOptions.ProtoReflect.Descriptor instead.
 func (*RecordingOptions) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{120}
+	return file_liveroom_proto_rawDescGZIP(), []int{123}
 }
 
 func (x *RecordingOptions) GetEnabled() bool {
@@ -9365,7 +9542,7 @@ type RecordingControl struct {
 
 func (x *RecordingControl) Reset() {
 	*x = RecordingControl{}
-	mi := &file_liveroom_proto_msgTypes[121]
+	mi := &file_liveroom_proto_msgTypes[124]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9377,7 +9554,7 @@ func (x *RecordingControl) String() string {
 func (*RecordingControl) ProtoMessage() {}
 
 func (x *RecordingControl) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[121]
+	mi := &file_liveroom_proto_msgTypes[124]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9390,7 +9567,7 @@ func (x *RecordingControl) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordingControl.ProtoReflect.Descriptor instead.
 func (*RecordingControl) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{121}
+	return file_liveroom_proto_rawDescGZIP(), []int{124}
 }
 
 func (x *RecordingControl) GetStart() bool {
@@ -9414,7 +9591,7 @@ type RecordingState struct {
 
 func (x *RecordingState) Reset() {
 	*x = RecordingState{}
-	mi := &file_liveroom_proto_msgTypes[122]
+	mi := &file_liveroom_proto_msgTypes[125]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9426,7 +9603,7 @@ func (x *RecordingState) String() string {
 func (*RecordingState) ProtoMessage() {}
 
 func (x *RecordingState) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[122]
+	mi := &file_liveroom_proto_msgTypes[125]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9439,7 +9616,7 @@ func (x *RecordingState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordingState.ProtoReflect.Descriptor instead.
 func (*RecordingState) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{122}
+	return file_liveroom_proto_rawDescGZIP(), []int{125}
 }
 
 func (x *RecordingState) GetState() RecordingState_State {
@@ -9491,7 +9668,7 @@ type RecordingDone struct {
 
 func (x *RecordingDone) Reset() {
 	*x = RecordingDone{}
-	mi := &file_liveroom_proto_msgTypes[123]
+	mi := &file_liveroom_proto_msgTypes[126]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9503,7 +9680,7 @@ func (x *RecordingDone) String() string {
 func (*RecordingDone) ProtoMessage() {}
 
 func (x *RecordingDone) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[123]
+	mi := &file_liveroom_proto_msgTypes[126]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9516,7 +9693,7 @@ func (x *RecordingDone) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordingDone.ProtoReflect.Descriptor instead.
 func (*RecordingDone) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{123}
+	return file_liveroom_proto_rawDescGZIP(), []int{126}
 }
 
 func (x *RecordingDone) GetRecordingId() string {
@@ -9584,7 +9761,7 @@ type MediaRecordStart struct {
 
 func (x *MediaRecordStart) Reset() {
 	*x = MediaRecordStart{}
-	mi := &file_liveroom_proto_msgTypes[124]
+	mi := &file_liveroom_proto_msgTypes[127]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9596,7 +9773,7 @@ func (x *MediaRecordStart) String() string {
 func (*MediaRecordStart) ProtoMessage() {}
 
 func (x *MediaRecordStart) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[124]
+	mi := &file_liveroom_proto_msgTypes[127]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9609,7 +9786,7 @@ func (x *MediaRecordStart) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MediaRecordStart.ProtoReflect.Descriptor instead.
 func (*MediaRecordStart) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{124}
+	return file_liveroom_proto_rawDescGZIP(), []int{127}
 }
 
 func (x *MediaRecordStart) GetRecordingId() string {
@@ -9627,7 +9804,7 @@ type MediaRecordStop struct {
 
 func (x *MediaRecordStop) Reset() {
 	*x = MediaRecordStop{}
-	mi := &file_liveroom_proto_msgTypes[125]
+	mi := &file_liveroom_proto_msgTypes[128]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9639,7 +9816,7 @@ func (x *MediaRecordStop) String() string {
 func (*MediaRecordStop) ProtoMessage() {}
 
 func (x *MediaRecordStop) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[125]
+	mi := &file_liveroom_proto_msgTypes[128]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9652,7 +9829,7 @@ func (x *MediaRecordStop) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MediaRecordStop.ProtoReflect.Descriptor instead.
 func (*MediaRecordStop) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{125}
+	return file_liveroom_proto_rawDescGZIP(), []int{128}
 }
 
 // MediaRecordingEvent is what a media actor tells its room grain about the
@@ -9676,7 +9853,7 @@ type MediaRecordingEvent struct {
 
 func (x *MediaRecordingEvent) Reset() {
 	*x = MediaRecordingEvent{}
-	mi := &file_liveroom_proto_msgTypes[126]
+	mi := &file_liveroom_proto_msgTypes[129]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9688,7 +9865,7 @@ func (x *MediaRecordingEvent) String() string {
 func (*MediaRecordingEvent) ProtoMessage() {}
 
 func (x *MediaRecordingEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[126]
+	mi := &file_liveroom_proto_msgTypes[129]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9701,7 +9878,7 @@ func (x *MediaRecordingEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MediaRecordingEvent.ProtoReflect.Descriptor instead.
 func (*MediaRecordingEvent) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{126}
+	return file_liveroom_proto_rawDescGZIP(), []int{129}
 }
 
 func (x *MediaRecordingEvent) GetKind() MediaRecordingEvent_Kind {
@@ -9795,7 +9972,7 @@ type RecordingRecord struct {
 
 func (x *RecordingRecord) Reset() {
 	*x = RecordingRecord{}
-	mi := &file_liveroom_proto_msgTypes[127]
+	mi := &file_liveroom_proto_msgTypes[130]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9807,7 +9984,7 @@ func (x *RecordingRecord) String() string {
 func (*RecordingRecord) ProtoMessage() {}
 
 func (x *RecordingRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[127]
+	mi := &file_liveroom_proto_msgTypes[130]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9820,7 +9997,7 @@ func (x *RecordingRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordingRecord.ProtoReflect.Descriptor instead.
 func (*RecordingRecord) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{127}
+	return file_liveroom_proto_rawDescGZIP(), []int{130}
 }
 
 func (x *RecordingRecord) GetId() string {
@@ -9956,7 +10133,7 @@ type RoomMemberRecord struct {
 
 func (x *RoomMemberRecord) Reset() {
 	*x = RoomMemberRecord{}
-	mi := &file_liveroom_proto_msgTypes[128]
+	mi := &file_liveroom_proto_msgTypes[131]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9968,7 +10145,7 @@ func (x *RoomMemberRecord) String() string {
 func (*RoomMemberRecord) ProtoMessage() {}
 
 func (x *RoomMemberRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[128]
+	mi := &file_liveroom_proto_msgTypes[131]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9981,7 +10158,7 @@ func (x *RoomMemberRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoomMemberRecord.ProtoReflect.Descriptor instead.
 func (*RoomMemberRecord) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{128}
+	return file_liveroom_proto_rawDescGZIP(), []int{131}
 }
 
 func (x *RoomMemberRecord) GetMember() *Member {
@@ -10038,7 +10215,7 @@ type WhiteboardSettings struct {
 
 func (x *WhiteboardSettings) Reset() {
 	*x = WhiteboardSettings{}
-	mi := &file_liveroom_proto_msgTypes[129]
+	mi := &file_liveroom_proto_msgTypes[132]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10050,7 +10227,7 @@ func (x *WhiteboardSettings) String() string {
 func (*WhiteboardSettings) ProtoMessage() {}
 
 func (x *WhiteboardSettings) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[129]
+	mi := &file_liveroom_proto_msgTypes[132]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10063,7 +10240,7 @@ func (x *WhiteboardSettings) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WhiteboardSettings.ProtoReflect.Descriptor instead.
 func (*WhiteboardSettings) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{129}
+	return file_liveroom_proto_rawDescGZIP(), []int{132}
 }
 
 func (x *WhiteboardSettings) GetEnabled() bool {
@@ -10107,7 +10284,7 @@ type WbElement struct {
 
 func (x *WbElement) Reset() {
 	*x = WbElement{}
-	mi := &file_liveroom_proto_msgTypes[130]
+	mi := &file_liveroom_proto_msgTypes[133]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10119,7 +10296,7 @@ func (x *WbElement) String() string {
 func (*WbElement) ProtoMessage() {}
 
 func (x *WbElement) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[130]
+	mi := &file_liveroom_proto_msgTypes[133]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10132,7 +10309,7 @@ func (x *WbElement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WbElement.ProtoReflect.Descriptor instead.
 func (*WbElement) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{130}
+	return file_liveroom_proto_rawDescGZIP(), []int{133}
 }
 
 func (x *WbElement) GetId() uint64 {
@@ -10217,7 +10394,7 @@ type WbPage struct {
 
 func (x *WbPage) Reset() {
 	*x = WbPage{}
-	mi := &file_liveroom_proto_msgTypes[131]
+	mi := &file_liveroom_proto_msgTypes[134]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10229,7 +10406,7 @@ func (x *WbPage) String() string {
 func (*WbPage) ProtoMessage() {}
 
 func (x *WbPage) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[131]
+	mi := &file_liveroom_proto_msgTypes[134]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10242,7 +10419,7 @@ func (x *WbPage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WbPage.ProtoReflect.Descriptor instead.
 func (*WbPage) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{131}
+	return file_liveroom_proto_rawDescGZIP(), []int{134}
 }
 
 func (x *WbPage) GetBackgroundId() string {
@@ -10294,7 +10471,7 @@ type WbOp struct {
 
 func (x *WbOp) Reset() {
 	*x = WbOp{}
-	mi := &file_liveroom_proto_msgTypes[132]
+	mi := &file_liveroom_proto_msgTypes[135]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10306,7 +10483,7 @@ func (x *WbOp) String() string {
 func (*WbOp) ProtoMessage() {}
 
 func (x *WbOp) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[132]
+	mi := &file_liveroom_proto_msgTypes[135]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10319,7 +10496,7 @@ func (x *WbOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WbOp.ProtoReflect.Descriptor instead.
 func (*WbOp) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{132}
+	return file_liveroom_proto_rawDescGZIP(), []int{135}
 }
 
 func (x *WbOp) GetSeq() uint64 {
@@ -10432,7 +10609,7 @@ type WbHistory struct {
 
 func (x *WbHistory) Reset() {
 	*x = WbHistory{}
-	mi := &file_liveroom_proto_msgTypes[133]
+	mi := &file_liveroom_proto_msgTypes[136]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10444,7 +10621,7 @@ func (x *WbHistory) String() string {
 func (*WbHistory) ProtoMessage() {}
 
 func (x *WbHistory) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[133]
+	mi := &file_liveroom_proto_msgTypes[136]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10457,7 +10634,7 @@ func (x *WbHistory) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WbHistory.ProtoReflect.Descriptor instead.
 func (*WbHistory) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{133}
+	return file_liveroom_proto_rawDescGZIP(), []int{136}
 }
 
 func (x *WbHistory) GetMemberId() string {
@@ -10500,7 +10677,7 @@ type WbBoard struct {
 
 func (x *WbBoard) Reset() {
 	*x = WbBoard{}
-	mi := &file_liveroom_proto_msgTypes[134]
+	mi := &file_liveroom_proto_msgTypes[137]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10512,7 +10689,7 @@ func (x *WbBoard) String() string {
 func (*WbBoard) ProtoMessage() {}
 
 func (x *WbBoard) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[134]
+	mi := &file_liveroom_proto_msgTypes[137]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10525,7 +10702,7 @@ func (x *WbBoard) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WbBoard.ProtoReflect.Descriptor instead.
 func (*WbBoard) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{134}
+	return file_liveroom_proto_rawDescGZIP(), []int{137}
 }
 
 func (x *WbBoard) GetSeq() uint64 {
@@ -10598,7 +10775,7 @@ type WbImage struct {
 
 func (x *WbImage) Reset() {
 	*x = WbImage{}
-	mi := &file_liveroom_proto_msgTypes[135]
+	mi := &file_liveroom_proto_msgTypes[138]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10610,7 +10787,7 @@ func (x *WbImage) String() string {
 func (*WbImage) ProtoMessage() {}
 
 func (x *WbImage) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[135]
+	mi := &file_liveroom_proto_msgTypes[138]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10623,7 +10800,7 @@ func (x *WbImage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WbImage.ProtoReflect.Descriptor instead.
 func (*WbImage) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{135}
+	return file_liveroom_proto_rawDescGZIP(), []int{138}
 }
 
 func (x *WbImage) GetId() string {
@@ -10680,7 +10857,7 @@ type WbLive struct {
 
 func (x *WbLive) Reset() {
 	*x = WbLive{}
-	mi := &file_liveroom_proto_msgTypes[136]
+	mi := &file_liveroom_proto_msgTypes[139]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10692,7 +10869,7 @@ func (x *WbLive) String() string {
 func (*WbLive) ProtoMessage() {}
 
 func (x *WbLive) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[136]
+	mi := &file_liveroom_proto_msgTypes[139]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10705,7 +10882,7 @@ func (x *WbLive) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WbLive.ProtoReflect.Descriptor instead.
 func (*WbLive) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{136}
+	return file_liveroom_proto_rawDescGZIP(), []int{139}
 }
 
 func (x *WbLive) GetPage() uint32 {
@@ -10777,7 +10954,7 @@ type WbSync struct {
 
 func (x *WbSync) Reset() {
 	*x = WbSync{}
-	mi := &file_liveroom_proto_msgTypes[137]
+	mi := &file_liveroom_proto_msgTypes[140]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10789,7 +10966,7 @@ func (x *WbSync) String() string {
 func (*WbSync) ProtoMessage() {}
 
 func (x *WbSync) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[137]
+	mi := &file_liveroom_proto_msgTypes[140]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10802,7 +10979,7 @@ func (x *WbSync) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WbSync.ProtoReflect.Descriptor instead.
 func (*WbSync) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{137}
+	return file_liveroom_proto_rawDescGZIP(), []int{140}
 }
 
 func (x *WbSync) GetSinceSeq() uint64 {
@@ -10826,7 +11003,7 @@ type WbClient struct {
 
 func (x *WbClient) Reset() {
 	*x = WbClient{}
-	mi := &file_liveroom_proto_msgTypes[138]
+	mi := &file_liveroom_proto_msgTypes[141]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10838,7 +11015,7 @@ func (x *WbClient) String() string {
 func (*WbClient) ProtoMessage() {}
 
 func (x *WbClient) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[138]
+	mi := &file_liveroom_proto_msgTypes[141]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10851,7 +11028,7 @@ func (x *WbClient) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WbClient.ProtoReflect.Descriptor instead.
 func (*WbClient) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{138}
+	return file_liveroom_proto_rawDescGZIP(), []int{141}
 }
 
 func (x *WbClient) GetBody() isWbClient_Body {
@@ -10925,7 +11102,7 @@ type WbState struct {
 
 func (x *WbState) Reset() {
 	*x = WbState{}
-	mi := &file_liveroom_proto_msgTypes[139]
+	mi := &file_liveroom_proto_msgTypes[142]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10937,7 +11114,7 @@ func (x *WbState) String() string {
 func (*WbState) ProtoMessage() {}
 
 func (x *WbState) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[139]
+	mi := &file_liveroom_proto_msgTypes[142]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10950,7 +11127,7 @@ func (x *WbState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WbState.ProtoReflect.Descriptor instead.
 func (*WbState) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{139}
+	return file_liveroom_proto_rawDescGZIP(), []int{142}
 }
 
 func (x *WbState) GetSettings() *WhiteboardSettings {
@@ -11002,7 +11179,7 @@ type WbServer struct {
 
 func (x *WbServer) Reset() {
 	*x = WbServer{}
-	mi := &file_liveroom_proto_msgTypes[140]
+	mi := &file_liveroom_proto_msgTypes[143]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -11014,7 +11191,7 @@ func (x *WbServer) String() string {
 func (*WbServer) ProtoMessage() {}
 
 func (x *WbServer) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[140]
+	mi := &file_liveroom_proto_msgTypes[143]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -11027,7 +11204,7 @@ func (x *WbServer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WbServer.ProtoReflect.Descriptor instead.
 func (*WbServer) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{140}
+	return file_liveroom_proto_rawDescGZIP(), []int{143}
 }
 
 func (x *WbServer) GetBody() isWbServer_Body {
@@ -11098,7 +11275,7 @@ type WbRequest struct {
 
 func (x *WbRequest) Reset() {
 	*x = WbRequest{}
-	mi := &file_liveroom_proto_msgTypes[141]
+	mi := &file_liveroom_proto_msgTypes[144]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -11110,7 +11287,7 @@ func (x *WbRequest) String() string {
 func (*WbRequest) ProtoMessage() {}
 
 func (x *WbRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[141]
+	mi := &file_liveroom_proto_msgTypes[144]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -11123,7 +11300,7 @@ func (x *WbRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WbRequest.ProtoReflect.Descriptor instead.
 func (*WbRequest) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{141}
+	return file_liveroom_proto_rawDescGZIP(), []int{144}
 }
 
 func (x *WbRequest) GetSession() *actor.PID {
@@ -11157,7 +11334,7 @@ type WbReply struct {
 
 func (x *WbReply) Reset() {
 	*x = WbReply{}
-	mi := &file_liveroom_proto_msgTypes[142]
+	mi := &file_liveroom_proto_msgTypes[145]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -11169,7 +11346,7 @@ func (x *WbReply) String() string {
 func (*WbReply) ProtoMessage() {}
 
 func (x *WbReply) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[142]
+	mi := &file_liveroom_proto_msgTypes[145]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -11182,7 +11359,7 @@ func (x *WbReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WbReply.ProtoReflect.Descriptor instead.
 func (*WbReply) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{142}
+	return file_liveroom_proto_rawDescGZIP(), []int{145}
 }
 
 func (x *WbReply) GetError() *Error {
@@ -11210,7 +11387,7 @@ type WbWho struct {
 
 func (x *WbWho) Reset() {
 	*x = WbWho{}
-	mi := &file_liveroom_proto_msgTypes[143]
+	mi := &file_liveroom_proto_msgTypes[146]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -11222,7 +11399,7 @@ func (x *WbWho) String() string {
 func (*WbWho) ProtoMessage() {}
 
 func (x *WbWho) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[143]
+	mi := &file_liveroom_proto_msgTypes[146]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -11235,7 +11412,7 @@ func (x *WbWho) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WbWho.ProtoReflect.Descriptor instead.
 func (*WbWho) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{143}
+	return file_liveroom_proto_rawDescGZIP(), []int{146}
 }
 
 func (x *WbWho) GetSession() *actor.PID {
@@ -11260,7 +11437,7 @@ type WbWhoReply struct {
 
 func (x *WbWhoReply) Reset() {
 	*x = WbWhoReply{}
-	mi := &file_liveroom_proto_msgTypes[144]
+	mi := &file_liveroom_proto_msgTypes[147]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -11272,7 +11449,7 @@ func (x *WbWhoReply) String() string {
 func (*WbWhoReply) ProtoMessage() {}
 
 func (x *WbWhoReply) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[144]
+	mi := &file_liveroom_proto_msgTypes[147]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -11285,7 +11462,7 @@ func (x *WbWhoReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WbWhoReply.ProtoReflect.Descriptor instead.
 func (*WbWhoReply) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{144}
+	return file_liveroom_proto_rawDescGZIP(), []int{147}
 }
 
 func (x *WbWhoReply) GetError() *Error {
@@ -11336,7 +11513,7 @@ type WbAddPages struct {
 
 func (x *WbAddPages) Reset() {
 	*x = WbAddPages{}
-	mi := &file_liveroom_proto_msgTypes[145]
+	mi := &file_liveroom_proto_msgTypes[148]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -11348,7 +11525,7 @@ func (x *WbAddPages) String() string {
 func (*WbAddPages) ProtoMessage() {}
 
 func (x *WbAddPages) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[145]
+	mi := &file_liveroom_proto_msgTypes[148]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -11361,7 +11538,7 @@ func (x *WbAddPages) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WbAddPages.ProtoReflect.Descriptor instead.
 func (*WbAddPages) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{145}
+	return file_liveroom_proto_rawDescGZIP(), []int{148}
 }
 
 func (x *WbAddPages) GetMemberId() string {
@@ -11397,7 +11574,7 @@ type WbCheckMember struct {
 
 func (x *WbCheckMember) Reset() {
 	*x = WbCheckMember{}
-	mi := &file_liveroom_proto_msgTypes[146]
+	mi := &file_liveroom_proto_msgTypes[149]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -11409,7 +11586,7 @@ func (x *WbCheckMember) String() string {
 func (*WbCheckMember) ProtoMessage() {}
 
 func (x *WbCheckMember) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[146]
+	mi := &file_liveroom_proto_msgTypes[149]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -11422,7 +11599,7 @@ func (x *WbCheckMember) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WbCheckMember.ProtoReflect.Descriptor instead.
 func (*WbCheckMember) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{146}
+	return file_liveroom_proto_rawDescGZIP(), []int{149}
 }
 
 func (x *WbCheckMember) GetMemberId() string {
@@ -11469,7 +11646,7 @@ type BroadcastRecord struct {
 
 func (x *BroadcastRecord) Reset() {
 	*x = BroadcastRecord{}
-	mi := &file_liveroom_proto_msgTypes[147]
+	mi := &file_liveroom_proto_msgTypes[150]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -11481,7 +11658,7 @@ func (x *BroadcastRecord) String() string {
 func (*BroadcastRecord) ProtoMessage() {}
 
 func (x *BroadcastRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[147]
+	mi := &file_liveroom_proto_msgTypes[150]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -11494,7 +11671,7 @@ func (x *BroadcastRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BroadcastRecord.ProtoReflect.Descriptor instead.
 func (*BroadcastRecord) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{147}
+	return file_liveroom_proto_rawDescGZIP(), []int{150}
 }
 
 func (x *BroadcastRecord) GetId() string {
@@ -11594,7 +11771,7 @@ type BroadcastJoin struct {
 
 func (x *BroadcastJoin) Reset() {
 	*x = BroadcastJoin{}
-	mi := &file_liveroom_proto_msgTypes[148]
+	mi := &file_liveroom_proto_msgTypes[151]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -11606,7 +11783,7 @@ func (x *BroadcastJoin) String() string {
 func (*BroadcastJoin) ProtoMessage() {}
 
 func (x *BroadcastJoin) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[148]
+	mi := &file_liveroom_proto_msgTypes[151]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -11619,7 +11796,7 @@ func (x *BroadcastJoin) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BroadcastJoin.ProtoReflect.Descriptor instead.
 func (*BroadcastJoin) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{148}
+	return file_liveroom_proto_rawDescGZIP(), []int{151}
 }
 
 func (x *BroadcastJoin) GetBroadcastId() string {
@@ -11680,7 +11857,7 @@ type BroadcastControl struct {
 
 func (x *BroadcastControl) Reset() {
 	*x = BroadcastControl{}
-	mi := &file_liveroom_proto_msgTypes[149]
+	mi := &file_liveroom_proto_msgTypes[152]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -11692,7 +11869,7 @@ func (x *BroadcastControl) String() string {
 func (*BroadcastControl) ProtoMessage() {}
 
 func (x *BroadcastControl) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[149]
+	mi := &file_liveroom_proto_msgTypes[152]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -11705,7 +11882,7 @@ func (x *BroadcastControl) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BroadcastControl.ProtoReflect.Descriptor instead.
 func (*BroadcastControl) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{149}
+	return file_liveroom_proto_rawDescGZIP(), []int{152}
 }
 
 func (x *BroadcastControl) GetAction() BroadcastAction {
@@ -11728,7 +11905,7 @@ type BroadcastInfo struct {
 
 func (x *BroadcastInfo) Reset() {
 	*x = BroadcastInfo{}
-	mi := &file_liveroom_proto_msgTypes[150]
+	mi := &file_liveroom_proto_msgTypes[153]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -11740,7 +11917,7 @@ func (x *BroadcastInfo) String() string {
 func (*BroadcastInfo) ProtoMessage() {}
 
 func (x *BroadcastInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[150]
+	mi := &file_liveroom_proto_msgTypes[153]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -11753,7 +11930,7 @@ func (x *BroadcastInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BroadcastInfo.ProtoReflect.Descriptor instead.
 func (*BroadcastInfo) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{150}
+	return file_liveroom_proto_rawDescGZIP(), []int{153}
 }
 
 func (x *BroadcastInfo) GetId() string {
@@ -11802,7 +11979,7 @@ type BroadcasterInfo struct {
 
 func (x *BroadcasterInfo) Reset() {
 	*x = BroadcasterInfo{}
-	mi := &file_liveroom_proto_msgTypes[151]
+	mi := &file_liveroom_proto_msgTypes[154]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -11814,7 +11991,7 @@ func (x *BroadcasterInfo) String() string {
 func (*BroadcasterInfo) ProtoMessage() {}
 
 func (x *BroadcasterInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[151]
+	mi := &file_liveroom_proto_msgTypes[154]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -11827,7 +12004,7 @@ func (x *BroadcasterInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BroadcasterInfo.ProtoReflect.Descriptor instead.
 func (*BroadcasterInfo) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{151}
+	return file_liveroom_proto_rawDescGZIP(), []int{154}
 }
 
 func (x *BroadcasterInfo) GetMemberId() string {
@@ -11864,7 +12041,7 @@ type BroadcastState struct {
 
 func (x *BroadcastState) Reset() {
 	*x = BroadcastState{}
-	mi := &file_liveroom_proto_msgTypes[152]
+	mi := &file_liveroom_proto_msgTypes[155]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -11876,7 +12053,7 @@ func (x *BroadcastState) String() string {
 func (*BroadcastState) ProtoMessage() {}
 
 func (x *BroadcastState) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[152]
+	mi := &file_liveroom_proto_msgTypes[155]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -11889,7 +12066,7 @@ func (x *BroadcastState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BroadcastState.ProtoReflect.Descriptor instead.
 func (*BroadcastState) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{152}
+	return file_liveroom_proto_rawDescGZIP(), []int{155}
 }
 
 func (x *BroadcastState) GetPhase() BroadcastPhase {
@@ -11934,7 +12111,7 @@ type BroadcastJoined struct {
 
 func (x *BroadcastJoined) Reset() {
 	*x = BroadcastJoined{}
-	mi := &file_liveroom_proto_msgTypes[153]
+	mi := &file_liveroom_proto_msgTypes[156]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -11946,7 +12123,7 @@ func (x *BroadcastJoined) String() string {
 func (*BroadcastJoined) ProtoMessage() {}
 
 func (x *BroadcastJoined) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[153]
+	mi := &file_liveroom_proto_msgTypes[156]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -11959,7 +12136,7 @@ func (x *BroadcastJoined) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BroadcastJoined.ProtoReflect.Descriptor instead.
 func (*BroadcastJoined) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{153}
+	return file_liveroom_proto_rawDescGZIP(), []int{156}
 }
 
 func (x *BroadcastJoined) GetMemberId() string {
@@ -12020,7 +12197,7 @@ type CreateBroadcast struct {
 
 func (x *CreateBroadcast) Reset() {
 	*x = CreateBroadcast{}
-	mi := &file_liveroom_proto_msgTypes[154]
+	mi := &file_liveroom_proto_msgTypes[157]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -12032,7 +12209,7 @@ func (x *CreateBroadcast) String() string {
 func (*CreateBroadcast) ProtoMessage() {}
 
 func (x *CreateBroadcast) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[154]
+	mi := &file_liveroom_proto_msgTypes[157]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -12045,7 +12222,7 @@ func (x *CreateBroadcast) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateBroadcast.ProtoReflect.Descriptor instead.
 func (*CreateBroadcast) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{154}
+	return file_liveroom_proto_rawDescGZIP(), []int{157}
 }
 
 func (x *CreateBroadcast) GetId() string {
@@ -12108,7 +12285,7 @@ type CreateBroadcastResult struct {
 
 func (x *CreateBroadcastResult) Reset() {
 	*x = CreateBroadcastResult{}
-	mi := &file_liveroom_proto_msgTypes[155]
+	mi := &file_liveroom_proto_msgTypes[158]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -12120,7 +12297,7 @@ func (x *CreateBroadcastResult) String() string {
 func (*CreateBroadcastResult) ProtoMessage() {}
 
 func (x *CreateBroadcastResult) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[155]
+	mi := &file_liveroom_proto_msgTypes[158]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -12133,7 +12310,7 @@ func (x *CreateBroadcastResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateBroadcastResult.ProtoReflect.Descriptor instead.
 func (*CreateBroadcastResult) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{155}
+	return file_liveroom_proto_rawDescGZIP(), []int{158}
 }
 
 func (x *CreateBroadcastResult) GetError() *Error {
@@ -12165,7 +12342,7 @@ type GetBroadcastInfo struct {
 
 func (x *GetBroadcastInfo) Reset() {
 	*x = GetBroadcastInfo{}
-	mi := &file_liveroom_proto_msgTypes[156]
+	mi := &file_liveroom_proto_msgTypes[159]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -12177,7 +12354,7 @@ func (x *GetBroadcastInfo) String() string {
 func (*GetBroadcastInfo) ProtoMessage() {}
 
 func (x *GetBroadcastInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[156]
+	mi := &file_liveroom_proto_msgTypes[159]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -12190,7 +12367,7 @@ func (x *GetBroadcastInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBroadcastInfo.ProtoReflect.Descriptor instead.
 func (*GetBroadcastInfo) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{156}
+	return file_liveroom_proto_rawDescGZIP(), []int{159}
 }
 
 type GetBroadcastInfoResult struct {
@@ -12204,7 +12381,7 @@ type GetBroadcastInfoResult struct {
 
 func (x *GetBroadcastInfoResult) Reset() {
 	*x = GetBroadcastInfoResult{}
-	mi := &file_liveroom_proto_msgTypes[157]
+	mi := &file_liveroom_proto_msgTypes[160]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -12216,7 +12393,7 @@ func (x *GetBroadcastInfoResult) String() string {
 func (*GetBroadcastInfoResult) ProtoMessage() {}
 
 func (x *GetBroadcastInfoResult) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[157]
+	mi := &file_liveroom_proto_msgTypes[160]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -12229,7 +12406,7 @@ func (x *GetBroadcastInfoResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBroadcastInfoResult.ProtoReflect.Descriptor instead.
 func (*GetBroadcastInfoResult) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{157}
+	return file_liveroom_proto_rawDescGZIP(), []int{160}
 }
 
 func (x *GetBroadcastInfoResult) GetError() *Error {
@@ -12276,7 +12453,7 @@ type BroadcastRequest struct {
 
 func (x *BroadcastRequest) Reset() {
 	*x = BroadcastRequest{}
-	mi := &file_liveroom_proto_msgTypes[158]
+	mi := &file_liveroom_proto_msgTypes[161]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -12288,7 +12465,7 @@ func (x *BroadcastRequest) String() string {
 func (*BroadcastRequest) ProtoMessage() {}
 
 func (x *BroadcastRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[158]
+	mi := &file_liveroom_proto_msgTypes[161]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -12301,7 +12478,7 @@ func (x *BroadcastRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BroadcastRequest.ProtoReflect.Descriptor instead.
 func (*BroadcastRequest) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{158}
+	return file_liveroom_proto_rawDescGZIP(), []int{161}
 }
 
 func (x *BroadcastRequest) GetSession() *actor.PID {
@@ -12472,7 +12649,7 @@ type BroadcastLeave struct {
 
 func (x *BroadcastLeave) Reset() {
 	*x = BroadcastLeave{}
-	mi := &file_liveroom_proto_msgTypes[159]
+	mi := &file_liveroom_proto_msgTypes[162]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -12484,7 +12661,7 @@ func (x *BroadcastLeave) String() string {
 func (*BroadcastLeave) ProtoMessage() {}
 
 func (x *BroadcastLeave) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[159]
+	mi := &file_liveroom_proto_msgTypes[162]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -12497,7 +12674,7 @@ func (x *BroadcastLeave) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BroadcastLeave.ProtoReflect.Descriptor instead.
 func (*BroadcastLeave) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{159}
+	return file_liveroom_proto_rawDescGZIP(), []int{162}
 }
 
 // BroadcastAwayExpired tells a broadcast grain that a member whose
@@ -12512,7 +12689,7 @@ type BroadcastAwayExpired struct {
 
 func (x *BroadcastAwayExpired) Reset() {
 	*x = BroadcastAwayExpired{}
-	mi := &file_liveroom_proto_msgTypes[160]
+	mi := &file_liveroom_proto_msgTypes[163]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -12524,7 +12701,7 @@ func (x *BroadcastAwayExpired) String() string {
 func (*BroadcastAwayExpired) ProtoMessage() {}
 
 func (x *BroadcastAwayExpired) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[160]
+	mi := &file_liveroom_proto_msgTypes[163]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -12537,7 +12714,7 @@ func (x *BroadcastAwayExpired) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BroadcastAwayExpired.ProtoReflect.Descriptor instead.
 func (*BroadcastAwayExpired) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{160}
+	return file_liveroom_proto_rawDescGZIP(), []int{163}
 }
 
 func (x *BroadcastAwayExpired) GetMemberId() string {
@@ -12565,7 +12742,7 @@ type WbRoomDeleted struct {
 
 func (x *WbRoomDeleted) Reset() {
 	*x = WbRoomDeleted{}
-	mi := &file_liveroom_proto_msgTypes[161]
+	mi := &file_liveroom_proto_msgTypes[164]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -12577,7 +12754,7 @@ func (x *WbRoomDeleted) String() string {
 func (*WbRoomDeleted) ProtoMessage() {}
 
 func (x *WbRoomDeleted) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[161]
+	mi := &file_liveroom_proto_msgTypes[164]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -12590,7 +12767,7 @@ func (x *WbRoomDeleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WbRoomDeleted.ProtoReflect.Descriptor instead.
 func (*WbRoomDeleted) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{161}
+	return file_liveroom_proto_rawDescGZIP(), []int{164}
 }
 
 func (x *WbRoomDeleted) GetGeneration() string {
@@ -12615,7 +12792,7 @@ type AgentPresenceVisitor struct {
 
 func (x *AgentPresenceVisitor) Reset() {
 	*x = AgentPresenceVisitor{}
-	mi := &file_liveroom_proto_msgTypes[162]
+	mi := &file_liveroom_proto_msgTypes[165]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -12627,7 +12804,7 @@ func (x *AgentPresenceVisitor) String() string {
 func (*AgentPresenceVisitor) ProtoMessage() {}
 
 func (x *AgentPresenceVisitor) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[162]
+	mi := &file_liveroom_proto_msgTypes[165]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -12640,7 +12817,7 @@ func (x *AgentPresenceVisitor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentPresenceVisitor.ProtoReflect.Descriptor instead.
 func (*AgentPresenceVisitor) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{162}
+	return file_liveroom_proto_rawDescGZIP(), []int{165}
 }
 
 func (x *AgentPresenceVisitor) GetSession() *actor.PID {
@@ -12677,7 +12854,7 @@ type AgentPresencePage struct {
 
 func (x *AgentPresencePage) Reset() {
 	*x = AgentPresencePage{}
-	mi := &file_liveroom_proto_msgTypes[163]
+	mi := &file_liveroom_proto_msgTypes[166]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -12689,7 +12866,7 @@ func (x *AgentPresencePage) String() string {
 func (*AgentPresencePage) ProtoMessage() {}
 
 func (x *AgentPresencePage) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[163]
+	mi := &file_liveroom_proto_msgTypes[166]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -12702,7 +12879,7 @@ func (x *AgentPresencePage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentPresencePage.ProtoReflect.Descriptor instead.
 func (*AgentPresencePage) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{163}
+	return file_liveroom_proto_rawDescGZIP(), []int{166}
 }
 
 func (x *AgentPresencePage) GetSession() *actor.PID {
@@ -12741,7 +12918,7 @@ type VisitorPage struct {
 
 func (x *VisitorPage) Reset() {
 	*x = VisitorPage{}
-	mi := &file_liveroom_proto_msgTypes[164]
+	mi := &file_liveroom_proto_msgTypes[167]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -12753,7 +12930,7 @@ func (x *VisitorPage) String() string {
 func (*VisitorPage) ProtoMessage() {}
 
 func (x *VisitorPage) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[164]
+	mi := &file_liveroom_proto_msgTypes[167]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -12766,7 +12943,7 @@ func (x *VisitorPage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VisitorPage.ProtoReflect.Descriptor instead.
 func (*VisitorPage) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{164}
+	return file_liveroom_proto_rawDescGZIP(), []int{167}
 }
 
 func (x *VisitorPage) GetPageUrl() string {
@@ -12817,7 +12994,7 @@ type VisitorPastRequest struct {
 
 func (x *VisitorPastRequest) Reset() {
 	*x = VisitorPastRequest{}
-	mi := &file_liveroom_proto_msgTypes[165]
+	mi := &file_liveroom_proto_msgTypes[168]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -12829,7 +13006,7 @@ func (x *VisitorPastRequest) String() string {
 func (*VisitorPastRequest) ProtoMessage() {}
 
 func (x *VisitorPastRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[165]
+	mi := &file_liveroom_proto_msgTypes[168]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -12842,7 +13019,7 @@ func (x *VisitorPastRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VisitorPastRequest.ProtoReflect.Descriptor instead.
 func (*VisitorPastRequest) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{165}
+	return file_liveroom_proto_rawDescGZIP(), []int{168}
 }
 
 func (x *VisitorPastRequest) GetAgentId() string {
@@ -12885,7 +13062,7 @@ type VisitorPageView struct {
 
 func (x *VisitorPageView) Reset() {
 	*x = VisitorPageView{}
-	mi := &file_liveroom_proto_msgTypes[166]
+	mi := &file_liveroom_proto_msgTypes[169]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -12897,7 +13074,7 @@ func (x *VisitorPageView) String() string {
 func (*VisitorPageView) ProtoMessage() {}
 
 func (x *VisitorPageView) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[166]
+	mi := &file_liveroom_proto_msgTypes[169]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -12910,7 +13087,7 @@ func (x *VisitorPageView) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VisitorPageView.ProtoReflect.Descriptor instead.
 func (*VisitorPageView) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{166}
+	return file_liveroom_proto_rawDescGZIP(), []int{169}
 }
 
 func (x *VisitorPageView) GetPage() *VisitorPage {
@@ -12949,7 +13126,7 @@ type VisitorSessionRecord struct {
 
 func (x *VisitorSessionRecord) Reset() {
 	*x = VisitorSessionRecord{}
-	mi := &file_liveroom_proto_msgTypes[167]
+	mi := &file_liveroom_proto_msgTypes[170]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -12961,7 +13138,7 @@ func (x *VisitorSessionRecord) String() string {
 func (*VisitorSessionRecord) ProtoMessage() {}
 
 func (x *VisitorSessionRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[167]
+	mi := &file_liveroom_proto_msgTypes[170]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -12974,7 +13151,7 @@ func (x *VisitorSessionRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VisitorSessionRecord.ProtoReflect.Descriptor instead.
 func (*VisitorSessionRecord) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{167}
+	return file_liveroom_proto_rawDescGZIP(), []int{170}
 }
 
 func (x *VisitorSessionRecord) GetName() string {
@@ -13050,7 +13227,7 @@ type VisitorSessionSummary struct {
 
 func (x *VisitorSessionSummary) Reset() {
 	*x = VisitorSessionSummary{}
-	mi := &file_liveroom_proto_msgTypes[168]
+	mi := &file_liveroom_proto_msgTypes[171]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -13062,7 +13239,7 @@ func (x *VisitorSessionSummary) String() string {
 func (*VisitorSessionSummary) ProtoMessage() {}
 
 func (x *VisitorSessionSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[168]
+	mi := &file_liveroom_proto_msgTypes[171]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -13075,7 +13252,7 @@ func (x *VisitorSessionSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VisitorSessionSummary.ProtoReflect.Descriptor instead.
 func (*VisitorSessionSummary) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{168}
+	return file_liveroom_proto_rawDescGZIP(), []int{171}
 }
 
 func (x *VisitorSessionSummary) GetName() string {
@@ -13142,7 +13319,7 @@ type VisitorSessionOpen struct {
 
 func (x *VisitorSessionOpen) Reset() {
 	*x = VisitorSessionOpen{}
-	mi := &file_liveroom_proto_msgTypes[169]
+	mi := &file_liveroom_proto_msgTypes[172]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -13154,7 +13331,7 @@ func (x *VisitorSessionOpen) String() string {
 func (*VisitorSessionOpen) ProtoMessage() {}
 
 func (x *VisitorSessionOpen) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[169]
+	mi := &file_liveroom_proto_msgTypes[172]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -13167,7 +13344,7 @@ func (x *VisitorSessionOpen) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VisitorSessionOpen.ProtoReflect.Descriptor instead.
 func (*VisitorSessionOpen) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{169}
+	return file_liveroom_proto_rawDescGZIP(), []int{172}
 }
 
 func (x *VisitorSessionOpen) GetSession() *actor.PID {
@@ -13218,7 +13395,7 @@ type VisitorSessionRequest struct {
 
 func (x *VisitorSessionRequest) Reset() {
 	*x = VisitorSessionRequest{}
-	mi := &file_liveroom_proto_msgTypes[170]
+	mi := &file_liveroom_proto_msgTypes[173]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -13230,7 +13407,7 @@ func (x *VisitorSessionRequest) String() string {
 func (*VisitorSessionRequest) ProtoMessage() {}
 
 func (x *VisitorSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[170]
+	mi := &file_liveroom_proto_msgTypes[173]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -13243,7 +13420,7 @@ func (x *VisitorSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VisitorSessionRequest.ProtoReflect.Descriptor instead.
 func (*VisitorSessionRequest) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{170}
+	return file_liveroom_proto_rawDescGZIP(), []int{173}
 }
 
 func (x *VisitorSessionRequest) GetAgentId() string {
@@ -13282,7 +13459,7 @@ type VisitorSessionGet struct {
 
 func (x *VisitorSessionGet) Reset() {
 	*x = VisitorSessionGet{}
-	mi := &file_liveroom_proto_msgTypes[171]
+	mi := &file_liveroom_proto_msgTypes[174]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -13294,7 +13471,7 @@ func (x *VisitorSessionGet) String() string {
 func (*VisitorSessionGet) ProtoMessage() {}
 
 func (x *VisitorSessionGet) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[171]
+	mi := &file_liveroom_proto_msgTypes[174]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -13307,7 +13484,7 @@ func (x *VisitorSessionGet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VisitorSessionGet.ProtoReflect.Descriptor instead.
 func (*VisitorSessionGet) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{171}
+	return file_liveroom_proto_rawDescGZIP(), []int{174}
 }
 
 type VisitorSessionReply struct {
@@ -13320,7 +13497,7 @@ type VisitorSessionReply struct {
 
 func (x *VisitorSessionReply) Reset() {
 	*x = VisitorSessionReply{}
-	mi := &file_liveroom_proto_msgTypes[172]
+	mi := &file_liveroom_proto_msgTypes[175]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -13332,7 +13509,7 @@ func (x *VisitorSessionReply) String() string {
 func (*VisitorSessionReply) ProtoMessage() {}
 
 func (x *VisitorSessionReply) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[172]
+	mi := &file_liveroom_proto_msgTypes[175]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -13345,7 +13522,7 @@ func (x *VisitorSessionReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VisitorSessionReply.ProtoReflect.Descriptor instead.
 func (*VisitorSessionReply) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{172}
+	return file_liveroom_proto_rawDescGZIP(), []int{175}
 }
 
 func (x *VisitorSessionReply) GetError() *Error {
@@ -13573,7 +13750,18 @@ const file_liveroom_proto_rawDesc = "" +
 	"\bframe_id\x18\x03 \x01(\tR\aframeId\"c\n" +
 	"\tRoomReply\x12(\n" +
 	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\x12,\n" +
-	"\x04chat\x18\x02 \x01(\v2\x18.liveroom.v1.ChatMessageR\x04chat\"\xc7\x01\n" +
+	"\x04chat\x18\x02 \x01(\v2\x18.liveroom.v1.ChatMessageR\x04chat\"'\n" +
+	"\rEncodedFrames\x12\x16\n" +
+	"\x06frames\x18\x01 \x03(\fR\x06frames\"\x9f\x01\n" +
+	"\n" +
+	"NodeFanOut\x12\x16\n" +
+	"\x06frames\x18\x01 \x03(\fR\x06frames\x12\x1a\n" +
+	"\bsessions\x18\x02 \x03(\tR\bsessions\x12$\n" +
+	"\x0esent_unix_nano\x18\x03 \x01(\x03R\fsentUnixNano\x127\n" +
+	"\bpersonal\x18\x04 \x03(\v2\x1b.liveroom.v1.PersonalFramesR\bpersonal\"B\n" +
+	"\x0ePersonalFrames\x12\x18\n" +
+	"\asession\x18\x01 \x01(\tR\asession\x12\x16\n" +
+	"\x06frames\x18\x02 \x03(\fR\x06frames\"\xc7\x01\n" +
 	"\n" +
 	"CallAction\x126\n" +
 	"\x06action\x18\x01 \x01(\x0e2\x1e.liveroom.v1.CallAction.ActionR\x06action\x12\x14\n" +
@@ -14463,7 +14651,7 @@ func file_liveroom_proto_rawDescGZIP() []byte {
 }
 
 var file_liveroom_proto_enumTypes = make([]protoimpl.EnumInfo, 13)
-var file_liveroom_proto_msgTypes = make([]protoimpl.MessageInfo, 175)
+var file_liveroom_proto_msgTypes = make([]protoimpl.MessageInfo, 178)
 var file_liveroom_proto_goTypes = []any{
 	(Role)(0),                      // 0: liveroom.v1.Role
 	(PeerRole)(0),                  // 1: liveroom.v1.PeerRole
@@ -14505,160 +14693,163 @@ var file_liveroom_proto_goTypes = []any{
 	(*PostFile)(nil),               // 37: liveroom.v1.PostFile
 	(*GetHistory)(nil),             // 38: liveroom.v1.GetHistory
 	(*RoomReply)(nil),              // 39: liveroom.v1.RoomReply
-	(*CallAction)(nil),             // 40: liveroom.v1.CallAction
-	(*MediaState)(nil),             // 41: liveroom.v1.MediaState
-	(*Sdp)(nil),                    // 42: liveroom.v1.Sdp
-	(*IceCandidate)(nil),           // 43: liveroom.v1.IceCandidate
-	(*CallEvent)(nil),              // 44: liveroom.v1.CallEvent
-	(*CallParticipant)(nil),        // 45: liveroom.v1.CallParticipant
-	(*CallState)(nil),              // 46: liveroom.v1.CallState
-	(*IceServer)(nil),              // 47: liveroom.v1.IceServer
-	(*CallRequest)(nil),            // 48: liveroom.v1.CallRequest
-	(*RestartIce)(nil),             // 49: liveroom.v1.RestartIce
-	(*MediaCommand)(nil),           // 50: liveroom.v1.MediaCommand
-	(*MediaRebind)(nil),            // 51: liveroom.v1.MediaRebind
-	(*MemberAwayExpired)(nil),      // 52: liveroom.v1.MemberAwayExpired
-	(*MediaJoin)(nil),              // 53: liveroom.v1.MediaJoin
-	(*MediaLeave)(nil),             // 54: liveroom.v1.MediaLeave
-	(*EntryForm)(nil),              // 55: liveroom.v1.EntryForm
-	(*EntryRecord)(nil),            // 56: liveroom.v1.EntryRecord
-	(*DeleteRoom)(nil),             // 57: liveroom.v1.DeleteRoom
-	(*DeleteRoomResult)(nil),       // 58: liveroom.v1.DeleteRoomResult
-	(*AgentRecord)(nil),            // 59: liveroom.v1.AgentRecord
-	(*AgentSession)(nil),           // 60: liveroom.v1.AgentSession
-	(*AgentRoom)(nil),              // 61: liveroom.v1.AgentRoom
-	(*ApiKeyRecord)(nil),           // 62: liveroom.v1.ApiKeyRecord
-	(*ShortNameRecord)(nil),        // 63: liveroom.v1.ShortNameRecord
-	(*OfflineMessage)(nil),         // 64: liveroom.v1.OfflineMessage
-	(*VisitorClientFrame)(nil),     // 65: liveroom.v1.VisitorClientFrame
-	(*VisitorHello)(nil),           // 66: liveroom.v1.VisitorHello
-	(*VisitorCall)(nil),            // 67: liveroom.v1.VisitorCall
-	(*VisitorCancel)(nil),          // 68: liveroom.v1.VisitorCancel
-	(*VisitorServerFrame)(nil),     // 69: liveroom.v1.VisitorServerFrame
-	(*PresenceUpdate)(nil),         // 70: liveroom.v1.PresenceUpdate
-	(*CallQueued)(nil),             // 71: liveroom.v1.CallQueued
-	(*CallAccepted)(nil),           // 72: liveroom.v1.CallAccepted
-	(*CallDeclined)(nil),           // 73: liveroom.v1.CallDeclined
-	(*AgentClientFrame)(nil),       // 74: liveroom.v1.AgentClientFrame
-	(*AgentWatch)(nil),             // 75: liveroom.v1.AgentWatch
-	(*AgentSetAway)(nil),           // 76: liveroom.v1.AgentSetAway
-	(*AgentAnswer)(nil),            // 77: liveroom.v1.AgentAnswer
-	(*AgentServerFrame)(nil),       // 78: liveroom.v1.AgentServerFrame
-	(*VisitorInfo)(nil),            // 79: liveroom.v1.VisitorInfo
-	(*VisitorLeft)(nil),            // 80: liveroom.v1.VisitorLeft
-	(*ContactRequest)(nil),         // 81: liveroom.v1.ContactRequest
-	(*ContactRequestDone)(nil),     // 82: liveroom.v1.ContactRequestDone
-	(*AgentStatus)(nil),            // 83: liveroom.v1.AgentStatus
-	(*AgentSnapshot)(nil),          // 84: liveroom.v1.AgentSnapshot
-	(*CallAnswered)(nil),           // 85: liveroom.v1.CallAnswered
-	(*AgentVisitorHello)(nil),      // 86: liveroom.v1.AgentVisitorHello
-	(*AgentVisitorCall)(nil),       // 87: liveroom.v1.AgentVisitorCall
-	(*AgentVisitorCancel)(nil),     // 88: liveroom.v1.AgentVisitorCancel
-	(*AgentAttach)(nil),            // 89: liveroom.v1.AgentAttach
-	(*AgentSocketAway)(nil),        // 90: liveroom.v1.AgentSocketAway
-	(*AgentSocketAnswer)(nil),      // 91: liveroom.v1.AgentSocketAnswer
-	(*AgentDetach)(nil),            // 92: liveroom.v1.AgentDetach
-	(*AgentReply)(nil),             // 93: liveroom.v1.AgentReply
-	(*AgentLogin)(nil),             // 94: liveroom.v1.AgentLogin
-	(*AgentLoginResult)(nil),       // 95: liveroom.v1.AgentLoginResult
-	(*AgentCheckSession)(nil),      // 96: liveroom.v1.AgentCheckSession
-	(*AgentLogout)(nil),            // 97: liveroom.v1.AgentLogout
-	(*AgentWho)(nil),               // 98: liveroom.v1.AgentWho
-	(*AgentCreateRoom)(nil),        // 99: liveroom.v1.AgentCreateRoom
-	(*AgentRoomResult)(nil),        // 100: liveroom.v1.AgentRoomResult
-	(*AgentListRooms)(nil),         // 101: liveroom.v1.AgentListRooms
-	(*AgentRoomList)(nil),          // 102: liveroom.v1.AgentRoomList
-	(*AgentGetRoom)(nil),           // 103: liveroom.v1.AgentGetRoom
-	(*AgentDeleteRoom)(nil),        // 104: liveroom.v1.AgentDeleteRoom
-	(*AgentListEntries)(nil),       // 105: liveroom.v1.AgentListEntries
-	(*AgentEntryList)(nil),         // 106: liveroom.v1.AgentEntryList
-	(*AgentStoreOffline)(nil),      // 107: liveroom.v1.AgentStoreOffline
-	(*AgentOfflineResult)(nil),     // 108: liveroom.v1.AgentOfflineResult
-	(*AgentMarkMailed)(nil),        // 109: liveroom.v1.AgentMarkMailed
-	(*AgentListOffline)(nil),       // 110: liveroom.v1.AgentListOffline
-	(*AgentOfflineList)(nil),       // 111: liveroom.v1.AgentOfflineList
-	(*AgentDeleteOffline)(nil),     // 112: liveroom.v1.AgentDeleteOffline
-	(*ShortClaim)(nil),             // 113: liveroom.v1.ShortClaim
-	(*ShortRelease)(nil),           // 114: liveroom.v1.ShortRelease
-	(*ShortResolve)(nil),           // 115: liveroom.v1.ShortResolve
-	(*ShortReply)(nil),             // 116: liveroom.v1.ShortReply
-	(*AgentOverview)(nil),          // 117: liveroom.v1.AgentOverview
-	(*AgentOverviewResult)(nil),    // 118: liveroom.v1.AgentOverviewResult
-	(*CheckAccess)(nil),            // 119: liveroom.v1.CheckAccess
-	(*AgentAdminSave)(nil),         // 120: liveroom.v1.AgentAdminSave
-	(*AgentAdminRemove)(nil),       // 121: liveroom.v1.AgentAdminRemove
-	(*AgentAdminStatus)(nil),       // 122: liveroom.v1.AgentAdminStatus
-	(*AgentAdminResult)(nil),       // 123: liveroom.v1.AgentAdminResult
-	(*RoomAdminClose)(nil),         // 124: liveroom.v1.RoomAdminClose
-	(*RoomAdminMembers)(nil),       // 125: liveroom.v1.RoomAdminMembers
-	(*RoomAdminResult)(nil),        // 126: liveroom.v1.RoomAdminResult
-	(*AuditRecord)(nil),            // 127: liveroom.v1.AuditRecord
-	(*WebhookRecord)(nil),          // 128: liveroom.v1.WebhookRecord
-	(*WebhookEvent)(nil),           // 129: liveroom.v1.WebhookEvent
-	(*WebhookJob)(nil),             // 130: liveroom.v1.WebhookJob
-	(*WebhookDelivery)(nil),        // 131: liveroom.v1.WebhookDelivery
-	(*AgentSetTotp)(nil),           // 132: liveroom.v1.AgentSetTotp
-	(*RecordingOptions)(nil),       // 133: liveroom.v1.RecordingOptions
-	(*RecordingControl)(nil),       // 134: liveroom.v1.RecordingControl
-	(*RecordingState)(nil),         // 135: liveroom.v1.RecordingState
-	(*RecordingDone)(nil),          // 136: liveroom.v1.RecordingDone
-	(*MediaRecordStart)(nil),       // 137: liveroom.v1.MediaRecordStart
-	(*MediaRecordStop)(nil),        // 138: liveroom.v1.MediaRecordStop
-	(*MediaRecordingEvent)(nil),    // 139: liveroom.v1.MediaRecordingEvent
-	(*RecordingRecord)(nil),        // 140: liveroom.v1.RecordingRecord
-	(*RoomMemberRecord)(nil),       // 141: liveroom.v1.RoomMemberRecord
-	(*WhiteboardSettings)(nil),     // 142: liveroom.v1.WhiteboardSettings
-	(*WbElement)(nil),              // 143: liveroom.v1.WbElement
-	(*WbPage)(nil),                 // 144: liveroom.v1.WbPage
-	(*WbOp)(nil),                   // 145: liveroom.v1.WbOp
-	(*WbHistory)(nil),              // 146: liveroom.v1.WbHistory
-	(*WbBoard)(nil),                // 147: liveroom.v1.WbBoard
-	(*WbImage)(nil),                // 148: liveroom.v1.WbImage
-	(*WbLive)(nil),                 // 149: liveroom.v1.WbLive
-	(*WbSync)(nil),                 // 150: liveroom.v1.WbSync
-	(*WbClient)(nil),               // 151: liveroom.v1.WbClient
-	(*WbState)(nil),                // 152: liveroom.v1.WbState
-	(*WbServer)(nil),               // 153: liveroom.v1.WbServer
-	(*WbRequest)(nil),              // 154: liveroom.v1.WbRequest
-	(*WbReply)(nil),                // 155: liveroom.v1.WbReply
-	(*WbWho)(nil),                  // 156: liveroom.v1.WbWho
-	(*WbWhoReply)(nil),             // 157: liveroom.v1.WbWhoReply
-	(*WbAddPages)(nil),             // 158: liveroom.v1.WbAddPages
-	(*WbCheckMember)(nil),          // 159: liveroom.v1.WbCheckMember
-	(*BroadcastRecord)(nil),        // 160: liveroom.v1.BroadcastRecord
-	(*BroadcastJoin)(nil),          // 161: liveroom.v1.BroadcastJoin
-	(*BroadcastControl)(nil),       // 162: liveroom.v1.BroadcastControl
-	(*BroadcastInfo)(nil),          // 163: liveroom.v1.BroadcastInfo
-	(*BroadcasterInfo)(nil),        // 164: liveroom.v1.BroadcasterInfo
-	(*BroadcastState)(nil),         // 165: liveroom.v1.BroadcastState
-	(*BroadcastJoined)(nil),        // 166: liveroom.v1.BroadcastJoined
-	(*CreateBroadcast)(nil),        // 167: liveroom.v1.CreateBroadcast
-	(*CreateBroadcastResult)(nil),  // 168: liveroom.v1.CreateBroadcastResult
-	(*GetBroadcastInfo)(nil),       // 169: liveroom.v1.GetBroadcastInfo
-	(*GetBroadcastInfoResult)(nil), // 170: liveroom.v1.GetBroadcastInfoResult
-	(*BroadcastRequest)(nil),       // 171: liveroom.v1.BroadcastRequest
-	(*BroadcastLeave)(nil),         // 172: liveroom.v1.BroadcastLeave
-	(*BroadcastAwayExpired)(nil),   // 173: liveroom.v1.BroadcastAwayExpired
-	(*WbRoomDeleted)(nil),          // 174: liveroom.v1.WbRoomDeleted
-	(*AgentPresenceVisitor)(nil),   // 175: liveroom.v1.AgentPresenceVisitor
-	(*AgentPresencePage)(nil),      // 176: liveroom.v1.AgentPresencePage
-	(*VisitorPage)(nil),            // 177: liveroom.v1.VisitorPage
-	(*VisitorPastRequest)(nil),     // 178: liveroom.v1.VisitorPastRequest
-	(*VisitorPageView)(nil),        // 179: liveroom.v1.VisitorPageView
-	(*VisitorSessionRecord)(nil),   // 180: liveroom.v1.VisitorSessionRecord
-	(*VisitorSessionSummary)(nil),  // 181: liveroom.v1.VisitorSessionSummary
-	(*VisitorSessionOpen)(nil),     // 182: liveroom.v1.VisitorSessionOpen
-	(*VisitorSessionRequest)(nil),  // 183: liveroom.v1.VisitorSessionRequest
-	(*VisitorSessionGet)(nil),      // 184: liveroom.v1.VisitorSessionGet
-	(*VisitorSessionReply)(nil),    // 185: liveroom.v1.VisitorSessionReply
-	nil,                            // 186: liveroom.v1.Sdp.SourcesEntry
-	nil,                            // 187: liveroom.v1.WebhookEvent.DataEntry
-	(*actor.PID)(nil),              // 188: actor.PID
+	(*EncodedFrames)(nil),          // 40: liveroom.v1.EncodedFrames
+	(*NodeFanOut)(nil),             // 41: liveroom.v1.NodeFanOut
+	(*PersonalFrames)(nil),         // 42: liveroom.v1.PersonalFrames
+	(*CallAction)(nil),             // 43: liveroom.v1.CallAction
+	(*MediaState)(nil),             // 44: liveroom.v1.MediaState
+	(*Sdp)(nil),                    // 45: liveroom.v1.Sdp
+	(*IceCandidate)(nil),           // 46: liveroom.v1.IceCandidate
+	(*CallEvent)(nil),              // 47: liveroom.v1.CallEvent
+	(*CallParticipant)(nil),        // 48: liveroom.v1.CallParticipant
+	(*CallState)(nil),              // 49: liveroom.v1.CallState
+	(*IceServer)(nil),              // 50: liveroom.v1.IceServer
+	(*CallRequest)(nil),            // 51: liveroom.v1.CallRequest
+	(*RestartIce)(nil),             // 52: liveroom.v1.RestartIce
+	(*MediaCommand)(nil),           // 53: liveroom.v1.MediaCommand
+	(*MediaRebind)(nil),            // 54: liveroom.v1.MediaRebind
+	(*MemberAwayExpired)(nil),      // 55: liveroom.v1.MemberAwayExpired
+	(*MediaJoin)(nil),              // 56: liveroom.v1.MediaJoin
+	(*MediaLeave)(nil),             // 57: liveroom.v1.MediaLeave
+	(*EntryForm)(nil),              // 58: liveroom.v1.EntryForm
+	(*EntryRecord)(nil),            // 59: liveroom.v1.EntryRecord
+	(*DeleteRoom)(nil),             // 60: liveroom.v1.DeleteRoom
+	(*DeleteRoomResult)(nil),       // 61: liveroom.v1.DeleteRoomResult
+	(*AgentRecord)(nil),            // 62: liveroom.v1.AgentRecord
+	(*AgentSession)(nil),           // 63: liveroom.v1.AgentSession
+	(*AgentRoom)(nil),              // 64: liveroom.v1.AgentRoom
+	(*ApiKeyRecord)(nil),           // 65: liveroom.v1.ApiKeyRecord
+	(*ShortNameRecord)(nil),        // 66: liveroom.v1.ShortNameRecord
+	(*OfflineMessage)(nil),         // 67: liveroom.v1.OfflineMessage
+	(*VisitorClientFrame)(nil),     // 68: liveroom.v1.VisitorClientFrame
+	(*VisitorHello)(nil),           // 69: liveroom.v1.VisitorHello
+	(*VisitorCall)(nil),            // 70: liveroom.v1.VisitorCall
+	(*VisitorCancel)(nil),          // 71: liveroom.v1.VisitorCancel
+	(*VisitorServerFrame)(nil),     // 72: liveroom.v1.VisitorServerFrame
+	(*PresenceUpdate)(nil),         // 73: liveroom.v1.PresenceUpdate
+	(*CallQueued)(nil),             // 74: liveroom.v1.CallQueued
+	(*CallAccepted)(nil),           // 75: liveroom.v1.CallAccepted
+	(*CallDeclined)(nil),           // 76: liveroom.v1.CallDeclined
+	(*AgentClientFrame)(nil),       // 77: liveroom.v1.AgentClientFrame
+	(*AgentWatch)(nil),             // 78: liveroom.v1.AgentWatch
+	(*AgentSetAway)(nil),           // 79: liveroom.v1.AgentSetAway
+	(*AgentAnswer)(nil),            // 80: liveroom.v1.AgentAnswer
+	(*AgentServerFrame)(nil),       // 81: liveroom.v1.AgentServerFrame
+	(*VisitorInfo)(nil),            // 82: liveroom.v1.VisitorInfo
+	(*VisitorLeft)(nil),            // 83: liveroom.v1.VisitorLeft
+	(*ContactRequest)(nil),         // 84: liveroom.v1.ContactRequest
+	(*ContactRequestDone)(nil),     // 85: liveroom.v1.ContactRequestDone
+	(*AgentStatus)(nil),            // 86: liveroom.v1.AgentStatus
+	(*AgentSnapshot)(nil),          // 87: liveroom.v1.AgentSnapshot
+	(*CallAnswered)(nil),           // 88: liveroom.v1.CallAnswered
+	(*AgentVisitorHello)(nil),      // 89: liveroom.v1.AgentVisitorHello
+	(*AgentVisitorCall)(nil),       // 90: liveroom.v1.AgentVisitorCall
+	(*AgentVisitorCancel)(nil),     // 91: liveroom.v1.AgentVisitorCancel
+	(*AgentAttach)(nil),            // 92: liveroom.v1.AgentAttach
+	(*AgentSocketAway)(nil),        // 93: liveroom.v1.AgentSocketAway
+	(*AgentSocketAnswer)(nil),      // 94: liveroom.v1.AgentSocketAnswer
+	(*AgentDetach)(nil),            // 95: liveroom.v1.AgentDetach
+	(*AgentReply)(nil),             // 96: liveroom.v1.AgentReply
+	(*AgentLogin)(nil),             // 97: liveroom.v1.AgentLogin
+	(*AgentLoginResult)(nil),       // 98: liveroom.v1.AgentLoginResult
+	(*AgentCheckSession)(nil),      // 99: liveroom.v1.AgentCheckSession
+	(*AgentLogout)(nil),            // 100: liveroom.v1.AgentLogout
+	(*AgentWho)(nil),               // 101: liveroom.v1.AgentWho
+	(*AgentCreateRoom)(nil),        // 102: liveroom.v1.AgentCreateRoom
+	(*AgentRoomResult)(nil),        // 103: liveroom.v1.AgentRoomResult
+	(*AgentListRooms)(nil),         // 104: liveroom.v1.AgentListRooms
+	(*AgentRoomList)(nil),          // 105: liveroom.v1.AgentRoomList
+	(*AgentGetRoom)(nil),           // 106: liveroom.v1.AgentGetRoom
+	(*AgentDeleteRoom)(nil),        // 107: liveroom.v1.AgentDeleteRoom
+	(*AgentListEntries)(nil),       // 108: liveroom.v1.AgentListEntries
+	(*AgentEntryList)(nil),         // 109: liveroom.v1.AgentEntryList
+	(*AgentStoreOffline)(nil),      // 110: liveroom.v1.AgentStoreOffline
+	(*AgentOfflineResult)(nil),     // 111: liveroom.v1.AgentOfflineResult
+	(*AgentMarkMailed)(nil),        // 112: liveroom.v1.AgentMarkMailed
+	(*AgentListOffline)(nil),       // 113: liveroom.v1.AgentListOffline
+	(*AgentOfflineList)(nil),       // 114: liveroom.v1.AgentOfflineList
+	(*AgentDeleteOffline)(nil),     // 115: liveroom.v1.AgentDeleteOffline
+	(*ShortClaim)(nil),             // 116: liveroom.v1.ShortClaim
+	(*ShortRelease)(nil),           // 117: liveroom.v1.ShortRelease
+	(*ShortResolve)(nil),           // 118: liveroom.v1.ShortResolve
+	(*ShortReply)(nil),             // 119: liveroom.v1.ShortReply
+	(*AgentOverview)(nil),          // 120: liveroom.v1.AgentOverview
+	(*AgentOverviewResult)(nil),    // 121: liveroom.v1.AgentOverviewResult
+	(*CheckAccess)(nil),            // 122: liveroom.v1.CheckAccess
+	(*AgentAdminSave)(nil),         // 123: liveroom.v1.AgentAdminSave
+	(*AgentAdminRemove)(nil),       // 124: liveroom.v1.AgentAdminRemove
+	(*AgentAdminStatus)(nil),       // 125: liveroom.v1.AgentAdminStatus
+	(*AgentAdminResult)(nil),       // 126: liveroom.v1.AgentAdminResult
+	(*RoomAdminClose)(nil),         // 127: liveroom.v1.RoomAdminClose
+	(*RoomAdminMembers)(nil),       // 128: liveroom.v1.RoomAdminMembers
+	(*RoomAdminResult)(nil),        // 129: liveroom.v1.RoomAdminResult
+	(*AuditRecord)(nil),            // 130: liveroom.v1.AuditRecord
+	(*WebhookRecord)(nil),          // 131: liveroom.v1.WebhookRecord
+	(*WebhookEvent)(nil),           // 132: liveroom.v1.WebhookEvent
+	(*WebhookJob)(nil),             // 133: liveroom.v1.WebhookJob
+	(*WebhookDelivery)(nil),        // 134: liveroom.v1.WebhookDelivery
+	(*AgentSetTotp)(nil),           // 135: liveroom.v1.AgentSetTotp
+	(*RecordingOptions)(nil),       // 136: liveroom.v1.RecordingOptions
+	(*RecordingControl)(nil),       // 137: liveroom.v1.RecordingControl
+	(*RecordingState)(nil),         // 138: liveroom.v1.RecordingState
+	(*RecordingDone)(nil),          // 139: liveroom.v1.RecordingDone
+	(*MediaRecordStart)(nil),       // 140: liveroom.v1.MediaRecordStart
+	(*MediaRecordStop)(nil),        // 141: liveroom.v1.MediaRecordStop
+	(*MediaRecordingEvent)(nil),    // 142: liveroom.v1.MediaRecordingEvent
+	(*RecordingRecord)(nil),        // 143: liveroom.v1.RecordingRecord
+	(*RoomMemberRecord)(nil),       // 144: liveroom.v1.RoomMemberRecord
+	(*WhiteboardSettings)(nil),     // 145: liveroom.v1.WhiteboardSettings
+	(*WbElement)(nil),              // 146: liveroom.v1.WbElement
+	(*WbPage)(nil),                 // 147: liveroom.v1.WbPage
+	(*WbOp)(nil),                   // 148: liveroom.v1.WbOp
+	(*WbHistory)(nil),              // 149: liveroom.v1.WbHistory
+	(*WbBoard)(nil),                // 150: liveroom.v1.WbBoard
+	(*WbImage)(nil),                // 151: liveroom.v1.WbImage
+	(*WbLive)(nil),                 // 152: liveroom.v1.WbLive
+	(*WbSync)(nil),                 // 153: liveroom.v1.WbSync
+	(*WbClient)(nil),               // 154: liveroom.v1.WbClient
+	(*WbState)(nil),                // 155: liveroom.v1.WbState
+	(*WbServer)(nil),               // 156: liveroom.v1.WbServer
+	(*WbRequest)(nil),              // 157: liveroom.v1.WbRequest
+	(*WbReply)(nil),                // 158: liveroom.v1.WbReply
+	(*WbWho)(nil),                  // 159: liveroom.v1.WbWho
+	(*WbWhoReply)(nil),             // 160: liveroom.v1.WbWhoReply
+	(*WbAddPages)(nil),             // 161: liveroom.v1.WbAddPages
+	(*WbCheckMember)(nil),          // 162: liveroom.v1.WbCheckMember
+	(*BroadcastRecord)(nil),        // 163: liveroom.v1.BroadcastRecord
+	(*BroadcastJoin)(nil),          // 164: liveroom.v1.BroadcastJoin
+	(*BroadcastControl)(nil),       // 165: liveroom.v1.BroadcastControl
+	(*BroadcastInfo)(nil),          // 166: liveroom.v1.BroadcastInfo
+	(*BroadcasterInfo)(nil),        // 167: liveroom.v1.BroadcasterInfo
+	(*BroadcastState)(nil),         // 168: liveroom.v1.BroadcastState
+	(*BroadcastJoined)(nil),        // 169: liveroom.v1.BroadcastJoined
+	(*CreateBroadcast)(nil),        // 170: liveroom.v1.CreateBroadcast
+	(*CreateBroadcastResult)(nil),  // 171: liveroom.v1.CreateBroadcastResult
+	(*GetBroadcastInfo)(nil),       // 172: liveroom.v1.GetBroadcastInfo
+	(*GetBroadcastInfoResult)(nil), // 173: liveroom.v1.GetBroadcastInfoResult
+	(*BroadcastRequest)(nil),       // 174: liveroom.v1.BroadcastRequest
+	(*BroadcastLeave)(nil),         // 175: liveroom.v1.BroadcastLeave
+	(*BroadcastAwayExpired)(nil),   // 176: liveroom.v1.BroadcastAwayExpired
+	(*WbRoomDeleted)(nil),          // 177: liveroom.v1.WbRoomDeleted
+	(*AgentPresenceVisitor)(nil),   // 178: liveroom.v1.AgentPresenceVisitor
+	(*AgentPresencePage)(nil),      // 179: liveroom.v1.AgentPresencePage
+	(*VisitorPage)(nil),            // 180: liveroom.v1.VisitorPage
+	(*VisitorPastRequest)(nil),     // 181: liveroom.v1.VisitorPastRequest
+	(*VisitorPageView)(nil),        // 182: liveroom.v1.VisitorPageView
+	(*VisitorSessionRecord)(nil),   // 183: liveroom.v1.VisitorSessionRecord
+	(*VisitorSessionSummary)(nil),  // 184: liveroom.v1.VisitorSessionSummary
+	(*VisitorSessionOpen)(nil),     // 185: liveroom.v1.VisitorSessionOpen
+	(*VisitorSessionRequest)(nil),  // 186: liveroom.v1.VisitorSessionRequest
+	(*VisitorSessionGet)(nil),      // 187: liveroom.v1.VisitorSessionGet
+	(*VisitorSessionReply)(nil),    // 188: liveroom.v1.VisitorSessionReply
+	nil,                            // 189: liveroom.v1.Sdp.SourcesEntry
+	nil,                            // 190: liveroom.v1.WebhookEvent.DataEntry
+	(*actor.PID)(nil),              // 191: actor.PID
 }
 var file_liveroom_proto_depIdxs = []int32{
-	55,  // 0: liveroom.v1.RoomRecord.entry_form:type_name -> liveroom.v1.EntryForm
-	133, // 1: liveroom.v1.RoomRecord.recording:type_name -> liveroom.v1.RecordingOptions
-	142, // 2: liveroom.v1.RoomRecord.whiteboard:type_name -> liveroom.v1.WhiteboardSettings
+	58,  // 0: liveroom.v1.RoomRecord.entry_form:type_name -> liveroom.v1.EntryForm
+	136, // 1: liveroom.v1.RoomRecord.recording:type_name -> liveroom.v1.RecordingOptions
+	145, // 2: liveroom.v1.RoomRecord.whiteboard:type_name -> liveroom.v1.WhiteboardSettings
 	0,   // 3: liveroom.v1.ChatMessage.role:type_name -> liveroom.v1.Role
 	14,  // 4: liveroom.v1.ChatMessage.file:type_name -> liveroom.v1.FileRef
 	0,   // 5: liveroom.v1.Member.role:type_name -> liveroom.v1.Role
@@ -14666,16 +14857,16 @@ var file_liveroom_proto_depIdxs = []int32{
 	19,  // 7: liveroom.v1.ClientFrame.chat:type_name -> liveroom.v1.SendChat
 	20,  // 8: liveroom.v1.ClientFrame.history:type_name -> liveroom.v1.HistoryRequest
 	21,  // 9: liveroom.v1.ClientFrame.ping:type_name -> liveroom.v1.Ping
-	40,  // 10: liveroom.v1.ClientFrame.call:type_name -> liveroom.v1.CallAction
-	41,  // 11: liveroom.v1.ClientFrame.media_state:type_name -> liveroom.v1.MediaState
-	42,  // 12: liveroom.v1.ClientFrame.publish_offer:type_name -> liveroom.v1.Sdp
-	42,  // 13: liveroom.v1.ClientFrame.subscribe_answer:type_name -> liveroom.v1.Sdp
-	43,  // 14: liveroom.v1.ClientFrame.ice:type_name -> liveroom.v1.IceCandidate
-	49,  // 15: liveroom.v1.ClientFrame.restart_ice:type_name -> liveroom.v1.RestartIce
-	134, // 16: liveroom.v1.ClientFrame.recording:type_name -> liveroom.v1.RecordingControl
-	151, // 17: liveroom.v1.ClientFrame.wb:type_name -> liveroom.v1.WbClient
-	161, // 18: liveroom.v1.ClientFrame.broadcast_join:type_name -> liveroom.v1.BroadcastJoin
-	162, // 19: liveroom.v1.ClientFrame.broadcast_control:type_name -> liveroom.v1.BroadcastControl
+	43,  // 10: liveroom.v1.ClientFrame.call:type_name -> liveroom.v1.CallAction
+	44,  // 11: liveroom.v1.ClientFrame.media_state:type_name -> liveroom.v1.MediaState
+	45,  // 12: liveroom.v1.ClientFrame.publish_offer:type_name -> liveroom.v1.Sdp
+	45,  // 13: liveroom.v1.ClientFrame.subscribe_answer:type_name -> liveroom.v1.Sdp
+	46,  // 14: liveroom.v1.ClientFrame.ice:type_name -> liveroom.v1.IceCandidate
+	52,  // 15: liveroom.v1.ClientFrame.restart_ice:type_name -> liveroom.v1.RestartIce
+	137, // 16: liveroom.v1.ClientFrame.recording:type_name -> liveroom.v1.RecordingControl
+	154, // 17: liveroom.v1.ClientFrame.wb:type_name -> liveroom.v1.WbClient
+	164, // 18: liveroom.v1.ClientFrame.broadcast_join:type_name -> liveroom.v1.BroadcastJoin
+	165, // 19: liveroom.v1.ClientFrame.broadcast_control:type_name -> liveroom.v1.BroadcastControl
 	24,  // 20: liveroom.v1.ServerFrame.joined:type_name -> liveroom.v1.Joined
 	25,  // 21: liveroom.v1.ServerFrame.member:type_name -> liveroom.v1.MemberEvent
 	15,  // 22: liveroom.v1.ServerFrame.chat:type_name -> liveroom.v1.ChatMessage
@@ -14683,221 +14874,222 @@ var file_liveroom_proto_depIdxs = []int32{
 	27,  // 24: liveroom.v1.ServerFrame.error:type_name -> liveroom.v1.Error
 	28,  // 25: liveroom.v1.ServerFrame.pong:type_name -> liveroom.v1.Pong
 	29,  // 26: liveroom.v1.ServerFrame.ack:type_name -> liveroom.v1.Ack
-	44,  // 27: liveroom.v1.ServerFrame.call:type_name -> liveroom.v1.CallEvent
-	42,  // 28: liveroom.v1.ServerFrame.publish_answer:type_name -> liveroom.v1.Sdp
-	42,  // 29: liveroom.v1.ServerFrame.subscribe_offer:type_name -> liveroom.v1.Sdp
-	46,  // 30: liveroom.v1.ServerFrame.call_state:type_name -> liveroom.v1.CallState
-	135, // 31: liveroom.v1.ServerFrame.recording:type_name -> liveroom.v1.RecordingState
-	136, // 32: liveroom.v1.ServerFrame.recording_done:type_name -> liveroom.v1.RecordingDone
-	153, // 33: liveroom.v1.ServerFrame.wb:type_name -> liveroom.v1.WbServer
-	166, // 34: liveroom.v1.ServerFrame.broadcast_joined:type_name -> liveroom.v1.BroadcastJoined
-	165, // 35: liveroom.v1.ServerFrame.broadcast_state:type_name -> liveroom.v1.BroadcastState
-	55,  // 36: liveroom.v1.RoomInfo.entry_form:type_name -> liveroom.v1.EntryForm
-	133, // 37: liveroom.v1.RoomInfo.recording:type_name -> liveroom.v1.RecordingOptions
-	142, // 38: liveroom.v1.RoomInfo.whiteboard:type_name -> liveroom.v1.WhiteboardSettings
+	47,  // 27: liveroom.v1.ServerFrame.call:type_name -> liveroom.v1.CallEvent
+	45,  // 28: liveroom.v1.ServerFrame.publish_answer:type_name -> liveroom.v1.Sdp
+	45,  // 29: liveroom.v1.ServerFrame.subscribe_offer:type_name -> liveroom.v1.Sdp
+	49,  // 30: liveroom.v1.ServerFrame.call_state:type_name -> liveroom.v1.CallState
+	138, // 31: liveroom.v1.ServerFrame.recording:type_name -> liveroom.v1.RecordingState
+	139, // 32: liveroom.v1.ServerFrame.recording_done:type_name -> liveroom.v1.RecordingDone
+	156, // 33: liveroom.v1.ServerFrame.wb:type_name -> liveroom.v1.WbServer
+	169, // 34: liveroom.v1.ServerFrame.broadcast_joined:type_name -> liveroom.v1.BroadcastJoined
+	168, // 35: liveroom.v1.ServerFrame.broadcast_state:type_name -> liveroom.v1.BroadcastState
+	58,  // 36: liveroom.v1.RoomInfo.entry_form:type_name -> liveroom.v1.EntryForm
+	136, // 37: liveroom.v1.RoomInfo.recording:type_name -> liveroom.v1.RecordingOptions
+	145, // 38: liveroom.v1.RoomInfo.whiteboard:type_name -> liveroom.v1.WhiteboardSettings
 	0,   // 39: liveroom.v1.Joined.role:type_name -> liveroom.v1.Role
 	23,  // 40: liveroom.v1.Joined.room:type_name -> liveroom.v1.RoomInfo
 	16,  // 41: liveroom.v1.Joined.members:type_name -> liveroom.v1.Member
 	15,  // 42: liveroom.v1.Joined.history:type_name -> liveroom.v1.ChatMessage
-	46,  // 43: liveroom.v1.Joined.call:type_name -> liveroom.v1.CallState
-	47,  // 44: liveroom.v1.Joined.ice_servers:type_name -> liveroom.v1.IceServer
-	135, // 45: liveroom.v1.Joined.recording:type_name -> liveroom.v1.RecordingState
+	49,  // 43: liveroom.v1.Joined.call:type_name -> liveroom.v1.CallState
+	50,  // 44: liveroom.v1.Joined.ice_servers:type_name -> liveroom.v1.IceServer
+	138, // 45: liveroom.v1.Joined.recording:type_name -> liveroom.v1.RecordingState
 	9,   // 46: liveroom.v1.MemberEvent.kind:type_name -> liveroom.v1.MemberEvent.Kind
 	16,  // 47: liveroom.v1.MemberEvent.member:type_name -> liveroom.v1.Member
 	15,  // 48: liveroom.v1.History.messages:type_name -> liveroom.v1.ChatMessage
-	55,  // 49: liveroom.v1.CreateRoom.entry_form:type_name -> liveroom.v1.EntryForm
-	133, // 50: liveroom.v1.CreateRoom.recording:type_name -> liveroom.v1.RecordingOptions
+	58,  // 49: liveroom.v1.CreateRoom.entry_form:type_name -> liveroom.v1.EntryForm
+	136, // 50: liveroom.v1.CreateRoom.recording:type_name -> liveroom.v1.RecordingOptions
 	27,  // 51: liveroom.v1.CreateRoomResult.error:type_name -> liveroom.v1.Error
 	23,  // 52: liveroom.v1.CreateRoomResult.room:type_name -> liveroom.v1.RoomInfo
 	27,  // 53: liveroom.v1.GetRoomInfoResult.error:type_name -> liveroom.v1.Error
 	23,  // 54: liveroom.v1.GetRoomInfoResult.room:type_name -> liveroom.v1.RoomInfo
-	188, // 55: liveroom.v1.Join.session:type_name -> actor.PID
+	191, // 55: liveroom.v1.Join.session:type_name -> actor.PID
 	18,  // 56: liveroom.v1.Join.request:type_name -> liveroom.v1.JoinRequest
-	188, // 57: liveroom.v1.Leave.session:type_name -> actor.PID
-	188, // 58: liveroom.v1.PostChat.session:type_name -> actor.PID
+	191, // 57: liveroom.v1.Leave.session:type_name -> actor.PID
+	191, // 58: liveroom.v1.PostChat.session:type_name -> actor.PID
 	0,   // 59: liveroom.v1.PostFile.role:type_name -> liveroom.v1.Role
 	14,  // 60: liveroom.v1.PostFile.file:type_name -> liveroom.v1.FileRef
-	188, // 61: liveroom.v1.GetHistory.session:type_name -> actor.PID
+	191, // 61: liveroom.v1.GetHistory.session:type_name -> actor.PID
 	20,  // 62: liveroom.v1.GetHistory.request:type_name -> liveroom.v1.HistoryRequest
 	27,  // 63: liveroom.v1.RoomReply.error:type_name -> liveroom.v1.Error
 	15,  // 64: liveroom.v1.RoomReply.chat:type_name -> liveroom.v1.ChatMessage
-	10,  // 65: liveroom.v1.CallAction.action:type_name -> liveroom.v1.CallAction.Action
-	186, // 66: liveroom.v1.Sdp.sources:type_name -> liveroom.v1.Sdp.SourcesEntry
-	1,   // 67: liveroom.v1.IceCandidate.pc:type_name -> liveroom.v1.PeerRole
-	10,  // 68: liveroom.v1.CallEvent.action:type_name -> liveroom.v1.CallAction.Action
-	16,  // 69: liveroom.v1.CallEvent.from:type_name -> liveroom.v1.Member
-	16,  // 70: liveroom.v1.CallParticipant.member:type_name -> liveroom.v1.Member
-	41,  // 71: liveroom.v1.CallParticipant.media:type_name -> liveroom.v1.MediaState
-	45,  // 72: liveroom.v1.CallState.participants:type_name -> liveroom.v1.CallParticipant
-	188, // 73: liveroom.v1.CallRequest.session:type_name -> actor.PID
-	40,  // 74: liveroom.v1.CallRequest.call:type_name -> liveroom.v1.CallAction
-	41,  // 75: liveroom.v1.CallRequest.media_state:type_name -> liveroom.v1.MediaState
-	42,  // 76: liveroom.v1.CallRequest.publish_offer:type_name -> liveroom.v1.Sdp
-	42,  // 77: liveroom.v1.CallRequest.subscribe_answer:type_name -> liveroom.v1.Sdp
-	43,  // 78: liveroom.v1.CallRequest.ice:type_name -> liveroom.v1.IceCandidate
-	49,  // 79: liveroom.v1.CallRequest.restart_ice:type_name -> liveroom.v1.RestartIce
-	134, // 80: liveroom.v1.CallRequest.recording:type_name -> liveroom.v1.RecordingControl
-	188, // 81: liveroom.v1.MediaCommand.session:type_name -> actor.PID
-	53,  // 82: liveroom.v1.MediaCommand.join:type_name -> liveroom.v1.MediaJoin
-	54,  // 83: liveroom.v1.MediaCommand.leave:type_name -> liveroom.v1.MediaLeave
-	42,  // 84: liveroom.v1.MediaCommand.publish_offer:type_name -> liveroom.v1.Sdp
-	42,  // 85: liveroom.v1.MediaCommand.subscribe_answer:type_name -> liveroom.v1.Sdp
-	43,  // 86: liveroom.v1.MediaCommand.ice:type_name -> liveroom.v1.IceCandidate
-	49,  // 87: liveroom.v1.MediaCommand.restart_ice:type_name -> liveroom.v1.RestartIce
-	51,  // 88: liveroom.v1.MediaCommand.rebind:type_name -> liveroom.v1.MediaRebind
-	137, // 89: liveroom.v1.MediaCommand.record_start:type_name -> liveroom.v1.MediaRecordStart
-	138, // 90: liveroom.v1.MediaCommand.record_stop:type_name -> liveroom.v1.MediaRecordStop
-	42,  // 91: liveroom.v1.MediaCommand.whep_offer:type_name -> liveroom.v1.Sdp
-	27,  // 92: liveroom.v1.DeleteRoomResult.error:type_name -> liveroom.v1.Error
-	23,  // 93: liveroom.v1.AgentRoom.room:type_name -> liveroom.v1.RoomInfo
-	66,  // 94: liveroom.v1.VisitorClientFrame.hello:type_name -> liveroom.v1.VisitorHello
-	67,  // 95: liveroom.v1.VisitorClientFrame.call:type_name -> liveroom.v1.VisitorCall
-	68,  // 96: liveroom.v1.VisitorClientFrame.cancel:type_name -> liveroom.v1.VisitorCancel
-	21,  // 97: liveroom.v1.VisitorClientFrame.ping:type_name -> liveroom.v1.Ping
-	3,   // 98: liveroom.v1.VisitorCall.kind:type_name -> liveroom.v1.CallKind
-	70,  // 99: liveroom.v1.VisitorServerFrame.presence:type_name -> liveroom.v1.PresenceUpdate
-	71,  // 100: liveroom.v1.VisitorServerFrame.queued:type_name -> liveroom.v1.CallQueued
-	72,  // 101: liveroom.v1.VisitorServerFrame.accepted:type_name -> liveroom.v1.CallAccepted
-	73,  // 102: liveroom.v1.VisitorServerFrame.declined:type_name -> liveroom.v1.CallDeclined
-	27,  // 103: liveroom.v1.VisitorServerFrame.error:type_name -> liveroom.v1.Error
-	28,  // 104: liveroom.v1.VisitorServerFrame.pong:type_name -> liveroom.v1.Pong
-	2,   // 105: liveroom.v1.PresenceUpdate.presence:type_name -> liveroom.v1.Presence
-	75,  // 106: liveroom.v1.AgentClientFrame.watch:type_name -> liveroom.v1.AgentWatch
-	76,  // 107: liveroom.v1.AgentClientFrame.away:type_name -> liveroom.v1.AgentSetAway
-	77,  // 108: liveroom.v1.AgentClientFrame.answer:type_name -> liveroom.v1.AgentAnswer
-	21,  // 109: liveroom.v1.AgentClientFrame.ping:type_name -> liveroom.v1.Ping
-	84,  // 110: liveroom.v1.AgentServerFrame.snapshot:type_name -> liveroom.v1.AgentSnapshot
-	79,  // 111: liveroom.v1.AgentServerFrame.visitor:type_name -> liveroom.v1.VisitorInfo
-	80,  // 112: liveroom.v1.AgentServerFrame.visitor_left:type_name -> liveroom.v1.VisitorLeft
-	81,  // 113: liveroom.v1.AgentServerFrame.request:type_name -> liveroom.v1.ContactRequest
-	82,  // 114: liveroom.v1.AgentServerFrame.request_done:type_name -> liveroom.v1.ContactRequestDone
-	83,  // 115: liveroom.v1.AgentServerFrame.status:type_name -> liveroom.v1.AgentStatus
-	85,  // 116: liveroom.v1.AgentServerFrame.answered:type_name -> liveroom.v1.CallAnswered
-	27,  // 117: liveroom.v1.AgentServerFrame.error:type_name -> liveroom.v1.Error
-	28,  // 118: liveroom.v1.AgentServerFrame.pong:type_name -> liveroom.v1.Pong
-	181, // 119: liveroom.v1.VisitorInfo.session:type_name -> liveroom.v1.VisitorSessionSummary
-	3,   // 120: liveroom.v1.ContactRequest.kind:type_name -> liveroom.v1.CallKind
-	2,   // 121: liveroom.v1.AgentStatus.presence:type_name -> liveroom.v1.Presence
-	83,  // 122: liveroom.v1.AgentSnapshot.status:type_name -> liveroom.v1.AgentStatus
-	79,  // 123: liveroom.v1.AgentSnapshot.visitors:type_name -> liveroom.v1.VisitorInfo
-	81,  // 124: liveroom.v1.AgentSnapshot.requests:type_name -> liveroom.v1.ContactRequest
-	188, // 125: liveroom.v1.AgentVisitorHello.session:type_name -> actor.PID
-	66,  // 126: liveroom.v1.AgentVisitorHello.hello:type_name -> liveroom.v1.VisitorHello
-	181, // 127: liveroom.v1.AgentVisitorHello.visitor_session:type_name -> liveroom.v1.VisitorSessionSummary
-	188, // 128: liveroom.v1.AgentVisitorCall.session:type_name -> actor.PID
-	67,  // 129: liveroom.v1.AgentVisitorCall.call:type_name -> liveroom.v1.VisitorCall
-	188, // 130: liveroom.v1.AgentVisitorCancel.session:type_name -> actor.PID
-	188, // 131: liveroom.v1.AgentAttach.session:type_name -> actor.PID
-	75,  // 132: liveroom.v1.AgentAttach.watch:type_name -> liveroom.v1.AgentWatch
-	188, // 133: liveroom.v1.AgentSocketAway.session:type_name -> actor.PID
-	188, // 134: liveroom.v1.AgentSocketAnswer.session:type_name -> actor.PID
-	77,  // 135: liveroom.v1.AgentSocketAnswer.answer:type_name -> liveroom.v1.AgentAnswer
-	188, // 136: liveroom.v1.AgentDetach.session:type_name -> actor.PID
-	27,  // 137: liveroom.v1.AgentReply.error:type_name -> liveroom.v1.Error
-	27,  // 138: liveroom.v1.AgentLoginResult.error:type_name -> liveroom.v1.Error
-	27,  // 139: liveroom.v1.AgentWho.error:type_name -> liveroom.v1.Error
-	30,  // 140: liveroom.v1.AgentCreateRoom.room:type_name -> liveroom.v1.CreateRoom
-	27,  // 141: liveroom.v1.AgentRoomResult.error:type_name -> liveroom.v1.Error
-	61,  // 142: liveroom.v1.AgentRoomResult.room:type_name -> liveroom.v1.AgentRoom
-	27,  // 143: liveroom.v1.AgentRoomList.error:type_name -> liveroom.v1.Error
-	61,  // 144: liveroom.v1.AgentRoomList.rooms:type_name -> liveroom.v1.AgentRoom
-	27,  // 145: liveroom.v1.AgentEntryList.error:type_name -> liveroom.v1.Error
-	56,  // 146: liveroom.v1.AgentEntryList.entries:type_name -> liveroom.v1.EntryRecord
-	64,  // 147: liveroom.v1.AgentStoreOffline.message:type_name -> liveroom.v1.OfflineMessage
-	27,  // 148: liveroom.v1.AgentOfflineResult.error:type_name -> liveroom.v1.Error
-	64,  // 149: liveroom.v1.AgentOfflineResult.message:type_name -> liveroom.v1.OfflineMessage
-	27,  // 150: liveroom.v1.AgentOfflineList.error:type_name -> liveroom.v1.Error
-	64,  // 151: liveroom.v1.AgentOfflineList.messages:type_name -> liveroom.v1.OfflineMessage
-	27,  // 152: liveroom.v1.ShortReply.error:type_name -> liveroom.v1.Error
-	63,  // 153: liveroom.v1.ShortReply.record:type_name -> liveroom.v1.ShortNameRecord
-	27,  // 154: liveroom.v1.AgentOverviewResult.error:type_name -> liveroom.v1.Error
-	2,   // 155: liveroom.v1.AgentOverviewResult.presence:type_name -> liveroom.v1.Presence
-	27,  // 156: liveroom.v1.AgentAdminResult.error:type_name -> liveroom.v1.Error
-	59,  // 157: liveroom.v1.AgentAdminResult.record:type_name -> liveroom.v1.AgentRecord
-	2,   // 158: liveroom.v1.AgentAdminResult.presence:type_name -> liveroom.v1.Presence
-	27,  // 159: liveroom.v1.RoomAdminResult.error:type_name -> liveroom.v1.Error
-	16,  // 160: liveroom.v1.RoomAdminResult.members:type_name -> liveroom.v1.Member
-	13,  // 161: liveroom.v1.RoomAdminResult.record:type_name -> liveroom.v1.RoomRecord
-	187, // 162: liveroom.v1.WebhookEvent.data:type_name -> liveroom.v1.WebhookEvent.DataEntry
-	129, // 163: liveroom.v1.WebhookJob.event:type_name -> liveroom.v1.WebhookEvent
-	11,  // 164: liveroom.v1.RecordingState.state:type_name -> liveroom.v1.RecordingState.State
-	16,  // 165: liveroom.v1.RecordingState.by:type_name -> liveroom.v1.Member
-	12,  // 166: liveroom.v1.MediaRecordingEvent.kind:type_name -> liveroom.v1.MediaRecordingEvent.Kind
-	16,  // 167: liveroom.v1.RoomMemberRecord.member:type_name -> liveroom.v1.Member
-	4,   // 168: liveroom.v1.WbElement.shape:type_name -> liveroom.v1.WbShape
-	5,   // 169: liveroom.v1.WbOp.kind:type_name -> liveroom.v1.WbOpKind
-	143, // 170: liveroom.v1.WbOp.element:type_name -> liveroom.v1.WbElement
-	144, // 171: liveroom.v1.WbOp.pages:type_name -> liveroom.v1.WbPage
-	143, // 172: liveroom.v1.WbOp.restored:type_name -> liveroom.v1.WbElement
-	145, // 173: liveroom.v1.WbHistory.done:type_name -> liveroom.v1.WbOp
-	145, // 174: liveroom.v1.WbHistory.undone:type_name -> liveroom.v1.WbOp
-	144, // 175: liveroom.v1.WbBoard.pages:type_name -> liveroom.v1.WbPage
-	143, // 176: liveroom.v1.WbBoard.elements:type_name -> liveroom.v1.WbElement
-	146, // 177: liveroom.v1.WbBoard.history:type_name -> liveroom.v1.WbHistory
-	4,   // 178: liveroom.v1.WbLive.shape:type_name -> liveroom.v1.WbShape
-	150, // 179: liveroom.v1.WbClient.sync:type_name -> liveroom.v1.WbSync
-	145, // 180: liveroom.v1.WbClient.op:type_name -> liveroom.v1.WbOp
-	149, // 181: liveroom.v1.WbClient.live:type_name -> liveroom.v1.WbLive
-	142, // 182: liveroom.v1.WbState.settings:type_name -> liveroom.v1.WhiteboardSettings
-	147, // 183: liveroom.v1.WbState.board:type_name -> liveroom.v1.WbBoard
-	145, // 184: liveroom.v1.WbState.ops:type_name -> liveroom.v1.WbOp
-	0,   // 185: liveroom.v1.WbState.role:type_name -> liveroom.v1.Role
-	152, // 186: liveroom.v1.WbServer.state:type_name -> liveroom.v1.WbState
-	145, // 187: liveroom.v1.WbServer.op:type_name -> liveroom.v1.WbOp
-	149, // 188: liveroom.v1.WbServer.live:type_name -> liveroom.v1.WbLive
-	188, // 189: liveroom.v1.WbRequest.session:type_name -> actor.PID
-	151, // 190: liveroom.v1.WbRequest.body:type_name -> liveroom.v1.WbClient
-	27,  // 191: liveroom.v1.WbReply.error:type_name -> liveroom.v1.Error
-	188, // 192: liveroom.v1.WbWho.session:type_name -> actor.PID
-	27,  // 193: liveroom.v1.WbWhoReply.error:type_name -> liveroom.v1.Error
-	0,   // 194: liveroom.v1.WbWhoReply.role:type_name -> liveroom.v1.Role
-	142, // 195: liveroom.v1.WbWhoReply.settings:type_name -> liveroom.v1.WhiteboardSettings
-	0,   // 196: liveroom.v1.WbAddPages.role:type_name -> liveroom.v1.Role
-	144, // 197: liveroom.v1.WbAddPages.pages:type_name -> liveroom.v1.WbPage
-	0,   // 198: liveroom.v1.WbCheckMember.role:type_name -> liveroom.v1.Role
-	6,   // 199: liveroom.v1.BroadcastRecord.phase:type_name -> liveroom.v1.BroadcastPhase
-	8,   // 200: liveroom.v1.BroadcastControl.action:type_name -> liveroom.v1.BroadcastAction
-	6,   // 201: liveroom.v1.BroadcastState.phase:type_name -> liveroom.v1.BroadcastPhase
-	164, // 202: liveroom.v1.BroadcastState.broadcasters:type_name -> liveroom.v1.BroadcasterInfo
-	7,   // 203: liveroom.v1.BroadcastJoined.role:type_name -> liveroom.v1.BroadcastRole
-	163, // 204: liveroom.v1.BroadcastJoined.broadcast:type_name -> liveroom.v1.BroadcastInfo
-	165, // 205: liveroom.v1.BroadcastJoined.state:type_name -> liveroom.v1.BroadcastState
-	47,  // 206: liveroom.v1.BroadcastJoined.ice_servers:type_name -> liveroom.v1.IceServer
-	27,  // 207: liveroom.v1.CreateBroadcastResult.error:type_name -> liveroom.v1.Error
-	163, // 208: liveroom.v1.CreateBroadcastResult.broadcast:type_name -> liveroom.v1.BroadcastInfo
-	27,  // 209: liveroom.v1.GetBroadcastInfoResult.error:type_name -> liveroom.v1.Error
-	163, // 210: liveroom.v1.GetBroadcastInfoResult.broadcast:type_name -> liveroom.v1.BroadcastInfo
-	165, // 211: liveroom.v1.GetBroadcastInfoResult.state:type_name -> liveroom.v1.BroadcastState
-	188, // 212: liveroom.v1.BroadcastRequest.session:type_name -> actor.PID
-	161, // 213: liveroom.v1.BroadcastRequest.join:type_name -> liveroom.v1.BroadcastJoin
-	162, // 214: liveroom.v1.BroadcastRequest.control:type_name -> liveroom.v1.BroadcastControl
-	19,  // 215: liveroom.v1.BroadcastRequest.chat:type_name -> liveroom.v1.SendChat
-	42,  // 216: liveroom.v1.BroadcastRequest.publish_offer:type_name -> liveroom.v1.Sdp
-	42,  // 217: liveroom.v1.BroadcastRequest.subscribe_answer:type_name -> liveroom.v1.Sdp
-	43,  // 218: liveroom.v1.BroadcastRequest.ice:type_name -> liveroom.v1.IceCandidate
-	49,  // 219: liveroom.v1.BroadcastRequest.restart_ice:type_name -> liveroom.v1.RestartIce
-	172, // 220: liveroom.v1.BroadcastRequest.leave:type_name -> liveroom.v1.BroadcastLeave
-	42,  // 221: liveroom.v1.BroadcastRequest.whep_offer:type_name -> liveroom.v1.Sdp
-	188, // 222: liveroom.v1.AgentPresenceVisitor.session:type_name -> actor.PID
-	79,  // 223: liveroom.v1.AgentPresenceVisitor.info:type_name -> liveroom.v1.VisitorInfo
-	81,  // 224: liveroom.v1.AgentPresenceVisitor.request:type_name -> liveroom.v1.ContactRequest
-	188, // 225: liveroom.v1.AgentPresencePage.session:type_name -> actor.PID
-	3,   // 226: liveroom.v1.VisitorPastRequest.kind:type_name -> liveroom.v1.CallKind
-	177, // 227: liveroom.v1.VisitorPageView.page:type_name -> liveroom.v1.VisitorPage
-	188, // 228: liveroom.v1.VisitorPageView.session:type_name -> actor.PID
-	179, // 229: liveroom.v1.VisitorSessionRecord.pages:type_name -> liveroom.v1.VisitorPageView
-	178, // 230: liveroom.v1.VisitorSessionRecord.requests:type_name -> liveroom.v1.VisitorPastRequest
-	177, // 231: liveroom.v1.VisitorSessionSummary.pages:type_name -> liveroom.v1.VisitorPage
-	178, // 232: liveroom.v1.VisitorSessionSummary.requests:type_name -> liveroom.v1.VisitorPastRequest
-	188, // 233: liveroom.v1.VisitorSessionOpen.session:type_name -> actor.PID
-	3,   // 234: liveroom.v1.VisitorSessionRequest.kind:type_name -> liveroom.v1.CallKind
-	27,  // 235: liveroom.v1.VisitorSessionReply.error:type_name -> liveroom.v1.Error
-	181, // 236: liveroom.v1.VisitorSessionReply.summary:type_name -> liveroom.v1.VisitorSessionSummary
-	237, // [237:237] is the sub-list for method output_type
-	237, // [237:237] is the sub-list for method input_type
-	237, // [237:237] is the sub-list for extension type_name
-	237, // [237:237] is the sub-list for extension extendee
-	0,   // [0:237] is the sub-list for field type_name
+	42,  // 65: liveroom.v1.NodeFanOut.personal:type_name -> liveroom.v1.PersonalFrames
+	10,  // 66: liveroom.v1.CallAction.action:type_name -> liveroom.v1.CallAction.Action
+	189, // 67: liveroom.v1.Sdp.sources:type_name -> liveroom.v1.Sdp.SourcesEntry
+	1,   // 68: liveroom.v1.IceCandidate.pc:type_name -> liveroom.v1.PeerRole
+	10,  // 69: liveroom.v1.CallEvent.action:type_name -> liveroom.v1.CallAction.Action
+	16,  // 70: liveroom.v1.CallEvent.from:type_name -> liveroom.v1.Member
+	16,  // 71: liveroom.v1.CallParticipant.member:type_name -> liveroom.v1.Member
+	44,  // 72: liveroom.v1.CallParticipant.media:type_name -> liveroom.v1.MediaState
+	48,  // 73: liveroom.v1.CallState.participants:type_name -> liveroom.v1.CallParticipant
+	191, // 74: liveroom.v1.CallRequest.session:type_name -> actor.PID
+	43,  // 75: liveroom.v1.CallRequest.call:type_name -> liveroom.v1.CallAction
+	44,  // 76: liveroom.v1.CallRequest.media_state:type_name -> liveroom.v1.MediaState
+	45,  // 77: liveroom.v1.CallRequest.publish_offer:type_name -> liveroom.v1.Sdp
+	45,  // 78: liveroom.v1.CallRequest.subscribe_answer:type_name -> liveroom.v1.Sdp
+	46,  // 79: liveroom.v1.CallRequest.ice:type_name -> liveroom.v1.IceCandidate
+	52,  // 80: liveroom.v1.CallRequest.restart_ice:type_name -> liveroom.v1.RestartIce
+	137, // 81: liveroom.v1.CallRequest.recording:type_name -> liveroom.v1.RecordingControl
+	191, // 82: liveroom.v1.MediaCommand.session:type_name -> actor.PID
+	56,  // 83: liveroom.v1.MediaCommand.join:type_name -> liveroom.v1.MediaJoin
+	57,  // 84: liveroom.v1.MediaCommand.leave:type_name -> liveroom.v1.MediaLeave
+	45,  // 85: liveroom.v1.MediaCommand.publish_offer:type_name -> liveroom.v1.Sdp
+	45,  // 86: liveroom.v1.MediaCommand.subscribe_answer:type_name -> liveroom.v1.Sdp
+	46,  // 87: liveroom.v1.MediaCommand.ice:type_name -> liveroom.v1.IceCandidate
+	52,  // 88: liveroom.v1.MediaCommand.restart_ice:type_name -> liveroom.v1.RestartIce
+	54,  // 89: liveroom.v1.MediaCommand.rebind:type_name -> liveroom.v1.MediaRebind
+	140, // 90: liveroom.v1.MediaCommand.record_start:type_name -> liveroom.v1.MediaRecordStart
+	141, // 91: liveroom.v1.MediaCommand.record_stop:type_name -> liveroom.v1.MediaRecordStop
+	45,  // 92: liveroom.v1.MediaCommand.whep_offer:type_name -> liveroom.v1.Sdp
+	27,  // 93: liveroom.v1.DeleteRoomResult.error:type_name -> liveroom.v1.Error
+	23,  // 94: liveroom.v1.AgentRoom.room:type_name -> liveroom.v1.RoomInfo
+	69,  // 95: liveroom.v1.VisitorClientFrame.hello:type_name -> liveroom.v1.VisitorHello
+	70,  // 96: liveroom.v1.VisitorClientFrame.call:type_name -> liveroom.v1.VisitorCall
+	71,  // 97: liveroom.v1.VisitorClientFrame.cancel:type_name -> liveroom.v1.VisitorCancel
+	21,  // 98: liveroom.v1.VisitorClientFrame.ping:type_name -> liveroom.v1.Ping
+	3,   // 99: liveroom.v1.VisitorCall.kind:type_name -> liveroom.v1.CallKind
+	73,  // 100: liveroom.v1.VisitorServerFrame.presence:type_name -> liveroom.v1.PresenceUpdate
+	74,  // 101: liveroom.v1.VisitorServerFrame.queued:type_name -> liveroom.v1.CallQueued
+	75,  // 102: liveroom.v1.VisitorServerFrame.accepted:type_name -> liveroom.v1.CallAccepted
+	76,  // 103: liveroom.v1.VisitorServerFrame.declined:type_name -> liveroom.v1.CallDeclined
+	27,  // 104: liveroom.v1.VisitorServerFrame.error:type_name -> liveroom.v1.Error
+	28,  // 105: liveroom.v1.VisitorServerFrame.pong:type_name -> liveroom.v1.Pong
+	2,   // 106: liveroom.v1.PresenceUpdate.presence:type_name -> liveroom.v1.Presence
+	78,  // 107: liveroom.v1.AgentClientFrame.watch:type_name -> liveroom.v1.AgentWatch
+	79,  // 108: liveroom.v1.AgentClientFrame.away:type_name -> liveroom.v1.AgentSetAway
+	80,  // 109: liveroom.v1.AgentClientFrame.answer:type_name -> liveroom.v1.AgentAnswer
+	21,  // 110: liveroom.v1.AgentClientFrame.ping:type_name -> liveroom.v1.Ping
+	87,  // 111: liveroom.v1.AgentServerFrame.snapshot:type_name -> liveroom.v1.AgentSnapshot
+	82,  // 112: liveroom.v1.AgentServerFrame.visitor:type_name -> liveroom.v1.VisitorInfo
+	83,  // 113: liveroom.v1.AgentServerFrame.visitor_left:type_name -> liveroom.v1.VisitorLeft
+	84,  // 114: liveroom.v1.AgentServerFrame.request:type_name -> liveroom.v1.ContactRequest
+	85,  // 115: liveroom.v1.AgentServerFrame.request_done:type_name -> liveroom.v1.ContactRequestDone
+	86,  // 116: liveroom.v1.AgentServerFrame.status:type_name -> liveroom.v1.AgentStatus
+	88,  // 117: liveroom.v1.AgentServerFrame.answered:type_name -> liveroom.v1.CallAnswered
+	27,  // 118: liveroom.v1.AgentServerFrame.error:type_name -> liveroom.v1.Error
+	28,  // 119: liveroom.v1.AgentServerFrame.pong:type_name -> liveroom.v1.Pong
+	184, // 120: liveroom.v1.VisitorInfo.session:type_name -> liveroom.v1.VisitorSessionSummary
+	3,   // 121: liveroom.v1.ContactRequest.kind:type_name -> liveroom.v1.CallKind
+	2,   // 122: liveroom.v1.AgentStatus.presence:type_name -> liveroom.v1.Presence
+	86,  // 123: liveroom.v1.AgentSnapshot.status:type_name -> liveroom.v1.AgentStatus
+	82,  // 124: liveroom.v1.AgentSnapshot.visitors:type_name -> liveroom.v1.VisitorInfo
+	84,  // 125: liveroom.v1.AgentSnapshot.requests:type_name -> liveroom.v1.ContactRequest
+	191, // 126: liveroom.v1.AgentVisitorHello.session:type_name -> actor.PID
+	69,  // 127: liveroom.v1.AgentVisitorHello.hello:type_name -> liveroom.v1.VisitorHello
+	184, // 128: liveroom.v1.AgentVisitorHello.visitor_session:type_name -> liveroom.v1.VisitorSessionSummary
+	191, // 129: liveroom.v1.AgentVisitorCall.session:type_name -> actor.PID
+	70,  // 130: liveroom.v1.AgentVisitorCall.call:type_name -> liveroom.v1.VisitorCall
+	191, // 131: liveroom.v1.AgentVisitorCancel.session:type_name -> actor.PID
+	191, // 132: liveroom.v1.AgentAttach.session:type_name -> actor.PID
+	78,  // 133: liveroom.v1.AgentAttach.watch:type_name -> liveroom.v1.AgentWatch
+	191, // 134: liveroom.v1.AgentSocketAway.session:type_name -> actor.PID
+	191, // 135: liveroom.v1.AgentSocketAnswer.session:type_name -> actor.PID
+	80,  // 136: liveroom.v1.AgentSocketAnswer.answer:type_name -> liveroom.v1.AgentAnswer
+	191, // 137: liveroom.v1.AgentDetach.session:type_name -> actor.PID
+	27,  // 138: liveroom.v1.AgentReply.error:type_name -> liveroom.v1.Error
+	27,  // 139: liveroom.v1.AgentLoginResult.error:type_name -> liveroom.v1.Error
+	27,  // 140: liveroom.v1.AgentWho.error:type_name -> liveroom.v1.Error
+	30,  // 141: liveroom.v1.AgentCreateRoom.room:type_name -> liveroom.v1.CreateRoom
+	27,  // 142: liveroom.v1.AgentRoomResult.error:type_name -> liveroom.v1.Error
+	64,  // 143: liveroom.v1.AgentRoomResult.room:type_name -> liveroom.v1.AgentRoom
+	27,  // 144: liveroom.v1.AgentRoomList.error:type_name -> liveroom.v1.Error
+	64,  // 145: liveroom.v1.AgentRoomList.rooms:type_name -> liveroom.v1.AgentRoom
+	27,  // 146: liveroom.v1.AgentEntryList.error:type_name -> liveroom.v1.Error
+	59,  // 147: liveroom.v1.AgentEntryList.entries:type_name -> liveroom.v1.EntryRecord
+	67,  // 148: liveroom.v1.AgentStoreOffline.message:type_name -> liveroom.v1.OfflineMessage
+	27,  // 149: liveroom.v1.AgentOfflineResult.error:type_name -> liveroom.v1.Error
+	67,  // 150: liveroom.v1.AgentOfflineResult.message:type_name -> liveroom.v1.OfflineMessage
+	27,  // 151: liveroom.v1.AgentOfflineList.error:type_name -> liveroom.v1.Error
+	67,  // 152: liveroom.v1.AgentOfflineList.messages:type_name -> liveroom.v1.OfflineMessage
+	27,  // 153: liveroom.v1.ShortReply.error:type_name -> liveroom.v1.Error
+	66,  // 154: liveroom.v1.ShortReply.record:type_name -> liveroom.v1.ShortNameRecord
+	27,  // 155: liveroom.v1.AgentOverviewResult.error:type_name -> liveroom.v1.Error
+	2,   // 156: liveroom.v1.AgentOverviewResult.presence:type_name -> liveroom.v1.Presence
+	27,  // 157: liveroom.v1.AgentAdminResult.error:type_name -> liveroom.v1.Error
+	62,  // 158: liveroom.v1.AgentAdminResult.record:type_name -> liveroom.v1.AgentRecord
+	2,   // 159: liveroom.v1.AgentAdminResult.presence:type_name -> liveroom.v1.Presence
+	27,  // 160: liveroom.v1.RoomAdminResult.error:type_name -> liveroom.v1.Error
+	16,  // 161: liveroom.v1.RoomAdminResult.members:type_name -> liveroom.v1.Member
+	13,  // 162: liveroom.v1.RoomAdminResult.record:type_name -> liveroom.v1.RoomRecord
+	190, // 163: liveroom.v1.WebhookEvent.data:type_name -> liveroom.v1.WebhookEvent.DataEntry
+	132, // 164: liveroom.v1.WebhookJob.event:type_name -> liveroom.v1.WebhookEvent
+	11,  // 165: liveroom.v1.RecordingState.state:type_name -> liveroom.v1.RecordingState.State
+	16,  // 166: liveroom.v1.RecordingState.by:type_name -> liveroom.v1.Member
+	12,  // 167: liveroom.v1.MediaRecordingEvent.kind:type_name -> liveroom.v1.MediaRecordingEvent.Kind
+	16,  // 168: liveroom.v1.RoomMemberRecord.member:type_name -> liveroom.v1.Member
+	4,   // 169: liveroom.v1.WbElement.shape:type_name -> liveroom.v1.WbShape
+	5,   // 170: liveroom.v1.WbOp.kind:type_name -> liveroom.v1.WbOpKind
+	146, // 171: liveroom.v1.WbOp.element:type_name -> liveroom.v1.WbElement
+	147, // 172: liveroom.v1.WbOp.pages:type_name -> liveroom.v1.WbPage
+	146, // 173: liveroom.v1.WbOp.restored:type_name -> liveroom.v1.WbElement
+	148, // 174: liveroom.v1.WbHistory.done:type_name -> liveroom.v1.WbOp
+	148, // 175: liveroom.v1.WbHistory.undone:type_name -> liveroom.v1.WbOp
+	147, // 176: liveroom.v1.WbBoard.pages:type_name -> liveroom.v1.WbPage
+	146, // 177: liveroom.v1.WbBoard.elements:type_name -> liveroom.v1.WbElement
+	149, // 178: liveroom.v1.WbBoard.history:type_name -> liveroom.v1.WbHistory
+	4,   // 179: liveroom.v1.WbLive.shape:type_name -> liveroom.v1.WbShape
+	153, // 180: liveroom.v1.WbClient.sync:type_name -> liveroom.v1.WbSync
+	148, // 181: liveroom.v1.WbClient.op:type_name -> liveroom.v1.WbOp
+	152, // 182: liveroom.v1.WbClient.live:type_name -> liveroom.v1.WbLive
+	145, // 183: liveroom.v1.WbState.settings:type_name -> liveroom.v1.WhiteboardSettings
+	150, // 184: liveroom.v1.WbState.board:type_name -> liveroom.v1.WbBoard
+	148, // 185: liveroom.v1.WbState.ops:type_name -> liveroom.v1.WbOp
+	0,   // 186: liveroom.v1.WbState.role:type_name -> liveroom.v1.Role
+	155, // 187: liveroom.v1.WbServer.state:type_name -> liveroom.v1.WbState
+	148, // 188: liveroom.v1.WbServer.op:type_name -> liveroom.v1.WbOp
+	152, // 189: liveroom.v1.WbServer.live:type_name -> liveroom.v1.WbLive
+	191, // 190: liveroom.v1.WbRequest.session:type_name -> actor.PID
+	154, // 191: liveroom.v1.WbRequest.body:type_name -> liveroom.v1.WbClient
+	27,  // 192: liveroom.v1.WbReply.error:type_name -> liveroom.v1.Error
+	191, // 193: liveroom.v1.WbWho.session:type_name -> actor.PID
+	27,  // 194: liveroom.v1.WbWhoReply.error:type_name -> liveroom.v1.Error
+	0,   // 195: liveroom.v1.WbWhoReply.role:type_name -> liveroom.v1.Role
+	145, // 196: liveroom.v1.WbWhoReply.settings:type_name -> liveroom.v1.WhiteboardSettings
+	0,   // 197: liveroom.v1.WbAddPages.role:type_name -> liveroom.v1.Role
+	147, // 198: liveroom.v1.WbAddPages.pages:type_name -> liveroom.v1.WbPage
+	0,   // 199: liveroom.v1.WbCheckMember.role:type_name -> liveroom.v1.Role
+	6,   // 200: liveroom.v1.BroadcastRecord.phase:type_name -> liveroom.v1.BroadcastPhase
+	8,   // 201: liveroom.v1.BroadcastControl.action:type_name -> liveroom.v1.BroadcastAction
+	6,   // 202: liveroom.v1.BroadcastState.phase:type_name -> liveroom.v1.BroadcastPhase
+	167, // 203: liveroom.v1.BroadcastState.broadcasters:type_name -> liveroom.v1.BroadcasterInfo
+	7,   // 204: liveroom.v1.BroadcastJoined.role:type_name -> liveroom.v1.BroadcastRole
+	166, // 205: liveroom.v1.BroadcastJoined.broadcast:type_name -> liveroom.v1.BroadcastInfo
+	168, // 206: liveroom.v1.BroadcastJoined.state:type_name -> liveroom.v1.BroadcastState
+	50,  // 207: liveroom.v1.BroadcastJoined.ice_servers:type_name -> liveroom.v1.IceServer
+	27,  // 208: liveroom.v1.CreateBroadcastResult.error:type_name -> liveroom.v1.Error
+	166, // 209: liveroom.v1.CreateBroadcastResult.broadcast:type_name -> liveroom.v1.BroadcastInfo
+	27,  // 210: liveroom.v1.GetBroadcastInfoResult.error:type_name -> liveroom.v1.Error
+	166, // 211: liveroom.v1.GetBroadcastInfoResult.broadcast:type_name -> liveroom.v1.BroadcastInfo
+	168, // 212: liveroom.v1.GetBroadcastInfoResult.state:type_name -> liveroom.v1.BroadcastState
+	191, // 213: liveroom.v1.BroadcastRequest.session:type_name -> actor.PID
+	164, // 214: liveroom.v1.BroadcastRequest.join:type_name -> liveroom.v1.BroadcastJoin
+	165, // 215: liveroom.v1.BroadcastRequest.control:type_name -> liveroom.v1.BroadcastControl
+	19,  // 216: liveroom.v1.BroadcastRequest.chat:type_name -> liveroom.v1.SendChat
+	45,  // 217: liveroom.v1.BroadcastRequest.publish_offer:type_name -> liveroom.v1.Sdp
+	45,  // 218: liveroom.v1.BroadcastRequest.subscribe_answer:type_name -> liveroom.v1.Sdp
+	46,  // 219: liveroom.v1.BroadcastRequest.ice:type_name -> liveroom.v1.IceCandidate
+	52,  // 220: liveroom.v1.BroadcastRequest.restart_ice:type_name -> liveroom.v1.RestartIce
+	175, // 221: liveroom.v1.BroadcastRequest.leave:type_name -> liveroom.v1.BroadcastLeave
+	45,  // 222: liveroom.v1.BroadcastRequest.whep_offer:type_name -> liveroom.v1.Sdp
+	191, // 223: liveroom.v1.AgentPresenceVisitor.session:type_name -> actor.PID
+	82,  // 224: liveroom.v1.AgentPresenceVisitor.info:type_name -> liveroom.v1.VisitorInfo
+	84,  // 225: liveroom.v1.AgentPresenceVisitor.request:type_name -> liveroom.v1.ContactRequest
+	191, // 226: liveroom.v1.AgentPresencePage.session:type_name -> actor.PID
+	3,   // 227: liveroom.v1.VisitorPastRequest.kind:type_name -> liveroom.v1.CallKind
+	180, // 228: liveroom.v1.VisitorPageView.page:type_name -> liveroom.v1.VisitorPage
+	191, // 229: liveroom.v1.VisitorPageView.session:type_name -> actor.PID
+	182, // 230: liveroom.v1.VisitorSessionRecord.pages:type_name -> liveroom.v1.VisitorPageView
+	181, // 231: liveroom.v1.VisitorSessionRecord.requests:type_name -> liveroom.v1.VisitorPastRequest
+	180, // 232: liveroom.v1.VisitorSessionSummary.pages:type_name -> liveroom.v1.VisitorPage
+	181, // 233: liveroom.v1.VisitorSessionSummary.requests:type_name -> liveroom.v1.VisitorPastRequest
+	191, // 234: liveroom.v1.VisitorSessionOpen.session:type_name -> actor.PID
+	3,   // 235: liveroom.v1.VisitorSessionRequest.kind:type_name -> liveroom.v1.CallKind
+	27,  // 236: liveroom.v1.VisitorSessionReply.error:type_name -> liveroom.v1.Error
+	184, // 237: liveroom.v1.VisitorSessionReply.summary:type_name -> liveroom.v1.VisitorSessionSummary
+	238, // [238:238] is the sub-list for method output_type
+	238, // [238:238] is the sub-list for method input_type
+	238, // [238:238] is the sub-list for extension type_name
+	238, // [238:238] is the sub-list for extension extendee
+	0,   // [0:238] is the sub-list for field type_name
 }
 
 func init() { file_liveroom_proto_init() }
@@ -14939,7 +15131,7 @@ func file_liveroom_proto_init() {
 		(*ServerFrame_BroadcastJoined)(nil),
 		(*ServerFrame_BroadcastState)(nil),
 	}
-	file_liveroom_proto_msgTypes[35].OneofWrappers = []any{
+	file_liveroom_proto_msgTypes[38].OneofWrappers = []any{
 		(*CallRequest_Call)(nil),
 		(*CallRequest_MediaState)(nil),
 		(*CallRequest_PublishOffer)(nil),
@@ -14948,7 +15140,7 @@ func file_liveroom_proto_init() {
 		(*CallRequest_RestartIce)(nil),
 		(*CallRequest_Recording)(nil),
 	}
-	file_liveroom_proto_msgTypes[37].OneofWrappers = []any{
+	file_liveroom_proto_msgTypes[40].OneofWrappers = []any{
 		(*MediaCommand_Join)(nil),
 		(*MediaCommand_Leave)(nil),
 		(*MediaCommand_PublishOffer)(nil),
@@ -14960,13 +15152,13 @@ func file_liveroom_proto_init() {
 		(*MediaCommand_RecordStop)(nil),
 		(*MediaCommand_WhepOffer)(nil),
 	}
-	file_liveroom_proto_msgTypes[52].OneofWrappers = []any{
+	file_liveroom_proto_msgTypes[55].OneofWrappers = []any{
 		(*VisitorClientFrame_Hello)(nil),
 		(*VisitorClientFrame_Call)(nil),
 		(*VisitorClientFrame_Cancel)(nil),
 		(*VisitorClientFrame_Ping)(nil),
 	}
-	file_liveroom_proto_msgTypes[56].OneofWrappers = []any{
+	file_liveroom_proto_msgTypes[59].OneofWrappers = []any{
 		(*VisitorServerFrame_Presence)(nil),
 		(*VisitorServerFrame_Queued)(nil),
 		(*VisitorServerFrame_Accepted)(nil),
@@ -14974,13 +15166,13 @@ func file_liveroom_proto_init() {
 		(*VisitorServerFrame_Error)(nil),
 		(*VisitorServerFrame_Pong)(nil),
 	}
-	file_liveroom_proto_msgTypes[61].OneofWrappers = []any{
+	file_liveroom_proto_msgTypes[64].OneofWrappers = []any{
 		(*AgentClientFrame_Watch)(nil),
 		(*AgentClientFrame_Away)(nil),
 		(*AgentClientFrame_Answer)(nil),
 		(*AgentClientFrame_Ping)(nil),
 	}
-	file_liveroom_proto_msgTypes[65].OneofWrappers = []any{
+	file_liveroom_proto_msgTypes[68].OneofWrappers = []any{
 		(*AgentServerFrame_Snapshot)(nil),
 		(*AgentServerFrame_Visitor)(nil),
 		(*AgentServerFrame_VisitorLeft)(nil),
@@ -14991,17 +15183,17 @@ func file_liveroom_proto_init() {
 		(*AgentServerFrame_Error)(nil),
 		(*AgentServerFrame_Pong)(nil),
 	}
-	file_liveroom_proto_msgTypes[138].OneofWrappers = []any{
+	file_liveroom_proto_msgTypes[141].OneofWrappers = []any{
 		(*WbClient_Sync)(nil),
 		(*WbClient_Op)(nil),
 		(*WbClient_Live)(nil),
 	}
-	file_liveroom_proto_msgTypes[140].OneofWrappers = []any{
+	file_liveroom_proto_msgTypes[143].OneofWrappers = []any{
 		(*WbServer_State)(nil),
 		(*WbServer_Op)(nil),
 		(*WbServer_Live)(nil),
 	}
-	file_liveroom_proto_msgTypes[158].OneofWrappers = []any{
+	file_liveroom_proto_msgTypes[161].OneofWrappers = []any{
 		(*BroadcastRequest_Join)(nil),
 		(*BroadcastRequest_Control)(nil),
 		(*BroadcastRequest_Chat)(nil),
@@ -15018,7 +15210,7 @@ func file_liveroom_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_liveroom_proto_rawDesc), len(file_liveroom_proto_rawDesc)),
 			NumEnums:      13,
-			NumMessages:   175,
+			NumMessages:   178,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,0 +1,121 @@
+package session
+
+import (
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"liveroom/metrics"
+	"liveroom/proto/pb"
+)
+
+// FanOutName is the name of the fan-out actor every node runs: grains on
+// other nodes address it by this name and the node's address.
+const FanOutName = "liveroom-fanout"
+
+// Deliver sends frames (wire form, in order) to every session in pids, and
+// to each session in personal its own list instead. The sessions of this
+// node get one shared EncodedFrames each; each other node that holds some of
+// them gets a single NodeFanOut for all of its sessions, so a frame crosses
+// to a node once, not once per member there. m may be nil.
+func Deliver(ctx actor.SenderContext, frames [][]byte, pids []*actor.PID, personal map[*actor.PID][][]byte, m *metrics.Metrics) {
+	local := ctx.ActorSystem().Address()
+	var remote map[string]*pb.NodeFanOut
+	toNode := func(addr string) *pb.NodeFanOut {
+		if remote == nil {
+			remote = map[string]*pb.NodeFanOut{}
+		}
+		f := remote[addr]
+		if f == nil {
+			f = &pb.NodeFanOut{Frames: frames}
+			remote[addr] = f
+		}
+		return f
+	}
+	if len(frames) > 0 {
+		enc := &pb.EncodedFrames{Frames: frames}
+		for _, pid := range pids {
+			if pid.Address == local {
+				ctx.Send(pid, enc)
+				continue
+			}
+			f := toNode(pid.Address)
+			f.Sessions = append(f.Sessions, pid.Id)
+		}
+	}
+	for pid, own := range personal {
+		if len(own) == 0 {
+			continue
+		}
+		if pid.Address == local {
+			ctx.Send(pid, &pb.EncodedFrames{Frames: own})
+			continue
+		}
+		f := toNode(pid.Address)
+		f.Personal = append(f.Personal, &pb.PersonalFrames{Session: pid.Id, Frames: own})
+	}
+	if len(remote) == 0 {
+		return
+	}
+	now := time.Now().UnixNano()
+	for addr, f := range remote {
+		if len(f.Sessions) == 0 {
+			f.Frames = nil
+		}
+		f.SentUnixNano = now
+		ctx.Send(actor.NewPID(addr, FanOutName), f)
+		if m != nil {
+			m.Cluster.FanOutMessages.WithLabelValues("sent").Inc()
+		}
+	}
+}
+
+// Send sends one frame to a session. A session on another node gets it
+// through that node's fan-out actor, like everything else a grain sends it
+// with Deliver, so that what one grain sends one session keeps its order.
+func Send(ctx actor.SenderContext, pid *actor.PID, f *pb.ServerFrame, m *metrics.Metrics) {
+	if pid.Address == ctx.ActorSystem().Address() {
+		ctx.Send(pid, f)
+		return
+	}
+	Deliver(ctx, nil, nil, map[*actor.PID][][]byte{pid: {Encode(f)}}, m)
+}
+
+// fanOut hands what other nodes' grains send to this node's sessions.
+type fanOut struct{ m *metrics.Metrics }
+
+func (f *fanOut) Receive(ctx actor.Context) {
+	msg, ok := ctx.Message().(*pb.NodeFanOut)
+	if !ok {
+		return
+	}
+	local := ctx.ActorSystem().Address()
+	delivered := 0
+	if len(msg.Frames) > 0 {
+		enc := &pb.EncodedFrames{Frames: msg.Frames}
+		for _, id := range msg.Sessions {
+			ctx.Send(actor.NewPID(local, id), enc)
+		}
+		delivered += len(msg.Sessions) * len(msg.Frames)
+	}
+	for _, p := range msg.Personal {
+		if len(p.Frames) > 0 {
+			ctx.Send(actor.NewPID(local, p.Session), &pb.EncodedFrames{Frames: p.Frames})
+			delivered += len(p.Frames)
+		}
+	}
+	if f.m != nil {
+		f.m.Cluster.FanOutMessages.WithLabelValues("received").Inc()
+		f.m.Cluster.FanOutDeliveries.Add(float64(delivered))
+		if msg.SentUnixNano > 0 {
+			// Wall clocks of two nodes: as good as their synchronisation.
+			f.m.Cluster.FanOutLatency.Observe(max(0, time.Since(time.Unix(0, msg.SentUnixNano)).Seconds()))
+		}
+	}
+}
+
+// StartFanOut spawns this node's fan-out actor under FanOutName; m may be nil.
+func StartFanOut(system *actor.ActorSystem, m *metrics.Metrics) error {
+	_, err := system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return &fanOut{m: m} }), FanOutName)
+	return err
+}

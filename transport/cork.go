@@ -1,0 +1,102 @@
+package transport
+
+import (
+	"bufio"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// corkConn lets a connection's writer send the frames it took from the
+// outbox together: the WebSocket library flushes every message to the
+// socket on its own, one system call (and, on loopback, one trip through
+// the receiving side's network stack) per frame, which is most of what a
+// chat delivery costs the server. While corked, whatever the library writes
+// is kept; flush sends it in one write. A batch of chat messages (a room's
+// group commit, or frames that queued while the writer was busy) then
+// costs one write instead of one per frame.
+type corkConn struct {
+	net.Conn
+	mu     sync.Mutex
+	corked bool
+	buf    *[]byte
+}
+
+var corkBufs = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
+
+func (c *corkConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	if c.corked {
+		*c.buf = append(*c.buf, p...)
+		c.mu.Unlock()
+		return len(p), nil
+	}
+	c.mu.Unlock()
+	return c.Conn.Write(p)
+}
+
+// cork keeps writes until flush; on nil it does nothing.
+func (c *corkConn) cork() {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	c.corked = true
+	if c.buf == nil {
+		c.buf = corkBufs.Get().(*[]byte)
+	}
+	c.mu.Unlock()
+}
+
+// flush writes what was kept since cork, within timeout, and stops keeping;
+// a timeout of 0 drops it instead (the connection is being given up).
+func (c *corkConn) flush(timeout time.Duration) error {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	c.corked = false
+	buf := c.buf
+	c.buf = nil
+	c.mu.Unlock()
+	if buf == nil {
+		return nil
+	}
+	defer func() {
+		if cap(*buf) <= 256<<10 {
+			*buf = (*buf)[:0]
+			corkBufs.Put(buf)
+		}
+	}()
+	if len(*buf) == 0 || timeout <= 0 {
+		return nil
+	}
+	if err := c.Conn.SetWriteDeadline(time.Now().Add(timeout)); err != nil {
+		return err
+	}
+	_, err := c.Conn.Write(*buf)
+	_ = c.Conn.SetWriteDeadline(time.Time{})
+	return err
+}
+
+// corkWriter hands the WebSocket library a corkConn when it takes over the
+// HTTP connection.
+type corkWriter struct {
+	http.ResponseWriter
+	conn *corkConn
+}
+
+func (w *corkWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	w.conn = &corkConn{Conn: conn}
+	// The library writes through brw's writer: point it at the corkConn
+	// (the HTTP server flushed it when it gave the connection up).
+	brw.Writer.Reset(w.conn)
+	return w.conn, brw, nil
+}
+
+func (w *corkWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
