@@ -196,4 +196,13 @@ func TestBroadcastViewerChatSwitchedByBroadcaster(t *testing.T) {
 	}
 	do(t, host, chromedp.Click(chromedp.ID("chat-toggle")))
 	waitBroadcast(t, viewer, "chat back on", `!document.querySelector("#chat").hidden && !document.querySelector("#chat-input").disabled`)
+
+	// Chat is stored: a viewer who opens the page now sees what was said,
+	// once, and a reload does not repeat it.
+	late := newPage(t, browser)
+	do(t, late, chromedp.Navigate(srv.URL+"/watch/qa"))
+	once := `[...document.querySelectorAll("#chat-list li")].filter(li => li.textContent.includes("from the back row")).length === 1`
+	waitBroadcast(t, late, "the earlier message in a late viewer's chat", once)
+	do(t, late, chromedp.Reload())
+	waitBroadcast(t, late, "the earlier message once after a reload", `!document.querySelector("#live").hidden && `+once)
 }

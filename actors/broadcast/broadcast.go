@@ -11,6 +11,8 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -43,7 +45,10 @@ type Settings struct {
 	MaxNodeViewers int
 	MaxChatChars   int
 	MaxNameChars   int
-	IdleTimeout    time.Duration
+	// HistoryPage is how many stored chat messages a joining member gets
+	// (default 50).
+	HistoryPage int
+	IdleTimeout time.Duration
 	// ResumeGrace keeps a member whose connection dropped; a live
 	// broadcaster coming back within it resumes without the broadcast ending.
 	ResumeGrace time.Duration
@@ -165,6 +170,16 @@ func (g *grain) load() {
 		return
 	}
 	if found {
+		prefix := persistence.BroadcastChatPrefix(g.id)
+		err = g.deps.Store.Scan(prefix, persistence.PrefixEnd(prefix), true, 1, func(k, _ []byte) bool {
+			g.chatSeq = persistence.ChatSeq(k)
+			return false
+		})
+		if err != nil {
+			g.loadErr = err
+			g.log.Error("load broadcast chat tail", zap.Error(err))
+			return
+		}
 		g.rec = rec
 		if rec.Phase == pb.BroadcastPhase_BROADCAST_PHASE_LIVE {
 			// The node that hosted it is gone, and with it every broadcaster's
@@ -476,20 +491,62 @@ func (g *grain) admit(ctx actor.Context, req *pb.BroadcastRequest, name string, 
 			g.joinMedia(ctx, m, true)
 		}
 	}
-	g.sendJoined(ctx, req.FrameId, m, token)
+	g.sendJoined(ctx, req.FrameId, m, token, j.GetLastSeq())
 	g.broadcastState(ctx)
 	g.log.Debug("member joined", zap.String("member", m.id), zap.Stringer("role", role))
 	ctx.Respond(&pb.RoomReply{})
 }
 
-func (g *grain) sendJoined(ctx actor.Context, frameID string, m *member, token string) {
+func (g *grain) sendJoined(ctx actor.Context, frameID string, m *member, token string, lastSeq uint64) {
 	var ice []*pb.IceServer
 	if g.deps.Media != nil {
 		ice = g.deps.Media.ICEServers()
 	}
+	history, more, err := g.history(lastSeq)
+	if err != nil {
+		// The member still joins; it only misses the earlier chat.
+		g.log.Error("read broadcast chat", zap.Error(err))
+	}
 	ctx.Send(m.pid, &pb.ServerFrame{ReplyTo: frameID, Body: &pb.ServerFrame_BroadcastJoined{BroadcastJoined: &pb.BroadcastJoined{
 		MemberId: m.id, Role: m.role, Broadcast: g.info(), State: g.state(), IceServers: ice, ResumeToken: token,
+		History: history, MoreHistory: more,
 	}}})
+}
+
+// history returns the chat a joining member needs: everything after lastSeq
+// when that fits in a page, otherwise the newest page (oldest first), and
+// whether older messages exist before what it returns.
+func (g *grain) history(lastSeq uint64) ([]*pb.ChatMessage, bool, error) {
+	page := g.deps.Settings.HistoryPage
+	if page <= 0 {
+		page = 50
+	}
+	prefix := persistence.BroadcastChatPrefix(g.id)
+	if lastSeq > 0 && lastSeq <= g.chatSeq && g.chatSeq-lastSeq <= uint64(page) {
+		msgs, err := g.scanChat(persistence.BroadcastChatKey(g.id, lastSeq+1), persistence.PrefixEnd(prefix), false, page)
+		return msgs, true, err
+	}
+	msgs, err := g.scanChat(prefix, persistence.PrefixEnd(prefix), true, page+1)
+	more := len(msgs) > page
+	if more {
+		msgs = msgs[:page]
+	}
+	slices.Reverse(msgs)
+	return msgs, more, err
+}
+
+func (g *grain) scanChat(start, end []byte, reverse bool, limit int) ([]*pb.ChatMessage, error) {
+	var out []*pb.ChatMessage
+	var derr error
+	err := g.deps.Store.Scan(start, end, reverse, limit, func(_, v []byte) bool {
+		m := &pb.ChatMessage{}
+		if derr = proto.Unmarshal(v, m); derr != nil {
+			return false
+		}
+		out = append(out, m)
+		return true
+	})
+	return out, errors.Join(err, derr)
 }
 
 // resume moves member m onto a new connection. A live broadcaster's media
@@ -509,7 +566,7 @@ func (g *grain) resume(ctx actor.Context, req *pb.BroadcastRequest, m *member) {
 		g.leaveMedia(ctx, m)
 		g.joinMedia(ctx, m, m.role == pb.BroadcastRole_BROADCAST_ROLE_VIEWER)
 	}
-	g.sendJoined(ctx, req.FrameId, m, token)
+	g.sendJoined(ctx, req.FrameId, m, token, req.GetJoin().GetLastSeq())
 	ctx.Respond(&pb.RoomReply{})
 }
 
@@ -623,13 +680,23 @@ func (g *grain) chat(ctx actor.Context, req *pb.BroadcastRequest, m *member, tex
 		return &pb.RoomReply{Error: errorf("too_large", "message is longer than "+
 			strconv.Itoa(g.deps.Settings.MaxChatChars)+" characters")}
 	}
-	g.chatSeq++
 	role := pb.Role_ROLE_VISITOR
 	if m.role == pb.BroadcastRole_BROADCAST_ROLE_BROADCASTER {
 		role = pb.Role_ROLE_AGENT
 	}
-	msg := &pb.ChatMessage{RoomId: g.id, Seq: g.chatSeq, MemberId: m.id, Name: m.name, Role: role, Text: text,
+	msg := &pb.ChatMessage{RoomId: g.id, Seq: g.chatSeq + 1, MemberId: m.id, Name: m.name, Role: role, Text: text,
 		SentAtMs: time.Now().UnixMilli(), ClientId: req.FrameId}
+	// Stored before anyone sees it, so a late or reconnecting viewer's
+	// history has every message the others were shown.
+	raw, err := proto.Marshal(msg)
+	if err == nil {
+		err = g.deps.Store.Set(persistence.BroadcastChatKey(g.id, msg.Seq), raw)
+	}
+	if err != nil {
+		g.log.Error("store broadcast chat", zap.Error(err))
+		return &pb.RoomReply{Error: errInternal}
+	}
+	g.chatSeq = msg.Seq
 	for _, x := range g.members {
 		if x.away {
 			continue

@@ -11555,8 +11555,11 @@ type BroadcastJoin struct {
 	ResumeToken string `protobuf:"bytes,5,opt,name=resume_token,json=resumeToken,proto3" json:"resume_token,omitempty"`
 	// Joined over WHIP (a broadcaster that only sends) or WHEP (a viewer that
 	// offers), not from a page.
-	Whip          bool `protobuf:"varint,6,opt,name=whip,proto3" json:"whip,omitempty"`
-	Whep          bool `protobuf:"varint,7,opt,name=whep,proto3" json:"whep,omitempty"`
+	Whip bool `protobuf:"varint,6,opt,name=whip,proto3" json:"whip,omitempty"`
+	Whep bool `protobuf:"varint,7,opt,name=whep,proto3" json:"whep,omitempty"`
+	// The highest chat seq this page already shows (a reconnecting page):
+	// the joined frame's history then starts after it when that fits a page.
+	LastSeq       uint64 `protobuf:"varint,200,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -11638,6 +11641,13 @@ func (x *BroadcastJoin) GetWhep() bool {
 		return x.Whep
 	}
 	return false
+}
+
+func (x *BroadcastJoin) GetLastSeq() uint64 {
+	if x != nil {
+		return x.LastSeq
+	}
+	return 0
 }
 
 type BroadcastControl struct {
@@ -11890,13 +11900,17 @@ func (x *BroadcastState) GetChatEnabled() bool {
 }
 
 type BroadcastJoined struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	MemberId      string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
-	Role          BroadcastRole          `protobuf:"varint,2,opt,name=role,proto3,enum=liveroom.v1.BroadcastRole" json:"role,omitempty"`
-	Broadcast     *BroadcastInfo         `protobuf:"bytes,3,opt,name=broadcast,proto3" json:"broadcast,omitempty"`
-	State         *BroadcastState        `protobuf:"bytes,4,opt,name=state,proto3" json:"state,omitempty"`
-	IceServers    []*IceServer           `protobuf:"bytes,5,rep,name=ice_servers,json=iceServers,proto3" json:"ice_servers,omitempty"`
-	ResumeToken   string                 `protobuf:"bytes,6,opt,name=resume_token,json=resumeToken,proto3" json:"resume_token,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	MemberId    string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	Role        BroadcastRole          `protobuf:"varint,2,opt,name=role,proto3,enum=liveroom.v1.BroadcastRole" json:"role,omitempty"`
+	Broadcast   *BroadcastInfo         `protobuf:"bytes,3,opt,name=broadcast,proto3" json:"broadcast,omitempty"`
+	State       *BroadcastState        `protobuf:"bytes,4,opt,name=state,proto3" json:"state,omitempty"`
+	IceServers  []*IceServer           `protobuf:"bytes,5,rep,name=ice_servers,json=iceServers,proto3" json:"ice_servers,omitempty"`
+	ResumeToken string                 `protobuf:"bytes,6,opt,name=resume_token,json=resumeToken,proto3" json:"resume_token,omitempty"`
+	// The newest stored chat messages (or those after last_seq), oldest first;
+	// more_history says older ones exist.
+	History       []*ChatMessage `protobuf:"bytes,200,rep,name=history,proto3" json:"history,omitempty"`
+	MoreHistory   bool           `protobuf:"varint,201,opt,name=more_history,json=moreHistory,proto3" json:"more_history,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -11971,6 +11985,20 @@ func (x *BroadcastJoined) GetResumeToken() string {
 		return x.ResumeToken
 	}
 	return ""
+}
+
+func (x *BroadcastJoined) GetHistory() []*ChatMessage {
+	if x != nil {
+		return x.History
+	}
+	return nil
+}
+
+func (x *BroadcastJoined) GetMoreHistory() bool {
+	if x != nil {
+		return x.MoreHistory
+	}
+	return false
 }
 
 // CreateBroadcast asks a broadcast grain (identity = id) to create itself.
@@ -13447,7 +13475,7 @@ const file_liveroom_proto_rawDesc = "" +
 	"\fchat_enabled\x18\t \x01(\bR\vchatEnabled\x121\n" +
 	"\x05phase\x18\n" +
 	" \x01(\x0e2\x1b.liveroom.v1.BroadcastPhaseR\x05phase\x12-\n" +
-	"\x13phase_changed_at_ms\x18\v \x01(\x03R\x10phaseChangedAtMs\"\xd6\x01\n" +
+	"\x13phase_changed_at_ms\x18\v \x01(\x03R\x10phaseChangedAtMs\"\xf2\x01\n" +
 	"\rBroadcastJoin\x12!\n" +
 	"\fbroadcast_id\x18\x01 \x01(\tR\vbroadcastId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1a\n" +
@@ -13455,7 +13483,8 @@ const file_liveroom_proto_rawDesc = "" +
 	"\x0fbroadcaster_key\x18\x04 \x01(\tR\x0ebroadcasterKey\x12!\n" +
 	"\fresume_token\x18\x05 \x01(\tR\vresumeToken\x12\x12\n" +
 	"\x04whip\x18\x06 \x01(\bR\x04whip\x12\x12\n" +
-	"\x04whep\x18\a \x01(\bR\x04whep\"H\n" +
+	"\x04whep\x18\a \x01(\bR\x04whep\x12\x1a\n" +
+	"\blast_seq\x18\xc8\x01 \x01(\x04R\alastSeq\"H\n" +
 	"\x10BroadcastControl\x124\n" +
 	"\x06action\x18\x01 \x01(\x0e2\x1c.liveroom.v1.BroadcastActionR\x06action\"\x98\x01\n" +
 	"\rBroadcastInfo\x12\x0e\n" +
@@ -13474,7 +13503,7 @@ const file_liveroom_proto_rawDesc = "" +
 	"\x05phase\x18\x01 \x01(\x0e2\x1b.liveroom.v1.BroadcastPhaseR\x05phase\x12\x18\n" +
 	"\aviewers\x18\x02 \x01(\rR\aviewers\x12@\n" +
 	"\fbroadcasters\x18\x03 \x03(\v2\x1c.liveroom.v1.BroadcasterInfoR\fbroadcasters\x12!\n" +
-	"\fchat_enabled\x18\x04 \x01(\bR\vchatEnabled\"\xa7\x02\n" +
+	"\fchat_enabled\x18\x04 \x01(\bR\vchatEnabled\"\x80\x03\n" +
 	"\x0fBroadcastJoined\x12\x1b\n" +
 	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12.\n" +
 	"\x04role\x18\x02 \x01(\x0e2\x1a.liveroom.v1.BroadcastRoleR\x04role\x128\n" +
@@ -13482,7 +13511,9 @@ const file_liveroom_proto_rawDesc = "" +
 	"\x05state\x18\x04 \x01(\v2\x1b.liveroom.v1.BroadcastStateR\x05state\x127\n" +
 	"\vice_servers\x18\x05 \x03(\v2\x16.liveroom.v1.IceServerR\n" +
 	"iceServers\x12!\n" +
-	"\fresume_token\x18\x06 \x01(\tR\vresumeToken\"\xe5\x01\n" +
+	"\fresume_token\x18\x06 \x01(\tR\vresumeToken\x123\n" +
+	"\ahistory\x18\xc8\x01 \x03(\v2\x18.liveroom.v1.ChatMessageR\ahistory\x12\"\n" +
+	"\fmore_history\x18\xc9\x01 \x01(\bR\vmoreHistory\"\xe5\x01\n" +
 	"\x0fCreateBroadcast\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05title\x18\x02 \x01(\tR\x05title\x12#\n" +
@@ -13990,26 +14021,27 @@ var file_liveroom_proto_depIdxs = []int32{
 	163, // 202: liveroom.v1.BroadcastJoined.broadcast:type_name -> liveroom.v1.BroadcastInfo
 	165, // 203: liveroom.v1.BroadcastJoined.state:type_name -> liveroom.v1.BroadcastState
 	47,  // 204: liveroom.v1.BroadcastJoined.ice_servers:type_name -> liveroom.v1.IceServer
-	27,  // 205: liveroom.v1.CreateBroadcastResult.error:type_name -> liveroom.v1.Error
-	163, // 206: liveroom.v1.CreateBroadcastResult.broadcast:type_name -> liveroom.v1.BroadcastInfo
-	27,  // 207: liveroom.v1.GetBroadcastInfoResult.error:type_name -> liveroom.v1.Error
-	163, // 208: liveroom.v1.GetBroadcastInfoResult.broadcast:type_name -> liveroom.v1.BroadcastInfo
-	165, // 209: liveroom.v1.GetBroadcastInfoResult.state:type_name -> liveroom.v1.BroadcastState
-	177, // 210: liveroom.v1.BroadcastRequest.session:type_name -> actor.PID
-	161, // 211: liveroom.v1.BroadcastRequest.join:type_name -> liveroom.v1.BroadcastJoin
-	162, // 212: liveroom.v1.BroadcastRequest.control:type_name -> liveroom.v1.BroadcastControl
-	19,  // 213: liveroom.v1.BroadcastRequest.chat:type_name -> liveroom.v1.SendChat
-	42,  // 214: liveroom.v1.BroadcastRequest.publish_offer:type_name -> liveroom.v1.Sdp
-	42,  // 215: liveroom.v1.BroadcastRequest.subscribe_answer:type_name -> liveroom.v1.Sdp
-	43,  // 216: liveroom.v1.BroadcastRequest.ice:type_name -> liveroom.v1.IceCandidate
-	49,  // 217: liveroom.v1.BroadcastRequest.restart_ice:type_name -> liveroom.v1.RestartIce
-	172, // 218: liveroom.v1.BroadcastRequest.leave:type_name -> liveroom.v1.BroadcastLeave
-	42,  // 219: liveroom.v1.BroadcastRequest.whep_offer:type_name -> liveroom.v1.Sdp
-	220, // [220:220] is the sub-list for method output_type
-	220, // [220:220] is the sub-list for method input_type
-	220, // [220:220] is the sub-list for extension type_name
-	220, // [220:220] is the sub-list for extension extendee
-	0,   // [0:220] is the sub-list for field type_name
+	15,  // 205: liveroom.v1.BroadcastJoined.history:type_name -> liveroom.v1.ChatMessage
+	27,  // 206: liveroom.v1.CreateBroadcastResult.error:type_name -> liveroom.v1.Error
+	163, // 207: liveroom.v1.CreateBroadcastResult.broadcast:type_name -> liveroom.v1.BroadcastInfo
+	27,  // 208: liveroom.v1.GetBroadcastInfoResult.error:type_name -> liveroom.v1.Error
+	163, // 209: liveroom.v1.GetBroadcastInfoResult.broadcast:type_name -> liveroom.v1.BroadcastInfo
+	165, // 210: liveroom.v1.GetBroadcastInfoResult.state:type_name -> liveroom.v1.BroadcastState
+	177, // 211: liveroom.v1.BroadcastRequest.session:type_name -> actor.PID
+	161, // 212: liveroom.v1.BroadcastRequest.join:type_name -> liveroom.v1.BroadcastJoin
+	162, // 213: liveroom.v1.BroadcastRequest.control:type_name -> liveroom.v1.BroadcastControl
+	19,  // 214: liveroom.v1.BroadcastRequest.chat:type_name -> liveroom.v1.SendChat
+	42,  // 215: liveroom.v1.BroadcastRequest.publish_offer:type_name -> liveroom.v1.Sdp
+	42,  // 216: liveroom.v1.BroadcastRequest.subscribe_answer:type_name -> liveroom.v1.Sdp
+	43,  // 217: liveroom.v1.BroadcastRequest.ice:type_name -> liveroom.v1.IceCandidate
+	49,  // 218: liveroom.v1.BroadcastRequest.restart_ice:type_name -> liveroom.v1.RestartIce
+	172, // 219: liveroom.v1.BroadcastRequest.leave:type_name -> liveroom.v1.BroadcastLeave
+	42,  // 220: liveroom.v1.BroadcastRequest.whep_offer:type_name -> liveroom.v1.Sdp
+	221, // [221:221] is the sub-list for method output_type
+	221, // [221:221] is the sub-list for method input_type
+	221, // [221:221] is the sub-list for extension type_name
+	221, // [221:221] is the sub-list for extension extendee
+	0,   // [0:221] is the sub-list for field type_name
 }
 
 func init() { file_liveroom_proto_init() }
