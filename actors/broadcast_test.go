@@ -303,3 +303,73 @@ func TestBroadcastChatHistoryAndRestart(t *testing.T) {
 		t.Fatalf("history after restart: %s", got)
 	}
 }
+
+// Deleting a broadcast ends it for the people in it and removes its record,
+// its chat and its place in the owner's list from the store; only the owner
+// may, and someone else's broadcast looks like none.
+func TestBroadcastDeleteRemovesStoredState(t *testing.T) {
+	dir := t.TempDir()
+	n := startBroadcastNode(t, dir, broadcast.Settings{MaxViewers: 10, MaxChatChars: 100, MaxNameChars: 64, IdleTimeout: time.Minute})
+	ctx := context.Background()
+	res, err := n.CreateBroadcast(ctx, &pb.CreateBroadcast{Id: "talk", ChatEnabled: true, OwnerAgentId: "ann"})
+	if err != nil || res.Error != nil {
+		t.Fatalf("create: %v %v", err, res.GetError())
+	}
+	if _, err := n.store.Get(persistence.AgentBroadcastKey("ann", "talk")); err != nil {
+		t.Fatalf("not in the owner's list: %v", err)
+	}
+	viewer := newClient(t, n)
+	if _, perr := bjoin(t, n, viewer, &pb.BroadcastJoin{}); perr != nil {
+		t.Fatal(perr)
+	}
+	for i := range 3 {
+		if perr := btell(t, n, viewer, &pb.BroadcastRequest{Body: &pb.BroadcastRequest_Chat{Chat: &pb.SendChat{Text: fmt.Sprint("m", i)}}}); perr != nil {
+			t.Fatal(perr)
+		}
+	}
+	count := func(prefix []byte) int {
+		c := 0
+		if err := n.store.Scan(prefix, persistence.PrefixEnd(prefix), false, 0, func(_, _ []byte) bool { c++; return true }); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	if c := count(persistence.BroadcastChatPrefix("talk")); c != 3 {
+		t.Fatalf("%d chat messages stored, want 3", c)
+	}
+
+	if d, err := n.DeleteBroadcast(ctx, "talk", "bob"); err != nil || d.GetError().GetCode() != "broadcast_not_found" {
+		t.Fatalf("delete by another agent: %v %v", err, d.GetError())
+	}
+	if d, err := n.DeleteBroadcast(ctx, "talk", "ann"); err != nil || d.Error != nil {
+		t.Fatalf("delete by its owner: %v %v", err, d.GetError())
+	}
+	for {
+		if e := viewer.next().GetError(); e != nil {
+			if e.Code != "broadcast_deleted" {
+				t.Fatalf("the viewer heard %v", e)
+			}
+			break
+		}
+	}
+	for _, p := range [][]byte{persistence.BroadcastChatPrefix("talk"), persistence.BroadcastKey("talk"),
+		persistence.AgentBroadcastPrefix("ann")} {
+		if c := count(p); c != 0 {
+			t.Errorf("%d keys left under %q", c, p)
+		}
+	}
+	// Gone for good, across a restart too; the id can be used again, with
+	// none of the old chat.
+	n.stop()
+	n = startBroadcastNode(t, dir, broadcast.Settings{MaxViewers: 10, MaxChatChars: 100, MaxNameChars: 64, IdleTimeout: time.Minute})
+	if info, err := n.BroadcastInfo(ctx, "talk"); err != nil || info.GetError().GetCode() != "broadcast_not_found" {
+		t.Fatalf("after delete and restart: %v %v", err, info)
+	}
+	if res, err := n.CreateBroadcast(ctx, &pb.CreateBroadcast{Id: "talk", ChatEnabled: true, OwnerAgentId: "ann"}); err != nil || res.Error != nil {
+		t.Fatalf("create again: %v %v", err, res.GetError())
+	}
+	j, perr := bjoin(t, n, newClient(t, n), &pb.BroadcastJoin{})
+	if perr != nil || len(j.History) != 0 {
+		t.Fatalf("rejoin: %v, history %v", perr, j.GetHistory())
+	}
+}

@@ -6,6 +6,7 @@ import "encoding/binary"
 //
 //	broadcast/<id>
 //	bchat/<id>/<seq:8 BE>   chat message of the broadcast
+//	agentbroadcast/<agent>/<id>   a broadcast in its owner's list
 //
 // Broadcast ids follow the same rule as room ids (ValidID).
 func BroadcastKey(id string) []byte { return []byte("broadcast/" + id) }
@@ -24,4 +25,12 @@ func BroadcastChatKey(id string, seq uint64) []byte {
 	copy(k, p)
 	binary.BigEndian.PutUint64(k[len(p):], seq)
 	return k
+}
+
+// AgentBroadcastPrefix is the prefix of an agent's list of broadcasts.
+func AgentBroadcastPrefix(agentID string) []byte { return []byte("agentbroadcast/" + agentID + "/") }
+
+// AgentBroadcastKey marks broadcast id as agentID's.
+func AgentBroadcastKey(agentID, id string) []byte {
+	return append(AgentBroadcastPrefix(agentID), id...)
 }

@@ -141,6 +141,8 @@ func (g *grain) Receive(ctx actor.Context) {
 		}
 	case *pb.CreateBroadcast:
 		ctx.Respond(g.create(msg))
+	case *pb.DeleteBroadcast:
+		ctx.Respond(g.delete(ctx, msg))
 	case *pb.GetBroadcastInfo:
 		if g.rec == nil {
 			ctx.Respond(&pb.GetBroadcastInfoResult{Error: g.missing()})
@@ -202,6 +204,67 @@ func (g *grain) armIdle(ctx actor.Context) {
 	} else {
 		ctx.CancelReceiveTimeout()
 	}
+}
+
+// saveNew stores a new record together with its place in the owner's list.
+func (g *grain) saveNew() error {
+	raw, err := proto.Marshal(g.rec)
+	if err == nil {
+		var b persistence.Batch
+		b.Set(persistence.BroadcastKey(g.id), raw)
+		if g.rec.OwnerAgentId != "" {
+			b.Set(persistence.AgentBroadcastKey(g.rec.OwnerAgentId, g.id), []byte(g.id))
+		}
+		err = g.deps.Store.Apply(&b)
+	}
+	if err != nil {
+		g.log.Error("store broadcast", zap.Error(err))
+	}
+	return err
+}
+
+// delete ends the broadcast for everyone and deletes what is stored of it:
+// the chat first (by range), then the record with its place in the owner's
+// list in one batch, so a failure half-way leaves a broadcast without chat,
+// never chat without a broadcast. The grain stops afterwards.
+func (g *grain) delete(ctx actor.Context, msg *pb.DeleteBroadcast) *pb.DeleteBroadcastResult {
+	if g.rec == nil || g.rec.OwnerAgentId != msg.AgentId {
+		// Someone else's broadcast looks the same as none.
+		return &pb.DeleteBroadcastResult{Error: g.missing()}
+	}
+	prefix := persistence.BroadcastChatPrefix(g.id)
+	if err := g.deps.Store.DeleteRange(prefix, persistence.PrefixEnd(prefix)); err != nil {
+		g.log.Error("delete broadcast chat", zap.Error(err))
+		return &pb.DeleteBroadcastResult{Error: errInternal}
+	}
+	var b persistence.Batch
+	b.Delete(persistence.BroadcastKey(g.id))
+	if g.rec.OwnerAgentId != "" {
+		b.Delete(persistence.AgentBroadcastKey(g.rec.OwnerAgentId, g.id))
+	}
+	if err := g.deps.Store.Apply(&b); err != nil {
+		g.log.Error("delete broadcast", zap.Error(err))
+		return &pb.DeleteBroadcastResult{Error: errInternal}
+	}
+	// Pages show the end, then hear why.
+	g.rec.Phase = pb.BroadcastPhase_BROADCAST_PHASE_ENDED
+	g.broadcastState(ctx)
+	g.sendAll(ctx, &pb.ServerFrame{Body: &pb.ServerFrame_Error{Error: errorf("broadcast_deleted", "This broadcast was deleted.")}})
+	for _, m := range g.members {
+		ctx.Unwatch(m.pid)
+		if m.role == pb.BroadcastRole_BROADCAST_ROLE_VIEWER {
+			g.countViewer(-1)
+		}
+	}
+	g.members = nil
+	if g.mediaPID != nil {
+		ctx.Stop(g.mediaPID)
+		g.mediaPID = nil
+	}
+	g.rec, g.chatSeq = nil, 0
+	g.log.Info("broadcast deleted")
+	ctx.Poison(ctx.Self())
+	return &pb.DeleteBroadcastResult{}
 }
 
 func (g *grain) save() error {
@@ -284,7 +347,7 @@ func (g *grain) create(msg *pb.CreateBroadcast) *pb.CreateBroadcastResult {
 	g.rec = &pb.BroadcastRecord{Id: g.id, Title: title, PasswordHash: msg.PasswordHash, BroadcasterKeyHash: access.Hash(key),
 		OwnerAgentId: msg.OwnerAgentId, CreatedAtMs: now, StartsAtMs: msg.StartsAtMs, EndsAtMs: msg.EndsAtMs,
 		ChatEnabled: msg.ChatEnabled, PhaseChangedAtMs: now}
-	if err := g.save(); err != nil {
+	if err := g.saveNew(); err != nil {
 		g.rec = nil
 		return &pb.CreateBroadcastResult{Error: errInternal}
 	}

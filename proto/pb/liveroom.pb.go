@@ -12190,6 +12190,96 @@ func (*GetBroadcastInfo) Descriptor() ([]byte, []int) {
 	return file_liveroom_proto_rawDescGZIP(), []int{156}
 }
 
+// DeleteBroadcast asks a broadcast grain to end the broadcast for everyone
+// and delete its stored state; only its owner may.
+type DeleteBroadcast struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AgentId       string                 `protobuf:"bytes,1,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteBroadcast) Reset() {
+	*x = DeleteBroadcast{}
+	mi := &file_liveroom_proto_msgTypes[157]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteBroadcast) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteBroadcast) ProtoMessage() {}
+
+func (x *DeleteBroadcast) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[157]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteBroadcast.ProtoReflect.Descriptor instead.
+func (*DeleteBroadcast) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{157}
+}
+
+func (x *DeleteBroadcast) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+type DeleteBroadcastResult struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteBroadcastResult) Reset() {
+	*x = DeleteBroadcastResult{}
+	mi := &file_liveroom_proto_msgTypes[158]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteBroadcastResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteBroadcastResult) ProtoMessage() {}
+
+func (x *DeleteBroadcastResult) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[158]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteBroadcastResult.ProtoReflect.Descriptor instead.
+func (*DeleteBroadcastResult) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{158}
+}
+
+func (x *DeleteBroadcastResult) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
 type GetBroadcastInfoResult struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
@@ -12201,7 +12291,7 @@ type GetBroadcastInfoResult struct {
 
 func (x *GetBroadcastInfoResult) Reset() {
 	*x = GetBroadcastInfoResult{}
-	mi := &file_liveroom_proto_msgTypes[157]
+	mi := &file_liveroom_proto_msgTypes[159]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -12213,7 +12303,7 @@ func (x *GetBroadcastInfoResult) String() string {
 func (*GetBroadcastInfoResult) ProtoMessage() {}
 
 func (x *GetBroadcastInfoResult) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[157]
+	mi := &file_liveroom_proto_msgTypes[159]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -12226,7 +12316,7 @@ func (x *GetBroadcastInfoResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBroadcastInfoResult.ProtoReflect.Descriptor instead.
 func (*GetBroadcastInfoResult) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{157}
+	return file_liveroom_proto_rawDescGZIP(), []int{159}
 }
 
 func (x *GetBroadcastInfoResult) GetError() *Error {
@@ -12273,7 +12363,7 @@ type BroadcastRequest struct {
 
 func (x *BroadcastRequest) Reset() {
 	*x = BroadcastRequest{}
-	mi := &file_liveroom_proto_msgTypes[158]
+	mi := &file_liveroom_proto_msgTypes[160]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -12285,7 +12375,7 @@ func (x *BroadcastRequest) String() string {
 func (*BroadcastRequest) ProtoMessage() {}
 
 func (x *BroadcastRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[158]
+	mi := &file_liveroom_proto_msgTypes[160]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -12298,7 +12388,7 @@ func (x *BroadcastRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BroadcastRequest.ProtoReflect.Descriptor instead.
 func (*BroadcastRequest) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{158}
+	return file_liveroom_proto_rawDescGZIP(), []int{160}
 }
 
 func (x *BroadcastRequest) GetSession() *actor.PID {
@@ -12469,7 +12559,7 @@ type BroadcastLeave struct {
 
 func (x *BroadcastLeave) Reset() {
 	*x = BroadcastLeave{}
-	mi := &file_liveroom_proto_msgTypes[159]
+	mi := &file_liveroom_proto_msgTypes[161]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -12481,7 +12571,7 @@ func (x *BroadcastLeave) String() string {
 func (*BroadcastLeave) ProtoMessage() {}
 
 func (x *BroadcastLeave) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[159]
+	mi := &file_liveroom_proto_msgTypes[161]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -12494,7 +12584,7 @@ func (x *BroadcastLeave) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BroadcastLeave.ProtoReflect.Descriptor instead.
 func (*BroadcastLeave) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{159}
+	return file_liveroom_proto_rawDescGZIP(), []int{161}
 }
 
 // BroadcastAwayExpired tells a broadcast grain that a member whose
@@ -12509,7 +12599,7 @@ type BroadcastAwayExpired struct {
 
 func (x *BroadcastAwayExpired) Reset() {
 	*x = BroadcastAwayExpired{}
-	mi := &file_liveroom_proto_msgTypes[160]
+	mi := &file_liveroom_proto_msgTypes[162]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -12521,7 +12611,7 @@ func (x *BroadcastAwayExpired) String() string {
 func (*BroadcastAwayExpired) ProtoMessage() {}
 
 func (x *BroadcastAwayExpired) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[160]
+	mi := &file_liveroom_proto_msgTypes[162]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -12534,7 +12624,7 @@ func (x *BroadcastAwayExpired) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BroadcastAwayExpired.ProtoReflect.Descriptor instead.
 func (*BroadcastAwayExpired) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{160}
+	return file_liveroom_proto_rawDescGZIP(), []int{162}
 }
 
 func (x *BroadcastAwayExpired) GetMemberId() string {
@@ -12562,7 +12652,7 @@ type WbRoomDeleted struct {
 
 func (x *WbRoomDeleted) Reset() {
 	*x = WbRoomDeleted{}
-	mi := &file_liveroom_proto_msgTypes[161]
+	mi := &file_liveroom_proto_msgTypes[163]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -12574,7 +12664,7 @@ func (x *WbRoomDeleted) String() string {
 func (*WbRoomDeleted) ProtoMessage() {}
 
 func (x *WbRoomDeleted) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[161]
+	mi := &file_liveroom_proto_msgTypes[163]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -12587,7 +12677,7 @@ func (x *WbRoomDeleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WbRoomDeleted.ProtoReflect.Descriptor instead.
 func (*WbRoomDeleted) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{161}
+	return file_liveroom_proto_rawDescGZIP(), []int{163}
 }
 
 func (x *WbRoomDeleted) GetGeneration() string {
@@ -13528,7 +13618,11 @@ const file_liveroom_proto_rawDesc = "" +
 	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\x128\n" +
 	"\tbroadcast\x18\x02 \x01(\v2\x1a.liveroom.v1.BroadcastInfoR\tbroadcast\x12'\n" +
 	"\x0fbroadcaster_key\x18\x03 \x01(\tR\x0ebroadcasterKey\"\x12\n" +
-	"\x10GetBroadcastInfo\"\xaf\x01\n" +
+	"\x10GetBroadcastInfo\",\n" +
+	"\x0fDeleteBroadcast\x12\x19\n" +
+	"\bagent_id\x18\x01 \x01(\tR\aagentId\"A\n" +
+	"\x15DeleteBroadcastResult\x12(\n" +
+	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\"\xaf\x01\n" +
 	"\x16GetBroadcastInfoResult\x12(\n" +
 	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\x128\n" +
 	"\tbroadcast\x18\x02 \x01(\v2\x1a.liveroom.v1.BroadcastInfoR\tbroadcast\x121\n" +
@@ -13634,7 +13728,7 @@ func file_liveroom_proto_rawDescGZIP() []byte {
 }
 
 var file_liveroom_proto_enumTypes = make([]protoimpl.EnumInfo, 13)
-var file_liveroom_proto_msgTypes = make([]protoimpl.MessageInfo, 164)
+var file_liveroom_proto_msgTypes = make([]protoimpl.MessageInfo, 166)
 var file_liveroom_proto_goTypes = []any{
 	(Role)(0),                      // 0: liveroom.v1.Role
 	(PeerRole)(0),                  // 1: liveroom.v1.PeerRole
@@ -13806,14 +13900,16 @@ var file_liveroom_proto_goTypes = []any{
 	(*CreateBroadcast)(nil),        // 167: liveroom.v1.CreateBroadcast
 	(*CreateBroadcastResult)(nil),  // 168: liveroom.v1.CreateBroadcastResult
 	(*GetBroadcastInfo)(nil),       // 169: liveroom.v1.GetBroadcastInfo
-	(*GetBroadcastInfoResult)(nil), // 170: liveroom.v1.GetBroadcastInfoResult
-	(*BroadcastRequest)(nil),       // 171: liveroom.v1.BroadcastRequest
-	(*BroadcastLeave)(nil),         // 172: liveroom.v1.BroadcastLeave
-	(*BroadcastAwayExpired)(nil),   // 173: liveroom.v1.BroadcastAwayExpired
-	(*WbRoomDeleted)(nil),          // 174: liveroom.v1.WbRoomDeleted
-	nil,                            // 175: liveroom.v1.Sdp.SourcesEntry
-	nil,                            // 176: liveroom.v1.WebhookEvent.DataEntry
-	(*actor.PID)(nil),              // 177: actor.PID
+	(*DeleteBroadcast)(nil),        // 170: liveroom.v1.DeleteBroadcast
+	(*DeleteBroadcastResult)(nil),  // 171: liveroom.v1.DeleteBroadcastResult
+	(*GetBroadcastInfoResult)(nil), // 172: liveroom.v1.GetBroadcastInfoResult
+	(*BroadcastRequest)(nil),       // 173: liveroom.v1.BroadcastRequest
+	(*BroadcastLeave)(nil),         // 174: liveroom.v1.BroadcastLeave
+	(*BroadcastAwayExpired)(nil),   // 175: liveroom.v1.BroadcastAwayExpired
+	(*WbRoomDeleted)(nil),          // 176: liveroom.v1.WbRoomDeleted
+	nil,                            // 177: liveroom.v1.Sdp.SourcesEntry
+	nil,                            // 178: liveroom.v1.WebhookEvent.DataEntry
+	(*actor.PID)(nil),              // 179: actor.PID
 }
 var file_liveroom_proto_depIdxs = []int32{
 	55,  // 0: liveroom.v1.RoomRecord.entry_form:type_name -> liveroom.v1.EntryForm
@@ -13871,25 +13967,25 @@ var file_liveroom_proto_depIdxs = []int32{
 	23,  // 52: liveroom.v1.CreateRoomResult.room:type_name -> liveroom.v1.RoomInfo
 	27,  // 53: liveroom.v1.GetRoomInfoResult.error:type_name -> liveroom.v1.Error
 	23,  // 54: liveroom.v1.GetRoomInfoResult.room:type_name -> liveroom.v1.RoomInfo
-	177, // 55: liveroom.v1.Join.session:type_name -> actor.PID
+	179, // 55: liveroom.v1.Join.session:type_name -> actor.PID
 	18,  // 56: liveroom.v1.Join.request:type_name -> liveroom.v1.JoinRequest
-	177, // 57: liveroom.v1.Leave.session:type_name -> actor.PID
-	177, // 58: liveroom.v1.PostChat.session:type_name -> actor.PID
+	179, // 57: liveroom.v1.Leave.session:type_name -> actor.PID
+	179, // 58: liveroom.v1.PostChat.session:type_name -> actor.PID
 	0,   // 59: liveroom.v1.PostFile.role:type_name -> liveroom.v1.Role
 	14,  // 60: liveroom.v1.PostFile.file:type_name -> liveroom.v1.FileRef
-	177, // 61: liveroom.v1.GetHistory.session:type_name -> actor.PID
+	179, // 61: liveroom.v1.GetHistory.session:type_name -> actor.PID
 	20,  // 62: liveroom.v1.GetHistory.request:type_name -> liveroom.v1.HistoryRequest
 	27,  // 63: liveroom.v1.RoomReply.error:type_name -> liveroom.v1.Error
 	15,  // 64: liveroom.v1.RoomReply.chat:type_name -> liveroom.v1.ChatMessage
 	10,  // 65: liveroom.v1.CallAction.action:type_name -> liveroom.v1.CallAction.Action
-	175, // 66: liveroom.v1.Sdp.sources:type_name -> liveroom.v1.Sdp.SourcesEntry
+	177, // 66: liveroom.v1.Sdp.sources:type_name -> liveroom.v1.Sdp.SourcesEntry
 	1,   // 67: liveroom.v1.IceCandidate.pc:type_name -> liveroom.v1.PeerRole
 	10,  // 68: liveroom.v1.CallEvent.action:type_name -> liveroom.v1.CallAction.Action
 	16,  // 69: liveroom.v1.CallEvent.from:type_name -> liveroom.v1.Member
 	16,  // 70: liveroom.v1.CallParticipant.member:type_name -> liveroom.v1.Member
 	41,  // 71: liveroom.v1.CallParticipant.media:type_name -> liveroom.v1.MediaState
 	45,  // 72: liveroom.v1.CallState.participants:type_name -> liveroom.v1.CallParticipant
-	177, // 73: liveroom.v1.CallRequest.session:type_name -> actor.PID
+	179, // 73: liveroom.v1.CallRequest.session:type_name -> actor.PID
 	40,  // 74: liveroom.v1.CallRequest.call:type_name -> liveroom.v1.CallAction
 	41,  // 75: liveroom.v1.CallRequest.media_state:type_name -> liveroom.v1.MediaState
 	42,  // 76: liveroom.v1.CallRequest.publish_offer:type_name -> liveroom.v1.Sdp
@@ -13897,7 +13993,7 @@ var file_liveroom_proto_depIdxs = []int32{
 	43,  // 78: liveroom.v1.CallRequest.ice:type_name -> liveroom.v1.IceCandidate
 	49,  // 79: liveroom.v1.CallRequest.restart_ice:type_name -> liveroom.v1.RestartIce
 	134, // 80: liveroom.v1.CallRequest.recording:type_name -> liveroom.v1.RecordingControl
-	177, // 81: liveroom.v1.MediaCommand.session:type_name -> actor.PID
+	179, // 81: liveroom.v1.MediaCommand.session:type_name -> actor.PID
 	53,  // 82: liveroom.v1.MediaCommand.join:type_name -> liveroom.v1.MediaJoin
 	54,  // 83: liveroom.v1.MediaCommand.leave:type_name -> liveroom.v1.MediaLeave
 	42,  // 84: liveroom.v1.MediaCommand.publish_offer:type_name -> liveroom.v1.Sdp
@@ -13940,17 +14036,17 @@ var file_liveroom_proto_depIdxs = []int32{
 	83,  // 121: liveroom.v1.AgentSnapshot.status:type_name -> liveroom.v1.AgentStatus
 	79,  // 122: liveroom.v1.AgentSnapshot.visitors:type_name -> liveroom.v1.VisitorInfo
 	81,  // 123: liveroom.v1.AgentSnapshot.requests:type_name -> liveroom.v1.ContactRequest
-	177, // 124: liveroom.v1.AgentVisitorHello.session:type_name -> actor.PID
+	179, // 124: liveroom.v1.AgentVisitorHello.session:type_name -> actor.PID
 	66,  // 125: liveroom.v1.AgentVisitorHello.hello:type_name -> liveroom.v1.VisitorHello
-	177, // 126: liveroom.v1.AgentVisitorCall.session:type_name -> actor.PID
+	179, // 126: liveroom.v1.AgentVisitorCall.session:type_name -> actor.PID
 	67,  // 127: liveroom.v1.AgentVisitorCall.call:type_name -> liveroom.v1.VisitorCall
-	177, // 128: liveroom.v1.AgentVisitorCancel.session:type_name -> actor.PID
-	177, // 129: liveroom.v1.AgentAttach.session:type_name -> actor.PID
+	179, // 128: liveroom.v1.AgentVisitorCancel.session:type_name -> actor.PID
+	179, // 129: liveroom.v1.AgentAttach.session:type_name -> actor.PID
 	75,  // 130: liveroom.v1.AgentAttach.watch:type_name -> liveroom.v1.AgentWatch
-	177, // 131: liveroom.v1.AgentSocketAway.session:type_name -> actor.PID
-	177, // 132: liveroom.v1.AgentSocketAnswer.session:type_name -> actor.PID
+	179, // 131: liveroom.v1.AgentSocketAway.session:type_name -> actor.PID
+	179, // 132: liveroom.v1.AgentSocketAnswer.session:type_name -> actor.PID
 	77,  // 133: liveroom.v1.AgentSocketAnswer.answer:type_name -> liveroom.v1.AgentAnswer
-	177, // 134: liveroom.v1.AgentDetach.session:type_name -> actor.PID
+	179, // 134: liveroom.v1.AgentDetach.session:type_name -> actor.PID
 	27,  // 135: liveroom.v1.AgentReply.error:type_name -> liveroom.v1.Error
 	27,  // 136: liveroom.v1.AgentLoginResult.error:type_name -> liveroom.v1.Error
 	27,  // 137: liveroom.v1.AgentWho.error:type_name -> liveroom.v1.Error
@@ -13976,7 +14072,7 @@ var file_liveroom_proto_depIdxs = []int32{
 	27,  // 157: liveroom.v1.RoomAdminResult.error:type_name -> liveroom.v1.Error
 	16,  // 158: liveroom.v1.RoomAdminResult.members:type_name -> liveroom.v1.Member
 	13,  // 159: liveroom.v1.RoomAdminResult.record:type_name -> liveroom.v1.RoomRecord
-	176, // 160: liveroom.v1.WebhookEvent.data:type_name -> liveroom.v1.WebhookEvent.DataEntry
+	178, // 160: liveroom.v1.WebhookEvent.data:type_name -> liveroom.v1.WebhookEvent.DataEntry
 	129, // 161: liveroom.v1.WebhookJob.event:type_name -> liveroom.v1.WebhookEvent
 	11,  // 162: liveroom.v1.RecordingState.state:type_name -> liveroom.v1.RecordingState.State
 	16,  // 163: liveroom.v1.RecordingState.by:type_name -> liveroom.v1.Member
@@ -14003,10 +14099,10 @@ var file_liveroom_proto_depIdxs = []int32{
 	152, // 184: liveroom.v1.WbServer.state:type_name -> liveroom.v1.WbState
 	145, // 185: liveroom.v1.WbServer.op:type_name -> liveroom.v1.WbOp
 	149, // 186: liveroom.v1.WbServer.live:type_name -> liveroom.v1.WbLive
-	177, // 187: liveroom.v1.WbRequest.session:type_name -> actor.PID
+	179, // 187: liveroom.v1.WbRequest.session:type_name -> actor.PID
 	151, // 188: liveroom.v1.WbRequest.body:type_name -> liveroom.v1.WbClient
 	27,  // 189: liveroom.v1.WbReply.error:type_name -> liveroom.v1.Error
-	177, // 190: liveroom.v1.WbWho.session:type_name -> actor.PID
+	179, // 190: liveroom.v1.WbWho.session:type_name -> actor.PID
 	27,  // 191: liveroom.v1.WbWhoReply.error:type_name -> liveroom.v1.Error
 	0,   // 192: liveroom.v1.WbWhoReply.role:type_name -> liveroom.v1.Role
 	142, // 193: liveroom.v1.WbWhoReply.settings:type_name -> liveroom.v1.WhiteboardSettings
@@ -14024,24 +14120,25 @@ var file_liveroom_proto_depIdxs = []int32{
 	15,  // 205: liveroom.v1.BroadcastJoined.history:type_name -> liveroom.v1.ChatMessage
 	27,  // 206: liveroom.v1.CreateBroadcastResult.error:type_name -> liveroom.v1.Error
 	163, // 207: liveroom.v1.CreateBroadcastResult.broadcast:type_name -> liveroom.v1.BroadcastInfo
-	27,  // 208: liveroom.v1.GetBroadcastInfoResult.error:type_name -> liveroom.v1.Error
-	163, // 209: liveroom.v1.GetBroadcastInfoResult.broadcast:type_name -> liveroom.v1.BroadcastInfo
-	165, // 210: liveroom.v1.GetBroadcastInfoResult.state:type_name -> liveroom.v1.BroadcastState
-	177, // 211: liveroom.v1.BroadcastRequest.session:type_name -> actor.PID
-	161, // 212: liveroom.v1.BroadcastRequest.join:type_name -> liveroom.v1.BroadcastJoin
-	162, // 213: liveroom.v1.BroadcastRequest.control:type_name -> liveroom.v1.BroadcastControl
-	19,  // 214: liveroom.v1.BroadcastRequest.chat:type_name -> liveroom.v1.SendChat
-	42,  // 215: liveroom.v1.BroadcastRequest.publish_offer:type_name -> liveroom.v1.Sdp
-	42,  // 216: liveroom.v1.BroadcastRequest.subscribe_answer:type_name -> liveroom.v1.Sdp
-	43,  // 217: liveroom.v1.BroadcastRequest.ice:type_name -> liveroom.v1.IceCandidate
-	49,  // 218: liveroom.v1.BroadcastRequest.restart_ice:type_name -> liveroom.v1.RestartIce
-	172, // 219: liveroom.v1.BroadcastRequest.leave:type_name -> liveroom.v1.BroadcastLeave
-	42,  // 220: liveroom.v1.BroadcastRequest.whep_offer:type_name -> liveroom.v1.Sdp
-	221, // [221:221] is the sub-list for method output_type
-	221, // [221:221] is the sub-list for method input_type
-	221, // [221:221] is the sub-list for extension type_name
-	221, // [221:221] is the sub-list for extension extendee
-	0,   // [0:221] is the sub-list for field type_name
+	27,  // 208: liveroom.v1.DeleteBroadcastResult.error:type_name -> liveroom.v1.Error
+	27,  // 209: liveroom.v1.GetBroadcastInfoResult.error:type_name -> liveroom.v1.Error
+	163, // 210: liveroom.v1.GetBroadcastInfoResult.broadcast:type_name -> liveroom.v1.BroadcastInfo
+	165, // 211: liveroom.v1.GetBroadcastInfoResult.state:type_name -> liveroom.v1.BroadcastState
+	179, // 212: liveroom.v1.BroadcastRequest.session:type_name -> actor.PID
+	161, // 213: liveroom.v1.BroadcastRequest.join:type_name -> liveroom.v1.BroadcastJoin
+	162, // 214: liveroom.v1.BroadcastRequest.control:type_name -> liveroom.v1.BroadcastControl
+	19,  // 215: liveroom.v1.BroadcastRequest.chat:type_name -> liveroom.v1.SendChat
+	42,  // 216: liveroom.v1.BroadcastRequest.publish_offer:type_name -> liveroom.v1.Sdp
+	42,  // 217: liveroom.v1.BroadcastRequest.subscribe_answer:type_name -> liveroom.v1.Sdp
+	43,  // 218: liveroom.v1.BroadcastRequest.ice:type_name -> liveroom.v1.IceCandidate
+	49,  // 219: liveroom.v1.BroadcastRequest.restart_ice:type_name -> liveroom.v1.RestartIce
+	174, // 220: liveroom.v1.BroadcastRequest.leave:type_name -> liveroom.v1.BroadcastLeave
+	42,  // 221: liveroom.v1.BroadcastRequest.whep_offer:type_name -> liveroom.v1.Sdp
+	222, // [222:222] is the sub-list for method output_type
+	222, // [222:222] is the sub-list for method input_type
+	222, // [222:222] is the sub-list for extension type_name
+	222, // [222:222] is the sub-list for extension extendee
+	0,   // [0:222] is the sub-list for field type_name
 }
 
 func init() { file_liveroom_proto_init() }
@@ -14145,7 +14242,7 @@ func file_liveroom_proto_init() {
 		(*WbServer_Op)(nil),
 		(*WbServer_Live)(nil),
 	}
-	file_liveroom_proto_msgTypes[158].OneofWrappers = []any{
+	file_liveroom_proto_msgTypes[160].OneofWrappers = []any{
 		(*BroadcastRequest_Join)(nil),
 		(*BroadcastRequest_Control)(nil),
 		(*BroadcastRequest_Chat)(nil),
@@ -14162,7 +14259,7 @@ func file_liveroom_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_liveroom_proto_rawDesc), len(file_liveroom_proto_rawDesc)),
 			NumEnums:      13,
-			NumMessages:   164,
+			NumMessages:   166,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
