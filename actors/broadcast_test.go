@@ -2,8 +2,10 @@ package actors_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -226,5 +228,148 @@ func TestBroadcastNodeViewerLimitSpansBroadcasts(t *testing.T) {
 	}
 	if perr := join("two", newClient(t, n)); perr != nil {
 		t.Fatalf("after the first left: %v", perr)
+	}
+}
+
+// Broadcast chat is stored with sequence numbers: a late viewer gets the
+// newest page, a reconnecting one what it missed, and both survive a restart
+// on the same Pebble store.
+func TestBroadcastChatHistoryAndRestart(t *testing.T) {
+	dir := t.TempDir()
+	settings := broadcast.Settings{MaxViewers: 10, MaxChatChars: 100, MaxNameChars: 64, HistoryPage: 5,
+		IdleTimeout: time.Minute}
+	n := startBroadcastNode(t, dir, settings)
+	ctx := context.Background()
+	res, err := n.CreateBroadcast(ctx, &pb.CreateBroadcast{Id: "talk", ChatEnabled: true})
+	if err != nil || res.Error != nil {
+		t.Fatalf("create: %v %v", err, res.GetError())
+	}
+	host := newClient(t, n)
+	if _, perr := bjoin(t, n, host, &pb.BroadcastJoin{BroadcasterKey: res.BroadcasterKey}); perr != nil {
+		t.Fatal(perr)
+	}
+	say := func(c *client, text string) {
+		t.Helper()
+		if perr := btell(t, n, c, &pb.BroadcastRequest{Body: &pb.BroadcastRequest_Chat{Chat: &pb.SendChat{Text: text}}}); perr != nil {
+			t.Fatalf("chat %q: %v", text, perr)
+		}
+	}
+	for i := 1; i <= 8; i++ {
+		say(host, fmt.Sprintf("m%d", i))
+	}
+	seqs := func(h []*pb.ChatMessage) string {
+		var b strings.Builder
+		for _, m := range h {
+			fmt.Fprintf(&b, "%d:%s ", m.Seq, m.Text)
+		}
+		return b.String()
+	}
+	late := newClient(t, n)
+	j, perr := bjoin(t, n, late, &pb.BroadcastJoin{})
+	if perr != nil {
+		t.Fatal(perr)
+	}
+	if got := seqs(j.History); got != "4:m4 5:m5 6:m6 7:m7 8:m8 " || !j.MoreHistory {
+		t.Fatalf("late viewer's history: %s more=%v", got, j.MoreHistory)
+	}
+
+	// The viewer's socket drops after m8; two more are said; it comes back
+	// with a new session and its last seq and gets just those.
+	n.System.Root.Stop(late.pid)
+	say(host, "m9")
+	say(host, "m10")
+	again := newClient(t, n)
+	j, perr = bjoin(t, n, again, &pb.BroadcastJoin{LastSeq: 8})
+	if perr != nil {
+		t.Fatal(perr)
+	}
+	if got := seqs(j.History); got != "9:m9 10:m10 " {
+		t.Fatalf("reconnecting viewer's history: %s", got)
+	}
+
+	// A restart keeps the messages and the numbering.
+	n.stop()
+	n = startBroadcastNode(t, dir, settings)
+	host = newClient(t, n)
+	if _, perr := bjoin(t, n, host, &pb.BroadcastJoin{BroadcasterKey: res.BroadcasterKey}); perr != nil {
+		t.Fatal(perr)
+	}
+	say(host, "m11")
+	j, perr = bjoin(t, n, newClient(t, n), &pb.BroadcastJoin{})
+	if perr != nil {
+		t.Fatal(perr)
+	}
+	if got := seqs(j.History); got != "7:m7 8:m8 9:m9 10:m10 11:m11 " {
+		t.Fatalf("history after restart: %s", got)
+	}
+}
+
+// Deleting a broadcast ends it for the people in it and removes its record,
+// its chat and its place in the owner's list from the store; only the owner
+// may, and someone else's broadcast looks like none.
+func TestBroadcastDeleteRemovesStoredState(t *testing.T) {
+	dir := t.TempDir()
+	n := startBroadcastNode(t, dir, broadcast.Settings{MaxViewers: 10, MaxChatChars: 100, MaxNameChars: 64, IdleTimeout: time.Minute})
+	ctx := context.Background()
+	res, err := n.CreateBroadcast(ctx, &pb.CreateBroadcast{Id: "talk", ChatEnabled: true, OwnerAgentId: "ann"})
+	if err != nil || res.Error != nil {
+		t.Fatalf("create: %v %v", err, res.GetError())
+	}
+	if _, err := n.store.Get(persistence.AgentBroadcastKey("ann", "talk")); err != nil {
+		t.Fatalf("not in the owner's list: %v", err)
+	}
+	viewer := newClient(t, n)
+	if _, perr := bjoin(t, n, viewer, &pb.BroadcastJoin{}); perr != nil {
+		t.Fatal(perr)
+	}
+	for i := range 3 {
+		if perr := btell(t, n, viewer, &pb.BroadcastRequest{Body: &pb.BroadcastRequest_Chat{Chat: &pb.SendChat{Text: fmt.Sprint("m", i)}}}); perr != nil {
+			t.Fatal(perr)
+		}
+	}
+	count := func(prefix []byte) int {
+		c := 0
+		if err := n.store.Scan(prefix, persistence.PrefixEnd(prefix), false, 0, func(_, _ []byte) bool { c++; return true }); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	if c := count(persistence.BroadcastChatPrefix("talk")); c != 3 {
+		t.Fatalf("%d chat messages stored, want 3", c)
+	}
+
+	if d, err := n.DeleteBroadcast(ctx, "talk", "bob"); err != nil || d.GetError().GetCode() != "broadcast_not_found" {
+		t.Fatalf("delete by another agent: %v %v", err, d.GetError())
+	}
+	if d, err := n.DeleteBroadcast(ctx, "talk", "ann"); err != nil || d.Error != nil {
+		t.Fatalf("delete by its owner: %v %v", err, d.GetError())
+	}
+	for {
+		if e := viewer.next().GetError(); e != nil {
+			if e.Code != "broadcast_deleted" {
+				t.Fatalf("the viewer heard %v", e)
+			}
+			break
+		}
+	}
+	for _, p := range [][]byte{persistence.BroadcastChatPrefix("talk"), persistence.BroadcastKey("talk"),
+		persistence.AgentBroadcastPrefix("ann")} {
+		if c := count(p); c != 0 {
+			t.Errorf("%d keys left under %q", c, p)
+		}
+	}
+	// Gone for good, across a restart too; the id can be used again, with
+	// none of the old chat.
+	n.stop()
+	n = startBroadcastNode(t, dir, broadcast.Settings{MaxViewers: 10, MaxChatChars: 100, MaxNameChars: 64, IdleTimeout: time.Minute})
+	if info, err := n.BroadcastInfo(ctx, "talk"); err != nil || info.GetError().GetCode() != "broadcast_not_found" {
+		t.Fatalf("after delete and restart: %v %v", err, info)
+	}
+	if res, err := n.CreateBroadcast(ctx, &pb.CreateBroadcast{Id: "talk", ChatEnabled: true, OwnerAgentId: "ann"}); err != nil || res.Error != nil {
+		t.Fatalf("create again: %v %v", err, res.GetError())
+	}
+	j, perr := bjoin(t, n, newClient(t, n), &pb.BroadcastJoin{})
+	if perr != nil || len(j.History) != 0 {
+		t.Fatalf("rejoin: %v, history %v", perr, j.GetHistory())
 	}
 }

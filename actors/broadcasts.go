@@ -39,3 +39,9 @@ func (n *Node) BroadcastInfo(ctx context.Context, id string) (*pb.GetBroadcastIn
 func (n *Node) TellBroadcast(ctx context.Context, id string, req *pb.BroadcastRequest) (*pb.RoomReply, error) {
 	return typed[*pb.RoomReply](n.requestBroadcast(ctx, id, req))
 }
+
+// DeleteBroadcast ends broadcast id and deletes its stored state when
+// agentID owns it; otherwise the result says broadcast_not_found.
+func (n *Node) DeleteBroadcast(ctx context.Context, id, agentID string) (*pb.DeleteBroadcastResult, error) {
+	return typed[*pb.DeleteBroadcastResult](n.requestBroadcast(ctx, id, &pb.DeleteBroadcast{AgentId: agentID}))
+}

@@ -166,12 +166,26 @@ func TestAgentPageNewBroadcastOpensBroadcasterTabAndShowsViewerLink(t *testing.T
 	if code, info := apiCall(t, srv, "GET", "/api/broadcasts/"+id, "", ""); code != 200 || info["viewers"] != float64(1) {
 		t.Fatalf("broadcast info: %d %v", code, info)
 	}
+
+	// The card lists it; Delete (confirmed) ends it and takes it off.
+	item := `document.querySelector('#broadcasts li[data-broadcast-id="` + id + `"]')`
+	waitJS(t, page, "the broadcast in the card's list", item+` !== null && `+item+`.textContent.includes("Town hall")`)
+	eval[bool](t, page, `(window.confirm = () => true, true)`)
+	do(t, page,
+		chromedp.Click(`#broadcasts li[data-broadcast-id="`+id+`"] .delete-broadcast`))
+	waitJS(t, page, "the broadcast gone from the list", item+` === null`)
+	waitBroadcast(t, viewer, "the viewer sees it end", `document.body.dataset.phase === "ended"`)
+	if code, _ := apiCall(t, srv, "GET", "/api/broadcasts/"+id, "", ""); code != 404 {
+		t.Fatalf("info after delete: %d", code)
+	}
 }
 
 func TestBroadcastViewerChatSwitchedByBroadcaster(t *testing.T) {
 	dir := t.TempDir()
 	addAgent(t, dir, "kai", "Kai", "", "kai-password")
 	key := addAPIKey(t, dir, "kai")
+	addAgent(t, dir, "other", "Other", "", "other-password")
+	otherKey := addAPIKey(t, dir, "other")
 	srv := startServer(t, dir)
 	_, broadcasterURL := createBroadcast(t, srv, key, "qa")
 
@@ -196,4 +210,38 @@ func TestBroadcastViewerChatSwitchedByBroadcaster(t *testing.T) {
 	}
 	do(t, host, chromedp.Click(chromedp.ID("chat-toggle")))
 	waitBroadcast(t, viewer, "chat back on", `!document.querySelector("#chat").hidden && !document.querySelector("#chat-input").disabled`)
+
+	// Chat is stored: a viewer who opens the page now sees what was said,
+	// once, and a reload does not repeat it.
+	late := newPage(t, browser)
+	do(t, late, chromedp.Navigate(srv.URL+"/watch/qa"))
+	once := `[...document.querySelectorAll("#chat-list li")].filter(li => li.textContent.includes("from the back row")).length === 1`
+	waitBroadcast(t, late, "the earlier message in a late viewer's chat", once)
+	do(t, late, chromedp.Reload())
+	waitBroadcast(t, late, "the earlier message once after a reload", `!document.querySelector("#live").hidden && `+once)
+
+	// The API lists the key's broadcasts and deletes one: everyone in it
+	// sees it end, and it is gone.
+	code, list := apiCall(t, srv, "GET", "/api/v1/broadcasts", key, "")
+	items, _ := list["broadcasts"].([]any)
+	if code != 200 || len(items) != 1 || items[0].(map[string]any)["id"] != "qa" ||
+		!strings.HasSuffix(items[0].(map[string]any)["viewerUrl"].(string), "/watch/qa") {
+		t.Fatalf("list: %d %v", code, list)
+	}
+	if code, list := apiCall(t, srv, "GET", "/api/v1/broadcasts", otherKey, ""); code != 200 || len(list["broadcasts"].([]any)) != 0 {
+		t.Fatalf("another agent's list: %d %v", code, list)
+	}
+	if code, _ := apiCall(t, srv, "DELETE", "/api/v1/broadcasts/qa", otherKey, ""); code != 404 {
+		t.Fatalf("delete by another agent: %d", code)
+	}
+	if code, _ := apiCall(t, srv, "DELETE", "/api/v1/broadcasts/qa", key, ""); code != 204 {
+		t.Fatalf("delete: %d", code)
+	}
+	waitBroadcast(t, viewer, "the broadcast ended for the viewer", `document.body.dataset.phase === "ended"`)
+	if code, _ := apiCall(t, srv, "GET", "/api/broadcasts/qa", "", ""); code != 404 {
+		t.Fatalf("info after delete: %d", code)
+	}
+	if code, _ := apiCall(t, srv, "DELETE", "/api/v1/broadcasts/qa", key, ""); code != 404 {
+		t.Fatalf("second delete: %d", code)
+	}
 }

@@ -239,3 +239,88 @@ func TestWHEPPlayerReceivesBrowserBroadcaster(t *testing.T) {
 	}
 	waitBroadcast(t, host, "1 watching", `document.querySelector("#viewer-count").textContent === "1"`)
 }
+
+// whipPublisher posts a VP8 encoder to the broadcast and sends packets whose
+// payload carries mark until the test ends; it returns the resource.
+func whipPublisher(t *testing.T, api *webrtc.API, srv *server, id, key string, mark []byte) string {
+	t.Helper()
+	pub, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pub.Close() })
+	video, _ := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video", string(mark))
+	if _, err := pub.AddTransceiverFromTrack(video, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
+		t.Fatal(err)
+	}
+	code, loc, body := postSDP(t, pub, srv.URL+"/whip/"+id, key)
+	if code != http.StatusCreated {
+		t.Fatalf("WHIP: %d %s", code, body)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	t.Cleanup(stop)
+	go func() {
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for seq := uint16(0); ; seq++ {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			// Every packet a one-packet keyframe, so any is a picture.
+			payload := append([]byte{0x10, 0x00}, mark...)
+			_ = video.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: seq,
+				Timestamp: uint32(seq) * 3000, Marker: true}, Payload: payload})
+		}
+	}()
+	return loc
+}
+
+// waitMark reads the player's payloads until one carries mark.
+func waitMark(t *testing.T, payloads chan []byte, mark []byte, what string) {
+	t.Helper()
+	deadline := time.After(60 * time.Second)
+	for {
+		select {
+		case p := <-payloads:
+			if bytes.Contains(p, mark) {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("the WHEP player never received %s", what)
+		}
+	}
+}
+
+// A WHEP session is answered once and never renegotiated: a player that
+// connects before anyone is live gets the broadcaster's video when it goes
+// live, and the next broadcaster's when the first one leaves, on the same
+// connection.
+func TestWHEPPlayerFollowsBroadcastersWithoutRenegotiating(t *testing.T) {
+	dir := t.TempDir()
+	addAgent(t, dir, "eve", "Eve", "", "eve-password")
+	key := addAPIKey(t, dir, "eve")
+	srv := startServer(t, dir)
+	bkey, _ := createBroadcast(t, srv, key, "relay")
+	api := pionAPI(t)
+
+	player, _, payloads := whepPlayer(t, api, srv, "relay")
+	if code, info := apiCall(t, srv, "GET", "/api/broadcasts/relay", "", ""); code != 200 || info["phase"] != "waiting" {
+		t.Fatalf("a player connected before anyone is live: %d %v", code, info)
+	}
+	first := whipPublisher(t, api, srv, "relay", bkey, []byte("first-encoder"))
+	waitMark(t, payloads, []byte("first-encoder"), "the first broadcaster's video")
+
+	if code := deleteResource(t, srv, first); code != http.StatusOK {
+		t.Fatalf("DELETE first: %d", code)
+	}
+	whipPublisher(t, api, srv, "relay", bkey, []byte("second-encoder"))
+	waitMark(t, payloads, []byte("second-encoder"), "the second broadcaster's video")
+	if s := player.ConnectionState(); s != webrtc.PeerConnectionStateConnected {
+		t.Fatalf("player connection %s", s)
+	}
+	if n := len(player.GetTransceivers()); n != 2 {
+		t.Fatalf("player has %d transceivers; its session was changed", n)
+	}
+}

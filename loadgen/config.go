@@ -44,8 +44,14 @@ type Config struct {
 	// Media puts every session in its room's call with a real Pion peer:
 	// "" (no media), "all" (every member sends audio and video) or
 	// "publisher" (the room's first member sends audio and video, the others
-	// only receive: one publisher to room_size-1 subscribers).
+	// only receive: one publisher to room_size-1 subscribers), or
+	// "broadcast" (each room is a broadcast created through
+	// /api/v1/broadcasts with APIKey: its first member is the broadcaster,
+	// who goes live and sends audio and video before any viewer joins, and
+	// the other room_size-1 members are receive-only viewers).
 	Media string `json:"media"`
+	// APIKey is an agent's API key, needed to create broadcasts.
+	APIKey string `json:"api_key,omitempty"`
 	// VideoBitrate is what each synthetic camera sends, in bits per second.
 	VideoBitrate int `json:"video_bitrate"`
 }
@@ -79,8 +85,15 @@ const (
 func (c *Config) Validate() error {
 	switch c.Media {
 	case "", "all", "publisher":
+	case "broadcast":
+		if c.APIKey == "" {
+			return errors.New("media broadcast creates broadcasts: give an agent's API key (--api-key or $LIVEROOM_API_KEY)")
+		}
+		if c.RoomSize < 2 {
+			return errors.New("media broadcast needs room size 2 or more: one broadcaster and its viewers")
+		}
 	default:
-		return fmt.Errorf("media %q: want all or publisher", c.Media)
+		return fmt.Errorf("media %q: want all, publisher or broadcast", c.Media)
 	}
 	if len(c.Servers) == 0 {
 		return errors.New("no server given (--server)")
@@ -140,6 +153,9 @@ func normaliseServer(s string) (string, error) {
 	}
 	return strings.TrimRight(u.Scheme+"://"+u.Host+u.Path, "/"), nil
 }
+
+// Broadcast reports whether the run's rooms are broadcasts.
+func (c *Config) Broadcast() bool { return c.Media == "broadcast" }
 
 // Sessions is the number of sessions the run starts.
 func (c *Config) Sessions() int { return c.Rooms * c.RoomSize }

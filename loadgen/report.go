@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
 	"time"
 )
@@ -119,6 +120,71 @@ type MediaReport struct {
 	// ServerCPUPerStream is the servers' CPU during the hold divided by the
 	// forwarded streams (remote tracks), in cores.
 	ServerCPUPerStream float64 `json:"server_cpu_cores_per_stream"`
+	// Viewers is set in a broadcast run: what each receive-only viewer saw.
+	Viewers *ViewerReport `json:"viewers,omitempty"`
+}
+
+// ViewerReport describes a broadcast run's viewers.
+type ViewerReport struct {
+	Joined int64 `json:"joined"`
+	// WithPicture counts viewers that received a complete keyframe.
+	WithPicture int64 `json:"with_picture"`
+	// TimeToFirstFrame is from a viewer's join frame to the end of the
+	// first keyframe it received.
+	TimeToFirstFrame Latency `json:"time_to_first_frame"`
+	// Per viewer over the whole run: minimum, median and maximum.
+	Frames  Spread `json:"frames"`
+	Packets Spread `json:"packets"`
+	Lost    Spread `json:"lost"`
+	// FramesPerSecond is the median viewer's frames over the hold.
+	FramesPerSecond float64 `json:"frames_per_second_median"`
+}
+
+// Spread is the minimum, median and maximum of a per-viewer count.
+type Spread struct {
+	Min    int64 `json:"min"`
+	Median int64 `json:"median"`
+	Max    int64 `json:"max"`
+}
+
+func spreadOf(v []int64) Spread {
+	if len(v) == 0 {
+		return Spread{}
+	}
+	slices.Sort(v)
+	return Spread{Min: v[0], Median: v[len(v)/2], Max: v[len(v)-1]}
+}
+
+func (r *runner) viewerReport(sessions []*session) *ViewerReport {
+	v := &ViewerReport{}
+	var ttff Histogram
+	var frames, packets, lost []int64
+	for _, s := range sessions {
+		p := s.peer.Load()
+		if p == nil || s.broadcaster() || !s.joined.Load() {
+			continue
+		}
+		v.Joined++
+		st := p.Stats()
+		if !st.FirstFrameAt.IsZero() {
+			v.WithPicture++
+			ttff.Record(st.FirstFrameAt.Sub(s.joinSent))
+		}
+		frames = append(frames, st.VideoFrames)
+		packets = append(packets, st.PacketsReceived)
+		lost = append(lost, st.PacketsLost)
+	}
+	v.TimeToFirstFrame = ttff.Summary()
+	v.Frames, v.Packets, v.Lost = spreadOf(frames), spreadOf(packets), spreadOf(lost)
+	if span := r.drainEnd.Sub(r.rampStart).Seconds(); span > 0 && !r.rampStart.IsZero() {
+		// Viewers joined over the ramp: the median one watched from about
+		// the middle of it.
+		watched := r.drainEnd.Sub(r.rampStart.Add(r.rampEnd.Sub(r.rampStart) / 2)).Seconds()
+		if watched > 0 {
+			v.FramesPerSecond = round(float64(v.Frames.Median)/watched, 1)
+		}
+	}
+	return v
 }
 
 func (r *runner) mediaReport(serverCores float64) *MediaReport {
@@ -145,12 +211,16 @@ func (r *runner) mediaReport(serverCores float64) *MediaReport {
 	if m.RemoteTracks > 0 {
 		m.ServerCPUPerStream = round(serverCores/float64(m.RemoteTracks), 5)
 	}
+	if r.cfg.Broadcast() {
+		m.Viewers = r.viewerReport(sessions)
+	}
 	return m
 }
 
 func (r *runner) report(interrupted bool) *Report {
 	rep := &Report{RunID: r.runID, StartedAt: r.t0, Config: r.cfg, Interrupted: interrupted, Errors: map[string]int64{}}
 	rep.Config.RunID = r.runID
+	rep.Config.APIKey = "" // a secret; the report is for sharing
 	span := func(from, to time.Time) float64 {
 		if from.IsZero() || to.IsZero() {
 			return 0
@@ -303,6 +373,13 @@ func (rep *Report) WriteText(w io.Writer) {
 		p("  media        %d peers, %d packets sent, %d received, %d lost (%.3f%%), %d remote tracks, %d keyframe requests, %d NACKs",
 			md.Peers, md.PacketsSent, md.PacketsReceived, md.PacketsLost, md.LossRatio*100, md.RemoteTracks, md.KeyframesAsked, md.NACKsReceived)
 		p("  forwarding   %.4f server cores per received track during the hold", md.ServerCPUPerStream)
+		if v := md.Viewers; v != nil {
+			p("  viewers      %d joined, %d got a picture; time to first frame p50 %.0fms p99 %.0fms max %.0fms",
+				v.Joined, v.WithPicture, v.TimeToFirstFrame.P50Ms, v.TimeToFirstFrame.P99Ms, v.TimeToFirstFrame.MaxMs)
+			p("  per viewer   frames %d/%d/%d, packets %d/%d/%d, lost %d/%d/%d (min/median/max); median %.1f frames/s",
+				v.Frames.Min, v.Frames.Median, v.Frames.Max, v.Packets.Min, v.Packets.Median, v.Packets.Max,
+				v.Lost.Min, v.Lost.Median, v.Lost.Max, v.FramesPerSecond)
+		}
 	}
 	p("  load tool    %.2f cores of CPU during the hold", rep.LoadToolCPUCoresHold)
 	if len(rep.Errors) == 0 {

@@ -193,6 +193,29 @@ func (r *runner) run(ctx context.Context) {
 	rampStart := time.Now()
 	r.rampStart = rampStart
 	total := r.cfg.Sessions()
+	order := make([]int, 0, total)
+	if r.cfg.Broadcast() {
+		// Broadcasters first, live and sending before any viewer joins,
+		// so a viewer's time to first frame is its own.
+		for i := 0; i < total; i += r.cfg.RoomSize {
+			r.launches.Add(1)
+			go func(i int) { defer r.launches.Done(); r.launch(launchCtx, i) }(i)
+		}
+		waitFor(&r.launches, r.cfg.ConnectTimeout.D()+r.cfg.JoinTimeout.D()+time.Second)
+		r.awaitPublishers(ctx)
+		for i := range total {
+			if i%r.cfg.RoomSize != 0 {
+				order = append(order, i)
+			}
+		}
+		total = len(order)
+		rampStart = time.Now()
+		r.rampStart = rampStart
+	} else {
+		for i := range total {
+			order = append(order, i)
+		}
+	}
 	every := time.Duration(float64(time.Second) / r.cfg.Ramp)
 	timer := time.NewTimer(0)
 	started := 0
@@ -204,7 +227,7 @@ ramp:
 		case <-timer.C:
 		}
 		r.launches.Add(1)
-		go func(i int) { defer r.launches.Done(); r.launch(launchCtx, i) }(started)
+		go func(i int) { defer r.launches.Done(); r.launch(launchCtx, i) }(order[started])
 		timer.Reset(time.Until(rampStart.Add(time.Duration(started+1) * every)))
 	}
 	timer.Stop()
@@ -234,6 +257,34 @@ ramp:
 	r.closeAll()
 	r.sampleAfter()
 	r.done = time.Now()
+}
+
+// awaitPublishers waits until every broadcaster that joined has its publish
+// answer, then a second more for its first frames to reach the server.
+func (r *runner) awaitPublishers(ctx context.Context) {
+	deadline := time.NewTimer(r.cfg.JoinTimeout.D())
+	defer deadline.Stop()
+	r.sessMu.Lock()
+	sessions := append([]*session(nil), r.sessions...)
+	r.sessMu.Unlock()
+	for _, s := range sessions {
+		p := s.peer.Load()
+		if p == nil {
+			continue
+		}
+		select {
+		case <-p.Published():
+		case <-deadline.C:
+			r.errorKind("broadcaster_not_live")
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+	select {
+	case <-time.After(time.Second):
+	case <-ctx.Done():
+	}
 }
 
 // preflight takes each server's first sample; a server that does not answer
@@ -299,17 +350,25 @@ func (r *runner) createRooms(ctx context.Context) {
 func (r *runner) createRoom(ctx context.Context, i int) {
 	room := r.rooms[i]
 	body, _ := json.Marshal(map[string]string{"id": room.id, "visitorName": "Load visitor", "agentName": "Load agent"})
+	path := "/api/rooms"
+	if r.cfg.Broadcast() {
+		body, _ = json.Marshal(map[string]any{"id": room.id, "title": "Load broadcast " + room.id, "chat": true})
+		path = "/api/v1/broadcasts"
+	}
 	kind := "create_room:no_server"
 	for k := range r.targets {
 		t := r.targets[(i+k)%len(r.targets)]
 		if !t.reachable || t.apiDown.Load() {
 			continue
 		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.base+"/api/rooms", bytes.NewReader(body))
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.base+path, bytes.NewReader(body))
 		if err != nil {
 			break
 		}
 		req.Header.Set("Content-Type", "application/json")
+		if r.cfg.Broadcast() {
+			req.Header.Set("Authorization", "Bearer "+r.cfg.APIKey)
+		}
 		resp, err := r.httpClient.Do(req)
 		if err != nil {
 			kind = "create_room:unreachable"
@@ -320,12 +379,17 @@ func (r *runner) createRoom(ctx context.Context, i int) {
 		}
 		var out struct {
 			AgentKey string `json:"agentKey"`
-			Error    struct {
+			// A broadcast's key rides in its broadcaster link's fragment.
+			BroadcasterURL string `json:"broadcasterUrl"`
+			Error          struct {
 				Code string `json:"code"`
 			} `json:"error"`
 		}
 		derr := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&out)
 		resp.Body.Close()
+		if _, key, ok := strings.Cut(out.BroadcasterURL, "#key="); ok && r.cfg.Broadcast() {
+			out.AgentKey = key
+		}
 		if resp.StatusCode == http.StatusCreated && derr == nil && out.AgentKey != "" {
 			room.agentKey, room.created = out.AgentKey, true
 			return

@@ -4,14 +4,21 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+	"google.golang.org/protobuf/proto"
+
+	"liveroom/access"
 	"liveroom/config"
 	"liveroom/internal/testserver"
 	"liveroom/loadgen"
+	"liveroom/persistence"
+	"liveroom/proto/pb"
 )
 
 func smallRun(servers ...string) loadgen.Config {
@@ -240,5 +247,68 @@ func TestMediaRunForwardsToEverySubscriber(t *testing.T) {
 	}
 	if errs := len(rep.Errors); errs != 0 {
 		t.Fatalf("errors: %v", rep.Errors)
+	}
+}
+
+// startWithAPIKey runs a node whose store already holds an API key for an
+// agent, as `liveroom admin apikey add` leaves it, and returns the key.
+func startWithAPIKey(t *testing.T, adjust func(*config.Config)) (*testserver.Server, string) {
+	t.Helper()
+	dir := t.TempDir()
+	store, err := persistence.OpenPebble(filepath.Join(dir, "store"), zap.NewNop(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := access.NewAPIKey()
+	raw, _ := proto.Marshal(&pb.ApiKeyRecord{AgentId: "loadagent", Name: "load", Prefix: key[:12]})
+	if err := store.Set(persistence.APIKeyKey(access.HashHex(key)), raw); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	srv := testserver.Start(t, func(c *config.Config) {
+		c.DataDir = dir
+		if adjust != nil {
+			adjust(c)
+		}
+	})
+	return srv, key
+}
+
+// With --media broadcast, each room is a broadcast: its broadcaster goes
+// live first and every viewer gets a picture, counted per viewer.
+func TestBroadcastRunGivesEveryViewerAPicture(t *testing.T) {
+	srv, key := startWithAPIKey(t, func(c *config.Config) { c.MaxSocketsPerIP = 0 })
+	cfg := smallRun(srv.URL)
+	cfg.Rooms, cfg.RoomSize, cfg.MsgRate = 2, 5, 0
+	cfg.Duration = loadgen.Duration(3 * time.Second)
+	cfg.Media, cfg.APIKey = "broadcast", key
+	rep := runWithin(t, 90*time.Second, cfg, nil)
+	t.Log("\n" + text(rep))
+	if err := rep.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Errors) != 0 {
+		t.Fatalf("errors: %v", rep.Errors)
+	}
+	if rep.Config.APIKey != "" {
+		t.Error("the report shows the API key")
+	}
+	v := rep.Media.Viewers
+	if v == nil || v.Joined != 8 || v.WithPicture != 8 || v.TimeToFirstFrame.Count != 8 {
+		t.Fatalf("viewers: %+v", v)
+	}
+	// 2 broadcasters' audio+video to 8 viewers.
+	if rep.Media.RemoteTracks != 16 || v.Frames.Min == 0 || v.Packets.Min == 0 {
+		t.Fatalf("media %+v viewers %+v", *rep.Media, *v)
+	}
+}
+
+func TestBroadcastRunNeedsAnAPIKey(t *testing.T) {
+	cfg := smallRun("127.0.0.1:1")
+	cfg.Media = "broadcast"
+	if _, err := loadgen.Run(context.Background(), cfg, loadgen.Options{}); err == nil || !strings.Contains(err.Error(), "API key") {
+		t.Fatalf("got %v, want an error asking for the API key", err)
 	}
 }

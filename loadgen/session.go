@@ -40,7 +40,15 @@ type session struct {
 	// the call frame is sent, read by the reader.
 	peer atomic.Pointer[mediapeer.Peer]
 	seq  atomic.Int64 // ids for media frames
+	// joinSent is when the join frame went out: a viewer's time to first
+	// frame counts from it.
+	joinSent time.Time
+	joined   atomic.Bool
 }
+
+// broadcaster reports whether the session is its room's first member: the
+// agent of a room, the broadcaster of a broadcast.
+func (s *session) broadcaster() bool { return s.idx%s.r.cfg.RoomSize == 0 }
 
 const (
 	stJoining = iota
@@ -54,6 +62,9 @@ type serverFrame struct {
 	Joined  *struct {
 		MemberID string `json:"memberId"`
 	} `json:"joined"`
+	BroadcastJoined *struct {
+		MemberID string `json:"memberId"`
+	} `json:"broadcastJoined"`
 	Chat *struct {
 		Text string `json:"text"`
 	} `json:"chat"`
@@ -99,12 +110,25 @@ func (r *runner) launch(ctx context.Context, idx int) {
 	go s.read()
 
 	join := `{"id":"` + joinFrameID + `","join":{"roomId":"` + room.id + `","name":"load ` + strconv.Itoa(idx) + `"`
-	if idx%r.cfg.RoomSize == 0 {
+	if s.broadcaster() {
 		join += `,"agentKey":"` + room.agentKey + `"`
 	}
 	join += `}}`
+	if r.cfg.Broadcast() {
+		join = `{"id":"` + joinFrameID + `","broadcastJoin":{"broadcastId":"` + room.id + `","name":"load ` + strconv.Itoa(idx) + `"`
+		if s.broadcaster() {
+			join += `,"broadcasterKey":"` + room.agentKey + `"`
+		}
+		join += `}}`
+		if !s.broadcaster() {
+			// The server offers a viewer the broadcast's tracks right
+			// after the join: its peer must be there to answer.
+			s.newPeer(ctx, false)
+		}
+	}
 	kind := ""
 	wctx, cancel := context.WithTimeout(ctx, r.cfg.JoinTimeout.D())
+	s.joinSent = time.Now()
 	if err := conn.Write(wctx, websocket.MessageText, []byte(join)); err != nil {
 		kind = "join_write_failed"
 	} else {
@@ -133,6 +157,7 @@ func (r *runner) launch(ctx context.Context, idx int) {
 		r.fail(kind)
 		return
 	}
+	s.joined.Store(true)
 	room.live.Add(1)
 	tgt.connected.Add(1)
 	r.connected.Add(1)
@@ -140,34 +165,60 @@ func (r *runner) launch(ctx context.Context, idx int) {
 		r.senders.Add(1)
 		go s.send()
 	}
-	if r.cfg.Media != "" {
+	switch {
+	case r.cfg.Broadcast() && s.broadcaster():
+		s.goLive(ctx)
+	case r.cfg.Media != "" && !r.cfg.Broadcast():
 		go s.startMedia(ctx)
 	}
 }
 
 // mediaErrors are error codes about the call, not about a chat message.
 var mediaErrors = map[string]bool{"not_in_call": true, "no_call": true, "calls_disabled": true, "bad_sdp": true,
-	"bad_candidate": true, "too_many_tracks": true, "unsupported_codec": true, "ice_timeout": true, "media_failed": true}
+	"bad_candidate": true, "too_many_tracks": true, "unsupported_codec": true, "ice_timeout": true, "media_failed": true,
+	"not_live": true, "receive_only": true}
+
+// sendMedia writes one media frame body with a fresh id.
+func (s *session) sendMedia(ctx context.Context, body map[string]any) error {
+	body["id"] = "m" + strconv.FormatInt(s.seq.Add(1), 10)
+	b, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, s.r.cfg.ConnectTimeout.D())
+	defer cancel()
+	return s.conn.Write(wctx, websocket.MessageText, b)
+}
+
+// newPeer makes the session's call member.
+func (s *session) newPeer(ctx context.Context, publishes bool) *mediapeer.Peer {
+	peer := mediapeer.New(s.r.mediaAPI, mediapeer.Options{Video: publishes, VideoBitrate: s.r.cfg.VideoBitrate},
+		func(body map[string]any) error { return s.sendMedia(ctx, body) })
+	s.peer.Store(peer)
+	s.r.peers.Add(1)
+	return peer
+}
+
+// goLive makes a broadcaster live and publishes its audio and video.
+func (s *session) goLive(ctx context.Context) {
+	r := s.r
+	peer := s.newPeer(ctx, true)
+	if err := s.sendMedia(ctx, map[string]any{"broadcastControl": map[string]any{"action": "BROADCAST_ACTION_GO_LIVE"}}); err != nil {
+		r.errorKind("media_live_failed")
+		return
+	}
+	if err := peer.Publish(); err != nil {
+		r.errorKind("media_publish_failed")
+	}
+}
 
 // startMedia joins the room's call (ringing joins a call already going on)
 // and, for a sending member, publishes synthetic audio and video.
 func (s *session) startMedia(ctx context.Context) {
 	r := s.r
-	send := func(body map[string]any) error {
-		body["id"] = "m" + strconv.FormatInt(s.seq.Add(1), 10)
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		wctx, cancel := context.WithTimeout(ctx, r.cfg.ConnectTimeout.D())
-		defer cancel()
-		return s.conn.Write(wctx, websocket.MessageText, b)
-	}
-	publishes := r.cfg.Media == "all" || s.idx%r.cfg.RoomSize == 0
-	peer := mediapeer.New(r.mediaAPI, mediapeer.Options{Video: publishes, VideoBitrate: r.cfg.VideoBitrate}, send)
-	s.peer.Store(peer)
-	r.peers.Add(1)
-	if err := send(map[string]any{"call": map[string]any{"action": "ACTION_RING", "video": publishes}}); err != nil {
+	publishes := r.cfg.Media == "all" || s.broadcaster()
+	peer := s.newPeer(ctx, publishes)
+	if err := s.sendMedia(ctx, map[string]any{"call": map[string]any{"action": "ACTION_RING", "video": publishes}}); err != nil {
 		r.errorKind("media_call_failed")
 		return
 	}
@@ -228,7 +279,7 @@ func (s *session) read() {
 			r.errorKind("media_error:" + f.Error.Code)
 		case f.Chat != nil:
 			s.onChat(f.Chat.Text, f.ReplyTo)
-		case f.Joined != nil && f.ReplyTo == joinFrameID:
+		case (f.Joined != nil || f.BroadcastJoined != nil) && f.ReplyTo == joinFrameID:
 			s.reportJoin("")
 		case f.Error != nil && f.ReplyTo == joinFrameID:
 			s.reportJoin("join_refused:" + f.Error.Code)

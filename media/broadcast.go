@@ -1,8 +1,6 @@
 package media
 
 import (
-	"time"
-
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
@@ -20,7 +18,7 @@ func (e *Engine) BroadcastProps(broadcastID string) *actor.Props {
 		return &broadcastMedia{
 			room: room{e: e, id: broadcastID, log: e.log.With(zap.String("broadcast", broadcastID)),
 				peers: map[string]*peer{}, tracks: map[string]*forwarded{}, stripExtensions: true},
-			viewers: map[string]bool{}, whep: map[string]*peer{},
+			viewers: map[string]bool{}, whep: map[string]*whepPlayer{},
 		}
 	})
 }
@@ -28,10 +26,9 @@ func (e *Engine) BroadcastProps(broadcastID string) *actor.Props {
 type broadcastMedia struct {
 	room
 	viewers map[string]bool
-	// whep holds WHEP players: answered once, never renegotiated.
-	whep map[string]*peer
-	// firstTrack is when the broadcast last went from no tracks to some.
-	firstTrack time.Time
+	// whep holds WHEP players: answered once, never renegotiated; their
+	// slots follow the broadcast's tracks (whep.go).
+	whep map[string]*whepPlayer
 }
 
 func (b *broadcastMedia) Receive(ctx actor.Context) {
@@ -63,21 +60,17 @@ func (b *broadcastMedia) Receive(ctx actor.Context) {
 	}
 	switch msg := ctx.Message().(type) {
 	case *connectionBad:
-		if q := b.whep[msg.member]; q != nil && q.sub == msg.pc {
+		if q := b.whep[msg.member]; q != nil && q.pc == msg.pc {
 			b.closeWHEP(msg.member)
 			b.fail(ctx, q.session, "", msg.code, "The media connection was lost.")
 			return
 		}
 	case *iceDeadline:
-		if q := b.whep[msg.member]; q != nil && q.sub == msg.pc {
+		if q := b.whep[msg.member]; q != nil && q.pc == msg.pc {
 			if s := msg.pc.ICEConnectionState(); s != webrtc.ICEConnectionStateConnected && s != webrtc.ICEConnectionStateCompleted {
 				ctx.Send(b.self, &connectionBad{member: msg.member, pc: msg.pc, code: "ice_timeout"})
 			}
 			return
-		}
-	case *trackArrived:
-		if len(b.tracks) == 0 {
-			b.firstTrack = time.Now()
 		}
 	case *actor.Stopping:
 		for id := range b.whep {
@@ -85,6 +78,10 @@ func (b *broadcastMedia) Receive(ctx actor.Context) {
 		}
 	}
 	b.room.Receive(ctx)
+	if len(b.whep) > 0 {
+		// A track may have come or gone: the players' slots follow.
+		b.syncWHEP()
+	}
 }
 
 // offersToSend reports whether an offer has a section that sends media, or

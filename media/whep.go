@@ -1,29 +1,54 @@
 package media
 
 import (
+	"errors"
 	"sort"
-	"time"
+	"strings"
+	"sync/atomic"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/zap"
 
 	"liveroom/proto/pb"
 )
 
-// A WHEP player offers and the server answers once; WHEP has no way for the
-// server to offer again. So the player gets the broadcast's tracks as they
-// are when it asks (the first broadcaster's audio and video: one track per
-// section it offers to receive), and is kept out of the renegotiating peers.
+// A WHEP player offers and the server answers once. WHEP players in common
+// use (GStreamer's whepsrc, OBS, the browser players built on the draft) do
+// not take an offer from the server, and a PATCH that renegotiates is an
+// optional extension few implement. So a player's session is never
+// renegotiated: the answer gives it one sending section per section it
+// offered to receive, and each section is a slot whose track the server
+// switches in place (RTPSender.ReplaceTrack, same SSRC, no SDP change):
+//   - a player that connects before the broadcast is live gets placeholder
+//     tracks that send nothing, and the broadcaster's tracks once it is;
+//   - a slot whose broadcaster stopped or left takes the same kind of track
+//     from the next live broadcaster, or goes quiet until one goes live.
+// The player sees one stream that pauses and resumes; a keyframe is asked for
+// at every switch so its decoder picks up at once.
 
-// whepOffer answers a WHEP player's offer with the current tracks.
+// whepSlot is one sending section of a player's connection.
+type whepSlot struct {
+	kind   webrtc.RTPCodecType
+	sender *webrtc.RTPSender
+	// cur is the forwarded track the slot sends now; nil while it sends
+	// nothing. Written by the actor, read by the slot's RTCP reader.
+	cur atomic.Pointer[forwarded]
+}
+
+// whepPlayer is a WHEP player's connection and its slots.
+type whepPlayer struct {
+	member  string
+	session *actor.PID
+	pc      *webrtc.PeerConnection
+	slots   []*whepSlot
+}
+
+// whepOffer answers a WHEP player's offer.
 func (b *broadcastMedia) whepOffer(ctx actor.Context, c *pb.MediaCommand, offer *pb.Sdp) {
 	if b.whep[c.MemberId] != nil {
 		b.fail(ctx, c.Session, c.FrameId, "already_joined", "This player is already connected.")
-		return
-	}
-	if len(b.tracks) == 0 {
-		b.fail(ctx, c.Session, c.FrameId, "not_live", "The broadcast is not live yet.")
 		return
 	}
 	pc, err := b.newConnection(ctx, c.MemberId)
@@ -31,32 +56,34 @@ func (b *broadcastMedia) whepOffer(ctx actor.Context, c *pb.MediaCommand, offer 
 		b.fail(ctx, c.Session, c.FrameId, "internal", "The server could not open a media connection.")
 		return
 	}
-	q := &peer{member: c.MemberId, session: c.Session, sub: pc, senders: map[string]*webrtc.RTPSender{}}
+	q := &whepPlayer{member: c.MemberId, session: c.Session, pc: pc}
 	b.whep[c.MemberId] = q
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer.Sdp}); err != nil {
 		b.closeWHEP(c.MemberId)
 		b.fail(ctx, c.Session, c.FrameId, "bad_sdp", "The offer could not be applied: "+err.Error())
 		return
 	}
-	wanted := map[webrtc.RTPCodecType]int{}
+	var kinds []webrtc.RTPCodecType
 	for _, t := range pc.GetTransceivers() {
-		wanted[t.Kind()]++
+		kinds = append(kinds, t.Kind())
 	}
-	// A publisher's tracks arrive one by one: a player that wants video
-	// retries until there is some, unless the broadcast is audio only.
-	if wanted[webrtc.RTPCodecTypeVideo] > 0 && !b.hasKind(webrtc.RTPCodecTypeVideo) &&
-		time.Since(b.firstTrack) < audioOnlyAfter {
-		b.closeWHEP(c.MemberId)
-		b.fail(ctx, c.Session, c.FrameId, "not_live", "The broadcast's video has not started yet.")
-		return
-	}
-	for _, f := range b.oldestTracks() {
-		kind := f.local.Kind()
-		if wanted[kind] == 0 {
-			continue
+	for _, k := range kinds {
+		// Every slot starts on a placeholder so the answer sends on it;
+		// syncWHEP puts the broadcast's tracks in right after.
+		ph, err := placeholder(k, offer.Sdp)
+		if err == nil {
+			var sender *webrtc.RTPSender
+			if sender, err = pc.AddTrack(ph); err == nil {
+				slot := &whepSlot{kind: k, sender: sender}
+				q.slots = append(q.slots, slot)
+				go readWHEPRTCP(slot)
+			}
 		}
-		wanted[kind]--
-		b.subscribe(ctx, q, f)
+		if err != nil {
+			b.closeWHEP(c.MemberId)
+			b.fail(ctx, c.Session, c.FrameId, "unsupported_codec", "Offer to receive Opus audio and VP8 or H.264 video: "+err.Error())
+			return
+		}
 	}
 	answer, err := pc.CreateAnswer(nil)
 	if err == nil {
@@ -67,22 +94,106 @@ func (b *broadcastMedia) whepOffer(ctx actor.Context, c *pb.MediaCommand, offer 
 		b.fail(ctx, c.Session, c.FrameId, "bad_sdp", "No answer for that offer: "+err.Error())
 		return
 	}
-	b.log.Debug("whep player connected", zap.String("member", c.MemberId), zap.Int("tracks", len(q.senders)))
+	b.syncPlayer(q)
+	b.log.Debug("whep player connected", zap.String("member", c.MemberId), zap.Int("slots", len(q.slots)))
 	ctx.Send(c.Session, &pb.ServerFrame{ReplyTo: c.FrameId, Body: &pb.ServerFrame_PublishAnswer{
 		PublishAnswer: &pb.Sdp{Sdp: pc.LocalDescription().SDP}}})
 }
 
-// audioOnlyAfter is how long a broadcast may have tracks but no video before
-// WHEP players are given its audio alone.
-const audioOnlyAfter = 5 * time.Second
+// placeholder is a track of kind k in a codec the offer takes; it never
+// sends a packet.
+func placeholder(k webrtc.RTPCodecType, offer string) (*webrtc.TrackLocalStaticRTP, error) {
+	c := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}
+	if k == webrtc.RTPCodecTypeVideo {
+		switch up := strings.ToUpper(offer); {
+		case strings.Contains(up, " VP8/90000"):
+			c = webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}
+		case strings.Contains(up, " H264/90000"):
+			c = webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000,
+				SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"}
+		default:
+			return nil, errors.New("no VP8 or H.264 in the offer")
+		}
+	} else if k != webrtc.RTPCodecTypeAudio {
+		return nil, errors.New("unknown media kind")
+	}
+	return webrtc.NewTrackLocalStaticRTP(c, "waiting-"+k.String(), "liveroom")
+}
 
-func (b *broadcastMedia) hasKind(k webrtc.RTPCodecType) bool {
-	for _, f := range b.tracks {
-		if f.local.Kind() == k {
-			return true
+// readWHEPRTCP passes a player's keyframe requests on to the publisher of
+// whatever its slot sends now (and lets the interceptors see its NACKs).
+func readWHEPRTCP(slot *whepSlot) {
+	for {
+		pkts, _, err := slot.sender.ReadRTCP()
+		if err != nil {
+			return
+		}
+		for _, pk := range pkts {
+			switch pk.(type) {
+			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+				if f := slot.cur.Load(); f != nil {
+					f.keyframe()
+				}
+			}
 		}
 	}
-	return false
+}
+
+// syncWHEP puts every player's slots on the broadcast's current tracks.
+func (b *broadcastMedia) syncWHEP() {
+	for _, q := range b.whep {
+		b.syncPlayer(q)
+	}
+}
+
+// syncPlayer keeps a slot on its track while that is forwarded, and moves
+// a slot whose track went away (or that has none) to the oldest forwarded
+// track of its kind that no other slot of the player sends.
+func (b *broadcastMedia) syncPlayer(q *whepPlayer) {
+	used := map[*forwarded]bool{}
+	var free []*whepSlot
+	for _, s := range q.slots {
+		if f := s.cur.Load(); f != nil && b.tracks[f.id] == f {
+			used[f] = true
+			continue
+		}
+		free = append(free, s)
+	}
+	if len(free) == 0 {
+		return
+	}
+	tracks := b.oldestTracks()
+	for _, s := range free {
+		var next *forwarded
+		for _, f := range tracks {
+			if !used[f] && f.local.Kind() == s.kind {
+				next = f
+				break
+			}
+		}
+		prev := s.cur.Load()
+		if next == prev {
+			continue
+		}
+		var err error
+		if next != nil {
+			err = s.sender.ReplaceTrack(next.local)
+		} else {
+			err = s.sender.ReplaceTrack(nil) // quiet until a broadcaster is live again
+		}
+		if err != nil {
+			// The player did not offer the new track's codec: it stays quiet.
+			b.log.Info("whep slot cannot take the track", zap.String("member", q.member), zap.Error(err))
+			_ = s.sender.ReplaceTrack(nil)
+			s.cur.Store(nil)
+			continue
+		}
+		s.cur.Store(next)
+		if next != nil {
+			used[next] = true
+			next.keyframe()
+		}
+	}
 }
 
 // oldestTracks lists forwarded tracks in the order they were published.
@@ -98,6 +209,6 @@ func (b *broadcastMedia) oldestTracks() []*forwarded {
 func (b *broadcastMedia) closeWHEP(member string) {
 	if q := b.whep[member]; q != nil {
 		delete(b.whep, member)
-		_ = q.sub.Close()
+		_ = q.pc.Close()
 	}
 }

@@ -21,7 +21,7 @@ func broadcastDeps(cfg config.Config, store persistence.Store, engine *media.Eng
 		Viewers: broadcast.NewViewersGauge(m.Registry),
 		Settings: broadcast.Settings{
 			MaxViewers: cfg.BroadcastMaxViewers, MaxNodeViewers: cfg.BroadcastNodeViewers,
-			MaxChatChars: cfg.MaxChatChars, MaxNameChars: cfg.MaxNameChars,
+			MaxChatChars: cfg.MaxChatChars, MaxNameChars: cfg.MaxNameChars, HistoryPage: cfg.HistoryPage,
 			IdleTimeout: time.Duration(cfg.RoomIdleSeconds) * time.Second,
 			ResumeGrace: time.Duration(cfg.ResumeGraceSeconds) * time.Second,
 		}}

@@ -1,9 +1,15 @@
 package web
 
 import (
+	"cmp"
+	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
+
+	"go.uber.org/zap"
+	"google.golang.org/protobuf/proto"
 
 	"liveroom/persistence"
 	"liveroom/proto/pb"
@@ -20,6 +26,10 @@ func (a *agentWeb) broadcastRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/broadcasts/{id}", a.broadcastInfo)
 	mux.HandleFunc("POST /api/agent/broadcasts", a.withAgent(a.createBroadcast))
 	mux.HandleFunc("POST /api/v1/broadcasts", a.withKey(a.createBroadcast))
+	mux.HandleFunc("GET /api/agent/broadcasts", a.withAgent(a.listBroadcasts))
+	mux.HandleFunc("GET /api/v1/broadcasts", a.withKey(a.listBroadcasts))
+	mux.HandleFunc("DELETE /api/agent/broadcasts/{id}", a.withAgent(a.deleteBroadcast))
+	mux.HandleFunc("DELETE /api/v1/broadcasts/{id}", a.withKey(a.deleteBroadcast))
 	mux.HandleFunc("POST /whip/{id}", a.whipPost)
 	mux.HandleFunc("POST /whep/{id}", a.whepPost)
 	mux.HandleFunc("DELETE /whip/{id}/{resource}", a.httpMediaDelete)
@@ -48,6 +58,7 @@ type broadcastJSON struct {
 	EndsAtMs       int64  `json:"endsAtMs,omitempty"`
 	ViewerURL      string `json:"viewerUrl,omitempty"`
 	BroadcasterURL string `json:"broadcasterUrl,omitempty"`
+	CreatedAtMs    int64  `json:"createdAtMs,omitempty"`
 	Phase          string `json:"phase,omitempty"`
 	Viewers        uint32 `json:"viewers"`
 	Broadcasters   int    `json:"broadcasters"`
@@ -150,4 +161,79 @@ func (a *agentWeb) broadcastInfo(w http.ResponseWriter, r *http.Request) {
 	v.Phase, v.Viewers = phaseNames[res.State.GetPhase()], res.State.GetViewers()
 	v.Broadcasters = len(res.State.GetBroadcasters())
 	writeJSON(w, http.StatusOK, v)
+}
+
+// maxListedBroadcasts bounds one listing.
+const maxListedBroadcasts = 1000
+
+// listBroadcasts lists the agent's broadcasts from the store, newest first:
+// what is stored (phase as last stored, no viewer counts), so listing wakes
+// no broadcast. The links carry no key: the broadcaster key is only shown
+// once, when the broadcast is created.
+func (a *agentWeb) listBroadcasts(w http.ResponseWriter, r *http.Request, agentID string) {
+	var ids []string
+	p := persistence.AgentBroadcastPrefix(agentID)
+	err := a.Store.Scan(p, persistence.PrefixEnd(p), false, maxListedBroadcasts, func(k, _ []byte) bool {
+		ids = append(ids, string(k[len(p):]))
+		return true
+	})
+	base := a.baseURL(r)
+	out := make([]broadcastJSON, 0, len(ids))
+	for _, id := range ids {
+		if err != nil {
+			break
+		}
+		var raw []byte
+		raw, err = a.Store.Get(persistence.BroadcastKey(id))
+		if errors.Is(err, persistence.ErrNotFound) {
+			err = nil // deleted while we listed
+			continue
+		}
+		rec := &pb.BroadcastRecord{}
+		if err == nil {
+			err = proto.Unmarshal(raw, rec)
+		}
+		if err != nil {
+			break
+		}
+		v := broadcastJSON{ID: rec.Id, Title: rec.Title, HasPassword: rec.PasswordHash != "", StartsAtMs: rec.StartsAtMs,
+			EndsAtMs: rec.EndsAtMs, CreatedAtMs: rec.CreatedAtMs, Phase: phaseNames[rec.Phase], ViewerURL: base + "/watch/" + rec.Id}
+		out = append(out, v)
+	}
+	if err != nil {
+		a.Log.Error("list broadcasts", zap.Error(err))
+		apiError(w, http.StatusInternalServerError, "internal", "The broadcasts could not be read.")
+		return
+	}
+	sortByCreated(out) // newest first
+	writeJSON(w, http.StatusOK, map[string]any{"broadcasts": out})
+}
+
+func sortByCreated(v []broadcastJSON) {
+	slices.SortStableFunc(v, func(x, y broadcastJSON) int { return cmp.Compare(y.CreatedAtMs, x.CreatedAtMs) })
+}
+
+// deleteBroadcast ends one of the agent's broadcasts for everyone in it and
+// deletes its record and chat.
+func (a *agentWeb) deleteBroadcast(w http.ResponseWriter, r *http.Request, agentID string) {
+	id := r.PathValue("id")
+	if !persistence.ValidID(id) {
+		apiError(w, http.StatusNotFound, "broadcast_not_found", "This broadcast is not in your list.")
+		return
+	}
+	res, err := a.Node.DeleteBroadcast(r.Context(), id, agentID)
+	if err != nil {
+		unavailable(w)
+		return
+	}
+	if res.Error != nil {
+		if res.Error.Code == "broadcast_not_found" {
+			apiError(w, http.StatusNotFound, res.Error.Code, "This broadcast is not in your list.")
+			return
+		}
+		grainError(w, res.Error)
+		return
+	}
+	a.audit(r, agentID, "", "broadcast.delete", id, authVia(r))
+	w.WriteHeader(http.StatusNoContent)
 }

@@ -11,6 +11,8 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -43,7 +45,10 @@ type Settings struct {
 	MaxNodeViewers int
 	MaxChatChars   int
 	MaxNameChars   int
-	IdleTimeout    time.Duration
+	// HistoryPage is how many stored chat messages a joining member gets
+	// (default 50).
+	HistoryPage int
+	IdleTimeout time.Duration
 	// ResumeGrace keeps a member whose connection dropped; a live
 	// broadcaster coming back within it resumes without the broadcast ending.
 	ResumeGrace time.Duration
@@ -136,6 +141,8 @@ func (g *grain) Receive(ctx actor.Context) {
 		}
 	case *pb.CreateBroadcast:
 		ctx.Respond(g.create(msg))
+	case *pb.DeleteBroadcast:
+		ctx.Respond(g.delete(ctx, msg))
 	case *pb.GetBroadcastInfo:
 		if g.rec == nil {
 			ctx.Respond(&pb.GetBroadcastInfoResult{Error: g.missing()})
@@ -165,6 +172,16 @@ func (g *grain) load() {
 		return
 	}
 	if found {
+		prefix := persistence.BroadcastChatPrefix(g.id)
+		err = g.deps.Store.Scan(prefix, persistence.PrefixEnd(prefix), true, 1, func(k, _ []byte) bool {
+			g.chatSeq = persistence.ChatSeq(k)
+			return false
+		})
+		if err != nil {
+			g.loadErr = err
+			g.log.Error("load broadcast chat tail", zap.Error(err))
+			return
+		}
 		g.rec = rec
 		if rec.Phase == pb.BroadcastPhase_BROADCAST_PHASE_LIVE {
 			// The node that hosted it is gone, and with it every broadcaster's
@@ -187,6 +204,67 @@ func (g *grain) armIdle(ctx actor.Context) {
 	} else {
 		ctx.CancelReceiveTimeout()
 	}
+}
+
+// saveNew stores a new record together with its place in the owner's list.
+func (g *grain) saveNew() error {
+	raw, err := proto.Marshal(g.rec)
+	if err == nil {
+		var b persistence.Batch
+		b.Set(persistence.BroadcastKey(g.id), raw)
+		if g.rec.OwnerAgentId != "" {
+			b.Set(persistence.AgentBroadcastKey(g.rec.OwnerAgentId, g.id), []byte(g.id))
+		}
+		err = g.deps.Store.Apply(&b)
+	}
+	if err != nil {
+		g.log.Error("store broadcast", zap.Error(err))
+	}
+	return err
+}
+
+// delete ends the broadcast for everyone and deletes what is stored of it:
+// the chat first (by range), then the record with its place in the owner's
+// list in one batch, so a failure half-way leaves a broadcast without chat,
+// never chat without a broadcast. The grain stops afterwards.
+func (g *grain) delete(ctx actor.Context, msg *pb.DeleteBroadcast) *pb.DeleteBroadcastResult {
+	if g.rec == nil || g.rec.OwnerAgentId != msg.AgentId {
+		// Someone else's broadcast looks the same as none.
+		return &pb.DeleteBroadcastResult{Error: g.missing()}
+	}
+	prefix := persistence.BroadcastChatPrefix(g.id)
+	if err := g.deps.Store.DeleteRange(prefix, persistence.PrefixEnd(prefix)); err != nil {
+		g.log.Error("delete broadcast chat", zap.Error(err))
+		return &pb.DeleteBroadcastResult{Error: errInternal}
+	}
+	var b persistence.Batch
+	b.Delete(persistence.BroadcastKey(g.id))
+	if g.rec.OwnerAgentId != "" {
+		b.Delete(persistence.AgentBroadcastKey(g.rec.OwnerAgentId, g.id))
+	}
+	if err := g.deps.Store.Apply(&b); err != nil {
+		g.log.Error("delete broadcast", zap.Error(err))
+		return &pb.DeleteBroadcastResult{Error: errInternal}
+	}
+	// Pages show the end, then hear why.
+	g.rec.Phase = pb.BroadcastPhase_BROADCAST_PHASE_ENDED
+	g.broadcastState(ctx)
+	g.sendAll(ctx, &pb.ServerFrame{Body: &pb.ServerFrame_Error{Error: errorf("broadcast_deleted", "This broadcast was deleted.")}})
+	for _, m := range g.members {
+		ctx.Unwatch(m.pid)
+		if m.role == pb.BroadcastRole_BROADCAST_ROLE_VIEWER {
+			g.countViewer(-1)
+		}
+	}
+	g.members = nil
+	if g.mediaPID != nil {
+		ctx.Stop(g.mediaPID)
+		g.mediaPID = nil
+	}
+	g.rec, g.chatSeq = nil, 0
+	g.log.Info("broadcast deleted")
+	ctx.Poison(ctx.Self())
+	return &pb.DeleteBroadcastResult{}
 }
 
 func (g *grain) save() error {
@@ -269,7 +347,7 @@ func (g *grain) create(msg *pb.CreateBroadcast) *pb.CreateBroadcastResult {
 	g.rec = &pb.BroadcastRecord{Id: g.id, Title: title, PasswordHash: msg.PasswordHash, BroadcasterKeyHash: access.Hash(key),
 		OwnerAgentId: msg.OwnerAgentId, CreatedAtMs: now, StartsAtMs: msg.StartsAtMs, EndsAtMs: msg.EndsAtMs,
 		ChatEnabled: msg.ChatEnabled, PhaseChangedAtMs: now}
-	if err := g.save(); err != nil {
+	if err := g.saveNew(); err != nil {
 		g.rec = nil
 		return &pb.CreateBroadcastResult{Error: errInternal}
 	}
@@ -476,20 +554,62 @@ func (g *grain) admit(ctx actor.Context, req *pb.BroadcastRequest, name string, 
 			g.joinMedia(ctx, m, true)
 		}
 	}
-	g.sendJoined(ctx, req.FrameId, m, token)
+	g.sendJoined(ctx, req.FrameId, m, token, j.GetLastSeq())
 	g.broadcastState(ctx)
 	g.log.Debug("member joined", zap.String("member", m.id), zap.Stringer("role", role))
 	ctx.Respond(&pb.RoomReply{})
 }
 
-func (g *grain) sendJoined(ctx actor.Context, frameID string, m *member, token string) {
+func (g *grain) sendJoined(ctx actor.Context, frameID string, m *member, token string, lastSeq uint64) {
 	var ice []*pb.IceServer
 	if g.deps.Media != nil {
 		ice = g.deps.Media.ICEServers()
 	}
+	history, more, err := g.history(lastSeq)
+	if err != nil {
+		// The member still joins; it only misses the earlier chat.
+		g.log.Error("read broadcast chat", zap.Error(err))
+	}
 	ctx.Send(m.pid, &pb.ServerFrame{ReplyTo: frameID, Body: &pb.ServerFrame_BroadcastJoined{BroadcastJoined: &pb.BroadcastJoined{
 		MemberId: m.id, Role: m.role, Broadcast: g.info(), State: g.state(), IceServers: ice, ResumeToken: token,
+		History: history, MoreHistory: more,
 	}}})
+}
+
+// history returns the chat a joining member needs: everything after lastSeq
+// when that fits in a page, otherwise the newest page (oldest first), and
+// whether older messages exist before what it returns.
+func (g *grain) history(lastSeq uint64) ([]*pb.ChatMessage, bool, error) {
+	page := g.deps.Settings.HistoryPage
+	if page <= 0 {
+		page = 50
+	}
+	prefix := persistence.BroadcastChatPrefix(g.id)
+	if lastSeq > 0 && lastSeq <= g.chatSeq && g.chatSeq-lastSeq <= uint64(page) {
+		msgs, err := g.scanChat(persistence.BroadcastChatKey(g.id, lastSeq+1), persistence.PrefixEnd(prefix), false, page)
+		return msgs, true, err
+	}
+	msgs, err := g.scanChat(prefix, persistence.PrefixEnd(prefix), true, page+1)
+	more := len(msgs) > page
+	if more {
+		msgs = msgs[:page]
+	}
+	slices.Reverse(msgs)
+	return msgs, more, err
+}
+
+func (g *grain) scanChat(start, end []byte, reverse bool, limit int) ([]*pb.ChatMessage, error) {
+	var out []*pb.ChatMessage
+	var derr error
+	err := g.deps.Store.Scan(start, end, reverse, limit, func(_, v []byte) bool {
+		m := &pb.ChatMessage{}
+		if derr = proto.Unmarshal(v, m); derr != nil {
+			return false
+		}
+		out = append(out, m)
+		return true
+	})
+	return out, errors.Join(err, derr)
 }
 
 // resume moves member m onto a new connection. A live broadcaster's media
@@ -509,7 +629,7 @@ func (g *grain) resume(ctx actor.Context, req *pb.BroadcastRequest, m *member) {
 		g.leaveMedia(ctx, m)
 		g.joinMedia(ctx, m, m.role == pb.BroadcastRole_BROADCAST_ROLE_VIEWER)
 	}
-	g.sendJoined(ctx, req.FrameId, m, token)
+	g.sendJoined(ctx, req.FrameId, m, token, req.GetJoin().GetLastSeq())
 	ctx.Respond(&pb.RoomReply{})
 }
 
@@ -623,13 +743,23 @@ func (g *grain) chat(ctx actor.Context, req *pb.BroadcastRequest, m *member, tex
 		return &pb.RoomReply{Error: errorf("too_large", "message is longer than "+
 			strconv.Itoa(g.deps.Settings.MaxChatChars)+" characters")}
 	}
-	g.chatSeq++
 	role := pb.Role_ROLE_VISITOR
 	if m.role == pb.BroadcastRole_BROADCAST_ROLE_BROADCASTER {
 		role = pb.Role_ROLE_AGENT
 	}
-	msg := &pb.ChatMessage{RoomId: g.id, Seq: g.chatSeq, MemberId: m.id, Name: m.name, Role: role, Text: text,
+	msg := &pb.ChatMessage{RoomId: g.id, Seq: g.chatSeq + 1, MemberId: m.id, Name: m.name, Role: role, Text: text,
 		SentAtMs: time.Now().UnixMilli(), ClientId: req.FrameId}
+	// Stored before anyone sees it, so a late or reconnecting viewer's
+	// history has every message the others were shown.
+	raw, err := proto.Marshal(msg)
+	if err == nil {
+		err = g.deps.Store.Set(persistence.BroadcastChatKey(g.id, msg.Seq), raw)
+	}
+	if err != nil {
+		g.log.Error("store broadcast chat", zap.Error(err))
+		return &pb.RoomReply{Error: errInternal}
+	}
+	g.chatSeq = msg.Seq
 	for _, x := range g.members {
 		if x.away {
 			continue

@@ -103,9 +103,10 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer, termi
 	fs.Var(durationFlag{&flagCfg.JoinTimeout}, "join-timeout", "deadline for each join")
 	fs.Var(durationFlag{&flagCfg.DrainTimeout}, "drain-timeout", "deadline, after the last send, for messages still in flight")
 	fs.StringVar(&flagCfg.RunID, "run-id", "", "prefix of room ids (default: random)")
-	fs.StringVar(&flagCfg.Media, "media", "", "put every session in its room's call with a Pion peer: all (everyone sends audio+video) or publisher (the first member sends, the others receive)")
+	fs.StringVar(&flagCfg.Media, "media", "", "put every session in its room's call with a Pion peer: all (everyone sends audio+video), publisher (the first member sends, the others receive) or broadcast (each room is a broadcast: one broadcaster sending audio+video, room-size-1 receive-only viewers; needs --api-key)")
+	fs.StringVar(&flagCfg.APIKey, "api-key", "", "an agent's API key, to create broadcasts with --media broadcast (default $LIVEROOM_API_KEY)")
 	fs.IntVar(&flagCfg.VideoBitrate, "video-bitrate", 1_000_000, "bits per second each synthetic camera sends, with --media")
-	scenario := fs.String("scenario", "", "JSON scenario file with the same settings (keys: servers, rooms, room_size, ramp, duration, msg_rate, msg_bytes, max_failure_ratio, connect_timeout, join_timeout, drain_timeout, run_id, media, video_bitrate); flags override it")
+	scenario := fs.String("scenario", "", "JSON scenario file with the same settings (keys: servers, rooms, room_size, ramp, duration, msg_rate, msg_bytes, max_failure_ratio, connect_timeout, join_timeout, drain_timeout, run_id, media, video_bitrate, api_key); flags override it")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	quiet := fs.Bool("quiet", false, "no progress line on stderr")
 	if err := fs.Parse(args); err != nil {
@@ -153,11 +154,16 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer, termi
 			cfg.Media = flagCfg.Media
 		case "video-bitrate":
 			cfg.VideoBitrate = flagCfg.VideoBitrate
+		case "api-key":
+			cfg.APIKey = flagCfg.APIKey
 		case "run-id":
 			cfg.RunID = flagCfg.RunID
 		}
 	})
 
+	if cfg.APIKey == "" {
+		cfg.APIKey = os.Getenv("LIVEROOM_API_KEY")
+	}
 	opt := loadgen.Options{Terminal: terminal}
 	if !*quiet {
 		opt.Progress = stderr

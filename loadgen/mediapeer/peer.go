@@ -65,6 +65,12 @@ type Stats struct {
 	RemoteTracks    int64
 	KeyframesAsked  int64 // PLIs the server sent us
 	NACKsReceived   int64
+	// VideoFrames counts complete video frames received (a packet with
+	// the marker bit ends one).
+	VideoFrames int64
+	// FirstFrameAt is when the end of the first keyframe arrived on a video
+	// track: the moment a player could show a picture. Zero if none did.
+	FirstFrameAt time.Time
 }
 
 // Peer is one synthetic call member.
@@ -79,12 +85,17 @@ type Peer struct {
 
 	stop     chan struct{}
 	stopOnce sync.Once
-	wg       sync.WaitGroup
+	// published is closed once the server's answer to the publish offer
+	// was applied.
+	published     chan struct{}
+	publishedOnce sync.Once
+	wg            sync.WaitGroup
 
 	keyframe atomic.Bool
 	stats    struct {
-		sent, received, lost, bytes, tracks, plis, nacks atomic.Int64
+		sent, received, lost, bytes, tracks, plis, nacks, frames atomic.Int64
 	}
+	firstFrame atomic.Int64 // unix nanoseconds; 0 until the first keyframe ended
 }
 
 // New returns a peer that will talk through send.
@@ -95,7 +106,7 @@ func New(api *webrtc.API, opts Options, send Sender) *Peer {
 	if opts.FPS <= 0 {
 		opts.FPS = 30
 	}
-	return &Peer{api: api, opts: opts, send: send, stop: make(chan struct{})}
+	return &Peer{api: api, opts: opts, send: send, stop: make(chan struct{}), published: make(chan struct{})}
 }
 
 func complete(pc *webrtc.PeerConnection, d webrtc.SessionDescription) (string, error) {
@@ -196,7 +207,11 @@ func (p *Peer) OnFrame(f Frame) error {
 		if pc == nil {
 			return errors.New("answer without an offer")
 		}
-		return pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: f.PublishAnswer.Sdp})
+		if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: f.PublishAnswer.Sdp}); err != nil {
+			return err
+		}
+		p.publishedOnce.Do(func() { close(p.published) })
+		return nil
 	case f.SubscribeOffer != nil:
 		return p.answer(f.SubscribeOffer.Sdp)
 	}
@@ -212,7 +227,12 @@ func (p *Peer) answer(offer string) error {
 		if pc, err = p.api.NewPeerConnection(webrtc.Configuration{}); err != nil {
 			return err
 		}
-		pc.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) { p.receive(t) })
+		pc.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+			if t.Kind() == webrtc.RTPCodecTypeVideo {
+				go p.askKeyframe(pc, t)
+			}
+			p.receive(t)
+		})
 		p.mu.Lock()
 		p.sub = pc
 		p.mu.Unlock()
@@ -231,9 +251,12 @@ func (p *Peer) answer(offer string) error {
 	return p.send(map[string]any{"subscribeAnswer": map[string]any{"sdp": sdp}})
 }
 
-// receive counts a remote track's packets and the gaps in its sequence.
+// receive counts a remote track's packets and the gaps in its sequence, and
+// on a video track its frames and when the first keyframe was complete.
 func (p *Peer) receive(t *webrtc.TrackRemote) {
 	p.stats.tracks.Add(1)
+	video := t.Kind() == webrtc.RTPCodecTypeVideo
+	inKeyframe := false // a keyframe began and its last packet has not come
 	var started bool
 	var highest uint32 // extended sequence number
 	var lost int64     // this track's open gaps
@@ -244,6 +267,18 @@ func (p *Peer) receive(t *webrtc.TrackRemote) {
 		}
 		p.stats.received.Add(1)
 		p.stats.bytes.Add(int64(len(pkt.Payload)))
+		if video {
+			if vp8KeyframeStart(pkt.Payload) {
+				inKeyframe = true
+			}
+			if pkt.Marker {
+				p.stats.frames.Add(1)
+				if inKeyframe {
+					p.firstFrame.CompareAndSwap(0, time.Now().UnixNano())
+					inKeyframe = false
+				}
+			}
+		}
 		seq := uint32(pkt.SequenceNumber)
 		if !started {
 			started, highest = true, seq
@@ -268,6 +303,55 @@ func (p *Peer) receive(t *webrtc.TrackRemote) {
 			p.stats.lost.Add(-1)
 		}
 	}
+}
+
+// askKeyframe does what a browser's decoder does while it has no picture:
+// it asks for a keyframe every half second until one has arrived (the one
+// the server asked for when it added the track may have gone out before
+// this connection could receive it).
+func (p *Peer) askKeyframe(pc *webrtc.PeerConnection, t *webrtc.TrackRemote) {
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for p.firstFrame.Load() == 0 {
+		if pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(t.SSRC())}}) != nil {
+			return
+		}
+		select {
+		case <-p.stop:
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// vp8KeyframeStart reports whether a VP8 RTP payload (RFC 7741) begins a
+// keyframe: the start bit of partition 0 is set and the payload header's
+// P bit is clear.
+func vp8KeyframeStart(b []byte) bool {
+	if len(b) < 2 || b[0]&0x10 == 0 || b[0]&0x07 != 0 {
+		return false
+	}
+	i := 1
+	if b[0]&0x80 != 0 { // extension byte: I, L, T, K
+		x := b[i]
+		i++
+		if x&0x80 != 0 { // picture id, 7 or 15 bits
+			if i >= len(b) {
+				return false
+			}
+			if b[i]&0x80 != 0 {
+				i++
+			}
+			i++
+		}
+		if x&0x40 != 0 {
+			i++
+		}
+		if x&0x30 != 0 {
+			i++
+		}
+	}
+	return i < len(b) && b[i]&0x01 == 0
 }
 
 func (p *Peer) sendAudio(t *webrtc.TrackLocalStaticRTP) {
@@ -336,14 +420,21 @@ func (p *Peer) sendVideo(t *webrtc.TrackLocalStaticRTP) {
 	}
 }
 
+// Published is closed once the server answered the publish offer.
+func (p *Peer) Published() <-chan struct{} { return p.published }
+
 // Stats returns the counters so far.
 func (p *Peer) Stats() Stats {
-	return Stats{
+	st := Stats{
 		PacketsSent: p.stats.sent.Load(), PacketsReceived: p.stats.received.Load(),
 		PacketsLost: p.stats.lost.Load(), BytesReceived: p.stats.bytes.Load(),
 		RemoteTracks: p.stats.tracks.Load(), KeyframesAsked: p.stats.plis.Load(),
-		NACKsReceived: p.stats.nacks.Load(),
+		NACKsReceived: p.stats.nacks.Load(), VideoFrames: p.stats.frames.Load(),
 	}
+	if ns := p.firstFrame.Load(); ns != 0 {
+		st.FirstFrameAt = time.Unix(0, ns)
+	}
+	return st
 }
 
 // Close stops sending and closes both connections.

@@ -11763,8 +11763,11 @@ type BroadcastJoin struct {
 	ResumeToken string `protobuf:"bytes,5,opt,name=resume_token,json=resumeToken,proto3" json:"resume_token,omitempty"`
 	// Joined over WHIP (a broadcaster that only sends) or WHEP (a viewer that
 	// offers), not from a page.
-	Whip          bool `protobuf:"varint,6,opt,name=whip,proto3" json:"whip,omitempty"`
-	Whep          bool `protobuf:"varint,7,opt,name=whep,proto3" json:"whep,omitempty"`
+	Whip bool `protobuf:"varint,6,opt,name=whip,proto3" json:"whip,omitempty"`
+	Whep bool `protobuf:"varint,7,opt,name=whep,proto3" json:"whep,omitempty"`
+	// The highest chat seq this page already shows (a reconnecting page):
+	// the joined frame's history then starts after it when that fits a page.
+	LastSeq       uint64 `protobuf:"varint,200,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -11846,6 +11849,13 @@ func (x *BroadcastJoin) GetWhep() bool {
 		return x.Whep
 	}
 	return false
+}
+
+func (x *BroadcastJoin) GetLastSeq() uint64 {
+	if x != nil {
+		return x.LastSeq
+	}
+	return 0
 }
 
 type BroadcastControl struct {
@@ -12098,13 +12108,17 @@ func (x *BroadcastState) GetChatEnabled() bool {
 }
 
 type BroadcastJoined struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	MemberId      string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
-	Role          BroadcastRole          `protobuf:"varint,2,opt,name=role,proto3,enum=liveroom.v1.BroadcastRole" json:"role,omitempty"`
-	Broadcast     *BroadcastInfo         `protobuf:"bytes,3,opt,name=broadcast,proto3" json:"broadcast,omitempty"`
-	State         *BroadcastState        `protobuf:"bytes,4,opt,name=state,proto3" json:"state,omitempty"`
-	IceServers    []*IceServer           `protobuf:"bytes,5,rep,name=ice_servers,json=iceServers,proto3" json:"ice_servers,omitempty"`
-	ResumeToken   string                 `protobuf:"bytes,6,opt,name=resume_token,json=resumeToken,proto3" json:"resume_token,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	MemberId    string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	Role        BroadcastRole          `protobuf:"varint,2,opt,name=role,proto3,enum=liveroom.v1.BroadcastRole" json:"role,omitempty"`
+	Broadcast   *BroadcastInfo         `protobuf:"bytes,3,opt,name=broadcast,proto3" json:"broadcast,omitempty"`
+	State       *BroadcastState        `protobuf:"bytes,4,opt,name=state,proto3" json:"state,omitempty"`
+	IceServers  []*IceServer           `protobuf:"bytes,5,rep,name=ice_servers,json=iceServers,proto3" json:"ice_servers,omitempty"`
+	ResumeToken string                 `protobuf:"bytes,6,opt,name=resume_token,json=resumeToken,proto3" json:"resume_token,omitempty"`
+	// The newest stored chat messages (or those after last_seq), oldest first;
+	// more_history says older ones exist.
+	History       []*ChatMessage `protobuf:"bytes,200,rep,name=history,proto3" json:"history,omitempty"`
+	MoreHistory   bool           `protobuf:"varint,201,opt,name=more_history,json=moreHistory,proto3" json:"more_history,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -12179,6 +12193,20 @@ func (x *BroadcastJoined) GetResumeToken() string {
 		return x.ResumeToken
 	}
 	return ""
+}
+
+func (x *BroadcastJoined) GetHistory() []*ChatMessage {
+	if x != nil {
+		return x.History
+	}
+	return nil
+}
+
+func (x *BroadcastJoined) GetMoreHistory() bool {
+	if x != nil {
+		return x.MoreHistory
+	}
+	return false
 }
 
 // CreateBroadcast asks a broadcast grain (identity = id) to create itself.
@@ -12370,6 +12398,96 @@ func (*GetBroadcastInfo) Descriptor() ([]byte, []int) {
 	return file_liveroom_proto_rawDescGZIP(), []int{159}
 }
 
+// DeleteBroadcast asks a broadcast grain to end the broadcast for everyone
+// and delete its stored state; only its owner may.
+type DeleteBroadcast struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AgentId       string                 `protobuf:"bytes,1,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteBroadcast) Reset() {
+	*x = DeleteBroadcast{}
+	mi := &file_liveroom_proto_msgTypes[160]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteBroadcast) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteBroadcast) ProtoMessage() {}
+
+func (x *DeleteBroadcast) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[160]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteBroadcast.ProtoReflect.Descriptor instead.
+func (*DeleteBroadcast) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{160}
+}
+
+func (x *DeleteBroadcast) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+type DeleteBroadcastResult struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteBroadcastResult) Reset() {
+	*x = DeleteBroadcastResult{}
+	mi := &file_liveroom_proto_msgTypes[161]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteBroadcastResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteBroadcastResult) ProtoMessage() {}
+
+func (x *DeleteBroadcastResult) ProtoReflect() protoreflect.Message {
+	mi := &file_liveroom_proto_msgTypes[161]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteBroadcastResult.ProtoReflect.Descriptor instead.
+func (*DeleteBroadcastResult) Descriptor() ([]byte, []int) {
+	return file_liveroom_proto_rawDescGZIP(), []int{161}
+}
+
+func (x *DeleteBroadcastResult) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
 type GetBroadcastInfoResult struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
@@ -12381,7 +12499,7 @@ type GetBroadcastInfoResult struct {
 
 func (x *GetBroadcastInfoResult) Reset() {
 	*x = GetBroadcastInfoResult{}
-	mi := &file_liveroom_proto_msgTypes[160]
+	mi := &file_liveroom_proto_msgTypes[162]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -12393,7 +12511,7 @@ func (x *GetBroadcastInfoResult) String() string {
 func (*GetBroadcastInfoResult) ProtoMessage() {}
 
 func (x *GetBroadcastInfoResult) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[160]
+	mi := &file_liveroom_proto_msgTypes[162]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -12406,7 +12524,7 @@ func (x *GetBroadcastInfoResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBroadcastInfoResult.ProtoReflect.Descriptor instead.
 func (*GetBroadcastInfoResult) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{160}
+	return file_liveroom_proto_rawDescGZIP(), []int{162}
 }
 
 func (x *GetBroadcastInfoResult) GetError() *Error {
@@ -12453,7 +12571,7 @@ type BroadcastRequest struct {
 
 func (x *BroadcastRequest) Reset() {
 	*x = BroadcastRequest{}
-	mi := &file_liveroom_proto_msgTypes[161]
+	mi := &file_liveroom_proto_msgTypes[163]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -12465,7 +12583,7 @@ func (x *BroadcastRequest) String() string {
 func (*BroadcastRequest) ProtoMessage() {}
 
 func (x *BroadcastRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[161]
+	mi := &file_liveroom_proto_msgTypes[163]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -12478,7 +12596,7 @@ func (x *BroadcastRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BroadcastRequest.ProtoReflect.Descriptor instead.
 func (*BroadcastRequest) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{161}
+	return file_liveroom_proto_rawDescGZIP(), []int{163}
 }
 
 func (x *BroadcastRequest) GetSession() *actor.PID {
@@ -12649,7 +12767,7 @@ type BroadcastLeave struct {
 
 func (x *BroadcastLeave) Reset() {
 	*x = BroadcastLeave{}
-	mi := &file_liveroom_proto_msgTypes[162]
+	mi := &file_liveroom_proto_msgTypes[164]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -12661,7 +12779,7 @@ func (x *BroadcastLeave) String() string {
 func (*BroadcastLeave) ProtoMessage() {}
 
 func (x *BroadcastLeave) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[162]
+	mi := &file_liveroom_proto_msgTypes[164]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -12674,7 +12792,7 @@ func (x *BroadcastLeave) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BroadcastLeave.ProtoReflect.Descriptor instead.
 func (*BroadcastLeave) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{162}
+	return file_liveroom_proto_rawDescGZIP(), []int{164}
 }
 
 // BroadcastAwayExpired tells a broadcast grain that a member whose
@@ -12689,7 +12807,7 @@ type BroadcastAwayExpired struct {
 
 func (x *BroadcastAwayExpired) Reset() {
 	*x = BroadcastAwayExpired{}
-	mi := &file_liveroom_proto_msgTypes[163]
+	mi := &file_liveroom_proto_msgTypes[165]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -12701,7 +12819,7 @@ func (x *BroadcastAwayExpired) String() string {
 func (*BroadcastAwayExpired) ProtoMessage() {}
 
 func (x *BroadcastAwayExpired) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[163]
+	mi := &file_liveroom_proto_msgTypes[165]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -12714,7 +12832,7 @@ func (x *BroadcastAwayExpired) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BroadcastAwayExpired.ProtoReflect.Descriptor instead.
 func (*BroadcastAwayExpired) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{163}
+	return file_liveroom_proto_rawDescGZIP(), []int{165}
 }
 
 func (x *BroadcastAwayExpired) GetMemberId() string {
@@ -12742,7 +12860,7 @@ type WbRoomDeleted struct {
 
 func (x *WbRoomDeleted) Reset() {
 	*x = WbRoomDeleted{}
-	mi := &file_liveroom_proto_msgTypes[164]
+	mi := &file_liveroom_proto_msgTypes[166]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -12754,7 +12872,7 @@ func (x *WbRoomDeleted) String() string {
 func (*WbRoomDeleted) ProtoMessage() {}
 
 func (x *WbRoomDeleted) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[164]
+	mi := &file_liveroom_proto_msgTypes[166]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -12767,7 +12885,7 @@ func (x *WbRoomDeleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WbRoomDeleted.ProtoReflect.Descriptor instead.
 func (*WbRoomDeleted) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{164}
+	return file_liveroom_proto_rawDescGZIP(), []int{166}
 }
 
 func (x *WbRoomDeleted) GetGeneration() string {
@@ -12792,7 +12910,7 @@ type AgentPresenceVisitor struct {
 
 func (x *AgentPresenceVisitor) Reset() {
 	*x = AgentPresenceVisitor{}
-	mi := &file_liveroom_proto_msgTypes[165]
+	mi := &file_liveroom_proto_msgTypes[167]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -12804,7 +12922,7 @@ func (x *AgentPresenceVisitor) String() string {
 func (*AgentPresenceVisitor) ProtoMessage() {}
 
 func (x *AgentPresenceVisitor) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[165]
+	mi := &file_liveroom_proto_msgTypes[167]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -12817,7 +12935,7 @@ func (x *AgentPresenceVisitor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentPresenceVisitor.ProtoReflect.Descriptor instead.
 func (*AgentPresenceVisitor) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{165}
+	return file_liveroom_proto_rawDescGZIP(), []int{167}
 }
 
 func (x *AgentPresenceVisitor) GetSession() *actor.PID {
@@ -12854,7 +12972,7 @@ type AgentPresencePage struct {
 
 func (x *AgentPresencePage) Reset() {
 	*x = AgentPresencePage{}
-	mi := &file_liveroom_proto_msgTypes[166]
+	mi := &file_liveroom_proto_msgTypes[168]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -12866,7 +12984,7 @@ func (x *AgentPresencePage) String() string {
 func (*AgentPresencePage) ProtoMessage() {}
 
 func (x *AgentPresencePage) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[166]
+	mi := &file_liveroom_proto_msgTypes[168]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -12879,7 +12997,7 @@ func (x *AgentPresencePage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentPresencePage.ProtoReflect.Descriptor instead.
 func (*AgentPresencePage) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{166}
+	return file_liveroom_proto_rawDescGZIP(), []int{168}
 }
 
 func (x *AgentPresencePage) GetSession() *actor.PID {
@@ -12918,7 +13036,7 @@ type VisitorPage struct {
 
 func (x *VisitorPage) Reset() {
 	*x = VisitorPage{}
-	mi := &file_liveroom_proto_msgTypes[167]
+	mi := &file_liveroom_proto_msgTypes[169]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -12930,7 +13048,7 @@ func (x *VisitorPage) String() string {
 func (*VisitorPage) ProtoMessage() {}
 
 func (x *VisitorPage) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[167]
+	mi := &file_liveroom_proto_msgTypes[169]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -12943,7 +13061,7 @@ func (x *VisitorPage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VisitorPage.ProtoReflect.Descriptor instead.
 func (*VisitorPage) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{167}
+	return file_liveroom_proto_rawDescGZIP(), []int{169}
 }
 
 func (x *VisitorPage) GetPageUrl() string {
@@ -12994,7 +13112,7 @@ type VisitorPastRequest struct {
 
 func (x *VisitorPastRequest) Reset() {
 	*x = VisitorPastRequest{}
-	mi := &file_liveroom_proto_msgTypes[168]
+	mi := &file_liveroom_proto_msgTypes[170]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -13006,7 +13124,7 @@ func (x *VisitorPastRequest) String() string {
 func (*VisitorPastRequest) ProtoMessage() {}
 
 func (x *VisitorPastRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[168]
+	mi := &file_liveroom_proto_msgTypes[170]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -13019,7 +13137,7 @@ func (x *VisitorPastRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VisitorPastRequest.ProtoReflect.Descriptor instead.
 func (*VisitorPastRequest) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{168}
+	return file_liveroom_proto_rawDescGZIP(), []int{170}
 }
 
 func (x *VisitorPastRequest) GetAgentId() string {
@@ -13062,7 +13180,7 @@ type VisitorPageView struct {
 
 func (x *VisitorPageView) Reset() {
 	*x = VisitorPageView{}
-	mi := &file_liveroom_proto_msgTypes[169]
+	mi := &file_liveroom_proto_msgTypes[171]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -13074,7 +13192,7 @@ func (x *VisitorPageView) String() string {
 func (*VisitorPageView) ProtoMessage() {}
 
 func (x *VisitorPageView) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[169]
+	mi := &file_liveroom_proto_msgTypes[171]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -13087,7 +13205,7 @@ func (x *VisitorPageView) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VisitorPageView.ProtoReflect.Descriptor instead.
 func (*VisitorPageView) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{169}
+	return file_liveroom_proto_rawDescGZIP(), []int{171}
 }
 
 func (x *VisitorPageView) GetPage() *VisitorPage {
@@ -13126,7 +13244,7 @@ type VisitorSessionRecord struct {
 
 func (x *VisitorSessionRecord) Reset() {
 	*x = VisitorSessionRecord{}
-	mi := &file_liveroom_proto_msgTypes[170]
+	mi := &file_liveroom_proto_msgTypes[172]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -13138,7 +13256,7 @@ func (x *VisitorSessionRecord) String() string {
 func (*VisitorSessionRecord) ProtoMessage() {}
 
 func (x *VisitorSessionRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[170]
+	mi := &file_liveroom_proto_msgTypes[172]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -13151,7 +13269,7 @@ func (x *VisitorSessionRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VisitorSessionRecord.ProtoReflect.Descriptor instead.
 func (*VisitorSessionRecord) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{170}
+	return file_liveroom_proto_rawDescGZIP(), []int{172}
 }
 
 func (x *VisitorSessionRecord) GetName() string {
@@ -13227,7 +13345,7 @@ type VisitorSessionSummary struct {
 
 func (x *VisitorSessionSummary) Reset() {
 	*x = VisitorSessionSummary{}
-	mi := &file_liveroom_proto_msgTypes[171]
+	mi := &file_liveroom_proto_msgTypes[173]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -13239,7 +13357,7 @@ func (x *VisitorSessionSummary) String() string {
 func (*VisitorSessionSummary) ProtoMessage() {}
 
 func (x *VisitorSessionSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[171]
+	mi := &file_liveroom_proto_msgTypes[173]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -13252,7 +13370,7 @@ func (x *VisitorSessionSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VisitorSessionSummary.ProtoReflect.Descriptor instead.
 func (*VisitorSessionSummary) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{171}
+	return file_liveroom_proto_rawDescGZIP(), []int{173}
 }
 
 func (x *VisitorSessionSummary) GetName() string {
@@ -13319,7 +13437,7 @@ type VisitorSessionOpen struct {
 
 func (x *VisitorSessionOpen) Reset() {
 	*x = VisitorSessionOpen{}
-	mi := &file_liveroom_proto_msgTypes[172]
+	mi := &file_liveroom_proto_msgTypes[174]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -13331,7 +13449,7 @@ func (x *VisitorSessionOpen) String() string {
 func (*VisitorSessionOpen) ProtoMessage() {}
 
 func (x *VisitorSessionOpen) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[172]
+	mi := &file_liveroom_proto_msgTypes[174]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -13344,7 +13462,7 @@ func (x *VisitorSessionOpen) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VisitorSessionOpen.ProtoReflect.Descriptor instead.
 func (*VisitorSessionOpen) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{172}
+	return file_liveroom_proto_rawDescGZIP(), []int{174}
 }
 
 func (x *VisitorSessionOpen) GetSession() *actor.PID {
@@ -13395,7 +13513,7 @@ type VisitorSessionRequest struct {
 
 func (x *VisitorSessionRequest) Reset() {
 	*x = VisitorSessionRequest{}
-	mi := &file_liveroom_proto_msgTypes[173]
+	mi := &file_liveroom_proto_msgTypes[175]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -13407,7 +13525,7 @@ func (x *VisitorSessionRequest) String() string {
 func (*VisitorSessionRequest) ProtoMessage() {}
 
 func (x *VisitorSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[173]
+	mi := &file_liveroom_proto_msgTypes[175]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -13420,7 +13538,7 @@ func (x *VisitorSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VisitorSessionRequest.ProtoReflect.Descriptor instead.
 func (*VisitorSessionRequest) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{173}
+	return file_liveroom_proto_rawDescGZIP(), []int{175}
 }
 
 func (x *VisitorSessionRequest) GetAgentId() string {
@@ -13459,7 +13577,7 @@ type VisitorSessionGet struct {
 
 func (x *VisitorSessionGet) Reset() {
 	*x = VisitorSessionGet{}
-	mi := &file_liveroom_proto_msgTypes[174]
+	mi := &file_liveroom_proto_msgTypes[176]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -13471,7 +13589,7 @@ func (x *VisitorSessionGet) String() string {
 func (*VisitorSessionGet) ProtoMessage() {}
 
 func (x *VisitorSessionGet) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[174]
+	mi := &file_liveroom_proto_msgTypes[176]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -13484,7 +13602,7 @@ func (x *VisitorSessionGet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VisitorSessionGet.ProtoReflect.Descriptor instead.
 func (*VisitorSessionGet) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{174}
+	return file_liveroom_proto_rawDescGZIP(), []int{176}
 }
 
 type VisitorSessionReply struct {
@@ -13497,7 +13615,7 @@ type VisitorSessionReply struct {
 
 func (x *VisitorSessionReply) Reset() {
 	*x = VisitorSessionReply{}
-	mi := &file_liveroom_proto_msgTypes[175]
+	mi := &file_liveroom_proto_msgTypes[177]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -13509,7 +13627,7 @@ func (x *VisitorSessionReply) String() string {
 func (*VisitorSessionReply) ProtoMessage() {}
 
 func (x *VisitorSessionReply) ProtoReflect() protoreflect.Message {
-	mi := &file_liveroom_proto_msgTypes[175]
+	mi := &file_liveroom_proto_msgTypes[177]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -13522,7 +13640,7 @@ func (x *VisitorSessionReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VisitorSessionReply.ProtoReflect.Descriptor instead.
 func (*VisitorSessionReply) Descriptor() ([]byte, []int) {
-	return file_liveroom_proto_rawDescGZIP(), []int{175}
+	return file_liveroom_proto_rawDescGZIP(), []int{177}
 }
 
 func (x *VisitorSessionReply) GetError() *Error {
@@ -14432,7 +14550,7 @@ const file_liveroom_proto_rawDesc = "" +
 	"\fchat_enabled\x18\t \x01(\bR\vchatEnabled\x121\n" +
 	"\x05phase\x18\n" +
 	" \x01(\x0e2\x1b.liveroom.v1.BroadcastPhaseR\x05phase\x12-\n" +
-	"\x13phase_changed_at_ms\x18\v \x01(\x03R\x10phaseChangedAtMs\"\xd6\x01\n" +
+	"\x13phase_changed_at_ms\x18\v \x01(\x03R\x10phaseChangedAtMs\"\xf2\x01\n" +
 	"\rBroadcastJoin\x12!\n" +
 	"\fbroadcast_id\x18\x01 \x01(\tR\vbroadcastId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1a\n" +
@@ -14440,7 +14558,8 @@ const file_liveroom_proto_rawDesc = "" +
 	"\x0fbroadcaster_key\x18\x04 \x01(\tR\x0ebroadcasterKey\x12!\n" +
 	"\fresume_token\x18\x05 \x01(\tR\vresumeToken\x12\x12\n" +
 	"\x04whip\x18\x06 \x01(\bR\x04whip\x12\x12\n" +
-	"\x04whep\x18\a \x01(\bR\x04whep\"H\n" +
+	"\x04whep\x18\a \x01(\bR\x04whep\x12\x1a\n" +
+	"\blast_seq\x18\xc8\x01 \x01(\x04R\alastSeq\"H\n" +
 	"\x10BroadcastControl\x124\n" +
 	"\x06action\x18\x01 \x01(\x0e2\x1c.liveroom.v1.BroadcastActionR\x06action\"\x98\x01\n" +
 	"\rBroadcastInfo\x12\x0e\n" +
@@ -14459,7 +14578,7 @@ const file_liveroom_proto_rawDesc = "" +
 	"\x05phase\x18\x01 \x01(\x0e2\x1b.liveroom.v1.BroadcastPhaseR\x05phase\x12\x18\n" +
 	"\aviewers\x18\x02 \x01(\rR\aviewers\x12@\n" +
 	"\fbroadcasters\x18\x03 \x03(\v2\x1c.liveroom.v1.BroadcasterInfoR\fbroadcasters\x12!\n" +
-	"\fchat_enabled\x18\x04 \x01(\bR\vchatEnabled\"\xa7\x02\n" +
+	"\fchat_enabled\x18\x04 \x01(\bR\vchatEnabled\"\x80\x03\n" +
 	"\x0fBroadcastJoined\x12\x1b\n" +
 	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12.\n" +
 	"\x04role\x18\x02 \x01(\x0e2\x1a.liveroom.v1.BroadcastRoleR\x04role\x128\n" +
@@ -14467,7 +14586,9 @@ const file_liveroom_proto_rawDesc = "" +
 	"\x05state\x18\x04 \x01(\v2\x1b.liveroom.v1.BroadcastStateR\x05state\x127\n" +
 	"\vice_servers\x18\x05 \x03(\v2\x16.liveroom.v1.IceServerR\n" +
 	"iceServers\x12!\n" +
-	"\fresume_token\x18\x06 \x01(\tR\vresumeToken\"\xe5\x01\n" +
+	"\fresume_token\x18\x06 \x01(\tR\vresumeToken\x123\n" +
+	"\ahistory\x18\xc8\x01 \x03(\v2\x18.liveroom.v1.ChatMessageR\ahistory\x12\"\n" +
+	"\fmore_history\x18\xc9\x01 \x01(\bR\vmoreHistory\"\xe5\x01\n" +
 	"\x0fCreateBroadcast\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05title\x18\x02 \x01(\tR\x05title\x12#\n" +
@@ -14482,7 +14603,11 @@ const file_liveroom_proto_rawDesc = "" +
 	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\x128\n" +
 	"\tbroadcast\x18\x02 \x01(\v2\x1a.liveroom.v1.BroadcastInfoR\tbroadcast\x12'\n" +
 	"\x0fbroadcaster_key\x18\x03 \x01(\tR\x0ebroadcasterKey\"\x12\n" +
-	"\x10GetBroadcastInfo\"\xaf\x01\n" +
+	"\x10GetBroadcastInfo\",\n" +
+	"\x0fDeleteBroadcast\x12\x19\n" +
+	"\bagent_id\x18\x01 \x01(\tR\aagentId\"A\n" +
+	"\x15DeleteBroadcastResult\x12(\n" +
+	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\"\xaf\x01\n" +
 	"\x16GetBroadcastInfoResult\x12(\n" +
 	"\x05error\x18\x01 \x01(\v2\x12.liveroom.v1.ErrorR\x05error\x128\n" +
 	"\tbroadcast\x18\x02 \x01(\v2\x1a.liveroom.v1.BroadcastInfoR\tbroadcast\x121\n" +
@@ -14651,7 +14776,7 @@ func file_liveroom_proto_rawDescGZIP() []byte {
 }
 
 var file_liveroom_proto_enumTypes = make([]protoimpl.EnumInfo, 13)
-var file_liveroom_proto_msgTypes = make([]protoimpl.MessageInfo, 178)
+var file_liveroom_proto_msgTypes = make([]protoimpl.MessageInfo, 180)
 var file_liveroom_proto_goTypes = []any{
 	(Role)(0),                      // 0: liveroom.v1.Role
 	(PeerRole)(0),                  // 1: liveroom.v1.PeerRole
@@ -14826,25 +14951,27 @@ var file_liveroom_proto_goTypes = []any{
 	(*CreateBroadcast)(nil),        // 170: liveroom.v1.CreateBroadcast
 	(*CreateBroadcastResult)(nil),  // 171: liveroom.v1.CreateBroadcastResult
 	(*GetBroadcastInfo)(nil),       // 172: liveroom.v1.GetBroadcastInfo
-	(*GetBroadcastInfoResult)(nil), // 173: liveroom.v1.GetBroadcastInfoResult
-	(*BroadcastRequest)(nil),       // 174: liveroom.v1.BroadcastRequest
-	(*BroadcastLeave)(nil),         // 175: liveroom.v1.BroadcastLeave
-	(*BroadcastAwayExpired)(nil),   // 176: liveroom.v1.BroadcastAwayExpired
-	(*WbRoomDeleted)(nil),          // 177: liveroom.v1.WbRoomDeleted
-	(*AgentPresenceVisitor)(nil),   // 178: liveroom.v1.AgentPresenceVisitor
-	(*AgentPresencePage)(nil),      // 179: liveroom.v1.AgentPresencePage
-	(*VisitorPage)(nil),            // 180: liveroom.v1.VisitorPage
-	(*VisitorPastRequest)(nil),     // 181: liveroom.v1.VisitorPastRequest
-	(*VisitorPageView)(nil),        // 182: liveroom.v1.VisitorPageView
-	(*VisitorSessionRecord)(nil),   // 183: liveroom.v1.VisitorSessionRecord
-	(*VisitorSessionSummary)(nil),  // 184: liveroom.v1.VisitorSessionSummary
-	(*VisitorSessionOpen)(nil),     // 185: liveroom.v1.VisitorSessionOpen
-	(*VisitorSessionRequest)(nil),  // 186: liveroom.v1.VisitorSessionRequest
-	(*VisitorSessionGet)(nil),      // 187: liveroom.v1.VisitorSessionGet
-	(*VisitorSessionReply)(nil),    // 188: liveroom.v1.VisitorSessionReply
-	nil,                            // 189: liveroom.v1.Sdp.SourcesEntry
-	nil,                            // 190: liveroom.v1.WebhookEvent.DataEntry
-	(*actor.PID)(nil),              // 191: actor.PID
+	(*DeleteBroadcast)(nil),        // 173: liveroom.v1.DeleteBroadcast
+	(*DeleteBroadcastResult)(nil),  // 174: liveroom.v1.DeleteBroadcastResult
+	(*GetBroadcastInfoResult)(nil), // 175: liveroom.v1.GetBroadcastInfoResult
+	(*BroadcastRequest)(nil),       // 176: liveroom.v1.BroadcastRequest
+	(*BroadcastLeave)(nil),         // 177: liveroom.v1.BroadcastLeave
+	(*BroadcastAwayExpired)(nil),   // 178: liveroom.v1.BroadcastAwayExpired
+	(*WbRoomDeleted)(nil),          // 179: liveroom.v1.WbRoomDeleted
+	(*AgentPresenceVisitor)(nil),   // 180: liveroom.v1.AgentPresenceVisitor
+	(*AgentPresencePage)(nil),      // 181: liveroom.v1.AgentPresencePage
+	(*VisitorPage)(nil),            // 182: liveroom.v1.VisitorPage
+	(*VisitorPastRequest)(nil),     // 183: liveroom.v1.VisitorPastRequest
+	(*VisitorPageView)(nil),        // 184: liveroom.v1.VisitorPageView
+	(*VisitorSessionRecord)(nil),   // 185: liveroom.v1.VisitorSessionRecord
+	(*VisitorSessionSummary)(nil),  // 186: liveroom.v1.VisitorSessionSummary
+	(*VisitorSessionOpen)(nil),     // 187: liveroom.v1.VisitorSessionOpen
+	(*VisitorSessionRequest)(nil),  // 188: liveroom.v1.VisitorSessionRequest
+	(*VisitorSessionGet)(nil),      // 189: liveroom.v1.VisitorSessionGet
+	(*VisitorSessionReply)(nil),    // 190: liveroom.v1.VisitorSessionReply
+	nil,                            // 191: liveroom.v1.Sdp.SourcesEntry
+	nil,                            // 192: liveroom.v1.WebhookEvent.DataEntry
+	(*actor.PID)(nil),              // 193: actor.PID
 }
 var file_liveroom_proto_depIdxs = []int32{
 	58,  // 0: liveroom.v1.RoomRecord.entry_form:type_name -> liveroom.v1.EntryForm
@@ -14902,26 +15029,26 @@ var file_liveroom_proto_depIdxs = []int32{
 	23,  // 52: liveroom.v1.CreateRoomResult.room:type_name -> liveroom.v1.RoomInfo
 	27,  // 53: liveroom.v1.GetRoomInfoResult.error:type_name -> liveroom.v1.Error
 	23,  // 54: liveroom.v1.GetRoomInfoResult.room:type_name -> liveroom.v1.RoomInfo
-	191, // 55: liveroom.v1.Join.session:type_name -> actor.PID
+	193, // 55: liveroom.v1.Join.session:type_name -> actor.PID
 	18,  // 56: liveroom.v1.Join.request:type_name -> liveroom.v1.JoinRequest
-	191, // 57: liveroom.v1.Leave.session:type_name -> actor.PID
-	191, // 58: liveroom.v1.PostChat.session:type_name -> actor.PID
+	193, // 57: liveroom.v1.Leave.session:type_name -> actor.PID
+	193, // 58: liveroom.v1.PostChat.session:type_name -> actor.PID
 	0,   // 59: liveroom.v1.PostFile.role:type_name -> liveroom.v1.Role
 	14,  // 60: liveroom.v1.PostFile.file:type_name -> liveroom.v1.FileRef
-	191, // 61: liveroom.v1.GetHistory.session:type_name -> actor.PID
+	193, // 61: liveroom.v1.GetHistory.session:type_name -> actor.PID
 	20,  // 62: liveroom.v1.GetHistory.request:type_name -> liveroom.v1.HistoryRequest
 	27,  // 63: liveroom.v1.RoomReply.error:type_name -> liveroom.v1.Error
 	15,  // 64: liveroom.v1.RoomReply.chat:type_name -> liveroom.v1.ChatMessage
 	42,  // 65: liveroom.v1.NodeFanOut.personal:type_name -> liveroom.v1.PersonalFrames
 	10,  // 66: liveroom.v1.CallAction.action:type_name -> liveroom.v1.CallAction.Action
-	189, // 67: liveroom.v1.Sdp.sources:type_name -> liveroom.v1.Sdp.SourcesEntry
+	191, // 67: liveroom.v1.Sdp.sources:type_name -> liveroom.v1.Sdp.SourcesEntry
 	1,   // 68: liveroom.v1.IceCandidate.pc:type_name -> liveroom.v1.PeerRole
 	10,  // 69: liveroom.v1.CallEvent.action:type_name -> liveroom.v1.CallAction.Action
 	16,  // 70: liveroom.v1.CallEvent.from:type_name -> liveroom.v1.Member
 	16,  // 71: liveroom.v1.CallParticipant.member:type_name -> liveroom.v1.Member
 	44,  // 72: liveroom.v1.CallParticipant.media:type_name -> liveroom.v1.MediaState
 	48,  // 73: liveroom.v1.CallState.participants:type_name -> liveroom.v1.CallParticipant
-	191, // 74: liveroom.v1.CallRequest.session:type_name -> actor.PID
+	193, // 74: liveroom.v1.CallRequest.session:type_name -> actor.PID
 	43,  // 75: liveroom.v1.CallRequest.call:type_name -> liveroom.v1.CallAction
 	44,  // 76: liveroom.v1.CallRequest.media_state:type_name -> liveroom.v1.MediaState
 	45,  // 77: liveroom.v1.CallRequest.publish_offer:type_name -> liveroom.v1.Sdp
@@ -14929,7 +15056,7 @@ var file_liveroom_proto_depIdxs = []int32{
 	46,  // 79: liveroom.v1.CallRequest.ice:type_name -> liveroom.v1.IceCandidate
 	52,  // 80: liveroom.v1.CallRequest.restart_ice:type_name -> liveroom.v1.RestartIce
 	137, // 81: liveroom.v1.CallRequest.recording:type_name -> liveroom.v1.RecordingControl
-	191, // 82: liveroom.v1.MediaCommand.session:type_name -> actor.PID
+	193, // 82: liveroom.v1.MediaCommand.session:type_name -> actor.PID
 	56,  // 83: liveroom.v1.MediaCommand.join:type_name -> liveroom.v1.MediaJoin
 	57,  // 84: liveroom.v1.MediaCommand.leave:type_name -> liveroom.v1.MediaLeave
 	45,  // 85: liveroom.v1.MediaCommand.publish_offer:type_name -> liveroom.v1.Sdp
@@ -14967,24 +15094,24 @@ var file_liveroom_proto_depIdxs = []int32{
 	88,  // 117: liveroom.v1.AgentServerFrame.answered:type_name -> liveroom.v1.CallAnswered
 	27,  // 118: liveroom.v1.AgentServerFrame.error:type_name -> liveroom.v1.Error
 	28,  // 119: liveroom.v1.AgentServerFrame.pong:type_name -> liveroom.v1.Pong
-	184, // 120: liveroom.v1.VisitorInfo.session:type_name -> liveroom.v1.VisitorSessionSummary
+	186, // 120: liveroom.v1.VisitorInfo.session:type_name -> liveroom.v1.VisitorSessionSummary
 	3,   // 121: liveroom.v1.ContactRequest.kind:type_name -> liveroom.v1.CallKind
 	2,   // 122: liveroom.v1.AgentStatus.presence:type_name -> liveroom.v1.Presence
 	86,  // 123: liveroom.v1.AgentSnapshot.status:type_name -> liveroom.v1.AgentStatus
 	82,  // 124: liveroom.v1.AgentSnapshot.visitors:type_name -> liveroom.v1.VisitorInfo
 	84,  // 125: liveroom.v1.AgentSnapshot.requests:type_name -> liveroom.v1.ContactRequest
-	191, // 126: liveroom.v1.AgentVisitorHello.session:type_name -> actor.PID
+	193, // 126: liveroom.v1.AgentVisitorHello.session:type_name -> actor.PID
 	69,  // 127: liveroom.v1.AgentVisitorHello.hello:type_name -> liveroom.v1.VisitorHello
-	184, // 128: liveroom.v1.AgentVisitorHello.visitor_session:type_name -> liveroom.v1.VisitorSessionSummary
-	191, // 129: liveroom.v1.AgentVisitorCall.session:type_name -> actor.PID
+	186, // 128: liveroom.v1.AgentVisitorHello.visitor_session:type_name -> liveroom.v1.VisitorSessionSummary
+	193, // 129: liveroom.v1.AgentVisitorCall.session:type_name -> actor.PID
 	70,  // 130: liveroom.v1.AgentVisitorCall.call:type_name -> liveroom.v1.VisitorCall
-	191, // 131: liveroom.v1.AgentVisitorCancel.session:type_name -> actor.PID
-	191, // 132: liveroom.v1.AgentAttach.session:type_name -> actor.PID
+	193, // 131: liveroom.v1.AgentVisitorCancel.session:type_name -> actor.PID
+	193, // 132: liveroom.v1.AgentAttach.session:type_name -> actor.PID
 	78,  // 133: liveroom.v1.AgentAttach.watch:type_name -> liveroom.v1.AgentWatch
-	191, // 134: liveroom.v1.AgentSocketAway.session:type_name -> actor.PID
-	191, // 135: liveroom.v1.AgentSocketAnswer.session:type_name -> actor.PID
+	193, // 134: liveroom.v1.AgentSocketAway.session:type_name -> actor.PID
+	193, // 135: liveroom.v1.AgentSocketAnswer.session:type_name -> actor.PID
 	80,  // 136: liveroom.v1.AgentSocketAnswer.answer:type_name -> liveroom.v1.AgentAnswer
-	191, // 137: liveroom.v1.AgentDetach.session:type_name -> actor.PID
+	193, // 137: liveroom.v1.AgentDetach.session:type_name -> actor.PID
 	27,  // 138: liveroom.v1.AgentReply.error:type_name -> liveroom.v1.Error
 	27,  // 139: liveroom.v1.AgentLoginResult.error:type_name -> liveroom.v1.Error
 	27,  // 140: liveroom.v1.AgentWho.error:type_name -> liveroom.v1.Error
@@ -15010,7 +15137,7 @@ var file_liveroom_proto_depIdxs = []int32{
 	27,  // 160: liveroom.v1.RoomAdminResult.error:type_name -> liveroom.v1.Error
 	16,  // 161: liveroom.v1.RoomAdminResult.members:type_name -> liveroom.v1.Member
 	13,  // 162: liveroom.v1.RoomAdminResult.record:type_name -> liveroom.v1.RoomRecord
-	190, // 163: liveroom.v1.WebhookEvent.data:type_name -> liveroom.v1.WebhookEvent.DataEntry
+	192, // 163: liveroom.v1.WebhookEvent.data:type_name -> liveroom.v1.WebhookEvent.DataEntry
 	132, // 164: liveroom.v1.WebhookJob.event:type_name -> liveroom.v1.WebhookEvent
 	11,  // 165: liveroom.v1.RecordingState.state:type_name -> liveroom.v1.RecordingState.State
 	16,  // 166: liveroom.v1.RecordingState.by:type_name -> liveroom.v1.Member
@@ -15037,10 +15164,10 @@ var file_liveroom_proto_depIdxs = []int32{
 	155, // 187: liveroom.v1.WbServer.state:type_name -> liveroom.v1.WbState
 	148, // 188: liveroom.v1.WbServer.op:type_name -> liveroom.v1.WbOp
 	152, // 189: liveroom.v1.WbServer.live:type_name -> liveroom.v1.WbLive
-	191, // 190: liveroom.v1.WbRequest.session:type_name -> actor.PID
+	193, // 190: liveroom.v1.WbRequest.session:type_name -> actor.PID
 	154, // 191: liveroom.v1.WbRequest.body:type_name -> liveroom.v1.WbClient
 	27,  // 192: liveroom.v1.WbReply.error:type_name -> liveroom.v1.Error
-	191, // 193: liveroom.v1.WbWho.session:type_name -> actor.PID
+	193, // 193: liveroom.v1.WbWho.session:type_name -> actor.PID
 	27,  // 194: liveroom.v1.WbWhoReply.error:type_name -> liveroom.v1.Error
 	0,   // 195: liveroom.v1.WbWhoReply.role:type_name -> liveroom.v1.Role
 	145, // 196: liveroom.v1.WbWhoReply.settings:type_name -> liveroom.v1.WhiteboardSettings
@@ -15055,41 +15182,43 @@ var file_liveroom_proto_depIdxs = []int32{
 	166, // 205: liveroom.v1.BroadcastJoined.broadcast:type_name -> liveroom.v1.BroadcastInfo
 	168, // 206: liveroom.v1.BroadcastJoined.state:type_name -> liveroom.v1.BroadcastState
 	50,  // 207: liveroom.v1.BroadcastJoined.ice_servers:type_name -> liveroom.v1.IceServer
-	27,  // 208: liveroom.v1.CreateBroadcastResult.error:type_name -> liveroom.v1.Error
-	166, // 209: liveroom.v1.CreateBroadcastResult.broadcast:type_name -> liveroom.v1.BroadcastInfo
-	27,  // 210: liveroom.v1.GetBroadcastInfoResult.error:type_name -> liveroom.v1.Error
-	166, // 211: liveroom.v1.GetBroadcastInfoResult.broadcast:type_name -> liveroom.v1.BroadcastInfo
-	168, // 212: liveroom.v1.GetBroadcastInfoResult.state:type_name -> liveroom.v1.BroadcastState
-	191, // 213: liveroom.v1.BroadcastRequest.session:type_name -> actor.PID
-	164, // 214: liveroom.v1.BroadcastRequest.join:type_name -> liveroom.v1.BroadcastJoin
-	165, // 215: liveroom.v1.BroadcastRequest.control:type_name -> liveroom.v1.BroadcastControl
-	19,  // 216: liveroom.v1.BroadcastRequest.chat:type_name -> liveroom.v1.SendChat
-	45,  // 217: liveroom.v1.BroadcastRequest.publish_offer:type_name -> liveroom.v1.Sdp
-	45,  // 218: liveroom.v1.BroadcastRequest.subscribe_answer:type_name -> liveroom.v1.Sdp
-	46,  // 219: liveroom.v1.BroadcastRequest.ice:type_name -> liveroom.v1.IceCandidate
-	52,  // 220: liveroom.v1.BroadcastRequest.restart_ice:type_name -> liveroom.v1.RestartIce
-	175, // 221: liveroom.v1.BroadcastRequest.leave:type_name -> liveroom.v1.BroadcastLeave
-	45,  // 222: liveroom.v1.BroadcastRequest.whep_offer:type_name -> liveroom.v1.Sdp
-	191, // 223: liveroom.v1.AgentPresenceVisitor.session:type_name -> actor.PID
-	82,  // 224: liveroom.v1.AgentPresenceVisitor.info:type_name -> liveroom.v1.VisitorInfo
-	84,  // 225: liveroom.v1.AgentPresenceVisitor.request:type_name -> liveroom.v1.ContactRequest
-	191, // 226: liveroom.v1.AgentPresencePage.session:type_name -> actor.PID
-	3,   // 227: liveroom.v1.VisitorPastRequest.kind:type_name -> liveroom.v1.CallKind
-	180, // 228: liveroom.v1.VisitorPageView.page:type_name -> liveroom.v1.VisitorPage
-	191, // 229: liveroom.v1.VisitorPageView.session:type_name -> actor.PID
-	182, // 230: liveroom.v1.VisitorSessionRecord.pages:type_name -> liveroom.v1.VisitorPageView
-	181, // 231: liveroom.v1.VisitorSessionRecord.requests:type_name -> liveroom.v1.VisitorPastRequest
-	180, // 232: liveroom.v1.VisitorSessionSummary.pages:type_name -> liveroom.v1.VisitorPage
-	181, // 233: liveroom.v1.VisitorSessionSummary.requests:type_name -> liveroom.v1.VisitorPastRequest
-	191, // 234: liveroom.v1.VisitorSessionOpen.session:type_name -> actor.PID
-	3,   // 235: liveroom.v1.VisitorSessionRequest.kind:type_name -> liveroom.v1.CallKind
-	27,  // 236: liveroom.v1.VisitorSessionReply.error:type_name -> liveroom.v1.Error
-	184, // 237: liveroom.v1.VisitorSessionReply.summary:type_name -> liveroom.v1.VisitorSessionSummary
-	238, // [238:238] is the sub-list for method output_type
-	238, // [238:238] is the sub-list for method input_type
-	238, // [238:238] is the sub-list for extension type_name
-	238, // [238:238] is the sub-list for extension extendee
-	0,   // [0:238] is the sub-list for field type_name
+	15,  // 208: liveroom.v1.BroadcastJoined.history:type_name -> liveroom.v1.ChatMessage
+	27,  // 209: liveroom.v1.CreateBroadcastResult.error:type_name -> liveroom.v1.Error
+	166, // 210: liveroom.v1.CreateBroadcastResult.broadcast:type_name -> liveroom.v1.BroadcastInfo
+	27,  // 211: liveroom.v1.DeleteBroadcastResult.error:type_name -> liveroom.v1.Error
+	27,  // 212: liveroom.v1.GetBroadcastInfoResult.error:type_name -> liveroom.v1.Error
+	166, // 213: liveroom.v1.GetBroadcastInfoResult.broadcast:type_name -> liveroom.v1.BroadcastInfo
+	168, // 214: liveroom.v1.GetBroadcastInfoResult.state:type_name -> liveroom.v1.BroadcastState
+	193, // 215: liveroom.v1.BroadcastRequest.session:type_name -> actor.PID
+	164, // 216: liveroom.v1.BroadcastRequest.join:type_name -> liveroom.v1.BroadcastJoin
+	165, // 217: liveroom.v1.BroadcastRequest.control:type_name -> liveroom.v1.BroadcastControl
+	19,  // 218: liveroom.v1.BroadcastRequest.chat:type_name -> liveroom.v1.SendChat
+	45,  // 219: liveroom.v1.BroadcastRequest.publish_offer:type_name -> liveroom.v1.Sdp
+	45,  // 220: liveroom.v1.BroadcastRequest.subscribe_answer:type_name -> liveroom.v1.Sdp
+	46,  // 221: liveroom.v1.BroadcastRequest.ice:type_name -> liveroom.v1.IceCandidate
+	52,  // 222: liveroom.v1.BroadcastRequest.restart_ice:type_name -> liveroom.v1.RestartIce
+	177, // 223: liveroom.v1.BroadcastRequest.leave:type_name -> liveroom.v1.BroadcastLeave
+	45,  // 224: liveroom.v1.BroadcastRequest.whep_offer:type_name -> liveroom.v1.Sdp
+	193, // 225: liveroom.v1.AgentPresenceVisitor.session:type_name -> actor.PID
+	82,  // 226: liveroom.v1.AgentPresenceVisitor.info:type_name -> liveroom.v1.VisitorInfo
+	84,  // 227: liveroom.v1.AgentPresenceVisitor.request:type_name -> liveroom.v1.ContactRequest
+	193, // 228: liveroom.v1.AgentPresencePage.session:type_name -> actor.PID
+	3,   // 229: liveroom.v1.VisitorPastRequest.kind:type_name -> liveroom.v1.CallKind
+	182, // 230: liveroom.v1.VisitorPageView.page:type_name -> liveroom.v1.VisitorPage
+	193, // 231: liveroom.v1.VisitorPageView.session:type_name -> actor.PID
+	184, // 232: liveroom.v1.VisitorSessionRecord.pages:type_name -> liveroom.v1.VisitorPageView
+	183, // 233: liveroom.v1.VisitorSessionRecord.requests:type_name -> liveroom.v1.VisitorPastRequest
+	182, // 234: liveroom.v1.VisitorSessionSummary.pages:type_name -> liveroom.v1.VisitorPage
+	183, // 235: liveroom.v1.VisitorSessionSummary.requests:type_name -> liveroom.v1.VisitorPastRequest
+	193, // 236: liveroom.v1.VisitorSessionOpen.session:type_name -> actor.PID
+	3,   // 237: liveroom.v1.VisitorSessionRequest.kind:type_name -> liveroom.v1.CallKind
+	27,  // 238: liveroom.v1.VisitorSessionReply.error:type_name -> liveroom.v1.Error
+	186, // 239: liveroom.v1.VisitorSessionReply.summary:type_name -> liveroom.v1.VisitorSessionSummary
+	240, // [240:240] is the sub-list for method output_type
+	240, // [240:240] is the sub-list for method input_type
+	240, // [240:240] is the sub-list for extension type_name
+	240, // [240:240] is the sub-list for extension extendee
+	0,   // [0:240] is the sub-list for field type_name
 }
 
 func init() { file_liveroom_proto_init() }
@@ -15193,7 +15322,7 @@ func file_liveroom_proto_init() {
 		(*WbServer_Op)(nil),
 		(*WbServer_Live)(nil),
 	}
-	file_liveroom_proto_msgTypes[161].OneofWrappers = []any{
+	file_liveroom_proto_msgTypes[163].OneofWrappers = []any{
 		(*BroadcastRequest_Join)(nil),
 		(*BroadcastRequest_Control)(nil),
 		(*BroadcastRequest_Chat)(nil),
@@ -15210,7 +15339,7 @@ func file_liveroom_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_liveroom_proto_rawDesc), len(file_liveroom_proto_rawDesc)),
 			NumEnums:      13,
-			NumMessages:   178,
+			NumMessages:   180,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

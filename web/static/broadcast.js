@@ -125,6 +125,7 @@ async function start() {
   }
   wire = broadcastWire({
     join: () => ({ broadcastId: id, broadcasterKey: key }),
+    lastSeq: () => chat.lastSeq(),
     onJoined: (j, info) => {
       me = j.memberId;
       iceServers = (j.iceServers || []).map((s) => ({ urls: s.urls, username: s.username, credential: s.credential }));
@@ -132,6 +133,7 @@ async function start() {
       $('live').hidden = false;
       $('live-title').textContent = j.broadcast?.title || 'Broadcast ' + id;
       applyState(j.state);
+      chat.history(j.history);
       if (info.resumed) {
         // The server dropped our media with the old socket; the broadcast
         // stayed live for the viewers, so send again at once.

@@ -24,7 +24,9 @@ export function broadcastWire(o) {
   const wire = new Wire({
     joinField: 'broadcastJoin',
     joinedField: 'broadcastJoined',
-    join: () => ({ ...o.join(), resumeToken }),
+    // lastSeq: the newest chat message shown, so the joined frame's
+    // history carries only what was missed.
+    join: () => ({ ...o.join(), resumeToken, lastSeq: String(o.lastSeq?.() || 0) }),
     onJoined: (j, info) => {
       resumeToken = j.resumeToken || '';
       o.onJoined(j, info);
@@ -203,7 +205,21 @@ export class LiveChat {
     });
   }
 
+  /** Shows the stored messages a joined frame carries (oldest first). */
+  history(msgs) {
+    for (const m of msgs || []) this.add(m);
+  }
+
+  /** The highest seq shown, 0 before any. */
+  lastSeq() {
+    return this.seq || 0;
+  }
+
   add(m) {
+    // A message seen before a reconnect comes again in the history: skip it.
+    const seq = Number(m.seq || 0);
+    if (seq && seq <= this.lastSeq()) return;
+    if (seq) this.seq = seq;
     const li = node('li', 'live-msg');
     li.append(node('strong', m.role === 'ROLE_AGENT' ? 'live-msg-host' : '', m.name || ''), ' ', node('span', '', m.text || ''));
     this.o.list.append(li);

@@ -89,10 +89,12 @@ function showLive(j) {
 async function start() {
   wire = broadcastWire({
     join: () => ({ broadcastId: id, password }),
+    lastSeq: () => chat.lastSeq(),
     onJoined: (j, info) => {
       iceServers = (j.iceServers || []).map((s) => ({ urls: s.urls, username: s.username, credential: s.credential }));
       if (info.resumed) receiver.reset(); // the server opens a fresh connection for us
       showLive(j);
+      chat.history(j.history);
       applyState(j.state);
     },
     onFrame: (f) => {
