@@ -14,13 +14,16 @@ import (
 // Metrics is one registry with Liveroom's collectors; each server has its own
 // so tests can run several in one process.
 type Metrics struct {
-	Registry      *prometheus.Registry
-	Cluster       *Cluster
-	SocketsOpen   prometheus.Gauge
-	RoomsActive   prometheus.Gauge
-	FramesIn      *prometheus.CounterVec
-	FramesOut     prometheus.Counter
-	ChatMessages  prometheus.Counter
+	Registry     *prometheus.Registry
+	Cluster      *Cluster
+	SocketsOpen  prometheus.Gauge
+	RoomsActive  prometheus.Gauge
+	FramesIn     *prometheus.CounterVec
+	FramesOut    prometheus.Counter
+	ChatMessages prometheus.Counter
+	// ChatRetries counts posts that came again after being stored (a
+	// cluster retry) and were answered without storing them twice.
+	ChatRetries   prometheus.Counter
 	SlowClients   prometheus.Counter
 	FrameErrors   *prometheus.CounterVec
 	StoreLatency  *prometheus.HistogramVec
@@ -50,6 +53,10 @@ func New() *Metrics {
 			Name: "liveroom_frames_out_total", Help: "Frames written to browsers."}),
 		ChatMessages: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "liveroom_chat_messages_total", Help: "Chat messages stored."}),
+		ChatRetries: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "liveroom_chat_retries_total",
+			Help: "Chat posts that reached their room again after being stored, answered without storing them twice.",
+		}),
 		SlowClients: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "liveroom_slow_clients_total", Help: "Sockets closed as slow consumers: their outbound queue filled or a write timed out."}),
 		FrameErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -72,7 +79,7 @@ func New() *Metrics {
 	m.RecordingErrors = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "liveroom_recording_errors_total", Help: "Recordings stopped by a write error or a full disk."})
 	r.MustRegister(m.RecordingsActive, m.RecordedBytes, m.RecordingErrors)
-	r.MustRegister(m.SocketsOpen, m.RoomsActive, m.FramesIn, m.FramesOut, m.ChatMessages,
+	r.MustRegister(m.SocketsOpen, m.RoomsActive, m.FramesIn, m.FramesOut, m.ChatMessages, m.ChatRetries,
 		m.SlowClients, m.FrameErrors, m.StoreLatency, m.UploadedBytes, m.AgentPages, m.CallMembers,
 		m.Whiteboard.Ops, m.Whiteboard.Boards, m.Whiteboard.Snapshot, m.Whiteboard.Load,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -27,10 +27,17 @@ import (
 // queue (256 frames), which a member receives a whole batch into.
 const maxChatBatch = 64
 
+// recentChatKeep is how many of the newest messages the grain remembers by
+// sender and frame id to recognise a post that comes again.
+const recentChatKeep = 256
+
 // chatPost is one chat message (or file announcement) waiting to be stored.
 type chatPost struct {
-	msg  *pb.ChatMessage
-	file *pb.FileRef
+	// sameAs is the post of the same batch this one repeats; it is not
+	// stored and gets that post's answer.
+	sameAs *chatPost
+	msg    *pb.ChatMessage
+	file   *pb.FileRef
 	// sender is the posting member's session, which gets its copy as the
 	// answer to frameID; nil for files.
 	sender  *actor.PID
@@ -83,7 +90,20 @@ func (g *grain) startChat(ctx actor.Context) {
 	stored := posts[:0:0]
 	seq := g.lastSeq
 	now := time.Now().UnixMilli()
+	inBatch := map[string]*chatPost{}
 	for _, p := range posts {
+		if key := retryKey(p); key != "" {
+			if orig := g.recentChat[key]; orig != nil {
+				g.answerRetry(ctx, p, orig)
+				continue
+			}
+			if first := inBatch[key]; first != nil {
+				p.sameAs = first
+				stored = append(stored, p)
+				continue
+			}
+			inBatch[key] = p
+		}
 		p.msg.RoomId = g.id
 		p.msg.Seq = seq + 1
 		p.msg.SentAtMs = now
@@ -162,6 +182,16 @@ func (g *grain) finishChat(ctx actor.Context, b *chatBatch, err error) {
 		return
 	}
 	g.lastSeq = b.last
+	posts := b.posts[:0:0]
+	for _, p := range b.posts {
+		if p.sameAs != nil {
+			g.answerRetry(ctx, p, p.sameAs.msg)
+			continue
+		}
+		g.rememberChat(p.msg)
+		posts = append(posts, p)
+	}
+	b.posts = posts
 	g.deps.Metrics.ChatMessages.Add(float64(len(b.posts)))
 	// Every member gets the batch's frames, encoded once; a member that
 	// posted in it gets its own messages as the answers to its frames.
@@ -204,6 +234,48 @@ func (g *grain) finishChat(ctx actor.Context, b *chatBatch, err error) {
 		if p.reply != nil {
 			ctx.Send(p.reply, &pb.RoomReply{Chat: p.msg})
 		}
+	}
+}
+
+// A post can reach the grain twice: the cluster retries a request that
+// timed out or met a dead activation, and the first attempt may have been
+// stored (by an activation that then died) without its answer getting
+// back. A member's frame ids are unique per socket, so the same sender and
+// frame id among the newest messages is that post again: it gets the
+// stored message as its answer and is not stored a second time.
+func retryKey(p *chatPost) string {
+	if p.sender == nil || p.msg.GetClientId() == "" || p.msg.GetMemberId() == "" {
+		return ""
+	}
+	return p.msg.MemberId + "\x00" + p.msg.ClientId
+}
+
+func (g *grain) rememberChat(m *pb.ChatMessage) {
+	if m.GetClientId() == "" || m.GetMemberId() == "" {
+		return
+	}
+	if g.recentChat == nil {
+		g.recentChat = map[string]*pb.ChatMessage{}
+	}
+	key := m.MemberId + "\x00" + m.ClientId
+	if _, ok := g.recentChat[key]; !ok {
+		g.recentOrder = append(g.recentOrder, key)
+	}
+	g.recentChat[key] = m
+	if len(g.recentOrder) > recentChatKeep {
+		delete(g.recentChat, g.recentOrder[0])
+		g.recentOrder = g.recentOrder[1:]
+	}
+}
+
+// answerRetry answers a repeated post with the message stored for it.
+func (g *grain) answerRetry(ctx actor.Context, p *chatPost, stored *pb.ChatMessage) {
+	g.deps.Metrics.ChatRetries.Inc()
+	if p.sender != nil {
+		g.send(ctx, p.sender, &pb.ServerFrame{ReplyTo: p.frameID, Body: &pb.ServerFrame_Chat{Chat: stored}})
+	}
+	if p.reply != nil {
+		ctx.Send(p.reply, &pb.RoomReply{Chat: stored})
 	}
 }
 

@@ -119,6 +119,10 @@ type grain struct {
 	// messages that wait for the next one.
 	chatFlight *chatBatch
 	chatQueue  []*chatPost
+	// recentChat holds the newest stored messages by sender and frame id,
+	// oldest first in recentOrder (see chatRetry).
+	recentChat  map[string]*pb.ChatMessage
+	recentOrder []string
 }
 
 // Errors sent back to clients. Codes are part of the wire protocol.
@@ -260,11 +264,23 @@ func (g *grain) load() {
 		g.log.Error("take room fence", zap.Error(err))
 		return
 	}
+	// The newest messages also seed the retry check (see recentChat): a
+	// post an older activation stored just before it died may come again.
 	prefix := persistence.ChatPrefix(g.id)
-	err = g.deps.Store.Scan(prefix, persistence.PrefixEnd(prefix), true, 1, func(k, _ []byte) bool {
-		g.lastSeq = persistence.ChatSeq(k)
-		return false
+	var tail []*pb.ChatMessage
+	err = g.deps.Store.Scan(prefix, persistence.PrefixEnd(prefix), true, recentChatKeep, func(k, v []byte) bool {
+		if g.lastSeq == 0 {
+			g.lastSeq = persistence.ChatSeq(k)
+		}
+		m := &pb.ChatMessage{}
+		if proto.Unmarshal(v, m) == nil {
+			tail = append(tail, m)
+		}
+		return true
 	})
+	for i := len(tail) - 1; i >= 0; i-- {
+		g.rememberChat(tail[i])
+	}
 	if err != nil {
 		g.loadErr = err
 		g.log.Error("load chat tail", zap.Error(err))
