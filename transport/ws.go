@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -52,7 +53,8 @@ type Server struct {
 	log     *zap.Logger
 	metrics *metrics.Metrics
 
-	open sockets
+	open  sockets
+	pings pinger
 }
 
 // NewServer returns the endpoint for node.
@@ -63,13 +65,14 @@ func NewServer(node *actors.Node, limits Limits, log *zap.Logger, m *metrics.Met
 	if limits.PingInterval == 0 {
 		limits.PingInterval = 20 * time.Second
 	}
-	return &Server{node: node, limits: limits, log: log, metrics: m}
+	return &Server{node: node, limits: limits, log: log, metrics: m, pings: pinger{every: limits.PingInterval}}
 }
 
 // Shutdown closes every socket with "going away" and waits for their handlers.
 func (s *Server) Shutdown(ctx context.Context) { s.open.shutdown(ctx) }
 
-// ServeHTTP upgrades the request and runs the connection until it ends.
+// ServeHTTP upgrades the request and leaves the connection running on a
+// goroutine of its own.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Same-origin only (the library's default): a page elsewhere cannot drive
 	// a member's socket.
@@ -78,15 +81,26 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		refuseTooMany(w)
 		return
 	}
-	defer s.limits.Admission.release(ip)
-	conn, err := websocket.Accept(w, r, nil)
+	conn, err := websocket.Accept(smallBuffers{w}, r, nil)
 	if err != nil {
+		s.limits.Admission.release(ip)
 		return
 	}
 	if !s.open.add(conn) {
+		s.limits.Admission.release(ip)
 		_ = conn.Close(websocket.StatusGoingAway, "server shutting down")
 		return
 	}
+	// The handler returns now: the HTTP server then lets go of what it keeps
+	// for a request (its connection's reader and writer, the response
+	// buffer), about 10 KiB a socket, and the socket's reader is the only
+	// goroutine of an idle member.
+	ctx := context.WithoutCancel(r.Context())
+	go s.serve(ctx, conn, ip)
+}
+
+func (s *Server) serve(ctx context.Context, conn *websocket.Conn, ip string) {
+	defer s.limits.Admission.release(ip)
 	defer s.open.remove(conn)
 	join := s.limits.Admission.watchJoin(conn)
 	defer join.stop()
@@ -94,9 +108,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer s.metrics.SocketsOpen.Dec()
 	conn.SetReadLimit(s.limits.MaxFrameBytes)
 	c := &connection{srv: s, conn: conn, log: s.log, join: join, meter: newMeter(s.limits.RatePerSecond, s.limits.RateBurst)}
-	c.run(r.Context())
+	c.run(ctx)
 }
 
+// connection is one member's socket. Its only long-lived goroutine is the
+// reader; the dispatcher (frames to the room) and the writer (frames to the
+// client) run only while they have something to do, and the endpoint's
+// pinger keeps it alive.
 type connection struct {
 	srv   *Server
 	conn  *websocket.Conn
@@ -104,6 +122,7 @@ type connection struct {
 	meter *meter
 	out   *session.Outbox
 	pid   *actor.PID
+	ctx   context.Context
 	room  string // set once joined; read and written by the dispatcher only
 	// joinedRoom is room for the other goroutines' log lines.
 	joinedRoom atomic.Value
@@ -114,6 +133,15 @@ type connection struct {
 	broadcast string
 	// saidGoodbye is set when the client closed the socket itself.
 	saidGoodbye bool
+
+	// frames is on its way to the room; see run.
+	frames chan *pb.ClientFrame
+	// dispatching is set while a dispatcher goroutine drains frames.
+	dispatchMu  sync.Mutex
+	dispatching bool
+	// dispatchers counts the dispatcher goroutine (only the reader starts
+	// one), writers the writer goroutine (only the outbox starts one).
+	dispatchers, writers sync.WaitGroup
 }
 
 // inboxFrames is how many frames one socket may have on their way to the
@@ -126,16 +154,38 @@ func (c *connection) roomForLog() string {
 	return r
 }
 
+func (c *connection) wsConn() *websocket.Conn { return c.conn }
+
+// missedPing closes a client that did not answer a ping in time, so that a
+// vanished phone does not linger in its room.
+func (c *connection) missedPing() {
+	if c.ctx.Err() != nil {
+		return
+	}
+	c.log.Info("client did not answer a ping", zap.String("room", c.roomForLog()))
+	_ = c.conn.Close(websocket.StatusPolicyViolation, "no answer to ping")
+}
+
 func (c *connection) run(parent context.Context) {
-	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
+	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
+	c.ctx = ctx
 	c.out = session.NewOutbox(c.srv.limits.QueueFrames, func() {
 		c.srv.metrics.SlowClients.Inc()
 		c.log.Info("closing slow client", zap.String("room", c.roomForLog()), zap.String("reason", "queue full"))
 		go func() { _ = c.conn.Close(CloseSlowConsumer, "slow consumer: messages were not read in time") }()
+	}, func() {
+		// A writer runs only while frames wait (see session.Outbox).
+		c.writers.Add(1)
+		go func() {
+			defer c.writers.Done()
+			c.write()
+		}()
 	})
 	root := c.srv.node.System.Root
 	c.pid = root.Spawn(session.Props(c.out))
+	slot := c.srv.pings.add(c)
+	defer c.srv.pings.remove(c, slot)
 	defer func() {
 		if c.room != "" && c.saidGoodbye {
 			// A client that closed the socket itself has left. Any other end
@@ -151,98 +201,98 @@ func (c *connection) run(parent context.Context) {
 			lcancel()
 		}
 		root.Stop(c.pid)
-		c.out.Release()
 	}()
 
-	writerDone := make(chan struct{})
-	go func() {
-		defer close(writerDone)
-		// When the writer gives up on a slow client it has started a close
-		// handshake; cancelling the reader now would tear the connection down
-		// before the close frame (and its reason) could reach the client.
-		// The handshake ends the reader by itself.
-		if !c.write(ctx) {
-			cancel()
-		}
-	}()
-	go c.keepAlive(ctx)
-	// Frames go to the room from their own goroutine, so that reading (and
-	// the rate limit, see meter) never waits for a room. The queue is short:
+	// Frames go to the room from a goroutine of their own, so that reading
+	// (and the rate limit, see meter) never waits for a room; that goroutine
+	// runs only while frames wait (see dispatchQueued). The queue is short:
 	// a client that sends ahead gets back-pressure (TCP) soon, so the
 	// answers it has coming never outgrow its own outbox.
-	frames := make(chan *pb.ClientFrame, inboxFrames)
-	dispatched := make(chan struct{})
-	go func() {
-		defer close(dispatched)
-		for f := range frames {
-			if ctx.Err() == nil {
-				c.dispatch(ctx, f)
-			}
-		}
-	}()
-	c.read(ctx, frames)
+	c.frames = make(chan *pb.ClientFrame, inboxFrames)
+	c.read(ctx)
 	if !c.saidGoodbye {
 		// Gone without a goodbye: what it still had queued is moot.
 		cancel()
 	}
-	close(frames)
-	<-dispatched
+	// Only the reader starts dispatchers, so none starts after this; a
+	// dispatcher stops only once the queue is empty.
+	c.dispatchers.Wait()
 	cancel()
-	<-writerDone
+	// After Release no writer starts; wait for one at work.
+	c.out.Release()
+	c.writers.Wait()
 }
 
-// keepAlive pings the client; browsers answer WebSocket pings by themselves.
-func (c *connection) keepAlive(ctx context.Context) {
-	tick := time.NewTicker(c.srv.limits.PingInterval)
-	defer tick.Stop()
+// kickDispatcher starts a dispatcher unless one is at work; the reader calls
+// it after queueing a frame.
+func (c *connection) kickDispatcher() {
+	c.dispatchMu.Lock()
+	defer c.dispatchMu.Unlock()
+	if c.dispatching {
+		return
+	}
+	c.dispatching = true
+	c.dispatchers.Add(1)
+	go func() {
+		defer c.dispatchers.Done()
+		c.dispatchQueued()
+	}()
+}
+
+// dispatchQueued hands queued frames to the room, in order, until the queue
+// is empty. The emptiness check and the end are one step under dispatchMu,
+// and the reader kicks after queueing, so no frame is left behind.
+func (c *connection) dispatchQueued() {
 	for {
 		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-			pctx, cancel := context.WithTimeout(ctx, c.srv.limits.PingInterval)
-			err := c.conn.Ping(pctx)
-			cancel()
-			if err != nil {
-				if ctx.Err() == nil {
-					c.log.Info("client did not answer a ping", zap.String("room", c.roomForLog()))
-					_ = c.conn.Close(websocket.StatusPolicyViolation, "no answer to ping")
-				}
+		case f := <-c.frames:
+			if c.ctx.Err() == nil {
+				c.dispatch(c.ctx, f)
+			}
+		default:
+			c.dispatchMu.Lock()
+			if len(c.frames) == 0 {
+				c.dispatching = false
+				c.dispatchMu.Unlock()
 				return
 			}
+			c.dispatchMu.Unlock()
 		}
 	}
 }
 
-// write drains the outbox to the socket. It reports whether it stopped
-// because the client was too slow (a close handshake is then under way).
-func (c *connection) write(ctx context.Context) bool {
+// write drains the outbox to the socket, and ends when it is empty. A write
+// that times out is a slow client: it is closed (with a close handshake,
+// which ends the reader by itself) and nothing more is written.
+func (c *connection) write() {
 	for {
-		select {
-		case <-ctx.Done():
-			return false
-		case <-c.out.Closed():
-			return true
-		case <-c.out.Ready():
-			for _, b := range c.out.Take() {
-				wctx, cancel := context.WithTimeout(ctx, c.srv.limits.WriteTimeout)
-				err := c.conn.Write(wctx, websocket.MessageText, b)
-				cancel()
-				if err == nil {
-					c.srv.metrics.FramesOut.Inc()
-					continue
-				}
-				if ctx.Err() != nil {
-					return false
-				}
-				// A client that stopped reading with room left in its queue
-				// ends here rather than in the outbox: the same slow client.
-				c.srv.metrics.SlowClients.Inc()
-				c.log.Info("closing slow client", zap.String("room", c.roomForLog()), zap.String("reason", "write timed out"),
-					zap.Duration("write_timeout", c.srv.limits.WriteTimeout), zap.Error(err))
-				go func() { _ = c.conn.Close(CloseSlowConsumer, "slow consumer: a write timed out") }()
-				return true
+		q := c.out.Take()
+		if len(q) == 0 {
+			return
+		}
+		for _, b := range q {
+			if c.ctx.Err() != nil {
+				// Leaves the outbox marked as being written: nothing more
+				// goes out on a socket that ended.
+				return
 			}
+			wctx, cancel := context.WithTimeout(c.ctx, c.srv.limits.WriteTimeout)
+			err := c.conn.Write(wctx, websocket.MessageText, b)
+			cancel()
+			if err == nil {
+				c.srv.metrics.FramesOut.Inc()
+				continue
+			}
+			if c.ctx.Err() != nil {
+				return
+			}
+			// A client that stopped reading with room left in its queue
+			// ends here rather than in the outbox: the same slow client.
+			c.srv.metrics.SlowClients.Inc()
+			c.log.Info("closing slow client", zap.String("room", c.roomForLog()), zap.String("reason", "write timed out"),
+				zap.Duration("write_timeout", c.srv.limits.WriteTimeout), zap.Error(err))
+			go func() { _ = c.conn.Close(CloseSlowConsumer, "slow consumer: a write timed out") }()
+			return
 		}
 	}
 }
@@ -254,7 +304,7 @@ func (c *connection) fail(id, code, msg string) {
 	c.out.Push(&pb.ServerFrame{ReplyTo: id, Body: &pb.ServerFrame_Error{Error: &pb.Error{Code: code, Message: msg}}})
 }
 
-func (c *connection) read(ctx context.Context, frames chan<- *pb.ClientFrame) {
+func (c *connection) read(ctx context.Context) {
 	for {
 		typ, data, err := c.conn.Read(ctx)
 		if err != nil {
@@ -290,18 +340,20 @@ func (c *connection) read(ctx context.Context, frames chan<- *pb.ClientFrame) {
 			continue
 		}
 		select {
-		case frames <- frame:
+		case c.frames <- frame:
 		default:
 			// The room has not taken the frames before this one yet: wait,
 			// and do not count the wait against the client.
 			start := time.Now()
+			c.kickDispatcher()
 			select {
-			case frames <- frame:
+			case c.frames <- frame:
 			case <-ctx.Done():
 				return
 			}
 			c.meter.stalled(time.Since(start))
 		}
+		c.kickDispatcher()
 	}
 }
 
