@@ -79,7 +79,7 @@ type joinWatch struct {
 
 // watchJoin starts the join timer for conn; call markJoined once the socket
 // has joined and stop when it ends.
-func (a *Admission) watchJoin(conn *websocket.Conn) *joinWatch {
+func (a *Admission) watchJoin(conn closer) *joinWatch {
 	w := &joinWatch{joined: make(chan struct{})}
 	if a == nil || a.JoinTimeout <= 0 {
 		return w
@@ -99,7 +99,7 @@ func (a *Admission) watchJoin(conn *websocket.Conn) *joinWatch {
 			w.mu.Unlock()
 			return
 		}
-		_ = conn.Close(CloseJoinTimeout, fmt.Sprintf("join timeout: nothing joined within %s", limit))
+		conn.closeWith(CloseJoinTimeout, fmt.Sprintf("join timeout: nothing joined within %s", limit))
 	})
 	return w
 }

@@ -23,16 +23,20 @@ const (
 // connection comes with small buffers.
 type smallBuffers struct {
 	http.ResponseWriter
+	// conn and br are the socket and its reader, once hijacked with small
+	// buffers.
+	conn net.Conn
+	br   *bufio.Reader
 }
 
 // Unwrap lets http.ResponseController find the other interfaces.
-func (w smallBuffers) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+func (w *smallBuffers) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // Hijack takes the connection over with small buffers. Bytes the HTTP
 // server had already read past the request (a client may send its first
 // frame without waiting for the answer) are carried over: they end up in
 // the new reader's buffer, where the WebSocket library looks for them.
-func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+func (w *smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
 	if err != nil {
 		return nil, nil, err
@@ -60,5 +64,6 @@ func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 			return nil, nil, err
 		}
 	}
+	w.conn, w.br = conn, br
 	return conn, bufio.NewReadWriter(br, bufio.NewWriterSize(conn, socketWriteBuffer)), nil
 }

@@ -91,10 +91,11 @@ func waitQuiet(m *metrics.Metrics) {
 }
 
 // memNow returns live heap bytes, goroutine stack bytes and resident bytes
-// after two collections (the second lets goroutine stacks shrink).
+// after a few collections (each lets goroutine stacks shrink by half).
 func memNow() (heap, stack, rss uint64) {
-	runtime.GC()
-	runtime.GC()
+	for range 4 {
+		runtime.GC()
+	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	if b, err := os.ReadFile("/proc/self/statm"); err == nil {

@@ -139,15 +139,15 @@ func (p *Presence) serve(w http.ResponseWriter, r *http.Request, opts *websocket
 	if err != nil {
 		return
 	}
-	if !p.open.add(conn) {
+	if !p.open.add(plainCloser{conn}) {
 		_ = conn.Close(websocket.StatusGoingAway, "server shutting down")
 		return
 	}
-	defer p.open.remove(conn)
+	defer p.open.remove(plainCloser{conn})
 	p.metrics.SocketsOpen.Inc()
 	defer p.metrics.SocketsOpen.Dec()
 	conn.SetReadLimit(p.limits.MaxFrameBytes)
-	c := &pconn{p: p, conn: conn, h: h, join: p.limits.Admission.watchJoin(conn),
+	c := &pconn{p: p, conn: conn, h: h, join: p.limits.Admission.watchJoin(plainCloser{conn}),
 		limiter: rate.NewLimiter(rate.Limit(p.limits.RatePerSecond), p.limits.RateBurst)}
 	defer c.join.stop()
 	c.run(r.Context())

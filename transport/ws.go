@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -81,60 +82,63 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		refuseTooMany(w)
 		return
 	}
-	conn, err := websocket.Accept(smallBuffers{w}, r, nil)
+	sb := &smallBuffers{ResponseWriter: w}
+	conn, err := websocket.Accept(sb, r, nil)
 	if err != nil {
 		s.limits.Admission.release(ip)
 		return
 	}
-	if !s.open.add(conn) {
+	// The handler returns once the connection runs: the HTTP server then
+	// lets go of what it keeps for a request (its connection's reader and
+	// writer, the response buffer), about 10 KiB a socket, and the socket's
+	// reader is the only goroutine of an idle member.
+	c := &connection{srv: s, conn: conn, ip: ip, log: s.log,
+		meter: newMeter(s.limits.RatePerSecond, s.limits.RateBurst)}
+	c.ctx, c.cancel = context.WithCancel(context.WithoutCancel(r.Context()))
+	if sc, ok := sb.conn.(syscall.Conn); ok && sb.br != nil {
+		if raw, err := sc.SyscallConn(); err == nil {
+			c.idle = &idleWait{raw: raw, netConn: sb.conn, br: sb.br}
+		}
+	}
+	if !s.open.add(c) {
 		s.limits.Admission.release(ip)
 		_ = conn.Close(websocket.StatusGoingAway, "server shutting down")
 		return
 	}
-	// The handler returns now: the HTTP server then lets go of what it keeps
-	// for a request (its connection's reader and writer, the response
-	// buffer), about 10 KiB a socket, and the socket's reader is the only
-	// goroutine of an idle member.
-	ctx := context.WithoutCancel(r.Context())
-	go s.serve(ctx, conn, ip)
-}
-
-func (s *Server) serve(ctx context.Context, conn *websocket.Conn, ip string) {
-	defer s.limits.Admission.release(ip)
-	defer s.open.remove(conn)
-	join := s.limits.Admission.watchJoin(conn)
-	defer join.stop()
-	s.metrics.SocketsOpen.Inc()
-	defer s.metrics.SocketsOpen.Dec()
-	conn.SetReadLimit(s.limits.MaxFrameBytes)
-	c := &connection{srv: s, conn: conn, log: s.log, join: join, meter: newMeter(s.limits.RatePerSecond, s.limits.RateBurst)}
-	c.run(ctx)
+	go c.main()
 }
 
 // connection is one member's socket. Its only long-lived goroutine is the
-// reader; the dispatcher (frames to the room) and the writer (frames to the
-// client) run only while they have something to do, and the endpoint's
-// pinger keeps it alive.
+// reader (main); the dispatcher (frames to the room) and the writer (frames
+// to the client) run only while they have something to do, and the
+// endpoint's pinger keeps it alive.
 type connection struct {
-	srv   *Server
-	conn  *websocket.Conn
-	log   *zap.Logger
-	meter *meter
-	out   *session.Outbox
-	pid   *actor.PID
-	ctx   context.Context
-	room  string // set once joined; read and written by the dispatcher only
+	srv    *Server
+	conn   *websocket.Conn
+	ip     string
+	log    *zap.Logger
+	meter  *meter
+	out    *session.Outbox
+	pid    *actor.PID
+	ctx    context.Context
+	cancel context.CancelFunc
+	room   string // set once joined; read and written by the dispatcher only
 	// joinedRoom is room for the other goroutines' log lines.
 	joinedRoom atomic.Value
 	// join closes the socket if it has not joined in time.
 	join *joinWatch
+	// pingSlot is where the pinger keeps this socket.
+	pingSlot int
+	// idle, when set, lets the reader wait for the next frame near the top
+	// of its stack; see idleWait.
+	idle *idleWait
 	// broadcast is set once joined to a broadcast (instead of a room); like
 	// room, the dispatcher's.
 	broadcast string
 	// saidGoodbye is set when the client closed the socket itself.
 	saidGoodbye bool
 
-	// frames is on its way to the room; see run.
+	// frames is on its way to the room; see begin.
 	frames chan *pb.ClientFrame
 	// dispatching is set while a dispatcher goroutine drains frames.
 	dispatchMu  sync.Mutex
@@ -145,7 +149,7 @@ type connection struct {
 }
 
 // inboxFrames is how many frames one socket may have on their way to the
-// room; see run.
+// room; see begin.
 const inboxFrames = 8
 
 // roomForLog is the room this connection joined, for any goroutine.
@@ -156,6 +160,16 @@ func (c *connection) roomForLog() string {
 
 func (c *connection) wsConn() *websocket.Conn { return c.conn }
 
+// closeWith closes the socket with a close frame, from any goroutine; it
+// returns once the close handshake is over. Other goroutines must close
+// through it (not conn.Close), see idleWait.
+func (c *connection) closeWith(code websocket.StatusCode, reason string) {
+	if c.idle.interrupt(code, reason) {
+		return
+	}
+	_ = c.conn.Close(code, reason)
+}
+
 // missedPing closes a client that did not answer a ping in time, so that a
 // vanished phone does not linger in its room.
 func (c *connection) missedPing() {
@@ -163,17 +177,34 @@ func (c *connection) missedPing() {
 		return
 	}
 	c.log.Info("client did not answer a ping", zap.String("room", c.roomForLog()))
-	_ = c.conn.Close(websocket.StatusPolicyViolation, "no answer to ping")
+	c.closeWith(websocket.StatusPolicyViolation, "no answer to ping")
 }
 
-func (c *connection) run(parent context.Context) {
-	ctx, cancel := context.WithCancel(parent)
-	defer cancel()
-	c.ctx = ctx
-	c.out = session.NewOutbox(c.srv.limits.QueueFrames, func() {
-		c.srv.metrics.SlowClients.Inc()
+// main is the socket's reader goroutine. It is kept flat (setup and
+// teardown are calls, not frames around the loop) so that an idle socket's
+// goroutine waits with little stack in use, and the runtime shrinks it.
+func (c *connection) main() {
+	c.begin()
+	for {
+		if c.idle != nil {
+			c.idleUntilData()
+		}
+		if !c.readOne() {
+			break
+		}
+	}
+	c.end()
+}
+
+func (c *connection) begin() {
+	s := c.srv
+	c.join = s.limits.Admission.watchJoin(c)
+	s.metrics.SocketsOpen.Inc()
+	c.conn.SetReadLimit(s.limits.MaxFrameBytes)
+	c.out = session.NewOutbox(s.limits.QueueFrames, func() {
+		s.metrics.SlowClients.Inc()
 		c.log.Info("closing slow client", zap.String("room", c.roomForLog()), zap.String("reason", "queue full"))
-		go func() { _ = c.conn.Close(CloseSlowConsumer, "slow consumer: messages were not read in time") }()
+		go c.closeWith(CloseSlowConsumer, "slow consumer: messages were not read in time")
 	}, func() {
 		// A writer runs only while frames wait (see session.Outbox).
 		c.writers.Add(1)
@@ -182,45 +213,48 @@ func (c *connection) run(parent context.Context) {
 			c.write()
 		}()
 	})
-	root := c.srv.node.System.Root
-	c.pid = root.Spawn(session.Props(c.out))
-	slot := c.srv.pings.add(c)
-	defer c.srv.pings.remove(c, slot)
-	defer func() {
-		if c.room != "" && c.saidGoodbye {
-			// A client that closed the socket itself has left. Any other end
-			// (a network drop) reaches the grain as the session actor's
-			// termination, which keeps the member for the resume grace period.
-			lctx, lcancel := context.WithTimeout(context.Background(), 2*time.Second)
-			_, _ = c.srv.node.Tell(lctx, c.room, &pb.Leave{Session: c.pid})
-			lcancel()
-		}
-		if c.broadcast != "" && c.saidGoodbye {
-			lctx, lcancel := context.WithTimeout(context.Background(), 2*time.Second)
-			c.leaveBroadcast(lctx)
-			lcancel()
-		}
-		root.Stop(c.pid)
-	}()
-
+	c.pid = s.node.System.Root.Spawn(session.Props(c.out))
+	c.pingSlot = s.pings.add(c)
 	// Frames go to the room from a goroutine of their own, so that reading
 	// (and the rate limit, see meter) never waits for a room; that goroutine
 	// runs only while frames wait (see dispatchQueued). The queue is short:
 	// a client that sends ahead gets back-pressure (TCP) soon, so the
 	// answers it has coming never outgrow its own outbox.
 	c.frames = make(chan *pb.ClientFrame, inboxFrames)
-	c.read(ctx)
+}
+
+func (c *connection) end() {
+	s := c.srv
 	if !c.saidGoodbye {
 		// Gone without a goodbye: what it still had queued is moot.
-		cancel()
+		c.cancel()
 	}
 	// Only the reader starts dispatchers, so none starts after this; a
 	// dispatcher stops only once the queue is empty.
 	c.dispatchers.Wait()
-	cancel()
+	c.cancel()
 	// After Release no writer starts; wait for one at work.
 	c.out.Release()
 	c.writers.Wait()
+	if c.room != "" && c.saidGoodbye {
+		// A client that closed the socket itself has left. Any other end
+		// (a network drop) reaches the grain as the session actor's
+		// termination, which keeps the member for the resume grace period.
+		lctx, lcancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_, _ = s.node.Tell(lctx, c.room, &pb.Leave{Session: c.pid})
+		lcancel()
+	}
+	if c.broadcast != "" && c.saidGoodbye {
+		lctx, lcancel := context.WithTimeout(context.Background(), 2*time.Second)
+		c.leaveBroadcast(lctx)
+		lcancel()
+	}
+	s.node.System.Root.Stop(c.pid)
+	s.pings.remove(c, c.pingSlot)
+	s.metrics.SocketsOpen.Dec()
+	c.join.stop()
+	s.open.remove(c)
+	s.limits.Admission.release(c.ip)
 }
 
 // kickDispatcher starts a dispatcher unless one is at work; the reader calls
@@ -291,7 +325,7 @@ func (c *connection) write() {
 			c.srv.metrics.SlowClients.Inc()
 			c.log.Info("closing slow client", zap.String("room", c.roomForLog()), zap.String("reason", "write timed out"),
 				zap.Duration("write_timeout", c.srv.limits.WriteTimeout), zap.Error(err))
-			go func() { _ = c.conn.Close(CloseSlowConsumer, "slow consumer: a write timed out") }()
+			go c.closeWith(CloseSlowConsumer, "slow consumer: a write timed out")
 			return
 		}
 	}
@@ -304,57 +338,66 @@ func (c *connection) fail(id, code, msg string) {
 	c.out.Push(&pb.ServerFrame{ReplyTo: id, Body: &pb.ServerFrame_Error{Error: &pb.Error{Code: code, Message: msg}}})
 }
 
-func (c *connection) read(ctx context.Context) {
-	for {
-		typ, data, err := c.conn.Read(ctx)
-		if err != nil {
-			switch websocket.CloseStatus(err) {
-			case websocket.StatusNormalClosure, websocket.StatusGoingAway:
-				c.saidGoodbye = true
-			}
-			if errors.Is(err, websocket.ErrMessageTooBig) {
-				c.srv.metrics.FrameErrors.WithLabelValues("too_large").Inc()
-			}
-			return
+// readOne reads and handles one frame; it reports false when the socket
+// has ended.
+func (c *connection) readOne() bool {
+	typ, data, err := c.conn.Read(c.ctx)
+	if err != nil {
+		switch websocket.CloseStatus(err) {
+		case websocket.StatusNormalClosure, websocket.StatusGoingAway:
+			c.saidGoodbye = true
 		}
-		frame := &pb.ClientFrame{}
-		var bad string
-		if typ != websocket.MessageText {
-			bad = "Frames must be JSON text."
-		} else if err := decoder.Unmarshal(data, frame); err != nil {
-			bad = "Frame is not a valid message: " + err.Error()
+		if c.idle.echoedGoodbye() {
+			// The reader closed the socket on another goroutine's behalf
+			// (see idleWait) and the client answered with the same code:
+			// as if the client had said it, like when the close happens
+			// while the reader is in Read.
+			c.saidGoodbye = true
 		}
-		if !c.meter.allow() {
-			// The frame id (when it decoded) tells the client which frame
-			// was refused, so it can send it again rather than lose it.
-			c.fail(frame.GetId(), "rate_limited", "Too many messages; slow down.")
-			if c.meter.strike() {
-				c.log.Info("closing client over the rate limit", zap.String("room", c.roomForLog()))
-				_ = c.conn.Close(CloseRateLimited, "rate limit exceeded")
-				return
-			}
-			continue
+		if errors.Is(err, websocket.ErrMessageTooBig) {
+			c.srv.metrics.FrameErrors.WithLabelValues("too_large").Inc()
 		}
-		if bad != "" {
-			c.fail("", "bad_frame", bad)
-			continue
+		return false
+	}
+	frame := &pb.ClientFrame{}
+	var bad string
+	if typ != websocket.MessageText {
+		bad = "Frames must be JSON text."
+	} else if err := decoder.Unmarshal(data, frame); err != nil {
+		bad = "Frame is not a valid message: " + err.Error()
+	}
+	if !c.meter.allow() {
+		// The frame id (when it decoded) tells the client which frame
+		// was refused, so it can send it again rather than lose it.
+		c.fail(frame.GetId(), "rate_limited", "Too many messages; slow down.")
+		if c.meter.strike() {
+			c.log.Info("closing client over the rate limit", zap.String("room", c.roomForLog()))
+			c.idle.closingNow()
+			_ = c.conn.Close(CloseRateLimited, "rate limit exceeded")
+			return false
 		}
+		return true
+	}
+	if bad != "" {
+		c.fail("", "bad_frame", bad)
+		return true
+	}
+	select {
+	case c.frames <- frame:
+	default:
+		// The room has not taken the frames before this one yet: wait,
+		// and do not count the wait against the client.
+		start := time.Now()
+		c.kickDispatcher()
 		select {
 		case c.frames <- frame:
-		default:
-			// The room has not taken the frames before this one yet: wait,
-			// and do not count the wait against the client.
-			start := time.Now()
-			c.kickDispatcher()
-			select {
-			case c.frames <- frame:
-			case <-ctx.Done():
-				return
-			}
-			c.meter.stalled(time.Since(start))
+		case <-c.ctx.Done():
+			return false
 		}
-		c.kickDispatcher()
+		c.meter.stalled(time.Since(start))
 	}
+	c.kickDispatcher()
+	return true
 }
 
 func frameType(f *pb.ClientFrame) string {
