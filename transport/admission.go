@@ -107,11 +107,17 @@ func (a *Admission) watchJoin(conn closer) *joinWatch {
 // asked brackets a join request: call it when the request is sent and the
 // returned func when its answer is in.
 func (w *joinWatch) asked() (done func()) {
+	if w == nil { // joined already
+		return func() {}
+	}
 	w.asking.Add(1)
 	return func() { w.asking.Add(-1) }
 }
 
 func (w *joinWatch) markJoined() {
+	if w == nil {
+		return
+	}
 	w.once.Do(func() {
 		close(w.joined)
 		w.stop()
@@ -119,6 +125,9 @@ func (w *joinWatch) markJoined() {
 }
 
 func (w *joinWatch) stop() {
+	if w == nil {
+		return
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.timer != nil {

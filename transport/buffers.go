@@ -11,12 +11,13 @@ import (
 // Per-socket buffers. After the upgrade, coder/websocket reads frames
 // through the bufio.Reader of the hijacked HTTP connection and writes them
 // through its bufio.Writer, 4 KiB each, for as long as the socket lives.
-// Browser frames here are small JSON (chat lines, signalling), so 1 KiB
-// each way serves nearly every frame in one read or write; a larger frame
-// takes another system call, never a larger buffer.
+// Browser frames here are small JSON (chat lines, signalling), so 512
+// bytes each way serve most frames in one read or write; a larger frame
+// takes another system call (or goes straight to the socket), never a
+// larger buffer.
 const (
-	socketReadBuffer  = 1024
-	socketWriteBuffer = 1024
+	socketReadBuffer  = 512
+	socketWriteBuffer = 512
 )
 
 // smallBuffers wraps the response writer of an upgrade so that the hijacked

@@ -94,7 +94,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// reader is the only goroutine of an idle member.
 	c := &connection{srv: s, conn: conn, ip: ip, log: s.log,
 		meter: newMeter(s.limits.RatePerSecond, s.limits.RateBurst)}
-	c.ctx, c.cancel = context.WithCancel(context.WithoutCancel(r.Context()))
 	if sc, ok := sb.conn.(syscall.Conn); ok && sb.br != nil {
 		if raw, err := sc.SyscallConn(); err == nil {
 			c.idle = &idleWait{raw: raw, netConn: sb.conn, br: sb.br}
@@ -113,16 +112,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // to the client) run only while they have something to do, and the
 // endpoint's pinger keeps it alive.
 type connection struct {
-	srv    *Server
-	conn   *websocket.Conn
-	ip     string
-	log    *zap.Logger
-	meter  *meter
-	out    *session.Outbox
-	pid    *actor.PID
-	ctx    context.Context
-	cancel context.CancelFunc
-	room   string // set once joined; read and written by the dispatcher only
+	srv   *Server
+	conn  *websocket.Conn
+	ip    string
+	log   *zap.Logger
+	meter *meter
+	out   *session.Outbox
+	pid   *actor.PID
+	// ended is set once the reader has stopped: nothing more is written.
+	ended atomic.Bool
+	// gone is set when the client vanished without a goodbye: frames it
+	// still had on their way to the room are dropped.
+	gone atomic.Bool
+	room string // set once joined; read and written by the dispatcher only
 	// joinedRoom is room for the other goroutines' log lines.
 	joinedRoom atomic.Value
 	// join closes the socket if it has not joined in time.
@@ -140,9 +142,11 @@ type connection struct {
 
 	// frames is on its way to the room; see begin.
 	frames chan *pb.ClientFrame
-	// dispatching is set while a dispatcher goroutine drains frames.
-	dispatchMu  sync.Mutex
-	dispatching bool
+	// dispatching is set while a dispatcher goroutine drains frames;
+	// stopDispatch cancels the requests of that dispatcher.
+	dispatchMu   sync.Mutex
+	dispatching  bool
+	stopDispatch context.CancelFunc
 	// dispatchers counts the dispatcher goroutine (only the reader starts
 	// one), writers the writer goroutine (only the outbox starts one).
 	dispatchers, writers sync.WaitGroup
@@ -173,7 +177,7 @@ func (c *connection) closeWith(code websocket.StatusCode, reason string) {
 // missedPing closes a client that did not answer a ping in time, so that a
 // vanished phone does not linger in its room.
 func (c *connection) missedPing() {
-	if c.ctx.Err() != nil {
+	if c.ended.Load() {
 		return
 	}
 	c.log.Info("client did not answer a ping", zap.String("room", c.roomForLog()))
@@ -226,13 +230,19 @@ func (c *connection) begin() {
 func (c *connection) end() {
 	s := c.srv
 	if !c.saidGoodbye {
-		// Gone without a goodbye: what it still had queued is moot.
-		c.cancel()
+		// Gone without a goodbye: what it still had queued is moot, and
+		// a request already with the room is given up.
+		c.gone.Store(true)
+		c.dispatchMu.Lock()
+		if c.stopDispatch != nil {
+			c.stopDispatch()
+		}
+		c.dispatchMu.Unlock()
 	}
 	// Only the reader starts dispatchers, so none starts after this; a
 	// dispatcher stops only once the queue is empty.
 	c.dispatchers.Wait()
-	c.cancel()
+	c.ended.Store(true)
 	// After Release no writer starts; wait for one at work.
 	c.out.Release()
 	c.writers.Wait()
@@ -252,9 +262,15 @@ func (c *connection) end() {
 	s.node.System.Root.Stop(c.pid)
 	s.pings.remove(c, c.pingSlot)
 	s.metrics.SocketsOpen.Dec()
-	c.join.stop()
+	c.join.stop() // nil once joined
 	s.open.remove(c)
 	s.limits.Admission.release(c.ip)
+}
+
+// joined stops the join timer and lets go of it (the dispatcher's).
+func (c *connection) joined() {
+	c.join.markJoined()
+	c.join = nil
 }
 
 // kickDispatcher starts a dispatcher unless one is at work; the reader calls
@@ -266,28 +282,34 @@ func (c *connection) kickDispatcher() {
 		return
 	}
 	c.dispatching = true
+	// The context lives as long as this dispatcher: an idle socket has none.
+	ctx, cancel := context.WithCancel(context.Background())
+	c.stopDispatch = cancel
 	c.dispatchers.Add(1)
 	go func() {
 		defer c.dispatchers.Done()
-		c.dispatchQueued()
+		c.dispatchQueued(ctx)
 	}()
 }
 
 // dispatchQueued hands queued frames to the room, in order, until the queue
 // is empty. The emptiness check and the end are one step under dispatchMu,
 // and the reader kicks after queueing, so no frame is left behind.
-func (c *connection) dispatchQueued() {
+func (c *connection) dispatchQueued(ctx context.Context) {
 	for {
 		select {
 		case f := <-c.frames:
-			if c.ctx.Err() == nil {
-				c.dispatch(c.ctx, f)
+			if !c.gone.Load() {
+				c.dispatch(ctx, f)
 			}
 		default:
 			c.dispatchMu.Lock()
 			if len(c.frames) == 0 {
 				c.dispatching = false
+				cancel := c.stopDispatch
+				c.stopDispatch = nil
 				c.dispatchMu.Unlock()
+				cancel()
 				return
 			}
 			c.dispatchMu.Unlock()
@@ -305,19 +327,21 @@ func (c *connection) write() {
 			return
 		}
 		for _, b := range q {
-			if c.ctx.Err() != nil {
+			if c.ended.Load() {
 				// Leaves the outbox marked as being written: nothing more
 				// goes out on a socket that ended.
 				return
 			}
-			wctx, cancel := context.WithTimeout(c.ctx, c.srv.limits.WriteTimeout)
+			// A write blocked on a socket that ends meanwhile returns at
+			// once: the library closes the socket when its reader fails.
+			wctx, cancel := context.WithTimeout(context.Background(), c.srv.limits.WriteTimeout)
 			err := c.conn.Write(wctx, websocket.MessageText, b)
 			cancel()
 			if err == nil {
 				c.srv.metrics.FramesOut.Inc()
 				continue
 			}
-			if c.ctx.Err() != nil {
+			if c.ended.Load() {
 				return
 			}
 			// A client that stopped reading with room left in its queue
@@ -341,7 +365,9 @@ func (c *connection) fail(id, code, msg string) {
 // readOne reads and handles one frame; it reports false when the socket
 // has ended.
 func (c *connection) readOne() bool {
-	typ, data, err := c.conn.Read(c.ctx)
+	// No context to cancel: the reader ends when the socket does, and a
+	// cancellable one would cost a registration per read.
+	typ, data, err := c.conn.Read(context.Background())
 	if err != nil {
 		switch websocket.CloseStatus(err) {
 		case websocket.StatusNormalClosure, websocket.StatusGoingAway:
@@ -389,11 +415,7 @@ func (c *connection) readOne() bool {
 		// and do not count the wait against the client.
 		start := time.Now()
 		c.kickDispatcher()
-		select {
-		case c.frames <- frame:
-		case <-c.ctx.Done():
-			return false
-		}
+		c.frames <- frame
 		c.meter.stalled(time.Since(start))
 	}
 	c.kickDispatcher()
@@ -461,7 +483,7 @@ func (c *connection) dispatch(ctx context.Context, f *pb.ClientFrame) {
 		reply, err := c.srv.node.Tell(ctx, b.Join.RoomId, &pb.Join{Session: c.pid, Request: b.Join, FrameId: f.Id})
 		answered()
 		if c.answer(f.Id, reply, err) {
-			c.join.markJoined()
+			c.joined()
 			c.room = b.Join.RoomId
 			c.joinedRoom.Store(c.room)
 		}
