@@ -28,8 +28,6 @@ type pingee interface {
 // or until the interval is over, when the client counts as gone. The
 // ticker's goroutine runs only while sockets are registered.
 type pinger struct {
-	every time.Duration
-
 	mu      sync.Mutex
 	slots   [pingSlots]map[pingee]struct{}
 	next    int // slot of the next socket added
@@ -37,8 +35,10 @@ type pinger struct {
 	running bool
 }
 
-// add registers c and returns its slot, for remove.
-func (p *pinger) add(c pingee) int {
+// add registers c and returns its slot, for remove. every is the interval;
+// it is taken when the ticker starts (the endpoint's value never changes
+// while sockets are open).
+func (p *pinger) add(c pingee, every time.Duration) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	slot := p.next
@@ -50,7 +50,7 @@ func (p *pinger) add(c pingee) int {
 	p.count++
 	if !p.running {
 		p.running = true
-		go p.loop()
+		go p.loop(every)
 	}
 	return slot
 }
@@ -63,8 +63,8 @@ func (p *pinger) remove(c pingee, slot int) {
 	p.mu.Unlock()
 }
 
-func (p *pinger) loop() {
-	tick := time.NewTicker(p.every / pingSlots)
+func (p *pinger) loop(every time.Duration) {
+	tick := time.NewTicker(every / pingSlots)
 	defer tick.Stop()
 	slot := 0
 	var batch []pingee
@@ -82,14 +82,14 @@ func (p *pinger) loop() {
 		p.mu.Unlock()
 		slot = (slot + 1) % pingSlots
 		for _, c := range batch {
-			go p.ping(c)
+			go ping(c, every)
 		}
 		clear(batch)
 	}
 }
 
-func (p *pinger) ping(c pingee) {
-	ctx, cancel := context.WithTimeout(context.Background(), p.every)
+func ping(c pingee, every time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), every)
 	err := c.wsConn().Ping(ctx)
 	cancel()
 	// A socket closed meanwhile (net.ErrClosed) has ended for another

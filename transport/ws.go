@@ -66,7 +66,7 @@ func NewServer(node *actors.Node, limits Limits, log *zap.Logger, m *metrics.Met
 	if limits.PingInterval == 0 {
 		limits.PingInterval = 20 * time.Second
 	}
-	return &Server{node: node, limits: limits, log: log, metrics: m, pings: pinger{every: limits.PingInterval}}
+	return &Server{node: node, limits: limits, log: log, metrics: m}
 }
 
 // Shutdown closes every socket with "going away" and waits for their handlers.
@@ -218,7 +218,7 @@ func (c *connection) begin() {
 		}()
 	})
 	c.pid = s.node.System.Root.Spawn(session.Props(c.out))
-	c.pingSlot = s.pings.add(c)
+	c.pingSlot = s.pings.add(c, s.limits.PingInterval)
 	// Frames go to the room from a goroutine of their own, so that reading
 	// (and the rate limit, see meter) never waits for a room; that goroutine
 	// runs only while frames wait (see dispatchQueued). The queue is short:
