@@ -25,7 +25,7 @@ shift 2
 counts=("$@")
 [ ${#counts[@]} -gt 0 ] || counts=(10000)
 repeat=${REPEAT:-1}
-ramp=${RAMP:-500}
+ramp=${RAMP:-250}
 ulimit -n "${NOFILE:-$(ulimit -Hn)}"
 work=$(mktemp -d "${TMPDIR:-/tmp}/liveroom-idle.XXXXXX")
 server_pid=""
@@ -66,10 +66,14 @@ run_one() { # run_one LABEL BINARY SESSIONS
   "$new" load --server "$url" --rooms "$rooms" --room-size 10 --ramp "$ramp" --msg-rate 0 \
     --duration "$((n / ramp + 120))s" --connect-timeout 60s --join-timeout 60s \
     --source-addrs "$srcs" --quiet --json >"$work/load.json" 2>"$work/load.err" &
-  local load_pid=$! open=0
+  local load_pid=$! open=0 last=-1 still=0
+  # Until every session is in, or the count has not moved for 30 s (some
+  # failed: the figures are then per open socket).
   for _ in $(seq 1 $((n / ramp * 4 + 600))); do
     open=$(metric "$url" liveroom_sockets_open || echo 0)
     [ "${open:-0}" -ge "$n" ] && break
+    if [ "${open:-0}" -eq "$last" ]; then still=$((still + 1)); else still=0; last=${open:-0}; fi
+    [ "$still" -ge 30 ] && [ "${open:-0}" -gt 0 ] && break
     kill -0 "$load_pid" 2>/dev/null || break
     sleep 1
   done
@@ -89,6 +93,7 @@ run_one() { # run_one LABEL BINARY SESSIONS
   kill -TERM "$server_pid" 2>/dev/null || true
   wait "$server_pid" 2>/dev/null || true
   server_pid=""
+  [ "${open:-0}" -gt 0 ] || { echo "$label $n: no session open" >&2; return 0; }
   awk -v l="$label" -v n="$n" -v o="$open" -v r="$rss" -v r0="$rss0" -v h="$heap" -v h0="$heap0" \
     -v s="$stack" -v s0="$stack0" -v g="$g" -v g0="$g0" -v la="$(cut -d' ' -f1-3 /proc/loadavg)" \
     'BEGIN { printf "%s %d %d %.0f %.1f %.1f %.1f %.2f %s\n", l, n, o, r/1048576, (r-r0)/o/1024, (h-h0)/o/1024, (s-s0)/o/1024, (g-g0)/o, la }'
