@@ -19,7 +19,7 @@ type pingee interface {
 	wsConn() *websocket.Conn
 	// missedPing runs when the client did not answer within the interval
 	// (not when the socket was closed meanwhile); it closes the socket.
-	missedPing()
+	missedPing(err error)
 }
 
 // pinger pings every socket of an endpoint once per interval from one
@@ -95,6 +95,6 @@ func ping(c pingee, every time.Duration) {
 	// A socket closed meanwhile (net.ErrClosed) has ended for another
 	// reason, which its own handler reports.
 	if err != nil && !errors.Is(err, net.ErrClosed) {
-		c.missedPing()
+		c.missedPing(err)
 	}
 }

@@ -139,7 +139,7 @@ type pconn struct {
 
 func (c *pconn) wsConn() *websocket.Conn { return c.conn }
 
-func (c *pconn) missedPing() {
+func (c *pconn) missedPing(error) {
 	if !c.ended.Load() {
 		_ = c.conn.Close(websocket.StatusPolicyViolation, "no answer to ping")
 	}

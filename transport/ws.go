@@ -176,11 +176,11 @@ func (c *connection) closeWith(code websocket.StatusCode, reason string) {
 
 // missedPing closes a client that did not answer a ping in time, so that a
 // vanished phone does not linger in its room.
-func (c *connection) missedPing() {
+func (c *connection) missedPing(err error) {
 	if c.ended.Load() {
 		return
 	}
-	c.log.Info("client did not answer a ping", zap.String("room", c.roomForLog()))
+	c.log.Info("client did not answer a ping", zap.String("room", c.roomForLog()), zap.Error(err))
 	c.closeWith(websocket.StatusPolicyViolation, "no answer to ping")
 }
 
