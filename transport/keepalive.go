@@ -11,8 +11,11 @@ import (
 )
 
 // pingSlots is how many groups the sockets of one pinger are pinged in: one
-// group per tick, so a tick of 50,000 sockets pings about 3,000 and not all.
-const pingSlots = 16
+// group per tick (every 156 ms at the default 20 s), so 50,000 sockets make
+// about 400 pings at a time rather than all at once; a burst of thousands
+// of pings on a starved machine could miss the pings' own 5 s write
+// deadline.
+const pingSlots = 128
 
 // pingee is a socket the pinger keeps alive.
 type pingee interface {
