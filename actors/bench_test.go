@@ -61,24 +61,24 @@ type counter struct {
 // reader in place of the socket's writer that counts chat frames.
 func newCounter(b testing.TB, n *testNode) *counter {
 	c := &counter{msgs: make(chan struct{}, 1<<20)}
-	out := session.NewOutbox(1<<20, func() {})
-	c.pid = n.System.Root.Spawn(session.Props(out))
-	done := make(chan struct{})
-	b.Cleanup(func() { close(done) })
-	go func() {
+	var out *session.Outbox
+	// Like a socket's writer: started when frames arrive, drains until
+	// the outbox is empty.
+	drain := func() {
 		for {
-			select {
-			case <-done:
+			q := out.Take()
+			if len(q) == 0 {
 				return
-			case <-out.Ready():
-				for _, f := range out.Take() {
-					if bytes.Contains(f, []byte(`"chat"`)) {
-						c.msgs <- struct{}{}
-					}
+			}
+			for _, f := range q {
+				if bytes.Contains(f, []byte(`"chat"`)) {
+					c.msgs <- struct{}{}
 				}
 			}
 		}
-	}()
+	}
+	out = session.NewOutbox(1<<20, func() {}, func() { go drain() })
+	c.pid = n.System.Root.Spawn(session.Props(out))
 	return c
 }
 

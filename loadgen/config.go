@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"strconv"
@@ -54,6 +55,12 @@ type Config struct {
 	APIKey string `json:"api_key,omitempty"`
 	// VideoBitrate is what each synthetic camera sends, in bits per second.
 	VideoBitrate int `json:"video_bitrate"`
+	// SourceAddrs are local IP addresses the sessions' sockets are opened
+	// from, round-robin; empty lets the system pick. One source address
+	// reaches one server address with at most the ephemeral port range
+	// (about 28,000 on Linux), so more sessions need more of them
+	// (127.0.0.2, 127.0.0.3, ... on loopback).
+	SourceAddrs []string `json:"source_addrs"`
 }
 
 // Defaults returns a small run against a local server.
@@ -124,6 +131,11 @@ func (c *Config) Validate() error {
 		return errors.New("max failure ratio must be between 0 and 1")
 	case c.ConnectTimeout <= 0 || c.JoinTimeout <= 0 || c.DrainTimeout <= 0:
 		return errors.New("timeouts must be above 0")
+	}
+	for _, a := range c.SourceAddrs {
+		if net.ParseIP(a) == nil {
+			return fmt.Errorf("source address %q is not an IP address", a)
+		}
 	}
 	if c.RunID != "" && !validRunID(c.RunID) {
 		return errors.New("run id must be 1-24 letters, digits, '-' or '_'")

@@ -159,8 +159,12 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Report, error) {
 	dialer := &net.Dialer{Timeout: cfg.ConnectTimeout.D(), KeepAlive: 30 * time.Second}
 	r.httpClient = &http.Client{Transport: &http.Transport{DialContext: dialer.DialContext,
 		MaxIdleConnsPerHost: 16, TLSHandshakeTimeout: cfg.ConnectTimeout.D()}, Timeout: cfg.ConnectTimeout.D()}
+	wsDial := dialer.DialContext
+	if len(cfg.SourceAddrs) > 0 {
+		wsDial = sourceDialer(cfg, dialer)
+	}
 	// WebSocket upgrades need HTTP/1.1; an empty TLSNextProto keeps HTTP/2 off.
-	r.wsClient = &http.Client{Transport: &http.Transport{DialContext: dialer.DialContext,
+	r.wsClient = &http.Client{Transport: &http.Transport{DialContext: wsDial,
 		TLSHandshakeTimeout: cfg.ConnectTimeout.D(), TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{}}}
 	defer r.httpClient.CloseIdleConnections()
 
@@ -605,4 +609,19 @@ func sortedKinds(m map[string]int64) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// sourceDialer opens each socket from the next of cfg.SourceAddrs.
+func sourceDialer(cfg Config, base *net.Dialer) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	dialers := make([]*net.Dialer, len(cfg.SourceAddrs))
+	for i, a := range cfg.SourceAddrs {
+		d := *base
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(a)}
+		dialers[i] = &d
+	}
+	var next atomic.Uint64
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		d := dialers[(next.Add(1)-1)%uint64(len(dialers))]
+		return d.DialContext(ctx, network, addr)
+	}
 }

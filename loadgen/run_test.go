@@ -312,3 +312,19 @@ func TestBroadcastRunNeedsAnAPIKey(t *testing.T) {
 		t.Fatalf("got %v, want an error asking for the API key", err)
 	}
 }
+
+// Sessions are opened from the given source addresses in turn: with a
+// server that admits 10 sockets per address, 20 idle sessions from two
+// addresses all get in (from one, 10 would be refused).
+func TestSessionsComeFromTheSourceAddresses(t *testing.T) {
+	srv := testserver.Start(t, func(c *config.Config) { c.MaxSocketsPerIP = 10 })
+	cfg := smallRun(srv.URL)
+	cfg.Rooms, cfg.RoomSize = 2, 10
+	cfg.MsgRate = 0
+	cfg.Duration = loadgen.Duration(500 * time.Millisecond)
+	cfg.SourceAddrs = []string{"127.0.0.2", "127.0.0.3"}
+	rep := runWithin(t, 3*time.Minute, cfg, nil)
+	if rep.Sessions.Connected != 20 || rep.Sessions.Failed != 0 {
+		t.Fatalf("sessions %+v, errors %v", rep.Sessions, rep.Errors)
+	}
+}

@@ -79,7 +79,7 @@ type joinWatch struct {
 
 // watchJoin starts the join timer for conn; call markJoined once the socket
 // has joined and stop when it ends.
-func (a *Admission) watchJoin(conn *websocket.Conn) *joinWatch {
+func (a *Admission) watchJoin(conn closer) *joinWatch {
 	w := &joinWatch{joined: make(chan struct{})}
 	if a == nil || a.JoinTimeout <= 0 {
 		return w
@@ -99,7 +99,7 @@ func (a *Admission) watchJoin(conn *websocket.Conn) *joinWatch {
 			w.mu.Unlock()
 			return
 		}
-		_ = conn.Close(CloseJoinTimeout, fmt.Sprintf("join timeout: nothing joined within %s", limit))
+		conn.closeWith(CloseJoinTimeout, fmt.Sprintf("join timeout: nothing joined within %s", limit))
 	})
 	return w
 }
@@ -107,11 +107,17 @@ func (a *Admission) watchJoin(conn *websocket.Conn) *joinWatch {
 // asked brackets a join request: call it when the request is sent and the
 // returned func when its answer is in.
 func (w *joinWatch) asked() (done func()) {
+	if w == nil { // joined already
+		return func() {}
+	}
 	w.asking.Add(1)
 	return func() { w.asking.Add(-1) }
 }
 
 func (w *joinWatch) markJoined() {
+	if w == nil {
+		return
+	}
 	w.once.Do(func() {
 		close(w.joined)
 		w.stop()
@@ -119,6 +125,9 @@ func (w *joinWatch) markJoined() {
 }
 
 func (w *joinWatch) stop() {
+	if w == nil {
+		return
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.timer != nil {

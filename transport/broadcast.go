@@ -29,7 +29,7 @@ func (c *connection) dispatchBroadcast(ctx context.Context, f *pb.ClientFrame) b
 		reply, err := c.srv.node.TellBroadcast(ctx, b.BroadcastJoin.BroadcastId, req)
 		answered()
 		if c.answer(f.Id, reply, err) {
-			c.join.markJoined()
+			c.joined()
 			c.broadcast = b.BroadcastJoin.BroadcastId
 		}
 		return true

@@ -1,9 +1,7 @@
 package transport
 
 import (
-	"bufio"
 	"net"
-	"net/http"
 	"sync"
 	"time"
 )
@@ -79,24 +77,3 @@ func (c *corkConn) flush(timeout time.Duration) error {
 	_ = c.Conn.SetWriteDeadline(time.Time{})
 	return err
 }
-
-// corkWriter hands the WebSocket library a corkConn when it takes over the
-// HTTP connection.
-type corkWriter struct {
-	http.ResponseWriter
-	conn *corkConn
-}
-
-func (w *corkWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
-	if err != nil {
-		return nil, nil, err
-	}
-	w.conn = &corkConn{Conn: conn}
-	// The library writes through brw's writer: point it at the corkConn
-	// (the HTTP server flushed it when it gave the connection up).
-	brw.Writer.Reset(w.conn)
-	return w.conn, brw, nil
-}
-
-func (w *corkWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

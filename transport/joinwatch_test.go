@@ -23,7 +23,7 @@ func TestJoinTimeoutWaitsForAJoinInFlight(t *testing.T) {
 		if err != nil {
 			return
 		}
-		watch := a.watchJoin(conn)
+		watch := a.watchJoin(plainCloser{conn})
 		defer watch.stop()
 		answered <- watch.asked()
 		_, _, _ = conn.Read(context.Background())

@@ -8,10 +8,12 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -19,6 +21,7 @@ import (
 
 	"liveroom/access"
 	"liveroom/actors"
+	"liveroom/actors/session"
 	"liveroom/actors/visitor"
 	"liveroom/internal/clientaddr"
 	"liveroom/metrics"
@@ -48,7 +51,8 @@ type Presence struct {
 	// (no close frame) stops counting as online within about twice this.
 	PingEvery time.Duration
 
-	open sockets
+	open  sockets
+	pings pinger
 }
 
 // NewPresence returns the endpoints for node.
@@ -102,13 +106,14 @@ func (p *Presence) Agent(w http.ResponseWriter, r *http.Request) {
 	}
 	// Same origin only (the library's default): the login cookie must not
 	// let another site drive the agent's socket.
-	p.metrics.AgentPages.Inc()
-	defer p.metrics.AgentPages.Dec()
-	p.serve(w, r, nil, &agentHandler{agentID: agentID, hash: hash})
+	p.serve(w, r, nil, &agentHandler{agentID: agentID, hash: hash, pages: p.metrics.AgentPages})
 }
 
 // handler is what differs between the visitor and agent sockets.
 type handler interface {
+	// opened and closed bracket the socket's life.
+	opened()
+	closed()
 	// decode parses one frame; id is its correlation id.
 	decode(data []byte) (msg proto.Message, id string, err error)
 	dispatch(ctx context.Context, c *pconn, msg proto.Message, id string)
@@ -120,56 +125,84 @@ type handler interface {
 type pconn struct {
 	p       *Presence
 	conn    *websocket.Conn
+	ip      string
 	h       handler
 	limiter *rate.Limiter
-	out     *outbox
+	out     *session.Outbox
 	pid     *actor.PID
 	strikes int
 	// join is told when the socket has said hello or watched.
 	join *joinWatch
+	// ended is set once the reader has stopped: nothing more is written.
+	ended atomic.Bool
+	// writers counts the writer goroutine, which runs only while frames
+	// wait (see session.Outbox).
+	writers sync.WaitGroup
+}
+
+func (c *pconn) wsConn() *websocket.Conn { return c.conn }
+
+func (c *pconn) missedPing(error) {
+	if !c.ended.Load() {
+		_ = c.conn.Close(websocket.StatusPolicyViolation, "no answer to ping")
+	}
 }
 
 // serve upgrades the request, within the address's share of sockets, and
-// runs the connection until it ends.
+// leaves the connection running on a goroutine of its own (the handler
+// returns, so the HTTP server lets go of its per-request buffers).
 func (p *Presence) serve(w http.ResponseWriter, r *http.Request, opts *websocket.AcceptOptions, h handler) {
 	ip := clientaddr.Key(r)
 	if !p.limits.Admission.acquire(ip) {
 		refuseTooMany(w)
 		return
 	}
-	defer p.limits.Admission.release(ip)
-	conn, err := websocket.Accept(w, r, opts)
+	conn, err := websocket.Accept(&smallBuffers{ResponseWriter: w}, r, opts)
 	if err != nil {
+		p.limits.Admission.release(ip)
 		return
 	}
-	if !p.open.add(conn) {
+	if !p.open.add(plainCloser{conn}) {
+		p.limits.Admission.release(ip)
 		_ = conn.Close(websocket.StatusGoingAway, "server shutting down")
 		return
 	}
-	defer p.open.remove(conn)
-	p.metrics.SocketsOpen.Inc()
-	defer p.metrics.SocketsOpen.Dec()
-	conn.SetReadLimit(p.limits.MaxFrameBytes)
-	c := &pconn{p: p, conn: conn, h: h, join: p.limits.Admission.watchJoin(conn),
+	c := &pconn{p: p, conn: conn, ip: ip, h: h,
 		limiter: rate.NewLimiter(rate.Limit(p.limits.RatePerSecond), p.limits.RateBurst)}
-	defer c.join.stop()
-	c.run(r.Context())
+	go c.run()
 }
 
-func (c *pconn) run(parent context.Context) {
-	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
+func (c *pconn) run() {
+	p := c.p
+	defer p.limits.Admission.release(c.ip)
+	defer p.open.remove(plainCloser{c.conn})
+	c.h.opened()
+	defer c.h.closed()
+	p.metrics.SocketsOpen.Inc()
+	defer p.metrics.SocketsOpen.Dec()
+	c.conn.SetReadLimit(p.limits.MaxFrameBytes)
+	c.join = p.limits.Admission.watchJoin(plainCloser{c.conn})
+	defer c.join.stop()
+
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	c.out = newOutbox(c.p.limits.QueueFrames, func() {
-		c.p.metrics.SlowClients.Inc()
+	c.out = session.NewOutbox(p.limits.QueueFrames, func() {
+		p.metrics.SlowClients.Inc()
 		go func() { _ = c.conn.Close(CloseSlowConsumer, "slow consumer: messages were not read in time") }()
+	}, func() {
+		c.writers.Add(1)
+		go func() {
+			defer c.writers.Done()
+			c.write()
+		}()
 	})
-	root := c.p.node.System.Root
+	root := p.node.System.Root
 	// The grains send frames to this actor, which only queues them; the agent
 	// grain watches it, so closing the socket is what tells the grain.
 	c.pid = root.SpawnPrefix(actor.PropsFromFunc(func(actx actor.Context) {
 		switch m := actx.Message().(type) {
 		case *pb.VisitorServerFrame, *pb.AgentServerFrame:
-			c.out.push(m.(proto.Message))
+			c.push(m.(proto.Message))
 			// The agent grain ends an open agent page this way when the
 			// account's logins end (disabled, new password, removed).
 			if f, ok := m.(*pb.AgentServerFrame); ok && f.ReplyTo == "" && f.GetError().GetCode() == "unauthorized" {
@@ -178,41 +211,35 @@ func (c *pconn) run(parent context.Context) {
 		}
 	}), incarnation)
 	defer root.Stop(c.pid)
+	slot := p.pings.add(c, p.PingEvery)
+	defer p.pings.remove(c, slot)
 
-	writerDone := make(chan struct{})
-	go func() {
-		defer close(writerDone)
-		c.write(ctx)
-		cancel()
-	}()
 	c.read(ctx)
 	cancel()
-	<-writerDone
+	c.ended.Store(true)
+	// After Release no writer starts; wait for one at work.
+	c.out.Release()
+	c.writers.Wait()
 }
 
-func (c *pconn) write(ctx context.Context) {
-	ping := time.NewTicker(c.p.PingEvery)
-	defer ping.Stop()
+// write drains the outbox to the socket and ends when it is empty.
+func (c *pconn) write() {
 	for {
-		select {
-		case <-ctx.Done():
+		q := c.out.Take()
+		if len(q) == 0 {
 			return
-		case <-c.out.closed():
-			return
-		case <-ping.C:
-			pctx, cancel := context.WithTimeout(ctx, c.p.PingEvery)
-			err := c.conn.Ping(pctx)
-			cancel()
-			if err != nil {
-				_ = c.conn.Close(websocket.StatusPolicyViolation, "no answer to ping")
-				return
+		}
+		for _, b := range q {
+			if c.ended.Load() {
+				return // leaves the outbox marked as being written
 			}
-		case b := <-c.out.frames():
-			wctx, cancel := context.WithTimeout(ctx, c.p.limits.WriteTimeout)
+			wctx, cancel := context.WithTimeout(context.Background(), c.p.limits.WriteTimeout)
 			err := c.conn.Write(wctx, websocket.MessageText, b)
 			cancel()
 			if err != nil {
-				_ = c.conn.Close(CloseSlowConsumer, "write timed out")
+				if !c.ended.Load() {
+					_ = c.conn.Close(CloseSlowConsumer, "write timed out")
+				}
 				return
 			}
 			c.p.metrics.FramesOut.Inc()
@@ -220,9 +247,20 @@ func (c *pconn) write(ctx context.Context) {
 	}
 }
 
+var presenceWire = protojson.MarshalOptions{}
+
+// push queues m without ever blocking; a full queue closes the connection.
+func (c *pconn) push(m proto.Message) {
+	b, err := presenceWire.Marshal(m)
+	if err != nil {
+		return // only invalid UTF-8 fails, and the grains send validated text
+	}
+	c.out.PushEncoded(b)
+}
+
 func (c *pconn) fail(id string, e *pb.Error) {
 	c.p.metrics.FrameErrors.WithLabelValues(e.Code).Inc()
-	c.out.push(c.h.errorFrame(id, e))
+	c.push(c.h.errorFrame(id, e))
 }
 
 func (c *pconn) read(ctx context.Context) {
@@ -258,7 +296,7 @@ func (c *pconn) read(ctx context.Context) {
 		}
 		if msg == nil {
 			c.p.metrics.FramesIn.WithLabelValues(c.h.kind() + ".ping").Inc()
-			c.out.push(c.h.pong(id))
+			c.push(c.h.pong(id))
 			continue
 		}
 		c.h.dispatch(ctx, c, msg, id)
@@ -312,6 +350,8 @@ type visitorHandler struct {
 }
 
 func (v *visitorHandler) kind() string { return "visitor" }
+func (v *visitorHandler) opened()      {}
+func (v *visitorHandler) closed()      {}
 
 func (v *visitorHandler) decode(data []byte) (proto.Message, string, error) {
 	f := &pb.VisitorClientFrame{}
@@ -437,9 +477,13 @@ type agentHandler struct {
 	agentID string
 	hash    []byte
 	watched bool
+	// pages counts open agent pages.
+	pages prometheus.Gauge
 }
 
 func (a *agentHandler) kind() string { return "agent" }
+func (a *agentHandler) opened()      { a.pages.Inc() }
+func (a *agentHandler) closed()      { a.pages.Dec() }
 
 func (a *agentHandler) decode(data []byte) (proto.Message, string, error) {
 	f := &pb.AgentClientFrame{}
@@ -502,46 +546,5 @@ func (a *agentHandler) dispatch(ctx context.Context, c *pconn, msg proto.Message
 			return
 		}
 		c.ask(ctx, a.agentID, &pb.AgentSocketAnswer{Session: c.pid, Answer: m, FrameId: id}, id)
-	}
-}
-
-// ---------- outbox ----------
-
-// outbox is a socket's bounded outbound queue; like session.Outbox, but for
-// any frame type.
-type outbox struct {
-	ch         chan []byte
-	overflowed func()
-	once       sync.Once
-	done       chan struct{}
-}
-
-func newOutbox(size int, overflowed func()) *outbox {
-	return &outbox{ch: make(chan []byte, size), overflowed: overflowed, done: make(chan struct{})}
-}
-
-func (o *outbox) frames() <-chan []byte   { return o.ch }
-func (o *outbox) closed() <-chan struct{} { return o.done }
-
-var presenceWire = protojson.MarshalOptions{}
-
-// push queues m without ever blocking; a full queue closes the connection.
-func (o *outbox) push(m proto.Message) {
-	select {
-	case <-o.done:
-		return
-	default:
-	}
-	b, err := presenceWire.Marshal(m)
-	if err != nil {
-		return // only invalid UTF-8 fails, and the grains send validated text
-	}
-	select {
-	case o.ch <- b:
-	default:
-		o.once.Do(func() {
-			close(o.done)
-			o.overflowed()
-		})
 	}
 }

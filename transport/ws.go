@@ -6,8 +6,11 @@ package transport
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -52,7 +55,8 @@ type Server struct {
 	log     *zap.Logger
 	metrics *metrics.Metrics
 
-	open sockets
+	open  sockets
+	pings pinger
 }
 
 // NewServer returns the endpoint for node.
@@ -69,7 +73,8 @@ func NewServer(node *actors.Node, limits Limits, log *zap.Logger, m *metrics.Met
 // Shutdown closes every socket with "going away" and waits for their handlers.
 func (s *Server) Shutdown(ctx context.Context) { s.open.shutdown(ctx) }
 
-// ServeHTTP upgrades the request and runs the connection until it ends.
+// ServeHTTP upgrades the request and leaves the connection running on a
+// goroutine of its own.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Same-origin only (the library's default): a page elsewhere cannot drive
 	// a member's socket.
@@ -78,38 +83,58 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		refuseTooMany(w)
 		return
 	}
-	defer s.limits.Admission.release(ip)
-	cw := &corkWriter{ResponseWriter: w}
-	conn, err := websocket.Accept(cw, r, nil)
+	sb := &smallBuffers{ResponseWriter: w}
+	conn, err := websocket.Accept(sb, r, nil)
 	if err != nil {
+		s.limits.Admission.release(ip)
 		return
 	}
-	if !s.open.add(conn) {
+	// The handler returns once the connection runs: the HTTP server then
+	// lets go of what it keeps for a request (its connection's reader and
+	// writer, the response buffer), about 10 KiB a socket, and the socket's
+	// reader is the only goroutine of an idle member.
+	c := &connection{srv: s, conn: conn, ip: ip, log: s.log,
+		meter: newMeter(s.limits.RatePerSecond, s.limits.RateBurst), cork: sb.cork}
+	if sc, ok := sb.conn.(syscall.Conn); ok && sb.br != nil {
+		if raw, err := sc.SyscallConn(); err == nil {
+			c.idle = &idleWait{raw: raw, netConn: sb.conn, br: sb.br}
+		}
+	}
+	if !s.open.add(c) {
+		s.limits.Admission.release(ip)
 		_ = conn.Close(websocket.StatusGoingAway, "server shutting down")
 		return
 	}
-	defer s.open.remove(conn)
-	join := s.limits.Admission.watchJoin(conn)
-	defer join.stop()
-	s.metrics.SocketsOpen.Inc()
-	defer s.metrics.SocketsOpen.Dec()
-	conn.SetReadLimit(s.limits.MaxFrameBytes)
-	c := &connection{srv: s, conn: conn, log: s.log, join: join, meter: newMeter(s.limits.RatePerSecond, s.limits.RateBurst), cork: cw.conn}
-	c.run(r.Context())
+	go c.main()
 }
 
+// connection is one member's socket. Its only long-lived goroutine is the
+// reader (main); the dispatcher (frames to the room) and the writer (frames
+// to the client) run only while they have something to do, and the
+// endpoint's pinger keeps it alive.
 type connection struct {
 	srv   *Server
 	conn  *websocket.Conn
+	ip    string
 	log   *zap.Logger
 	meter *meter
 	out   *session.Outbox
 	pid   *actor.PID
-	room  string // set once joined; read and written by the dispatcher only
+	// ended is set once the reader has stopped: nothing more is written.
+	ended atomic.Bool
+	// gone is set when the client vanished without a goodbye: frames it
+	// still had on their way to the room are dropped.
+	gone atomic.Bool
+	room string // set once joined; read and written by the dispatcher only
 	// joinedRoom is room for the other goroutines' log lines.
 	joinedRoom atomic.Value
 	// join closes the socket if it has not joined in time.
 	join *joinWatch
+	// pingSlot is where the pinger keeps this socket.
+	pingSlot int
+	// idle, when set, lets the reader wait for the next frame near the top
+	// of its stack; see idleWait.
+	idle *idleWait
 	// broadcast is set once joined to a broadcast (instead of a room); like
 	// room, the dispatcher's.
 	broadcast string
@@ -117,10 +142,21 @@ type connection struct {
 	saidGoodbye bool
 	// cork gathers the frames of one outbox batch into one socket write.
 	cork *corkConn
+
+	// frames is on its way to the room; see begin.
+	frames chan *pb.ClientFrame
+	// dispatching is set while a dispatcher goroutine drains frames;
+	// stopDispatch cancels the requests of that dispatcher.
+	dispatchMu   sync.Mutex
+	dispatching  bool
+	stopDispatch context.CancelFunc
+	// dispatchers counts the dispatcher goroutine (only the reader starts
+	// one), writers the writer goroutine (only the outbox starts one).
+	dispatchers, writers sync.WaitGroup
 }
 
 // inboxFrames is how many frames one socket may have on their way to the
-// room; see run.
+// room; see begin.
 const inboxFrames = 8
 
 // roomForLog is the room this connection joined, for any goroutine.
@@ -129,135 +165,209 @@ func (c *connection) roomForLog() string {
 	return r
 }
 
-func (c *connection) run(parent context.Context) {
-	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
-	defer cancel()
-	c.out = session.NewOutbox(c.srv.limits.QueueFrames, func() {
-		c.srv.metrics.SlowClients.Inc()
-		c.log.Info("closing slow client", zap.String("room", c.roomForLog()), zap.String("reason", "queue full"))
-		go func() { _ = c.conn.Close(CloseSlowConsumer, "slow consumer: messages were not read in time") }()
-	})
-	root := c.srv.node.System.Root
-	c.pid = root.Spawn(session.Props(c.out))
-	defer func() {
-		if c.room != "" && c.saidGoodbye {
-			// A client that closed the socket itself has left. Any other end
-			// (a network drop) reaches the grain as the session actor's
-			// termination, which keeps the member for the resume grace period.
-			lctx, lcancel := context.WithTimeout(context.Background(), 2*time.Second)
-			_, _ = c.srv.node.Tell(lctx, c.room, &pb.Leave{Session: c.pid})
-			lcancel()
-		}
-		if c.broadcast != "" && c.saidGoodbye {
-			lctx, lcancel := context.WithTimeout(context.Background(), 2*time.Second)
-			c.leaveBroadcast(lctx)
-			lcancel()
-		}
-		root.Stop(c.pid)
-		c.out.Release()
-	}()
+func (c *connection) wsConn() *websocket.Conn { return c.conn }
 
-	writerDone := make(chan struct{})
-	go func() {
-		defer close(writerDone)
-		// When the writer gives up on a slow client it has started a close
-		// handshake; cancelling the reader now would tear the connection down
-		// before the close frame (and its reason) could reach the client.
-		// The handshake ends the reader by itself.
-		if !c.write(ctx) {
-			cancel()
+// closeWith closes the socket with a close frame, from any goroutine; it
+// returns once the close handshake is over. Other goroutines must close
+// through it (not conn.Close), see idleWait.
+func (c *connection) closeWith(code websocket.StatusCode, reason string) {
+	if c.idle.interrupt(code, reason) {
+		return
+	}
+	_ = c.conn.Close(code, reason)
+}
+
+// missedPing closes a client that did not answer a ping in time, so that a
+// vanished phone does not linger in its room.
+func (c *connection) missedPing(err error) {
+	if c.ended.Load() {
+		return
+	}
+	c.log.Info("client did not answer a ping", zap.String("room", c.roomForLog()), zap.Error(err))
+	c.closeWith(websocket.StatusPolicyViolation, "no answer to ping")
+}
+
+// main is the socket's reader goroutine. It is kept flat (setup and
+// teardown are calls, not frames around the loop) so that an idle socket's
+// goroutine waits with little stack in use, and the runtime shrinks it.
+func (c *connection) main() {
+	c.begin()
+	for {
+		if c.idle != nil {
+			c.idleUntilData()
 		}
-	}()
-	go c.keepAlive(ctx)
-	// Frames go to the room from their own goroutine, so that reading (and
-	// the rate limit, see meter) never waits for a room. The queue is short:
+		if !c.readOne() {
+			break
+		}
+	}
+	c.end()
+}
+
+func (c *connection) begin() {
+	s := c.srv
+	c.join = s.limits.Admission.watchJoin(c)
+	s.metrics.SocketsOpen.Inc()
+	c.conn.SetReadLimit(s.limits.MaxFrameBytes)
+	c.out = session.NewOutbox(s.limits.QueueFrames, func() {
+		s.metrics.SlowClients.Inc()
+		c.log.Info("closing slow client", zap.String("room", c.roomForLog()), zap.String("reason", "queue full"))
+		go c.closeWith(CloseSlowConsumer, "slow consumer: messages were not read in time")
+	}, func() {
+		// A writer runs only while frames wait (see session.Outbox).
+		c.writers.Add(1)
+		go func() {
+			defer c.writers.Done()
+			c.write()
+		}()
+	})
+	c.pid = s.node.System.Root.Spawn(session.Props(c.out))
+	c.pingSlot = s.pings.add(c, s.limits.PingInterval)
+	// Frames go to the room from a goroutine of their own, so that reading
+	// (and the rate limit, see meter) never waits for a room; that goroutine
+	// runs only while frames wait (see dispatchQueued). The queue is short:
 	// a client that sends ahead gets back-pressure (TCP) soon, so the
 	// answers it has coming never outgrow its own outbox.
-	frames := make(chan *pb.ClientFrame, inboxFrames)
-	dispatched := make(chan struct{})
+	c.frames = make(chan *pb.ClientFrame, inboxFrames)
+}
+
+func (c *connection) end() {
+	s := c.srv
+	if !c.saidGoodbye {
+		// Gone without a goodbye: what it still had queued is moot, and
+		// a request already with the room is given up.
+		c.gone.Store(true)
+		c.dispatchMu.Lock()
+		if c.stopDispatch != nil {
+			c.stopDispatch()
+		}
+		c.dispatchMu.Unlock()
+	}
+	// Only the reader starts dispatchers, so none starts after this; a
+	// dispatcher stops only once the queue is empty.
+	c.dispatchers.Wait()
+	c.ended.Store(true)
+	// After Release no writer starts; wait for one at work.
+	c.out.Release()
+	c.writers.Wait()
+	if c.room != "" && c.saidGoodbye {
+		// A client that closed the socket itself has left. Any other end
+		// (a network drop) reaches the grain as the session actor's
+		// termination, which keeps the member for the resume grace period.
+		lctx, lcancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_, _ = s.node.Tell(lctx, c.room, &pb.Leave{Session: c.pid})
+		lcancel()
+	}
+	if c.broadcast != "" && c.saidGoodbye {
+		lctx, lcancel := context.WithTimeout(context.Background(), 2*time.Second)
+		c.leaveBroadcast(lctx)
+		lcancel()
+	}
+	s.node.System.Root.Stop(c.pid)
+	s.pings.remove(c, c.pingSlot)
+	s.metrics.SocketsOpen.Dec()
+	c.join.stop() // nil once joined
+	s.open.remove(c)
+	s.limits.Admission.release(c.ip)
+}
+
+// joined stops the join timer and lets go of it (the dispatcher's).
+func (c *connection) joined() {
+	c.join.markJoined()
+	c.join = nil
+}
+
+// kickDispatcher starts a dispatcher unless one is at work; the reader calls
+// it after queueing a frame.
+func (c *connection) kickDispatcher() {
+	c.dispatchMu.Lock()
+	defer c.dispatchMu.Unlock()
+	if c.dispatching {
+		return
+	}
+	c.dispatching = true
+	// The context lives as long as this dispatcher: an idle socket has none.
+	ctx, cancel := context.WithCancel(context.Background())
+	c.stopDispatch = cancel
+	c.dispatchers.Add(1)
 	go func() {
-		defer close(dispatched)
-		for f := range frames {
-			if ctx.Err() == nil {
+		defer c.dispatchers.Done()
+		c.dispatchQueued(ctx)
+	}()
+}
+
+// dispatchQueued hands queued frames to the room, in order, until the queue
+// is empty. The emptiness check and the end are one step under dispatchMu,
+// and the reader kicks after queueing, so no frame is left behind.
+func (c *connection) dispatchQueued(ctx context.Context) {
+	for {
+		select {
+		case f := <-c.frames:
+			if !c.gone.Load() {
 				c.dispatch(ctx, f)
 			}
-		}
-	}()
-	c.read(ctx, frames)
-	if !c.saidGoodbye {
-		// Gone without a goodbye: what it still had queued is moot.
-		cancel()
-	}
-	close(frames)
-	<-dispatched
-	cancel()
-	<-writerDone
-}
-
-// keepAlive pings the client; browsers answer WebSocket pings by themselves.
-func (c *connection) keepAlive(ctx context.Context) {
-	tick := time.NewTicker(c.srv.limits.PingInterval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-			pctx, cancel := context.WithTimeout(ctx, c.srv.limits.PingInterval)
-			err := c.conn.Ping(pctx)
-			cancel()
-			if err != nil {
-				if ctx.Err() == nil {
-					c.log.Info("client did not answer a ping", zap.String("room", c.roomForLog()))
-					_ = c.conn.Close(websocket.StatusPolicyViolation, "no answer to ping")
-				}
+		default:
+			c.dispatchMu.Lock()
+			if len(c.frames) == 0 {
+				c.dispatching = false
+				cancel := c.stopDispatch
+				c.stopDispatch = nil
+				c.dispatchMu.Unlock()
+				cancel()
 				return
 			}
+			c.dispatchMu.Unlock()
 		}
 	}
 }
 
-// write drains the outbox to the socket. It reports whether it stopped
-// because the client was too slow (a close handshake is then under way).
-func (c *connection) write(ctx context.Context) bool {
+// write drains the outbox to the socket, and ends when it is empty. A write
+// that times out is a slow client: it is closed (with a close handshake,
+// which ends the reader by itself) and nothing more is written.
+func (c *connection) write() {
 	for {
-		select {
-		case <-ctx.Done():
-			return false
-		case <-c.out.Closed():
-			return true
-		case <-c.out.Ready():
-			frames := c.out.Take()
-			if len(frames) > 1 {
-				c.cork.cork()
-			}
-			for i, b := range frames {
-				wctx, cancel := context.WithTimeout(ctx, c.srv.limits.WriteTimeout)
-				err := c.conn.Write(wctx, websocket.MessageText, b)
-				timedOut := errors.Is(wctx.Err(), context.DeadlineExceeded)
-				cancel()
-				if err == nil && i == len(frames)-1 {
-					err = c.cork.flush(c.srv.limits.WriteTimeout)
-				}
-				if err == nil {
-					c.srv.metrics.FramesOut.Inc()
-					continue
-				}
+		q := c.out.Take()
+		if len(q) == 0 {
+			return
+		}
+		if len(q) > 1 {
+			c.cork.cork()
+		}
+		for i, b := range q {
+			if c.ended.Load() {
+				// Leaves the outbox marked as being written: nothing more
+				// goes out on a socket that ended.
 				_ = c.cork.flush(0)
-				// A timed-out write makes the library close the socket, which
-				// can end the reader, and so ctx, before this write returns:
-				// the deadline, not ctx, tells a slow client from a closed one.
-				if !timedOut && ctx.Err() != nil {
-					return false
-				}
-				// A client that stopped reading with room left in its queue
-				// ends here rather than in the outbox: the same slow client.
-				c.srv.metrics.SlowClients.Inc()
-				c.log.Info("closing slow client", zap.String("room", c.roomForLog()), zap.String("reason", "write timed out"),
-					zap.Duration("write_timeout", c.srv.limits.WriteTimeout), zap.Error(err))
-				go func() { _ = c.conn.Close(CloseSlowConsumer, "slow consumer: a write timed out") }()
-				return true
+				return
 			}
+			// A write blocked on a socket that ends meanwhile returns at
+			// once: the library closes the socket when its reader fails.
+			wctx, cancel := context.WithTimeout(context.Background(), c.srv.limits.WriteTimeout)
+			err := c.conn.Write(wctx, websocket.MessageText, b)
+			timedOut := errors.Is(wctx.Err(), context.DeadlineExceeded)
+			cancel()
+			if err == nil && i == len(q)-1 {
+				err = c.cork.flush(c.srv.limits.WriteTimeout)
+				var ne net.Error
+				timedOut = timedOut || errors.As(err, &ne) && ne.Timeout()
+			}
+			if err == nil {
+				c.srv.metrics.FramesOut.Inc()
+				continue
+			}
+			_ = c.cork.flush(0)
+			// A timed-out write makes the library close the socket, which
+			// can end the reader before this write returns: the deadline,
+			// not the reader's end, tells a slow client from a closed one.
+			if !timedOut && c.ended.Load() {
+				return
+			}
+			// A client that stopped reading with room left in its queue
+			// ends here rather than in the outbox: the same slow client.
+			c.srv.metrics.SlowClients.Inc()
+			c.log.Info("closing slow client", zap.String("room", c.roomForLog()), zap.String("reason", "write timed out"),
+				zap.Duration("write_timeout", c.srv.limits.WriteTimeout), zap.Error(err))
+			go c.closeWith(CloseSlowConsumer, "slow consumer: a write timed out")
+			return
 		}
 	}
 }
@@ -269,55 +379,64 @@ func (c *connection) fail(id, code, msg string) {
 	c.out.Push(&pb.ServerFrame{ReplyTo: id, Body: &pb.ServerFrame_Error{Error: &pb.Error{Code: code, Message: msg}}})
 }
 
-func (c *connection) read(ctx context.Context, frames chan<- *pb.ClientFrame) {
-	for {
-		typ, data, err := c.conn.Read(ctx)
-		if err != nil {
-			switch websocket.CloseStatus(err) {
-			case websocket.StatusNormalClosure, websocket.StatusGoingAway:
-				c.saidGoodbye = true
-			}
-			if errors.Is(err, websocket.ErrMessageTooBig) {
-				c.srv.metrics.FrameErrors.WithLabelValues("too_large").Inc()
-			}
-			return
+// readOne reads and handles one frame; it reports false when the socket
+// has ended.
+func (c *connection) readOne() bool {
+	// No context to cancel: the reader ends when the socket does, and a
+	// cancellable one would cost a registration per read.
+	typ, data, err := c.conn.Read(context.Background())
+	if err != nil {
+		switch websocket.CloseStatus(err) {
+		case websocket.StatusNormalClosure, websocket.StatusGoingAway:
+			c.saidGoodbye = true
 		}
-		frame := &pb.ClientFrame{}
-		var bad string
-		if typ != websocket.MessageText {
-			bad = "Frames must be JSON text."
-		} else if err := decoder.Unmarshal(data, frame); err != nil {
-			bad = "Frame is not a valid message: " + err.Error()
+		if c.idle.echoedGoodbye() {
+			// The reader closed the socket on another goroutine's behalf
+			// (see idleWait) and the client answered with the same code:
+			// as if the client had said it, like when the close happens
+			// while the reader is in Read.
+			c.saidGoodbye = true
 		}
-		if !c.meter.allow() {
-			// The frame id (when it decoded) tells the client which frame
-			// was refused, so it can send it again rather than lose it.
-			c.fail(frame.GetId(), "rate_limited", "Too many messages; slow down.")
-			if c.meter.strike() {
-				c.log.Info("closing client over the rate limit", zap.String("room", c.roomForLog()))
-				_ = c.conn.Close(CloseRateLimited, "rate limit exceeded")
-				return
-			}
-			continue
+		if errors.Is(err, websocket.ErrMessageTooBig) {
+			c.srv.metrics.FrameErrors.WithLabelValues("too_large").Inc()
 		}
-		if bad != "" {
-			c.fail("", "bad_frame", bad)
-			continue
-		}
-		select {
-		case frames <- frame:
-		default:
-			// The room has not taken the frames before this one yet: wait,
-			// and do not count the wait against the client.
-			start := time.Now()
-			select {
-			case frames <- frame:
-			case <-ctx.Done():
-				return
-			}
-			c.meter.stalled(time.Since(start))
-		}
+		return false
 	}
+	frame := &pb.ClientFrame{}
+	var bad string
+	if typ != websocket.MessageText {
+		bad = "Frames must be JSON text."
+	} else if err := decoder.Unmarshal(data, frame); err != nil {
+		bad = "Frame is not a valid message: " + err.Error()
+	}
+	if !c.meter.allow() {
+		// The frame id (when it decoded) tells the client which frame
+		// was refused, so it can send it again rather than lose it.
+		c.fail(frame.GetId(), "rate_limited", "Too many messages; slow down.")
+		if c.meter.strike() {
+			c.log.Info("closing client over the rate limit", zap.String("room", c.roomForLog()))
+			c.idle.closingNow()
+			_ = c.conn.Close(CloseRateLimited, "rate limit exceeded")
+			return false
+		}
+		return true
+	}
+	if bad != "" {
+		c.fail("", "bad_frame", bad)
+		return true
+	}
+	select {
+	case c.frames <- frame:
+	default:
+		// The room has not taken the frames before this one yet: wait,
+		// and do not count the wait against the client.
+		start := time.Now()
+		c.kickDispatcher()
+		c.frames <- frame
+		c.meter.stalled(time.Since(start))
+	}
+	c.kickDispatcher()
+	return true
 }
 
 func frameType(f *pb.ClientFrame) string {
@@ -381,7 +500,7 @@ func (c *connection) dispatch(ctx context.Context, f *pb.ClientFrame) {
 		reply, err := c.srv.node.Tell(ctx, b.Join.RoomId, &pb.Join{Session: c.pid, Request: b.Join, FrameId: f.Id})
 		answered()
 		if c.answer(f.Id, reply, err) {
-			c.join.markJoined()
+			c.joined()
 			c.room = b.Join.RoomId
 			c.joinedRoom.Store(c.room)
 		}

@@ -15,39 +15,42 @@ import (
 
 // Outbox is a connection's bounded outbound queue of encoded frames. Its
 // storage grows with what is queued (up to size frames) and is given back
-// when the writer takes it, so thousands of quiet connections cost little.
+// when the writer takes it, and no writer runs while it is empty: the
+// connection starts one (see NewOutbox) when frames arrive, and it ends once
+// it has taken the last. Thousands of quiet connections cost little.
 type Outbox struct {
 	size       int
 	overflowed func()
+	start      func()
 
-	mu     sync.Mutex
-	queue  [][]byte
-	closed bool
-
-	ready chan struct{} // holds a token while the queue is not empty
-	done  chan struct{}
+	mu      sync.Mutex
+	queue   [][]byte
+	closed  bool
+	writing bool // a writer was started and has not yet found the queue empty
 }
 
 // NewOutbox returns a queue of size frames; overflowed runs once, the first
-// time a frame does not fit.
-func NewOutbox(size int, overflowed func()) *Outbox {
-	return &Outbox{size: size, overflowed: overflowed, ready: make(chan struct{}, 1), done: make(chan struct{})}
+// time a frame does not fit. start runs when a frame is queued while no
+// writer is at work; it must start one (a goroutine that calls Take until
+// it returns nothing) and not block. It runs under the outbox's lock, so
+// the writer may not be running yet when it returns, but never runs twice
+// at once.
+func NewOutbox(size int, overflowed, start func()) *Outbox {
+	return &Outbox{size: size, overflowed: overflowed, start: start}
 }
 
-// Ready has a value whenever frames may be waiting; the writer then calls Take.
-func (o *Outbox) Ready() <-chan struct{} { return o.ready }
-
-// Take returns every queued frame, oldest first, and empties the queue.
+// Take returns every queued frame, oldest first, and empties the queue. When
+// it returns none, the writer must stop: the next Push starts another.
 func (o *Outbox) Take() [][]byte {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	q := o.queue
 	o.queue = nil
+	if len(q) == 0 {
+		o.writing = false
+	}
 	return q
 }
-
-// Closed is closed once the outbox overflowed.
-func (o *Outbox) Closed() <-chan struct{} { return o.done }
 
 var wire = protojson.MarshalOptions{}
 
@@ -65,9 +68,7 @@ func Encode(f *pb.ServerFrame) []byte {
 
 // Push queues f without ever blocking; it reports false when the queue is
 // full, after which the connection is being closed.
-func (o *Outbox) Push(f *pb.ServerFrame) bool {
-	return o.PushEncoded(Encode(f))
-}
+func (o *Outbox) Push(f *pb.ServerFrame) bool { return o.PushEncoded(Encode(f)) }
 
 // PushEncoded queues frames already in wire form, in order, like Push. The
 // slices are shared, not copied: a frame going to many connections is
@@ -83,17 +84,17 @@ func (o *Outbox) PushEncoded(frames ...[]byte) bool {
 		o.queue = nil
 		overflowed := o.overflowed
 		o.overflowed = nil
+		o.start = nil
 		o.mu.Unlock()
-		close(o.done)
 		overflowed()
 		return false
 	}
 	o.queue = append(o.queue, frames...)
-	o.mu.Unlock()
-	select {
-	case o.ready <- struct{}{}:
-	default: // the writer already has a wake-up pending
+	if !o.writing && o.start != nil {
+		o.writing = true
+		o.start()
 	}
+	o.mu.Unlock()
 	return true
 }
 
@@ -108,6 +109,7 @@ func (o *Outbox) Release() {
 	o.closed = true
 	o.queue = nil
 	o.overflowed = nil
+	o.start = nil
 }
 
 // sessionActor feeds frames from grains to its connection's outbox.

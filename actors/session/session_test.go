@@ -11,8 +11,8 @@ import (
 )
 
 func TestOutboxQueuesInOrderAndOverflowsOnce(t *testing.T) {
-	overflows := 0
-	o := NewOutbox(3, func() { overflows++ })
+	overflows, starts := 0, 0
+	o := NewOutbox(3, func() { overflows++ }, func() { starts++ })
 	if o.queue != nil {
 		t.Fatal("an empty outbox holds storage")
 	}
@@ -22,7 +22,9 @@ func TestOutboxQueuesInOrderAndOverflowsOnce(t *testing.T) {
 			t.Fatalf("push %s refused", id)
 		}
 	}
-	<-o.Ready()
+	if starts != 1 {
+		t.Fatalf("two frames started %d writers, want 1", starts)
+	}
 	got := o.Take()
 	if len(got) != 2 || string(got[0]) != `{"replyTo":"a"}` || string(got[1]) != `{"replyTo":"b"}` {
 		t.Fatalf("took %q", got)
@@ -30,25 +32,30 @@ func TestOutboxQueuesInOrderAndOverflowsOnce(t *testing.T) {
 	if o.queue != nil {
 		t.Error("Take kept the queue's storage")
 	}
+	if len(o.Take()) != 0 {
+		t.Fatal("a second Take found frames")
+	}
+	// The writer found the queue empty and stopped: the next frame starts
+	// another.
 	for _, id := range []string{"c", "d", "e"} {
 		if !o.Push(frame(id)) {
 			t.Fatalf("push %s refused", id)
 		}
 	}
+	if starts != 2 {
+		t.Errorf("%d writers started, want 2", starts)
+	}
 	if o.Push(frame("f")) {
 		t.Error("a fourth frame fit in a queue of 3")
 	}
-	select {
-	case <-o.Closed():
-	default:
-		t.Error("overflow did not close the outbox")
+	if o.Push(frame("g")) {
+		t.Error("an overflowed outbox took a frame")
 	}
-	o.Push(frame("g"))
 	if overflows != 1 {
 		t.Errorf("overflowed ran %d times", overflows)
 	}
 	o.Release()
-	if o.overflowed != nil || o.queue != nil {
+	if o.overflowed != nil || o.queue != nil || o.start != nil {
 		t.Error("Release kept references")
 	}
 }
@@ -67,10 +74,10 @@ func TestFanOutHandsFramesToSessions(t *testing.T) {
 	outs := make([]*Outbox, 3)
 	ids := make([]string, 0, len(outs)+1)
 	for i := range outs {
-		outs[i] = NewOutbox(10, func() {})
+		outs[i] = NewOutbox(10, func() {}, func() {})
 		ids = append(ids, system.Root.Spawn(Props(outs[i])).Id)
 	}
-	gone := system.Root.Spawn(Props(NewOutbox(10, func() {})))
+	gone := system.Root.Spawn(Props(NewOutbox(10, func() {}, func() {})))
 	if err := system.Root.StopFuture(gone).Wait(); err != nil {
 		t.Fatal(err)
 	}
@@ -87,14 +94,13 @@ func TestFanOutHandsFramesToSessions(t *testing.T) {
 			want = own
 		}
 		var got [][]byte
-		deadline := time.After(30 * time.Second)
+		deadline := time.Now().Add(30 * time.Second)
 		for len(got) < len(want) {
-			select {
-			case <-o.Ready():
-				got = append(got, o.Take()...)
-			case <-deadline:
+			if time.Now().After(deadline) {
 				t.Fatalf("session %d got %d of %d frames", i, len(got), len(want))
 			}
+			got = append(got, o.Take()...)
+			time.Sleep(10 * time.Millisecond)
 		}
 		if len(got) != len(want) || &got[0][0] != &want[0][0] || string(got[1]) != string(want[1]) {
 			t.Fatalf("session %d got %q", i, got)
@@ -104,7 +110,7 @@ func TestFanOutHandsFramesToSessions(t *testing.T) {
 
 func TestPushEncodedOverflowsAsPush(t *testing.T) {
 	overflows := 0
-	o := NewOutbox(3, func() { overflows++ })
+	o := NewOutbox(3, func() { overflows++ }, func() {})
 	if !o.PushEncoded([]byte("a"), []byte("b")) {
 		t.Fatal("two frames refused by a queue of 3")
 	}

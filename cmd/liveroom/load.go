@@ -106,7 +106,8 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer, termi
 	fs.StringVar(&flagCfg.Media, "media", "", "put every session in its room's call with a Pion peer: all (everyone sends audio+video), publisher (the first member sends, the others receive) or broadcast (each room is a broadcast: one broadcaster sending audio+video, room-size-1 receive-only viewers; needs --api-key)")
 	fs.StringVar(&flagCfg.APIKey, "api-key", "", "an agent's API key, to create broadcasts with --media broadcast (default $LIVEROOM_API_KEY)")
 	fs.IntVar(&flagCfg.VideoBitrate, "video-bitrate", 1_000_000, "bits per second each synthetic camera sends, with --media")
-	scenario := fs.String("scenario", "", "JSON scenario file with the same settings (keys: servers, rooms, room_size, ramp, duration, msg_rate, msg_bytes, max_failure_ratio, connect_timeout, join_timeout, drain_timeout, run_id, media, video_bitrate, api_key); flags override it")
+	scenario := fs.String("scenario", "", "JSON scenario file with the same settings (keys: servers, rooms, room_size, ramp, duration, msg_rate, msg_bytes, max_failure_ratio, connect_timeout, join_timeout, drain_timeout, run_id, media, video_bitrate, api_key, source_addrs); flags override it")
+	sourceAddrs := fs.String("source-addrs", "", "local IP addresses to open the sessions' sockets from, comma-separated, round-robin (e.g. 127.0.0.2,127.0.0.3 for more sessions than one address has ephemeral ports)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	quiet := fs.Bool("quiet", false, "no progress line on stderr")
 	if err := fs.Parse(args); err != nil {
@@ -119,6 +120,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer, termi
 		return fmt.Errorf("load: unexpected argument %q", fs.Arg(0))
 	}
 	flagCfg.Servers = splitList(*servers)
+	flagCfg.SourceAddrs = splitList(*sourceAddrs)
 
 	cfg := loadgen.Defaults()
 	if *scenario != "" {
@@ -158,6 +160,8 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer, termi
 			cfg.APIKey = flagCfg.APIKey
 		case "run-id":
 			cfg.RunID = flagCfg.RunID
+		case "source-addrs":
+			cfg.SourceAddrs = flagCfg.SourceAddrs
 		}
 	})
 
