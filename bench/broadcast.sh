@@ -19,17 +19,7 @@ bitrate=${BITRATE:-1000000}
 work=$(mktemp -d "${TMPDIR:-/tmp}/liveroom-bcast.XXXXXX")
 server_pid=""
 
-stop_server() {
-  [ -n "$server_pid" ] || return 0
-  kill -TERM "$server_pid" 2>/dev/null || true
-  for _ in $(seq 1 200); do
-    kill -0 "$server_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$server_pid" 2>/dev/null || true
-  wait "$server_pid" 2>/dev/null || true
-  server_pid=""
-}
+. bench/lib.sh
 trap 'stop_server; rm -rf "$work"' EXIT
 
 go build -o "$work/liveroom" ./cmd/liveroom

@@ -44,17 +44,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/sfu-compare.XXXXXX")
 server_pid=""
 hz=$(getconf CLK_TCK)
 
-stop_server() {
-  [ -n "$server_pid" ] || return 0
-  kill -TERM "$server_pid" 2>/dev/null || true
-  for _ in $(seq 1 200); do
-    kill -0 "$server_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$server_pid" 2>/dev/null || true
-  wait "$server_pid" 2>/dev/null || true
-  server_pid=""
-}
+. bench/lib.sh
 cleanup() {
   stop_server
   rm -rf "$work"
