@@ -908,12 +908,22 @@ func checkFileAcrossNodes(t *testing.T, r *clusterRig) {
 	if resp.StatusCode != http.StatusCreated || ref.File.ID == "" {
 		t.Fatalf("upload through node 1: %d", resp.StatusCode)
 	}
-	resp, err = http.Get(r.nodes[2].URL + "/files/" + room + "/" + ref.File.ID + "?t=" + token)
-	if err != nil {
-		t.Fatal(err)
+	// Right after a node's death a node may still place the room on it
+	// for a few seconds and answer 503 (unavailable), as documented; a
+	// client tries again.
+	var got []byte
+	for deadline := time.Now().Add(60 * time.Second); ; {
+		resp, err = http.Get(r.nodes[2].URL + "/files/" + room + "/" + ref.File.ID + "?t=" + token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
 	}
-	got, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK || !bytes.Equal(got, content) {
 		t.Fatalf("download through node 3: %d, %d bytes (want %d)", resp.StatusCode, len(got), len(content))
 	}
