@@ -892,19 +892,26 @@ func checkFileAcrossNodes(t *testing.T, r *clusterRig) {
 	createRoomAt(t, r.nodes[0].URL, room)
 	token := memberToken(t, r.nodes[0].URL, room)
 	content := bytes.Repeat([]byte("shared folder "), 5000)
-	req, _ := http.NewRequest(http.MethodPost, r.nodes[0].URL+"/api/rooms/"+room+"/files?name=notes.txt", bytes.NewReader(content))
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "text/plain")
-	req.Header.Set("Origin", r.nodes[0].URL)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var ref struct {
 		File struct{ ID string }
 	}
-	_ = json.NewDecoder(resp.Body).Decode(&ref)
-	resp.Body.Close()
+	var resp *http.Response
+	var err error
+	for deadline := time.Now().Add(60 * time.Second); ; {
+		req, _ := http.NewRequest(http.MethodPost, r.nodes[0].URL+"/api/rooms/"+room+"/files?name=notes.txt", bytes.NewReader(content))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "text/plain")
+		req.Header.Set("Origin", r.nodes[0].URL)
+		if resp, err = http.DefaultClient.Do(req); err != nil {
+			t.Fatal(err)
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&ref)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 	if resp.StatusCode != http.StatusCreated || ref.File.ID == "" {
 		t.Fatalf("upload through node 1: %d", resp.StatusCode)
 	}
