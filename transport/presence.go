@@ -321,9 +321,9 @@ func (c *pconn) ask(ctx context.Context, agentID string, msg interface{}, id str
 
 var presenceDecoder = protojson.UnmarshalOptions{}
 
-// incarnation prefixes the ids of this process's presence socket actors.
-// Agent and visitor session grains keep those PIDs in the store and watch
-// them again after moving; protoactor numbers actors from 1 in every
+// incarnation prefixes the ids of this process's socket actors (room
+// members' sessions and presence sockets). Room, agent and visitor session
+// grains keep those PIDs in the store and watch them again after moving; protoactor numbers actors from 1 in every
 // process, so without it a node restarted on the same address could hand
 // a stored PID to another page's socket.
 var incarnation = func() string {

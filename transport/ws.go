@@ -220,7 +220,8 @@ func (c *connection) begin() {
 			c.write()
 		}()
 	})
-	c.pid = s.node.System.Root.Spawn(session.Props(c.out))
+	// Room grains store their members' session PIDs (see incarnation).
+	c.pid = s.node.System.Root.SpawnPrefix(session.Props(c.out), incarnation)
 	c.pingSlot = s.pings.add(c, s.limits.PingInterval)
 	// Frames go to the room from a goroutine of their own, so that reading
 	// (and the rate limit, see meter) never waits for a room; that goroutine
