@@ -43,6 +43,16 @@ func (p *presenceConn) send(frame string) {
 // waitFor reads frames until one has the field key; an error frame fails.
 func (p *presenceConn) waitFor(key string) map[string]any {
 	p.t.Helper()
+	v, e := p.waitForOrError(key)
+	if e != nil {
+		p.t.Fatalf("waiting for %s got error %v", key, e)
+	}
+	return v
+}
+
+// waitForOrError reads frames until one has the field key or is an error.
+func (p *presenceConn) waitForOrError(key string) (value, errFrame map[string]any) {
+	p.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	for {
@@ -53,10 +63,10 @@ func (p *presenceConn) waitFor(key string) map[string]any {
 		f := map[string]any{}
 		_ = json.Unmarshal(b, &f)
 		if v, ok := f[key].(map[string]any); ok {
-			return v
+			return v, nil
 		}
-		if e, ok := f["error"]; ok && key != "error" {
-			p.t.Fatalf("waiting for %s got error %v", key, e)
+		if e, ok := f["error"].(map[string]any); ok && key != "error" {
+			return nil, e
 		}
 	}
 }

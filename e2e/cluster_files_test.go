@@ -205,9 +205,21 @@ func checkAgentPresenceAcrossKill(t *testing.T, r *clusterRig) {
 	if s, _ := vs[0].(map[string]any)["session"].(map[string]any); s == nil || s["pageLoads"] != float64(1) {
 		t.Fatalf("visitor session after the kill: %v", vs[0])
 	}
-	// The page opened before the kill still counts, and answers.
-	page.send(`{"id":"d","answer":{"requestId":"` + queued["requestId"].(string) + `","accept":false}}`)
-	if d := visitor.waitFor("declined"); d["requestId"] != queued["requestId"] {
-		t.Fatalf("declined: %v", d)
+	// The page opened before the kill still counts, and answers. Right after
+	// the kill a request may still answer "unavailable, please retry" while
+	// the grain settles on its new node; pages retry, so does this.
+	for deadline := time.Now().Add(time.Minute); ; {
+		page.send(`{"id":"d","answer":{"requestId":"` + queued["requestId"].(string) + `","accept":false}}`)
+		d, e := visitor.waitForOrError("declined")
+		if d != nil {
+			if d["requestId"] != queued["requestId"] {
+				t.Fatalf("declined: %v", d)
+			}
+			break
+		}
+		if e["code"] != "unavailable" || time.Now().After(deadline) {
+			t.Fatalf("waiting for declined got error %v", e)
+		}
+		time.Sleep(500 * time.Millisecond)
 	}
 }
