@@ -2,6 +2,7 @@ package room
 
 import (
 	"errors"
+	"slices"
 	"sort"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
 
+	"liveroom/actors/session"
 	"liveroom/persistence"
 	"liveroom/proto/pb"
 )
@@ -126,17 +128,25 @@ func (g *grain) adoptMembers(ctx actor.Context) {
 	// members still connected are told so, and their pages join it again
 	// (on this node's media) as after a reconnect.
 	ended := &pb.ServerFrame{Body: &pb.ServerFrame_CallState{CallState: &pb.CallState{}}}
+	var live []*actor.PID
 	for _, m := range append([]*member(nil), g.members...) {
 		addr := m.pid.GetAddress()
 		if addr == ctx.Self().GetAddress() || g.deps.Alive == nil || g.deps.Alive(addr) {
 			ctx.Watch(m.pid)
 			g.send(ctx, m.pid, ended)
+			live = append(live, m.pid)
 			continue
 		}
 		// Its node has left the cluster: no use dialling it. The member
 		// gets the resume grace to come back through another node.
 		gone++
 		g.markAway(ctx, m)
+	}
+	// The activation before may have stored messages and died before
+	// sending them: members still connected get the last minute's again
+	// (pages ignore a seq they already hold).
+	if frames := g.lastMinuteChat(); len(frames) > 0 && len(live) > 0 {
+		session.Deliver(ctx, frames, live, nil, g.deps.Metrics)
 	}
 	g.log.Info("room re-activated with its members", zap.Int("members", len(g.members)), zap.Int("on_nodes_gone", gone),
 		zap.Uint64("generation", g.fence.Generation()))
@@ -153,3 +163,19 @@ func (g *grain) forgetMember(ctx actor.Context, m *member) {
 }
 
 func nowMs() int64 { return time.Now().UnixMilli() }
+
+// lastMinuteChat is the recent stored messages (see recentChat) sent in the
+// last minute, oldest first, encoded, at most maxChatBatch of them.
+func (g *grain) lastMinuteChat() [][]byte {
+	since := nowMs() - 60_000
+	var frames [][]byte
+	for i := len(g.recentOrder) - 1; i >= 0 && len(frames) < maxChatBatch; i-- {
+		m := g.recentChat[g.recentOrder[i]]
+		if m.GetSentAtMs() < since {
+			break
+		}
+		frames = append(frames, session.Encode(&pb.ServerFrame{Body: &pb.ServerFrame_Chat{Chat: m}}))
+	}
+	slices.Reverse(frames)
+	return frames
+}
