@@ -24,17 +24,6 @@ trap 'stop_server; rm -rf "$work"' EXIT
 
 go build -o "$work/liveroom" ./cmd/liveroom
 
-free_port() {
-  local p
-  for _ in $(seq 1 100); do
-    p=$((20000 + RANDOM % 20000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-      echo "$p"
-      return 0
-    fi
-  done
-  return 1
-}
 
 # start_server DATA: sets url.
 start_server() {

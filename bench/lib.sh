@@ -13,3 +13,17 @@ stop_server() {
   wait "$server_pid" 2>/dev/null || true
   server_pid=""
 }
+
+# free_port prints a loopback TCP port nobody answers on.
+free_port() {
+  local p
+  for _ in $(seq 1 100); do
+    p=$((20000 + RANDOM % 20000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      echo "$p"
+      return 0
+    fi
+  done
+  echo "no free port found" >&2
+  return 1
+}

@@ -43,19 +43,6 @@ echo "building into $work/bin" >&2
 go build -o "$work/bin/liveroom" ./cmd/liveroom
 go build -o "$work/bin/table" ./bench/table
 
-# A loopback TCP port nobody answers on.
-free_port() {
-  local p
-  for _ in $(seq 1 100); do
-    p=$((20000 + RANDOM % 20000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-      echo "$p"
-      return 0
-    fi
-  done
-  echo "no free port found" >&2
-  return 1
-}
 
 # start_server NAME: a fresh node with its own data folder; sets url.
 start_server() {
