@@ -11,7 +11,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"errors"
 	"slices"
 	"strconv"
 	"strings"
@@ -586,30 +585,16 @@ func (g *grain) history(lastSeq uint64) ([]*pb.ChatMessage, bool, error) {
 	}
 	prefix := persistence.BroadcastChatPrefix(g.id)
 	if lastSeq > 0 && lastSeq <= g.chatSeq && g.chatSeq-lastSeq <= uint64(page) {
-		msgs, err := g.scanChat(persistence.BroadcastChatKey(g.id, lastSeq+1), persistence.PrefixEnd(prefix), false, page)
+		msgs, err := persistence.ScanChat(g.deps.Store, persistence.BroadcastChatKey(g.id, lastSeq+1), persistence.PrefixEnd(prefix), false, page)
 		return msgs, true, err
 	}
-	msgs, err := g.scanChat(prefix, persistence.PrefixEnd(prefix), true, page+1)
+	msgs, err := persistence.ScanChat(g.deps.Store, prefix, persistence.PrefixEnd(prefix), true, page+1)
 	more := len(msgs) > page
 	if more {
 		msgs = msgs[:page]
 	}
 	slices.Reverse(msgs)
 	return msgs, more, err
-}
-
-func (g *grain) scanChat(start, end []byte, reverse bool, limit int) ([]*pb.ChatMessage, error) {
-	var out []*pb.ChatMessage
-	var derr error
-	err := g.deps.Store.Scan(start, end, reverse, limit, func(_, v []byte) bool {
-		m := &pb.ChatMessage{}
-		if derr = proto.Unmarshal(v, m); derr != nil {
-			return false
-		}
-		out = append(out, m)
-		return true
-	})
-	return out, errors.Join(err, derr)
 }
 
 // resume moves member m onto a new connection. A live broadcaster's media

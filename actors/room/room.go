@@ -590,7 +590,7 @@ func (g *grain) broadcast(ctx actor.Context, except *member, f *pb.ServerFrame) 
 func (g *grain) joinHistory(lastSeq uint64) ([]*pb.ChatMessage, bool, error) {
 	page := g.deps.Settings.HistoryPage
 	if lastSeq > 0 && lastSeq <= g.lastSeq && g.lastSeq-lastSeq <= uint64(page) {
-		msgs, err := g.scan(persistence.ChatKey(g.id, lastSeq+1), persistence.PrefixEnd(persistence.ChatPrefix(g.id)), false, page)
+		msgs, err := persistence.ScanChat(g.deps.Store, persistence.ChatKey(g.id, lastSeq+1), persistence.PrefixEnd(persistence.ChatPrefix(g.id)), false, page)
 		return msgs, lastSeq > 0, err
 	}
 	return g.before(g.lastSeq+1, page)
@@ -602,7 +602,7 @@ func (g *grain) before(seq uint64, limit int) ([]*pb.ChatMessage, bool, error) {
 	if seq == 0 || seq > g.lastSeq+1 {
 		seq = g.lastSeq + 1
 	}
-	msgs, err := g.scan(persistence.ChatPrefix(g.id), persistence.ChatKey(g.id, seq), true, limit+1)
+	msgs, err := persistence.ScanChat(g.deps.Store, persistence.ChatPrefix(g.id), persistence.ChatKey(g.id, seq), true, limit+1)
 	if err != nil {
 		return nil, false, err
 	}
@@ -614,20 +614,6 @@ func (g *grain) before(seq uint64, limit int) ([]*pb.ChatMessage, bool, error) {
 		msgs[i], msgs[j] = msgs[j], msgs[i]
 	}
 	return msgs, more, nil
-}
-
-func (g *grain) scan(start, end []byte, reverse bool, limit int) ([]*pb.ChatMessage, error) {
-	var out []*pb.ChatMessage
-	var derr error
-	err := g.deps.Store.Scan(start, end, reverse, limit, func(_, v []byte) bool {
-		m := &pb.ChatMessage{}
-		if derr = proto.Unmarshal(v, m); derr != nil {
-			return false
-		}
-		out = append(out, m)
-		return true
-	})
-	return out, errors.Join(err, derr)
 }
 
 func randomToken(n int) string {
