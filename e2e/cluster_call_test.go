@@ -1,11 +1,17 @@
 package e2e
 
 import (
+	"archive/zip"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -19,7 +25,9 @@ import (
 // the room (so the sockets survive; the call's media runs on the room's
 // node). That node is killed with SIGKILL. Without anyone clicking, the room
 // comes back on another node and both pages receive and decode each other's
-// video again, through the new node's media.
+// video again, through the new node's media. The agent was recording the
+// call: the new node salvages what reached the shared folder before the
+// kill, and the agent's page offers the zip.
 func TestClusterCallSurvivesKillOfRoomNode(t *testing.T) {
 	r := startCluster(t)
 	room := "callkill"
@@ -55,6 +63,9 @@ func TestClusterCallSurvivesKillOfRoomNode(t *testing.T) {
 		// The receiving connection of before the kill, to tell a new one from it.
 		eval[bool](t, p.page, `(window.liveroomCall.sub.mark = "before") === "before"`)
 	}
+	do(t, agent, chromedp.Click(chromedp.ID("record-btn")))
+	waitJS(t, visitor, "the recording indicator", indicatorRecording)
+	time.Sleep(4 * time.Second)
 
 	if err := r.nodes[host].cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -79,6 +90,60 @@ func TestClusterCallSurvivesKillOfRoomNode(t *testing.T) {
 			t.Errorf("the %s's page was admitted anew instead of keeping its membership", p.name)
 		}
 	}
+
+	waitJSFor(t, agent, 4*time.Minute, "the salvaged recording offered to the agent", `!!document.querySelector("#recording-link")`)
+	href := eval[string](t, agent, `document.querySelector("#recording-link").href`)
+	zipPath := fetchTo(t, href, filepath.Join(t.TempDir(), "rec.zip"))
+	zr, err := zip.OpenReader(zipPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tracks []string
+	for _, f := range zr.File {
+		if strings.HasPrefix(f.Name, "tracks/") && strings.HasSuffix(f.Name, ".webm") {
+			tracks = append(tracks, f.Name)
+		}
+	}
+	zr.Close()
+	kinds := map[string]int{}
+	for _, name := range tracks {
+		file := unzipOne(t, zipPath, name, t.TempDir())
+		k, _ := ffprobeFile(t, file)
+		last := lastPacket(t, file)
+		t.Logf("salvaged %s: %v, packets up to %.2fs", name, k, last)
+		// About 4 s were recorded before the kill.
+		if last < 1.5 {
+			t.Errorf("%s: readable only up to %.2fs of about 4s", name, last)
+		}
+		for kind, n := range k {
+			kinds[kind] += n
+		}
+	}
+	if kinds["video"] < 1 || kinds["audio"] < 1 {
+		t.Fatalf("streams in the salvaged recording: %v (tracks %v)", kinds, tracks)
+	}
+}
+
+// fetchTo downloads url to path and returns path.
+func fetchTo(t *testing.T, url, path string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d", url, resp.StatusCode)
+	}
+	out, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	if _, err := io.Copy(out, resp.Body); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // waitDecodingAgain waits until page decodes the video of member other
