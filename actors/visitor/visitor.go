@@ -12,6 +12,7 @@
 package visitor
 
 import (
+	"errors"
 	"strings"
 	"time"
 	"unicode"
@@ -29,6 +30,9 @@ import (
 
 // Kind is the cluster kind name of visitor session grains.
 const Kind = "visitor"
+
+// DefaultForget is how long an unused visitor session is kept by default.
+const DefaultForget = 30 * 24 * time.Hour
 
 // Deps are shared by every visitor session grain on a node.
 type Deps struct {
@@ -56,7 +60,7 @@ func (d *Deps) defaults() {
 		d.ShowPages = 10
 	}
 	if d.Forget == 0 {
-		d.Forget = 30 * 24 * time.Hour
+		d.Forget = DefaultForget
 	}
 	if d.IdleTimeout == 0 {
 		d.IdleTimeout = time.Minute
@@ -397,4 +401,49 @@ func cleanText(s string, max int) string {
 		s = string([]rune(s)[:max])
 	}
 	return s
+}
+
+// Sweep deletes the sessions nobody used for longer than forget (30 days
+// when 0), with their fences, and returns how many it deleted. Each delete
+// requires the record to be unchanged since it was read, so a visitor who
+// comes back meanwhile keeps the session; any node may sweep at any time.
+func Sweep(s persistence.Store, forget time.Duration, now time.Time) (int, error) {
+	if forget <= 0 {
+		forget = DefaultForget
+	}
+	cutoff := now.Add(-forget).UnixMilli()
+	type old struct{ key, raw []byte }
+	var stale []old
+	prefix := persistence.VisitorSessionKey("")
+	var derr error
+	err := s.Scan(prefix, persistence.PrefixEnd(prefix), false, 0, func(k, v []byte) bool {
+		rec := &pb.VisitorSessionRecord{}
+		if derr = proto.Unmarshal(v, rec); derr != nil {
+			return false
+		}
+		if rec.LastSeenMs < cutoff {
+			stale = append(stale, old{key: append([]byte(nil), k...), raw: append([]byte(nil), v...)})
+		}
+		return true
+	})
+	if err == nil {
+		err = derr
+	}
+	deleted := 0
+	for _, o := range stale {
+		if err != nil {
+			break
+		}
+		var b persistence.Batch
+		b.Require(o.key, o.raw)
+		b.Delete(o.key)
+		b.Delete(persistence.FenceKey(Kind, string(o.key[len(prefix):])))
+		switch e := s.Apply(&b); {
+		case e == nil:
+			deleted++
+		case !errors.Is(e, persistence.ErrConflict):
+			err = e
+		}
+	}
+	return deleted, err
 }
