@@ -23,15 +23,20 @@ func sweepVisitorSessions(ctx context.Context, store persistence.Store, log *zap
 			log.Info("unused visitor sessions deleted", zap.Int("sessions", n))
 		}
 	}
-	sweep()
-	tick := time.NewTicker(time.Hour)
+	repeat(ctx, time.Hour, sweep)
+}
+
+// repeat runs f now and then every period until ctx ends.
+func repeat(ctx context.Context, period time.Duration, f func()) {
+	f()
+	tick := time.NewTicker(period)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
-			sweep()
+			f()
 		}
 	}
 }
