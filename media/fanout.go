@@ -191,6 +191,7 @@ func (f *fanout) resend(n *rtcp.TransportLayerNack, buf []byte, stripExtensions 
 	if b == nil {
 		return 0
 	}
+	stripExtensions = stripExtensions || f.sim != nil
 	sent := 0
 	var h rtp.Header
 	for _, pair := range n.Nacks {

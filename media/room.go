@@ -491,7 +491,9 @@ func (r *room) forwardLayer(f *forwarded, l *layer) {
 			return
 		}
 		r.e.out.hold()
-		copies := f.local.writeLayer(l, buf[:n], r.stripExtensions)
+		// A layer's header extensions (its rid among them) are dropped
+		// whatever the call: subscribers get no simulcast.
+		copies := f.local.writeLayer(l, buf[:n], true)
 		r.e.out.release()
 		r.e.packetsIn.Add(1)
 		r.e.packetsOut.Add(uint64(copies))

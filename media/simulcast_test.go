@@ -1,0 +1,364 @@
+package media
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+
+	"liveroom/proto/pb"
+)
+
+// linkLimit is a bandwidth-limited link in front of a Pion subscriber: a
+// token bucket drops what exceeds its rate before the subscriber's RTCP
+// interceptors see it, so its receiver reports show the loss as a browser's
+// would. Every packet that reached the subscriber, dropped or not, is
+// recorded first (the wire as the SFU sent it).
+type linkLimit struct {
+	rate   atomic.Int64 // bits/s; 0: unlimited
+	mu     sync.Mutex
+	tokens float64
+	at     time.Time
+	wire   []wirePacket
+}
+
+type wirePacket struct {
+	seq   uint16
+	ts    uint32
+	layer byte
+	key   bool
+}
+
+func (l *linkLimit) NewInterceptor(string) (interceptor.Interceptor, error) { return l, nil }
+
+func (l *linkLimit) pass(n int) bool {
+	rate := l.rate.Load()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := time.Now()
+	if rate == 0 {
+		l.at = now
+		return true
+	}
+	l.tokens = min(l.tokens+float64(rate)*now.Sub(l.at).Seconds(), float64(rate)*0.3)
+	l.at = now
+	if l.tokens < float64(8*n) {
+		return false
+	}
+	l.tokens -= float64(8 * n)
+	return true
+}
+
+func (l *linkLimit) BindRemoteStream(info *interceptor.StreamInfo, reader interceptor.RTPReader) interceptor.RTPReader {
+	media := strings.EqualFold(info.MimeType, webrtc.MimeTypeVP8)
+	return interceptor.RTPReaderFunc(func(b []byte, a interceptor.Attributes) (int, interceptor.Attributes, error) {
+		for {
+			n, attr, err := reader.Read(b, a)
+			if err != nil {
+				return n, attr, err
+			}
+			var p rtp.Packet
+			if media && p.Unmarshal(b[:n]) == nil && len(p.Payload) >= 3 {
+				l.mu.Lock()
+				l.wire = append(l.wire, wirePacket{seq: p.SequenceNumber, ts: p.Timestamp, layer: p.Payload[2],
+					key: vp8KeyframeStart(p.Payload)})
+				l.mu.Unlock()
+			}
+			if l.pass(n) {
+				return n, attr, nil
+			}
+			for k := range attr {
+				delete(attr, k)
+			}
+			a = attr
+		}
+	})
+}
+
+func (l *linkLimit) BindRTCPReader(r interceptor.RTCPReader) interceptor.RTCPReader { return r }
+func (l *linkLimit) BindRTCPWriter(w interceptor.RTCPWriter) interceptor.RTCPWriter { return w }
+func (l *linkLimit) BindLocalStream(_ *interceptor.StreamInfo, w interceptor.RTPWriter) interceptor.RTPWriter {
+	return w
+}
+func (l *linkLimit) UnbindLocalStream(*interceptor.StreamInfo)  {}
+func (l *linkLimit) UnbindRemoteStream(*interceptor.StreamInfo) {}
+func (l *linkLimit) Close() error                               { return nil }
+
+// simulcastAPI is a Pion API that sends and receives simulcast; first, when
+// not nil, is the first interceptor incoming packets meet.
+func simulcastAPI(tb testing.TB, first interceptor.Factory) *webrtc.API {
+	tb.Helper()
+	me := &webrtc.MediaEngine{}
+	if err := me.RegisterDefaultCodecs(); err != nil {
+		tb.Fatal(err)
+	}
+	if err := webrtc.ConfigureSimulcastExtensionHeaders(me); err != nil {
+		tb.Fatal(err)
+	}
+	ir := &interceptor.Registry{}
+	if first != nil {
+		ir.Add(first)
+	}
+	if err := webrtc.RegisterDefaultInterceptors(me, ir); err != nil {
+		tb.Fatal(err)
+	}
+	se := webrtc.SettingEngine{}
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
+}
+
+// simLayers describes the test publisher's three layers, lowest first: a
+// frame of packets this big at 30 frames a second (about 60 kbit/s,
+// 290 kbit/s and 860 kbit/s), with their own sequence numbers (the top one
+// wraps) and timestamps.
+var simLayers = []struct {
+	rid           string
+	packets, size int
+	seq           uint16
+	ts            uint32
+}{
+	{"q", 1, 250, 100, 1000},
+	{"h", 1, 1200, 20000, 5_000_000},
+	{"f", 3, 1200, 64000, 4_000_000_000},
+}
+
+// publishSimulcast publishes one VP8 track in three layers and sends 30
+// frames a second on each until stop closes; a layer sends a keyframe first
+// and whenever it is asked for one.
+func publishSimulcast(t *testing.T, p *participant, stop <-chan struct{}) (plis *atomic.Int64) {
+	t.Helper()
+	api := simulcastAPI(t, nil)
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pc.Close() })
+	p.pub = pc
+	var tracks []*webrtc.TrackLocalStaticRTP
+	for _, l := range simLayers {
+		tr, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "cam", "s", webrtc.WithRTPStreamID(l.rid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tracks = append(tracks, tr)
+	}
+	sender, err := pc.AddTrack(tracks[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tr := range tracks[1:] {
+		if err := sender.AddEncoding(tr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	plis = &atomic.Int64{}
+	wantKey := make([]atomic.Bool, len(simLayers))
+	for i, l := range simLayers {
+		wantKey[i].Store(true)
+		go func() {
+			for {
+				pkts, _, err := sender.ReadSimulcastRTCP(l.rid)
+				if err != nil {
+					return
+				}
+				for _, pk := range pkts {
+					if _, ok := pk.(*rtcp.PictureLossIndication); ok {
+						wantKey[i].Store(true)
+						plis.Add(1)
+					}
+				}
+			}
+		}()
+	}
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sdpOffer := complete(t, pc, offer)
+	if !strings.Contains(sdpOffer, "a=simulcast:send q;h;f") {
+		t.Fatalf("the publisher does not offer simulcast:\n%s", sdpOffer)
+	}
+	p.send(&pb.MediaCommand{Body: &pb.MediaCommand_PublishOffer{PublishOffer: &pb.Sdp{
+		Sdp: sdpOffer, Sources: map[string]string{"cam": "camera"}}}})
+	answer := p.next(t).GetPublishAnswer()
+	if answer == nil {
+		t.Fatal("expected a publish answer")
+	}
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer.Sdp}); err != nil {
+		t.Fatal(err)
+	}
+	// A browser names each layer's packets with the mid and rid header
+	// extensions, which Pion leaves to the writer.
+	var midID, ridID uint8
+	for _, e := range sender.GetParameters().HeaderExtensions {
+		switch e.URI {
+		case "urn:ietf:params:rtp-hdrext:sdes:mid":
+			midID = uint8(e.ID)
+		case "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id":
+			ridID = uint8(e.ID)
+		}
+	}
+	if midID == 0 || ridID == 0 {
+		t.Fatal("mid and rid header extensions were not negotiated")
+	}
+	go func() {
+		tick := time.NewTicker(33 * time.Millisecond)
+		defer tick.Stop()
+		seq := make([]uint16, len(simLayers))
+		ts := make([]uint32, len(simLayers))
+		for i, l := range simLayers {
+			seq[i], ts[i] = l.seq, l.ts
+		}
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			for i, l := range simLayers {
+				key := wantKey[i].Swap(false)
+				ts[i] += 3000
+				for k := range l.packets {
+					payload := make([]byte, l.size)
+					// VP8 payload descriptor: S and partition 0 on the
+					// frame's first packet; then the frame header's P bit
+					// (clear on a keyframe), then the layer.
+					if k == 0 {
+						payload[0] = 0x10
+					}
+					if !key {
+						payload[1] = 0x01
+					}
+					payload[2] = byte(i)
+					seq[i]++
+					pkt := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: seq[i],
+						Timestamp: ts[i], Marker: k == l.packets-1}, Payload: payload}
+					_ = pkt.Header.SetExtension(midID, []byte("0"))
+					_ = pkt.Header.SetExtension(ridID, []byte(l.rid))
+					_ = tracks[i].WriteRTP(pkt)
+				}
+			}
+		}
+	}()
+	return plis
+}
+
+// viewerLayers follows what a subscriber decodes: the layer of the last
+// packet it got and how many packets of each layer.
+type viewerLayers struct {
+	last  atomic.Int32
+	count [3]atomic.Int64
+}
+
+func (v *viewerLayers) watch(p *participant) {
+	v.last.Store(-1)
+	p.onPacket = func(_ *webrtc.TrackRemote, pkt *rtp.Packet) {
+		if len(pkt.Payload) >= 3 && pkt.Payload[2] < 3 {
+			v.last.Store(int32(pkt.Payload[2]))
+			v.count[pkt.Payload[2]].Add(1)
+		}
+	}
+}
+
+// A broadcaster sends three layers. A viewer on a good link gets the top
+// one. A viewer whose link is throttled is moved down to the layer that
+// fits and keeps getting frames; when its link recovers it goes back up.
+// Every switch happens at a keyframe of the new layer, and the viewer sees
+// one stream: the sequence number right after the last one and a later
+// timestamp.
+func TestSimulcastLayerFollowsViewerLink(t *testing.T) {
+	s := newSFUProps(t, Config{ICETimeout: 15 * time.Second}, func(e *Engine) *actor.Props { return e.BroadcastProps("b") })
+	good := s.join("good", nil)
+	var goodLayers viewerLayers
+	goodLayers.watch(good)
+	slow := s.join("slow", nil)
+	link := &linkLimit{}
+	slow.api = simulcastAPI(t, link)
+	var slowLayers viewerLayers
+	slowLayers.watch(slow)
+
+	pub := s.join("pub", nil)
+	stop := make(chan struct{})
+	defer close(stop)
+	plis := publishSimulcast(t, pub, stop)
+	good.answerOffer(t)
+	slow.answerOffer(t)
+
+	waitLayer := func(v *viewerLayers, who string, want int32, within time.Duration) {
+		t.Helper()
+		deadline := time.Now().Add(within)
+		for v.last.Load() != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s is on layer %d, want %d", who, v.last.Load(), want)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	// Both start on the middle layer and clean reports take them up.
+	waitLayer(&goodLayers, "good viewer", 2, 60*time.Second)
+	waitLayer(&slowLayers, "slow viewer", 2, 60*time.Second)
+	if plis.Load() == 0 {
+		t.Fatal("no keyframe was asked of the publisher")
+	}
+
+	// 150 kbit/s fits the low layer only.
+	link.rate.Store(150_000)
+	waitLayer(&slowLayers, "throttled viewer", 0, 60*time.Second)
+	from := slowLayers.count[0].Load()
+	waitFor(t, "frames of the low layer at the throttled viewer", func() bool { return slowLayers.count[0].Load() >= from+90 })
+
+	// The link recovers: the viewer goes back to the top layer.
+	link.rate.Store(0)
+	waitLayer(&slowLayers, "recovered viewer", 2, 90*time.Second)
+	if goodLayers.last.Load() != 2 {
+		t.Fatalf("the good viewer left the top layer (on %d)", goodLayers.last.Load())
+	}
+	if n := s.engine.SimulcastSwitches(); n < 4 {
+		t.Fatalf("%d layer switches counted, want at least 4 (up, down, up)", n)
+	}
+
+	// What reached the throttled viewer was one stream.
+	link.mu.Lock()
+	wire := append([]wirePacket(nil), link.wire...)
+	link.mu.Unlock()
+	switches, gaps := 0, 0
+	for i := 1; i < len(wire); i++ {
+		prev, p := wire[i-1], wire[i]
+		if p.layer != prev.layer {
+			switches++
+			if p.seq != prev.seq+1 || int32(p.ts-prev.ts) <= 0 || !p.key {
+				t.Fatalf("switch from layer %d to %d: seq %d then %d, ts %d then %d, keyframe %v",
+					prev.layer, p.layer, prev.seq, p.seq, prev.ts, p.ts, p.key)
+			}
+		} else if p.seq != prev.seq+1 {
+			gaps++
+		}
+	}
+	var runs []string
+	for i := 0; i < len(wire); {
+		j := i
+		for j < len(wire) && wire[j].layer == wire[i].layer {
+			j++
+		}
+		runs = append(runs, fmt.Sprintf("%d×%d", wire[i].layer, j-i))
+		i = j
+	}
+	t.Logf("layers on the wire: %s", strings.Join(runs, " "))
+	if switches < 3 {
+		t.Fatalf("%d switches on the wire, want at least 3", switches)
+	}
+	if gaps > len(wire)/100 {
+		t.Fatalf("%d gaps in %d packets on the wire", gaps, len(wire))
+	}
+	t.Logf("%d packets on the wire, %d switches, %d gaps (loopback reordering); %d keyframe requests",
+		len(wire), switches, gaps, plis.Load())
+}
