@@ -257,15 +257,26 @@ func publishSimulcast(t *testing.T, p *participant, stop <-chan struct{}) (plis 
 type viewerLayers struct {
 	last  atomic.Int32
 	count [3]atomic.Int64
+	mu    sync.Mutex
+	ssrc  webrtc.SSRC
+	// lastSeq is the last sequence number that came.
+	lastSeq uint16
+	// got holds the timestamps each sequence number came with.
+	got map[uint16][]uint32
 }
 
 func (v *viewerLayers) watch(p *participant) {
 	v.last.Store(-1)
-	p.onPacket = func(_ *webrtc.TrackRemote, pkt *rtp.Packet) {
+	v.got = map[uint16][]uint32{}
+	p.onPacket = func(tr *webrtc.TrackRemote, pkt *rtp.Packet) {
 		if len(pkt.Payload) >= 3 && pkt.Payload[2] < 3 {
 			v.last.Store(int32(pkt.Payload[2]))
 			v.count[pkt.Payload[2]].Add(1)
 		}
+		v.mu.Lock()
+		v.ssrc, v.lastSeq = tr.SSRC(), pkt.SequenceNumber
+		v.got[pkt.SequenceNumber] = append(v.got[pkt.SequenceNumber], pkt.Timestamp)
+		v.mu.Unlock()
 	}
 }
 
@@ -325,6 +336,42 @@ func TestSimulcastLayerFollowsViewerLink(t *testing.T) {
 	if n := s.engine.SimulcastSwitches(); n < 4 {
 		t.Fatalf("%d layer switches counted, want at least 4 (up, down, up)", n)
 	}
+
+	// A NACK from the good viewer (numbered in its own stream, which has
+	// switched layers) is answered with the packets it names.
+	goodLayers.mu.Lock()
+	var nacked []uint16
+	for i := range uint16(20) {
+		if seq := goodLayers.lastSeq - 20 + i; len(nacked) < 3 && len(goodLayers.got[seq]) == 1 {
+			nacked = append(nacked, seq)
+		}
+	}
+	ssrc := goodLayers.ssrc
+	goodLayers.mu.Unlock()
+	if len(nacked) < 3 {
+		t.Fatalf("the good viewer got too few recent packets to ask for: %v", nacked)
+	}
+	if err := good.sub.WriteRTCP([]rtcp.Packet{&rtcp.TransportLayerNack{
+		MediaSSRC: uint32(ssrc), Nacks: rtcp.NackPairsFromSequenceNumbers(nacked)}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the NACKed packets again at the good viewer", func() bool {
+		goodLayers.mu.Lock()
+		defer goodLayers.mu.Unlock()
+		for _, seq := range nacked {
+			if len(goodLayers.got[seq]) < 2 {
+				return false
+			}
+		}
+		return true
+	})
+	goodLayers.mu.Lock()
+	for _, seq := range nacked {
+		if ts := goodLayers.got[seq]; ts[0] != ts[1] {
+			t.Fatalf("packet %d came again with timestamp %d, first with %d", seq, ts[1], ts[0])
+		}
+	}
+	goodLayers.mu.Unlock()
 
 	// What reached the throttled viewer was one stream.
 	link.mu.Lock()
