@@ -93,6 +93,13 @@ func TestBroadcastOneBroadcasterFiveViewersSecondBroadcasterEnded(t *testing.T) 
 		waitBroadcast(t, v, "live", `document.body.dataset.phase === "live"`)
 		decoding(t, v, fmt.Sprintf("viewer %d decodes the broadcaster", i+1), 1)
 	}
+	// The broadcaster sends simulcast (Chrome may leave out the top layer
+	// for a small camera) and each viewer decodes the layer the SFU picks.
+	waitBroadcast(t, host, "the broadcaster sending simulcast layers", `window.liveroomBroadcast.pub.getStats().then(s => {
+		let n = 0;
+		s.forEach(r => { if (r.type === "outbound-rtp" && r.kind === "video" && r.rid && r.bytesSent > 0) n++; });
+		return n >= 2;
+	})`)
 
 	// A second device joins with the same broadcaster link.
 	host2 := newPage(t, browser)

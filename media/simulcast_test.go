@@ -409,3 +409,38 @@ func TestSimulcastLayerFollowsViewerLink(t *testing.T) {
 	t.Logf("%d packets on the wire, %d switches, %d gaps (loopback reordering); %d keyframe requests",
 		len(wire), switches, gaps, plis.Load())
 }
+
+// The keyframe test reads the payload descriptors browsers send: VP8 with
+// an extended descriptor (15-bit picture id, TL0PICIDX, TID/KEYIDX), and
+// H.264 single NAL units, STAP-A and FU-A.
+func TestKeyframeStart(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		h264 bool
+		p    []byte
+		want bool
+	}{
+		{"vp8 plain keyframe", false, []byte{0x10, 0x9c, 0x01, 0x2a}, true},
+		{"vp8 plain delta", false, []byte{0x10, 0x01}, false},
+		{"vp8 not the frame start", false, []byte{0x00, 0x00}, false},
+		{"vp8 second partition", false, []byte{0x11, 0x00}, false},
+		{"vp8 long picture id, tl0, tid keyframe", false, []byte{0x90, 0xe0, 0x81, 0x23, 0x05, 0x20, 0x50}, true},
+		{"vp8 long picture id, tl0, tid delta", false, []byte{0x90, 0xe0, 0x81, 0x23, 0x05, 0x20, 0x51}, false},
+		{"vp8 short picture id keyframe", false, []byte{0x90, 0x80, 0x12, 0x00}, true},
+		{"vp8 truncated", false, []byte{0x90, 0x80}, false},
+		{"h264 idr", true, []byte{0x65, 0x88}, true},
+		{"h264 non-idr slice", true, []byte{0x41, 0x9a}, false},
+		{"h264 stap-a with sps", true, []byte{0x78, 0x00, 0x0a, 0x67, 0x42}, true},
+		{"h264 fu-a idr start", true, []byte{0x7c, 0x85, 0x00}, true},
+		{"h264 fu-a idr middle", true, []byte{0x7c, 0x05, 0x00}, false},
+		{"h264 fu-a non-idr start", true, []byte{0x7c, 0x81, 0x00}, false},
+	} {
+		got := vp8KeyframeStart(c.p)
+		if c.h264 {
+			got = h264KeyframeStart(c.p)
+		}
+		if got != c.want {
+			t.Errorf("%s: got %v, want %v", c.name, got, c.want)
+		}
+	}
+}
