@@ -100,6 +100,9 @@ func TestBroadcastOneBroadcasterFiveViewersSecondBroadcasterEnded(t *testing.T) 
 		s.forEach(r => { if (r.type === "outbound-rtp" && r.kind === "video" && r.rid && r.bytesSent > 0) n++; });
 		return n >= 2;
 	})`)
+	if n := strings.Count(srv.logs.String(), `"simulcast layer"`); n < 2 {
+		t.Fatalf("the SFU took %d simulcast layers of the broadcaster's video, want at least 2", n)
+	}
 
 	// A second device joins with the same broadcaster link.
 	host2 := newPage(t, browser)
