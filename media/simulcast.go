@@ -445,7 +445,13 @@ func (t *simTrack) run(f *fanout) {
 
 func (t *simTrack) tend(s *simState, nowMs int64) {
 	s.mu.Lock()
-	if s.target < 0 || !t.layers[s.target].Load().active(nowMs) {
+	if s.cur < 0 {
+		// Nothing sent yet: start where newState meant to, now that the
+		// layers that arrived have sent.
+		if n := t.nearest(1, nowMs); n >= 0 {
+			s.target = n
+		}
+	} else if s.target < 0 || !t.layers[s.target].Load().active(nowMs) {
 		pref := s.target
 		if pref < 0 {
 			pref = s.cur
