@@ -286,8 +286,19 @@ func (v *viewerLayers) watch(p *participant) {
 // Every switch happens at a keyframe of the new layer, and the viewer sees
 // one stream: the sequence number right after the last one and a later
 // timestamp.
+//
+// Broadcasts and room calls share the forwarding, so both run it.
 func TestSimulcastLayerFollowsViewerLink(t *testing.T) {
-	s := newSFUProps(t, Config{ICETimeout: 15 * time.Second}, func(e *Engine) *actor.Props { return e.BroadcastProps("b") })
+	t.Run("broadcast", func(t *testing.T) {
+		simulcastScenario(t, func(e *Engine) *actor.Props { return e.BroadcastProps("b") })
+	})
+	t.Run("room", func(t *testing.T) {
+		simulcastScenario(t, func(e *Engine) *actor.Props { return e.Props("r") })
+	})
+}
+
+func simulcastScenario(t *testing.T, props func(*Engine) *actor.Props) {
+	s := newSFUProps(t, Config{ICETimeout: 15 * time.Second}, props)
 	good := s.join("good", nil)
 	var goodLayers viewerLayers
 	goodLayers.watch(good)
