@@ -134,7 +134,33 @@ var simLayers = []struct {
 // publishSimulcast publishes one VP8 track in three layers and sends 30
 // frames a second on each until stop closes; a layer sends a keyframe first
 // and whenever it is asked for one.
-func publishSimulcast(t *testing.T, p *participant, stop <-chan struct{}) (plis *atomic.Int64) {
+func publishSimulcast(t testing.TB, p *participant, stop <-chan struct{}) (plis *atomic.Int64) {
+	t.Helper()
+	frames := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(33 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				close(frames)
+				return
+			case <-tick.C:
+				select {
+				case frames <- struct{}{}:
+				case <-stop:
+					close(frames)
+					return
+				}
+			}
+		}
+	}()
+	return publishSimulcastFrames(t, p, frames)
+}
+
+// publishSimulcastFrames is publishSimulcast with a frame on every layer
+// each time frames gives one, until it is closed.
+func publishSimulcastFrames(t testing.TB, p *participant, frames <-chan struct{}) (plis *atomic.Int64) {
 	t.Helper()
 	api := simulcastAPI(t, nil)
 	pc, err := api.NewPeerConnection(webrtc.Configuration{})
@@ -211,19 +237,12 @@ func publishSimulcast(t *testing.T, p *participant, stop <-chan struct{}) (plis 
 		t.Fatal("mid and rid header extensions were not negotiated")
 	}
 	go func() {
-		tick := time.NewTicker(33 * time.Millisecond)
-		defer tick.Stop()
 		seq := make([]uint16, len(simLayers))
 		ts := make([]uint32, len(simLayers))
 		for i, l := range simLayers {
 			seq[i], ts[i] = l.seq, l.ts
 		}
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
+		for range frames {
 			for i, l := range simLayers {
 				key := wantKey[i].Swap(false)
 				ts[i] += 3000
