@@ -113,7 +113,7 @@ func BenchmarkForwardSimulcast(b *testing.B) {
 				subs[i] = s.join(fmt.Sprint("s", i), nil)
 				subs[i].onPacket = func(_ *webrtc.TrackRemote, pkt *rtp.Packet) {
 					got[i].Add(1)
-					if len(pkt.Payload) > 2 && pkt.Payload[2] == 2 {
+					if len(pkt.Payload) > layerAt && pkt.Payload[layerAt] == 2 {
 						top[i].Store(true)
 					}
 				}

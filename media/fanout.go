@@ -197,9 +197,9 @@ func (f *fanout) resend(n *rtcp.TransportLayerNack, buf []byte, stripExtensions 
 	for _, pair := range n.Nacks {
 		pair.Range(func(seq uint16) bool {
 			var pkt []byte
-			var tsOff uint32
+			var off shift
 			if f.sim != nil {
-				pkt, tsOff = f.sim.lookup(b.sim, seq, buf[:slotSize])
+				pkt, off = f.sim.lookup(b.sim, seq, buf[:slotSize])
 			} else {
 				pkt = f.hist.get(seq, buf[:slotSize])
 			}
@@ -228,7 +228,10 @@ func (f *fanout) resend(n *rtcp.TransportLayerNack, buf []byte, stripExtensions 
 			}
 			// A simulcast layer's packet takes the subscriber's numbering.
 			h.SSRC, h.PayloadType, h.SequenceNumber = b.ssrc, b.pt, seq
-			h.Timestamp += tsOff
+			h.Timestamp += off.ts
+			if f.sim != nil {
+				f.sim.rewritePayload(payload, off)
+			}
 			if b.rtxSSRC != 0 {
 				// RFC 4588: the original sequence number, then the payload,
 				// on the RTX stream's own sequence; no padding.

@@ -114,13 +114,16 @@ type simState struct {
 	// started cur: older packets of cur (late retransmissions) would land
 	// before the switch and are dropped.
 	switchSeq uint16
-	seqOff    uint16
-	tsOff     uint32
-	sent      bool
-	maxOut    uint16
-	maxOutTs  uint32
-	maxOutAt  int64 // unix ns
-	switchAt  int64 // unix ns of the last switch
+	// off is what the current layer's numbers are moved by.
+	off      shift
+	sent     bool
+	maxOut   uint16
+	maxOutTs uint32
+	maxOutAt int64 // unix ns
+	// The highest VP8 picture id and TL0PICIDX sent, once one was.
+	maxPic, maxTl0   uint16
+	picSent, tl0Sent bool
+	switchAt         int64 // unix ns of the last switch
 	// out remembers, per sequence number sent, where it came from, so a
 	// NACK names a packet of the right layer.
 	out *[histSize]outMark
@@ -137,7 +140,73 @@ type outMark struct {
 	out, orig uint16
 	layer     uint8
 	ok        bool
-	tsOff     uint32
+	off       shift
+}
+
+// shift moves one layer's numbering into a subscriber's stream: RTP
+// sequence number and timestamp, and VP8's picture id and TL0PICIDX (each
+// layer counts its own, and a decoder that saw a later picture id before
+// would take the new layer's frames for old ones).
+type shift struct {
+	seq uint16
+	ts  uint32
+	pic uint16 // modulo 2^15
+	tl0 uint8
+}
+
+// vp8IDs locates the picture id and TL0PICIDX in a VP8 payload descriptor;
+// an offset of 0 means absent (the descriptor's first byte is never one).
+type vp8IDs struct {
+	picAt, tl0At int
+	longPic      bool
+	pic          uint16
+	tl0          uint8
+}
+
+func parseVP8IDs(p []byte) (v vp8IDs) {
+	if len(p) < 2 || p[0]&0x80 == 0 {
+		return v
+	}
+	ext, i := p[1], 2
+	if ext&0x80 != 0 {
+		if len(p) <= i {
+			return vp8IDs{}
+		}
+		v.picAt = i
+		if p[i]&0x80 != 0 {
+			if len(p) <= i+1 {
+				return vp8IDs{}
+			}
+			v.longPic, v.pic = true, uint16(p[i]&0x7f)<<8|uint16(p[i+1])
+			i += 2
+		} else {
+			v.pic = uint16(p[i])
+			i++
+		}
+	}
+	if ext&0x40 != 0 && len(p) > i {
+		v.tl0At, v.tl0 = i, p[i]
+	}
+	return v
+}
+
+// write puts the picture id and TL0PICIDX moved by off into p (the
+// payload v was parsed from) and returns them.
+func (v vp8IDs) write(p []byte, off shift) (pic uint16, tl0 uint8) {
+	if v.picAt != 0 {
+		if v.longPic {
+			pic = (v.pic + off.pic) & 0x7fff
+			p[v.picAt], p[v.picAt+1] = 0x80|byte(pic>>8), byte(pic)
+		} else {
+			pic = (v.pic + off.pic) & 0x7f
+			p[v.picAt] = byte(pic)
+		}
+	}
+	if v.tl0At != 0 {
+		tl0 = v.tl0 + off.tl0
+		p[v.tl0At] = tl0
+	}
+	return pic, tl0
 }
 
 func newSimTrack(codec webrtc.RTPCodecCapability, switches *atomic.Uint64) *simTrack {
@@ -262,6 +331,11 @@ func (f *fanout) writeLayer(l *layer, pkt []byte, stripExtensions bool) int {
 	l.lastAt.Store(now.UnixMilli())
 	t := f.sim
 	seq, ts := h.SequenceNumber, h.Timestamp
+	var ids vp8IDs
+	if !t.h264 {
+		ids = parseVP8IDs(payload)
+		defer ids.write(payload, shift{}) // the original ids back, for the recorder
+	}
 	key, keyKnown := false, false
 	idx := l.idx
 	n := 0
@@ -280,7 +354,7 @@ func (f *fanout) writeLayer(l *layer, pkt []byte, stripExtensions bool) int {
 				s.mu.Unlock()
 				continue
 			}
-			s.switchTo(idx, seq, ts, now, t.clockRate)
+			s.switchTo(idx, seq, ts, ids, now, t.clockRate)
 			if s.sent {
 				t.switches.Add(1)
 			}
@@ -288,11 +362,14 @@ func (f *fanout) writeLayer(l *layer, pkt []byte, stripExtensions bool) int {
 			s.mu.Unlock()
 			continue
 		}
-		out, outTs := seq+s.seqOff, ts+s.tsOff
+		out, outTs := seq+s.off.seq, ts+s.off.ts
 		if !s.sent || int16(out-s.maxOut) > 0 {
 			s.maxOut, s.maxOutTs, s.maxOutAt, s.sent = out, outTs, now.UnixNano(), true
 		}
-		s.out[out%histSize] = outMark{out: out, orig: seq, layer: uint8(idx), ok: true, tsOff: s.tsOff}
+		if pic, tl0 := ids.write(payload, s.off); ids.picAt != 0 || ids.tl0At != 0 {
+			s.notePicture(ids, pic, tl0)
+		}
+		s.out[out%histSize] = outMark{out: out, orig: seq, layer: uint8(idx), ok: true, off: s.off}
 		s.mu.Unlock()
 		h.SSRC, h.PayloadType, h.SequenceNumber, h.Timestamp = b.ssrc, b.pt, out, outTs
 		_, _ = b.ws.WriteRTP(h, payload)
@@ -301,36 +378,65 @@ func (f *fanout) writeLayer(l *layer, pkt []byte, stripExtensions bool) int {
 	return n
 }
 
-// switchTo makes layer idx current from the keyframe packet (seq, ts):
-// its sequence numbers continue right after the last one sent, and its
-// timestamps after the last one sent by the wall-clock time in between.
-func (s *simState) switchTo(idx int, seq uint16, ts uint32, now time.Time, clockRate uint32) {
+// switchTo makes layer idx current from the keyframe packet (seq, ts,
+// ids): its sequence numbers continue right after the last one sent, its
+// timestamps after the last one sent by the wall-clock time in between, and
+// its VP8 picture ids and TL0PICIDX right after the last ones sent.
+func (s *simState) switchTo(idx int, seq uint16, ts uint32, ids vp8IDs, now time.Time, clockRate uint32) {
 	if s.sent {
-		s.seqOff = s.maxOut + 1 - seq
+		s.off.seq = s.maxOut + 1 - seq
 		gap := uint32((now.UnixNano() - s.maxOutAt) * int64(clockRate) / int64(time.Second))
 		if gap == 0 {
 			gap = 1
 		}
-		s.tsOff = s.maxOutTs + gap - ts
+		s.off.ts = s.maxOutTs + gap - ts
+	}
+	if ids.picAt != 0 && s.picSent {
+		s.off.pic = (s.maxPic + 1 - ids.pic) & 0x7fff
+	}
+	if ids.tl0At != 0 && s.tl0Sent {
+		s.off.tl0 = uint8(s.maxTl0) + 1 - ids.tl0
 	}
 	s.cur, s.switchSeq, s.switchAt = idx, seq, now.UnixNano()
 }
 
+// notePicture keeps the highest picture id and TL0PICIDX sent.
+func (s *simState) notePicture(ids vp8IDs, pic uint16, tl0 uint8) {
+	if ids.picAt != 0 {
+		if d := (pic - s.maxPic) & 0x7fff; !s.picSent || (d != 0 && d < 0x4000) {
+			s.maxPic, s.picSent = pic, true
+		}
+	}
+	if ids.tl0At != 0 {
+		if d := tl0 - uint8(s.maxTl0); !s.tl0Sent || (d != 0 && d < 0x80) {
+			s.maxTl0, s.tl0Sent = uint16(tl0), true
+		}
+	}
+}
+
 // lookup finds the packet a subscriber's NACK names (its own sequence
-// number out) in the history of the layer it came from; tsOff is what its
-// timestamp was moved by.
-func (t *simTrack) lookup(s *simState, out uint16, buf []byte) (pkt []byte, tsOff uint32) {
+// number out) in the history of the layer it came from; off is how its
+// numbering was moved.
+func (t *simTrack) lookup(s *simState, out uint16, buf []byte) (pkt []byte, off shift) {
 	s.mu.Lock()
 	m := s.out[out%histSize]
 	s.mu.Unlock()
 	if !m.ok || m.out != out {
-		return nil, 0
+		return nil, shift{}
 	}
 	l := t.layers[m.layer].Load()
 	if l == nil {
-		return nil, 0
+		return nil, shift{}
 	}
-	return l.hist.get(m.orig, buf), m.tsOff
+	return l.hist.get(m.orig, buf), m.off
+}
+
+// rewritePayload moves a resent packet's VP8 picture id and TL0PICIDX as
+// they were moved when it was first sent.
+func (t *simTrack) rewritePayload(payload []byte, off shift) {
+	if !t.h264 {
+		parseVP8IDs(payload).write(payload, off)
+	}
 }
 
 // keyframe asks for a keyframe of what subscriber s forwards (or is about

@@ -35,6 +35,8 @@ type wirePacket struct {
 	ts    uint32
 	layer byte
 	key   bool
+	pic   uint16
+	tl0   uint8
 }
 
 func (l *linkLimit) NewInterceptor(string) (interceptor.Interceptor, error) { return l, nil }
@@ -66,10 +68,11 @@ func (l *linkLimit) BindRemoteStream(info *interceptor.StreamInfo, reader interc
 				return n, attr, err
 			}
 			var p rtp.Packet
-			if media && p.Unmarshal(b[:n]) == nil && len(p.Payload) >= 3 {
+			if media && p.Unmarshal(b[:n]) == nil && len(p.Payload) > layerAt {
 				l.mu.Lock()
-				l.wire = append(l.wire, wirePacket{seq: p.SequenceNumber, ts: p.Timestamp, layer: p.Payload[2],
-					key: vp8KeyframeStart(p.Payload)})
+				l.wire = append(l.wire, wirePacket{seq: p.SequenceNumber, ts: p.Timestamp, layer: p.Payload[layerAt],
+					key: vp8KeyframeStart(p.Payload), pic: uint16(p.Payload[vp8PicAt]&0x7f)<<8 | uint16(p.Payload[vp8PicAt+1]),
+					tl0: p.Payload[vp8Tl0At]})
 				l.mu.Unlock()
 			}
 			if l.pass(n) {
@@ -119,17 +122,29 @@ func simulcastAPI(tb testing.TB, first interceptor.Factory) *webrtc.API {
 // simLayers describes the test publisher's three layers, lowest first: a
 // frame of packets this big at 30 frames a second (about 60 kbit/s,
 // 290 kbit/s and 860 kbit/s), with their own sequence numbers (the top one
-// wraps) and timestamps.
+// wraps), timestamps, VP8 picture ids and TL0PICIDX (the top one's wrap).
 var simLayers = []struct {
 	rid           string
 	packets, size int
 	seq           uint16
 	ts            uint32
+	pic           uint16
+	tl0           uint8
 }{
-	{"q", 1, 250, 100, 1000},
-	{"h", 1, 1200, 20000, 5_000_000},
-	{"f", 3, 1200, 64000, 4_000_000_000},
+	{"q", 1, 250, 100, 1000, 100, 0},
+	{"h", 1, 1200, 20000, 5_000_000, 20000, 100},
+	{"f", 3, 1200, 64000, 4_000_000_000, 32700, 250},
 }
+
+// The test payload: a VP8 payload descriptor with a 15-bit picture id and
+// TL0PICIDX (as Chrome sends), the frame header's first byte, then the
+// layer.
+const (
+	vp8PicAt   = 2
+	vp8Tl0At   = 4
+	vp8FrameAt = 5
+	layerAt    = 6
+)
 
 // publishSimulcast publishes one VP8 track in three layers and sends 30
 // frames a second on each until stop closes; a layer sends a keyframe first
@@ -239,25 +254,33 @@ func publishSimulcastFrames(t testing.TB, p *participant, frames <-chan struct{}
 	go func() {
 		seq := make([]uint16, len(simLayers))
 		ts := make([]uint32, len(simLayers))
+		pic := make([]uint16, len(simLayers))
+		tl0 := make([]uint8, len(simLayers))
 		for i, l := range simLayers {
-			seq[i], ts[i] = l.seq, l.ts
+			seq[i], ts[i], pic[i], tl0[i] = l.seq, l.ts, l.pic, l.tl0
 		}
 		for range frames {
 			for i, l := range simLayers {
 				key := wantKey[i].Swap(false)
 				ts[i] += 3000
+				pic[i] = (pic[i] + 1) & 0x7fff
+				tl0[i]++
 				for k := range l.packets {
 					payload := make([]byte, l.size)
-					// VP8 payload descriptor: S and partition 0 on the
-					// frame's first packet; then the frame header's P bit
-					// (clear on a keyframe), then the layer.
+					// X, and S with partition 0 on the frame's first
+					// packet; I and L; the ids; the frame header's P bit
+					// (clear on a keyframe).
+					payload[0] = 0x80
 					if k == 0 {
-						payload[0] = 0x10
+						payload[0] |= 0x10
 					}
+					payload[1] = 0xc0
+					payload[vp8PicAt], payload[vp8PicAt+1] = 0x80|byte(pic[i]>>8), byte(pic[i])
+					payload[vp8Tl0At] = tl0[i]
 					if !key {
-						payload[1] = 0x01
+						payload[vp8FrameAt] = 0x01
 					}
-					payload[2] = byte(i)
+					payload[layerAt] = byte(i)
 					seq[i]++
 					pkt := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: seq[i],
 						Timestamp: ts[i], Marker: k == l.packets-1}, Payload: payload}
@@ -280,21 +303,26 @@ type viewerLayers struct {
 	ssrc  webrtc.SSRC
 	// lastSeq is the last sequence number that came.
 	lastSeq uint16
-	// got holds the timestamps each sequence number came with.
-	got map[uint16][]uint32
+	// got holds the timestamp and VP8 picture id each sequence number came
+	// with, each time it came.
+	got map[uint16][][2]uint32
 }
 
 func (v *viewerLayers) watch(p *participant) {
 	v.last.Store(-1)
-	v.got = map[uint16][]uint32{}
+	v.got = map[uint16][][2]uint32{}
 	p.onPacket = func(tr *webrtc.TrackRemote, pkt *rtp.Packet) {
-		if len(pkt.Payload) >= 3 && pkt.Payload[2] < 3 {
-			v.last.Store(int32(pkt.Payload[2]))
-			v.count[pkt.Payload[2]].Add(1)
+		if len(pkt.Payload) > layerAt && pkt.Payload[layerAt] < 3 {
+			v.last.Store(int32(pkt.Payload[layerAt]))
+			v.count[pkt.Payload[layerAt]].Add(1)
 		}
 		v.mu.Lock()
 		v.ssrc, v.lastSeq = tr.SSRC(), pkt.SequenceNumber
-		v.got[pkt.SequenceNumber] = append(v.got[pkt.SequenceNumber], pkt.Timestamp)
+		var pic uint32
+		if len(pkt.Payload) > layerAt {
+			pic = uint32(pkt.Payload[vp8PicAt]&0x7f)<<8 | uint32(pkt.Payload[vp8PicAt+1])
+		}
+		v.got[pkt.SequenceNumber] = append(v.got[pkt.SequenceNumber], [2]uint32{pkt.Timestamp, pic})
 		v.mu.Unlock()
 	}
 }
@@ -397,8 +425,8 @@ func simulcastScenario(t *testing.T, props func(*Engine) *actor.Props) {
 	})
 	goodLayers.mu.Lock()
 	for _, seq := range nacked {
-		if ts := goodLayers.got[seq]; ts[0] != ts[1] {
-			t.Fatalf("packet %d came again with timestamp %d, first with %d", seq, ts[1], ts[0])
+		if g := goodLayers.got[seq]; g[0] != g[1] {
+			t.Fatalf("packet %d came again with timestamp and picture id %v, first with %v", seq, g[1], g[0])
 		}
 	}
 	goodLayers.mu.Unlock()
@@ -412,12 +440,14 @@ func simulcastScenario(t *testing.T, props func(*Engine) *actor.Props) {
 		prev, p := wire[i-1], wire[i]
 		if p.layer != prev.layer {
 			switches++
-			if p.seq != prev.seq+1 || int32(p.ts-prev.ts) <= 0 || !p.key {
-				t.Fatalf("switch from layer %d to %d: seq %d then %d, ts %d then %d, keyframe %v",
-					prev.layer, p.layer, prev.seq, p.seq, prev.ts, p.ts, p.key)
+			if p.seq != prev.seq+1 || int32(p.ts-prev.ts) <= 0 || !p.key || p.pic != (prev.pic+1)&0x7fff || p.tl0 != prev.tl0+1 {
+				t.Fatalf("switch from layer %d to %d: seq %d then %d, ts %d then %d, picture id %d then %d, TL0PICIDX %d then %d, keyframe %v",
+					prev.layer, p.layer, prev.seq, p.seq, prev.ts, p.ts, prev.pic, p.pic, prev.tl0, p.tl0, p.key)
 			}
 		} else if p.seq != prev.seq+1 {
 			gaps++
+		} else if p.ts == prev.ts && p.pic != prev.pic || p.ts != prev.ts && p.pic != (prev.pic+1)&0x7fff {
+			t.Fatalf("picture id %d then %d within layer %d", prev.pic, p.pic, p.layer)
 		}
 	}
 	var runs []string
