@@ -41,7 +41,7 @@ const (
 	probeHeld    = 10 * time.Second        // a layer kept this long clears the backoff
 	layerIdle    = 1500 * time.Millisecond // a layer silent this long is not chosen
 	simTick      = 250 * time.Millisecond
-	rembHeadroom = 0.9 // a REMB estimate must exceed the layer's rate by this share
+	rembHeadroom = 1.2 // REMB above the current layer's rate by this factor allows a try up
 )
 
 // layer is one encoding of a simulcast track.
@@ -487,7 +487,11 @@ func (t *simTrack) feedback(s *simState, loss float64, now time.Time) {
 		if up < 0 {
 			return
 		}
-		if l := t.layers[up].Load(); s.remb > 0 && float64(l.rate.Load()) > s.remb*rembHeadroom {
+		// A receiver's REMB follows what it gets (a browser's estimate
+		// grows only so far above the incoming rate), so it cannot vouch
+		// for the next layer; it only holds the try back when it shows no
+		// room above the current one.
+		if s.remb > 0 && cur != nil && s.remb < float64(cur.rate.Load())*rembHeadroom {
 			return
 		}
 		s.clean = 0

@@ -504,3 +504,85 @@ func TestKeyframeStart(t *testing.T) {
 		}
 	}
 }
+
+// The layer choice from reports alone: heavy loss moves down one layer at a
+// time, clean reports move up after the backoff, a failed try up doubles
+// the backoff, and a REMB below the layer's rate moves down.
+func TestSimulcastLayerChoice(t *testing.T) {
+	tr := newSimTrack(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, &atomic.Uint64{})
+	now := time.Now()
+	for i, rate := range []uint64{100_000, 400_000, 1_200_000} {
+		l := &layer{idx: i}
+		l.lastAt.Store(now.Add(time.Hour).UnixMilli()) // active throughout
+		l.rate.Store(rate)
+		tr.layers[i].Store(l)
+	}
+	s := tr.newState()
+	if s.target != 1 {
+		t.Fatalf("a new subscriber starts on layer %d, want 1", s.target)
+	}
+	at := now
+	// report sends one report a second; a wanted switch happens at once
+	// (as the target's keyframe would make it).
+	report := func(loss float64) {
+		at = at.Add(time.Second)
+		tr.feedback(s, loss, at)
+		if s.target != s.cur {
+			s.cur, s.switchAt = s.target, at.UnixNano()
+		}
+	}
+	s.cur, s.switchAt = 1, at.UnixNano()
+	report(0)
+	report(0)
+	report(0)
+	if s.cur != 1 {
+		t.Fatalf("up within the settling time: on %d", s.cur)
+	}
+	report(0)
+	if s.cur != 2 {
+		t.Fatalf("three clean reports after settling: on %d, want 2", s.cur)
+	}
+	report(0) // settling
+	report(0.3)
+	if s.cur != 1 {
+		t.Fatalf("after 30%% loss: on %d, want 1", s.cur)
+	}
+	if s.backoff != 2*probeBackoff {
+		t.Fatalf("a failed try up: backoff %v, want %v", s.backoff, 2*probeBackoff)
+	}
+	report(0) // settling
+	report(0.5)
+	if s.cur != 0 {
+		t.Fatalf("after 50%% loss: on %d, want 0", s.cur)
+	}
+	report(0.5)
+	if s.cur != 0 {
+		t.Fatal("below the lowest layer")
+	}
+	// Clean from here: up again once the backoff (as grown by two more
+	// failed tries) has passed.
+	s.backoff = maxBackoff
+	down := time.Unix(0, s.downAt)
+	for i := 0; s.cur == 0; i++ {
+		if i > 20 {
+			t.Fatal("never tried up again")
+		}
+		report(0)
+	}
+	if waited := at.Sub(down); waited < maxBackoff {
+		t.Fatalf("tried up %v after moving down, before the backoff of %v", waited, maxBackoff)
+	}
+	// A REMB below the layer's rate moves down without loss.
+	for i := 0; s.cur != 2; i++ {
+		if i > 20 {
+			t.Fatalf("not back on top: on %d", s.cur)
+		}
+		report(0)
+	}
+	report(0) // settling
+	s.remb = 500_000
+	report(0)
+	if s.cur != 1 {
+		t.Fatalf("REMB 500 kbit/s on a 1.2 Mbit/s layer: on %d, want 1", s.cur)
+	}
+}
