@@ -2,6 +2,7 @@ package media
 
 import (
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -585,5 +586,49 @@ func TestSimulcastLayerChoice(t *testing.T) {
 	report(0)
 	if s.cur != 1 {
 		t.Fatalf("REMB 500 kbit/s on a 1.2 Mbit/s layer: on %d, want 1", s.cur)
+	}
+}
+
+// Simulcast calls that come and go leave no goroutines behind: the layers'
+// forwarding loops and the track's ticker end with the track.
+func TestSimulcastLeavesNoGoroutines(t *testing.T) {
+	s := newSFU(t)
+	settle := func() int {
+		runtime.GC()
+		time.Sleep(300 * time.Millisecond)
+		return runtime.NumGoroutine()
+	}
+	round := func(i int) {
+		sub := s.join(fmt.Sprint("sub", i), nil)
+		var layers viewerLayers
+		layers.watch(sub)
+		pub := s.join(fmt.Sprint("pub", i), nil)
+		stop := make(chan struct{})
+		publishSimulcast(t, pub, stop)
+		sub.answerOffer(t)
+		waitFor(t, "simulcast RTP", func() bool { return layers.last.Load() >= 0 })
+		close(stop)
+		for _, p := range []*participant{pub, sub} {
+			p.send(&pb.MediaCommand{Body: &pb.MediaCommand_Leave{Leave: &pb.MediaLeave{}}})
+			s.system.Root.Stop(p.pid)
+		}
+		// The publisher's own connection is the test's; close it as a
+		// browser would go away.
+		_ = pub.pub.Close()
+		_ = sub.sub.Close()
+	}
+	round(0)
+	base := settle()
+	for i := 1; i <= 8; i++ {
+		round(i)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	n := settle()
+	for n > base+5 && time.Now().Before(deadline) {
+		n = settle()
+	}
+	if n > base+5 {
+		buf := make([]byte, 1<<20)
+		t.Fatalf("goroutines: %d after 8 simulcast calls, %d before\n%s", n, base, buf[:runtime.Stack(buf, true)])
 	}
 }
