@@ -121,7 +121,8 @@ type simState struct {
 	maxOutTs uint32
 	maxOutAt int64 // unix ns
 	// The highest VP8 picture id and TL0PICIDX sent, once one was.
-	maxPic, maxTl0   uint16
+	maxPic           uint16
+	maxTl0           uint8
 	picSent, tl0Sent bool
 	switchAt         int64 // unix ns of the last switch
 	// out remembers, per sequence number sent, where it came from, so a
@@ -395,7 +396,7 @@ func (s *simState) switchTo(idx int, seq uint16, ts uint32, ids vp8IDs, now time
 		s.off.pic = (s.maxPic + 1 - ids.pic) & 0x7fff
 	}
 	if ids.tl0At != 0 && s.tl0Sent {
-		s.off.tl0 = uint8(s.maxTl0) + 1 - ids.tl0
+		s.off.tl0 = s.maxTl0 + 1 - ids.tl0
 	}
 	s.cur, s.switchSeq, s.switchAt = idx, seq, now.UnixNano()
 }
@@ -408,8 +409,8 @@ func (s *simState) notePicture(ids vp8IDs, pic uint16, tl0 uint8) {
 		}
 	}
 	if ids.tl0At != 0 {
-		if d := tl0 - uint8(s.maxTl0); !s.tl0Sent || (d != 0 && d < 0x80) {
-			s.maxTl0, s.tl0Sent = uint16(tl0), true
+		if d := tl0 - s.maxTl0; !s.tl0Sent || (d != 0 && d < 0x80) {
+			s.maxTl0, s.tl0Sent = tl0, true
 		}
 	}
 }
@@ -580,27 +581,6 @@ func (t *simTrack) tend(s *simState, nowMs int64) {
 	s.mu.Unlock()
 	if ask != nil {
 		ask.keyframe()
-	}
-}
-
-// subscriberFeedback handles the RTCP of one subscriber's binding of a
-// simulcast track that is not a keyframe request or NACK.
-func (t *simTrack) subscriberFeedback(b *binding, pk rtcp.Packet) {
-	switch pk := pk.(type) {
-	case *rtcp.ReceiverReport:
-		for _, r := range pk.Reports {
-			if r.SSRC == b.ssrc {
-				t.feedback(b.sim, float64(r.FractionLost)/256, time.Now())
-			}
-		}
-	case *rtcp.ReceiverEstimatedMaximumBitrate:
-		for _, ssrc := range pk.SSRCs {
-			if ssrc == b.ssrc {
-				b.sim.mu.Lock()
-				b.sim.remb = float64(pk.Bitrate)
-				b.sim.mu.Unlock()
-			}
-		}
 	}
 }
 
