@@ -16,16 +16,17 @@ import (
 // ("layers", told apart by their rid), lowest first. Each subscriber gets
 // exactly one layer at a time through its ordinary binding of the track's
 // fanout: the binding carries a simState that says which layer it forwards
-// and rewrites sequence numbers and timestamps, so the subscriber sees one
-// continuous stream with one SSRC whichever layer it comes from.
+// and rewrites sequence numbers, timestamps and VP8 picture ids, so the
+// subscriber sees one continuous stream with one SSRC whichever layer it
+// comes from.
 //
 // A subscriber's layer follows its own feedback: its receiver reports
 // (fraction lost) and, when it sends them, REMB estimates. Heavy loss moves it
 // one layer down; a run of clean reports lets it try the next layer up, and a
 // try that brings loss back makes it wait longer before the next one. A
 // change takes effect only at a keyframe of the target layer (asked for with
-// a PLI), so the picture never breaks: until the keyframe comes the old
-// layer keeps flowing.
+// a PLI), and until it comes the old layer keeps flowing, so the picture
+// does not stop for a switch.
 
 // maxLayers bounds the encodings of one simulcast track.
 const maxLayers = 3
