@@ -136,6 +136,7 @@ func Run(ctx context.Context, cfg config.Config) error {
 	}
 	defer engine.Close()
 	m.WatchForwarding(engine.ForwardStats)
+	m.WatchSimulcast(engine.SimulcastSwitches)
 	events, stopEvents := startWebhooks(cfg, store, log)
 	defer stopEvents()
 	markInterruptedRecordings(ctx, cfg, engine.RecordingConfig(), store, events, log)

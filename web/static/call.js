@@ -549,8 +549,31 @@ export class Call {
       if (pc === this.pub && pc.connectionState === 'failed') this.recover('The call connection failed; reconnecting…');
     };
     if (this.mic) this.senders.mic = pc.addTransceiver(this.mic, { direction: 'sendonly' }).sender;
-    if (this.cam) this.senders.camera = pc.addTransceiver(this.cam, { direction: 'sendonly' }).sender;
+    if (this.cam) this.senders.camera = this.addCamera(pc);
     await this.negotiatePublish();
+  }
+
+  /**
+   * The camera's transceiver. With "?simulcast=1" on the page it sends three
+   * layers (quarter, half, full size) and the server gives each member the
+   * one its link carries; a browser that refuses sendEncodings sends one.
+   */
+  addCamera(pc) {
+    if (new URLSearchParams(location.search).get('simulcast') === '1') {
+      try {
+        return pc.addTransceiver(this.cam, {
+          direction: 'sendonly',
+          sendEncodings: [
+            { rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150_000 },
+            { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500_000 },
+            { rid: 'f', scaleResolutionDownBy: 1, maxBitrate: 1_500_000 },
+          ],
+        }).sender;
+      } catch {
+        /* one layer */
+      }
+    }
+    return pc.addTransceiver(this.cam, { direction: 'sendonly' }).sender;
   }
 
   async negotiatePublish() {
@@ -614,7 +637,7 @@ export class Call {
       await this.senders.camera.replaceTrack(this.cam);
     } else {
       // An audio-only call turning its camera on needs a new video section.
-      this.senders.camera = this.pub.addTransceiver(this.cam, { direction: 'sendonly' }).sender;
+      this.senders.camera = this.addCamera(this.pub);
       await this.negotiatePublish();
     }
     this.video = true;
