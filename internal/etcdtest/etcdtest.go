@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -44,24 +45,21 @@ func New(tb testing.TB) *Server {
 	if _, err := exec.LookPath("etcd"); err != nil {
 		tb.Fatal("etcd not found (install the Debian package etcd-server; scripts/deps.sh does)")
 	}
-	client, err := freePort()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	peer, err := freePort()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	dir := tb.TempDir()
-	cu, pu := fmt.Sprintf("http://127.0.0.1:%d", client), fmt.Sprintf("http://127.0.0.1:%d", peer)
-	s := &Server{Endpoint: fmt.Sprintf("127.0.0.1:%d", client), dir: dir, args: []string{
-		"--name", "test", "--data-dir", dir + "/data",
-		"--listen-client-urls", cu, "--advertise-client-urls", cu,
-		"--listen-peer-urls", pu, "--initial-advertise-peer-urls", pu,
-		"--initial-cluster", "test=" + pu, "--log-level", "warn",
-	}}
-	if err := s.Start(); err != nil {
-		tb.Fatal(err)
+	// A port found free can be taken by another process before etcd binds
+	// it (on a busy machine load runs use tens of thousands): try others.
+	var s *Server
+	for attempt := 1; ; attempt++ {
+		var err error
+		s, err = newServer(tb.TempDir())
+		if err == nil {
+			err = s.Start()
+		}
+		if err == nil {
+			break
+		}
+		if attempt == 5 || !strings.Contains(err.Error(), "address already in use") {
+			tb.Fatal(err)
+		}
 	}
 	tb.Cleanup(func() {
 		if err := s.Stop(); err != nil {
@@ -69,6 +67,25 @@ func New(tb testing.TB) *Server {
 		}
 	})
 	return s
+}
+
+// newServer prepares an etcd in dir on two free loopback ports.
+func newServer(dir string) (*Server, error) {
+	client, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	peer, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	cu, pu := fmt.Sprintf("http://127.0.0.1:%d", client), fmt.Sprintf("http://127.0.0.1:%d", peer)
+	return &Server{Endpoint: fmt.Sprintf("127.0.0.1:%d", client), dir: dir, args: []string{
+		"--name", "test", "--data-dir", dir + "/data",
+		"--listen-client-urls", cu, "--advertise-client-urls", cu,
+		"--listen-peer-urls", pu, "--initial-advertise-peer-urls", pu,
+		"--initial-cluster", "test=" + pu, "--log-level", "warn",
+	}}, nil
 }
 
 // Start runs etcd (again) and waits until it answers.

@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -122,11 +123,22 @@ func Launch() (*Server, error) {
 		_ = os.RemoveAll(dir)
 		return nil, fmt.Errorf("initdb: %v: %s", err, out)
 	}
-	if err := s.Start(); err != nil {
-		_ = os.RemoveAll(dir)
-		return nil, err
+	// A port found free can be taken by another process before the server
+	// binds it (on a busy machine load runs use tens of thousands): try others.
+	for attempt := 1; ; attempt++ {
+		err := s.Start()
+		if err == nil {
+			return s, nil
+		}
+		if attempt == 5 || !strings.Contains(strings.ToLower(err.Error()), "already in use") {
+			_ = os.RemoveAll(dir)
+			return nil, err
+		}
+		if s.Port, err = freePort(); err != nil {
+			_ = os.RemoveAll(dir)
+			return nil, err
+		}
 	}
-	return s, nil
 }
 
 // New launches a server for one test and closes it when the test ends.
