@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -81,11 +82,32 @@ func startServer(t testing.TB, dataDir string, extra ...string) *server {
 // startServerOn is startServer on another loopback address (127.0.0.2, ...).
 func startServerOn(t testing.TB, host, dataDir string, extra ...string) *server {
 	t.Helper()
-	return startServerAt(t, fmt.Sprintf("%s:%d", host, testserver.FreePortOn(t, host)), dataDir, extra...)
+	// A port found free can be taken by another process before the server
+	// binds it (on a busy machine load runs use tens of thousands): try others.
+	for attempt := 1; ; attempt++ {
+		s, err := launchServer(t, fmt.Sprintf("%s:%d", host, testserver.FreePortOn(t, host)), dataDir, extra...)
+		if err == nil {
+			return s
+		}
+		if attempt == 5 || !strings.Contains(err.Error(), "address already in use") {
+			t.Fatal(err)
+		}
+		t.Logf("port taken before the server bound it; trying another: %v", tail(err.Error(), 300))
+	}
 }
 
 // startServerAt is startServer on a given address (a restart on the same one).
 func startServerAt(t testing.TB, addr, dataDir string, extra ...string) *server {
+	t.Helper()
+	s, err := launchServer(t, addr, dataDir, extra...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// launchServer starts the server on addr and waits until it is healthy.
+func launchServer(t testing.TB, addr, dataDir string, extra ...string) (*server, error) {
 	t.Helper()
 	args := append([]string{"serve", "--addr", addr, "--data-dir", dataDir, "--log-level", "debug", "--password-cost", "4"}, extra...)
 	s := &server{t: t, URL: "http://" + addr, DataDir: dataDir, logs: &syncBuffer{}, done: make(chan error, 1)}
@@ -114,9 +136,9 @@ func startServerAt(t testing.TB, addr, dataDir string, extra ...string) *server 
 		}
 	})
 	if err != nil {
-		t.Fatalf("%v\n%s", err, s.logs.String())
+		return nil, fmt.Errorf("%v\n%s", err, s.logs.String())
 	}
-	return s
+	return s, nil
 }
 
 // stop sends SIGTERM and expects a clean exit.
