@@ -74,20 +74,19 @@ const (
 	mLive    = "/gc/heap/live:bytes"
 	mObjects = "/memory/classes/heap/objects:bytes"
 	mFree    = "/memory/classes/heap/free:bytes"
-	mUnused  = "/memory/classes/heap/unused:bytes"
 )
 
 // minExcess is the least retained memory worth a forced collection.
 const minExcess = 16 << 20
 
 // step reads the runtime's figures and releases memory when the process
-// allocated little since the last look (quiet: under an eighth of the heap
+// allocated little since the last look (quiet: under a sixteenth of the heap
 // in use, so the sessions it holds are idle) and more than a quarter of the
 // live heap (and at least minExcess) is resident without being in use. It
 // reports whether it released.
 func (t *tuner) step() bool {
 	if t.samples == nil {
-		t.samples = []metrics.Sample{{Name: mAllocs}, {Name: mLive}, {Name: mObjects}, {Name: mFree}, {Name: mUnused}}
+		t.samples = []metrics.Sample{{Name: mAllocs}, {Name: mLive}, {Name: mObjects}, {Name: mFree}}
 	}
 	metrics.Read(t.samples)
 	v := func(i int) uint64 {
@@ -96,20 +95,23 @@ func (t *tuner) step() bool {
 		}
 		return t.samples[i].Value.Uint64()
 	}
-	allocs, live, objects, free, unused := v(0), v(1), v(2), v(3), v(4)
+	allocs, live, objects, free := v(0), v(1), v(2), v(3)
 	delta := allocs - t.prevAllocs
 	first := !t.looked
 	t.prevAllocs, t.looked = allocs, true
 	if first || live == 0 {
 		return false
 	}
-	excess := free + unused
+	// Free pages not yet given back, and objects dead since the last
+	// collection. (Free slots in pages that also hold live objects cannot
+	// be given back, so they do not count.)
+	excess := free
 	if objects > live {
 		// Objects found dead at the last collection or allocated since:
 		// with little allocated, nearly all garbage.
 		excess += objects - live
 	}
-	if delta > objects/8 || excess < live/4 || excess < minExcess {
+	if delta > objects/16 || excess < live/4 || excess < minExcess {
 		return false
 	}
 	debug.FreeOSMemory()
