@@ -164,3 +164,28 @@ func TestLocalSessionsGetFramesInOrder(t *testing.T) {
 		t.Fatalf("a stopped session got %q", got)
 	}
 }
+
+// TestTableSessionTakesMailboxFrames: a session in the node's table still
+// gets what is sent to its actor's mailbox (as the whiteboard grain does).
+func TestTableSessionTakesMailboxFrames(t *testing.T) {
+	system := actor.NewActorSystem()
+	if err := StartFanOut(system, nil); err != nil {
+		t.Fatal(err)
+	}
+	out := NewOutbox(10, func() {}, func() {})
+	pid := Spawn(system, out, "s")
+	system.Root.Send(pid, &pb.ServerFrame{ReplyTo: "a"})
+	system.Root.Send(pid, &pb.EncodedFrames{Frames: [][]byte{[]byte(`{"replyTo":"b"}`)}})
+	var got [][]byte
+	deadline := time.Now().Add(30 * time.Second)
+	for len(got) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("got %q", got)
+		}
+		got = append(got, out.Take()...)
+		time.Sleep(10 * time.Millisecond)
+	}
+	if string(got[0]) != `{"replyTo":"a"}` || string(got[1]) != `{"replyTo":"b"}` {
+		t.Fatalf("got %q", got)
+	}
+}
