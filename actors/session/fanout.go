@@ -138,13 +138,11 @@ func (f *fanOut) Receive(ctx actor.Context) {
 	}
 }
 
-// StartFanOut spawns this node's fan-out actor under FanOutName, and keeps
-// the node's sessions' outboxes (see Spawn); m may be nil. It runs once per
-// actor system, before any session is spawned.
+// StartFanOut spawns this node's fan-out actor under FanOutName, and starts
+// the node's table of sessions unless StartTable did; m may be nil. It runs
+// once per actor system, before any session is spawned.
 func StartFanOut(system *actor.ActorSystem, m *metrics.Metrics) error {
-	if localSessions(system) == nil {
-		system.Extensions.Register(&sessionTable{})
-	}
+	StartTable(system)
 	_, err := system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return &fanOut{m: m} }), FanOutName)
 	return err
 }
@@ -159,6 +157,15 @@ func StartFanOut(system *actor.ActorSystem, m *metrics.Metrics) error {
 type sessionTable struct{ outboxes sync.Map } // actor id -> *Outbox
 
 var sessionTableID = extensions.NextExtensionID()
+
+// StartTable gives the actor system its table of local sessions (see
+// Spawn). Call it before anything that delivers runs on the system: the
+// actor runtime's extensions are not safe to register while being read.
+func StartTable(system *actor.ActorSystem) {
+	if localSessions(system) == nil {
+		system.Extensions.Register(&sessionTable{})
+	}
+}
 
 func (t *sessionTable) ExtensionID() extensions.ExtensionID { return sessionTableID }
 
