@@ -10,8 +10,10 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"liveroom/actors"
+	"liveroom/actors/broadcast"
 	"liveroom/actors/room"
 	"liveroom/actors/short"
+	"liveroom/actors/whiteboard"
 	"liveroom/persistence"
 	"liveroom/proto/pb"
 )
@@ -202,5 +204,100 @@ func TestShortClaimFencedWhenFree(t *testing.T) {
 	r, err := shortAsk(ctx, n, "free", &pb.ShortClaim{RoomId: "room-b", AgentId: "bob"})
 	if err != nil || r.GetError().GetCode() != "short_name_taken" {
 		t.Fatalf("claim of a name claimed elsewhere: %v %v", err, r)
+	}
+}
+
+// TestBroadcastSupersededActivationStops: once another activation took a
+// broadcast's fence, this one stores no more chat (its seq would clash with
+// the newer one's) and stops; the next request reaches a new activation
+// whose chat goes on after the last stored seq.
+func TestBroadcastSupersededActivationStops(t *testing.T) {
+	n := startBroadcastNode(t, t.TempDir(), broadcast.Settings{MaxViewers: 10, MaxChatChars: 100, MaxNameChars: 64,
+		IdleTimeout: time.Minute})
+	ctx := context.Background()
+	res, err := n.CreateBroadcast(ctx, &pb.CreateBroadcast{Id: "talk", ChatEnabled: true})
+	if err != nil || res.Error != nil {
+		t.Fatalf("create: %v %v", err, res.GetError())
+	}
+	host := newClient(t, n)
+	if _, perr := bjoin(t, n, host, &pb.BroadcastJoin{BroadcasterKey: res.BroadcasterKey, Name: "Prof"}); perr != nil {
+		t.Fatal(perr)
+	}
+	say := func(text string) *pb.BroadcastRequest {
+		return &pb.BroadcastRequest{Body: &pb.BroadcastRequest_Chat{Chat: &pb.SendChat{Text: text}}}
+	}
+	if perr := btell(t, n, host, say("one")); perr != nil {
+		t.Fatal(perr)
+	}
+	if _, err := persistence.TakeFence(n.store, persistence.FenceKey(broadcast.Kind, "talk")); err != nil {
+		t.Fatal(err)
+	}
+	if perr := btell(t, n, host, say("lost")); perr == nil {
+		t.Fatal("the superseded activation accepted a message")
+	}
+	if _, err := n.store.Get(persistence.BroadcastChatKey("talk", 2)); err != persistence.ErrNotFound {
+		t.Fatalf("the superseded activation stored seq 2: %v", err)
+	}
+
+	// A new activation: the broadcaster joins again and its chat follows seq 1.
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		again := newClient(t, n)
+		_, perr := bjoin(t, n, again, &pb.BroadcastJoin{BroadcasterKey: res.BroadcasterKey, Name: "Prof"})
+		if perr == nil {
+			perr = btell(t, n, again, say("two"))
+		}
+		if perr == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("broadcast did not come back: %v", perr)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	var m pb.ChatMessage
+	if found, err := persistence.GetRecord(n.store, persistence.BroadcastChatKey("talk", 2), &m); err != nil || !found || m.Text != "two" {
+		t.Fatalf("seq 2 after the new activation: %v %v %v", found, err, &m)
+	}
+}
+
+// TestWhiteboardSupersededActivationStops: a whiteboard grain whose fence
+// another activation took stores no op under its next seq and stops; the
+// retry reaches a new activation that loads the board from the store and
+// numbers the op after the last stored one.
+func TestWhiteboardSupersededActivationStops(t *testing.T) {
+	n := startWbNode(t, t.TempDir(), true, 256)
+	key := createRoom(t, n, "wbf", "")
+	agent := newClient(t, n)
+	mustJoin(t, n, agent, &pb.JoinRequest{RoomId: "wbf", Name: "Ann", AgentKey: key})
+	wbSync(t, n, "wbf", agent, 0)
+	if r := wbOp(t, n, "wbf", agent, &pb.WbOp{Kind: pb.WbOpKind_WB_OP_OPEN}); r.Error != nil || r.Seq != 1 {
+		t.Fatalf("open: %v %d", r.Error, r.Seq)
+	}
+	if _, err := persistence.TakeFence(n.store, persistence.FenceKey(whiteboard.Kind, "wbf")); err != nil {
+		t.Fatal(err)
+	}
+	if r := wbOp(t, n, "wbf", agent, pen(0, 1, 2, 3, 4)); r.Error.GetCode() != "unavailable" {
+		t.Fatalf("op on the superseded activation: %v seq %d", r.Error, r.Seq)
+	}
+	if _, err := n.store.Get(persistence.WbOpKey("wbf", 2)); err != persistence.ErrNotFound {
+		t.Fatalf("the superseded activation stored op 2: %v", err)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		r, err := n.Whiteboard(ctx, "wbf", &pb.WbRequest{Session: agent.pid, FrameId: "w",
+			Body: &pb.WbClient{Body: &pb.WbClient_Op{Op: pen(0, 5, 6, 7, 8)}}})
+		cancel()
+		if err == nil && r.Error == nil {
+			if r.Seq != 2 {
+				t.Fatalf("first op of the new activation has seq %d, want 2", r.Seq)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("whiteboard did not come back: %v %v", err, r.GetError())
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

@@ -2,8 +2,12 @@ package actors_test
 
 import (
 	"context"
+	"path/filepath"
 	"testing"
 	"time"
+
+	"go.uber.org/zap"
+	"google.golang.org/protobuf/proto"
 
 	"liveroom/actors/visitor"
 	"liveroom/persistence"
@@ -118,4 +122,38 @@ func TestVisitorSessionAcrossPagesAndActivations(t *testing.T) {
 			t.Fatalf("time on site %d", s.TimeOnSiteMs)
 		}
 	})
+}
+
+// TestVisitorSessionSweep: sessions unused for longer than the limit go,
+// with their fences; recent ones stay.
+func TestVisitorSessionSweep(t *testing.T) {
+	store, err := persistence.OpenPebble(filepath.Join(t.TempDir(), "store"), zap.NewNop(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	now := time.Now()
+	for key, seen := range map[string]time.Time{
+		"old-visitor-000000001": now.Add(-31 * 24 * time.Hour),
+		"new-visitor-000000002": now.Add(-time.Hour),
+	} {
+		raw, _ := proto.Marshal(&pb.VisitorSessionRecord{LastSeenMs: seen.UnixMilli(), Name: key})
+		if err := store.Set(persistence.VisitorSessionKey(key), raw); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := persistence.TakeFence(store, persistence.FenceKey(visitor.Kind, key)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := visitor.Sweep(store, visitor.DefaultForget, now)
+	if err != nil || n != 1 {
+		t.Fatalf("swept %d (%v), want 1", n, err)
+	}
+	for key, want := range map[string]bool{"old-visitor-000000001": false, "new-visitor-000000002": true} {
+		_, err := store.Get(persistence.VisitorSessionKey(key))
+		_, ferr := store.Get(persistence.FenceKey(visitor.Kind, key))
+		if (err == nil) != want || (ferr == nil) != want {
+			t.Errorf("%s: record %v, fence %v; want kept=%v", key, err, ferr, want)
+		}
+	}
 }

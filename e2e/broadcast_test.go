@@ -93,6 +93,32 @@ func TestBroadcastOneBroadcasterFiveViewersSecondBroadcasterEnded(t *testing.T) 
 		waitBroadcast(t, v, "live", `document.body.dataset.phase === "live"`)
 		decoding(t, v, fmt.Sprintf("viewer %d decodes the broadcaster", i+1), 1)
 	}
+	// The broadcaster sends simulcast (Chrome may leave out the top layer
+	// for a small camera) and each viewer decodes the layer the SFU picks.
+	waitBroadcast(t, host, "the broadcaster sending simulcast layers", `window.liveroomBroadcast.pub.getStats().then(s => {
+		let n = 0;
+		s.forEach(r => { if (r.type === "outbound-rtp" && r.kind === "video" && r.rid && r.bytesSent > 0) n++; });
+		return n >= 2;
+	})`)
+	layers := strings.Count(srv.logs.String(), `"simulcast layer"`)
+	if layers < 2 {
+		t.Fatalf("the SFU took %d simulcast layers of the broadcaster's video, want at least 2", layers)
+	}
+	if layers >= 3 {
+		// Viewers start on the middle layer and clean reports move them up:
+		// they keep decoding across the switch.
+		deadline := time.Now().Add(90 * time.Second)
+		for metric(t, srv, "liveroom_simulcast_layer_switches_total") < float64(len(viewers)) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%v simulcast layer switches, want one per viewer", metric(t, srv, "liveroom_simulcast_layer_switches_total"))
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		for i, v := range viewers {
+			decoding(t, v, fmt.Sprintf("viewer %d decodes after a layer switch", i+1), 1)
+		}
+	}
+	t.Logf("the broadcaster sends %d simulcast layers", layers)
 
 	// A second device joins with the same broadcaster link.
 	host2 := newPage(t, browser)

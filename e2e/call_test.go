@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -194,4 +195,38 @@ func TestDroppedConnectionKeepsTheCall(t *testing.T) {
 	if eval[bool](t, agent, `[...document.querySelectorAll("#messages .system, #messages li")].some(e => /Bob left/.test(e.textContent))`) {
 		t.Fatal("the agent was told the visitor left")
 	}
+}
+
+// A member whose page asks for simulcast (?simulcast=1) sends its camera as
+// layers; the SFU gives the other member one of them, decoded like any
+// video, and the member's own picture of the other is unchanged.
+func TestVideoCallWithSimulcastCamera(t *testing.T) {
+	srv := startServer(t, t.TempDir())
+	visitorLink, agentLink := createRoomLinks(t, srv, "layers")
+	u, err := url.Parse(agentLink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("simulcast", "1")
+	u.RawQuery = q.Encode()
+	browser := newBrowser(t)
+	agent, v := newPage(t, browser), newPage(t, browser)
+	agentID := joinAs(t, agent, u.String(), "Dr Alex")
+	vID := joinAs(t, v, visitorLink, "Vera")
+
+	do(t, agent, chromedp.Click(chromedp.ID("call-video")))
+	waitJS(t, v, "the incoming-call prompt", `!document.querySelector("#incoming-call").hidden`)
+	do(t, v, chromedp.Click(chromedp.ID("accept-video")))
+	waitGrowing(t, v, "the agent's simulcast camera at the visitor", agentID, "video", "framesDecoded")
+	waitGrowing(t, agent, "the visitor's camera at the agent", vID, "video", "framesDecoded")
+	waitJS(t, agent, "the agent sending simulcast layers", `window.liveroomCall.pub.getStats().then(s => {
+		let n = 0;
+		s.forEach(r => { if (r.type === "outbound-rtp" && r.kind === "video" && r.rid && r.bytesSent > 0) n++; });
+		return n >= 2;
+	})`)
+	if n := strings.Count(srv.logs.String(), `"simulcast layer"`); n < 2 {
+		t.Fatalf("the SFU took %d simulcast layers of the agent's camera, want at least 2", n)
+	}
+	waitGrowing(t, v, "the agent's camera still decoding", agentID, "video", "framesDecoded")
 }

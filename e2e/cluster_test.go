@@ -57,6 +57,7 @@ func startCluster(t *testing.T) *clusterRig {
 			"--cluster-name", r.name, "--cluster-host", host, "--cluster-port", strconv.Itoa(testserver.FreePortOn(t, host)),
 			"--resume-grace-seconds", "60", "--request-timeout-ms", "4000", "--history-page", "2000",
 			"--rate-per-second", "50", "--rate-burst", "100", "--log-level", "info"}
+		args = append(args, recordingFlags...)
 		r.args = append(r.args, args)
 		r.nodes = append(r.nodes, startServerOn(t, host, t.TempDir(), args...))
 	}

@@ -53,8 +53,11 @@ type Engine struct {
 	// Forwarding counters: packets read from publishers, copies written to
 	// subscribers, and copies sent again on a subscriber's NACK.
 	packetsIn, packetsOut, packetsResent atomic.Uint64
-	tcpLis                               net.Listener
-	tcp                                  ice.TCPMux
+	// simSwitches counts subscribers moved from one simulcast layer to
+	// another.
+	simSwitches atomic.Uint64
+	tcpLis      net.Listener
+	tcp         ice.TCPMux
 }
 
 // NewEngine opens the UDP (and TCP) ports and builds the Pion API with the
@@ -194,6 +197,10 @@ const nackTries = 5
 func (e *Engine) ForwardStats() (in, out, resent uint64) {
 	return e.packetsIn.Load(), e.packetsOut.Load(), e.packetsResent.Load()
 }
+
+// SimulcastSwitches is how many times a subscriber was moved from one
+// simulcast layer to another since the node started.
+func (e *Engine) SimulcastSwitches() uint64 { return e.simSwitches.Load() }
 
 // registerCodecs limits negotiation to what every current browser can decode,
 // since the SFU forwards packets untouched and cannot transcode.

@@ -32,8 +32,12 @@ type fanout struct {
 	*webrtc.TrackLocalStaticRTP
 	mu   sync.Mutex // serialises Bind and Unbind
 	subs atomic.Pointer[[]*binding]
-	// hist is nil for audio: Opus is not negotiated with NACK.
+	// hist is nil for audio: Opus is not negotiated with NACK, and for
+	// simulcast, whose layers keep their own.
 	hist *history
+	// sim is set for a simulcast track: each subscriber forwards one of its
+	// layers (simulcast.go).
+	sim *simTrack
 	// header is the forwarding loop's parsed header, kept to reuse its
 	// extension slice; only write uses it.
 	header rtp.Header
@@ -58,6 +62,9 @@ type binding struct {
 	// resent remembers, per history slot, when and how often that packet
 	// was sent again to this subscriber; made on its first NACK.
 	resent *[histSize]resendMark
+	// sim is the subscriber's layer and rewriting state when the track is
+	// simulcast.
+	sim *simState
 }
 
 type resendMark struct {
@@ -103,6 +110,9 @@ func (f *fanout) Bind(c webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, er
 	f.mu.Lock()
 	b := &binding{id: c.ID(), ssrc: uint32(c.SSRC()), pt: uint8(codec.PayloadType), ws: c.WriteStream(),
 		rtxSeq: uint16(rand.Uint32())}
+	if f.sim != nil {
+		b.sim = f.sim.newState()
+	}
 	if rtx := rtxPayloadType(codec.PayloadType, c.CodecParameters()); rtx != 0 && c.SSRCRetransmission() != 0 {
 		b.rtxSSRC, b.rtxPT = uint32(c.SSRCRetransmission()), rtx
 	}
@@ -174,23 +184,25 @@ func (f *fanout) write(pkt []byte, stripExtensions bool) int {
 // and payload type. buf is the caller's, 2*slotSize+2 bytes. It
 // returns how many packets were sent again.
 func (f *fanout) resend(n *rtcp.TransportLayerNack, buf []byte, stripExtensions bool) int {
-	if f.hist == nil {
+	if f.hist == nil && f.sim == nil {
 		return 0
 	}
-	var b *binding
-	for _, s := range *f.subs.Load() {
-		if s.ssrc == n.MediaSSRC {
-			b = s
-		}
-	}
+	b := f.binding(n.MediaSSRC)
 	if b == nil {
 		return 0
 	}
+	stripExtensions = stripExtensions || f.sim != nil
 	sent := 0
 	var h rtp.Header
 	for _, pair := range n.Nacks {
 		pair.Range(func(seq uint16) bool {
-			pkt := f.hist.get(seq, buf[:slotSize])
+			var pkt []byte
+			var off shift
+			if f.sim != nil {
+				pkt, off = f.sim.lookup(b.sim, seq, buf[:slotSize])
+			} else {
+				pkt = f.hist.get(seq, buf[:slotSize])
+			}
 			if pkt == nil {
 				return true
 			}
@@ -214,7 +226,12 @@ func (f *fanout) resend(n *rtcp.TransportLayerNack, buf []byte, stripExtensions 
 			if stripExtensions {
 				h.Extension, h.ExtensionProfile, h.Extensions = false, 0, h.Extensions[:0]
 			}
-			h.SSRC, h.PayloadType = b.ssrc, b.pt
+			// A simulcast layer's packet takes the subscriber's numbering.
+			h.SSRC, h.PayloadType, h.SequenceNumber = b.ssrc, b.pt, seq
+			h.Timestamp += off.ts
+			if f.sim != nil {
+				f.sim.rewritePayload(payload, off)
+			}
 			if b.rtxSSRC != 0 {
 				// RFC 4588: the original sequence number, then the payload,
 				// on the RTX stream's own sequence; no padding.
@@ -234,6 +251,16 @@ func (f *fanout) resend(n *rtcp.TransportLayerNack, buf []byte, stripExtensions 
 		})
 	}
 	return sent
+}
+
+// binding is the subscriber stream with that SSRC, or nil.
+func (f *fanout) binding(ssrc uint32) *binding {
+	for _, s := range *f.subs.Load() {
+		if s.ssrc == ssrc {
+			return s
+		}
+	}
+	return nil
 }
 
 // allowResend decides whether packet seq goes again to the subscriber: ok

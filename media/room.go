@@ -44,6 +44,9 @@ type peer struct {
 	iceRestart bool
 	// sendOnly peers (a WHIP publisher) are never offered other tracks.
 	sendOnly bool
+	// rids is the simulcast layer order (lowest first) of each media
+	// section of the last publish offer that sends simulcast, by mid.
+	rids map[string][]string
 }
 
 // forwarded is a published track and its fan-out copy.
@@ -51,10 +54,14 @@ type forwarded struct {
 	id, owner, source string
 	serial            int
 	local             *fanout
-	remote            *webrtc.TrackRemote
-	pub               *webrtc.PeerConnection
-	lastPLI           atomic.Int64 // unix ms of the last keyframe request
-	pliPending        atomic.Bool
+	// remote is the publisher's track; of a simulcast track, the layer
+	// that arrived first (the one recorded).
+	remote *webrtc.TrackRemote
+	pub    *webrtc.PeerConnection
+	pli    keyframeAsk
+	// mid is the publisher's media section, which a simulcast track's
+	// layers share.
+	mid string
 	// rec is set while the track is being recorded; forward hands it a copy
 	// of every packet.
 	rec atomic.Pointer[recorder.Track]
@@ -90,6 +97,7 @@ type (
 		member string
 		pc     *webrtc.PeerConnection
 		remote *webrtc.TrackRemote
+		mid    string
 	}
 	trackEnded    struct{ id string }
 	connectionBad struct {
@@ -281,14 +289,21 @@ func (r *room) publishOffer(ctx actor.Context, c *pb.MediaCommand, offer *pb.Sdp
 			return
 		}
 		member := p.member
-		pc.OnTrack(func(remote *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-			r.system.Root.Send(r.self, &trackArrived{member: member, pc: pc, remote: remote})
+		pc.OnTrack(func(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
+			mid := ""
+			for _, t := range pc.GetTransceivers() {
+				if t.Receiver() == recv {
+					mid = t.Mid()
+				}
+			}
+			r.system.Root.Send(r.self, &trackArrived{member: member, pc: pc, remote: remote, mid: mid})
 		})
 		p.pub = pc
 	}
 	for id, src := range offer.Sources {
 		p.sources[id] = src
 	}
+	p.rids = simulcastRids(parsed)
 	if err := p.pub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer.Sdp}); err != nil {
 		r.fail(ctx, c.Session, c.FrameId, "bad_sdp", "The offer could not be applied: "+err.Error())
 		return
@@ -365,6 +380,25 @@ func (r *room) trackArrived(ctx actor.Context, msg *trackArrived) {
 	if p == nil || p.pub != msg.pc {
 		return
 	}
+	layer := -1
+	if rid := msg.remote.RID(); rid != "" {
+		for i, x := range p.rids[msg.mid] {
+			if x == rid && i < maxLayers {
+				layer = i
+			}
+		}
+		if layer < 0 || msg.remote.Kind() != webrtc.RTPCodecTypeVideo {
+			r.log.Info("simulcast layer not forwarded", zap.String("member", p.member), zap.String("rid", rid))
+			return
+		}
+		// A further layer of a track already forwarded.
+		for _, f := range r.tracks {
+			if f.pub == msg.pc && f.mid == msg.mid && f.local.sim != nil {
+				r.addLayer(f, layer, msg.remote)
+				return
+			}
+		}
+	}
 	if p.published >= r.e.cfg.MaxTracksPerPeer {
 		r.fail(ctx, p.session, "", "too_many_tracks", "That track is not forwarded: too many tracks.")
 		return
@@ -387,11 +421,19 @@ func (r *room) trackArrived(ctx actor.Context, msg *trackArrived) {
 		r.log.Error("local track", zap.Error(err))
 		return
 	}
-	f := &forwarded{id: id, owner: p.member, source: source, serial: r.serial, local: local, remote: msg.remote, pub: msg.pc}
+	f := &forwarded{id: id, owner: p.member, source: source, serial: r.serial, local: local, remote: msg.remote, pub: msg.pc, mid: msg.mid}
+	if layer >= 0 {
+		local.hist, local.sim = nil, newSimTrack(msg.remote.Codec().RTPCodecCapability, &r.e.simSwitches)
+		go local.sim.run(local)
+	}
 	r.tracks[id] = f
 	p.published++
 	r.record(f)
-	go r.forward(f)
+	if layer >= 0 {
+		r.addLayer(f, layer, msg.remote)
+	} else {
+		go r.forward(f)
+	}
 	for _, q := range r.peers {
 		if q != p {
 			r.subscribe(ctx, q, f)
@@ -425,33 +467,103 @@ func (r *room) forward(f *forwarded) {
 	}
 }
 
-// keyframe asks the publisher for a keyframe. Requests from many subscribers
-// are merged: at most one PLI per pliInterval, and one asked for inside the
-// interval is sent when it ends rather than dropped, so a late subscriber
-// always gets its keyframe.
+// addLayer starts forwarding one layer of a simulcast track.
+func (r *room) addLayer(f *forwarded, idx int, remote *webrtc.TrackRemote) {
+	t := f.local.sim
+	if t.layers[idx].Load() != nil {
+		return
+	}
+	l := &layer{idx: idx, rid: remote.RID(), remote: remote, pub: f.pub}
+	t.layers[idx].Store(l)
+	go r.forwardLayer(f, l)
+	r.log.Debug("simulcast layer", zap.String("track", f.id), zap.String("rid", l.rid), zap.Int("layer", idx))
+}
+
+// forwardLayer is forward for one layer of a simulcast track: each packet
+// goes to the subscribers on that layer.
+func (r *room) forwardLayer(f *forwarded, l *layer) {
+	buf := make([]byte, slotSize)
+	var pkt rtp.Packet
+	for {
+		n, _, err := l.remote.Read(buf)
+		if err != nil {
+			r.system.Root.Send(r.self, &trackEnded{id: f.id})
+			return
+		}
+		r.e.out.hold()
+		// A layer's header extensions (its rid among them) are dropped
+		// whatever the call: subscribers get no simulcast.
+		copies := f.local.writeLayer(l, buf[:n], true)
+		r.e.out.release()
+		r.e.packetsIn.Add(1)
+		r.e.packetsOut.Add(uint64(copies))
+		if l.remote == f.remote {
+			if t := f.rec.Load(); t != nil && pkt.Unmarshal(buf[:n]) == nil {
+				t.Push(&pkt)
+			}
+		}
+	}
+}
+
+// keyframe asks the publisher for a keyframe (of every layer of a
+// simulcast track). Requests from many subscribers are merged: at most one
+// PLI per pliInterval, and one asked for inside the interval is sent when it
+// ends rather than dropped, so a late subscriber always gets its keyframe.
 func (f *forwarded) keyframe() {
 	if f.remote.Kind() != webrtc.RTPCodecTypeVideo {
 		return
 	}
-	wait := time.Duration(f.lastPLI.Load()+pliInterval.Milliseconds()-time.Now().UnixMilli()) * time.Millisecond
-	if wait <= 0 {
-		f.sendPLI()
+	if t := f.local.sim; t != nil {
+		for i := range maxLayers {
+			if l := t.layers[i].Load(); l != nil {
+				l.keyframe()
+			}
+		}
 		return
 	}
-	if f.pliPending.CompareAndSwap(false, true) {
-		time.AfterFunc(wait, func() {
-			f.pliPending.Store(false)
-			f.sendPLI()
-		})
+	f.pli.ask(func() {
+		_ = f.pub.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(f.remote.SSRC())}})
+	})
+}
+
+// keyframeFor asks for a keyframe on behalf of the subscriber stream ssrc:
+// of a simulcast track, of the layer that subscriber gets.
+func (f *forwarded) keyframeFor(ssrc uint32) {
+	if t := f.local.sim; t != nil {
+		if b := f.local.binding(ssrc); b != nil {
+			t.keyframe(b.sim)
+		}
+		return
+	}
+	f.keyframe()
+}
+
+// feedback hands a subscriber's receiver reports and REMB to the layer
+// selection of a simulcast track.
+func (f *forwarded) feedback(pk rtcp.Packet) {
+	t := f.local.sim
+	if t == nil {
+		return
+	}
+	switch pk := pk.(type) {
+	case *rtcp.ReceiverReport:
+		for _, rep := range pk.Reports {
+			if b := f.local.binding(rep.SSRC); b != nil {
+				t.feedback(b.sim, float64(rep.FractionLost)/256, time.Now())
+			}
+		}
+	case *rtcp.ReceiverEstimatedMaximumBitrate:
+		for _, ssrc := range pk.SSRCs {
+			if b := f.local.binding(ssrc); b != nil {
+				b.sim.mu.Lock()
+				b.sim.remb = float64(pk.Bitrate)
+				b.sim.mu.Unlock()
+			}
+		}
 	}
 }
 
 const pliInterval = 300 * time.Millisecond
-
-func (f *forwarded) sendPLI() {
-	f.lastPLI.Store(time.Now().UnixMilli())
-	_ = f.pub.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(f.remote.SSRC())}})
-}
 
 func (r *room) subscribe(ctx actor.Context, q *peer, f *forwarded) {
 	if q.sendOnly {
@@ -482,8 +594,12 @@ func (r *room) subscribe(ctx actor.Context, q *peer, f *forwarded) {
 			}
 			for _, pk := range pkts {
 				switch pk := pk.(type) {
-				case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-					f.keyframe()
+				case *rtcp.PictureLossIndication:
+					f.keyframeFor(pk.MediaSSRC)
+				case *rtcp.FullIntraRequest:
+					f.keyframeFor(pk.MediaSSRC)
+				case *rtcp.ReceiverReport, *rtcp.ReceiverEstimatedMaximumBitrate:
+					f.feedback(pk)
 				case *rtcp.TransportLayerNack:
 					if buf == nil {
 						buf = make([]byte, 2*slotSize+2)
@@ -496,7 +612,10 @@ func (r *room) subscribe(ctx actor.Context, q *peer, f *forwarded) {
 			}
 		}
 	}()
-	f.keyframe()
+	if f.local.sim == nil {
+		// A simulcast subscriber's layer asks for its own (simTrack.tend).
+		f.keyframe()
+	}
 }
 
 func (r *room) negotiate(ctx actor.Context, q *peer) {
@@ -531,6 +650,9 @@ func (r *room) trackEnded(ctx actor.Context, id string) {
 		return
 	}
 	delete(r.tracks, id)
+	if f.local.sim != nil {
+		f.local.sim.close()
+	}
 	if t := f.rec.Swap(nil); t != nil {
 		t.End()
 	}

@@ -41,6 +41,7 @@ type sfu struct {
 	client *webrtc.API
 	// recEvents gets the media actor's recording events.
 	recEvents chan *pb.MediaRecordingEvent
+	engine    *Engine
 }
 
 func newSFU(tb testing.TB) *sfu {
@@ -49,6 +50,12 @@ func newSFU(tb testing.TB) *sfu {
 
 func newSFUWith(tb testing.TB, cfg Config) *sfu {
 	tb.Helper()
+	return newSFUProps(tb, cfg, func(e *Engine) *actor.Props { return e.Props("r") })
+}
+
+// newSFUProps runs the media actor props makes (a room's or a broadcast's).
+func newSFUProps(tb testing.TB, cfg Config, props func(*Engine) *actor.Props) *sfu {
+	tb.Helper()
 	cfg.UDPPort = freeUDPPort(tb)
 	e, err := NewEngine(cfg, zap.NewNop())
 	if err != nil {
@@ -56,14 +63,14 @@ func newSFUWith(tb testing.TB, cfg Config) *sfu {
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quiet }))
-	s := &sfu{tb: tb, system: system, recEvents: make(chan *pb.MediaRecordingEvent, 64)}
+	s := &sfu{tb: tb, system: system, recEvents: make(chan *pb.MediaRecordingEvent, 64), engine: e}
 	// The media actor runs under a parent, as under its room grain, which
 	// collects its recording events.
 	ready := make(chan *actor.PID, 1)
 	parent := system.Root.Spawn(actor.PropsFromFunc(func(ctx actor.Context) {
 		switch m := ctx.Message().(type) {
 		case *actor.Started:
-			ready <- ctx.Spawn(e.Props("r"))
+			ready <- ctx.Spawn(props(e))
 		case *pb.MediaRecordingEvent:
 			select {
 			case s.recEvents <- m:
@@ -108,6 +115,9 @@ type participant struct {
 	onPacket func(*webrtc.TrackRemote, *rtp.Packet)
 	// onRTCP, when set before publish, sees the RTCP the publisher gets.
 	onRTCP func(rtcp.Packet)
+	// api, when set before the first offer is answered, makes the
+	// subscriber connection instead of the sfu's client API.
+	api *webrtc.API
 }
 
 func (s *sfu) join(id string, want []byte) *participant {
@@ -158,7 +168,11 @@ func (p *participant) answerOffer(tb testing.TB) string {
 		tb.Fatalf("%s: expected a subscribe offer", p.id)
 	}
 	if p.sub == nil {
-		pc, err := p.s.client.NewPeerConnection(webrtc.Configuration{})
+		api := p.s.client
+		if p.api != nil {
+			api = p.api
+		}
+		pc, err := api.NewPeerConnection(webrtc.Configuration{})
 		if err != nil {
 			tb.Fatal(err)
 		}

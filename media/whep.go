@@ -121,19 +121,26 @@ func placeholder(k webrtc.RTPCodecType, offer string) (*webrtc.TrackLocalStaticR
 }
 
 // readWHEPRTCP passes a player's keyframe requests on to the publisher of
-// whatever its slot sends now (and lets the interceptors see its NACKs).
+// whatever its slot sends now, and its receiver reports to the layer
+// selection of a simulcast track (and lets the interceptors see its NACKs).
 func readWHEPRTCP(slot *whepSlot) {
 	for {
 		pkts, _, err := slot.sender.ReadRTCP()
 		if err != nil {
 			return
 		}
+		f := slot.cur.Load()
+		if f == nil {
+			continue
+		}
 		for _, pk := range pkts {
-			switch pk.(type) {
-			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-				if f := slot.cur.Load(); f != nil {
-					f.keyframe()
-				}
+			switch pk := pk.(type) {
+			case *rtcp.PictureLossIndication:
+				f.keyframeFor(pk.MediaSSRC)
+			case *rtcp.FullIntraRequest:
+				f.keyframeFor(pk.MediaSSRC)
+			case *rtcp.ReceiverReport, *rtcp.ReceiverEstimatedMaximumBitrate:
+				f.feedback(pk)
 			}
 		}
 	}

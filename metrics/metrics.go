@@ -128,3 +128,10 @@ func (m *Metrics) WatchForwarding(stats func() (in, out, resent uint64)) {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "liveroom_sfu_packets_resent_total",
 			Help: "RTP packets the SFU sent again because a subscriber reported them lost (NACK)."}, pick(2)))
 }
+
+// WatchSimulcast exports how often the SFU moved a subscriber from one
+// simulcast layer to another (down on a poor link, up when it recovers).
+func (m *Metrics) WatchSimulcast(switches func() uint64) {
+	m.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "liveroom_simulcast_layer_switches_total",
+		Help: "Times a subscriber was moved from one simulcast layer to another."}, func() float64 { return float64(switches()) }))
+}

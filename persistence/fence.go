@@ -81,3 +81,79 @@ func (f *Fence) Delete(key []byte) error {
 	b.Delete(key)
 	return f.Apply(&b)
 }
+
+// Claim is one grain activation's use of its fence. The fence is taken
+// once, at load for a grain whose records exist or at its first write for
+// a new one, and every write goes through it. The first write refused
+// because a newer activation took the fence calls OnLost, once: the grain
+// then stops, leaving its records to the newer one.
+type Claim struct {
+	store  Store
+	key    []byte
+	onLost func(generation uint64)
+	fence  *Fence
+	lost   bool
+}
+
+// NewClaim prepares a claim on the fence at key; nothing is written yet.
+func NewClaim(s Store, key []byte, onLost func(generation uint64)) *Claim {
+	return &Claim{store: s, key: key, onLost: onLost}
+}
+
+// Ensure takes the fence unless this activation holds it already. taken
+// says it was taken just now: what the activation read before may have
+// been written over since by an older one, so it reads again.
+func (c *Claim) Ensure() (taken bool, err error) {
+	if c.fence != nil {
+		return false, nil
+	}
+	f, err := TakeFence(c.store, c.key)
+	if err != nil {
+		return false, err
+	}
+	c.fence = f
+	return true, nil
+}
+
+// Forget drops the fence taken, so that the next write takes one again
+// (after a read that should have followed the take failed).
+func (c *Claim) Forget() { c.fence = nil }
+
+// Held says whether this activation holds the fence.
+func (c *Claim) Held() bool { return c.fence != nil }
+
+// Lost says whether a newer activation has taken over.
+func (c *Claim) Lost() bool { return c.lost }
+
+// Generation is the fence's generation held (0 when none).
+func (c *Claim) Generation() uint64 {
+	if c.fence == nil {
+		return 0
+	}
+	return c.fence.Generation()
+}
+
+// Apply writes b under the fence, taking it first if needed.
+func (c *Claim) Apply(b *Batch) error {
+	if c.lost {
+		return ErrConflict
+	}
+	if _, err := c.Ensure(); err != nil {
+		return err
+	}
+	err := c.fence.Apply(b)
+	if errors.Is(err, ErrConflict) {
+		c.lost = true
+		if c.onLost != nil {
+			c.onLost(c.fence.Generation())
+		}
+	}
+	return err
+}
+
+// Check fails with ErrConflict once a newer activation has taken the
+// fence: for work outside a batch (a range delete) that must not run then.
+func (c *Claim) Check() error {
+	var b Batch
+	return c.Apply(&b)
+}

@@ -153,6 +153,9 @@ func (p *Pebble) Apply(b *Batch) (err error) {
 			}
 		}
 	}
+	if len(b.ops) == 0 {
+		return nil // only checks: nothing to write
+	}
 	pb := p.db.NewBatch()
 	defer pb.Close()
 	for _, op := range b.ops {

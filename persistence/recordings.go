@@ -1,6 +1,7 @@
 package persistence
 
 import (
+	"errors"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -62,25 +63,66 @@ func ListRecordings(s Store, roomID string, fn func(*pb.RecordingRecord) bool) e
 
 // MarkInterrupted marks the recordings this node was still writing when it
 // stopped (a crash or kill) as interrupted; their files play up to the last
-// cluster written. It returns them.
+// cluster written. It returns those it marked.
 func MarkInterrupted(s Store, node string, now time.Time) ([]*pb.RecordingRecord, error) {
-	var found []*pb.RecordingRecord
+	var active []*pb.RecordingRecord
 	err := ListRecordings(s, "", func(r *pb.RecordingRecord) bool {
 		if r.State == RecordingActive && r.Node == node {
-			found = append(found, r)
+			active = append(active, r)
 		}
 		return true
 	})
 	if err != nil {
 		return nil, err
 	}
-	for _, r := range found {
-		r.State = RecordingInterrupted
-		r.EndedAtMs = now.UnixMilli()
-		r.Error = "The server stopped during the recording; the files end where it stopped."
-		if err := PutRecording(s, r); err != nil {
+	var marked []*pb.RecordingRecord
+	for _, r := range active {
+		rec, ok, err := InterruptRecording(s, r.RoomId, r.Id, now)
+		if err != nil {
 			return nil, err
 		}
+		if ok {
+			marked = append(marked, rec)
+		}
 	}
-	return found, nil
+	return marked, nil
+}
+
+// InterruptRecording marks one recording as interrupted if it is still
+// listed as being written, and says whether it did. The write is
+// conditional: when a node dies mid-recording, both the room's new node and
+// the dead node (should it restart) find the recording, and only the one
+// that marks it salvages its files.
+func InterruptRecording(s Store, roomID, id string, now time.Time) (*pb.RecordingRecord, bool, error) {
+	key := RecordingKey(roomID, id)
+	raw, err := s.Get(key)
+	if errors.Is(err, ErrNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	rec := &pb.RecordingRecord{}
+	if err := proto.Unmarshal(raw, rec); err != nil {
+		return nil, false, err
+	}
+	if rec.State != RecordingActive {
+		return rec, false, nil
+	}
+	rec.State = RecordingInterrupted
+	rec.EndedAtMs = now.UnixMilli()
+	rec.Error = "The server stopped during the recording; the files end where it stopped."
+	next, err := proto.Marshal(rec)
+	if err != nil {
+		return nil, false, err
+	}
+	var b Batch
+	b.Require(key, raw)
+	b.Set(key, next)
+	if err := s.Apply(&b); errors.Is(err, ErrConflict) {
+		return rec, false, nil
+	} else if err != nil {
+		return nil, false, err
+	}
+	return rec, true, nil
 }

@@ -47,3 +47,27 @@ func TestMarkInterruptedAfterReopen(t *testing.T) {
 		t.Errorf("room r1 lists %v, want a and b", r1)
 	}
 }
+
+// TestInterruptRecordingOnce: when the room's new node and the restarted
+// dead node both find a recording cut short, only the first marks it (and
+// so only one salvages its files).
+func TestInterruptRecordingOnce(t *testing.T) {
+	s := openTest(t, t.TempDir())
+	defer s.Close()
+	if err := PutRecording(s, &pb.RecordingRecord{Id: "a", RoomId: "r1", State: RecordingActive, Node: "dead"}); err != nil {
+		t.Fatal(err)
+	}
+	rec, ok, err := InterruptRecording(s, "r1", "a", time.Now())
+	if err != nil || !ok || rec.State != RecordingInterrupted {
+		t.Fatalf("first: %v %v %v", rec, ok, err)
+	}
+	if found, err := MarkInterrupted(s, "dead", time.Now()); err != nil || len(found) != 0 {
+		t.Fatalf("the restarted node marked %v again (%v)", found, err)
+	}
+	if _, ok, err := InterruptRecording(s, "r1", "a", time.Now()); err != nil || ok {
+		t.Fatalf("second: %v %v", ok, err)
+	}
+	if _, ok, err := InterruptRecording(s, "r1", "missing", time.Now()); err != nil || ok {
+		t.Fatalf("unknown recording: %v %v", ok, err)
+	}
+}

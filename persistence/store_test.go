@@ -331,3 +331,50 @@ func testStoreFence(t *testing.T, place func(t *testing.T) opener) {
 		seen[g] = true
 	}
 }
+
+// TestStoreClaim: a claim takes its fence on the first write, tells its
+// grain once when a newer activation took over, and refuses every write
+// after that, including the check that guards a range delete.
+func TestStoreClaim(t *testing.T) { eachBackend(t, testStoreClaim) }
+
+func testStoreClaim(t *testing.T, place func(t *testing.T) opener) {
+	s := place(t)(nil)
+	defer s.Close()
+	key := FenceKey("board", "b")
+	lost := 0
+	older := NewClaim(s, key, func(uint64) { lost++ })
+	if older.Held() {
+		t.Fatal("a new claim holds a fence before writing")
+	}
+	var b Batch
+	b.Set(WbOpKey("b", 1), []byte("op 1"))
+	if err := older.Apply(&b); err != nil || !older.Held() || older.Generation() == 0 {
+		t.Fatalf("first write: %v held=%v gen=%d", err, older.Held(), older.Generation())
+	}
+	newer := NewClaim(s, key, nil)
+	if taken, err := newer.Ensure(); err != nil || !taken {
+		t.Fatalf("newer activation's fence: %v taken=%v", err, taken)
+	}
+	if taken, err := newer.Ensure(); err != nil || taken {
+		t.Fatalf("fence taken twice: %v taken=%v", err, taken)
+	}
+	for i := 0; i < 2; i++ {
+		var b Batch
+		b.Set(WbOpKey("b", 2), []byte("stale"))
+		if err := older.Apply(&b); !errors.Is(err, ErrConflict) {
+			t.Fatalf("write by the superseded activation: %v", err)
+		}
+	}
+	if err := older.Check(); !errors.Is(err, ErrConflict) || !older.Lost() || lost != 1 {
+		t.Fatalf("check: %v lost=%v told %d times, want once", err, older.Lost(), lost)
+	}
+	wantNotFound(t, s, WbOpKey("b", 2))
+	if err := newer.Check(); err != nil {
+		t.Fatalf("check by the current activation: %v", err)
+	}
+	b = Batch{}
+	b.Set(WbOpKey("b", 2), []byte("op 2"))
+	if err := newer.Apply(&b); err != nil {
+		t.Fatalf("write by the current activation: %v", err)
+	}
+}

@@ -133,15 +133,5 @@ func sweepUnsavedRecordings(ctx context.Context, cfg config.Config, store persis
 			}
 		}
 	}
-	sweep()
-	tick := time.NewTicker(10 * time.Minute)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-			sweep()
-		}
-	}
+	repeat(ctx, 10*time.Minute, sweep)
 }

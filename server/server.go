@@ -142,10 +142,12 @@ func Run(ctx context.Context, cfg config.Config) error {
 	}
 	defer engine.Close()
 	m.WatchForwarding(engine.ForwardStats)
+	m.WatchSimulcast(engine.SimulcastSwitches)
 	events, stopEvents := startWebhooks(cfg, store, log)
 	defer stopEvents()
 	markInterruptedRecordings(ctx, cfg, engine.RecordingConfig(), store, events, log)
 	go sweepUnsavedRecordings(ctx, cfg, store, log)
+	go sweepVisitorSessions(ctx, store, log.Named("visitor"))
 	node, err := actors.StartNode(actors.NodeConfig{
 		ClusterName: cfg.ClusterName, Host: cfg.ClusterHost, Port: cfg.ClusterPort,
 		Provider: cfg.ClusterProvider, Peers: cfg.ClusterPeers, AutoPort: cfg.ClusterAutoPort, EtcdEndpoints: cfg.EtcdEndpoints,

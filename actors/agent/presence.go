@@ -1,6 +1,8 @@
 package agent
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"strings"
 	"time"
@@ -124,7 +126,8 @@ func (g *grain) visitorHello(ctx actor.Context, msg *pb.AgentVisitorHello) *pb.A
 	info := &pb.VisitorInfo{
 		VisitorId: randomID(9), RoomId: h.RoomId, PageTitle: cleanText(h.PageTitle, maxTitleChars),
 		SinceMs: time.Now().UnixMilli(), Origin: cleanText(msg.Origin, 200),
-		Session: msg.VisitorSession, // filled by the socket's node, not the browser
+		Session:    msg.VisitorSession, // filled by the socket's node, not the browser
+		SessionRef: sessionRef(h.SessionKey),
 	}
 	if u, ok := room.CleanHTTPURL(h.PageUrl); ok {
 		info.PageUrl = u
@@ -473,4 +476,14 @@ func (g *grain) call(ctx actor.Context, identity, kind string, msg interface{}, 
 		}
 		then(res, err)
 	})
+}
+
+// sessionRef names a visitor session for agent pages: a hash of its key,
+// which is the visitor's cookie and must not reach anyone else.
+func sessionRef(key string) string {
+	if key == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte("visitor-session\x00" + key))
+	return base64.RawURLEncoding.EncodeToString(sum[:12])
 }

@@ -109,6 +109,10 @@ type grain struct {
 	viewers  int
 	chatSeq  uint64
 	mediaPID *actor.PID
+	// claim is this activation's fence on the broadcast's records: during a
+	// topology change two activations can briefly run, and only the newer
+	// one may write (chat seqs never repeat); the older one stops.
+	claim *persistence.Claim
 }
 
 func errorf(code, msg string) *pb.Error { return &pb.Error{Code: code, Message: msg} }
@@ -121,10 +125,18 @@ var (
 )
 
 func (g *grain) Receive(ctx actor.Context) {
+	defer func() {
+		if g.claim != nil && g.claim.Lost() {
+			ctx.Stop(ctx.Self())
+		}
+	}()
 	switch msg := ctx.Message().(type) {
 	case *cluster.ClusterInit:
 		g.id = msg.Identity.Identity
 		g.log = g.deps.Log.With(zap.String("broadcast", g.id))
+		g.claim = persistence.NewClaim(g.deps.Store, persistence.FenceKey(Kind, g.id), func(gen uint64) {
+			g.log.Warn("a newer activation of this broadcast took over; stopping this one", zap.Uint64("generation", gen))
+		})
 		g.load()
 		g.armIdle(ctx)
 	case *actor.Stopping:
@@ -162,32 +174,44 @@ func (g *grain) Receive(ctx actor.Context) {
 	}
 }
 
+// load reads the broadcast. One that exists is fenced first and then read
+// again, so that an older activation still running cannot add chat after
+// this one read the last seq.
 func (g *grain) load() {
+	found, err := g.read()
+	if err == nil && found {
+		if _, err = g.claim.Ensure(); err == nil {
+			_, err = g.read()
+		}
+	}
+	if err != nil {
+		g.rec, g.loadErr = nil, err
+		g.log.Error("load broadcast", zap.Error(err))
+	}
+}
+
+// read loads the record and its last chat seq; found says it exists.
+func (g *grain) read() (bool, error) {
 	rec := &pb.BroadcastRecord{}
 	found, err := persistence.GetRecord(g.deps.Store, persistence.BroadcastKey(g.id), rec)
+	if err != nil || !found {
+		return false, err
+	}
+	prefix := persistence.BroadcastChatPrefix(g.id)
+	err = g.deps.Store.Scan(prefix, persistence.PrefixEnd(prefix), true, 1, func(k, _ []byte) bool {
+		g.chatSeq = persistence.ChatSeq(k)
+		return false
+	})
 	if err != nil {
-		g.loadErr = err
-		g.log.Error("load broadcast", zap.Error(err))
-		return
+		return true, err
 	}
-	if found {
-		prefix := persistence.BroadcastChatPrefix(g.id)
-		err = g.deps.Store.Scan(prefix, persistence.PrefixEnd(prefix), true, 1, func(k, _ []byte) bool {
-			g.chatSeq = persistence.ChatSeq(k)
-			return false
-		})
-		if err != nil {
-			g.loadErr = err
-			g.log.Error("load broadcast chat tail", zap.Error(err))
-			return
-		}
-		g.rec = rec
-		if rec.Phase == pb.BroadcastPhase_BROADCAST_PHASE_LIVE {
-			// The node that hosted it is gone, and with it every broadcaster's
-			// media; broadcasters that come back make it live again.
-			g.rec.Phase = pb.BroadcastPhase_BROADCAST_PHASE_WAITING
-		}
+	g.rec = rec
+	if rec.Phase == pb.BroadcastPhase_BROADCAST_PHASE_LIVE {
+		// The node that hosted it is gone, and with it every broadcaster's
+		// media; broadcasters that come back make it live again.
+		g.rec.Phase = pb.BroadcastPhase_BROADCAST_PHASE_WAITING
 	}
+	return true, nil
 }
 
 func (g *grain) missing() *pb.Error {
@@ -214,7 +238,7 @@ func (g *grain) saveNew() error {
 		if g.rec.OwnerAgentId != "" {
 			b.Set(persistence.AgentBroadcastKey(g.rec.OwnerAgentId, g.id), []byte(g.id))
 		}
-		err = g.deps.Store.Apply(&b)
+		err = g.claim.Apply(&b)
 	}
 	if err != nil {
 		g.log.Error("store broadcast", zap.Error(err))
@@ -232,6 +256,10 @@ func (g *grain) delete(ctx actor.Context, msg *pb.DeleteBroadcast) *pb.DeleteBro
 		return &pb.DeleteBroadcastResult{Error: g.missing()}
 	}
 	prefix := persistence.BroadcastChatPrefix(g.id)
+	if err := g.claim.Check(); err != nil {
+		g.log.Error("delete broadcast", zap.Error(err))
+		return &pb.DeleteBroadcastResult{Error: errInternal}
+	}
 	if err := g.deps.Store.DeleteRange(prefix, persistence.PrefixEnd(prefix)); err != nil {
 		g.log.Error("delete broadcast chat", zap.Error(err))
 		return &pb.DeleteBroadcastResult{Error: errInternal}
@@ -241,7 +269,7 @@ func (g *grain) delete(ctx actor.Context, msg *pb.DeleteBroadcast) *pb.DeleteBro
 	if g.rec.OwnerAgentId != "" {
 		b.Delete(persistence.AgentBroadcastKey(g.rec.OwnerAgentId, g.id))
 	}
-	if err := g.deps.Store.Apply(&b); err != nil {
+	if err := g.claim.Apply(&b); err != nil {
 		g.log.Error("delete broadcast", zap.Error(err))
 		return &pb.DeleteBroadcastResult{Error: errInternal}
 	}
@@ -269,7 +297,9 @@ func (g *grain) delete(ctx actor.Context, msg *pb.DeleteBroadcast) *pb.DeleteBro
 func (g *grain) save() error {
 	raw, err := proto.Marshal(g.rec)
 	if err == nil {
-		err = g.deps.Store.Set(persistence.BroadcastKey(g.id), raw)
+		var b persistence.Batch
+		b.Set(persistence.BroadcastKey(g.id), raw)
+		err = g.claim.Apply(&b)
 	}
 	if err != nil {
 		g.log.Error("store broadcast", zap.Error(err))
@@ -340,6 +370,21 @@ func (g *grain) create(msg *pb.CreateBroadcast) *pb.CreateBroadcastResult {
 	}
 	if msg.StartsAtMs < 0 || msg.EndsAtMs < 0 || (msg.EndsAtMs != 0 && msg.EndsAtMs <= msg.StartsAtMs) {
 		return &pb.CreateBroadcastResult{Error: errorf("invalid", "the broadcast must end after it starts")}
+	}
+	// The first write of this activation: fence, then read again, as
+	// another activation may have made this broadcast since load.
+	taken, err := g.claim.Ensure()
+	if err == nil && taken {
+		var found bool
+		if found, err = g.read(); found && err == nil {
+			return &pb.CreateBroadcastResult{Error: errorf("broadcast_exists", "A broadcast with this id already exists.")}
+		}
+	}
+	if err != nil {
+		g.rec = nil
+		g.claim.Forget()
+		g.log.Error("fence broadcast", zap.Error(err))
+		return &pb.CreateBroadcastResult{Error: errInternal}
 	}
 	key := randomToken(24)
 	now := time.Now().UnixMilli()
@@ -738,7 +783,9 @@ func (g *grain) chat(ctx actor.Context, req *pb.BroadcastRequest, m *member, tex
 	// history has every message the others were shown.
 	raw, err := proto.Marshal(msg)
 	if err == nil {
-		err = g.deps.Store.Set(persistence.BroadcastChatKey(g.id, msg.Seq), raw)
+		var b persistence.Batch
+		b.Set(persistence.BroadcastChatKey(g.id, msg.Seq), raw)
+		err = g.claim.Apply(&b)
 	}
 	if err != nil {
 		g.log.Error("store broadcast chat", zap.Error(err))

@@ -1,11 +1,13 @@
 package room
 
 import (
+	"context"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"go.uber.org/zap"
 
+	"liveroom/media/recorder"
 	"liveroom/persistence"
 	"liveroom/proto/pb"
 	"liveroom/webhook"
@@ -19,6 +21,102 @@ type recState struct {
 	// finished file goes to them.
 	by  *member
 	rec *pb.RecordingRecord
+	// salvaged says the recording was cut short on another node (see
+	// salvageRecordings): its files are being made into the usual zip, and
+	// it stays listed as interrupted.
+	salvaged bool
+}
+
+// salvageDue comes SalvageAfter after an activation found recordings that
+// an earlier one was still writing.
+type salvageDue struct{ ids []string }
+
+// salvageAfter is how long a new activation waits before it takes over the
+// files of a recording an earlier activation was writing: long enough for
+// an earlier activation that is still running (a node cut off for a moment
+// rather than dead) to have been stopped by the topology change.
+func (g *grain) salvageAfter() time.Duration {
+	if d := g.deps.Settings.SalvageAfter; d > 0 {
+		return d
+	}
+	return 15 * time.Second
+}
+
+// findOrphanRecordings runs when the room is activated: a recording still
+// listed as being written by another node belonged to an earlier activation
+// of this room, whose media (and recorder) died with its node. A restarted
+// node marks and salvages its own at start (server.markInterruptedRecordings).
+func (g *grain) findOrphanRecordings(ctx actor.Context) {
+	if g.rec == nil {
+		return
+	}
+	var ids []string
+	err := persistence.ListRecordings(g.deps.Store, g.id, func(r *pb.RecordingRecord) bool {
+		if r.State == persistence.RecordingActive && r.Node != g.deps.Settings.RecordingNode {
+			ids = append(ids, r.Id)
+		}
+		return true
+	})
+	if err != nil {
+		g.log.Warn("list recordings", zap.Error(err))
+		return
+	}
+	if len(ids) == 0 {
+		return
+	}
+	if g.recs == nil {
+		g.recs = map[string]*recState{}
+	}
+	for _, id := range ids {
+		// Held here, the room stays active until the result is stored.
+		g.recs[id] = &recState{state: pb.RecordingState_STATE_FINISHING, salvaged: true, rec: &pb.RecordingRecord{Id: id}}
+	}
+	self, system := ctx.Self(), ctx.ActorSystem()
+	time.AfterFunc(g.salvageAfter(), func() { system.Root.Send(self, &salvageDue{ids: ids}) })
+	g.log.Info("recordings cut short on another node will be salvaged", zap.Strings("recordings", ids))
+}
+
+// salvageRecordings marks the orphaned recordings interrupted (only those
+// still listed as being written: the dead node may have restarted and taken
+// them itself meanwhile) and rebuilds each one's zip from its files in the
+// shared folder, off the grain; the result comes back as a recording event.
+func (g *grain) salvageRecordings(ctx actor.Context, ids []string) {
+	self, system := ctx.Self(), ctx.ActorSystem()
+	for _, id := range ids {
+		rs := g.recs[id]
+		if rs == nil || !rs.salvaged {
+			continue
+		}
+		rec, ok, err := persistence.InterruptRecording(g.deps.Store, g.id, id, time.Now())
+		if err != nil || !ok || g.deps.Media == nil {
+			if err != nil {
+				g.log.Warn("mark recording interrupted", zap.String("recording", id), zap.Error(err))
+			}
+			delete(g.recs, id)
+			continue
+		}
+		rs.rec = rec
+		cfg := g.deps.Media.RecordingConfig()
+		cfg.Log = g.log
+		room := g.id
+		go func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute) // as at a restart
+			defer cancel()
+			res, err := recorder.Salvage(sctx, cfg, room, id)
+			ev := &pb.MediaRecordingEvent{Kind: pb.MediaRecordingEvent_KIND_FINISHED, RecordingId: id,
+				Reason: "the server hosting the call stopped", Size: res.ZipSize, DurationMs: res.Manifest.DurationMs,
+				Mixed: res.Manifest.Mixed != "", Note: res.Manifest.MixNote}
+			if err != nil {
+				ev = &pb.MediaRecordingEvent{Kind: pb.MediaRecordingEvent_KIND_FAILED, RecordingId: id,
+					Reason: "The recording was cut short and could not be salvaged: " + err.Error()}
+			}
+			system.Root.Send(self, ev)
+		}()
+		g.log.Warn("salvaging a recording cut short on another node", zap.String("recording", id))
+	}
+	if len(g.recs) == 0 {
+		g.armIdle(ctx)
+	}
 }
 
 // recOptions are the room's recording options; rooms made before recording
@@ -170,6 +268,9 @@ func (g *grain) onRecordingEvent(ctx actor.Context, ev *pb.MediaRecordingEvent) 
 	case pb.MediaRecordingEvent_KIND_FINISHED:
 		delete(g.recs, rec.Id)
 		rec.State, rec.EndedAtMs, rec.DurationMs = persistence.RecordingDone, time.Now().UnixMilli(), ev.DurationMs
+		if rs.salvaged {
+			rec.State, rec.EndedAtMs = persistence.RecordingInterrupted, rs.rec.EndedAtMs
+		}
 		rec.Size, rec.Mixed, rec.Note, rec.Error = ev.Size, ev.Mixed, ev.Note, ev.Reason
 		g.saveRecording(rec)
 		if m := g.recipient(rs); m != nil {
@@ -184,6 +285,9 @@ func (g *grain) onRecordingEvent(ctx actor.Context, ev *pb.MediaRecordingEvent) 
 	case pb.MediaRecordingEvent_KIND_FAILED:
 		delete(g.recs, rec.Id)
 		rec.State, rec.EndedAtMs, rec.Error = persistence.RecordingFailed, time.Now().UnixMilli(), ev.Reason
+		if rs.salvaged {
+			rec.State, rec.EndedAtMs = persistence.RecordingInterrupted, rs.rec.EndedAtMs
+		}
 		g.saveRecording(rec)
 		if m := g.recipient(rs); m != nil {
 			g.send(ctx, m.pid, &pb.ServerFrame{Body: &pb.ServerFrame_Error{Error: errorf("recording_failed", ev.Reason)}})

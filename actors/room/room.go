@@ -53,6 +53,9 @@ type Settings struct {
 	// RecordingNode names this node in the recording index.
 	Recording     *pb.RecordingOptions
 	RecordingNode string
+	// SalvageAfter is how long a new activation waits before it salvages
+	// a recording an earlier one on another node was writing (15 s when 0).
+	SalvageAfter time.Duration
 	// Whiteboard is given to new rooms (and to rooms stored without it).
 	Whiteboard *pb.WhiteboardSettings
 }
@@ -144,6 +147,7 @@ func (g *grain) Receive(ctx actor.Context) {
 		g.log = g.deps.Log.With(zap.String("room", g.id))
 		g.load()
 		g.adoptMembers(ctx)
+		g.findOrphanRecordings(ctx)
 		g.armIdle(ctx)
 	case *actor.Stopped:
 		// A write under way is answered (it may well be stored); what
@@ -191,6 +195,8 @@ func (g *grain) Receive(ctx actor.Context) {
 		g.peerLost(ctx, msg.Member)
 	case *pb.MediaRecordingEvent:
 		g.onRecordingEvent(ctx, msg)
+	case *salvageDue:
+		g.salvageRecordings(ctx, msg.ids)
 	case *pb.WbWho:
 		ctx.Respond(g.whiteboardWho(msg))
 	case *pb.PostChat:

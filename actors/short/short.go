@@ -4,7 +4,6 @@
 package short
 
 import (
-	"errors"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -38,15 +37,14 @@ type grain struct {
 	rec     *pb.ShortNameRecord
 	loadErr error
 
-	// fence is this activation's claim on the name's record. Like room and
+	// fenced is this activation's claim on the name's record. Like room and
 	// agent grains, a short-name grain can briefly run twice during a
 	// topology change; each activation that writes first takes the next
 	// generation of the name's fence and writes only under it, so an older
 	// activation (a paused node waking up) can neither give the name to a
 	// second room nor free a name the newer one gave out. Its write fails
 	// and it stops after the message at hand.
-	fence      *persistence.Fence
-	superseded bool
+	fenced *persistence.Claim
 }
 
 func errorf(code, msg string) *pb.Error { return &pb.Error{Code: code, Message: msg} }
@@ -58,13 +56,17 @@ var (
 
 func (g *grain) Receive(ctx actor.Context) {
 	defer func() {
-		if g.superseded {
+		if g.fenced != nil && g.fenced.Lost() {
 			ctx.Stop(ctx.Self())
 		}
 	}()
 	switch msg := ctx.Message().(type) {
 	case *cluster.ClusterInit:
 		g.name = msg.Identity.Identity
+		g.fenced = persistence.NewClaim(g.deps.Store, persistence.FenceKey(Kind, g.name), func(gen uint64) {
+			g.deps.Log.Warn("a newer activation of this short name took over; stopping this one",
+				zap.String("name", g.name), zap.Uint64("generation", gen))
+		})
 		g.load()
 		// Names are looked up rarely; nothing needs to stay in memory.
 		ctx.SetReceiveTimeout(idleTimeout)
@@ -92,7 +94,9 @@ func (g *grain) Receive(ctx actor.Context) {
 func (g *grain) load() {
 	rec, err := g.read()
 	if err == nil && rec != nil {
-		err = g.takeFence()
+		if _, err = g.fenced.Ensure(); err == nil {
+			rec, err = g.read()
+		}
 	}
 	if err != nil {
 		g.loadErr = err
@@ -111,26 +115,6 @@ func (g *grain) read() (*pb.ShortNameRecord, error) {
 	return rec, nil
 }
 
-func (g *grain) takeFence() error {
-	f, err := persistence.TakeFence(g.deps.Store, persistence.FenceKey(Kind, g.name))
-	if err == nil {
-		g.fence = f
-	}
-	return err
-}
-
-// apply writes b under the fence; once a newer activation took it, the
-// write fails and this activation stops.
-func (g *grain) apply(b *persistence.Batch) error {
-	err := g.fence.Apply(b)
-	if errors.Is(err, persistence.ErrConflict) && !g.superseded {
-		g.superseded = true
-		g.deps.Log.Warn("a newer activation of this short name took over; stopping this one",
-			zap.String("name", g.name), zap.Uint64("generation", g.fence.Generation()))
-	}
-	return err
-}
-
 func (g *grain) claim(msg *pb.ShortClaim) *pb.ShortReply {
 	if g.loadErr != nil {
 		return &pb.ShortReply{Error: errInternal}
@@ -144,16 +128,15 @@ func (g *grain) claim(msg *pb.ShortClaim) *pb.ShortReply {
 		}
 		return &pb.ShortReply{Error: errorf("short_name_taken", "This short name is already in use.")}
 	}
-	if g.fence == nil {
-		// The first write of this activation: fence, then read again, as
-		// another activation may have claimed the name since load.
-		err := g.takeFence()
+	// The first write of this activation: fence, then read again, as
+	// another activation may have claimed the name since load.
+	if taken, err := g.fenced.Ensure(); err != nil || taken {
 		var cur *pb.ShortNameRecord
 		if err == nil {
 			cur, err = g.read()
 		}
 		if err != nil {
-			g.fence = nil
+			g.fenced.Forget()
 			g.deps.Log.Error("fence short name", zap.String("name", g.name), zap.Error(err))
 			return &pb.ShortReply{Error: errInternal}
 		}
@@ -167,7 +150,7 @@ func (g *grain) claim(msg *pb.ShortClaim) *pb.ShortReply {
 	if err == nil {
 		var b persistence.Batch
 		b.Set(persistence.ShortKey(g.name), raw)
-		err = g.apply(&b)
+		err = g.fenced.Apply(&b)
 	}
 	if err != nil {
 		g.deps.Log.Error("store short name", zap.String("name", g.name), zap.Error(err))
@@ -186,7 +169,7 @@ func (g *grain) release(msg *pb.ShortRelease) *pb.ShortReply {
 	}
 	var b persistence.Batch
 	b.Delete(persistence.ShortKey(g.name))
-	if err := g.apply(&b); err != nil {
+	if err := g.fenced.Apply(&b); err != nil {
 		g.deps.Log.Error("delete short name", zap.String("name", g.name), zap.Error(err))
 		return &pb.ShortReply{Error: errInternal}
 	}

@@ -31,6 +31,9 @@ import (
 // Kind is the cluster kind name of visitor session grains.
 const Kind = "visitor"
 
+// DefaultForget is how long an unused visitor session is kept by default.
+const DefaultForget = 30 * 24 * time.Hour
+
 // Deps are shared by every visitor session grain on a node.
 type Deps struct {
 	Store persistence.Store
@@ -57,7 +60,7 @@ func (d *Deps) defaults() {
 		d.ShowPages = 10
 	}
 	if d.Forget == 0 {
-		d.Forget = 30 * 24 * time.Hour
+		d.Forget = DefaultForget
 	}
 	if d.IdleTimeout == 0 {
 		d.IdleTimeout = time.Minute
@@ -86,15 +89,15 @@ type grain struct {
 	rec     *pb.VisitorSessionRecord // nil until the first page
 	loadErr error
 
-	fence      *persistence.Fence
-	superseded bool
+	// claim is this activation's fence on the record (persistence.Claim).
+	claim *persistence.Claim
 }
 
 var errInternal = &pb.Error{Code: "internal", Message: "The server could not store that; please try again."}
 
 func (g *grain) Receive(ctx actor.Context) {
 	defer func() {
-		if g.superseded {
+		if g.claim != nil && g.claim.Lost() {
 			ctx.Stop(ctx.Self())
 		}
 	}()
@@ -102,6 +105,9 @@ func (g *grain) Receive(ctx actor.Context) {
 	case *cluster.ClusterInit:
 		g.key = msg.Identity.Identity
 		g.log = g.deps.Log.With(zap.String("visitor", g.key))
+		g.claim = persistence.NewClaim(g.deps.Store, persistence.FenceKey(Kind, g.key), func(gen uint64) {
+			g.log.Warn("a newer activation of this visitor session took over; stopping this one", zap.Uint64("generation", gen))
+		})
 		g.load(ctx)
 		g.armIdle(ctx)
 	case *actor.ReceiveTimeout:
@@ -143,7 +149,9 @@ func (g *grain) read() (*pb.VisitorSessionRecord, error) {
 func (g *grain) load(ctx actor.Context) {
 	rec, err := g.read()
 	if err == nil && rec != nil {
-		err = g.takeFence()
+		if _, err = g.claim.Ensure(); err == nil {
+			rec, err = g.read()
+		}
 	}
 	if err != nil {
 		g.loadErr = err
@@ -158,25 +166,18 @@ func (g *grain) load(ctx actor.Context) {
 	}
 }
 
-func (g *grain) takeFence() error {
-	f, err := persistence.TakeFence(g.deps.Store, persistence.FenceKey(Kind, g.key))
-	if err == nil {
-		g.fence = f
-	}
-	return err
-}
-
 // save writes the record under the fence, taking the fence first when this
 // activation has not written yet (then the stored record wins over what
 // this activation had: another one may have written since).
 func (g *grain) save(change func(rec *pb.VisitorSessionRecord)) error {
-	if g.fence == nil {
-		if err := g.takeFence(); err != nil {
-			return err
-		}
+	taken, err := g.claim.Ensure()
+	if err != nil {
+		return err
+	}
+	if taken {
 		rec, err := g.read()
 		if err != nil {
-			g.fence = nil
+			g.claim.Forget()
 			return err
 		}
 		if rec != nil {
@@ -194,13 +195,7 @@ func (g *grain) save(change func(rec *pb.VisitorSessionRecord)) error {
 	}
 	var b persistence.Batch
 	b.Set(persistence.VisitorSessionKey(g.key), raw)
-	err = g.fence.Apply(&b)
-	if errors.Is(err, persistence.ErrConflict) && !g.superseded {
-		g.superseded = true
-		g.log.Warn("a newer activation of this visitor session took over; stopping this one",
-			zap.Uint64("generation", g.fence.Generation()))
-	}
-	if err != nil {
+	if err := g.claim.Apply(&b); err != nil {
 		return err
 	}
 	g.rec = next
@@ -277,7 +272,7 @@ func (g *grain) open(ctx actor.Context, msg *pb.VisitorSessionOpen) *pb.VisitorS
 		}
 	})
 	if err != nil {
-		if !g.superseded {
+		if !g.claim.Lost() {
 			g.log.Warn("store visitor session", zap.Error(err))
 		}
 		return &pb.VisitorSessionReply{Error: errInternal}
@@ -327,7 +322,7 @@ func (g *grain) closed(pid *actor.PID) {
 			rec.ActiveSinceMs = 0
 		}
 	})
-	if err != nil && !g.superseded {
+	if err != nil && !g.claim.Lost() {
 		g.log.Warn("store visitor session", zap.Error(err))
 	}
 }
@@ -359,7 +354,7 @@ func (g *grain) request(msg *pb.VisitorSessionRequest) *pb.VisitorSessionReply {
 		}
 	})
 	if err != nil {
-		if !g.superseded {
+		if !g.claim.Lost() {
 			g.log.Warn("store visitor session", zap.Error(err))
 		}
 		return &pb.VisitorSessionReply{Error: errInternal}
@@ -406,4 +401,49 @@ func cleanText(s string, max int) string {
 		s = string([]rune(s)[:max])
 	}
 	return s
+}
+
+// Sweep deletes the sessions nobody used for longer than forget (30 days
+// when 0), with their fences, and returns how many it deleted. Each delete
+// requires the record to be unchanged since it was read, so a visitor who
+// comes back meanwhile keeps the session; any node may sweep at any time.
+func Sweep(s persistence.Store, forget time.Duration, now time.Time) (int, error) {
+	if forget <= 0 {
+		forget = DefaultForget
+	}
+	cutoff := now.Add(-forget).UnixMilli()
+	type old struct{ key, raw []byte }
+	var stale []old
+	prefix := persistence.VisitorSessionKey("")
+	var derr error
+	err := s.Scan(prefix, persistence.PrefixEnd(prefix), false, 0, func(k, v []byte) bool {
+		rec := &pb.VisitorSessionRecord{}
+		if derr = proto.Unmarshal(v, rec); derr != nil {
+			return false
+		}
+		if rec.LastSeenMs < cutoff {
+			stale = append(stale, old{key: append([]byte(nil), k...), raw: append([]byte(nil), v...)})
+		}
+		return true
+	})
+	if err == nil {
+		err = derr
+	}
+	deleted := 0
+	for _, o := range stale {
+		if err != nil {
+			break
+		}
+		var b persistence.Batch
+		b.Require(o.key, o.raw)
+		b.Delete(o.key)
+		b.Delete(persistence.FenceKey(Kind, string(o.key[len(prefix):])))
+		switch e := s.Apply(&b); {
+		case e == nil:
+			deleted++
+		case !errors.Is(e, persistence.ErrConflict):
+			err = e
+		}
+	}
+	return deleted, err
 }

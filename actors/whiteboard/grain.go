@@ -98,6 +98,11 @@ type grain struct {
 	gen     string
 	genRead bool
 	gone    string
+	// claim is this activation's fence on the board's records, taken before
+	// the board is read: during a topology change two activations can
+	// briefly run, and only the newer one may number and store ops (two
+	// ops under one seq would each overwrite the other); the older stops.
+	claim *persistence.Claim
 }
 
 var errInternal = errorf("internal", "The whiteboard could not store that; please try again.")
@@ -105,12 +110,23 @@ var errInternal = errorf("internal", "The whiteboard could not store that; pleas
 func pidKey(p *actor.PID) string { return p.GetAddress() + "/" + p.GetId() }
 
 func (g *grain) Receive(ctx actor.Context) {
+	defer func() {
+		if g.claim != nil && g.claim.Lost() {
+			ctx.Stop(ctx.Self())
+		}
+	}()
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
 		g.deps.Metrics.Whiteboard.Boards.Inc()
 	case *cluster.ClusterInit:
 		g.id = msg.Identity.Identity
 		g.log = g.deps.Log.With(zap.String("room", g.id))
+		g.claim = persistence.NewClaim(g.deps.Store, persistence.FenceKey(Kind, g.id), func(gen uint64) {
+			g.log.Warn("a newer activation of this whiteboard took over; stopping this one", zap.Uint64("generation", gen))
+			if m := g.deps.Metrics; m != nil && m.Cluster != nil {
+				m.Cluster.Superseded.WithLabelValues(Kind).Inc()
+			}
+		})
 		g.load()
 		ctx.SetReceiveTimeout(g.deps.Settings.IdleTimeout)
 	case *actor.Stopped:
@@ -143,6 +159,11 @@ func (g *grain) armIdle(ctx actor.Context) {
 
 func (g *grain) load() {
 	start := time.Now()
+	if _, err := g.claim.Ensure(); err != nil {
+		g.loadErr = err
+		g.log.Error("fence whiteboard", zap.Error(err))
+		return
+	}
 	b, tail, err := Load(g.deps.Store, g.id, g.deps.Settings.Limits)
 	if err != nil {
 		g.loadErr = err
@@ -215,7 +236,11 @@ func (g *grain) reset(ctx actor.Context) error {
 	g.recent, g.settings = nil, nil
 	g.armIdle(ctx)
 	p := persistence.WbPrefix(g.id)
-	if err := g.deps.Store.DeleteRange(p, persistence.PrefixEnd(p)); err != nil {
+	err := g.claim.Check()
+	if err == nil {
+		err = g.deps.Store.DeleteRange(p, persistence.PrefixEnd(p))
+	}
+	if err != nil {
 		// Refuse everything rather than serve a board that may be the old one.
 		g.board = nil
 		g.log.Error("drop the deleted room's whiteboard", zap.Error(err))
@@ -375,6 +400,11 @@ func (g *grain) op(ctx actor.Context, who Who, op *pb.WbOp, sender *actor.PID, f
 	}
 	g.board.Apply(op, lim)
 	if err := g.persist(op); err != nil {
+		if g.claim.Lost() {
+			// A newer activation owns the board; this one stops after this
+			// message, and the retry reaches the newer one.
+			return &pb.WbReply{Error: errorf("unavailable", "The whiteboard moved to another server; please try again.")}
+		}
 		g.log.Error("store whiteboard op", zap.Error(err))
 		// The board in memory is ahead of the store: rebuild it from there
 		// (if that fails too, the grain refuses everything rather than
@@ -411,7 +441,7 @@ func (g *grain) persist(op *pb.WbOp) error {
 	b.Set(persistence.WbOpKey(g.id, op.Seq), raw)
 	every := g.deps.Settings.SnapshotEvery
 	if every == 0 || op.Seq%every != 0 {
-		return g.deps.Store.Apply(&b)
+		return g.claim.Apply(&b)
 	}
 	start := time.Now()
 	snap, err := proto.Marshal(g.board.Snapshot())
@@ -419,7 +449,7 @@ func (g *grain) persist(op *pb.WbOp) error {
 		return err
 	}
 	b.Set(persistence.WbSnapKey(g.id), snap)
-	err = g.deps.Store.Apply(&b)
+	err = g.claim.Apply(&b)
 	g.deps.Metrics.Whiteboard.Snapshot.Observe(time.Since(start).Seconds())
 	return err
 }

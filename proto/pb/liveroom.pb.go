@@ -6259,7 +6259,11 @@ type VisitorInfo struct {
 	Origin string `protobuf:"bytes,7,opt,name=origin,proto3" json:"origin,omitempty"`
 	// The visitor's session across page loads, tabs and nodes (visitor
 	// session grain), when its page sent a session key.
-	Session       *VisitorSessionSummary `protobuf:"bytes,220,opt,name=session,proto3" json:"session,omitempty"`
+	Session *VisitorSessionSummary `protobuf:"bytes,220,opt,name=session,proto3" json:"session,omitempty"`
+	// Names the visitor session without giving its key away: the pages of one
+	// visitor (tabs of one browser) carry the same, so the agent page shows
+	// them as one visitor. Empty when the page sent no session key.
+	SessionRef    string `protobuf:"bytes,240,opt,name=session_ref,json=sessionRef,proto3" json:"session_ref,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -6348,6 +6352,13 @@ func (x *VisitorInfo) GetSession() *VisitorSessionSummary {
 		return x.Session
 	}
 	return nil
+}
+
+func (x *VisitorInfo) GetSessionRef() string {
+	if x != nil {
+		return x.SessionRef
+	}
+	return ""
 }
 
 type VisitorLeft struct {
@@ -14104,7 +14115,7 @@ const file_liveroom_proto_rawDesc = "" +
 	"\x05error\x18\t \x01(\v2\x12.liveroom.v1.ErrorH\x00R\x05error\x12'\n" +
 	"\x04pong\x18\n" +
 	" \x01(\v2\x11.liveroom.v1.PongH\x00R\x04pongB\x06\n" +
-	"\x04body\"\x85\x02\n" +
+	"\x04body\"\xa7\x02\n" +
 	"\vVisitorInfo\x12\x1d\n" +
 	"\n" +
 	"visitor_id\x18\x01 \x01(\tR\tvisitorId\x12\x17\n" +
@@ -14115,7 +14126,9 @@ const file_liveroom_proto_rawDesc = "" +
 	"\x04name\x18\x05 \x01(\tR\x04name\x12\x19\n" +
 	"\bsince_ms\x18\x06 \x01(\x03R\asinceMs\x12\x16\n" +
 	"\x06origin\x18\a \x01(\tR\x06origin\x12=\n" +
-	"\asession\x18\xdc\x01 \x01(\v2\".liveroom.v1.VisitorSessionSummaryR\asession\",\n" +
+	"\asession\x18\xdc\x01 \x01(\v2\".liveroom.v1.VisitorSessionSummaryR\asession\x12 \n" +
+	"\vsession_ref\x18\xf0\x01 \x01(\tR\n" +
+	"sessionRef\",\n" +
 	"\vVisitorLeft\x12\x1d\n" +
 	"\n" +
 	"visitor_id\x18\x01 \x01(\tR\tvisitorId\"\xd6\x01\n" +

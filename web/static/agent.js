@@ -373,28 +373,41 @@ el.scope.addEventListener('change', () => watch());
 // ---------- visitors and requests ----------
 
 function renderVisitors() {
-  const list = [...state.visitors.values()].sort((a, b) => num(a.sinceMs) - num(b.sinceMs));
-  el.visitors.replaceChildren(
-    ...list.map((v) => {
-      const li = node('li', 'visitor');
-      li.dataset.visitorId = v.visitorId;
-      const head = node('div', 'item-head');
-      head.append(node('span', 'item-name', v.name || 'Anonymous visitor'));
-      if (v.roomId) head.append(node('span', 'tag', v.roomId));
-      const t = node('span', 'visitor-time muted small', duration(serverNow() - num(v.sinceMs)));
-      t.dataset.since = String(num(v.sinceMs));
-      t.title = 'Time on page';
-      head.append(t);
-      li.append(head);
-      if (v.pageTitle) li.append(node('span', 'visitor-title small', v.pageTitle));
-      if (v.pageUrl) li.append(link(v.pageUrl, v.pageUrl, 'visitor-page item-url'));
-      else if (v.origin) li.append(node('span', 'visitor-page item-url', v.origin));
-      if (v.session) li.append(sessionView(v.session));
-      return li;
-    }),
-  );
-  el.visitorsEmpty.hidden = list.length > 0;
-  el.visitorCount.textContent = list.length ? `(${list.length})` : '';
+  // One browser's tabs share a visitor session: they show as one visitor.
+  const groups = new Map();
+  for (const v of [...state.visitors.values()].sort((a, b) => num(a.sinceMs) - num(b.sinceMs))) {
+    const key = v.sessionRef || v.visitorId;
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key).push(v);
+  }
+  el.visitors.replaceChildren(...[...groups.values()].map(visitorItem));
+  el.visitorsEmpty.hidden = groups.size > 0;
+  el.visitorCount.textContent = groups.size ? `(${groups.size})` : '';
+}
+
+// visitorItem shows one visitor: the page of each tab it has open (oldest
+// first), then its session as the newest tab last heard it.
+function visitorItem(tabs) {
+  const newest = tabs[tabs.length - 1];
+  const li = node('li', 'visitor');
+  li.dataset.visitorId = tabs[0].visitorId;
+  const head = node('div', 'item-head');
+  const name = tabs.map((v) => v.name).filter(Boolean).pop();
+  head.append(node('span', 'item-name', name || 'Anonymous visitor'));
+  for (const roomId of new Set(tabs.map((v) => v.roomId).filter(Boolean))) head.append(node('span', 'tag', roomId));
+  if (tabs.length > 1) head.append(node('span', 'tag visitor-tabs', `${tabs.length} tabs`));
+  const t = node('span', 'visitor-time muted small', duration(serverNow() - num(tabs[0].sinceMs)));
+  t.dataset.since = String(num(tabs[0].sinceMs));
+  t.title = 'Time on page';
+  head.append(t);
+  li.append(head);
+  for (const v of tabs) {
+    if (v.pageTitle) li.append(node('span', 'visitor-title small', v.pageTitle));
+    if (v.pageUrl) li.append(link(v.pageUrl, v.pageUrl, 'visitor-page item-url'));
+    else if (v.origin) li.append(node('span', 'visitor-page item-url', v.origin));
+  }
+  if (newest.session) li.append(sessionView(newest.session));
+  return li;
 }
 
 // sessionView shows what the visitor did on the site before and besides

@@ -48,6 +48,29 @@ async function capture() {
   return stream;
 }
 
+// Video goes out as three simulcast layers, lowest first (quarter, half
+// and full size): the server gives each viewer the layer its link carries,
+// so a viewer on a poor link gets a smaller picture rather than a stalled
+// one. "?simulcast=0" sends one layer; so does a browser that refuses
+// sendEncodings.
+const SIMULCAST = [
+  { rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150_000 },
+  { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500_000 },
+  { rid: 'f', scaleResolutionDownBy: 1, maxBitrate: 1_500_000 },
+];
+const simulcast = new URLSearchParams(location.search).get('simulcast') !== '0';
+
+function addSending(pc, t) {
+  if (t.kind === 'video' && simulcast) {
+    try {
+      return pc.addTransceiver(t, { direction: 'sendonly', streams: [local], sendEncodings: SIMULCAST });
+    } catch (e) {
+      // Fall through: one layer.
+    }
+  }
+  return pc.addTransceiver(t, { direction: 'sendonly', streams: [local] });
+}
+
 async function publish() {
   if (pub) pub.close();
   const pc = new RTCPeerConnection({ iceServers });
@@ -55,7 +78,7 @@ async function publish() {
   const sources = {};
   const kind = $('source').value === 'screen' ? 'screen' : 'camera';
   for (const t of local.getTracks()) {
-    pc.addTransceiver(t, { direction: 'sendonly', streams: [local] });
+    addSending(pc, t);
     sources[t.id] = t.kind === 'audio' ? 'mic' : kind;
   }
   pc.onconnectionstatechange = () => {

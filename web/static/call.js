@@ -64,6 +64,7 @@ export class Call {
     // reconnects until they hang up: the page rejoins by itself while set.
     this.want = this.storedIntent();
     this.rejoinTimer = 0;
+    this.recovering = false; // a recover() is hanging up before it rejoins
     this.failures = 0;
     this.aloneTimer = 0;
     this.watchTimer = 0;
@@ -218,8 +219,17 @@ export class Call {
 
   applyState(st) {
     const list = st.participants || [];
-    this.participants = new Map(list.map((p) => [p.member.memberId, p]));
     const me = this.memberIdOf();
+    if (this.inCall && !this.starting && this.participants.has(me) && !list.some((p) => p.member.memberId === me)) {
+      // The server dropped us from the call without our hanging up: the
+      // room moved to another node (its node died) and its call with it, or
+      // our media failed there. Join again now, on the room's media as it
+      // is, rather than waiting for the dead path to time out.
+      this.participants = new Map(list.map((p) => [p.member.memberId, p]));
+      this.recover('The call moved; reconnecting…');
+      return;
+    }
+    this.participants = new Map(list.map((p) => [p.member.memberId, p]));
     const active = list.some((p) => p.member.memberId !== me) || (list.length > 0 && !this.inCall);
     if (list.length === 0 || this.participants.has(me) || this.inCall || this.starting) {
       this.el.incoming.hidden = true;
@@ -357,7 +367,10 @@ export class Call {
         this.showStatus('Reconnecting the call…', 'reconnecting');
         return;
       }
-      this.stalledSince ||= now;
+      if (!this.stalledSince) {
+        this.stalledSince = now;
+        this.probe();
+      }
       if (now - this.stalledSince < ICE_STALL_MS) return;
       this.showStatus('Reconnecting the call…', 'reconnecting');
       if (now - this.lastIceRestart > 10000) {
@@ -407,11 +420,38 @@ export class Call {
     // While starting, the start itself fails and retries; after it, the
     // media watch sees a broken connection.
     if (this.starting || (!this.inCall && !this.want)) return;
+    // One loss shows several ways at once (the refused request, an error
+    // frame for each candidate already sent, the media watch): the first
+    // one acts, the others would only lengthen the pause before rejoining.
+    if (!this.inCall && (this.recovering || this.rejoinTimer)) return;
     this.teardown();
     this.showStatus(message, 'reconnecting');
+    this.recovering = true;
     const w = this.wire;
     const hangup = w && w.connected ? w.request({ call: { action: 'ACTION_HANGUP' } }).catch(() => {}) : Promise.resolve();
-    hangup.then(() => this.scheduleRejoin());
+    hangup.then(() => {
+      this.recovering = false;
+      this.scheduleRejoin();
+    });
+  }
+
+  /** Asks the room whether it still has us in its call, when a media path
+   *  stalls. A room whose node died comes back on another node without its
+   *  call and answers not_in_call: the page joins the call there at once
+   *  instead of waiting for an ICE restart. A room that is fine answers as
+   *  usual, and a room still settling fails the request, which changes
+   *  nothing (the media watch goes on). */
+  probe() {
+    const w = this.wire;
+    if (!this.inCall || !w || !w.connected) return;
+    const pc = this.pub;
+    w.request({ mediaState: this.mediaState() }).catch((e) => {
+      if (e.code === 'not_in_call' && this.inCall && pc === this.pub) this.recover('The call moved; reconnecting…');
+    });
+  }
+
+  mediaState() {
+    return { audioMuted: this.audioMuted, videoOff: this.videoOff || !this.senders.camera, screenSharing: Boolean(this.screen) };
   }
 
   async restartIce(states = ['disconnected', 'failed']) {
@@ -509,8 +549,31 @@ export class Call {
       if (pc === this.pub && pc.connectionState === 'failed') this.recover('The call connection failed; reconnecting…');
     };
     if (this.mic) this.senders.mic = pc.addTransceiver(this.mic, { direction: 'sendonly' }).sender;
-    if (this.cam) this.senders.camera = pc.addTransceiver(this.cam, { direction: 'sendonly' }).sender;
+    if (this.cam) this.senders.camera = this.addCamera(pc);
     await this.negotiatePublish();
+  }
+
+  /**
+   * The camera's transceiver. With "?simulcast=1" on the page it sends three
+   * layers (quarter, half, full size) and the server gives each member the
+   * one its link carries; a browser that refuses sendEncodings sends one.
+   */
+  addCamera(pc) {
+    if (new URLSearchParams(location.search).get('simulcast') === '1') {
+      try {
+        return pc.addTransceiver(this.cam, {
+          direction: 'sendonly',
+          sendEncodings: [
+            { rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150_000 },
+            { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500_000 },
+            { rid: 'f', scaleResolutionDownBy: 1, maxBitrate: 1_500_000 },
+          ],
+        }).sender;
+      } catch {
+        /* one layer */
+      }
+    }
+    return pc.addTransceiver(this.cam, { direction: 'sendonly' }).sender;
   }
 
   async negotiatePublish() {
@@ -530,9 +593,7 @@ export class Call {
 
   sendState() {
     if (!this.inCall) return;
-    this.wire
-      .request({ mediaState: { audioMuted: this.audioMuted, videoOff: this.videoOff || !this.senders.camera, screenSharing: Boolean(this.screen) } })
-      .catch(() => {});
+    this.wire.request({ mediaState: this.mediaState() }).catch(() => {});
     this.syncButtons();
   }
 
@@ -576,7 +637,7 @@ export class Call {
       await this.senders.camera.replaceTrack(this.cam);
     } else {
       // An audio-only call turning its camera on needs a new video section.
-      this.senders.camera = this.pub.addTransceiver(this.cam, { direction: 'sendonly' }).sender;
+      this.senders.camera = this.addCamera(this.pub);
       await this.negotiatePublish();
     }
     this.video = true;
