@@ -57,8 +57,9 @@ type counter struct {
 	msgs chan struct{}
 }
 
-// newCounter is a real session actor and outbox, as a socket has, with a
-// reader in place of the socket's writer that counts chat frames.
+// newCounter is a real session (actor, outbox and entry in the node's
+// table), as a socket has, with a reader in place of the socket's writer
+// that counts chat frames.
 func newCounter(b testing.TB, n *testNode) *counter {
 	c := &counter{msgs: make(chan struct{}, 1<<20)}
 	var out *session.Outbox
@@ -78,7 +79,7 @@ func newCounter(b testing.TB, n *testNode) *counter {
 		}
 	}
 	out = session.NewOutbox(1<<20, func() {}, func() { go drain() })
-	c.pid = n.System.Root.Spawn(session.Props(out))
+	c.pid = session.Spawn(n.System, out, "bench")
 	return c
 }
 

@@ -92,6 +92,9 @@ func StartNode(cfg NodeConfig, log *zap.Logger) (*Node, error) {
 	actorLog := log.Named("actor").WithOptions(zap.IncreaseLevel(zapcore.WarnLevel))
 	slogger := slog.New(zapslog.NewHandler(actorLog.Core()))
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slogger }))
+	// Before anything can run on the system: grains read the table of local
+	// sessions as soon as they deliver.
+	session.StartTable(system)
 
 	var provider cluster.ClusterProvider
 	switch cfg.Provider {

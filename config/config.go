@@ -46,6 +46,8 @@ type Config struct {
 	PingSeconds        int     `json:"ping_seconds" help:"seconds between server pings to each socket; a client that misses one is disconnected"`
 	RoomIdleSeconds    int     `json:"room_idle_seconds" help:"seconds an empty room stays in memory before it is passivated (its state stays in the store)"`
 	RequestTimeoutMs   int     `json:"request_timeout_ms" help:"how long a request to a room actor may take"`
+	MemoryLimitMB      int     `json:"memory_limit_mb" help:"soft limit on the process's memory in MiB (Go's memory limit): near it the garbage collector runs more often rather than let the heap double; 0 leaves GOMEMLIMIT or no limit"`
+	ReleaseIdleMemory  bool    `json:"release_idle_memory" help:"when the node goes quiet (its sessions idle), hand memory the heap no longer uses back to the system once, instead of keeping up to twice the live heap resident"`
 
 	WebRTCUDPPort     int      `json:"webrtc_udp_port" help:"the one UDP port for every call's media; 0 means the same number as addr's port"`
 	WebRTCTCPPort     int      `json:"webrtc_tcp_port" help:"TCP port for ICE over TCP, for networks that block UDP; 0 turns it off"`
@@ -160,6 +162,7 @@ func Default() Config {
 		ResumeGraceSeconds:  15,
 		RoomIdleSeconds:     120,
 		RequestTimeoutMs:    5000,
+		ReleaseIdleMemory:   true,
 		ICETimeoutSeconds:   20,
 		MaxTracksPerPeer:    3,
 		Broadcasts:          true,
@@ -369,6 +372,9 @@ func (c Config) Validate() error {
 		"whiteboard_image_bytes": c.WhiteboardImageBytes, "whiteboard_pdf_bytes": c.WhiteboardPDFBytes,
 		"whiteboard_pdf_pages": int64(c.WhiteboardPDFPages), "whiteboard_pdf_seconds": int64(c.WhiteboardPDFSeconds),
 		"whiteboard_snapshot_ops": int64(c.WhiteboardSnapshotOps),
+	}
+	if c.MemoryLimitMB < 0 {
+		errs = append(errs, errors.New("memory_limit_mb must not be negative (0 means no limit)"))
 	}
 	for k, n := range map[string]int{"max_sockets_per_ip": c.MaxSocketsPerIP,
 		"rooms_per_ip_per_minute": c.RoomsPerIPPerMinute, "rooms_per_ip_per_day": c.RoomsPerIPPerDay} {

@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io/fs"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -23,10 +23,13 @@ type Pebble struct {
 
 	mu     sync.RWMutex // guards closed against calls racing Close
 	closed bool
-	// condMu makes a conditional batch's checks and its commit one step
-	// against every other conditional batch of this process that checks a
-	// key of the same stripe (so that rooms do not queue behind each other).
-	condMu [64]sync.Mutex
+	// keys makes a conditional batch's checks and its commit one step
+	// against every other conditional batch of this process that checks one
+	// of the same keys. The lock is held across the synced commit, so it is
+	// per key: batches of different grains never wait for each other's disk
+	// syncs (with a fixed set of stripes, grains sharing a stripe queued
+	// their syncs one behind the other instead of sharing Pebble's).
+	keys keyLocks
 }
 
 // ErrStoreInUse is returned when another process, such as a running server,
@@ -142,7 +145,7 @@ func (p *Pebble) Apply(b *Batch) (err error) {
 	}
 	defer func(start time.Time) { p.end("apply", start, err) }(time.Now())
 	if len(b.checks) > 0 {
-		unlock := p.lockStripes(b.checks)
+		unlock := p.keys.lock(b.checks)
 		defer unlock()
 		for _, c := range b.checks {
 			if err := p.check(c); err != nil {
@@ -168,26 +171,56 @@ func (p *Pebble) Apply(b *Batch) (err error) {
 	return pb.Commit(pebble.Sync)
 }
 
-// lockStripes locks the stripes of the checked keys, in stripe order so that
-// two batches can never wait on each other.
-func (p *Pebble) lockStripes(checks []batchCheck) func() {
-	var want [len(p.condMu)]bool
+// keyLocks locks keys one by one; an entry lives while someone holds or
+// waits for its key.
+type keyLocks struct {
+	mu    sync.Mutex
+	locks map[string]*keyLock
+}
+
+type keyLock struct {
+	sync.Mutex
+	users int // holders and waiters; guarded by keyLocks.mu
+}
+
+// lock locks the checked keys in key order (so that two batches can never
+// wait on each other) and returns the function that unlocks them.
+func (k *keyLocks) lock(checks []batchCheck) func() {
+	keys := make([]string, 0, len(checks))
 	for _, c := range checks {
-		h := fnv.New32a()
-		_, _ = h.Write(c.key)
-		want[h.Sum32()%uint32(len(want))] = true
+		keys = append(keys, string(c.key))
 	}
-	for i, w := range want {
-		if w {
-			p.condMu[i].Lock()
+	slices.Sort(keys)
+	keys = slices.Compact(keys)
+	held := make([]*keyLock, len(keys))
+	k.mu.Lock()
+	if k.locks == nil {
+		k.locks = map[string]*keyLock{}
+	}
+	for i, key := range keys {
+		l := k.locks[key]
+		if l == nil {
+			l = &keyLock{}
+			k.locks[key] = l
 		}
+		l.users++
+		held[i] = l
+	}
+	k.mu.Unlock()
+	for _, l := range held {
+		l.Lock()
 	}
 	return func() {
-		for i, w := range want {
-			if w {
-				p.condMu[i].Unlock()
+		for _, l := range held {
+			l.Unlock()
+		}
+		k.mu.Lock()
+		for i, l := range held {
+			if l.users--; l.users == 0 {
+				delete(k.locks, keys[i])
 			}
 		}
+		k.mu.Unlock()
 	}
 }
 

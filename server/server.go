@@ -20,6 +20,7 @@ import (
 	"liveroom/actors"
 	"liveroom/actors/room"
 	"liveroom/config"
+	"liveroom/internal/memtune"
 	"liveroom/media"
 	"liveroom/metrics"
 	"liveroom/pdfrender"
@@ -89,6 +90,11 @@ func Run(ctx context.Context, cfg config.Config) error {
 		return err
 	}
 	defer func() { _ = log.Sync() }()
+	// The tuner lives as long as this Run (a node the cluster evicted runs
+	// again in the same process).
+	memCtx, stopMem := context.WithCancel(ctx)
+	defer stopMem()
+	memtune.Start(memCtx, memtune.Options{LimitBytes: int64(cfg.MemoryLimitMB) << 20, ReleaseWhenQuiet: cfg.ReleaseIdleMemory}, log.Named("memory"))
 
 	// A missing or bad certificate is reported before anything starts, not
 	// after "serving" was logged.

@@ -221,7 +221,7 @@ func (c *connection) begin() {
 		}()
 	})
 	// Room grains store their members' session PIDs (see incarnation).
-	c.pid = s.node.System.Root.SpawnPrefix(session.Props(c.out), incarnation)
+	c.pid = session.Spawn(s.node.System, c.out, incarnation)
 	c.pingSlot = s.pings.add(c, s.limits.PingInterval)
 	// Frames go to the room from a goroutine of their own, so that reading
 	// (and the rate limit, see meter) never waits for a room; that goroutine
@@ -263,7 +263,7 @@ func (c *connection) end() {
 		c.leaveBroadcast(lctx)
 		lcancel()
 	}
-	s.node.System.Root.Stop(c.pid)
+	session.Stop(s.node.System, c.pid)
 	s.pings.remove(c, c.pingSlot)
 	s.metrics.SocketsOpen.Dec()
 	c.join.stop() // nil once joined

@@ -1,9 +1,11 @@
 package session
 
 import (
+	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/extensions"
 
 	"liveroom/metrics"
 	"liveroom/proto/pb"
@@ -32,10 +34,17 @@ func Deliver(ctx actor.SenderContext, frames [][]byte, pids []*actor.PID, person
 		}
 		return f
 	}
+	sessions := localSessions(ctx.ActorSystem())
 	if len(frames) > 0 {
-		enc := &pb.EncodedFrames{Frames: frames}
+		var enc *pb.EncodedFrames
 		for _, pid := range pids {
 			if pid.Address == local {
+				if sessions.push(pid.Id, frames) {
+					continue
+				}
+				if enc == nil {
+					enc = &pb.EncodedFrames{Frames: frames}
+				}
 				ctx.Send(pid, enc)
 				continue
 			}
@@ -48,7 +57,9 @@ func Deliver(ctx actor.SenderContext, frames [][]byte, pids []*actor.PID, person
 			continue
 		}
 		if pid.Address == local {
-			ctx.Send(pid, &pb.EncodedFrames{Frames: own})
+			if !sessions.push(pid.Id, own) {
+				ctx.Send(pid, &pb.EncodedFrames{Frames: own})
+			}
 			continue
 		}
 		f := toNode(pid.Address)
@@ -75,6 +86,10 @@ func Deliver(ctx actor.SenderContext, frames [][]byte, pids []*actor.PID, person
 // with Deliver, so that what one grain sends one session keeps its order.
 func Send(ctx actor.SenderContext, pid *actor.PID, f *pb.ServerFrame, m *metrics.Metrics) {
 	if pid.Address == ctx.ActorSystem().Address() {
+		if out := localSessions(ctx.ActorSystem()).outbox(pid.Id); out != nil {
+			out.Push(f)
+			return
+		}
 		ctx.Send(pid, f)
 		return
 	}
@@ -90,17 +105,26 @@ func (f *fanOut) Receive(ctx actor.Context) {
 		return
 	}
 	local := ctx.ActorSystem().Address()
+	sessions := localSessions(ctx.ActorSystem())
 	delivered := 0
 	if len(msg.Frames) > 0 {
-		enc := &pb.EncodedFrames{Frames: msg.Frames}
+		var enc *pb.EncodedFrames
 		for _, id := range msg.Sessions {
+			if sessions.push(id, msg.Frames) {
+				continue
+			}
+			if enc == nil {
+				enc = &pb.EncodedFrames{Frames: msg.Frames}
+			}
 			ctx.Send(actor.NewPID(local, id), enc)
 		}
 		delivered += len(msg.Sessions) * len(msg.Frames)
 	}
 	for _, p := range msg.Personal {
 		if len(p.Frames) > 0 {
-			ctx.Send(actor.NewPID(local, p.Session), &pb.EncodedFrames{Frames: p.Frames})
+			if !sessions.push(p.Session, p.Frames) {
+				ctx.Send(actor.NewPID(local, p.Session), &pb.EncodedFrames{Frames: p.Frames})
+			}
 			delivered += len(p.Frames)
 		}
 	}
@@ -114,8 +138,106 @@ func (f *fanOut) Receive(ctx actor.Context) {
 	}
 }
 
-// StartFanOut spawns this node's fan-out actor under FanOutName; m may be nil.
+// StartFanOut spawns this node's fan-out actor under FanOutName, and starts
+// the node's table of sessions unless StartTable did; m may be nil. It runs
+// once per actor system, before any session is spawned.
 func StartFanOut(system *actor.ActorSystem, m *metrics.Metrics) error {
+	StartTable(system)
 	_, err := system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return &fanOut{m: m} }), FanOutName)
 	return err
+}
+
+// sessionTable is a node's sessions by actor id. Frames for a session of
+// this node go straight into its outbox instead of through its actor's
+// mailbox: that saves every delivery a mailbox push, a goroutine wakeup and
+// an actor invocation, a good part of a chat delivery's CPU. Everything a
+// room grain sends a session goes through Send and Deliver, so it all takes
+// the same way and keeps its order; a session missing from the table (not
+// spawned through Spawn, or already gone) is sent to as before.
+type sessionTable struct{ outboxes sync.Map } // actor id -> *Outbox
+
+var sessionTableID = extensions.NextExtensionID()
+
+// StartTable gives the actor system its table of local sessions (see
+// Spawn). Call it before anything that delivers runs on the system: the
+// actor runtime's extensions are not safe to register while being read.
+func StartTable(system *actor.ActorSystem) {
+	if localSessions(system) == nil {
+		system.Extensions.Register(&sessionTable{})
+	}
+}
+
+func (t *sessionTable) ExtensionID() extensions.ExtensionID { return sessionTableID }
+
+func localSessions(system *actor.ActorSystem) *sessionTable {
+	t, _ := system.Extensions.Get(sessionTableID).(*sessionTable)
+	return t
+}
+
+func (t *sessionTable) outbox(id string) *Outbox {
+	if t == nil {
+		return nil
+	}
+	o, ok := t.outboxes.Load(id)
+	if !ok {
+		return nil
+	}
+	return o.(*Outbox)
+}
+
+// push queues frames for the session with actor id and reports whether it
+// knew the session.
+func (t *sessionTable) push(id string, frames [][]byte) bool {
+	out := t.outbox(id)
+	if out == nil {
+		return false
+	}
+	out.PushEncoded(frames...)
+	return true
+}
+
+// Spawn starts the session actor feeding out, with an id that begins with
+// prefix, and enters it in the node's table so that this node's grains push
+// straight into out. Stop ends both.
+func Spawn(system *actor.ActorSystem, out *Outbox, prefix string) *actor.PID {
+	t := localSessions(system)
+	if t == nil {
+		return system.Root.SpawnPrefix(Props(out), prefix)
+	}
+	// One Props for every such session (a Props per session was about
+	// 350 bytes of every idle member): the actor finds its outbox in the
+	// table, which it needs only for frames sent to its mailbox.
+	pid := system.Root.SpawnPrefix(tableProps, prefix)
+	t.outboxes.Store(pid.Id, out)
+	return pid
+}
+
+var tableProps = actor.PropsFromProducer(func() actor.Actor { return tableSession{} })
+
+// tableSession is the actor of a session in the node's table: frames that
+// still come to its mailbox (from grains that send to it directly) go to
+// the outbox the table holds for it.
+type tableSession struct{}
+
+func (tableSession) Receive(ctx actor.Context) {
+	var frames [][]byte
+	switch f := ctx.Message().(type) {
+	case *pb.ServerFrame:
+		frames = [][]byte{Encode(f)}
+	case *pb.EncodedFrames:
+		frames = f.Frames
+	default:
+		return
+	}
+	if len(frames) > 0 {
+		localSessions(ctx.ActorSystem()).push(ctx.Self().Id, frames)
+	}
+}
+
+// Stop takes a session out of the node's table and stops its actor.
+func Stop(system *actor.ActorSystem, pid *actor.PID) {
+	if t := localSessions(system); t != nil {
+		t.outboxes.Delete(pid.Id)
+	}
+	system.Root.Stop(pid)
 }

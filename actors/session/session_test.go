@@ -61,8 +61,9 @@ func TestOutboxQueuesInOrderAndOverflowsOnce(t *testing.T) {
 }
 
 // TestFanOutHandsFramesToSessions: a fan-out message for this node reaches
-// each listed session actor's outbox, frames in order and shared, not
-// copied; a session that is gone is skipped.
+// each listed session's outbox (through the node's table or the session
+// actor), frames in order and shared, not copied; a session that is gone is
+// skipped.
 func TestFanOutHandsFramesToSessions(t *testing.T) {
 	system := actor.NewActorSystem()
 	if err := StartFanOut(system, metrics.New()); err != nil {
@@ -75,6 +76,11 @@ func TestFanOutHandsFramesToSessions(t *testing.T) {
 	ids := make([]string, 0, len(outs)+1)
 	for i := range outs {
 		outs[i] = NewOutbox(10, func() {}, func() {})
+		if i == 1 {
+			// Entered in the node's table: frames go straight to its outbox.
+			ids = append(ids, Spawn(system, outs[i], "direct").Id)
+			continue
+		}
 		ids = append(ids, system.Root.Spawn(Props(outs[i])).Id)
 	}
 	gone := system.Root.Spawn(Props(NewOutbox(10, func() {}, func() {})))
@@ -119,5 +125,67 @@ func TestPushEncodedOverflowsAsPush(t *testing.T) {
 	}
 	if overflows != 1 || o.PushEncoded([]byte("e")) {
 		t.Fatalf("overflowed %d times; pushes after the overflow must be refused", overflows)
+	}
+}
+
+// TestLocalSessionsGetFramesInOrder: what a grain sends a session of its own
+// node with Send and Deliver goes straight into the session's outbox, in the
+// order sent; once its connection ended and the session stopped, it leaves
+// the node's table.
+func TestLocalSessionsGetFramesInOrder(t *testing.T) {
+	system := actor.NewActorSystem()
+	if err := StartFanOut(system, nil); err != nil {
+		t.Fatal(err)
+	}
+	out := NewOutbox(10, func() {}, func() {})
+	pid := Spawn(system, out, "s")
+	other := NewOutbox(10, func() {}, func() {})
+	otherPID := Spawn(system, other, "s")
+	root := system.Root
+	Send(root, pid, &pb.ServerFrame{ReplyTo: "a"}, nil)
+	shared := [][]byte{[]byte(`{"replyTo":"b"}`)}
+	Deliver(root, shared, []*actor.PID{otherPID}, map[*actor.PID][][]byte{pid: {[]byte(`{"replyTo":"own"}`)}}, nil)
+	Deliver(root, [][]byte{[]byte(`{"replyTo":"c"}`)}, []*actor.PID{pid, otherPID}, nil, nil)
+	got := out.Take()
+	if len(got) != 3 || string(got[0]) != `{"replyTo":"a"}` || string(got[1]) != `{"replyTo":"own"}` || string(got[2]) != `{"replyTo":"c"}` {
+		t.Fatalf("session got %q", got)
+	}
+	if got := other.Take(); len(got) != 2 || &got[0][0] != &shared[0][0] {
+		t.Fatalf("other session got %q", got)
+	}
+	// As a connection ends: its outbox refuses frames, then its session stops.
+	out.Release()
+	Stop(system, pid)
+	if localSessions(system).outbox(pid.Id) != nil {
+		t.Fatal("a stopped session is still in the node's table")
+	}
+	Send(root, pid, &pb.ServerFrame{ReplyTo: "late"}, nil)
+	if got := out.Take(); len(got) != 0 {
+		t.Fatalf("a stopped session got %q", got)
+	}
+}
+
+// TestTableSessionTakesMailboxFrames: a session in the node's table still
+// gets what is sent to its actor's mailbox (as the whiteboard grain does).
+func TestTableSessionTakesMailboxFrames(t *testing.T) {
+	system := actor.NewActorSystem()
+	if err := StartFanOut(system, nil); err != nil {
+		t.Fatal(err)
+	}
+	out := NewOutbox(10, func() {}, func() {})
+	pid := Spawn(system, out, "s")
+	system.Root.Send(pid, &pb.ServerFrame{ReplyTo: "a"})
+	system.Root.Send(pid, &pb.EncodedFrames{Frames: [][]byte{[]byte(`{"replyTo":"b"}`)}})
+	var got [][]byte
+	deadline := time.Now().Add(30 * time.Second)
+	for len(got) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("got %q", got)
+		}
+		got = append(got, out.Take()...)
+		time.Sleep(10 * time.Millisecond)
+	}
+	if string(got[0]) != `{"replyTo":"a"}` || string(got[1]) != `{"replyTo":"b"}` {
+		t.Fatalf("got %q", got)
 	}
 }
