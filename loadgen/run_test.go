@@ -62,6 +62,19 @@ func runWithin(t *testing.T, limit time.Duration, cfg loadgen.Config, onLine fun
 	}
 }
 
+// runErrors is what went wrong in a run, without the load tool's own
+// /metrics scrapes: one that times out on a busy machine only leaves a gap
+// in the server figures, which these tests do not check.
+func runErrors(rep *loadgen.Report) map[string]int64 {
+	errs := map[string]int64{}
+	for k, v := range rep.Errors {
+		if k != "metrics_failed" {
+			errs[k] = v
+		}
+	}
+	return errs
+}
+
 func text(rep *loadgen.Report) string {
 	var b strings.Builder
 	rep.WriteText(&b)
@@ -78,8 +91,8 @@ func TestEveryMessageReachesEveryOtherMember(t *testing.T) {
 	if err := rep.Err(); err != nil || !rep.Passed {
 		t.Fatalf("run failed: %v", err)
 	}
-	if len(rep.Errors) != 0 {
-		t.Errorf("errors: %v", rep.Errors)
+	if errs := runErrors(rep); len(errs) != 0 {
+		t.Errorf("errors: %v", errs)
 	}
 	if rep.Rooms.Created != 5 || rep.Sessions.Planned != 50 || rep.Sessions.Connected != 50 ||
 		rep.Sessions.Failed != 0 || rep.Sessions.Dropped != 0 {
@@ -231,7 +244,9 @@ func TestMediaRunForwardsToEverySubscriber(t *testing.T) {
 	srv := testserver.Start(t, nil)
 	cfg := smallRun(srv.URL)
 	cfg.Rooms, cfg.RoomSize, cfg.MsgRate = 2, 4, 0
-	cfg.Duration = loadgen.Duration(4 * time.Second)
+	// Long enough that a busy machine's slow start still leaves seconds of
+	// forwarding to count.
+	cfg.Duration = loadgen.Duration(12 * time.Second)
 	cfg.Media = "publisher"
 	rep := runWithin(t, 60*time.Second, cfg, nil)
 	md := rep.Media
@@ -245,8 +260,8 @@ func TestMediaRunForwardsToEverySubscriber(t *testing.T) {
 	if md.PacketsReceived < 6*100 || md.LossRatio > 0.05 || md.KeyframesAsked == 0 {
 		t.Fatalf("media: %+v\n%s", *md, text(rep))
 	}
-	if errs := len(rep.Errors); errs != 0 {
-		t.Fatalf("errors: %v", rep.Errors)
+	if errs := runErrors(rep); len(errs) != 0 {
+		t.Fatalf("errors: %v", errs)
 	}
 }
 
@@ -282,15 +297,17 @@ func TestBroadcastRunGivesEveryViewerAPicture(t *testing.T) {
 	srv, key := startWithAPIKey(t, func(c *config.Config) { c.MaxSocketsPerIP = 0 })
 	cfg := smallRun(srv.URL)
 	cfg.Rooms, cfg.RoomSize, cfg.MsgRate = 2, 5, 0
-	cfg.Duration = loadgen.Duration(3 * time.Second)
+	// The hold is what viewers have to get their first picture in: beside a
+	// CPU hog and other test runs, 3 s was once too short for any of them.
+	cfg.Duration = loadgen.Duration(20 * time.Second)
 	cfg.Media, cfg.APIKey = "broadcast", key
 	rep := runWithin(t, 90*time.Second, cfg, nil)
 	t.Log("\n" + text(rep))
 	if err := rep.Err(); err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Errors) != 0 {
-		t.Fatalf("errors: %v", rep.Errors)
+	if errs := runErrors(rep); len(errs) != 0 {
+		t.Fatalf("errors: %v", errs)
 	}
 	if rep.Config.APIKey != "" {
 		t.Error("the report shows the API key")
