@@ -148,21 +148,9 @@ func (f *fanout) Unbind(c webrtc.TrackLocalContext) error {
 // extensions (see room.stripExtensions).
 func (f *fanout) write(pkt []byte, stripExtensions bool) int {
 	h := &f.header
-	hl, err := h.Unmarshal(pkt)
-	if err != nil {
+	payload, ok := parseForward(h, pkt, stripExtensions)
+	if !ok {
 		return 0
-	}
-	payload := pkt[hl:]
-	h.PaddingSize = 0
-	if h.Padding {
-		if len(payload) == 0 || int(payload[len(payload)-1]) > len(payload) {
-			return 0
-		}
-		h.PaddingSize = payload[len(payload)-1]
-		payload = payload[:len(payload)-int(h.PaddingSize)]
-	}
-	if stripExtensions {
-		h.Extension, h.ExtensionProfile, h.Extensions = false, 0, h.Extensions[:0]
 	}
 	if f.hist != nil {
 		f.hist.add(h.SequenceNumber, pkt)
@@ -175,6 +163,29 @@ func (f *fanout) write(pkt []byte, stripExtensions bool) int {
 		_, _ = b.ws.WriteRTP(h, payload)
 	}
 	return len(subs)
+}
+
+// parseForward reads a publisher's packet into h (reusing its extension
+// slice) and returns the payload without padding; h keeps the padding size
+// so the copies carry it. stripExtensions drops the header extensions.
+func parseForward(h *rtp.Header, pkt []byte, stripExtensions bool) ([]byte, bool) {
+	hl, err := h.Unmarshal(pkt)
+	if err != nil {
+		return nil, false
+	}
+	payload := pkt[hl:]
+	h.PaddingSize = 0
+	if h.Padding {
+		if len(payload) == 0 || int(payload[len(payload)-1]) > len(payload) {
+			return nil, false
+		}
+		h.PaddingSize = payload[len(payload)-1]
+		payload = payload[:len(payload)-int(h.PaddingSize)]
+	}
+	if stripExtensions {
+		h.Extension, h.ExtensionProfile, h.Extensions = false, 0, h.Extensions[:0]
+	}
+	return payload, true
 }
 
 // resend answers a subscriber's NACK from the history: the packets it lost

@@ -311,21 +311,9 @@ func h264KeyframeStart(p []byte) bool {
 // Only l's forwarding loop calls it.
 func (f *fanout) writeLayer(l *layer, pkt []byte, stripExtensions bool) int {
 	h := &l.header
-	hl, err := h.Unmarshal(pkt)
-	if err != nil {
+	payload, ok := parseForward(h, pkt, stripExtensions)
+	if !ok {
 		return 0
-	}
-	payload := pkt[hl:]
-	h.PaddingSize = 0
-	if h.Padding {
-		if len(payload) == 0 || int(payload[len(payload)-1]) > len(payload) {
-			return 0
-		}
-		h.PaddingSize = payload[len(payload)-1]
-		payload = payload[:len(payload)-int(h.PaddingSize)]
-	}
-	if stripExtensions {
-		h.Extension, h.ExtensionProfile, h.Extensions = false, 0, h.Extensions[:0]
 	}
 	l.hist.add(h.SequenceNumber, pkt)
 	now := time.Now()
