@@ -8,10 +8,13 @@
 # forwarded during the load:
 #   - Liveroom: the packets the load tool's subscribers received
 #     (`liveroom load --json`, .media.packets_received);
-#   - another SFU: the difference of PACKETS_CMD's output before and after the
-#     load (a counter of packets the server sent, e.g. from its Prometheus
-#     endpoint), or, without PACKETS_CMD, the last number its load command
-#     prints on a line matching PACKETS_GREP.
+#   - another SFU: the difference of OTHER_PACKETS's output before and after
+#     the load (a counter of packets the server sent, e.g. from its Prometheus
+#     endpoint), or, without OTHER_PACKETS, the last number its load command
+#     prints on a line matching PACKETS_GREP. Servers that export counters in
+#     batches (LiveKit every 5 s, and once more as each track closes) are read
+#     until the counter holds still for OTHER_SETTLE seconds (default 2, at
+#     most 15 tries), after the CPU time was read.
 # The CPU includes the sessions' setup (signalling, ICE, DTLS), a few percent
 # of the total at the default 30 s; every target pays it alike.
 #
@@ -23,12 +26,16 @@
 #                                              publisher (Opus + VP8) and ROOM_SIZE-1
 #                                              subscribers in each
 #   OTHER_NAME=livekit OTHER_PID=$(pidof livekit-server) \
-#   OTHER_LOAD='lk load-test --room r --video-publishers 1 --subscribers 19 --duration 30s' \
-#   OTHER_PACKETS='curl -s localhost:6789/metrics | awk "/^livekit_packet_total.*outgoing/ {s+=\$2} END {print s}"' \
+#   OTHER_LOAD='for r in $(seq 1 $ROOMS); do lk --dev load-test --room r$r-$RANDOM \
+#     --video-publishers 1 --audio-publishers 1 --subscribers $((ROOM_SIZE - 1)) \
+#     --no-simulcast --video-codec vp8 --num-per-second 10 --duration $DURATION & done; wait' \
+#   OTHER_PACKETS='curl -s localhost:6789/metrics | awk "/^livekit_packet_total\{.*outgoing/ {s+=\$NF} END {printf \"%d\n\", s}"' \
 #     bash bench/sfu-compare.sh                another SFU, already running, in the
 #                                              alternation (the example's flags and
 #                                              metric are LiveKit's; check them
-#                                              against your version)
+#                                              against your version). OTHER_LOAD runs
+#                                              with ROOMS, ROOM_SIZE and DURATION in
+#                                              its environment
 #
 # Output: one Markdown row per run, then medians per target.
 set -euo pipefail
@@ -58,6 +65,30 @@ cpu_ticks() {
   rest=$(sed 's/^.*) //' "/proc/$1/stat")
   # utime and stime are fields 14 and 15, i.e. 12 and 13 after the name.
   awk '{ print $12 + $13 }' <<<"$rest"
+}
+
+# other_packets prints OTHER_PACKETS's counter as an integer: Prometheus
+# writes large counters as floats (1.234567e+06), which shell arithmetic
+# cannot read.
+other_packets() {
+  local v
+  v=$(bash -c "$OTHER_PACKETS") || { echo "OTHER_PACKETS failed" >&2; return 1; }
+  awk -v v="$v" 'BEGIN { if (v ~ /^[ \t\n]*[-+]?[0-9]*\.?[0-9]+([eE][-+]?[0-9]+)?[ \t\n]*$/) printf "%.0f\n", v; else exit 1 }' ||
+    { echo "OTHER_PACKETS printed no number: '$v'" >&2; return 1; }
+}
+
+# settled_packets reads other_packets until two readings OTHER_SETTLE seconds
+# apart agree (or 15 tries passed).
+settled_packets() {
+  local a b
+  a=$(other_packets) || return 1
+  for _ in $(seq 1 15); do
+    sleep "${OTHER_SETTLE:-2}"
+    b=$(other_packets) || return 1
+    [ "$a" = "$b" ] && break
+    a=$b
+  done
+  echo "$b"
 }
 
 # Build every ref; the load tool comes from the first one.
@@ -120,14 +151,17 @@ for i in $(seq 1 "$repeat"); do
     other:*)
       pid=$OTHER_PID
       before=""
-      [ -n "${OTHER_PACKETS:-}" ] && before=$(bash -c "$OTHER_PACKETS")
+      [ -n "${OTHER_PACKETS:-}" ] && before=$(settled_packets)
       c0=$(cpu_ticks "$pid")
-      out=$(bash -c "$OTHER_LOAD" 2>&1) || echo "note: $name run $i: load command failed" >&2
+      out=$(ROOMS=$rooms ROOM_SIZE=$room_size DURATION=$duration bash -c "$OTHER_LOAD" 2>&1) ||
+        echo "note: $name run $i: load command failed" >&2
       c1=$(cpu_ticks "$pid")
       if [ -n "${OTHER_PACKETS:-}" ]; then
-        packets=$(($(bash -c "$OTHER_PACKETS") - before))
+        after=$(settled_packets)
+        packets=$((after - before))
       else
-        packets=$(grep -E "${PACKETS_GREP:-packets}" <<<"$out" | grep -oE '[0-9]+' | tail -1)
+        packets=$(grep -E "${PACKETS_GREP:-packets}" <<<"$out" | grep -oE '[0-9]+' | tail -1 || true)
+        packets=${packets:-0}
       fi
       printf '%s\n' "$out" >"$work/$name-$i.log"
       ;;
