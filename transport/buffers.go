@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"syscall"
 )
 
 // Per-socket buffers. After the upgrade, coder/websocket reads frames
@@ -24,10 +25,9 @@ const (
 // connection comes with small buffers.
 type smallBuffers struct {
 	http.ResponseWriter
-	// conn and br are the socket and its reader, once hijacked with small
-	// buffers.
-	conn net.Conn
-	br   *bufio.Reader
+	// gate is what the library reads the socket through, once hijacked
+	// with small buffers from a plain socket (see readGate).
+	gate *readGate
 	// cork is what the library writes through (see corkConn).
 	cork *corkConn
 }
@@ -57,9 +57,20 @@ func (w *smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return w.cork, brw, nil
 	}
 	var src io.Reader = conn
+	var early []byte
 	if n > 0 {
-		early, _ := brw.Reader.Peek(n)
-		src = io.MultiReader(bytes.NewReader(bytes.Clone(early)), conn)
+		early, _ = brw.Reader.Peek(n)
+		early = bytes.Clone(early)
+		src = io.MultiReader(bytes.NewReader(early), conn)
+	}
+	// The library reads its buffer's bytes first, then the connection it
+	// was given: the gate sits there, and follows the early bytes first.
+	if sc, ok := conn.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			w.gate = &readGate{conn: conn, raw: raw}
+			w.gate.follow(early)
+			w.cork.gate = w.gate
+		}
 	}
 	br := bufio.NewReaderSize(src, socketReadBuffer)
 	if n > 0 {
@@ -69,6 +80,5 @@ func (w *smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 			return nil, nil, err
 		}
 	}
-	w.conn, w.br = conn, br
 	return w.cork, bufio.NewReadWriter(br, bufio.NewWriterSize(w.cork, socketWriteBuffer)), nil
 }

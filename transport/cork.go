@@ -19,6 +19,25 @@ type corkConn struct {
 	mu     sync.Mutex
 	corked bool
 	buf    *[]byte
+	// onClose, when set, runs before the socket closes (see
+	// idleWait.socketClosing); the library closes through here.
+	onClose func()
+	// gate, when set, is what the library reads through (see readGate).
+	gate *readGate
+}
+
+func (c *corkConn) Read(p []byte) (int, error) {
+	if c.gate != nil {
+		return c.gate.Read(p)
+	}
+	return c.Conn.Read(p)
+}
+
+func (c *corkConn) Close() error {
+	if c.onClose != nil {
+		c.onClose()
+	}
+	return c.Conn.Close()
 }
 
 var corkBufs = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}

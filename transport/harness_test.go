@@ -81,6 +81,19 @@ func (e *endpoint) counter(name string) float64 {
 	return total
 }
 
+// gauge returns the value of the gauge name.
+func (e *endpoint) gauge(name string) float64 {
+	families, _ := e.metrics.Registry.Gather()
+	for _, f := range families {
+		if f.GetName() == name {
+			for _, m := range f.GetMetric() {
+				return m.GetGauge().GetValue()
+			}
+		}
+	}
+	return -1
+}
+
 func (e *endpoint) createRoom(tb testing.TB, id string) {
 	tb.Helper()
 	res, err := e.node.CreateRoom(context.Background(), id, "", "", "")

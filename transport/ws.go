@@ -10,11 +10,11 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/encoding/protojson"
 
@@ -67,6 +67,11 @@ func NewServer(node *actors.Node, limits Limits, log *zap.Logger, m *metrics.Met
 	if limits.PingInterval == 0 {
 		limits.PingInterval = 20 * time.Second
 	}
+	// One parking per process; a second endpoint on the same registry finds
+	// the gauge there already.
+	_ = m.Registry.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "liveroom_sockets_parked",
+		Help: "Idle WebSocket connections waiting without a goroutine (Linux)."},
+		func() float64 { return float64(idleParking.count()) }))
 	return &Server{node: node, limits: limits, log: log, metrics: m}
 }
 
@@ -95,10 +100,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// reader is the only goroutine of an idle member.
 	c := &connection{srv: s, conn: conn, ip: ip, log: s.log,
 		meter: newMeter(s.limits.RatePerSecond, s.limits.RateBurst), cork: sb.cork}
-	if sc, ok := sb.conn.(syscall.Conn); ok && sb.br != nil {
-		if raw, err := sc.SyscallConn(); err == nil {
-			c.idle = &idleWait{raw: raw, netConn: sb.conn, br: sb.br}
-		}
+	if sb.gate != nil {
+		c.idle = &idleWait{conn: c, raw: sb.gate.raw, netConn: sb.gate.conn}
+		sb.gate.idle = c.idle
+		sb.cork.onClose = c.idle.socketClosing
 	}
 	if !s.open.add(c) {
 		s.limits.Admission.release(ip)
@@ -187,20 +192,32 @@ func (c *connection) missedPing(err error) {
 	c.closeWith(websocket.StatusPolicyViolation, "no answer to ping")
 }
 
-// main is the socket's reader goroutine. It is kept flat (setup and
-// teardown are calls, not frames around the loop) so that an idle socket's
-// goroutine waits with little stack in use, and the runtime shrinks it.
+// main is the socket's first reader goroutine.
 func (c *connection) main() {
 	c.begin()
+	c.run(false)
+}
+
+// run reads frames until the socket ends, or until it is parked between
+// messages (see idleWait): then the goroutine ends, and the parking starts
+// run(true) when the client sends more. It is kept flat (setup and
+// teardown are calls, not frames around the loop) so that a reader waiting
+// on its goroutine has little stack in use, and the runtime shrinks it.
+func (c *connection) run(woke bool) {
+	if woke {
+		c.stopWaiting()
+	}
 	for {
-		if c.idle != nil {
-			c.idleUntilData()
-		}
-		if !c.readOne() {
-			break
+		switch c.readOne() {
+		case readIdle:
+			if c.park() {
+				return
+			}
+		case readEnded:
+			c.end()
+			return
 		}
 	}
-	c.end()
 }
 
 func (c *connection) begin() {
@@ -380,12 +397,23 @@ func (c *connection) fail(id, code, msg string) {
 	c.out.Push(&pb.ServerFrame{ReplyTo: id, Body: &pb.ServerFrame_Error{Error: &pb.Error{Code: code, Message: msg}}})
 }
 
-// readOne reads and handles one frame; it reports false when the socket
-// has ended.
-func (c *connection) readOne() bool {
+// What readOne found.
+const (
+	readFrame = iota
+	// readIdle: the client has sent nothing more for now (see readGate).
+	readIdle
+	// readEnded: the socket has ended.
+	readEnded
+)
+
+// readOne reads and handles one frame.
+func (c *connection) readOne() int {
 	// No context to cancel: the reader ends when the socket does, and a
 	// cancellable one would cost a registration per read.
 	typ, data, err := c.conn.Read(context.Background())
+	if errors.Is(err, errIdle) {
+		return readIdle
+	}
 	if err != nil {
 		switch websocket.CloseStatus(err) {
 		case websocket.StatusNormalClosure, websocket.StatusGoingAway:
@@ -401,7 +429,7 @@ func (c *connection) readOne() bool {
 		if errors.Is(err, websocket.ErrMessageTooBig) {
 			c.srv.metrics.FrameErrors.WithLabelValues("too_large").Inc()
 		}
-		return false
+		return readEnded
 	}
 	frame := &pb.ClientFrame{}
 	var bad string
@@ -418,13 +446,13 @@ func (c *connection) readOne() bool {
 			c.log.Info("closing client over the rate limit", zap.String("room", c.roomForLog()))
 			c.idle.closingNow()
 			_ = c.conn.Close(CloseRateLimited, "rate limit exceeded")
-			return false
+			return readEnded
 		}
-		return true
+		return readFrame
 	}
 	if bad != "" {
 		c.fail("", "bad_frame", bad)
-		return true
+		return readFrame
 	}
 	select {
 	case c.frames <- frame:
@@ -437,7 +465,7 @@ func (c *connection) readOne() bool {
 		c.meter.stalled(time.Since(start))
 	}
 	c.kickDispatcher()
-	return true
+	return readFrame
 }
 
 func frameType(f *pb.ClientFrame) string {
