@@ -357,25 +357,33 @@ func (c *connection) write() {
 				_ = c.cork.flush(0)
 				return
 			}
-			// A write blocked on a socket that ends meanwhile returns at
-			// once: the library closes the socket when its reader fails.
-			wctx, cancel := context.WithTimeout(context.Background(), c.srv.limits.WriteTimeout)
-			err := c.conn.Write(wctx, websocket.MessageText, b)
-			timedOut := errors.Is(wctx.Err(), context.DeadlineExceeded)
-			cancel()
+			// The deadline is the socket's, not a context: the library
+			// keeps the context of a message's write until the next one,
+			// a few hundred bytes per idle member. Corked, the frame goes
+			// to memory and flush has its own deadline. A write blocked on
+			// a socket that ends meanwhile returns at once: the library
+			// closes the socket when its reader fails.
+			direct := len(q) == 1
+			if direct {
+				_ = c.cork.Conn.SetWriteDeadline(time.Now().Add(c.srv.limits.WriteTimeout))
+			}
+			err := c.conn.Write(context.Background(), websocket.MessageText, b)
+			if direct {
+				_ = c.cork.Conn.SetWriteDeadline(time.Time{})
+			}
 			if err == nil && i == len(q)-1 {
 				err = c.cork.flush(c.srv.limits.WriteTimeout)
-				var ne net.Error
-				timedOut = timedOut || errors.As(err, &ne) && ne.Timeout()
 			}
+			var ne net.Error
+			timedOut := errors.As(err, &ne) && ne.Timeout()
 			if err == nil {
 				c.srv.metrics.FramesOut.Inc()
 				continue
 			}
 			_ = c.cork.flush(0)
-			// A timed-out write makes the library close the socket, which
-			// can end the reader before this write returns: the deadline,
-			// not the reader's end, tells a slow client from a closed one.
+			// A closing socket can end the reader before this write
+			// returns: the deadline, not the reader's end, tells a slow
+			// client from a closed one.
 			if !timedOut && c.ended.Load() {
 				return
 			}
