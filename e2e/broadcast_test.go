@@ -100,7 +100,7 @@ func TestBroadcastOneBroadcasterFiveViewersSecondBroadcasterEnded(t *testing.T) 
 		s.forEach(r => { if (r.type === "outbound-rtp" && r.kind === "video" && r.rid && r.bytesSent > 0) n++; });
 		return n >= 2;
 	})`)
-	layers := strings.Count(srv.logs.String(), `"simulcast layer"`)
+	layers := srv.waitLogCount(`"simulcast layer"`, 2)
 	if layers < 2 {
 		t.Fatalf("the SFU took %d simulcast layers of the broadcaster's video, want at least 2", layers)
 	}

@@ -225,7 +225,7 @@ func TestVideoCallWithSimulcastCamera(t *testing.T) {
 		s.forEach(r => { if (r.type === "outbound-rtp" && r.kind === "video" && r.rid && r.bytesSent > 0) n++; });
 		return n >= 2;
 	})`)
-	if n := strings.Count(srv.logs.String(), `"simulcast layer"`); n < 2 {
+	if n := srv.waitLogCount(`"simulcast layer"`, 2); n < 2 {
 		t.Fatalf("the SFU took %d simulcast layers of the agent's camera, want at least 2", n)
 	}
 	waitGrowing(t, v, "the agent's camera still decoding", agentID, "video", "framesDecoded")

@@ -52,6 +52,20 @@ type server struct {
 	done    chan error
 }
 
+// waitLogCount waits (up to a minute) until the server's log holds needle
+// at least n times, and returns how many times it does. What a browser
+// shows as sent (its stats count a simulcast layer's bytes as it sends
+// them) reaches the server's log a little later on a busy machine: the
+// packets still pass ICE, DTLS and the track handler.
+func (s *server) waitLogCount(needle string, n int) int {
+	got := strings.Count(s.logs.String(), needle)
+	for deadline := time.Now().Add(time.Minute); got < n && time.Now().Before(deadline); {
+		time.Sleep(200 * time.Millisecond)
+		got = strings.Count(s.logs.String(), needle)
+	}
+	return got
+}
+
 type syncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
