@@ -3,7 +3,6 @@ package transport
 import (
 	"net"
 	"sync"
-	"time"
 )
 
 // corkConn lets a connection's writer send the frames it took from the
@@ -66,9 +65,10 @@ func (c *corkConn) cork() {
 	c.mu.Unlock()
 }
 
-// flush writes what was kept since cork, within timeout, and stops keeping;
-// a timeout of 0 drops it instead (the connection is being given up).
-func (c *corkConn) flush(timeout time.Duration) error {
+// flush writes what was kept since cork and stops keeping; with send false
+// it drops it instead (the connection is being given up). The write has no
+// deadline of its own: the endpoint's write watch cuts it off.
+func (c *corkConn) flush(send bool) error {
 	if c == nil {
 		return nil
 	}
@@ -86,13 +86,9 @@ func (c *corkConn) flush(timeout time.Duration) error {
 			corkBufs.Put(buf)
 		}
 	}()
-	if len(*buf) == 0 || timeout <= 0 {
+	if len(*buf) == 0 || !send {
 		return nil
 	}
-	if err := c.Conn.SetWriteDeadline(time.Now().Add(timeout)); err != nil {
-		return err
-	}
 	_, err := c.Conn.Write(*buf)
-	_ = c.Conn.SetWriteDeadline(time.Time{})
 	return err
 }

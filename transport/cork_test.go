@@ -3,7 +3,6 @@ package transport
 import (
 	"net"
 	"testing"
-	"time"
 )
 
 func TestCorkGathersWritesIntoOne(t *testing.T) {
@@ -41,7 +40,7 @@ func TestCorkGathersWritesIntoOne(t *testing.T) {
 		t.Fatalf("%q went out while corked", got)
 	default:
 	}
-	if err := c.flush(30 * time.Second); err != nil {
+	if err := c.flush(true); err != nil {
 		t.Fatal(err)
 	}
 	if got := <-reads; got != "twothree" {
@@ -50,7 +49,7 @@ func TestCorkGathersWritesIntoOne(t *testing.T) {
 	// Dropping (the connection is given up) writes nothing.
 	c.cork()
 	_, _ = c.Write([]byte("dropped"))
-	if err := c.flush(0); err != nil {
+	if err := c.flush(false); err != nil {
 		t.Fatal(err)
 	}
 	_ = a.Close()
@@ -59,7 +58,7 @@ func TestCorkGathersWritesIntoOne(t *testing.T) {
 	}
 	var nilConn *corkConn
 	nilConn.cork()
-	if err := nilConn.flush(time.Second); err != nil {
+	if err := nilConn.flush(true); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -72,7 +72,7 @@ func NewServer(node *actors.Node, limits Limits, log *zap.Logger, m *metrics.Met
 	_ = m.Registry.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "liveroom_sockets_parked",
 		Help: "Idle WebSocket connections waiting without a goroutine (Linux)."},
 		func() float64 { return float64(idleParking.count()) }))
-	return &Server{node: node, limits: limits, log: log, metrics: m}
+	return &Server{node: node, limits: limits, log: log, metrics: m, open: sockets{writeTimeout: limits.WriteTimeout}}
 }
 
 // Shutdown closes every socket with "going away" and waits for their handlers.
@@ -127,6 +127,9 @@ type connection struct {
 	pid   *actor.PID
 	// ended is set once the reader has stopped: nothing more is written.
 	ended atomic.Bool
+	// writing is when (nowNanos) the write to the socket under way began,
+	// 0 when none is, -1 once the write watch cut it off.
+	writing atomic.Int64
 	// gone is set when the client vanished without a goodbye: frames it
 	// still had on their way to the room are dropped.
 	gone atomic.Bool
@@ -339,8 +342,9 @@ func (c *connection) dispatchQueued(ctx context.Context) {
 }
 
 // write drains the outbox to the socket, and ends when it is empty. A write
-// that times out is a slow client: it is closed (with a close handshake,
-// which ends the reader by itself) and nothing more is written.
+// that the endpoint's write watch cuts off (see writeWatched) is a slow
+// client: it is closed (with a close handshake, which ends the reader by
+// itself) and nothing more is written.
 func (c *connection) write() {
 	for {
 		q := c.out.Take()
@@ -354,35 +358,27 @@ func (c *connection) write() {
 			if c.ended.Load() {
 				// Leaves the outbox marked as being written: nothing more
 				// goes out on a socket that ended.
-				_ = c.cork.flush(0)
+				_ = c.cork.flush(false)
 				return
 			}
-			// The deadline is the socket's, not a context: the library
-			// keeps the context of a message's write until the next one,
-			// a few hundred bytes per idle member. Corked, the frame goes
-			// to memory and flush has its own deadline. A write blocked on
-			// a socket that ends meanwhile returns at once: the library
-			// closes the socket when its reader fails.
-			direct := len(q) == 1
-			if direct {
-				_ = c.cork.Conn.SetWriteDeadline(time.Now().Add(c.srv.limits.WriteTimeout))
-			}
+			// Corked, the frame goes to memory and flush writes it. A write
+			// blocked on a socket that ends meanwhile returns at once: the
+			// library closes the socket when its reader fails.
+			started := c.beginWrite()
 			err := c.conn.Write(context.Background(), websocket.MessageText, b)
-			if direct {
-				_ = c.cork.Conn.SetWriteDeadline(time.Time{})
-			}
 			if err == nil && i == len(q)-1 {
-				err = c.cork.flush(c.srv.limits.WriteTimeout)
+				err = c.cork.flush(true)
 			}
-			var ne net.Error
-			timedOut := errors.As(err, &ne) && ne.Timeout()
-			if err == nil {
+			stalled := !c.writing.CompareAndSwap(started, 0)
+			if err == nil && !stalled {
 				c.srv.metrics.FramesOut.Inc()
 				continue
 			}
-			_ = c.cork.flush(0)
+			_ = c.cork.flush(false)
+			var ne net.Error
+			timedOut := stalled || errors.As(err, &ne) && ne.Timeout()
 			// A closing socket can end the reader before this write
-			// returns: the deadline, not the reader's end, tells a slow
+			// returns: the watch, not the reader's end, tells a slow
 			// client from a closed one.
 			if !timedOut && c.ended.Load() {
 				return
@@ -395,6 +391,27 @@ func (c *connection) write() {
 			go c.closeWith(CloseSlowConsumer, "slow consumer: a write timed out")
 			return
 		}
+	}
+}
+
+// beginWrite marks a write to the socket as under way, for the write
+// watch, and returns the mark that the writer clears after it.
+func (c *connection) beginWrite() int64 {
+	started := max(1, nowNanos())
+	c.writing.Store(started)
+	return started
+}
+
+// writeStalled cuts off a write begun before since: a deadline in the past
+// ends it at once with a timeout, and the writer, finding its mark gone,
+// closes the client as slow even if the write got through meanwhile.
+func (c *connection) writeStalled(since int64) {
+	started := c.writing.Load()
+	if started <= 0 || started > since {
+		return
+	}
+	if c.writing.CompareAndSwap(started, -1) {
+		_ = c.cork.Conn.SetWriteDeadline(time.Now())
 	}
 }
 
