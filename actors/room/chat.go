@@ -214,7 +214,7 @@ func (g *grain) finishChat(ctx actor.Context, b *chatBatch, err error) {
 			f = make([][]byte, 0, len(b.posts))
 		}
 		f = append(f, frames[len(f):i]...)
-		own[m] = append(f, session.Encode(&pb.ServerFrame{ReplyTo: p.frameID, Body: &pb.ServerFrame_Chat{Chat: p.msg}}))
+		own[m] = append(f, session.WithReplyTo(frames[i], p.frameID))
 	}
 	pids := make([]*actor.PID, 0, len(g.members))
 	var personal map[*actor.PID][][]byte

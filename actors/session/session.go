@@ -5,6 +5,7 @@
 package session
 
 import (
+	"bytes"
 	"sync"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -64,6 +65,29 @@ func Encode(f *pb.ServerFrame) []byte {
 			Error: &pb.Error{Code: "internal", Message: "frame could not be encoded"}}})
 	}
 	return b
+}
+
+// WithReplyTo returns frame (the wire form of a ServerFrame without a
+// reply_to) answering the client frame id. A chat message goes to every
+// member encoded once; its sender's copy, the answer to the frame that
+// posted it, differs only by reply_to, and is made from those bytes rather
+// than by encoding the message again.
+func WithReplyTo(frame []byte, id string) []byte {
+	if id == "" {
+		return frame
+	}
+	head := Encode(&pb.ServerFrame{ReplyTo: id}) // {"replyTo":"..."}
+	if len(frame) < 2 || frame[0] != '{' || len(head) < 2 || head[len(head)-1] != '}' {
+		return frame // not an object: nothing this package encodes
+	}
+	rest := bytes.TrimLeft(frame[1:], " \t\r\n")
+	if len(rest) == 0 || rest[0] == '}' {
+		return head
+	}
+	out := make([]byte, 0, len(head)+len(frame))
+	out = append(out, head[:len(head)-1]...)
+	out = append(out, ',')
+	return append(out, rest...)
 }
 
 // Push queues f without ever blocking; it reports false when the queue is
