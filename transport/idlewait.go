@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"liveroom/internal/gopool"
 )
 
 // idleWait lets a socket's reader stop between messages without keeping
@@ -81,7 +83,7 @@ func (w *idleWait) unpark() bool {
 		return false
 	}
 	idleParking.leave(w)
-	go w.conn.run(true)
+	gopool.Go(func() { w.conn.run(true) })
 	return true
 }
 

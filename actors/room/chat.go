@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"liveroom/actors/session"
+	"liveroom/internal/gopool"
 	"liveroom/persistence"
 	"liveroom/proto/pb"
 )
@@ -130,11 +131,11 @@ func (g *grain) startChat(ctx actor.Context) {
 	batch := &chatBatch{posts: stored, last: seq, done: make(chan error, 1)}
 	g.chatFlight = batch
 	fence, self, system := g.fence, ctx.Self(), ctx.ActorSystem()
-	go func() {
+	gopool.Go(func() {
 		err := fence.Apply(&b)
 		batch.done <- err
 		system.Root.Send(self, &chatStored{batch: batch, err: err})
-	}()
+	})
 }
 
 // send sends one frame to a member's session. Everything this grain sends

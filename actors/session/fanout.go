@@ -7,6 +7,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/extensions"
 
+	"liveroom/internal/gopool"
 	"liveroom/metrics"
 	"liveroom/proto/pb"
 )
@@ -143,7 +144,7 @@ func (f *fanOut) Receive(ctx actor.Context) {
 // once per actor system, before any session is spawned.
 func StartFanOut(system *actor.ActorSystem, m *metrics.Metrics) error {
 	StartTable(system)
-	_, err := system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return &fanOut{m: m} }), FanOutName)
+	_, err := system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return &fanOut{m: m} }, actor.WithDispatcher(gopool.Dispatcher)), FanOutName)
 	return err
 }
 
@@ -212,7 +213,7 @@ func Spawn(system *actor.ActorSystem, out *Outbox, prefix string) *actor.PID {
 	return pid
 }
 
-var tableProps = actor.PropsFromProducer(func() actor.Actor { return tableSession{} })
+var tableProps = actor.PropsFromProducer(func() actor.Actor { return tableSession{} }, actor.WithDispatcher(gopool.Dispatcher))
 
 // tableSession is the actor of a session in the node's table: frames that
 // still come to its mailbox (from grains that send to it directly) go to

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
 
+	"liveroom/internal/gopool"
 	"liveroom/persistence"
 	"liveroom/proto/pb"
 )
@@ -28,7 +29,7 @@ type Deps struct {
 func NewKind(d Deps) *cluster.Kind {
 	return cluster.NewKind(Kind, actor.PropsFromProducer(func() actor.Actor {
 		return &grain{deps: d}
-	}))
+	}, actor.WithDispatcher(gopool.Dispatcher)))
 }
 
 type grain struct {
