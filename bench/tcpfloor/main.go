@@ -1,0 +1,103 @@
+// Command tcpfloor measures what the kernel charges a server for writing
+// small messages to many TCP connections over loopback, one write per
+// message: the floor under the server CPU of every chat delivery when the
+// members' sockets end on the same machine (as in bench/run.sh's chat
+// scenarios), since loopback runs the receiving side's TCP work in the
+// sender's system call. It writes MESSAGES messages of SIZE bytes, to each
+// of CONNS connections in turn (each connection's reader has taken the last
+// one by the time the next comes, as with chat members), and prints the
+// writer's CPU per message next to the readers'. The readers are a child
+// process with a goroutine per connection, like the load tool.
+//
+//	go run ./bench/tcpfloor [-conns 1000] [-size 300] [-messages 400000]
+package main
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func cpu() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func main() {
+	conns := flag.Int("conns", 1000, "connections")
+	size := flag.Int("size", 300, "message bytes")
+	messages := flag.Int("messages", 400000, "messages written in all")
+	read := flag.String("read", "", "(internal) be the reading child, dialling this address")
+	flag.Parse()
+	if *read != "" {
+		readAll(*read, *conns)
+		return
+	}
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	child := exec.Command(os.Args[0], "-read", ln.Addr().String(), "-conns", strconv.Itoa(*conns))
+	child.Stderr = os.Stderr
+	report, err := child.StdoutPipe()
+	if err != nil {
+		panic(err)
+	}
+	if err := child.Start(); err != nil {
+		panic(err)
+	}
+	defer func() { _ = child.Process.Kill(); _ = child.Wait() }()
+	cs := make([]net.Conn, *conns)
+	for i := range cs {
+		if cs[i], err = ln.Accept(); err != nil {
+			panic(err)
+		}
+	}
+	msg := make([]byte, *size)
+	start, t0 := cpu(), time.Now()
+	for i := range *messages {
+		if _, err := cs[i%len(cs)].Write(msg); err != nil {
+			panic(err)
+		}
+	}
+	spent, wall := cpu()-start, time.Since(t0)
+	for _, c := range cs {
+		_ = c.Close()
+	}
+	childCPU, _ := bufio.NewReader(report).ReadString('\n')
+	readers, _ := time.ParseDuration(strings.TrimSpace(childCPU))
+	n := float64(*messages)
+	fmt.Printf("%d messages of %d bytes to %d connections in %v: writer %.2f µs CPU per message (%.0f per CPU-second), readers %.2f µs per message\n",
+		*messages, *size, *conns, wall.Round(time.Millisecond),
+		float64(spent.Microseconds())/n, n/spent.Seconds(), float64(readers.Microseconds())/n)
+}
+
+// readAll dials conns connections to addr, reads each until it closes, and
+// prints its own CPU time.
+func readAll(addr string, conns int) {
+	done := make(chan struct{})
+	for range conns {
+		c, err := net.Dial("tcp4", addr)
+		if err != nil {
+			panic(err)
+		}
+		go func() {
+			_, _ = io.Copy(io.Discard, c)
+			done <- struct{}{}
+		}()
+	}
+	start := cpu()
+	for range conns {
+		<-done
+	}
+	fmt.Println(cpu() - start)
+}
