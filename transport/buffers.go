@@ -28,8 +28,8 @@ type smallBuffers struct {
 	// gate is what the library reads the socket through, once hijacked
 	// with small buffers from a plain socket (see readGate).
 	gate *readGate
-	// cork is what the library writes through (see corkConn).
-	cork *corkConn
+	// sock is what the library writes through (see sharedConn).
+	sock *sharedConn
 }
 
 // Unwrap lets http.ResponseController find the other interfaces.
@@ -48,13 +48,13 @@ func (w *smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		_ = conn.Close()
 		return nil, nil, err
 	}
-	w.cork = &corkConn{Conn: conn}
+	w.sock = &sharedConn{Conn: conn}
 	n := brw.Reader.Buffered()
 	if n > socketReadBuffer {
 		// Rare (a client sent a lot before the upgrade was answered):
 		// keep the server's buffers.
-		brw.Writer.Reset(w.cork)
-		return w.cork, brw, nil
+		brw.Writer.Reset(w.sock)
+		return w.sock, brw, nil
 	}
 	var src io.Reader = conn
 	var early []byte
@@ -69,7 +69,7 @@ func (w *smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		if raw, err := sc.SyscallConn(); err == nil {
 			w.gate = &readGate{conn: conn, raw: raw}
 			w.gate.follow(early)
-			w.cork.gate = w.gate
+			w.sock.gate = w.gate
 		}
 	}
 	br := bufio.NewReaderSize(src, socketReadBuffer)
@@ -80,5 +80,5 @@ func (w *smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 			return nil, nil, err
 		}
 	}
-	return w.cork, bufio.NewReadWriter(br, bufio.NewWriterSize(w.cork, socketWriteBuffer)), nil
+	return w.sock, bufio.NewReadWriter(br, bufio.NewWriterSize(w.sock, socketWriteBuffer)), nil
 }

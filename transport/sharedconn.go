@@ -1,23 +1,27 @@
 package transport
 
 import (
+	"encoding/binary"
 	"net"
 	"sync"
 )
 
-// corkConn lets a connection's writer send the frames it took from the
-// outbox together: the WebSocket library flushes every message to the
-// socket on its own, one system call (and, on loopback, one trip through
-// the receiving side's network stack) per frame, which is most of what a
-// chat delivery costs the server. While corked, whatever the library writes
-// is kept; flush sends it in one write. A batch of chat messages (a room's
-// group commit, or frames that queued while the writer was busy) then
-// costs one write instead of one per frame.
-type corkConn struct {
+// sharedConn is a member's socket as the WebSocket library sees it, and as
+// the connection's writer writes to it. The library reads every frame and
+// writes the control frames (pings, pongs, close); the writer writes the
+// data frames itself, each batch it takes from the outbox in one system
+// call. Through the library, each message cost two of its locks (each a
+// select), a copy into its buffer and a system call of its own: about a
+// sixth of a chat delivery's server CPU, besides the call per frame when
+// several were queued.
+type sharedConn struct {
 	net.Conn
-	mu     sync.Mutex
-	corked bool
-	buf    *[]byte
+	// wmu keeps one writer on the socket at a time: a frame, the library's
+	// or ours, goes out whole, in one Write.
+	wmu sync.Mutex
+	// closeSent is set once the library has written a close frame:
+	// nothing may follow it.
+	closeSent bool
 	// onClose, when set, runs before the socket closes (see
 	// idleWait.socketClosing); the library closes through here.
 	onClose func()
@@ -25,70 +29,78 @@ type corkConn struct {
 	gate *readGate
 }
 
-func (c *corkConn) Read(p []byte) (int, error) {
+func (c *sharedConn) Read(p []byte) (int, error) {
 	if c.gate != nil {
 		return c.gate.Read(p)
 	}
 	return c.Conn.Read(p)
 }
 
-func (c *corkConn) Close() error {
+func (c *sharedConn) Close() error {
 	if c.onClose != nil {
 		c.onClose()
 	}
 	return c.Conn.Close()
 }
 
-var corkBufs = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
+// opCloseFinal is the first byte of a close frame (FIN and opcode 8).
+const opCloseFinal = 0x88
 
-func (c *corkConn) Write(p []byte) (int, error) {
-	c.mu.Lock()
-	if c.corked {
-		*c.buf = append(*c.buf, p...)
-		c.mu.Unlock()
-		return len(p), nil
+// Write is the library's. Once the upgrade is answered, the library writes
+// only control frames (the writer writes the data frames), and it flushes
+// each whole from its buffer, which holds the largest (131 bytes): every
+// call here is one whole frame, so its first byte tells a close frame.
+func (c *sharedConn) Write(p []byte) (int, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.closeSent {
+		return 0, net.ErrClosed
 	}
-	c.mu.Unlock()
+	if len(p) > 0 && p[0] == opCloseFinal {
+		c.closeSent = true
+	}
 	return c.Conn.Write(p)
 }
 
-// cork keeps writes until flush; on nil it does nothing.
-func (c *corkConn) cork() {
-	if c == nil {
-		return
+var frameBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+
+// writeText sends frames (the payloads of text messages, in order) to the
+// client in one write: each as a single unmasked frame (RFC 6455, 5.2), as
+// a server sends them. After a close frame it sends nothing and answers
+// net.ErrClosed. The write has no deadline of its own: the endpoint's write
+// watch cuts it off (see writeWatched).
+func (c *sharedConn) writeText(frames [][]byte) error {
+	bp := frameBufs.Get().(*[]byte)
+	buf := (*bp)[:0]
+	for _, f := range frames {
+		buf = appendTextHeader(buf, len(f))
+		buf = append(buf, f...)
 	}
-	c.mu.Lock()
-	c.corked = true
-	if c.buf == nil {
-		c.buf = corkBufs.Get().(*[]byte)
+	c.wmu.Lock()
+	var err error
+	if c.closeSent {
+		err = net.ErrClosed
+	} else {
+		_, err = c.Conn.Write(buf)
 	}
-	c.mu.Unlock()
+	c.wmu.Unlock()
+	if cap(buf) <= 256<<10 {
+		*bp = buf[:0]
+		frameBufs.Put(bp)
+	}
+	return err
 }
 
-// flush writes what was kept since cork and stops keeping; with send false
-// it drops it instead (the connection is being given up). The write has no
-// deadline of its own: the endpoint's write watch cuts it off.
-func (c *corkConn) flush(send bool) error {
-	if c == nil {
-		return nil
+// appendTextHeader appends the header of a final, unmasked text frame with
+// a payload of n bytes.
+func appendTextHeader(b []byte, n int) []byte {
+	const finText = 0x81
+	switch {
+	case n < 126:
+		return append(b, finText, byte(n))
+	case n <= 0xffff:
+		return binary.BigEndian.AppendUint16(append(b, finText, 126), uint16(n))
+	default:
+		return binary.BigEndian.AppendUint64(append(b, finText, 127), uint64(n))
 	}
-	c.mu.Lock()
-	c.corked = false
-	buf := c.buf
-	c.buf = nil
-	c.mu.Unlock()
-	if buf == nil {
-		return nil
-	}
-	defer func() {
-		if cap(*buf) <= 256<<10 {
-			*buf = (*buf)[:0]
-			corkBufs.Put(buf)
-		}
-	}()
-	if len(*buf) == 0 || !send {
-		return nil
-	}
-	_, err := c.Conn.Write(*buf)
-	return err
 }

@@ -1,64 +1,75 @@
 package transport
 
 import (
+	"bytes"
+	"context"
+	"errors"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/coder/websocket"
 )
 
-func TestCorkGathersWritesIntoOne(t *testing.T) {
-	a, b := net.Pipe()
-	defer a.Close()
-	defer b.Close()
-	c := &corkConn{Conn: a}
-	reads := make(chan string, 10)
-	go func() {
-		buf := make([]byte, 64)
-		for {
-			n, err := b.Read(buf)
-			if err != nil {
-				close(reads)
-				return
+// The frames the writer builds itself are read by the WebSocket library
+// as the messages they carry, at every length form, several to a write,
+// with the library's own control frames between them; after the library's
+// close frame nothing more goes out.
+func TestWriteTextFramesReachALibraryClient(t *testing.T) {
+	sizes := []int{0, 1, 125, 126, 127, 65535, 65536, 200000}
+	payload := func(n int) []byte { return bytes.Repeat([]byte{'a' + byte(n%26)}, n) }
+	afterClose := make(chan error, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sb := &smallBuffers{ResponseWriter: w}
+		conn, err := websocket.Accept(sb, r, nil)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		// The client's reader answers the ping only once it reads on.
+		go func() { _ = conn.Ping(ctx) }()
+		var batch [][]byte
+		for _, n := range sizes {
+			batch = append(batch, payload(n))
+		}
+		if err := sb.sock.writeText(batch[:3]); err != nil {
+			t.Error(err)
+		}
+		for _, f := range batch[3:] {
+			if err := sb.sock.writeText([][]byte{f}); err != nil {
+				t.Error(err)
 			}
-			reads <- string(buf[:n])
 		}
-	}()
-	// Not corked: each write goes through as it is.
-	if _, err := c.Write([]byte("one")); err != nil {
+		_ = conn.Close(websocket.StatusNormalClosure, "done")
+		afterClose <- sb.sock.writeText([][]byte{[]byte("too late")})
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	client, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if got := <-reads; got != "one" {
-		t.Fatalf("read %q", got)
-	}
-	c.cork()
-	for _, s := range []string{"two", "three"} {
-		if _, err := c.Write([]byte(s)); err != nil {
-			t.Fatal(err)
+	client.SetReadLimit(1 << 20)
+	for _, n := range sizes {
+		typ, got, err := client.Read(ctx)
+		if err != nil {
+			t.Fatalf("reading the %d-byte message: %v", n, err)
+		}
+		if typ != websocket.MessageText || !bytes.Equal(got, payload(n)) {
+			t.Fatalf("the %d-byte message came as %v of %d bytes", n, typ, len(got))
 		}
 	}
-	select {
-	case got := <-reads:
-		t.Fatalf("%q went out while corked", got)
-	default:
+	_, _, err = client.Read(ctx)
+	if websocket.CloseStatus(err) != websocket.StatusNormalClosure {
+		t.Fatalf("after the messages: %v, want the server's close", err)
 	}
-	if err := c.flush(true); err != nil {
-		t.Fatal(err)
-	}
-	if got := <-reads; got != "twothree" {
-		t.Fatalf("the corked writes came as %q, want one write", got)
-	}
-	// Dropping (the connection is given up) writes nothing.
-	c.cork()
-	_, _ = c.Write([]byte("dropped"))
-	if err := c.flush(false); err != nil {
-		t.Fatal(err)
-	}
-	_ = a.Close()
-	if got, ok := <-reads; ok {
-		t.Fatalf("read %q after a dropped batch", got)
-	}
-	var nilConn *corkConn
-	nilConn.cork()
-	if err := nilConn.flush(true); err != nil {
-		t.Fatal(err)
+	if err := <-afterClose; !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("a write after the close frame: %v, want net.ErrClosed", err)
 	}
 }

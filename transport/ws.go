@@ -21,6 +21,7 @@ import (
 	"liveroom/actors"
 	"liveroom/actors/session"
 	"liveroom/internal/clientaddr"
+	"liveroom/internal/gopool"
 	"liveroom/metrics"
 	"liveroom/persistence"
 	"liveroom/proto/pb"
@@ -99,11 +100,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// writer, the response buffer), about 10 KiB a socket, and the socket's
 	// reader is the only goroutine of an idle member.
 	c := &connection{srv: s, conn: conn, ip: ip, log: s.log,
-		meter: newMeter(s.limits.RatePerSecond, s.limits.RateBurst), cork: sb.cork}
+		meter: newMeter(s.limits.RatePerSecond, s.limits.RateBurst), sock: sb.sock}
 	if sb.gate != nil {
 		c.idle = &idleWait{conn: c, raw: sb.gate.raw, netConn: sb.gate.conn}
 		sb.gate.idle = c.idle
-		sb.cork.onClose = c.idle.socketClosing
+		sb.sock.onClose = c.idle.socketClosing
 	}
 	if !s.open.add(c) {
 		s.limits.Admission.release(ip)
@@ -148,8 +149,8 @@ type connection struct {
 	broadcast string
 	// saidGoodbye is set when the client closed the socket itself.
 	saidGoodbye bool
-	// cork gathers the frames of one outbox batch into one socket write.
-	cork *corkConn
+	// sock gathers the frames of one outbox batch into one socket write.
+	sock *sharedConn
 
 	// frames is on its way to the room; see begin.
 	frames chan *pb.ClientFrame
@@ -235,10 +236,10 @@ func (c *connection) begin() {
 	}, func() {
 		// A writer runs only while frames wait (see session.Outbox).
 		c.writers.Add(1)
-		go func() {
+		gopool.Go(func() {
 			defer c.writers.Done()
 			c.write()
-		}()
+		})
 	})
 	// Room grains store their members' session PIDs (see incarnation).
 	c.pid = session.Spawn(s.node.System, c.out, incarnation)
@@ -310,10 +311,10 @@ func (c *connection) kickDispatcher() {
 	ctx, cancel := context.WithCancel(context.Background())
 	c.stopDispatch = cancel
 	c.dispatchers.Add(1)
-	go func() {
+	gopool.Go(func() {
 		defer c.dispatchers.Done()
 		c.dispatchQueued(ctx)
-	}()
+	})
 }
 
 // dispatchQueued hands queued frames to the room, in order, until the queue
@@ -341,56 +342,45 @@ func (c *connection) dispatchQueued(ctx context.Context) {
 	}
 }
 
-// write drains the outbox to the socket, and ends when it is empty. A write
-// that the endpoint's write watch cuts off (see writeWatched) is a slow
-// client: it is closed (with a close handshake, which ends the reader by
-// itself) and nothing more is written.
+// write drains the outbox to the socket, each batch it takes in one write,
+// and ends when the outbox is empty. A write that the endpoint's write watch
+// cuts off (see writeWatched) is a slow client: it is closed (with a close
+// handshake, which ends the reader by itself) and nothing more is written.
 func (c *connection) write() {
 	for {
 		q := c.out.Take()
 		if len(q) == 0 {
 			return
 		}
-		if len(q) > 1 {
-			c.cork.cork()
-		}
-		for i, b := range q {
-			if c.ended.Load() {
-				// Leaves the outbox marked as being written: nothing more
-				// goes out on a socket that ended.
-				_ = c.cork.flush(false)
-				return
-			}
-			// Corked, the frame goes to memory and flush writes it. A write
-			// blocked on a socket that ends meanwhile returns at once: the
-			// library closes the socket when its reader fails.
-			started := c.beginWrite()
-			err := c.conn.Write(context.Background(), websocket.MessageText, b)
-			if err == nil && i == len(q)-1 {
-				err = c.cork.flush(true)
-			}
-			stalled := !c.writing.CompareAndSwap(started, 0)
-			if err == nil && !stalled {
-				c.srv.metrics.FramesOut.Inc()
-				continue
-			}
-			_ = c.cork.flush(false)
-			var ne net.Error
-			timedOut := stalled || errors.As(err, &ne) && ne.Timeout()
-			// A closing socket can end the reader before this write
-			// returns: the watch, not the reader's end, tells a slow
-			// client from a closed one.
-			if !timedOut && c.ended.Load() {
-				return
-			}
-			// A client that stopped reading with room left in its queue
-			// ends here rather than in the outbox: the same slow client.
-			c.srv.metrics.SlowClients.Inc()
-			c.log.Info("closing slow client", zap.String("room", c.roomForLog()), zap.String("reason", "write timed out"),
-				zap.Duration("write_timeout", c.srv.limits.WriteTimeout), zap.Error(err))
-			go c.closeWith(CloseSlowConsumer, "slow consumer: a write timed out")
+		if c.ended.Load() {
+			// Leaves the outbox marked as being written: nothing more goes
+			// out on a socket that ended.
 			return
 		}
+		// A write blocked on a socket that ends meanwhile returns at once:
+		// the library closes the socket when its reader fails.
+		started := c.beginWrite()
+		err := c.sock.writeText(q)
+		stalled := !c.writing.CompareAndSwap(started, 0)
+		if err == nil && !stalled {
+			c.srv.metrics.FramesOut.Add(float64(len(q)))
+			continue
+		}
+		var ne net.Error
+		timedOut := stalled || errors.As(err, &ne) && ne.Timeout()
+		// A closing socket can end the reader before this write returns:
+		// the watch, not the reader's end, tells a slow client from a
+		// closed one.
+		if !timedOut && (c.ended.Load() || errors.Is(err, net.ErrClosed)) {
+			return
+		}
+		// A client that stopped reading with room left in its queue ends
+		// here rather than in the outbox: the same slow client.
+		c.srv.metrics.SlowClients.Inc()
+		c.log.Info("closing slow client", zap.String("room", c.roomForLog()), zap.String("reason", "write timed out"),
+			zap.Duration("write_timeout", c.srv.limits.WriteTimeout), zap.Error(err))
+		go c.closeWith(CloseSlowConsumer, "slow consumer: a write timed out")
+		return
 	}
 }
 
@@ -411,7 +401,7 @@ func (c *connection) writeStalled(since int64) {
 		return
 	}
 	if c.writing.CompareAndSwap(started, -1) {
-		_ = c.cork.Conn.SetWriteDeadline(time.Now())
+		_ = c.sock.Conn.SetWriteDeadline(time.Now())
 	}
 }
 
