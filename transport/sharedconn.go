@@ -19,9 +19,11 @@ type sharedConn struct {
 	// wmu keeps one writer on the socket at a time: a frame, the library's
 	// or ours, goes out whole, in one Write.
 	wmu sync.Mutex
-	// closeSent is set once the library has written a close frame:
-	// nothing may follow it.
-	closeSent bool
+	// framesOurs is set when the writer writes every data frame (through
+	// writeText) and the library only control frames; closeSent is then
+	// set once the library has written a close frame: nothing may follow.
+	framesOurs bool
+	closeSent  bool
 	// onClose, when set, runs before the socket closes (see
 	// idleWait.socketClosing); the library closes through here.
 	onClose func()
@@ -46,20 +48,32 @@ func (c *sharedConn) Close() error {
 // opCloseFinal is the first byte of a close frame (FIN and opcode 8).
 const opCloseFinal = 0x88
 
-// Write is the library's. Once the upgrade is answered, the library writes
-// only control frames (the writer writes the data frames), and it flushes
-// each whole from its buffer, which holds the largest (131 bytes): every
-// call here is one whole frame, so its first byte tells a close frame.
+// Write is the library's. With framesOurs, the library writes only control
+// frames, and it flushes each whole from its buffer, which holds the
+// largest (127 bytes from a server): every call here is then one whole
+// frame, and its first byte tells a close frame. (A data frame longer than
+// the buffer comes in two calls, the second starting inside its payload:
+// sockets whose library writes data frames are not followed.)
 func (c *sharedConn) Write(p []byte) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	if c.closeSent {
-		return 0, net.ErrClosed
-	}
-	if len(p) > 0 && p[0] == opCloseFinal {
-		c.closeSent = true
+	if c.framesOurs {
+		if c.closeSent {
+			return 0, net.ErrClosed
+		}
+		if len(p) > 0 && p[0] == opCloseFinal {
+			c.closeSent = true
+		}
 	}
 	return c.Conn.Write(p)
+}
+
+// writeFramesOurs makes the writer the only one to write data frames (see
+// writeText); call it before anything is written after the upgrade.
+func (c *sharedConn) writeFramesOurs() {
+	c.wmu.Lock()
+	c.framesOurs = true
+	c.wmu.Unlock()
 }
 
 var frameBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
@@ -67,7 +81,7 @@ var frameBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return 
 // writeText sends frames (the payloads of text messages, in order) to the
 // client in one write: each as a single unmasked frame (RFC 6455, 5.2), as
 // a server sends them. After a close frame it sends nothing and answers
-// net.ErrClosed. The write has no deadline of its own: the endpoint's write
+// net.ErrClosed (as it does unless writeFramesOurs was called). The write has no deadline of its own: the endpoint's write
 // watch cuts it off (see writeWatched).
 func (c *sharedConn) writeText(frames [][]byte) error {
 	bp := frameBufs.Get().(*[]byte)
@@ -78,7 +92,7 @@ func (c *sharedConn) writeText(frames [][]byte) error {
 	}
 	c.wmu.Lock()
 	var err error
-	if c.closeSent {
+	if !c.framesOurs || c.closeSent {
 		err = net.ErrClosed
 	} else {
 		_, err = c.Conn.Write(buf)

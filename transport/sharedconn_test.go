@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -29,6 +30,7 @@ func TestWriteTextFramesReachALibraryClient(t *testing.T) {
 			t.Error(err)
 			return
 		}
+		sb.sock.writeFramesOurs()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		// The client's reader answers the ping only once it reads on.
@@ -71,5 +73,24 @@ func TestWriteTextFramesReachALibraryClient(t *testing.T) {
 	}
 	if err := <-afterClose; !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("a write after the close frame: %v, want net.ErrClosed", err)
+	}
+}
+
+// A socket whose library writes the data frames (the contact button's) is
+// not followed: a payload byte that looks like a close frame's first byte,
+// at the start of a write, stops nothing.
+func TestSharedConnPassesLibraryDataThrough(t *testing.T) {
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	go func() { _, _ = io.Copy(io.Discard, b) }()
+	c := &sharedConn{Conn: a}
+	for _, p := range [][]byte{{0x81, 0x7e, 0x02, 0x00}, {opCloseFinal, 'x'}, {'y'}} {
+		if _, err := c.Write(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.writeText([][]byte{[]byte("x")}); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("writeText on a socket the library writes data to: %v, want refused", err)
 	}
 }

@@ -95,6 +95,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.limits.Admission.release(ip)
 		return
 	}
+	sb.sock.writeFramesOurs()
 	// The handler returns once the connection runs: the HTTP server then
 	// lets go of what it keeps for a request (its connection's reader and
 	// writer, the response buffer), about 10 KiB a socket, and the socket's
