@@ -20,6 +20,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/pion/webrtc/v4"
 
+	"liveroom/internal/selfcpu"
 	"liveroom/loadgen/mediapeer"
 )
 
@@ -244,12 +245,12 @@ ramp:
 	r.sampleAll(func(t *target, s Sample) { t.side.EndOfRamp = s })
 
 	r.phase.Store("hold")
-	r.holdStart, r.cpuHoldStart = time.Now(), selfCPU()
+	r.holdStart, r.cpuHoldStart = time.Now(), selfcpu.Used()
 	close(r.start)
 	r.hold(ctx)
 	close(r.stop)
 	waitFor(&r.senders, writeTimeout+time.Second)
-	r.holdEnd, r.cpuHoldEnd = time.Now(), selfCPU()
+	r.holdEnd, r.cpuHoldEnd = time.Now(), selfcpu.Used()
 
 	r.phase.Store("drain")
 	r.drain(ctx)

@@ -3,19 +3,14 @@ package media
 import (
 	"fmt"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
-)
 
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
+	"liveroom/internal/selfcpu"
+)
 
 // BenchmarkForward publishes synthetic VP8 RTP (1,100-byte payloads, as a
 // ~1 Mbit/s camera sends) through the SFU to n subscribers. One op is one
@@ -57,7 +52,7 @@ func BenchmarkForward(b *testing.B) {
 			pkt := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: 60000}, Payload: payload}
 			tick := time.NewTicker(500 * time.Microsecond)
 			defer tick.Stop()
-			cpu0 := cpuTime()
+			cpu0 := selfcpu.Used()
 			b.ResetTimer()
 			start := time.Now()
 			for i := 0; i < b.N; i++ {
@@ -82,7 +77,7 @@ func BenchmarkForward(b *testing.B) {
 			}
 			elapsed := time.Since(start)
 			b.StopTimer()
-			cpu := cpuTime() - cpu0
+			cpu := selfcpu.Used() - cpu0
 			b.ReportMetric(float64(got)/elapsed.Seconds(), "forwarded/s")
 			b.ReportMetric(float64(got)/float64(b.N*n), "delivered")
 			if got > 0 {
@@ -162,7 +157,7 @@ func BenchmarkForwardSimulcast(b *testing.B) {
 			}
 			tick := time.NewTicker(3 * time.Millisecond)
 			defer tick.Stop()
-			cpu0 := cpuTime()
+			cpu0 := selfcpu.Used()
 			b.ResetTimer()
 			start := time.Now()
 			for i := 0; i < b.N; i++ {
@@ -185,7 +180,7 @@ func BenchmarkForwardSimulcast(b *testing.B) {
 			elapsed := time.Since(start)
 			b.StopTimer()
 			close(frames)
-			cpu := cpuTime() - cpu0
+			cpu := selfcpu.Used() - cpu0
 			b.ReportMetric(float64(total)/elapsed.Seconds(), "forwarded/s")
 			onTop := 0
 			for i := range subs {

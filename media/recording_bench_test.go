@@ -13,6 +13,7 @@ import (
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/zap"
 
+	"liveroom/internal/selfcpu"
 	"liveroom/media/recorder"
 	"liveroom/proto/pb"
 )
@@ -133,7 +134,7 @@ func BenchmarkRecording(b *testing.B) {
 
 			tick := time.NewTicker(10 * time.Millisecond)
 			defer tick.Stop()
-			cpu0 := cpuTime()
+			cpu0 := selfcpu.Used()
 			b.ResetTimer()
 			start := time.Now()
 			for i := 0; i < b.N; i++ {
@@ -141,7 +142,7 @@ func BenchmarkRecording(b *testing.B) {
 				send(i%100 == 0) // a keyframe every second
 			}
 			elapsed := time.Since(start)
-			cpu := cpuTime() - cpu0
+			cpu := selfcpu.Used() - cpu0
 			b.StopTimer()
 			b.ReportMetric(100*cpu.Seconds()/elapsed.Seconds()/n, "cpu%/stream")
 			b.ReportMetric(float64(b.N)*n/elapsed.Seconds(), "packets/s")

@@ -24,15 +24,10 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
-)
 
-func cpu() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
+	"liveroom/internal/selfcpu"
+)
 
 func main() {
 	conns := flag.Int("conns", 1000, "connections")
@@ -66,7 +61,7 @@ func main() {
 		}
 	}
 	msg := make([]byte, *size)
-	start, t0 := cpu(), time.Now()
+	start, t0 := selfcpu.Used(), time.Now()
 	perTick := *messages // per millisecond when paced
 	if *rate > 0 {
 		perTick = max(1, *rate/1000)
@@ -81,7 +76,7 @@ func main() {
 			<-tick.C
 		}
 	}
-	spent, wall := cpu()-start, time.Since(t0)
+	spent, wall := selfcpu.Used()-start, time.Since(t0)
 	for _, c := range cs {
 		_ = c.Close()
 	}
@@ -107,9 +102,9 @@ func readAll(addr string, conns int) {
 			done <- struct{}{}
 		}()
 	}
-	start := cpu()
+	start := selfcpu.Used()
 	for range conns {
 		<-done
 	}
-	fmt.Println(cpu() - start)
+	fmt.Println(selfcpu.Used() - start)
 }

@@ -18,17 +18,12 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"golang.org/x/net/ipv4"
-)
 
-func cpu() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
+	"liveroom/internal/selfcpu"
+)
 
 func main() {
 	fanout := flag.Int("fanout", 19, "receiving sockets")
@@ -64,20 +59,20 @@ func main() {
 	payload := make([]byte, *size)
 	rounds := *packets / len(dests)
 
-	c0, t0 := cpu(), time.Now()
+	c0, t0 := selfcpu.Used(), time.Now()
 	for range rounds {
 		for _, d := range dests {
 			_, _ = c.WriteToUDP(payload, d)
 		}
 	}
-	report("sendto, one call per datagram", rounds*len(dests), cpu()-c0, time.Since(t0))
+	report("sendto, one call per datagram", rounds*len(dests), selfcpu.Used()-c0, time.Since(t0))
 
 	pc := ipv4.NewPacketConn(c)
 	msgs := make([]ipv4.Message, len(dests))
 	for i, d := range dests {
 		msgs[i] = ipv4.Message{Buffers: [][]byte{payload}, Addr: d}
 	}
-	c0, t0 = cpu(), time.Now()
+	c0, t0 = selfcpu.Used(), time.Now()
 	for range rounds {
 		for sent := 0; sent < len(msgs); {
 			k, err := pc.WriteBatch(msgs[sent:], 0)
@@ -87,7 +82,7 @@ func main() {
 			sent += k
 		}
 	}
-	report(fmt.Sprintf("sendmmsg, %d datagrams per call", len(dests)), rounds*len(dests), cpu()-c0, time.Since(t0))
+	report(fmt.Sprintf("sendmmsg, %d datagrams per call", len(dests)), rounds*len(dests), selfcpu.Used()-c0, time.Since(t0))
 }
 
 func report(mode string, n int, cpu, wall time.Duration) {
