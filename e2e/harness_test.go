@@ -90,10 +90,10 @@ func freePort(t testing.TB) int { return testserver.FreePort(t) }
 // flags, and waits until /healthz answers ok.
 func startServer(t testing.TB, dataDir string, extra ...string) *server {
 	t.Helper()
-	return startServerAt(t, fmt.Sprintf("127.0.0.1:%d", freePort(t)), dataDir, extra...)
+	return startServerOn(t, "127.0.0.1", dataDir, extra...)
 }
 
-// startServerOn is startServer on another loopback address (127.0.0.2, ...).
+// startServerOn is startServer on a loopback address (127.0.0.1, 127.0.0.2, ...).
 func startServerOn(t testing.TB, host, dataDir string, extra ...string) *server {
 	t.Helper()
 	// A port found free can be taken by another process before the server
