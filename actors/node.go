@@ -35,6 +35,7 @@ import (
 	"liveroom/actors/short"
 	"liveroom/actors/visitor"
 	"liveroom/actors/whiteboard"
+	"liveroom/internal/gopool"
 	"liveroom/metrics"
 	"liveroom/proto/pb"
 )
@@ -133,6 +134,10 @@ func StartNode(cfg NodeConfig, log *zap.Logger) (*Node, error) {
 			MaxNameChars: cfg.Room.Settings.MaxNameChars})}
 	if cfg.Broadcast != nil {
 		kinds = append(kinds, broadcast.NewKind(*cfg.Broadcast))
+	}
+	for _, k := range kinds {
+		// Grain turns run on kept goroutines (see gopool).
+		k.Props.Configure(actor.WithDispatcher(gopool.Dispatcher))
 	}
 	clusterCfg := cluster.Configure(cfg.ClusterName, provider, disthash.New(), remoteCfg,
 		cluster.WithKinds(kinds...),

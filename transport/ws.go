@@ -150,7 +150,8 @@ type connection struct {
 	broadcast string
 	// saidGoodbye is set when the client closed the socket itself.
 	saidGoodbye bool
-	// sock gathers the frames of one outbox batch into one socket write.
+	// sock is the socket under the library; the writer writes the data
+	// frames to it directly, each outbox batch in one write.
 	sock *sharedConn
 
 	// frames is on its way to the room; see begin.

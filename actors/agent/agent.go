@@ -19,7 +19,6 @@ import (
 	"golang.org/x/crypto/bcrypt"
 	"google.golang.org/protobuf/proto"
 
-	"liveroom/internal/gopool"
 	"liveroom/metrics"
 	"liveroom/persistence"
 	"liveroom/proto/pb"
@@ -110,7 +109,7 @@ func NewKind(d Deps) *cluster.Kind {
 	d.defaults()
 	return cluster.NewKind(Kind, actor.PropsFromProducer(func() actor.Actor {
 		return &grain{deps: d}
-	}, actor.WithDispatcher(gopool.Dispatcher)))
+	}))
 }
 
 type grain struct {

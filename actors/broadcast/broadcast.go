@@ -28,7 +28,6 @@ import (
 
 	"liveroom/access"
 	"liveroom/actors/passcheck"
-	"liveroom/internal/gopool"
 	"liveroom/media"
 	"liveroom/persistence"
 	"liveroom/proto/pb"
@@ -84,7 +83,7 @@ func NewKind(d Deps) *cluster.Kind {
 	}
 	return cluster.NewKind(Kind, actor.PropsFromProducer(func() actor.Actor {
 		return &grain{deps: d}
-	}, actor.WithDispatcher(gopool.Dispatcher)))
+	}))
 }
 
 type member struct {

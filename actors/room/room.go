@@ -23,7 +23,6 @@ import (
 	"liveroom/access"
 	"liveroom/actors/passcheck"
 	"liveroom/actors/session"
-	"liveroom/internal/gopool"
 	"liveroom/media"
 	"liveroom/metrics"
 	"liveroom/persistence"
@@ -82,7 +81,7 @@ type Deps struct {
 func NewKind(d Deps) *cluster.Kind {
 	return cluster.NewKind(Kind, actor.PropsFromProducer(func() actor.Actor {
 		return &grain{deps: d, call: map[string]*callMember{}}
-	}, actor.WithDispatcher(gopool.Dispatcher)))
+	}))
 }
 
 type member struct {

@@ -11,7 +11,6 @@ import (
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
 
-	"liveroom/internal/gopool"
 	"liveroom/persistence"
 	"liveroom/proto/pb"
 )
@@ -29,7 +28,7 @@ type Deps struct {
 func NewKind(d Deps) *cluster.Kind {
 	return cluster.NewKind(Kind, actor.PropsFromProducer(func() actor.Actor {
 		return &grain{deps: d}
-	}, actor.WithDispatcher(gopool.Dispatcher)))
+	}))
 }
 
 type grain struct {

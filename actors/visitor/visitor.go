@@ -24,7 +24,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"liveroom/actors/room"
-	"liveroom/internal/gopool"
 	"liveroom/persistence"
 	"liveroom/proto/pb"
 )
@@ -80,7 +79,7 @@ func NewKind(d Deps) *cluster.Kind {
 	d.defaults()
 	return cluster.NewKind(Kind, actor.PropsFromProducer(func() actor.Actor {
 		return &grain{deps: d}
-	}, actor.WithDispatcher(gopool.Dispatcher)))
+	}))
 }
 
 type grain struct {

@@ -26,7 +26,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"liveroom/actors/room"
-	"liveroom/internal/gopool"
 	"liveroom/metrics"
 	"liveroom/persistence"
 	"liveroom/proto/pb"
@@ -72,7 +71,7 @@ type Deps struct {
 func NewKind(d Deps) *cluster.Kind {
 	return cluster.NewKind(Kind, actor.PropsFromProducer(func() actor.Actor {
 		return &grain{deps: d, sessions: map[string]*attached{}}
-	}, actor.WithDispatcher(gopool.Dispatcher)))
+	}))
 }
 
 type attached struct {
